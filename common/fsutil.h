@@ -1,0 +1,20 @@
+/* Small file-system helpers shared by both daemons. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write data to path atomically and durably: write a temporary file in the
+ * same directory, fsync it, rename it over path, fsync the directory. A crash
+ * at any point leaves either the old or the new content. */
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Read a whole file (at most max bytes) into a malloc'd, NUL-terminated
+ * buffer. -ENOENT if missing, -EFBIG if larger than max. */
+int fs_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len);
+
+/* mkdir -p with mode for every component created. */
+int fs_mkdir_p(const char *path, mode_t mode);
+
+/* Join dir and name into buf; -ENAMETOOLONG if it does not fit. */
+int fs_path_join(char *buf, size_t len, const char *dir, const char *name);

@@ -1,0 +1,25 @@
+/* rackd.conf: every key the rack understands (source of --help and docs). */
+#include <stddef.h>
+
+#include "rack/rack.h"
+
+#define KEY(name, type, field, min, max, def, help) \
+	{ name, type, offsetof(struct rack_conf, field), min, max, def, help }
+
+const struct conf_key rack_conf_keys[] = {
+	KEY("state_dir", CONF_PATH, state_dir, 0, 0, "/var/lib/ironrack-rack",
+	    "identity (key, certificate, pinned CA) and the last configuration from the region"),
+	KEY("region", CONF_LIST, region, 0, 0, "",
+	    "region gRPC endpoints (host:port, default port 5250), tried in turn with backoff"),
+	KEY("secret", CONF_STRING, secret, 0, 0, "", "enrolment secret; needed only until the rack is enrolled"),
+	KEY("ca_fingerprint", CONF_STRING, ca_fingerprint, 0, 0, "",
+	    "SHA256 fingerprint of the region CA to pin at enrolment; empty = trust on first use"),
+	KEY("hostname", CONF_STRING, hostname, 0, 0, "", "name reported to the region; empty = system hostname"),
+	KEY("netns", CONF_STRING, netns, 0, 0, "",
+	    "network namespace (ip netns name) holding the interfaces this rack serves; empty = its own"),
+	KEY("reconnect_max", CONF_DURATION, reconnect_max, 1, 3600, "30s",
+	    "longest wait between attempts to reach a region"),
+	KEY("log_level", CONF_LOGLEVEL, log_level, 0, 0, "info", "error, warn, info or debug"),
+};
+
+const size_t rack_conf_keys_n = sizeof(rack_conf_keys) / sizeof(rack_conf_keys[0]);

@@ -1,0 +1,87 @@
+/* ironrack-rackd: shared state of one rack process. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+
+struct event_base;
+struct event;
+struct rpc_loop;
+struct rpc_channel;
+struct rpc_stream;
+
+struct rack_conf {
+	char *state_dir;
+	struct conf_list region;  /* region gRPC endpoints, tried in turn */
+	char *secret;             /* enrolment secret, needed until enrolled */
+	char *ca_fingerprint;     /* expected region CA; "" = trust on first use */
+	char *hostname;           /* "" = system hostname */
+	char *netns;              /* namespace whose interfaces this rack serves */
+	long reconnect_max;       /* seconds, cap of the reconnect backoff */
+	int log_level;
+};
+
+extern const struct conf_key rack_conf_keys[];
+extern const size_t rack_conf_keys_n;
+
+/* PEM material and the id the region gave us, from state_dir/tls. */
+struct rack_identity {
+	char *key;
+	char *cert;
+	char *ca;
+	char rack_id[64];
+};
+
+struct rack {
+	struct event_base *base;
+	struct rack_conf conf;
+	char hostname[256];
+	struct rack_identity id;
+	struct rpc_loop *rpc_loop;
+
+	/* connection state (rack/session.c) */
+	struct rpc_channel *channel;
+	struct rpc_stream *stream;
+	size_t region_idx;      /* which conf.region we try or hold */
+	unsigned backoff_ms;
+	struct event *retry_timer;
+	struct event *heartbeat_timer;
+	unsigned heartbeat_s;
+	bool connected;
+	int64_t started_us;
+
+	/* stored configuration (rack/store.c) */
+	uint64_t config_version;
+	bool stopping;
+};
+
+/* rack/identity.c */
+int rack_identity_load(struct rack *k);           /* 0 loaded, -ENOENT not enrolled */
+int rack_identity_save(struct rack *k, const char *key, const char *cert, const char *ca, const char *id);
+void rack_identity_done(struct rack_identity *id);
+/* Enrol with the region (blocking until done or refused for good). */
+int rack_enrol(struct rack *k);
+
+/* rack/session.c */
+void rack_session_start(struct rack *k);
+void rack_session_stop(struct rack *k);
+
+/* rack/store.c: the last config snapshot, on disk (state_dir/config). */
+int rack_store_load(struct rack *k);
+/* Store a serialized ironrack.v1.RackConfig atomically and durably. */
+int rack_store_save(struct rack *k, uint64_t version, const uint8_t *data, size_t len);
+
+/* rack/ifaces.c: interfaces to report in Register. */
+struct rack_iface_info {
+	char name[32];
+	char mac[18];
+	char **addresses;
+	size_t n_addresses;
+	uint32_t vlan;
+};
+int rack_ifaces_list(const char *netns, struct rack_iface_info **ret, size_t *ret_n);
+void rack_ifaces_free(struct rack_iface_info *ifs, size_t n);

@@ -1,0 +1,96 @@
+/* The `ironrack` CLI: a client of the region's REST API (libcurl +
+ * jansson). It links only common/ code, never region internals.
+ *
+ * args.c, table.c and format.c are pure (no I/O except writing a table to
+ * a FILE the caller gives) and are unit-tested by tests/unit/test_cli.c,
+ * which includes them directly. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses: a usage error is 2 so scripts can tell it from a failed
+ * request (1). */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+#define CLI_TIMEOUT_MIN_MS 1
+#define CLI_TIMEOUT_MAX_MS 60000
+
+/* ---- args.c ---- */
+
+enum cli_opt {
+	CLI_OPT_URL = 1u << 0,
+	CLI_OPT_KEY = 1u << 1,
+	CLI_OPT_JSON = 1u << 2,
+	CLI_OPT_TIMEOUT = 1u << 3,
+	CLI_OPT_HELP = 1u << 4,
+	CLI_OPT_VERSION = 1u << 5,
+};
+
+/* The command line split into options (accepted anywhere, as in
+ * `ironrack racks list --json`) and the remaining words. */
+struct cli_args {
+	unsigned given;   /* enum cli_opt bits seen */
+	const char *url;  /* --url, borrowed from argv */
+	const char *key;  /* --key, borrowed from argv */
+	long timeout_ms;  /* --timeout, 0 when not given */
+	char **words;     /* malloc'd array of pointers into argv */
+	size_t n_words;
+};
+
+/* Parse argv[1..argc-1]. -EINVAL with err set for an unknown option, a
+ * missing or bad option value. "--" ends the options. */
+int cli_args_parse(int argc, char **argv, struct cli_args *ret, char *err, size_t errlen);
+void cli_args_done(struct cli_args *a);
+/* The name of the first option in mask, for messages ("--json"). */
+const char *cli_opt_name(unsigned mask);
+
+/* "KEY=VALUE" -> key and value pointers into a copy the caller frees with
+ * *ret_buf. -EINVAL without '=' or with an empty key. */
+int cli_setting_parse(const char *arg, char **ret_buf, const char **ret_key, const char **ret_value);
+
+/* Normalise a region URL: add "http://" when no scheme is given, refuse
+ * schemes other than http/https, drop trailing '/' and a pasted "/api/v1".
+ * -EINVAL for an empty or unusable URL, -ENOSPC if out is too small. */
+int cli_url_normalize(const char *in, char *out, size_t len);
+
+/* ---- table.c ---- */
+
+struct cli_table {
+	size_t ncols;
+	char **cells; /* nrows * ncols malloc'd strings, row 0 is the header */
+	size_t nrows, cap;
+};
+
+int cli_table_init(struct cli_table *t, const char *const *headers, size_t ncols);
+/* Append a row of ncols cells (copied; NULL prints as "-"). Control
+ * characters are replaced by '?' so data from the region cannot drive the
+ * terminal. */
+int cli_table_add(struct cli_table *t, const char *const *cells);
+/* Display width of each column (UTF-8 code points). widths has ncols. */
+void cli_table_widths(const struct cli_table *t, size_t *widths);
+/* Columns separated by two spaces; the last column is not padded. */
+int cli_table_print(const struct cli_table *t, FILE *out);
+void cli_table_done(struct cli_table *t);
+/* Code points in a UTF-8 string (invalid bytes count one each). */
+size_t cli_text_width(const char *s);
+
+/* ---- format.c ---- */
+
+/* "2024-05-01T12:00:00Z", with optional fraction and "+hh:mm" offset. */
+int cli_rfc3339_parse(const char *s, int64_t *ret_ms);
+/* now - then as "3s ago", "5m ago", "2h ago", "4d ago"; "in 5s" when then
+ * is ahead of now by more than a second (clock skew). */
+void cli_reltime_format(int64_t now_ms, int64_t then_ms, char *buf, size_t len);
+/* last_seen (RFC 3339 string or null) as relative time; "never" for null,
+ * "?" for text that does not parse. */
+void cli_last_seen_format(const json_t *last_seen, int64_t now_ms, char *buf, size_t len);
+/* "eth0 02:00:00:00:00:01 192.0.2.10/24; eth1 ..." ("-" when none). */
+void cli_ifaces_format(const json_t *ifaces, char *buf, size_t len);
+/* "acked/latest", e.g. "2/3"; "-" when the rack has no config. */
+void cli_config_format(const json_t *rack, char *buf, size_t len);

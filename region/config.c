@@ -1,0 +1,33 @@
+/* regiond.conf: every key the region understands. This table is the
+ * source of --help and of docs/configuration.md. */
+#include <stddef.h>
+
+#include "region/region.h"
+
+#define KEY(name, type, field, min, max, def, help) \
+	{ name, type, offsetof(struct region_conf, field), min, max, def, help }
+
+const struct conf_key region_conf_keys[] = {
+	KEY("state_dir", CONF_PATH, state_dir, 0, 0, "/var/lib/ironrack-region",
+	    "CA, certificates, enrolment secret and the embedded database live here"),
+	KEY("database_dsn", CONF_STRING, database_dsn, 0, 0, "",
+	    "libpq connection string of an existing PostgreSQL; empty = run an embedded cluster in state_dir"),
+	KEY("pg_bindir", CONF_STRING, pg_bindir, 0, 0, "",
+	    "directory with initdb and postgres for the embedded cluster; empty = newest /usr/lib/postgresql/N/bin"),
+	KEY("pg_user", CONF_STRING, pg_user, 0, 0, "ironrack",
+	    "unprivileged system user that runs the embedded cluster when the region runs as root"),
+	KEY("http_listen", CONF_ENDPOINT, http_listen, 0, 0, "0.0.0.0:5240", "REST API and web UI address"),
+	KEY("grpc_listen", CONF_ENDPOINT, grpc_listen, 0, 0, "0.0.0.0:5250", "address racks connect to (gRPC, TLS)"),
+	KEY("region_name", CONF_STRING, region_name, 0, 0, "", "name of this region process; empty = hostname"),
+	KEY("tls_names", CONF_LIST, tls_names, 0, 0, "",
+	    "extra DNS names or IP addresses to put in the region's server certificate"),
+	KEY("heartbeat_interval", CONF_DURATION, heartbeat_interval, 1, 3600, "10s",
+	    "how often racks send a heartbeat on their session"),
+	KEY("rack_timeout", CONF_DURATION, rack_timeout, 3, 86400, "45s",
+	    "a session without a heartbeat for this long is closed and the rack shown disconnected"),
+	KEY("max_body_bytes", CONF_INT, max_body_bytes, 1024, 64L * 1024 * 1024, "1048576",
+	    "largest REST request body accepted"),
+	KEY("log_level", CONF_LOGLEVEL, log_level, 0, 0, "info", "error, warn, info or debug"),
+};
+
+const size_t region_conf_keys_n = sizeof(region_conf_keys) / sizeof(region_conf_keys[0]);

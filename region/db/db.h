@@ -1,0 +1,89 @@
+/* All SQL the region speaks lives in region/db/. This is its interface.
+ * Every query is parameterised (PQexecParams). Functions return >= 0 on
+ * success, -ENOENT when a row is missing, -EIO for a database failure (the
+ * message is logged at debug and kept in db_last_error), -EINVAL for a
+ * value PostgreSQL rejects (bad JSON, MAC, address, VLAN), -EEXIST for a
+ * duplicate. A lost connection is re-established once before -EIO.
+ * One struct db is one connection: not for use by two threads at once. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+
+/* Connect and run migrations. err explains a failure (a newer schema than
+ * this binary knows is a clear refusal). */
+int db_open(const char *dsn, struct db **ret, char *err, size_t errlen);
+void db_close(struct db *db);
+const char *db_last_error(const struct db *db);
+/* Schema version the database is at. */
+int db_schema_version(struct db *db);
+
+/* Limits for db_rack_register (-EINVAL beyond them). */
+#define DB_RACK_IFACES_MAX 1024
+#define DB_RACK_ADDRESSES_MAX 256
+
+struct rack_iface {
+	char *name;
+	char *mac;        /* "" = unknown */
+	char **addresses; /* CIDR text, "10.0.0.5/24" (always with /len) */
+	size_t n_addresses;
+	uint32_t vlan;
+};
+
+struct rack_row {
+	char *id;
+	char *hostname;
+	char *version;          /* "" until registered */
+	char *cert_fingerprint;
+	int64_t enrolled_ms;    /* unix ms */
+	int64_t registered_ms;  /* 0 = never */
+	int64_t last_seen_ms;   /* 0 = never */
+	bool connected;
+	char *connected_region; /* "" when not connected */
+	uint64_t config_version;       /* latest config version stored, 0 none */
+	uint64_t acked_config_version; /* latest version the rack acknowledged */
+	struct rack_iface *ifaces;
+	size_t n_ifaces;
+};
+
+/* Record a newly enrolled rack (id is also its certificate CN). */
+int db_rack_enrol(struct db *db, const char *id, const char *hostname, const char *cert_serial,
+		  const char *cert_fingerprint);
+/* 1 if the rack exists, 0 if not, -EIO. */
+int db_rack_exists(struct db *db, const char *id);
+/* Remove a rack with its interfaces and config snapshots; -ENOENT. */
+int db_rack_delete(struct db *db, const char *id);
+/* Store hostname, version and replace the interface list; sets registered. */
+int db_rack_register(struct db *db, const char *id, const char *hostname, const char *version,
+		     const struct rack_iface *ifaces, size_t n);
+/* last_seen = now(); connected flag and the region holding the session.
+ * A disconnect (connected false) only clears the session if region_name
+ * still holds it, so a late disconnect cannot undo a newer connection. */
+int db_rack_seen(struct db *db, const char *id, bool connected, const char *region_name);
+/* Mark every rack this region held as disconnected (region start-up). */
+int db_racks_disconnect_region(struct db *db, const char *region_name);
+
+int db_rack_list(struct db *db, struct rack_row **ret, size_t *ret_n);
+int db_rack_get(struct db *db, const char *id, struct rack_row *ret);
+void db_rack_row_done(struct rack_row *row);
+void db_rack_rows_free(struct rack_row *rows, size_t n);
+
+/* Store a new config snapshot for a rack; its version is one more than the
+ * rack's previous one. settings_json must be a JSON object of string
+ * values (-EINVAL otherwise); -ENOENT if the rack does not exist. */
+int db_rack_config_put(struct db *db, const char *rack_id, const char *settings_json, uint64_t *ret_version);
+/* Latest snapshot: -ENOENT if none. *ret_settings_json is malloc'd. */
+int db_rack_config_get(struct db *db, const char *rack_id, uint64_t *ret_version, char **ret_settings_json);
+/* Record the rack's acknowledgement; the stored version never decreases. */
+int db_rack_config_acked(struct db *db, const char *rack_id, uint64_t version);
+
+/* API keys: only a SHA-256 of the key is stored. The plaintext key
+ * ("irk_" + 40 hex) is returned once, malloc'd. */
+int db_apikey_create(struct db *db, const char *name, char **ret_key);
+/* 0 if key is valid (and last_used is updated, to the minute), -EACCES
+ * if not. */
+int db_apikey_check(struct db *db, const char *key);
+int db_apikey_count(struct db *db, long *ret);

@@ -1,0 +1,339 @@
+/* ironrack-regiond: the region daemon and its administrative subcommands. */
+#include <errno.h>
+#include <event2/event.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/rpc/rpc.h"
+#include "common/version.h"
+#include "region/api/api.h"
+#include "region/db/db.h"
+#include "region/db/pgembed.h"
+#include "region/region.h"
+#include "region/rpc/rpc.h"
+
+#define DEFAULT_CONFIG "/etc/ironrack/regiond.conf"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ironrack-regiond [OPTIONS] [COMMAND]\n"
+		"\n"
+		"Commands:\n"
+		"  run                 run the region (default)\n"
+		"  enrol-secret        print the rack enrolment secret (--rotate: replace it)\n"
+		"  ca-fingerprint      print the fingerprint of the region CA racks pin\n"
+		"  create-admin        create an API key and print it (--name NAME, default admin)\n"
+		"  version             print the version\n"
+		"\n"
+		"Options:\n"
+		"  --config PATH       configuration file (default %s; a missing default file is fine)\n"
+		"  -h, --help          this help\n"
+		"\n"
+		"Every configuration key can be given as an option and overrides the file:\n",
+		DEFAULT_CONFIG);
+	conf_print_help(region_conf_keys, region_conf_keys_n, out);
+}
+
+struct args {
+	const char *command;
+	const char *config;
+	bool config_given;
+	bool rotate;
+	const char *name;
+};
+
+/* Options may stand before or after the command. Config keys are applied
+ * after the file is read, so they are collected first. */
+static int parse_args(int argc, char **argv, struct args *a, char ***ret_kv, size_t *ret_n)
+{
+	char **kv = calloc((size_t)argc * 2 + 2, sizeof(char *));
+	size_t n = 0;
+	a->command = "run";
+	a->config = DEFAULT_CONFIG;
+	a->name = "admin";
+	bool have_cmd = false;
+	for (int i = 1; i < argc; i++) {
+		char *arg = argv[i];
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			usage(stdout);
+			exit(0);
+		} else if (strcmp(arg, "--rotate") == 0) {
+			a->rotate = true;
+		} else if (strncmp(arg, "--", 2) == 0) {
+			char *key = arg + 2, *val = strchr(key, '=');
+			if (val) {
+				*val++ = '\0';
+			} else if (i + 1 < argc) {
+				val = argv[++i];
+			} else {
+				fprintf(stderr, "ironrack-regiond: option --%s needs a value\n", key);
+				free(kv);
+				return -EINVAL;
+			}
+			if (strcmp(key, "config") == 0) {
+				a->config = val;
+				a->config_given = true;
+			} else if (strcmp(key, "name") == 0) {
+				a->name = val;
+			} else {
+				kv[n++] = key;
+				kv[n++] = val;
+			}
+		} else if (!have_cmd) {
+			a->command = arg;
+			have_cmd = true;
+		} else {
+			fprintf(stderr, "ironrack-regiond: unexpected argument '%s'\n", arg);
+			free(kv);
+			return -EINVAL;
+		}
+	}
+	*ret_kv = kv;
+	*ret_n = n;
+	return 0;
+}
+
+static int load_config(struct region *r, const struct args *a, char **kv, size_t n)
+{
+	char err[512];
+	if (conf_defaults(region_conf_keys, region_conf_keys_n, &r->conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ironrack-regiond: %s\n", err);
+		return -EINVAL;
+	}
+	int rc = conf_load_file(a->config, region_conf_keys, region_conf_keys_n, &r->conf, err, sizeof(err));
+	if (rc == -ENOENT && !a->config_given)
+		rc = 0;
+	if (rc < 0) {
+		fprintf(stderr, "ironrack-regiond: %s\n", err);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i += 2) {
+		rc = conf_set(region_conf_keys, region_conf_keys_n, &r->conf, kv[i], kv[i + 1], err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "ironrack-regiond: %s\n", err);
+			return rc;
+		}
+	}
+	log_set_level((enum log_level)r->conf.log_level);
+	if (r->conf.region_name[0]) {
+		snprintf(r->name, sizeof(r->name), "%s", r->conf.region_name);
+	} else if (gethostname(r->name, sizeof(r->name) - 1) < 0) {
+		snprintf(r->name, sizeof(r->name), "region");
+	}
+	return 0;
+}
+
+static int open_database(struct region *r)
+{
+	char err[1024];
+	const char *dsn = r->conf.database_dsn;
+	if (!dsn[0]) {
+		int rc = pgembed_start(r->conf.state_dir, r->conf.pg_bindir, r->conf.pg_user, &r->pg, err,
+				       sizeof(err));
+		if (rc < 0) {
+			log_err("embedded PostgreSQL: %s", err);
+			return rc;
+		}
+		dsn = pgembed_dsn(r->pg);
+	}
+	int rc = db_open(dsn, &r->db, err, sizeof(err));
+	if (rc < 0)
+		log_err("database: %s", err);
+	else
+		log_info("database ready (%s, schema version %d)", r->pg ? "embedded" : "external",
+			 db_schema_version(r->db));
+	return rc;
+}
+
+static void close_database(struct region *r, bool keep_running)
+{
+	db_close(r->db);
+	r->db = NULL;
+	if (keep_running)
+		pgembed_detach(r->pg);
+	else
+		pgembed_stop(r->pg);
+	r->pg = NULL;
+}
+
+/* The first start creates an admin API key, prints it once and leaves a
+ * copy readable only by root in the state directory. */
+static int bootstrap_admin(struct region *r)
+{
+	long count = 0;
+	if (db_apikey_count(r->db, &count) < 0)
+		return -EIO;
+	if (count > 0)
+		return 0;
+	char *key = NULL, path[PATH_MAX];
+	if (db_apikey_create(r->db, "admin", &key) < 0)
+		return -EIO;
+	fs_path_join(path, sizeof(path), r->conf.state_dir, "admin-api-key");
+	char line[256];
+	snprintf(line, sizeof(line), "%s\n", key);
+	fs_write_atomic(path, line, strlen(line), 0600);
+	log_info("created the first API key 'admin' (also saved to %s): %s", path, key);
+	free(key);
+	return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct region *r = arg;
+	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	r->stopping = true;
+	event_base_loopexit(r->base, NULL);
+}
+
+static int region_run(struct region *r)
+{
+	char err[512], secret[128];
+	int rc = fs_mkdir_p(r->conf.state_dir, 0700);
+	if (rc < 0) {
+		log_err("cannot create state directory %s: %s", r->conf.state_dir, strerror(-rc));
+		return 1;
+	}
+	if ((rc = region_tls_setup(r, err, sizeof(err))) < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	int new_secret = region_secret_get(r->conf.state_dir, secret, sizeof(secret));
+	if (new_secret < 0) {
+		log_err("cannot read or create %s/enrol-secret", r->conf.state_dir);
+		return 1;
+	}
+	log_info("ironrack-regiond %s starting as region '%s', state in %s", IRONRACK_VERSION, r->name,
+		 r->conf.state_dir);
+	log_info("region CA fingerprint: %s", r->ca_fingerprint);
+	if (new_secret > 0)
+		log_info("enrolment secret: %s (show again: ironrack-regiond enrol-secret)", secret);
+	if (open_database(r) < 0 || bootstrap_admin(r) < 0)
+		goto out_db;
+	db_racks_disconnect_region(r->db, r->name);
+
+	r->base = event_base_new();
+	rpc_lib_init();
+	if (rpc_loop_new(r->base, &r->rpc_loop) < 0 || region_rpc_start(r) < 0)
+		goto out_rpc;
+	if (api_start(r, r->conf.http_listen, &r->api) < 0)
+		goto out_rpc;
+	struct event *sigint = evsignal_new(r->base, SIGINT, on_signal, r);
+	struct event *sigterm = evsignal_new(r->base, SIGTERM, on_signal, r);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	log_info("region ready: API http://%s/api/v1, racks connect to %s", r->conf.http_listen,
+		 r->conf.grpc_listen);
+	event_base_dispatch(r->base);
+	event_free(sigint);
+	event_free(sigterm);
+	rc = 0;
+	goto out_api;
+out_rpc:
+	rc = 1;
+out_api:
+	api_stop(r->api);
+	region_rpc_stop(r);
+	rpc_loop_free(r->rpc_loop);
+	rpc_lib_shutdown();
+	event_base_free(r->base);
+	close_database(r, false);
+	log_info("region stopped");
+	return rc;
+out_db:
+	close_database(r, false);
+	return 1;
+}
+
+static int cmd_secret(struct region *r, const struct args *a)
+{
+	char secret[128];
+	int rc = fs_mkdir_p(r->conf.state_dir, 0700);
+	if (rc >= 0)
+		rc = a->rotate ? region_secret_rotate(r->conf.state_dir, secret, sizeof(secret))
+			       : region_secret_get(r->conf.state_dir, secret, sizeof(secret));
+	if (rc < 0) {
+		fprintf(stderr, "ironrack-regiond: enrolment secret in %s: %s\n", r->conf.state_dir, strerror(-rc));
+		return 1;
+	}
+	printf("%s\n", secret);
+	if (a->rotate)
+		fprintf(stderr, "enrolment secret rotated; racks already enrolled are not affected\n");
+	return 0;
+}
+
+static int cmd_fingerprint(struct region *r)
+{
+	char err[512];
+	if (fs_mkdir_p(r->conf.state_dir, 0700) < 0 || region_tls_setup(r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ironrack-regiond: %s\n", err);
+		return 1;
+	}
+	printf("%s\n", r->ca_fingerprint);
+	return 0;
+}
+
+static int cmd_create_admin(struct region *r, const struct args *a)
+{
+	if (fs_mkdir_p(r->conf.state_dir, 0700) < 0 || open_database(r) < 0)
+		return 1;
+	char *key = NULL;
+	int rc = db_apikey_create(r->db, a->name, &key);
+	bool adopted = r->pg && pgembed_was_adopted(r->pg);
+	if (rc < 0)
+		fprintf(stderr, "ironrack-regiond: cannot create an API key: %s\n", db_last_error(r->db));
+	else
+		printf("%s\n", key);
+	free(key);
+	/* Leave a running region's embedded cluster alone. */
+	close_database(r, adopted);
+	return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct region region;
+	struct region *r = &region;
+	struct args a = { 0 };
+	char **kv = NULL;
+	size_t n = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	log_setup("regiond", LOG_LEVEL_INFO);
+	if (parse_args(argc, argv, &a, &kv, &n) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(a.command, "version") == 0) {
+		printf("ironrack-regiond %s\n", IRONRACK_VERSION);
+		free(kv);
+		return 0;
+	}
+	int rc = load_config(r, &a, kv, n);
+	free(kv);
+	if (rc < 0)
+		return 2;
+	if (strcmp(a.command, "run") == 0)
+		rc = region_run(r);
+	else if (strcmp(a.command, "enrol-secret") == 0)
+		rc = cmd_secret(r, &a);
+	else if (strcmp(a.command, "ca-fingerprint") == 0)
+		rc = cmd_fingerprint(r);
+	else if (strcmp(a.command, "create-admin") == 0)
+		rc = cmd_create_admin(r, &a);
+	else {
+		fprintf(stderr, "ironrack-regiond: unknown command '%s'\n", a.command);
+		usage(stderr);
+		rc = 2;
+	}
+	region_tls_done(&r->tls);
+	conf_free(region_conf_keys, region_conf_keys_n, &r->conf);
+	return rc;
+}

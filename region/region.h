@@ -1,0 +1,89 @@
+/* ironrack-regiond: the shared state of one region process. Owned by
+ * region/main.c; every module gets a pointer to it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/pki.h"
+
+struct event_base;
+struct db;
+struct pgembed;
+struct api;
+struct rpc_server;
+struct rpc_loop;
+struct region_racks;
+
+struct region_conf {
+	char *state_dir;
+	char *database_dsn;    /* "" = embedded PostgreSQL */
+	char *pg_bindir;       /* "" = newest /usr/lib/postgresql/N/bin */
+	char *pg_user;         /* runs the embedded cluster when we are root */
+	char *http_listen;     /* REST API + web UI */
+	char *grpc_listen;     /* rack RPC */
+	char *region_name;     /* "" = hostname */
+	struct conf_list tls_names; /* extra DNS names / IPs in the server cert */
+	long heartbeat_interval;    /* seconds */
+	long rack_timeout;          /* seconds without a heartbeat = gone */
+	long max_body_bytes;        /* REST request body limit */
+	int log_level;              /* enum log_level */
+};
+
+extern const struct conf_key region_conf_keys[];
+extern const size_t region_conf_keys_n;
+
+/* The region's PKI material, PEM, loaded from state_dir/tls (region/tls.c). */
+struct region_tls {
+	char *ca_key;
+	char *ca_cert;
+	char *server_key;
+	char *server_chain; /* server certificate followed by the CA */
+};
+
+struct region {
+	struct event_base *base;
+	struct region_conf conf;
+	char name[256]; /* resolved region_name */
+	struct pgembed *pg;
+	struct db *db;
+	struct rpc_loop *rpc_loop;
+	struct rpc_server *rpc;
+	struct region_racks *racks; /* live sessions (region/rpc) */
+	struct api *api;
+	struct region_tls tls;
+	char ca_fingerprint[PKI_FINGERPRINT_LEN];
+	bool stopping;
+};
+
+/* region/tls.c: create the CA, the server certificate and the enrolment
+ * secret on first start; load them afterwards. err says what failed. */
+int region_tls_setup(struct region *r, char *err, size_t errlen);
+void region_tls_done(struct region_tls *tls);
+/* Issue a client certificate for a rack from its CSR. */
+int region_tls_sign_rack(struct region *r, const char *csr_pem, const char *rack_id, char **ret_cert_pem,
+			 char *ret_serial, size_t serial_len);
+/* The enrolment secret (state_dir/enrol-secret); created if missing, and
+ * then 1 is returned so the caller can show it once. */
+int region_secret_get(const char *state_dir, char *ret, size_t len);
+int region_secret_rotate(const char *state_dir, char *ret, size_t len);
+
+/* Result of an operation on a connected rack, delivered on the loop thread.
+ * status: 0 done; -ENOTCONN rack has no session; -ETIMEDOUT no answer before
+ * the deadline; -EREMOTEIO the rack answered with an error (message says);
+ * -ECANCELED the session ended first. rtt_us: round trip. version: for a
+ * config push, the version the rack acknowledged. */
+typedef void (*region_reply_cb)(void *arg, int status, const char *message, int64_t rtt_us, uint64_t version);
+
+/* region/rpc/racks.c: commands down a rack's Session. The callback is always
+ * called exactly once (possibly before this returns, with -ENOTCONN). */
+void region_rack_ping(struct region *r, const char *rack_id, int timeout_ms, region_reply_cb cb, void *arg);
+/* Store settings_json (a JSON object of strings) as the rack's next config
+ * version and push it; cb fires when the rack has it on disk. */
+void region_rack_push_config(struct region *r, const char *rack_id, const char *settings_json, int timeout_ms,
+			     region_reply_cb cb, void *arg);
+bool region_rack_connected(struct region *r, const char *rack_id);
+size_t region_racks_connected_count(struct region *r);
