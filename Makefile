@@ -65,12 +65,13 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) Makefile
 	   echo 'const struct migration db_migrations[] = {'; \
 	   for f in $(MIGRATIONS); do \
 	     b=$$(basename $$f .sql); n=$${b%%_*}; \
-	     printf '{ %d, "%s", \n' "$$((10#$$n))" "$$b"; \
+	     printf '{ %s, "%s", \n' "$$(expr $$n + 0)" "$$b"; \
 	     sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
 	     echo '},'; \
 	   done; \
 	   echo '};'; \
-	   echo 'const size_t db_migrations_n = sizeof(db_migrations) / sizeof(db_migrations[0]);'; } > $@
+	   echo 'const size_t db_migrations_n = sizeof(db_migrations) / sizeof(db_migrations[0]);'; } > $@.tmp
+	@mv $@.tmp $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -Wno-error -c -o $@ $<

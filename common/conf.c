@@ -43,8 +43,8 @@
 /* Values are quoted in messages; a 4 KiB value would drown the message. */
 #define CONF_QUOTE_MAX 64
 
-/* Where an error happened, as a message prefix ("etc/x.conf:3" or
- * "--state-dir"), and how to name the key inside the message. */
+/* Where errors go, and where they happened as a message prefix:
+ * "etc/x.conf:3", "--state-dir" or "default". */
 struct conf_ctx {
 	const char *where;
 	char *err;
@@ -234,7 +234,7 @@ nomem:
 	return -ENOMEM;
 }
 
-static int conf_value_set(const struct conf_ctx *ctx, const struct conf_key *k, void *target, const char *v)
+static int conf_value_apply(const struct conf_ctx *ctx, const struct conf_key *k, void *target, const char *v)
 {
 	void *f = field(k, target);
 	int r;
@@ -263,6 +263,18 @@ static int conf_value_set(const struct conf_ctx *ctx, const struct conf_key *k, 
 		return set_list(f, v);
 	}
 	return conf_error(ctx, "key '%s' has unknown type %d", k->name, (int)k->type);
+}
+
+static int conf_value_set(const struct conf_ctx *ctx, const struct conf_key *k, void *target, const char *v)
+{
+	int r = conf_value_apply(ctx, k, target, v);
+
+	/* The caller prints err; it must not be left stale. */
+	if (r == -ENOMEM) {
+		conf_error(ctx, "out of memory setting '%s'", k->name);
+		return -ENOMEM;
+	}
+	return r;
 }
 
 /* Compare a table name with a key; with dashes, '-' in key matches '_'. */

@@ -62,7 +62,8 @@ void api_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct evbuffer *buf = evbuffer_new();
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	/* 9 significant digits: rtt_ms 0.446, not 0.44600000000000001 */
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
 
 	json_decref(body);
 	if (!text) {

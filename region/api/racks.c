@@ -19,10 +19,14 @@
 /* A config push waits for the rack to write and fsync it. */
 #define RACK_CONFIG_TIMEOUT_MS 10000
 
+/* Our own session table is the truth for racks this region holds; the
+ * database flag only speaks for sessions held by another region (a flag
+ * naming us but without a live session is stale). */
 static json_t *rack_json(struct api_call *call, const struct rack_row *row)
 {
-	bool connected = region_rack_connected(call->r, row->id) || row->connected;
-	return api_rack_json(row, connected);
+	bool elsewhere = row->connected && row->connected_region && row->connected_region[0] &&
+			 strcmp(row->connected_region, call->r->name) != 0;
+	return api_rack_json(row, region_rack_connected(call->r, row->id) || elsewhere);
 }
 
 void api_racks_list(struct api_call *call)

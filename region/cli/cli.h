@@ -63,10 +63,11 @@ int cli_url_normalize(const char *in, char *out, size_t len);
 
 struct cli_table {
 	size_t ncols;
-	char **cells; /* nrows * ncols malloc'd strings, row 0 is the header */
+	char **cells; /* nrows * ncols malloc'd strings (the header is row 0) */
 	size_t nrows, cap;
 };
 
+/* headers: ncols column titles, or NULL for a table without a header. */
 int cli_table_init(struct cli_table *t, const char *const *headers, size_t ncols);
 /* Append a row of ncols cells (copied; NULL prints as "-"). Control
  * characters are replaced by '?' so data from the region cannot drive the
@@ -79,6 +80,8 @@ int cli_table_print(const struct cli_table *t, FILE *out);
 void cli_table_done(struct cli_table *t);
 /* Code points in a UTF-8 string (invalid bytes count one each). */
 size_t cli_text_width(const char *s);
+/* Replace control characters (C0 and DEL) with '?', in place. */
+void cli_text_sanitize(char *s);
 
 /* ---- format.c ---- */
 
@@ -90,7 +93,8 @@ void cli_reltime_format(int64_t now_ms, int64_t then_ms, char *buf, size_t len);
 /* last_seen (RFC 3339 string or null) as relative time; "never" for null,
  * "?" for text that does not parse. */
 void cli_last_seen_format(const json_t *last_seen, int64_t now_ms, char *buf, size_t len);
-/* "eth0 02:00:00:00:00:01 192.0.2.10/24; eth1 ..." ("-" when none). */
+/* "eth0 02:00:00:00:00:01 192.0.2.10/24; eth1 ..." (" vlan N" after the
+ * MAC when tagged; "-" when none). Truncated with "..." to fit. */
 void cli_ifaces_format(const json_t *ifaces, char *buf, size_t len);
 /* "acked/latest", e.g. "2/3"; "-" when the rack has no config. */
 void cli_config_format(const json_t *rack, char *buf, size_t len);

@@ -38,6 +38,8 @@
  * start so it cannot fill the disk over months of restarts. */
 #define PG_LOG_ROTATE_BYTES (16L * 1024 * 1024)
 #define PG_LOG_TAIL_LINES 6
+/* Written to pg.log before each child, so an error quotes only this run. */
+#define PG_LOG_MARK "---- ironrack-regiond: "
 
 struct pgembed {
 	char state[PATH_MAX];
@@ -110,9 +112,11 @@ static void pg_log_tail(const char *path, char *buf, size_t len)
 	if (n <= 0)
 		return;
 	tail[n] = '\0';
-	char *p = tail;
+	char *p = tail, *mark;
 	if (start > 0 && (p = strchr(tail, '\n')) == NULL)
 		return; /* skip the partial first line */
+	while ((mark = strstr(p, PG_LOG_MARK)) != NULL)
+		p = mark + strcspn(mark, "\n");
 	for (char *save = NULL, *l = strtok_r(p, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
 		lines[nlines++ % PG_LOG_TAIL_LINES] = l;
 	size_t first = nlines > PG_LOG_TAIL_LINES ? nlines - PG_LOG_TAIL_LINES : 0, o = 0;
@@ -299,7 +303,9 @@ static int pg_dsn_build(char *buf, size_t len, const char *sockdir, const char *
 static int pg_paths_init(struct pgembed *pg, const char *state_dir, const struct pgproc_user *u, char *err,
 			 size_t errlen)
 {
-	int r = fs_mkdir_p(state_dir, 0700);
+	/* 0711: directories we create must let the cluster's user pass
+	 * through to pg/ and pg-run/ without letting anyone list them. */
+	int r = fs_mkdir_p(state_dir, 0711);
 	if (r < 0 || !realpath(state_dir, pg->state)) {
 		r = r < 0 ? r : -errno;
 		err_set(err, errlen, "state directory %s: %s", state_dir, strerror(-r));
@@ -341,6 +347,18 @@ static int pg_log_open(const struct pgembed *pg, const struct pgproc_user *u)
 	return pgproc_fd_above_stdio(fd);
 }
 
+static void pg_log_mark(int logfd, const char *what)
+{
+	char line[256];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	int n = snprintf(line, sizeof(line), PG_LOG_MARK "%s at %04d-%02d-%02d %02d:%02d:%02d UTC\n", what,
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (n > 0 && write(logfd, line, (size_t)n) < 0)
+		log_debug("pgembed: writing pg.log: %s", strerror(errno));
+}
+
 static int pg_wait_ready(struct pgembed *pg, char *err, size_t errlen)
 {
 	int64_t deadline = now_ms() + PG_READY_MS;
@@ -360,7 +378,7 @@ static int pg_wait_ready(struct pgembed *pg, char *err, size_t errlen)
 			snprintf(what, sizeof(what), "postgres (pid %ld) %s during start-up", (long)pg->pid, how);
 			pg->pid = 0;
 			pg_err_with_log(pg, err, errlen, what);
-			return -ECHILD;
+			return -ESRCH;
 		}
 		if (now_ms() > deadline) {
 			snprintf(what, sizeof(what), "postgres (pid %ld) did not accept connections within %d s",
@@ -439,7 +457,7 @@ static int pg_adopt(struct pgembed *pg, char *err, size_t errlen)
 		int r = pg_wait_ready(pg, err, errlen);
 		if (r < 0) {
 			pg->pid = 0; /* not ours to stop */
-			return r == -ECHILD ? 0 : r;
+			return r == -ESRCH ? 0 : r;
 		}
 	}
 	pg->pid = pid;
@@ -473,6 +491,7 @@ static int pg_initdb(struct pgembed *pg, const struct pgproc_user *u, int logfd,
 	if (r < 0)
 		return r;
 	snprintf(initdb, sizeof(initdb), "%s/initdb", pg->bindir);
+	pg_log_mark(logfd, "running initdb");
 	r = pgproc_spawn(argv, logfd, nullfd, u, &pid);
 	if (r < 0) {
 		err_set(err, errlen, "fork: %s", strerror(-r));
@@ -544,6 +563,8 @@ static int pg_server_start(struct pgembed *pg, const struct pgproc_user *u, char
 		r = pg_datadir_check(pg, u, err, errlen);
 	if (r == 0)
 		r = pg_dir_own(pg->sockdir, u, err, errlen);
+	if (r == 0)
+		pg_log_mark(logfd, "starting postgres");
 	if (r == 0 && (r = pgproc_spawn(argv, logfd, nullfd, u, &pg->pid)) < 0)
 		err_set(err, errlen, "fork: %s", strerror(-r));
 	if (nullfd >= 0)

@@ -1,0 +1,180 @@
+/* HTTP to the region's REST API with libcurl. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "common/version.h"
+#include "region/cli/cli.h"
+#include "region/cli/client.h"
+
+struct sink {
+	char *data;
+	size_t len, cap;
+	bool too_big;
+};
+
+static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb;
+
+	if (s->len + n > CLI_RESPONSE_MAX) {
+		s->too_big = true;
+		return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+	}
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		char *d = realloc(s->data, cap);
+		if (!d)
+			return 0;
+		s->data = d;
+		s->cap = cap;
+	}
+	memcpy(s->data + s->len, ptr, n);
+	s->len += n;
+	s->data[s->len] = '\0';
+	return n;
+}
+
+static struct curl_slist *header_add(struct curl_slist *h, const char *line, bool *ok)
+{
+	struct curl_slist *n = curl_slist_append(h, line);
+
+	if (!n)
+		*ok = false;
+	return n ? n : h;
+}
+
+static struct curl_slist *headers_build(const struct cli_target *t, bool has_body)
+{
+	struct curl_slist *h = NULL;
+	char auth[CLI_KEY_MAX + 32];
+	bool ok = true;
+
+	h = header_add(h, "Accept: application/json", &ok);
+	if (has_body) {
+		h = header_add(h, "Content-Type: application/json", &ok);
+		/* Send the (small) body at once instead of waiting for a
+		 * "100 Continue". */
+		h = header_add(h, "Expect:", &ok);
+	}
+	if (t->key[0]) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->key);
+		h = header_add(h, auth, &ok);
+		explicit_bzero(auth, sizeof(auth));
+	}
+	if (!ok) {
+		curl_slist_free_all(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void easy_setup(CURL *c, const char *url, const char *method, const char *body, struct curl_slist *h,
+		       struct sink *s, char *errbuf)
+{
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CLI_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, CLI_TOTAL_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* The key goes in a header: never follow a redirect elsewhere, and
+	 * never speak anything but HTTP(S). */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "ironrack-cli/" IRONRACK_VERSION);
+}
+
+int cli_request(const struct cli_target *t, const char *method, const char *path, const char *body,
+		struct cli_resp *ret)
+{
+	char url[CLI_URL_MAX + 512], errbuf[CURL_ERROR_SIZE] = "";
+	struct sink s = { 0 };
+	CURL *c;
+	struct curl_slist *h;
+
+	memset(ret, 0, sizeof(*ret));
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", t->url, path) >= sizeof(url)) {
+		fprintf(stderr, "error: URL too long: %s%s\n", t->url, path);
+		return -ENAMETOOLONG;
+	}
+	c = curl_easy_init();
+	h = headers_build(t, body != NULL);
+	if (!c || !h) {
+		curl_easy_cleanup(c);
+		curl_slist_free_all(h);
+		fprintf(stderr, "error: out of memory\n");
+		return -ENOMEM;
+	}
+	easy_setup(c, url, method, body, h, &s, errbuf);
+	CURLcode rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK) {
+		if (s.too_big)
+			fprintf(stderr, "error: %s %s: answer larger than %d bytes\n", method, url, CLI_RESPONSE_MAX);
+		else
+			fprintf(stderr, "error: cannot reach the region at %s: %s\n", url,
+				errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		free(s.data);
+		return -EIO;
+	}
+	ret->body = s.data ? s.data : strdup("");
+	ret->len = s.len;
+	ret->json = ret->len ? json_loadb(ret->body, ret->len, 0, NULL) : NULL;
+	return 0;
+}
+
+void cli_resp_done(struct cli_resp *r)
+{
+	free(r->body);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+int cli_resp_error(const struct cli_target *t, const struct cli_resp *r)
+{
+	const json_t *err = json_object_get(r->json, "error");
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	const char *code = json_string_value(json_object_get(err, "code"));
+
+	if (msg && code) {
+		char *m = strdup(msg), *c = strdup(code);
+		if (m && c) {
+			cli_text_sanitize(m);
+			cli_text_sanitize(c);
+			fprintf(stderr, "error: %s (%s)\n", m, c);
+		}
+		free(m);
+		free(c);
+	}
+	else if (r->status == 413)
+		fprintf(stderr, "error: request too large for the region at %s (HTTP 413)\n", t->url);
+	else
+		fprintf(stderr, "error: unexpected answer from the region at %s: HTTP %ld\n", t->url, r->status);
+	return CLI_EXIT_FAIL;
+}
+
+char *cli_path_escape(const char *segment)
+{
+	char *e = curl_easy_escape(NULL, segment, 0);
+	char *copy = e ? strdup(e) : NULL;
+
+	curl_free(e);
+	return copy;
+}

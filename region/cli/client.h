@@ -1,0 +1,46 @@
+/* The CLI's HTTP client (libcurl) and its saved login. */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define CLI_URL_MAX 1024
+#define CLI_KEY_MAX 256
+/* Largest answer we read from the region. */
+#define CLI_RESPONSE_MAX (16 * 1024 * 1024)
+#define CLI_CONNECT_TIMEOUT_MS 5000L
+/* Above the API's longest rack wait (60 s) so its 504 reaches us. */
+#define CLI_TOTAL_TIMEOUT_MS 70000L
+
+/* Where and as whom to talk: a normalised base URL and an API key. */
+struct cli_target {
+	char url[CLI_URL_MAX];
+	char key[CLI_KEY_MAX]; /* "" = send no Authorization header */
+};
+
+struct cli_resp {
+	long status;
+	char *body; /* NUL-terminated, malloc'd */
+	size_t len;
+	json_t *json; /* the body parsed, or NULL if it is not JSON */
+};
+
+/* METHOD t->url + path with an optional JSON body. 0 once the region
+ * answered (any status); otherwise the network error is printed to stderr
+ * naming the URL and -EIO (or -ENOMEM) is returned. */
+int cli_request(const struct cli_target *t, const char *method, const char *path, const char *body,
+		struct cli_resp *ret);
+void cli_resp_done(struct cli_resp *r);
+/* Print the region's error for a non-2xx answer ("error: message (code)")
+ * and return CLI_EXIT_FAIL. */
+int cli_resp_error(const struct cli_target *t, const struct cli_resp *r);
+/* A path segment %-escaped for the URL (malloc'd), NULL if out of memory. */
+char *cli_path_escape(const char *segment);
+
+/* $IRONRACK_CONFIG, else ~/.config/ironrack/cli.conf. */
+int cli_conf_path(char *buf, size_t len);
+/* Load the saved url and key into t (fields left "" when absent).
+ * -ENOENT when there is no file; other errors are described in err. */
+int cli_conf_load(const char *path, struct cli_target *t, char *err, size_t errlen);
+/* Save url and key (file mode 0600, new directories 0700). */
+int cli_conf_save(const char *path, const struct cli_target *t, char *err, size_t errlen);

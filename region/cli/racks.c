@@ -1,0 +1,311 @@
+/* `ironrack racks ...`: list, show, ping, push-config. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "region/cli/commands.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *jstr(const json_t *o, const char *name)
+{
+	return json_string_value(json_object_get(o, name));
+}
+
+static int json_print(const json_t *j)
+{
+	if (!j) {
+		fprintf(stderr, "error: the region's answer is not JSON\n");
+		return CLI_EXIT_FAIL;
+	}
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	return CLI_EXIT_OK;
+}
+
+/* Run one request and check its status. On success *resp is the answer
+ * (to be released with cli_resp_done); otherwise the error is printed. */
+static int api_call(struct cli *cli, const char *method, const char *path, const char *body, long ok1, long ok2,
+		    struct cli_resp *resp)
+{
+	int rc = cli_target_resolve(cli, true);
+
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (cli_request(&cli->target, method, path, body, resp) < 0)
+		return CLI_EXIT_FAIL;
+	if (resp->status != ok1 && resp->status != ok2) {
+		rc = cli_resp_error(&cli->target, resp);
+		cli_resp_done(resp);
+		return rc;
+	}
+	if (!resp->json) {
+		fprintf(stderr, "error: the region at %s answered HTTP %ld without JSON\n", cli->target.url,
+			resp->status);
+		cli_resp_done(resp);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* "/api/v1/racks/<id><suffix>" with id escaped; NULL when out of memory. */
+static char *rack_path(const char *id, const char *suffix)
+{
+	char *esc = cli_path_escape(id), *path = NULL;
+
+	if (esc && asprintf(&path, "/api/v1/racks/%s%s", esc, suffix) < 0)
+		path = NULL;
+	free(esc);
+	if (!path)
+		fprintf(stderr, "error: out of memory\n");
+	return path;
+}
+
+static int racks_table_print(const json_t *racks)
+{
+	static const char *const headers[] = { "ID", "HOSTNAME", "STATUS", "LAST SEEN", "VERSION", "CONFIG",
+					       "INTERFACES" };
+	struct cli_table t;
+	char seen[32], config[48], ifaces[1024];
+	int64_t now = now_ms();
+	size_t i;
+	const json_t *r;
+
+	if (cli_table_init(&t, headers, 7) < 0)
+		return CLI_EXIT_FAIL;
+	json_array_foreach(racks, i, r) {
+		cli_last_seen_format(json_object_get(r, "last_seen"), now, seen, sizeof(seen));
+		cli_config_format(r, config, sizeof(config));
+		cli_ifaces_format(json_object_get(r, "interfaces"), ifaces, sizeof(ifaces));
+		const char *row[] = { jstr(r, "id"),
+				      jstr(r, "hostname"),
+				      json_is_true(json_object_get(r, "connected")) ? "connected" : "disconnected",
+				      seen,
+				      jstr(r, "version"),
+				      config,
+				      ifaces };
+		if (cli_table_add(&t, row) < 0) {
+			cli_table_done(&t);
+			return CLI_EXIT_FAIL;
+		}
+	}
+	int rc = cli_table_print(&t, stdout);
+	cli_table_done(&t);
+	return rc < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+int cli_cmd_racks_list(struct cli *cli, char **argv, size_t argc)
+{
+	struct cli_resp resp;
+	int rc = api_call(cli, "GET", "/api/v1/racks", NULL, 200, 200, &resp);
+
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	const json_t *racks = json_object_get(resp.json, "racks");
+	if (cli->args->given & CLI_OPT_JSON)
+		rc = json_print(resp.json);
+	else if (!json_is_array(racks))
+		rc = json_print(NULL);
+	else if (json_array_size(racks) == 0)
+		printf("No racks enrolled.\n");
+	else
+		rc = racks_table_print(racks);
+	cli_resp_done(&resp);
+	return rc;
+}
+
+static void time_format(const json_t *v, int64_t now, char *buf, size_t len)
+{
+	char rel[32];
+	int64_t ms;
+
+	if (!json_is_string(v))
+		snprintf(buf, len, "never");
+	else if (cli_rfc3339_parse(json_string_value(v), &ms) < 0)
+		snprintf(buf, len, "%s", json_string_value(v));
+	else {
+		cli_reltime_format(now, ms, rel, sizeof(rel));
+		snprintf(buf, len, "%s (%s)", json_string_value(v), rel);
+	}
+}
+
+static int rack_ifaces_print(const json_t *ifaces)
+{
+	/* The empty first column indents the table under its label. */
+	static const char *const headers[] = { "", "NAME", "MAC", "VLAN", "ADDRESSES" };
+	struct cli_table t;
+	char vlan[24], addrs[1024];
+	size_t i, k;
+	const json_t *ifc, *a;
+
+	if (json_array_size(ifaces) == 0) {
+		printf("Interfaces:  none\n");
+		return 0;
+	}
+	if (cli_table_init(&t, headers, 5) < 0)
+		return -ENOMEM;
+	json_array_foreach(ifaces, i, ifc) {
+		size_t used = 0;
+		addrs[0] = '\0';
+		json_array_foreach(json_object_get(ifc, "addresses"), k, a) {
+			int n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s", k ? ", " : "",
+					 json_is_string(a) ? json_string_value(a) : "?");
+			if (n < 0 || (size_t)n >= sizeof(addrs) - used)
+				break;
+			used += (size_t)n;
+		}
+		snprintf(vlan, sizeof(vlan), "%lld", (long long)json_integer_value(json_object_get(ifc, "vlan")));
+		const char *row[] = { "", jstr(ifc, "name"), jstr(ifc, "mac"), vlan, used ? addrs : "-" };
+		cli_table_add(&t, row);
+	}
+	printf("Interfaces:\n");
+	int rc = cli_table_print(&t, stdout);
+	cli_table_done(&t);
+	return rc;
+}
+
+static int rack_show_print(const json_t *r)
+{
+	struct cli_table t;
+	char seen[96], enrolled[96], registered[96], config[96];
+	int64_t now = now_ms();
+	json_int_t latest = json_integer_value(json_object_get(r, "config_version"));
+	json_int_t acked = json_integer_value(json_object_get(r, "acked_config_version"));
+
+	time_format(json_object_get(r, "last_seen"), now, seen, sizeof(seen));
+	time_format(json_object_get(r, "enrolled"), now, enrolled, sizeof(enrolled));
+	time_format(json_object_get(r, "registered"), now, registered, sizeof(registered));
+	if (latest == 0)
+		snprintf(config, sizeof(config), "none");
+	else
+		snprintf(config, sizeof(config), "version %lld (rack has %lld)", (long long)latest, (long long)acked);
+	const char *rows[][2] = {
+		{ "ID:", jstr(r, "id") },
+		{ "Hostname:", jstr(r, "hostname") },
+		{ "Status:", json_is_true(json_object_get(r, "connected")) ? "connected" : "disconnected" },
+		{ "Last seen:", seen },
+		{ "Version:", jstr(r, "version") },
+		{ "Enrolled:", enrolled },
+		{ "Registered:", registered },
+		{ "Config:", config },
+	};
+	if (cli_table_init(&t, NULL, 2) < 0)
+		return CLI_EXIT_FAIL;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		cli_table_add(&t, rows[i]);
+	int rc = cli_table_print(&t, stdout);
+	cli_table_done(&t);
+	if (rc == 0)
+		rc = rack_ifaces_print(json_object_get(r, "interfaces"));
+	return rc < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+int cli_cmd_racks_show(struct cli *cli, char **argv, size_t argc)
+{
+	struct cli_resp resp;
+	char *path = rack_path(argv[0], "");
+
+	if (!path)
+		return CLI_EXIT_FAIL;
+	int rc = api_call(cli, "GET", path, NULL, 200, 200, &resp);
+	free(path);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	rc = (cli->args->given & CLI_OPT_JSON) ? json_print(resp.json) : rack_show_print(resp.json);
+	cli_resp_done(&resp);
+	return rc;
+}
+
+/* "?timeout_ms=N" when --timeout was given, else "" (the region's default). */
+static void timeout_query(const struct cli *cli, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (cli->args->given & CLI_OPT_TIMEOUT)
+		snprintf(buf, len, "?timeout_ms=%ld", cli->args->timeout_ms);
+}
+
+int cli_cmd_racks_ping(struct cli *cli, char **argv, size_t argc)
+{
+	struct cli_resp resp;
+	char suffix[64] = "/ping";
+
+	timeout_query(cli, suffix + 5, sizeof(suffix) - 5);
+	char *path = rack_path(argv[0], suffix);
+	if (!path)
+		return CLI_EXIT_FAIL;
+	int rc = api_call(cli, "POST", path, "{}", 200, 200, &resp);
+	free(path);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (cli->args->given & CLI_OPT_JSON)
+		rc = json_print(resp.json);
+	else
+		printf("pong from %s in %.1f ms\n", argv[0], json_real_value(json_object_get(resp.json, "rtt_ms")));
+	cli_resp_done(&resp);
+	return rc;
+}
+
+/* {"settings":{...}} from KEY=VALUE words; NULL after printing why. */
+static char *settings_body(char **argv, size_t argc)
+{
+	json_t *settings = json_object();
+	char *text = NULL;
+
+	for (size_t i = 0; settings && i < argc; i++) {
+		char *buf;
+		const char *k, *v;
+		int r = cli_setting_parse(argv[i], &buf, &k, &v);
+		if (r < 0) {
+			fprintf(stderr, "error: \"%s\" is not KEY=VALUE\n", argv[i]);
+			goto out;
+		}
+		if (json_object_get(settings, k)) {
+			fprintf(stderr, "error: setting \"%s\" given twice\n", k);
+			free(buf);
+			goto out;
+		}
+		json_object_set_new(settings, k, json_string(v));
+		free(buf);
+	}
+	json_t *body = json_pack("{s:O}", "settings", settings);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+out:
+	json_decref(settings);
+	return text;
+}
+
+int cli_cmd_racks_push_config(struct cli *cli, char **argv, size_t argc)
+{
+	struct cli_resp resp;
+	char suffix[64] = "/config";
+
+	char *body = settings_body(argv + 1, argc - 1);
+	if (!body)
+		return CLI_EXIT_USAGE;
+	timeout_query(cli, suffix + 7, sizeof(suffix) - 7);
+	char *path = rack_path(argv[0], suffix);
+	int rc = path ? api_call(cli, "POST", path, body, 200, 202, &resp) : CLI_EXIT_FAIL;
+	free(path);
+	free(body);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	json_int_t version = json_integer_value(json_object_get(resp.json, "version"));
+	if (cli->args->given & CLI_OPT_JSON)
+		rc = json_print(resp.json);
+	else if (resp.status == 200)
+		printf("%s acknowledged config version %lld\n", argv[0], (long long)version);
+	else
+		printf("config version %lld stored; %s is not connected and gets it when it reconnects\n",
+		       (long long)version, argv[0]);
+	cli_resp_done(&resp);
+	return rc;
+}

@@ -1,0 +1,257 @@
+"""Fixtures for system tests: real ironrack daemons, a real PostgreSQL (the
+region's embedded cluster), real gRPC clients. Every daemon binds to
+loopback only; state lives in per-test temporary directories."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("IRONRACK_BUILD", os.path.join(ROOT, "build"))
+REGIOND = os.path.join(BUILD, "ironrack-regiond")
+RACKD = os.path.join(BUILD, "ironrack-rackd")
+CLI = os.path.join(BUILD, "ironrack")
+SANITIZED = os.path.basename(BUILD.rstrip("/")) == "build-san"
+
+# Sanitizer builds are slower; LeakSanitizer reports are judged by the unit
+# tests, the daemons' exit paths here stop gRPC's threads abruptly.
+os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1")
+os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=30.0, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def make_dir(prefix):
+    # The embedded PostgreSQL runs as the unprivileged 'ironrack' user when
+    # tests run as root, so every directory on the path must be traversable.
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    return d
+
+
+class Daemon:
+    def __init__(self, argv, log_path, env=None):
+        self.argv = argv
+        self.log_path = log_path
+        self.env = env
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env)
+        return self
+
+    def text(self):
+        with open(self.log_path, "r", errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, needle, timeout=30.0, count=1):
+        def seen():
+            if self.proc.poll() is not None and self.text().count(needle) < count:
+                raise AssertionError(f"{self.argv[0]} exited {self.proc.returncode}:\n{self.text()[-3000:]}")
+            return self.text().count(needle) >= count
+        try:
+            wait_for(seen, timeout, what=f"log line {needle!r}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- {self.log_path} ---\n{self.text()[-4000:]}") from None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30.0):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"{self.argv[0]} did not stop on {sig}")
+        if self.proc:
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+
+
+class Region:
+    """An ironrack-regiond on loopback with its embedded PostgreSQL."""
+
+    def __init__(self, state_dir, http_port=None, grpc_port=None):
+        self.state_dir = state_dir
+        self.http_port = http_port or free_port()
+        self.grpc_port = grpc_port or free_port()
+        self.daemon = None
+        self.starts = 0
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_target(self):
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def args(self):
+        return ["--state-dir", self.state_dir, "--http-listen", f"127.0.0.1:{self.http_port}",
+                "--grpc-listen", self.grpc_target, "--heartbeat-interval", "1s",
+                "--rack-timeout", "5s", "--log-level", "info"]
+
+    def start(self):
+        self.starts += 1
+        log = os.path.join(self.state_dir, "..", os.path.basename(self.state_dir) + f"-regiond-{self.starts}.log")
+        self.daemon = Daemon([REGIOND, "run"] + self.args(), os.path.abspath(log)).start()
+        self.daemon.wait_log("region ready", timeout=90)
+        return self
+
+    def stop(self):
+        return self.daemon.stop() if self.daemon else None
+
+    def cmd(self, *extra):
+        out = subprocess.run([REGIOND, *extra, "--state-dir", self.state_dir], check=True,
+                             capture_output=True, text=True, timeout=60)
+        return out.stdout.strip()
+
+    @property
+    def secret(self):
+        return self.cmd("enrol-secret")
+
+    @property
+    def fingerprint(self):
+        return self.cmd("ca-fingerprint")
+
+    @property
+    def admin_key(self):
+        with open(os.path.join(self.state_dir, "admin-api-key")) as f:
+            return f.read().strip()
+
+    def api(self, method, path, body=None, key="admin", timeout=30):
+        """Returns (status, parsed JSON)."""
+        headers = {"Content-Type": "application/json"}
+        if key == "admin":
+            key = self.admin_key
+        if key is not None:
+            headers["Authorization"] = f"Bearer {key}"
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw)
+            except ValueError:
+                return e.code, raw.decode(errors="replace")
+
+    def racks(self):
+        st, body = self.api("GET", "/api/v1/racks")
+        assert st == 200, body
+        return {r["id"]: r for r in body["racks"]}
+
+
+class Rack:
+    def __init__(self, region, state_dir, name):
+        self.region = region
+        self.state_dir = state_dir
+        self.name = name
+        self.daemon = None
+        self.starts = 0
+
+    def start(self, secret=None, fingerprint=None, extra=(), wait=True, regions=None):
+        self.starts += 1
+        argv = [RACKD, "--state-dir", self.state_dir, "--hostname", self.name, "--reconnect-max", "2s",
+                "--log-level", "info"]
+        for target in regions or [self.region.grpc_target]:
+            argv += ["--region", target]
+        if secret:
+            argv += ["--secret", secret]
+        if fingerprint:
+            argv += ["--ca-fingerprint", fingerprint]
+        argv += list(extra)
+        log = os.path.join(os.path.dirname(self.state_dir), f"{self.name}-rackd-{self.starts}.log")
+        self.daemon = Daemon(argv, log).start()
+        if wait:
+            self.daemon.wait_log("connected to region", timeout=60)
+        return self
+
+    @property
+    def rack_id(self):
+        with open(os.path.join(self.state_dir, "tls", "rack-id")) as f:
+            return f.read().strip()
+
+    def stop(self):
+        return self.daemon.stop() if self.daemon else None
+
+
+@pytest.fixture
+def workdir():
+    d = make_dir("irtest-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def region(workdir):
+    r = Region(os.path.join(workdir, "region"))
+    os.makedirs(r.state_dir, mode=0o700)
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def make_rack(region, workdir):
+    racks = []
+
+    def make(name, enrol=True, **kw):
+        rack = Rack(region, os.path.join(workdir, name), name)
+        racks.append(rack)
+        if enrol:
+            rack.start(secret=region.secret, fingerprint=region.fingerprint, **kw)
+        return rack
+
+    yield make
+    for rack in racks:
+        try:
+            rack.stop()
+        except AssertionError:
+            pass
+
+
+def cli(region, *args, check=True, key=None):
+    env = dict(os.environ, IRONRACK_URL=region.url, IRONRACK_KEY=key or region.admin_key,
+               IRONRACK_CONFIG=os.path.join(region.state_dir, "..", "cli.conf"))
+    out = subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=60)
+    if check and out.returncode != 0:
+        raise AssertionError(f"ironrack {' '.join(args)} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
+    return out
