@@ -74,34 +74,41 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) Makefile
 	@mv $@.tmp $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
-	$(CC) $(CFLAGS) -Wno-error -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -Wno-error -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
-	ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 $(BUILD)/libregion.a: $(REGION_OBJ)
-	ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 $(BUILD)/librack.a: $(RACK_OBJ)
-	ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 LIBS = $(BUILD)/libregion.a $(BUILD)/librack.a $(BUILD)/libcommon.a
 
 $(BUILD)/ironrack-regiond: $(call obj,region/main.c) $(BUILD)/libregion.a $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ironrack-rackd: $(call obj,rack/main.c) $(BUILD)/librack.a $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ironrack: $(CLI_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
+	@echo "  CC+LD   $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
 $(BUILD)/tools/%: tests/tools/%.c $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+	@echo "  CC+LD   $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
 deps:
 	@deploy/install-deps

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <limits.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,12 +195,35 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(r->base, NULL);
 }
 
+/* One region process per state directory: a second one would run a second
+ * postmaster (or initdb) on the same files. The lock dies with the process. */
+static int lock_state_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	if (fs_path_join(path, sizeof(path), dir, "regiond.lock") < 0)
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd; /* held until exit */
+}
+
 static int region_run(struct region *r)
 {
 	char err[512], secret[128];
 	int rc = fs_mkdir_p(r->conf.state_dir, 0700);
 	if (rc < 0) {
 		log_err("cannot create state directory %s: %s", r->conf.state_dir, strerror(-rc));
+		return 1;
+	}
+	if ((rc = lock_state_dir(r->conf.state_dir)) < 0) {
+		log_err("state directory %s is in use by another ironrack-regiond (%s)", r->conf.state_dir,
+			rc == -EWOULDBLOCK ? "locked" : strerror(-rc));
 		return 1;
 	}
 	if ((rc = region_tls_setup(r, err, sizeof(err))) < 0) {

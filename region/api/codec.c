@@ -11,7 +11,7 @@
 #include "region/db/db.h"
 
 #define API_STR_(x) #x
-#define API_STR(x) API_STR_(x)
+#define API_STR(x)  API_STR_(x)
 
 json_t *api_error_new(const char *code, const char *message, const char *field)
 {
@@ -129,12 +129,14 @@ static int settings_check(const json_t *settings, struct api_fail *fail)
 		return fail_set(fail, "settings", "settings must be an object of strings");
 	if (json_object_size(settings) > API_SETTINGS_MAX)
 		return fail_set(fail, "settings", "too many settings");
-	json_object_foreach((json_t *)settings, k, v) {
+	json_object_foreach((json_t *)settings, k, v)
+	{
 		size_t kn = strlen(k);
 		if (kn == 0)
 			return fail_set(fail, "settings", "setting names must not be empty");
 		if (kn > API_SETTING_KEY_MAX)
-			return fail_set(fail, "settings", "setting names are at most " API_STR(API_SETTING_KEY_MAX) " bytes");
+			return fail_set(fail, "settings",
+					"setting names are at most " API_STR(API_SETTING_KEY_MAX) " bytes");
 		if (!json_is_string(v)) {
 			snprintf(fail->field, sizeof(fail->field), "settings.%s", k);
 			snprintf(fail->message, sizeof(fail->message), "setting \"%s\" must be a string", k);
@@ -151,7 +153,8 @@ int api_config_body_check(const json_t *body, json_t **ret_settings, struct api_
 
 	if (!json_is_object(body))
 		return fail_set(fail, "", "body must be a JSON object");
-	json_object_foreach((json_t *)body, k, v) {
+	json_object_foreach((json_t *)body, k, v)
+	{
 		if (strcmp(k, "settings") != 0) {
 			/* Refuse typos rather than silently pushing an empty config. */
 			snprintf(fail->field, sizeof(fail->field), "%.*s", API_SETTING_KEY_MAX, k);
@@ -204,10 +207,10 @@ json_t *api_rack_json(const struct rack_row *row, bool connected)
 			return NULL;
 		}
 	}
-	return json_pack("{s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:I, s:I, s:o}", "id", row->id ? row->id : "",
-			 "hostname", str_or_null(row->hostname), "version", str_or_null(row->version), "connected",
-			 connected, "last_seen", api_time_json(row->last_seen_ms), "enrolled",
-			 api_time_json(row->enrolled_ms), "registered", api_time_json(row->registered_ms),
-			 "config_version", (json_int_t)row->config_version, "acked_config_version",
-			 (json_int_t)row->acked_config_version, "interfaces", ifaces);
+	return json_pack("{s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:I, s:I, s:o}", "id", row->id ? row->id : "", "hostname",
+			 str_or_null(row->hostname), "version", str_or_null(row->version), "connected", connected,
+			 "last_seen", api_time_json(row->last_seen_ms), "enrolled", api_time_json(row->enrolled_ms),
+			 "registered", api_time_json(row->registered_ms), "config_version",
+			 (json_int_t)row->config_version, "acked_config_version", (json_int_t)row->acked_config_version,
+			 "interfaces", ifaces);
 }

@@ -15,7 +15,7 @@ struct rack_row;
 /* API keys are "irk_" + 40 hex; anything much longer is not a key. */
 #define API_KEY_MAX 128
 /* A config push names at most this many settings. */
-#define API_SETTINGS_MAX 1024
+#define API_SETTINGS_MAX    1024
 #define API_SETTING_KEY_MAX 128
 
 /* Why a request body was refused: field is "" or a dotted path. */

@@ -24,16 +24,16 @@
 #include "region/region.h"
 
 #define API_DEFAULT_PORT 5240
-#define API_PREFIX "/api/v1"
+#define API_PREFIX	 "/api/v1"
 
 static void api_version(struct api_call *call);
 
 static const struct api_route api_routes[] = {
-	{ API_PREFIX "/version", API_GET, api_version, true },
-	{ API_PREFIX "/racks", API_GET, api_racks_list, false },
-	{ API_PREFIX "/racks/{id}", API_GET, api_rack_get, false },
-	{ API_PREFIX "/racks/{id}/ping", API_POST, api_rack_ping, false },
-	{ API_PREFIX "/racks/{id}/config", API_POST, api_rack_config, false },
+    {API_PREFIX "/version", API_GET, api_version, true},
+    {API_PREFIX "/racks", API_GET, api_racks_list, false},
+    {API_PREFIX "/racks/{id}", API_GET, api_rack_get, false},
+    {API_PREFIX "/racks/{id}/ping", API_POST, api_rack_ping, false},
+    {API_PREFIX "/racks/{id}/config", API_POST, api_rack_config, false},
 };
 
 static unsigned method_from_evhttp(enum evhttp_cmd_type cmd)
@@ -82,8 +82,7 @@ void api_reply_json(struct evhttp_request *req, int status, json_t *body)
 	evbuffer_free(buf);
 }
 
-void api_reply_error(struct evhttp_request *req, int status, const char *code, const char *field, const char *fmt,
-		     ...)
+void api_reply_error(struct evhttp_request *req, int status, const char *code, const char *field, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -147,8 +146,8 @@ int api_query_long(struct api_call *call, const char *name, long def, long min, 
 	}
 	const char *v = evhttp_find_header(&kv, name);
 	if (v && api_long_parse(v, min, max, ret) < 0) {
-		api_reply_error(call->req, 400, "invalid_argument", name, "%s must be an integer from %ld to %ld",
-				name, min, max);
+		api_reply_error(call->req, 400, "invalid_argument", name, "%s must be an integer from %ld to %ld", name,
+				min, max);
 		rc = -EINVAL;
 	}
 	evhttp_clear_headers(&kv);
@@ -201,7 +200,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	struct api_match m;
-	struct api_call call = { .api = api, .r = api->r, .req = req, .match = &m };
+	struct api_call call = {.api = api, .r = api->r, .req = req, .match = &m};
 	char allow[96];
 
 	if (!path || !*path)
@@ -253,7 +252,7 @@ static void api_limits_set(struct api *api)
 	/* Accept every method evhttp knows so an unsupported one gets our
 	 * JSON 405 instead of evhttp's HTML 501. */
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						      EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+						  EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_default_content_type(api->http, "application/json");
 	evhttp_set_gencb(api->http, api_dispatch, api);
 }

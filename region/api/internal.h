@@ -22,7 +22,7 @@ struct api_pending;
  * the only large one we expect). */
 #define API_MAX_HEADERS_BYTES (16 * 1024)
 /* Seconds a client may take to send its request (or read our reply). */
-#define API_IO_TIMEOUT_S 30
+#define API_IO_TIMEOUT_S       30
 #define API_DEFAULT_BODY_BYTES (1024 * 1024)
 
 struct api {
@@ -48,8 +48,8 @@ struct api_call {
 /* Send body (stolen; NULL sends 500) as the reply with status. */
 void api_reply_json(struct evhttp_request *req, int status, json_t *body);
 /* Send {"error":{...}}. field may be NULL. */
-void api_reply_error(struct evhttp_request *req, int status, const char *code, const char *field, const char *fmt,
-		     ...) __attribute__((format(printf, 5, 6)));
+void api_reply_error(struct evhttp_request *req, int status, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* 503 for a failed database call, logging the database's own message. */
 void api_reply_db_error(struct api_call *call, int err);
 /* Parse the request body as JSON. On failure the reply (400) is already
@@ -69,8 +69,8 @@ void api_rack_config(struct api_call *call);
  * go away meanwhile and the API may stop; the region callback still fires
  * exactly once and must then find out which of those happened. */
 struct api_pending {
-	struct api *api;             /* NULL once the API has stopped */
-	struct evhttp_request *req;  /* NULL once the client has gone */
+	struct api *api;	    /* NULL once the API has stopped */
+	struct evhttp_request *req; /* NULL once the client has gone */
 	struct evhttp_connection *evcon;
 	struct api_pending *prev, *next;
 	char subject[API_PARAM_MAX + 1]; /* the rack id, for the reply */

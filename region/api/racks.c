@@ -13,8 +13,8 @@
 
 /* Bounds of ?timeout_ms= for commands that wait on a rack. The CLI's own
  * HTTP timeout (70 s) is above the maximum. */
-#define RACK_TIMEOUT_MIN_MS 1
-#define RACK_TIMEOUT_MAX_MS 60000
+#define RACK_TIMEOUT_MIN_MS  1
+#define RACK_TIMEOUT_MAX_MS  60000
 #define RACK_PING_TIMEOUT_MS 5000
 /* A config push waits for the rack to write and fsync it. */
 #define RACK_CONFIG_TIMEOUT_MS 10000
@@ -85,8 +85,7 @@ static bool rack_exists(struct api_call *call, const char *id)
 }
 
 /* The failures a ping and a config push share. */
-static void reply_rack_failure(struct evhttp_request *req, const struct api_pending *p, int status,
-			       const char *message)
+static void reply_rack_failure(struct evhttp_request *req, const struct api_pending *p, int status, const char *message)
 {
 	const char *id = p->subject;
 	const char *why = message && *message ? message : strerror(-status);
@@ -185,10 +184,15 @@ void api_rack_config(struct api_call *call)
 	if (api_query_long(call, "timeout_ms", RACK_CONFIG_TIMEOUT_MS, RACK_TIMEOUT_MIN_MS, RACK_TIMEOUT_MAX_MS,
 			   &timeout) < 0)
 		return;
-	if (!rack_exists(call, id) || api_body_json(call, &body) < 0)
+	/* A malformed request is a 400 whether or not the rack exists. */
+	if (api_body_json(call, &body) < 0)
 		return;
 	if (api_config_body_check(body, &settings, &fail) < 0) {
 		api_reply_error(call->req, 400, "invalid_argument", fail.field, "%s", fail.message);
+		json_decref(body);
+		return;
+	}
+	if (!rack_exists(call, id)) {
 		json_decref(body);
 		return;
 	}

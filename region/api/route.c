@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const method_names[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS" };
+static const char *const method_names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
 #define N_METHODS (sizeof(method_names) / sizeof(method_names[0]))
 
 const char *api_method_name(unsigned method)
@@ -73,8 +73,7 @@ static bool segment_decode(const char *s, size_t n, char *out, size_t outlen)
 	return true;
 }
 
-bool api_path_match(const char *pattern, const char *path, char params[][API_PARAM_MAX + 1], size_t max,
-		    size_t *ret_n)
+bool api_path_match(const char *pattern, const char *path, char params[][API_PARAM_MAX + 1], size_t max, size_t *ret_n)
 {
 	size_t plen = strlen(path);
 	size_t n = 0;
@@ -110,8 +109,7 @@ bool api_path_match(const char *pattern, const char *path, char params[][API_PAR
 	return true;
 }
 
-int api_route_find(const struct api_route *table, size_t n, unsigned method, const char *path,
-		   struct api_match *ret)
+int api_route_find(const struct api_route *table, size_t n, unsigned method, const char *path, struct api_match *ret)
 {
 	/* HEAD is GET without the body; evhttp drops the body for us. */
 	unsigned want = method == API_HEAD ? API_GET : method;

@@ -31,12 +31,12 @@ struct api_route {
 	const char *pattern;
 	unsigned methods; /* enum api_method bits; GET implies HEAD */
 	api_handler_fn handler;
-	bool public;      /* no API key needed */
+	bool public; /* no API key needed */
 };
 
 struct api_match {
 	const struct api_route *route; /* the first route whose path matched */
-	unsigned allow;                /* methods of every route whose path matched */
+	unsigned allow;		       /* methods of every route whose path matched */
 	size_t n_params;
 	char params[API_MAX_PARAMS][API_PARAM_MAX + 1]; /* percent-decoded */
 };
@@ -47,14 +47,12 @@ struct api_match {
  * -EOPNOTSUPP: the path exists but not for this method; ret->route is the
  *   first route of that path and ret->allow says which methods it has.
  * -ENOENT: no route has this path. */
-int api_route_find(const struct api_route *table, size_t n, unsigned method, const char *path,
-		   struct api_match *ret);
+int api_route_find(const struct api_route *table, size_t n, unsigned method, const char *path, struct api_match *ret);
 
 /* Does path match pattern? Fills params (decoded, NUL-terminated) and
  * *ret_n. A segment that does not decode (bad %-escape, %00, %2F) or is
  * longer than API_PARAM_MAX does not match. */
-bool api_path_match(const char *pattern, const char *path, char params[][API_PARAM_MAX + 1], size_t max,
-		    size_t *ret_n);
+bool api_path_match(const char *pattern, const char *path, char params[][API_PARAM_MAX + 1], size_t max, size_t *ret_n);
 
 /* "GET" for API_GET; "?" unless exactly one known bit is set. */
 const char *api_method_name(unsigned method);

@@ -12,13 +12,9 @@ static const struct {
 	unsigned opt;
 	bool has_value;
 } cli_opts[] = {
-	{ "--url", CLI_OPT_URL, true },
-	{ "--key", CLI_OPT_KEY, true },
-	{ "--json", CLI_OPT_JSON, false },
-	{ "--timeout", CLI_OPT_TIMEOUT, true },
-	{ "--help", CLI_OPT_HELP, false },
-	{ "-h", CLI_OPT_HELP, false },
-	{ "--version", CLI_OPT_VERSION, false },
+    {"--url", CLI_OPT_URL, true},	   {"--key", CLI_OPT_KEY, true},    {"--json", CLI_OPT_JSON, false},
+    {"--timeout", CLI_OPT_TIMEOUT, true},  {"--help", CLI_OPT_HELP, false}, {"-h", CLI_OPT_HELP, false},
+    {"--version", CLI_OPT_VERSION, false},
 };
 #define N_OPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 

@@ -14,8 +14,8 @@
 
 /* Exit statuses: a usage error is 2 so scripts can tell it from a failed
  * request (1). */
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
 
 #define CLI_TIMEOUT_MIN_MS 1
@@ -35,11 +35,11 @@ enum cli_opt {
 /* The command line split into options (accepted anywhere, as in
  * `ironrack racks list --json`) and the remaining words. */
 struct cli_args {
-	unsigned given;   /* enum cli_opt bits seen */
-	const char *url;  /* --url, borrowed from argv */
-	const char *key;  /* --key, borrowed from argv */
-	long timeout_ms;  /* --timeout, 0 when not given */
-	char **words;     /* malloc'd array of pointers into argv */
+	unsigned given;	 /* enum cli_opt bits seen */
+	const char *url; /* --url, borrowed from argv */
+	const char *key; /* --key, borrowed from argv */
+	long timeout_ms; /* --timeout, 0 when not given */
+	char **words;	 /* malloc'd array of pointers into argv */
 	size_t n_words;
 };
 

@@ -102,7 +102,7 @@ int cli_request(const struct cli_target *t, const char *method, const char *path
 		struct cli_resp *ret)
 {
 	char url[CLI_URL_MAX + 512], errbuf[CURL_ERROR_SIZE] = "";
-	struct sink s = { 0 };
+	struct sink s = {0};
 	CURL *c;
 	struct curl_slist *h;
 
@@ -162,8 +162,7 @@ int cli_resp_error(const struct cli_target *t, const struct cli_resp *r)
 		}
 		free(m);
 		free(c);
-	}
-	else if (r->status == 413)
+	} else if (r->status == 413)
 		fprintf(stderr, "error: request too large for the region at %s (HTTP 413)\n", t->url);
 	else
 		fprintf(stderr, "error: unexpected answer from the region at %s: HTTP %ld\n", t->url, r->status);

@@ -7,7 +7,7 @@
 #define CLI_URL_MAX 1024
 #define CLI_KEY_MAX 256
 /* Largest answer we read from the region. */
-#define CLI_RESPONSE_MAX (16 * 1024 * 1024)
+#define CLI_RESPONSE_MAX       (16 * 1024 * 1024)
 #define CLI_CONNECT_TIMEOUT_MS 5000L
 /* Above the API's longest rack wait (60 s) so its 504 reaches us. */
 #define CLI_TOTAL_TIMEOUT_MS 70000L

@@ -146,7 +146,8 @@ static void iface_format(const json_t *ifc, char *buf, size_t len, size_t *used)
 		snprintf(tmp, sizeof(tmp), " vlan %lld", (long long)vlan);
 		append(buf, len, used, tmp);
 	}
-	json_array_foreach(addrs, i, a) {
+	json_array_foreach(addrs, i, a)
+	{
 		append(buf, len, used, i == 0 ? " " : ",");
 		append(buf, len, used, json_is_string(a) ? json_string_value(a) : "?");
 	}
@@ -164,7 +165,8 @@ void cli_ifaces_format(const json_t *ifaces, char *buf, size_t len)
 		snprintf(buf, len, "-");
 		return;
 	}
-	json_array_foreach(ifaces, i, ifc) {
+	json_array_foreach(ifaces, i, ifc)
+	{
 		if (i > 0)
 			append(buf, len, &used, "; ");
 		iface_format(ifc, buf, len, &used);

@@ -22,29 +22,29 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
-	{ "login", "URL KEY", 2, 2, 0, cli_cmd_login, "check an API key against a region and save both",
-	  "Checks KEY with GET URL/api/v1/racks and, if the region accepts it, saves URL and\n"
-	  "KEY to $IRONRACK_CONFIG or ~/.config/ironrack/cli.conf (mode 0600). KEY \"-\" reads\n"
-	  "the key from the first line of standard input." },
-	{ "logout", "", 0, 0, 0, cli_cmd_logout, "forget the saved URL and key", "Removes the saved login file." },
-	{ "racks list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_racks_list, "list racks",
-	  "Shows every rack: status, when it was last heard from, its software version, its\n"
-	  "configuration (versions acknowledged/latest) and its interfaces. --json prints the\n"
-	  "API's answer instead." },
-	{ "racks show", "ID", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_racks_show, "show one rack",
-	  "Shows one rack in detail. --json prints the API's answer instead." },
-	{ "racks ping", "ID", 1, 1, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_TIMEOUT, cli_cmd_racks_ping,
-	  "check that a rack answers over its session",
-	  "Sends a ping down the rack's session and prints the round-trip time. --timeout MS\n"
-	  "bounds the wait (1-60000, default 5000)." },
-	{ "racks push-config", "ID KEY=VALUE...", 2, SIZE_MAX, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_TIMEOUT,
-	  cli_cmd_racks_push_config, "store a new configuration for a rack and push it",
-	  "Stores the settings as the rack's next configuration version and pushes it. Waits\n"
-	  "until the rack has it on disk (--timeout MS, 1-60000, default 10000). A rack that\n"
-	  "is not connected gets it when it reconnects." },
-	{ "version", "", 0, 0, SERVER_OPTS, cli_cmd_version, "print the client's and the region's versions",
-	  "Prints this client's version and, if a region is configured and reachable, the\n"
-	  "region's." },
+    {"login", "URL KEY", 2, 2, 0, cli_cmd_login, "check an API key against a region and save both",
+     "Checks KEY with GET URL/api/v1/racks and, if the region accepts it, saves URL and\n"
+     "KEY to $IRONRACK_CONFIG or ~/.config/ironrack/cli.conf (mode 0600). KEY \"-\" reads\n"
+     "the key from the first line of standard input."},
+    {"logout", "", 0, 0, 0, cli_cmd_logout, "forget the saved URL and key", "Removes the saved login file."},
+    {"racks list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_racks_list, "list racks",
+     "Shows every rack: status, when it was last heard from, its software version, its\n"
+     "configuration (versions acknowledged/latest) and its interfaces. --json prints the\n"
+     "API's answer instead."},
+    {"racks show", "ID", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_racks_show, "show one rack",
+     "Shows one rack in detail. --json prints the API's answer instead."},
+    {"racks ping", "ID", 1, 1, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_TIMEOUT, cli_cmd_racks_ping,
+     "check that a rack answers over its session",
+     "Sends a ping down the rack's session and prints the round-trip time. --timeout MS\n"
+     "bounds the wait (1-60000, default 5000)."},
+    {"racks push-config", "ID KEY=VALUE...", 2, SIZE_MAX, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_TIMEOUT,
+     cli_cmd_racks_push_config, "store a new configuration for a rack and push it",
+     "Stores the settings as the rack's next configuration version and pushes it. Waits\n"
+     "until the rack has it on disk (--timeout MS, 1-60000, default 10000). A rack that\n"
+     "is not connected gets it when it reconnects."},
+    {"version", "", 0, 0, SERVER_OPTS, cli_cmd_version, "print the client's and the region's versions",
+     "Prints this client's version and, if a region is configured and reachable, the\n"
+     "region's."},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -165,7 +165,7 @@ static int command_check(const struct cli_command *c, const struct cli_args *a, 
 
 static int cli_run(struct cli_args *a)
 {
-	struct cli cli = { .args = a };
+	struct cli cli = {.args = a};
 	size_t used;
 	bool group;
 

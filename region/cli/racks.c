@@ -26,7 +26,9 @@ static int json_print(const json_t *j)
 		fprintf(stderr, "error: the region's answer is not JSON\n");
 		return CLI_EXIT_FAIL;
 	}
-	json_dumpf(j, stdout, JSON_INDENT(2));
+	/* 15 digits: rtt_ms prints as the region sent it (0.603, not
+	 * 0.60299999999999998). */
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	fputc('\n', stdout);
 	return CLI_EXIT_OK;
 }
@@ -71,8 +73,8 @@ static char *rack_path(const char *id, const char *suffix)
 
 static int racks_table_print(const json_t *racks)
 {
-	static const char *const headers[] = { "ID", "HOSTNAME", "STATUS", "LAST SEEN", "VERSION", "CONFIG",
-					       "INTERFACES" };
+	static const char *const headers[] = {"ID",	 "HOSTNAME", "STATUS",	  "LAST SEEN",
+					      "VERSION", "CONFIG",   "INTERFACES"};
 	struct cli_table t;
 	char seen[32], config[48], ifaces[1024];
 	int64_t now = now_ms();
@@ -81,17 +83,18 @@ static int racks_table_print(const json_t *racks)
 
 	if (cli_table_init(&t, headers, 7) < 0)
 		return CLI_EXIT_FAIL;
-	json_array_foreach(racks, i, r) {
+	json_array_foreach(racks, i, r)
+	{
 		cli_last_seen_format(json_object_get(r, "last_seen"), now, seen, sizeof(seen));
 		cli_config_format(r, config, sizeof(config));
 		cli_ifaces_format(json_object_get(r, "interfaces"), ifaces, sizeof(ifaces));
-		const char *row[] = { jstr(r, "id"),
-				      jstr(r, "hostname"),
-				      json_is_true(json_object_get(r, "connected")) ? "connected" : "disconnected",
-				      seen,
-				      jstr(r, "version"),
-				      config,
-				      ifaces };
+		const char *row[] = {jstr(r, "id"),
+				     jstr(r, "hostname"),
+				     json_is_true(json_object_get(r, "connected")) ? "connected" : "disconnected",
+				     seen,
+				     jstr(r, "version"),
+				     config,
+				     ifaces};
 		if (cli_table_add(&t, row) < 0) {
 			cli_table_done(&t);
 			return CLI_EXIT_FAIL;
@@ -140,7 +143,7 @@ static void time_format(const json_t *v, int64_t now, char *buf, size_t len)
 static int rack_ifaces_print(const json_t *ifaces)
 {
 	/* The empty first column indents the table under its label. */
-	static const char *const headers[] = { "", "NAME", "MAC", "VLAN", "ADDRESSES" };
+	static const char *const headers[] = {"", "NAME", "MAC", "VLAN", "ADDRESSES"};
 	struct cli_table t;
 	char vlan[24], addrs[1024];
 	size_t i, k;
@@ -152,10 +155,12 @@ static int rack_ifaces_print(const json_t *ifaces)
 	}
 	if (cli_table_init(&t, headers, 5) < 0)
 		return -ENOMEM;
-	json_array_foreach(ifaces, i, ifc) {
+	json_array_foreach(ifaces, i, ifc)
+	{
 		size_t used = 0;
 		addrs[0] = '\0';
-		json_array_foreach(json_object_get(ifc, "addresses"), k, a) {
+		json_array_foreach(json_object_get(ifc, "addresses"), k, a)
+		{
 			int n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s", k ? ", " : "",
 					 json_is_string(a) ? json_string_value(a) : "?");
 			if (n < 0 || (size_t)n >= sizeof(addrs) - used)
@@ -163,7 +168,7 @@ static int rack_ifaces_print(const json_t *ifaces)
 			used += (size_t)n;
 		}
 		snprintf(vlan, sizeof(vlan), "%lld", (long long)json_integer_value(json_object_get(ifc, "vlan")));
-		const char *row[] = { "", jstr(ifc, "name"), jstr(ifc, "mac"), vlan, used ? addrs : "-" };
+		const char *row[] = {"", jstr(ifc, "name"), jstr(ifc, "mac"), vlan, used ? addrs : "-"};
 		cli_table_add(&t, row);
 	}
 	printf("Interfaces:\n");
@@ -188,14 +193,14 @@ static int rack_show_print(const json_t *r)
 	else
 		snprintf(config, sizeof(config), "version %lld (rack has %lld)", (long long)latest, (long long)acked);
 	const char *rows[][2] = {
-		{ "ID:", jstr(r, "id") },
-		{ "Hostname:", jstr(r, "hostname") },
-		{ "Status:", json_is_true(json_object_get(r, "connected")) ? "connected" : "disconnected" },
-		{ "Last seen:", seen },
-		{ "Version:", jstr(r, "version") },
-		{ "Enrolled:", enrolled },
-		{ "Registered:", registered },
-		{ "Config:", config },
+	    {"ID:", jstr(r, "id")},
+	    {"Hostname:", jstr(r, "hostname")},
+	    {"Status:", json_is_true(json_object_get(r, "connected")) ? "connected" : "disconnected"},
+	    {"Last seen:", seen},
+	    {"Version:", jstr(r, "version")},
+	    {"Enrolled:", enrolled},
+	    {"Registered:", registered},
+	    {"Config:", config},
 	};
 	if (cli_table_init(&t, NULL, 2) < 0)
 		return CLI_EXIT_FAIL;

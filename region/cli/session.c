@@ -19,8 +19,8 @@ struct saved_login {
 };
 
 static const struct conf_key login_keys[] = {
-	{ "url", CONF_STRING, offsetof(struct saved_login, url), 0, 0, NULL, "region URL" },
-	{ "key", CONF_STRING, offsetof(struct saved_login, key), 0, 0, NULL, "API key" },
+    {"url", CONF_STRING, offsetof(struct saved_login, url), 0, 0, NULL, "region URL"},
+    {"key", CONF_STRING, offsetof(struct saved_login, key), 0, 0, NULL, "API key"},
 };
 #define N_LOGIN_KEYS (sizeof(login_keys) / sizeof(login_keys[0]))
 
@@ -42,7 +42,7 @@ int cli_conf_path(char *buf, size_t len)
 
 int cli_conf_load(const char *path, struct cli_target *t, char *err, size_t errlen)
 {
-	struct saved_login s = { NULL, NULL };
+	struct saved_login s = {NULL, NULL};
 
 	int r = conf_load_file(path, login_keys, N_LOGIN_KEYS, &s, err, errlen);
 	if (r == 0) {

@@ -1,5 +1,6 @@
 """The REST API refuses requests without a valid API key."""
 
+import http.client
 import urllib.request
 
 
@@ -45,6 +46,22 @@ def test_unknown_path_and_method(region):
     assert st == 405
 
 
-def test_invalid_json_body(region):
-    st, body = region.api("POST", "/api/v1/racks/rack-x/config", b"{not json")
+def test_bad_config_bodies(region, make_rack):
+    st, body = region.api("POST", "/api/v1/racks/rack-x/config", {"settings": {}})
+    assert st == 404 and "rack-x" in body["error"]["message"]
+    rack = make_rack("rack-a")
+    path = f"/api/v1/racks/{rack.rack_id}/config"
+    st, body = region.api("POST", path, b"{not json")
     assert st == 400 and body["error"]["code"] == "invalid_json"
+    st, body = region.api("POST", path, {"settings": {"mtu": 9000}})
+    assert st == 400 and body["error"].get("field") == "settings.mtu"
+    # An oversized body is refused from its Content-Length, before it is read.
+    conn = http.client.HTTPConnection("127.0.0.1", region.http_port, timeout=10)
+    conn.putrequest("POST", path)
+    conn.putheader("Authorization", f"Bearer {region.admin_key}")
+    conn.putheader("Content-Length", str(2 << 20))
+    conn.endheaders()
+    assert conn.getresponse().status == 413
+    conn.close()
+    # nothing was stored by the refused requests
+    assert region.racks()[rack.rack_id]["config_version"] == 0

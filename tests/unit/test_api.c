@@ -29,11 +29,9 @@ static void h_c(struct api_call *c)
 }
 
 static const struct api_route routes[] = {
-	{ "/api/v1/version", API_GET, h_a, true },
-	{ "/api/v1/racks", API_GET, h_a, false },
-	{ "/api/v1/racks/{id}", API_GET, h_b, false },
-	{ "/api/v1/racks/{id}", API_DELETE, h_c, false },
-	{ "/api/v1/racks/{id}/ping", API_POST, h_c, false },
+    {"/api/v1/version", API_GET, h_a, true},	       {"/api/v1/racks", API_GET, h_a, false},
+    {"/api/v1/racks/{id}", API_GET, h_b, false},       {"/api/v1/racks/{id}", API_DELETE, h_c, false},
+    {"/api/v1/racks/{id}/ping", API_POST, h_c, false},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -302,12 +300,19 @@ static void test_config_body_limits(void **state)
 
 static void test_rack_json(void **state)
 {
-	char *addrs[] = { "192.0.2.10/24", "2001:db8::10/64" };
-	struct rack_iface ifc = { .name = "eth0", .mac = "02:00:00:00:00:01", .addresses = addrs, .n_addresses = 2,
-				  .vlan = 12 };
-	struct rack_row row = { .id = "rack-1", .hostname = "r1", .version = "", .enrolled_ms = 1000,
-				.registered_ms = 0, .last_seen_ms = 1714564800123LL, .config_version = 3,
-				.acked_config_version = 2, .ifaces = &ifc, .n_ifaces = 1 };
+	char *addrs[] = {"192.0.2.10/24", "2001:db8::10/64"};
+	struct rack_iface ifc = {
+	    .name = "eth0", .mac = "02:00:00:00:00:01", .addresses = addrs, .n_addresses = 2, .vlan = 12};
+	struct rack_row row = {.id = "rack-1",
+			       .hostname = "r1",
+			       .version = "",
+			       .enrolled_ms = 1000,
+			       .registered_ms = 0,
+			       .last_seen_ms = 1714564800123LL,
+			       .config_version = 3,
+			       .acked_config_version = 2,
+			       .ifaces = &ifc,
+			       .n_ifaces = 1};
 
 	json_t *j = api_rack_json(&row, true);
 	assert_non_null(j);
@@ -343,20 +348,20 @@ static void test_rack_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_route_exact),
-		cmocka_unit_test(test_route_params),
-		cmocka_unit_test(test_route_bad_escapes),
-		cmocka_unit_test(test_route_method_not_allowed),
-		cmocka_unit_test(test_allow_format),
-		cmocka_unit_test(test_time_format),
-		cmocka_unit_test(test_time_json),
-		cmocka_unit_test(test_error_json),
-		cmocka_unit_test(test_bearer),
-		cmocka_unit_test(test_long_parse),
-		cmocka_unit_test(test_json_error_format),
-		cmocka_unit_test(test_config_body),
-		cmocka_unit_test(test_config_body_limits),
-		cmocka_unit_test(test_rack_json),
+	    cmocka_unit_test(test_route_exact),
+	    cmocka_unit_test(test_route_params),
+	    cmocka_unit_test(test_route_bad_escapes),
+	    cmocka_unit_test(test_route_method_not_allowed),
+	    cmocka_unit_test(test_allow_format),
+	    cmocka_unit_test(test_time_format),
+	    cmocka_unit_test(test_time_json),
+	    cmocka_unit_test(test_error_json),
+	    cmocka_unit_test(test_bearer),
+	    cmocka_unit_test(test_long_parse),
+	    cmocka_unit_test(test_json_error_format),
+	    cmocka_unit_test(test_config_body),
+	    cmocka_unit_test(test_config_body_limits),
+	    cmocka_unit_test(test_rack_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@
 
 static void test_args_options_anywhere(void **state)
 {
-	char *argv[] = { "ironrack", "racks", "--json", "list", "--url=http://h:1", "--key", "k1" };
+	char *argv[] = {"ironrack", "racks", "--json", "list", "--url=http://h:1", "--key", "k1"};
 	struct cli_args a;
 	char err[128];
 
@@ -38,12 +38,12 @@ static void test_args_options_anywhere(void **state)
 
 static void test_args_timeout(void **state)
 {
-	char *ok[] = { "ironrack", "racks", "ping", "r1", "--timeout", "60000" };
-	char *zero[] = { "ironrack", "--timeout", "0" };
-	char *big[] = { "ironrack", "--timeout=60001" };
-	char *junk[] = { "ironrack", "--timeout=5s" };
-	char *neg[] = { "ironrack", "--timeout=-5" };
-	char *missing[] = { "ironrack", "racks", "--timeout" };
+	char *ok[] = {"ironrack", "racks", "ping", "r1", "--timeout", "60000"};
+	char *zero[] = {"ironrack", "--timeout", "0"};
+	char *big[] = {"ironrack", "--timeout=60001"};
+	char *junk[] = {"ironrack", "--timeout=5s"};
+	char *neg[] = {"ironrack", "--timeout=-5"};
+	char *missing[] = {"ironrack", "racks", "--timeout"};
 	struct cli_args a;
 	char err[128];
 
@@ -64,10 +64,10 @@ static void test_args_timeout(void **state)
 
 static void test_args_errors_and_words(void **state)
 {
-	char *unknown[] = { "ironrack", "racks", "--jsn" };
-	char *flag_value[] = { "ironrack", "--json=yes" };
-	char *dashdash[] = { "ironrack", "racks", "push-config", "r", "--", "--x=1", "-" };
-	char *help[] = { "ironrack", "-h" };
+	char *unknown[] = {"ironrack", "racks", "--jsn"};
+	char *flag_value[] = {"ironrack", "--json=yes"};
+	char *dashdash[] = {"ironrack", "racks", "push-config", "r", "--", "--x=1", "-"};
+	char *help[] = {"ironrack", "-h"};
 	struct cli_args a;
 	char err[128];
 
@@ -152,9 +152,9 @@ static char *table_render(const struct cli_table *t)
 
 static void test_table_layout(void **state)
 {
-	static const char *const hdr[] = { "ID", "HOSTNAME", "STATUS" };
-	const char *r1[] = { "rack-1", "h", "connected" };
-	const char *r2[] = { "r2", "long-hostname", NULL };
+	static const char *const hdr[] = {"ID", "HOSTNAME", "STATUS"};
+	const char *r1[] = {"rack-1", "h", "connected"};
+	const char *r2[] = {"r2", "long-hostname", NULL};
 	struct cli_table t;
 	size_t w[3];
 
@@ -175,8 +175,8 @@ static void test_table_layout(void **state)
 
 static void test_table_utf8_and_sanitize(void **state)
 {
-	const char *r1[] = { "h\xc3\xa9llo", "x" };
-	const char *r2[] = { "\x1b[31mred", "y" };
+	const char *r1[] = {"h\xc3\xa9llo", "x"};
+	const char *r2[] = {"\x1b[31mred", "y"};
 	struct cli_table t;
 	size_t w[2];
 
@@ -304,18 +304,18 @@ static void test_config_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_args_options_anywhere),
-		cmocka_unit_test(test_args_timeout),
-		cmocka_unit_test(test_args_errors_and_words),
-		cmocka_unit_test(test_setting_parse),
-		cmocka_unit_test(test_url_normalize),
-		cmocka_unit_test(test_table_layout),
-		cmocka_unit_test(test_table_utf8_and_sanitize),
-		cmocka_unit_test(test_rfc3339_parse),
-		cmocka_unit_test(test_reltime),
-		cmocka_unit_test(test_last_seen),
-		cmocka_unit_test(test_ifaces_format),
-		cmocka_unit_test(test_config_format),
+	    cmocka_unit_test(test_args_options_anywhere),
+	    cmocka_unit_test(test_args_timeout),
+	    cmocka_unit_test(test_args_errors_and_words),
+	    cmocka_unit_test(test_setting_parse),
+	    cmocka_unit_test(test_url_normalize),
+	    cmocka_unit_test(test_table_layout),
+	    cmocka_unit_test(test_table_utf8_and_sanitize),
+	    cmocka_unit_test(test_rfc3339_parse),
+	    cmocka_unit_test(test_reltime),
+	    cmocka_unit_test(test_last_seen),
+	    cmocka_unit_test(test_ifaces_format),
+	    cmocka_unit_test(test_config_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
