@@ -92,7 +92,7 @@ struct rpc_call; /* a unary call being handled */
  * later (from the loop thread) with rpc_call_reply / rpc_call_fail. */
 typedef void (*rpc_unary_fn)(struct rpc_call *call, const ProtobufCMessage *req, void *server_arg);
 /* A new bidirectional stream: set its arg and take a reference to keep it,
- * or rpc_stream_close() it to refuse. */
+ * or rpc_stream_close() it to refuse (then no on_close follows). */
 typedef void (*rpc_stream_open_fn)(struct rpc_stream *s, void *server_arg);
 
 struct rpc_method {

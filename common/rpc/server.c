@@ -170,6 +170,11 @@ static void server_start_stream(struct rpc_server *srv, const struct rpc_method 
 		return;
 	}
 	m->open(s, srv->arg);
+	/* A stream refused during open never had an owner: no on_close. */
+	pthread_mutex_lock(&s->lock);
+	if (s->closing)
+		s->closed = true;
+	pthread_mutex_unlock(&s->lock);
 	rpc_stream_unref(s); /* the handler took its own reference to keep it */
 }
 

@@ -252,7 +252,7 @@ static void session_on_close(struct rpc_stream *stream, int status, const char *
 		}
 	}
 	/* A replaced session must not mark the rack's new one disconnected. */
-	if (!racks_find(s->r, s->rack_id) && db_rack_seen(s->r->db, s->rack_id, false, "") < 0)
+	if (!racks_find(s->r, s->rack_id) && db_rack_seen(s->r->db, s->rack_id, false, s->r->name) < 0)
 		log_err("rack %s: cannot record disconnect: %s", s->rack_id, db_last_error(s->r->db));
 	log_info("rack %s disconnected (%s%s%s)", s->rack_id, rpc_status_name(status), message[0] ? ": " : "",
 		 message);
