@@ -44,13 +44,14 @@ CLI_OBJ     = $(call obj,$(CLI_SRC))
 BINS = $(BUILD)/ironrack-regiond $(BUILD)/ironrack-rackd $(BUILD)/ironrack
 UNIT_SRC  = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_BINS_SAN = $(patsubst tests/unit/%.c,build-san/tests/%,$(UNIT_SRC))
 TOOL_SRC  = $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 PYTEST = /usr/bin/python3 -m pytest
 export IRONRACK_BUILD := $(abspath $(BUILD))
 
-.PHONY: all deps check check-build unit system demo bench fuzz clean format
+.PHONY: all deps check check-san unit system demo bench fuzz clean format
 all: $(BINS) $(TOOL_BINS)
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -119,21 +120,20 @@ unit: $(UNIT_BINS)
 system: all
 	$(PYTEST) -q -p no:cacheprovider tests/system $(PYTEST_ARGS)
 
-ifeq ($(SANITIZE),1)
-check: deps
-	$(MAKE) SANITIZE=1 all $(UNIT_BINS)
+# The sanitizer pass reuses the same unit and system tests on build-san/.
+check-san:
+	$(MAKE) SANITIZE=1 all $(UNIT_BINS_SAN)
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) SANITIZE=1 system
+
+ifeq ($(SANITIZE),1)
+check: deps check-san
 else
 check: deps
 	$(MAKE) all $(UNIT_BINS)
 	$(MAKE) unit
 	$(MAKE) system
-	$(MAKE) SANITIZE=1 check-san
-check-san:
-	$(MAKE) SANITIZE=1 all $(UNIT_BINS)
-	$(MAKE) SANITIZE=1 unit
-	$(MAKE) SANITIZE=1 system
+	$(MAKE) check-san
 endif
 
 demo: deps all

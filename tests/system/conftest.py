@@ -94,13 +94,21 @@ class Daemon:
                 raise AssertionError(f"{self.argv[0]} did not stop on {sig}")
         if self.proc:
             self.log.close()
+            self.check_sanitizers()
         return self.proc.returncode if self.proc else None
+
+    def check_sanitizers(self):
+        text = self.text()
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+            if marker in text:
+                raise AssertionError(f"{self.argv[0]}: sanitizer report in {self.log_path}:\n{text[-4000:]}")
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
             self.log.close()
+            self.check_sanitizers()
 
 
 class Region:
@@ -226,7 +234,10 @@ def region(workdir):
     os.makedirs(r.state_dir, mode=0o700)
     r.start()
     yield r
-    r.stop()
+    rc = r.stop()
+    assert rc in (0, None), f"ironrack-regiond exited {rc} on SIGTERM"
+    assert not os.path.exists(os.path.join(r.state_dir, "pg", "postmaster.pid")), "embedded PostgreSQL left running"
+
 
 
 @pytest.fixture

@@ -1,0 +1,138 @@
+/* Infrastructure deploy planner (MetalSoft infrastructure editor, seed 000).
+ *
+ * Edits in the infrastructure editor are *staged*; Deploy turns the staged
+ * design into the deployed one. This engine computes the difference as an
+ * ordered list of actions that is safe to apply one by one. Pure: plain
+ * structs in, an action list out; no I/O, no globals.
+ *
+ * Identity: instance arrays and networks are matched between the two designs
+ * by id (the database gives a staged-only object its id when it is staged). A
+ * connection is the triple (array id, port, network id); it is created or
+ * deleted, never changed (moving a port = disconnect + connect). A port may
+ * be connected to several networks.
+ *
+ * SAN rule: "SAN - ... only present if drives are attached to server
+ * instances". A SAN network of the staged design that is not connected to any
+ * instance array with drive_count > 0 is treated as absent: it is not created,
+ * or is deleted if deployed, and its staged connections are dropped. The
+ * action carries san_pruned = true so the caller can say why.
+ *
+ * Action order (every prefix of the list is a consistent state):
+ *   1. create networks           (before anything connects to them)
+ *   2. create instance arrays
+ *   3. change networks
+ *   4. delete connections        (disconnect, before ports or networks go)
+ *   5. change instance arrays    (after disconnects from removed ports,
+ *                                 before connects on added ports)
+ *   6. create connections        (connect)
+ *   7. delete instance arrays    (their connections are gone after 4)
+ *   8. delete networks           (nothing is connected after 4)
+ * Within a step: ascending id; connections by (array id, port, network id).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum infra_net_type {
+	INFRA_NET_LAN = 0, /* pure L2, no addresses allocated */
+	INFRA_NET_WAN,     /* L2 + gateway, DHCP and addresses from the infrastructure's subnet */
+	INFRA_NET_SAN,     /* storage; exists only while drives are attached */
+};
+
+/* An instance array: N identical server instances with n_ports ports each
+ * (ports are numbered 0..n_ports-1). */
+struct infra_array {
+	int64_t id;
+	const char *name; /* borrowed; compared with strcmp, NULL equals "" */
+	uint32_t instance_count;
+	uint32_t n_ports;
+	uint32_t drive_count; /* drives attached per instance; > 0 keeps a SAN alive */
+};
+
+struct infra_network {
+	int64_t id;
+	const char *name; /* borrowed */
+	enum infra_net_type type;
+};
+
+struct infra_connection {
+	int64_t array_id;
+	uint32_t port;
+	int64_t network_id;
+};
+
+/* One design (deployed or staged). Borrowed; arrays in any order. */
+struct infra_design {
+	const struct infra_array *arrays;
+	size_t n_arrays;
+	const struct infra_network *networks;
+	size_t n_networks;
+	const struct infra_connection *conns;
+	size_t n_conns;
+};
+
+enum plan_op {
+	PLAN_OP_CREATE = 0,
+	PLAN_OP_CHANGE,
+	PLAN_OP_DELETE,
+};
+
+enum plan_object {
+	PLAN_OBJ_NETWORK = 0,
+	PLAN_OBJ_ARRAY,
+	PLAN_OBJ_CONNECTION,
+};
+
+/* What a CHANGE changes (bit mask in plan_action.changed). */
+#define PLAN_CHANGED_NAME      (1u << 0) /* array or network */
+#define PLAN_CHANGED_INSTANCES (1u << 1) /* array instance_count */
+#define PLAN_CHANGED_PORTS     (1u << 2) /* array n_ports */
+#define PLAN_CHANGED_DRIVES    (1u << 3) /* array drive_count */
+#define PLAN_CHANGED_TYPE      (1u << 4) /* network type (the caller may refuse it) */
+
+struct plan_action {
+	enum plan_op op;
+	enum plan_object object;
+	/* NETWORK/ARRAY: the object's id. CONNECTION: 0, see conn. */
+	int64_t id;
+	struct infra_connection conn; /* CONNECTION only */
+	/* The object as deployed (DELETE, CHANGE) or as staged (CREATE, and the
+	 * new values of a CHANGE). Borrowed pointers into the designs given to
+	 * plan_compute(): valid while those designs are. NULL when not applicable. */
+	const struct infra_array *array_old, *array_new;
+	const struct infra_network *network_old, *network_new;
+	unsigned changed; /* CHANGE: PLAN_CHANGED_* */
+	bool san_pruned;  /* DELETE of a SAN (or of a SAN's connection) because no drives are attached */
+};
+
+/* The plan. Owns actions[]; release with plan_done(). */
+struct plan {
+	struct plan_action *actions;
+	size_t n;
+};
+
+/* Where a design is invalid (plan_compute() returned -EINVAL). */
+struct plan_error {
+	bool staged;        /* in the staged (true) or deployed (false) design */
+	enum plan_object object;
+	size_t index;       /* index into that design's arrays/networks/conns */
+	const char *reason; /* static string: "duplicate id", "unknown network", "port out of range", ... */
+};
+
+/* Compute the actions that turn deployed into staged. Validates both designs:
+ * unique array ids, unique network ids, every connection names an existing
+ * array and network of its own design and a port < that array's n_ports, no
+ * duplicate connection. Returns 0 and fills *ret (n == 0: nothing to do),
+ * -EINVAL with *ret_err filled (ret_err may be NULL) and *ret empty, or
+ * -ENOMEM. On error *ret needs no plan_done() but plan_done() is harmless. */
+int plan_compute(const struct infra_design *deployed, const struct infra_design *staged, struct plan *ret,
+		 struct plan_error *ret_err);
+
+void plan_done(struct plan *p);
+
+/* Static names for logs, JSON and tables: "create", "network", "lan", ... */
+const char *plan_op_name(enum plan_op op);
+const char *plan_object_name(enum plan_object o);
+const char *infra_net_type_name(enum infra_net_type t);
