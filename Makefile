@@ -51,7 +51,7 @@ TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 PYTEST = /usr/bin/python3 -m pytest
 export IRONRACK_BUILD := $(abspath $(BUILD))
 
-.PHONY: all deps check check-san unit system demo bench fuzz clean format
+.PHONY: all deps check check-san unit system demo bench bench-ipam fuzz clean format
 all: $(BINS) $(TOOL_BINS)
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -142,8 +142,37 @@ demo: deps all
 bench: all
 	tests/bench/run $(BUILD)
 
+# IPAM next-free micro-benchmark, built and run by hand (tests/bench/ipam_next_free.c).
+IPAM_OBJ = $(call obj,$(sort $(wildcard region/ipam/*.c)))
+$(BUILD)/bench/ipam_next_free: tests/bench/ipam_next_free.c $(IPAM_OBJ) $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	@echo "  CC+LD   $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(IPAM_OBJ) $(BUILD)/libcommon.a $(LDLIBS)
+bench-ipam: $(BUILD)/bench/ipam_next_free
+	$<
+
+# libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang into build-fuzz/
+# against the same libraries. Each runs FUZZ_SECONDS with its seed corpus
+# tests/fuzz/corpus/NAME/ read-only; new inputs and crashes land in
+# build-fuzz/ (keep a crash as a named file in the corpus once fixed).
+FUZZ_SECONDS ?= 30
+FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		build-fuzz/libcommon.a build-fuzz/librack.a
+	@set -e; for src in $(FUZZ_SRC); do \
+		name=$$(basename $$src .c); seeds=tests/fuzz/corpus/$${name#fuzz_}; \
+		echo "  FUZZ    $$name for $(FUZZ_SECONDS) s"; \
+		clang -O1 -g -std=gnu17 -D_GNU_SOURCE -I. $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/$$name $$src \
+			build-fuzz/librack.a build-fuzz/libcommon.a $(LDLIBS); \
+		mkdir -p build-fuzz/corpus/$$name $$seeds; \
+		build-fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/$$name- \
+			build-fuzz/corpus/$$name $$seeds; \
+	done
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 format:
 	clang-format -i $$(find common region rack tests -name '*.[ch]')

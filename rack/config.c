@@ -20,6 +20,14 @@ const struct conf_key rack_conf_keys[] = {
 	KEY("reconnect_max", CONF_DURATION, reconnect_max, 1, 3600, "30s",
 	    "longest wait between attempts to reach a region"),
 	KEY("log_level", CONF_LOGLEVEL, log_level, 0, 0, "info", "error, warn, info or debug"),
+	KEY("tftp_listen", CONF_STRING, tftp_listen, 0, 0, "0.0.0.0:69",
+	    "TFTP server address:port ([::]:69 for IPv6 and IPv4), inside netns if set; empty = no TFTP"),
+	KEY("boot_root", CONF_STRING, boot_root, 0, 0, "",
+	    "directory served over TFTP (absolute path); empty = STATE_DIR/boot"),
+	KEY("tftp_max_transfers", CONF_INT, tftp_max_transfers, 1, 100000, "1000",
+	    "concurrent TFTP transfers; more requests get ERROR 0 'server busy'"),
+	KEY("tftp_max_blksize", CONF_INT, tftp_max_blksize, 512, 65464, "1468",
+	    "largest TFTP block size granted (1468 fills a 1500-byte Ethernet frame)"),
 };
 
 const size_t rack_conf_keys_n = sizeof(rack_conf_keys) / sizeof(rack_conf_keys[0]);

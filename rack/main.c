@@ -14,6 +14,7 @@
 #include "common/rpc/rpc.h"
 #include "common/version.h"
 #include "rack/rack.h"
+#include "rack/tftp/server.h"
 
 #define DEFAULT_CONFIG "/etc/ironrack/rackd.conf"
 
@@ -136,6 +137,9 @@ static int rack_run(struct rack *k)
 			return 1;
 	}
 	log_info("rack identity %s", k->id.rack_id);
+	/* Boot service does not wait for the region: it serves what is on disk. */
+	if (rack_tftp_start(k) < 0)
+		return 1;
 	struct event *sigint = evsignal_new(k->base, SIGINT, on_signal, k);
 	struct event *sigterm = evsignal_new(k->base, SIGTERM, on_signal, k);
 	event_add(sigint, NULL);
@@ -143,6 +147,7 @@ static int rack_run(struct rack *k)
 	rack_session_start(k);
 	event_base_dispatch(k->base);
 	rack_session_stop(k);
+	rack_tftp_stop(k);
 	event_free(sigint);
 	event_free(sigterm);
 	return 0;

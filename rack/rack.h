@@ -13,6 +13,7 @@ struct event;
 struct rpc_loop;
 struct rpc_channel;
 struct rpc_stream;
+struct tftp_server;
 
 struct rack_conf {
 	char *state_dir;
@@ -23,6 +24,10 @@ struct rack_conf {
 	char *netns;              /* namespace whose interfaces this rack serves */
 	long reconnect_max;       /* seconds, cap of the reconnect backoff */
 	int log_level;
+	char *tftp_listen;        /* "ADDRESS:PORT"; "" = no TFTP server */
+	char *boot_root;          /* files served by TFTP; "" = state_dir/boot */
+	long tftp_max_transfers;
+	long tftp_max_blksize;
 };
 
 extern const struct conf_key rack_conf_keys[];
@@ -53,6 +58,8 @@ struct rack {
 	unsigned heartbeat_s;
 	bool connected;
 	int64_t started_us;
+
+	struct tftp_server *tftp; /* rack/tftp/server.c; NULL when disabled */
 
 	/* stored configuration (rack/store.c) */
 	uint64_t config_version;

@@ -227,7 +227,8 @@ int tftp_encode(const struct tftp_packet *p, uint8_t *buf, size_t len)
 	case TFTP_RRQ:
 	case TFTP_WRQ:
 		if ((unsigned)p->mode >= sizeof(tftp_mode_names) / sizeof(tftp_mode_names[0]) ||
-		    p->filename_len > TFTP_FILENAME_MAX || memchr(p->filename, '\0', p->filename_len))
+		    p->filename_len > TFTP_FILENAME_MAX ||
+		    (p->filename_len && memchr(p->filename, '\0', p->filename_len)))
 			return -EINVAL;
 		put_string(&c, p->filename, p->filename_len);
 		put_string(&c, tftp_mode_names[p->mode], strlen(tftp_mode_names[p->mode]));

@@ -19,7 +19,9 @@
 #include "common/version.h"
 #include "region/api/api.h"
 #include "region/api/codec.h"
+#include "region/api/infra.h"
 #include "region/api/internal.h"
+#include "region/api/net_api.h"
 #include "region/db/db.h"
 #include "region/region.h"
 
@@ -34,6 +36,61 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/racks/{id}", API_GET, api_rack_get, false},
     {API_PREFIX "/racks/{id}/ping", API_POST, api_rack_ping, false},
     {API_PREFIX "/racks/{id}/config", API_POST, api_rack_config, false},
+    /* The network model (net_*.c): the kind is the collection segment. */
+    {API_PREFIX "/zones", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/zones/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/fabrics", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/fabrics/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/spaces", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/spaces/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/vlans", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/vlans/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/subnets", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/subnets/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/subnets/{id}/utilisation", API_GET, api_subnet_utilisation, false},
+    {API_PREFIX "/subnets/{id}/next-free", API_GET, api_subnet_next_free, false},
+    {API_PREFIX "/subnets/{id}/suggestions", API_GET, api_subnet_suggestions, false},
+    {API_PREFIX "/subnets/{id}/allocate-ip", API_POST, api_subnet_allocate_ip, false},
+    {API_PREFIX "/subnets/{id}/release-ip", API_POST, api_subnet_release_ip, false},
+    {API_PREFIX "/ip-ranges", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/ip-ranges/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/static-routes", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/static-routes/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/ip-addresses", API_GET, api_net_collection, false},
+    {API_PREFIX "/ip-addresses/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/machines", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/machines/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/machines/{id}/interfaces", API_GET | API_POST, api_machine_interfaces, false},
+    {API_PREFIX "/interfaces", API_GET, api_net_collection, false},
+    {API_PREFIX "/interfaces/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/interfaces/{id}/links", API_POST, api_interface_link, false},
+    {API_PREFIX "/interfaces/{id}/links/{link}", API_DELETE, api_interface_unlink, false},
+    {API_PREFIX "/devices", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/devices/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
+    {API_PREFIX "/neighbours", API_GET | API_POST, api_net_collection, false},
+    {API_PREFIX "/neighbours/{id}", API_GET | API_DELETE, api_net_object, false},
+    /* infrastructure editor (region/api/infra.c) */
+    {API_PREFIX "/infrastructures", API_GET, api_infra_list, false},
+    {API_PREFIX "/infrastructures", API_POST, api_infra_create, false},
+    {API_PREFIX "/infrastructures/{name}", API_GET, api_infra_get, false},
+    {API_PREFIX "/infrastructures/{name}", API_PATCH, api_infra_update, false},
+    {API_PREFIX "/infrastructures/{name}", API_DELETE, api_infra_delete, false},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays", API_POST, api_infra_array_add, false},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}", API_PATCH, api_infra_array_update, false},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}", API_DELETE, api_infra_array_remove, false},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}/drives", API_POST, api_infra_drive_add, false},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}/drives/{id}", API_DELETE, api_infra_drive_remove,
+     false},
+    {API_PREFIX "/infrastructures/{name}/networks", API_POST, api_infra_network_add, false},
+    {API_PREFIX "/infrastructures/{name}/networks/{net}", API_PATCH, api_infra_network_update, false},
+    {API_PREFIX "/infrastructures/{name}/networks/{net}", API_DELETE, api_infra_network_remove, false},
+    {API_PREFIX "/infrastructures/{name}/networks/{net}/subnets", API_GET, api_infra_subnets_list, false},
+    {API_PREFIX "/infrastructures/{name}/networks/{net}/subnets", API_POST, api_infra_subnet_order, false},
+    {API_PREFIX "/infrastructures/{name}/connections", API_POST, api_infra_connect, false},
+    {API_PREFIX "/infrastructures/{name}/connections/{array}/{port}/{net}", API_DELETE, api_infra_disconnect, false},
+    {API_PREFIX "/infrastructures/{name}/plan", API_POST, api_infra_plan, false},
+    {API_PREFIX "/infrastructures/{name}/deploy", API_POST, api_infra_deploy, false},
+    {API_PREFIX "/infrastructures/{name}/discard", API_POST, api_infra_discard, false},
 };
 
 static unsigned method_from_evhttp(enum evhttp_cmd_type cmd)

@@ -15,6 +15,14 @@ static const struct {
     {"--url", CLI_OPT_URL, true},	   {"--key", CLI_OPT_KEY, true},    {"--json", CLI_OPT_JSON, false},
     {"--timeout", CLI_OPT_TIMEOUT, true},  {"--help", CLI_OPT_HELP, false}, {"-h", CLI_OPT_HELP, false},
     {"--version", CLI_OPT_VERSION, false},
+    {"--count", CLI_OPT_COUNT, true},	   {"--ports", CLI_OPT_PORTS, true}, {"--type", CLI_OPT_TYPE, true},
+    {"--size", CLI_OPT_SIZE, true},	   {"--description", CLI_OPT_DESCRIPTION, true},
+    {"--fabric", CLI_OPT_FABRIC, true},	   {"--zone", CLI_OPT_ZONE, true},
+    {"--wan-pools", CLI_OPT_WAN_POOLS, true},
+    {"--subnet", CLI_OPT_SUBNET, true},	   {"--start", CLI_OPT_START, true},	{"--end", CLI_OPT_END, true},
+    {"--ip", CLI_OPT_IP, true},		   {"--hostname", CLI_OPT_HOSTNAME, true},
+    {"--comment", CLI_OPT_COMMENT, true},  {"--mode", CLI_OPT_MODE, true},	{"--name", CLI_OPT_NAME, true},
+    {"--gateway", CLI_OPT_GATEWAY, true},  {"--vid", CLI_OPT_VID, true},
 };
 #define N_OPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 
@@ -24,6 +32,14 @@ const char *cli_opt_name(unsigned mask)
 		if (mask & cli_opts[i].opt)
 			return cli_opts[i].name;
 	return "?";
+}
+
+const char *cli_opt_value(const struct cli_args *a, unsigned opt)
+{
+	for (unsigned bit = 0; bit < CLI_OPT_BITS; bit++)
+		if (opt == 1u << bit)
+			return a->values[bit];
+	return NULL;
 }
 
 static int opt_value_set(struct cli_args *a, unsigned opt, const char *v, char *err, size_t errlen)
@@ -48,6 +64,9 @@ static int opt_value_set(struct cli_args *a, unsigned opt, const char *v, char *
 		}
 		return 0;
 	default:
+		for (unsigned bit = 0; bit < CLI_OPT_BITS; bit++)
+			if (opt == 1u << bit)
+				a->values[bit] = v;
 		return 0;
 	}
 }

@@ -30,7 +30,29 @@ enum cli_opt {
 	CLI_OPT_TIMEOUT = 1u << 3,
 	CLI_OPT_HELP = 1u << 4,
 	CLI_OPT_VERSION = 1u << 5,
+	/* Options with a value that only some commands take; their value is
+	 * in cli_args.values (cli_opt_value()). */
+	CLI_OPT_COUNT = 1u << 6,
+	CLI_OPT_PORTS = 1u << 7,
+	CLI_OPT_TYPE = 1u << 8,
+	CLI_OPT_SIZE = 1u << 9,
+	CLI_OPT_DESCRIPTION = 1u << 10,
+	CLI_OPT_FABRIC = 1u << 11,
+	CLI_OPT_ZONE = 1u << 12,
+	CLI_OPT_WAN_POOLS = 1u << 13,
+	/* the network model's commands (net_cmds.c) */
+	CLI_OPT_SUBNET = 1u << 14,
+	CLI_OPT_START = 1u << 15,
+	CLI_OPT_END = 1u << 16,
+	CLI_OPT_IP = 1u << 17,
+	CLI_OPT_HOSTNAME = 1u << 18,
+	CLI_OPT_COMMENT = 1u << 19,
+	CLI_OPT_MODE = 1u << 20,
+	CLI_OPT_NAME = 1u << 21,
+	CLI_OPT_GATEWAY = 1u << 22,
+	CLI_OPT_VID = 1u << 23,
 };
+#define CLI_OPT_BITS 32
 
 /* The command line split into options (accepted anywhere, as in
  * `ironrack racks list --json`) and the remaining words. */
@@ -39,6 +61,7 @@ struct cli_args {
 	const char *url; /* --url, borrowed from argv */
 	const char *key; /* --key, borrowed from argv */
 	long timeout_ms; /* --timeout, 0 when not given */
+	const char *values[CLI_OPT_BITS]; /* other options' values by bit number, borrowed */
 	char **words;	 /* malloc'd array of pointers into argv */
 	size_t n_words;
 };
@@ -49,6 +72,8 @@ int cli_args_parse(int argc, char **argv, struct cli_args *ret, char *err, size_
 void cli_args_done(struct cli_args *a);
 /* The name of the first option in mask, for messages ("--json"). */
 const char *cli_opt_name(unsigned mask);
+/* The value given for a value option (CLI_OPT_COUNT, ...), NULL if none. */
+const char *cli_opt_value(const struct cli_args *a, unsigned opt);
 
 /* "KEY=VALUE" -> key and value pointers into a copy the caller frees with
  * *ret_buf. -EINVAL without '=' or with an empty key. */

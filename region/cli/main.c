@@ -8,6 +8,8 @@
 
 #include "common/version.h"
 #include "region/cli/commands.h"
+#include "region/cli/infra.h"
+#include "region/cli/net_cli.h"
 
 #define SERVER_OPTS (CLI_OPT_URL | CLI_OPT_KEY)
 
@@ -42,6 +44,142 @@ static const struct cli_command commands[] = {
      "Stores the settings as the rack's next configuration version and pushes it. Waits\n"
      "until the rack has it on disk (--timeout MS, 1-60000, default 10000). A rack that\n"
      "is not connected gets it when it reconnects."},
+    /* infrastructure editor (region/cli/infra.c) */
+    {"infra list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_list, "list infrastructures",
+     "Shows every infrastructure with its zone, fabric, revision (deploys so far) and how\n"
+     "many instance arrays and networks its deployed and staged designs hold."},
+    {"infra show", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_show,
+     "show an infrastructure's deployed and staged designs",
+     "Shows the deployed design (with VLAN ids, WAN gateways and subnets, instances) and\n"
+     "the staged design that 'ironrack infra deploy' would apply."},
+    {"infra create", "NAME [--description TEXT] [--fabric F] [--zone Z] [--wan-pools CIDR,...]", 1, 1,
+     SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_DESCRIPTION | CLI_OPT_FABRIC | CLI_OPT_ZONE | CLI_OPT_WAN_POOLS,
+     cli_cmd_infra_create, "create an infrastructure",
+     "Creates an empty infrastructure. Its networks take VLAN ids from the pool of\n"
+     "--fabric (default: the first fabric); its WANs take IPv4 blocks from --wan-pools."},
+    {"infra delete", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_delete,
+     "delete an infrastructure and release everything it holds",
+     "Deletes the infrastructure with both designs; its VLAN ids and WAN blocks return\n"
+     "to their pools."},
+    {"infra array add", "NAME ARRAY [--count N] [--ports N]", 2, 2,
+     SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS, cli_cmd_infra_array_add,
+     "stage a new instance array",
+     "Stages an instance array of --count identical instances (default 1, up to 1024)\n"
+     "with --ports ports each (default 2, named eth0, eth1, ...)."},
+    {"infra array set", "NAME ARRAY [--count N] [--ports N]", 2, 2,
+     SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS, cli_cmd_infra_array_set,
+     "stage a resize of an instance array", "Stages a new instance count and/or port count."},
+    {"infra array remove", "NAME ARRAY", 2, 2, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_array_remove,
+     "stage the removal of an instance array", "Stages the removal of the array with its connections and drives."},
+    {"infra network add", "NAME NET --type lan|wan|san", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_TYPE,
+     cli_cmd_infra_network_add, "stage a new network",
+     "Stages a LAN (pure L2), WAN (L2 with a gateway and addresses from the WAN pools)\n"
+     "or SAN (deployed only while an array connected to it has drives)."},
+    {"infra network remove", "NAME NET", 2, 2, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_network_remove,
+     "stage the removal of a network", "Stages the removal of the network and every connection to it."},
+    {"infra connect", "NAME ARRAY[:PORT] NET", 3, 3, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_connect,
+     "stage connecting an array's port to a network",
+     "Stages connecting PORT (eth0 when not given; eth1 or 1) of every instance of ARRAY\n"
+     "to NET. Joining an existing network works the same way, also with a second port\n"
+     "of the same array."},
+    {"infra disconnect", "NAME ARRAY[:PORT] NET", 3, 3, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_disconnect,
+     "stage disconnecting an array's port from a network", "Stages the removal of one connection."},
+    {"infra drive add", "NAME ARRAY --size GB", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_SIZE,
+     cli_cmd_infra_drive_add, "stage a drive on every instance of an array",
+     "Stages a drive of --size GB on each instance of ARRAY. A SAN network connected to\n"
+     "the array is deployed only while drives are attached."},
+    {"infra drive remove", "NAME ARRAY ID", 3, 3, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_drive_remove,
+     "stage the removal of a drive", "Stages the removal of drive ID (see 'ironrack infra show')."},
+    {"infra subnet list", "NAME NET", 2, 2, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_subnet_list,
+     "list the IPv4 subnets routed to a deployed WAN", "Shows the WAN's primary and extra subnets."},
+    {"infra subnet add", "NAME NET /LEN", 3, 3, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_subnet_add,
+     "order an extra subnet for a deployed WAN (e.g. for MetalLB)",
+     "Allocates a /LEN from the infrastructure's WAN pools and routes it to the WAN now."},
+    {"infra plan", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_plan,
+     "show what deploying the staged design would do",
+     "Lists the actions 'ironrack infra deploy' would apply (create, change, delete of\n"
+     "networks, instance arrays and connections) and the VLAN ids and WAN subnets it\n"
+     "would allocate, grow or release. Changes nothing."},
+    {"infra deploy", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_deploy,
+     "apply the staged design in one transaction",
+     "Turns the staged design into the deployed one in one transaction and prints the\n"
+     "plan it applied."},
+    {"infra discard", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_discard,
+     "drop the staged edits", "Makes the staged design the deployed one again."},
+    /* the network model (region/cli/net_cmds.c): ACTION is list, show,
+     * create, update or delete; fields as KEY=VALUE words or options */
+    {"zones", "ACTION [NAME] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_zones, "availability zones",
+     "ironrack zones list | show NAME | create NAME [description=TEXT] |\n"
+     "  update NAME name=NEW description=TEXT | delete NAME\n"
+     "The 'default' zone can be neither deleted nor renamed. Deleting another zone moves\n"
+     "its machines, devices and racks to 'default'."},
+    {"fabrics", "ACTION [NAME] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_fabrics, "fabrics",
+     "ironrack fabrics list | show NAME | create [NAME] [description=TEXT] | update NAME KEY=VALUE... |\n"
+     "  delete NAME\n"
+     "Every fabric gets a default untagged VLAN (vid 0) when it is created."},
+    {"spaces", "ACTION [NAME] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_spaces, "spaces",
+     "ironrack spaces list | show NAME | create NAME [description=TEXT] | update NAME KEY=VALUE... |\n"
+     "  delete NAME\n"
+     "A space is assigned per VLAN (ironrack vlans update ID space=NAME)."},
+    {"vlans", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_vlans, "VLANs",
+     "ironrack vlans list [fabric=F] | show ID | create --fabric F --vid N [name=..] [mtu=N] |\n"
+     "  update ID KEY=VALUE... | delete ID\n"
+     "Fields: name, mtu (552-65535), description, space, dhcp_on, primary_rack,\n"
+     "secondary_rack, relay_vlan, external_dhcp. DHCP needs a primary rack and a dynamic\n"
+     "range on a managed subnet of the VLAN."},
+    {"subnets", "ACTION [CIDR] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_subnets, "subnets",
+     "ironrack subnets list [fabric=F] [vlan=ID] [space=S] [managed=BOOL] [family=4|6] |\n"
+     "  show CIDR | create CIDR [--gateway A] [dns_servers=A,B] [managed=false] [--fabric F --vid N] |\n"
+     "  update CIDR KEY=VALUE... | delete CIDR\n"
+     "Fields: name, vlan, gateway, dns_servers, description, managed, active_discovery,\n"
+     "discovery_interval (s), allow_proxy, allow_dns. A subnet with addresses in use\n"
+     "is not deleted."},
+    {"subnet", "ACTION CIDR [ARGS]", 2, SIZE_MAX, CLI_NET_OPTS, cli_cmd_subnet,
+     "one subnet: details with utilisation, assign and release addresses",
+     "ironrack subnet show CIDR                 details, utilisation, ranges, suggestions\n"
+     "ironrack subnet allocate-ip CIDR [--ip A] [--hostname H] [--comment C] [--mode M]\n"
+     "                [interface=ID | device=HOST | rack=ID rack_interface=IF]\n"
+     "        without --ip: auto assign (managed: outside every range; unmanaged: inside\n"
+     "        reserved ranges), avoiding the gateway, DNS servers, rack addresses and\n"
+     "        addresses seen on the wire. Prints the address.\n"
+     "ironrack subnet release-ip CIDR IP\n"
+     "ironrack subnet next-free CIDR [pool=dhcp]  the address auto assign would pick"},
+    {"ranges", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_ranges, "reserved and dynamic IP ranges",
+     "ironrack ranges list [--subnet CIDR] [--type T] | show ID |\n"
+     "  create --subnet CIDR --type reserved|dynamic --start A --end B [--comment C] [owner=O] |\n"
+     "  update ID KEY=VALUE... | delete ID\n"
+     "Ranges never overlap. Managed subnet: auto assign never picks inside a range and\n"
+     "DHCP leases from dynamic ranges. Unmanaged: auto assign picks only inside reserved\n"
+     "ranges."},
+    {"routes", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_routes, "static routes",
+     "ironrack routes list [source=CIDR] | show ID |\n"
+     "  create source=CIDR destination=CIDR --gateway A [metric=N] | update ID KEY=VALUE... |\n"
+     "  delete ID\n"
+     "The gateway must be inside the source subnet."},
+    {"ips", "ACTION [ID|IP] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_ips, "assigned IP addresses",
+     "ironrack ips list [--subnet CIDR] [--mode M] [owner_kind=K] [machine=H] [device=H] |\n"
+     "  show ID|IP | update ID|IP hostname=H comment=C | delete ID|IP\n"
+     "Addresses are assigned with 'ironrack subnet allocate-ip'; delete releases one."},
+    {"machines", "ACTION [HOST] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_machines, "machines",
+     "ironrack machines list [--zone Z] | show HOST | create HOST [--zone Z] | update HOST KEY=VALUE... |\n"
+     "  delete HOST\n"
+     "Deleting a machine removes its interfaces and releases their addresses."},
+    {"interfaces", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_interfaces,
+     "machine interfaces and their links to subnets",
+     "ironrack interfaces list [machine=H] | show ID | create machine=H name=eth0 mac=M [vlan=ID] |\n"
+     "  update ID KEY=VALUE... | delete ID |\n"
+     "  link ID subnet=CIDR [--mode auto|static|dhcp|unconfigured] [--ip A] | unlink ID LINK"},
+    {"devices", "ACTION [HOST] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_devices,
+     "devices (hosts ironrack does not manage)",
+     "ironrack devices list | show HOST | create HOST [--zone Z] | update HOST KEY=VALUE... |\n"
+     "  delete HOST\n"
+     "Give a device addresses with 'ironrack subnet allocate-ip CIDR device=HOST'."},
+    {"neighbours", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_neighbours,
+     "addresses seen on the wire",
+     "ironrack neighbours list [--subnet CIDR] | show ID | create --ip A mac=M [rack=R] [interface=I]\n"
+     "  [last_seen=RFC3339] | delete ID\n"
+     "Auto assign avoids these addresses; when nothing else is free it offers the least\n"
+     "recently seen one for a re-check."},
     {"version", "", 0, 0, SERVER_OPTS, cli_cmd_version, "print the client's and the region's versions",
      "Prints this client's version and, if a region is configured and reachable, the\n"
      "region's."},

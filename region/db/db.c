@@ -13,17 +13,12 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "region/db/db_internal.h"
 #include "region/db/migrate.h"
 
 #define DB_APIKEY_PREFIX "irk_"
 #define DB_APIKEY_RANDOM_BYTES 20
 #define DB_APIKEY_LEN (sizeof(DB_APIKEY_PREFIX) - 1 + 2 * DB_APIKEY_RANDOM_BYTES)
-
-struct db {
-	PGconn *conn;
-	bool in_tx;
-	char last_error[512];
-};
 
 static void db_notice(void *arg, const char *msg)
 {
@@ -35,6 +30,20 @@ static void db_error_set(struct db *db, const char *msg)
 {
 	snprintf(db->last_error, sizeof(db->last_error), "%.*s", (int)strcspn(msg, "\n"), msg);
 	log_debug("db: %s", db->last_error);
+}
+
+static void db_diag_copy(char *buf, size_t len, const PGresult *res, int field)
+{
+	const char *v = res ? PQresultErrorField(res, field) : NULL;
+	snprintf(buf, len, "%s", v ? v : "");
+}
+
+static void db_diag_set(struct db *db, const PGresult *res)
+{
+	db_diag_copy(db->last_state, sizeof(db->last_state), res, PG_DIAG_SQLSTATE);
+	db_diag_copy(db->last_column, sizeof(db->last_column), res, PG_DIAG_COLUMN_NAME);
+	db_diag_copy(db->last_constraint, sizeof(db->last_constraint), res, PG_DIAG_CONSTRAINT_NAME);
+	db_diag_copy(db->last_message, sizeof(db->last_message), res, PG_DIAG_MESSAGE_PRIMARY);
 }
 
 /* What a failed statement means to the caller. Values PostgreSQL rejects
@@ -59,7 +68,7 @@ static int db_errno(const PGresult *res)
  * only outside a transaction: inside one, the transaction died with the
  * connection, so the caller's BEGIN (always safe to repeat) is where a
  * write notices. */
-static int db_exec(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret)
+int db_exec(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret)
 {
 	for (int attempt = 0;; attempt++) {
 		if (!db->in_tx && PQstatus(db->conn) == CONNECTION_BAD)
@@ -76,6 +85,7 @@ static int db_exec(struct db *db, const char *sql, int n, const char *const *par
 		int r = db_errno(res);
 		db_error_set(db, res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
 								   : PQerrorMessage(db->conn));
+		db_diag_set(db, res);
 		PQclear(res);
 		if (attempt > 0 || db->in_tx || PQstatus(db->conn) != CONNECTION_BAD)
 			return r;
@@ -89,19 +99,19 @@ static int db_exec(struct db *db, const char *sql, int n, const char *const *par
 }
 
 /* Rows a command touched (UPDATE/DELETE/INSERT), from its tag. */
-static long db_affected(const PGresult *res)
+long db_affected(const PGresult *res)
 {
 	return strtol(PQcmdTuples((PGresult *)res), NULL, 10);
 }
 
-static int db_begin(struct db *db)
+int db_begin(struct db *db)
 {
 	int r = db_exec(db, "BEGIN", 0, NULL, NULL);
 	db->in_tx = r == 0;
 	return r;
 }
 
-static int db_commit(struct db *db)
+int db_commit(struct db *db)
 {
 	int r = db_exec(db, "COMMIT", 0, NULL, NULL);
 	db->in_tx = false;
@@ -109,7 +119,7 @@ static int db_commit(struct db *db)
 }
 
 /* Returns r, for "return db_rollback(db, r);". */
-static int db_rollback(struct db *db, int r)
+int db_rollback(struct db *db, int r)
 {
 	if (db->in_tx && PQstatus(db->conn) == CONNECTION_OK)
 		PQclear(PQexecParams(db->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0));
@@ -118,7 +128,7 @@ static int db_rollback(struct db *db, int r)
 }
 
 /* A single value query: *ret is a malloc'd copy of row 0 column 0. */
-static int db_query_value(struct db *db, const char *sql, int n, const char *const *params, char **ret)
+int db_query_value(struct db *db, const char *sql, int n, const char *const *params, char **ret)
 {
 	PGresult *res;
 	int r = db_exec(db, sql, n, params, &res);

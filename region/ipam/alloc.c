@@ -74,47 +74,87 @@ bool ipam_pts_has(const struct ipam_pts *p, u128 x, size_t *ret_index)
 	return false;
 }
 
-bool ipam_is_blocked(const struct ipam_view *v, u128 x)
-{
+/* A sweep over the three blocked sets with one cursor per set. Queries made
+ * through one scan must ask for non-decreasing addresses; cursors then only
+ * move forward, by galloping (exponential then binary search), so a sweep
+ * costs O(log distance) per step and a whole pass is linear in the sets. */
+struct scan {
 	struct ipam_pts pts[IPAM_N_PTS];
+	size_t pos[IPAM_N_PTS];
+	u128 uf, ul; /* the usable span, computed once */
+};
 
-	ipam_view_pts(v, pts);
+static void scan_init(struct scan *sc, const struct ipam_view *v, u128 x)
+{
+	ipam_usable_span(&v->prefix, &sc->uf, &sc->ul);
+	ipam_view_pts(v, sc->pts);
 	for (int k = 0; k < IPAM_N_PTS; k++)
-		if (ipam_pts_has(&pts[k], x, NULL))
-			return true;
-	return false;
+		sc->pos[k] = ipam_pts_lower_bound(&sc->pts[k], x);
 }
 
-/* The last index of the run of consecutive addresses starting at index i. */
-static size_t pts_run_end(const struct ipam_pts *p, size_t i)
+/* First index >= pos whose address is >= x. */
+static size_t gallop(const struct ipam_pts *p, size_t pos, u128 x)
+{
+	size_t lo, hi, step = 1;
+
+	if (pos >= p->n || ipam_pts_at(p, pos) >= x)
+		return pos;
+	lo = pos; /* invariant: at(lo) < x */
+	while (lo + step < p->n && ipam_pts_at(p, lo + step) < x) {
+		lo += step;
+		step *= 2;
+	}
+	hi = lo + step < p->n ? lo + step : p->n; /* at(hi) >= x, or hi == n */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ipam_pts_at(p, mid) < x)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+/* The last index of the run of consecutive addresses starting at index i: in
+ * a strictly ascending array at(j) - at(i) == j - i holds exactly on it. */
+static size_t run_end(const struct ipam_pts *p, size_t i)
 {
 	u128 base = ipam_pts_at(p, i);
-	size_t lo = i, hi = p->n - 1;
+	size_t lo = i, hi, step = 1;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo + 1) / 2;
+	while (lo + step < p->n && ipam_pts_at(p, lo + step) - base == (u128)(lo + step - i)) {
+		lo += step;
+		step *= 2;
+	}
+	hi = lo + step < p->n ? lo + step : p->n; /* the run ends before hi */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
 		if (ipam_pts_at(p, mid) - base == (u128)(mid - i))
 			lo = mid;
 		else
-			hi = mid - 1;
+			hi = mid;
 	}
 	return lo;
 }
 
-/* The lowest address in [x, limit] in none of the point sets. */
-static bool first_unblocked(const struct ipam_pts pts[IPAM_N_PTS], u128 x, u128 limit, u128 *ret)
+/* The lowest address in [x, limit] in none of the sets. */
+static bool scan_first_unblocked(struct scan *sc, u128 x, u128 limit, u128 *ret)
 {
 	bool moved = true;
 
 	while (moved) {
 		moved = false;
 		for (int k = 0; k < IPAM_N_PTS; k++) {
-			size_t i = ipam_pts_lower_bound(&pts[k], x);
-			if (i == pts[k].n || ipam_pts_at(&pts[k], i) != x)
+			const struct ipam_pts *p = &sc->pts[k];
+			size_t i = sc->pos[k] = gallop(p, sc->pos[k], x);
+			if (i == p->n || ipam_pts_at(p, i) != x)
 				continue;
-			u128 end = ipam_pts_at(&pts[k], pts_run_end(&pts[k], i));
+			size_t j = run_end(p, i);
+			u128 end = ipam_pts_at(p, j);
 			if (end >= limit)
-				return false;
+				return false; /* the run may reach into the next stretch: keep the cursor at its start
+					       */
+			sc->pos[k] = j + 1;
 			x = end + 1;
 			moved = true;
 		}
@@ -124,19 +164,21 @@ static bool first_unblocked(const struct ipam_pts pts[IPAM_N_PTS], u128 x, u128 
 }
 
 /* The lowest blocked address >= x, if any. */
-static bool next_blocked(const struct ipam_pts pts[IPAM_N_PTS], u128 x, u128 *ret)
+static bool scan_next_blocked(struct scan *sc, u128 x, u128 *ret)
 {
 	bool found = false;
+	u128 best = 0;
 
 	for (int k = 0; k < IPAM_N_PTS; k++) {
-		size_t i = ipam_pts_lower_bound(&pts[k], x);
-		if (i == pts[k].n)
+		size_t i = sc->pos[k] = gallop(&sc->pts[k], sc->pos[k], x);
+		if (i == sc->pts[k].n)
 			continue;
-		u128 a = ipam_pts_at(&pts[k], i);
-		if (!found || a < *ret)
-			*ret = a;
+		u128 a = ipam_pts_at(&sc->pts[k], i);
+		if (!found || a < best)
+			best = a;
 		found = true;
 	}
+	*ret = best;
 	return found;
 }
 
@@ -168,8 +210,7 @@ ptrdiff_t ipam_range_find(const struct ipam_view *v, u128 a)
 }
 
 /* Usable addresses outside every range, at or after x. */
-static bool segment_outside_ranges(const struct ipam_view *v, u128 x, u128 uf, u128 ul, u128 *ret_first,
-				   u128 *ret_last)
+static bool segment_outside_ranges(const struct ipam_view *v, u128 x, u128 uf, u128 ul, u128 *ret_first, u128 *ret_last)
 {
 	size_t n = v->ranges ? v->n_ranges : 0;
 	size_t i;
@@ -223,11 +264,9 @@ static bool segment_inside_ranges(const struct ipam_view *v, enum ipam_range_kin
 	return false;
 }
 
-bool ipam_pool_segment(const struct ipam_view *v, enum ipam_pool pool, u128 x, u128 *ret_first, u128 *ret_last)
+static bool pool_segment(const struct ipam_view *v, enum ipam_pool pool, u128 x, u128 uf, u128 ul, u128 *ret_first,
+			 u128 *ret_last)
 {
-	u128 uf, ul;
-
-	ipam_usable_span(&v->prefix, &uf, &ul);
 	switch (pool) {
 	case IPAM_POOL_USABLE:
 		if (x > ul)
@@ -247,6 +286,14 @@ bool ipam_pool_segment(const struct ipam_view *v, enum ipam_pool pool, u128 x, u
 	return false;
 }
 
+bool ipam_pool_segment(const struct ipam_view *v, enum ipam_pool pool, u128 x, u128 *ret_first, u128 *ret_last)
+{
+	u128 uf, ul;
+
+	ipam_usable_span(&v->prefix, &uf, &ul);
+	return pool_segment(v, pool, x, uf, ul, ret_first, ret_last);
+}
+
 bool ipam_pool_has(const struct ipam_view *v, enum ipam_pool pool, u128 a)
 {
 	u128 s, e;
@@ -256,22 +303,23 @@ bool ipam_pool_has(const struct ipam_view *v, enum ipam_pool pool, u128 a)
 
 /* --- free blocks ---------------------------------------------------------- */
 
-int ipam_free_block_next(const struct ipam_view *v, enum ipam_pool pool, u128 from, struct ipam_block *ret)
+/* The first free block of the pool ending at or after from, found through sc
+ * (so successive calls with growing from reuse its cursors). */
+static int scan_free_block(struct scan *sc, const struct ipam_view *v, enum ipam_pool pool, u128 from,
+			   struct ipam_block *ret)
 {
-	struct ipam_pts pts[IPAM_N_PTS];
 	u128 x = from, s, e;
 
-	ipam_view_pts(v, pts);
-	while (ipam_pool_segment(v, pool, x, &s, &e)) {
+	while (pool_segment(v, pool, x, sc->uf, sc->ul, &s, &e)) {
 		u128 first, nb;
-		if (!first_unblocked(pts, s, e, &first)) {
+		if (!scan_first_unblocked(sc, s, e, &first)) {
 			if (e == (u128)-1)
 				break;
 			x = e + 1; /* this stretch is fully blocked; try the next */
 			continue;
 		}
 		u128 last = e;
-		if (next_blocked(pts, first, &nb) && nb <= e)
+		if (scan_next_blocked(sc, first, &nb) && nb <= e)
 			last = nb - 1; /* nb > first: first is not blocked */
 		ret->first = first;
 		ret->last = last;
@@ -279,6 +327,31 @@ int ipam_free_block_next(const struct ipam_view *v, enum ipam_pool pool, u128 fr
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int ipam_free_block_next(const struct ipam_view *v, enum ipam_pool pool, u128 from, struct ipam_block *ret)
+{
+	struct scan sc;
+
+	scan_init(&sc, v, from);
+	return scan_free_block(&sc, v, pool, from, ret);
+}
+
+void ipam_largest_free(const struct ipam_view *v, enum ipam_pool pool, struct ipam_block *ret)
+{
+	struct scan sc;
+	struct ipam_block b;
+	u128 from = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	scan_init(&sc, v, from);
+	while (scan_free_block(&sc, v, pool, from, &b) == 0) {
+		if (b.size > ret->size)
+			*ret = b;
+		if (b.last == (u128)-1)
+			break;
+		from = b.last + 1;
+	}
 }
 
 void ipam_free_iter_init(struct ipam_free_iter *it, const struct ipam_view *v, enum ipam_pool pool, u128 from)
@@ -325,7 +398,7 @@ static bool oldest_neighbour(const struct ipam_view *v, enum ipam_pool pool, siz
 int ipam_alloc_next(const struct ipam_view *v, enum ipam_pool pool, u128 from, struct ipam_alloc *ret)
 {
 	struct ipam_block b;
-	size_t i;
+	size_t i = 0;
 
 	memset(ret, 0, sizeof(*ret));
 	if (ipam_free_block_next(v, pool, from, &b) == 0 || (from > 0 && ipam_free_block_next(v, pool, 0, &b) == 0)) {

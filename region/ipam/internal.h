@@ -30,8 +30,6 @@ static inline u128 ipam_pts_at(const struct ipam_pts *p, size_t i)
 size_t ipam_pts_lower_bound(const struct ipam_pts *p, u128 x);
 /* Is x in the set? */
 bool ipam_pts_has(const struct ipam_pts *p, u128 x, size_t *ret_index);
-/* Is x in used, excluded or neighbours? */
-bool ipam_is_blocked(const struct ipam_view *v, u128 x);
 
 /* The first stretch [*ret_first, *ret_last] of the pool at or after x,
  * *ret_first >= x, maximal (adjacent ranges of the pool's kind merged).
@@ -39,3 +37,7 @@ bool ipam_is_blocked(const struct ipam_view *v, u128 x);
 bool ipam_pool_segment(const struct ipam_view *v, enum ipam_pool pool, u128 x, u128 *ret_first, u128 *ret_last);
 /* Is a in the pool (ignoring blocked sets)? */
 bool ipam_pool_has(const struct ipam_view *v, enum ipam_pool pool, u128 a);
+
+/* The largest free block of a pool (lowest on ties; size 0 when none), in one
+ * linear sweep. */
+void ipam_largest_free(const struct ipam_view *v, enum ipam_pool pool, struct ipam_block *ret);

@@ -54,7 +54,7 @@
 
 enum ipam_range_kind {
 	IPAM_RANGE_RESERVED = 0, /* MAAS "reserved range" */
-	IPAM_RANGE_DYNAMIC = 1,  /* MAAS "reserved dynamic range": the DHCP pool */
+	IPAM_RANGE_DYNAMIC = 1,	 /* MAAS "reserved dynamic range": the DHCP pool */
 };
 
 /* An inclusive address range [first, last]. */
@@ -70,16 +70,16 @@ struct ipam_range {
  * neighbours[], not here. */
 enum ipam_holder {
 	IPAM_HOLDER_UNKNOWN = 0,
-	IPAM_HOLDER_MACHINE,   /* a machine interface */
-	IPAM_HOLDER_DEVICE,    /* a device (non-managed host) */
-	IPAM_HOLDER_RACK,      /* a rack controller interface */
-	IPAM_HOLDER_USER,      /* a user reservation */
-	IPAM_HOLDER_DHCP,      /* a DHCP lease */
+	IPAM_HOLDER_MACHINE, /* a machine interface */
+	IPAM_HOLDER_DEVICE,  /* a device (non-managed host) */
+	IPAM_HOLDER_RACK,    /* a rack controller interface */
+	IPAM_HOLDER_USER,    /* a user reservation */
+	IPAM_HOLDER_DHCP,    /* a DHCP lease */
 };
 
 struct ipam_used {
 	u128 addr;
-	int64_t holder_id;      /* opaque to the engine, e.g. the row id */
+	int64_t holder_id; /* opaque to the engine, e.g. the row id */
 	enum ipam_holder holder;
 };
 
@@ -101,7 +101,11 @@ struct ipam_neighbour {
  * Entries of used/excluded/neighbours outside the prefix are allowed and
  * ignored (a DNS server outside the subnet is normal). Ranges are clipped to
  * the usable addresses. Breaking the ordering contract never causes memory
- * errors; it can only make answers wrong. */
+ * errors; it can only make answers wrong. Duplicates within an array (sorted
+ * otherwise) stay safe: no blocked or unusable address is ever returned as
+ * free and the utilisation counts stay exact, but a free address next to a
+ * duplicated run may be skipped (by allocation, free-block listing and
+ * largest_free) -- so load with SELECT DISTINCT, or check. */
 struct ipam_view {
 	struct ipprefix prefix; /* normalised (host bits clear) */
 	bool managed;
@@ -189,19 +193,19 @@ int ipam_alloc_next(const struct ipam_view *v, enum ipam_pool pool, u128 from, s
 /* Why a user-given ('Static assign') address cannot be used. */
 enum ipam_static_verdict {
 	IPAM_STATIC_OK = 0,
-	IPAM_STATIC_OUTSIDE_SUBNET,  /* -ERANGE: not inside the prefix */
-	IPAM_STATIC_NOT_USABLE,      /* -EADDRNOTAVAIL: v4 network/broadcast, v6 anycast */
-	IPAM_STATIC_IN_DYNAMIC,      /* -EBUSY: inside a dynamic range (the DHCP pool) */
-	IPAM_STATIC_IN_USE,          /* -EADDRINUSE: held by used[holder] */
-	IPAM_STATIC_EXCLUDED,        /* -EADDRINUSE: gateway / DNS / rack address */
+	IPAM_STATIC_OUTSIDE_SUBNET, /* -ERANGE: not inside the prefix */
+	IPAM_STATIC_NOT_USABLE,	    /* -EADDRNOTAVAIL: v4 network/broadcast, v6 anycast */
+	IPAM_STATIC_IN_DYNAMIC,	    /* -EBUSY: inside a dynamic range (the DHCP pool) */
+	IPAM_STATIC_IN_USE,	    /* -EADDRINUSE: held by used[holder] */
+	IPAM_STATIC_EXCLUDED,	    /* -EADDRINUSE: gateway / DNS / rack address */
 };
 
 struct ipam_static_check {
 	enum ipam_static_verdict verdict;
-	size_t holder;        /* IN_USE: index into used[] (name it in the error) */
-	size_t range;         /* IN_DYNAMIC: index into ranges[] */
-	bool seen_on_wire;    /* address is in neighbours[]: allowed, but warn */
-	int64_t last_seen;    /* when seen_on_wire */
+	size_t holder;	   /* IN_USE: index into used[] (name it in the error) */
+	size_t range;	   /* IN_DYNAMIC: index into ranges[] */
+	bool seen_on_wire; /* address is in neighbours[]: allowed, but warn */
+	int64_t last_seen; /* when seen_on_wire */
 };
 
 /* Check a user-given static address against the view. Decisions:

@@ -37,8 +37,8 @@
 
 enum infra_net_type {
 	INFRA_NET_LAN = 0, /* pure L2, no addresses allocated */
-	INFRA_NET_WAN,     /* L2 + gateway, DHCP and addresses from the infrastructure's subnet */
-	INFRA_NET_SAN,     /* storage; exists only while drives are attached */
+	INFRA_NET_WAN,	   /* L2 + gateway, DHCP and addresses from the infrastructure's subnet */
+	INFRA_NET_SAN,	   /* storage; exists only while drives are attached */
 };
 
 /* An instance array: N identical server instances with n_ports ports each
@@ -115,9 +115,9 @@ struct plan {
 
 /* Where a design is invalid (plan_compute() returned -EINVAL). */
 struct plan_error {
-	bool staged;        /* in the staged (true) or deployed (false) design */
+	bool staged; /* in the staged (true) or deployed (false) design */
 	enum plan_object object;
-	size_t index;       /* index into that design's arrays/networks/conns */
+	size_t index;	    /* index into that design's arrays/networks/conns */
 	const char *reason; /* static string: "duplicate id", "unknown network", "port out of range", ... */
 };
 

@@ -140,8 +140,7 @@ static u128 range_usable(const struct ipam_range *r, u128 uf, u128 ul)
 
 /* Count distinct blocked usable addresses: all of them, those in the AUTO
  * pool and those in the DHCP pool. A three-way merge of the sorted sets. */
-static void count_blocked(const struct ipam_view *v, u128 uf, u128 ul, u128 *ret_all, u128 *ret_auto,
-			  u128 *ret_dhcp)
+static void count_blocked(const struct ipam_view *v, u128 uf, u128 ul, u128 *ret_all, u128 *ret_auto, u128 *ret_dhcp)
 {
 	struct ipam_pts pts[IPAM_N_PTS];
 	size_t pos[IPAM_N_PTS];
@@ -177,18 +176,6 @@ static void count_blocked(const struct ipam_view *v, u128 uf, u128 ul, u128 *ret
 	*ret_dhcp = in_dhcp;
 }
 
-static void largest_free(const struct ipam_view *v, struct ipam_block *ret)
-{
-	struct ipam_free_iter it;
-	struct ipam_block b;
-
-	memset(ret, 0, sizeof(*ret));
-	ipam_free_iter_init(&it, v, IPAM_POOL_AUTO, 0);
-	while (ipam_free_iter_next(&it, &b))
-		if (b.size > ret->size)
-			*ret = b;
-}
-
 void ipam_utilisation(const struct ipam_view *v, struct ipam_utilisation *ret)
 {
 	u128 uf, ul, reserved = 0, reserved_kind = 0, dynamic = 0, blocked, blocked_auto, blocked_dhcp, auto_size;
@@ -217,7 +204,7 @@ void ipam_utilisation(const struct ipam_view *v, struct ipam_utilisation *ret)
 		ret->dhcp_total = dynamic;
 		ret->dhcp_available = dynamic - blocked_dhcp;
 	}
-	largest_free(v, &ret->largest_free);
+	ipam_largest_free(v, IPAM_POOL_AUTO, &ret->largest_free);
 }
 
 /* --- suggestions ---------------------------------------------------------- */
@@ -245,7 +232,7 @@ void ipam_suggest(const struct ipam_view *v, struct ipam_suggestion *ret)
 	}
 	if (!v->managed || has_dynamic_range(v))
 		return;
-	largest_free(v, &b);
+	ipam_largest_free(v, IPAM_POOL_AUTO, &b);
 	if (b.size < 4)
 		return;
 	/* the upper half, rounded up: size/2 + size%2 cannot overflow */

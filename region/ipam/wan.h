@@ -37,7 +37,7 @@
 #include "common/net.h"
 
 #define WAN_DEFAULT_LEN 29 /* a new WAN's first block */
-#define WAN_PLAN_MAX 32    /* actions in one plan; more is -E2BIG */
+#define WAN_PLAN_MAX	32 /* actions in one plan; more is -E2BIG */
 
 /* Hosts a WAN block of this length offers: all addresses minus the network
  * address, the broadcast address and the gateway (the SVI): 5 for a /29, 13
@@ -62,7 +62,7 @@ enum wan_action_kind {
 
 struct wan_action {
 	enum wan_action_kind kind;
-	size_t index;         /* GROW: index into the caller's blocks[] */
+	size_t index;	      /* GROW: index into the caller's blocks[] */
 	struct ipprefix from; /* GROW: the block before growing */
 	struct ipprefix block;
 };

@@ -197,8 +197,10 @@ class Rack:
 
     def start(self, secret=None, fingerprint=None, extra=(), wait=True, regions=None):
         self.starts += 1
+        # No TFTP server unless a test asks for one (in its own namespace,
+        # through extra): port 69 on the host is not ours to take.
         argv = [RACKD, "--state-dir", self.state_dir, "--hostname", self.name, "--reconnect-max", "2s",
-                "--log-level", "info"]
+                "--log-level", "info", "--tftp-listen", ""]
         for target in regions or [self.region.grpc_target]:
             argv += ["--region", target]
         if secret:

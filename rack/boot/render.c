@@ -1,0 +1,242 @@
+#include "rack/boot/render.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const purpose_names[] = { "enlist", "commission", "deploy", "local", "poweroff" };
+
+const char *boot_purpose_name(enum boot_purpose p)
+{
+	return (unsigned)p < sizeof(purpose_names) / sizeof(purpose_names[0]) ? purpose_names[p] : "?";
+}
+
+int boot_purpose_parse(const char *s, enum boot_purpose *ret)
+{
+	for (size_t i = 0; i < sizeof(purpose_names) / sizeof(purpose_names[0]); i++) {
+		if (strcmp(s, purpose_names[i]) == 0) {
+			*ret = (enum boot_purpose)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "aa-bb-cc-dd-ee-ff" with a given separator, exactly. */
+static bool parse_mac_sep(const char *s, char sep, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+		if (lo < 0)
+			return false;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+		s += 2;
+		if (i < 5 && *s++ != sep)
+			return false;
+	}
+	return *s == '\0';
+}
+
+static bool is_hex_ip_fallback(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 8)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (hexval(s[i]) < 0 || islower((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+void boot_path_classify(const char *path, struct boot_request *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	while (*path == '/')
+		path++;
+	const char *rest;
+	if (strncmp(path, "pxelinux.cfg/", 13) == 0) {
+		rest = path + 13;
+		if (strcmp(rest, "default") == 0 || is_hex_ip_fallback(rest)) {
+			ret->kind = BOOT_FILE_PXELINUX;
+		} else if (strncmp(rest, "01-", 3) == 0 && parse_mac_sep(rest + 3, '-', ret->mac)) {
+			ret->kind = BOOT_FILE_PXELINUX;
+			ret->has_mac = true;
+		}
+	} else if (strncmp(path, "grub/grub.cfg", 13) == 0) {
+		rest = path + 13;
+		if (*rest == '\0') {
+			ret->kind = BOOT_FILE_GRUB;
+		} else if (*rest == '-' && parse_mac_sep(rest + 1, ':', ret->mac)) {
+			ret->kind = BOOT_FILE_GRUB;
+			ret->has_mac = true;
+		}
+	} else if (strncmp(path, "ipxe/", 5) == 0) {
+		rest = path + 5;
+		size_t n = strlen(rest);
+		char mac[18];
+		if (strcmp(rest, "default.ipxe") == 0) {
+			ret->kind = BOOT_FILE_IPXE;
+		} else if (n == 22 && strcmp(rest + 17, ".ipxe") == 0) {
+			memcpy(mac, rest, 17);
+			mac[17] = '\0';
+			if (parse_mac_sep(mac, ':', ret->mac)) {
+				ret->kind = BOOT_FILE_IPXE;
+				ret->has_mac = true;
+			}
+		}
+	}
+}
+
+static bool field_ok(const char *s, bool path)
+{
+	if (!s || strlen(s) > BOOT_FIELD_MAX)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+		if (path && (*p == ' ' || *p == '"' || *p == '\''))
+			return false;
+	}
+	if (path && (s[0] == '/' || strstr(s, "..") || s[0] == '\0'))
+		return false;
+	return true;
+}
+
+int boot_config_validate(const struct boot_config *c, const char **ret_why)
+{
+	const char *why = NULL;
+	bool needs_kernel = c->purpose == BOOT_ENLIST || c->purpose == BOOT_COMMISSION || c->purpose == BOOT_DEPLOY;
+	if ((unsigned)c->purpose > BOOT_POWEROFF)
+		why = "unknown purpose";
+	else if (needs_kernel && (!c->kernel || !field_ok(c->kernel, true)))
+		why = "kernel must be a relative path under the boot root without spaces, quotes or '..'";
+	else if (needs_kernel && c->initrd && c->initrd[0] && !field_ok(c->initrd, true))
+		why = "initrd must be a relative path under the boot root without spaces, quotes or '..'";
+	else if (c->cmdline && !field_ok(c->cmdline, false))
+		why = "command line must be printable and at most 1024 characters";
+	if (ret_why)
+		*ret_why = why;
+	return why ? -EINVAL : 0;
+}
+
+struct out {
+	char *buf;
+	size_t len, used;
+	bool overflow;
+};
+
+static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t room = o->used < o->len ? o->len - o->used : 0;
+	int n = vsnprintf(o->buf + (room ? o->used : 0), room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		o->overflow = true;
+	else
+		o->used += (size_t)n;
+}
+
+static void render_pxelinux(struct out *o, const struct boot_config *c)
+{
+	out_printf(o, "# ironrack: %s\nDEFAULT %s\nPROMPT 0\nTIMEOUT 0\n", boot_purpose_name(c->purpose),
+		   boot_purpose_name(c->purpose));
+	out_printf(o, "SAY ironrack: %s\n", boot_purpose_name(c->purpose));
+	out_printf(o, "LABEL %s\n", boot_purpose_name(c->purpose));
+	switch (c->purpose) {
+	case BOOT_LOCAL:
+		out_printf(o, "  LOCALBOOT 0\n");
+		break;
+	case BOOT_POWEROFF:
+		out_printf(o, "  COM32 poweroff.c32\n");
+		break;
+	default:
+		out_printf(o, "  KERNEL %s\n", c->kernel);
+		if (c->initrd && c->initrd[0])
+			out_printf(o, "  INITRD %s\n", c->initrd);
+		out_printf(o, "  APPEND %s\n", c->cmdline ? c->cmdline : "");
+		out_printf(o, "  IPAPPEND 2\n"); /* BOOTIF=01-<mac>: the kernel knows which NIC booted */
+	}
+}
+
+static void render_grub(struct out *o, const struct boot_config *c, const struct boot_server *srv)
+{
+	out_printf(o, "# ironrack: %s\nset default=0\nset timeout=0\n", boot_purpose_name(c->purpose));
+	out_printf(o, "echo 'ironrack: %s'\n", boot_purpose_name(c->purpose));
+	out_printf(o, "menuentry '%s' {\n", boot_purpose_name(c->purpose));
+	switch (c->purpose) {
+	case BOOT_LOCAL:
+		out_printf(o, "  exit\n");
+		break;
+	case BOOT_POWEROFF:
+		out_printf(o, "  halt\n");
+		break;
+	default:
+		out_printf(o, "  linux (http,%s)/%s %s BOOTIF=01-${net_default_mac}\n", srv->http_base + 7, c->kernel,
+			   c->cmdline ? c->cmdline : "");
+		if (c->initrd && c->initrd[0])
+			out_printf(o, "  initrd (http,%s)/%s\n", srv->http_base + 7, c->initrd);
+	}
+	out_printf(o, "}\n");
+}
+
+static void render_ipxe(struct out *o, const struct boot_config *c, const struct boot_server *srv)
+{
+	out_printf(o, "#!ipxe\n# ironrack: %s\necho ironrack: %s\n", boot_purpose_name(c->purpose),
+		   boot_purpose_name(c->purpose));
+	switch (c->purpose) {
+	case BOOT_LOCAL:
+		out_printf(o, "exit\n");
+		break;
+	case BOOT_POWEROFF:
+		/* Debian's iPXE ROM has no poweroff: fall back to leaving PXE */
+		out_printf(o, "poweroff || exit\n");
+		break;
+	default:
+		out_printf(o, "kernel %s/%s %s BOOTIF=01-${net0/mac:hexhyp}\n", srv->http_base, c->kernel,
+			   c->cmdline ? c->cmdline : "");
+		if (c->initrd && c->initrd[0])
+			out_printf(o, "initrd %s/%s\n", srv->http_base, c->initrd);
+		out_printf(o, "boot\n");
+	}
+}
+
+int boot_render(enum boot_file_kind kind, const struct boot_config *c, const struct boot_server *srv, char *buf,
+		size_t len)
+{
+	if (boot_config_validate(c, NULL) < 0)
+		return -EINVAL;
+	if ((kind == BOOT_FILE_GRUB || kind == BOOT_FILE_IPXE) &&
+	    (!srv || !srv->http_base || strncmp(srv->http_base, "http://", 7) != 0))
+		return -EINVAL;
+	struct out o = { buf, len, 0, false };
+	switch (kind) {
+	case BOOT_FILE_PXELINUX:
+		render_pxelinux(&o, c);
+		break;
+	case BOOT_FILE_GRUB:
+		render_grub(&o, c, srv);
+		break;
+	case BOOT_FILE_IPXE:
+		render_ipxe(&o, c, srv);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (o.overflow)
+		return -ENOSPC;
+	return (int)o.used;
+}

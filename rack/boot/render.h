@@ -1,0 +1,67 @@
+/* Boot configurations rendered on the rack: pxelinux, GRUB and iPXE files
+ * for one machine (by MAC) or the default for unknown machines. Pure: text
+ * in, text out; the TFTP and HTTP shells call it per request.
+ *
+ * The region pushes boot configs ahead of time (kernel, initrd, command
+ * line, purpose); only an unknown MAC leads to a GetBootConfig call. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum boot_purpose {
+	BOOT_ENLIST,
+	BOOT_COMMISSION,
+	BOOT_DEPLOY,
+	BOOT_LOCAL,
+	BOOT_POWEROFF,
+};
+
+#define BOOT_FIELD_MAX 1024 /* longest kernel, initrd or command line */
+
+struct boot_config {
+	uint8_t mac[6];
+	bool has_mac; /* false: the default for unknown machines */
+	enum boot_purpose purpose;
+	const char *kernel;  /* path under the boot root, e.g. "ephemeral/amd64/vmlinuz" */
+	const char *initrd;
+	const char *cmdline; /* kernel command line */
+};
+
+/* Where the rack serves files from, as the client sees it. */
+struct boot_server {
+	const char *http_base; /* "http://192.0.2.1:5248" — iPXE and GRUB fetch kernels over HTTP */
+};
+
+enum boot_file_kind {
+	BOOT_FILE_NONE,       /* not a boot config path: a plain file */
+	BOOT_FILE_PXELINUX,   /* pxelinux.cfg/01-aa-bb-cc-dd-ee-ff or pxelinux.cfg/default */
+	BOOT_FILE_GRUB,       /* grub/grub.cfg-aa:bb:cc:dd:ee:ff or grub/grub.cfg */
+	BOOT_FILE_IPXE,       /* ipxe/aa:bb:cc:dd:ee:ff.ipxe or ipxe/default.ipxe */
+};
+
+struct boot_request {
+	enum boot_file_kind kind;
+	bool has_mac;
+	uint8_t mac[6];
+};
+
+/* Classify a requested path (leading '/' ignored). A path that looks like a
+ * boot config but carries a malformed MAC is BOOT_FILE_NONE (served, if at
+ * all, as a plain file). pxelinux's fallbacks for an IP in hex
+ * (pxelinux.cfg/C000020A, ...) are answered with the default. */
+void boot_path_classify(const char *path, struct boot_request *ret);
+
+/* Check a config before it is stored: fields present for the purpose,
+ * no control characters (a newline would inject config lines), no ".."
+ * or absolute paths for kernel/initrd, lengths. -EINVAL with why. */
+int boot_config_validate(const struct boot_config *c, const char **ret_why);
+
+/* Render the file of the given kind into buf. Returns the length written
+ * (without NUL), -ENOSPC if buf is too small, -EINVAL for a bad config. */
+int boot_render(enum boot_file_kind kind, const struct boot_config *c, const struct boot_server *srv, char *buf,
+		size_t len);
+
+const char *boot_purpose_name(enum boot_purpose p);
+int boot_purpose_parse(const char *s, enum boot_purpose *ret);

@@ -1,0 +1,74 @@
+/* Shared between rack/tftp/server.c (the listening socket, requests,
+ * refusals) and rack/tftp/transfer.c (one transfer's socket and timer). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/wire/tftp.h"
+#include "rack/tftp/cache.h"
+#include "rack/tftp/engine.h"
+#include "rack/tftp/root.h"
+
+struct event;
+struct event_base;
+
+#define TFTP_PEER_STRLEN 64 /* "[v6 address%scope]:port" */
+#define TFTP_NAME_LOGLEN 160
+
+/* Largest windowsize granted: beyond a few dozen blocks a window only
+ * overruns the client's socket buffer (RFC 7440's measurements flatten out
+ * at 16-32), while the sender's loop would push it in one go. */
+#define TFTP_SERVER_MAX_WINDOWSIZE 64
+
+struct tftp_xfer;
+
+struct tftp_server {
+	struct event_base *base;
+	int fd;
+	int family;
+	struct event *ev;
+	int nsfd;
+	struct tftp_root root;
+	struct tftp_cache *cache;
+	struct tftp_limits lim;
+	unsigned max_transfers;
+	unsigned n_transfers;
+	struct tftp_xfer *xfers;
+	bool gso; /* UDP_SEGMENT works; cleared the first time the kernel refuses it */
+	/* Refusals are logged at most this many per second. */
+	int64_t log_second;
+	unsigned log_lines;
+	unsigned log_suppressed;
+};
+
+/* One request as received on the listening socket. */
+struct tftp_request {
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	struct sockaddr_storage local; /* address the client sent to, port 0 */
+	socklen_t local_len;
+	int ifindex;
+	char peer_text[TFTP_PEER_STRLEN];
+	char name_text[TFTP_NAME_LOGLEN]; /* file name, escaped for logs */
+};
+
+/* transfer.c */
+
+/* Start sending file (the reference passes to the transfer) to the client
+ * of req. On failure the reference is put back and -errno returned; the
+ * caller answers the client. */
+int tftp_xfer_start(struct tftp_server *s, const struct tftp_request *req, const struct tftp_packet *rrq,
+		    struct tftp_file *file);
+/* End a transfer at shutdown (logged, nothing sent). */
+void tftp_xfer_abort(struct tftp_xfer *x, const char *why);
+
+/* Milliseconds and microseconds of CLOCK_MONOTONIC. */
+int64_t tftp_now_ms(void);
+int64_t tftp_now_us(void);
+/* "198.51.100.2:41234", "[2001:db8::1]:41234"; v4-mapped shown as v4. */
+void tftp_format_peer(const struct sockaddr *sa, char *buf, size_t len);
+/* Quote untrusted text for a log line: printable ASCII kept, the rest as
+ * \xNN, cut with "..." to fit. */
+void tftp_log_escape(const char *s, size_t len, char *buf, size_t buflen);

@@ -1,0 +1,483 @@
+/* /api/v1/infrastructures: the infrastructure editor. Staged edits answer
+ * with the whole infrastructure (both designs), as an editor redraws it;
+ * plan / deploy answer with the action list. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "region/api/infra.h"
+#include "region/api/internal.h"
+#include "region/db/db.h"
+#include "region/region.h"
+
+#define INFRA_LIST_LIMIT_MAX 1000
+
+/* The reply for a refused or failed db call. */
+static void reply_db(struct api_call *call, int r, const struct infra_err *err)
+{
+	const char *msg = err->message[0] ? err->message : db_last_error(call->r->db);
+	const char *field = err->field;
+
+	if (!*msg)
+		msg = strerror(-r);
+	switch (r) {
+	case -EINVAL:
+		api_reply_error(call->req, 400, "invalid_argument", field, "%s", msg);
+		break;
+	case -ENOENT:
+		api_reply_error(call->req, 404, "not_found", field, "%s", msg);
+		break;
+	case -EEXIST:
+		api_reply_error(call->req, 409, "already_exists", field, "%s", msg);
+		break;
+	case -EBUSY:
+		api_reply_error(call->req, 409, "conflict", field, "%s", msg);
+		break;
+	case -ENOSPC:
+		api_reply_error(call->req, 409, "exhausted", field, "%s", msg);
+		break;
+	case -ENOMEM:
+		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
+		break;
+	default:
+		api_reply_db_error(call, r);
+		break;
+	}
+}
+
+static void reply_fail(struct api_call *call, int r, const struct api_fail *fail)
+{
+	if (r == -ENOMEM)
+		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
+	else
+		api_reply_error(call->req, 400, "invalid_argument", fail->field, "%s", fail->message);
+}
+
+/* Answer with the infrastructure as it is now. */
+static void reply_infra(struct api_call *call, int status, const char *name)
+{
+	struct infra_row row;
+	struct infra_err err = {{0}, {0}};
+
+	int r = db_infra_get(call->r->db, name, &row);
+	if (r == -ENOENT)
+		snprintf(err.message, sizeof(err.message), "infrastructure \"%s\" not found", name);
+	if (r < 0) {
+		reply_db(call, r, &err);
+		return;
+	}
+	api_reply_json(call->req, status, api_infra_json(&row, true));
+	db_infra_row_done(&row);
+}
+
+/* The body of a POST/PATCH; NULL when the 400 is already sent. */
+static json_t *body_get(struct api_call *call)
+{
+	json_t *body = NULL;
+
+	return api_body_json(call, &body) < 0 ? NULL : body;
+}
+
+/* ---- infrastructures ---- */
+
+/* A query parameter's value, copied into buf; false when absent. */
+static bool query_str(struct api_call *call, const char *name, char *buf, size_t len)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq kv;
+	bool found = false;
+
+	if (!query || !*query)
+		return false;
+	TAILQ_INIT(&kv);
+	if (evhttp_parse_query_str(query, &kv) == 0) {
+		const char *v = evhttp_find_header(&kv, name);
+		if (v) {
+			snprintf(buf, len, "%s", v);
+			found = true;
+		}
+	}
+	evhttp_clear_headers(&kv);
+	return found;
+}
+
+void api_infra_list(struct api_call *call)
+{
+	struct infra_row *rows = NULL;
+	size_t n = 0;
+	long limit, offset;
+	char zone[INFRA_NAME_MAX + 2], fabric[INFRA_NAME_MAX + 2];
+	bool by_zone = query_str(call, "zone", zone, sizeof(zone));
+	bool by_fabric = query_str(call, "fabric", fabric, sizeof(fabric));
+
+	if (api_query_long(call, "limit", INFRA_LIST_LIMIT_MAX, 1, INFRA_LIST_LIMIT_MAX, &limit) < 0 ||
+	    api_query_long(call, "offset", 0, 0, INFRA_MAX, &offset) < 0)
+		return;
+	int r = db_infra_list(call->r->db, &rows, &n);
+	if (r < 0) {
+		api_reply_db_error(call, r);
+		return;
+	}
+	json_t *arr = json_array();
+	size_t total = 0;
+	for (size_t i = 0; arr && i < n; i++) {
+		if ((by_zone && strcmp(rows[i].zone, zone) != 0) || (by_fabric && strcmp(rows[i].fabric, fabric) != 0))
+			continue;
+		if (total++ < (size_t)offset || json_array_size(arr) >= (size_t)limit)
+			continue;
+		if (json_array_append_new(arr, api_infra_json(&rows[i], false)) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	db_infra_rows_free(rows, n);
+	api_reply_json(call->req, 200,
+		       arr ? json_pack("{s:o, s:I, s:I, s:I}", "infrastructures", arr, "total", (json_int_t)total,
+				       "limit", (json_int_t)limit, "offset", (json_int_t)offset)
+			   : NULL);
+}
+
+void api_infra_create(struct api_call *call)
+{
+	struct infra_new in;
+	struct ipprefix *pools = NULL;
+	struct api_fail fail;
+	struct infra_err err = {{0}, {0}};
+	json_t *body = body_get(call);
+
+	if (!body)
+		return;
+	int r = api_infra_new_parse(body, &in, &pools, &fail);
+	if (r < 0)
+		reply_fail(call, r, &fail);
+	else if ((r = db_infra_create(call->r->db, &in, &err)) < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 201, in.name);
+	free(pools);
+	json_decref(body);
+}
+
+void api_infra_get(struct api_call *call)
+{
+	reply_infra(call, 200, call->match->params[0]);
+}
+
+void api_infra_update(struct api_call *call)
+{
+	const char *name = call->match->params[0];
+	struct infra_update up;
+	struct ipprefix *pools = NULL;
+	struct api_fail fail;
+	struct infra_err err = {{0}, {0}};
+	json_t *body = body_get(call);
+
+	if (!body)
+		return;
+	int r = api_infra_update_parse(body, &up, &pools, &fail);
+	if (r < 0)
+		reply_fail(call, r, &fail);
+	else if ((r = db_infra_update(call->r->db, name, &up, &err)) < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 200, name);
+	free(pools);
+	json_decref(body);
+}
+
+void api_infra_delete(struct api_call *call)
+{
+	const char *name = call->match->params[0];
+	struct infra_err err = {{0}, {0}};
+
+	int r = db_infra_delete(call->r->db, name);
+	if (r == -ENOENT)
+		snprintf(err.message, sizeof(err.message), "infrastructure \"%s\" not found", name);
+	if (r < 0) {
+		reply_db(call, r, &err);
+		return;
+	}
+	api_reply_json(call->req, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
+}
+
+/* ---- instance arrays and drives ---- */
+
+void api_infra_array_add(struct api_call *call)
+{
+	const char *name = call->match->params[0];
+	struct infra_array_spec spec;
+	struct api_fail fail;
+	struct infra_err err = {{0}, {0}};
+	json_t *body = body_get(call);
+
+	if (!body)
+		return;
+	int r = api_infra_array_parse(body, true, &spec, &fail);
+	if (r < 0)
+		reply_fail(call, r, &fail);
+	else if ((r = db_infra_array_add(call->r->db, name, &spec, &err)) < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 201, name);
+	json_decref(body);
+}
+
+void api_infra_array_update(struct api_call *call)
+{
+	const char *name = call->match->params[0], *array = call->match->params[1];
+	struct infra_array_spec spec;
+	struct api_fail fail;
+	struct infra_err err = {{0}, {0}};
+	json_t *body = body_get(call);
+
+	if (!body)
+		return;
+	int r = api_infra_array_parse(body, false, &spec, &fail);
+	if (r < 0)
+		reply_fail(call, r, &fail);
+	else if ((r = db_infra_array_update(call->r->db, name, array, &spec, &err)) < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 200, name);
+	json_decref(body);
+}
+
+void api_infra_array_remove(struct api_call *call)
+{
+	const char *name = call->match->params[0];
+	struct infra_err err = {{0}, {0}};
+
+	int r = db_infra_array_remove(call->r->db, name, call->match->params[1], &err);
+	if (r < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 200, name);
+}
+
+void api_infra_drive_add(struct api_call *call)
+{
+	const char *name = call->match->params[0], *array = call->match->params[1];
+	struct api_fail fail;
+	struct infra_err err = {{0}, {0}};
+	uint32_t size = 0;
+	int64_t id = 0;
+	json_t *body = body_get(call);
+
+	if (!body)
+		return;
+	int r = api_infra_drive_parse(body, &size, &fail);
+	json_decref(body);
+	if (r < 0)
+		reply_fail(call, r, &fail);
+	else if ((r = db_infra_drive_add(call->r->db, name, array, size, &id, &err)) < 0)
+		reply_db(call, r, &err);
+	else
+		api_reply_json(call->req, 201,
+			       json_pack("{s:I, s:s, s:I}", "id", (json_int_t)id, "array", array, "size_gb",
+					 (json_int_t)size));
+}
+
+void api_infra_drive_remove(struct api_call *call)
+{
+	const char *name = call->match->params[0], *array = call->match->params[1];
+	struct infra_err err = {{0}, {0}};
+	long id;
+
+	if (api_long_parse(call->match->params[2], 1, LONG_MAX, &id) < 0) {
+		api_reply_error(call->req, 404, "not_found", "drive", "instance array \"%s\" has no drive \"%s\"",
+				array, call->match->params[2]);
+		return;
+	}
+	int r = db_infra_drive_remove(call->r->db, name, array, id, &err);
+	if (r < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 200, name);
+}
+
+/* ---- networks ---- */
+
+void api_infra_network_add(struct api_call *call)
+{
+	const char *name = call->match->params[0], *net = NULL;
+	enum infra_net_type type = INFRA_NET_LAN;
+	struct api_fail fail;
+	struct infra_err err = {{0}, {0}};
+	json_t *body = body_get(call);
+
+	if (!body)
+		return;
+	int r = api_infra_network_parse(body, true, &net, &type, &fail);
+	if (r < 0)
+		reply_fail(call, r, &fail);
+	else if ((r = db_infra_network_add(call->r->db, name, net, type, &err)) < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 201, name);
+	json_decref(body);
+}
+
+void api_infra_network_update(struct api_call *call)
+{
+	const char *name = call->match->params[0], *net = NULL;
+	enum infra_net_type type;
+	struct api_fail fail;
+	struct infra_err err = {{0}, {0}};
+	json_t *body = body_get(call);
+
+	if (!body)
+		return;
+	int r = api_infra_network_parse(body, false, &net, &type, &fail);
+	if (r < 0)
+		reply_fail(call, r, &fail);
+	else if ((r = db_infra_network_rename(call->r->db, name, call->match->params[1], net, &err)) < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 200, name);
+	json_decref(body);
+}
+
+void api_infra_network_remove(struct api_call *call)
+{
+	const char *name = call->match->params[0];
+	struct infra_err err = {{0}, {0}};
+
+	int r = db_infra_network_remove(call->r->db, name, call->match->params[1], &err);
+	if (r < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 200, name);
+}
+
+/* ---- connections ---- */
+
+void api_infra_connect(struct api_call *call)
+{
+	const char *name = call->match->params[0], *array = NULL, *net = NULL;
+	uint32_t port = 0;
+	struct api_fail fail;
+	struct infra_err err = {{0}, {0}};
+	json_t *body = body_get(call);
+
+	if (!body)
+		return;
+	int r = api_infra_conn_parse(body, &array, &port, &net, &fail);
+	if (r < 0)
+		reply_fail(call, r, &fail);
+	else if ((r = db_infra_connect(call->r->db, name, array, port, net, &err)) < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 201, name);
+	json_decref(body);
+}
+
+void api_infra_disconnect(struct api_call *call)
+{
+	const char *name = call->match->params[0], *array = call->match->params[1], *net = call->match->params[3];
+	struct infra_err err = {{0}, {0}};
+	uint32_t port;
+
+	if (api_infra_port_text_parse(call->match->params[2], &port) < 0) {
+		api_reply_error(call->req, 400, "invalid_argument", "port",
+				"port must be from 0 to %d (or eth0 to eth%d), not \"%s\"", INFRA_PORTS_MAX - 1,
+				INFRA_PORTS_MAX - 1, call->match->params[2]);
+		return;
+	}
+	int r = db_infra_disconnect(call->r->db, name, array, port, net, &err);
+	if (r < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 200, name);
+}
+
+/* ---- plan, deploy, discard ---- */
+
+static void plan_reply(struct api_call *call, bool deploy)
+{
+	const char *name = call->match->params[0];
+	struct infra_plan_result res;
+	struct infra_err err = {{0}, {0}};
+
+	int r = deploy ? db_infra_deploy(call->r->db, name, &res, &err) : db_infra_plan(call->r->db, name, &res, &err);
+	if (r < 0) {
+		reply_db(call, r, &err);
+		return;
+	}
+	api_reply_json(call->req, 200, api_infra_plan_json(name, &res));
+	db_infra_plan_result_done(&res);
+}
+
+void api_infra_plan(struct api_call *call)
+{
+	plan_reply(call, false);
+}
+
+void api_infra_deploy(struct api_call *call)
+{
+	plan_reply(call, true);
+}
+
+void api_infra_discard(struct api_call *call)
+{
+	const char *name = call->match->params[0];
+	struct infra_err err = {{0}, {0}};
+
+	int r = db_infra_discard(call->r->db, name, &err);
+	if (r < 0)
+		reply_db(call, r, &err);
+	else
+		reply_infra(call, 200, name);
+}
+
+/* ---- WAN subnets ---- */
+
+void api_infra_subnets_list(struct api_call *call)
+{
+	const char *name = call->match->params[0], *net = call->match->params[1];
+	struct infra_block_row *blocks = NULL;
+	struct infra_err err = {{0}, {0}};
+	size_t n = 0;
+
+	int r = db_infra_subnets(call->r->db, name, net, &blocks, &n, &err);
+	if (r < 0) {
+		reply_db(call, r, &err);
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < n; i++) {
+		if (json_array_append_new(arr, api_infra_block_json(&blocks[i])) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	free(blocks);
+	api_reply_json(call->req, 200, arr ? json_pack("{s:s, s:o}", "network", net, "subnets", arr) : NULL);
+}
+
+void api_infra_subnet_order(struct api_call *call)
+{
+	const char *name = call->match->params[0], *net = call->match->params[1];
+	struct infra_block_row block = {.extra = true};
+	struct api_fail fail;
+	struct infra_err err = {{0}, {0}};
+	unsigned len = 0;
+	json_t *body = body_get(call);
+
+	if (!body)
+		return;
+	int r = api_infra_order_parse(body, &len, &fail);
+	json_decref(body);
+	if (r < 0)
+		reply_fail(call, r, &fail);
+	else if ((r = db_infra_subnet_order(call->r->db, name, net, len, &block.prefix, &err)) < 0)
+		reply_db(call, r, &err);
+	else
+		api_reply_json(call->req, 201,
+			       json_pack("{s:s, s:o}", "network", net, "subnet", api_infra_block_json(&block)));
+}

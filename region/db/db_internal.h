@@ -1,0 +1,36 @@
+/* Shared by the files of region/db/ only: the connection object and the
+ * statement helpers of db.c, so that each part of the schema can keep its
+ * SQL in its own file. */
+#pragma once
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "region/db/db.h"
+
+struct db {
+	PGconn *conn;
+	bool in_tx;
+	char last_error[512];
+	/* Diagnostics of the last failed statement ("" when absent): its
+	 * SQLSTATE, the column and constraint it names and its primary
+	 * message. Triggers raise errors meant for API clients this way. */
+	char last_state[6];
+	char last_column[64];
+	char last_constraint[64];
+	char last_message[256];
+};
+
+/* Run one statement (PQexecParams, text in and out); *ret (if given)
+ * receives the result, to PQclear(). Errors as in db.h. */
+int db_exec(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret);
+/* Rows a command touched (UPDATE/DELETE/INSERT), from its tag. */
+long db_affected(const PGresult *res);
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+/* Returns r, for "return db_rollback(db, r);". */
+int db_rollback(struct db *db, int r);
+/* A single value query: *ret is a malloc'd copy of row 0 column 0;
+ * -ENOENT without a row or for NULL. */
+int db_query_value(struct db *db, const char *sql, int n, const char *const *params, char **ret);

@@ -1,0 +1,52 @@
+/* Shared by region/db/infra*.c only: the pieces the infrastructure queries
+ * (infra_db.c), staged edits (infra_stage.c) and deploy (infra_deploy.c)
+ * have in common. */
+#pragma once
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "region/db/db_internal.h"
+#include "region/db/infra.h"
+
+/* A bigint as parameter text. */
+#define INFRA_ID_STRLEN 24
+
+/* Fill err (may be NULL) and return r, for "return infra_fail(...)". */
+int infra_fail(struct infra_err *err, int r, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* An object name as ir_name accepts it: 1-63 of [A-Za-z0-9._-], starting
+ * with a letter or digit, not all digits. -EINVAL with err filled. */
+int infra_name_check(const char *name, const char *field, const char *what, struct infra_err *err);
+
+/* Lock the infrastructure's row for the rest of the transaction (staged
+ * edits, deploy and discard of one infrastructure run one at a time) and
+ * return its id as text. -ENOENT with err filled. */
+int infra_lock(struct db *db, const char *name, char ret_id[INFRA_ID_STRLEN], struct infra_err *err);
+
+/* Load both designs of infrastructure id (row->id must be set). */
+int infra_design_load(struct db *db, const char *id, struct infra_row *row);
+void infra_design_rows_done(struct infra_design_rows *d);
+
+/* Find by id in a design; NULL when absent. */
+const struct infra_array_row *infra_rows_array(const struct infra_design_rows *d, int64_t id);
+const struct infra_network_row *infra_rows_network(const struct infra_design_rows *d, int64_t id);
+
+/* Row of a design by name; NULL when absent. */
+const struct infra_array_row *infra_rows_array_named(const struct infra_design_rows *d, const char *name);
+const struct infra_network_row *infra_rows_network_named(const struct infra_design_rows *d, const char *name);
+
+/* Split "a b c" (cidr text, as array_to_string gives it) into prefixes;
+ * *ret malloc'd. */
+int infra_pools_parse(const char *list, struct ipprefix **ret, size_t *ret_n);
+
+/* "lan"/"wan"/"san" -> type; -EINVAL otherwise. */
+int infra_net_type_parse(const char *s, enum infra_net_type *ret);
+
+/* Text of a column: "" for NULL. */
+static inline const char *infra_val(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col);
+}

@@ -1,0 +1,1061 @@
+/* TFTP: codec (common/wire/tftp), option negotiation and the transfer
+ * engine (rack/tftp/engine), path confinement (rack/tftp/root) and the
+ * shared file cache (rack/tftp/cache). No sockets except one socketpair
+ * that checks how the kernel treats a truncated mapping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/wire/tftp.h"
+#include "rack/tftp/cache.h"
+#include "rack/tftp/engine.h"
+#include "rack/tftp/root.h"
+
+/* ---- codec ------------------------------------------------------------ */
+
+static int decode_bytes(const void *buf, size_t len, struct tftp_packet *p)
+{
+	return tftp_decode(buf, len, p);
+}
+
+/* Request bytes from a list of strings, each written with its NUL. */
+static size_t request(uint8_t *buf, uint16_t op, const char *const *parts, size_t n)
+{
+	size_t o = 0;
+	buf[o++] = (uint8_t)(op >> 8);
+	buf[o++] = (uint8_t)op;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(parts[i]) + 1;
+		memcpy(buf + o, parts[i], l);
+		o += l;
+	}
+	return o;
+}
+
+#define REQ(buf, op, ...) request(buf, op, (const char *const[]){ __VA_ARGS__ }, \
+				  sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+
+static void roundtrip(const struct tftp_packet *p)
+{
+	uint8_t buf[70000];
+	struct tftp_packet q;
+	int n = tftp_encode(p, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(tftp_decode(buf, (size_t)n, &q), 0);
+	assert_true(tftp_packet_equal(p, &q));
+	/* And the bytes are stable: encode(decode(bytes)) == bytes. */
+	uint8_t again[70000];
+	assert_int_equal(tftp_encode(&q, again, sizeof(again)), n);
+	assert_memory_equal(buf, again, (size_t)n);
+}
+
+static void test_codec_roundtrip(void **state)
+{
+	static uint8_t data[TFTP_BLKSIZE_MAX];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	const enum tftp_mode modes[] = { TFTP_MODE_NETASCII, TFTP_MODE_OCTET, TFTP_MODE_MAIL };
+	for (size_t m = 0; m < 3; m++) {
+		struct tftp_packet p = { .op = TFTP_RRQ, .filename = "pxelinux.0", .filename_len = 10, .mode = modes[m] };
+		roundtrip(&p);
+		p.op = TFTP_WRQ;
+		roundtrip(&p);
+	}
+	struct tftp_packet rrq = {
+		.op = TFTP_RRQ,
+		.filename = "/boot/x86_64/linux",
+		.filename_len = 18,
+		.mode = TFTP_MODE_OCTET,
+		.opts = { .present = TFTP_OPT_ALL, .blksize = 1468, .tsize = 0, .timeout = 255, .windowsize = 65535 },
+	};
+	roundtrip(&rrq);
+	rrq.opts.present = TFTP_OPT_TSIZE | TFTP_OPT_WINDOWSIZE;
+	rrq.opts.tsize = UINT64_MAX;
+	roundtrip(&rrq);
+	struct tftp_packet oack = { .op = TFTP_OACK, .opts = { .present = TFTP_OPT_BLKSIZE, .blksize = 8 } };
+	roundtrip(&oack);
+	oack.opts.present = 0;
+	roundtrip(&oack);
+	const size_t lens[] = { 0, 1, 512, 1468, TFTP_BLKSIZE_MAX };
+	for (size_t i = 0; i < 5; i++) {
+		struct tftp_packet d = { .op = TFTP_DATA, .block = (uint16_t)(65535 - i), .data = data, .data_len = lens[i] };
+		roundtrip(&d);
+	}
+	struct tftp_packet ack = { .op = TFTP_ACK, .block = 0 };
+	roundtrip(&ack);
+	ack.block = 65535;
+	roundtrip(&ack);
+	struct tftp_packet err = { .op = TFTP_ERROR, .error_code = 8, .error_msg = "no", .error_msg_len = 2 };
+	roundtrip(&err);
+	err.error_msg = "";
+	err.error_msg_len = 0;
+	roundtrip(&err);
+}
+
+static void test_codec_rrq_wire(void **state)
+{
+	uint8_t buf[256];
+	struct tftp_packet p;
+	size_t n = REQ(buf, TFTP_RRQ, "pxelinux.0", "OcTeT", "BLKSIZE", "1468", "tsize", "0", "windowsize", "016");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_int_equal(p.op, TFTP_RRQ);
+	assert_string_equal(p.filename, "pxelinux.0");
+	assert_int_equal(p.filename_len, 10);
+	assert_int_equal(p.mode, TFTP_MODE_OCTET);
+	assert_int_equal(p.opts.present, TFTP_OPT_BLKSIZE | TFTP_OPT_TSIZE | TFTP_OPT_WINDOWSIZE);
+	assert_int_equal(p.opts.blksize, 1468);
+	assert_int_equal(p.opts.tsize, 0);
+	assert_int_equal(p.opts.windowsize, 16);
+	assert_int_equal(p.opts.duplicate | p.opts.invalid | p.opts.unknown, 0);
+
+	n = REQ(buf, TFTP_RRQ, "f", "NetAscii");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_int_equal(p.mode, TFTP_MODE_NETASCII);
+	n = REQ(buf, TFTP_WRQ, "f", "mail");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_int_equal(p.op, TFTP_WRQ);
+	assert_int_equal(p.mode, TFTP_MODE_MAIL);
+	n = REQ(buf, TFTP_RRQ, "f", "binary");
+	assert_int_equal(decode_bytes(buf, n, &p), -EBADMSG);
+}
+
+static void test_codec_missing_nul(void **state)
+{
+	uint8_t buf[256];
+	struct tftp_packet p;
+	size_t n = REQ(buf, TFTP_RRQ, "file", "octet", "blksize", "1468");
+	/* Cut the last NUL, then more: every prefix short of the whole is
+	 * malformed, except the ones ending exactly after the mode. */
+	for (size_t len = 0; len < n; len++) {
+		int r = decode_bytes(buf, len, &p);
+		if (len == 2 + 5 + 6)
+			assert_int_equal(r, 0); /* "file\0octet\0": a request without options */
+		else
+			assert_int_equal(r, -EBADMSG);
+	}
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	/* A filename that runs to the end of the packet. */
+	memcpy(buf, "\0\1abc", 5);
+	assert_int_equal(decode_bytes(buf, 5, &p), -EBADMSG);
+}
+
+static void test_codec_odd_option_count(void **state)
+{
+	uint8_t buf[256];
+	struct tftp_packet p;
+	size_t n = REQ(buf, TFTP_RRQ, "file", "octet", "blksize", "1468", "tsize");
+	assert_int_equal(decode_bytes(buf, n, &p), -EBADMSG);
+	n = REQ(buf, TFTP_OACK, "blksize");
+	assert_int_equal(decode_bytes(buf, n, &p), -EBADMSG);
+}
+
+static void test_codec_duplicate_options(void **state)
+{
+	uint8_t buf[256];
+	struct tftp_packet p;
+	size_t n = REQ(buf, TFTP_RRQ, "file", "octet", "blksize", "1024", "BLKSIZE", "512", "windowsize", "4",
+		       "windowsize", "8");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_int_equal(p.opts.blksize, 1024); /* first wins */
+	assert_int_equal(p.opts.windowsize, 4);
+	assert_int_equal(p.opts.duplicate, TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE);
+	/* A first value that is not a number is ignored, and so is the second. */
+	n = REQ(buf, TFTP_RRQ, "file", "octet", "blksize", "x", "blksize", "512");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_int_equal(p.opts.present, 0);
+	assert_int_equal(p.opts.invalid, TFTP_OPT_BLKSIZE);
+	assert_int_equal(p.opts.duplicate, TFTP_OPT_BLKSIZE);
+}
+
+static void test_codec_unknown_and_invalid_options(void **state)
+{
+	uint8_t buf[256];
+	struct tftp_packet p;
+	size_t n = REQ(buf, TFTP_RRQ, "file", "octet", "multicast", "", "utimeout", "5000", "timeout", "3", "tsize",
+		       "", "blksize", "-5", "windowsize", "1e3");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_int_equal(p.opts.unknown, 2);
+	assert_int_equal(p.opts.present, TFTP_OPT_TIMEOUT);
+	assert_int_equal(p.opts.timeout, 3);
+	assert_int_equal(p.opts.invalid, TFTP_OPT_TSIZE | TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE);
+	/* Numbers beyond 64 bits saturate instead of wrapping. */
+	n = REQ(buf, TFTP_RRQ, "file", "octet", "blksize", "99999999999999999999999", "tsize", "18446744073709551615");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_true(p.opts.blksize == UINT64_MAX);
+	assert_true(p.opts.tsize == UINT64_MAX);
+	n = REQ(buf, TFTP_RRQ, "file", "octet", "blksize", " 512");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_int_equal(p.opts.invalid, TFTP_OPT_BLKSIZE);
+}
+
+static void test_codec_padding(void **state)
+{
+	uint8_t buf[256];
+	struct tftp_packet p;
+	size_t n = REQ(buf, TFTP_RRQ, "file", "octet", "blksize", "1432");
+	memset(buf + n, 0, 20);
+	assert_int_equal(decode_bytes(buf, n + 20, &p), 0);
+	assert_int_equal(p.opts.blksize, 1432);
+	/* After the empty name only zeros may follow. */
+	buf[n + 5] = 'x';
+	assert_int_equal(decode_bytes(buf, n + 20, &p), -EBADMSG);
+	/* ACKs padded by ROMs. */
+	const uint8_t ack[] = { 0, 4, 0x12, 0x34, 0, 0, 0, 0 };
+	assert_int_equal(decode_bytes(ack, sizeof(ack), &p), 0);
+	assert_int_equal(p.block, 0x1234);
+}
+
+static void test_codec_filename_limit(void **state)
+{
+	static uint8_t buf[4096];
+	static char name[TFTP_FILENAME_MAX + 2];
+	struct tftp_packet p;
+	memset(name, 'a', TFTP_FILENAME_MAX);
+	name[TFTP_FILENAME_MAX] = '\0';
+	size_t n = REQ(buf, TFTP_RRQ, name, "octet");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_int_equal(p.filename_len, TFTP_FILENAME_MAX);
+	name[TFTP_FILENAME_MAX] = 'a';
+	name[TFTP_FILENAME_MAX + 1] = '\0';
+	n = REQ(buf, TFTP_RRQ, name, "octet");
+	assert_int_equal(decode_bytes(buf, n, &p), -ENAMETOOLONG);
+	/* Encoding refuses it too. */
+	struct tftp_packet q = { .op = TFTP_RRQ, .filename = name, .filename_len = TFTP_FILENAME_MAX + 1 };
+	assert_int_equal(tftp_encode(&q, buf, sizeof(buf)), -EINVAL);
+	/* Empty file name: syntactically fine; the root refuses it. */
+	n = REQ(buf, TFTP_RRQ, "", "octet");
+	assert_int_equal(decode_bytes(buf, n, &p), 0);
+	assert_int_equal(p.filename_len, 0);
+}
+
+static void test_codec_short_and_unknown(void **state)
+{
+	struct tftp_packet p;
+	const uint8_t ack3[] = { 0, 4, 0 }, data3[] = { 0, 3, 0 }, err3[] = { 0, 5, 0 };
+	assert_int_equal(decode_bytes("", 0, &p), -EBADMSG);
+	assert_int_equal(decode_bytes("\0", 1, &p), -EBADMSG);
+	assert_int_equal(decode_bytes(ack3, 3, &p), -EBADMSG);
+	assert_int_equal(decode_bytes(data3, 3, &p), -EBADMSG);
+	assert_int_equal(decode_bytes(err3, 3, &p), -EBADMSG);
+	assert_int_equal(decode_bytes("\0\0\0\0", 4, &p), -EBADMSG);
+	assert_int_equal(decode_bytes("\0\7\0\0", 4, &p), -EBADMSG);
+	assert_int_equal(decode_bytes("\1\1\0\0", 4, &p), -EBADMSG);
+	/* An empty DATA block is the end of a file that fills its blocks. */
+	assert_int_equal(decode_bytes("\0\3\0\7", 4, &p), 0);
+	assert_int_equal(p.block, 7);
+	assert_int_equal(p.data_len, 0);
+	/* ERROR without its NUL is accepted (it ends the transfer anyway). */
+	assert_int_equal(decode_bytes("\0\5\0\1gone", 8, &p), 0);
+	assert_int_equal(p.error_code, 1);
+	assert_int_equal(p.error_msg_len, 4);
+	assert_memory_equal(p.error_msg, "gone", 4);
+}
+
+static void test_codec_encode_limits(void **state)
+{
+	uint8_t buf[64];
+	struct tftp_packet p = { .op = TFTP_RRQ, .filename = "a\0b", .filename_len = 3 };
+	assert_int_equal(tftp_encode(&p, buf, sizeof(buf)), -EINVAL);
+	p = (struct tftp_packet){ .op = TFTP_RRQ, .filename = "file", .filename_len = 4, .mode = TFTP_MODE_OCTET };
+	assert_int_equal(tftp_encode(&p, buf, 11), -ENOSPC);
+	assert_int_equal(tftp_encode(&p, buf, 13), 13);
+	p = (struct tftp_packet){ .op = 9 };
+	assert_int_equal(tftp_encode(&p, buf, sizeof(buf)), -EINVAL);
+	uint8_t hdr[4];
+	tftp_encode_data_header(hdr, 0xfffe);
+	assert_memory_equal(hdr, "\0\3\xff\xfe", 4);
+}
+
+/* ---- negotiation ---------------------------------------------------------- */
+
+static const struct tftp_limits lim_default = {
+	.max_blksize = 1468, .max_windowsize = 64, .rto_ms = 1000, .rto_max_ms = 8000, .max_retries = 5,
+};
+
+static struct tftp_options nego(const struct tftp_limits *lim, unsigned present, uint64_t blksize,
+				uint64_t timeout, uint64_t windowsize)
+{
+	struct tftp_options req = { .present = present, .blksize = blksize, .timeout = timeout,
+				    .windowsize = windowsize };
+	struct tftp_options o;
+	tftp_negotiate(&req, lim, 12345, &o);
+	return o;
+}
+
+static void test_negotiate_blksize(void **state)
+{
+	struct tftp_limits big = lim_default;
+	big.max_blksize = TFTP_BLKSIZE_MAX;
+	assert_int_equal(nego(&lim_default, TFTP_OPT_BLKSIZE, 7, 0, 0).present, 0);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_BLKSIZE, 0, 0, 0).present, 0);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_BLKSIZE, 8, 0, 0).blksize, 8);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_BLKSIZE, 1432, 0, 0).blksize, 1432);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_BLKSIZE, 1469, 0, 0).blksize, 1468);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_BLKSIZE, 65464, 0, 0).blksize, 1468);
+	assert_int_equal(nego(&big, TFTP_OPT_BLKSIZE, 65464, 0, 0).blksize, 65464);
+	assert_int_equal(nego(&big, TFTP_OPT_BLKSIZE, 65465, 0, 0).blksize, 65464);
+	assert_int_equal(nego(&big, TFTP_OPT_BLKSIZE, UINT64_MAX, 0, 0).blksize, 65464);
+	/* A limit above the protocol's is the protocol's. */
+	big.max_blksize = 100000;
+	assert_int_equal(nego(&big, TFTP_OPT_BLKSIZE, 70000, 0, 0).blksize, 65464);
+}
+
+static void test_negotiate_windowsize_timeout_tsize(void **state)
+{
+	assert_int_equal(nego(&lim_default, TFTP_OPT_WINDOWSIZE, 0, 0, 0).present, 0);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_WINDOWSIZE, 0, 0, 1).windowsize, 1);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_WINDOWSIZE, 0, 0, 16).windowsize, 16);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_WINDOWSIZE, 0, 0, 65535).windowsize, 64);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_WINDOWSIZE, 0, 0, 65536).windowsize, 64);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_TIMEOUT, 0, 0, 0).present, 0);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_TIMEOUT, 0, 256, 0).present, 0);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_TIMEOUT, 0, 1, 0).timeout, 1);
+	assert_int_equal(nego(&lim_default, TFTP_OPT_TIMEOUT, 0, 255, 0).timeout, 255);
+	struct tftp_options o = nego(&lim_default, TFTP_OPT_TSIZE, 0, 0, 0);
+	assert_int_equal(o.present, TFTP_OPT_TSIZE);
+	assert_int_equal(o.tsize, 12345);
+	/* Invalid and unknown options are never acknowledged. */
+	struct tftp_options req = { .invalid = TFTP_OPT_BLKSIZE, .unknown = 3, .duplicate = TFTP_OPT_TSIZE };
+	tftp_negotiate(&req, &lim_default, 1, &o);
+	assert_int_equal(o.present, 0);
+}
+
+/* ---- engine --------------------------------------------------------------- */
+
+static struct tftp_packet ack(uint16_t block)
+{
+	return (struct tftp_packet){ .op = TFTP_ACK, .block = block };
+}
+
+static int input_ack(struct tftp_session *s, uint16_t block, int64_t now, struct tftp_action *a)
+{
+	struct tftp_packet p = ack(block);
+	return tftp_session_input(s, &p, now, a);
+}
+
+static void test_session_lockstep(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	struct tftp_options none = { 0 };
+	/* 1100 bytes at 512: blocks of 512, 512, 76. */
+	assert_int_equal(tftp_session_start(&s, &lim_default, &none, 1100, 0, &a), TFTP_SESSION_CONTINUE);
+	assert_false(a.send_oack);
+	assert_int_equal(a.first, 1);
+	assert_int_equal(a.count, 1);
+	assert_int_equal(a.deadline, 1000);
+	assert_int_equal(s.blksize, 512);
+	assert_int_equal(s.windowsize, 1);
+	assert_int_equal(s.last_block, 3);
+	uint16_t wire;
+	uint64_t off;
+	uint32_t len;
+	tftp_session_block(&s, 3, &wire, &off, &len);
+	assert_int_equal(wire, 3);
+	assert_int_equal(off, 1024);
+	assert_int_equal(len, 76);
+	assert_int_equal(input_ack(&s, 1, 10, &a), TFTP_SESSION_CONTINUE);
+	assert_int_equal(a.first, 2);
+	assert_int_equal(a.count, 1);
+	assert_int_equal(a.deadline, 1010);
+	assert_int_equal(input_ack(&s, 2, 20, &a), TFTP_SESSION_CONTINUE);
+	assert_int_equal(a.first, 3);
+	assert_int_equal(input_ack(&s, 3, 30, &a), TFTP_SESSION_FINISHED);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(a.deadline, -1);
+	assert_int_equal(s.state, TFTP_SESSION_DONE);
+	assert_int_equal(tftp_session_bytes_acked(&s), 1100);
+	/* Late packets after the end change nothing. */
+	assert_int_equal(input_ack(&s, 3, 40, &a), TFTP_SESSION_FINISHED);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(tftp_session_timeout(&s, 5000, &a), TFTP_SESSION_FINISHED);
+	assert_int_equal(a.count, 0);
+}
+
+static void test_session_final_block_sizes(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	struct tftp_options none = { 0 };
+	uint16_t wire;
+	uint64_t off;
+	uint32_t len;
+	/* Empty file: one empty block. */
+	tftp_session_start(&s, &lim_default, &none, 0, 0, &a);
+	assert_int_equal(s.last_block, 1);
+	tftp_session_block(&s, 1, &wire, &off, &len);
+	assert_int_equal(len, 0);
+	assert_int_equal(input_ack(&s, 1, 1, &a), TFTP_SESSION_FINISHED);
+	/* An exact multiple of the block size ends with an empty block. */
+	tftp_session_start(&s, &lim_default, &none, 1024, 0, &a);
+	assert_int_equal(s.last_block, 3);
+	tftp_session_block(&s, 2, &wire, &off, &len);
+	assert_int_equal(len, 512);
+	tftp_session_block(&s, 3, &wire, &off, &len);
+	assert_int_equal(off, 1024);
+	assert_int_equal(len, 0);
+}
+
+static void test_session_oack_handshake(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	struct tftp_options req = { .present = TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE | TFTP_OPT_TSIZE,
+				    .blksize = 1468, .windowsize = 4 };
+	assert_int_equal(tftp_session_start(&s, &lim_default, &req, 100000, 0, &a), 0);
+	assert_true(a.send_oack);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(s.state, TFTP_SESSION_OACK);
+	assert_int_equal(s.oack.tsize, 100000);
+	assert_int_equal(s.oack.blksize, 1468);
+	assert_int_equal(s.oack.windowsize, 4);
+	/* Not ACK 0: ignored, the OACK stays outstanding. */
+	assert_int_equal(input_ack(&s, 1, 5, &a), 0);
+	assert_false(a.send_oack);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(a.deadline, 1000);
+	assert_int_equal(s.stray_acks, 1);
+	/* ACK 0 starts the data with a full window. */
+	assert_int_equal(input_ack(&s, 0, 10, &a), 0);
+	assert_int_equal(s.state, TFTP_SESSION_DATA);
+	assert_int_equal(a.first, 1);
+	assert_int_equal(a.count, 4);
+	assert_int_equal(a.deadline, 1010);
+	/* A second ACK 0 is a duplicate. */
+	assert_int_equal(input_ack(&s, 0, 11, &a), 0);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(s.dup_acks, 1);
+
+	/* A client that only wanted the size answers the OACK with ERROR 8. */
+	tftp_session_start(&s, &lim_default, &req, 100000, 0, &a);
+	struct tftp_packet err = { .op = TFTP_ERROR, .error_code = TFTP_ERR_OPTIONS };
+	assert_int_equal(tftp_session_input(&s, &err, 3, &a), -ECONNRESET);
+	assert_false(a.send_error);
+	assert_int_equal(a.deadline, -1);
+	assert_int_equal(s.state, TFTP_SESSION_FAILED);
+}
+
+static void test_session_only_ignored_options(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	/* Everything refused: no OACK, plain RFC 1350 transfer. */
+	struct tftp_options req = { .present = TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, .blksize = 4, .windowsize = 0,
+				    .unknown = 2 };
+	tftp_session_start(&s, &lim_default, &req, 600, 0, &a);
+	assert_false(a.send_oack);
+	assert_int_equal(a.first, 1);
+	assert_int_equal(a.count, 1);
+	assert_int_equal(s.blksize, 512);
+	assert_int_equal(s.windowsize, 1);
+}
+
+static struct tftp_action start_windowed(struct tftp_session *s, uint64_t size, uint32_t blksize, uint32_t window)
+{
+	struct tftp_action a;
+	struct tftp_limits lim = lim_default;
+	lim.max_blksize = TFTP_BLKSIZE_MAX;
+	lim.max_windowsize = TFTP_WINDOWSIZE_MAX;
+	struct tftp_options req = { .present = TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, .blksize = blksize,
+				    .windowsize = window };
+	tftp_session_start(s, &lim, &req, size, 0, &a);
+	assert_true(a.send_oack);
+	assert_int_equal(input_ack(s, 0, 0, &a), 0);
+	assert_int_equal(a.first, 1);
+	assert_int_equal(a.count, window < s->last_block ? window : s->last_block);
+	return a;
+}
+
+static void test_session_window(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	start_windowed(&s, 10 * 100 + 50, 100, 4); /* 11 blocks, the last of 50 bytes */
+	assert_int_equal(s.last_block, 11);
+	assert_int_equal(s.sent, 4);
+	/* Whole window acknowledged: the next one. */
+	assert_int_equal(input_ack(&s, 4, 1, &a), 0);
+	assert_int_equal(a.first, 5);
+	assert_int_equal(a.count, 4);
+	assert_int_equal(s.sent, 8);
+	/* The client got 5 and 6 only: restart the window at 7; 7 and 8
+	 * go out again. */
+	assert_int_equal(input_ack(&s, 6, 2, &a), 0);
+	assert_int_equal(a.first, 7);
+	assert_int_equal(a.count, 4);
+	assert_int_equal(s.blocks_resent, 2);
+	assert_int_equal(s.sent, 10);
+	/* Last window is short: only block 11 is left. */
+	assert_int_equal(input_ack(&s, 10, 3, &a), 0);
+	assert_int_equal(a.first, 11);
+	assert_int_equal(a.count, 1);
+	assert_int_equal(input_ack(&s, 11, 4, &a), TFTP_SESSION_FINISHED);
+	assert_int_equal(s.blocks_sent, 4 + 4 + 4 + 1);
+}
+
+static void test_session_dup_and_stray_acks(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	start_windowed(&s, 100 * 512, 512, 8);
+	assert_int_equal(input_ack(&s, 8, 1, &a), 0); /* window 9..16 out */
+	int64_t deadline = a.deadline;
+	/* Duplicate of the ACK just acted on: nothing is sent. */
+	assert_int_equal(input_ack(&s, 8, 2, &a), 0);
+	assert_int_equal(a.count, 0);
+	assert_false(a.send_oack);
+	assert_int_equal(a.deadline, deadline); /* the timer is not pushed back */
+	/* Older ACKs and ACKs for blocks never sent: ignored. */
+	assert_int_equal(input_ack(&s, 3, 3, &a), 0);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(input_ack(&s, 17, 4, &a), 0);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(input_ack(&s, 60000, 5, &a), 0);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(s.dup_acks, 1);
+	assert_int_equal(s.stray_acks, 3);
+	assert_int_equal(s.acked, 8);
+	assert_int_equal(s.blocks_resent, 0);
+}
+
+/* Every ACK arrives twice (a duplicating network, or a client that
+ * re-ACKs). Each window must still go out exactly once. */
+static void test_session_sorcerers_apprentice(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	start_windowed(&s, 1000 * 512 + 3, 512, 16);
+	uint64_t sent = s.blocks_sent;
+	int64_t now = 0;
+	int rc = 0;
+	while (rc == 0) {
+		uint16_t last = (uint16_t)s.sent;
+		rc = input_ack(&s, last, ++now, &a);
+		sent += a.count;
+		if (rc == 0) {
+			int rc2 = input_ack(&s, last, ++now, &a);
+			assert_int_equal(rc2, 0);
+			assert_int_equal(a.count, 0);
+		}
+	}
+	assert_int_equal(rc, TFTP_SESSION_FINISHED);
+	assert_int_equal(sent, s.last_block);
+	assert_int_equal(s.blocks_sent, s.last_block);
+	assert_int_equal(s.blocks_resent, 0);
+	assert_true(s.dup_acks > 60);
+}
+
+/* Drive a whole transfer with a perfect client that ACKs the end of each
+ * window by its 16-bit wire number; check offsets and wire numbers of
+ * every block on the way. */
+static void run_rollover(uint64_t size, uint32_t blksize, uint32_t window)
+{
+	struct tftp_session s;
+	struct tftp_action a = start_windowed(&s, size, blksize, window);
+	uint64_t expect = 1, wraps = 0;
+	uint64_t first = a.first;
+	uint32_t count = a.count;
+	int rc = 0;
+	int64_t now = 0;
+	while (rc == 0) {
+		assert_int_equal(first, expect);
+		uint16_t wire = 0;
+		for (uint32_t i = 0; i < count; i++) {
+			uint64_t off;
+			uint32_t len;
+			tftp_session_block(&s, first + i, &wire, &off, &len);
+			assert_int_equal(wire, (uint16_t)(first + i));
+			assert_true(off == (first + i - 1) * blksize);
+			if (first + i < s.last_block)
+				assert_int_equal(len, blksize);
+			else
+				assert_true(len == size - off);
+			if (wire == 0)
+				wraps++;
+		}
+		expect = first + count;
+		rc = input_ack(&s, wire, ++now, &a);
+		first = a.first;
+		count = a.count;
+	}
+	assert_int_equal(rc, TFTP_SESSION_FINISHED);
+	assert_true(expect == s.last_block + 1);
+	assert_true(wraps == s.last_block / 65536);
+	assert_true(wraps >= 1);
+	assert_true(tftp_session_bytes_acked(&s) == size);
+	assert_int_equal(s.blocks_resent, 0);
+}
+
+static void test_session_rollover(void **state)
+{
+	/* > 32 MiB at 512-byte blocks: wraps once (65535 -> 0). */
+	run_rollover((40u << 20) + 17, 512, 1);
+	/* Beyond 65535 * blksize with windows that straddle the wrap. */
+	run_rollover(65536ull * 1468 * 2 + 1, 1468, 16);
+	/* The smallest blocks: several wraps. */
+	run_rollover(65536ull * 8 * 3 + 5, 8, 7);
+	/* Windows as large as the protocol allows. */
+	run_rollover(65536ull * 512 * 2 + 512, 512, 65535);
+}
+
+/* An ACK that arrives after a rollover for a block before it: the 16-bit
+ * distance from the last ACK tells them apart. */
+static void test_session_rollover_partial_ack(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	start_windowed(&s, 70000ull * 512, 512, 16);
+	while (s.acked < 65520)
+		input_ack(&s, (uint16_t)s.sent, 1, &a);
+	assert_int_equal(s.acked, 65520);
+	assert_int_equal(s.sent, 65536); /* wire 0 */
+	/* A partial ACK just before the wrap: the window restarts at 65531
+	 * and now straddles it. */
+	assert_int_equal(input_ack(&s, 65530, 2, &a), 0);
+	assert_int_equal(a.first, 65531);
+	assert_int_equal(s.sent, 65546);
+	/* Wire 3 is block 65536 + 3, inside the window. */
+	assert_int_equal(input_ack(&s, 3, 3, &a), 0);
+	assert_int_equal(s.acked, 65539);
+	assert_int_equal(a.first, 65540);
+	/* Wire 65530 is now behind us: ignored. */
+	assert_int_equal(input_ack(&s, 65530, 4, &a), 0);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(s.acked, 65539);
+}
+
+static void test_session_retransmit_backoff(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	struct tftp_options none = { 0 };
+	tftp_session_start(&s, &lim_default, &none, 5000, 100, &a);
+	assert_int_equal(a.deadline, 1100);
+	/* Early wake-up: nothing. */
+	assert_int_equal(tftp_session_timeout(&s, 1099, &a), 0);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(a.deadline, 1100);
+	/* Timeouts resend block 1 with 2, 4, 8, 8 s waits. */
+	const int64_t at[] = { 1100, 3100, 7100, 15100, 23100 };
+	const int64_t next[] = { 3100, 7100, 15100, 23100, 31100 };
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(tftp_session_timeout(&s, at[i], &a), 0);
+		assert_int_equal(a.first, 1);
+		assert_int_equal(a.count, 1);
+		assert_int_equal(a.deadline, next[i]);
+	}
+	assert_int_equal(s.blocks_resent, 5);
+	/* The sixth timeout in a row gives up. */
+	assert_int_equal(tftp_session_timeout(&s, 31100, &a), -ETIMEDOUT);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(a.deadline, -1);
+	assert_int_equal(s.state, TFTP_SESSION_FAILED);
+	assert_int_equal(s.timeouts, 6);
+
+	/* Progress resets the backoff and the retry count. */
+	tftp_session_start(&s, &lim_default, &none, 5000, 0, &a);
+	tftp_session_timeout(&s, 1000, &a);
+	tftp_session_timeout(&s, 3000, &a);
+	assert_int_equal(a.deadline, 7000);
+	assert_int_equal(input_ack(&s, 1, 3500, &a), 0);
+	assert_int_equal(a.first, 2);
+	assert_int_equal(a.deadline, 4500);
+	assert_int_equal(s.retries, 0);
+}
+
+static void test_session_retransmit_window_and_oack(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	struct tftp_options req = { .present = TFTP_OPT_WINDOWSIZE | TFTP_OPT_TIMEOUT, .windowsize = 8, .timeout = 3 };
+	tftp_session_start(&s, &lim_default, &req, 512 * 20, 0, &a);
+	assert_true(a.send_oack);
+	assert_int_equal(a.deadline, 3000); /* the client's timeout */
+	/* The OACK is what gets retransmitted before ACK 0. */
+	assert_int_equal(tftp_session_timeout(&s, 3000, &a), 0);
+	assert_true(a.send_oack);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(a.deadline, 9000);
+	assert_int_equal(input_ack(&s, 0, 9100, &a), 0);
+	assert_int_equal(a.deadline, 12100);
+	assert_int_equal(input_ack(&s, 5, 9200, &a), 0); /* partial: window 6..13 */
+	/* A timeout resends the whole outstanding window from the first
+	 * unacknowledged block. */
+	assert_int_equal(tftp_session_timeout(&s, 12200, &a), 0);
+	assert_false(a.send_oack);
+	assert_int_equal(a.first, 6);
+	assert_int_equal(a.count, 8);
+}
+
+static void test_session_illegal_packets(void **state)
+{
+	const enum tftp_opcode ops[] = { TFTP_DATA, TFTP_RRQ, TFTP_WRQ, TFTP_OACK };
+	for (size_t i = 0; i < 4; i++) {
+		struct tftp_session s;
+		struct tftp_action a;
+		struct tftp_options none = { 0 };
+		tftp_session_start(&s, &lim_default, &none, 5000, 0, &a);
+		struct tftp_packet p = { .op = ops[i] };
+		assert_int_equal(tftp_session_input(&s, &p, 1, &a), -EPROTO);
+		assert_true(a.send_error);
+		assert_int_equal(a.error_code, TFTP_ERR_ILLEGAL_OP);
+		assert_int_equal(a.deadline, -1);
+	}
+}
+
+/* ---- root ------------------------------------------------------------------ */
+
+static char tmpdir[PATH_MAX];
+
+static void write_file(const char *rel, const char *content)
+{
+	char path[PATH_MAX * 2];
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static void at(const char *rel, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", tmpdir, rel);
+}
+
+static int setup_tree(void **state)
+{
+	char p[PATH_MAX * 2], q[PATH_MAX * 2];
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/irtftp-unit-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	/* tmpdir/root is the boot root; tmpdir/outside is not. */
+	at("root", p, sizeof(p));
+	mkdir(p, 0755);
+	at("root/sub", p, sizeof(p));
+	mkdir(p, 0755);
+	at("outside", p, sizeof(p));
+	mkdir(p, 0755);
+	write_file("root/pxelinux.0", "nbp");
+	write_file("root/sub/linux", "kernel");
+	write_file("outside/secret", "secret");
+	at("root/abs-out", p, sizeof(p));
+	at("outside/secret", q, sizeof(q));
+	if (symlink(q, p) < 0 || symlink("../outside/secret", (at("root/rel-out", p, sizeof(p)), p)) < 0 ||
+	    symlink("../outside", (at("root/dir-out", p, sizeof(p)), p)) < 0 ||
+	    symlink("sub/linux", (at("root/in", p, sizeof(p)), p)) < 0 ||
+	    symlink("../pxelinux.0", (at("root/sub/up-in", p, sizeof(p)), p)) < 0 ||
+	    symlink("/proc/self/root/etc/passwd", (at("root/magic", p, sizeof(p)), p)) < 0)
+		return -1;
+	at("root/fifo", p, sizeof(p));
+	if (mkfifo(p, 0644) < 0)
+		return -1;
+	return 0;
+}
+
+static int teardown_tree(void **state)
+{
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_root_lexical(void **state)
+{
+	const char *rel;
+	size_t len;
+	assert_int_equal(tftp_root_check_name("a\0b", 3, &rel, &len), -EILSEQ);
+	assert_int_equal(tftp_root_check_name("..", 2, &rel, &len), -EPERM);
+	assert_int_equal(tftp_root_check_name("../etc/passwd", 13, &rel, &len), -EPERM);
+	assert_int_equal(tftp_root_check_name("/../x", 5, &rel, &len), -EPERM);
+	assert_int_equal(tftp_root_check_name("a/../b", 6, &rel, &len), -EPERM);
+	assert_int_equal(tftp_root_check_name("a/..", 4, &rel, &len), -EPERM);
+	assert_int_equal(tftp_root_check_name("a//../b", 7, &rel, &len), -EPERM);
+	/* Names that only look like "..". */
+	assert_int_equal(tftp_root_check_name("...", 3, &rel, &len), 0);
+	assert_int_equal(tftp_root_check_name("..a/b..", 7, &rel, &len), 0);
+	assert_int_equal(tftp_root_check_name("./x", 3, &rel, &len), 0);
+	/* Leading '/'s are dropped: names are relative to the root. */
+	assert_int_equal(tftp_root_check_name("/pxelinux.0", 11, &rel, &len), 0);
+	assert_int_equal(len, 10);
+	assert_memory_equal(rel, "pxelinux.0", 10);
+	assert_int_equal(tftp_root_check_name("//etc/passwd", 12, &rel, &len), 0);
+	assert_int_equal(len, 10);
+	assert_memory_equal(rel, "etc/passwd", 10);
+	static char big[TFTP_ROOT_NAME_MAX + 1];
+	memset(big, 'a', sizeof(big));
+	for (size_t i = 100; i < sizeof(big); i += 100)
+		big[i] = '/';
+	assert_int_equal(tftp_root_check_name(big, TFTP_ROOT_NAME_MAX, &rel, &len), 0);
+	assert_int_equal(tftp_root_check_name(big, TFTP_ROOT_NAME_MAX + 1, &rel, &len), -ENAMETOOLONG);
+	memset(big, 'a', NAME_MAX + 1);
+	assert_int_equal(tftp_root_check_name(big, NAME_MAX + 1, &rel, &len), -ENAMETOOLONG);
+	assert_int_equal(tftp_root_check_name(big, NAME_MAX, &rel, &len), 0);
+}
+
+static int open_in(const struct tftp_root *r, const char *name, char *content, size_t len)
+{
+	int fd;
+	struct stat st;
+	int rc = tftp_root_open_file(r, name, strlen(name), &fd, &st);
+	if (rc < 0)
+		return rc;
+	ssize_t n = read(fd, content, len - 1);
+	content[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return 0;
+}
+
+static void check_root(bool use_openat2)
+{
+	struct tftp_root r;
+	char path[PATH_MAX * 2], buf[64];
+	at("root", path, sizeof(path));
+	assert_int_equal(tftp_root_open(&r, path), 0);
+	if (use_openat2 && !r.use_openat2) {
+		tftp_root_close(&r);
+		skip(); /* kernel without openat2(2) */
+	}
+	r.use_openat2 = use_openat2;
+	assert_int_equal(open_in(&r, "pxelinux.0", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "nbp");
+	assert_int_equal(open_in(&r, "/pxelinux.0", buf, sizeof(buf)), 0);
+	assert_int_equal(open_in(&r, "sub/linux", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "kernel");
+	assert_int_equal(open_in(&r, "/sub//linux", buf, sizeof(buf)), 0);
+	assert_int_equal(open_in(&r, "missing", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(open_in(&r, "/etc/passwd", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(open_in(&r, "//etc/passwd", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(open_in(&r, "pxelinux.0/x", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(open_in(&r, "../outside/secret", buf, sizeof(buf)), -EPERM);
+	assert_int_equal(open_in(&r, "sub", buf, sizeof(buf)), -EISDIR);
+	assert_int_equal(open_in(&r, "", buf, sizeof(buf)), -EISDIR);
+	assert_int_equal(open_in(&r, "/", buf, sizeof(buf)), -EISDIR);
+	/* A FIFO with no writer: refused at once, not a hang. */
+	assert_int_equal(open_in(&r, "fifo", buf, sizeof(buf)), -ENODEV);
+	/* Symlinks leaving the root. */
+	int out = use_openat2 ? -EXDEV : -ELOOP;
+	assert_int_equal(open_in(&r, "abs-out", buf, sizeof(buf)), out);
+	assert_int_equal(open_in(&r, "rel-out", buf, sizeof(buf)), out);
+	assert_int_equal(open_in(&r, "dir-out/secret", buf, sizeof(buf)), out);
+	int magic = open_in(&r, "magic", buf, sizeof(buf));
+	assert_true(magic == -EXDEV || magic == -ELOOP);
+	/* Symlinks that stay inside are followed with openat2 only. */
+	assert_int_equal(open_in(&r, "in", buf, sizeof(buf)), use_openat2 ? 0 : -ELOOP);
+	if (use_openat2)
+		assert_string_equal(buf, "kernel");
+	assert_int_equal(open_in(&r, "sub/up-in", buf, sizeof(buf)), use_openat2 ? 0 : -ELOOP);
+	/* NUL inside the name. */
+	int fd;
+	struct stat st;
+	assert_int_equal(tftp_root_open_file(&r, "pxelinux.0\0x", 12, &fd, &st), -EILSEQ);
+	tftp_root_close(&r);
+	/* Every refusal has words for the log. */
+	const int errs[] = { -EILSEQ, -ENAMETOOLONG, -EPERM, -EXDEV, -ELOOP, -EISDIR, -ENODEV, -ENOENT, -EACCES };
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(tftp_root_strerror(errs[i]), tftp_root_strerror(errs[j]));
+		assert_int_equal(tftp_root_error_code(errs[i]), errs[i] == -ENOENT ? 1 : 2);
+	}
+}
+
+static void test_root_openat2(void **state)
+{
+	check_root(true);
+}
+
+static void test_root_nofollow_walk(void **state)
+{
+	check_root(false);
+}
+
+static void test_root_not_a_directory(void **state)
+{
+	struct tftp_root r;
+	char path[PATH_MAX * 2];
+	at("root/pxelinux.0", path, sizeof(path));
+	assert_int_equal(tftp_root_open(&r, path), -ENOTDIR);
+	at("nonexistent", path, sizeof(path));
+	assert_int_equal(tftp_root_open(&r, path), -ENOENT);
+}
+
+/* ---- cache ------------------------------------------------------------------ */
+
+static int open_file(const char *rel, struct stat *st)
+{
+	char path[PATH_MAX * 2];
+	at(rel, path, sizeof(path));
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, st), 0);
+	return fd;
+}
+
+static struct tftp_file *cache_get(struct tftp_cache *c, const char *rel, bool netascii)
+{
+	struct stat st;
+	struct tftp_file *f;
+	int fd = open_file(rel, &st);
+	assert_int_equal(tftp_cache_get(c, rel, fd, &st, netascii, &f), 0);
+	close(fd);
+	return f;
+}
+
+static void test_cache_shared_and_released(void **state)
+{
+	struct tftp_cache *c;
+	assert_int_equal(tftp_cache_new(&c), 0);
+	write_file("root/shared", "0123456789");
+	struct tftp_file *a = cache_get(c, "root/shared", false);
+	struct tftp_file *b = cache_get(c, "root/shared", false);
+	assert_ptr_equal(a, b);
+	assert_ptr_equal(a->data, b->data);
+	assert_int_equal(a->size, 10);
+	assert_memory_equal(a->data, "0123456789", 10);
+	assert_int_equal(tftp_cache_count(c), 1);
+	/* Another name is another entry. */
+	struct tftp_file *k = cache_get(c, "root/sub/linux", false);
+	assert_int_equal(tftp_cache_count(c), 2);
+	tftp_cache_put(c, a);
+	assert_int_equal(tftp_cache_count(c), 2);
+	tftp_cache_put(c, b);
+	assert_int_equal(tftp_cache_count(c), 1);
+	tftp_cache_put(c, k);
+	assert_int_equal(tftp_cache_count(c), 0);
+	tftp_cache_put(c, NULL);
+	tftp_cache_free(c);
+}
+
+static void test_cache_replaced_file(void **state)
+{
+	struct tftp_cache *c;
+	char tmp[PATH_MAX * 2], dst[PATH_MAX * 2];
+	assert_int_equal(tftp_cache_new(&c), 0);
+	write_file("root/kernel", "old kernel");
+	struct tftp_file *old = cache_get(c, "root/kernel", false);
+	/* Replaced by rename: new inode. */
+	write_file("root/kernel.new", "new kernel!");
+	at("root/kernel.new", tmp, sizeof(tmp));
+	at("root/kernel", dst, sizeof(dst));
+	assert_int_equal(rename(tmp, dst), 0);
+	struct tftp_file *cur = cache_get(c, "root/kernel", false);
+	assert_ptr_not_equal(old, cur);
+	assert_int_equal(cur->size, 11);
+	assert_memory_equal(cur->data, "new kernel!", 11);
+	/* The running transfer still has its version. */
+	assert_memory_equal(old->data, "old kernel", 10);
+	assert_int_equal(tftp_cache_count(c), 2);
+	/* Rewritten in place with a new mtime: a new entry as well. */
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 1000, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, dst, ts, 0), 0);
+	struct tftp_file *touched = cache_get(c, "root/kernel", false);
+	assert_ptr_not_equal(touched, cur);
+	assert_int_equal(tftp_cache_count(c), 3);
+	tftp_cache_put(c, old);
+	tftp_cache_put(c, cur);
+	tftp_cache_put(c, touched);
+	assert_int_equal(tftp_cache_count(c), 0);
+	tftp_cache_free(c);
+}
+
+static void test_cache_netascii_and_empty(void **state)
+{
+	struct tftp_cache *c;
+	assert_int_equal(tftp_cache_new(&c), 0);
+	write_file("root/text", "a\nb\rc\r\n");
+	struct tftp_file *t = cache_get(c, "root/text", true);
+	assert_int_equal(t->size, 11);
+	assert_memory_equal(t->data, "a\r\nb\r\0c\r\0\r\n", 11);
+	/* The octet view of the same file is separate and unconverted. */
+	struct tftp_file *o = cache_get(c, "root/text", false);
+	assert_ptr_not_equal(t, o);
+	assert_int_equal(o->size, 7);
+	write_file("root/empty", "");
+	struct tftp_file *e = cache_get(c, "root/empty", false);
+	assert_int_equal(e->size, 0);
+	assert_null(e->data);
+	tftp_cache_put(c, t);
+	tftp_cache_put(c, o);
+	tftp_cache_put(c, e);
+	tftp_cache_free(c);
+}
+
+/* The shell relies on this: sending from a mapping whose file was
+ * truncated underneath fails with EFAULT instead of killing the daemon
+ * with SIGBUS. */
+static void test_cache_truncated_file_is_efault(void **state)
+{
+	struct tftp_cache *c;
+	char path[PATH_MAX * 2];
+	static char big[3 * 4096];
+	memset(big, 'x', sizeof(big) - 1);
+	assert_int_equal(tftp_cache_new(&c), 0);
+	write_file("root/shrinks", big);
+	struct tftp_file *f = cache_get(c, "root/shrinks", false);
+	at("root/shrinks", path, sizeof(path));
+	assert_int_equal(truncate(path, 10), 0);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	struct iovec iov = { (void *)(f->data + 2 * 4096), 100 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	errno = 0;
+	assert_int_equal(sendmsg(sv[0], &mh, 0), -1);
+	assert_int_equal(errno, EFAULT);
+	close(sv[0]);
+	close(sv[1]);
+	tftp_cache_put(c, f);
+	tftp_cache_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_codec_roundtrip),
+		cmocka_unit_test(test_codec_rrq_wire),
+		cmocka_unit_test(test_codec_missing_nul),
+		cmocka_unit_test(test_codec_odd_option_count),
+		cmocka_unit_test(test_codec_duplicate_options),
+		cmocka_unit_test(test_codec_unknown_and_invalid_options),
+		cmocka_unit_test(test_codec_padding),
+		cmocka_unit_test(test_codec_filename_limit),
+		cmocka_unit_test(test_codec_short_and_unknown),
+		cmocka_unit_test(test_codec_encode_limits),
+		cmocka_unit_test(test_negotiate_blksize),
+		cmocka_unit_test(test_negotiate_windowsize_timeout_tsize),
+		cmocka_unit_test(test_session_lockstep),
+		cmocka_unit_test(test_session_final_block_sizes),
+		cmocka_unit_test(test_session_oack_handshake),
+		cmocka_unit_test(test_session_only_ignored_options),
+		cmocka_unit_test(test_session_window),
+		cmocka_unit_test(test_session_dup_and_stray_acks),
+		cmocka_unit_test(test_session_sorcerers_apprentice),
+		cmocka_unit_test(test_session_rollover),
+		cmocka_unit_test(test_session_rollover_partial_ack),
+		cmocka_unit_test(test_session_retransmit_backoff),
+		cmocka_unit_test(test_session_retransmit_window_and_oack),
+		cmocka_unit_test(test_session_illegal_packets),
+		cmocka_unit_test(test_root_lexical),
+		cmocka_unit_test(test_root_openat2),
+		cmocka_unit_test(test_root_nofollow_walk),
+		cmocka_unit_test(test_root_not_a_directory),
+		cmocka_unit_test(test_cache_shared_and_released),
+		cmocka_unit_test(test_cache_replaced_file),
+		cmocka_unit_test(test_cache_netascii_and_empty),
+		cmocka_unit_test(test_cache_truncated_file_is_efault),
+	};
+	return cmocka_run_group_tests(tests, setup_tree, teardown_tree);
+}
