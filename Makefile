@@ -160,7 +160,7 @@ FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
-		build-fuzz/libcommon.a build-fuzz/librack.a
+		$(subst $(BUILD)/,build-fuzz/,$(PROTO_H)) build-fuzz/libcommon.a build-fuzz/librack.a
 	@set -e; for src in $(FUZZ_SRC); do \
 		name=$$(basename $$src .c); seeds=tests/fuzz/corpus/$${name#fuzz_}; \
 		echo "  FUZZ    $$name for $(FUZZ_SECONDS) s"; \

@@ -45,7 +45,7 @@ int netns_socket(int nsfd, int domain, int type, int protocol)
 		int fd = socket(domain, type, protocol);
 		return fd < 0 ? -errno : fd;
 	}
-	struct netns_job job = { nsfd, domain, type, protocol, -EIO };
+	struct netns_job job = {nsfd, domain, type, protocol, -EIO};
 	pthread_t t;
 	int r = pthread_create(&t, NULL, netns_socket_thread, &job);
 	if (r != 0)

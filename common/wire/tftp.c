@@ -14,17 +14,17 @@ struct tftp_option_name {
 
 /* Order of the table is the order the encoder writes options in. */
 static const struct tftp_option_name tftp_option_names[] = {
-	{ "blksize", TFTP_OPT_BLKSIZE, offsetof(struct tftp_options, blksize) },
-	{ "tsize", TFTP_OPT_TSIZE, offsetof(struct tftp_options, tsize) },
-	{ "timeout", TFTP_OPT_TIMEOUT, offsetof(struct tftp_options, timeout) },
-	{ "windowsize", TFTP_OPT_WINDOWSIZE, offsetof(struct tftp_options, windowsize) },
+    {"blksize", TFTP_OPT_BLKSIZE, offsetof(struct tftp_options, blksize)},
+    {"tsize", TFTP_OPT_TSIZE, offsetof(struct tftp_options, tsize)},
+    {"timeout", TFTP_OPT_TIMEOUT, offsetof(struct tftp_options, timeout)},
+    {"windowsize", TFTP_OPT_WINDOWSIZE, offsetof(struct tftp_options, windowsize)},
 };
 #define TFTP_N_OPTIONS (sizeof(tftp_option_names) / sizeof(tftp_option_names[0]))
 
 static const char *const tftp_mode_names[] = {
-	[TFTP_MODE_NETASCII] = "netascii",
-	[TFTP_MODE_OCTET] = "octet",
-	[TFTP_MODE_MAIL] = "mail",
+    [TFTP_MODE_NETASCII] = "netascii",
+    [TFTP_MODE_OCTET] = "octet",
+    [TFTP_MODE_MAIL] = "mail",
 };
 
 static uint64_t *option_field(struct tftp_options *o, const struct tftp_option_name *n)
@@ -103,8 +103,7 @@ static int decode_options(const uint8_t *p, const uint8_t *end, struct tftp_opti
 
 		if (*p == '\0')
 			return all_zero(p, end) ? 0 : -EBADMSG;
-		if (take_string(&p, end, &name, &name_len) < 0 || p >= end ||
-		    take_string(&p, end, &val, &val_len) < 0)
+		if (take_string(&p, end, &name, &name_len) < 0 || p >= end || take_string(&p, end, &val, &val_len) < 0)
 			return -EBADMSG;
 		option_apply(o, name, name_len, val, val_len);
 	}
@@ -195,7 +194,7 @@ static void put(struct cursor *c, const void *data, size_t len)
 
 static void put16(struct cursor *c, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
 	put(c, b, 2);
 }
 
@@ -220,7 +219,7 @@ static void encode_options(struct cursor *c, const struct tftp_options *o)
 
 int tftp_encode(const struct tftp_packet *p, uint8_t *buf, size_t len)
 {
-	struct cursor c = { buf, buf + len, false };
+	struct cursor c = {buf, buf + len, false};
 
 	put16(&c, (uint16_t)p->op);
 	switch (p->op) {
@@ -268,7 +267,7 @@ void tftp_encode_data_header(uint8_t hdr[TFTP_HEADER_LEN], uint16_t block)
 
 const char *tftp_opcode_name(unsigned op)
 {
-	static const char *const names[] = { "?", "RRQ", "WRQ", "DATA", "ACK", "ERROR", "OACK" };
+	static const char *const names[] = {"?", "RRQ", "WRQ", "DATA", "ACK", "ERROR", "OACK"};
 	return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }
 

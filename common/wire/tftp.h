@@ -34,16 +34,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TFTP_PORT 69
-#define TFTP_HEADER_LEN 4 /* opcode + block number / error code */
-#define TFTP_FILENAME_MAX 1024
+#define TFTP_PORT	     69
+#define TFTP_HEADER_LEN	     4 /* opcode + block number / error code */
+#define TFTP_FILENAME_MAX    1024
 #define TFTP_BLKSIZE_DEFAULT 512
-#define TFTP_BLKSIZE_MIN 8
-#define TFTP_BLKSIZE_MAX 65464
-#define TFTP_TIMEOUT_MIN 1
-#define TFTP_TIMEOUT_MAX 255
-#define TFTP_WINDOWSIZE_MIN 1
-#define TFTP_WINDOWSIZE_MAX 65535
+#define TFTP_BLKSIZE_MIN     8
+#define TFTP_BLKSIZE_MAX     65464
+#define TFTP_TIMEOUT_MIN     1
+#define TFTP_TIMEOUT_MAX     255
+#define TFTP_WINDOWSIZE_MIN  1
+#define TFTP_WINDOWSIZE_MAX  65535
 
 enum tftp_opcode {
 	TFTP_RRQ = 1,
@@ -74,11 +74,11 @@ enum tftp_error_code {
 };
 
 /* Bits for struct tftp_options .present, .duplicate and .invalid. */
-#define TFTP_OPT_BLKSIZE (1u << 0)
-#define TFTP_OPT_TSIZE (1u << 1)
-#define TFTP_OPT_TIMEOUT (1u << 2)
+#define TFTP_OPT_BLKSIZE    (1u << 0)
+#define TFTP_OPT_TSIZE	    (1u << 1)
+#define TFTP_OPT_TIMEOUT    (1u << 2)
 #define TFTP_OPT_WINDOWSIZE (1u << 3)
-#define TFTP_OPT_ALL (TFTP_OPT_BLKSIZE | TFTP_OPT_TSIZE | TFTP_OPT_TIMEOUT | TFTP_OPT_WINDOWSIZE)
+#define TFTP_OPT_ALL	    (TFTP_OPT_BLKSIZE | TFTP_OPT_TSIZE | TFTP_OPT_TIMEOUT | TFTP_OPT_WINDOWSIZE)
 
 struct tftp_options {
 	unsigned present;   /* options with a decimal value, below */

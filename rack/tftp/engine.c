@@ -12,7 +12,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 void tftp_negotiate(const struct tftp_options *req, const struct tftp_limits *lim, uint64_t size,
 		    struct tftp_options *ret_oack)
 {
-	struct tftp_options o = { 0 };
+	struct tftp_options o = {0};
 
 	if ((req->present & TFTP_OPT_BLKSIZE) && req->blksize >= TFTP_BLKSIZE_MIN) {
 		uint64_t cap = min_u64(TFTP_BLKSIZE_MAX, lim->max_blksize);

@@ -34,11 +34,11 @@
 #include "common/wire/tftp.h"
 
 struct tftp_limits {
-	uint32_t max_blksize;    /* cap on a client's blksize, <= TFTP_BLKSIZE_MAX */
+	uint32_t max_blksize;	 /* cap on a client's blksize, <= TFTP_BLKSIZE_MAX */
 	uint32_t max_windowsize; /* cap on a client's windowsize, >= 1 */
-	uint32_t rto_ms;         /* first retransmission timeout, unless the client asks for one */
-	uint32_t rto_max_ms;     /* cap of the doubling */
-	unsigned max_retries;    /* timeouts in a row before giving up */
+	uint32_t rto_ms;	 /* first retransmission timeout, unless the client asks for one */
+	uint32_t rto_max_ms;	 /* cap of the doubling */
+	unsigned max_retries;	 /* timeouts in a row before giving up */
 };
 
 enum tftp_session_state {
@@ -56,13 +56,13 @@ struct tftp_session {
 	uint32_t blksize;
 	uint32_t windowsize;
 	uint64_t last_block; /* absolute number of the final, short block */
-	uint64_t acked;      /* highest block acknowledged; 0 = none yet */
-	uint64_t sent;       /* highest block sent */
+	uint64_t acked;	     /* highest block acknowledged; 0 = none yet */
+	uint64_t sent;	     /* highest block sent */
 	uint32_t rto_first_ms;
 	uint32_t rto_ms;
 	unsigned retries;
 	int64_t deadline; /* -1 = no timer */
-	int result;       /* once DONE or FAILED: what the last step returned */
+	int result;	  /* once DONE or FAILED: what the last step returned */
 	/* statistics, for the shell's log line */
 	uint64_t blocks_sent; /* including retransmissions */
 	uint64_t blocks_resent;

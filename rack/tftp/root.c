@@ -15,7 +15,7 @@
 
 static bool openat2_works(int dirfd)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC | O_DIRECTORY, .resolve = RESOLVE_BENEATH };
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_DIRECTORY, .resolve = RESOLVE_BENEATH};
 	long fd = syscall(SYS_openat2, dirfd, ".", &how, sizeof(how));
 
 	if (fd < 0)
@@ -106,8 +106,8 @@ static int walk_nofollow(int dirfd, char *path)
 static int open_beneath(int dirfd, const char *path)
 {
 	struct open_how how = {
-		.flags = ROOT_OPEN_FLAGS,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	    .flags = ROOT_OPEN_FLAGS,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd = syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
 

@@ -32,7 +32,7 @@
 #define TFTP_ROOT_NAME_MAX 1024
 
 struct tftp_root {
-	int dirfd;         /* O_PATH descriptor of the root directory */
+	int dirfd;	  /* O_PATH descriptor of the root directory */
 	bool use_openat2; /* false: the O_NOFOLLOW walk (old kernels, tests) */
 };
 

@@ -21,8 +21,8 @@
 #include "rack/rack.h"
 #include "rack/tftp/internal.h"
 
-#define REQUEST_MAX 4096        /* RFC 2347 caps requests at 512 bytes; be lenient */
-#define REQUESTS_PER_WAKEUP 64  /* then let transfers run */
+#define REQUEST_MAX	      4096 /* RFC 2347 caps requests at 512 bytes; be lenient */
+#define REQUESTS_PER_WAKEUP   64   /* then let transfers run */
 #define REFUSALS_LOGGED_PER_S 50
 
 void tftp_format_peer(const struct sockaddr *sa, char *buf, size_t len)
@@ -56,7 +56,7 @@ void tftp_log_escape(const char *s, size_t len, char *buf, size_t buflen)
 		unsigned char c = (unsigned char)s[i];
 		char tmp[5];
 		int n = (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') ? snprintf(tmp, sizeof(tmp), "%c", c)
-									   : snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+									  : snprintf(tmp, sizeof(tmp), "\\x%02x", c);
 		if (o + (size_t)n + 4 > buflen) {
 			snprintf(buf + o, buflen - o, "...");
 			return;
@@ -90,39 +90,38 @@ static bool server_log_allowed(struct tftp_server *s)
 
 /* Answer a request with an ERROR from the listening socket, from the
  * address the client wrote to. */
-static void server_send_error(struct tftp_server *s, const struct tftp_request *req, uint16_t code,
-			      const char *msg)
+static void server_send_error(struct tftp_server *s, const struct tftp_request *req, uint16_t code, const char *msg)
 {
-	struct tftp_packet p = { .op = TFTP_ERROR, .error_code = code, .error_msg = msg, .error_msg_len = strlen(msg) };
+	struct tftp_packet p = {.op = TFTP_ERROR, .error_code = code, .error_msg = msg, .error_msg_len = strlen(msg)};
 	uint8_t buf[256];
 	int n = tftp_encode(&p, buf, sizeof(buf));
 	if (n < 0)
 		return;
-	struct iovec iov = { buf, (size_t)n };
+	struct iovec iov = {buf, (size_t)n};
 	union {
 		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr mh = {
-		.msg_name = (void *)&req->peer,
-		.msg_namelen = req->peer_len,
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
+	    .msg_name = (void *)&req->peer,
+	    .msg_namelen = req->peer_len,
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
 	};
 	memset(&ctl, 0, sizeof(ctl));
 	if (req->local_len) {
 		struct cmsghdr *c = (struct cmsghdr *)ctl.buf;
 		mh.msg_control = ctl.buf;
 		if (s->family == AF_INET) {
-			struct in_pktinfo pi = { .ipi_spec_dst = ((const struct sockaddr_in *)&req->local)->sin_addr };
+			struct in_pktinfo pi = {.ipi_spec_dst = ((const struct sockaddr_in *)&req->local)->sin_addr};
 			c->cmsg_level = IPPROTO_IP;
 			c->cmsg_type = IP_PKTINFO;
 			c->cmsg_len = CMSG_LEN(sizeof(pi));
 			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
 		} else {
-			struct in6_pktinfo pi = { .ipi6_addr = ((const struct sockaddr_in6 *)&req->local)->sin6_addr,
-						  .ipi6_ifindex = (unsigned)req->ifindex };
+			struct in6_pktinfo pi = {.ipi6_addr = ((const struct sockaddr_in6 *)&req->local)->sin6_addr,
+						 .ipi6_ifindex = (unsigned)req->ifindex};
 			c->cmsg_level = IPPROTO_IPV6;
 			c->cmsg_type = IPV6_PKTINFO;
 			c->cmsg_len = CMSG_LEN(sizeof(pi));
@@ -134,12 +133,15 @@ static void server_send_error(struct tftp_server *s, const struct tftp_request *
 		log_debug("tftp: cannot send ERROR to %s: %s", req->peer_text, strerror(errno));
 }
 
+/* A missing file is routine (pxelinux probes a dozen config names per
+ * boot): info. Everything else may be someone probing: warn. */
 static void server_refuse(struct tftp_server *s, const struct tftp_request *req, const char *what, uint16_t code,
 			  const char *msg, const char *why)
 {
 	server_send_error(s, req, code, msg);
 	if (server_log_allowed(s))
-		log_warn("tftp: %s refused %s '%s': %s (ERROR %u)", req->peer_text, what, req->name_text, why, code);
+		log_msg(code == TFTP_ERR_NOT_FOUND ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+			"tftp: %s refused %s '%s': %s (ERROR %u)", req->peer_text, what, req->name_text, why, code);
 }
 
 static void server_rrq(struct tftp_server *s, struct tftp_request *req, const struct tftp_packet *p)
@@ -202,6 +204,14 @@ static void server_request(struct tftp_server *s, struct tftp_request *req, cons
 		return;
 	}
 	if (r < 0) {
+		/* Answering a tiny forged datagram with a longer ERROR would make
+		 * us a (small) amplifier: such requests are only logged. */
+		if (len < 4 + sizeof("malformed request")) {
+			if (server_log_allowed(s))
+				log_warn("tftp: %s sent a malformed %zu-byte request; not answered", req->peer_text,
+					 len);
+			return;
+		}
 		server_refuse(s, req, "request", TFTP_ERR_ILLEGAL_OP, "malformed request", "malformed request");
 		return;
 	}
@@ -259,14 +269,14 @@ static void server_read_cb(evutil_socket_t fd, short what, void *arg)
 			char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo))];
 			struct cmsghdr align;
 		} ctl;
-		struct iovec iov = { buf, sizeof(buf) };
+		struct iovec iov = {buf, sizeof(buf)};
 		struct msghdr mh = {
-			.msg_name = &req.peer,
-			.msg_namelen = sizeof(req.peer),
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-			.msg_control = ctl.buf,
-			.msg_controllen = sizeof(ctl.buf),
+		    .msg_name = &req.peer,
+		    .msg_namelen = sizeof(req.peer),
+		    .msg_iov = &iov,
+		    .msg_iovlen = 1,
+		    .msg_control = ctl.buf,
+		    .msg_controllen = sizeof(ctl.buf),
 		};
 		memset(&req, 0, sizeof(req));
 		ssize_t n = recvmsg(fd, &mh, 0);
@@ -355,11 +365,11 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 	s->max_transfers = conf->max_transfers;
 	s->gso = true;
 	s->lim = (struct tftp_limits){
-		.max_blksize = conf->max_blksize,
-		.max_windowsize = TFTP_SERVER_MAX_WINDOWSIZE,
-		.rto_ms = 1000,
-		.rto_max_ms = 8000,
-		.max_retries = 5,
+	    .max_blksize = conf->max_blksize,
+	    .max_windowsize = TFTP_SERVER_MAX_WINDOWSIZE,
+	    .rto_ms = 1000,
+	    .rto_max_ms = 8000,
+	    .max_retries = 5,
 	};
 	r = tftp_root_open(&s->root, conf->root);
 	if (r < 0) {
@@ -378,11 +388,10 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 	if (!s->ev)
 		abort();
 	event_add(s->ev, NULL);
-	log_info("tftp: serving %s on %s%s%s, up to %u transfers, blksize up to %u, windowsize up to %u%s",
-		 conf->root, conf->listen, conf->nsfd >= 0 ? " in network namespace " : "",
+	log_info("tftp: serving %s on %s%s%s, up to %u transfers, blksize up to %u, windowsize up to %u%s", conf->root,
+		 conf->listen, conf->nsfd >= 0 ? " in network namespace " : "",
 		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", s->max_transfers, s->lim.max_blksize,
-		 s->lim.max_windowsize,
-		 s->root.use_openat2 ? "" : " (no openat2: symlinks are not followed)");
+		 s->lim.max_windowsize, s->root.use_openat2 ? "" : " (no openat2: symlinks are not followed)");
 	*ret = s;
 	return 0;
 fail:
@@ -458,12 +467,12 @@ int rack_tftp_start(struct rack *k)
 	}
 	raise_fd_limit((unsigned)k->conf.tftp_max_transfers);
 	struct tftp_server_conf tc = {
-		.listen = k->conf.tftp_listen,
-		.root = root,
-		.max_transfers = (unsigned)k->conf.tftp_max_transfers,
-		.max_blksize = (uint32_t)k->conf.tftp_max_blksize,
-		.nsfd = nsfd,
-		.netns_name = k->conf.netns,
+	    .listen = k->conf.tftp_listen,
+	    .root = root,
+	    .max_transfers = (unsigned)k->conf.tftp_max_transfers,
+	    .max_blksize = (uint32_t)k->conf.tftp_max_blksize,
+	    .nsfd = nsfd,
+	    .netns_name = k->conf.netns,
 	};
 	r = tftp_server_new(k->base, &tc, &k->tftp);
 	if (nsfd >= 0)

@@ -8,11 +8,11 @@
  * window waits for EV_WRITE. */
 #include <errno.h>
 #include <event2/event.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <netinet/udp.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,9 +21,9 @@
 #include "rack/netns.h"
 #include "rack/tftp/internal.h"
 
-#define XFER_BATCH 64    /* messages per sendmmsg() */
-#define XFER_RECV_MAX 64 /* datagrams read per wake-up, for fairness */
-#define XFER_GSO_SEGS 64    /* UDP_MAX_SEGMENTS of older kernels */
+#define XFER_BATCH     64    /* messages per sendmmsg() */
+#define XFER_RECV_MAX  64    /* datagrams read per wake-up, for fairness */
+#define XFER_GSO_SEGS  64    /* UDP_MAX_SEGMENTS of older kernels */
 #define XFER_GSO_BYTES 65000 /* one GSO send stays under the 64 KiB IP limit */
 
 struct tftp_xfer {
@@ -106,7 +106,11 @@ static void xfer_end(struct tftp_xfer *x, int rc, const char *why)
 	const struct tftp_session *ss = &x->sess;
 	char reason[200];
 
-	if (rc == TFTP_SESSION_FINISHED) {
+	if (rc == -ECONNRESET && ss->blocks_sent == 0) {
+		/* UEFI firmware asks for tsize, then ends the transfer. */
+		log_info("tftp: %s '%s': client ended the transfer after the OACK with ERROR %u '%s' (a size query)",
+			 x->peer, x->name, x->client_error_code, x->client_error);
+	} else if (rc == TFTP_SESSION_FINISHED) {
 		log_info("tftp: %s sent '%s' (%llu bytes, blksize %u, windowsize %u) in %.3f s, %.1f MB/s, "
 			 "%llu blocks resent",
 			 x->peer, x->name, (unsigned long long)ss->size, ss->blksize, ss->windowsize, secs,
@@ -139,7 +143,7 @@ static int xfer_send(struct tftp_xfer *x, const uint8_t *buf, size_t len)
 
 static int xfer_send_oack(struct tftp_xfer *x)
 {
-	struct tftp_packet p = { .op = TFTP_OACK, .opts = x->sess.oack };
+	struct tftp_packet p = {.op = TFTP_OACK, .opts = x->sess.oack};
 	uint8_t buf[128];
 	int n = tftp_encode(&p, buf, sizeof(buf));
 
@@ -148,7 +152,7 @@ static int xfer_send_oack(struct tftp_xfer *x)
 
 static int xfer_send_error(struct tftp_xfer *x, uint16_t code, const char *msg)
 {
-	struct tftp_packet p = { .op = TFTP_ERROR, .error_code = code, .error_msg = msg, .error_msg_len = strlen(msg) };
+	struct tftp_packet p = {.op = TFTP_ERROR, .error_code = code, .error_msg = msg, .error_msg_len = strlen(msg)};
 	uint8_t buf[256];
 	int n = tftp_encode(&p, buf, sizeof(buf));
 
@@ -189,10 +193,10 @@ static int xfer_send_gso(struct tftp_xfer *x)
 	}
 	memset(&ctl, 0, sizeof(ctl));
 	struct msghdr mh = {
-		.msg_iov = iov,
-		.msg_iovlen = 2 * n,
-		.msg_control = ctl.buf,
-		.msg_controllen = sizeof(ctl.buf),
+	    .msg_iov = iov,
+	    .msg_iovlen = 2 * n,
+	    .msg_control = ctl.buf,
+	    .msg_controllen = sizeof(ctl.buf),
 	};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_UDP;
@@ -301,7 +305,7 @@ static void xfer_arm(struct tftp_xfer *x, int64_t deadline)
 	int64_t delay = deadline - tftp_now_ms();
 	if (delay < 0)
 		delay = 0;
-	struct timeval tv = { (time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000 };
+	struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
 	evtimer_add(x->timer, &tv);
 	x->timer_at = deadline;
 }

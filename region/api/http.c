@@ -91,6 +91,7 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/infrastructures/{name}/plan", API_POST, api_infra_plan, false},
     {API_PREFIX "/infrastructures/{name}/deploy", API_POST, api_infra_deploy, false},
     {API_PREFIX "/infrastructures/{name}/discard", API_POST, api_infra_discard, false},
+    {API_PREFIX "/infrastructures/{name}/deploys", API_GET, api_infra_history, false},
 };
 
 static unsigned method_from_evhttp(enum evhttp_cmd_type cmd)

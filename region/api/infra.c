@@ -278,9 +278,9 @@ void api_infra_drive_add(struct api_call *call)
 	else if ((r = db_infra_drive_add(call->r->db, name, array, size, &id, &err)) < 0)
 		reply_db(call, r, &err);
 	else
-		api_reply_json(call->req, 201,
-			       json_pack("{s:I, s:s, s:I}", "id", (json_int_t)id, "array", array, "size_gb",
-					 (json_int_t)size));
+		api_reply_json(
+		    call->req, 201,
+		    json_pack("{s:I, s:s, s:I}", "id", (json_int_t)id, "array", array, "size_gb", (json_int_t)size));
 }
 
 void api_infra_drive_remove(struct api_call *call)
@@ -433,6 +433,25 @@ void api_infra_discard(struct api_call *call)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 200, name);
+}
+
+void api_infra_history(struct api_call *call)
+{
+	const char *name = call->match->params[0];
+	struct infra_history_row *rows = NULL;
+	struct infra_err err = {{0}, {0}};
+	size_t n = 0;
+	long limit;
+
+	if (api_query_long(call, "limit", 20, 1, INFRA_HISTORY_MAX, &limit) < 0)
+		return;
+	int r = db_infra_history(call->r->db, name, (size_t)limit, &rows, &n, &err);
+	if (r < 0) {
+		reply_db(call, r, &err);
+		return;
+	}
+	api_reply_json(call->req, 200, api_infra_history_json(name, rows, n));
+	db_infra_history_free(rows, n);
 }
 
 /* ---- WAN subnets ---- */

@@ -30,6 +30,7 @@ void api_infra_disconnect(struct api_call *call);
 void api_infra_plan(struct api_call *call);
 void api_infra_deploy(struct api_call *call);
 void api_infra_discard(struct api_call *call);
+void api_infra_history(struct api_call *call);
 void api_infra_subnets_list(struct api_call *call);
 void api_infra_subnet_order(struct api_call *call);
 
@@ -43,8 +44,7 @@ int api_infra_port_text_parse(const char *s, uint32_t *ret);
 /* Request bodies. Unknown members, wrong types and out-of-range values
  * are refused (-EINVAL, fail names the field). Strings returned borrow
  * from body; *ret_pools is malloc'd (free it). */
-int api_infra_new_parse(const json_t *body, struct infra_new *ret, struct ipprefix **ret_pools,
-			struct api_fail *fail);
+int api_infra_new_parse(const json_t *body, struct infra_new *ret, struct ipprefix **ret_pools, struct api_fail *fail);
 int api_infra_update_parse(const json_t *body, struct infra_update *ret, struct ipprefix **ret_pools,
 			   struct api_fail *fail);
 int api_infra_array_parse(const json_t *body, bool create, struct infra_array_spec *ret, struct api_fail *fail);
@@ -59,3 +59,4 @@ int api_infra_order_parse(const json_t *body, unsigned *ret_len, struct api_fail
 json_t *api_infra_json(const struct infra_row *row, bool with_designs);
 json_t *api_infra_plan_json(const char *infra, const struct infra_plan_result *r);
 json_t *api_infra_block_json(const struct infra_block_row *b);
+json_t *api_infra_history_json(const char *infra, const struct infra_history_row *rows, size_t n);

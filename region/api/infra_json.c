@@ -10,7 +10,7 @@
 #include "region/api/infra.h"
 
 static int fail_set(struct api_fail *fail, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail_set(struct api_fail *fail, const char *field, const char *fmt, ...)
 {
@@ -136,11 +136,13 @@ static int pools_parse(const json_t *arr, struct ipprefix **ret, size_t *ret_n, 
 	return 0;
 }
 
-int api_infra_new_parse(const json_t *body, struct infra_new *ret, struct ipprefix **ret_pools,
-			struct api_fail *fail)
+int api_infra_new_parse(const json_t *body, struct infra_new *ret, struct ipprefix **ret_pools, struct api_fail *fail)
 {
-	static const struct field fields[] = {{"name", F_STRING},   {"description", F_STRING}, {"zone", F_STRING},
-					      {"fabric", F_STRING}, {"wan_pools", F_STRINGS}};
+	static const struct field fields[] = {{"name", F_STRING},
+					      {"description", F_STRING},
+					      {"zone", F_STRING},
+					      {"fabric", F_STRING},
+					      {"wan_pools", F_STRINGS}};
 
 	memset(ret, 0, sizeof(*ret));
 	*ret_pools = NULL;
@@ -441,8 +443,8 @@ json_t *api_infra_json(const struct infra_row *row, bool with_designs)
 			      time_json(row->updated_ms), "deployed_at", time_json(row->deployed_ms));
 	if (!o)
 		return NULL;
-	json_t *staged = with_designs ? design_json(&row->staged, false)
-				      : counts_json(row->n_staged_arrays, row->n_staged_networks);
+	json_t *staged =
+	    with_designs ? design_json(&row->staged, false) : counts_json(row->n_staged_arrays, row->n_staged_networks);
 	json_t *deployed = with_designs ? design_json(&row->deployed, true)
 					: counts_json(row->n_deployed_arrays, row->n_deployed_networks);
 	if (!staged || !deployed) {
@@ -469,17 +471,20 @@ static json_t *changes_json(const struct infra_action *a)
 	json_t *c = json_object();
 
 	if (c && (a->changed & PLAN_CHANGED_NAME))
-		json_object_set_new(c, "name", json_pack("{s:s, s:s}", "from", a->old_name ? a->old_name : "", "to",
-							 a->name));
+		json_object_set_new(c, "name",
+				    json_pack("{s:s, s:s}", "from", a->old_name ? a->old_name : "", "to", a->name));
 	if (c && (a->changed & PLAN_CHANGED_INSTANCES))
-		json_object_set_new(c, "instance_count", json_pack("{s:I, s:I}", "from", (json_int_t)a->old_instances,
-								   "to", (json_int_t)a->new_instances));
+		json_object_set_new(
+		    c, "instance_count",
+		    json_pack("{s:I, s:I}", "from", (json_int_t)a->old_instances, "to", (json_int_t)a->new_instances));
 	if (c && (a->changed & PLAN_CHANGED_PORTS))
-		json_object_set_new(c, "ports", json_pack("{s:I, s:I}", "from", (json_int_t)a->old_ports, "to",
-							  (json_int_t)a->new_ports));
+		json_object_set_new(
+		    c, "ports",
+		    json_pack("{s:I, s:I}", "from", (json_int_t)a->old_ports, "to", (json_int_t)a->new_ports));
 	if (c && (a->changed & PLAN_CHANGED_DRIVES))
-		json_object_set_new(c, "drives", json_pack("{s:I, s:I}", "from", (json_int_t)a->old_drives, "to",
-							   (json_int_t)a->new_drives));
+		json_object_set_new(
+		    c, "drives",
+		    json_pack("{s:I, s:I}", "from", (json_int_t)a->old_drives, "to", (json_int_t)a->new_drives));
 	return c;
 }
 
@@ -552,4 +557,30 @@ json_t *api_infra_plan_json(const char *infra, const struct infra_plan_result *r
 	}
 	return json_pack("{s:s, s:I, s:b, s:o, s:o}", "infrastructure", infra, "revision", (json_int_t)r->revision,
 			 "applied", r->applied, "actions", actions, "allocations", allocs);
+}
+
+static json_t *history_row_json(const struct infra_history_row *h)
+{
+	json_t *steps = json_array();
+
+	for (size_t i = 0; i < h->n_steps; i++) {
+		const struct infra_history_step *st = &h->steps[i];
+		push(&steps, json_pack("{s:s, s:s, s:s, s:s}", "op", st->op, "object", st->object, "subject",
+				       st->subject, "detail", st->detail));
+	}
+	if (!steps)
+		return NULL;
+	return json_pack("{s:I, s:o, s:o}", "revision", (json_int_t)h->revision, "deployed_at",
+			 time_json(h->deployed_ms), "steps", steps);
+}
+
+json_t *api_infra_history_json(const char *infra, const struct infra_history_row *rows, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		push(&arr, history_row_json(&rows[i]));
+	if (!arr)
+		return NULL;
+	return json_pack("{s:s, s:o}", "infrastructure", infra, "deploys", arr);
 }

@@ -14,7 +14,7 @@
 #define API_NET_TIME_MAX   64
 
 static int fail_at(struct api_fail *fail, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail_at(struct api_fail *fail, const char *field, const char *fmt, ...)
 {
@@ -149,8 +149,9 @@ static int list_parse(const struct net_field *f, const json_t *v, char **ret, st
 	json_array_foreach(v, i, e)
 	{
 		char *a = NULL;
-		int r = json_is_string(e) ? inet_parse(f->name, json_string_value(e), &a, fail)
-					  : fail_at(fail, f->name, "%s must be an array of IP address strings", f->name);
+		int r = json_is_string(e)
+			    ? inet_parse(f->name, json_string_value(e), &a, fail)
+			    : fail_at(fail, f->name, "%s must be an array of IP address strings", f->name);
 		if (r < 0) {
 			free(out);
 			return r;
@@ -182,8 +183,15 @@ static int ref_parse(const struct net_field *f, const json_t *v, char **ret, str
 		return dup_out(buf, ret);
 	}
 	if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= API_NET_REF_MAX &&
-	    strlen(json_string_value(v)) == json_string_length(v))
-		return dup_out(json_string_value(v), ret);
+	    strlen(json_string_value(v)) == json_string_length(v)) {
+		char key[API_NET_REF_MAX + 1];
+		/* A subnet is also named as in a path: 10.0.0.0-24. */
+		if (f->ref == NET_SUBNET)
+			api_net_subnet_key(json_string_value(v), key, sizeof(key));
+		else
+			snprintf(key, sizeof(key), "%s", json_string_value(v));
+		return dup_out(key, ret);
+	}
 	return fail_at(fail, f->name, "%s must be an id (a positive integer) or a name", f->name);
 }
 
@@ -459,10 +467,10 @@ json_t *api_net_utilisation_json(const struct ipam_view *v, const char *cidr, co
 {
 	uint8_t fam = v->prefix.addr.family;
 
-	return json_pack("{s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:f, s:o, s:o, s:o}", "cidr", cidr, "managed",
-			 v->managed, "total", api_net_u128_json(u->total), "used", api_net_u128_json(u->used),
-			 "reserved", api_net_u128_json(u->reserved), "available", api_net_u128_json(u->available),
-			 "unavailable", api_net_u128_json(u->unavailable), "used_pct", u->used_pct, "dhcp_total",
+	return json_pack("{s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:f, s:o, s:o, s:o}", "cidr", cidr, "managed", v->managed,
+			 "total", api_net_u128_json(u->total), "used", api_net_u128_json(u->used), "reserved",
+			 api_net_u128_json(u->reserved), "available", api_net_u128_json(u->available), "unavailable",
+			 api_net_u128_json(u->unavailable), "used_pct", u->used_pct, "dhcp_total",
 			 api_net_u128_json(u->dhcp_total), "dhcp_available", api_net_u128_json(u->dhcp_available),
 			 "largest_free", block_json(fam, &u->largest_free));
 }
@@ -470,8 +478,8 @@ json_t *api_net_utilisation_json(const struct ipam_view *v, const char *cidr, co
 json_t *api_net_suggestion_json(const struct ipam_view *v, const struct ipam_suggestion *s)
 {
 	uint8_t fam = v->prefix.addr.family;
-	json_t *dyn = s->has_dynamic ? json_pack("{s:o, s:o}", "start", api_net_addr_json(fam, s->dynamic_first),
-						 "end", api_net_addr_json(fam, s->dynamic_last))
+	json_t *dyn = s->has_dynamic ? json_pack("{s:o, s:o}", "start", api_net_addr_json(fam, s->dynamic_first), "end",
+						 api_net_addr_json(fam, s->dynamic_last))
 				     : json_null();
 
 	return json_pack("{s:o, s:o}", "gateway", s->has_gateway ? api_net_addr_json(fam, s->gateway) : json_null(),

@@ -21,18 +21,10 @@ static const struct {
 	const char *segment;
 	enum net_kind kind;
 } api_net_paths[] = {
-	{"zones", NET_ZONE},
-	{"fabrics", NET_FABRIC},
-	{"spaces", NET_SPACE},
-	{"vlans", NET_VLAN},
-	{"subnets", NET_SUBNET},
-	{"ip-ranges", NET_RANGE},
-	{"static-routes", NET_ROUTE},
-	{"ip-addresses", NET_IP},
-	{"machines", NET_MACHINE},
-	{"interfaces", NET_INTERFACE},
-	{"devices", NET_DEVICE},
-	{"neighbours", NET_NEIGHBOUR},
+    {"zones", NET_ZONE},	   {"fabrics", NET_FABRIC},  {"spaces", NET_SPACE},
+    {"vlans", NET_VLAN},	   {"subnets", NET_SUBNET},  {"ip-ranges", NET_RANGE},
+    {"static-routes", NET_ROUTE},  {"ip-addresses", NET_IP}, {"machines", NET_MACHINE},
+    {"interfaces", NET_INTERFACE}, {"devices", NET_DEVICE},  {"neighbours", NET_NEIGHBOUR},
 };
 
 /* The kind of the route's collection: "/api/v1/<segment>[/...]". */
@@ -141,16 +133,16 @@ static void api_net_query_done(struct api_net_query *aq)
 		free(aq->owned[i]);
 }
 
-static int api_net_query_one(struct api_call *call, const struct net_kind_info *k, const char *name,
-			     const char *value, struct api_net_query *aq)
+static int api_net_query_one(struct api_call *call, const struct net_kind_info *k, const char *name, const char *value,
+			     struct api_net_query *aq)
 {
 	struct api_fail fail;
 
 	if (strcmp(name, "limit") == 0 || strcmp(name, "offset") == 0) {
 		long max = name[0] == 'l' ? NET_LIST_LIMIT_MAX : API_OFFSET_MAX, v;
 		if (api_long_parse(value, name[0] == 'l' ? 1 : 0, max, &v) < 0) {
-			api_reply_error(call->req, 400, "invalid_argument", name, "%s must be an integer from %d to %ld",
-					name, name[0] == 'l' ? 1 : 0, max);
+			api_reply_error(call->req, 400, "invalid_argument", name,
+					"%s must be an integer from %d to %ld", name, name[0] == 'l' ? 1 : 0, max);
 			return -EINVAL;
 		}
 		*(name[0] == 'l' ? &aq->q.limit : &aq->q.offset) = v;
@@ -238,8 +230,8 @@ void api_net_list(struct api_call *call, enum net_kind kind, const char *fixed_f
 			arr = NULL;
 		}
 	}
-	json_t *body = arr ? json_pack("{s:o, s:I, s:I, s:I}", k->plural, arr, "total", (json_int_t)rows.total,
-				       "limit", (json_int_t)aq.q.limit, "offset", (json_int_t)aq.q.offset)
+	json_t *body = arr ? json_pack("{s:o, s:I, s:I, s:I}", k->plural, arr, "total", (json_int_t)rows.total, "limit",
+				       (json_int_t)aq.q.limit, "offset", (json_int_t)aq.q.offset)
 			   : NULL;
 	net_rows_done(&rows);
 	api_reply_json(call->req, 200, body);
@@ -282,8 +274,10 @@ static void api_net_update(struct api_call *call, enum net_kind kind, int64_t id
 	json_t *body = NULL;
 
 	if (k->no_update) {
-		api_reply_error(call->req, 405, "method_not_allowed", NULL, "a %s cannot be changed; delete it and "
-				"create it again", k->name);
+		api_reply_error(call->req, 405, "method_not_allowed", NULL,
+				"a %s cannot be changed; delete it and "
+				"create it again",
+				k->name);
 		return;
 	}
 	if (api_body_json(call, &body) < 0)

@@ -32,32 +32,32 @@ enum {
 };
 
 static const struct net_field alloc_fields[] = {
-	[AF_IP] = {"ip", NET_T_INET, 0, 0, 0, NULL, 0},
-	[AF_MODE] = {"mode", NET_T_ENUM, 0, 0, 0, alloc_modes, 0},
-	[AF_HOSTNAME] = {"hostname", NET_T_TEXT, 0, 0, 255, NULL, 0},
-	[AF_COMMENT] = {"comment", NET_T_TEXT, 0, 0, 1024, NULL, 0},
-	[AF_INTERFACE] = {"interface", NET_T_REF, 0, 0, 0, NULL, NET_INTERFACE},
-	[AF_DEVICE] = {"device", NET_T_REF, 0, 0, 0, NULL, NET_DEVICE},
-	[AF_RACK] = {"rack", NET_T_REF, 0, 0, 0, NULL, NET_KIND_N},
-	[AF_RACK_INTERFACE] = {"rack_interface", NET_T_TEXT, 0, 1, 15, NULL, 0},
-	[AF_SUBNET] = {"subnet", NET_T_REF, NET_F_REQUIRED, 0, 0, NULL, NET_SUBNET},
+    [AF_IP] = {"ip", NET_T_INET, 0, 0, 0, NULL, 0},
+    [AF_MODE] = {"mode", NET_T_ENUM, 0, 0, 0, alloc_modes, 0},
+    [AF_HOSTNAME] = {"hostname", NET_T_TEXT, 0, 0, 255, NULL, 0},
+    [AF_COMMENT] = {"comment", NET_T_TEXT, 0, 0, 1024, NULL, 0},
+    [AF_INTERFACE] = {"interface", NET_T_REF, 0, 0, 0, NULL, NET_INTERFACE},
+    [AF_DEVICE] = {"device", NET_T_REF, 0, 0, 0, NULL, NET_DEVICE},
+    [AF_RACK] = {"rack", NET_T_REF, 0, 0, 0, NULL, NET_KIND_N},
+    [AF_RACK_INTERFACE] = {"rack_interface", NET_T_TEXT, 0, 1, 15, NULL, 0},
+    [AF_SUBNET] = {"subnet", NET_T_REF, NET_F_REQUIRED, 0, 0, NULL, NET_SUBNET},
 };
 
 static const struct net_kind_info alloc_info = {
-	"address request", NULL, NULL, 0, alloc_fields, AF_SUBNET, NULL, 0, false,
+    "address request", NULL, NULL, 0, alloc_fields, AF_SUBNET, NULL, 0, false,
 };
 static const struct net_field link_fields[] = {
-	{"subnet", NET_T_REF, NET_F_REQUIRED, 0, 0, NULL, NET_SUBNET},
-	{"mode", NET_T_ENUM, 0, 0, 0, alloc_modes, 0},
-	{"ip", NET_T_INET, 0, 0, 0, NULL, 0},
-	{"hostname", NET_T_TEXT, 0, 0, 255, NULL, 0},
-	{"comment", NET_T_TEXT, 0, 0, 1024, NULL, 0},
+    {"subnet", NET_T_REF, NET_F_REQUIRED, 0, 0, NULL, NET_SUBNET},
+    {"mode", NET_T_ENUM, 0, 0, 0, alloc_modes, 0},
+    {"ip", NET_T_INET, 0, 0, 0, NULL, 0},
+    {"hostname", NET_T_TEXT, 0, 0, 255, NULL, 0},
+    {"comment", NET_T_TEXT, 0, 0, 1024, NULL, 0},
 };
 static const struct net_kind_info link_info = {
-	"link", NULL, NULL, 0, link_fields, sizeof(link_fields) / sizeof(link_fields[0]), NULL, 0, false,
+    "link", NULL, NULL, 0, link_fields, sizeof(link_fields) / sizeof(link_fields[0]), NULL, 0, false,
 };
 static const struct net_field release_fields[] = {
-	{"ip", NET_T_INET, NET_F_REQUIRED, 0, 0, NULL, 0},
+    {"ip", NET_T_INET, NET_F_REQUIRED, 0, 0, NULL, 0},
 };
 static const struct net_kind_info release_info = {"release", NULL, NULL, 0, release_fields, 1, NULL, 0, false};
 
@@ -151,12 +151,12 @@ void api_subnet_next_free(struct api_call *call)
 		return;
 	const char *pool_name = pool == IPAM_POOL_DHCP ? "dhcp" : "auto";
 	if (ipam_alloc_next(&v.v, pool, 0, &a) < 0) {
-		api_reply_error(call->req, 409, "exhausted", NULL, "subnet %s has no free address in the %s pool", v.cidr,
-				pool_name);
+		api_reply_error(call->req, 409, "exhausted", NULL, "subnet %s has no free address in the %s pool",
+				v.cidr, pool_name);
 	} else {
-		json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:b}", "subnet", (json_int_t)id, "cidr", v.cidr, "pool",
-				      pool_name, "ip", api_net_addr_json(v.v.prefix.addr.family, a.addr), "recheck",
-				      a.recheck);
+		json_t *o =
+		    json_pack("{s:I, s:s, s:s, s:o, s:b}", "subnet", (json_int_t)id, "cidr", v.cidr, "pool", pool_name,
+			      "ip", api_net_addr_json(v.v.prefix.addr.family, a.addr), "recheck", a.recheck);
 		api_reply_json(call->req, 200, o);
 	}
 	net_view_done(&v);

@@ -390,7 +390,7 @@ int cli_cmd_infra_subnet_list(struct cli *cli, char **argv, size_t argc)
 		rc = json_out(resp.json);
 	else
 		rc = cli_infra_subnets_print(json_object_get(resp.json, "subnets"), stdout) < 0 ? CLI_EXIT_FAIL
-											 : CLI_EXIT_OK;
+												: CLI_EXIT_OK;
 	cli_resp_done(&resp);
 	return rc;
 }
@@ -462,4 +462,20 @@ int cli_cmd_infra_discard(struct cli *cli, char **argv, size_t argc)
 		printf("discarded the staged edits of %s: the staged design is the deployed one again\n", argv[0]);
 	cli_resp_done(&resp);
 	return CLI_EXIT_OK;
+}
+
+int cli_cmd_infra_history(struct cli *cli, char **argv, size_t argc)
+{
+	struct cli_resp resp;
+	const char *seg[] = {argv[0], "deploys"};
+	int rc = infra_request(cli, "GET", seg, 2, NULL, 200, &resp);
+
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (want_json(cli))
+		rc = json_out(resp.json);
+	else
+		rc = cli_infra_history_print(resp.json, stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	cli_resp_done(&resp);
+	return rc;
 }

@@ -28,6 +28,7 @@ int cli_cmd_infra_subnet_add(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_infra_plan(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_infra_deploy(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_infra_discard(struct cli *cli, char **argv, size_t argc);
+int cli_cmd_infra_history(struct cli *cli, char **argv, size_t argc);
 
 /* infra_print.c */
 
@@ -42,3 +43,5 @@ int cli_infra_show_print(const json_t *infra, FILE *out);
 /* A plan (deployed: the answer of deploy) as "ACTION OBJECT NAME DETAIL". */
 int cli_infra_plan_print(const json_t *plan, bool deployed, FILE *out);
 int cli_infra_subnets_print(const json_t *subnets, FILE *out);
+/* Each deploy: "Revision N, deployed T:" and its steps. */
+int cli_infra_history_print(const json_t *history, FILE *out);

@@ -40,8 +40,8 @@ static int table_flush(struct cli_table *t, FILE *out)
 
 int cli_infra_list_print(const json_t *list, FILE *out)
 {
-	static const char *const headers[] = {"NAME", "ZONE", "FABRIC", "REVISION", "DEPLOYED ARRAYS/NETWORKS",
-					      "STAGED ARRAYS/NETWORKS", "DESCRIPTION"};
+	static const char *const headers[] = {
+	    "NAME", "ZONE", "FABRIC", "REVISION", "DEPLOYED ARRAYS/NETWORKS", "STAGED ARRAYS/NETWORKS", "DESCRIPTION"};
 	struct cli_table t;
 	size_t i;
 	const json_t *o;
@@ -56,7 +56,7 @@ int cli_infra_list_print(const json_t *list, FILE *out)
 		snprintf(dep, sizeof(dep), "%lld/%lld", jint(d, "instance_arrays"), jint(d, "networks"));
 		snprintf(stg, sizeof(stg), "%lld/%lld", jint(s, "instance_arrays"), jint(s, "networks"));
 		const char *desc = jstr(o, "description");
-		const char *row[] = {jstr(o, "name"), jstr(o, "zone"), jstr(o, "fabric"), rev, dep, stg,
+		const char *row[] = {jstr(o, "name"),		jstr(o, "zone"), jstr(o, "fabric"), rev, dep, stg,
 				     desc && *desc ? desc : "-"};
 		if (cli_table_add(&t, row) < 0) {
 			cli_table_done(&t);
@@ -191,12 +191,9 @@ int cli_infra_show_print(const json_t *o, FILE *out)
 	else
 		snprintf(rev, sizeof(rev), "%lld, never deployed", jint(o, "revision"));
 	const char *rows[][2] = {
-		{"Name:", jstr(o, "name")},
-		{"Description:", desc && *desc ? desc : "-"},
-		{"Zone:", jstr(o, "zone")},
-		{"Fabric:", jstr(o, "fabric")},
-		{"WAN pools:", pools},
-		{"Revision:", rev},
+	    {"Name:", jstr(o, "name")}, {"Description:", desc && *desc ? desc : "-"},
+	    {"Zone:", jstr(o, "zone")}, {"Fabric:", jstr(o, "fabric")},
+	    {"WAN pools:", pools},	{"Revision:", rev},
 	};
 	if (cli_table_init(&t, NULL, 2) < 0)
 		return -ENOMEM;
@@ -206,8 +203,8 @@ int cli_infra_show_print(const json_t *o, FILE *out)
 	if (r == 0)
 		r = design_print("Deployed design", json_object_get(o, "deployed"), true, out);
 	if (r == 0)
-		r = design_print("Staged design (applied by 'ironrack infra deploy')", json_object_get(o, "staged"), false,
-				 out);
+		r = design_print("Staged design (applied by 'ironrack infra deploy')", json_object_get(o, "staged"),
+				 false, out);
 	return r;
 }
 
@@ -235,11 +232,11 @@ static void action_cells(const json_t *a, char *name, size_t nlen, char *detail,
 	json_object_foreach(json_object_get(a, "changes"), k, c)
 	{
 		const json_t *from = json_object_get(c, "from"), *to = json_object_get(c, "to");
-		int n = json_is_string(to) ? snprintf(detail + used, dlen - used, "%s%s %s -> %s", used ? ", " : "", k,
-						     json_string_value(from), json_string_value(to))
-					   : snprintf(detail + used, dlen - used, "%s%s %lld -> %lld", used ? ", " : "",
-						      k, (long long)json_integer_value(from),
-						      (long long)json_integer_value(to));
+		int n = json_is_string(to)
+			    ? snprintf(detail + used, dlen - used, "%s%s %s -> %s", used ? ", " : "", k,
+				       json_string_value(from), json_string_value(to))
+			    : snprintf(detail + used, dlen - used, "%s%s %lld -> %lld", used ? ", " : "", k,
+				       (long long)json_integer_value(from), (long long)json_integer_value(to));
 		if (n < 0 || (size_t)n >= dlen - used)
 			break;
 		used += (size_t)n;
@@ -273,8 +270,8 @@ int cli_infra_plan_print(const json_t *plan, bool deployed, FILE *out)
 
 	if (json_array_size(actions) == 0 && json_array_size(allocs) == 0)
 		return fprintf(out, "Nothing to deploy: the staged design of %s is the deployed one.\n", infra) < 0
-			       ? -EIO
-			       : 0;
+			   ? -EIO
+			   : 0;
 	if (deployed)
 		fprintf(out, "Deployed %s, revision %lld:\n", infra, jint(plan, "revision"));
 	else
@@ -316,4 +313,34 @@ int cli_infra_subnets_print(const json_t *subnets, FILE *out)
 		cli_table_add(&t, row);
 	}
 	return table_flush(&t, out);
+}
+
+int cli_infra_history_print(const json_t *history, FILE *out)
+{
+	const json_t *deploys = json_object_get(history, "deploys");
+	size_t i, k;
+	const json_t *d, *st;
+
+	if (json_array_size(deploys) == 0)
+		return fprintf(out, "%s was never deployed.\n", jstr(history, "infrastructure")) < 0 ? -EIO : 0;
+	json_array_foreach(deploys, i, d)
+	{
+		struct cli_table t;
+		if (fprintf(out, "%sRevision %lld, deployed %s:\n", i ? "\n" : "", jint(d, "revision"),
+			    jstr(d, "deployed_at") ? jstr(d, "deployed_at") : "?") < 0)
+			return -EIO;
+		if (cli_table_init(&t, NULL, 5) < 0)
+			return -ENOMEM;
+		json_array_foreach(json_object_get(d, "steps"), k, st)
+		{
+			const char *detail = jstr(st, "detail");
+			const char *row[] = {"", jstr(st, "op"), jstr(st, "object"), jstr(st, "subject"),
+					     detail && *detail ? detail : "-"};
+			cli_table_add(&t, row);
+		}
+		int r = table_flush(&t, out);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

@@ -52,29 +52,32 @@ static const struct cli_command commands[] = {
      "show an infrastructure's deployed and staged designs",
      "Shows the deployed design (with VLAN ids, WAN gateways and subnets, instances) and\n"
      "the staged design that 'ironrack infra deploy' would apply."},
-    {"infra create", "NAME [--description TEXT] [--fabric F] [--zone Z] [--wan-pools CIDR,...]", 1, 1,
+    {"infra create", "NAME [--wan-pools CIDR,...]", 1, 1,
      SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_DESCRIPTION | CLI_OPT_FABRIC | CLI_OPT_ZONE | CLI_OPT_WAN_POOLS,
      cli_cmd_infra_create, "create an infrastructure",
      "Creates an empty infrastructure. Its networks take VLAN ids from the pool of\n"
-     "--fabric (default: the first fabric); its WANs take IPv4 blocks from --wan-pools."},
+     "--fabric F (default: the first fabric); its WANs take IPv4 blocks from --wan-pools.\n"
+     "Also: --description TEXT, --zone Z (default: default)."},
     {"infra delete", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_delete,
      "delete an infrastructure and release everything it holds",
      "Deletes the infrastructure with both designs; its VLAN ids and WAN blocks return\n"
      "to their pools."},
-    {"infra array add", "NAME ARRAY [--count N] [--ports N]", 2, 2,
+    {"infra array add", "NAME ARRAY --count N", 2, 2,
      SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS, cli_cmd_infra_array_add,
      "stage a new instance array",
      "Stages an instance array of --count identical instances (default 1, up to 1024)\n"
      "with --ports ports each (default 2, named eth0, eth1, ...)."},
-    {"infra array set", "NAME ARRAY [--count N] [--ports N]", 2, 2,
+    {"infra array set", "NAME ARRAY --count N", 2, 2,
      SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS, cli_cmd_infra_array_set,
-     "stage a resize of an instance array", "Stages a new instance count and/or port count."},
+     "stage a resize of an instance array",
+     "Stages a new instance count (--count N) and/or port count (--ports N)."},
     {"infra array remove", "NAME ARRAY", 2, 2, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_array_remove,
      "stage the removal of an instance array", "Stages the removal of the array with its connections and drives."},
-    {"infra network add", "NAME NET --type lan|wan|san", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_TYPE,
+    {"infra network add", "NAME NET --type T", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_TYPE,
      cli_cmd_infra_network_add, "stage a new network",
-     "Stages a LAN (pure L2), WAN (L2 with a gateway and addresses from the WAN pools)\n"
-     "or SAN (deployed only while an array connected to it has drives)."},
+     "Stages a network of --type lan (pure L2), wan (L2 with a gateway and addresses\n"
+     "from the WAN pools) or san (deployed only while an array connected to it has\n"
+     "drives)."},
     {"infra network remove", "NAME NET", 2, 2, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_network_remove,
      "stage the removal of a network", "Stages the removal of the network and every connection to it."},
     {"infra connect", "NAME ARRAY[:PORT] NET", 3, 3, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_connect,
@@ -106,6 +109,8 @@ static const struct cli_command commands[] = {
      "plan it applied."},
     {"infra discard", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_discard,
      "drop the staged edits", "Makes the staged design the deployed one again."},
+    {"infra history", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_history,
+     "show past deploys and the plan each applied", "Shows the last 20 deploys, newest first."},
     /* the network model (region/cli/net_cmds.c): ACTION is list, show,
      * create, update or delete; fields as KEY=VALUE words or options */
     {"zones", "ACTION [NAME] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_zones, "availability zones",

@@ -91,7 +91,7 @@ int cli_cmd_devices(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_neighbours(struct cli *cli, char **argv, size_t argc);
 
 /* Options each group accepts (for the command table). */
-#define CLI_NET_OPTS                                                                                                 \
-	(CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_JSON | CLI_OPT_SUBNET | CLI_OPT_START | CLI_OPT_END | CLI_OPT_IP |     \
-	 CLI_OPT_HOSTNAME | CLI_OPT_COMMENT | CLI_OPT_MODE | CLI_OPT_NAME | CLI_OPT_GATEWAY | CLI_OPT_VID |           \
+#define CLI_NET_OPTS                                                                                                   \
+	(CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_JSON | CLI_OPT_SUBNET | CLI_OPT_START | CLI_OPT_END | CLI_OPT_IP |        \
+	 CLI_OPT_HOSTNAME | CLI_OPT_COMMENT | CLI_OPT_MODE | CLI_OPT_NAME | CLI_OPT_GATEWAY | CLI_OPT_VID |            \
 	 CLI_OPT_TYPE | CLI_OPT_FABRIC | CLI_OPT_ZONE | CLI_OPT_DESCRIPTION)

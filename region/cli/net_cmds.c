@@ -11,93 +11,115 @@
 #include "region/cli/commands.h"
 #include "region/cli/net_cli.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a)	 (sizeof(a) / sizeof((a)[0]))
 #define PATH_LEN 2048
 
 static const struct cli_net_col zone_cols[] = {
-	{"NAME", "name", CLI_NF_TEXT},	     {"MACHINES", "machines", CLI_NF_TEXT}, {"DEVICES", "devices", CLI_NF_TEXT},
-	{"RACKS", "racks", CLI_NF_TEXT},     {"DESCRIPTION", "description", CLI_NF_TEXT},
+    {"NAME", "name", CLI_NF_TEXT},   {"MACHINES", "machines", CLI_NF_TEXT},	  {"DEVICES", "devices", CLI_NF_TEXT},
+    {"RACKS", "racks", CLI_NF_TEXT}, {"DESCRIPTION", "description", CLI_NF_TEXT},
 };
 static const struct cli_net_col fabric_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},
-	{"NAME", "name", CLI_NF_TEXT},
-	{"VLANS", "vlans", CLI_NF_TEXT},
-	{"DESCRIPTION", "description", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},
+    {"NAME", "name", CLI_NF_TEXT},
+    {"VLANS", "vlans", CLI_NF_TEXT},
+    {"DESCRIPTION", "description", CLI_NF_TEXT},
 };
 static const struct cli_net_col space_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},	 {"NAME", "name", CLI_NF_TEXT},			 {"VLANS", "vlans", CLI_NF_TEXT},
-	{"SUBNETS", "subnets", CLI_NF_TEXT}, {"DESCRIPTION", "description", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},
+    {"NAME", "name", CLI_NF_TEXT},
+    {"VLANS", "vlans", CLI_NF_TEXT},
+    {"SUBNETS", "subnets", CLI_NF_TEXT},
+    {"DESCRIPTION", "description", CLI_NF_TEXT},
 };
 static const struct cli_net_col vlan_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},	       {"FABRIC", "fabric_name", CLI_NF_TEXT}, {"VID", "vid", CLI_NF_TEXT},
-	{"NAME", "name", CLI_NF_TEXT},	       {"MTU", "mtu", CLI_NF_TEXT},	       {"SPACE", "space", CLI_NF_TEXT},
-	{"DHCP", "dhcp_on", CLI_NF_BOOL},      {"PRIMARY RACK", "primary_rack", CLI_NF_TEXT},
-	{"SUBNETS", "subnets", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},		 {"FABRIC", "fabric_name", CLI_NF_TEXT},
+    {"VID", "vid", CLI_NF_TEXT},	 {"NAME", "name", CLI_NF_TEXT},
+    {"MTU", "mtu", CLI_NF_TEXT},	 {"SPACE", "space", CLI_NF_TEXT},
+    {"DHCP", "dhcp_on", CLI_NF_BOOL},	 {"PRIMARY RACK", "primary_rack", CLI_NF_TEXT},
+    {"SUBNETS", "subnets", CLI_NF_TEXT},
 };
 static const struct cli_net_col subnet_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},	      {"CIDR", "cidr", CLI_NF_TEXT},	     {"NAME", "name", CLI_NF_TEXT},
-	{"FABRIC", "fabric_name", CLI_NF_TEXT}, {"VID", "vid", CLI_NF_TEXT},	     {"SPACE", "space", CLI_NF_TEXT},
-	{"GATEWAY", "gateway", CLI_NF_TEXT},    {"MANAGED", "managed", CLI_NF_BOOL}, {"IN USE", "ip_addresses", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},
+    {"CIDR", "cidr", CLI_NF_TEXT},
+    {"NAME", "name", CLI_NF_TEXT},
+    {"FABRIC", "fabric_name", CLI_NF_TEXT},
+    {"VID", "vid", CLI_NF_TEXT},
+    {"SPACE", "space", CLI_NF_TEXT},
+    {"GATEWAY", "gateway", CLI_NF_TEXT},
+    {"MANAGED", "managed", CLI_NF_BOOL},
+    {"IN USE", "ip_addresses", CLI_NF_TEXT},
 };
 static const struct cli_net_col range_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},	    {"SUBNET", "subnet_cidr", CLI_NF_TEXT}, {"TYPE", "type", CLI_NF_TEXT},
-	{"START", "start_ip", CLI_NF_TEXT}, {"END", "end_ip", CLI_NF_TEXT},	    {"OWNER", "owner", CLI_NF_TEXT},
-	{"COMMENT", "comment", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},		 {"SUBNET", "subnet_cidr", CLI_NF_TEXT}, {"TYPE", "type", CLI_NF_TEXT},
+    {"START", "start_ip", CLI_NF_TEXT},	 {"END", "end_ip", CLI_NF_TEXT},	 {"OWNER", "owner", CLI_NF_TEXT},
+    {"COMMENT", "comment", CLI_NF_TEXT},
 };
 static const struct cli_net_col route_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},		   {"SOURCE", "source_cidr", CLI_NF_TEXT},
-	{"DESTINATION", "destination_cidr", CLI_NF_TEXT}, {"GATEWAY", "gateway", CLI_NF_TEXT},
-	{"METRIC", "metric", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},
+    {"SOURCE", "source_cidr", CLI_NF_TEXT},
+    {"DESTINATION", "destination_cidr", CLI_NF_TEXT},
+    {"GATEWAY", "gateway", CLI_NF_TEXT},
+    {"METRIC", "metric", CLI_NF_TEXT},
 };
 static const struct cli_net_col ip_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},	     {"IP", "ip", CLI_NF_TEXT},		{"SUBNET", "subnet_cidr", CLI_NF_TEXT},
-	{"MODE", "mode", CLI_NF_TEXT},	     {"HOLDER", "holder", CLI_NF_TEXT}, {"HOSTNAME", "hostname", CLI_NF_TEXT},
-	{"COMMENT", "comment", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},		 {"IP", "ip", CLI_NF_TEXT},	    {"SUBNET", "subnet_cidr", CLI_NF_TEXT},
+    {"MODE", "mode", CLI_NF_TEXT},	 {"HOLDER", "holder", CLI_NF_TEXT}, {"HOSTNAME", "hostname", CLI_NF_TEXT},
+    {"COMMENT", "comment", CLI_NF_TEXT},
 };
 static const struct cli_net_col machine_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},		  {"HOSTNAME", "hostname", CLI_NF_TEXT},
-	{"ZONE", "zone", CLI_NF_TEXT},		  {"INTERFACES", "interfaces", CLI_NF_TEXT},
-	{"ARCHITECTURE", "architecture", CLI_NF_TEXT}, {"DESCRIPTION", "description", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},
+    {"HOSTNAME", "hostname", CLI_NF_TEXT},
+    {"ZONE", "zone", CLI_NF_TEXT},
+    {"INTERFACES", "interfaces", CLI_NF_TEXT},
+    {"ARCHITECTURE", "architecture", CLI_NF_TEXT},
+    {"DESCRIPTION", "description", CLI_NF_TEXT},
 };
 static const struct cli_net_col interface_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},  {"MACHINE", "machine_hostname", CLI_NF_TEXT}, {"NAME", "name", CLI_NF_TEXT},
-	{"MAC", "mac", CLI_NF_TEXT}, {"VLAN", "vlan", CLI_NF_TEXT},		 {"LINKS", "links", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},	   {"MACHINE", "machine_hostname", CLI_NF_TEXT},
+    {"NAME", "name", CLI_NF_TEXT}, {"MAC", "mac", CLI_NF_TEXT},
+    {"VLAN", "vlan", CLI_NF_TEXT}, {"LINKS", "links", CLI_NF_TEXT},
 };
 static const struct cli_net_col device_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},	       {"HOSTNAME", "hostname", CLI_NF_TEXT},
-	{"ZONE", "zone", CLI_NF_TEXT},	       {"ADDRESSES", "ip_addresses", CLI_NF_LIST},
-	{"DESCRIPTION", "description", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},
+    {"HOSTNAME", "hostname", CLI_NF_TEXT},
+    {"ZONE", "zone", CLI_NF_TEXT},
+    {"ADDRESSES", "ip_addresses", CLI_NF_LIST},
+    {"DESCRIPTION", "description", CLI_NF_TEXT},
 };
 static const struct cli_net_col neighbour_cols[] = {
-	{"ID", "id", CLI_NF_TEXT},	      {"IP", "ip", CLI_NF_TEXT},	     {"MAC", "mac", CLI_NF_TEXT},
-	{"RACK", "rack", CLI_NF_TEXT},	      {"INTERFACE", "interface", CLI_NF_TEXT}, {"LAST SEEN", "last_seen", CLI_NF_AGO},
-	{"COUNT", "count", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},
+    {"IP", "ip", CLI_NF_TEXT},
+    {"MAC", "mac", CLI_NF_TEXT},
+    {"RACK", "rack", CLI_NF_TEXT},
+    {"INTERFACE", "interface", CLI_NF_TEXT},
+    {"LAST SEEN", "last_seen", CLI_NF_AGO},
+    {"COUNT", "count", CLI_NF_TEXT},
 };
 
-static const struct cli_net_group g_zones = {"zones", "zones", "zones", "zone", "name", "name", zone_cols,
-					     N(zone_cols), false, false};
-static const struct cli_net_group g_fabrics = {"fabrics", "fabrics", "fabrics", "fabric", "name", "name",
-					       fabric_cols, N(fabric_cols), false, false};
-static const struct cli_net_group g_spaces = {"spaces", "spaces", "spaces", "space", "name", "name", space_cols,
-					      N(space_cols), false, false};
-static const struct cli_net_group g_vlans = {"vlans", "vlans", "vlans", "VLAN", NULL, "id", vlan_cols,
-					     N(vlan_cols), false, false};
-static const struct cli_net_group g_subnets = {"subnets", "subnets", "subnets", "subnet", "cidr", "cidr",
-					       subnet_cols, N(subnet_cols), false, false};
-static const struct cli_net_group g_ranges = {"ranges", "ip-ranges", "ip_ranges", "IP range", NULL, "id",
-					      range_cols, N(range_cols), false, false};
+static const struct cli_net_group g_zones = {"zones", "zones",	 "zones",      "zone", "name",
+					     "name",  zone_cols, N(zone_cols), false,  false};
+static const struct cli_net_group g_fabrics = {"fabrics", "fabrics",   "fabrics",      "fabric", "name",
+					       "name",	  fabric_cols, N(fabric_cols), false,	 false};
+static const struct cli_net_group g_spaces = {"spaces", "spaces",   "spaces",	   "space", "name",
+					      "name",	space_cols, N(space_cols), false,   false};
+static const struct cli_net_group g_vlans = {"vlans", "vlans",	 "vlans",      "VLAN", NULL,
+					     "id",    vlan_cols, N(vlan_cols), false,  false};
+static const struct cli_net_group g_subnets = {"subnets", "subnets",   "subnets",      "subnet", "cidr",
+					       "cidr",	  subnet_cols, N(subnet_cols), false,	 false};
+static const struct cli_net_group g_ranges = {"ranges", "ip-ranges", "ip_ranges",   "IP range", NULL,
+					      "id",	range_cols,  N(range_cols), false,	false};
 static const struct cli_net_group g_routes = {"routes", "static-routes", "static_routes", "static route", NULL,
-					      "id", route_cols, N(route_cols), false, false};
-static const struct cli_net_group g_ips = {"ips", "ip-addresses", "ip_addresses", "IP address", NULL, "ip",
-					   ip_cols, N(ip_cols), true, false};
-static const struct cli_net_group g_machines = {"machines", "machines", "machines", "machine", "hostname",
-						"hostname", machine_cols, N(machine_cols), false, false};
-static const struct cli_net_group g_interfaces = {"interfaces", "interfaces", "interfaces", "interface", NULL,
-						  "name", interface_cols, N(interface_cols), false, false};
-static const struct cli_net_group g_devices = {"devices", "devices", "devices", "device", "hostname", "hostname",
-					       device_cols, N(device_cols), false, false};
-static const struct cli_net_group g_neighbours = {"neighbours", "neighbours", "neighbours", "neighbour", NULL,
-						  "ip", neighbour_cols, N(neighbour_cols), false, true};
+					      "id",	route_cols,	 N(route_cols),	  false,	  false};
+static const struct cli_net_group g_ips = {"ips", "ip-addresses", "ip_addresses", "IP address", NULL,
+					   "ip",  ip_cols,	  N(ip_cols),	  true,		false};
+static const struct cli_net_group g_machines = {"machines", "machines",	  "machines",	   "machine", "hostname",
+						"hostname", machine_cols, N(machine_cols), false,     false};
+static const struct cli_net_group g_interfaces = {"interfaces", "interfaces",	"interfaces",	   "interface", NULL,
+						  "name",	interface_cols, N(interface_cols), false,	false};
+static const struct cli_net_group g_devices = {"devices",  "devices",	"devices",	"device", "hostname",
+					       "hostname", device_cols, N(device_cols), false,	  false};
+static const struct cli_net_group g_neighbours = {"neighbours", "neighbours",	"neighbours",	   "neighbour", NULL,
+						  "ip",		neighbour_cols, N(neighbour_cols), false,	true};
 
 static int64_t now_ms(void)
 {
@@ -412,7 +434,8 @@ int cli_cmd_interfaces(struct cli *cli, char **argv, size_t argc)
 			else
 				rest[n++] = argv[i];
 		}
-		int rc = !rest ? CLI_EXIT_FAIL : !machine ? usage("%s", "interfaces create needs machine=HOSTNAME")
+		int rc = !rest	    ? CLI_EXIT_FAIL
+			 : !machine ? usage("%s", "interfaces create needs machine=HOSTNAME")
 			 : object_path("machines", machine, "/interfaces", path, sizeof(path)) < 0
 			     ? CLI_EXIT_FAIL
 			     : do_write(cli, &g_interfaces, NULL, path, rest, n);
@@ -464,17 +487,17 @@ static void subnet_print(const json_t *s, const json_t *u, const json_t *ranges,
 		 json_integer_value(json_object_get(s, "vid")));
 	const char *yes = "yes", *no = "no";
 	const char *rows[][2] = {
-		{"Subnet:", json_string_value(json_object_get(s, "cidr"))},
-		{"Name:", json_string_value(json_object_get(s, "name"))},
-		{"Fabric/VLAN:", vlan},
-		{"Space:", json_string_value(json_object_get(s, "space"))},
-		{"Gateway:", json_string_value(json_object_get(s, "gateway"))},
-		{"DNS:", dns},
-		{"Managed:", json_is_true(json_object_get(s, "managed")) ? yes : no},
-		{"Active mapping:", json_is_true(json_object_get(s, "active_discovery")) ? yes : no},
-		{"Proxy access:", json_is_true(json_object_get(s, "allow_proxy")) ? yes : no},
-		{"Allow DNS:", json_is_true(json_object_get(s, "allow_dns")) ? yes : no},
-		{"Utilisation:", util},
+	    {"Subnet:", json_string_value(json_object_get(s, "cidr"))},
+	    {"Name:", json_string_value(json_object_get(s, "name"))},
+	    {"Fabric/VLAN:", vlan},
+	    {"Space:", json_string_value(json_object_get(s, "space"))},
+	    {"Gateway:", json_string_value(json_object_get(s, "gateway"))},
+	    {"DNS:", dns},
+	    {"Managed:", json_is_true(json_object_get(s, "managed")) ? yes : no},
+	    {"Active mapping:", json_is_true(json_object_get(s, "active_discovery")) ? yes : no},
+	    {"Proxy access:", json_is_true(json_object_get(s, "allow_proxy")) ? yes : no},
+	    {"Allow DNS:", json_is_true(json_object_get(s, "allow_dns")) ? yes : no},
+	    {"Utilisation:", util},
 	};
 	if (cli_table_init(&t, NULL, 2) < 0)
 		return;
@@ -571,8 +594,9 @@ static int subnet_release(struct cli *cli, const char *key, const char *ip)
 	struct cli_resp resp;
 	json_t *body = json_pack("{s:s}", "ip", ip);
 
-	int rc = object_path("subnets", key, "/release-ip", path, sizeof(path)) < 0 ? CLI_EXIT_FAIL
-			 : request(cli, "POST", path, body, &resp);
+	int rc = object_path("subnets", key, "/release-ip", path, sizeof(path)) < 0
+		     ? CLI_EXIT_FAIL
+		     : request(cli, "POST", path, body, &resp);
 	json_decref(body);
 	if (rc != CLI_EXIT_OK)
 		return rc;

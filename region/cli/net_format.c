@@ -10,11 +10,13 @@
 #include "region/cli/net_cli.h"
 
 const struct cli_net_opt cli_net_opts[] = {
-	{CLI_OPT_SUBNET, "subnet"},   {CLI_OPT_START, "start_ip"},	{CLI_OPT_END, "end_ip"},
-	{CLI_OPT_IP, "ip"},	      {CLI_OPT_HOSTNAME, "hostname"},	{CLI_OPT_COMMENT, "comment"},
-	{CLI_OPT_MODE, "mode"},	      {CLI_OPT_NAME, "name"},		{CLI_OPT_GATEWAY, "gateway"},
-	{CLI_OPT_VID, "vid"},	      {CLI_OPT_TYPE, "type"},		{CLI_OPT_FABRIC, "fabric"},
-	{CLI_OPT_ZONE, "zone"},	      {CLI_OPT_DESCRIPTION, "description"},
+    {CLI_OPT_SUBNET, "subnet"},	    {CLI_OPT_START, "start_ip"},
+    {CLI_OPT_END, "end_ip"},	    {CLI_OPT_IP, "ip"},
+    {CLI_OPT_HOSTNAME, "hostname"}, {CLI_OPT_COMMENT, "comment"},
+    {CLI_OPT_MODE, "mode"},	    {CLI_OPT_NAME, "name"},
+    {CLI_OPT_GATEWAY, "gateway"},   {CLI_OPT_VID, "vid"},
+    {CLI_OPT_TYPE, "type"},	    {CLI_OPT_FABRIC, "fabric"},
+    {CLI_OPT_ZONE, "zone"},	    {CLI_OPT_DESCRIPTION, "description"},
 };
 const size_t cli_net_opts_n = sizeof(cli_net_opts) / sizeof(cli_net_opts[0]);
 

@@ -28,6 +28,7 @@ struct db;
 #define INFRA_ARRAYS_MAX      64   /* instance arrays per design */
 #define INFRA_NETWORKS_MAX    64   /* networks per design */
 #define INFRA_INSTANCES_MAX   1024 /* instances per array */
+#define INFRA_CONNECTIONS_MAX 1024 /* connections per design */
 #define INFRA_PORTS_MAX	      16   /* ports per instance */
 #define INFRA_PORTS_DEFAULT   2
 #define INFRA_DRIVES_MAX      16 /* drives per array */
@@ -130,8 +131,8 @@ struct infra_row {
 	char *fabric;
 	struct ipprefix *wan_pools;
 	size_t n_wan_pools;
-	int64_t revision;    /* deploys so far */
-	int64_t created_ms;  /* unix ms */
+	int64_t revision;   /* deploys so far */
+	int64_t created_ms; /* unix ms */
 	int64_t updated_ms;
 	int64_t deployed_ms; /* 0 = never deployed */
 	/* Filled by db_infra_get only; db_infra_list gives counts. */
@@ -185,8 +186,7 @@ int db_infra_disconnect(struct db *db, const char *infra, const char *array, uin
 
 int db_infra_drive_add(struct db *db, const char *infra, const char *array, uint32_t size_gb, int64_t *ret_id,
 		       struct infra_err *err);
-int db_infra_drive_remove(struct db *db, const char *infra, const char *array, int64_t drive_id,
-			  struct infra_err *err);
+int db_infra_drive_remove(struct db *db, const char *infra, const char *array, int64_t drive_id, struct infra_err *err);
 
 /* ---- plan, deploy, discard ---- */
 
@@ -194,8 +194,8 @@ int db_infra_drive_remove(struct db *db, const char *infra, const char *array, i
 struct infra_action {
 	enum plan_op op;
 	enum plan_object object;
-	char *name;	/* array/network: its name (the new one for a rename) */
-	char *old_name; /* CHANGE with PLAN_CHANGED_NAME: the name before */
+	char *name;		  /* array/network: its name (the new one for a rename) */
+	char *old_name;		  /* CHANGE with PLAN_CHANGED_NAME: the name before */
 	enum infra_net_type type; /* NETWORK */
 	char *array;		  /* CONNECTION */
 	uint32_t port;		  /* CONNECTION */
@@ -208,11 +208,11 @@ struct infra_action {
 };
 
 enum infra_alloc_kind {
-	INFRA_ALLOC_VLAN = 0,	    /* a network took vid from its fabric's pool */
-	INFRA_ALLOC_VLAN_RELEASE,   /* ... gave it back */
-	INFRA_ALLOC_BLOCK_ADD,	    /* a WAN got block */
-	INFRA_ALLOC_BLOCK_GROW,	    /* a WAN's block from grew to block */
-	INFRA_ALLOC_BLOCK_RELEASE,  /* a WAN gave block back */
+	INFRA_ALLOC_VLAN = 0,	   /* a network took vid from its fabric's pool */
+	INFRA_ALLOC_VLAN_RELEASE,  /* ... gave it back */
+	INFRA_ALLOC_BLOCK_ADD,	   /* a WAN got block */
+	INFRA_ALLOC_BLOCK_GROW,	   /* a WAN's block from grew to block */
+	INFRA_ALLOC_BLOCK_RELEASE, /* a WAN gave block back */
 };
 
 struct infra_alloc {
@@ -243,10 +243,33 @@ int db_infra_deploy(struct db *db, const char *infra, struct infra_plan_result *
 int db_infra_discard(struct db *db, const char *infra, struct infra_err *err);
 void db_infra_plan_result_done(struct infra_plan_result *r);
 
+/* ---- deploy history ---- */
+
+struct infra_history_step {
+	char *op;      /* "create", "change", "delete", "allocate", "grow", "release" */
+	char *object;  /* "network", "instance_array", "connection", "vlan", "subnet" */
+	char *subject; /* a name, or "array:ethN -> network" */
+	char *detail;
+};
+
+struct infra_history_row {
+	int64_t revision;
+	int64_t deployed_ms; /* unix ms */
+	struct infra_history_step *steps;
+	size_t n_steps;
+};
+
+#define INFRA_HISTORY_MAX 100
+
+/* The last limit deploys (newest first) with the plan each applied. */
+int db_infra_history(struct db *db, const char *infra, size_t limit, struct infra_history_row **ret, size_t *ret_n,
+		     struct infra_err *err);
+void db_infra_history_free(struct infra_history_row *rows, size_t n);
+
 /* Order an extra block of prefix length len for a deployed WAN, now (it
  * is an allocation, not a design change). */
 int db_infra_subnet_order(struct db *db, const char *infra, const char *network, unsigned len,
 			  struct ipprefix *ret_block, struct infra_err *err);
 /* The blocks of a deployed WAN (first primary first). */
-int db_infra_subnets(struct db *db, const char *infra, const char *network, struct infra_block_row **ret,
-		     size_t *ret_n, struct infra_err *err);
+int db_infra_subnets(struct db *db, const char *infra, const char *network, struct infra_block_row **ret, size_t *ret_n,
+		     struct infra_err *err);

@@ -285,15 +285,15 @@ int db_infra_delete(struct db *db, const char *name)
 /* ---- reading ---- */
 
 static const char infra_select[] =
-	"SELECT i.id, i.name, i.description, z.name, f.name, array_to_string(i.wan_pools, ' '), i.revision, "
-	"(extract(epoch FROM i.created) * 1000)::bigint, (extract(epoch FROM i.updated) * 1000)::bigint, "
-	"coalesce((extract(epoch FROM i.deployed) * 1000)::bigint, 0), "
-	"(SELECT count(*) FROM infra_array a WHERE a.infrastructure_id = i.id AND a.s_name IS NOT NULL), "
-	"(SELECT count(*) FROM infra_network n WHERE n.infrastructure_id = i.id AND n.s_name IS NOT NULL), "
-	"(SELECT count(*) FROM infra_array a WHERE a.infrastructure_id = i.id AND a.d_name IS NOT NULL), "
-	"(SELECT count(*) FROM infra_network n WHERE n.infrastructure_id = i.id AND n.d_name IS NOT NULL) "
-	"FROM infrastructure i JOIN zone z ON z.id = i.zone_id JOIN fabric f ON f.id = i.fabric_id "
-	"WHERE $1::text IS NULL OR i.name = $1 ORDER BY i.name";
+    "SELECT i.id, i.name, i.description, z.name, f.name, array_to_string(i.wan_pools, ' '), i.revision, "
+    "(extract(epoch FROM i.created) * 1000)::bigint, (extract(epoch FROM i.updated) * 1000)::bigint, "
+    "coalesce((extract(epoch FROM i.deployed) * 1000)::bigint, 0), "
+    "(SELECT count(*) FROM infra_array a WHERE a.infrastructure_id = i.id AND a.s_name IS NOT NULL), "
+    "(SELECT count(*) FROM infra_network n WHERE n.infrastructure_id = i.id AND n.s_name IS NOT NULL), "
+    "(SELECT count(*) FROM infra_array a WHERE a.infrastructure_id = i.id AND a.d_name IS NOT NULL), "
+    "(SELECT count(*) FROM infra_network n WHERE n.infrastructure_id = i.id AND n.d_name IS NOT NULL) "
+    "FROM infrastructure i JOIN zone z ON z.id = i.zone_id JOIN fabric f ON f.id = i.fabric_id "
+    "WHERE $1::text IS NULL OR i.name = $1 ORDER BY i.name";
 
 static char *dup_col(const PGresult *res, int row, int col, bool *oom)
 {
@@ -529,7 +529,7 @@ static int load_instances(struct db *db, const char *id, struct infra_row *row)
 		return r;
 	for (int i = 0; i < PQntuples(res) && !oom; i++) {
 		struct infra_array_row *a = (struct infra_array_row *)infra_rows_array(
-			&row->deployed, strtoll(PQgetvalue(res, i, 0), NULL, 10));
+		    &row->deployed, strtoll(PQgetvalue(res, i, 0), NULL, 10));
 		if (!a)
 			continue;
 		struct infra_instance_row *n = realloc(a->inst, (a->n_inst + 1) * sizeof(*n));
@@ -607,7 +607,7 @@ static int load_blocks(struct db *db, const char *id, struct infra_row *row)
 		return r;
 	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
 		struct infra_network_row *net = (struct infra_network_row *)infra_rows_network(
-			&row->deployed, strtoll(PQgetvalue(res, i, 0), NULL, 10));
+		    &row->deployed, strtoll(PQgetvalue(res, i, 0), NULL, 10));
 		if (!net)
 			continue;
 		struct infra_block_row *n = realloc(net->blocks, (net->n_blocks + 1) * sizeof(*n));

@@ -12,40 +12,8 @@
 #include <string.h>
 
 #include "region/db/infra_internal.h"
-#include "region/ipam/wan.h"
 
-/* pg_advisory_xact_lock key serialising every allocation from the VLAN id
- * pools and the WAN pools (the migration lock's key + 1). Deploys are
- * rare; one lock keeps two of them from planning the same free space. */
-#define INFRA_POOL_LOCK_KEY "7598258041483518828"
-/* Extra (ordered) blocks per WAN. */
-#define INFRA_EXTRA_BLOCKS_MAX 64
-
-/* A design as the planner sees it, borrowing names from the rows. */
-struct view {
-	struct infra_array *arrays;
-	struct infra_network *networks;
-	struct infra_connection *conns;
-	struct infra_design d;
-};
-
-struct deploy {
-	struct db *db;
-	const char *infra;
-	char id[INFRA_ID_STRLEN];
-	char fabric_id[INFRA_ID_STRLEN];
-	char *fabric; /* its name, for messages */
-	int64_t revision;
-	struct ipprefix *pools;
-	size_t n_pools;
-	struct infra_row row;
-	struct view dep, stg;
-	struct plan plan;
-	struct infra_plan_result *out;
-	struct infra_err *err;
-};
-
-static void view_done(struct view *v)
+static void view_done(struct infra_view *v)
 {
 	free(v->arrays);
 	free(v->networks);
@@ -53,7 +21,7 @@ static void view_done(struct view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static int view_build(const struct infra_design_rows *rows, struct view *v)
+static int view_build(const struct infra_design_rows *rows, struct infra_view *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->arrays = calloc(rows->n_arrays + 1, sizeof(*v->arrays));
@@ -75,14 +43,14 @@ static int view_build(const struct infra_design_rows *rows, struct view *v)
 	}
 	for (size_t i = 0; i < rows->n_conns; i++) {
 		const struct infra_conn_row *c = &rows->conns[i];
-		v->conns[i] = (struct infra_connection){.array_id = c->array_id, .port = c->port,
-							.network_id = c->network_id};
+		v->conns[i] =
+		    (struct infra_connection){.array_id = c->array_id, .port = c->port, .network_id = c->network_id};
 	}
 	v->d = (struct infra_design){v->arrays, rows->n_arrays, v->networks, rows->n_networks, v->conns, rows->n_conns};
 	return 0;
 }
 
-static void deploy_done(struct deploy *d)
+void infra_deploy_done(struct infra_deploy *d)
 {
 	free(d->fabric);
 	free(d->pools);
@@ -94,7 +62,7 @@ static void deploy_done(struct deploy *d)
 
 /* ---- the result ---- */
 
-static struct infra_alloc *alloc_push(struct deploy *d, enum infra_alloc_kind kind, const char *network)
+struct infra_alloc *infra_alloc_push(struct infra_deploy *d, enum infra_alloc_kind kind, const char *network)
 {
 	struct infra_plan_result *o = d->out;
 	struct infra_alloc *n = realloc(o->allocs, (o->n_allocs + 1) * sizeof(*n));
@@ -119,7 +87,7 @@ static char *name_dup(const char *s, bool *oom)
 	return c;
 }
 
-static int action_describe(const struct deploy *d, const struct plan_action *a, struct infra_action *o)
+static int action_describe(const struct infra_deploy *d, const struct plan_action *a, struct infra_action *o)
 {
 	bool oom = false;
 
@@ -163,7 +131,7 @@ static int action_describe(const struct deploy *d, const struct plan_action *a, 
 	return oom ? -ENOMEM : 0;
 }
 
-static int actions_describe(struct deploy *d)
+static int actions_describe(struct infra_deploy *d)
 {
 	struct infra_plan_result *o = d->out;
 
@@ -198,7 +166,7 @@ void db_infra_plan_result_done(struct infra_plan_result *r)
 
 /* ---- loading ---- */
 
-static int deploy_load(struct deploy *d)
+static int deploy_load(struct infra_deploy *d)
 {
 	const char *p[] = {NULL};
 	PGresult *res;
@@ -240,273 +208,9 @@ static int deploy_load(struct deploy *d)
 	return r;
 }
 
-/* ---- resources ---- */
-
-static int vlan_take(struct deploy *d, const char *net_id, const char *name)
-{
-	char first[16], last[16], *v = NULL;
-	const char *seed[] = {d->fabric_id, first, last};
-	const char *take[] = {d->fabric_id, net_id};
-
-	snprintf(first, sizeof(first), "%d", INFRA_VLAN_POOL_FIRST);
-	snprintf(last, sizeof(last), "%d", INFRA_VLAN_POOL_LAST);
-	/* A fabric's pool is filled with the default range when first used. */
-	int r = db_exec(d->db,
-			"INSERT INTO infra_vlan_pool (fabric_id, vid) "
-			"SELECT $1::bigint, g FROM generate_series($2::int, $3::int) AS g "
-			"WHERE NOT EXISTS (SELECT 1 FROM infra_vlan_pool WHERE fabric_id = $1::bigint) "
-			"ON CONFLICT DO NOTHING",
-			3, seed, NULL);
-	/* Never a vid that the network model already uses on this fabric. */
-	if (r == 0)
-		r = db_query_value(d->db,
-				   "UPDATE infra_vlan_pool SET network_id = $2::bigint "
-				   "WHERE fabric_id = $1::bigint AND vid = (SELECT p.vid FROM infra_vlan_pool p "
-				   "WHERE p.fabric_id = $1::bigint AND p.network_id IS NULL AND NOT EXISTS ("
-				   "SELECT 1 FROM vlan v WHERE v.fabric_id = p.fabric_id AND v.vid = p.vid) "
-				   "ORDER BY p.vid LIMIT 1) RETURNING vid",
-				   2, take, &v);
-	if (r == -ENOENT)
-		return infra_fail(d->err, -ENOSPC, "networks",
-				  "no free VLAN id left in the pool of fabric \"%s\" for network \"%s\"", d->fabric,
-				  name);
-	if (r == 0) {
-		struct infra_alloc *a = alloc_push(d, INFRA_ALLOC_VLAN, name);
-		if (a)
-			a->vid = (uint32_t)strtoul(v, NULL, 10);
-		r = a ? 0 : -ENOMEM;
-	}
-	free(v);
-	return r;
-}
-
-static int vlan_release(struct deploy *d, const char *net_id, const char *name)
-{
-	const char *p[] = {net_id};
-	char *v = NULL;
-	int r = db_query_value(d->db, "UPDATE infra_vlan_pool SET network_id = NULL WHERE network_id = $1::bigint "
-				      "RETURNING vid",
-			       1, p, &v);
-	if (r == -ENOENT)
-		return 0;
-	if (r == 0) {
-		struct infra_alloc *a = alloc_push(d, INFRA_ALLOC_VLAN_RELEASE, name);
-		if (a)
-			a->vid = (uint32_t)strtoul(v, NULL, 10);
-		r = a ? 0 : -ENOMEM;
-	}
-	free(v);
-	return r;
-}
-
-static int blocks_release(struct deploy *d, const char *net_id, const char *name)
-{
-	const char *p[] = {net_id};
-	PGresult *res;
-	int r = db_exec(d->db, "DELETE FROM infra_wan_block WHERE network_id = $1::bigint RETURNING prefix, kind", 1,
-			p, &res);
-	if (r < 0)
-		return r;
-	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
-		struct infra_alloc *a = alloc_push(d, INFRA_ALLOC_BLOCK_RELEASE, name);
-		if (!a) {
-			r = -ENOMEM;
-			break;
-		}
-		ipprefix_parse(PQgetvalue(res, i, 0), false, &a->block);
-		a->extra = strcmp(PQgetvalue(res, i, 1), "extra") == 0;
-	}
-	PQclear(res);
-	return r;
-}
-
-/* Every block taken from the infrastructure's pools, by any WAN. */
-static int taken_load(struct deploy *d, struct ipprefix **ret, size_t *ret_n)
-{
-	char *pools = NULL;
-	size_t len = 3 + d->n_pools * (IPPREFIX_STRLEN + 1);
-	PGresult *res;
-
-	pools = malloc(len);
-	if (!pools)
-		return -ENOMEM;
-	size_t used = (size_t)snprintf(pools, len, "{");
-	for (size_t i = 0; i < d->n_pools; i++) {
-		char t[IPPREFIX_STRLEN];
-		used += (size_t)snprintf(pools + used, len - used, "%s%s", i ? "," : "",
-					 ipprefix_format(&d->pools[i], t, sizeof(t)));
-	}
-	snprintf(pools + used, len - used, "}");
-	const char *p[] = {pools};
-	int r = db_exec(d->db, "SELECT prefix FROM infra_wan_block WHERE prefix && ANY ($1::cidr[]) ORDER BY prefix", 1,
-			p, &res);
-	free(pools);
-	if (r < 0)
-		return r;
-	int n = PQntuples(res);
-	struct ipprefix *taken = calloc((size_t)n + 1, sizeof(*taken));
-	size_t k = 0;
-	for (int i = 0; taken && i < n; i++)
-		if (ipprefix_parse(PQgetvalue(res, i, 0), false, &taken[k]) == 0)
-			k++;
-	PQclear(res);
-	if (!taken)
-		return -ENOMEM;
-	*ret = taken;
-	*ret_n = k;
-	return 0;
-}
-
-static int pools_required(struct deploy *d, const char *name)
-{
-	if (d->n_pools > 0)
-		return 0;
-	return infra_fail(d->err, -EBUSY, "wan_pools",
-			  "infrastructure \"%s\" has no WAN pool to give WAN \"%s\" addresses; set wan_pools first",
-			  d->infra, name);
-}
-
-static int block_insert(struct deploy *d, const char *net_id, const struct ipprefix *block, bool extra)
-{
-	char t[IPPREFIX_STRLEN];
-	const char *p[] = {net_id, ipprefix_format(block, t, sizeof(t)), extra ? "extra" : "primary"};
-
-	return db_exec(d->db, "INSERT INTO infra_wan_block (network_id, prefix, kind) VALUES ($1::bigint, $2, $3)", 3,
-		       p, NULL);
-}
-
-/* A new WAN's first block (seed 000: "By default a /29 IPv4 block"). */
-static int wan_first_block(struct deploy *d, const char *net_id, const char *name)
-{
-	struct ipprefix *taken = NULL;
-	size_t n_taken = 0;
-	struct wan_plan wp;
-
-	int r = pools_required(d, name);
-	if (r == 0)
-		r = taken_load(d, &taken, &n_taken);
-	if (r < 0)
-		return r;
-	struct wan_pool pool = {d->pools, d->n_pools, taken, n_taken};
-	r = wan_plan_new(&pool, &wp);
-	free(taken);
-	if (r == -ENOSPC)
-		return infra_fail(d->err, r, "wan_pools", "the WAN pools of \"%s\" have no free /%d for WAN \"%s\"",
-				  d->infra, WAN_DEFAULT_LEN, name);
-	if (r < 0 || wp.n != 1)
-		return r < 0 ? r : -EIO;
-	r = block_insert(d, net_id, &wp.actions[0].block, false);
-	struct infra_alloc *a = r == 0 ? alloc_push(d, INFRA_ALLOC_BLOCK_ADD, name) : NULL;
-	if (r == 0 && !a)
-		r = -ENOMEM;
-	if (a)
-		a->block = wp.actions[0].block;
-	return r;
-}
-
-/* Hosts a WAN needs after deploy: one address per instance per port that
- * connects to it. */
-static uint64_t wan_hosts_needed(const struct deploy *d, int64_t net_id)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < d->row.staged.n_conns; i++) {
-		const struct infra_conn_row *c = &d->row.staged.conns[i];
-		const struct infra_array_row *a = c->network_id == net_id ? infra_rows_array(&d->row.staged, c->array_id)
-									  : NULL;
-		if (a)
-			n += a->instances;
-	}
-	return n;
-}
-
-static int wan_apply(struct deploy *d, const char *net_id, const char *name, const struct wan_plan *wp,
-		     char ids[][INFRA_ID_STRLEN], size_t n_ids)
-{
-	char t[IPPREFIX_STRLEN];
-	int r = 0;
-
-	for (size_t i = 0; i < wp->n && r == 0; i++) {
-		const struct wan_action *wa = &wp->actions[i];
-		struct infra_alloc *a;
-		if (wa->kind == WAN_ACTION_ADD) {
-			r = block_insert(d, net_id, &wa->block, false);
-			a = r == 0 ? alloc_push(d, INFRA_ALLOC_BLOCK_ADD, name) : NULL;
-		} else {
-			if (wa->index >= n_ids)
-				return -EIO;
-			const char *p[] = {ids[wa->index], ipprefix_format(&wa->block, t, sizeof(t))};
-			r = db_exec(d->db, "UPDATE infra_wan_block SET prefix = $2 WHERE id = $1::bigint", 2, p, NULL);
-			a = r == 0 ? alloc_push(d, INFRA_ALLOC_BLOCK_GROW, name) : NULL;
-		}
-		if (r == 0 && !a)
-			return -ENOMEM;
-		if (a) {
-			a->from = wa->from;
-			a->block = wa->block;
-		}
-	}
-	return r;
-}
-
-/* Seed 000: the block "is automatically expanded (to a /28, /27 etc if more
- * IPs are needed) or a new subnet is automatically created". */
-static int wan_grow(struct deploy *d, const struct infra_network_row *net)
-{
-	char net_id[INFRA_ID_STRLEN];
-	const char *p[] = {net_id};
-	struct ipprefix *taken = NULL, *blocks = NULL;
-	size_t n_taken = 0, n_blocks = 0;
-	char(*ids)[INFRA_ID_STRLEN] = NULL;
-	struct wan_plan wp;
-	PGresult *res;
-
-	snprintf(net_id, sizeof(net_id), "%lld", (long long)net->id);
-	uint64_t need = wan_hosts_needed(d, net->id);
-	int r = db_exec(d->db,
-			"SELECT id, prefix FROM infra_wan_block WHERE network_id = $1::bigint AND kind = 'primary' "
-			"ORDER BY id",
-			1, p, &res);
-	if (r < 0)
-		return r;
-	int n = PQntuples(res);
-	blocks = calloc((size_t)n + 1, sizeof(*blocks));
-	ids = calloc((size_t)n + 1, sizeof(*ids));
-	for (int i = 0; blocks && ids && i < n; i++) {
-		snprintf(ids[n_blocks], INFRA_ID_STRLEN, "%s", PQgetvalue(res, i, 0));
-		if (ipprefix_parse(PQgetvalue(res, i, 1), false, &blocks[n_blocks]) == 0)
-			n_blocks++;
-	}
-	PQclear(res);
-	r = blocks && ids ? 0 : -ENOMEM;
-	if (r == 0 && n_blocks == 0)
-		r = -EIO; /* every deployed WAN got its first block */
-	if (r == 0)
-		r = taken_load(d, &taken, &n_taken);
-	if (r == 0) {
-		struct wan_pool pool = {d->pools, d->n_pools, taken, n_taken};
-		r = wan_plan_grow(&pool, blocks, n_blocks, need, &wp);
-		if (r == -ENOSPC || r == -E2BIG)
-			r = infra_fail(d->err, -ENOSPC, "wan_pools",
-				       "the WAN pools of \"%s\" cannot give WAN \"%s\" the %" PRIu64
-				       " addresses its instances need",
-				       d->infra, net->name, need);
-		else if (r == -EINVAL)
-			r = infra_fail(d->err, -EBUSY, "wan_pools",
-				       "a block of WAN \"%s\" lies outside the WAN pools of \"%s\"", net->name,
-				       d->infra);
-	}
-	if (r == 0)
-		r = wan_apply(d, net_id, net->name, &wp, ids, n_blocks);
-	free(taken);
-	free(blocks);
-	free(ids);
-	return r;
-}
-
 /* ---- applying the plan ---- */
 
-static int exec_id(struct deploy *d, const char *sql, int64_t id)
+static int exec_id(struct infra_deploy *d, const char *sql, int64_t id)
 {
 	char t[INFRA_ID_STRLEN];
 	const char *p[] = {t};
@@ -515,7 +219,7 @@ static int exec_id(struct deploy *d, const char *sql, int64_t id)
 	return db_exec(d->db, sql, 1, p, NULL);
 }
 
-static int apply_network(struct deploy *d, const struct plan_action *a)
+static int apply_network(struct infra_deploy *d, const struct plan_action *a)
 {
 	char id[INFRA_ID_STRLEN];
 	int r;
@@ -523,11 +227,12 @@ static int apply_network(struct deploy *d, const struct plan_action *a)
 	snprintf(id, sizeof(id), "%lld", (long long)a->id);
 	switch (a->op) {
 	case PLAN_OP_CREATE:
-		r = exec_id(d, "UPDATE infra_network SET d_name = s_name, d_type = s_type WHERE id = $1::bigint", a->id);
+		r = exec_id(d, "UPDATE infra_network SET d_name = s_name, d_type = s_type WHERE id = $1::bigint",
+			    a->id);
 		if (r == 0)
-			r = vlan_take(d, id, a->network_new->name);
+			r = infra_vlan_take(d, id, a->network_new->name);
 		if (r == 0 && a->network_new->type == INFRA_NET_WAN)
-			r = wan_first_block(d, id, a->network_new->name);
+			r = infra_wan_first_block(d, id, a->network_new->name);
 		return r;
 	case PLAN_OP_CHANGE:
 		/* A network's type is fixed for the life of its row. */
@@ -536,9 +241,9 @@ static int apply_network(struct deploy *d, const struct plan_action *a)
 					  a->network_new->name);
 		return exec_id(d, "UPDATE infra_network SET d_name = s_name WHERE id = $1::bigint", a->id);
 	case PLAN_OP_DELETE:
-		r = vlan_release(d, id, a->network_old->name);
+		r = infra_vlan_release(d, id, a->network_old->name);
 		if (r == 0)
-			r = blocks_release(d, id, a->network_old->name);
+			r = infra_blocks_release(d, id, a->network_old->name);
 		/* A pruned SAN keeps its staged half. */
 		if (r == 0)
 			r = exec_id(d, "DELETE FROM infra_network WHERE id = $1::bigint AND s_name IS NULL", a->id);
@@ -550,7 +255,7 @@ static int apply_network(struct deploy *d, const struct plan_action *a)
 	return -EINVAL;
 }
 
-static int apply_array(struct deploy *d, const struct plan_action *a)
+static int apply_array(struct infra_deploy *d, const struct plan_action *a)
 {
 	int r;
 
@@ -573,7 +278,7 @@ static int apply_array(struct deploy *d, const struct plan_action *a)
 	return -EINVAL;
 }
 
-static int apply_connection(struct deploy *d, const struct plan_action *a)
+static int apply_connection(struct infra_deploy *d, const struct plan_action *a)
 {
 	char arr[INFRA_ID_STRLEN], port[16], net[INFRA_ID_STRLEN];
 	const char *p[] = {arr, port, net};
@@ -601,7 +306,7 @@ static int apply_connection(struct deploy *d, const struct plan_action *a)
 /* After the actions, the deployed arrays are the staged ones: their drives
  * become the staged drives and their instances are numbered
  * 0..instances-1 (bindings of surviving instances are kept). */
-static int sync_drives_instances(struct deploy *d)
+static int sync_drives_instances(struct infra_deploy *d)
 {
 	const char *p[] = {d->id};
 	int r = db_exec(d->db,
@@ -627,7 +332,7 @@ static int sync_drives_instances(struct deploy *d)
 	return r;
 }
 
-static int deploy_apply(struct deploy *d)
+static int deploy_apply(struct infra_deploy *d)
 {
 	int r = db_exec(d->db, "SELECT pg_advisory_xact_lock(" INFRA_POOL_LOCK_KEY ")", 0, NULL, NULL);
 
@@ -646,7 +351,7 @@ static int deploy_apply(struct deploy *d)
 	 * pruned): give each the addresses its instances need. */
 	for (size_t i = 0; i < d->row.staged.n_networks && r == 0; i++)
 		if (d->row.staged.networks[i].type == INFRA_NET_WAN)
-			r = wan_grow(d, &d->row.staged.networks[i]);
+			r = infra_wan_grow(d, &d->row.staged.networks[i]);
 	return r;
 }
 
@@ -677,6 +382,32 @@ static void alloc_text(const struct infra_alloc *a, const char **ret_op, const c
 	}
 }
 
+/* "instances 2 -> 6, renamed from web" for what an array CHANGE changes. */
+static void array_changes_text(const struct infra_action *a, char *buf, size_t len)
+{
+	const struct {
+		unsigned bit;
+		const char *what;
+		uint32_t from, to;
+	} fields[] = {
+	    {PLAN_CHANGED_INSTANCES, "instances", a->old_instances, a->new_instances},
+	    {PLAN_CHANGED_PORTS, "ports", a->old_ports, a->new_ports},
+	    {PLAN_CHANGED_DRIVES, "drives", a->old_drives, a->new_drives},
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (!(a->changed & fields[i].bit) || used >= len)
+			continue;
+		int n = snprintf(buf + used, len - used, "%s%s %" PRIu32 " -> %" PRIu32, used ? ", " : "",
+				 fields[i].what, fields[i].from, fields[i].to);
+		used += n > 0 ? (size_t)n : 0;
+	}
+	if (a->old_name && used < len)
+		snprintf(buf + used, len - used, "%srenamed from %s", used ? ", " : "", a->old_name);
+}
+
 static void action_text(const struct infra_action *a, char *subject, size_t slen, char *detail, size_t dlen)
 {
 	detail[0] = '\0';
@@ -691,16 +422,13 @@ static void action_text(const struct infra_action *a, char *subject, size_t slen
 		snprintf(detail, dlen, "%s%s%s%s", infra_net_type_name(a->type), a->old_name ? ", renamed from " : "",
 			 a->old_name ? a->old_name : "", a->san_pruned ? ", SAN without drives" : "");
 	else if (a->op == PLAN_OP_CHANGE)
-		snprintf(detail, dlen, "instances %" PRIu32 " -> %" PRIu32 ", ports %" PRIu32 " -> %" PRIu32
-			 ", drives %" PRIu32 " -> %" PRIu32 "%s%s",
-			 a->old_instances, a->new_instances, a->old_ports, a->new_ports, a->old_drives, a->new_drives,
-			 a->old_name ? ", renamed from " : "", a->old_name ? a->old_name : "");
+		array_changes_text(a, detail, dlen);
 	else if (a->op == PLAN_OP_CREATE)
 		snprintf(detail, dlen, "%" PRIu32 " instances, %" PRIu32 " ports, %" PRIu32 " drives", a->new_instances,
 			 a->new_ports, a->new_drives);
 }
 
-static int step_insert(struct deploy *d, const char *deploy_id, size_t seq, const char *op, const char *object,
+static int step_insert(struct infra_deploy *d, const char *deploy_id, size_t seq, const char *op, const char *object,
 		       const char *subject, const char *detail)
 {
 	char s[24];
@@ -713,7 +441,7 @@ static int step_insert(struct deploy *d, const char *deploy_id, size_t seq, cons
 		       6, p, NULL);
 }
 
-static int deploy_record(struct deploy *d)
+static int deploy_record(struct infra_deploy *d)
 {
 	const char *p[] = {d->id};
 	char *deploy_id = NULL, *rev = NULL, subject[256], detail[256];
@@ -725,10 +453,11 @@ static int deploy_record(struct deploy *d)
 			       1, p, &rev);
 	const char *q[] = {d->id, rev};
 	if (r == 0)
-		r = db_query_value(d->db,
-				   "INSERT INTO infra_deploy (infrastructure_id, revision) VALUES ($1::bigint, $2::bigint) "
-				   "RETURNING id",
-				   2, q, &deploy_id);
+		r = db_query_value(
+		    d->db,
+		    "INSERT INTO infra_deploy (infrastructure_id, revision) VALUES ($1::bigint, $2::bigint) "
+		    "RETURNING id",
+		    2, q, &deploy_id);
 	size_t seq = 0;
 	for (size_t i = 0; i < o->n_actions && r == 0; i++) {
 		const struct infra_action *a = &o->actions[i];
@@ -752,7 +481,7 @@ static int deploy_record(struct deploy *d)
 static int plan_or_deploy(struct db *db, const char *infra, bool commit, struct infra_plan_result *ret,
 			  struct infra_err *err)
 {
-	struct deploy d = {.db = db, .infra = infra, .out = ret, .err = err};
+	struct infra_deploy d = {.db = db, .infra = infra, .out = ret, .err = err};
 
 	memset(ret, 0, sizeof(*ret));
 	int r = db_begin(db);
@@ -771,7 +500,7 @@ static int plan_or_deploy(struct db *db, const char *infra, bool commit, struct 
 	} else {
 		db_rollback(db, 0);
 	}
-	deploy_done(&d);
+	infra_deploy_done(&d);
 	if (r < 0) {
 		db_rollback(db, r);
 		db_infra_plan_result_done(ret);
@@ -794,20 +523,20 @@ int db_infra_discard(struct db *db, const char *infra, struct infra_err *err)
 	char id[INFRA_ID_STRLEN];
 	const char *p[] = {id};
 	static const char *const sql[] = {
-		/* Children first: their staged-only rows would otherwise be
-		 * removed by the cascade anyway, but explicitly is clearer. */
-		"DELETE FROM infra_connection WHERE infrastructure_id = $1::bigint AND NOT deployed",
-		"UPDATE infra_connection SET staged = true WHERE infrastructure_id = $1::bigint AND NOT staged",
-		"DELETE FROM infra_drive x USING infra_array a WHERE a.id = x.array_id "
-		"AND a.infrastructure_id = $1::bigint AND NOT x.deployed",
-		"UPDATE infra_drive x SET staged = true FROM infra_array a WHERE a.id = x.array_id "
-		"AND a.infrastructure_id = $1::bigint AND NOT x.staged",
-		"DELETE FROM infra_array WHERE infrastructure_id = $1::bigint AND d_name IS NULL",
-		"UPDATE infra_array SET s_name = d_name, s_instances = d_instances, s_ports = d_ports "
-		"WHERE infrastructure_id = $1::bigint",
-		"DELETE FROM infra_network WHERE infrastructure_id = $1::bigint AND d_name IS NULL",
-		"UPDATE infra_network SET s_name = d_name, s_type = d_type WHERE infrastructure_id = $1::bigint",
-		"UPDATE infrastructure SET updated = now() WHERE id = $1::bigint",
+	    /* Children first: their staged-only rows would otherwise be
+	     * removed by the cascade anyway, but explicitly is clearer. */
+	    "DELETE FROM infra_connection WHERE infrastructure_id = $1::bigint AND NOT deployed",
+	    "UPDATE infra_connection SET staged = true WHERE infrastructure_id = $1::bigint AND NOT staged",
+	    "DELETE FROM infra_drive x USING infra_array a WHERE a.id = x.array_id "
+	    "AND a.infrastructure_id = $1::bigint AND NOT x.deployed",
+	    "UPDATE infra_drive x SET staged = true FROM infra_array a WHERE a.id = x.array_id "
+	    "AND a.infrastructure_id = $1::bigint AND NOT x.staged",
+	    "DELETE FROM infra_array WHERE infrastructure_id = $1::bigint AND d_name IS NULL",
+	    "UPDATE infra_array SET s_name = d_name, s_instances = d_instances, s_ports = d_ports "
+	    "WHERE infrastructure_id = $1::bigint",
+	    "DELETE FROM infra_network WHERE infrastructure_id = $1::bigint AND d_name IS NULL",
+	    "UPDATE infra_network SET s_name = d_name, s_type = d_type WHERE infrastructure_id = $1::bigint",
+	    "UPDATE infrastructure SET updated = now() WHERE id = $1::bigint",
 	};
 
 	int r = db_begin(db);
@@ -820,140 +549,82 @@ int db_infra_discard(struct db *db, const char *infra, struct infra_err *err)
 	return r < 0 ? db_rollback(db, r) : 0;
 }
 
-/* ---- ordering an extra subnet ---- */
+/* ---- reading the history ---- */
 
-/* The deployed WAN called name: its id. */
-static int deployed_wan(struct db *db, const char *id, const char *infra, const char *name,
-			char ret_id[INFRA_ID_STRLEN], struct infra_err *err)
+void db_infra_history_free(struct infra_history_row *rows, size_t n)
 {
-	const char *p[] = {id, name};
-	PGresult *res;
-	int r = db_exec(db,
-			"SELECT id, d_type, (d_name = $2) IS TRUE FROM infra_network WHERE infrastructure_id = $1::bigint "
-			"AND (d_name = $2 OR s_name = $2) ORDER BY (d_name = $2) IS TRUE DESC LIMIT 1",
-			2, p, &res);
-	if (r < 0)
-		return r;
-	if (PQntuples(res) == 0)
-		r = infra_fail(err, -ENOENT, "network", "infrastructure \"%s\" has no network \"%.*s\"", infra,
-			       INFRA_NAME_MAX, name);
-	else if (PQgetvalue(res, 0, 2)[0] != 't')
-		r = infra_fail(err, -EBUSY, "network", "network \"%s\" is not deployed yet; deploy it first", name);
-	else if (strcmp(PQgetvalue(res, 0, 1), "wan") != 0)
-		r = infra_fail(err, -EINVAL, "network", "network \"%s\" is a %s network; only a WAN gets subnets", name,
-			       PQgetvalue(res, 0, 1));
-	else
-		snprintf(ret_id, INFRA_ID_STRLEN, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return r;
+	for (size_t i = 0; rows && i < n; i++) {
+		for (size_t k = 0; k < rows[i].n_steps; k++) {
+			free(rows[i].steps[k].op);
+			free(rows[i].steps[k].object);
+			free(rows[i].steps[k].subject);
+			free(rows[i].steps[k].detail);
+		}
+		free(rows[i].steps);
+	}
+	free(rows);
 }
 
-static int subnet_order_locked(struct deploy *d, const char *net_id, const char *network, unsigned len,
-			       struct ipprefix *ret_block)
+static int history_step_add(struct infra_history_row *h, const PGresult *res, int i)
 {
-	const char *p[] = {net_id};
-	struct ipprefix *taken = NULL;
-	size_t n_taken = 0;
-	struct wan_plan wp;
+	struct infra_history_step *n = realloc(h->steps, (h->n_steps + 1) * sizeof(*n));
+	bool oom = false;
+
+	if (!n)
+		return -ENOMEM;
+	h->steps = n;
+	n = &n[h->n_steps++];
+	n->op = name_dup(PQgetvalue(res, i, 3), &oom);
+	n->object = name_dup(PQgetvalue(res, i, 4), &oom);
+	n->subject = name_dup(PQgetvalue(res, i, 5), &oom);
+	n->detail = name_dup(PQgetvalue(res, i, 6), &oom);
+	return oom ? -ENOMEM : 0;
+}
+
+int db_infra_history(struct db *db, const char *infra, size_t limit, struct infra_history_row **ret, size_t *ret_n,
+		     struct infra_err *err)
+{
+	char lim[24];
+	const char *p[] = {infra, lim};
+	PGresult *res;
+
+	snprintf(lim, sizeof(lim), "%zu", limit < INFRA_HISTORY_MAX ? limit : (size_t)INFRA_HISTORY_MAX);
 	char *v = NULL;
-	unsigned shortest = 32;
-
-	int r = db_query_value(d->db,
-			       "SELECT count(*) FROM infra_wan_block WHERE network_id = $1::bigint AND kind = 'extra'", 1,
-			       p, &v);
-	if (r == 0 && strtol(v, NULL, 10) >= INFRA_EXTRA_BLOCKS_MAX)
-		r = infra_fail(d->err, -ENOSPC, "prefix_length", "WAN \"%s\" already has %d extra subnets", network,
-			       INFRA_EXTRA_BLOCKS_MAX);
+	int r = db_query_value(db, "SELECT id FROM infrastructure WHERE name = $1", 1, p, &v);
 	free(v);
-	if (r == 0)
-		r = pools_required(d, network);
-	for (size_t i = 0; i < d->n_pools; i++)
-		if (d->pools[i].len < shortest)
-			shortest = d->pools[i].len;
-	if (r == 0 && (len < shortest || len > 32))
-		r = infra_fail(d->err, -EINVAL, "prefix_length", "prefix_length must be from %u to 32", shortest);
-	if (r == 0)
-		r = db_exec(d->db, "SELECT pg_advisory_xact_lock(" INFRA_POOL_LOCK_KEY ")", 0, NULL, NULL);
-	if (r == 0)
-		r = taken_load(d, &taken, &n_taken);
-	if (r == 0) {
-		struct wan_pool pool = {d->pools, d->n_pools, taken, n_taken};
-		r = wan_plan_order(&pool, len, &wp);
-		if (r == -ENOSPC)
-			r = infra_fail(d->err, r, "prefix_length", "the WAN pools of \"%s\" have no free /%u", d->infra,
-				       len);
-		else if (r == -EINVAL)
-			r = infra_fail(d->err, r, "prefix_length", "no WAN pool of \"%s\" can hold a /%u", d->infra,
-				       len);
-	}
-	free(taken);
-	if (r == 0 && wp.n != 1)
-		r = -EIO;
-	if (r == 0)
-		r = block_insert(d, net_id, &wp.actions[0].block, true);
-	if (r == 0)
-		*ret_block = wp.actions[0].block;
-	return r;
-}
-
-int db_infra_subnet_order(struct db *db, const char *infra, const char *network, unsigned len,
-			  struct ipprefix *ret_block, struct infra_err *err)
-{
-	struct infra_plan_result unused;
-	struct deploy d = {.db = db, .infra = infra, .out = &unused, .err = err};
-	char net_id[INFRA_ID_STRLEN];
-	const char *p[] = {NULL};
-	PGresult *res;
-
-	memset(&unused, 0, sizeof(unused));
-	int r = db_begin(db);
-	if (r == 0)
-		r = infra_lock(db, infra, d.id, err);
-	if (r == 0)
-		r = deployed_wan(db, d.id, infra, network, net_id, err);
-	p[0] = d.id;
-	if (r == 0)
-		r = db_exec(db, "SELECT array_to_string(wan_pools, ' ') FROM infrastructure WHERE id = $1::bigint", 1, p,
-			    &res);
-	if (r == 0) {
-		r = infra_pools_parse(PQgetvalue(res, 0, 0), &d.pools, &d.n_pools);
-		PQclear(res);
-	}
-	if (r == 0)
-		r = subnet_order_locked(&d, net_id, network, len, ret_block);
-	if (r == 0)
-		r = db_commit(db);
-	deploy_done(&d);
-	return r < 0 ? db_rollback(db, r) : 0;
-}
-
-int db_infra_subnets(struct db *db, const char *infra, const char *network, struct infra_block_row **ret,
-		     size_t *ret_n, struct infra_err *err)
-{
-	struct infra_row row;
-	int r = db_infra_get(db, infra, &row);
-
 	if (r == -ENOENT)
 		return infra_fail(err, r, "", "infrastructure \"%.*s\" not found", INFRA_NAME_MAX, infra);
 	if (r < 0)
 		return r;
-	const struct infra_network_row *net = infra_rows_network_named(&row.deployed, network);
-	if (!net && infra_rows_network_named(&row.staged, network))
-		r = infra_fail(err, -EBUSY, "network", "network \"%s\" is not deployed yet; deploy it first", network);
-	else if (!net)
-		r = infra_fail(err, -ENOENT, "network", "infrastructure \"%s\" has no network \"%.*s\"", infra,
-			       INFRA_NAME_MAX, network);
-	else if (net->type != INFRA_NET_WAN)
-		r = infra_fail(err, -EINVAL, "network", "network \"%s\" is a %s network; only a WAN gets subnets",
-			       network, infra_net_type_name(net->type));
-	if (r == 0) {
-		*ret = calloc(net->n_blocks + 1, sizeof(**ret));
-		if (!*ret)
-			r = -ENOMEM;
-		else if (net->n_blocks)
-			memcpy(*ret, net->blocks, net->n_blocks * sizeof(**ret));
-		*ret_n = net->n_blocks;
+	/* One row per step, newest deploy first; a deploy always has steps. */
+	r = db_exec(db,
+		    "SELECT d.id, d.revision, (extract(epoch FROM d.deployed) * 1000)::bigint, "
+		    "s.op, s.object, s.subject, s.detail FROM (SELECT x.* FROM infra_deploy x "
+		    "JOIN infrastructure i ON i.id = x.infrastructure_id WHERE i.name = $1 "
+		    "ORDER BY x.revision DESC LIMIT $2::int) d "
+		    "JOIN infra_deploy_step s ON s.deploy_id = d.id ORDER BY d.revision DESC, s.seq",
+		    2, p, &res);
+	if (r < 0)
+		return r;
+	int n = PQntuples(res);
+	struct infra_history_row *rows = calloc((size_t)n + 1, sizeof(*rows));
+	size_t count = 0;
+	r = rows ? 0 : -ENOMEM;
+	for (int i = 0; i < n && r == 0; i++) {
+		int64_t rev = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		if (count == 0 || rows[count - 1].revision != rev) {
+			rows[count].revision = rev;
+			rows[count].deployed_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+			count++;
+		}
+		r = history_step_add(&rows[count - 1], res, i);
 	}
-	db_infra_row_done(&row);
-	return r;
+	PQclear(res);
+	if (r < 0) {
+		db_infra_history_free(rows, count);
+		return r;
+	}
+	*ret = rows;
+	*ret_n = count;
+	return 0;
 }

@@ -15,7 +15,7 @@
 
 /* Fill err (may be NULL) and return r, for "return infra_fail(...)". */
 int infra_fail(struct infra_err *err, int r, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* An object name as ir_name accepts it: 1-63 of [A-Za-z0-9._-], starting
  * with a letter or digit, not all digits. -EINVAL with err filled. */
@@ -44,6 +44,52 @@ int infra_pools_parse(const char *list, struct ipprefix **ret, size_t *ret_n);
 
 /* "lan"/"wan"/"san" -> type; -EINVAL otherwise. */
 int infra_net_type_parse(const char *s, enum infra_net_type *ret);
+
+/* ---- deploy (infra_deploy.c, infra_pools.c) ---- */
+
+/* pg_advisory_xact_lock key serialising every allocation from the VLAN id
+ * pools and the WAN pools (the migration lock's key + 1). Deploys are
+ * rare; one lock keeps two of them from planning the same free space. */
+#define INFRA_POOL_LOCK_KEY "7598258041483518828"
+/* Extra (ordered) blocks per WAN. */
+#define INFRA_EXTRA_BLOCKS_MAX 64
+
+/* A design as the planner sees it, borrowing names from the rows. */
+struct infra_view {
+	struct infra_array *arrays;
+	struct infra_network *networks;
+	struct infra_connection *conns;
+	struct infra_design d;
+};
+
+struct infra_deploy {
+	struct db *db;
+	const char *infra;
+	char id[INFRA_ID_STRLEN];
+	char fabric_id[INFRA_ID_STRLEN];
+	char *fabric; /* its name, for messages */
+	int64_t revision;
+	struct ipprefix *pools;
+	size_t n_pools;
+	struct infra_row row;
+	struct infra_view dep, stg;
+	struct plan plan;
+	struct infra_plan_result *out;
+	struct infra_err *err;
+};
+
+/* Append an allocation to d->out; NULL when out of memory. */
+struct infra_alloc *infra_alloc_push(struct infra_deploy *d, enum infra_alloc_kind kind, const char *network);
+void infra_deploy_done(struct infra_deploy *d);
+
+/* infra_pools.c: each records what it did in d->out. */
+int infra_vlan_take(struct infra_deploy *d, const char *net_id, const char *name);
+int infra_vlan_release(struct infra_deploy *d, const char *net_id, const char *name);
+int infra_blocks_release(struct infra_deploy *d, const char *net_id, const char *name);
+/* A new WAN's first block (seed 000: "By default a /29 IPv4 block"). */
+int infra_wan_first_block(struct infra_deploy *d, const char *net_id, const char *name);
+/* Grow or add to a WAN's blocks until its instances fit. */
+int infra_wan_grow(struct infra_deploy *d, const struct infra_network_row *net);
 
 /* Text of a column: "" for NULL. */
 static inline const char *infra_val(const PGresult *res, int row, int col)

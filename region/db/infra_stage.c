@@ -52,8 +52,8 @@ static int count_query(struct db *db, const char *sql, const char *id, long *ret
 }
 
 /* The staged array called name: its id and port count. */
-static int staged_array(struct db *db, const char *id, const char *infra, const char *name, char ret_id[INFRA_ID_STRLEN],
-			uint32_t *ret_ports, struct infra_err *err)
+static int staged_array(struct db *db, const char *id, const char *infra, const char *name,
+			char ret_id[INFRA_ID_STRLEN], uint32_t *ret_ports, struct infra_err *err)
 {
 	const char *p[] = {id, name};
 	PGresult *res;
@@ -107,8 +107,8 @@ static int array_name_free(struct db *db, const char *id, const char *infra, con
 {
 	const char *p[] = {id, name};
 	char *v = NULL;
-	int r = db_query_value(db, "SELECT id FROM infra_array WHERE infrastructure_id = $1::bigint AND s_name = $2",
-			       2, p, &v);
+	int r = db_query_value(db, "SELECT id FROM infra_array WHERE infrastructure_id = $1::bigint AND s_name = $2", 2,
+			       p, &v);
 	free(v);
 	if (r == 0)
 		return infra_fail(err, -EEXIST, "name", "infrastructure \"%s\" already has an instance array \"%s\"",
@@ -154,14 +154,16 @@ static int ports_free_above(struct db *db, const char *array_id, const char *arr
 	PGresult *res;
 
 	snprintf(n, sizeof(n), "%" PRIu32, ports);
-	int r = db_exec(db,
-			"SELECT c.port, net.s_name FROM infra_connection c JOIN infra_network net ON net.id = c.network_id "
-			"WHERE c.array_id = $1::bigint AND c.staged AND c.port >= $2::int ORDER BY c.port LIMIT 1",
-			2, p, &res);
+	int r =
+	    db_exec(db,
+		    "SELECT c.port, net.s_name FROM infra_connection c JOIN infra_network net ON net.id = c.network_id "
+		    "WHERE c.array_id = $1::bigint AND c.staged AND c.port >= $2::int ORDER BY c.port LIMIT 1",
+		    2, p, &res);
 	if (r < 0)
 		return r;
 	if (PQntuples(res) > 0)
-		r = infra_fail(err, -EBUSY, "ports", "port eth%s of instance array \"%s\" is connected to network \"%s\"; "
+		r = infra_fail(err, -EBUSY, "ports",
+			       "port eth%s of instance array \"%s\" is connected to network \"%s\"; "
 			       "disconnect it first",
 			       PQgetvalue(res, 0, 0), array, PQgetvalue(res, 0, 1));
 	PQclear(res);
@@ -206,7 +208,8 @@ int db_infra_array_remove(struct db *db, const char *infra, const char *array, s
 	/* Staged-only rows go; rows the deployed design holds lose their
 	 * staged half. */
 	if (r == 0)
-		r = db_exec(db, "DELETE FROM infra_connection WHERE array_id = $1::bigint AND NOT deployed", 1, p, NULL);
+		r = db_exec(db, "DELETE FROM infra_connection WHERE array_id = $1::bigint AND NOT deployed", 1, p,
+			    NULL);
 	if (r == 0)
 		r = db_exec(db, "UPDATE infra_connection SET staged = false WHERE array_id = $1::bigint", 1, p, NULL);
 	if (r == 0)
@@ -227,8 +230,7 @@ int db_infra_array_remove(struct db *db, const char *infra, const char *array, s
 
 /* ---- networks ---- */
 
-static int network_name_free(struct db *db, const char *id, const char *infra, const char *name,
-			     struct infra_err *err)
+static int network_name_free(struct db *db, const char *id, const char *infra, const char *name, struct infra_err *err)
 {
 	const char *p[] = {id, name};
 	char *v = NULL;
@@ -302,8 +304,8 @@ int db_infra_network_remove(struct db *db, const char *infra, const char *networ
 	if (r == 0) {
 		long n = exec_count(db, "DELETE FROM infra_network WHERE id = $1::bigint AND d_name IS NULL", 1, p);
 		if (n == 0)
-			n = exec_count(db, "UPDATE infra_network SET s_name = NULL, s_type = NULL WHERE id = $1::bigint",
-				       1, p);
+			n = exec_count(
+			    db, "UPDATE infra_network SET s_name = NULL, s_type = NULL WHERE id = $1::bigint", 1, p);
 		r = n < 0 ? (int)n : 0;
 	}
 	return stage_end(db, id, r);
@@ -340,19 +342,29 @@ int db_infra_connect(struct db *db, const char *infra, const char *array, uint32
 {
 	struct conn_ids ids;
 
+	long n_conns = 0;
 	int r = conn_resolve(db, infra, array, port, network, &ids, err);
 	const char *p[] = {ids.infra, ids.array, ids.port, ids.network};
+	if (r == 0)
+		r = count_query(db,
+				"SELECT count(*) FROM infra_connection WHERE infrastructure_id = $1::bigint AND staged",
+				ids.infra, &n_conns);
+	if (r == 0 && n_conns >= INFRA_CONNECTIONS_MAX)
+		r = infra_fail(err, -ENOSPC, "network", "infrastructure \"%s\" already has %d connections", infra,
+			       INFRA_CONNECTIONS_MAX);
 	if (r == 0) {
-		long n = exec_count(db,
-				    "INSERT INTO infra_connection (infrastructure_id, array_id, port, network_id, "
-				    "staged, deployed) VALUES ($1::bigint, $2::bigint, $3::int, $4::bigint, true, false) "
-				    "ON CONFLICT (array_id, port, network_id) DO UPDATE SET staged = true "
-				    "WHERE NOT infra_connection.staged",
-				    4, p);
+		long n =
+		    exec_count(db,
+			       "INSERT INTO infra_connection (infrastructure_id, array_id, port, network_id, "
+			       "staged, deployed) VALUES ($1::bigint, $2::bigint, $3::int, $4::bigint, true, false) "
+			       "ON CONFLICT (array_id, port, network_id) DO UPDATE SET staged = true "
+			       "WHERE NOT infra_connection.staged",
+			       4, p);
 		r = n < 0 ? (int)n : 0;
 		if (n == 0)
-			r = infra_fail(err, -EEXIST, "network", "port eth%" PRIu32 " of \"%s\" is already connected to \"%s\"",
-				       port, array, network);
+			r = infra_fail(err, -EEXIST, "network",
+				       "port eth%" PRIu32 " of \"%s\" is already connected to \"%s\"", port, array,
+				       network);
 	}
 	return stage_end(db, ids.infra, r);
 }
@@ -365,8 +377,9 @@ int db_infra_disconnect(struct db *db, const char *infra, const char *array, uin
 	int r = conn_resolve(db, infra, array, port, network, &ids, err);
 	const char *p[] = {ids.array, ids.port, ids.network};
 	if (r == 0) {
-		static const char where[] = " WHERE array_id = $1::bigint AND port = $2::int AND network_id = $3::bigint "
-					    "AND staged";
+		static const char where[] =
+		    " WHERE array_id = $1::bigint AND port = $2::int AND network_id = $3::bigint "
+		    "AND staged";
 		char del[256], upd[256];
 		snprintf(del, sizeof(del), "DELETE FROM infra_connection%s AND NOT deployed", where);
 		snprintf(upd, sizeof(upd), "UPDATE infra_connection SET staged = false%s", where);
@@ -375,8 +388,9 @@ int db_infra_disconnect(struct db *db, const char *infra, const char *array, uin
 			n = exec_count(db, upd, 3, p);
 		r = n < 0 ? (int)n : 0;
 		if (n == 0)
-			r = infra_fail(err, -ENOENT, "network", "port eth%" PRIu32 " of \"%s\" is not connected to \"%s\"",
-				       port, array, network);
+			r = infra_fail(err, -ENOENT, "network",
+				       "port eth%" PRIu32 " of \"%s\" is not connected to \"%s\"", port, array,
+				       network);
 	}
 	return stage_end(db, ids.infra, r);
 }
@@ -414,8 +428,7 @@ int db_infra_drive_add(struct db *db, const char *infra, const char *array, uint
 	return stage_end(db, id, r);
 }
 
-int db_infra_drive_remove(struct db *db, const char *infra, const char *array, int64_t drive_id,
-			  struct infra_err *err)
+int db_infra_drive_remove(struct db *db, const char *infra, const char *array, int64_t drive_id, struct infra_err *err)
 {
 	char id[INFRA_ID_STRLEN], array_id[INFRA_ID_STRLEN], drive[INFRA_ID_STRLEN];
 	const char *p[] = {drive, array_id};

@@ -52,18 +52,18 @@ enum net_kind {
 /* How a value travels. In and out of the database every value is text;
  * the type says what that text is and how the API shows or checks it. */
 enum net_type {
-	NET_T_INT,   /* decimal (ids, counts, vid, mtu) */
-	NET_T_BOOL,  /* "t"/"f" from the database, "true"/"false" to it */
-	NET_T_TEXT,  /* free text */
-	NET_T_NAME,  /* zone/fabric/space name (ir_name in SQL) */
-	NET_T_HOST,  /* machine/device host name (one DNS label) */
-	NET_T_INET,  /* one address, canonical text, no prefix length */
-	NET_T_CIDR,  /* a prefix, normalised */
-	NET_T_MAC,   /* aa:bb:cc:dd:ee:ff */
-	NET_T_TIME,  /* out: unix milliseconds; in: RFC 3339 */
-	NET_T_LIST,  /* addresses: out space-separated, in a PostgreSQL array literal */
-	NET_T_ENUM,  /* one of net_field.choices */
-	NET_T_REF,   /* another object: an id, or its name (net_field.ref says which kind) */
+	NET_T_INT,  /* decimal (ids, counts, vid, mtu) */
+	NET_T_BOOL, /* "t"/"f" from the database, "true"/"false" to it */
+	NET_T_TEXT, /* free text */
+	NET_T_NAME, /* zone/fabric/space name (ir_name in SQL) */
+	NET_T_HOST, /* machine/device host name (one DNS label) */
+	NET_T_INET, /* one address, canonical text, no prefix length */
+	NET_T_CIDR, /* a prefix, normalised */
+	NET_T_MAC,  /* aa:bb:cc:dd:ee:ff */
+	NET_T_TIME, /* out: unix milliseconds; in: RFC 3339 */
+	NET_T_LIST, /* addresses: out space-separated, in a PostgreSQL array literal */
+	NET_T_ENUM, /* one of net_field.choices */
+	NET_T_REF,  /* another object: an id, or its name (net_field.ref says which kind) */
 };
 
 /* A column of a row, in the order rows carry them. */
@@ -114,9 +114,9 @@ const struct net_kind_info *net_kind_info(enum net_kind kind);
 int net_col_index(enum net_kind kind, const char *name);
 int net_field_index(enum net_kind kind, const char *name);
 
-#define NET_FIELDS_MAX 16
-#define NET_FILTERS_MAX 8
-#define NET_LIST_LIMIT_MAX 1000
+#define NET_FIELDS_MAX	       16
+#define NET_FILTERS_MAX	       8
+#define NET_LIST_LIMIT_MAX     1000
 #define NET_LIST_LIMIT_DEFAULT 100
 
 /* Why a call failed; field is "" when no single field is to blame. */
@@ -191,7 +191,7 @@ const char *net_mode_name(enum net_mode m);
 struct net_alloc_req {
 	int64_t subnet_id;
 	enum net_mode mode;
-	const char *ip; /* required for static and discovered; NULL = pick one */
+	const char *ip;	       /* required for static and discovered; NULL = pick one */
 	const char *interface; /* machine interface id */
 	const char *device;    /* device id or host name */
 	const char *rack;      /* rack id or host name */
@@ -201,7 +201,7 @@ struct net_alloc_req {
 };
 
 struct net_alloc_res {
-	int64_t id; /* the ip_address row */
+	int64_t id;		/* the ip_address row */
 	char ip[IPADDR_STRLEN]; /* "" for a DHCP/unconfigured link without one */
 	/* Auto assign found no free address and offers the least recently
 	 * seen neighbour's: verify it is gone before use. */

@@ -16,11 +16,11 @@
 #define NET_ALLOC_ATTEMPTS 8
 
 static const char *const net_mode_names[] = {
-	[NET_MODE_AUTO] = "auto",
-	[NET_MODE_STATIC] = "static",
-	[NET_MODE_DHCP] = "dhcp",
-	[NET_MODE_DISCOVERED] = "discovered",
-	[NET_MODE_UNCONFIGURED] = "unconfigured",
+    [NET_MODE_AUTO] = "auto",
+    [NET_MODE_STATIC] = "static",
+    [NET_MODE_DHCP] = "dhcp",
+    [NET_MODE_DISCOVERED] = "discovered",
+    [NET_MODE_UNCONFIGURED] = "unconfigured",
 };
 
 int net_mode_parse(const char *s, enum net_mode *ret)
@@ -45,18 +45,21 @@ static const char sql_head[] = "SELECT cidr::text, managed FROM subnet WHERE id 
 static const char sql_head_lock[] = "SELECT cidr::text, managed FROM subnet WHERE id = $1::bigint FOR UPDATE";
 static const char sql_ranges[] = "SELECT type, host(start_ip), host(end_ip) FROM ip_range WHERE subnet_id = $1::bigint "
 				 "ORDER BY start_ip";
+/* Unordered: sorting tens of thousands of u128 here is cheaper than
+ * PostgreSQL sorting them as inet (net_view_fill sorts every array). */
 static const char sql_used[] = "SELECT id, host(ip), owner_kind FROM ip_address "
-			       "WHERE subnet_id = $1::bigint AND ip IS NOT NULL ORDER BY ip";
+			       "WHERE subnet_id = $1::bigint AND ip IS NOT NULL";
 /* Never auto-assigned: the gateway, DNS servers inside the subnet and
  * addresses racks reported on their interfaces. */
 static const char sql_excluded[] =
-	"SELECT host(a) FROM ("
-	"SELECT s.gateway AS a FROM subnet s WHERE s.id = $1::bigint AND s.gateway IS NOT NULL "
-	"UNION SELECT host(d)::inet FROM subnet s, unnest(s.dns_servers) d WHERE s.id = $1::bigint AND d <<= s.cidr "
-	"UNION SELECT host(x)::inet FROM subnet s, rack_interface ri, unnest(ri.addresses) x "
-	"WHERE s.id = $1::bigint AND host(x)::inet <<= s.cidr) e ORDER BY a";
-static const char sql_neighbours[] = "SELECT host(ip), max(ir_ms(last_seen)) FROM neighbour "
-				     "WHERE ip <<= (SELECT cidr FROM subnet WHERE id = $1::bigint) GROUP BY ip ORDER BY ip";
+    "SELECT host(a) FROM ("
+    "SELECT s.gateway AS a FROM subnet s WHERE s.id = $1::bigint AND s.gateway IS NOT NULL "
+    "UNION SELECT host(d)::inet FROM subnet s, unnest(s.dns_servers) d WHERE s.id = $1::bigint AND d <<= s.cidr "
+    "UNION SELECT host(x)::inet FROM subnet s, rack_interface ri, unnest(ri.addresses) x "
+    "WHERE s.id = $1::bigint AND host(x)::inet <<= s.cidr) e ORDER BY a";
+static const char sql_neighbours[] =
+    "SELECT host(ip), max(ir_ms(last_seen)) FROM neighbour "
+    "WHERE ip <<= (SELECT cidr FROM subnet WHERE id = $1::bigint) GROUP BY ip ORDER BY ip";
 
 void net_view_done(struct net_view *v)
 {
@@ -159,8 +162,9 @@ static int net_view_fill(struct db *db, const char *id, struct net_view *v, stru
 		r = net_err_set(err, -ENOMEM, NULL, "out of memory");
 	if (r < 0)
 		return r;
-	/* The database sorts inet as the engine sorts u128 within one
-	 * family; sorting again costs little and makes that no assumption. */
+	/* The engine wants every array sorted by u128; the used addresses
+	 * come unordered, and for the others this assumes nothing about how
+	 * PostgreSQL orders inet. */
 	ipam_sort_ranges(v->ranges, v->v.n_ranges);
 	ipam_sort_used(v->used, v->v.n_used);
 	ipam_sort_addrs(v->excluded, v->v.n_excluded);
@@ -264,7 +268,8 @@ static int net_req_check(const struct net_alloc_req *q, struct net_err *err)
 	switch (q->mode) {
 	case NET_MODE_AUTO:
 		if (q->ip)
-			return net_err_set(err, -EINVAL, "ip", "auto assign picks the address; use mode static to give one");
+			return net_err_set(err, -EINVAL, "ip",
+					   "auto assign picks the address; use mode static to give one");
 		break;
 	case NET_MODE_STATIC:
 	case NET_MODE_DISCOVERED:
@@ -320,8 +325,9 @@ static void net_seen_describe(struct db *db, const char *ip, struct net_alloc_re
 	const char *p[] = {ip};
 	PGresult *res;
 
-	if (net_exec(db, "SELECT mac::text, ir_ms(last_seen) FROM neighbour WHERE ip = $1::inet "
-			 "ORDER BY last_seen DESC LIMIT 1",
+	if (net_exec(db,
+		     "SELECT mac::text, ir_ms(last_seen) FROM neighbour WHERE ip = $1::inet "
+		     "ORDER BY last_seen DESC LIMIT 1",
 		     1, p, &res, NULL) < 0)
 		return;
 	if (PQntuples(res) == 1) {
@@ -383,9 +389,8 @@ static int net_exhausted(const struct net_view *v, struct net_err *err)
 }
 
 /* Pick or check the address for q under the view. *ret_ip "" = none. */
-static int net_address_decide(struct db *db, const struct net_view *v, const char *sid,
-			      const struct net_alloc_req *q, u128 from, char *ret_ip, struct net_alloc_res *ret,
-			      struct net_err *err)
+static int net_address_decide(struct db *db, const struct net_view *v, const char *sid, const struct net_alloc_req *q,
+			      u128 from, char *ret_ip, struct net_alloc_res *ret, struct net_err *err)
 {
 	uint8_t fam = v->v.prefix.addr.family;
 	struct ipaddr a;
@@ -522,8 +527,8 @@ int net_ip_release(struct db *db, int64_t subnet_id, const char *ip, int64_t *re
 	ipaddr_format(&a, canon, sizeof(canon));
 	net_id_text(subnet_id, sid);
 	const char *p[] = {sid, canon};
-	int r = net_exec(db, "DELETE FROM ip_address WHERE subnet_id = $1::bigint AND ip = $2::inet RETURNING id", 2,
-			 p, &res, err);
+	int r = net_exec(db, "DELETE FROM ip_address WHERE subnet_id = $1::bigint AND ip = $2::inet RETURNING id", 2, p,
+			 &res, err);
 	if (r < 0)
 		return r;
 	if (PQntuples(res) == 1) {
@@ -532,8 +537,9 @@ int net_ip_release(struct db *db, int64_t subnet_id, const char *ip, int64_t *re
 		return 0;
 	}
 	PQclear(res);
-	r = db_query_value(db, "SELECT cidr::text || CASE WHEN $2::inet <<= cidr THEN '' ELSE ' outside' END "
-			       "FROM subnet WHERE id = $1::bigint",
+	r = db_query_value(db,
+			   "SELECT cidr::text || CASE WHEN $2::inet <<= cidr THEN '' ELSE ' outside' END "
+			   "FROM subnet WHERE id = $1::bigint",
 			   2, p, &cidr);
 	if (r == -ENOENT)
 		return net_err_set(err, -ENOENT, NULL, "subnet %s not found", sid);

@@ -11,11 +11,11 @@
 #include "region/db/net_internal.h"
 
 static const struct net_kind_def *const net_defs[NET_KIND_N + 1] = {
-	[NET_ZONE] = &net_def_zone,	      [NET_FABRIC] = &net_def_fabric, [NET_SPACE] = &net_def_space,
-	[NET_VLAN] = &net_def_vlan,	      [NET_SUBNET] = &net_def_subnet, [NET_RANGE] = &net_def_range,
-	[NET_ROUTE] = &net_def_route,	      [NET_IP] = &net_def_ip,	      [NET_MACHINE] = &net_def_machine,
-	[NET_INTERFACE] = &net_def_interface, [NET_DEVICE] = &net_def_device, [NET_NEIGHBOUR] = &net_def_neighbour,
-	[NET_RACK] = &net_def_rack,
+    [NET_ZONE] = &net_def_zone,		  [NET_FABRIC] = &net_def_fabric, [NET_SPACE] = &net_def_space,
+    [NET_VLAN] = &net_def_vlan,		  [NET_SUBNET] = &net_def_subnet, [NET_RANGE] = &net_def_range,
+    [NET_ROUTE] = &net_def_route,	  [NET_IP] = &net_def_ip,	  [NET_MACHINE] = &net_def_machine,
+    [NET_INTERFACE] = &net_def_interface, [NET_DEVICE] = &net_def_device, [NET_NEIGHBOUR] = &net_def_neighbour,
+    [NET_RACK] = &net_def_rack,
 };
 
 const struct net_kind_def *net_def(enum net_kind kind)
@@ -71,30 +71,31 @@ static const struct {
 	const char *with_value; /* may be NULL */
 	const char *without;
 } net_constraints[] = {
-	{"zone_name_key", "name", -EEXIST, "a zone named '%s' already exists", "the zone name is taken"},
-	{"space_name_key", "name", -EEXIST, "a space named '%s' already exists", "the space name is taken"},
-	{"fabric_name_key", "name", -EEXIST, "a fabric named '%s' already exists", "the fabric name is taken"},
-	{"vlan_fabric_vid_key", "vid", -EEXIST, "the fabric already has a VLAN %s", "the fabric already has that VLAN"},
-	{"vlan_vid_range", "vid", -EINVAL, NULL, "vid must be from 0 to 4094"},
-	{"vlan_mtu_range", "mtu", -EINVAL, NULL, "mtu must be from 552 to 65535"},
-	{"subnet_cidr_key", "cidr", -EEXIST, "subnet %s already exists", "the subnet already exists"},
-	{"subnet_no_overlap", "cidr", -EBUSY, "%s overlaps another subnet", "the subnet overlaps another subnet"},
-	{"subnet_gateway_inside", "gateway", -EINVAL, "gateway %s is outside the subnet", "the gateway is outside the subnet"},
-	{"ip_range_no_overlap", "start_ip", -EBUSY, NULL, "the range overlaps another range"},
-	{"ip_range_order", "end_ip", -EINVAL, NULL, "end_ip must not be below start_ip, in the same address family"},
-	{"static_route_key", "gateway", -EEXIST, NULL, "the same route (source, destination, gateway) already exists"},
-	{"machine_hostname_key", "hostname", -EEXIST, "a machine named '%s' already exists", "the host name is taken"},
-	{"device_hostname_key", "hostname", -EEXIST, "a device named '%s' already exists", "the host name is taken"},
-	{"interface_mac_key", "mac", -EEXIST, "MAC %s already belongs to an interface", "the MAC address is taken"},
-	{"interface_name_key", "name", -EEXIST, "the machine already has an interface named '%s'",
-	 "the machine already has an interface of that name"},
-	{"interface_name_check", "name", -EINVAL, NULL,
-	 "interface names are 1-15 characters: letters, digits and . _ : @ - (starting with a letter or digit)"},
-	{"ip_address_ip_key", "ip", -EEXIST, "%s is already assigned", "the address is already assigned"},
-	{"ir_name_check", "name", -EINVAL, NULL,
-	 "names are 1-63 characters: letters, digits, '.', '_' and '-', starting with a letter or digit, not all digits"},
-	{"ir_hostname_check", "hostname", -EINVAL, NULL,
-	 "host names are one DNS label: 1-63 letters, digits and '-', not starting or ending with '-', not all digits"},
+    {"zone_name_key", "name", -EEXIST, "a zone named '%s' already exists", "the zone name is taken"},
+    {"space_name_key", "name", -EEXIST, "a space named '%s' already exists", "the space name is taken"},
+    {"fabric_name_key", "name", -EEXIST, "a fabric named '%s' already exists", "the fabric name is taken"},
+    {"vlan_fabric_vid_key", "vid", -EEXIST, "the fabric already has a VLAN %s", "the fabric already has that VLAN"},
+    {"vlan_vid_range", "vid", -EINVAL, NULL, "vid must be from 0 to 4094"},
+    {"vlan_mtu_range", "mtu", -EINVAL, NULL, "mtu must be from 552 to 65535"},
+    {"subnet_cidr_key", "cidr", -EEXIST, "subnet %s already exists", "the subnet already exists"},
+    {"subnet_no_overlap", "cidr", -EBUSY, "%s overlaps another subnet", "the subnet overlaps another subnet"},
+    {"subnet_gateway_inside", "gateway", -EINVAL, "gateway %s is outside the subnet",
+     "the gateway is outside the subnet"},
+    {"ip_range_no_overlap", "start_ip", -EBUSY, NULL, "the range overlaps another range"},
+    {"ip_range_order", "end_ip", -EINVAL, NULL, "end_ip must not be below start_ip, in the same address family"},
+    {"static_route_key", "gateway", -EEXIST, NULL, "the same route (source, destination, gateway) already exists"},
+    {"machine_hostname_key", "hostname", -EEXIST, "a machine named '%s' already exists", "the host name is taken"},
+    {"device_hostname_key", "hostname", -EEXIST, "a device named '%s' already exists", "the host name is taken"},
+    {"interface_mac_key", "mac", -EEXIST, "MAC %s already belongs to an interface", "the MAC address is taken"},
+    {"interface_name_key", "name", -EEXIST, "the machine already has an interface named '%s'",
+     "the machine already has an interface of that name"},
+    {"interface_name_check", "name", -EINVAL, NULL,
+     "interface names are 1-15 characters: letters, digits and . _ : @ - (starting with a letter or digit)"},
+    {"ip_address_ip_key", "ip", -EEXIST, "%s is already assigned", "the address is already assigned"},
+    {"ir_name_check", "name", -EINVAL, NULL,
+     "names are 1-63 characters: letters, digits, '.', '_' and '-', starting with a letter or digit, not all digits"},
+    {"ir_hostname_check", "hostname", -EINVAL, NULL,
+     "host names are one DNS label: 1-63 letters, digits and '-', not starting or ending with '-', not all digits"},
 };
 
 static int net_err_from_state(struct db *db, int r, struct net_err *err)
@@ -192,8 +193,7 @@ static bool net_is_id(const char *s)
 	return n > 0 && n <= 18 && s[n] == '\0';
 }
 
-int net_resolve_text(struct db *db, enum net_kind kind, const char *key, char *buf, size_t len,
-			    struct net_err *err)
+int net_resolve_text(struct db *db, enum net_kind kind, const char *key, char *buf, size_t len, struct net_err *err)
 {
 	const struct net_kind_def *d = net_def(kind);
 	char canon[IPPREFIX_STRLEN];
@@ -337,8 +337,7 @@ static int net_fields_bind(struct db *db, const struct net_kind_info *k, const s
 	return 0;
 }
 
-static int net_input_check(const struct net_kind_info *k, const struct net_input *in, bool create,
-			   struct net_err *err)
+static int net_input_check(const struct net_kind_info *k, const struct net_input *in, bool create, struct net_err *err)
 {
 	for (size_t i = 0; i < k->n_fields; i++) {
 		const struct net_field *f = &k->fields[i];
@@ -346,8 +345,7 @@ static int net_input_check(const struct net_kind_info *k, const struct net_input
 		if (create && (f->flags & NET_F_REQUIRED) && (!given || !in->val[i]))
 			return net_err_set(err, -EINVAL, f->name, "%s is required", f->name);
 		if (!create && given && (f->flags & NET_F_CREATE))
-			return net_err_set(err, -EINVAL, f->name, "the %s of a %s cannot be changed", f->name,
-					   k->name);
+			return net_err_set(err, -EINVAL, f->name, "the %s of a %s cannot be changed", f->name, k->name);
 		if (given && !in->val[i] && !(f->flags & NET_F_NULLABLE))
 			return net_err_set(err, -EINVAL, f->name, "%s must not be null", f->name);
 	}

@@ -53,7 +53,7 @@ const struct net_kind_def *net_def(enum net_kind kind);
  * (trigger messages, constraint names) and return -errno as in net.h. */
 int net_exec(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret, struct net_err *err);
 int net_err_set(struct net_err *err, int code, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* net_resolve() giving the id as text (a rack's id is text). */
 int net_resolve_text(struct db *db, enum net_kind kind, const char *key, char *buf, size_t len, struct net_err *err);
 /* Canonical decimal text of an id. */

@@ -9,6 +9,7 @@
  * re-encode and decode to the same packet; requests go through
  * negotiation and the path check), and as a script of client events for a
  * transfer, checking the engine's invariants after each step. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,18 @@
 #include "rack/tftp/engine.h"
 #include "rack/tftp/root.h"
 
-#define CHECK(cond)                \
-	do {                       \
-		if (!(cond))       \
-			abort();   \
+#define CHECK(cond)                                                                                                    \
+	do {                                                                                                           \
+		if (!(cond))                                                                                           \
+			abort();                                                                                       \
 	} while (0)
 
 static const struct tftp_limits lim = {
-	.max_blksize = 1468, .max_windowsize = 64, .rto_ms = 1000, .rto_max_ms = 8000, .max_retries = 5,
+    .max_blksize = 1468,
+    .max_windowsize = 64,
+    .rto_ms = 1000,
+    .rto_max_ms = 8000,
+    .max_retries = 5,
 };
 
 static void check_request(const struct tftp_packet *p)
@@ -102,11 +107,11 @@ static void check_engine(const uint8_t *data, size_t size)
 	if (size < 4)
 		return;
 	struct tftp_options req = {
-		.present = data[0] & TFTP_OPT_ALL,
-		.blksize = (uint64_t)data[1] * 8,
-		.windowsize = data[2] & 0x7f,
-		.timeout = data[2] >> 4,
-		.tsize = 0,
+	    .present = data[0] & TFTP_OPT_ALL,
+	    .blksize = (uint64_t)data[1] * 8,
+	    .windowsize = data[2] & 0x7f,
+	    .timeout = data[2] >> 4,
+	    .tsize = 0,
 	};
 	uint64_t fsize = (uint64_t)data[3] * 997 + (data[0] >> 4);
 	int rc = tftp_session_start(&s, &lim, &req, fsize, now, &a);
@@ -116,12 +121,12 @@ static void check_engine(const uint8_t *data, size_t size)
 		if (data[i] == 0xff) {
 			rc = tftp_session_timeout(&s, now + 100000, &a);
 		} else if (data[i] == 0xfe) {
-			struct tftp_packet e = { .op = TFTP_ERROR };
+			struct tftp_packet e = {.op = TFTP_ERROR};
 			rc = tftp_session_input(&s, &e, now, &a);
 			CHECK(rc == -ECONNRESET);
 		} else {
 			uint16_t v = (uint16_t)((data[i] << 8) | data[i + 1]);
-			struct tftp_packet p = { .op = TFTP_ACK };
+			struct tftp_packet p = {.op = TFTP_ACK};
 			p.block = (data[i] & 0x80) ? v : (uint16_t)(s.acked + (v & 0x7f));
 			rc = tftp_session_input(&s, &p, now, &a);
 		}

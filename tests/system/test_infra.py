@@ -135,6 +135,7 @@ def test_stage_plan_deploy_and_a_second_plan_is_empty(region):
     assert get(region, "shop")["deployed"]["networks"] == []
 
     d = deploy(region, "shop")
+    applied = actions(d)
     assert d["applied"] is True and d["revision"] == 1
     assert actions(d) == actions(p)
     assert d["allocations"] == p["allocations"]
@@ -159,6 +160,46 @@ def test_stage_plan_deploy_and_a_second_plan_is_empty(region):
     d = deploy(region, "shop")
     assert d["applied"] is False and d["revision"] == 1
     assert get(region, "shop")["revision"] == 1
+
+    # The deploy history holds the applied plan, once.
+    h = ok(region, "GET", f"{API}/shop/deploys")["deploys"]
+    assert [x["revision"] for x in h] == [1]
+    steps = [(x["op"], x["object"], x["subject"]) for x in h[0]["steps"]]
+    assert steps[:7] == [(a[0], a[1], a[2] if a[1] != "connection" else f"{a[2]} -> {a[3]}")
+                         for a in applied]
+    assert ("allocate", "subnet", "internet") in steps[7:] and len(steps) == 10
+    assert ("allocate", "subnet", "internet", "192.0.2.0/29 (primary)") in [
+        (x["op"], x["object"], x["subject"], x["detail"]) for x in h[0]["steps"]]
+    refused(region, "GET", f"{API}/nope/deploys", None, 404)
+    refused(region, "GET", f"{API}/shop/deploys?limit=1000", None, 400, "limit")
+
+
+def test_vlan_ids_come_from_the_fabric_pool_and_skip_its_vlans(region):
+    st, fab = region.api("POST", "/api/v1/fabrics", {"name": "infra-fab"})
+    assert st in (200, 201), fab
+    for vid in (2000, 2001):
+        st, b = region.api("POST", "/api/v1/vlans", {"fabric": "infra-fab", "vid": vid})
+        assert st in (200, 201), b
+    create(region, "vl1", fabric="infra-fab")
+    add_net(region, "vl1", "a", "lan")
+    add_net(region, "vl1", "b", "lan")
+    d = deploy(region, "vl1")
+    assert [(a["network"], a["vid"]) for a in d["allocations"]] == [("a", 2002), ("b", 2003)]
+    assert get(region, "vl1")["fabric"] == "infra-fab"
+    # A second infrastructure on the fabric shares the pool.
+    create(region, "vl2", fabric="infra-fab")
+    add_net(region, "vl2", "c", "lan")
+    assert [a["vid"] for a in deploy(region, "vl2")["allocations"]] == [2004]
+    # A vid released by one infrastructure is handed out again.
+    ok(region, "DELETE", f"{API}/vl1/networks/a")
+    assert deploy(region, "vl1")["allocations"] == [
+        {"op": "release", "object": "vlan", "network": "a", "vid": 2002}]
+    add_net(region, "vl2", "d", "lan")
+    assert [a["vid"] for a in deploy(region, "vl2")["allocations"]] == [2002]
+    # The fabric cannot be deleted from under its infrastructures.
+    st, b = region.api("DELETE", "/api/v1/fabrics/infra-fab")
+    assert st == 409 and "vl1, vl2" in b["error"]["message"], b
+    assert get(region, "vl1")["fabric"] == "infra-fab"
 
 
 def test_disconnect_then_deploy(region):
@@ -435,6 +476,36 @@ def test_deploy_refused_without_a_wan_pool_changes_nothing(region):
     refused(region, "PATCH", f"{API}/nopool", {"wan_pools": ["10.61.0.0/24"]}, 409, "wan_pools")
 
 
+def test_a_deploy_that_fails_late_changes_nothing(region):
+    create(region, "tight", ["10.65.0.0/29"])
+    add_array(region, "tight", "web", count=5)
+    add_net(region, "tight", "wan", "wan")
+    connect(region, "tight", "web", 0, "wan")
+    deploy(region, "tight")
+    before = get(region, "tight")
+
+    # A new LAN (takes a VLAN id) and a bigger array (changes instances)
+    # come before WAN growth, which the /29 pool cannot supply.
+    add_net(region, "tight", "extra", "lan")
+    connect(region, "tight", "web", 1, "extra")
+    ok(region, "PATCH", f"{API}/tight/instance-arrays/web", {"instance_count": 6})
+    for verb in ("plan", "deploy"):
+        st, b = region.api("POST", f"{API}/tight/{verb}")
+        assert st == 409 and b["error"]["code"] == "exhausted" and b["error"]["field"] == "wan_pools", b
+        assert "6 addresses" in b["error"]["message"]
+    after = get(region, "tight")
+    assert after["deployed"] == before["deployed"] and after["revision"] == before["revision"]
+    assert after["staged"] != before["staged"]  # the staged edits are kept
+    assert len(ok(region, "GET", f"{API}/tight/deploys")["deploys"]) == 1
+
+    ok(region, "PATCH", f"{API}/tight", {"wan_pools": ["10.65.0.0/28"]})
+    d = deploy(region, "tight")
+    assert d["revision"] == 2
+    assert [(a["op"], a["object"], a["network"]) for a in d["allocations"]] == [
+        ("allocate", "vlan", "extra"), ("grow", "subnet", "wan")]
+    assert subnets(get(region, "tight"), "wan") == [("10.65.0.0/28", "primary")]
+
+
 def test_bad_input_is_a_4xx_naming_the_field_and_changes_nothing(region):
     create(region, "strict", ["10.70.0.0/24"])
     add_array(region, "strict", "web", count=2)
@@ -567,6 +638,10 @@ def test_cli_plan_and_deploy(region):
     d = json.loads(out)
     assert d["applied"] is True and d["revision"] == 2
     assert [(a["op"], a["prefix"]) for a in d["allocations"]] == [("grow", "10.90.0.0/28")]
+
+    hist = run("infra", "history", "cli1").stdout
+    assert hist.splitlines()[0].startswith("Revision 2, deployed ")
+    assert "Revision 1, deployed " in hist and "10.90.0.0/29 -> 10.90.0.0/28" in hist
 
     run("infra", "disconnect", "cli1", "web:eth1", "lan0")
     run("infra", "discard", "cli1")

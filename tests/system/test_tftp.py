@@ -110,7 +110,8 @@ class TftpRack:
         os.makedirs(os.path.join(self.root, "sub"))
         os.makedirs(os.path.join(workdir, "outside"))
         self.sha = {"big.bin": write_random(os.path.join(self.root, "big.bin"), BIG),
-                    "mid.bin": write_random(os.path.join(self.root, "mid.bin"), MID)}
+                    "mid.bin": write_random(os.path.join(self.root, "mid.bin"), MID),
+                    "lossy.bin": write_random(os.path.join(self.root, "lossy.bin"), 200 * 512 + 99)}
         with open(os.path.join(self.root, "pxelinux.cfg"), "w") as f:
             f.write("DEFAULT linux\nLABEL linux\n  KERNEL sub/linux\n")
         with open(os.path.join(self.root, "sub", "linux"), "wb") as f:
@@ -281,6 +282,46 @@ if job["kind"] == "each":
         if r["op"] in (3, 6):  # a transfer started: end it at once
             s.sendto(struct.pack("!HH", 5, 0) + b"abort\0", (job["server"], r["port"]))
         s.close()
+elif job["kind"] == "lossy":
+    # An RFC 7440 client on a bad network: blocks in job["drop"] are lost
+    # the first time they arrive, every ACK is sent twice. It ACKs after a
+    # full window, at the end, and at the first gap (the last block it has
+    # in order), as RFC 7440 asks.
+    W, B = job["windowsize"], 512
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    opts = b"blksize\0%d\0windowsize\0%d\0" % (B, W)
+    s.sendto(b"\0\1" + job["name"].encode() + b"\0octet\0" + opts, server)
+    data, peer = s.recvfrom(70000)
+    assert data[:2] == b"\0\6", data
+    def ack(n):
+        for _ in range(2):
+            s.sendto(struct.pack("!HH", 4, n & 0xffff), peer)
+    ack(0)
+    drop, got, expect, since, gap, packets = set(job["drop"]), bytearray(), 1, 0, False, 0
+    while True:
+        data, addr = s.recvfrom(70000)
+        assert addr == peer and data[:2] == b"\0\3", data[:4]
+        packets += 1
+        delta = (struct.unpack("!H", data[2:4])[0] - expect) & 0xffff
+        block = expect + delta if delta < 0x8000 else expect - (0x10000 - delta)
+        if block in drop:
+            drop.discard(block)
+            continue
+        if block != expect:
+            if block > expect and not gap:
+                ack(expect - 1)
+                gap, since = True, 0
+            continue
+        got += data[4:]
+        expect, since, gap = expect + 1, since + 1, False
+        if len(data) - 4 < B:
+            ack(block)
+            break
+        if since == W:
+            ack(block)
+            since = 0
+    results = {"sha256": __import__("hashlib").sha256(got).hexdigest(), "packets": packets, "blocks": expect - 1}
 else:  # "busy": hold n transfers open without acknowledging, then one more
     held = [request(job["packet"]) for _ in range(job["n"])]
     results = [first_reply(s) for s in held]
@@ -345,12 +386,15 @@ def test_malformed_and_write_requests_refused(tftp, lab):
     results = raw(tftp, lab, {"kind": "each", "packets": [
         rrq("big.bin", opcode=2),                       # WRQ
         rrq("big.bin", mode=b"mail"),                   # RRQ in mail mode
-        rrq("big.bin", mode=b"binary"),                 # no such mode
-        (b"\0\1big.bin").hex(),                         # missing NUL
+        rrq("pxelinux.cfg/default", mode=b"binary"),    # no such mode
+        (b"\0\1pxelinux.cfg/default-file").hex(),       # missing NUL
         rrq("big.bin", extra=b"blksize\0"),             # option without a value
+        (b"\0\1big").hex(),                             # tiny: not worth a longer answer
     ]})
-    assert [(r["op"], r.get("code")) for r in results] == [(5, 2), (5, 4), (5, 4), (5, 4), (5, 4)], results
+    assert [(r["op"], r.get("code")) for r in results] == [(5, 2), (5, 4), (5, 4), (5, 4), (5, 4), (None, None)], \
+        results
     assert "refused WRQ 'big.bin': write request" in tftp.log()
+    assert "sent a malformed 5-byte request; not answered" in tftp.log()
     # tftp-hpa's put is refused the same way, and nothing is written.
     src = os.path.join(tftp.out, "upload")
     with open(src, "w") as f:
@@ -374,9 +418,30 @@ def test_options_edge_cases_on_the_wire(tftp, lab):
     assert "blksize 100, windowsize 1 (OACK)" in log
 
 
+def test_loss_retransmission_and_duplicate_acks(tftp, lab):
+    """Lost blocks are recovered (by the client's gap ACK, or by the
+    server's timeout when the first block of a window is lost), and
+    duplicated ACKs never make the server send a window twice."""
+    t0 = time.monotonic()
+    # Windows of 8 start at 1, 9, 17...: block 9 opens the second one, so
+    # its loss leaves the client only a duplicate ACK of 8 to send and the
+    # server must time out (1 s). Block 100 is mid-window: the gap ACK of
+    # 99 restarts the window at once.
+    r = raw(tftp, lab, {"kind": "lossy", "name": "lossy.bin", "windowsize": 8, "drop": [9, 100]})
+    secs = time.monotonic() - t0
+    assert r["sha256"] == tftp.sha["lossy.bin"] and r["blocks"] == 201, r
+    # 201 blocks; a window resent after the timeout and part of one after
+    # the gap. Answering each duplicate ACK would have sent ~400.
+    assert 201 < r["packets"] <= 201 + 8 + 8, r
+    assert 1.0 <= secs < 6, secs
+    line = next(x for x in tftp.log().splitlines() if "sent 'lossy.bin'" in x)
+    resent = int(line.split(", ")[-1].split()[0])
+    assert r["packets"] == 201 + resent, (r, line)
+
+
 def test_server_busy_past_the_limit(tftp, lab):
     # Transfers the raw client started earlier must be over first.
-    tftp.rack.daemon.wait_log("client sent ERROR 0 'abort'", count=tftp.aborted, timeout=10)
+    tftp.rack.daemon.wait_log("ERROR 0 'abort'", count=tftp.aborted, timeout=10)
     results = raw(tftp, lab, {"kind": "busy", "n": MAX_TRANSFERS, "packet": rrq("mid.bin")})
     assert all(r["op"] == 3 for r in results[:-1]), results
     assert results[-1]["op"] == 5 and results[-1]["code"] == 0 and results[-1]["msg"] == "server busy", results[-1]

@@ -63,6 +63,22 @@ CREATE INDEX infrastructure_fabric_idx ON infrastructure (fabric_id);
 CREATE INDEX infrastructure_zone_idx ON infrastructure (zone_id);
 CREATE TRIGGER infrastructure_touch BEFORE UPDATE ON infrastructure FOR EACH ROW EXECUTE FUNCTION ir_touch();
 
+-- A fabric that infrastructures draw VLAN ids from is not deleted under
+-- them (raised as 0002 does, so the network API answers 409 and says why).
+CREATE FUNCTION infra_fabric_protect() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	names text;
+BEGIN
+	SELECT string_agg(name, ', ' ORDER BY name) INTO names
+		FROM (SELECT name FROM infrastructure WHERE fabric_id = OLD.id ORDER BY name LIMIT 5) AS i;
+	IF names IS NOT NULL THEN
+		RAISE EXCEPTION 'fabric % holds the VLANs of infrastructure(s) %; delete those first', OLD.name, names
+			USING ERRCODE = 'IR409';
+	END IF;
+	RETURN OLD;
+END $$;
+CREATE TRIGGER infra_fabric_protect BEFORE DELETE ON fabric FOR EACH ROW EXECUTE FUNCTION infra_fabric_protect();
+
 -- ---- the design ----
 
 CREATE TABLE infra_array (
@@ -155,7 +171,8 @@ CREATE TABLE infra_instance (
 );
 
 -- The VLAN id pool of each fabric: one row per vid, network_id set while a
--- deployed infrastructure network holds it. Filled with the default range
+-- deployed infrastructure network holds it. Every network type gets one:
+-- LAN, WAN and SAN are each an isolated L2 broadcast domain (seed 000). Filled with the default range
 -- (2000-2999) the first time a fabric's pool is needed; a vid that a VLAN
 -- of the network model already uses on that fabric is never handed out.
 CREATE TABLE infra_vlan_pool (
