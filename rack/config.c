@@ -28,6 +28,12 @@ const struct conf_key rack_conf_keys[] = {
 	    "concurrent TFTP transfers; more requests get ERROR 0 'server busy'"),
 	KEY("tftp_max_blksize", CONF_INT, tftp_max_blksize, 512, 65464, "1468",
 	    "largest TFTP block size granted (1468 fills a 1500-byte Ethernet frame)"),
+	KEY("http_boot_listen", CONF_STRING, http_boot_listen, 0, 0, "0.0.0.0:5248",
+	    "HTTP boot server address:port ([::]:5248 for IPv6 and IPv4), inside netns if set; empty = none"),
+	KEY("http_boot_max_connections", CONF_INT, http_boot_max_connections, 1, 100000, "1000",
+	    "concurrent HTTP boot connections; requests on further ones get 503"),
+	KEY("loaders", CONF_STRING, loaders, 0, 0, "auto",
+	    "auto = copy boot loaders (pxelinux, syslinux, iPXE, GRUB, shim) from installed packages into the boot root; off = leave it alone"),
 };
 
 const size_t rack_conf_keys_n = sizeof(rack_conf_keys) / sizeof(rack_conf_keys[0]);

@@ -1,6 +1,7 @@
 /* ironrack-rackd: the rack daemon. */
 #include <errno.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,10 @@
 #include "common/log.h"
 #include "common/rpc/rpc.h"
 #include "common/version.h"
+#include "rack/boot/http.h"
+#include "rack/boot/loaders.h"
+#include "rack/boot/resources.h"
+#include "rack/boot/service.h"
 #include "rack/rack.h"
 #include "rack/tftp/server.h"
 
@@ -128,6 +133,8 @@ static int rack_run(struct rack *k)
 		log_err("no region address: give --region HOST:PORT or set region in the config file");
 		return 1;
 	}
+	if (rack_boot_init(k) < 0)
+		return 1;
 	rack_store_load(k);
 	log_info("ironrack-rackd %s starting as '%s', state in %s", IRONRACK_VERSION, k->hostname,
 		 k->conf.state_dir);
@@ -137,9 +144,20 @@ static int rack_run(struct rack *k)
 			return 1;
 	}
 	log_info("rack identity %s", k->id.rack_id);
-	/* Boot service does not wait for the region: it serves what is on disk. */
-	if (rack_tftp_start(k) < 0)
+	/* Loaders and cached boot resources are on disk before TFTP starts. */
+	char boot_root[PATH_MAX];
+	if (rack_boot_root(k, boot_root, sizeof(boot_root)) < 0 || rack_loaders_install(k, boot_root) < 0 ||
+	    rack_resources_start(k, boot_root) < 0) {
+		rack_boot_done(k);
 		return 1;
+	}
+	/* Boot service does not wait for the region: it serves what is on disk. */
+	if (rack_tftp_start(k) < 0 || rack_http_start(k) < 0) {
+		rack_tftp_stop(k);
+		rack_resources_stop(k);
+		rack_boot_done(k);
+		return 1;
+	}
 	struct event *sigint = evsignal_new(k->base, SIGINT, on_signal, k);
 	struct event *sigterm = evsignal_new(k->base, SIGTERM, on_signal, k);
 	event_add(sigint, NULL);
@@ -147,7 +165,10 @@ static int rack_run(struct rack *k)
 	rack_session_start(k);
 	event_base_dispatch(k->base);
 	rack_session_stop(k);
+	rack_resources_stop(k);
+	rack_http_stop(k);
 	rack_tftp_stop(k);
+	rack_boot_done(k);
 	event_free(sigint);
 	event_free(sigterm);
 	return 0;

@@ -14,6 +14,9 @@ struct rpc_loop;
 struct rpc_channel;
 struct rpc_stream;
 struct tftp_server;
+struct rack_boot;
+struct boot_http;
+struct rack_resources;
 
 struct rack_conf {
 	char *state_dir;
@@ -28,6 +31,9 @@ struct rack_conf {
 	char *boot_root;          /* files served by TFTP; "" = state_dir/boot */
 	long tftp_max_transfers;
 	long tftp_max_blksize;
+	char *http_boot_listen;   /* "ADDRESS:PORT"; "" = no HTTP boot server */
+	long http_boot_max_connections;
+	char *loaders;            /* "auto" | "off" (rack/boot/loaders.c) */
 };
 
 extern const struct conf_key rack_conf_keys[];
@@ -60,6 +66,9 @@ struct rack {
 	int64_t started_us;
 
 	struct tftp_server *tftp; /* rack/tftp/server.c; NULL when disabled */
+	struct rack_boot *boot;   /* rack/boot/service.c: boot configs */
+	struct boot_http *http;   /* rack/boot/http.c; NULL when disabled */
+	struct rack_resources *resources; /* rack/boot/resources.c */
 
 	/* stored configuration (rack/store.c) */
 	uint64_t config_version;
@@ -81,6 +90,10 @@ void rack_session_stop(struct rack *k);
 int rack_store_load(struct rack *k);
 /* Store a serialized ironrack.v1.RackConfig atomically and durably. */
 int rack_store_save(struct rack *k, uint64_t version, const uint8_t *data, size_t len);
+/* The stored snapshot, decoded (free with
+ * ironrack__v1__rack_config__free_unpacked); -ENOENT if there is none. */
+struct Ironrack__V1__RackConfig;
+int rack_store_read(const struct rack *k, struct Ironrack__V1__RackConfig **ret);
 
 /* rack/ifaces.c: interfaces to report in Register. */
 struct rack_iface_info {

@@ -14,6 +14,8 @@
 #include "common/rpc/rpc.h"
 #include "common/version.h"
 #include "ironrack/v1/region.pb-c.h"
+#include "rack/boot/resources.h"
+#include "rack/boot/service.h"
 #include "rack/rack.h"
 
 static int64_t now_us(void)
@@ -82,7 +84,8 @@ static void session_on_config(struct rack *k, const Ironrack__V1__RegionMessage 
 	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
 	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
 	Ironrack__V1__ConfigAck ack = IRONRACK__V1__CONFIG_ACK__INIT;
-	char msg[256] = "";
+	char msg[512] = "";
+	struct boot_table *boot = NULL;
 	m.request_id = in->request_id;
 	m.status = &st;
 	const Ironrack__V1__RackConfig *cfg = in->config;
@@ -93,6 +96,11 @@ static void session_on_config(struct rack *k, const Ironrack__V1__RegionMessage 
 		st.code = RPC_FAILED_PRECONDITION;
 		snprintf(msg, sizeof(msg), "config version %llu is older than the stored %llu",
 			 (unsigned long long)cfg->version, (unsigned long long)k->config_version);
+	} else if (rack_resources_check(cfg, msg, sizeof(msg)) < 0) {
+		st.code = RPC_INVALID_ARGUMENT;
+	} else if (rack_boot_prepare(cfg, &boot, msg, sizeof(msg)) < 0) {
+		/* Checked before anything is stored: the old config keeps serving. */
+		st.code = RPC_INVALID_ARGUMENT;
 	} else {
 		size_t len = protobuf_c_message_get_packed_size(&cfg->base);
 		uint8_t *buf = malloc(len ? len : 1);
@@ -109,9 +117,12 @@ static void session_on_config(struct rack *k, const Ironrack__V1__RegionMessage 
 	if (st.code != RPC_OK) {
 		log_err("rejected config version %llu: %s", (unsigned long long)cfg->version, msg);
 		st.message = msg;
+		boot_table_free(boot);
 	} else {
-		log_info("stored config version %llu (%zu settings)", (unsigned long long)cfg->version,
-			 cfg->n_settings);
+		rack_boot_commit(k, boot);
+		rack_resources_apply(k, cfg); /* fetches on a worker thread */
+		log_info("stored config version %llu (%zu settings, %zu boot configs)", (unsigned long long)cfg->version,
+			 cfg->n_settings, cfg->n_boot_configs);
 		ack.version = k->config_version;
 		m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK;
 		m.config_ack = &ack;

@@ -10,6 +10,7 @@
 
 #include "common/fsutil.h"
 #include "ironrack/v1/region.pb-c.h"
+#include "rack/boot/service.h"
 #include "rack/rack.h"
 
 #define STORE_MAX (64u << 20)
@@ -43,6 +44,7 @@ int rack_store_load(struct rack *k)
 		return -EBADMSG;
 	}
 	k->config_version = cfg->version;
+	rack_boot_load(k, cfg);
 	log_info("loaded config version %llu (%zu settings) from %s", (unsigned long long)cfg->version,
 		 cfg->n_settings, path);
 	ironrack__v1__rack_config__free_unpacked(cfg, NULL);
@@ -63,4 +65,18 @@ int rack_store_save(struct rack *k, uint64_t version, const uint8_t *data, size_
 		return rc;
 	k->config_version = version;
 	return 0;
+}
+
+int rack_store_read(const struct rack *k, Ironrack__V1__RackConfig **ret)
+{
+	char path[PATH_MAX], *data = NULL;
+	size_t len = 0;
+	int rc = store_path(k, path, sizeof(path), false);
+	if (rc >= 0)
+		rc = fs_read_all(path, STORE_MAX, &data, &len);
+	if (rc < 0)
+		return rc;
+	*ret = ironrack__v1__rack_config__unpack(NULL, len, (const uint8_t *)data);
+	free(data);
+	return *ret ? 0 : -EBADMSG;
 }

@@ -28,6 +28,20 @@ const struct conf_key region_conf_keys[] = {
 	KEY("max_body_bytes", CONF_INT, max_body_bytes, 1024, 64L * 1024 * 1024, "1048576",
 	    "largest REST request body accepted"),
 	KEY("log_level", CONF_LOGLEVEL, log_level, 0, 0, "info", "error, warn, info or debug"),
+	KEY("boot_resources_dir", CONF_STRING, boot_resources_dir, 0, 0, "",
+	    "directory of boot resources (kernels, initrds) published to racks; empty = STATE_DIR/boot-resources"),
+	KEY("boot_resources_listen", CONF_STRING, boot_resources_listen, 0, 0, "0.0.0.0:5241",
+	    "HTTPS address serving boot resources to racks (mutual TLS); empty = not served by this region"),
+	KEY("boot_resources_url", CONF_STRING, boot_resources_url, 0, 0, "",
+	    "https:// base URL racks fetch boot resources from; empty = https://GRPC_LISTEN_HOST_OR_REGION_NAME:PORT"),
+	KEY("boot_resources_rescan", CONF_DURATION, boot_resources_rescan, 0, 86400, "60s",
+	    "how often boot_resources_dir is scanned for changes (also on SIGHUP); 0 = only at start and on SIGHUP"),
+	KEY("enlist_kernel", CONF_STRING, enlist_kernel, 0, 0, "ephemeral/amd64/vmlinuz",
+	    "kernel (path under the rack's boot root) that unknown machines boot to enlist (GetBootConfig)"),
+	KEY("enlist_initrd", CONF_STRING, enlist_initrd, 0, 0, "ephemeral/amd64/initrd.img",
+	    "initrd for enlisting machines; empty = none"),
+	KEY("enlist_cmdline", CONF_STRING, enlist_cmdline, 0, 0,
+	    "console=tty0 console=ttyS0,115200 ironrack.purpose=enlist", "kernel command line for enlisting machines"),
 };
 
 const size_t region_conf_keys_n = sizeof(region_conf_keys) / sizeof(region_conf_keys[0]);

@@ -16,6 +16,7 @@
 #include "common/rpc/rpc.h"
 #include "common/version.h"
 #include "region/api/api.h"
+#include "region/boot/boot.h"
 #include "region/db/db.h"
 #include "region/db/pgembed.h"
 #include "region/region.h"
@@ -187,6 +188,11 @@ static int bootstrap_admin(struct region *r)
 	return 0;
 }
 
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	region_bootres_rescan(arg);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct region *r = arg;
@@ -250,20 +256,26 @@ static int region_run(struct region *r)
 		goto out_rpc;
 	if (api_start(r, r->conf.http_listen, &r->api) < 0)
 		goto out_rpc;
+	if (region_bootres_start(r) < 0)
+		goto out_rpc;
 	struct event *sigint = evsignal_new(r->base, SIGINT, on_signal, r);
 	struct event *sigterm = evsignal_new(r->base, SIGTERM, on_signal, r);
+	struct event *sighup = evsignal_new(r->base, SIGHUP, on_sighup, r);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
+	event_add(sighup, NULL);
 	log_info("region ready: API http://%s/api/v1, racks connect to %s", r->conf.http_listen,
 		 r->conf.grpc_listen);
 	event_base_dispatch(r->base);
 	event_free(sigint);
 	event_free(sigterm);
+	event_free(sighup);
 	rc = 0;
 	goto out_api;
 out_rpc:
 	rc = 1;
 out_api:
+	region_bootres_stop(r);
 	api_stop(r->api);
 	region_rpc_stop(r);
 	rpc_loop_free(r->rpc_loop);

@@ -17,6 +17,7 @@ struct api;
 struct rpc_server;
 struct rpc_loop;
 struct region_racks;
+struct region_bootres;
 
 struct region_conf {
 	char *state_dir;
@@ -31,6 +32,13 @@ struct region_conf {
 	long rack_timeout;          /* seconds without a heartbeat = gone */
 	long max_body_bytes;        /* REST request body limit */
 	int log_level;              /* enum log_level */
+	char *boot_resources_dir;    /* "" = state_dir/boot-resources (region/boot) */
+	char *boot_resources_listen; /* HTTPS for racks; "" = not served here */
+	char *boot_resources_url;    /* "" = https://<grpc_listen host or name>:<port> */
+	long boot_resources_rescan;  /* seconds between scans; 0 = start and SIGHUP only */
+	char *enlist_kernel;         /* GetBootConfig answer for unknown MACs */
+	char *enlist_initrd;
+	char *enlist_cmdline;
 };
 
 extern const struct conf_key region_conf_keys[];
@@ -54,6 +62,7 @@ struct region {
 	struct rpc_server *rpc;
 	struct region_racks *racks; /* live sessions (region/rpc) */
 	struct api *api;
+	struct region_bootres *bootres; /* region/boot */
 	struct region_tls tls;
 	char ca_fingerprint[PKI_FINGERPRINT_LEN];
 	bool stopping;
@@ -82,8 +91,13 @@ typedef void (*region_reply_cb)(void *arg, int status, const char *message, int6
  * called exactly once (possibly before this returns, with -ENOTCONN). */
 void region_rack_ping(struct region *r, const char *rack_id, int timeout_ms, region_reply_cb cb, void *arg);
 /* Store settings_json (a JSON object of strings) as the rack's next config
- * version and push it; cb fires when the rack has it on disk. */
+ * version, with the previous version's boot configs, and push it; cb fires
+ * when the rack has it on disk. */
 void region_rack_push_config(struct region *r, const char *rack_id, const char *settings_json, int timeout_ms,
 			     region_reply_cb cb, void *arg);
+/* The same with new boot configs: boot_configs_json is a JSON array checked
+ * by api_boot_configs_check; NULL keeps the previous version's. */
+void region_rack_push_config_boot(struct region *r, const char *rack_id, const char *settings_json,
+				  const char *boot_configs_json, int timeout_ms, region_reply_cb cb, void *arg);
 bool region_rack_connected(struct region *r, const char *rack_id);
 size_t region_racks_connected_count(struct region *r);

@@ -6,24 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const purpose_names[] = { "enlist", "commission", "deploy", "local", "poweroff" };
-
-const char *boot_purpose_name(enum boot_purpose p)
-{
-	return (unsigned)p < sizeof(purpose_names) / sizeof(purpose_names[0]) ? purpose_names[p] : "?";
-}
-
-int boot_purpose_parse(const char *s, enum boot_purpose *ret)
-{
-	for (size_t i = 0; i < sizeof(purpose_names) / sizeof(purpose_names[0]); i++) {
-		if (strcmp(s, purpose_names[i]) == 0) {
-			*ret = (enum boot_purpose)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -96,38 +78,6 @@ void boot_path_classify(const char *path, struct boot_request *ret)
 			}
 		}
 	}
-}
-
-static bool field_ok(const char *s, bool path)
-{
-	if (!s || strlen(s) > BOOT_FIELD_MAX)
-		return false;
-	for (const char *p = s; *p; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return false;
-		if (path && (*p == ' ' || *p == '"' || *p == '\''))
-			return false;
-	}
-	if (path && (s[0] == '/' || strstr(s, "..") || s[0] == '\0'))
-		return false;
-	return true;
-}
-
-int boot_config_validate(const struct boot_config *c, const char **ret_why)
-{
-	const char *why = NULL;
-	bool needs_kernel = c->purpose == BOOT_ENLIST || c->purpose == BOOT_COMMISSION || c->purpose == BOOT_DEPLOY;
-	if ((unsigned)c->purpose > BOOT_POWEROFF)
-		why = "unknown purpose";
-	else if (needs_kernel && (!c->kernel || !field_ok(c->kernel, true)))
-		why = "kernel must be a relative path under the boot root without spaces, quotes or '..'";
-	else if (needs_kernel && c->initrd && c->initrd[0] && !field_ok(c->initrd, true))
-		why = "initrd must be a relative path under the boot root without spaces, quotes or '..'";
-	else if (c->cmdline && !field_ok(c->cmdline, false))
-		why = "command line must be printable and at most 1024 characters";
-	if (ret_why)
-		*ret_why = why;
-	return why ? -EINVAL : 0;
 }
 
 struct out {

@@ -10,24 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum boot_purpose {
-	BOOT_ENLIST,
-	BOOT_COMMISSION,
-	BOOT_DEPLOY,
-	BOOT_LOCAL,
-	BOOT_POWEROFF,
-};
-
-#define BOOT_FIELD_MAX 1024 /* longest kernel, initrd or command line */
-
-struct boot_config {
-	uint8_t mac[6];
-	bool has_mac; /* false: the default for unknown machines */
-	enum boot_purpose purpose;
-	const char *kernel;  /* path under the boot root, e.g. "ephemeral/amd64/vmlinuz" */
-	const char *initrd;
-	const char *cmdline; /* kernel command line */
-};
+#include "common/bootconf.h" /* struct boot_config, boot_config_validate, purposes */
 
 /* Where the rack serves files from, as the client sees it. */
 struct boot_server {
@@ -53,15 +36,7 @@ struct boot_request {
  * (pxelinux.cfg/C000020A, ...) are answered with the default. */
 void boot_path_classify(const char *path, struct boot_request *ret);
 
-/* Check a config before it is stored: fields present for the purpose,
- * no control characters (a newline would inject config lines), no ".."
- * or absolute paths for kernel/initrd, lengths. -EINVAL with why. */
-int boot_config_validate(const struct boot_config *c, const char **ret_why);
-
 /* Render the file of the given kind into buf. Returns the length written
  * (without NUL), -ENOSPC if buf is too small, -EINVAL for a bad config. */
 int boot_render(enum boot_file_kind kind, const struct boot_config *c, const struct boot_server *srv, char *buf,
 		size_t len);
-
-const char *boot_purpose_name(enum boot_purpose p);
-int boot_purpose_parse(const char *s, enum boot_purpose *ret);

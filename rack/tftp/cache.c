@@ -72,38 +72,15 @@ static int load_mapped(struct tftp_file *f, int fd)
 	return 0;
 }
 
-/* netascii: LF -> CR LF, CR -> CR NUL. Read with pread, not through a
- * mapping, so a concurrent truncation is a short read, not a SIGBUS. */
-static int load_netascii(struct tftp_file *f, int fd)
+/* netascii: LF -> CR LF, CR -> CR NUL, into a new buffer. */
+static int netascii_convert(const uint8_t *src, size_t n, uint8_t **ret, size_t *ret_len)
 {
-	size_t n = (size_t)f->file_size, got = 0;
-	uint8_t *src, *dst;
-
-	if (f->file_size > TFTP_NETASCII_MAX)
-		return -EFBIG;
-	src = malloc(n ? n : 1);
-	dst = malloc(n ? 2 * n : 1);
-	if (!src || !dst) {
-		free(src);
-		free(dst);
-		return -ENOMEM;
-	}
-	while (got < n) {
-		ssize_t r = pread(fd, src + got, n - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int err = -errno;
-			free(src);
-			free(dst);
-			return err;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
+	uint8_t *dst = malloc(n ? 2 * n : 1);
 	size_t out = 0;
-	for (size_t i = 0; i < got; i++) {
+
+	if (!dst)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
 		if (src[i] == '\n') {
 			dst[out++] = '\r';
 			dst[out++] = '\n';
@@ -114,9 +91,78 @@ static int load_netascii(struct tftp_file *f, int fd)
 			dst[out++] = src[i];
 		}
 	}
+	*ret = dst;
+	*ret_len = out;
+	return 0;
+}
+
+/* Read with pread, not through a mapping, so a concurrent truncation is a
+ * short read, not a SIGBUS. */
+static int load_netascii(struct tftp_file *f, int fd)
+{
+	size_t n = (size_t)f->file_size, got = 0, out;
+	uint8_t *src, *dst;
+
+	if (f->file_size > TFTP_NETASCII_MAX)
+		return -EFBIG;
+	src = malloc(n ? n : 1);
+	if (!src)
+		return -ENOMEM;
+	while (got < n) {
+		ssize_t r = pread(fd, src + got, n - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int err = -errno;
+			free(src);
+			return err;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	int r = netascii_convert(src, got, &dst, &out);
 	free(src);
+	if (r < 0)
+		return r;
 	f->data = dst;
 	f->size = out;
+	return 0;
+}
+
+int tftp_cache_memory(struct tftp_cache *c, const char *name, const void *data, size_t len, bool netascii,
+		      struct tftp_file **ret)
+{
+	size_t name_len = strlen(name), out = len;
+	uint8_t *copy;
+	int r = 0;
+
+	if (netascii && len > TFTP_NETASCII_MAX)
+		return -EFBIG;
+	struct tftp_file *f = calloc(1, sizeof(*f) + name_len + 1);
+	if (!f)
+		return -ENOMEM;
+	if (netascii) {
+		r = netascii_convert(data, len, &copy, &out);
+	} else {
+		copy = malloc(len ? len : 1);
+		if (!copy)
+			r = -ENOMEM;
+		else if (len)
+			memcpy(copy, data, len);
+	}
+	if (r < 0) {
+		free(f);
+		return r;
+	}
+	memcpy(f->name, name, name_len + 1);
+	f->data = copy;
+	f->size = out;
+	f->file_size = len;
+	f->netascii = netascii;
+	f->memory = true;
+	f->refs = 1;
+	*ret = f;
 	return 0;
 }
 
@@ -162,6 +208,10 @@ void tftp_cache_put(struct tftp_cache *c, struct tftp_file *f)
 {
 	if (!f || --f->refs > 0)
 		return;
+	if (f->memory) {
+		file_release(f);
+		return;
+	}
 	struct tftp_file **pp = &c->buckets[bucket_of(f->dev, f->ino)];
 	while (*pp && *pp != f)
 		pp = &(*pp)->next;

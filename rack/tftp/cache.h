@@ -37,6 +37,7 @@ struct tftp_file {
 	unsigned refs;
 	bool netascii;
 	bool mapped; /* data is an mmap (else malloc'd) */
+	bool memory; /* from tftp_cache_memory(): one transfer's own, not shared */
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtime;
@@ -53,6 +54,13 @@ void tftp_cache_free(struct tftp_cache *c);
  * closes it. -EFBIG: too large for netascii; -ENOMEM; mmap/pread errors. */
 int tftp_cache_get(struct tftp_cache *c, const char *name, int fd, const struct stat *st, bool netascii,
 		   struct tftp_file **ret);
+/* An in-memory file, such as a boot config rendered for one request:
+ * data is copied (converted when netascii). It is not shared: the one
+ * reference belongs to the caller, and putting it back frees it. -EFBIG
+ * over TFTP_NETASCII_MAX for netascii; -ENOMEM. */
+int tftp_cache_memory(struct tftp_cache *c, const char *name, const void *data, size_t len, bool netascii,
+		      struct tftp_file **ret);
+
 /* Drop a reference; the last one unmaps the file. */
 void tftp_cache_put(struct tftp_cache *c, struct tftp_file *f);
 

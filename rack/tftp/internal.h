@@ -10,6 +10,7 @@
 #include "rack/tftp/cache.h"
 #include "rack/tftp/engine.h"
 #include "rack/tftp/root.h"
+#include "rack/tftp/server.h"
 
 struct event;
 struct event_base;
@@ -36,6 +37,9 @@ struct tftp_server {
 	unsigned max_transfers;
 	unsigned n_transfers;
 	struct tftp_xfer *xfers;
+	struct tftp_hook hook;	 /* take == NULL: no hook */
+	struct tftp_held *held;	 /* requests the hook keeps */
+	unsigned n_held;
 	bool gso; /* UDP_SEGMENT works; cleared the first time the kernel refuses it */
 	/* Refusals are logged at most this many per second. */
 	int64_t log_second;
@@ -52,6 +56,18 @@ struct tftp_request {
 	int ifindex;
 	char peer_text[TFTP_PEER_STRLEN];
 	char name_text[TFTP_NAME_LOGLEN]; /* file name, escaped for logs */
+};
+
+/* A read request the hook has taken and not answered yet. */
+struct tftp_held {
+	struct tftp_server *srv;
+	struct tftp_held *prev, *next;
+	struct tftp_request req;
+	enum tftp_mode mode;
+	struct tftp_options opts;
+	void *ctx;
+	size_t filename_len;
+	char filename[TFTP_ROOT_NAME_MAX + 1]; /* as sent: may start with '/' */
 };
 
 /* transfer.c */

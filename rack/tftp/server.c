@@ -17,6 +17,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "rack/boot/service.h"
 #include "rack/netns.h"
 #include "rack/rack.h"
 #include "rack/tftp/internal.h"
@@ -144,7 +145,9 @@ static void server_refuse(struct tftp_server *s, const struct tftp_request *req,
 			"tftp: %s refused %s '%s': %s (ERROR %u)", req->peer_text, what, req->name_text, why, code);
 }
 
-static void server_rrq(struct tftp_server *s, struct tftp_request *req, const struct tftp_packet *p)
+/* Serve filename (checked or not) from the boot root. */
+static void server_serve_root(struct tftp_server *s, const struct tftp_request *req, enum tftp_mode mode,
+			      const struct tftp_options *opts, const char *filename, size_t filename_len)
 {
 	int fd, r;
 	struct stat st;
@@ -152,25 +155,17 @@ static void server_rrq(struct tftp_server *s, struct tftp_request *req, const st
 	const char *rel;
 	size_t rel_len;
 
-	if (p->mode == TFTP_MODE_MAIL) {
-		server_refuse(s, req, "RRQ", TFTP_ERR_ILLEGAL_OP, "mail mode is not supported", "mail mode");
-		return;
-	}
-	if (s->n_transfers >= s->max_transfers) {
-		server_refuse(s, req, "RRQ", TFTP_ERR_UNDEFINED, "server busy", "server busy (tftp_max_transfers)");
-		return;
-	}
-	r = tftp_root_open_file(&s->root, p->filename, p->filename_len, &fd, &st);
+	r = tftp_root_open_file(&s->root, filename, filename_len, &fd, &st);
 	if (r < 0) {
 		server_refuse(s, req, "RRQ", (uint16_t)tftp_root_error_code(r),
 			      r == -ENOENT ? "file not found" : "access violation", tftp_root_strerror(r));
 		return;
 	}
-	tftp_root_check_name(p->filename, p->filename_len, &rel, &rel_len);
+	tftp_root_check_name(filename, filename_len, &rel, &rel_len);
 	char key[TFTP_ROOT_NAME_MAX + 1];
 	memcpy(key, rel, rel_len);
 	key[rel_len] = '\0';
-	r = tftp_cache_get(s->cache, key, fd, &st, p->mode == TFTP_MODE_NETASCII, &file);
+	r = tftp_cache_get(s->cache, key, fd, &st, mode == TFTP_MODE_NETASCII, &file);
 	close(fd);
 	if (r == -EFBIG) {
 		server_refuse(s, req, "RRQ", TFTP_ERR_UNDEFINED, "file too large for netascii; use octet",
@@ -182,12 +177,157 @@ static void server_rrq(struct tftp_server *s, struct tftp_request *req, const st
 		server_send_error(s, req, TFTP_ERR_UNDEFINED, "cannot read file");
 		return;
 	}
-	r = tftp_xfer_start(s, req, p, file);
+	struct tftp_packet rrq = {.op = TFTP_RRQ, .mode = mode, .opts = *opts};
+	r = tftp_xfer_start(s, req, &rrq, file);
 	if (r < 0) {
 		log_err("tftp: %s RRQ '%s': cannot open a transfer socket: %s", req->peer_text, req->name_text,
 			strerror(-r));
 		server_send_error(s, req, TFTP_ERR_UNDEFINED, "out of resources");
 	}
+}
+
+/* Offer the request to the hook. true: taken (answered now or later). */
+static bool server_offer(struct tftp_server *s, const struct tftp_request *req, const struct tftp_packet *p)
+{
+	if (!s->hook.take || s->n_held >= s->max_transfers)
+		return false;
+	struct tftp_held *h = calloc(1, sizeof(*h));
+	if (!h)
+		return false;
+	h->srv = s;
+	h->req = *req;
+	h->mode = p->mode;
+	h->opts = p->opts;
+	memcpy(h->filename, p->filename, p->filename_len);
+	h->filename[p->filename_len] = '\0';
+	h->filename_len = p->filename_len;
+	h->next = s->held;
+	if (s->held)
+		s->held->prev = h;
+	s->held = h;
+	s->n_held++;
+	/* take() may answer at once, which frees h: do not touch it after. */
+	if (s->hook.take(s->hook.arg, h))
+		return true;
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		s->held = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	s->n_held--;
+	free(h);
+	return false;
+}
+
+static void server_rrq(struct tftp_server *s, struct tftp_request *req, const struct tftp_packet *p)
+{
+	const char *rel;
+	size_t rel_len;
+	int r;
+
+	if (p->mode == TFTP_MODE_MAIL) {
+		server_refuse(s, req, "RRQ", TFTP_ERR_ILLEGAL_OP, "mail mode is not supported", "mail mode");
+		return;
+	}
+	if (s->n_transfers >= s->max_transfers) {
+		server_refuse(s, req, "RRQ", TFTP_ERR_UNDEFINED, "server busy", "server busy (tftp_max_transfers)");
+		return;
+	}
+	r = tftp_root_check_name(p->filename, p->filename_len, &rel, &rel_len);
+	if (r < 0) {
+		server_refuse(s, req, "RRQ", (uint16_t)tftp_root_error_code(r), "access violation",
+			      tftp_root_strerror(r));
+		return;
+	}
+	if (server_offer(s, req, p))
+		return;
+	server_serve_root(s, req, p->mode, &p->opts, p->filename, p->filename_len);
+}
+
+/* ---- held requests (see struct tftp_hook) ---- */
+
+static void held_unlink(struct tftp_held *h)
+{
+	struct tftp_server *s = h->srv;
+
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		s->held = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	s->n_held--;
+}
+
+const char *tftp_held_name(const struct tftp_held *h)
+{
+	const char *n = h->filename;
+	while (*n == '/')
+		n++;
+	return n;
+}
+
+const struct sockaddr *tftp_held_local(const struct tftp_held *h)
+{
+	return (const struct sockaddr *)&h->req.local;
+}
+
+const char *tftp_held_peer(const struct tftp_held *h)
+{
+	return h->req.peer_text;
+}
+
+void tftp_held_set_ctx(struct tftp_held *h, void *ctx)
+{
+	h->ctx = ctx;
+}
+
+void *tftp_held_ctx(const struct tftp_held *h)
+{
+	return h->ctx;
+}
+
+void tftp_held_serve_root(struct tftp_held *h)
+{
+	struct tftp_server *s = h->srv;
+
+	held_unlink(h);
+	if (s->n_transfers >= s->max_transfers)
+		server_refuse(s, &h->req, "RRQ", TFTP_ERR_UNDEFINED, "server busy", "server busy (tftp_max_transfers)");
+	else
+		server_serve_root(s, &h->req, h->mode, &h->opts, h->filename, h->filename_len);
+	free(h);
+}
+
+void tftp_held_serve_data(struct tftp_held *h, const void *data, size_t len)
+{
+	struct tftp_server *s = h->srv;
+	struct tftp_file *file;
+	int r;
+
+	held_unlink(h);
+	if (s->n_transfers >= s->max_transfers) {
+		server_refuse(s, &h->req, "RRQ", TFTP_ERR_UNDEFINED, "server busy", "server busy (tftp_max_transfers)");
+		free(h);
+		return;
+	}
+	r = tftp_cache_memory(s->cache, tftp_held_name(h), data, len, h->mode == TFTP_MODE_NETASCII, &file);
+	if (r == 0) {
+		struct tftp_packet rrq = {.op = TFTP_RRQ, .mode = h->mode, .opts = h->opts};
+		r = tftp_xfer_start(s, &h->req, &rrq, file);
+	}
+	if (r < 0) {
+		log_err("tftp: %s RRQ '%s': cannot start the transfer: %s", h->req.peer_text, h->req.name_text,
+			strerror(-r));
+		server_send_error(s, &h->req, TFTP_ERR_UNDEFINED, "out of resources");
+	}
+	free(h);
+}
+
+unsigned tftp_server_held(const struct tftp_server *s)
+{
+	return s->n_held;
 }
 
 static void server_request(struct tftp_server *s, struct tftp_request *req, const uint8_t *buf, size_t len,
@@ -363,6 +503,8 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 	s->root.dirfd = -1;
 	s->nsfd = conf->nsfd >= 0 ? fcntl(conf->nsfd, F_DUPFD_CLOEXEC, 3) : -1;
 	s->max_transfers = conf->max_transfers;
+	if (conf->hook)
+		s->hook = *conf->hook;
 	s->gso = true;
 	s->lim = (struct tftp_limits){
 	    .max_blksize = conf->max_blksize,
@@ -405,6 +547,13 @@ void tftp_server_free(struct tftp_server *s)
 		return;
 	while (s->xfers)
 		tftp_xfer_abort(s->xfers, "server shutting down");
+	while (s->held) {
+		struct tftp_held *h = s->held;
+		held_unlink(h);
+		if (s->hook.cancel)
+			s->hook.cancel(s->hook.arg, h);
+		free(h);
+	}
 	if (s->ev)
 		event_free(s->ev);
 	if (s->fd >= 0)
@@ -444,20 +593,9 @@ int rack_tftp_start(struct rack *k)
 		log_info("tftp: disabled (tftp_listen is empty)");
 		return 0;
 	}
-	if (k->conf.boot_root[0] && k->conf.boot_root[0] != '/') {
-		log_err("boot_root '%s' must be an absolute path", k->conf.boot_root);
-		return -EINVAL;
-	}
-	if (k->conf.boot_root[0])
-		r = snprintf(root, sizeof(root), "%s", k->conf.boot_root) < (int)sizeof(root) ? 0 : -ENAMETOOLONG;
-	else
-		r = fs_path_join(root, sizeof(root), k->conf.state_dir, "boot");
-	if (r >= 0)
-		r = fs_mkdir_p(root, 0755);
-	if (r < 0) {
-		log_err("tftp: cannot create the boot root: %s", strerror(-r));
+	r = rack_boot_root(k, root, sizeof(root));
+	if (r < 0)
 		return r;
-	}
 	if (k->conf.netns[0]) {
 		nsfd = netns_open(k->conf.netns);
 		if (nsfd < 0) {
@@ -473,6 +611,7 @@ int rack_tftp_start(struct rack *k)
 	    .max_blksize = (uint32_t)k->conf.tftp_max_blksize,
 	    .nsfd = nsfd,
 	    .netns_name = k->conf.netns,
+	    .hook = rack_boot_tftp_hook(k),
 	};
 	r = tftp_server_new(k->base, &tc, &k->tftp);
 	if (nsfd >= 0)

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/bootconf.h"
+#include "common/net.h"
 #include "region/db/db.h"
 
 #define API_STR_(x) #x
@@ -155,7 +157,7 @@ int api_config_body_check(const json_t *body, json_t **ret_settings, struct api_
 		return fail_set(fail, "", "body must be a JSON object");
 	json_object_foreach((json_t *)body, k, v)
 	{
-		if (strcmp(k, "settings") != 0) {
+		if (strcmp(k, "settings") != 0 && strcmp(k, "boot_configs") != 0) {
 			/* Refuse typos rather than silently pushing an empty config. */
 			snprintf(fail->field, sizeof(fail->field), "%.*s", API_SETTING_KEY_MAX, k);
 			snprintf(fail->message, sizeof(fail->message), "unknown field \"%.*s\"", 64, k);
@@ -166,10 +168,107 @@ int api_config_body_check(const json_t *body, json_t **ret_settings, struct api_
 	if (!settings)
 		return fail_set(fail, "settings", "settings is required");
 	int r = settings_check(settings, fail);
+	json_t *boot = json_object_get(body, "boot_configs");
+	if (r == 0 && boot)
+		r = api_boot_configs_check(boot, fail);
 	if (r < 0)
 		return r;
 	*ret_settings = settings;
 	return 0;
+}
+
+/* "boot_configs[2].kernel: why" */
+static int boot_fail(struct api_fail *fail, size_t i, const char *member, const char *why)
+{
+	if (member)
+		snprintf(fail->field, sizeof(fail->field), "boot_configs[%zu].%s", i, member);
+	else
+		snprintf(fail->field, sizeof(fail->field), "boot_configs[%zu]", i);
+	snprintf(fail->message, sizeof(fail->message), "%s: %s", fail->field, why);
+	return -EINVAL;
+}
+
+struct boot_mac_seen {
+	uint64_t mac; /* 48 bits; UINT64_MAX for the default */
+	size_t index;
+};
+
+static int boot_mac_cmp(const void *a, const void *b)
+{
+	const struct boot_mac_seen *x = a, *y = b;
+	if (x->mac != y->mac)
+		return x->mac < y->mac ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* One entry: members, types, values. */
+static int boot_entry_check(const json_t *e, size_t i, struct boot_mac_seen *seen, struct api_fail *fail)
+{
+	static const char *const members[] = { "mac", "purpose", "kernel", "initrd", "cmdline" };
+	const char *text[5] = { NULL };
+	const char *k, *field, *why;
+	json_t *v;
+
+	if (!json_is_object(e))
+		return boot_fail(fail, i, NULL, "must be an object");
+	json_object_foreach((json_t *)e, k, v)
+	{
+		size_t m = 0;
+		while (m < 5 && strcmp(k, members[m]) != 0)
+			m++;
+		if (m == 5) {
+			char name[72];
+			snprintf(name, sizeof(name), "%.64s", k);
+			return boot_fail(fail, i, name, "unknown field");
+		}
+		if (!json_is_string(v))
+			return boot_fail(fail, i, members[m], "must be a string");
+		text[m] = json_string_value(v);
+	}
+	if (!text[0])
+		return boot_fail(fail, i, "mac", "required (\"\" for the default config)");
+	if (!text[1])
+		return boot_fail(fail, i, "purpose", "required");
+	struct boot_config c = { .kernel = text[2], .initrd = text[3], .cmdline = text[4] };
+	if (text[0][0] && mac_parse(text[0], c.mac) < 0)
+		return boot_fail(fail, i, "mac", "must be aa:bb:cc:dd:ee:ff, or \"\" for the default");
+	if (boot_purpose_parse(text[1], &c.purpose) < 0)
+		return boot_fail(fail, i, "purpose", "must be enlist, commission, deploy, local or poweroff");
+	if (boot_config_check(&c, &field, &why) < 0)
+		return boot_fail(fail, i, field, why);
+	seen->index = i;
+	seen->mac = UINT64_MAX;
+	if (text[0][0]) {
+		seen->mac = 0;
+		for (int b = 0; b < 6; b++)
+			seen->mac = seen->mac << 8 | c.mac[b];
+	}
+	return 0;
+}
+
+int api_boot_configs_check(const json_t *arr, struct api_fail *fail)
+{
+	size_t n = json_array_size(arr);
+	int r = 0;
+
+	if (!json_is_array(arr))
+		return fail_set(fail, "boot_configs", "boot_configs must be an array of objects");
+	if (n > BOOT_CONFIGS_MAX)
+		return fail_set(fail, "boot_configs", "too many boot configs (at most 65536)");
+	struct boot_mac_seen *seen = calloc(n ? n : 1, sizeof(*seen));
+	if (!seen)
+		return fail_set(fail, "", "out of memory");
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = boot_entry_check(json_array_get(arr, i), i, &seen[i], fail);
+	if (r == 0)
+		qsort(seen, n, sizeof(*seen), boot_mac_cmp);
+	for (size_t i = 1; r == 0 && i < n; i++) {
+		if (seen[i].mac == seen[i - 1].mac)
+			r = boot_fail(fail, seen[i].index, "mac",
+				      seen[i].mac == UINT64_MAX ? "a second default config" : "the same mac appears twice");
+	}
+	free(seen);
+	return r;
 }
 
 static json_t *iface_json(const struct rack_iface *ifc)

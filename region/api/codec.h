@@ -46,10 +46,20 @@ int api_long_parse(const char *s, long min, long max, long *ret);
 /* "invalid JSON at line L, column C: text" from a jansson error. */
 void api_json_error_format(const json_error_t *e, char *buf, size_t len);
 
-/* Check a config push body {"settings":{"k":"v",...}}: an object with
- * exactly that member, whose values are all strings. On success
- * *ret_settings borrows from body. -EINVAL with fail filled otherwise. */
+/* Check a config push body {"settings":{"k":"v",...}[, "boot_configs":
+ * [...]]}: an object with settings, whose values are all strings, and
+ * optionally boot_configs (api_boot_configs_check); nothing else. On
+ * success *ret_settings borrows from body. -EINVAL with fail filled
+ * otherwise. */
 int api_config_body_check(const json_t *body, json_t **ret_settings, struct api_fail *fail);
+
+/* Check a boot_configs array: at most BOOT_CONFIGS_MAX objects with the
+ * string members mac ("aa:bb:cc:dd:ee:ff", or "" for the default; each
+ * MAC and the default at most once), purpose (enlist, commission, deploy,
+ * local, poweroff), kernel, initrd and cmdline, each valid by
+ * boot_config_check() (common/bootconf.h) — the rules the rack applies
+ * again. fail->field names the member: "boot_configs[2].kernel". */
+int api_boot_configs_check(const json_t *arr, struct api_fail *fail);
 
 /* A rack as the API shows it. connected is the caller's decision (live
  * session or database flag). NULL only when out of memory. */

@@ -198,13 +198,18 @@ void api_rack_config(struct api_call *call)
 	}
 	/* Sorted so that equal settings always store as equal text. */
 	char *text = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *boot_configs = json_object_get(body, "boot_configs");
+	char *boot = boot_configs ? json_dumps(boot_configs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(body);
-	if (!text) {
+	if (!text || (boot_configs && !boot)) {
+		free(text);
+		free(boot);
 		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
 		return;
 	}
 	struct api_pending *p = api_pending_start(call, id, timeout);
 	if (p)
-		region_rack_push_config(call->r, id, text, (int)timeout, config_done, p);
+		region_rack_push_config_boot(call->r, id, text, boot, (int)timeout, config_done, p);
 	free(text);
+	free(boot);
 }

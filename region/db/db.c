@@ -546,9 +546,17 @@ void db_rack_rows_free(struct rack_row *rows, size_t n)
 
 int db_rack_config_put(struct db *db, const char *rack_id, const char *settings_json, uint64_t *ret_version)
 {
-	const char *p[] = { rack_id, settings_json };
+	return db_rack_config_put_boot(db, rack_id, settings_json, NULL, ret_version, NULL);
+}
+
+int db_rack_config_put_boot(struct db *db, const char *rack_id, const char *settings_json,
+			    const char *boot_configs_json, uint64_t *ret_version, char **ret_boot_configs_json)
+{
+	const char *p[] = { rack_id, settings_json, boot_configs_json };
 	char *v = NULL;
 
+	if (ret_boot_configs_json)
+		*ret_boot_configs_json = NULL;
 	if (!rack_id || !settings_json)
 		return -EINVAL;
 	int r = db_begin(db);
@@ -558,21 +566,34 @@ int db_rack_config_put(struct db *db, const char *rack_id, const char *settings_
 	if (r == 0)
 		r = db_query_value(db,
 				   "SELECT jsonb_typeof($2::jsonb) = 'object' AND "
-				   "NOT jsonb_path_exists($2::jsonb, '$.* ? (@.type() != \"string\")') "
+				   "NOT jsonb_path_exists($2::jsonb, '$.* ? (@.type() != \"string\")') AND "
+				   "($3::jsonb IS NULL OR jsonb_typeof($3::jsonb) = 'array') "
 				   "FROM rack WHERE id = $1 FOR UPDATE",
-				   2, p, &v);
+				   3, p, &v);
 	if (r == 0 && strcmp(v, "t") != 0)
 		r = -EINVAL;
 	free(v);
 	v = NULL;
+	/* Without new boot configs, the previous version's carry over. */
 	if (r == 0)
 		r = db_query_value(db,
-				   "INSERT INTO rack_config (rack_id, version, settings) "
-				   "SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb "
+				   "INSERT INTO rack_config (rack_id, version, settings, boot_configs) "
+				   "SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb, coalesce($3::jsonb, "
+				   "(SELECT c.boot_configs FROM rack_config c WHERE c.rack_id = $1 "
+				   "ORDER BY c.version DESC LIMIT 1), '[]'::jsonb) "
 				   "FROM rack_config WHERE rack_id = $1 RETURNING version",
-				   2, p, &v);
+				   3, p, &v);
+	if (r == 0 && ret_boot_configs_json) {
+		const char *q[] = { rack_id, v };
+		r = db_query_value(db, "SELECT boot_configs::text FROM rack_config WHERE rack_id = $1 AND version = $2",
+				   2, q, ret_boot_configs_json);
+	}
 	if (r == 0)
 		r = db_commit(db);
+	if (r < 0 && ret_boot_configs_json && *ret_boot_configs_json) {
+		free(*ret_boot_configs_json);
+		*ret_boot_configs_json = NULL;
+	}
 	if (r == 0 && ret_version)
 		*ret_version = strtoull(v, NULL, 10);
 	free(v);
@@ -581,10 +602,16 @@ int db_rack_config_put(struct db *db, const char *rack_id, const char *settings_
 
 int db_rack_config_get(struct db *db, const char *rack_id, uint64_t *ret_version, char **ret_settings_json)
 {
+	return db_rack_config_get_boot(db, rack_id, ret_version, ret_settings_json, NULL);
+}
+
+int db_rack_config_get_boot(struct db *db, const char *rack_id, uint64_t *ret_version, char **ret_settings_json,
+			    char **ret_boot_configs_json)
+{
 	const char *p[] = { rack_id };
 	PGresult *res;
 	int r = db_exec(db,
-			"SELECT version, settings::text FROM rack_config WHERE rack_id = $1 "
+			"SELECT version, settings::text, boot_configs::text FROM rack_config WHERE rack_id = $1 "
 			"ORDER BY version DESC LIMIT 1",
 			1, p, &res);
 	if (r < 0)
@@ -594,6 +621,14 @@ int db_rack_config_get(struct db *db, const char *rack_id, uint64_t *ret_version
 	} else {
 		*ret_settings_json = strdup(PQgetvalue(res, 0, 1));
 		r = *ret_settings_json ? 0 : -ENOMEM;
+		if (r == 0 && ret_boot_configs_json) {
+			*ret_boot_configs_json = strdup(PQgetvalue(res, 0, 2));
+			if (!*ret_boot_configs_json) {
+				free(*ret_settings_json);
+				*ret_settings_json = NULL;
+				r = -ENOMEM;
+			}
+		}
 		if (r == 0 && ret_version)
 			*ret_version = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 	}

@@ -73,10 +73,21 @@ void db_rack_rows_free(struct rack_row *rows, size_t n);
 
 /* Store a new config snapshot for a rack; its version is one more than the
  * rack's previous one. settings_json must be a JSON object of string
- * values (-EINVAL otherwise); -ENOENT if the rack does not exist. */
+ * values (-EINVAL otherwise); -ENOENT if the rack does not exist. The
+ * boot configs are the previous version's. */
 int db_rack_config_put(struct db *db, const char *rack_id, const char *settings_json, uint64_t *ret_version);
+/* The same with the snapshot's boot configs (a JSON array, checked by the
+ * caller; the jsonb type only makes sure it is an array); NULL keeps the
+ * previous version's. *ret_boot_configs_json (if not NULL; malloc'd): the
+ * boot configs stored. */
+int db_rack_config_put_boot(struct db *db, const char *rack_id, const char *settings_json,
+			    const char *boot_configs_json, uint64_t *ret_version, char **ret_boot_configs_json);
 /* Latest snapshot: -ENOENT if none. *ret_settings_json is malloc'd. */
 int db_rack_config_get(struct db *db, const char *rack_id, uint64_t *ret_version, char **ret_settings_json);
+/* The same with its boot configs (JSON array text, malloc'd) when
+ * ret_boot_configs_json is not NULL. */
+int db_rack_config_get_boot(struct db *db, const char *rack_id, uint64_t *ret_version, char **ret_settings_json,
+			    char **ret_boot_configs_json);
 /* Record the rack's acknowledgement; the stored version never decreases. */
 int db_rack_config_acked(struct db *db, const char *rack_id, uint64_t version);
 

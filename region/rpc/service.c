@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bootconf.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "common/pki.h"
 #include "common/rpc/rpc.h"
 #include "common/version.h"
@@ -14,6 +16,15 @@
 #include "region/rpc/rpc.h"
 
 #define RACK_ID_HEX 12
+
+/* Untrusted text from a rack, for a log line: printable ASCII, the rest as '?'. */
+static void log_escape_field(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+	for (; s && *s && o + 1 < len; s++)
+		buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	buf[o] = '\0';
+}
 
 static void region_enrol(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
 {
@@ -133,18 +144,52 @@ static void region_register(struct rpc_call *call, const ProtobufCMessage *msg, 
 		 req->n_interfaces);
 }
 
+/* The config the region answers for every unknown machine: enlist. */
+static void enlist_config(const struct region *r, struct boot_config *ret)
+{
+	*ret = (struct boot_config){
+		.purpose = BOOT_ENLIST,
+		.kernel = r->conf.enlist_kernel,
+		.initrd = r->conf.enlist_initrd,
+		.cmdline = r->conf.enlist_cmdline,
+	};
+}
+
+/* Only for MACs the rack has no pushed config for (machine enlistment):
+ * every one is told to boot the enlistment image. */
 static void region_boot_config(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
 {
 	struct region *r = arg;
+	const Ironrack__V1__BootConfigRequest *req = (const Ironrack__V1__BootConfigRequest *)msg;
 	const char *id = rpc_call_identity(call);
+	char mac_text[MAC_STRLEN], iface[64], arch[64];
+	uint8_t mac[6];
+	struct boot_config c;
+
 	int st = region_rpc_check_rack(r, id, rpc_call_peer(call), "GetBootConfig");
 	if (st != RPC_OK) {
 		rpc_call_fail(call, st, "not an enrolled rack");
 		return;
 	}
-	/* Boot configurations arrive with machine enlistment; until then the
-	 * contract exists and says so instead of inventing an answer. */
-	rpc_call_fail(call, RPC_UNIMPLEMENTED, "boot configurations are not served by this region version");
+	log_escape_field(req->interface, iface, sizeof(iface));
+	log_escape_field(req->arch, arch, sizeof(arch));
+	if (mac_parse(req->mac, mac) < 0) {
+		char bad[64];
+		log_escape_field(req->mac, bad, sizeof(bad));
+		log_warn("GetBootConfig from rack %s: refused MAC '%s' (not aa:bb:cc:dd:ee:ff)", id, bad);
+		rpc_call_fail(call, RPC_INVALID_ARGUMENT, "mac must be aa:bb:cc:dd:ee:ff");
+		return;
+	}
+	mac_format(mac, mac_text, sizeof(mac_text));
+	enlist_config(r, &c);
+	Ironrack__V1__BootConfigResponse resp = IRONRACK__V1__BOOT_CONFIG_RESPONSE__INIT;
+	resp.purpose = (char *)boot_purpose_name(c.purpose);
+	resp.kernel = (char *)c.kernel;
+	resp.initrd = (char *)c.initrd;
+	resp.cmdline = (char *)c.cmdline;
+	log_info("GetBootConfig from rack %s: MAC %s (arch '%s', interface '%s') is unknown: enlist", id, mac_text,
+		 arch, iface);
+	rpc_call_reply(call, &resp.base);
 }
 
 static const struct rpc_method region_methods[] = {
@@ -164,6 +209,13 @@ int region_rpc_start(struct region *r)
 		.client_ca_pem = r->tls.ca_cert,
 	};
 	int port = 0;
+	struct boot_config enlist;
+	const char *field, *why;
+	enlist_config(r, &enlist);
+	if (boot_config_check(&enlist, &field, &why) < 0) {
+		log_err("enlist_%s is not valid: %s", field, why);
+		return -EINVAL;
+	}
 	int rc = region_racks_new(r);
 	if (rc < 0)
 		return rc;

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/rpc/rpc.h"
+#include "region/boot/boot.h"
 #include "region/db/db.h"
 #include "region/region.h"
 #include "region/rpc/rpc.h"
@@ -134,9 +135,42 @@ static int session_send(struct rack_session *s, Ironrack__V1__RegionMessage *m)
 	return rc;
 }
 
-/* settings_json is a JSON object of strings (validated by the API). */
+/* The boot configs of a snapshot (a JSON array of objects of strings,
+ * validated by the API before it was stored) as protobuf, borrowing the
+ * strings from arr. Free the returned array and *ret_items. */
+static Ironrack__V1__BootConfig **boot_configs_pb(json_t *arr, size_t *ret_n, Ironrack__V1__BootConfig **ret_items)
+{
+	size_t n = json_array_size(arr);
+	Ironrack__V1__BootConfig *items = calloc(n ? n : 1, sizeof(*items));
+	Ironrack__V1__BootConfig **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+	if (!items || !ptrs)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		const char *f[5];
+		static const char *const names[] = { "mac", "purpose", "kernel", "initrd", "cmdline" };
+		for (int j = 0; j < 5; j++) {
+			f[j] = json_string_value(json_object_get(e, names[j]));
+			if (!f[j])
+				f[j] = "";
+		}
+		ironrack__v1__boot_config__init(&items[i]);
+		items[i].mac = (char *)f[0];
+		items[i].purpose = (char *)f[1];
+		items[i].kernel = (char *)f[2];
+		items[i].initrd = (char *)f[3];
+		items[i].cmdline = (char *)f[4];
+		ptrs[i] = &items[i];
+	}
+	*ret_n = n;
+	*ret_items = items;
+	return ptrs;
+}
+
+/* settings_json is a JSON object of strings, boot_configs_json a JSON
+ * array of boot configs (NULL: none); both validated by the API. */
 static int session_push_config(struct rack_session *s, uint64_t version, const char *settings_json,
-			       struct pending *p)
+			       const char *boot_configs_json, struct pending *p)
 {
 	json_error_t jerr;
 	json_t *obj = json_loads(settings_json, 0, &jerr);
@@ -164,6 +198,12 @@ static int session_push_config(struct rack_session *s, uint64_t version, const c
 	cfg.generated_unix_ms = now_us() / 1000;
 	cfg.n_settings = n;
 	cfg.settings = ptrs;
+	json_t *boot = boot_configs_json ? json_loads(boot_configs_json, 0, &jerr) : NULL;
+	Ironrack__V1__BootConfig *boot_items = NULL;
+	cfg.boot_configs = boot_configs_pb(boot, &cfg.n_boot_configs, &boot_items);
+	/* Boot resources are the region's current list, not part of the
+	 * stored snapshot; a change of list stores a new version per rack. */
+	cfg.n_boot_resources = region_bootres_snapshot(s->r, &cfg.boot_resources);
 	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
 	m.request_id = p ? p->id : ++s->r->racks->next_request_id;
 	m.deadline_unix_ms = p ? (p->start_us / 1000 + 30000) : 0;
@@ -172,6 +212,9 @@ static int session_push_config(struct rack_session *s, uint64_t version, const c
 	int rc = session_send(s, &m);
 	free(entries);
 	free(ptrs);
+	free(cfg.boot_configs);
+	free(boot_items);
+	json_decref(boot);
 	json_decref(obj);
 	return rc;
 }
@@ -179,15 +222,22 @@ static int session_push_config(struct rack_session *s, uint64_t version, const c
 static void session_offer_latest_config(struct rack_session *s)
 {
 	uint64_t version = 0;
-	char *settings = NULL;
-	if (db_rack_config_get(s->r->db, s->rack_id, &version, &settings) < 0)
+	char *settings = NULL, *boot = NULL;
+	Ironrack__V1__BootResource **res;
+	int rc = db_rack_config_get_boot(s->r->db, s->rack_id, &version, &settings, &boot);
+	/* A rack that never had a config still needs the boot resources. */
+	if (rc == -ENOENT && region_bootres_snapshot(s->r, &res) > 0 &&
+	    db_rack_config_put(s->r->db, s->rack_id, "{}", &version) >= 0 && !(settings = strdup("{}")))
+		abort();
+	if (!settings)
 		return;
 	if (version > s->rack_config_version) {
 		log_info("rack %s has config version %llu, sending version %llu", s->rack_id,
 			 (unsigned long long)s->rack_config_version, (unsigned long long)version);
-		session_push_config(s, version, settings, NULL);
+		session_push_config(s, version, settings, boot, NULL);
 	}
 	free(settings);
+	free(boot);
 }
 
 static void session_on_result(struct rack_session *s, const Ironrack__V1__RackMessage *m)
@@ -329,8 +379,15 @@ void region_rack_ping(struct region *r, const char *rack_id, int timeout_ms, reg
 void region_rack_push_config(struct region *r, const char *rack_id, const char *settings_json, int timeout_ms,
 			     region_reply_cb cb, void *arg)
 {
+	region_rack_push_config_boot(r, rack_id, settings_json, NULL, timeout_ms, cb, arg);
+}
+
+void region_rack_push_config_boot(struct region *r, const char *rack_id, const char *settings_json,
+				  const char *boot_configs_json, int timeout_ms, region_reply_cb cb, void *arg)
+{
 	uint64_t version = 0;
-	int rc = db_rack_config_put(r->db, rack_id, settings_json, &version);
+	char *boot = NULL;
+	int rc = db_rack_config_put_boot(r->db, rack_id, settings_json, boot_configs_json, &version, &boot);
 	if (rc < 0) {
 		cb(arg, rc, rc == -ENOENT ? "no such rack" : "cannot store the config", 0, 0);
 		return;
@@ -338,12 +395,15 @@ void region_rack_push_config(struct region *r, const char *rack_id, const char *
 	log_info("rack %s: stored config version %llu", rack_id, (unsigned long long)version);
 	struct rack_session *s = racks_find(r, rack_id);
 	if (!s) {
+		free(boot);
 		cb(arg, -ENOTCONN, "rack is not connected; it gets the config when it connects", 0, version);
 		return;
 	}
 	struct pending *p = pending_add(s, PENDING_CONFIG, timeout_ms, cb, arg);
 	p->version = version;
-	if (session_push_config(s, version, settings_json, p) < 0)
+	rc = session_push_config(s, version, settings_json, boot, p);
+	free(boot);
+	if (rc < 0)
 		pending_finish(p, -ECANCELED, "session is closing", 0);
 }
 

@@ -132,7 +132,10 @@ class Region:
     def args(self):
         return ["--state-dir", self.state_dir, "--http-listen", f"127.0.0.1:{self.http_port}",
                 "--grpc-listen", self.grpc_target, "--heartbeat-interval", "1s",
-                "--rack-timeout", "5s", "--log-level", "info"]
+                "--rack-timeout", "5s", "--log-level", "info",
+                # Boot resources on a free loopback port: 5241 on the host is
+                # not ours to take, and tests may run two regions at once.
+                "--boot-resources-listen", "127.0.0.1:0"]
 
     def start(self):
         self.starts += 1
@@ -197,10 +200,10 @@ class Rack:
 
     def start(self, secret=None, fingerprint=None, extra=(), wait=True, regions=None):
         self.starts += 1
-        # No TFTP server unless a test asks for one (in its own namespace,
-        # through extra): port 69 on the host is not ours to take.
+        # No TFTP or HTTP boot server unless a test asks for one (in its own
+        # namespace, through extra): ports 69 and 5248 on the host are not ours.
         argv = [RACKD, "--state-dir", self.state_dir, "--hostname", self.name, "--reconnect-max", "2s",
-                "--log-level", "info", "--tftp-listen", ""]
+                "--log-level", "info", "--tftp-listen", "", "--http-boot-listen", ""]
         for target in regions or [self.region.grpc_target]:
             argv += ["--region", target]
         if secret:

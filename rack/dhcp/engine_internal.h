@@ -1,0 +1,32 @@
+/* Shared between rack/dhcp/engine.c (state machine, allocation) and
+ * rack/dhcp/engine_reply.c (reply options, PXE, destination). Not API. */
+#pragma once
+
+#include "rack/dhcp/engine.h"
+
+/* What a reply grants: the address (0 for INFORM), where it lives in the
+ * config, and the lease time (0 = no lease options, INFORM). */
+struct dhcp_grant {
+	const struct dhcp_subnet *subnet;
+	const struct dhcp_range *range; /* NULL unless yiaddr is dynamic */
+	const struct dhcp_host *host;	/* NULL unless a reservation */
+	uint32_t server_id;		/* host order */
+	uint32_t yiaddr;		/* host order */
+	uint32_t lease_time;
+};
+
+/* The client as the engine sees it, from one request. */
+struct dhcp_client {
+	uint8_t htype, hlen;
+	uint8_t chaddr[16];
+	const uint8_t *client_id; /* into the request; NULL = none */
+	size_t client_id_len;
+	bool pxe; /* vendor class PXEClient / HTTPClient: short lease, boot info */
+};
+
+/* Fill ret->reply (type OFFER or ACK) with fields and options, and the
+ * destination. -ENOSPC if the options do not fit the message arena. */
+int dhcp_reply_build(const struct dhcp_config *cfg, const struct dhcp4_msg *req, const struct dhcp_client *c,
+		     const struct dhcp_grant *g, uint8_t type, struct dhcp_decision *ret);
+/* A NAK from server_id (host order). */
+int dhcp_reply_nak(const struct dhcp4_msg *req, uint32_t server_id, const char *why, struct dhcp_decision *ret);
