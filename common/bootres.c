@@ -243,7 +243,7 @@ static size_t *sorted_idx(const struct bootres_entry *v, size_t n)
 int bootres_diff(const struct bootres_entry *want, size_t n_want, const struct bootres_entry *have, size_t n_have,
 		 struct bootres_diff *ret)
 {
-	struct bootres_diff d = { 0 };
+	struct bootres_diff d = {0};
 	size_t *w = sorted_idx(want, n_want), *h = sorted_idx(have, n_have);
 	for (size_t i = 1; i < n_want; i++) {
 		if (strcmp(want[w[i - 1]].name, want[w[i]].name) == 0) {

@@ -27,10 +27,10 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#define BOOTRES_NAME_MAX 255
-#define BOOTRES_MAX 4096		/* resources in one list or manifest */
+#define BOOTRES_NAME_MAX   255
+#define BOOTRES_MAX	   4096 /* resources in one list or manifest */
 #define BOOTRES_ORIGIN_MAX 4096
-#define BOOTRES_SHA256_HEX 65		/* 64 hex digits + NUL */
+#define BOOTRES_SHA256_HEX 65 /* 64 hex digits + NUL */
 
 struct bootres_entry {
 	char name[BOOTRES_NAME_MAX + 1];

@@ -31,7 +31,7 @@ const struct conf_key region_conf_keys[] = {
 	KEY("boot_resources_dir", CONF_STRING, boot_resources_dir, 0, 0, "",
 	    "directory of boot resources (kernels, initrds) published to racks; empty = STATE_DIR/boot-resources"),
 	KEY("boot_resources_listen", CONF_STRING, boot_resources_listen, 0, 0, "0.0.0.0:5241",
-	    "HTTPS address serving boot resources to racks (mutual TLS); empty = not served by this region"),
+	    "ADDRESS:PORT serving boot resources to racks over HTTPS (mutual TLS); empty = not served here"),
 	KEY("boot_resources_url", CONF_STRING, boot_resources_url, 0, 0, "",
 	    "https:// base URL racks fetch boot resources from; empty = https://GRPC_LISTEN_HOST_OR_REGION_NAME:PORT"),
 	KEY("boot_resources_rescan", CONF_DURATION, boot_resources_rescan, 0, 86400, "60s",

@@ -13,10 +13,10 @@
 
 #include "common/version.h"
 
-#define REGION_TLS_NAME "ironrack-region"
+#define REGION_TLS_NAME	  "ironrack-region"
 #define CONNECT_TIMEOUT_S 15
-#define LOW_SPEED_BPS 1024
-#define LOW_SPEED_TIME_S 60
+#define LOW_SPEED_BPS	  1024
+#define LOW_SPEED_TIME_S  60
 
 struct xfer {
 	CURL *c;
@@ -153,7 +153,7 @@ out:
 
 static void blob(CURL *c, CURLoption opt, const char *pem)
 {
-	struct curl_blob b = { .data = (void *)pem, .len = strlen(pem), .flags = CURL_BLOB_COPY };
+	struct curl_blob b = {.data = (void *)pem, .len = strlen(pem), .flags = CURL_BLOB_COPY};
 	curl_easy_setopt(c, opt, &b);
 }
 
@@ -203,8 +203,8 @@ static int fetch_transfer(struct xfer *x, const char *url, struct curl_slist *co
 		return -ECANCELED;
 	}
 	if (x->err == -EFBIG || x->err == -EPROTO) {
-		snprintf(err, errlen, x->err == -EFBIG ? "more data than the listed size" : "unexpected HTTP status %ld",
-			 code);
+		snprintf(err, errlen,
+			 x->err == -EFBIG ? "more data than the listed size" : "unexpected HTTP status %ld", code);
 		return -EBADMSG;
 	}
 	if (code == 416) {
@@ -221,7 +221,7 @@ int boot_fetch(int dirfd, const char *base, const struct bootres_entry *want, co
 	char part[NAME_MAX + 16], sha[BOOTRES_SHA256_HEX];
 	char *target = NULL;
 	struct curl_slist *connect = NULL;
-	struct xfer x = { .fd = -1, .expect = want->size, .stop = stop };
+	struct xfer x = {.fd = -1, .expect = want->size, .stop = stop};
 	memset(ret, 0, sizeof(*ret));
 	int rc = fetch_target(url, &target, &connect, ret->error, sizeof(ret->error));
 	if (rc < 0)

@@ -32,11 +32,11 @@ struct boot_fetch_tls {
 };
 
 struct boot_fetch_result {
-	uint64_t resumed_at;	/* bytes already in the .part file */
-	uint64_t received;	/* bytes transferred now */
+	uint64_t resumed_at; /* bytes already in the .part file */
+	uint64_t received;   /* bytes transferred now */
 	double seconds;
-	struct stat st;		/* of the installed file */
-	char error[256];	/* why it failed */
+	struct stat st;	 /* of the installed file */
+	char error[256]; /* why it failed */
 };
 
 /* 0 installed; -EBADMSG checksum or size mismatch (.part removed);

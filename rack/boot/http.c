@@ -77,9 +77,41 @@ struct http_req {
 	struct boot_http *h;
 	struct evhttp_request *req;
 	bool head;
+	const char *method; /* for the log */
 	char client[HTTP_CLIENT_STRLEN];
 	char path[HTTP_PATH_LOGLEN]; /* escaped for the log */
 };
+
+static const char *method_name(enum evhttp_cmd_type c)
+{
+	switch (c) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	default:
+		return "?";
+	}
+}
+
+static void http_req_init(struct http_req *r, struct boot_http *h, struct evhttp_request *req)
+{
+	memset(r, 0, sizeof(*r));
+	r->h = h;
+	r->req = req;
+	r->head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
+	r->method = method_name(evhttp_request_get_command(req));
+}
 
 /* ---- pure helpers ---- */
 
@@ -166,7 +198,7 @@ static void log_escape(const char *s, size_t len, char *buf, size_t buflen)
 static void reply_log(const struct http_req *r, int status, uint64_t bytes, const char *why)
 {
 	log_msg(status >= 400 && status != 404 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "http: %s %s '%s' %d, %llu bytes%s%s",
-		r->client, r->head ? "HEAD" : "GET", r->path, status, (unsigned long long)bytes, why ? ": " : "",
+		r->client, r->method, r->path, status, (unsigned long long)bytes, why ? ": " : "",
 		why ? why : "");
 }
 
@@ -248,8 +280,12 @@ static void reply_file(const struct http_req *r, const char *name, size_t len)
 	if (r->head || n == 0) {
 		close(fd);
 	} else {
-		/* sendfile(2) from the page cache when the connection writes it;
-		 * the segment closes fd when the last reference goes. */
+		/* sendfile(2) from the page cache when the connection writes it:
+		 * libevent keeps a file segment as such only in a buffer that
+		 * drains to a descriptor (else it maps it), and evhttp moves this
+		 * buffer's chains into the connection's, which does. The segment
+		 * closes fd when the last reference goes. */
+		evbuffer_set_flags(body, EVBUFFER_FLAG_DRAINS_TO_FD);
 		struct evbuffer_file_segment *seg =
 			evbuffer_file_segment_new(fd, (ev_off_t)off, (ev_off_t)n, EVBUF_FS_CLOSE_ON_FREE);
 		if (!seg) {
@@ -299,9 +335,10 @@ static void wait_unlink(struct http_wait *w)
 static void wait_done(struct rack_boot_wait *bw, const struct boot_config *c, const char *source)
 {
 	struct http_wait *w = container_of(bw, struct http_wait, w);
-	struct http_req r = { .h = w->h, .req = w->req, .head = evhttp_request_get_command(w->req) == EVHTTP_REQ_HEAD };
+	struct http_req r;
 
 	wait_unlink(w);
+	http_req_init(&r, w->h, w->req);
 	snprintf(r.client, sizeof(r.client), "%s", w->client);
 	snprintf(r.path, sizeof(r.path), "%s", w->path);
 	reply_config(&r, w->kind, c, source, (const struct sockaddr *)&w->local, w->name, w->name_len);
@@ -402,14 +439,21 @@ static void request_config(struct boot_http *h, struct http_req *r, const struct
 static void request_cb(struct evhttp_request *req, void *arg)
 {
 	struct boot_http *h = arg;
-	struct http_req r = { .h = h, .req = req, .head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD };
+	struct http_req r;
 	struct sockaddr_storage local;
 	const char *rel;
 	size_t len = 0, rel_len;
 
+	http_req_init(&r, h, req);
 	request_addrs(req, r.client, sizeof(r.client), &local);
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	log_escape(path ? path : "", path ? strlen(path) : 0, r.path, sizeof(r.path));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+		reply_error(&r, 405, "Method Not Allowed", "only GET and HEAD");
+		return;
+	}
 	if (!conn_admit(h, evhttp_request_get_connection(req))) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		reply_error(&r, 503, "Service Unavailable", "too many connections (http_boot_max_connections)");
@@ -522,7 +566,9 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 		free(h);
 		return -EIO;
 	}
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	/* The rest get 405 from request_cb (libevent itself would say 501). */
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);
 	evhttp_set_max_headers_size(h->http, HTTP_HEADERS_MAX);
 	evhttp_set_max_body_size(h->http, HTTP_BODY_MAX);
@@ -540,8 +586,9 @@ void boot_http_free(struct boot_http *h)
 		return;
 	while (h->waits) {
 		struct http_wait *w = h->waits;
-		struct http_req r = { .h = h, .req = w->req };
+		struct http_req r;
 		wait_unlink(w);
+		http_req_init(&r, h, w->req);
 		rack_boot_cancel(h->k, &w->w);
 		snprintf(r.client, sizeof(r.client), "%s", w->client);
 		snprintf(r.path, sizeof(r.path), "%s", w->path);

@@ -23,24 +23,24 @@ struct loader {
 #define BIOS "/usr/lib/syslinux/modules/bios/"
 
 static const struct loader loaders[] = {
-	{ "pxelinux", "/usr/lib/PXELINUX/pxelinux.0", "pxelinux.0" },
-	{ "pxelinux", "/usr/lib/PXELINUX/lpxelinux.0", "lpxelinux.0" },
-	{ "syslinux-common", BIOS "ldlinux.c32", "ldlinux.c32" },
-	{ "syslinux-common", BIOS "libcom32.c32", "libcom32.c32" },
-	{ "syslinux-common", BIOS "libutil.c32", "libutil.c32" },
-	{ "syslinux-common", BIOS "menu.c32", "menu.c32" },
-	{ "syslinux-common", BIOS "vesamenu.c32", "vesamenu.c32" },
-	{ "syslinux-common", BIOS "chain.c32", "chain.c32" },
-	{ "syslinux-common", BIOS "reboot.c32", "reboot.c32" },
-	{ "syslinux-common", BIOS "poweroff.c32", "poweroff.c32" },
-	{ "ipxe", "/usr/lib/ipxe/undionly.kpxe", "undionly.kpxe" },
-	{ "ipxe", "/usr/lib/ipxe/ipxe.efi", "ipxe.efi" },
-	{ "ipxe", "/usr/lib/ipxe/snponly.efi", "snponly.efi" },
-	{ "grub-efi-amd64-signed", "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed", "grubx64.efi" },
-	{ "shim-signed", "/usr/lib/shim/shimx64.efi.signed", "bootx64.efi" },
+    {"pxelinux", "/usr/lib/PXELINUX/pxelinux.0", "pxelinux.0"},
+    {"pxelinux", "/usr/lib/PXELINUX/lpxelinux.0", "lpxelinux.0"},
+    {"syslinux-common", BIOS "ldlinux.c32", "ldlinux.c32"},
+    {"syslinux-common", BIOS "libcom32.c32", "libcom32.c32"},
+    {"syslinux-common", BIOS "libutil.c32", "libutil.c32"},
+    {"syslinux-common", BIOS "menu.c32", "menu.c32"},
+    {"syslinux-common", BIOS "vesamenu.c32", "vesamenu.c32"},
+    {"syslinux-common", BIOS "chain.c32", "chain.c32"},
+    {"syslinux-common", BIOS "reboot.c32", "reboot.c32"},
+    {"syslinux-common", BIOS "poweroff.c32", "poweroff.c32"},
+    {"ipxe", "/usr/lib/ipxe/undionly.kpxe", "undionly.kpxe"},
+    {"ipxe", "/usr/lib/ipxe/ipxe.efi", "ipxe.efi"},
+    {"ipxe", "/usr/lib/ipxe/snponly.efi", "snponly.efi"},
+    {"grub-efi-amd64-signed", "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed", "grubx64.efi"},
+    {"shim-signed", "/usr/lib/shim/shimx64.efi.signed", "bootx64.efi"},
 };
 
-#define N_LOADERS (sizeof(loaders) / sizeof(loaders[0]))
+#define N_LOADERS  (sizeof(loaders) / sizeof(loaders[0]))
 #define LOADER_MAX (64u << 20) /* no loader is anywhere near this */
 
 bool rack_loader_name_reserved(const char *name)

@@ -22,9 +22,9 @@
 #include "rack/boot/loaders.h"
 #include "rack/rack.h"
 
-#define MANIFEST_MAX (8u << 20)
+#define MANIFEST_MAX  (8u << 20)
 #define RETRY_FIRST_S 5
-#define RETRY_MAX_S 300
+#define RETRY_MAX_S   300
 
 struct res_list {
 	struct bootres_entry *e;
@@ -298,7 +298,7 @@ static void sync_run(void *arg)
 		j->failed = j->list.n;
 		return;
 	}
-	struct bootres_manifest m = { 0 };
+	struct bootres_manifest m = {0};
 	manifest_load(j, &m);
 	/* What we hold: the manifest, minus files changed behind our back. */
 	struct bootres_entry *have = malloc((m.n ? m.n : 1) * sizeof(*have));
@@ -351,7 +351,7 @@ static void sync_done(void *arg, bool cancelled)
 		log_warn("boot resources: %zu of %zu listed files missing (%zu present, %zu fetched); serving what is "
 			 "on disk, retrying in %u s",
 			 j->failed, j->list.n, j->kept, j->fetched, rr->backoff_s);
-		struct timeval tv = { rr->backoff_s, 0 };
+		struct timeval tv = {rr->backoff_s, 0};
 		evtimer_add(rr->retry, &tv);
 		rr->backoff_s = rr->backoff_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : rr->backoff_s * 2;
 	} else if (!atomic_load(&j->cancel)) {
@@ -437,8 +437,8 @@ int rack_resources_start(struct rack *k, const char *boot_root)
 	rr->k = k;
 	rr->backoff_s = RETRY_FIRST_S;
 	snprintf(rr->root, sizeof(rr->root), "%s", boot_root);
-	int rc = fs_path_join(rr->manifest_path, sizeof(rr->manifest_path), k->conf.state_dir,
-			      "boot-resources.manifest");
+	int rc =
+	    fs_path_join(rr->manifest_path, sizeof(rr->manifest_path), k->conf.state_dir, "boot-resources.manifest");
 	if (rc >= 0)
 		rc = work_pool_new(k->base, 1, &rr->pool);
 	if (rc < 0) {

@@ -267,7 +267,7 @@ static void fetch_done(void *arg, int status, const char *message, ProtobufCMess
 	struct boot_fetch *f = arg;
 	struct rack_boot *b = f->b;
 	char mac[MAC_STRLEN];
-	const char *field, *why = NULL;
+	const char *why = NULL;
 
 	if (!b) {
 		free(f);
@@ -291,8 +291,8 @@ static void fetch_done(void *arg, int status, const char *message, ProtobufCMess
 		c.cmdline = resp->cmdline;
 		if (boot_purpose_parse(resp->purpose, &c.purpose) < 0)
 			why = "unknown purpose";
-		else if (boot_config_check(&c, &field, &why) == 0)
-			why = NULL;
+		else
+			boot_config_validate(&c, &why); /* why = NULL when valid */
 	}
 	bool ok = status == RPC_OK && !why;
 	const struct boot_config *def = boot_table_default(b->table);

@@ -39,6 +39,5 @@ struct region_bootres {
 };
 
 /* serve.c */
-int bootres_server_new(struct region_bootres *rb, const char *listen, struct bootres_server **ret,
-		       unsigned *ret_port);
+int bootres_server_new(struct region_bootres *rb, const char *listen, struct bootres_server **ret, unsigned *ret_port);
 void bootres_server_free(struct bootres_server *s);

@@ -21,19 +21,19 @@
 #include "region/db/db.h"
 #include "region/region.h"
 
-#define MANIFEST_MAX (8u << 20)
-#define SCAN_DEPTH_MAX 16
-#define SETTLE_RESCAN_S 5   /* after a file was changing while hashed */
+#define MANIFEST_MAX	(8u << 20)
+#define SCAN_DEPTH_MAX	16
+#define SETTLE_RESCAN_S 5 /* after a file was changing while hashed */
 #define BUMP_TIMEOUT_MS 30000
 
 struct scan_job {
 	struct region_bootres *rb;
 	char dir[PATH_MAX];
-	bool verbose;			/* warn about skipped files (else debug) */
-	struct bootres_manifest cache;	/* the published list, to skip rehashing */
+	bool verbose;		       /* warn about skipped files (else debug) */
+	struct bootres_manifest cache; /* the published list, to skip rehashing */
 	struct bootres_manifest found;
-	int err;			/* opening dir failed */
-	bool unsettled;			/* a file changed while it was hashed */
+	int err;	/* opening dir failed */
+	bool unsettled; /* a file changed while it was hashed */
 	size_t hashed;
 	uint64_t hashed_bytes;
 	size_t skipped;
@@ -42,8 +42,8 @@ struct scan_job {
 static void scan_skip(struct scan_job *j, const char *name, const char *why)
 {
 	j->skipped++;
-	log_msg(j->verbose ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "boot resources: %s/%s not published: %s", j->dir,
-		name, why);
+	log_msg(j->verbose ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "boot resources: %s/%s not published: %s", j->dir, name,
+		why);
 }
 
 static void scan_file(struct scan_job *j, int dirfd, const char *base, const char *name)
@@ -53,7 +53,7 @@ static void scan_file(struct scan_job *j, int dirfd, const char *base, const cha
 		scan_skip(j, name, why);
 		return;
 	}
-	struct bootres_entry e = { 0 };
+	struct bootres_entry e = {0};
 	snprintf(e.name, sizeof(e.name), "%s", name);
 	int fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	struct stat before, after;
@@ -77,8 +77,7 @@ static void scan_file(struct scan_job *j, int dirfd, const char *base, const cha
 	close(fd);
 	if (rc == -EAGAIN) {
 		/* Being written: publish what racks had, look again soon. */
-		log_info("boot resources: %s changed while being hashed; looking again in %d s", name,
-			 SETTLE_RESCAN_S);
+		log_info("boot resources: %s changed while being hashed; looking again in %d s", name, SETTLE_RESCAN_S);
 		j->unsettled = true;
 		if (old)
 			bootres_manifest_put(&j->found, old);
@@ -234,7 +233,8 @@ static void list_bump_racks(struct region_bootres *rb)
 		if (rc == -ENOENT && !(settings = strdup("{}")))
 			abort();
 		if (rc < 0 && rc != -ENOENT) {
-			log_err("boot resources: rack %s: cannot read its config: %s", rows[i].id, db_last_error(r->db));
+			log_err("boot resources: rack %s: cannot read its config: %s", rows[i].id,
+				db_last_error(r->db));
 			continue;
 		}
 		char *id = strdup(rows[i].id);
@@ -299,15 +299,15 @@ static void scan_done(void *arg, bool cancelled)
 	if (!cancelled) {
 		rb->scanning = false;
 		if (j->err < 0)
-			log_warn("boot resources: cannot read %s: %s; still publishing the last list (%zu files)", rb->dir,
-				 strerror(-j->err), rb->list.n);
+			log_warn("boot resources: cannot read %s: %s; still publishing the last list (%zu files)",
+				 rb->dir, strerror(-j->err), rb->list.n);
 		else
 			list_publish(rb, j);
 		if (j->hashed)
 			log_info("boot resources: hashed %zu files (%llu bytes)", j->hashed,
 				 (unsigned long long)j->hashed_bytes);
 		if (j->unsettled) {
-			struct timeval tv = { SETTLE_RESCAN_S, 0 };
+			struct timeval tv = {SETTLE_RESCAN_S, 0};
 			evtimer_add(rb->soon, &tv);
 		}
 		if (rb->scan_again) {
@@ -460,12 +460,12 @@ int region_bootres_start(struct region *r)
 	list_build_pb(rb);
 	rb->soon = evtimer_new(r->base, scan_timer, rb);
 	if (r->conf.boot_resources_rescan > 0) {
-		struct timeval tv = { r->conf.boot_resources_rescan, 0 };
+		struct timeval tv = {r->conf.boot_resources_rescan, 0};
 		rb->timer = event_new(r->base, -1, EV_PERSIST, scan_timer, rb);
 		event_add(rb->timer, &tv);
 	}
-	log_info("boot resources: %zu published from %s at %s" BOOTRES_URL_PATH "%s", rb->list.n, rb->dir,
-		 rb->url_base, rb->srv ? "" : " (served elsewhere: boot_resources_listen is empty)");
+	log_info("boot resources: %zu published from %s at %s" BOOTRES_URL_PATH "%s", rb->list.n, rb->dir, rb->url_base,
+		 rb->srv ? "" : " (served elsewhere: boot_resources_listen is empty)");
 	scan_start(rb, true);
 	return 0;
 }

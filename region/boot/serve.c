@@ -15,6 +15,7 @@
  * operator truncates while it is mapped kills the process with SIGBUS — or
  * read it whole into memory. A file that shrinks while being sent makes us
  * close the connection (the rack sees a short body). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -22,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/err.h>
@@ -38,16 +40,15 @@
 
 #include "common/bootres.h"
 #include "common/log.h"
-#include "common/net.h"
 #include "common/rpc/rpc.h"
 #include "region/boot/internal.h"
 #include "region/region.h"
 #include "region/rpc/rpc.h"
 
-#define CHUNK (256u << 10)
+#define CHUNK	      (256u << 10)
 #define MAX_TRANSFERS 256
-#define IO_TIMEOUT_S 60
-#define HEADERS_MAX 8192
+#define IO_TIMEOUT_S  60
+#define HEADERS_MAX   8192
 
 struct bootres_server {
 	struct region_bootres *rb;
@@ -201,8 +202,8 @@ static int serve_headers(struct evhttp_request *req, const struct stat *st, uint
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	uint64_t size = (uint64_t)st->st_size;
 	char v[96];
-	int rc = bootres_range_parse(evhttp_find_header(evhttp_request_get_input_headers(req), "Range"), size,
-				     first, len);
+	int rc =
+	    bootres_range_parse(evhttp_find_header(evhttp_request_get_input_headers(req), "Range"), size, first, len);
 	evhttp_add_header(out, "Accept-Ranges", "bytes");
 	if (rc == -ERANGE) {
 		snprintf(v, sizeof(v), "bytes */%" PRIu64, size);
@@ -294,8 +295,8 @@ static void serve_request(struct evhttp_request *req, void *arg)
 	}
 	int st = region_rpc_check_rack(r, rack, peer, "boot resource request");
 	if (st != RPC_OK) {
-		reply_status(req, st == RPC_UNAVAILABLE ? 503 : 403, st == RPC_UNAVAILABLE ? "Service Unavailable"
-											  : "Forbidden");
+		reply_status(req, st == RPC_UNAVAILABLE ? 503 : 403,
+			     st == RPC_UNAVAILABLE ? "Service Unavailable" : "Forbidden");
 		return;
 	}
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -324,7 +325,7 @@ static struct bufferevent *serve_bevcb(struct event_base *base, void *arg)
 	if (!ssl)
 		abort();
 	struct bufferevent *bev =
-		bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	/* NULL makes evhttp fall back to plain TCP, which serve_identity()
 	 * refuses (no SSL on the connection). */
 	if (bev)
@@ -392,13 +393,58 @@ static unsigned bound_port(struct evhttp_bound_socket *sock, unsigned fallback)
 	return fallback;
 }
 
-int bootres_server_new(struct region_bootres *rb, const char *listen, struct bootres_server **ret,
-		       unsigned *ret_port)
+/* "ADDRESS:PORT" or "[V6]:PORT" with a literal address; port 0 is allowed
+ * (tests take a free port), which evutil_parse_sockaddr_port() refuses. */
+static int listen_parse(const char *listen, struct sockaddr_storage *ss, int *ret_len)
 {
-	char host[256];
-	uint16_t port;
-	if (endpoint_parse(listen, 5241, host, sizeof(host), &port) < 0) {
-		log_err("boot_resources_listen '%s' is not host:port", listen);
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *h = listen;
+	size_t hlen;
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = listen + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon)
+			return -EINVAL;
+		hlen = (size_t)(colon - listen);
+	}
+	if (hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	char *end;
+	errno = 0;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		*ret_len = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		*ret_len = sizeof(*v6);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int bootres_server_new(struct region_bootres *rb, const char *listen, struct bootres_server **ret, unsigned *ret_port)
+{
+	struct sockaddr_storage ss;
+	int sslen = 0;
+	if (listen_parse(listen, &ss, &sslen) < 0) {
+		log_err("boot_resources_listen '%s' is not ADDRESS:PORT with a literal address", listen);
 		return -EINVAL;
 	}
 	struct bootres_server *s = calloc(1, sizeof(*s));
@@ -420,13 +466,18 @@ int bootres_server_new(struct region_bootres *rb, const char *listen, struct boo
 	evhttp_set_max_body_size(s->http, 0);
 	evhttp_set_timeout(s->http, IO_TIMEOUT_S);
 	evhttp_set_gencb(s->http, serve_request, s);
-	struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(s->http, host, port);
+	struct evconnlistener *l = evconnlistener_new_bind(
+	    rb->r->base, NULL, NULL, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+	    (struct sockaddr *)&ss, sslen);
+	struct evhttp_bound_socket *sock = l ? evhttp_bind_listener(s->http, l) : NULL;
 	if (!sock) {
 		log_err("boot resources: cannot listen on %s: %s", listen, strerror(errno ? errno : EADDRINUSE));
+		if (l)
+			evconnlistener_free(l);
 		bootres_server_free(s);
 		return -EADDRINUSE;
 	}
-	*ret_port = bound_port(sock, port);
+	*ret_port = bound_port(sock, 5241);
 	log_info("boot resources: serving HTTPS on %s (racks only: client certificates of the region CA)", listen);
 	*ret = s;
 	return 0;

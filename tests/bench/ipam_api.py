@@ -310,6 +310,19 @@ def fill(region, sid, base, have, want, scattered=False, span_bits=None):
     region.psql("ANALYZE ip_address")
 
 
+def used_rows_ms(region, sid):
+    """PostgreSQL's own time for the query region/db/net_alloc.c runs on
+    every next-free and allocate-ip (sql_used: every address in use in the
+    subnet, as text), without sending the rows: median of 3 EXPLAIN
+    ANALYZE runs."""
+    times = []
+    for _ in range(3):
+        plan = region.psql("EXPLAIN (ANALYZE, TIMING OFF) SELECT id, host(ip), owner_kind FROM ip_address "
+                           f"WHERE subnet_id = {sid} AND ip IS NOT NULL")
+        times.append(float(plan.rsplit("Execution Time:", 1)[1].split()[0]))
+    return statistics.median(times)
+
+
 def latency_point(region, sid, samples, seconds):
     """Median and p95 of next-free and of allocate-ip (its addresses are
     released afterwards so the count stays as set)."""
@@ -382,8 +395,9 @@ def main():
 
         print("\n== latency against addresses in use (dense from the bottom unless marked random)")
         print("(CPU ms: regiond + embedded PostgreSQL per call, from a cpuacct cgroup)")
+        print("(SQL ms: PostgreSQL executing the per-call query of every address in use, EXPLAIN ANALYZE)")
         print(f"{'subnet':22} {'in use':>8} {'next-free p50 ms':>17} {'p95 ms':>7} {'CPU ms':>7} "
-              f"{'allocate-ip p50 ms':>19} {'p95 ms':>7} {'CPU ms':>7} {'calls':>6}")
+              f"{'allocate-ip p50 ms':>19} {'p95 ms':>7} {'CPU ms':>7} {'calls':>6} {'SQL ms':>7}")
         cases = [("10.60.0.0/16", "10.60.0.0", v4_steps, False, 16),
                  ("2001:db8:64::/64", "2001:db8:64::", v6_steps, False, 64)]
         if not a.quick:
@@ -399,10 +413,12 @@ def main():
                 n = int(region.psql(f"SELECT count(*) FROM ip_address WHERE subnet_id = {sid}"))
                 log(f"{cidr}: {n} in use (set up in {time.monotonic() - t0:.1f} s)")
                 r = latency_point(region, sid, a.samples, a.point_seconds)
+                sql_ms = used_rows_ms(region, sid)
                 nf, al = r["next-free"], r["allocate-ip"]
                 label = cidr + (" random" if scattered else "")
                 print(f"{label:22} {n:>8} {nf[0] * 1e3:>17.2f} {nf[1] * 1e3:>7.2f} {nf[3] * 1e3:>7.2f} "
-                      f"{al[0] * 1e3:>19.2f} {al[1] * 1e3:>7.2f} {al[3] * 1e3:>7.2f} {min(nf[2], al[2]):>6}",
+                      f"{al[0] * 1e3:>19.2f} {al[1] * 1e3:>7.2f} {al[3] * 1e3:>7.2f} {min(nf[2], al[2]):>6} "
+                      f"{sql_ms:>7.2f}",
                       flush=True)
         admin.close()
         print(f"\n(whole run {time.monotonic() - started:.0f} s, finished {time.strftime('%Y-%m-%d %H:%M %Z')}; "

@@ -32,7 +32,11 @@ Measured, median of --runs rounds:
   - wall time for --clients concurrent clients each fetching 16 MiB, with curl
     (blksize 1468) and with atftp (blksize 1468, windowsize 16).
 Every file fetched is checked against its sha256. Output files go to a
-private directory in /dev/shm (tmpfs) and are hashed after the clock stops."""
+private directory in /dev/shm (tmpfs) and are hashed after the clock stops.
+Each server also runs in a cpuacct cgroup of its own (removed at the end), so
+its CPU time per case is reported too: a figure the machine's other load
+disturbs far less than wall time. --client-nice N runs the clients under
+nice (a diagnostic: here clients and servers share the same 2 cores)."""
 
 import argparse
 import glob
@@ -418,12 +422,14 @@ def client_argv(client, server, remote, out):
     return ["atftp", "--option", "blksize 1468", "--option", "windowsize 16", "-g", "-r", remote, "-l", out, server]
 
 
-def fetch(lab, outdir, server, client, remote, n, sha, timeout):
+def fetch(lab, outdir, server, client, remote, n, sha, timeout, nice=0):
     """n clients at once; returns the wall time and the server's CPU time
     (s), or raises with why."""
     outs = [os.path.join(outdir, f"{client}-{i}.bin") for i in range(n)]
     errs = [o + ".err" for o in outs]
-    job = {"cmds": [client_argv(client, server.addr, remote, o) for o in outs], "errs": errs, "timeout": timeout}
+    prefix = ["nice", "-n", str(nice)] if nice else []
+    job = {"cmds": [prefix + client_argv(client, server.addr, remote, o) for o in outs], "errs": errs,
+           "timeout": timeout}
     try:
         cpu0 = server.cpu_s()
         r = lab.client_python(LAUNCHER, job, timeout + 30)
@@ -502,6 +508,9 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--peers", help="private directory for the peers' packages (default BUILD/bench/peers)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round, 10 concurrent clients")
+    ap.add_argument("--client-nice", type=int, default=0,
+                    help="run the clients under nice N (a diagnostic: on this one box the clients compete with "
+                         "the servers for the same 2 cores)")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.clients = 1, min(a.clients, 10)
@@ -560,7 +569,8 @@ def main():
                         continue
                     s.alive()
                     try:
-                        secs, cpu = fetch(lab, outdir, s, client, remote, n, sha[remote], timeout=240)
+                        secs, cpu = fetch(lab, outdir, s, client, remote, n, sha[remote], timeout=240,
+                                          nice=a.client_nice)
                     except RuntimeError as e:
                         errors[(label, s.name)] = str(e)
                         log(f"run {run + 1}: {s.name}: {label}: FAILED: {e}")
@@ -574,7 +584,8 @@ def main():
         names = [s.name for s in servers]
         print()
         print(f"TFTP, {a.runs} run(s), median; MB/s = 10^6 bytes/s (aggregate for the concurrent rows); "
-              f"peers: tftpd-hpa {peers['versions'].get('tftpd-hpa')}, atftpd {peers['versions'].get('atftpd')}")
+              f"peers: tftpd-hpa {peers['versions'].get('tftpd-hpa')}, atftpd {peers['versions'].get('atftpd')}"
+              + (f"; clients under nice {a.client_nice}" if a.client_nice else ""))
         print("windowsize 16 granted: " + ", ".join(f"{n} {'yes' if windows[n] else 'no (lock-step)'}"
                                                   for n in names))
         table(names, cases, walls, cell_rate)

@@ -14,13 +14,14 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
+import sys
+import tempfile
 import time
 import uuid
 
 import pytest
 
-from conftest import Rack, Region, make_dir, wait_for
+from conftest import ROOT, Rack, Region, make_dir, wait_for
 from nethelp import psql
 
 SERVER = "198.51.100.1"
@@ -271,7 +272,8 @@ def test_unknown_mac_asks_the_region_once(boot, lab):
     st, _, data = boot.curl(f"{HTTP}/ipxe/{mac}.ipxe")
     assert b"ironrack.purpose=enlist" in data
     assert boot.region_calls() == before + 1
-    assert f"GetBootConfig from rack {boot.rack.rack_id}: MAC {mac}" in boot.region.daemon.text()
+    assert (f"GetBootConfig from rack {boot.rack.rack_id}: MAC {mac} (arch 'bios', interface 'eth0')"
+            in boot.region.daemon.text())
     log = boot.log()
     assert f"boot: GetBootConfig {mac}: enlist, kernel 'ephemeral/amd64/vmlinuz'" in log
     assert f"enlist config for {mac} (region, cached)" in log
@@ -313,6 +315,43 @@ def test_region_validates_boot_configs(boot):
         assert out["error"]["field"] == field, (configs, out)
         assert field in out["error"]["message"], out
     assert boot.region.racks()[boot.rack.rack_id]["config_version"] == version, "a refused push stored something"
+
+
+def test_get_boot_config_over_grpc(boot):
+    """The region's side of GetBootConfig, called with the rack's own
+    certificate from python grpcio."""
+    grpc = pytest.importorskip("grpc", reason="python3-grpcio is not installed")
+    out = tempfile.mkdtemp(prefix="irpb-")
+    try:
+        subprocess.run(["protoc", "-I", os.path.join(ROOT, "proto"), "--python_out", out, "ironrack/v1/region.proto"],
+                       check=True)
+        sys.path.insert(0, out)
+        from ironrack.v1 import region_pb2 as pb  # noqa: E402
+    finally:
+        if out in sys.path:
+            sys.path.remove(out)
+    tls = os.path.join(boot.rack.state_dir, "tls")
+    read = lambda p: open(p, "rb").read()  # noqa: E731
+    creds = grpc.ssl_channel_credentials(root_certificates=read(os.path.join(boot.region.state_dir, "tls", "ca.crt")),
+                                         private_key=read(os.path.join(tls, "rack.key")),
+                                         certificate_chain=read(os.path.join(tls, "rack.crt")))
+    with grpc.secure_channel(boot.region.grpc_target, creds,
+                             options=[("grpc.ssl_target_name_override", "ironrack-region")]) as ch:
+        call = ch.unary_unary("/ironrack.v1.Region/GetBootConfig",
+                              request_serializer=pb.BootConfigRequest.SerializeToString,
+                              response_deserializer=pb.BootConfigResponse.FromString)
+        resp = call(pb.BootConfigRequest(mac="02:00:00:00:00:55", arch="bios", interface="eth0"), timeout=10)
+        assert (resp.purpose, resp.kernel, resp.initrd) == ("enlist", "ephemeral/amd64/vmlinuz",
+                                                            "ephemeral/amd64/initrd.img")
+        assert resp.cmdline == "console=tty0 console=ttyS0,115200 ironrack.purpose=enlist"
+        for bad in ("zz", "", "02:00:00:00:00:5", "02:00:00:00:00:55\n"):
+            with pytest.raises(grpc.RpcError) as e:
+                call(pb.BootConfigRequest(mac=bad), timeout=10)
+            assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    text = boot.region.daemon.text()
+    assert "MAC 02:00:00:00:00:55 (arch 'bios', interface 'eth0') is unknown: enlist" in text
+    assert "refused MAC 'zz'" in text and "refused MAC '02:00:00:00:00:55?'" in text
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def test_settings_only_push_keeps_boot_configs(boot):
@@ -397,9 +436,10 @@ def test_http_refuses_traversal_and_other_methods(boot, lab):
         st, _, body = boot.curl(f"{HTTP}{path}", "--path-as-is", check=False)
         assert st == want, (path, st, body)
         assert b"outside the boot root" not in body and b"root:" not in body
-    st, _, _ = boot.curl(f"{HTTP}/small.txt", "-X", "POST", "-d", "x", check=False)
-    assert st in (405, 501)
+    st, headers, _ = boot.curl(f"{HTTP}/small.txt", "-X", "POST", "-d", "x", check=False)
+    assert st == 405 and header(headers, "Allow") == "GET, HEAD"
     log = boot.log()
+    assert f"POST '/small.txt' 405" in log
     assert "'..' in file name" in log and "path leaves the boot root" in log
 
 

@@ -274,6 +274,50 @@ static void test_config_body(void **state)
 	assert_int_equal(check_body("\"settings\"", &f), -EINVAL);
 }
 
+static void test_config_body_boot_configs(void **state)
+{
+	struct api_fail f;
+	static const struct {
+		const char *boot;
+		const char *field; /* NULL: accepted */
+	} cases[] = {
+		{ "[]", NULL },
+		{ "[{\"mac\":\"52:54:00:12:34:56\",\"purpose\":\"deploy\",\"kernel\":\"e/vmlinuz\",\"initrd\":\"e/i\","
+		  "\"cmdline\":\"ro quiet\"},{\"mac\":\"\",\"purpose\":\"enlist\",\"kernel\":\"e/vmlinuz\"},"
+		  "{\"mac\":\"52-54-00-12-34-57\",\"purpose\":\"local\"}]",
+		  NULL },
+		{ "{}", "boot_configs" },
+		{ "[1]", "boot_configs[0]" },
+		{ "[{\"purpose\":\"local\"}]", "boot_configs[0].mac" },
+		{ "[{\"mac\":\"\"}]", "boot_configs[0].purpose" },
+		{ "[{\"mac\":\"52:54:00:12:34\",\"purpose\":\"local\"}]", "boot_configs[0].mac" },
+		{ "[{\"mac\":\"\",\"purpose\":\"reboot\"}]", "boot_configs[0].purpose" },
+		{ "[{\"mac\":\"\",\"purpose\":\"deploy\"}]", "boot_configs[0].kernel" },
+		{ "[{\"mac\":\"\",\"purpose\":\"deploy\",\"kernel\":\"a/../b\"}]", "boot_configs[0].kernel" },
+		{ "[{\"mac\":\"\",\"purpose\":\"deploy\",\"kernel\":\"k\",\"initrd\":\"/i\"}]", "boot_configs[0].initrd" },
+		{ "[{\"mac\":\"\",\"purpose\":\"local\",\"cmdline\":\"a\\nb\"}]", "boot_configs[0].cmdline" },
+		{ "[{\"mac\":\"\",\"purpose\":\"local\",\"kernel\":null}]", "boot_configs[0].kernel" },
+		{ "[{\"mac\":\"\",\"purpose\":\"local\",\"x\":\"y\"}]", "boot_configs[0].x" },
+		{ "[{\"mac\":\"52:54:00:12:34:56\",\"purpose\":\"local\"},{\"mac\":\"\",\"purpose\":\"local\"},"
+		  "{\"mac\":\"52-54-00-12-34-56\",\"purpose\":\"local\"}]",
+		  "boot_configs[2].mac" },
+		{ "[{\"mac\":\"\",\"purpose\":\"local\"},{\"mac\":\"\",\"purpose\":\"local\"}]", "boot_configs[1].mac" },
+	};
+	char text[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "{\"settings\":{},\"boot_configs\":%s}", cases[i].boot);
+		int rc = check_body(text, &f);
+		if (!cases[i].field) {
+			assert_int_equal(rc, 0);
+			continue;
+		}
+		assert_int_equal(rc, -EINVAL);
+		assert_string_equal(f.field, cases[i].field);
+		assert_non_null(strstr(f.message, cases[i].field));
+	}
+}
+
 static void test_config_body_limits(void **state)
 {
 	struct api_fail f;
@@ -361,6 +405,7 @@ int main(void)
 	    cmocka_unit_test(test_json_error_format),
 	    cmocka_unit_test(test_config_body),
 	    cmocka_unit_test(test_config_body_limits),
+	    cmocka_unit_test(test_config_body_boot_configs),
 	    cmocka_unit_test(test_rack_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,9 @@
 /* common/bootres: resource names, manifests, the wanted/present diff,
  * Range headers, and the confined directory walk. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,8 +66,8 @@ static void test_names(void **state)
 
 static struct bootres_entry entry(const char *name, uint64_t size, const char *sha)
 {
-	struct bootres_entry e = { .size = size, .mtime_ns = 1700000000123456789, .ctime_ns = 1700000001000000000,
-				   .ino = 42 };
+	struct bootres_entry e = {
+	    .size = size, .mtime_ns = 1700000000123456789, .ctime_ns = 1700000001000000000, .ino = 42};
 	snprintf(e.name, sizeof(e.name), "%s", name);
 	snprintf(e.sha256, sizeof(e.sha256), "%s", sha);
 	return e;
@@ -75,7 +75,7 @@ static struct bootres_entry entry(const char *name, uint64_t size, const char *s
 
 static void test_manifest_roundtrip(void **state)
 {
-	struct bootres_manifest m = { 0 }, back = { 0 };
+	struct bootres_manifest m = {0}, back = {0};
 	snprintf(m.origin, sizeof(m.origin), "/var/lib/ironrack-rack/boot");
 	struct bootres_entry a = entry("ephemeral/amd64/vmlinuz", 20971520, SHA_A);
 	struct bootres_entry b = entry("ephemeral/amd64/initrd.img", 0, SHA_B);
@@ -83,8 +83,8 @@ static void test_manifest_roundtrip(void **state)
 	assert_int_equal(bootres_manifest_put(&m, &b), 0);
 	char *text = bootres_manifest_format(&m);
 	assert_non_null(strstr(text, "# origin /var/lib/ironrack-rack/boot\n"));
-	assert_non_null(strstr(text, "ephemeral/amd64/vmlinuz 20971520 1700000000123456789 1700000001000000000 42 " SHA_A
-				     "\n"));
+	assert_non_null(
+	    strstr(text, "ephemeral/amd64/vmlinuz 20971520 1700000000123456789 1700000001000000000 42 " SHA_A "\n"));
 	size_t bad = 99;
 	assert_int_equal(bootres_manifest_parse(text, strlen(text), &back, &bad), 0);
 	assert_int_equal(bad, 0);
@@ -123,18 +123,18 @@ static void test_manifest_bad_lines(void **state)
 			    "# a comment\n"
 			    "\n"
 			    "good 3 1 2 3 " SHA_ABC "\r\n"
-			    "../escape 3 1 2 3 " SHA_ABC "\n"		/* bad name */
-			    "/abs 3 1 2 3 " SHA_ABC "\n"		/* absolute */
-			    "short 3 1 2 " SHA_ABC "\n"			/* five fields */
-			    "long 3 1 2 3 " SHA_ABC " extra\n"		/* seven */
-			    "neg -3 1 2 3 " SHA_ABC "\n"		/* negative size */
-			    "hex 3 1 2 3 " SHA_ABC "0\n"		/* 65 digits */
+			    "../escape 3 1 2 3 " SHA_ABC "\n"  /* bad name */
+			    "/abs 3 1 2 3 " SHA_ABC "\n"       /* absolute */
+			    "short 3 1 2 " SHA_ABC "\n"	       /* five fields */
+			    "long 3 1 2 3 " SHA_ABC " extra\n" /* seven */
+			    "neg -3 1 2 3 " SHA_ABC "\n"       /* negative size */
+			    "hex 3 1 2 3 " SHA_ABC "0\n"       /* 65 digits */
 			    "upper 3 1 2 3 BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\n"
 			    "big 99999999999999999999999 1 2 3 " SHA_ABC "\n" /* overflows */
-			    "good 4 1 2 3 " SHA_ABC "\n"		/* duplicate */
+			    "good 4 1 2 3 " SHA_ABC "\n"		      /* duplicate */
 			    "tabs\t7\t1\t2\t3\t" SHA_ABC "\n"
-			    "last 1 1 1 1 " SHA_ABC;			/* no final newline */
-	struct bootres_manifest m = { 0 };
+			    "last 1 1 1 1 " SHA_ABC; /* no final newline */
+	struct bootres_manifest m = {0};
 	size_t bad = 0;
 	assert_int_equal(bootres_manifest_parse(text, sizeof(text) - 1, &m, &bad), 0);
 	assert_int_equal(bad, 9);
@@ -165,19 +165,19 @@ static bool has(const size_t *v, size_t n, size_t x)
 static void test_diff(void **state)
 {
 	struct bootres_entry want[] = {
-		entry("k/vmlinuz", 10, SHA_A),	 /* 0: present, same */
-		entry("k/initrd", 20, SHA_B),	 /* 1: present, other hash */
-		entry("k/new", 30, SHA_A),	 /* 2: missing */
-		entry("k/resized", 41, SHA_A),	 /* 3: present, other size */
-		entry("k/unknown", 50, SHA_A),	 /* 4: present, file changed (hash cleared) */
+	    entry("k/vmlinuz", 10, SHA_A), /* 0: present, same */
+	    entry("k/initrd", 20, SHA_B),  /* 1: present, other hash */
+	    entry("k/new", 30, SHA_A),	   /* 2: missing */
+	    entry("k/resized", 41, SHA_A), /* 3: present, other size */
+	    entry("k/unknown", 50, SHA_A), /* 4: present, file changed (hash cleared) */
 	};
 	struct bootres_entry have[] = {
-		entry("old/gone", 1, SHA_A),	 /* 0: no longer wanted */
-		entry("k/initrd", 20, SHA_A),	 /* 1 */
-		entry("k/vmlinuz", 10, SHA_A),	 /* 2 */
-		entry("k/resized", 40, SHA_A),	 /* 3 */
-		entry("k/unknown", 50, ""),	 /* 4 */
-		entry("zzz", 1, ""),		 /* 5: no longer wanted, unverified */
+	    entry("old/gone", 1, SHA_A),   /* 0: no longer wanted */
+	    entry("k/initrd", 20, SHA_A),  /* 1 */
+	    entry("k/vmlinuz", 10, SHA_A), /* 2 */
+	    entry("k/resized", 40, SHA_A), /* 3 */
+	    entry("k/unknown", 50, ""),	   /* 4 */
+	    entry("zzz", 1, ""),	   /* 5: no longer wanted, unverified */
 	};
 	struct bootres_diff d;
 	assert_int_equal(bootres_diff(want, 5, have, 6, &d), 0);
@@ -201,9 +201,9 @@ static void test_diff(void **state)
 	bootres_diff_done(&d);
 
 	/* a name wanted twice is refused; a name held twice is still kept, never removed */
-	struct bootres_entry twice[] = { entry("a", 1, SHA_A), entry("b", 1, SHA_A), entry("a", 2, SHA_B) };
+	struct bootres_entry twice[] = {entry("a", 1, SHA_A), entry("b", 1, SHA_A), entry("a", 2, SHA_B)};
 	assert_int_equal(bootres_diff(twice, 3, NULL, 0, &d), -EINVAL);
-	struct bootres_entry held[] = { entry("a", 1, SHA_A), entry("a", 1, SHA_A) };
+	struct bootres_entry held[] = {entry("a", 1, SHA_A), entry("a", 1, SHA_A)};
 	assert_int_equal(bootres_diff(twice, 2, held, 2, &d), 0);
 	assert_int_equal(d.n_keep, 1);
 	assert_int_equal(d.n_remove, 0);
@@ -337,22 +337,22 @@ static void test_rack_check(void **state)
 {
 	char msg[256] = "";
 	const char *url = "https://region:5241/boot-resources/x";
-	const char *names[] = { "ephemeral/amd64/vmlinuz", "ephemeral/amd64/initrd.img" };
-	const char *shas[] = { SHA_A, SHA_B };
-	const char *urls[] = { url, url };
+	const char *names[] = {"ephemeral/amd64/vmlinuz", "ephemeral/amd64/initrd.img"};
+	const char *shas[] = {SHA_A, SHA_B};
+	const char *urls[] = {url, url};
 	assert_int_equal(check_list(names, shas, urls, 2, msg, sizeof(msg)), 0);
 	assert_int_equal(check_list(NULL, NULL, NULL, 0, msg, sizeof(msg)), 0);
 
-	const char *dup[] = { "a", "a" };
+	const char *dup[] = {"a", "a"};
 	assert_int_equal(check_list(dup, shas, urls, 2, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "listed twice"));
-	const char *bad_name[] = { "../../etc/cron.d/x" };
+	const char *bad_name[] = {"../../etc/cron.d/x"};
 	assert_int_equal(check_list(bad_name, shas, urls, 1, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "../../etc/cron.d/x"));
-	const char *bad_sha[] = { "ABC" };
+	const char *bad_sha[] = {"ABC"};
 	assert_int_equal(check_list(names, bad_sha, urls, 1, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "sha256"));
-	const char *http[] = { "http://region:5241/boot-resources/x" };
+	const char *http[] = {"http://region:5241/boot-resources/x"};
 	assert_int_equal(check_list(names, shas, http, 1, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "https"));
 
@@ -366,10 +366,13 @@ static void test_rack_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),	 cmocka_unit_test(test_manifest_roundtrip),
-		cmocka_unit_test(test_manifest_bad_lines), cmocka_unit_test(test_diff),
-		cmocka_unit_test(test_range),	 cmocka_unit_test(test_fs),
-		cmocka_unit_test(test_rack_check),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_manifest_roundtrip),
+	    cmocka_unit_test(test_manifest_bad_lines),
+	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_range),
+	    cmocka_unit_test(test_fs),
+	    cmocka_unit_test(test_rack_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,6 +278,33 @@ static void test_cache_replaced_file(void **state)
 	tftp_cache_free(c);
 }
 
+/* In-memory files (rendered boot configs): private to one transfer, never
+ * listed, freed by their one put. */
+static void test_cache_memory(void **state)
+{
+	struct tftp_cache *c;
+	struct tftp_file *m, *n, *e;
+	char text[] = "DEFAULT x\nLABEL x\n";
+
+	assert_int_equal(tftp_cache_new(&c), 0);
+	assert_int_equal(tftp_cache_memory(c, "pxelinux.cfg/default", text, strlen(text), false, &m), 0);
+	assert_int_equal(tftp_cache_memory(c, "pxelinux.cfg/default", text, strlen(text), true, &n), 0);
+	assert_int_equal(tftp_cache_count(c), 0);
+	assert_ptr_not_equal(m, n);
+	assert_int_equal(m->size, strlen(text));
+	assert_memory_equal(m->data, text, strlen(text));
+	assert_ptr_not_equal(m->data, text); /* a copy */
+	assert_int_equal(n->size, strlen(text) + 2);
+	assert_memory_equal(n->data, "DEFAULT x\r\nLABEL x\r\n", strlen(text) + 2);
+	assert_int_equal(tftp_cache_memory(c, "empty", "", 0, false, &e), 0);
+	assert_int_equal(e->size, 0);
+	tftp_cache_put(c, m);
+	tftp_cache_put(c, n);
+	tftp_cache_put(c, e);
+	assert_int_equal(tftp_cache_count(c), 0);
+	tftp_cache_free(c);
+}
+
 static void test_cache_netascii_and_empty(void **state)
 {
 	struct tftp_cache *c;
@@ -337,6 +364,7 @@ int main(void)
 	    cmocka_unit_test(test_cache_shared_and_released),
 	    cmocka_unit_test(test_cache_replaced_file),
 	    cmocka_unit_test(test_cache_netascii_and_empty),
+	    cmocka_unit_test(test_cache_memory),
 	    cmocka_unit_test(test_cache_truncated_file_is_efault),
 	};
 	return cmocka_run_group_tests(tests, setup_tree, teardown_tree);
