@@ -15,7 +15,8 @@ def namespaces():
 
 def test_demo_check_mode():
     before = {n for n in namespaces() if n.startswith("irdemo")}
-    env = dict(os.environ, DEMO_HTTP_PORT=str(free_port()), DEMO_GRPC_PORT=str(free_port()))
+    env = dict(os.environ, DEMO_HTTP_PORT=str(free_port()), DEMO_GRPC_PORT=str(free_port()),
+               DEMO_RES_PORT=str(free_port()))
     out = subprocess.run([os.path.join(ROOT, "deploy", "demo", "run"), "--check", BUILD], capture_output=True,
                          text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

@@ -1,9 +1,10 @@
 /* common/bootres: resource names, manifests, the wanted/present diff,
  * Range headers, and the confined directory walk. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka.h needs the three above first */
+#include <cmocka.h>
 
 #include <errno.h>
 #include <fcntl.h>
