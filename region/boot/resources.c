@@ -152,7 +152,8 @@ static void scan_run(void *arg)
 		return;
 	}
 	scan_dir(j, fd, name, 0, 0);
-	qsort(j->found.e, j->found.n, sizeof(j->found.e[0]), cmp_entry);
+	if (j->found.n > 1)
+		qsort(j->found.e, j->found.n, sizeof(j->found.e[0]), cmp_entry);
 }
 
 /* ---- the published list ---- */
@@ -409,7 +410,8 @@ static void list_load(struct region_bootres *rb)
 	free(text);
 	if (bad)
 		log_warn("boot resources: %s: %zu unreadable lines ignored", rb->manifest_path, bad);
-	qsort(rb->list.e, rb->list.n, sizeof(rb->list.e[0]), cmp_entry);
+	if (rb->list.n > 1)
+		qsort(rb->list.e, rb->list.n, sizeof(rb->list.e[0]), cmp_entry);
 }
 
 static int dirs_set(struct region_bootres *rb)
