@@ -1,0 +1,67 @@
+/* The rack's DHCPv4 server: the I/O shell around the pure engine
+ * (rack/dhcp/engine.h) and the durable lease store (rack/dhcp/leases.h).
+ *
+ * It owns: one UDP socket on port 67 per served interface (bound to the
+ * device, created inside the rack's netns), a packet socket per interface
+ * for replies to clients that have no address yet (unicast to chaddr) and
+ * for ARP probes, an ICMP socket for probes across relays, the lease store
+ * in STATE_DIR/dhcp, the reclaim and compaction timers, and the external
+ * DHCP detector. Everything runs on the rack's event loop; nothing blocks
+ * except the group-commit fdatasync (one per batch of received packets).
+ *
+ * Invariant: no ACK leaves before the lease change it promises is on disk
+ * (lease_store_durable_seq() >= decision.commit_seq).
+ *
+ * Config changes (dhcp_server_apply) swap the config whole; leases are
+ * kept; sockets are opened for new interfaces and closed for ones no
+ * longer served. An interface that cannot be opened fails the apply (the
+ * old config keeps serving). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rack/dhcp/engine.h"
+#include "rack/dhcp/leases.h"
+#include "rack/dhcp/load.h"
+
+struct event_base;
+struct dhcp_server;
+
+struct dhcp_server_ops {
+	/* Lease events, for the region (batched by the caller). ifname is
+	 * the served interface ("" when not known, e.g. expiry). */
+	void (*on_events)(void *arg, const char *ifname, const struct dhcp_event *ev, size_t n);
+	/* One external-DHCP probe round on an interface ended: the server
+	 * identifiers (host order) of DHCP servers other than this rack that
+	 * answered (n = 0: none). */
+	void (*on_external)(void *arg, const char *ifname, uint16_t vid, uint64_t vlan_id, const uint32_t *servers,
+			    size_t n);
+};
+
+struct dhcp_server_conf {
+	const char *lease_dir; /* created if missing */
+	int nsfd;	       /* netns_open() result, or -1 = the rack's own namespace */
+	int64_t probe_timeout_ms; /* ARP/ICMP probe wait; 0 = 300 */
+};
+
+/* Open the lease store (replaying it; logs what replay found) and start
+ * the timers. No sockets until the first apply. */
+int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf, const struct dhcp_server_ops *ops,
+		    void *arg, struct dhcp_server **ret);
+/* Serve cfg from now on (takes ownership on success; NULL = stop serving,
+ * keep the leases). On failure returns -errno with a reason in why and the
+ * old config keeps serving (cfg still belongs to the caller). */
+int dhcp_server_apply(struct dhcp_server *s, struct dhcp_loaded *cfg, char *why, size_t why_len);
+/* Commit what is staged, close sockets, free. NULL ok. */
+void dhcp_server_free(struct dhcp_server *s);
+
+/* The store, read-only, for the full lease report after (re)connecting. */
+const struct lease_store *dhcp_server_leases(const struct dhcp_server *s);
+
+struct dhcp_server_stats {
+	uint64_t received, replied, offers, acks, naks, ignored, dropped_busy, probes, conflicts;
+	uint64_t commits; /* fdatasyncs */
+};
+void dhcp_server_get_stats(const struct dhcp_server *s, struct dhcp_server_stats *ret);
