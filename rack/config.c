@@ -34,6 +34,10 @@ const struct conf_key rack_conf_keys[] = {
 	    "concurrent HTTP boot connections; requests on further ones get 503"),
 	KEY("loaders", CONF_STRING, loaders, 0, 0, "auto",
 	    "auto = copy boot loaders (pxelinux, syslinux, iPXE, GRUB, shim) from installed packages into the boot root; off = leave it alone"),
+	KEY("dhcp_dir", CONF_STRING, dhcp_dir, 0, 0, "",
+	    "DHCP lease store directory (absolute path); empty = STATE_DIR/dhcp"),
+	KEY("dhcp_probe_timeout", CONF_INT, dhcp_probe_timeout, 10, 10000, "300",
+	    "milliseconds to wait for an answer to the ARP/ICMP probe of an address before offering it"),
 };
 
 const size_t rack_conf_keys_n = sizeof(rack_conf_keys) / sizeof(rack_conf_keys[0]);

@@ -14,10 +14,14 @@
 #include "common/log.h"
 #include "common/rpc/rpc.h"
 #include "common/version.h"
+#include "ironrack/v1/region.pb-c.h"
 #include "rack/boot/http.h"
 #include "rack/boot/loaders.h"
 #include "rack/boot/resources.h"
 #include "rack/boot/service.h"
+#include "rack/dhcp/report.h"
+#include "rack/dhcp/server.h"
+#include "rack/netns.h"
 #include "rack/rack.h"
 #include "rack/tftp/server.h"
 
@@ -119,6 +123,81 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(k->base, NULL);
 }
 
+/* Like the boot service, DHCP does not wait for the region: it serves the
+ * stored config, so a restarted rack serves with the region down. A stored
+ * config that does not load is logged and nothing is served until the
+ * region sends a good one. */
+static int rack_dhcp_start(struct rack *k)
+{
+	char dir[PATH_MAX];
+	int rc;
+
+	if (k->conf.dhcp_dir[0] && k->conf.dhcp_dir[0] != '/') {
+		log_err("dhcp_dir '%s' must be an absolute path", k->conf.dhcp_dir);
+		return -EINVAL;
+	}
+	if (k->conf.dhcp_dir[0])
+		snprintf(dir, sizeof(dir), "%s", k->conf.dhcp_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/dhcp", k->conf.state_dir);
+	rc = fs_mkdir_p(dir, 0700);
+	if (rc < 0) {
+		log_err("dhcp: cannot create %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (k->conf.netns[0]) {
+		k->dhcp_nsfd = netns_open(k->conf.netns);
+		if (k->dhcp_nsfd < 0) {
+			rc = k->dhcp_nsfd;
+			k->dhcp_nsfd = -1;
+			log_err("dhcp: cannot open network namespace '%s': %s", k->conf.netns, strerror(-rc));
+			return rc;
+		}
+	}
+	rc = dhcp_report_new(k->base, NULL, &rack_dhcp_report_ops, k, &k->report);
+	if (rc < 0) {
+		log_err("dhcp: cannot set up lease reports: %s", strerror(-rc));
+		return rc;
+	}
+	struct dhcp_server_conf sc = {
+	    .lease_dir = dir,
+	    .nsfd = k->dhcp_nsfd,
+	    .probe_timeout_ms = k->conf.dhcp_probe_timeout,
+	};
+	rc = dhcp_server_new(k->base, &sc, &rack_dhcp_server_ops, k, &k->dhcp);
+	if (rc < 0) {
+		log_err("dhcp: cannot start the DHCP server (lease store %s): %s", dir, strerror(-rc));
+		return rc;
+	}
+	Ironrack__V1__RackConfig *cfg = NULL;
+	rc = rack_store_read(k, &cfg);
+	if (rc == -ENOENT) {
+		log_info("dhcp: no stored config: serving no DHCP until the region sends one");
+		return 0;
+	}
+	if (rc < 0) {
+		log_err("dhcp: cannot read the stored config: %s; serving no DHCP until the region sends one",
+			strerror(-rc));
+		return 0;
+	}
+	char why[512];
+	if (rack_dhcp_apply(k, cfg->dhcp, cfg->version, why, sizeof(why)) < 0)
+		log_err("dhcp: stored config version %llu is not served: %s", (unsigned long long)cfg->version, why);
+	ironrack__v1__rack_config__free_unpacked(cfg, NULL);
+	return 0;
+}
+
+static void rack_dhcp_stop(struct rack *k)
+{
+	dhcp_server_free(k->dhcp);
+	k->dhcp = NULL;
+	dhcp_report_free(k->report);
+	k->report = NULL;
+	if (k->dhcp_nsfd >= 0)
+		close(k->dhcp_nsfd);
+	k->dhcp_nsfd = -1;
+}
+
 static int rack_run(struct rack *k)
 {
 	int rc = fs_mkdir_p(k->conf.state_dir, 0700);
@@ -152,7 +231,9 @@ static int rack_run(struct rack *k)
 		return 1;
 	}
 	/* Boot service does not wait for the region: it serves what is on disk. */
-	if (rack_tftp_start(k) < 0 || rack_http_start(k) < 0) {
+	if (rack_tftp_start(k) < 0 || rack_http_start(k) < 0 || rack_dhcp_start(k) < 0) {
+		rack_dhcp_stop(k);
+		rack_http_stop(k);
 		rack_tftp_stop(k);
 		rack_resources_stop(k);
 		rack_boot_done(k);
@@ -165,6 +246,7 @@ static int rack_run(struct rack *k)
 	rack_session_start(k);
 	event_base_dispatch(k->base);
 	rack_session_stop(k);
+	rack_dhcp_stop(k);
 	rack_resources_stop(k);
 	rack_http_stop(k);
 	rack_tftp_stop(k);
@@ -179,6 +261,8 @@ int main(int argc, char **argv)
 	static struct rack rack;
 	struct rack *k = &rack;
 	struct timeval tv;
+
+	k->dhcp_nsfd = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	log_setup("rackd", LOG_LEVEL_INFO);

@@ -17,6 +17,9 @@ struct tftp_server;
 struct rack_boot;
 struct boot_http;
 struct rack_resources;
+struct dhcp_server;
+struct dhcp_report;
+struct Ironrack__V1__DhcpConfig;
 
 struct rack_conf {
 	char *state_dir;
@@ -34,6 +37,8 @@ struct rack_conf {
 	char *http_boot_listen;   /* "ADDRESS:PORT"; "" = no HTTP boot server */
 	long http_boot_max_connections;
 	char *loaders;            /* "auto" | "off" (rack/boot/loaders.c) */
+	char *dhcp_dir;           /* lease store; "" = state_dir/dhcp */
+	long dhcp_probe_timeout;  /* ms: ARP/ICMP conflict probe wait */
 };
 
 extern const struct conf_key rack_conf_keys[];
@@ -69,6 +74,10 @@ struct rack {
 	struct rack_boot *boot;   /* rack/boot/service.c: boot configs */
 	struct boot_http *http;   /* rack/boot/http.c; NULL when disabled */
 	struct rack_resources *resources; /* rack/boot/resources.c */
+	struct dhcp_server *dhcp;         /* rack/dhcp/server.c */
+	struct dhcp_report *report;       /* rack/dhcp/report.c: lease reports to the region */
+	int dhcp_nsfd;                    /* netns fd the DHCP server's sockets are made in, or -1 */
+	uint64_t report_seq;              /* request_id of the last lease report */
 
 	/* stored configuration (rack/store.c) */
 	uint64_t config_version;
@@ -85,6 +94,14 @@ int rack_enrol(struct rack *k);
 /* rack/session.c */
 void rack_session_start(struct rack *k);
 void rack_session_stop(struct rack *k);
+/* DHCP glue, also in rack/session.c. The ops take the struct rack as arg. */
+extern const struct dhcp_server_ops rack_dhcp_server_ops;
+extern const struct dhcp_report_ops rack_dhcp_report_ops;
+/* Load, validate and serve the DHCP part of config version (NULL or
+ * disabled: serve nothing). On failure -errno with a reason in why and the
+ * old config keeps serving. */
+int rack_dhcp_apply(struct rack *k, const struct Ironrack__V1__DhcpConfig *pb, uint64_t version, char *why,
+		    size_t why_len);
 
 /* rack/store.c: the last config snapshot, on disk (state_dir/config). */
 int rack_store_load(struct rack *k);

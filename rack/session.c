@@ -16,7 +16,14 @@
 #include "ironrack/v1/region.pb-c.h"
 #include "rack/boot/resources.h"
 #include "rack/boot/service.h"
+#include "rack/dhcp/load.h"
+#include "rack/dhcp/report.h"
+#include "rack/dhcp/server.h"
 #include "rack/rack.h"
+
+/* request_id of lease reports: a tag bit keeps the region's replies to
+ * them apart from anything else. */
+#define LEASE_REPORT_ID_TAG ((uint64_t)1 << 62)
 
 static int64_t now_us(void)
 {
@@ -40,6 +47,8 @@ static void session_fail(struct rack *k, const char *why)
 	if (k->connected)
 		log_warn("lost region %s: %s", k->conf.region.items[k->region_idx], why);
 	k->connected = false;
+	if (k->report)
+		dhcp_report_disconnected(k->report);
 	evtimer_del(k->heartbeat_timer);
 	if (k->stream) {
 		rpc_stream_close(k->stream, RPC_CANCELLED, "reconnecting");
@@ -79,6 +88,141 @@ static void session_heartbeat(evutil_socket_t fd, short what, void *arg)
 	session_send(k, &m);
 }
 
+/* ---- DHCP ---- */
+
+static void dhcp_count(const struct dhcp_config *c, size_t *ret_subnets, size_t *ret_hosts)
+{
+	size_t subnets = 0, hosts = 0;
+	for (size_t i = 0; i < c->n_ifaces; i++) {
+		const struct dhcp_iface *ifc = &c->ifaces[i];
+		subnets += ifc->n_subnets + ifc->n_relayed;
+		for (size_t j = 0; j < ifc->n_subnets; j++)
+			hosts += ifc->subnets[j].n_hosts;
+		for (size_t j = 0; j < ifc->n_relayed; j++)
+			hosts += ifc->relayed[j].n_hosts;
+	}
+	*ret_subnets = subnets;
+	*ret_hosts = hosts;
+}
+
+int rack_dhcp_apply(struct rack *k, const Ironrack__V1__DhcpConfig *pb, uint64_t version, char *why,
+		    size_t why_len)
+{
+	struct dhcp_loaded *l = NULL;
+	int rc = dhcp_load(pb, version, &l, why, why_len);
+	if (rc < 0)
+		return rc;
+	if (!k->dhcp) {
+		if (!l)
+			return 0;
+		dhcp_loaded_free(l);
+		snprintf(why, why_len, "dhcp: the rack's DHCP server is not running");
+		return -ENODEV;
+	}
+	size_t n_ifaces = l ? l->cfg.n_ifaces : 0, subnets = 0, hosts = 0;
+	if (l)
+		dhcp_count(&l->cfg, &subnets, &hosts);
+	char apply_why[400];
+	rc = dhcp_server_apply(k->dhcp, l, apply_why, sizeof(apply_why));
+	if (rc < 0) {
+		dhcp_loaded_free(l); /* still ours on failure */
+		snprintf(why, why_len, "dhcp: %s", apply_why);
+		return rc;
+	}
+	if (l)
+		log_info("dhcp: config version %llu: %zu interface%s, %zu subnet%s, %zu reservation%s",
+			 (unsigned long long)version, n_ifaces, n_ifaces == 1 ? "" : "s", subnets,
+			 subnets == 1 ? "" : "s", hosts, hosts == 1 ? "" : "s");
+	else
+		log_info("dhcp: config version %llu: DHCP disabled", (unsigned long long)version);
+	return 0;
+}
+
+/* Lease reports go out on the session; they are not kept while it is down
+ * (rack/dhcp/report.h: the lease store is the durable queue). */
+static int session_send_lease_report(void *arg, const Ironrack__V1__LeaseReport *rep)
+{
+	struct rack *k = arg;
+	if (!k->stream || !k->connected)
+		return -ENOTCONN;
+	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
+	m.request_id = LEASE_REPORT_ID_TAG | (++k->report_seq & (LEASE_REPORT_ID_TAG - 1));
+	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_LEASE_REPORT;
+	m.lease_report = (Ironrack__V1__LeaseReport *)rep;
+	int rc = rpc_stream_send(k->stream, &m.base);
+	if (rc < 0)
+		log_warn("dhcp: cannot queue a lease report to the region: %s; a full report follows",
+			 strerror(-rc));
+	return rc;
+}
+
+static const struct lease_store *session_lease_store(void *arg)
+{
+	struct rack *k = arg;
+	return k->dhcp ? dhcp_server_leases(k->dhcp) : NULL;
+}
+
+const struct dhcp_report_ops rack_dhcp_report_ops = {
+	.send = session_send_lease_report,
+	.leases = session_lease_store,
+};
+
+static void session_on_lease_events(void *arg, const char *ifname, const struct dhcp_event *ev, size_t n)
+{
+	struct rack *k = arg;
+	if (k->report)
+		dhcp_report_add(k->report, ifname, ev, n);
+}
+
+static void session_on_external(void *arg, const char *ifname, uint16_t vid, uint64_t vlan_id,
+				const uint32_t *servers, size_t n)
+{
+	struct rack *k = arg;
+	if (!k->stream || !k->connected) {
+		log_debug("dhcp: %s: external DHCP probe result not reported: region not connected", ifname);
+		return;
+	}
+	char(*text)[16] = calloc(n ? n : 1, sizeof(*text));
+	char **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+	if (!text || !ptrs)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = servers[i];
+		snprintf(text[i], sizeof(text[i]), "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+		ptrs[i] = text[i];
+	}
+	Ironrack__V1__ExternalDhcpReport rep = IRONRACK__V1__EXTERNAL_DHCP_REPORT__INIT;
+	rep.interface = (char *)ifname;
+	rep.vid = vid;
+	rep.vlan_id = vlan_id;
+	rep.servers = ptrs;
+	rep.n_servers = n;
+	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
+	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_EXTERNAL_DHCP;
+	m.external_dhcp = &rep;
+	session_send(k, &m);
+	free(text);
+	free(ptrs);
+}
+
+const struct dhcp_server_ops rack_dhcp_server_ops = {
+	.on_events = session_on_lease_events,
+	.on_external = session_on_external,
+};
+
+/* The region answers each report with a Status. A lease report it could
+ * not apply (database trouble) is made good by a full report. */
+static void session_on_report_reply(struct rack *k, const Ironrack__V1__RegionMessage *in)
+{
+	if (!in->status || in->status->code == RPC_OK)
+		return;
+	bool lease = (in->request_id & LEASE_REPORT_ID_TAG) != 0;
+	log_warn("dhcp: region refused a%s report: %s%s%s", lease ? " lease" : "n external DHCP",
+		 rpc_status_name(in->status->code), in->status->message[0] ? ": " : "", in->status->message);
+	if (lease && in->status->code == RPC_UNAVAILABLE && k->report)
+		dhcp_report_resync(k->report);
+}
+
 static void session_on_config(struct rack *k, const Ironrack__V1__RegionMessage *in)
 {
 	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
@@ -86,6 +230,7 @@ static void session_on_config(struct rack *k, const Ironrack__V1__RegionMessage 
 	Ironrack__V1__ConfigAck ack = IRONRACK__V1__CONFIG_ACK__INIT;
 	char msg[512] = "";
 	struct boot_table *boot = NULL;
+	int rc;
 	m.request_id = in->request_id;
 	m.status = &st;
 	const Ironrack__V1__RackConfig *cfg = in->config;
@@ -101,17 +246,23 @@ static void session_on_config(struct rack *k, const Ironrack__V1__RegionMessage 
 	} else if (rack_boot_prepare(cfg, &boot, msg, sizeof(msg)) < 0) {
 		/* Checked before anything is stored: the old config keeps serving. */
 		st.code = RPC_INVALID_ARGUMENT;
+	} else if ((rc = rack_dhcp_apply(k, cfg->dhcp, cfg->version, msg, sizeof(msg))) < 0) {
+		/* Loaded and applied before storing, so that a config the rack
+		 * cannot serve is never the stored one; the old one keeps serving. */
+		st.code = rc == -EINVAL ? RPC_INVALID_ARGUMENT : rc == -ENOMEM ? RPC_INTERNAL : RPC_FAILED_PRECONDITION;
 	} else {
 		size_t len = protobuf_c_message_get_packed_size(&cfg->base);
 		uint8_t *buf = malloc(len ? len : 1);
 		if (!buf)
 			abort();
 		protobuf_c_message_pack(&cfg->base, buf);
-		int rc = rack_store_save(k, cfg->version, buf, len);
+		rc = rack_store_save(k, cfg->version, buf, len);
 		free(buf);
 		if (rc < 0) {
 			st.code = RPC_INTERNAL;
 			snprintf(msg, sizeof(msg), "cannot store config: %s", strerror(-rc));
+			log_err("config version %llu: DHCP already serves it but it could not be stored",
+				(unsigned long long)cfg->version);
 		}
 	}
 	if (st.code != RPC_OK) {
@@ -169,6 +320,9 @@ static void session_on_message(struct rpc_stream *s, ProtobufCMessage *msg, void
 	case IRONRACK__V1__REGION_MESSAGE__BODY_COMMAND:
 		session_on_command(k, m);
 		break;
+	case IRONRACK__V1__REGION_MESSAGE__BODY__NOT_SET:
+		session_on_report_reply(k, m);
+		break;
 	default:
 		log_debug("region message without a known body ignored");
 	}
@@ -212,6 +366,12 @@ static void session_open_stream(struct rack *k)
 	struct timeval tv = { k->heartbeat_s, 0 };
 	event_add(k->heartbeat_timer, &tv);
 	log_info("connected to region %s as %s", k->conf.region.items[k->region_idx], k->id.rack_id);
+	/* Whatever happened to leases while the region was away: send it all. */
+	if (k->report) {
+		rc = dhcp_report_connected(k->report);
+		if (rc >= 0)
+			log_info("dhcp: full lease report sent: %d address%s", rc, rc == 1 ? "" : "es");
+	}
 }
 
 static void session_on_registered(void *arg, int status, const char *message, ProtobufCMessage *msg)

@@ -42,6 +42,19 @@ const struct conf_key region_conf_keys[] = {
 	    "initrd for enlisting machines; empty = none"),
 	KEY("enlist_cmdline", CONF_STRING, enlist_cmdline, 0, 0,
 	    "console=tty0 console=ttyS0,115200 ironrack.purpose=enlist", "kernel command line for enlisting machines"),
+	KEY("dhcp_boot_files", CONF_LIST, dhcp_boot_files, 0, 0,
+	    "0=lpxelinux.0 7=bootx64.efi 9=bootx64.efi 11=bootaa64.efi 16=http:bootx64.efi 19=http:bootaa64.efi",
+	    "boot file per client architecture (DHCP option 93) served by racks' DHCP, as ARCH=FILE, or "
+	    "ARCH=http:FILE for UEFI HTTP boot (sent as a URL); an architecture not listed gets no boot file"),
+	KEY("dhcp_pxe", CONF_BOOL, dhcp_pxe, 0, 0, "yes", "racks' DHCP servers answer PXE clients with a boot file"),
+	KEY("dhcp_pxe_lease_time", CONF_DURATION, dhcp_pxe_lease_time, 10, 86400, "30s",
+	    "lease time given to PXE clients (firmware renews nothing; a short lease frees the address soon)"),
+	KEY("dhcp_lease_time", CONF_DURATION, dhcp_lease_time, 30, 31536000, "600s",
+	    "lease time of racks' DHCP servers where the subnet sets none"),
+	KEY("dhcp_probe", CONF_BOOL, dhcp_probe, 0, 0, "yes",
+	    "racks probe an address (ARP, ICMP) before offering it and quarantine it if something answers"),
+	KEY("dhcp_external_probe_interval", CONF_DURATION, dhcp_external_probe_interval, 0, 86400, "10m",
+	    "how often racks look for other DHCP servers on the VLANs they serve; 0 = never"),
 };
 
 const size_t region_conf_keys_n = sizeof(region_conf_keys) / sizeof(region_conf_keys[0]);

@@ -19,6 +19,8 @@
 #include "region/boot/boot.h"
 #include "region/db/db.h"
 #include "region/db/pgembed.h"
+#include "region/dhcp/dhcp.h"
+#include "region/dhcp/dhcp_conf.h"
 #include "region/region.h"
 #include "region/rpc/rpc.h"
 
@@ -104,6 +106,38 @@ static int parse_args(int argc, char **argv, struct args *a, char ***ret_kv, siz
 	return 0;
 }
 
+/* A value checked after loading: say where it came from, FILE:LINE like
+ * conf_load_file does, or the command-line option that set it. */
+static void conf_report_origin(const struct args *a, char **kv, size_t n, const char *key, const char *msg)
+{
+	char dashed[64];
+	snprintf(dashed, sizeof(dashed), "%s", key);
+	for (char *c = dashed; *c; c++)
+		*c = *c == '_' ? '-' : *c;
+	for (size_t i = n; i >= 2; i -= 2) {
+		if (strcmp(kv[i - 2], key) == 0 || strcmp(kv[i - 2], dashed) == 0) {
+			fprintf(stderr, "ironrack-regiond: --%s: %s\n", dashed, msg);
+			return;
+		}
+	}
+	FILE *f = fopen(a->config, "r");
+	char line[4096];
+	int lineno = 0, found = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		lineno++;
+		const char *p = line + strspn(line, " \t");
+		size_t len = strlen(key);
+		if (strncmp(p, key, len) == 0 && strchr(" \t=", p[len]))
+			found = lineno;
+	}
+	if (f)
+		fclose(f);
+	if (found)
+		fprintf(stderr, "ironrack-regiond: %s:%d: %s\n", a->config, found, msg);
+	else
+		fprintf(stderr, "ironrack-regiond: %s\n", msg);
+}
+
 static int load_config(struct region *r, const struct args *a, char **kv, size_t n)
 {
 	char err[512];
@@ -124,6 +158,10 @@ static int load_config(struct region *r, const struct args *a, char **kv, size_t
 			fprintf(stderr, "ironrack-regiond: %s\n", err);
 			return rc;
 		}
+	}
+	if (region_dhcp_conf_check(&r->conf, err, sizeof(err)) < 0) {
+		conf_report_origin(a, kv, n, "dhcp_boot_files", err);
+		return -EINVAL;
 	}
 	log_set_level((enum log_level)r->conf.log_level);
 	if (r->conf.region_name[0]) {
@@ -258,6 +296,8 @@ static int region_run(struct region *r)
 		goto out_rpc;
 	if (region_bootres_start(r) < 0)
 		goto out_rpc;
+	if (region_dhcp_init(r) < 0)
+		goto out_rpc;
 	struct event *sigint = evsignal_new(r->base, SIGINT, on_signal, r);
 	struct event *sigterm = evsignal_new(r->base, SIGTERM, on_signal, r);
 	struct event *sighup = evsignal_new(r->base, SIGHUP, on_sighup, r);
@@ -275,6 +315,7 @@ static int region_run(struct region *r)
 out_rpc:
 	rc = 1;
 out_api:
+	region_dhcp_done(r);
 	region_bootres_stop(r);
 	api_stop(r->api);
 	region_rpc_stop(r);

@@ -18,6 +18,7 @@ struct rpc_server;
 struct rpc_loop;
 struct region_racks;
 struct region_bootres;
+struct region_dhcp;
 
 struct region_conf {
 	char *state_dir;
@@ -39,6 +40,12 @@ struct region_conf {
 	char *enlist_kernel;         /* GetBootConfig answer for unknown MACs */
 	char *enlist_initrd;
 	char *enlist_cmdline;
+	struct conf_list dhcp_boot_files; /* "ARCH=FILE" / "ARCH=http:FILE" (region/dhcp) */
+	bool dhcp_pxe;
+	long dhcp_pxe_lease_time;          /* seconds */
+	long dhcp_lease_time;              /* seconds; a subnet's own overrides it */
+	bool dhcp_probe;
+	long dhcp_external_probe_interval; /* seconds; 0 = off */
 };
 
 extern const struct conf_key region_conf_keys[];
@@ -63,6 +70,7 @@ struct region {
 	struct region_racks *racks; /* live sessions (region/rpc) */
 	struct api *api;
 	struct region_bootres *bootres; /* region/boot */
+	struct region_dhcp *dhcp;       /* region/dhcp */
 	struct region_tls tls;
 	char ca_fingerprint[PKI_FINGERPRINT_LEN];
 	bool stopping;
@@ -99,5 +107,8 @@ void region_rack_push_config(struct region *r, const char *rack_id, const char *
  * by api_boot_configs_check; NULL keeps the previous version's. */
 void region_rack_push_config_boot(struct region *r, const char *rack_id, const char *settings_json,
 				  const char *boot_configs_json, int timeout_ms, region_reply_cb cb, void *arg);
+/* Send a connected rack its latest stored snapshot if it holds an older
+ * one (region/dhcp stores snapshots of its own); nothing otherwise. */
+void region_rack_offer_config(struct region *r, const char *rack_id);
 bool region_rack_connected(struct region *r, const char *rack_id);
 size_t region_racks_connected_count(struct region *r);

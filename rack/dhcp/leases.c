@@ -554,6 +554,11 @@ uint64_t lease_store_durable_seq(const struct lease_store *s)
 	return s->durable;
 }
 
+uint64_t lease_store_last_seq(const struct lease_store *s)
+{
+	return s->seq;
+}
+
 bool lease_store_has_pending(const struct lease_store *s)
 {
 	return s->batch_len > 0 || s->flushing;

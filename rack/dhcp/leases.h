@@ -200,6 +200,8 @@ int lease_store_commit(struct lease_store *s);
 /* Highest seq known to be on disk. Every staged change with seq <= this is
  * durable. */
 uint64_t lease_store_durable_seq(const struct lease_store *s);
+/* The seq of the last change staged (durable or not). */
+uint64_t lease_store_last_seq(const struct lease_store *s);
 /* Changes staged and not yet durable (queued or in flight). */
 bool lease_store_has_pending(const struct lease_store *s);
 

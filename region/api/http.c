@@ -19,10 +19,12 @@
 #include "common/version.h"
 #include "region/api/api.h"
 #include "region/api/codec.h"
+#include "region/api/dhcp_api.h"
 #include "region/api/infra.h"
 #include "region/api/internal.h"
 #include "region/api/net_api.h"
 #include "region/db/db.h"
+#include "region/dhcp/dhcp.h"
 #include "region/region.h"
 
 #define API_DEFAULT_PORT 5240
@@ -36,6 +38,7 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/racks/{id}", API_GET, api_rack_get, false},
     {API_PREFIX "/racks/{id}/ping", API_POST, api_rack_ping, false},
     {API_PREFIX "/racks/{id}/config", API_POST, api_rack_config, false},
+    {API_PREFIX "/racks/{id}/dhcp", API_GET, api_rack_dhcp, false},
     /* The network model (net_*.c): the kind is the collection segment. */
     {API_PREFIX "/zones", API_GET | API_POST, api_net_collection, false},
     {API_PREFIX "/zones/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
@@ -69,6 +72,10 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/devices/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
     {API_PREFIX "/neighbours", API_GET | API_POST, api_net_collection, false},
     {API_PREFIX "/neighbours/{id}", API_GET | API_DELETE, api_net_object, false},
+    /* DHCP (region/api/dhcp.c) */
+    {API_PREFIX "/dhcp-snippets", API_GET | API_POST, api_dhcp_snippets, false},
+    {API_PREFIX "/dhcp-snippets/{id}", API_GET | API_PATCH | API_DELETE, api_dhcp_snippet, false},
+    {API_PREFIX "/dhcp-conflicts", API_GET, api_dhcp_conflicts, false},
     /* infrastructure editor (region/api/infra.c) */
     {API_PREFIX "/infrastructures", API_GET, api_infra_list, false},
     {API_PREFIX "/infrastructures", API_POST, api_infra_create, false},
@@ -252,6 +259,23 @@ static bool path_is_api(const char *path)
 	return strncmp(path, API_PREFIX, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Every rack's DHCP config is built from the network model: a write to it
+ * that succeeded asks for a rebuild (debounced by region/dhcp). One place
+ * for every handler: they all answer before returning (evhttp keeps the
+ * request until its reply is written, so its status is still readable
+ * here). A handler that parks its request (api_pending) has not answered
+ * yet, reads 0 here, and must call region_dhcp_changed() itself; no
+ * network-model handler parks today. */
+static void api_dhcp_after_write(const struct api_call *call)
+{
+	if (!(call->method & (API_POST | API_PUT | API_PATCH | API_DELETE)) ||
+	    !api_dhcp_route_affects_dhcp(call->match->route))
+		return;
+	int status = evhttp_request_get_response_code(call->req);
+	if (status >= 200 && status <= 299)
+		region_dhcp_changed(call->r);
+}
+
 static void api_dispatch(struct evhttp_request *req, void *arg)
 {
 	struct api *api = arg;
@@ -276,6 +300,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
 				api_method_name(call.method), path, allow);
 	} else {
 		m.route->handler(&call);
+		api_dhcp_after_write(&call);
 	}
 }
 

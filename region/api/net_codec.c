@@ -164,6 +164,34 @@ static int list_parse(const struct net_field *f, const json_t *v, char **ret, st
 	return 0;
 }
 
+static int ints_parse(const struct net_field *f, const json_t *v, char **ret, struct api_fail *fail)
+{
+	size_t i, n = json_array_size(v), used = 0, cap = 3 + n * 24;
+	const json_t *e;
+
+	if (!json_is_array(v))
+		return fail_at(fail, f->name, "%s must be an array of integers", f->name);
+	if (n > 64)
+		return fail_at(fail, f->name, "%s takes at most 64 values", f->name);
+	char *out = malloc(cap);
+	if (!out)
+		return -ENOMEM;
+	out[used++] = '{';
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_integer(e) || json_integer_value(e) < f->min || json_integer_value(e) > f->max) {
+			free(out);
+			return fail_at(fail, f->name, "%s must be an array of integers from %ld to %ld", f->name, f->min,
+				       f->max);
+		}
+		used += (size_t)snprintf(out + used, cap - used, "%s%" JSON_INTEGER_FORMAT, i ? "," : "",
+					 json_integer_value(e));
+	}
+	snprintf(out + used, cap - used, "}");
+	*ret = out;
+	return 0;
+}
+
 static int int_parse(const struct net_field *f, const json_t *v, char **ret, struct api_fail *fail)
 {
 	char buf[24];
@@ -239,6 +267,8 @@ int api_net_value_parse(const struct net_field *f, const json_t *v, char **ret, 
 		return dup_out(json_is_true(v) ? "true" : "false", ret);
 	case NET_T_LIST:
 		return list_parse(f, v, ret, fail);
+	case NET_T_INTS:
+		return ints_parse(f, v, ret, fail);
 	case NET_T_REF:
 		return ref_parse(f, v, ret, fail);
 	default:
@@ -405,6 +435,22 @@ static json_t *list_json(const char *text)
 	return arr;
 }
 
+static json_t *ints_json(const char *text)
+{
+	json_t *arr = json_array();
+
+	for (const char *p = text; arr && p && *p;) {
+		char *end;
+		long long n = strtoll(p, &end, 10);
+		if (end == p || json_array_append_new(arr, json_integer((json_int_t)n)) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+		p = end + (*end == ' ');
+	}
+	return arr;
+}
+
 static json_t *value_json(enum net_type t, const char *v)
 {
 	if (!v)
@@ -418,6 +464,8 @@ static json_t *value_json(enum net_type t, const char *v)
 		return api_time_json(strtoll(v, NULL, 10));
 	case NET_T_LIST:
 		return list_json(v);
+	case NET_T_INTS:
+		return ints_json(v);
 	default:
 		return json_string(v);
 	}

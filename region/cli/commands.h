@@ -29,3 +29,4 @@ int cli_cmd_racks_list(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_racks_show(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_racks_ping(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_racks_push_config(struct cli *cli, char **argv, size_t argc);
+int cli_cmd_racks_dhcp(struct cli *cli, char **argv, size_t argc);

@@ -44,6 +44,10 @@ static const struct cli_command commands[] = {
      "Stores the settings as the rack's next configuration version and pushes it. Waits\n"
      "until the rack has it on disk (--timeout MS, 1-60000, default 10000). A rack that\n"
      "is not connected gets it when it reconnects."},
+    {"racks dhcp", "ID", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_racks_dhcp, "show what a rack's DHCP server serves",
+     "Shows the DHCP configuration the region would send the rack now: per interface the\n"
+     "VLAN, subnets (server address, router, lease time), dynamic ranges and how many\n"
+     "reservations and options each subnet has. --json prints the whole configuration."},
     /* infrastructure editor (region/cli/infra.c) */
     {"infra list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_list, "list infrastructures",
      "Shows every infrastructure with its zone, fabric, revision (deploys so far) and how\n"
@@ -137,7 +141,8 @@ static const struct cli_command commands[] = {
      "  show CIDR | create CIDR [--gateway A] [dns_servers=A,B] [managed=false] [--fabric F --vid N] |\n"
      "  update CIDR KEY=VALUE... | delete CIDR\n"
      "Fields: name, vlan, gateway, dns_servers, description, managed, active_discovery,\n"
-     "discovery_interval (s), allow_proxy, allow_dns. A subnet with addresses in use\n"
+     "discovery_interval (s), allow_proxy, allow_dns, domain, ntp_servers, dhcp_lease_time\n"
+     "(s; empty: the default). A subnet with addresses in use\n"
      "is not deleted."},
     {"subnet", "ACTION CIDR [ARGS]", 2, SIZE_MAX, CLI_NET_OPTS, cli_cmd_subnet,
      "one subnet: details with utilisation, assign and release addresses",
@@ -179,6 +184,15 @@ static const struct cli_command commands[] = {
      "ironrack devices list | show HOST | create HOST [--zone Z] | update HOST KEY=VALUE... |\n"
      "  delete HOST\n"
      "Give a device addresses with 'ironrack subnet allocate-ip CIDR device=HOST'."},
+    {"dhcp-snippets", "ACTION [NAME] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_dhcp_snippets,
+     "extra DHCP options (snippets)",
+     "ironrack dhcp-snippets list [--subnet CIDR] [enabled=BOOL] | show NAME |\n"
+     "  create NAME code=N type=T value=V [--subnet CIDR | ip_range=ID | interface=ID]\n"
+     "         [--description D] [enabled=false] | update NAME KEY=VALUE... | delete NAME\n"
+     "Types: u8 u16 u32 i32 bool ip ips string hex routes. The value is checked and encoded\n"
+     "as the rack encodes it; options the DHCP server sets itself (50-55, 57-59, 61, 82)\n"
+     "are refused. No scope: global. subnet= (or ip_range=, interface=) with an empty\n"
+     "value on update makes a snippet global."},
     {"neighbours", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_neighbours,
      "addresses seen on the wire",
      "ironrack neighbours list [--subnet CIDR] | show ID | create --ip A mac=M [rack=R] [interface=I]\n"

@@ -89,6 +89,7 @@ int cli_cmd_machines(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_interfaces(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_devices(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_neighbours(struct cli *cli, char **argv, size_t argc);
+int cli_cmd_dhcp_snippets(struct cli *cli, char **argv, size_t argc);
 
 /* Options each group accepts (for the command table). */
 #define CLI_NET_OPTS                                                                                                   \

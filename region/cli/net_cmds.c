@@ -96,6 +96,12 @@ static const struct cli_net_col neighbour_cols[] = {
     {"COUNT", "count", CLI_NF_TEXT},
 };
 
+static const struct cli_net_col snippet_cols[] = {
+    {"ID", "id", CLI_NF_TEXT},	       {"NAME", "name", CLI_NF_TEXT},	  {"CODE", "code", CLI_NF_TEXT},
+    {"TYPE", "type", CLI_NF_TEXT},     {"VALUE", "value", CLI_NF_TEXT},	  {"SCOPE", "scope", CLI_NF_TEXT},
+    {"OF", "scope_label", CLI_NF_TEXT}, {"ENABLED", "enabled", CLI_NF_BOOL},
+};
+
 static const struct cli_net_group g_zones = {"zones", "zones",	 "zones",      "zone", "name",
 					     "name",  zone_cols, N(zone_cols), false,  false};
 static const struct cli_net_group g_fabrics = {"fabrics", "fabrics",   "fabrics",      "fabric", "name",
@@ -120,6 +126,10 @@ static const struct cli_net_group g_devices = {"devices",  "devices",	"devices",
 					       "hostname", device_cols, N(device_cols), false,	  false};
 static const struct cli_net_group g_neighbours = {"neighbours", "neighbours",	"neighbours",	   "neighbour", NULL,
 						  "ip",		neighbour_cols, N(neighbour_cols), false,	true};
+
+static const struct cli_net_group g_snippets = {
+    "dhcp-snippets", "dhcp-snippets", "dhcp_snippets", "DHCP snippet", "name", "name", snippet_cols, N(snippet_cols),
+    false,	     false};
 
 static int64_t now_ms(void)
 {
@@ -419,6 +429,11 @@ int cli_cmd_neighbours(struct cli *cli, char **argv, size_t argc)
 	return net_run(cli, &g_neighbours, argv, argc);
 }
 
+int cli_cmd_dhcp_snippets(struct cli *cli, char **argv, size_t argc)
+{
+	return net_run(cli, &g_snippets, argv, argc);
+}
+
 /* interfaces: created under a machine (machine=HOST), linked to subnets. */
 int cli_cmd_interfaces(struct cli *cli, char **argv, size_t argc)
 {
@@ -476,12 +491,20 @@ static int fetch(struct cli *cli, const char *key, const char *suffix, struct cl
 
 static void subnet_print(const json_t *s, const json_t *u, const json_t *ranges, const json_t *sug)
 {
-	char util[300], dns[300], vlan[300];
+	char util[300], dns[300], vlan[300], ntp[300], lease[32];
 	struct cli_net_col dns_col = {"", "dns_servers", CLI_NF_LIST};
+	struct cli_net_col ntp_col = {"", "ntp_servers", CLI_NF_LIST};
+	const json_t *lt = json_object_get(s, "dhcp_lease_time");
 	struct cli_table t;
 
 	cli_net_utilisation_format(u, util, sizeof(util));
 	cli_net_cell(s, &dns_col, 0, dns, sizeof(dns));
+	cli_net_cell(s, &ntp_col, 0, ntp, sizeof(ntp));
+	if (json_is_integer(lt))
+		snprintf(lease, sizeof(lease), "%" JSON_INTEGER_FORMAT " s", json_integer_value(lt));
+	else
+		snprintf(lease, sizeof(lease), "default");
+	const char *domain = json_string_value(json_object_get(s, "domain"));
 	snprintf(vlan, sizeof(vlan), "%s, VLAN %" JSON_INTEGER_FORMAT,
 		 json_string_value(json_object_get(s, "fabric_name")) ?: "?",
 		 json_integer_value(json_object_get(s, "vid")));
@@ -493,6 +516,9 @@ static void subnet_print(const json_t *s, const json_t *u, const json_t *ranges,
 	    {"Space:", json_string_value(json_object_get(s, "space"))},
 	    {"Gateway:", json_string_value(json_object_get(s, "gateway"))},
 	    {"DNS:", dns},
+	    {"Domain:", domain && *domain ? domain : "-"},
+	    {"NTP:", ntp},
+	    {"DHCP lease time:", lease},
 	    {"Managed:", json_is_true(json_object_get(s, "managed")) ? yes : no},
 	    {"Active mapping:", json_is_true(json_object_get(s, "active_discovery")) ? yes : no},
 	    {"Proxy access:", json_is_true(json_object_get(s, "allow_proxy")) ? yes : no},

@@ -314,3 +314,77 @@ int cli_cmd_racks_push_config(struct cli *cli, char **argv, size_t argc)
 	cli_resp_done(&resp);
 	return rc;
 }
+
+/* "10.0.0.100-10.0.0.199, ..." of a DHCP subnet's ranges. */
+static void dhcp_ranges_format(const json_t *ranges, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	const json_t *g;
+
+	snprintf(buf, len, "-");
+	json_array_foreach(ranges, i, g)
+	{
+		int n = snprintf(buf + used, len - used, "%s%s-%s", i ? ", " : "", jstr(g, "first") ?: "?",
+				 jstr(g, "last") ?: "?");
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void dhcp_subnet_row(struct cli_table *t, const char *iface, json_int_t vid, const json_t *s, bool relayed)
+{
+	char vlan[24], ranges[512], hosts[24], opts[24];
+
+	snprintf(vlan, sizeof(vlan), "%lld", (long long)vid);
+	dhcp_ranges_format(json_object_get(s, "ranges"), ranges, sizeof(ranges));
+	snprintf(hosts, sizeof(hosts), "%zu", json_array_size(json_object_get(s, "hosts")));
+	snprintf(opts, sizeof(opts), "%zu", json_array_size(json_object_get(s, "options")));
+	const char *server = jstr(s, "server_address");
+	const char *row[] = {iface,  vlan, jstr(s, "cidr"), relayed ? "(relayed)" : (server && *server ? server : "-"),
+			     ranges, hosts, opts};
+	cli_table_add(t, row);
+}
+
+int cli_cmd_racks_dhcp(struct cli *cli, char **argv, size_t argc)
+{
+	static const char *const headers[] = {"INTERFACE", "VID", "SUBNET", "SERVER", "RANGES", "RESERVATIONS",
+					      "OPTIONS"};
+	struct cli_resp resp;
+	struct cli_table t;
+	size_t i, k;
+	const json_t *f, *s;
+
+	char *path = rack_path(argv[0], "/dhcp");
+	int rc = path ? api_call(cli, "GET", path, NULL, 200, 200, &resp) : CLI_EXIT_FAIL;
+	free(path);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	const json_t *ifaces = json_object_get(resp.json, "interfaces");
+	const char *warning = jstr(resp.json, "warning");
+	if (warning)
+		fprintf(stderr, "warning: %s\n", warning);
+	if (cli->args->given & CLI_OPT_JSON) {
+		rc = json_print(resp.json);
+	} else if (!json_is_true(json_object_get(resp.json, "enabled")) || json_array_size(ifaces) == 0) {
+		printf("%s serves no DHCP.\n", argv[0]);
+	} else if (cli_table_init(&t, headers, 7) < 0) {
+		rc = CLI_EXIT_FAIL;
+	} else {
+		json_array_foreach(ifaces, i, f)
+		{
+			json_int_t vid = json_integer_value(json_object_get(f, "vid"));
+			json_array_foreach(json_object_get(f, "subnets"), k, s)
+				dhcp_subnet_row(&t, jstr(f, "name") ?: "?", vid, s, false);
+			json_array_foreach(json_object_get(f, "relayed"), k, s)
+				dhcp_subnet_row(&t, jstr(f, "name") ?: "?", vid, s, true);
+		}
+		printf("%s serves DHCP on %zu interface%s; %zu global option%s.\n", argv[0], json_array_size(ifaces),
+		       json_array_size(ifaces) == 1 ? "" : "s", json_array_size(json_object_get(resp.json, "options")),
+		       json_array_size(json_object_get(resp.json, "options")) == 1 ? "" : "s");
+		rc = cli_table_print(&t, stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+		cli_table_done(&t);
+	}
+	cli_resp_done(&resp);
+	return rc;
+}

@@ -574,13 +574,16 @@ int db_rack_config_put_boot(struct db *db, const char *rack_id, const char *sett
 		r = -EINVAL;
 	free(v);
 	v = NULL;
-	/* Without new boot configs, the previous version's carry over. */
+	/* Without new boot configs, the previous version's carry over; the
+	 * DHCP config always does (only region/dhcp changes it). */
 	if (r == 0)
 		r = db_query_value(db,
-				   "INSERT INTO rack_config (rack_id, version, settings, boot_configs) "
+				   "INSERT INTO rack_config (rack_id, version, settings, boot_configs, dhcp) "
 				   "SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb, coalesce($3::jsonb, "
 				   "(SELECT c.boot_configs FROM rack_config c WHERE c.rack_id = $1 "
-				   "ORDER BY c.version DESC LIMIT 1), '[]'::jsonb) "
+				   "ORDER BY c.version DESC LIMIT 1), '[]'::jsonb), "
+				   "coalesce((SELECT c.dhcp FROM rack_config c WHERE c.rack_id = $1 "
+				   "ORDER BY c.version DESC LIMIT 1), '') "
 				   "FROM rack_config WHERE rack_id = $1 RETURNING version",
 				   3, p, &v);
 	if (r == 0 && ret_boot_configs_json) {
@@ -634,6 +637,144 @@ int db_rack_config_get_boot(struct db *db, const char *rack_id, uint64_t *ret_ve
 	}
 	PQclear(res);
 	return r;
+}
+
+static int db_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* bytea as text: encode(x, 'hex') gives plain hex; the default output
+ * format adds a "\x" prefix. */
+static int db_bytea_from(const char *text, uint8_t **ret, size_t *ret_len)
+{
+	if (text[0] == '\\' && text[1] == 'x')
+		text += 2;
+	size_t n = strlen(text);
+	*ret = NULL;
+	*ret_len = 0;
+	if (n % 2)
+		return -EBADMSG;
+	uint8_t *buf = malloc(n / 2 ? n / 2 : 1);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = db_hexval(text[2 * i]), lo = db_hexval(text[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(buf);
+			return -EBADMSG;
+		}
+		buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*ret = buf;
+	*ret_len = n / 2;
+	return 0;
+}
+
+/* A bytea parameter in text form ("\x" + hex); malloc'd. */
+static char *db_bytea_param(const uint8_t *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *out = malloc(2 * len + 3);
+	if (!out)
+		return NULL;
+	out[0] = '\\';
+	out[1] = 'x';
+	for (size_t i = 0; i < len; i++) {
+		out[2 + 2 * i] = digits[data[i] >> 4];
+		out[3 + 2 * i] = digits[data[i] & 15];
+	}
+	out[2 + 2 * len] = '\0';
+	return out;
+}
+
+void db_rack_config_row_done(struct rack_config_row *row)
+{
+	if (!row)
+		return;
+	free(row->settings_json);
+	free(row->boot_configs_json);
+	free(row->dhcp);
+	memset(row, 0, sizeof(*row));
+}
+
+int db_rack_config_get_full(struct db *db, const char *rack_id, uint64_t version, struct rack_config_row *ret)
+{
+	char v[24];
+	const char *p[] = { rack_id, v };
+	PGresult *res;
+
+	memset(ret, 0, sizeof(*ret));
+	snprintf(v, sizeof(v), "%" PRIu64, version);
+	int r = db_exec(db,
+			"SELECT version, settings::text, boot_configs::text, encode(dhcp, 'hex') FROM rack_config "
+			"WHERE rack_id = $1 AND ($2::bigint = 0 OR version = $2::bigint) "
+			"ORDER BY version DESC LIMIT 1",
+			2, p, &res);
+	if (r < 0)
+		return r;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	ret->version = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	ret->settings_json = strdup(PQgetvalue(res, 0, 1));
+	ret->boot_configs_json = strdup(PQgetvalue(res, 0, 2));
+	r = ret->settings_json && ret->boot_configs_json ? 0 : -ENOMEM;
+	if (r == 0)
+		r = db_bytea_from(PQgetvalue(res, 0, 3), &ret->dhcp, &ret->dhcp_len);
+	PQclear(res);
+	if (r < 0)
+		db_rack_config_row_done(ret);
+	return r;
+}
+
+int db_rack_config_put_dhcp(struct db *db, const char *rack_id, const uint8_t *dhcp, size_t len,
+			    uint64_t *ret_version)
+{
+	char *hex = db_bytea_param(dhcp, len);
+	const char *p[] = { rack_id, hex };
+	char *v = NULL;
+
+	if (!hex)
+		return -ENOMEM;
+	int r = db_begin(db);
+	/* The rack row lock orders this against db_rack_config_put_boot. */
+	if (r == 0)
+		r = db_query_value(db,
+				   "SELECT coalesce((SELECT c.dhcp = $2::bytea FROM rack_config c WHERE c.rack_id = $1 "
+				   "ORDER BY c.version DESC LIMIT 1), $2::bytea = '') FROM rack WHERE id = $1 FOR UPDATE",
+				   2, p, &v);
+	bool same = r == 0 && strcmp(v, "t") == 0;
+	free(v);
+	v = NULL;
+	if (r == 0 && !same)
+		r = db_query_value(db,
+				   "INSERT INTO rack_config (rack_id, version, settings, boot_configs, dhcp) "
+				   "SELECT $1, coalesce(max(version), 0) + 1, "
+				   "coalesce((SELECT c.settings FROM rack_config c WHERE c.rack_id = $1 "
+				   "ORDER BY c.version DESC LIMIT 1), '{}'::jsonb), "
+				   "coalesce((SELECT c.boot_configs FROM rack_config c WHERE c.rack_id = $1 "
+				   "ORDER BY c.version DESC LIMIT 1), '[]'::jsonb), $2::bytea "
+				   "FROM rack_config WHERE rack_id = $1 RETURNING version",
+				   2, p, &v);
+	if (r == 0)
+		r = db_commit(db);
+	free(hex);
+	if (r < 0) {
+		free(v);
+		return db_rollback(db, r);
+	}
+	if (ret_version)
+		*ret_version = v ? strtoull(v, NULL, 10) : 0;
+	free(v);
+	return same ? 0 : 1;
 }
 
 int db_rack_config_acked(struct db *db, const char *rack_id, uint64_t version)

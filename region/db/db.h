@@ -88,6 +88,24 @@ int db_rack_config_get(struct db *db, const char *rack_id, uint64_t *ret_version
  * ret_boot_configs_json is not NULL. */
 int db_rack_config_get_boot(struct db *db, const char *rack_id, uint64_t *ret_version, char **ret_settings_json,
 			    char **ret_boot_configs_json);
+/* One snapshot with everything it holds. */
+struct rack_config_row {
+	uint64_t version;
+	char *settings_json;     /* JSON object of strings */
+	char *boot_configs_json; /* JSON array */
+	uint8_t *dhcp;           /* packed ironrack.v1.DhcpConfig; dhcp_len 0 = none */
+	size_t dhcp_len;
+};
+/* Snapshot version of a rack (0 = the latest); -ENOENT if none. Every
+ * put above carries the previous snapshot's DHCP config over unchanged. */
+int db_rack_config_get_full(struct db *db, const char *rack_id, uint64_t version, struct rack_config_row *ret);
+void db_rack_config_row_done(struct rack_config_row *row);
+/* Store a new snapshot with this DHCP config and the latest snapshot's
+ * settings and boot configs, unless the latest already holds exactly these
+ * bytes (no snapshot counts as an empty DHCP config): 1 stored (version in
+ * *ret_version), 0 unchanged, -ENOENT no such rack. */
+int db_rack_config_put_dhcp(struct db *db, const char *rack_id, const uint8_t *dhcp, size_t len,
+			    uint64_t *ret_version);
 /* Record the rack's acknowledgement; the stored version never decreases. */
 int db_rack_config_acked(struct db *db, const char *rack_id, uint64_t version);
 

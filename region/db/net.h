@@ -62,6 +62,7 @@ enum net_type {
 	NET_T_MAC,  /* aa:bb:cc:dd:ee:ff */
 	NET_T_TIME, /* out: unix milliseconds; in: RFC 3339 */
 	NET_T_LIST, /* addresses: out space-separated, in a PostgreSQL array literal */
+	NET_T_INTS, /* integers in [min, max]: out space-separated, in a PostgreSQL array literal */
 	NET_T_ENUM, /* one of net_field.choices */
 	NET_T_REF,  /* another object: an id, or its name (net_field.ref says which kind) */
 };
@@ -114,7 +115,7 @@ const struct net_kind_info *net_kind_info(enum net_kind kind);
 int net_col_index(enum net_kind kind, const char *name);
 int net_field_index(enum net_kind kind, const char *name);
 
-#define NET_FIELDS_MAX	       16
+#define NET_FIELDS_MAX	       20
 #define NET_FILTERS_MAX	       8
 #define NET_LIST_LIMIT_MAX     1000
 #define NET_LIST_LIMIT_DEFAULT 100

@@ -93,6 +93,8 @@ static enum ipam_holder net_holder_kind(const char *owner_kind)
 		return IPAM_HOLDER_RACK;
 	if (strcmp(owner_kind, "user_reservation") == 0)
 		return IPAM_HOLDER_USER;
+	if (strcmp(owner_kind, "dhcp_lease") == 0)
+		return IPAM_HOLDER_DHCP;
 	return IPAM_HOLDER_UNKNOWN;
 }
 
@@ -527,8 +529,12 @@ int net_ip_release(struct db *db, int64_t subnet_id, const char *ip, int64_t *re
 	ipaddr_format(&a, canon, sizeof(canon));
 	net_id_text(subnet_id, sid);
 	const char *p[] = {sid, canon};
-	int r = net_exec(db, "DELETE FROM ip_address WHERE subnet_id = $1::bigint AND ip = $2::inet RETURNING id", 2, p,
-			 &res, err);
+	/* A DHCP lease is the rack's to end (ip_address_api_deletable
+	 * refuses it with its MAC and rack: IR409). */
+	int r = net_exec(db,
+			 "DELETE FROM ip_address WHERE subnet_id = $1::bigint AND ip = $2::inet "
+			 "AND ip_address_api_deletable(id) RETURNING id",
+			 2, p, &res, err);
 	if (r < 0)
 		return r;
 	if (PQntuples(res) == 1) {

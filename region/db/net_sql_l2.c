@@ -146,6 +146,9 @@ static const struct net_col vlan_cols[] = {
     {"secondary_rack", NET_T_TEXT},
     {"relay_vlan", NET_T_INT},
     {"external_dhcp", NET_T_INET},
+    /* read only: which rack last saw the external DHCP server, and when */
+    {"external_dhcp_rack", NET_T_TEXT},
+    {"external_dhcp_seen", NET_T_TIME},
     {"subnets", NET_T_INT},
     {"created", NET_T_TIME},
     {"updated", NET_T_TIME},
@@ -179,7 +182,7 @@ const struct net_kind_def net_def_vlan = {
 	{
 	    .list = "SELECT v.id, v.fabric_id, f.name, v.vid, v.name, v.mtu, v.description, sp.name, v.dhcp_on, "
 		    "v.primary_rack_id, v.secondary_rack_id, v.relay_vlan_id, host(v.external_dhcp), "
-		    "(SELECT count(*) FROM subnet s WHERE s.vlan_id = v.id), "
+		    "v.external_dhcp_rack_id, ir_ms(v.external_dhcp_seen), (SELECT count(*) FROM subnet s WHERE s.vlan_id = v.id), "
 		    "ir_ms(v.created), ir_ms(v.updated), count(*) OVER () "
 		    "FROM vlan v JOIN fabric f ON f.id = v.fabric_id LEFT JOIN space sp ON sp.id = v.space_id "
 		    "WHERE ($3::bigint IS NULL OR v.id = $3::bigint) "

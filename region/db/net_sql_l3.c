@@ -10,7 +10,8 @@
 static const char *const family_choices[] = {"4", "6", NULL};
 static const char *const range_types[] = {"reserved", "dynamic", NULL};
 static const char *const ip_modes[] = {"auto", "static", "dhcp", "discovered", "unconfigured", NULL};
-static const char *const owner_kinds[] = {"machine_interface", "device", "rack_interface", "user_reservation", NULL};
+static const char *const owner_kinds[] = {"machine_interface", "device", "rack_interface", "user_reservation",
+					  "dhcp_lease", NULL};
 
 /* ---- subnets ---- */
 
@@ -33,6 +34,10 @@ static const struct net_col subnet_cols[] = {
     {"allow_dns", NET_T_BOOL},
     {"family", NET_T_INT},
     {"ip_addresses", NET_T_INT},
+    {"domain", NET_T_TEXT},
+    {"ntp_servers", NET_T_LIST},
+    {"dhcp_lease_time", NET_T_INT},
+    {"disabled_boot_arches", NET_T_INTS},
     {"created", NET_T_TIME},
     {"updated", NET_T_TIME},
 };
@@ -52,6 +57,12 @@ static const struct net_field subnet_fields[] = {
     {"discovery_interval", NET_T_INT, 0, 60, 604800, NULL, 0},
     {"allow_proxy", NET_T_BOOL, 0, 0, 0, NULL, 0},
     {"allow_dns", NET_T_BOOL, 0, 0, 0, NULL, 0},
+    /* DHCP: option 15, option 42, the lease time (null: the default). */
+    {"domain", NET_T_TEXT, 0, 0, 253, NULL, 0},
+    {"ntp_servers", NET_T_LIST, NET_F_NULLABLE, 0, 16, NULL, 0},
+    {"dhcp_lease_time", NET_T_INT, NET_F_NULLABLE, 30, 31536000, NULL, 0},
+    /* Option 93 architectures that get no boot file on this subnet. */
+    {"disabled_boot_arches", NET_T_INTS, NET_F_NULLABLE, 0, 65535, NULL, 0},
 };
 
 static const struct net_filter_def subnet_filters[] = {
@@ -71,7 +82,9 @@ const struct net_kind_def net_def_subnet = {
 		"WITH ORDINALITY AS u(d, n) ORDER BY n), ' '), "
 		"s.description, s.managed, s.active_discovery, s.discovery_interval, s.allow_proxy, s.allow_dns, "
 		"family(s.cidr), (SELECT count(*) FROM ip_address a WHERE a.subnet_id = s.id), "
-		"ir_ms(s.created), ir_ms(s.updated), count(*) OVER () "
+		"s.domain, array_to_string(ARRAY(SELECT host(n) FROM unnest(s.ntp_servers) "
+		"WITH ORDINALITY AS u(n, k) ORDER BY k), ' '), s.dhcp_lease_time, "
+		"array_to_string(s.disabled_boot_arches, ' '), ir_ms(s.created), ir_ms(s.updated), count(*) OVER () "
 		"FROM subnet s JOIN vlan v ON v.id = s.vlan_id JOIN fabric f ON f.id = v.fabric_id "
 		"LEFT JOIN space sp ON sp.id = v.space_id "
 		"WHERE ($3::bigint IS NULL OR s.id = $3::bigint) AND ($4::bigint IS NULL OR s.vlan_id = $4::bigint) "
@@ -81,11 +94,14 @@ const struct net_kind_def net_def_subnet = {
 		"AND ($9::int IS NULL OR family(s.cidr) = $9::int) "
 		"ORDER BY family(s.cidr), s.cidr LIMIT $1::bigint OFFSET $2::bigint",
 	    .insert = "INSERT INTO subnet (cidr, name, vlan_id, gateway, dns_servers, description, managed, "
-		      "active_discovery, discovery_interval, allow_proxy, allow_dns) "
+		      "active_discovery, discovery_interval, allow_proxy, allow_dns, domain, ntp_servers, "
+		      "dhcp_lease_time, disabled_boot_arches) "
 		      "VALUES ($1::cidr, coalesce($2, $1::cidr::text), subnet_vlan_pick($3::bigint, $4::bigint, "
 		      "$5::int), $6::inet, coalesce($7::inet[], '{}'), coalesce($8, ''), coalesce($9::boolean, true), "
 		      "coalesce($10::boolean, false), coalesce($11::int, 10800), coalesce($12::boolean, true), "
-		      "coalesce($13::boolean, true)) RETURNING id",
+		      "coalesce($13::boolean, true), coalesce($14, ''), coalesce($15::inet[], '{}'), $16::int, "
+		      "coalesce($17::int[], '{}')) "
+		      "RETURNING id",
 	    /* A name that was the old CIDR follows a new CIDR. vlan,
 	     * fabric or vid (bits 4, 8, 16) move the subnet; vid alone
 	     * stays on the subnet's fabric. */
@@ -104,7 +120,13 @@ const struct net_kind_def net_def_subnet = {
 		      "discovery_interval = CASE WHEN $2::int & 1024 <> 0 THEN $13::int "
 		      "ELSE s.discovery_interval END, "
 		      "allow_proxy = CASE WHEN $2::int & 2048 <> 0 THEN $14::boolean ELSE s.allow_proxy END, "
-		      "allow_dns = CASE WHEN $2::int & 4096 <> 0 THEN $15::boolean ELSE s.allow_dns END "
+		      "allow_dns = CASE WHEN $2::int & 4096 <> 0 THEN $15::boolean ELSE s.allow_dns END, "
+		      "domain = CASE WHEN $2::int & 8192 <> 0 THEN $16 ELSE s.domain END, "
+		      "ntp_servers = CASE WHEN $2::int & 16384 <> 0 THEN coalesce($17::inet[], '{}') "
+		      "ELSE s.ntp_servers END, "
+		      "dhcp_lease_time = CASE WHEN $2::int & 32768 <> 0 THEN $18::int ELSE s.dhcp_lease_time END, "
+		      "disabled_boot_arches = CASE WHEN $2::int & 65536 <> 0 THEN coalesce($19::int[], '{}') "
+		      "ELSE s.disabled_boot_arches END "
 		      "WHERE s.id = $1::bigint RETURNING s.id",
 	    /* Refused by the subnet_protect trigger while addresses are
 	     * in use; ranges and routes go with the subnet. */
@@ -223,6 +245,8 @@ static const struct net_col ip_cols[] = {
     {"mode", NET_T_TEXT},     {"owner_kind", NET_T_TEXT}, {"holder", NET_T_TEXT},  {"machine", NET_T_INT},
     {"interface", NET_T_INT}, {"device", NET_T_INT},	  {"rack", NET_T_TEXT},	   {"rack_interface", NET_T_TEXT},
     {"hostname", NET_T_TEXT}, {"comment", NET_T_TEXT},	  {"created", NET_T_TIME}, {"updated", NET_T_TIME},
+    /* owner_kind dhcp_lease: the lease a rack reported */
+    {"lease_mac", NET_T_MAC}, {"lease_rack", NET_T_TEXT},	  {"lease_expiry", NET_T_TIME},
 };
 
 static const struct net_field ip_fields[] = {
@@ -250,7 +274,8 @@ const struct net_kind_def net_def_ip = {
 	    .list =
 		"SELECT a.id, host(a.ip), a.subnet_id, s.cidr::text, a.mode, a.owner_kind, ip_holder(a.id), "
 		"i.machine_id, a.interface_id, a.device_id, a.rack_id, a.rack_interface, a.hostname, a.comment, "
-		"ir_ms(a.created), ir_ms(a.updated), a.total "
+		"ir_ms(a.created), ir_ms(a.updated), a.lease_mac::text, a.lease_rack_id, ir_ms(a.lease_expiry), "
+		"a.total "
 		"FROM (SELECT a.*, count(*) OVER () AS total FROM ip_address a "
 		"LEFT JOIN interface i ON i.id = a.interface_id "
 		"WHERE ($3::bigint IS NULL OR a.id = $3::bigint) AND ($4::bigint IS NULL OR a.subnet_id = $4::bigint) "
@@ -265,7 +290,8 @@ const struct net_kind_def net_def_ip = {
 		      "hostname = CASE WHEN $2::int & 1 <> 0 THEN $3 ELSE hostname END, "
 		      "comment = CASE WHEN $2::int & 2 <> 0 THEN $4 ELSE comment END "
 		      "WHERE id = $1::bigint RETURNING id",
-	    .del = "DELETE FROM ip_address WHERE id = $1::bigint RETURNING id",
+	    /* A DHCP lease is the rack's: refused (IR409) with its MAC. */
+	    .del = "DELETE FROM ip_address WHERE id = $1::bigint AND ip_address_api_deletable(id) RETURNING id",
 	    .resolve = "SELECT id FROM ip_address WHERE id = $1::bigint OR ip = $2::inet",
 	    .key_type = NET_T_INET,
 	},

@@ -13,6 +13,7 @@
 #include "common/rpc/rpc.h"
 #include "region/boot/boot.h"
 #include "region/db/db.h"
+#include "region/dhcp/dhcp.h"
 #include "region/region.h"
 #include "region/rpc/rpc.h"
 
@@ -170,7 +171,7 @@ static Ironrack__V1__BootConfig **boot_configs_pb(json_t *arr, size_t *ret_n, Ir
 /* settings_json is a JSON object of strings, boot_configs_json a JSON
  * array of boot configs (NULL: none); both validated by the API. */
 static int session_push_config(struct rack_session *s, uint64_t version, const char *settings_json,
-			       const char *boot_configs_json, struct pending *p)
+			       const char *boot_configs_json, const uint8_t *dhcp, size_t dhcp_len, struct pending *p)
 {
 	json_error_t jerr;
 	json_t *obj = json_loads(settings_json, 0, &jerr);
@@ -204,6 +205,11 @@ static int session_push_config(struct rack_session *s, uint64_t version, const c
 	/* Boot resources are the region's current list, not part of the
 	 * stored snapshot; a change of list stores a new version per rack. */
 	cfg.n_boot_resources = region_bootres_snapshot(s->r, &cfg.boot_resources);
+	/* The DHCP config was packed by region/dhcp when it was stored. */
+	cfg.dhcp = dhcp_len ? ironrack__v1__dhcp_config__unpack(NULL, dhcp_len, dhcp) : NULL;
+	if (dhcp_len && !cfg.dhcp)
+		log_err("rack %s: config version %llu holds a DHCP config that does not unpack; sent without it",
+			s->rack_id, (unsigned long long)version);
 	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
 	m.request_id = p ? p->id : ++s->r->racks->next_request_id;
 	m.deadline_unix_ms = p ? (p->start_us / 1000 + 30000) : 0;
@@ -214,6 +220,8 @@ static int session_push_config(struct rack_session *s, uint64_t version, const c
 	free(ptrs);
 	free(cfg.boot_configs);
 	free(boot_items);
+	if (cfg.dhcp)
+		ironrack__v1__dhcp_config__free_unpacked(cfg.dhcp, NULL);
 	json_decref(boot);
 	json_decref(obj);
 	return rc;
@@ -221,23 +229,57 @@ static int session_push_config(struct rack_session *s, uint64_t version, const c
 
 static void session_offer_latest_config(struct rack_session *s)
 {
-	uint64_t version = 0;
-	char *settings = NULL, *boot = NULL;
+	struct rack_config_row row;
 	Ironrack__V1__BootResource **res;
-	int rc = db_rack_config_get_boot(s->r->db, s->rack_id, &version, &settings, &boot);
+	uint64_t version;
+	int rc = db_rack_config_get_full(s->r->db, s->rack_id, 0, &row);
 	/* A rack that never had a config still needs the boot resources. */
 	if (rc == -ENOENT && region_bootres_snapshot(s->r, &res) > 0 &&
-	    db_rack_config_put(s->r->db, s->rack_id, "{}", &version) >= 0 && !(settings = strdup("{}")))
-		abort();
-	if (!settings)
+	    db_rack_config_put(s->r->db, s->rack_id, "{}", &version) >= 0)
+		rc = db_rack_config_get_full(s->r->db, s->rack_id, version, &row);
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			log_err("rack %s: cannot read its latest config: %s", s->rack_id, db_last_error(s->r->db));
 		return;
-	if (version > s->rack_config_version) {
-		log_info("rack %s has config version %llu, sending version %llu", s->rack_id,
-			 (unsigned long long)s->rack_config_version, (unsigned long long)version);
-		session_push_config(s, version, settings, boot, NULL);
 	}
-	free(settings);
-	free(boot);
+	if (row.version > s->rack_config_version) {
+		log_info("rack %s has config version %llu, sending version %llu", s->rack_id,
+			 (unsigned long long)s->rack_config_version, (unsigned long long)row.version);
+		session_push_config(s, row.version, row.settings_json, row.boot_configs_json, row.dhcp, row.dhcp_len,
+				    NULL);
+	}
+	db_rack_config_row_done(&row);
+}
+
+void region_rack_offer_config(struct region *r, const char *rack_id)
+{
+	struct rack_session *s = racks_find(r, rack_id);
+	if (s)
+		session_offer_latest_config(s);
+}
+
+/* A report's answer: same request_id, a Status. */
+static void session_reply_status(struct rack_session *s, uint64_t request_id, int rc, const char *why)
+{
+	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
+	st.code = rc == 0 ? RPC_OK
+		  : rc == -EINVAL ? RPC_INVALID_ARGUMENT
+		  : rc == -ENOENT ? RPC_NOT_FOUND
+				  : RPC_UNAVAILABLE;
+	st.message = (char *)(rc == 0 ? "" : why[0] ? why : strerror(-rc));
+	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
+	m.request_id = request_id;
+	m.status = &st;
+	session_send(s, &m);
+}
+
+static void session_on_dhcp_report(struct rack_session *s, const Ironrack__V1__RackMessage *m)
+{
+	char why[512] = "";
+	int rc = m->body_case == IRONRACK__V1__RACK_MESSAGE__BODY_LEASE_REPORT
+			 ? region_dhcp_lease_report(s->r, s->rack_id, m->lease_report, why, sizeof(why))
+			 : region_dhcp_external_report(s->r, s->rack_id, m->external_dhcp, why, sizeof(why));
+	session_reply_status(s, m->request_id, rc, why);
 }
 
 static void session_on_result(struct rack_session *s, const Ironrack__V1__RackMessage *m)
@@ -278,6 +320,10 @@ static void session_on_message(struct rpc_stream *stream, ProtobufCMessage *msg,
 	case IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK:
 	case IRONRACK__V1__RACK_MESSAGE__BODY_RESULT:
 		session_on_result(s, m);
+		break;
+	case IRONRACK__V1__RACK_MESSAGE__BODY_LEASE_REPORT:
+	case IRONRACK__V1__RACK_MESSAGE__BODY_EXTERNAL_DHCP:
+		session_on_dhcp_report(s, m);
 		break;
 	default:
 		if (m->status && m->request_id)
@@ -353,6 +399,8 @@ void region_session_open(struct rpc_stream *stream, void *server_arg)
 	m.welcome = &w;
 	session_send(s, &m);
 	log_info("rack %s connected from %s", id, rpc_stream_peer(stream));
+	/* It registered just before: its interfaces may serve other VLANs. */
+	region_dhcp_changed(r);
 }
 
 void region_rack_ping(struct region *r, const char *rack_id, int timeout_ms, region_reply_cb cb, void *arg)
@@ -386,8 +434,7 @@ void region_rack_push_config_boot(struct region *r, const char *rack_id, const c
 				  const char *boot_configs_json, int timeout_ms, region_reply_cb cb, void *arg)
 {
 	uint64_t version = 0;
-	char *boot = NULL;
-	int rc = db_rack_config_put_boot(r->db, rack_id, settings_json, boot_configs_json, &version, &boot);
+	int rc = db_rack_config_put_boot(r->db, rack_id, settings_json, boot_configs_json, &version, NULL);
 	if (rc < 0) {
 		cb(arg, rc, rc == -ENOENT ? "no such rack" : "cannot store the config", 0, 0);
 		return;
@@ -395,14 +442,19 @@ void region_rack_push_config_boot(struct region *r, const char *rack_id, const c
 	log_info("rack %s: stored config version %llu", rack_id, (unsigned long long)version);
 	struct rack_session *s = racks_find(r, rack_id);
 	if (!s) {
-		free(boot);
 		cb(arg, -ENOTCONN, "rack is not connected; it gets the config when it connects", 0, version);
+		return;
+	}
+	/* What was stored, with the DHCP config carried over unchanged. */
+	struct rack_config_row row;
+	if (db_rack_config_get_full(r->db, rack_id, version, &row) < 0) {
+		cb(arg, -EIO, "cannot read the stored config back", 0, version);
 		return;
 	}
 	struct pending *p = pending_add(s, PENDING_CONFIG, timeout_ms, cb, arg);
 	p->version = version;
-	rc = session_push_config(s, version, settings_json, boot, p);
-	free(boot);
+	rc = session_push_config(s, version, row.settings_json, row.boot_configs_json, row.dhcp, row.dhcp_len, p);
+	db_rack_config_row_done(&row);
 	if (rc < 0)
 		pending_finish(p, -ECANCELED, "session is closing", 0);
 }

@@ -1,0 +1,661 @@
+/* The DHCPv4 server: lifecycle, config swaps, acting on engine verdicts,
+ * group commit before replies, and the reclaim/compaction timer; see
+ * server.h. Sockets and packets are in server_io.c, conflict probes in
+ * probe.c, external DHCP detection in external.c. */
+#include "rack/dhcp/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/work.h"
+#include "rack/dhcp/server_internal.h"
+
+#define WARNINGS_PER_S	20
+#define RECLAIM_BATCH	64
+#define PENDING_INITIAL (DHCP_SRV_BATCH + 8)
+
+static int64_t now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+bool dhcp_server_warn_allowed(struct dhcp_server *s)
+{
+	int64_t sec = now_s();
+
+	if (sec != s->warn_second) {
+		if (s->warn_suppressed)
+			log_warn("dhcp: %u more warnings were not logged", s->warn_suppressed);
+		s->warn_second = sec;
+		s->warn_lines = 0;
+		s->warn_suppressed = 0;
+	}
+	if (s->warn_lines < WARNINGS_PER_S) {
+		s->warn_lines++;
+		return true;
+	}
+	s->warn_suppressed++;
+	return false;
+}
+
+struct dhcp_sock *dhcp_server_sock(struct dhcp_server *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_socks; i++)
+		if (strcmp(s->socks[i]->name, name) == 0)
+			return s->socks[i];
+	return NULL;
+}
+
+bool dhcp_server_is_own_mac(const struct dhcp_server *s, const uint8_t *chaddr, uint8_t hlen)
+{
+	if (hlen != 6)
+		return false;
+	for (size_t i = 0; i < s->n_socks; i++)
+		if (s->socks[i]->has_mac && memcmp(s->socks[i]->mac, chaddr, 6) == 0)
+			return true;
+	return false;
+}
+
+bool dhcp_server_is_own_addr(const struct dhcp_server *s, uint32_t addr)
+{
+	for (size_t i = 0; i < s->n_socks; i++)
+		if (s->socks[i]->local_addr == addr)
+			return true;
+	if (!s->loaded)
+		return false;
+	const struct dhcp_config *cfg = &s->loaded->cfg;
+	for (size_t i = 0; i < cfg->n_ifaces; i++) {
+		const struct dhcp_iface *ifc = &cfg->ifaces[i];
+		for (size_t j = 0; j < ifc->n_subnets; j++)
+			if (ifc->subnets[j].server_addr == addr)
+				return true;
+		for (size_t j = 0; j < ifc->n_relayed; j++)
+			if (ifc->relayed[j].server_addr == addr)
+				return true;
+	}
+	return false;
+}
+
+/* ---- the lease store ---------------------------------------------------- */
+
+static int server_store_open(struct dhcp_server *s)
+{
+	struct lease_replay_stats st;
+	int r = lease_store_open(&s->store_cfg, &s->leases, &st);
+
+	if (r < 0) {
+		s->leases = NULL;
+		log_err("dhcp: cannot open the lease store in %s: %s", s->lease_dir, strerror(-r));
+		return r;
+	}
+	log_info("dhcp: lease store %s: %llu leases (%llu from snapshot, %llu journal records, %llu skipped), "
+		 "seq %llu",
+		 s->lease_dir, (unsigned long long)lease_store_count(s->leases),
+		 (unsigned long long)st.snapshot_records, (unsigned long long)st.journal_records,
+		 (unsigned long long)st.journal_skipped, (unsigned long long)st.seq);
+	if (st.truncated_bytes)
+		log_warn("dhcp: lease journal: cut %llu bytes of an incomplete tail",
+			 (unsigned long long)st.truncated_bytes);
+	if (st.corrupt)
+		log_err("dhcp: lease journal was corrupt before its end; copy kept as leases.journal.corrupt");
+	if (st.stale_tmp)
+		log_info("dhcp: removed the temporary file of an interrupted compaction");
+	return 0;
+}
+
+/* The store is poisoned (a write or fdatasync failed): nothing about the
+ * journal tail can be trusted in this process, so start again from disk. */
+static void server_store_reopen(struct dhcp_server *s)
+{
+	lease_store_free(s->leases);
+	s->leases = NULL;
+	if (server_store_open(s) == 0)
+		log_warn("dhcp: lease store reopened after a failed write; unacknowledged changes were dropped");
+}
+
+/* ---- pending replies and events ------------------------------------------ */
+
+static struct dhcp_pending *pending_add(struct dhcp_server *s)
+{
+	if (s->n_pending == s->pending_cap) {
+		size_t cap = s->pending_cap * 2;
+		struct dhcp_pending *p = realloc(s->pending, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		s->pending = p;
+		s->pending_cap = cap;
+	}
+	struct dhcp_pending *p = &s->pending[s->n_pending++];
+	p->sock = NULL;
+	p->ifname[0] = '\0';
+	p->type = 0;
+	p->len = 0;
+	p->n_events = 0;
+	p->commit_seq = 0;
+	return p;
+}
+
+static uint32_t reply_server_id(const struct dhcp4_msg *reply, uint32_t fallback)
+{
+	uint32_t sid;
+
+	if (dhcp4_msg_server_id(reply, &sid) == 0 && sid)
+		return ntohl(sid);
+	return fallback;
+}
+
+/* Queue the reply and events of s->dec. */
+static void server_queue(struct dhcp_server *s, struct dhcp_sock *sock, const struct dhcp4_msg *req,
+			 const struct dhcp_rx_info *rx, int verdict)
+{
+	const struct dhcp_decision *d = &s->dec;
+	bool reply = verdict == DHCP_OFFER || verdict == DHCP_ACK || verdict == DHCP_NAK;
+
+	if (!reply && !d->n_events && d->commit_seq <= 0)
+		return;
+	struct dhcp_pending *p = pending_add(s);
+	if (!p) {
+		log_err("dhcp: out of memory queueing a reply");
+		return;
+	}
+	snprintf(p->ifname, sizeof(p->ifname), "%s", rx->ifname ? rx->ifname : "");
+	p->commit_seq = d->commit_seq;
+	p->n_events = d->n_events;
+	memcpy(p->events, d->events, d->n_events * sizeof(d->events[0]));
+	if (!reply || !sock)
+		return;
+	int n = dhcp4_msg_encode(&d->reply, d->max_size, p->buf, sizeof(p->buf));
+	if (n < 0) {
+		if (dhcp_server_warn_allowed(s))
+			log_warn("dhcp: %s: cannot encode %s for xid 0x%08x: %s", p->ifname, dhcp_verdict_name(verdict),
+				 req->xid, strerror(-n));
+		return;
+	}
+	p->sock = sock;
+	p->type = (uint8_t)verdict;
+	p->len = (size_t)n;
+	p->dest = d->dest;
+	p->dest_addr = d->dest_addr;
+	p->dest_port = d->dest_port;
+	p->src_addr = reply_server_id(&d->reply, rx->local_addr);
+	memcpy(p->chaddr, req->chaddr, sizeof(p->chaddr));
+	if (req->htype != DHCP4_HTYPE_ETHER || req->hlen != 6) {
+		if (p->dest == DHCP_DEST_CHADDR)
+			p->dest = DHCP_DEST_BROADCAST;
+	}
+}
+
+static void server_log_decision(const struct dhcp_rx_info *rx, const struct dhcp4_msg *req, int verdict,
+				const struct dhcp_decision *d)
+{
+	char addr[INET_ADDRSTRLEN] = "";
+	int type = dhcp4_msg_type(req);
+
+	if (!log_enabled(LOG_LEVEL_DEBUG))
+		return;
+	if (verdict == DHCP_PROBE) {
+		struct in_addr a = {htonl(d->probe_addr)};
+		inet_ntop(AF_INET, &a, addr, sizeof(addr));
+	} else if (verdict == DHCP_OFFER || verdict == DHCP_ACK) {
+		struct in_addr a = {d->reply.yiaddr};
+		inet_ntop(AF_INET, &a, addr, sizeof(addr));
+	}
+	log_debug("dhcp: %s: %s from %02x:%02x:%02x:%02x:%02x:%02x xid 0x%08x: %s %s%s%s", rx->ifname,
+		  type > 0 ? dhcp4_msg_type_name((unsigned)type) : "BOOTP", req->chaddr[0], req->chaddr[1],
+		  req->chaddr[2], req->chaddr[3], req->chaddr[4], req->chaddr[5], req->xid,
+		  verdict < 0 ? strerror(-verdict) : dhcp_verdict_name(verdict), addr, d->reason ? " " : "",
+		  d->reason ? d->reason : "");
+}
+
+void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const struct dhcp4_msg *req,
+			  const struct dhcp_rx_info *rx, int verdict, struct dhcp_probe *probe)
+{
+	for (;;) {
+		server_log_decision(rx, req, verdict, &s->dec);
+		if (verdict < 0) {
+			if (verdict == -EIO)
+				s->stats.ignored++;
+			break;
+		}
+		server_queue(s, sock, req, rx, verdict);
+		if (verdict != DHCP_PROBE)
+			break;
+		int r = dhcp_probe_start(s, sock, req, rx, s->dec.probe_addr, s->dec.probe_relayed, probe);
+		if (r == 0) {
+			s->stats.probes++;
+			return; /* the probe owns the request now */
+		}
+		/* A probe that cannot be sent counts as one that timed out. */
+		if (dhcp_server_warn_allowed(s))
+			log_warn("dhcp: %s: cannot send a %s probe: %s; offering unprobed", rx->ifname,
+				 s->dec.probe_relayed ? "ICMP" : "ARP", strerror(-r));
+		verdict = dhcp_engine_probe_done(&s->loaded->cfg, s->leases, req, rx, s->dec.probe_addr, false,
+						 time(NULL), &s->dec);
+	}
+	if (verdict == DHCP_IGNORE)
+		s->stats.ignored++;
+	dhcp_probe_free(probe);
+}
+
+/* Send the replies and report the events whose changes are on disk; keep
+ * the rest for the flush in flight. */
+static void server_deliver(struct dhcp_server *s)
+{
+	uint64_t durable = s->leases ? lease_store_durable_seq(s->leases) : 0;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->n_pending; i++) {
+		const struct dhcp_pending *p = &s->pending[i];
+		if (p->commit_seq > 0 && (uint64_t)p->commit_seq > durable) {
+			if (kept != i)
+				s->pending[kept] = *p;
+			kept++;
+			continue;
+		}
+		if (p->type && p->sock) {
+			dhcp_sock_send(s, p);
+			s->stats.replied++;
+			s->stats.offers += p->type == DHCP_OFFER;
+			s->stats.acks += p->type == DHCP_ACK;
+			s->stats.naks += p->type == DHCP_NAK;
+		}
+		if (p->n_events && s->ops && s->ops->on_events)
+			s->ops->on_events(s->arg, p->ifname, p->events, p->n_events);
+	}
+	s->n_pending = kept;
+}
+
+/* A write or fdatasync failed: nothing that waited on it may be sent. */
+static void server_commit_failed(struct dhcp_server *s, int r)
+{
+	uint64_t durable = lease_store_durable_seq(s->leases);
+	size_t dropped = 0, kept = 0;
+
+	for (size_t i = 0; i < s->n_pending; i++) {
+		if (s->pending[i].commit_seq > 0 && (uint64_t)s->pending[i].commit_seq > durable) {
+			dropped++;
+			continue;
+		}
+		s->pending[kept++] = s->pending[i];
+	}
+	s->n_pending = kept;
+	log_err("dhcp: LEASE JOURNAL WRITE FAILED (%s): %zu replies waiting on it dropped, reopening the store",
+		strerror(-r), dropped);
+	server_store_reopen(s);
+}
+
+#define FLUSH_NOT_RUN INT32_MIN
+
+static void flush_work(void *arg)
+{
+	struct dhcp_server *s = arg;
+	lease_flush_run(&s->flush_tok); /* touches only the token */
+}
+
+static void server_flush_start(struct dhcp_server *s);
+
+static void flush_done(void *arg, bool cancelled)
+{
+	struct dhcp_server *s = arg;
+
+	if (s->flush_tok.result == FLUSH_NOT_RUN)
+		lease_flush_run(&s->flush_tok);
+	int r = lease_store_flush_done(s->leases, &s->flush_tok);
+	s->flushing = false;
+	s->stats.commits++;
+	if (cancelled)
+		return; /* the server is being freed */
+	if (r < 0) {
+		server_commit_failed(s, r);
+		return;
+	}
+	server_deliver(s);
+	if (lease_store_has_pending(s->leases))
+		server_flush_start(s);
+}
+
+static void server_flush_start(struct dhcp_server *s)
+{
+	int r = lease_store_flush_begin(s->leases, &s->flush_tok);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		server_commit_failed(s, r);
+		return;
+	}
+	s->flushing = true;
+	s->flush_tok.result = FLUSH_NOT_RUN;
+	work_submit(s->flusher, flush_work, flush_done, s);
+}
+
+void dhcp_server_flush(struct dhcp_server *s)
+{
+	if (s->leases && !s->flushing && lease_store_has_pending(s->leases))
+		server_flush_start(s);
+	server_deliver(s);
+}
+
+/* The socket is going away: replies still waiting for a commit through it
+ * are dropped (their events are still reported). */
+static void server_forget_sock(struct dhcp_server *s, const struct dhcp_sock *k)
+{
+	for (size_t i = 0; i < s->n_pending; i++)
+		if (s->pending[i].sock == k)
+			s->pending[i].sock = NULL;
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+static void server_reclaim(struct dhcp_server *s)
+{
+	struct dhcp_event ev[RECLAIM_BATCH];
+	struct dhcp_event *all = NULL;
+	size_t n_all = 0;
+	time_t now = time(NULL);
+
+	for (;;) {
+		size_t n = 0;
+		int r = dhcp_engine_reclaim(s->leases, now, ev, RECLAIM_BATCH, &n);
+		if (r < 0) {
+			if (dhcp_server_warn_allowed(s))
+				log_warn("dhcp: lease reclaim failed: %s", strerror(-r));
+			break;
+		}
+		if (n) {
+			struct dhcp_event *grown = realloc(all, (n_all + n) * sizeof(*all));
+			if (!grown)
+				break;
+			all = grown;
+			memcpy(all + n_all, ev, n * sizeof(*ev));
+			n_all += n;
+		}
+		if (r < RECLAIM_BATCH)
+			break;
+	}
+	/* The expiries are reported once their journal records are on disk
+	 * (after a failed write they come back on a later tick, after replay). */
+	int64_t seq = lease_store_has_pending(s->leases) ? (int64_t)lease_store_last_seq(s->leases) : 0;
+	for (size_t i = 0; i < n_all; i += DHCP_EVENTS_MAX) {
+		struct dhcp_pending *p = pending_add(s);
+		if (!p) {
+			log_err("dhcp: out of memory queueing lease expiries");
+			break;
+		}
+		p->commit_seq = seq;
+		p->n_events = n_all - i < DHCP_EVENTS_MAX ? n_all - i : DHCP_EVENTS_MAX;
+		memcpy(p->events, all + i, p->n_events * sizeof(*all));
+	}
+	if (n_all)
+		log_debug("dhcp: reclaimed %zu expired leases", n_all);
+	free(all);
+	dhcp_server_flush(s);
+}
+
+static void server_compact(struct dhcp_server *s)
+{
+	uint64_t bytes = lease_store_journal_bytes(s->leases);
+
+	if (bytes <= DHCP_SRV_COMPACT_BYTES || s->flushing || lease_store_has_pending(s->leases))
+		return;
+	int r = lease_store_compact(s->leases);
+	if (r < 0)
+		log_warn("dhcp: lease store compaction failed: %s", strerror(-r));
+	else
+		log_info("dhcp: compacted the lease journal (%llu bytes, %zu leases)", (unsigned long long)bytes,
+			 lease_store_count(s->leases));
+}
+
+static void server_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct dhcp_server *s = arg;
+
+	if (!s->leases && server_store_open(s) < 0)
+		return;
+	if (s->flushing)
+		return; /* a slow disk: reclaim after the flush in flight */
+	server_reclaim(s);
+	if (s->leases)
+		server_compact(s);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf, const struct dhcp_server_ops *ops,
+		    void *arg, struct dhcp_server **ret)
+{
+	if (!base || !conf || !conf->lease_dir || !ret)
+		return -EINVAL;
+	if (mkdir(conf->lease_dir, 0700) < 0 && errno != EEXIST) {
+		int r = -errno;
+		log_err("dhcp: cannot create %s: %s", conf->lease_dir, strerror(errno));
+		return r;
+	}
+	struct dhcp_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->base = base;
+	s->ops = ops;
+	s->arg = arg;
+	s->nsfd = conf->nsfd;
+	s->probe_timeout_ms = conf->probe_timeout_ms > 0 ? conf->probe_timeout_ms : 300;
+	s->icmp_fd = -1;
+	s->lease_dir = strdup(conf->lease_dir);
+	s->rx_bufs = malloc(DHCP_SRV_BATCH * sizeof(*s->rx_bufs));
+	s->pending_cap = PENDING_INITIAL;
+	s->pending = malloc(s->pending_cap * sizeof(*s->pending));
+	s->tick = event_new(base, -1, EV_PERSIST, server_tick, s);
+	if (!s->lease_dir || !s->rx_bufs || !s->pending || !s->tick || work_pool_new(base, 1, &s->flusher) < 0) {
+		dhcp_server_free(s);
+		return -ENOMEM;
+	}
+	if (getrandom(&s->icmp_id, sizeof(s->icmp_id), 0) < 0)
+		s->icmp_id = (uint16_t)getpid();
+	s->store_cfg = (struct lease_store_config){.dir = s->lease_dir};
+	int r = server_store_open(s);
+	if (r < 0) {
+		dhcp_server_free(s);
+		return r;
+	}
+	struct timeval one = {1, 0};
+	event_add(s->tick, &one);
+	*ret = s;
+	return 0;
+}
+
+static void server_log_iface(const struct dhcp_iface *ifc, const struct dhcp_sock *k)
+{
+	char addr[INET_ADDRSTRLEN] = "none";
+
+	if (k->local_addr) {
+		struct in_addr a = {htonl(k->local_addr)};
+		inet_ntop(AF_INET, &a, addr, sizeof(addr));
+	}
+	log_info("dhcp: serving %s (vid %u: %zu subnet%s, %zu relayed; address %s)", ifc->name, ifc->vid,
+		 ifc->n_subnets, ifc->n_subnets == 1 ? "" : "s", ifc->n_relayed, addr);
+}
+
+/* Sockets for the new config, before anything changes. */
+struct apply_plan {
+	struct dhcp_sock **next;
+	bool *opened; /* next[i] is new */
+	int *new_arp; /* ARP socket opened for a kept next[i], else -1 */
+	int new_icmp;
+	size_t n;
+};
+
+static void plan_rollback(struct apply_plan *pl)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		if (pl->opened[i])
+			dhcp_sock_free(pl->next[i]);
+		if (pl->new_arp[i] >= 0)
+			close(pl->new_arp[i]);
+	}
+	if (pl->new_icmp >= 0)
+		close(pl->new_icmp);
+}
+
+static int plan_build(struct dhcp_server *s, const struct dhcp_config *cfg, struct apply_plan *pl, char *why,
+		      size_t why_len)
+{
+	bool probe = cfg->probe;
+
+	for (size_t i = 0; i < cfg->n_ifaces; i++) {
+		const char *name = cfg->ifaces[i].name;
+		struct dhcp_sock *k = dhcp_server_sock(s, name);
+		int r = 0;
+		if (k) {
+			pl->next[i] = k;
+			if (probe && k->arp_fd < 0)
+				r = dhcp_sock_open_arp(s, k, &pl->new_arp[i], why, why_len);
+		} else {
+			r = dhcp_sock_open(s, name, probe, &pl->next[i], why, why_len);
+			pl->opened[i] = r == 0;
+		}
+		pl->n = i + 1;
+		if (r < 0)
+			return r;
+	}
+	if (probe && s->icmp_fd < 0) {
+		int r = dhcp_probe_icmp_open(s, &pl->new_icmp);
+		if (r < 0) {
+			snprintf(why, why_len, "cannot open the ICMP probe socket: %s", strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void plan_commit(struct dhcp_server *s, struct dhcp_loaded *l, struct apply_plan *pl)
+{
+	const struct dhcp_config *cfg = l ? &l->cfg : NULL;
+
+	for (size_t i = 0; i < s->n_socks; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < pl->n && !kept; j++)
+			kept = pl->next[j] == s->socks[i];
+		if (!kept) {
+			log_info("dhcp: no longer serving %s", s->socks[i]->name);
+			server_forget_sock(s, s->socks[i]);
+			dhcp_sock_free(s->socks[i]);
+		}
+	}
+	free(s->socks);
+	s->socks = pl->next;
+	s->n_socks = pl->n;
+	pl->next = NULL;
+	if (pl->new_icmp >= 0)
+		dhcp_probe_icmp_attach(s, pl->new_icmp);
+	for (size_t i = 0; i < s->n_socks; i++) {
+		struct dhcp_sock *k = s->socks[i];
+		if (pl->new_arp[i] >= 0)
+			dhcp_sock_attach_arp(k, pl->new_arp[i]);
+		if (!cfg->probe)
+			dhcp_sock_attach_arp(k, -1);
+		k->vid = cfg->ifaces[i].vid;
+		k->vlan_id = l->vlan_ids ? l->vlan_ids[i] : 0;
+		dhcp_sock_refresh(k);
+		if (l->external_probe_interval_s > 0)
+			dhcp_ext_schedule(k, DHCP_SRV_EXT_FIRST_S);
+		else
+			dhcp_ext_stop(k);
+		server_log_iface(&cfg->ifaces[i], k);
+	}
+	if (!cfg->probe)
+		dhcp_probe_icmp_attach(s, -1);
+}
+
+int dhcp_server_apply(struct dhcp_server *s, struct dhcp_loaded *cfg, char *why, size_t why_len)
+{
+	size_t n = cfg ? cfg->cfg.n_ifaces : 0;
+	struct apply_plan pl = {.new_icmp = -1};
+	int r = -ENOMEM;
+
+	if (why_len)
+		why[0] = '\0';
+	pl.next = calloc(n + 1, sizeof(*pl.next));
+	pl.opened = calloc(n + 1, sizeof(*pl.opened));
+	pl.new_arp = malloc((n + 1) * sizeof(*pl.new_arp));
+	if (!pl.next || !pl.opened || !pl.new_arp) {
+		snprintf(why, why_len, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		pl.new_arp[i] = -1;
+	if (cfg) {
+		r = plan_build(s, &cfg->cfg, &pl, why, why_len);
+		if (r < 0) {
+			plan_rollback(&pl);
+			log_warn("dhcp: config %llu not applied: %s", (unsigned long long)cfg->cfg.version, why);
+			goto out;
+		}
+		plan_commit(s, cfg, &pl);
+	} else {
+		for (size_t i = 0; i < s->n_socks; i++) {
+			server_forget_sock(s, s->socks[i]);
+			dhcp_sock_free(s->socks[i]);
+		}
+		s->n_socks = 0;
+		dhcp_probe_icmp_attach(s, -1);
+		log_info("dhcp: not serving any interface");
+	}
+	struct dhcp_loaded *old = s->loaded;
+	s->loaded = cfg;
+	dhcp_loaded_free(old);
+	if (cfg)
+		log_info("dhcp: config %llu applied (%zu interface%s, probe %s, external detection %s)",
+			 (unsigned long long)cfg->cfg.version, n, n == 1 ? "" : "s", cfg->cfg.probe ? "on" : "off",
+			 cfg->external_probe_interval_s ? "on" : "off");
+	r = 0;
+out:
+	free(pl.next);
+	free(pl.opened);
+	free(pl.new_arp);
+	return r;
+}
+
+void dhcp_server_free(struct dhcp_server *s)
+{
+	if (!s)
+		return;
+	dhcp_probe_cancel_all(s);
+	work_pool_free(s->flusher); /* finishes the flush in flight */
+	for (size_t i = 0; i < s->n_socks; i++)
+		dhcp_sock_free(s->socks[i]);
+	free(s->socks);
+	dhcp_probe_icmp_attach(s, -1);
+	if (s->tick)
+		event_free(s->tick);
+	if (s->leases) {
+		int r = lease_store_commit(s->leases);
+		if (r < 0)
+			log_err("dhcp: final lease commit failed: %s", strerror(-r));
+		lease_store_free(s->leases);
+	}
+	dhcp_loaded_free(s->loaded);
+	free(s->pending);
+	free(s->rx_bufs);
+	free(s->lease_dir);
+	free(s);
+}
+
+const struct lease_store *dhcp_server_leases(const struct dhcp_server *s)
+{
+	return s->leases;
+}
+
+void dhcp_server_get_stats(const struct dhcp_server *s, struct dhcp_server_stats *ret)
+{
+	*ret = s->stats;
+}

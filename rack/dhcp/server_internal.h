@@ -1,0 +1,174 @@
+/* Shared between the DHCP server's files (server.c: lifecycle, apply,
+ * commit and timers; server_io.c: sockets, receive, send; probe.c:
+ * ARP/ICMP conflict probes; external.c: external DHCP detection). Not an
+ * API: nothing outside rack/dhcp/server*.c, probe.c and external.c
+ * includes it. */
+#pragma once
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "rack/dhcp/server.h"
+
+struct event;
+
+#define DHCP_SRV_BATCH	       64   /* datagrams per readable event */
+#define DHCP_SRV_RX_BUF	       4096 /* one received datagram */
+#define DHCP_SRV_TX_BUF	       4096 /* one encoded reply */
+#define DHCP_SRV_PROBES_MAX    256  /* conflict probes in flight */
+#define DHCP_SRV_RCVBUF	       (4 << 20)
+#define DHCP_SRV_COMPACT_BYTES (8u << 20)
+#define DHCP_SRV_EXT_WAIT_S    2 /* how long an external probe round collects offers */
+#define DHCP_SRV_EXT_FIRST_S   2 /* first round this long after apply */
+#define DHCP_SRV_EXT_SERVERS   16
+
+/* External DHCP detection state of one interface (external.c). */
+struct dhcp_ext {
+	struct event *timer; /* next round start, or the end of the current one */
+	struct event *ev;    /* the round's socket is readable */
+	int fd;		     /* port-68 socket while a round runs, else -1 */
+	uint32_t xid;
+	size_t n_servers;
+	uint32_t servers[DHCP_SRV_EXT_SERVERS];
+};
+
+/* The sockets of one served interface, kept across applies while the
+ * interface stays in the config. */
+struct dhcp_sock {
+	struct dhcp_server *srv;
+	char name[IFNAMSIZ];
+	int ifindex;
+	uint8_t mac[6];
+	bool has_mac;
+	uint32_t local_addr; /* host order; 0 = unknown (refreshed on demand) */
+	uint16_t vid;
+	uint64_t vlan_id;
+	int udp_fd; /* 0.0.0.0:67 bound to the device */
+	struct event *udp_ev;
+	int pkt_fd; /* AF_PACKET SOCK_DGRAM, send only: replies to chaddr */
+	int arp_fd; /* AF_PACKET SOCK_DGRAM ETH_P_ARP: probes; -1 unless cfg.probe */
+	struct event *arp_ev;
+	struct dhcp_ext ext;
+};
+
+/* A decision waiting for the batch's commit (encoded reply + where to
+ * send it + events to report afterwards). Lives only within one callback. */
+struct dhcp_pending {
+	struct dhcp_sock *sock; /* NULL: events only */
+	char ifname[IFNAMSIZ];
+	int64_t commit_seq;
+	enum dhcp_dest dest;
+	uint32_t dest_addr; /* host order */
+	uint16_t dest_port;
+	uint32_t src_addr; /* IP source for a CHADDR send (host order) */
+	uint8_t chaddr[6];
+	uint8_t type; /* DHCP4_OFFER / ACK / NAK, 0 = nothing to send */
+	size_t len;
+	uint8_t buf[DHCP_SRV_TX_BUF];
+	size_t n_events;
+	struct dhcp_event events[DHCP_EVENTS_MAX];
+};
+
+/* One conflict probe in flight. Owns a copy of everything it needs, so a
+ * config swap or a closed socket cannot leave it dangling: the interface
+ * is found again by name when the probe ends. */
+struct dhcp_probe {
+	struct dhcp_server *srv;
+	struct event *timer;
+	size_t slot; /* index in srv->probes */
+	char ifname[IFNAMSIZ];
+	struct dhcp_rx_info rx; /* rx.ifname points at ifname */
+	uint32_t addr;		/* probed address (host order) */
+	bool relayed;		/* ICMP, else ARP */
+	uint16_t icmp_seq;
+	uint8_t chaddr[DHCP4_CHADDR_LEN];
+	uint8_t hlen;
+	struct dhcp4_msg req;
+};
+
+struct dhcp_server {
+	struct event_base *base;
+	const struct dhcp_server_ops *ops;
+	void *arg;
+	int nsfd;
+	int64_t probe_timeout_ms;
+	char *lease_dir;
+	struct lease_store_config store_cfg;
+	struct lease_store *leases;
+	struct dhcp_loaded *loaded; /* NULL: not serving */
+
+	struct dhcp_sock **socks;
+	size_t n_socks;
+
+	int icmp_fd; /* raw ICMP for probes across relays; -1 unless cfg.probe */
+	struct event *icmp_ev;
+	uint16_t icmp_id;
+	uint16_t icmp_seq;
+	uint16_t ip_id;
+
+	struct dhcp_probe *probes[DHCP_SRV_PROBES_MAX];
+	size_t n_probes;
+
+	struct event *tick; /* reclaim + compaction, every second */
+
+	/* Scratch, one of each: large structs never go on the stack. */
+	struct dhcp4_msg req;
+	struct dhcp_decision dec;
+	uint8_t (*rx_bufs)[DHCP_SRV_RX_BUF];
+	struct dhcp_pending *pending; /* replies and events waiting for their commit */
+	size_t n_pending, pending_cap;
+
+	/* Group commit off the loop: one flush (write + fdatasync) at a time
+	 * on a worker thread, while the loop goes on receiving and staging
+	 * the next batch. */
+	struct work_pool *flusher;
+	struct lease_flush flush_tok;
+	bool flushing;
+
+	/* Rate limit for warnings (send failures and the like). */
+	int64_t warn_second;
+	unsigned warn_lines, warn_suppressed;
+
+	struct dhcp_server_stats stats;
+};
+
+/* server.c */
+bool dhcp_server_warn_allowed(struct dhcp_server *s);
+struct dhcp_sock *dhcp_server_sock(struct dhcp_server *s, const char *name);
+bool dhcp_server_is_own_mac(const struct dhcp_server *s, const uint8_t *chaddr, uint8_t hlen);
+bool dhcp_server_is_own_addr(const struct dhcp_server *s, uint32_t addr);
+/* Act on a verdict of the engine for req/rx (reply -> pending, probe ->
+ * start one, events -> pending). probe is the probe this came from, or
+ * NULL. */
+void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const struct dhcp4_msg *req,
+			  const struct dhcp_rx_info *rx, int verdict, struct dhcp_probe *probe);
+/* Commit what is staged, then send what may go and report events. */
+void dhcp_server_flush(struct dhcp_server *s);
+
+/* server_io.c */
+int dhcp_sock_open(struct dhcp_server *s, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
+		   size_t why_len);
+int dhcp_sock_open_arp(struct dhcp_server *s, struct dhcp_sock *k, int *ret_fd, char *why, size_t why_len);
+void dhcp_sock_attach_arp(struct dhcp_sock *k, int fd);
+void dhcp_sock_free(struct dhcp_sock *k);
+void dhcp_sock_refresh(struct dhcp_sock *k);
+void dhcp_sock_send(struct dhcp_server *s, const struct dhcp_pending *p);
+
+/* probe.c */
+bool dhcp_probe_client_busy(const struct dhcp_server *s, const struct dhcp4_msg *req);
+/* Start (probe == NULL) or continue probing for req. Returns 0, or -errno
+ * when the probe cannot be sent (then the caller treats it as free). */
+int dhcp_probe_start(struct dhcp_server *s, struct dhcp_sock *sock, const struct dhcp4_msg *req,
+		     const struct dhcp_rx_info *rx, uint32_t addr, bool relayed, struct dhcp_probe *probe);
+void dhcp_probe_free(struct dhcp_probe *p);
+void dhcp_probe_cancel_all(struct dhcp_server *s);
+int dhcp_probe_icmp_open(struct dhcp_server *s, int *ret_fd);
+void dhcp_probe_icmp_attach(struct dhcp_server *s, int fd);
+void dhcp_probe_arp_readable(int fd, short what, void *arg);
+
+/* external.c. schedule: first round in delay_s unless one is planned. */
+void dhcp_ext_schedule(struct dhcp_sock *k, int delay_s);
+void dhcp_ext_stop(struct dhcp_sock *k);

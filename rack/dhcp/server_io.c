@@ -1,0 +1,365 @@
+/* The DHCP server's sockets: one UDP socket on port 67 per served
+ * interface, a send-only packet socket for replies to chaddr, the ARP
+ * socket for probes; the receive loop and the send paths. See server.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "rack/dhcp/rawpkt.h"
+#include "rack/dhcp/server_internal.h"
+#include "rack/netns.h"
+
+static int set_int(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof(v)) < 0 ? -errno : 0;
+}
+
+/* Interface index, MAC and primary IPv4 address, through ioctls on a socket
+ * of the namespace (they act in the socket's namespace). */
+void dhcp_sock_refresh(struct dhcp_sock *k)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", k->name);
+	if (ioctl(k->udp_fd, SIOCGIFINDEX, &ifr) == 0)
+		k->ifindex = ifr.ifr_ifindex;
+	if (ioctl(k->udp_fd, SIOCGIFHWADDR, &ifr) == 0 && ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER) {
+		memcpy(k->mac, ifr.ifr_hwaddr.sa_data, 6);
+		k->has_mac = true;
+	}
+	memset(&ifr.ifr_addr, 0, sizeof(ifr.ifr_addr));
+	ifr.ifr_addr.sa_family = AF_INET;
+	if (ioctl(k->udp_fd, SIOCGIFADDR, &ifr) == 0) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ifr.ifr_addr;
+		k->local_addr = ntohl(in->sin_addr.s_addr);
+	} else {
+		k->local_addr = 0;
+	}
+}
+
+static void sock_readable(evutil_socket_t fd, short what, void *arg);
+
+static int udp_open(struct dhcp_server *s, const char *name, char *why, size_t why_len)
+{
+	int fd = netns_socket(s->nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(why, why_len, "interface %s: socket: %s", name, strerror(-fd));
+		return fd;
+	}
+	int r;
+	const char *step;
+	if ((r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0) {
+		step = "SO_REUSEADDR";
+	} else if ((r = set_int(fd, SOL_SOCKET, SO_BROADCAST, 1)) < 0) {
+		step = "SO_BROADCAST";
+	} else if ((r = set_int(fd, IPPROTO_IP, IP_PKTINFO, 1)) < 0) {
+		step = "IP_PKTINFO";
+	} else if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)strlen(name) + 1) < 0) {
+		r = -errno;
+		step = "SO_BINDTODEVICE";
+	} else {
+		/* Best effort: FORCE needs CAP_NET_ADMIN, plain is capped by rmem_max. */
+		if (set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, DHCP_SRV_RCVBUF) < 0)
+			set_int(fd, SOL_SOCKET, SO_RCVBUF, DHCP_SRV_RCVBUF);
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(DHCP4_SERVER_PORT)};
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+			return fd;
+		r = -errno;
+		step = "bind 0.0.0.0:67";
+	}
+	snprintf(why, why_len, "interface %s: %s: %s", name, step, strerror(-r));
+	close(fd);
+	return r;
+}
+
+int dhcp_sock_open_arp(struct dhcp_server *s, struct dhcp_sock *k, int *ret_fd, char *why, size_t why_len)
+{
+	int fd = netns_socket(s->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	if (fd < 0) {
+		snprintf(why, why_len, "interface %s: ARP socket: %s", k->name, strerror(-fd));
+		return fd;
+	}
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP), .sll_ifindex = k->ifindex};
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		int r = -errno;
+		snprintf(why, why_len, "interface %s: bind ARP socket: %s", k->name, strerror(errno));
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+void dhcp_sock_attach_arp(struct dhcp_sock *k, int fd)
+{
+	if (k->arp_ev) {
+		event_free(k->arp_ev);
+		k->arp_ev = NULL;
+	}
+	if (k->arp_fd >= 0 && k->arp_fd != fd)
+		close(k->arp_fd);
+	k->arp_fd = fd;
+	if (fd < 0)
+		return;
+	k->arp_ev = event_new(k->srv->base, fd, EV_READ | EV_PERSIST, dhcp_probe_arp_readable, k);
+	if (k->arp_ev)
+		event_add(k->arp_ev, NULL);
+}
+
+int dhcp_sock_open(struct dhcp_server *s, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
+		   size_t why_len)
+{
+	if (!name[0] || strlen(name) >= IFNAMSIZ) {
+		snprintf(why, why_len, "interface '%s': bad name", name);
+		return -EINVAL;
+	}
+	struct dhcp_sock *k = calloc(1, sizeof(*k));
+	if (!k) {
+		snprintf(why, why_len, "out of memory");
+		return -ENOMEM;
+	}
+	k->srv = s;
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->pkt_fd = k->arp_fd = k->ext.fd = -1;
+	k->udp_fd = udp_open(s, name, why, why_len);
+	if (k->udp_fd < 0) {
+		int r = k->udp_fd;
+		free(k);
+		return r;
+	}
+	dhcp_sock_refresh(k);
+	int r;
+	if (k->ifindex <= 0) {
+		snprintf(why, why_len, "interface %s: no such device", name);
+		r = -ENODEV;
+		goto fail;
+	}
+	k->pkt_fd = netns_socket(s->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (k->pkt_fd < 0) {
+		r = k->pkt_fd;
+		snprintf(why, why_len, "interface %s: packet socket: %s", name, strerror(-r));
+		goto fail;
+	}
+	if (want_arp) {
+		int fd;
+		r = dhcp_sock_open_arp(s, k, &fd, why, why_len);
+		if (r < 0)
+			goto fail;
+		dhcp_sock_attach_arp(k, fd);
+	}
+	k->udp_ev = event_new(s->base, k->udp_fd, EV_READ | EV_PERSIST, sock_readable, k);
+	if (!k->udp_ev || event_add(k->udp_ev, NULL) < 0) {
+		snprintf(why, why_len, "interface %s: cannot add the socket to the event loop", name);
+		r = -ENOMEM;
+		goto fail;
+	}
+	*ret = k;
+	return 0;
+fail:
+	dhcp_sock_free(k);
+	return r;
+}
+
+void dhcp_sock_free(struct dhcp_sock *k)
+{
+	if (!k)
+		return;
+	dhcp_ext_stop(k);
+	if (k->ext.timer)
+		event_free(k->ext.timer);
+	dhcp_sock_attach_arp(k, -1);
+	if (k->udp_ev)
+		event_free(k->udp_ev);
+	if (k->udp_fd >= 0)
+		close(k->udp_fd);
+	if (k->pkt_fd >= 0)
+		close(k->pkt_fd);
+	free(k);
+}
+
+/* ---- receive ---------------------------------------------------------------- */
+
+static void sock_handle(struct dhcp_server *s, struct dhcp_sock *k, const uint8_t *buf, size_t len,
+			const struct in_pktinfo *pi, time_t now)
+{
+	const char *why = NULL;
+
+	if (!s->loaded || !s->leases)
+		return;
+	if (dhcp4_msg_decode(buf, len, &s->req, &why) < 0) {
+		log_debug("dhcp: %s: malformed packet (%zu bytes): %s", k->name, len, why ? why : "?");
+		s->stats.ignored++;
+		return;
+	}
+	if (s->req.op != DHCP4_BOOTREQUEST || dhcp_server_is_own_mac(s, s->req.chaddr, s->req.hlen)) {
+		s->stats.ignored++; /* our own external-DHCP probe, looped back */
+		return;
+	}
+	if (!k->local_addr)
+		dhcp_sock_refresh(k);
+	struct dhcp_rx_info rx = {
+	    .ifname = k->name,
+	    .ifindex = pi && pi->ipi_ifindex ? pi->ipi_ifindex : k->ifindex,
+	    .local_addr = k->local_addr,
+	    .dst_addr = pi ? ntohl(pi->ipi_addr.s_addr) : 0xffffffffu,
+	};
+	if (!rx.local_addr && pi)
+		rx.local_addr = ntohl(pi->ipi_spec_dst.s_addr);
+	if (dhcp4_msg_type(&s->req) == DHCP4_DISCOVER && s->loaded->cfg.probe) {
+		if (dhcp_probe_client_busy(s, &s->req)) {
+			s->stats.ignored++; /* a retransmission while we probe for it */
+			return;
+		}
+		if (s->n_probes >= DHCP_SRV_PROBES_MAX) {
+			s->stats.dropped_busy++; /* the client retransmits */
+			return;
+		}
+	}
+	int v = dhcp_engine_handle(&s->loaded->cfg, s->leases, &s->req, &rx, now, &s->dec);
+	dhcp_server_dispatch(s, k, &s->req, &rx, v, NULL);
+}
+
+static void sock_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct dhcp_sock *k = arg;
+	struct dhcp_server *s = k->srv;
+	struct mmsghdr msgs[DHCP_SRV_BATCH];
+	struct iovec iov[DHCP_SRV_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		struct cmsghdr align;
+	} ctl[DHCP_SRV_BATCH];
+	struct sockaddr_in peers[DHCP_SRV_BATCH];
+
+	memset(msgs, 0, sizeof(msgs));
+	for (size_t i = 0; i < DHCP_SRV_BATCH; i++) {
+		iov[i] = (struct iovec){s->rx_bufs[i], DHCP_SRV_RX_BUF};
+		msgs[i].msg_hdr = (struct msghdr){
+		    .msg_name = &peers[i],
+		    .msg_namelen = sizeof(peers[i]),
+		    .msg_iov = &iov[i],
+		    .msg_iovlen = 1,
+		    .msg_control = ctl[i].buf,
+		    .msg_controllen = sizeof(ctl[i].buf),
+		};
+	}
+	int n = recvmmsg(fd, msgs, DHCP_SRV_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR && dhcp_server_warn_allowed(s))
+			log_warn("dhcp: %s: receive: %s", k->name, strerror(errno));
+		return;
+	}
+	time_t now = time(NULL);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *mh = &msgs[i].msg_hdr;
+		const struct in_pktinfo *pi = NULL;
+		s->stats.received++;
+		if (mh->msg_flags & MSG_TRUNC) {
+			s->stats.ignored++;
+			continue;
+		}
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+				pi = (const struct in_pktinfo *)CMSG_DATA(c);
+		sock_handle(s, k, s->rx_bufs[i], msgs[i].msg_len, pi, now);
+	}
+	dhcp_server_flush(s);
+}
+
+/* ---- send ----------------------------------------------------------------------- */
+
+static int udp_send(const struct dhcp_sock *k, const struct dhcp_pending *p, uint32_t dst, uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(dst)};
+	struct iovec iov = {(void *)p->buf, p->len};
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = {
+	    .msg_name = &sin,
+	    .msg_namelen = sizeof(sin),
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = ctl.buf,
+	    .msg_controllen = sizeof(ctl.buf),
+	};
+	memset(&ctl, 0, sizeof(ctl));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = IPPROTO_IP;
+	c->cmsg_type = IP_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+	struct in_pktinfo pi = {.ipi_ifindex = k->ifindex, .ipi_spec_dst.s_addr = htonl(k->local_addr)};
+	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	return sendmsg(k->udp_fd, &mh, 0) < 0 ? -errno : 0;
+}
+
+/* To yiaddr at chaddr without ARP: the client has no address yet and may
+ * not answer ARP for the one we offer. */
+static int chaddr_send(struct dhcp_server *s, const struct dhcp_sock *k, const struct dhcp_pending *p)
+{
+	uint8_t pkt[RAWPKT_IP_HDR_LEN + RAWPKT_UDP_HDR_LEN + DHCP_SRV_TX_BUF];
+	uint32_t src = p->src_addr ? p->src_addr : k->local_addr;
+
+	if (k->pkt_fd < 0 || !src)
+		return -ENOTCONN;
+	int n = rawpkt_udp_build(pkt, sizeof(pkt), src, p->dest_addr, DHCP4_SERVER_PORT, p->dest_port, s->ip_id++,
+				 p->buf, p->len);
+	if (n < 0)
+		return n;
+	struct sockaddr_ll sll = {
+	    .sll_family = AF_PACKET,
+	    .sll_protocol = htons(ETH_P_IP),
+	    .sll_ifindex = k->ifindex,
+	    .sll_halen = 6,
+	};
+	memcpy(sll.sll_addr, p->chaddr, 6);
+	return sendto(k->pkt_fd, pkt, (size_t)n, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? -errno : 0;
+}
+
+void dhcp_sock_send(struct dhcp_server *s, const struct dhcp_pending *p)
+{
+	const struct dhcp_sock *k = p->sock;
+	uint16_t port = p->dest_port ? p->dest_port : DHCP4_CLIENT_PORT;
+	int r;
+
+	switch (p->dest) {
+	case DHCP_DEST_RELAY:
+	case DHCP_DEST_CIADDR:
+		r = udp_send(k, p, p->dest_addr, port);
+		break;
+	case DHCP_DEST_CHADDR:
+		r = chaddr_send(s, k, p);
+		if (r == 0)
+			break;
+		if (dhcp_server_warn_allowed(s))
+			log_warn("dhcp: %s: unicast to chaddr failed (%s), broadcasting", k->name, strerror(-r));
+		/* fall through */
+	case DHCP_DEST_BROADCAST:
+		r = udp_send(k, p, 0xffffffffu, port);
+		break;
+	default:
+		return;
+	}
+	if (r < 0 && dhcp_server_warn_allowed(s)) {
+		struct in_addr a = {htonl(p->dest == DHCP_DEST_CHADDR ? 0xffffffffu : p->dest_addr)};
+		char text[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &a, text, sizeof(text));
+		log_warn("dhcp: %s: send %s to %s:%u failed: %s", k->name, dhcp4_msg_type_name(p->type), text, port,
+			 strerror(-r));
+	}
+}

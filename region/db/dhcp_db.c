@@ -1,0 +1,372 @@
+/* The SQL of region/dhcp (see dhcp_db.h). */
+#include "region/db/dhcp_db.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "region/db/db_internal.h"
+
+/* ---- the model a rack's DHCP config is built from ---- */
+
+/* Snippets of one scope, as OPTION objects. */
+#define DHCP_DB_OPTIONS(cond)                                                                                          \
+	"(SELECT coalesce(json_agg(json_build_object('code', n.code, 'data', encode(n.data, 'hex')) "                  \
+	"ORDER BY n.id), '[]') FROM dhcp_snippet n WHERE n.enabled AND " cond ")"
+
+#define DHCP_DB_RESERVATION "a.owner_kind = 'machine_interface' AND a.mode IN ('auto', 'static') AND a.ip IS NOT NULL"
+
+static const char dhcp_db_model_sql[] =
+	/* VLANs this rack is primary for, with the rack's interface there:
+	 * the one holding an address in a managed IPv4 subnet of the VLAN. */
+	"WITH served AS ("
+	" SELECT v.id, v.vid, v.mtu, v.name, f.name AS fabric,"
+	"  (SELECT json_build_object('iface', ri.name, 'address', host(a.addr))"
+	"   FROM rack_interface ri CROSS JOIN unnest(ri.addresses) AS a(addr) JOIN subnet s ON a.addr <<= s.cidr"
+	"   WHERE ri.rack_id = $1 AND s.vlan_id = v.id AND s.managed AND family(s.cidr) = 4"
+	"   ORDER BY ri.name, s.id, a.addr LIMIT 1) AS srv"
+	" FROM vlan v JOIN fabric f ON f.id = v.fabric_id"
+	" WHERE v.dhcp_on AND v.primary_rack_id = $1),"
+	/* Their subnets and those of VLANs relaying to them. */
+	" subs AS ("
+	" SELECT s.id, s.vlan_id, json_build_object("
+	"  'id', s.id, 'cidr', s.cidr::text,"
+	"  'server', (SELECT host(a.addr) FROM rack_interface ri CROSS JOIN unnest(ri.addresses) AS a(addr)"
+	"   WHERE ri.rack_id = $1 AND a.addr <<= s.cidr ORDER BY ri.name, a.addr LIMIT 1),"
+	"  'router', host(s.gateway),"
+	"  'dns', (SELECT coalesce(json_agg(host(d) ORDER BY o), '[]')"
+	"   FROM unnest(s.dns_servers) WITH ORDINALITY AS x(d, o) WHERE family(d) = 4),"
+	"  'domain', s.domain,"
+	"  'ntp', (SELECT coalesce(json_agg(host(d) ORDER BY o), '[]')"
+	"   FROM unnest(s.ntp_servers) WITH ORDINALITY AS x(d, o) WHERE family(d) = 4),"
+	"  'lease_time', s.dhcp_lease_time,"
+	"  'disabled_arches', to_json(s.disabled_boot_arches),"
+	"  'routes', (SELECT coalesce(json_agg(json_build_object('destination', d.cidr::text,"
+	"   'gateway', host(rt.gateway)) ORDER BY rt.id), '[]')"
+	"   FROM static_route rt JOIN subnet d ON d.id = rt.destination_id"
+	"   WHERE rt.source_id = s.id AND family(d.cidr) = 4),"
+	"  'ranges', (SELECT coalesce(json_agg(json_build_object('id', g.id, 'first', host(g.start_ip),"
+	"   'last', host(g.end_ip), 'options', " DHCP_DB_OPTIONS(
+	"n.ip_range_id = g.id") ") ORDER BY g.id), '[]')"
+				"   FROM ip_range g WHERE g.subnet_id = s.id AND g.type = 'dynamic'),"
+				"  'hosts', (SELECT coalesce(json_agg(json_build_object('mac', i.mac::text, 'address', "
+				"host(a.ip),"
+				"   'hostname', m.hostname::text, 'options', " DHCP_DB_OPTIONS(
+				    "n.interface_id = i.id") ")"
+							     "   ORDER BY a.ip, a.id), '[]')"
+							     "   FROM ip_address a JOIN interface i ON i.id = "
+							     "a.interface_id JOIN machine m ON m.id = i.machine_id"
+							     "   WHERE a.subnet_id = s.id AND " DHCP_DB_RESERVATION "),"
+							     "  'options', " DHCP_DB_OPTIONS(
+								 "n.subnet_id = s.id") ") AS doc"
+										       " FROM subnet s"
+										       " WHERE s.managed AND "
+										       "family(s.cidr) = 4"
+										       "  AND s.vlan_id IN (SELECT id "
+										       "FROM served UNION"
+										       "   SELECT r.id FROM vlan r "
+										       "WHERE r.relay_vlan_id IN "
+										       "(SELECT id FROM served))"
+										       "  AND (EXISTS (SELECT 1 FROM "
+										       "ip_range g WHERE g.subnet_id = "
+										       "s.id AND g.type = 'dynamic')"
+										       "   OR EXISTS (SELECT 1 FROM "
+										       "ip_address a WHERE a.subnet_id "
+										       "= s.id AND " DHCP_DB_RESERVATION
+										       ")))"
+										       "SELECT json_build_object("
+										       " 'vlans', (SELECT "
+										       "coalesce(json_agg(json_build_"
+										       "object('id', v.id, 'vid', "
+										       "v.vid, 'mtu', v.mtu,"
+										       "  'name', v.name, 'fabric', "
+										       "v.fabric, 'iface', "
+										       "v.srv->>'iface', 'address', "
+										       "v.srv->>'address',"
+										       "  'subnets', (SELECT "
+										       "coalesce(json_agg(x.doc ORDER "
+										       "BY x.id), '[]') FROM subs x "
+										       "WHERE x.vlan_id = v.id),"
+										       "  'relayed', (SELECT "
+										       "coalesce(json_agg(x.doc ORDER "
+										       "BY x.id), '[]') FROM subs x"
+										       "   JOIN vlan r ON r.id = "
+										       "x.vlan_id WHERE "
+										       "r.relay_vlan_id = v.id AND "
+										       "r.id <> v.id))"
+										       "  ORDER BY v.id), '[]') FROM "
+										       "served v),"
+										       " 'options', " DHCP_DB_OPTIONS(
+											   "num_nonnulls(n.subnet_id, "
+											   "n.ip_range_id, "
+											   "n.interface_id) = 0") ")::"
+														  "tex"
+														  "t";
+
+int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json)
+{
+	const char *p[] = { rack_id };
+	return db_query_value(db, dhcp_db_model_sql, 1, p, ret_json);
+}
+
+/* ---- lease reports ---- */
+
+/* Who holds ip, when it is not a DHCP lease ("" if nobody or a lease). */
+static int dhcp_db_holder(struct db *db, const char *ip, char *buf, size_t len)
+{
+	const char *p[] = { ip };
+	char *v = NULL;
+	buf[0] = '\0';
+	int r = db_query_value(db,
+			       "SELECT coalesce(ip_holder(id), owner_kind) FROM ip_address "
+			       "WHERE ip = $1::inet AND owner_kind <> 'dhcp_lease'",
+			       1, p, &v);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	snprintf(buf, len, "%s", v);
+	free(v);
+	return 1;
+}
+
+/* The address of a lease goes on a machine's DHCP link (row link_id):
+ * a lease row holding it gives way, anything else is a conflict. */
+static int dhcp_db_link_set(struct db *db, const char *link_id, struct dhcp_db_event *e)
+{
+	const char *p[] = { link_id, e->ip };
+	PGresult *res;
+	int r = db_exec(db,
+			"SELECT id::text = $1, owner_kind = 'dhcp_lease', coalesce(ip_holder(id), owner_kind) "
+			"FROM ip_address WHERE ip = $2::inet",
+			2, p, &res);
+	if (r < 0)
+		return r;
+	bool held = PQntuples(res) == 1, mine = held && PQgetvalue(res, 0, 0)[0] == 't',
+	     lease = held && PQgetvalue(res, 0, 1)[0] == 't';
+	if (held && !mine && !lease) {
+		snprintf(e->holder, sizeof(e->holder), "%s", PQgetvalue(res, 0, 2));
+		PQclear(res);
+		return -EEXIST;
+	}
+	PQclear(res);
+	if (mine)
+		return 0;
+	if (lease)
+		r = db_exec(db, "DELETE FROM ip_address WHERE ip = $1::inet AND owner_kind = 'dhcp_lease'", 1, &e->ip,
+			    NULL);
+	if (r == 0)
+		r = db_exec(db, "UPDATE ip_address SET ip = $2::inet WHERE id = $1::bigint", 2, p, NULL);
+	return r;
+}
+
+static int dhcp_db_granted(struct db *db, const char *rack_id, struct dhcp_db_event *e)
+{
+	char subnet[24], expiry[24];
+	const char *p[] = { rack_id, e->ip, e->mac, e->hostname, subnet, e->expiry_unix ? expiry : NULL };
+	PGresult *res;
+	char *v = NULL;
+
+	snprintf(subnet, sizeof(subnet), "%" PRIu64, e->subnet_id);
+	snprintf(expiry, sizeof(expiry), "%" PRId64, e->expiry_unix);
+	int r = db_query_value(db, "SELECT 1 FROM subnet WHERE id = $1::bigint AND $2::inet <<= cidr", 2,
+			       (const char *[]){ subnet, e->ip }, &v);
+	free(v);
+	v = NULL;
+	if (r < 0)
+		return r;
+	/* A known machine interface with a DHCP link on this subnet: the
+	 * address goes on the link. */
+	if (e->mac[0]) {
+		r = db_query_value(db,
+				   "SELECT a.id FROM ip_address a JOIN interface i ON i.id = a.interface_id "
+				   "WHERE i.mac = $1::macaddr AND a.subnet_id = $2::bigint AND a.mode = 'dhcp' "
+				   "AND a.owner_kind = 'machine_interface' ORDER BY a.id LIMIT 1",
+				   2, (const char *[]){ e->mac, subnet }, &v);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	if (v) {
+		r = dhcp_db_link_set(db, v, e);
+		free(v);
+		return r;
+	}
+	/* One lease per client and subnet: a new address replaces the old. */
+	r = db_exec(db,
+		    "DELETE FROM ip_address WHERE owner_kind = 'dhcp_lease' AND lease_mac = $1::macaddr "
+		    "AND subnet_id = $2::bigint AND ip <> $3::inet",
+		    3, (const char *[]){ e->mac, subnet, e->ip }, NULL);
+	if (r < 0)
+		return r;
+	r = db_exec(db,
+		    "INSERT INTO ip_address (ip, subnet_id, mode, owner_kind, lease_mac, lease_rack_id, lease_expiry, "
+		    "hostname) VALUES ($2::inet, $5::bigint, 'dhcp', 'dhcp_lease', $3::macaddr, $1, "
+		    "to_timestamp($6::bigint), $4) "
+		    "ON CONFLICT (ip) DO UPDATE SET lease_mac = EXCLUDED.lease_mac, "
+		    "lease_rack_id = EXCLUDED.lease_rack_id, lease_expiry = EXCLUDED.lease_expiry, "
+		    "hostname = EXCLUDED.hostname "
+		    "WHERE ip_address.owner_kind = 'dhcp_lease' AND ip_address.subnet_id = EXCLUDED.subnet_id "
+		    "RETURNING id",
+		    6, p, &res);
+	if (r < 0)
+		return r;
+	int rows = PQntuples(res);
+	PQclear(res);
+	if (rows == 1)
+		return 0;
+	r = dhcp_db_holder(db, e->ip, e->holder, sizeof(e->holder));
+	return r < 0 ? r : -EEXIST;
+}
+
+static int dhcp_db_released(struct db *db, const char *rack_id, struct dhcp_db_event *e)
+{
+	const char *p[] = { rack_id, e->ip, e->mac[0] ? e->mac : NULL };
+	/* Without a MAC: the lease this rack holds on the address. */
+	int r = db_exec(db,
+			"DELETE FROM ip_address WHERE owner_kind = 'dhcp_lease' AND ip = $2::inet "
+			"AND (($3::macaddr IS NULL AND lease_rack_id = $1) OR lease_mac = $3::macaddr)",
+			3, p, NULL);
+	if (r == 0 && e->mac[0])
+		r = db_exec(db,
+			    "UPDATE ip_address a SET ip = NULL FROM interface i WHERE i.id = a.interface_id "
+			    "AND i.mac = $2::macaddr AND a.mode = 'dhcp' AND a.owner_kind = 'machine_interface' "
+			    "AND a.ip = $1::inet",
+			    2, (const char *[]){ e->ip, e->mac }, NULL);
+	/* EXPIRED also ends a quarantine. */
+	if (r == 0 && e->kind == DHCP_DB_EXPIRED)
+		r = db_exec(db, "DELETE FROM dhcp_conflict WHERE ip = $2::inet AND rack_id = $1", 2, p, NULL);
+	return r;
+}
+
+static int dhcp_db_conflict(struct db *db, const char *rack_id, struct dhcp_db_event *e)
+{
+	char subnet[24], expiry[24];
+	const char *p[] = {rack_id,   e->ip,  e->mac[0] ? e->mac : NULL,
+			   e->reason, subnet, e->expiry_unix ? expiry : NULL};
+
+	snprintf(subnet, sizeof(subnet), "%" PRIu64, e->subnet_id);
+	snprintf(expiry, sizeof(expiry), "%" PRId64, e->expiry_unix);
+	/* An unknown subnet is not worth losing the quarantine over. */
+	return db_exec(db,
+		       "INSERT INTO dhcp_conflict (ip, rack_id, subnet_id, mac, reason, until) "
+		       "VALUES ($2::inet, $1, (SELECT id FROM subnet WHERE id = $5::bigint), $3::macaddr, $4, "
+		       "coalesce(to_timestamp($6::bigint), now() + interval '1 hour')) "
+		       "ON CONFLICT (ip, rack_id) DO UPDATE SET subnet_id = EXCLUDED.subnet_id, mac = EXCLUDED.mac, "
+		       "reason = EXCLUDED.reason, until = EXCLUDED.until, last_seen = now()",
+		       6, p, NULL);
+}
+
+static int dhcp_db_event_apply(struct db *db, const char *rack_id, struct dhcp_db_event *e)
+{
+	switch (e->kind) {
+	case DHCP_DB_GRANTED:
+		return dhcp_db_granted(db, rack_id, e);
+	case DHCP_DB_RELEASED:
+	case DHCP_DB_EXPIRED:
+		return dhcp_db_released(db, rack_id, e);
+	case DHCP_DB_CONFLICT:
+		return dhcp_db_conflict(db, rack_id, e);
+	}
+	return -EINVAL;
+}
+
+static int dhcp_db_reconcile(struct db *db, const char *rack_id, const char *keep_leases, const char *keep_conflicts,
+			     long *ret_dropped)
+{
+	const char *p[] = { rack_id, keep_leases };
+	PGresult *res;
+	int r = db_exec(db,
+			"DELETE FROM ip_address WHERE owner_kind = 'dhcp_lease' AND lease_rack_id = $1 "
+			"AND NOT ip = ANY ($2::inet[])",
+			2, p, &res);
+	if (r < 0)
+		return r;
+	*ret_dropped += db_affected(res);
+	PQclear(res);
+	r = db_exec(db, "DELETE FROM dhcp_conflict WHERE rack_id = $1 AND NOT ip = ANY ($2::inet[])", 2,
+		    (const char *[]){ rack_id, keep_conflicts }, &res);
+	if (r < 0)
+		return r;
+	*ret_dropped += db_affected(res);
+	PQclear(res);
+	return 0;
+}
+
+int dhcp_db_leases_apply(struct db *db, const char *rack_id, struct dhcp_db_event *ev, size_t n,
+			 const char *keep_leases, const char *keep_conflicts, long *ret_dropped)
+{
+	long dropped = 0;
+	int r = db_begin(db);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		ev[i].holder[0] = '\0';
+		r = db_exec(db, "SAVEPOINT dhcp_event", 0, NULL, NULL);
+		if (r < 0)
+			break;
+		ev[i].result = dhcp_db_event_apply(db, rack_id, &ev[i]);
+		if (ev[i].result == -EIO) {
+			r = -EIO;
+			break;
+		}
+		r = db_exec(db, ev[i].result < 0 ? "ROLLBACK TO SAVEPOINT dhcp_event" : "RELEASE SAVEPOINT dhcp_event",
+			    0, NULL, NULL);
+	}
+	if (r == 0 && keep_leases && keep_conflicts)
+		r = dhcp_db_reconcile(db, rack_id, keep_leases, keep_conflicts, &dropped);
+	if (r == 0)
+		r = db_commit(db);
+	if (r < 0)
+		return db_rollback(db, r);
+	if (ret_dropped)
+		*ret_dropped = dropped;
+	return 0;
+}
+
+/* ---- external DHCP servers ---- */
+
+int dhcp_db_external_set(struct db *db, uint64_t vlan_id, const char *rack_id, const char *server,
+			 struct dhcp_db_external *ret)
+{
+	char id[24];
+	const char *p[] = { id, rack_id, server };
+	PGresult *res;
+
+	memset(ret, 0, sizeof(*ret));
+	snprintf(id, sizeof(id), "%" PRIu64, vlan_id);
+	int r = db_begin(db);
+	if (r == 0)
+		r = db_exec(db,
+			    "SELECT coalesce(host(v.external_dhcp), ''), "
+			    "format('VLAN %s of %s', v.vid, f.name) "
+			    "FROM vlan v JOIN fabric f ON f.id = v.fabric_id WHERE v.id = $1::bigint FOR UPDATE OF v",
+			    1, p, &res);
+	if (r < 0)
+		return db_rollback(db, r);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return db_rollback(db, -ENOENT);
+	}
+	snprintf(ret->previous, sizeof(ret->previous), "%s", PQgetvalue(res, 0, 0));
+	snprintf(ret->label, sizeof(ret->label), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (server) {
+		ret->changed = strcmp(ret->previous, server) != 0;
+		r = db_exec(db,
+			    "UPDATE vlan SET external_dhcp = $3::inet, external_dhcp_rack_id = $2, "
+			    "external_dhcp_seen = now() WHERE id = $1::bigint",
+			    3, p, NULL);
+	} else {
+		r = db_exec(db,
+			    "UPDATE vlan SET external_dhcp = NULL WHERE id = $1::bigint AND external_dhcp IS NOT NULL "
+			    "AND external_dhcp_rack_id = $2",
+			    2, p, &res);
+		if (r == 0) {
+			ret->changed = db_affected(res) > 0;
+			PQclear(res);
+		}
+	}
+	if (r == 0)
+		r = db_commit(db);
+	return r < 0 ? db_rollback(db, r) : 0;
+}

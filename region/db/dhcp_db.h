@@ -1,0 +1,75 @@
+/* The SQL of region/dhcp: what a rack's DHCP server is built from, and the
+ * leases, conflicts and external DHCP servers racks report. Errors as in
+ * db.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "region/db/db.h"
+
+/* Everything rack_id's DHCP config is built from, as one JSON document
+ * (malloc'd text), every array in id order so that the same model gives the
+ * same document:
+ *   {"vlans": [{"id", "vid", "mtu", "name", "fabric",
+ *               "iface", "address"        (null: the rack has no address
+ *                                          in a managed IPv4 subnet here),
+ *               "subnets": [SUBNET], "relayed": [SUBNET]}],
+ *    "options": [OPTION]}                  (global snippets)
+ *   SUBNET: {"id", "cidr", "server", "router", "dns": [], "domain",
+ *            "ntp": [], "lease_time" (null = default), "disabled_arches": [],
+ *            "routes": [{"destination", "gateway"}],
+ *            "ranges": [{"id", "first", "last", "options"}],
+ *            "hosts": [{"mac", "address", "hostname", "options"}],
+ *            "options"}
+ *   OPTION: {"code", "data" (hex)}
+ * Only managed IPv4 subnets with a dynamic range or a reservation, only
+ * enabled snippets. */
+int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json);
+
+enum dhcp_db_event_kind {
+	DHCP_DB_GRANTED = 1,
+	DHCP_DB_RELEASED = 2,
+	DHCP_DB_EXPIRED = 3,
+	DHCP_DB_CONFLICT = 4,
+};
+
+/* One lease event, validated by the caller (ip a dotted quad, mac "" or
+ * aa:bb:cc:dd:ee:ff, reason one of decline/arp/icmp/admin for a conflict).
+ * Strings are borrowed. */
+struct dhcp_db_event {
+	enum dhcp_db_event_kind kind;
+	const char *ip;
+	const char *mac;
+	const char *hostname;
+	uint64_t subnet_id;
+	int64_t expiry_unix;
+	const char *reason;
+	/* Out: 0 applied; -ENOENT unknown subnet (or the address is not in
+	 * it); -EEXIST the address is held by something that is not a DHCP
+	 * lease (holder says what); -EINVAL PostgreSQL refused it. */
+	int result;
+	char holder[160];
+};
+
+/* Apply events in one transaction (each in a savepoint: a refused event
+ * does not undo the others). keep_leases / keep_conflicts (PostgreSQL
+ * array literals of addresses, e.g. "{10.0.0.5,10.0.0.6}"): when not NULL,
+ * the end of a full report: rack_id's DHCP lease addresses and conflicts
+ * not in them are removed; *ret_dropped counts them. */
+int dhcp_db_leases_apply(struct db *db, const char *rack_id, struct dhcp_db_event *ev, size_t n,
+			 const char *keep_leases, const char *keep_conflicts, long *ret_dropped);
+
+/* What dhcp_db_external_set found and did. */
+struct dhcp_db_external {
+	char label[320];   /* "VLAN 0 of fabric-0" */
+	char previous[48]; /* the external server before ("" = none) */
+	bool changed;	   /* external_dhcp changed */
+};
+
+/* server (dotted quad) seen by rack_id on VLAN vlan_id; NULL: the rack saw
+ * none, which clears the VLAN's server only if rack_id reported it last.
+ * -ENOENT: no such VLAN. */
+int dhcp_db_external_set(struct db *db, uint64_t vlan_id, const char *rack_id, const char *server,
+			 struct dhcp_db_external *ret);

@@ -1,0 +1,307 @@
+/* The DHCP config a rack serves, built from the network model: the model
+ * comes from the database as one JSON document (region/db/dhcp_db.c) and
+ * is turned into ironrack.v1.DhcpConfig here, then packed. The same model
+ * always packs to the same bytes (every list is in id order), so a rebuild
+ * that changes nothing stores no new snapshot. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "region/db/dhcp_db.h"
+#include "region/dhcp/internal.h"
+#include "region/region.h"
+
+/* Every allocation of one build, freed together once it is packed.
+ * Strings are borrowed from the JSON document, which outlives the pack. */
+struct dhcp_arena {
+	void **ptrs;
+	size_t n, cap;
+};
+
+static void *arena_alloc(struct dhcp_arena *a, size_t size)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 64;
+		a->ptrs = realloc(a->ptrs, a->cap * sizeof(*a->ptrs));
+		if (!a->ptrs)
+			abort();
+	}
+	void *p = calloc(1, size ? size : 1);
+	if (!p)
+		abort();
+	a->ptrs[a->n++] = p;
+	return p;
+}
+
+static void arena_free(struct dhcp_arena *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->ptrs[i]);
+	free(a->ptrs);
+}
+
+static char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return (char *)(s ? s : "");
+}
+
+static uint64_t jint(json_t *o, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(o, key));
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static Ironrack__V1__DhcpOption **build_options(struct dhcp_arena *a, json_t *arr, size_t *ret_n)
+{
+	size_t n = json_array_size(arr), k = 0;
+	Ironrack__V1__DhcpOption **out = arena_alloc(a, n * sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		const char *hex = jstr(e, "data");
+		size_t len = strlen(hex) / 2;
+		uint8_t *data = arena_alloc(a, len);
+		bool ok = strlen(hex) % 2 == 0;
+		for (size_t j = 0; ok && j < len; j++) {
+			int hi = hexval(hex[2 * j]), lo = hexval(hex[2 * j + 1]);
+			ok = hi >= 0 && lo >= 0;
+			data[j] = (uint8_t)(hi << 4 | lo);
+		}
+		if (!ok)
+			continue;
+		Ironrack__V1__DhcpOption *o = arena_alloc(a, sizeof(*o));
+		ironrack__v1__dhcp_option__init(o);
+		o->code = (uint32_t)jint(e, "code");
+		o->data.data = data;
+		o->data.len = len;
+		out[k++] = o;
+	}
+	*ret_n = k;
+	return out;
+}
+
+static char **build_strings(struct dhcp_arena *a, json_t *arr, size_t *ret_n)
+{
+	size_t n = json_array_size(arr);
+	char **out = arena_alloc(a, n * sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_string_value(json_array_get(arr, i));
+		out[i] = (char *)(s ? s : "");
+	}
+	*ret_n = n;
+	return out;
+}
+
+static void build_ranges(struct dhcp_arena *a, json_t *arr, Ironrack__V1__DhcpSubnet *s)
+{
+	s->n_ranges = json_array_size(arr);
+	s->ranges = arena_alloc(a, s->n_ranges * sizeof(*s->ranges));
+	for (size_t i = 0; i < s->n_ranges; i++) {
+		json_t *e = json_array_get(arr, i);
+		Ironrack__V1__DhcpRange *g = arena_alloc(a, sizeof(*g));
+		ironrack__v1__dhcp_range__init(g);
+		g->id = jint(e, "id");
+		g->first = jstr(e, "first");
+		g->last = jstr(e, "last");
+		g->options = build_options(a, json_object_get(e, "options"), &g->n_options);
+		s->ranges[i] = g;
+	}
+}
+
+static void build_hosts(struct dhcp_arena *a, json_t *arr, Ironrack__V1__DhcpSubnet *s)
+{
+	s->n_hosts = json_array_size(arr);
+	s->hosts = arena_alloc(a, s->n_hosts * sizeof(*s->hosts));
+	for (size_t i = 0; i < s->n_hosts; i++) {
+		json_t *e = json_array_get(arr, i);
+		Ironrack__V1__DhcpHost *h = arena_alloc(a, sizeof(*h));
+		ironrack__v1__dhcp_host__init(h);
+		h->mac = jstr(e, "mac");
+		h->address = jstr(e, "address");
+		h->hostname = jstr(e, "hostname");
+		h->options = build_options(a, json_object_get(e, "options"), &h->n_options);
+		s->hosts[i] = h;
+	}
+}
+
+static void build_routes(struct dhcp_arena *a, json_t *arr, Ironrack__V1__DhcpSubnet *s)
+{
+	s->n_routes = json_array_size(arr);
+	s->routes = arena_alloc(a, s->n_routes * sizeof(*s->routes));
+	for (size_t i = 0; i < s->n_routes; i++) {
+		json_t *e = json_array_get(arr, i);
+		Ironrack__V1__DhcpRoute *rt = arena_alloc(a, sizeof(*rt));
+		ironrack__v1__dhcp_route__init(rt);
+		rt->destination = jstr(e, "destination");
+		rt->gateway = jstr(e, "gateway");
+		s->routes[i] = rt;
+	}
+}
+
+/* server: the rack's address for subnets on the link, NULL for relayed
+ * subnets (the rack answers through the relay with its own address). */
+static Ironrack__V1__DhcpSubnet *build_subnet(struct dhcp_arena *a, json_t *e, const char *server, uint32_t mtu,
+					      struct dhcp_build_stats *st)
+{
+	Ironrack__V1__DhcpSubnet *s = arena_alloc(a, sizeof(*s));
+	ironrack__v1__dhcp_subnet__init(s);
+	s->id = jint(e, "id");
+	s->cidr = jstr(e, "cidr");
+	/* The rack's own address in this subnet where it has one. */
+	s->server_address = server ? (*jstr(e, "server") ? jstr(e, "server") : (char *)server) : "";
+	s->router = jstr(e, "router");
+	s->dns = build_strings(a, json_object_get(e, "dns"), &s->n_dns);
+	s->domain = jstr(e, "domain");
+	s->ntp = build_strings(a, json_object_get(e, "ntp"), &s->n_ntp);
+	s->mtu = mtu;
+	build_routes(a, json_object_get(e, "routes"), s);
+	s->lease_time = (uint32_t)jint(e, "lease_time");
+	build_ranges(a, json_object_get(e, "ranges"), s);
+	build_hosts(a, json_object_get(e, "hosts"), s);
+	s->options = build_options(a, json_object_get(e, "options"), &s->n_options);
+	json_t *arches = json_object_get(e, "disabled_arches");
+	s->n_disabled_arches = json_array_size(arches);
+	s->disabled_arches = arena_alloc(a, s->n_disabled_arches * sizeof(*s->disabled_arches));
+	for (size_t i = 0; i < s->n_disabled_arches; i++)
+		s->disabled_arches[i] = (uint32_t)json_integer_value(json_array_get(arches, i));
+	st->subnets++;
+	st->hosts += s->n_hosts;
+	return s;
+}
+
+static Ironrack__V1__DhcpSubnet **build_subnets(struct dhcp_arena *a, json_t *arr, const char *server, uint32_t mtu,
+						struct dhcp_build_stats *st, size_t *ret_n)
+{
+	size_t n = json_array_size(arr);
+	Ironrack__V1__DhcpSubnet **out = arena_alloc(a, n * sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i] = build_subnet(a, json_array_get(arr, i), server, mtu, st);
+	*ret_n = n;
+	return out;
+}
+
+static void why_append(char *why, size_t why_len, const char *fmt, const char *label, uint64_t id)
+{
+	size_t used = strlen(why);
+	if (used + 1 < why_len)
+		snprintf(why + used, why_len - used, fmt, used ? "; " : "", label, (unsigned long long)id);
+}
+
+static void build_interfaces(struct dhcp_arena *a, json_t *vlans, Ironrack__V1__DhcpConfig *cfg,
+			     struct dhcp_build_stats *st, char *why, size_t why_len)
+{
+	size_t n = json_array_size(vlans);
+	cfg->interfaces = arena_alloc(a, n * sizeof(*cfg->interfaces));
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = json_array_get(vlans, i);
+		char label[320];
+		snprintf(label, sizeof(label), "VLAN %llu of %s", (unsigned long long)jint(v, "vid"),
+			 jstr(v, "fabric"));
+		if (!json_is_string(json_object_get(v, "iface"))) {
+			why_append(
+			    why, why_len,
+			    "%s%s (id %llu) is not served: the rack has no address in a managed IPv4 subnet of it",
+			    label, jint(v, "id"));
+			continue;
+		}
+		Ironrack__V1__DhcpInterface *ifc = arena_alloc(a, sizeof(*ifc));
+		ironrack__v1__dhcp_interface__init(ifc);
+		ifc->name = jstr(v, "iface");
+		ifc->vid = (uint32_t)jint(v, "vid");
+		ifc->vlan_id = jint(v, "id");
+		uint32_t mtu = (uint32_t)jint(v, "mtu");
+		ifc->subnets =
+		    build_subnets(a, json_object_get(v, "subnets"), jstr(v, "address"), mtu, st, &ifc->n_subnets);
+		/* A relayed VLAN's MTU is its own; the model does not hold it
+		 * here, and clients behind a relay keep their interface MTU. */
+		ifc->relayed = build_subnets(a, json_object_get(v, "relayed"), NULL, 0, st, &ifc->n_relayed);
+		cfg->interfaces[cfg->n_interfaces++] = ifc;
+		st->vlans++;
+	}
+}
+
+static void build_pxe(struct dhcp_arena *a, struct region *r, Ironrack__V1__DhcpPxe *pxe)
+{
+	ironrack__v1__dhcp_pxe__init(pxe);
+	pxe->enabled = r->conf.dhcp_pxe;
+	pxe->lease_time = (uint32_t)r->conf.dhcp_pxe_lease_time;
+	if (!pxe->enabled || !r->dhcp)
+		return;
+	pxe->files = arena_alloc(a, r->dhcp->n_files * sizeof(*pxe->files));
+	for (size_t i = 0; i < r->dhcp->n_files; i++) {
+		Ironrack__V1__DhcpBootFile *f = arena_alloc(a, sizeof(*f));
+		ironrack__v1__dhcp_boot_file__init(f);
+		f->arch = r->dhcp->files[i].arch;
+		f->file = r->dhcp->files[i].file;
+		f->http = r->dhcp->files[i].http;
+		pxe->files[pxe->n_files++] = f;
+	}
+}
+
+int dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret_len, struct dhcp_build_stats *st,
+	       char *why, size_t why_len)
+{
+	char *text = NULL;
+	json_error_t jerr;
+
+	*ret = NULL;
+	*ret_len = 0;
+	memset(st, 0, sizeof(*st));
+	if (why_len)
+		why[0] = '\0';
+	int rc = dhcp_db_rack_model(r->db, rack_id, &text);
+	if (rc < 0) {
+		snprintf(why, why_len, "cannot read the network model: %s", db_last_error(r->db));
+		return rc;
+	}
+	json_t *model = json_loads(text, 0, &jerr);
+	free(text);
+	if (!json_is_object(model)) {
+		json_decref(model);
+		snprintf(why, why_len, "the network model query gave malformed JSON: %s", jerr.text);
+		return -EBADMSG;
+	}
+	struct dhcp_arena a = { 0 };
+	Ironrack__V1__DhcpConfig cfg = IRONRACK__V1__DHCP_CONFIG__INIT;
+	Ironrack__V1__DhcpPxe pxe;
+	build_interfaces(&a, json_object_get(model, "vlans"), &cfg, st, why, why_len);
+	/* No interface: the rack serves no DHCP, and its config is empty
+	 * (like that of a rack that never had any). */
+	if (cfg.n_interfaces > 0) {
+		cfg.enabled = true;
+		cfg.options = build_options(&a, json_object_get(model, "options"), &cfg.n_options);
+		build_pxe(&a, r, &pxe);
+		cfg.pxe = &pxe;
+		cfg.lease_time = (uint32_t)r->conf.dhcp_lease_time;
+		cfg.probe = r->conf.dhcp_probe;
+		cfg.external_probe_interval_s = (uint32_t)r->conf.dhcp_external_probe_interval;
+		size_t len = ironrack__v1__dhcp_config__get_packed_size(&cfg);
+		uint8_t *buf = malloc(len ? len : 1);
+		if (!buf)
+			abort();
+		ironrack__v1__dhcp_config__pack(&cfg, buf);
+		*ret = buf;
+		*ret_len = len;
+	}
+	arena_free(&a);
+	json_decref(model);
+	return 0;
+}
+
+int region_dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret_len, char *why, size_t why_len)
+{
+	struct dhcp_build_stats st;
+	return dhcp_build(r, rack_id, ret, ret_len, &st, why, why_len);
+}

@@ -1,0 +1,485 @@
+#!/usr/bin/env python3
+"""DHCPv4: ironrack-rackd against Kea (kea-dhcp4, memfile with persistence)
+and dnsmasq, one after the other in one run, driven by Kea's perfdhcp, in
+network namespaces this script creates and deletes.
+
+    /usr/bin/python3 tests/bench/dhcp.py [--runs 3] [--build build] [--quick]
+                                         [--ironrack daemon|serve] [--fixed-rate 2000]
+
+Lab (tests/system/dhcpnet.py; names carry this process's pid, leftovers of
+dead runs are deleted first):
+
+    irdb-PID-XXXX-sw    bridge br0
+    irdb-PID-XXXX-rack  eth0 10.20.0.1/16: the server under test (one at a time)
+    irdb-PID-XXXX-perf  eth0 10.20.0.3/16: perfdhcp (it acts as a relay: giaddr
+                        10.20.0.3, unicast replies to port 67)
+
+Every server serves the same subnet (10.20.0.0/16, pool 10.20.1.0 -
+10.20.255.200, router 10.20.0.254, DNS 10.20.0.53, lease 600 s) and starts
+each trial with an empty lease store, so every trial measures new clients
+(perfdhcp -R 1000000000: random MACs, practically never repeated).
+
+ironrack: `--ironrack daemon` (default) runs ironrack-rackd enrolled with an
+ironrack-regiond on loopback (fresh embedded PostgreSQL); the DHCP config is
+made through the REST API (subnet, dynamic range, VLAN dhcp_on +
+primary_rack) and pushed over gRPC; the rack serves the server namespace
+(--netns). Between trials the rack is restarted with its lease directory
+(STATE/dhcp) removed. Its durability is the product's: no ACK before the
+lease is on disk (group-commit fdatasync). `--ironrack serve` uses
+build/tools/dhcp_serve (the same server, no region) instead.
+
+Kea: kea-dhcp4 from Debian's kea-dhcp4-server, never installed: `apt-get
+download` + `dpkg-deb -x` into a private directory (default
+BUILD/bench/peers-dhcp), run from there (its libraries come from
+kea-common, fetched the same way when not installed). Single-threaded
+(Kea 2.2's default), memfile with persist=true, LFC off. Kea's memfile
+appends each lease to its CSV file without fsync.
+
+dnsmasq: Debian's dnsmasq-base, DHCP only, --no-ping (its ICMP check would
+serialize offers), lease file in the work directory (dnsmasq rewrites the
+whole file on every change, with fsync).
+
+Measured per server, --runs rounds (servers interleaved within a round),
+medians reported:
+  - sustained rate: the highest perfdhcp rate (-r) whose trial (-p
+    --period seconds) completes with under 1% of DISCOVERs left without an
+    ACK; found by a geometric ramp then bisection; the DORA/s reported is
+    ACKs / period at that rate;
+  - CPU: server CPU seconds (utime+stime of the server process, all its
+    threads, from /proc/PID/stat) per 1,000 ACKed leases, at one fixed rate
+    (--fixed-rate) every server sustains, over --cpu-period seconds.
+perfdhcp shares the machine's 2 cores with the server: its own CPU time
+per trial (/usr/bin/time) is logged next to each trial so a saturated
+client is visible."""
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
+
+import dhcpnet  # noqa: E402
+from dhcpnet import DhcpNet, LoadClient, parse_perfdhcp  # noqa: E402
+
+HZ = os.sysconf("SC_CLK_TCK")
+SERVER = "10.20.0.1"
+PERF = "10.20.0.3"
+CIDR = "10.20.0.0/16"
+POOL = (os.environ.get("POOL_FIRST", "10.20.1.0"), "10.20.255.200")
+ROUTER, DNS = "10.20.0.254", "10.20.0.53"
+LEASE = 600
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def sh(*argv, check=True, timeout=120, **kw):
+    return dhcpnet.sh(*argv, check=check, timeout=timeout, **kw)
+
+
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ  # utime + stime
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+
+
+# ---- Kea from Debian's packages, privately ----
+
+def fetch_kea(peers_dir):
+    root = os.path.join(peers_dir, "root")
+    stamp = os.path.join(peers_dir, "versions.json")
+    if not os.path.exists(stamp):
+        debs = os.path.join(peers_dir, "debs")
+        shutil.rmtree(peers_dir, ignore_errors=True)
+        os.makedirs(debs)
+        pkgs = ["kea-dhcp4-server"]
+        st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "kea-common"], capture_output=True, text=True)
+        if "install ok installed" not in st.stdout:
+            pkgs.append("kea-common")
+        log(f"kea: apt-get download {' '.join(pkgs)} into {debs} (not installed)")
+        dl = ["apt-get", "download", *pkgs]
+        if subprocess.run(dl, cwd=debs, capture_output=True, timeout=300).returncode != 0:
+            sh("apt-get", "update", timeout=300)
+            subprocess.run(dl, cwd=debs, check=True, capture_output=True, timeout=300)
+        versions = {}
+        for deb in sorted(glob.glob(os.path.join(debs, "*.deb"))):
+            sh("dpkg-deb", "-x", deb, root)
+            f = sh("dpkg-deb", "-f", deb, "Package", "Version").stdout.split("\n")
+            versions[f[0].split(": ", 1)[1]] = f[1].split(": ", 1)[1]
+        with open(stamp, "w") as f:
+            json.dump(versions, f)
+    with open(stamp) as f:
+        versions = json.load(f)
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(root, "usr", "lib", "x86_64-linux-gnu"))
+    binary = os.path.join(root, "usr", "sbin", "kea-dhcp4")
+    r = sh("ldd", binary, env=env)
+    if "not found" in r.stdout:
+        raise RuntimeError(f"{binary} misses a library:\n{r.stdout}")
+    return binary, env, versions
+
+
+# ---- servers: start() with an empty lease store, pid, stop() ----
+
+class Proc:
+    def __init__(self, net, name):
+        self.net, self.name, self.p = net, name, None
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def stop(self):
+        if self.p:
+            self.net.stop(self.p)
+            self.p = None
+
+
+class Dnsmasq(Proc):
+    label = "dnsmasq"
+
+    def __init__(self, net, work):
+        super().__init__(net, "dnsmasq")
+        self.work = work
+        self.version = sh("dnsmasq", "-v").stdout.split("\n")[0].split()[2]
+
+    def start(self):
+        lease = os.path.join(self.work, "dnsmasq.leases")
+        if os.path.exists(lease):
+            os.unlink(lease)
+        argv = ["dnsmasq", "--keep-in-foreground", "--log-facility=-", "--port=0", "--bind-interfaces",
+                "--interface=eth0", "--except-interface=lo", "--conf-file=/dev/null", f"--dhcp-leasefile={lease}",
+                "--user=root", "--group=root", "--dhcp-authoritative", "--no-ping", "--quiet-dhcp", "--dhcp-lease-max=1000000",
+                f"--pid-file={os.path.join(self.work, 'dnsmasq.pid')}",
+                f"--dhcp-range={POOL[0]},{POOL[1]},255.255.0.0,{LEASE}", f"--dhcp-option=3,{ROUTER}",
+                f"--dhcp-option=6,{DNS}"]
+        # ip netns exec execs the server: the pid is dnsmasq's.
+        self.p = self.net.spawn(self.net.rack, argv, "dnsmasq")
+        wait_for(lambda: "DHCP, IP range" in open(self.p.log_path, errors="replace").read(), 10, "dnsmasq")
+
+
+class Kea(Proc):
+    label = "kea"
+
+    def __init__(self, net, work, binary, env, version):
+        super().__init__(net, "kea")
+        self.work, self.binary, self.env, self.version = work, binary, env, version
+        self.dir = os.path.join(work, "kea")
+        os.makedirs(self.dir, exist_ok=True)
+        self.env = dict(env, KEA_PIDFILE_DIR=self.dir, KEA_LOCKFILE_DIR=self.dir)
+
+    def start(self):
+        for f in glob.glob(os.path.join(self.dir, "leases4.csv*")):
+            os.unlink(f)
+        conf = {"Dhcp4": {
+            "interfaces-config": {"interfaces": ["eth0"], "dhcp-socket-type": "udp"},
+            "lease-database": {"type": "memfile", "persist": True, "lfc-interval": 0,
+                               "name": os.path.join(self.dir, "leases4.csv")},
+            "multi-threading": {"enable-multi-threading": False},
+            "valid-lifetime": LEASE,
+            "subnet4": [{"id": 1, "subnet": CIDR, "pools": [{"pool": f"{POOL[0]} - {POOL[1]}"}],
+                         "option-data": [{"name": "routers", "data": ROUTER},
+                                         {"name": "domain-name-servers", "data": DNS}]}],
+            "loggers": [{"name": "kea-dhcp4", "output_options": [{"output": "stdout"}], "severity": "WARN"}]}}
+        path = os.path.join(self.dir, "kea-dhcp4.conf")
+        with open(path, "w") as f:
+            json.dump(conf, f)
+        self.p = self.net.spawn(self.net.rack, [self.binary, "-c", path], "kea", env=self.env)
+
+
+class IronrackServe(Proc):
+    """build/tools/dhcp_serve in the server namespace."""
+    label = "ironrack"
+
+    def __init__(self, net, work, build):
+        super().__init__(net, "ironrack")
+        self.work, self.tool = work, os.path.join(build, "tools", "dhcp_serve")
+        self.version = "dhcp_serve"
+        if not os.access(self.tool, os.X_OK):
+            raise RuntimeError(f"{self.tool} not built")
+
+    def start(self):
+        leases = os.path.join(self.work, "serve-leases")
+        shutil.rmtree(leases, ignore_errors=True)
+        # No -p: conflict probes off, as the region's dhcp_probe=no.
+        argv = [self.tool, "-l", leases, "-t", str(LEASE), "-i", "eth0", "-s", CIDR, "-a", SERVER,
+                "-r", f"{POOL[0]}-{POOL[1]}", "-g", ROUTER, "-d", DNS]
+        self.p = self.net.spawn(self.net.rack, argv, "dhcp_serve")
+
+
+class IronrackDaemon:
+    """ironrack-rackd (host namespace, serving the server namespace through
+    --netns) enrolled with an ironrack-regiond on loopback; DHCP configured
+    through the REST API."""
+    label = "ironrack"
+
+    def __init__(self, net, work, build):
+        from conftest import Rack, Region  # tests/system/conftest.py
+        os.environ["IRONRACK_BUILD"] = build
+        self.net, self.work = net, work
+        class BenchRegion(Region):
+            def args(self):
+                # No ARP/ICMP probe before an offer: Kea does not probe and
+                # dnsmasq runs with --no-ping.
+                return super().args() + ["--dhcp-probe", "no"]
+        self.region = BenchRegion(os.path.join(work, "region"))
+        os.makedirs(self.region.state_dir, mode=0o700)
+        self.region.start()
+        self.rack = Rack(self.region, os.path.join(work, "rack"), "bench-rack")
+        self.version = "rackd " + subprocess.run([os.path.join(build, "ironrack-rackd"), "--version"],
+                                                 capture_output=True, text=True).stdout.strip()
+        self.enrolled = False
+
+    def configure(self):
+        r = self.region
+
+        def ok(method, path, body=None):
+            st, out = r.api(method, path, body)
+            if st not in (200, 201):
+                raise RuntimeError(f"{method} {path} {body}: {st} {out}")
+            return out
+        st, vl = r.api("GET", "/api/v1/vlans")
+        vlan = [v for v in vl["vlans"] if v["fabric_name"] == "fabric-0" and v["vid"] == 0][0]
+        ok("POST", "/api/v1/subnets", {"cidr": CIDR, "vlan": vlan["id"], "gateway": ROUTER, "dns_servers": [DNS]})
+        ok("POST", "/api/v1/ip-ranges", {"subnet": CIDR, "type": "dynamic", "start_ip": POOL[0], "end_ip": POOL[1]})
+        ok("PATCH", f"/api/v1/vlans/{vlan['id']}", {"dhcp_on": True, "primary_rack": self.rack.rack_id})
+
+    def start(self):
+        extra = ["--netns", self.net.rack]
+        if not self.enrolled:
+            self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint, extra=extra)
+            self.enrolled = True
+            self.configure()
+        else:
+            shutil.rmtree(os.path.join(self.rack.state_dir, "dhcp"), ignore_errors=True)
+            self.rack.start(extra=extra)
+
+    @property
+    def pid(self):
+        return self.rack.daemon.proc.pid
+
+    def stop(self):
+        self.rack.stop()
+
+    def close(self):
+        try:
+            self.rack.stop()
+        finally:
+            self.region.stop()
+
+
+def ensure_binaries(build, names):
+    """Others may be rebuilding build/ while this runs: wait (up to 15 min)
+    until each binary exists, is executable and was not written in the
+    last 5 s."""
+    paths = [os.path.join(build, n) for n in names]
+
+    def ready():
+        now = time.time()
+        return all(os.access(p, os.X_OK) and now - os.stat(p).st_mtime > 5 for p in paths)
+    wait_for(ready, 900, f"{', '.join(paths)} to be built")
+
+
+def wait_serving(net, server, timeout=60):
+    """One DORA from the perfdhcp namespace (MACs 02:7e:...) until it is ACKed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.p is None if isinstance(server, Proc) else False:
+            raise RuntimeError(f"{server.label} not running")
+        lc = LoadClient(net, net.perf, SERVER, PERF, 1, 100, mac_tag=0x7e, tries=2, timeout=3, name="probe")
+        lc.wait(10)
+        if lc.acks():
+            return
+        proc = server.p if isinstance(server, Proc) else server.rack.daemon.proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"{server.label} exited {proc.returncode}")
+    raise RuntimeError(f"{server.label}: no ACK within {timeout}s")
+
+
+def perf_trial(net, server, rate, period):
+    """Fresh server, perfdhcp at rate for period seconds. Returns
+    {rate, acks, discovers, drop, dora, cpu, perf_cpu}."""
+    server.start()
+    try:
+        wait_serving(net, server)
+        cpu0 = proc_cpu(server.pid)
+        rcvbuf0 = rcvbuf_errors(net.perf)
+        t0 = time.monotonic()
+        argv = ["perfdhcp", "-4", "-l", "eth0", "-r", str(rate), "-R", "1000000000", "-p", str(period),
+                "-W", "1000000", SERVER]
+        r = subprocess.run(["ip", "netns", "exec", net.perf, "/usr/bin/time", "-f", "PERFCPU %U %S", *argv],
+                           capture_output=True, text=True, timeout=period + 60)
+        wall = time.monotonic() - t0
+        cpu = proc_cpu(server.pid) - cpu0
+        rcvbuf = rcvbuf_errors(net.perf) - rcvbuf0
+    finally:
+        server.stop()
+    res = parse_perfdhcp(r.stdout + r.stderr, r.returncode)
+    if len(res["sent"]) < 1 or len(res["received"]) < 2:
+        raise RuntimeError(f"perfdhcp said:\n{r.stdout}{r.stderr}")
+    perf_cpu = None
+    for line in r.stderr.splitlines():
+        if line.startswith("PERFCPU"):
+            perf_cpu = sum(float(x) for x in line.split()[1:])
+    disc, acks = res["sent"][0], res["received"][1]
+    return {"rate": rate, "acks": acks, "discovers": disc, "drop": 1 - acks / disc if disc else 1.0,
+            "dora": acks / period, "cpu": cpu, "perf_cpu": perf_cpu, "wall": wall, "rcvbuf": rcvbuf}
+
+
+def rcvbuf_errors(ns):
+    """UDP datagrams the kernel dropped in ns so far (socket receive buffer
+    full): replies the server sent that perfdhcp never read. Absolute (-a),
+    no history file (-s): nstat's history is per user, not per namespace."""
+    out = sh("ip", "netns", "exec", ns, "nstat", "-asz", "UdpRcvbufErrors", check=False).stdout
+    for line in out.splitlines():
+        if line.startswith("UdpRcvbufErrors"):
+            return int(line.split()[1])
+    return 0
+
+
+def sustained(net, server, period, start, limit, steps):
+    """Highest rate with < 1% drops: geometric ramp (x1.6) from start, then
+    `steps` bisections between the last good and first bad rate."""
+    good, bad, trials = None, None, []
+    rate = start
+    while rate <= limit:
+        t = perf_trial(net, server, rate, period)
+        trials.append(t)
+        log(f"  {server.label:8} r={rate:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
+            f"server cpu {t['cpu']:.2f}s, perfdhcp cpu {t['perf_cpu']}, client rcvbuf drops {t['rcvbuf']}")
+        if t["drop"] < 0.01:
+            good = t
+            rate = int(rate * 1.6)
+        else:
+            bad = t
+            break
+    for _ in range(steps if good and bad else 0):
+        mid = (good["rate"] + bad["rate"]) // 2
+        if mid in (good["rate"], bad["rate"]):
+            break
+        t = perf_trial(net, server, mid, period)
+        trials.append(t)
+        log(f"  {server.label:8} r={mid:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
+            f"server cpu {t['cpu']:.2f}s, perfdhcp cpu {t['perf_cpu']}, client rcvbuf drops {t['rcvbuf']}")
+        if t["drop"] < 0.01:
+            good = t
+        else:
+            bad = t
+    return good, bad, trials
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--peers", help="private directory for Kea's packages (default BUILD/bench/peers-dhcp)")
+    ap.add_argument("--ironrack", choices=("daemon", "serve"), default="daemon")
+    ap.add_argument("--period", type=int, default=3, help="seconds per rate trial (default 3)")
+    ap.add_argument("--start-rate", type=int, default=1500)
+    ap.add_argument("--max-rate", type=int, default=40000)
+    ap.add_argument("--steps", type=int, default=2, help="bisection steps after the ramp (default 2)")
+    ap.add_argument("--fixed-rates", default="400,2000",
+                    help="rates of the CPU-per-lease trials (default 400,2000: 400 all three sustain here)")
+    ap.add_argument("--cpu-period", type=int, default=5)
+    ap.add_argument("--only", help="comma-separated subset of ironrack,kea,dnsmasq")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 2 s trials, no bisection")
+    a = ap.parse_args()
+    if a.quick:
+        a.runs, a.period, a.steps, a.cpu_period = 1, 2, 0, 3
+    if os.geteuid() != 0:
+        sys.exit("needs root (network namespaces)")
+    build = os.path.abspath(a.build)
+    kea_bin, kea_env, kea_versions = fetch_kea(a.peers or os.path.join(build, "bench", "peers-dhcp"))
+    work = tempfile.mkdtemp(prefix="irbench-dhcp-", dir="/tmp")
+    os.chmod(work, 0o755)
+    net = DhcpNet(work, tag="irdb", rack_addrs=(f"{SERVER}/16",))
+    servers = []
+    try:
+        net.up()
+        net.perf = net.host("perf", addrs=[f"{PERF}/16"], mac="02:00:00:00:00:03")
+        only = set((a.only or "ironrack,kea,dnsmasq").split(","))
+        if "ironrack" in only:
+            ensure_binaries(build, ["ironrack-regiond", "ironrack-rackd"] if a.ironrack == "daemon"
+                            else ["tools/dhcp_serve"])
+            servers.append(IronrackDaemon(net, work, build) if a.ironrack == "daemon"
+                           else IronrackServe(net, work, build))
+        if "kea" in only:
+            servers.append(Kea(net, work, kea_bin, kea_env, kea_versions.get("kea-dhcp4-server", "?")))
+        if "dnsmasq" in only:
+            servers.append(Dnsmasq(net, work))
+        perf_version = sh("perfdhcp", "-v").stdout.strip()
+        log("servers: " + ", ".join(f"{s.label} {s.version}" for s in servers) + f"; perfdhcp {perf_version}")
+        fixed = [int(x) for x in a.fixed_rates.split(",")]
+        results = {s.label: {"rate": [], "dora": [], **{f"cpu@{r}": [] for r in fixed},
+                             **{f"drop@{r}": [] for r in fixed}} for s in servers}
+        t_start = time.monotonic()
+        for run in range(a.runs):
+            for s in servers:
+                log(f"run {run + 1}/{a.runs}: {s.label}, sustained rate")
+                good, bad, _ = sustained(net, s, a.period, a.start_rate, a.max_rate, a.steps)
+                results[s.label]["rate"].append(good["rate"] if good else 0)
+                results[s.label]["dora"].append(good["dora"] if good else 0)
+                for fr in fixed:
+                    t = perf_trial(net, s, fr, a.cpu_period)
+                    log(f"  {s.label:8} fixed r={fr}: {t['acks']} ACKed, drop {t['drop']:.2%}, "
+                        f"server cpu {t['cpu']:.2f}s = {1000 * t['cpu'] / max(t['acks'], 1):.3f} s/1000 leases, "
+                        f"perfdhcp cpu {t['perf_cpu']}")
+                    results[s.label][f"cpu@{fr}"].append(1000 * t["cpu"] / max(t["acks"], 1))
+                    results[s.label][f"drop@{fr}"].append(t["drop"])
+        elapsed = time.monotonic() - t_start
+    finally:
+        for s in servers:
+            try:
+                (s.close if hasattr(s, "close") else s.stop)()
+            except Exception as e:  # noqa: BLE001
+                log(f"stopping {s.label}: {e}")
+        net.down()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\nDHCPv4 DORA, perfdhcp -R 1e9 (new clients), {a.runs} run(s), {a.period} s rate trials, "
+          f"{a.cpu_period} s CPU trials, medians ({elapsed:.0f} s)")
+    med = {k: {m: median(v[m]) for m in v} for k, v in results.items()}
+    head = f"{'server':10} {'max r <1% drop':>14} {'DORA/s':>8}"
+    for fr in fixed:
+        head += f" {'CPU s/1k @' + str(fr):>14} {'drop':>6}"
+    print(head + "   per run: max r | CPU")
+    for k, v in results.items():
+        m = med[k]
+        line = f"{k:10} {m['rate']:>14.0f} {m['dora']:>8.0f}"
+        for fr in fixed:
+            line += f" {m[f'cpu@{fr}']:>14.3f} {m[f'drop@{fr}']:>6.1%}"
+        print(line + f"   {v['rate']} | " + " ".join(str([round(c, 3) for c in v[f'cpu@{fr}']]) for fr in fixed))
+    if "ironrack" in med:
+        for peer in ("kea", "dnsmasq"):
+            if peer in med and med[peer]["rate"]:
+                cpu = ", ".join(f"CPU per lease @{fr} x{med['ironrack'][f'cpu@{fr}'] / med[peer][f'cpu@{fr}']:.2f}"
+                                for fr in fixed)
+                print(f"ironrack / {peer}: max rate x{med['ironrack']['rate'] / med[peer]['rate']:.2f}, {cpu}")
+    print(json.dumps({"results": results, "medians": med}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
