@@ -18,6 +18,7 @@
 
 #define DHCP_DB_RESERVATION "a.owner_kind = 'machine_interface' AND a.mode IN ('auto', 'static') AND a.ip IS NOT NULL"
 
+/* clang-format off */
 static const char dhcp_db_model_sql[] =
 	/* VLANs this rack is primary for, with the rack's interface there:
 	 * the one holding an address in a managed IPv4 subnet of the VLAN. */
@@ -29,13 +30,15 @@ static const char dhcp_db_model_sql[] =
 	"   ORDER BY ri.name, s.id, a.addr LIMIT 1) AS srv"
 	" FROM vlan v JOIN fabric f ON f.id = v.fabric_id"
 	" WHERE v.dhcp_on AND v.primary_rack_id = $1),"
-	/* Their subnets and those of VLANs relaying to them. */
+	/* Their subnets and those of VLANs relaying to them; each subnet
+	 * carries the MTU of its own VLAN. */
 	" subs AS ("
 	" SELECT s.id, s.vlan_id, json_build_object("
 	"  'id', s.id, 'cidr', s.cidr::text,"
 	"  'server', (SELECT host(a.addr) FROM rack_interface ri CROSS JOIN unnest(ri.addresses) AS a(addr)"
 	"   WHERE ri.rack_id = $1 AND a.addr <<= s.cidr ORDER BY ri.name, a.addr LIMIT 1),"
 	"  'router', host(s.gateway),"
+	"  'mtu', (SELECT sv.mtu FROM vlan sv WHERE sv.id = s.vlan_id),"
 	"  'dns', (SELECT coalesce(json_agg(host(d) ORDER BY o), '[]')"
 	"   FROM unnest(s.dns_servers) WITH ORDINALITY AS x(d, o) WHERE family(d) = 4),"
 	"  'domain', s.domain,"
@@ -48,62 +51,29 @@ static const char dhcp_db_model_sql[] =
 	"   FROM static_route rt JOIN subnet d ON d.id = rt.destination_id"
 	"   WHERE rt.source_id = s.id AND family(d.cidr) = 4),"
 	"  'ranges', (SELECT coalesce(json_agg(json_build_object('id', g.id, 'first', host(g.start_ip),"
-	"   'last', host(g.end_ip), 'options', " DHCP_DB_OPTIONS(
-	"n.ip_range_id = g.id") ") ORDER BY g.id), '[]')"
-				"   FROM ip_range g WHERE g.subnet_id = s.id AND g.type = 'dynamic'),"
-				"  'hosts', (SELECT coalesce(json_agg(json_build_object('mac', i.mac::text, 'address', "
-				"host(a.ip),"
-				"   'hostname', m.hostname::text, 'options', " DHCP_DB_OPTIONS(
-				    "n.interface_id = i.id") ")"
-							     "   ORDER BY a.ip, a.id), '[]')"
-							     "   FROM ip_address a JOIN interface i ON i.id = "
-							     "a.interface_id JOIN machine m ON m.id = i.machine_id"
-							     "   WHERE a.subnet_id = s.id AND " DHCP_DB_RESERVATION "),"
-							     "  'options', " DHCP_DB_OPTIONS(
-								 "n.subnet_id = s.id") ") AS doc"
-										       " FROM subnet s"
-										       " WHERE s.managed AND "
-										       "family(s.cidr) = 4"
-										       "  AND s.vlan_id IN (SELECT id "
-										       "FROM served UNION"
-										       "   SELECT r.id FROM vlan r "
-										       "WHERE r.relay_vlan_id IN "
-										       "(SELECT id FROM served))"
-										       "  AND (EXISTS (SELECT 1 FROM "
-										       "ip_range g WHERE g.subnet_id = "
-										       "s.id AND g.type = 'dynamic')"
-										       "   OR EXISTS (SELECT 1 FROM "
-										       "ip_address a WHERE a.subnet_id "
-										       "= s.id AND " DHCP_DB_RESERVATION
-										       ")))"
-										       "SELECT json_build_object("
-										       " 'vlans', (SELECT "
-										       "coalesce(json_agg(json_build_"
-										       "object('id', v.id, 'vid', "
-										       "v.vid, 'mtu', v.mtu,"
-										       "  'name', v.name, 'fabric', "
-										       "v.fabric, 'iface', "
-										       "v.srv->>'iface', 'address', "
-										       "v.srv->>'address',"
-										       "  'subnets', (SELECT "
-										       "coalesce(json_agg(x.doc ORDER "
-										       "BY x.id), '[]') FROM subs x "
-										       "WHERE x.vlan_id = v.id),"
-										       "  'relayed', (SELECT "
-										       "coalesce(json_agg(x.doc ORDER "
-										       "BY x.id), '[]') FROM subs x"
-										       "   JOIN vlan r ON r.id = "
-										       "x.vlan_id WHERE "
-										       "r.relay_vlan_id = v.id AND "
-										       "r.id <> v.id))"
-										       "  ORDER BY v.id), '[]') FROM "
-										       "served v),"
-										       " 'options', " DHCP_DB_OPTIONS(
-											   "num_nonnulls(n.subnet_id, "
-											   "n.ip_range_id, "
-											   "n.interface_id) = 0") ")::"
-														  "tex"
-														  "t";
+	"   'last', host(g.end_ip), 'options', " DHCP_DB_OPTIONS("n.ip_range_id = g.id") ") ORDER BY g.id), '[]')"
+	"   FROM ip_range g WHERE g.subnet_id = s.id AND g.type = 'dynamic'),"
+	"  'hosts', (SELECT coalesce(json_agg(json_build_object('mac', i.mac::text, 'address', host(a.ip),"
+	"   'hostname', m.hostname::text, 'options', " DHCP_DB_OPTIONS("n.interface_id = i.id") ")"
+	"   ORDER BY a.ip, a.id), '[]')"
+	"   FROM ip_address a JOIN interface i ON i.id = a.interface_id JOIN machine m ON m.id = i.machine_id"
+	"   WHERE a.subnet_id = s.id AND " DHCP_DB_RESERVATION "),"
+	"  'options', " DHCP_DB_OPTIONS("n.subnet_id = s.id") ") AS doc"
+	" FROM subnet s"
+	" WHERE s.managed AND family(s.cidr) = 4"
+	"  AND s.vlan_id IN (SELECT id FROM served UNION"
+	"   SELECT r.id FROM vlan r WHERE r.relay_vlan_id IN (SELECT id FROM served))"
+	"  AND (EXISTS (SELECT 1 FROM ip_range g WHERE g.subnet_id = s.id AND g.type = 'dynamic')"
+	"   OR EXISTS (SELECT 1 FROM ip_address a WHERE a.subnet_id = s.id AND " DHCP_DB_RESERVATION ")))"
+	"SELECT json_build_object("
+	" 'vlans', (SELECT coalesce(json_agg(json_build_object('id', v.id, 'vid', v.vid, 'mtu', v.mtu,"
+	"  'name', v.name, 'fabric', v.fabric, 'iface', v.srv->>'iface', 'address', v.srv->>'address',"
+	"  'subnets', (SELECT coalesce(json_agg(x.doc ORDER BY x.id), '[]') FROM subs x WHERE x.vlan_id = v.id),"
+	"  'relayed', (SELECT coalesce(json_agg(x.doc ORDER BY x.id), '[]') FROM subs x"
+	"   JOIN vlan r ON r.id = x.vlan_id WHERE r.relay_vlan_id = v.id AND r.id <> v.id))"
+	"  ORDER BY v.id), '[]') FROM served v),"
+	" 'options', " DHCP_DB_OPTIONS("num_nonnulls(n.subnet_id, n.ip_range_id, n.interface_id) = 0") ")::text";
+/* clang-format on */
 
 int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json)
 {

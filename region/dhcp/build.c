@@ -152,7 +152,7 @@ static void build_routes(struct dhcp_arena *a, json_t *arr, Ironrack__V1__DhcpSu
 
 /* server: the rack's address for subnets on the link, NULL for relayed
  * subnets (the rack answers through the relay with its own address). */
-static Ironrack__V1__DhcpSubnet *build_subnet(struct dhcp_arena *a, json_t *e, const char *server, uint32_t mtu,
+static Ironrack__V1__DhcpSubnet *build_subnet(struct dhcp_arena *a, json_t *e, const char *server,
 					      struct dhcp_build_stats *st)
 {
 	Ironrack__V1__DhcpSubnet *s = arena_alloc(a, sizeof(*s));
@@ -165,7 +165,7 @@ static Ironrack__V1__DhcpSubnet *build_subnet(struct dhcp_arena *a, json_t *e, c
 	s->dns = build_strings(a, json_object_get(e, "dns"), &s->n_dns);
 	s->domain = jstr(e, "domain");
 	s->ntp = build_strings(a, json_object_get(e, "ntp"), &s->n_ntp);
-	s->mtu = mtu;
+	s->mtu = (uint32_t)jint(e, "mtu"); /* its own VLAN's, also behind a relay */
 	build_routes(a, json_object_get(e, "routes"), s);
 	s->lease_time = (uint32_t)jint(e, "lease_time");
 	build_ranges(a, json_object_get(e, "ranges"), s);
@@ -181,13 +181,13 @@ static Ironrack__V1__DhcpSubnet *build_subnet(struct dhcp_arena *a, json_t *e, c
 	return s;
 }
 
-static Ironrack__V1__DhcpSubnet **build_subnets(struct dhcp_arena *a, json_t *arr, const char *server, uint32_t mtu,
+static Ironrack__V1__DhcpSubnet **build_subnets(struct dhcp_arena *a, json_t *arr, const char *server,
 						struct dhcp_build_stats *st, size_t *ret_n)
 {
 	size_t n = json_array_size(arr);
 	Ironrack__V1__DhcpSubnet **out = arena_alloc(a, n * sizeof(*out));
 	for (size_t i = 0; i < n; i++)
-		out[i] = build_subnet(a, json_array_get(arr, i), server, mtu, st);
+		out[i] = build_subnet(a, json_array_get(arr, i), server, st);
 	*ret_n = n;
 	return out;
 }
@@ -221,12 +221,8 @@ static void build_interfaces(struct dhcp_arena *a, json_t *vlans, Ironrack__V1__
 		ifc->name = jstr(v, "iface");
 		ifc->vid = (uint32_t)jint(v, "vid");
 		ifc->vlan_id = jint(v, "id");
-		uint32_t mtu = (uint32_t)jint(v, "mtu");
-		ifc->subnets =
-		    build_subnets(a, json_object_get(v, "subnets"), jstr(v, "address"), mtu, st, &ifc->n_subnets);
-		/* A relayed VLAN's MTU is its own; the model does not hold it
-		 * here, and clients behind a relay keep their interface MTU. */
-		ifc->relayed = build_subnets(a, json_object_get(v, "relayed"), NULL, 0, st, &ifc->n_relayed);
+		ifc->subnets = build_subnets(a, json_object_get(v, "subnets"), jstr(v, "address"), st, &ifc->n_subnets);
+		ifc->relayed = build_subnets(a, json_object_get(v, "relayed"), NULL, st, &ifc->n_relayed);
 		cfg->interfaces[cfg->n_interfaces++] = ifc;
 		st->vlans++;
 	}
