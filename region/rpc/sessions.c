@@ -292,8 +292,14 @@ static void session_on_result(struct rack_session *s, const Ironrack__V1__RackMe
 			log_err("rack %s: cannot record config ack: %s", s->rack_id, db_last_error(s->r->db));
 		log_info("rack %s stored config version %llu", s->rack_id, (unsigned long long)v);
 	}
-	if (!p)
+	if (!p) {
+		/* A snapshot pushed without an API caller waiting (a DHCP
+		 * rebuild, the offer on connect): the rack keeps the old one. */
+		if (m->status && m->status->code != RPC_OK)
+			log_err("rack %s refused a configuration (%s): %s; it keeps serving its stored one",
+				s->rack_id, rpc_status_name(m->status->code), m->status->message);
 		return;
+	}
 	if (m->status && m->status->code != RPC_OK)
 		pending_finish(p, -EREMOTEIO, m->status->message, 0);
 	else if (m->body_case == IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK)
