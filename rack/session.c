@@ -198,6 +198,7 @@ static void session_on_external(void *arg, const char *ifname, uint16_t vid, uin
 	rep.servers = ptrs;
 	rep.n_servers = n;
 	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
+	m.request_id = ++k->report_seq & (LEASE_REPORT_ID_TAG - 1); /* answered with a Status */
 	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_EXTERNAL_DHCP;
 	m.external_dhcp = &rep;
 	session_send(k, &m);

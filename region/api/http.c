@@ -123,6 +123,11 @@ static unsigned method_from_evhttp(enum evhttp_cmd_type cmd)
 	}
 }
 
+/* The status of the last reply sent, for the router to look at after a
+ * handler returns (the request itself may be gone by then). The region
+ * runs its API on one thread. */
+static int api_replied_status;
+
 void api_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
@@ -143,7 +148,8 @@ void api_reply_json(struct evhttp_request *req, int status, json_t *body)
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	log_debug("REST %s %s -> %d", api_method_name(method_from_evhttp(evhttp_request_get_command(req))),
 		  evhttp_request_get_uri(req), status);
-	evhttp_send_reply(req, status, NULL, buf);
+	api_replied_status = status;
+	evhttp_send_reply(req, status, NULL, buf); /* may free req (client gone) */
 	evbuffer_free(buf);
 }
 
@@ -261,17 +267,15 @@ static bool path_is_api(const char *path)
 
 /* Every rack's DHCP config is built from the network model: a write to it
  * that succeeded asks for a rebuild (debounced by region/dhcp). One place
- * for every handler: they all answer before returning (evhttp keeps the
- * request until its reply is written, so its status is still readable
- * here). A handler that parks its request (api_pending) has not answered
- * yet, reads 0 here, and must call region_dhcp_changed() itself; no
+ * for every handler: they all answer before returning, and status is what
+ * they answered. A handler that parks its request (api_pending) has not
+ * answered yet (status 0) and must call region_dhcp_changed() itself; no
  * network-model handler parks today. */
-static void api_dhcp_after_write(const struct api_call *call)
+static void api_dhcp_after_write(const struct api_call *call, int status)
 {
 	if (!(call->method & (API_POST | API_PUT | API_PATCH | API_DELETE)) ||
 	    !api_dhcp_route_affects_dhcp(call->match->route))
 		return;
-	int status = evhttp_request_get_response_code(call->req);
 	if (status >= 200 && status <= 299)
 		region_dhcp_changed(call->r);
 }
@@ -299,8 +303,9 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
 		api_reply_error(req, 405, "method_not_allowed", NULL, "%s is not allowed on %.200s (allowed: %s)",
 				api_method_name(call.method), path, allow);
 	} else {
+		api_replied_status = 0;
 		m.route->handler(&call);
-		api_dhcp_after_write(&call);
+		api_dhcp_after_write(&call, api_replied_status);
 	}
 }
 
