@@ -200,6 +200,31 @@ def test_udhcpc(site, vlans):
     check_lease(site, mac, env["ip"])
 
 
+def test_domain_ntp_and_snippets_reach_the_client(site, vlans):
+    """Subnet fields and snippets changed through the API reach a client
+    without restarting anything: domain (15), NTP (42), a subnet snippet
+    (66, string) and a global one (224, hex)."""
+    r = site.region
+    key = NET_A.replace("/", "-")
+    ok(r, "PATCH", f"/api/v1/subnets/{key}", {"domain": "lab.example", "ntp_servers": ["192.0.2.123"]})
+    ok(r, "POST", "/api/v1/dhcp-snippets", {"name": "lab-tftp-name", "code": 66, "type": "string",
+                                            "value": "tftp.lab.example", "subnet": NET_A}, status=201)
+    ok(r, "POST", "/api/v1/dhcp-snippets", {"name": "lab-private", "code": 224, "type": "hex", "value": "0a:0b"},
+       status=201)
+    mac = "02:00:00:00:03:04"
+    tries = []
+
+    def served():
+        env = udhcpc(site.net, site.client(mac), f"snippets{len(tries)}", extra=["-O", "224"],
+                     timeout=30 * SLOW)
+        tries.append(env)
+        return env if env.get("opt224") else None
+    env = wait_for(served, timeout=60 * SLOW, interval=0.5, what="the snippets in a client's lease")
+    assert env["domain"] == "lab.example" and env["ntpsrv"].split() == ["192.0.2.123"], env
+    assert env["tftp"] == "tftp.lab.example" and env["opt224"].lower() == "0a0b", env
+    assert in_range(env["ip"], RANGE_A) and env["router"].split() == [ROUTER_A], env
+
+
 def test_dhcpcd(site, vlans):
     mac = "02:00:00:00:03:03"
     env = dhcpcd(site.net, site.client(mac), timeout=30 * SLOW)
