@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,17 @@
 #include "common/bootconf.h"
 #include "common/net.h"
 #include "region/db/db.h"
+
+int api_fail_set(struct api_fail *fail, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(fail->field, sizeof(fail->field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(fail->message, sizeof(fail->message), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
 
 #define API_STR_(x) #x
 #define API_STR(x)  API_STR_(x)

@@ -24,6 +24,9 @@ struct api_fail {
 	char message[256];
 };
 
+/* Fill *fail (field, printf-style message) and return -EINVAL. */
+int api_fail_set(struct api_fail *fail, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* {"error":{"code":code,"message":message[,"field":field]}}; field may be
  * NULL or "". NULL only when out of memory. */
 json_t *api_error_new(const char *code, const char *message, const char *field);

@@ -164,30 +164,16 @@ struct scope_req {
 static const char *const scope_fields[] = {
     [DHCP_SCOPE_SUBNET] = "subnet", [DHCP_SCOPE_RANGE] = "ip_range", [DHCP_SCOPE_INTERFACE] = "interface"};
 
-static int fail_at(struct api_fail *fail, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail_at(struct api_fail *fail, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-
-	snprintf(fail->field, sizeof(fail->field), "%s", field);
-	va_start(ap, fmt);
-	vsnprintf(fail->message, sizeof(fail->message), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int text_get(const json_t *v, const char *field, size_t min, size_t max, char *buf, size_t len,
 		    struct api_fail *fail)
 {
 	if (!json_is_string(v))
-		return fail_at(fail, field, "%s must be a string", field);
+		return api_fail_set(fail, field, "%s must be a string", field);
 	size_t n = json_string_length(v);
 	if (strlen(json_string_value(v)) != n)
-		return fail_at(fail, field, "%s must not contain NUL characters", field);
+		return api_fail_set(fail, field, "%s must not contain NUL characters", field);
 	if (n < min || n > max)
-		return fail_at(fail, field, "%s must be %zu to %zu characters long", field, min, max);
+		return api_fail_set(fail, field, "%s must be %zu to %zu characters long", field, min, max);
 	snprintf(buf, len, "%s", json_string_value(v));
 	return 0;
 }
@@ -199,9 +185,9 @@ static int scope_get(const json_t *v, enum dhcp_scope scope, struct scope_req *s
 	if (json_is_null(v))
 		return 0;
 	if (sr->given && sr->scope != DHCP_SCOPE_GLOBAL)
-		return fail_at(fail, field,
-			       "a snippet has one scope: give at most one of subnet, ip_range and interface "
-			       "(none: global)");
+		return api_fail_set(fail, field,
+				    "a snippet has one scope: give at most one of subnet, ip_range and interface "
+				    "(none: global)");
 	sr->given = true;
 	sr->scope = scope;
 	if (json_is_integer(v) && json_integer_value(v) > 0) {
@@ -216,8 +202,8 @@ static int scope_get(const json_t *v, enum dhcp_scope scope, struct scope_req *s
 			snprintf(sr->key, sizeof(sr->key), "%s", json_string_value(v));
 		return 0;
 	}
-	return fail_at(fail, field, "%s must be an id (a positive integer)%s, or null", field,
-		       scope == DHCP_SCOPE_SUBNET ? " or a CIDR" : "");
+	return api_fail_set(fail, field, "%s must be an id (a positive integer)%s, or null", field,
+			    scope == DHCP_SCOPE_SUBNET ? " or a CIDR" : "");
 }
 
 static int value_get(const json_t *v, struct dhcp_snippet *s, struct api_fail *fail)
@@ -243,7 +229,7 @@ static int type_get(const json_t *v, struct dhcp_snippet *s, struct api_fail *fa
 			return 0;
 		}
 	}
-	return fail_at(fail, "type", "type must be one of: u8, u16, u32, i32, bool, ip, ips, string, hex, routes");
+	return api_fail_set(fail, "type", "type must be one of: u8, u16, u32, i32, bool, ip, ips, string, hex, routes");
 }
 
 /* One member of a snippet body. */
@@ -257,7 +243,7 @@ static int member_apply(const char *key, const json_t *v, struct dhcp_snippet *s
 				fail);
 	if (strcmp(key, "code") == 0) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 254)
-			return fail_at(fail, "code", "code must be an integer from 1 to 254 (the DHCP option)");
+			return api_fail_set(fail, "code", "code must be an integer from 1 to 254 (the DHCP option)");
 		s->code = (unsigned)json_integer_value(v);
 		return 0;
 	}
@@ -267,7 +253,7 @@ static int member_apply(const char *key, const json_t *v, struct dhcp_snippet *s
 		return value_get(v, s, fail);
 	if (strcmp(key, "enabled") == 0) {
 		if (!json_is_boolean(v))
-			return fail_at(fail, "enabled", "enabled must be true or false");
+			return api_fail_set(fail, "enabled", "enabled must be true or false");
 		s->enabled = json_is_true(v);
 		return 0;
 	}
@@ -281,10 +267,10 @@ static int member_apply(const char *key, const json_t *v, struct dhcp_snippet *s
 		}
 		return scope_get(v, sc, sr, fail);
 	}
-	return fail_at(fail, key,
-		       "unknown field '%.64s'; a DHCP snippet has: name, description, code, type, value, enabled, "
-		       "subnet, ip_range, interface",
-		       key);
+	return api_fail_set(fail, key,
+			    "unknown field '%.64s'; a DHCP snippet has: name, description, code, type, value, enabled, "
+			    "subnet, ip_range, interface",
+			    key);
 }
 
 /* Apply body to s (defaults for a create, the stored snippet for an
@@ -298,14 +284,14 @@ static int snippet_body_apply(const json_t *body, bool create, struct dhcp_snipp
 
 	memset(sr, 0, sizeof(*sr));
 	if (!json_is_object(body))
-		return fail_at(fail, "", "the body must be a JSON object");
+		return api_fail_set(fail, "", "the body must be a JSON object");
 	if (!create && json_object_size(body) == 0)
-		return fail_at(fail, "",
-			       "nothing to change: give at least one of name, description, code, type, value, "
-			       "enabled, subnet, ip_range, interface");
+		return api_fail_set(fail, "",
+				    "nothing to change: give at least one of name, description, code, type, value, "
+				    "enabled, subnet, ip_range, interface");
 	for (size_t i = 0; create && i < sizeof(required) / sizeof(required[0]); i++)
 		if (!json_object_get(body, required[i]))
-			return fail_at(fail, required[i], "%s is required", required[i]);
+			return api_fail_set(fail, required[i], "%s is required", required[i]);
 	json_object_foreach((json_t *)body, key, v)
 	{
 		int r = member_apply(key, v, s, sr, fail);
@@ -326,16 +312,17 @@ static int snippet_encode(struct dhcp_snippet *s, struct api_fail *fail)
 
 	snprintf(label, sizeof(label), "option %u%s%s%s", s->code, name ? " (" : "", name ? name : "", name ? ")" : "");
 	if (server)
-		return fail_at(fail, "code", "%s is set by the DHCP server itself; a snippet cannot set it%s", label,
-			       s->code == DHCP4_OPT_LEASE_TIME ? " (use the subnet's dhcp_lease_time)" : "");
+		return api_fail_set(fail, "code", "%s is set by the DHCP server itself; a snippet cannot set it%s",
+				    label,
+				    s->code == DHCP4_OPT_LEASE_TIME ? " (use the subnet's dhcp_lease_time)" : "");
 	int n = dhcp4_snippet_encode(s->code, s->type, s->value, s->data, sizeof(s->data), &why);
 	if (n < 0) {
 		why = why ? why : "cannot be encoded";
 		if (strncmp(why, "not ", 4) == 0)
-			return fail_at(fail, "value", "%s value '%.80s' is %s (type %s)", label, s->value, why,
-				       s->type);
-		return fail_at(fail, "value", "%s value '%.80s' is refused: %s (type %s)", label, s->value, why,
-			       s->type);
+			return api_fail_set(fail, "value", "%s value '%.80s' is %s (type %s)", label, s->value, why,
+					    s->type);
+		return api_fail_set(fail, "value", "%s value '%.80s' is refused: %s (type %s)", label, s->value, why,
+				    s->type);
 	}
 	s->data_len = (size_t)n;
 	return 0;

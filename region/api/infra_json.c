@@ -9,20 +9,6 @@
 
 #include "region/api/infra.h"
 
-static int fail_set(struct api_fail *fail, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail_set(struct api_fail *fail, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-
-	snprintf(fail->field, sizeof(fail->field), "%s", field);
-	va_start(ap, fmt);
-	vsnprintf(fail->message, sizeof(fail->message), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* ---- bodies ---- */
 
 enum field_kind { F_STRING, F_INTEGER, F_STRINGS, F_PORT };
@@ -74,16 +60,16 @@ static int body_check(const json_t *body, const struct field *fields, size_t n, 
 	json_t *v;
 
 	if (!json_is_object(body))
-		return fail_set(fail, "", "body must be a JSON object");
+		return api_fail_set(fail, "", "body must be a JSON object");
 	json_object_foreach((json_t *)body, k, v)
 	{
 		size_t i = 0;
 		while (i < n && strcmp(fields[i].name, k) != 0)
 			i++;
 		if (i == n)
-			return fail_set(fail, k, "unknown field \"%.64s\"", k);
+			return api_fail_set(fail, k, "unknown field \"%.64s\"", k);
 		if (!kind_ok(fields[i].kind, v))
-			return fail_set(fail, k, "%s must be %s", k, kind_name(fields[i].kind));
+			return api_fail_set(fail, k, "%s must be %s", k, kind_name(fields[i].kind));
 	}
 	return 0;
 }
@@ -103,7 +89,7 @@ static int u32_member(const json_t *body, const char *name, long min, long max, 
 		return 0;
 	json_int_t i = json_integer_value(v);
 	if (i < min || i > max)
-		return fail_set(fail, name, "%s must be from %ld to %ld", name, min, max);
+		return api_fail_set(fail, name, "%s must be from %ld to %ld", name, min, max);
 	*ret = (uint32_t)i;
 	return 0;
 }
@@ -113,7 +99,7 @@ static int pools_parse(const json_t *arr, struct ipprefix **ret, size_t *ret_n, 
 	size_t n = json_array_size(arr);
 
 	if (n > INFRA_WAN_POOLS_MAX)
-		return fail_set(fail, "wan_pools", "at most %d WAN pools", INFRA_WAN_POOLS_MAX);
+		return api_fail_set(fail, "wan_pools", "at most %d WAN pools", INFRA_WAN_POOLS_MAX);
 	struct ipprefix *pools = calloc(n + 1, sizeof(*pools));
 	if (!pools)
 		return -ENOMEM;
@@ -123,10 +109,10 @@ static int pools_parse(const json_t *arr, struct ipprefix **ret, size_t *ret_n, 
 		int r = ipprefix_parse(s, true, &pools[i]);
 		if (r < 0 || !strchr(s, '/')) {
 			if (r < 0 && ipprefix_parse(s, false, &pools[i]) == 0)
-				fail_set(fail, "wan_pools", "%.60s has host bits set; did you mean %s?", s,
-					 ipprefix_format(&pools[i], norm, sizeof(norm)));
+				api_fail_set(fail, "wan_pools", "%.60s has host bits set; did you mean %s?", s,
+					     ipprefix_format(&pools[i], norm, sizeof(norm)));
 			else
-				fail_set(fail, "wan_pools", "\"%.60s\" is not a prefix such as 192.0.2.0/24", s);
+				api_fail_set(fail, "wan_pools", "\"%.60s\" is not a prefix such as 192.0.2.0/24", s);
 			free(pools);
 			return -EINVAL;
 		}
@@ -151,7 +137,7 @@ int api_infra_new_parse(const json_t *body, struct infra_new *ret, struct ippref
 		return r;
 	ret->name = str_member(body, "name");
 	if (!ret->name)
-		return fail_set(fail, "name", "name is required");
+		return api_fail_set(fail, "name", "name is required");
 	ret->description = str_member(body, "description");
 	ret->zone = str_member(body, "zone");
 	ret->fabric = str_member(body, "fabric");
@@ -174,7 +160,7 @@ int api_infra_update_parse(const json_t *body, struct infra_update *ret, struct 
 	if (r < 0)
 		return r;
 	if (json_object_size(body) == 0)
-		return fail_set(fail, "", "nothing to change: give description, zone or wan_pools");
+		return api_fail_set(fail, "", "nothing to change: give description, zone or wan_pools");
 	ret->description = str_member(body, "description");
 	ret->zone = str_member(body, "zone");
 	json_t *pools = json_object_get(body, "wan_pools");
@@ -196,9 +182,9 @@ int api_infra_array_parse(const json_t *body, bool create, struct infra_array_sp
 		return r;
 	ret->name = str_member(body, "name");
 	if (create && !ret->name)
-		return fail_set(fail, "name", "name is required");
+		return api_fail_set(fail, "name", "name is required");
 	if (!create && json_object_size(body) == 0)
-		return fail_set(fail, "", "nothing to change: give name, instance_count or ports");
+		return api_fail_set(fail, "", "nothing to change: give name, instance_count or ports");
 	r = u32_member(body, "instance_count", 0, INFRA_INSTANCES_MAX, &ret->set_instances, &ret->instances, fail);
 	if (r == 0)
 		r = u32_member(body, "ports", 1, INFRA_PORTS_MAX, &ret->set_ports, &ret->ports, fail);
@@ -216,12 +202,12 @@ int api_infra_network_parse(const json_t *body, bool create, const char **ret_na
 		return r;
 	*ret_name = str_member(body, "name");
 	if (!*ret_name)
-		return fail_set(fail, "name", "name is required");
+		return api_fail_set(fail, "name", "name is required");
 	if (!create)
 		return 0;
 	const char *type = str_member(body, "type");
 	if (!type)
-		return fail_set(fail, "type", "type is required: lan, wan or san");
+		return api_fail_set(fail, "type", "type is required: lan, wan or san");
 	if (strcmp(type, "lan") == 0)
 		*ret_type = INFRA_NET_LAN;
 	else if (strcmp(type, "wan") == 0)
@@ -229,7 +215,7 @@ int api_infra_network_parse(const json_t *body, bool create, const char **ret_na
 	else if (strcmp(type, "san") == 0)
 		*ret_type = INFRA_NET_SAN;
 	else
-		return fail_set(fail, "type", "type must be lan, wan or san, not \"%.32s\"", type);
+		return api_fail_set(fail, "type", "type must be lan, wan or san, not \"%.32s\"", type);
 	return 0;
 }
 
@@ -271,13 +257,13 @@ int api_infra_conn_parse(const json_t *body, const char **ret_array, uint32_t *r
 	*ret_network = str_member(body, "network");
 	*ret_port = 0;
 	if (!*ret_array)
-		return fail_set(fail, "array", "array is required");
+		return api_fail_set(fail, "array", "array is required");
 	if (!*ret_network)
-		return fail_set(fail, "network", "network is required");
+		return api_fail_set(fail, "network", "network is required");
 	json_t *port = json_object_get(body, "port");
 	if (port && api_infra_port_parse(port, ret_port) < 0)
-		return fail_set(fail, "port", "port must be from 0 to %d (or eth0 to eth%d)", INFRA_PORTS_MAX - 1,
-				INFRA_PORTS_MAX - 1);
+		return api_fail_set(fail, "port", "port must be from 0 to %d (or eth0 to eth%d)", INFRA_PORTS_MAX - 1,
+				    INFRA_PORTS_MAX - 1);
 	return 0;
 }
 
@@ -290,7 +276,7 @@ int api_infra_drive_parse(const json_t *body, uint32_t *ret_size_gb, struct api_
 	if (r == 0)
 		r = u32_member(body, "size_gb", 1, INFRA_DRIVE_GB_MAX, &set, ret_size_gb, fail);
 	if (r == 0 && !set)
-		r = fail_set(fail, "size_gb", "size_gb is required");
+		r = api_fail_set(fail, "size_gb", "size_gb is required");
 	return r;
 }
 
@@ -304,7 +290,7 @@ int api_infra_order_parse(const json_t *body, unsigned *ret_len, struct api_fail
 	if (r == 0)
 		r = u32_member(body, "prefix_length", 1, 32, &set, &len, fail);
 	if (r == 0 && !set)
-		r = fail_set(fail, "prefix_length", "prefix_length is required, e.g. 28 for a /28");
+		r = api_fail_set(fail, "prefix_length", "prefix_length is required, e.g. 28 for a /28");
 	*ret_len = len;
 	return r;
 }

@@ -13,20 +13,6 @@
 #define API_NET_REF_MAX	   128
 #define API_NET_TIME_MAX   64
 
-static int fail_at(struct api_fail *fail, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail_at(struct api_fail *fail, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-
-	snprintf(fail->field, sizeof(fail->field), "%s", field);
-	va_start(ap, fmt);
-	vsnprintf(fail->message, sizeof(fail->message), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static bool is_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -99,9 +85,9 @@ static int inet_parse(const char *name, const char *s, char **ret, struct api_fa
 	char buf[IPADDR_STRLEN];
 
 	if (strchr(s, '/'))
-		return fail_at(fail, name, "%s: give an address without a prefix length, not '%.64s'", name, s);
+		return api_fail_set(fail, name, "%s: give an address without a prefix length, not '%.64s'", name, s);
 	if (ipaddr_parse(s, &a) < 0)
-		return fail_at(fail, name, "%s: '%.64s' is not an IPv4 or IPv6 address", name, s);
+		return api_fail_set(fail, name, "%s: '%.64s' is not an IPv4 or IPv6 address", name, s);
 	return dup_out(ipaddr_format(&a, buf, sizeof(buf)), ret);
 }
 
@@ -111,14 +97,15 @@ static int cidr_parse(const char *name, const char *s, char **ret, struct api_fa
 	char buf[IPPREFIX_STRLEN];
 
 	if (!strchr(s, '/'))
-		return fail_at(fail, name, "%s: '%.64s' has no prefix length; write it as a CIDR such as 10.0.0.0/24",
-			       name, s);
+		return api_fail_set(
+		    fail, name, "%s: '%.64s' has no prefix length; write it as a CIDR such as 10.0.0.0/24", name, s);
 	int r = ipprefix_parse(s, true, &p);
 	if (r < 0 && ipprefix_parse(s, false, &p) == 0)
-		return fail_at(fail, name, "%s: %.64s has host bits set; did you mean %s?", name, s,
-			       ipprefix_format(&p, buf, sizeof(buf)));
+		return api_fail_set(fail, name, "%s: %.64s has host bits set; did you mean %s?", name, s,
+				    ipprefix_format(&p, buf, sizeof(buf)));
 	if (r < 0)
-		return fail_at(fail, name, "%s: '%.64s' is not a CIDR (such as 10.0.0.0/24 or 2001:db8::/64)", name, s);
+		return api_fail_set(fail, name, "%s: '%.64s' is not a CIDR (such as 10.0.0.0/24 or 2001:db8::/64)",
+				    name, s);
 	return dup_out(ipprefix_format(&p, buf, sizeof(buf)), ret);
 }
 
@@ -128,7 +115,7 @@ static int mac_text_parse(const char *name, const char *s, char **ret, struct ap
 	char buf[MAC_STRLEN];
 
 	if (mac_parse(s, mac) < 0)
-		return fail_at(fail, name, "%s: '%.64s' is not a MAC address (aa:bb:cc:dd:ee:ff)", name, s);
+		return api_fail_set(fail, name, "%s: '%.64s' is not a MAC address (aa:bb:cc:dd:ee:ff)", name, s);
 	return dup_out(mac_format(mac, buf, sizeof(buf)), ret);
 }
 
@@ -139,9 +126,9 @@ static int list_parse(const struct net_field *f, const json_t *v, char **ret, st
 	const json_t *e;
 
 	if (!json_is_array(v))
-		return fail_at(fail, f->name, "%s must be an array of IP addresses", f->name);
+		return api_fail_set(fail, f->name, "%s must be an array of IP addresses", f->name);
 	if (f->max > 0 && n > (size_t)f->max)
-		return fail_at(fail, f->name, "%s takes at most %ld addresses", f->name, f->max);
+		return api_fail_set(fail, f->name, "%s takes at most %ld addresses", f->name, f->max);
 	char *out = malloc(cap);
 	if (!out)
 		return -ENOMEM;
@@ -151,7 +138,7 @@ static int list_parse(const struct net_field *f, const json_t *v, char **ret, st
 		char *a = NULL;
 		int r = json_is_string(e)
 			    ? inet_parse(f->name, json_string_value(e), &a, fail)
-			    : fail_at(fail, f->name, "%s must be an array of IP address strings", f->name);
+			    : api_fail_set(fail, f->name, "%s must be an array of IP address strings", f->name);
 		if (r < 0) {
 			free(out);
 			return r;
@@ -170,9 +157,9 @@ static int ints_parse(const struct net_field *f, const json_t *v, char **ret, st
 	const json_t *e;
 
 	if (!json_is_array(v))
-		return fail_at(fail, f->name, "%s must be an array of integers", f->name);
+		return api_fail_set(fail, f->name, "%s must be an array of integers", f->name);
 	if (n > 64)
-		return fail_at(fail, f->name, "%s takes at most 64 values", f->name);
+		return api_fail_set(fail, f->name, "%s takes at most 64 values", f->name);
 	char *out = malloc(cap);
 	if (!out)
 		return -ENOMEM;
@@ -181,8 +168,8 @@ static int ints_parse(const struct net_field *f, const json_t *v, char **ret, st
 	{
 		if (!json_is_integer(e) || json_integer_value(e) < f->min || json_integer_value(e) > f->max) {
 			free(out);
-			return fail_at(fail, f->name, "%s must be an array of integers from %ld to %ld", f->name, f->min,
-				       f->max);
+			return api_fail_set(fail, f->name, "%s must be an array of integers from %ld to %ld", f->name,
+					    f->min, f->max);
 		}
 		used += (size_t)snprintf(out + used, cap - used, "%s%" JSON_INTEGER_FORMAT, i ? "," : "",
 					 json_integer_value(e));
@@ -197,7 +184,7 @@ static int int_parse(const struct net_field *f, const json_t *v, char **ret, str
 	char buf[24];
 
 	if (!json_is_integer(v) || json_integer_value(v) < f->min || json_integer_value(v) > f->max)
-		return fail_at(fail, f->name, "%s must be an integer from %ld to %ld", f->name, f->min, f->max);
+		return api_fail_set(fail, f->name, "%s must be an integer from %ld to %ld", f->name, f->min, f->max);
 	snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	return dup_out(buf, ret);
 }
@@ -220,16 +207,16 @@ static int ref_parse(const struct net_field *f, const json_t *v, char **ret, str
 			snprintf(key, sizeof(key), "%s", json_string_value(v));
 		return dup_out(key, ret);
 	}
-	return fail_at(fail, f->name, "%s must be an id (a positive integer) or a name", f->name);
+	return api_fail_set(fail, f->name, "%s must be an id (a positive integer) or a name", f->name);
 }
 
 static int string_get(const struct net_field *f, const json_t *v, const char **ret, struct api_fail *fail)
 {
 	if (!json_is_string(v))
-		return fail_at(fail, f->name, "%s must be a string", f->name);
+		return api_fail_set(fail, f->name, "%s must be a string", f->name);
 	/* An embedded NUL would cut the text short without anyone noticing. */
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail_at(fail, f->name, "%s must not contain NUL characters", f->name);
+		return api_fail_set(fail, f->name, "%s must not contain NUL characters", f->name);
 	*ret = json_string_value(v);
 	return 0;
 }
@@ -245,7 +232,7 @@ static int enum_parse(const struct net_field *f, const char *s, char **ret, stru
 	list[0] = '\0';
 	for (const char *const *c = f->choices; c && *c && used < sizeof(list); c++)
 		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", *c);
-	return fail_at(fail, f->name, "%s must be one of: %s", f->name, list);
+	return api_fail_set(fail, f->name, "%s must be one of: %s", f->name, list);
 }
 
 int api_net_value_parse(const struct net_field *f, const json_t *v, char **ret, struct api_fail *fail)
@@ -256,14 +243,14 @@ int api_net_value_parse(const struct net_field *f, const json_t *v, char **ret, 
 	if (json_is_null(v)) {
 		if (f->flags & NET_F_NULLABLE)
 			return 0;
-		return fail_at(fail, f->name, "%s must not be null", f->name);
+		return api_fail_set(fail, f->name, "%s must not be null", f->name);
 	}
 	switch (f->type) {
 	case NET_T_INT:
 		return int_parse(f, v, ret, fail);
 	case NET_T_BOOL:
 		if (!json_is_boolean(v))
-			return fail_at(fail, f->name, "%s must be true or false", f->name);
+			return api_fail_set(fail, f->name, "%s must be true or false", f->name);
 		return dup_out(json_is_true(v) ? "true" : "false", ret);
 	case NET_T_LIST:
 		return list_parse(f, v, ret, fail);
@@ -279,17 +266,19 @@ int api_net_value_parse(const struct net_field *f, const json_t *v, char **ret, 
 	switch (f->type) {
 	case NET_T_NAME:
 		if (!name_valid(s))
-			return fail_at(fail, f->name,
-				       "%s '%.64s' is not valid: use 1-63 letters, digits, '.', '_' and '-', starting "
-				       "with a letter or digit, not all digits",
-				       f->name, s);
+			return api_fail_set(
+			    fail, f->name,
+			    "%s '%.64s' is not valid: use 1-63 letters, digits, '.', '_' and '-', starting "
+			    "with a letter or digit, not all digits",
+			    f->name, s);
 		return dup_out(s, ret);
 	case NET_T_HOST:
 		if (!hostname_valid(s))
-			return fail_at(fail, f->name,
-				       "%s '%.64s' is not valid: use one DNS label of 1-63 letters, digits and '-', "
-				       "not starting or ending with '-', not all digits",
-				       f->name, s);
+			return api_fail_set(
+			    fail, f->name,
+			    "%s '%.64s' is not valid: use one DNS label of 1-63 letters, digits and '-', "
+			    "not starting or ending with '-', not all digits",
+			    f->name, s);
 		return dup_out(s, ret);
 	case NET_T_INET:
 		return inet_parse(f->name, s, ret, fail);
@@ -299,8 +288,8 @@ int api_net_value_parse(const struct net_field *f, const json_t *v, char **ret, 
 		return mac_text_parse(f->name, s, ret, fail);
 	case NET_T_TIME:
 		if (!time_valid(s))
-			return fail_at(fail, f->name, "%s must be an RFC 3339 time such as 2024-05-01T12:00:00Z",
-				       f->name);
+			return api_fail_set(fail, f->name, "%s must be an RFC 3339 time such as 2024-05-01T12:00:00Z",
+					    f->name);
 		return dup_out(s, ret);
 	case NET_T_ENUM:
 		return enum_parse(f, s, ret, fail);
@@ -309,7 +298,7 @@ int api_net_value_parse(const struct net_field *f, const json_t *v, char **ret, 
 	}
 	size_t n = strlen(s);
 	if ((long)n < f->min || (f->max > 0 && (long)n > f->max))
-		return fail_at(fail, f->name, "%s must be %ld to %ld characters long", f->name, f->min, f->max);
+		return api_fail_set(fail, f->name, "%s must be %ld to %ld characters long", f->name, f->min, f->max);
 	return dup_out(s, ret);
 }
 
@@ -339,7 +328,7 @@ int api_net_body_parse(const struct net_kind_info *k, const json_t *body, bool c
 
 	memset(ret, 0, sizeof(*ret));
 	if (!json_is_object(body))
-		return fail_at(fail, "", "the body must be a JSON object");
+		return api_fail_set(fail, "", "the body must be a JSON object");
 	json_object_foreach((json_t *)body, key, v)
 	{
 		int i = -1;
@@ -349,7 +338,7 @@ int api_net_body_parse(const struct net_kind_info *k, const json_t *body, bool c
 		if (i < 0) {
 			field_list(k, names, sizeof(names));
 			api_net_body_done(ret);
-			return fail_at(fail, key, "unknown field '%.64s'; a %s has: %s", key, k->name, names);
+			return api_fail_set(fail, key, "unknown field '%.64s'; a %s has: %s", key, k->name, names);
 		}
 		int r = api_net_value_parse(&k->fields[i], v, &ret->owned[i], fail);
 		if (r < 0) {
@@ -362,19 +351,19 @@ int api_net_body_parse(const struct net_kind_info *k, const json_t *body, bool c
 	for (size_t f = 0; create && f < k->n_fields; f++) {
 		if ((k->fields[f].flags & NET_F_REQUIRED) && !ret->in.val[f]) {
 			api_net_body_done(ret);
-			return fail_at(fail, k->fields[f].name, "%s is required", k->fields[f].name);
+			return api_fail_set(fail, k->fields[f].name, "%s is required", k->fields[f].name);
 		}
 	}
 	for (size_t f = 0; !create && f < k->n_fields; f++) {
 		if ((k->fields[f].flags & NET_F_CREATE) && (ret->in.given & (1u << f))) {
 			api_net_body_done(ret);
-			return fail_at(fail, k->fields[f].name, "the %s of a %s cannot be changed", k->fields[f].name,
-				       k->name);
+			return api_fail_set(fail, k->fields[f].name, "the %s of a %s cannot be changed",
+					    k->fields[f].name, k->name);
 		}
 	}
 	if (!create && ret->in.given == 0) {
 		field_list(k, names, sizeof(names));
-		return fail_at(fail, "", "nothing to change: give at least one of %s", names);
+		return api_fail_set(fail, "", "nothing to change: give at least one of %s", names);
 	}
 	return 0;
 }
@@ -389,14 +378,14 @@ int api_net_filter_parse(const struct net_filter_def *f, const char *text, char 
 		char *end;
 		long n = strtol(text, &end, 10);
 		if (!*text || *end || n < 0 || n > 0x7fffffffL)
-			return fail_at(fail, f->name, "%s must be a non-negative integer", f->name);
+			return api_fail_set(fail, f->name, "%s must be a non-negative integer", f->name);
 		v = json_integer(n);
 		fld.max = 0x7fffffffL;
 		break;
 	}
 	case NET_T_BOOL:
 		if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
-			return fail_at(fail, f->name, "%s must be true or false", f->name);
+			return api_fail_set(fail, f->name, "%s must be true or false", f->name);
 		v = json_boolean(strcmp(text, "true") == 0);
 		break;
 	default:
