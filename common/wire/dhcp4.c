@@ -7,31 +7,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/wire/bytes.h"
+
 /* ---- small helpers -------------------------------------------------------- */
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static int bad(const char **ret_why, const char *why)
 {
@@ -188,15 +166,15 @@ int dhcp4_msg_decode(const uint8_t *buf, size_t len, struct dhcp4_msg *ret, cons
 		return bad(ret_why, "op is not BOOTREQUEST or BOOTREPLY");
 	if (m->hlen > DHCP4_CHADDR_LEN)
 		return bad(ret_why, "hlen over 16");
-	m->xid = get32(buf + 4);
-	m->secs = get16(buf + 8);
-	m->flags = get16(buf + 10);
+	m->xid = be_get32(buf + 4);
+	m->secs = be_get16(buf + 8);
+	m->flags = be_get16(buf + 10);
 	memcpy(&m->ciaddr, buf + 12, 4);
 	memcpy(&m->yiaddr, buf + 16, 4);
 	memcpy(&m->siaddr, buf + 20, 4);
 	memcpy(&m->giaddr, buf + 24, 4);
 	memcpy(m->chaddr, buf + 28, DHCP4_CHADDR_LEN);
-	if (get32(buf + DHCP4_HEADER_LEN) != DHCP4_COOKIE)
+	if (be_get32(buf + DHCP4_HEADER_LEN) != DHCP4_COOKIE)
 		return bad(ret_why, "bad magic cookie");
 
 	int r = decode_options(m, buf, len, ret_why);
@@ -301,9 +279,9 @@ static void encode_header(const struct dhcp4_msg *m, uint8_t *buf)
 	buf[1] = m->htype;
 	buf[2] = m->hlen;
 	buf[3] = m->hops;
-	put32(buf + 4, m->xid);
-	put16(buf + 8, m->secs);
-	put16(buf + 10, m->flags);
+	be_put32(buf + 4, m->xid);
+	be_put16(buf + 8, m->secs);
+	be_put16(buf + 10, m->flags);
 	memcpy(buf + 12, &m->ciaddr, 4);
 	memcpy(buf + 16, &m->yiaddr, 4);
 	memcpy(buf + 20, &m->siaddr, 4);
@@ -311,7 +289,7 @@ static void encode_header(const struct dhcp4_msg *m, uint8_t *buf)
 	memcpy(buf + 28, m->chaddr, DHCP4_CHADDR_LEN);
 	memcpy(buf + 44, m->sname, strlen(m->sname));
 	memcpy(buf + 108, m->file, strlen(m->file));
-	put32(buf + DHCP4_HEADER_LEN, DHCP4_COOKIE);
+	be_put32(buf + DHCP4_HEADER_LEN, DHCP4_COOKIE);
 }
 
 /* The options do not fit limit in the options field: add option 52 and
@@ -536,14 +514,14 @@ int dhcp4_msg_set_u8(struct dhcp4_msg *m, uint8_t code, uint8_t v)
 int dhcp4_msg_set_u16(struct dhcp4_msg *m, uint8_t code, uint16_t v)
 {
 	uint8_t b[2];
-	put16(b, v);
+	be_put16(b, v);
 	return dhcp4_msg_option_set(m, code, b, 2);
 }
 
 int dhcp4_msg_set_u32(struct dhcp4_msg *m, uint8_t code, uint32_t v)
 {
 	uint8_t b[4];
-	put32(b, v);
+	be_put32(b, v);
 	return dhcp4_msg_option_set(m, code, b, 4);
 }
 
@@ -587,7 +565,7 @@ int dhcp4_msg_get_u16(const struct dhcp4_msg *m, uint8_t code, uint16_t *ret)
 	int r;
 	const uint8_t *v = option_len(m, code, 2, &r);
 	if (v)
-		*ret = get16(v);
+		*ret = be_get16(v);
 	return r;
 }
 
@@ -596,7 +574,7 @@ int dhcp4_msg_get_u32(const struct dhcp4_msg *m, uint8_t code, uint32_t *ret)
 	int r;
 	const uint8_t *v = option_len(m, code, 4, &r);
 	if (v)
-		*ret = get32(v);
+		*ret = be_get32(v);
 	return r;
 }
 

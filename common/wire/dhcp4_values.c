@@ -13,11 +13,7 @@
 #include <sys/socket.h>
 
 #include "common/net.h"
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
+#include "common/wire/bytes.h"
 
 /* The value of code if it is exactly want bytes long; else NULL, *ret
  * -ENOENT or -EBADMSG. */
@@ -112,7 +108,7 @@ int dhcp4_msg_client_arch(const struct dhcp4_msg *m, uint16_t *ret, size_t n)
 	if (len == 0 || len % 2)
 		return -EBADMSG;
 	for (size_t i = 0; i < len / 2 && i < n; i++)
-		ret[i] = get16(v + 2 * i);
+		ret[i] = be_get16(v + 2 * i);
 	return (int)(len / 2);
 }
 

@@ -1,5 +1,6 @@
 /* Raw IPv4/UDP, ARP and ICMP echo packets; see rawpkt.h. */
 #include "rack/dhcp/rawpkt.h"
+#include "common/wire/bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -9,34 +10,10 @@
 #define IP_MF	      0x2000
 #define IP_OFFMASK    0x1fff
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static uint32_t csum_add(const uint8_t *p, size_t len, uint32_t sum)
 {
 	for (; len > 1; p += 2, len -= 2)
-		sum += get16(p);
+		sum += be_get16(p);
 	if (len)
 		sum += (uint32_t)p[0] << 8;
 	return sum;
@@ -63,13 +40,13 @@ static void ip_header_build(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t pro
 {
 	memset(ip, 0, RAWPKT_IP_HDR_LEN);
 	ip[0] = 0x45; /* version 4, 5 words */
-	put16(ip + 2, (uint16_t)total);
-	put16(ip + 4, id);
+	be_put16(ip + 2, (uint16_t)total);
+	be_put16(ip + 4, id);
 	ip[8] = 64; /* TTL */
 	ip[9] = proto;
-	put32(ip + 12, src);
-	put32(ip + 16, dst);
-	put16(ip + 10, rawpkt_csum(ip, RAWPKT_IP_HDR_LEN, 0));
+	be_put32(ip + 12, src);
+	be_put32(ip + 16, dst);
+	be_put16(ip + 10, rawpkt_csum(ip, RAWPKT_IP_HDR_LEN, 0));
 }
 
 int rawpkt_udp_build(uint8_t *out, size_t cap, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
@@ -84,14 +61,14 @@ int rawpkt_udp_build(uint8_t *out, size_t cap, uint32_t src, uint32_t dst, uint1
 		return -ENOSPC;
 	ip_header_build(out, src, dst, IPPROTO_UDP_, ip_id, total);
 	uint8_t *udp = out + RAWPKT_IP_HDR_LEN;
-	put16(udp, sport);
-	put16(udp + 2, dport);
-	put16(udp + 4, (uint16_t)udp_len);
-	put16(udp + 6, 0);
+	be_put16(udp, sport);
+	be_put16(udp + 2, dport);
+	be_put16(udp + 4, (uint16_t)udp_len);
+	be_put16(udp + 6, 0);
 	if (len)
 		memcpy(udp + RAWPKT_UDP_HDR_LEN, payload, len);
 	uint16_t c = rawpkt_csum(udp, udp_len, pseudo_sum(src, dst, IPPROTO_UDP_, udp_len));
-	put16(udp + 6, c ? c : 0xffff); /* RFC 768: a computed 0 is sent as all ones */
+	be_put16(udp + 6, c ? c : 0xffff); /* RFC 768: a computed 0 is sent as all ones */
 	return (int)total;
 }
 
@@ -102,12 +79,12 @@ static int ip_header_parse(const uint8_t *buf, size_t len, size_t *ret_hlen, siz
 	if (len < RAWPKT_IP_HDR_LEN || (buf[0] >> 4) != 4)
 		return -EBADMSG;
 	size_t hlen = (size_t)(buf[0] & 0x0f) * 4;
-	size_t total = get16(buf + 2);
+	size_t total = be_get16(buf + 2);
 	if (hlen < RAWPKT_IP_HDR_LEN || hlen > len || total < hlen || total > len)
 		return -EBADMSG;
 	if (rawpkt_csum(buf, hlen, 0) != 0)
 		return -EBADMSG;
-	uint16_t frag = get16(buf + 6);
+	uint16_t frag = be_get16(buf + 6);
 	if (frag & (IP_MF | IP_OFFMASK))
 		return -EBADMSG;
 	*ret_hlen = hlen;
@@ -127,17 +104,17 @@ int rawpkt_udp_parse(const uint8_t *buf, size_t len, struct rawpkt_udp *ret)
 	size_t avail = total - hlen;
 	if (avail < RAWPKT_UDP_HDR_LEN)
 		return -EBADMSG;
-	size_t udp_len = get16(udp + 4);
+	size_t udp_len = be_get16(udp + 4);
 	if (udp_len < RAWPKT_UDP_HDR_LEN || udp_len > avail)
 		return -EBADMSG;
-	uint32_t src = get32(buf + 12), dst = get32(buf + 16);
-	if (get16(udp + 6) != 0 && rawpkt_csum(udp, udp_len, pseudo_sum(src, dst, IPPROTO_UDP_, udp_len)) != 0)
+	uint32_t src = be_get32(buf + 12), dst = be_get32(buf + 16);
+	if (be_get16(udp + 6) != 0 && rawpkt_csum(udp, udp_len, pseudo_sum(src, dst, IPPROTO_UDP_, udp_len)) != 0)
 		return -EBADMSG;
 	*ret = (struct rawpkt_udp){
 	    .src = src,
 	    .dst = dst,
-	    .sport = get16(udp),
-	    .dport = get16(udp + 2),
+	    .sport = be_get16(udp),
+	    .dport = be_get16(udp + 2),
 	    .payload = udp + RAWPKT_UDP_HDR_LEN,
 	    .len = udp_len - RAWPKT_UDP_HDR_LEN,
 	};
@@ -147,30 +124,30 @@ int rawpkt_udp_parse(const uint8_t *buf, size_t len, struct rawpkt_udp *ret)
 void rawpkt_arp_probe_build(uint8_t out[RAWPKT_ARP_LEN], const uint8_t sha[6], uint32_t tpa)
 {
 	memset(out, 0, RAWPKT_ARP_LEN);
-	put16(out, 1);		/* htype Ethernet */
-	put16(out + 2, 0x0800); /* ptype IPv4 */
+	be_put16(out, 1);	   /* htype Ethernet */
+	be_put16(out + 2, 0x0800); /* ptype IPv4 */
 	out[4] = 6;
 	out[5] = 4;
-	put16(out + 6, RAWPKT_ARP_REQUEST);
+	be_put16(out + 6, RAWPKT_ARP_REQUEST);
 	memcpy(out + 8, sha, 6);
 	/* spa 0.0.0.0 and tha 00:00:00:00:00:00 (RFC 5227 2.1.1) */
-	put32(out + 24, tpa);
+	be_put32(out + 24, tpa);
 }
 
 int rawpkt_arp_parse(const uint8_t *buf, size_t len, struct rawpkt_arp *ret)
 {
 	if (len < RAWPKT_ARP_LEN)
 		return -EBADMSG;
-	if (get16(buf) != 1 || get16(buf + 2) != 0x0800 || buf[4] != 6 || buf[5] != 4)
+	if (be_get16(buf) != 1 || be_get16(buf + 2) != 0x0800 || buf[4] != 6 || buf[5] != 4)
 		return -EBADMSG;
-	uint16_t op = get16(buf + 6);
+	uint16_t op = be_get16(buf + 6);
 	if (op != RAWPKT_ARP_REQUEST && op != RAWPKT_ARP_REPLY)
 		return -EBADMSG;
 	ret->op = op;
 	memcpy(ret->sha, buf + 8, 6);
-	ret->spa = get32(buf + 14);
+	ret->spa = be_get32(buf + 14);
 	memcpy(ret->tha, buf + 18, 6);
-	ret->tpa = get32(buf + 24);
+	ret->tpa = be_get32(buf + 24);
 	return 0;
 }
 
@@ -182,12 +159,12 @@ int rawpkt_icmp_echo_build(uint8_t *out, size_t cap, uint16_t id, uint16_t seq, 
 		return -ENOSPC;
 	out[0] = RAWPKT_ICMP_ECHO_REQUEST;
 	out[1] = 0;
-	put16(out + 2, 0);
-	put16(out + 4, id);
-	put16(out + 6, seq);
+	be_put16(out + 2, 0);
+	be_put16(out + 4, id);
+	be_put16(out + 6, seq);
 	if (len)
 		memcpy(out + RAWPKT_ICMP_ECHO_LEN, data, len);
-	put16(out + 2, rawpkt_csum(out, RAWPKT_ICMP_ECHO_LEN + len, 0));
+	be_put16(out + 2, rawpkt_csum(out, RAWPKT_ICMP_ECHO_LEN + len, 0));
 	return (int)(RAWPKT_ICMP_ECHO_LEN + len);
 }
 
@@ -210,10 +187,10 @@ int rawpkt_icmp_echo_reply_parse(const uint8_t *buf, size_t len, struct rawpkt_i
 	if (icmp_len < RAWPKT_ICMP_ECHO_LEN)
 		return -EBADMSG;
 	*ret = (struct rawpkt_icmp_echo){
-	    .src = get32(buf + 12),
-	    .dst = get32(buf + 16),
-	    .id = get16(icmp + 4),
-	    .seq = get16(icmp + 6),
+	    .src = be_get32(buf + 12),
+	    .dst = be_get32(buf + 16),
+	    .id = be_get16(icmp + 4),
+	    .seq = be_get16(icmp + 6),
 	    .data_len = icmp_len - RAWPKT_ICMP_ECHO_LEN,
 	};
 	return 0;
