@@ -1,9 +1,10 @@
 /* Raw IPv4/UDP, ARP and ICMP echo packets; see rawpkt.h. */
 #include "rack/dhcp/rawpkt.h"
-#include "common/wire/bytes.h"
 
 #include <errno.h>
 #include <string.h>
+
+#include "common/wire/bytes.h"
 
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_UDP_  17
