@@ -68,6 +68,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
 import dhcpnet  # noqa: E402
+import debpeers  # noqa: E402  (tests/bench, the script's own directory)
 from dhcpnet import DhcpNet, LoadClient, parse_perfdhcp  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -105,30 +106,11 @@ def wait_for(pred, timeout, what):
 # ---- Kea from Debian's packages, privately ----
 
 def fetch_kea(peers_dir):
-    root = os.path.join(peers_dir, "root")
-    stamp = os.path.join(peers_dir, "versions.json")
-    if not os.path.exists(stamp):
-        debs = os.path.join(peers_dir, "debs")
-        shutil.rmtree(peers_dir, ignore_errors=True)
-        os.makedirs(debs)
-        pkgs = ["kea-dhcp4-server"]
-        st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "kea-common"], capture_output=True, text=True)
-        if "install ok installed" not in st.stdout:
-            pkgs.append("kea-common")
-        log(f"kea: apt-get download {' '.join(pkgs)} into {debs} (not installed)")
-        dl = ["apt-get", "download", *pkgs]
-        if subprocess.run(dl, cwd=debs, capture_output=True, timeout=300).returncode != 0:
-            sh("apt-get", "update", timeout=300)
-            subprocess.run(dl, cwd=debs, check=True, capture_output=True, timeout=300)
-        versions = {}
-        for deb in sorted(glob.glob(os.path.join(debs, "*.deb"))):
-            sh("dpkg-deb", "-x", deb, root)
-            f = sh("dpkg-deb", "-f", deb, "Package", "Version").stdout.split("\n")
-            versions[f[0].split(": ", 1)[1]] = f[1].split(": ", 1)[1]
-        with open(stamp, "w") as f:
-            json.dump(versions, f)
-    with open(stamp) as f:
-        versions = json.load(f)
+    pkgs = ["kea-dhcp4-server"]
+    st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "kea-common"], capture_output=True, text=True)
+    if "install ok installed" not in st.stdout:
+        pkgs.append("kea-common")
+    root, versions = debpeers.fetch(peers_dir, pkgs, "kea")
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(root, "usr", "lib", "x86_64-linux-gnu"))
     binary = os.path.join(root, "usr", "sbin", "kea-dhcp4")
     r = sh("ldd", binary, env=env)
@@ -438,6 +420,10 @@ def main():
         t_start = time.monotonic()
         for run in range(a.runs):
             for s in servers:
+                # Start each server on a quiet disk: the previous one's
+                # writeback (lease files, fsyncs) must not stall this one's.
+                os.sync()
+                time.sleep(2)
                 log(f"run {run + 1}/{a.runs}: {s.label}, sustained rate")
                 good, bad, _ = sustained(net, s, a.period, a.start_rate, a.max_rate, a.steps)
                 results[s.label]["rate"].append(good["rate"] if good else 0)

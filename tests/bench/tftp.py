@@ -54,6 +54,8 @@ import tempfile
 import time
 import uuid
 
+import debpeers  # tests/bench/debpeers.py
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NET = "192.0.2"
 CLIENT = f"{NET}.2"
@@ -112,30 +114,8 @@ def write_random(path, size):
 def fetch_peers(peers_dir):
     """Returns {'root': dir, 'env': {...}, 'versions': {...}}; downloads and
     extracts only when the directory does not hold them yet."""
-    root = os.path.join(peers_dir, "root")
+    root, versions = debpeers.fetch(peers_dir, PEER_PACKAGES)
     libdir = os.path.join(root, "usr", "lib", "x86_64-linux-gnu")
-    stamp = os.path.join(peers_dir, "versions.json")
-    if not os.path.exists(stamp):
-        debs = os.path.join(peers_dir, "debs")
-        shutil.rmtree(peers_dir, ignore_errors=True)
-        os.makedirs(debs)
-        log(f"peers: apt-get download {' '.join(PEER_PACKAGES)} into {debs}")
-        # apt-get download writes to the current directory (as root it warns
-        # that _apt cannot write there, which is harmless); an old or missing
-        # package list is refreshed once.
-        download = ["apt-get", "download", *PEER_PACKAGES]
-        if subprocess.run(download, cwd=debs, capture_output=True, timeout=300).returncode != 0:
-            sh("apt-get", "update", timeout=300)
-            subprocess.run(download, cwd=debs, check=True, capture_output=True, timeout=300)
-        versions = {}
-        for deb in sorted(glob.glob(os.path.join(debs, "*.deb"))):
-            sh("dpkg-deb", "-x", deb, root)
-            f = sh("dpkg-deb", "-f", deb, "Package", "Version").stdout.split("\n")
-            versions[f[0].split(": ", 1)[1]] = f[1].split(": ", 1)[1]
-        with open(stamp, "w") as f:
-            json.dump(versions, f)
-    with open(stamp) as f:
-        versions = json.load(f)
     libwrap = os.path.join(libdir, "libwrap.so.0")
     if not os.path.exists(libwrap):
         os.symlink(os.path.basename(sorted(glob.glob(libwrap + ".*"))[0]), libwrap)
