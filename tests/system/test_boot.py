@@ -443,26 +443,24 @@ def test_http_refuses_traversal_and_other_methods(boot, lab):
     assert "'..' in file name" in log and "path leaves the boot root" in log
 
 
-def test_ipxe_in_qemu_boots_from_the_rack(boot, lab):
-    """iPXE in a QEMU guest gets an address from dnsmasq (DHCP only) in the
-    rack's namespace, fetches its per-MAC iPXE script from the rack over TFTP
-    and the kernel it names over HTTP boot."""
-    if not QEMU or not os.path.exists(IPXE_ROM) or not DNSMASQ:
-        pytest.skip("needs qemu-system-x86_64, ipxe-qemu and dnsmasq (deploy/install-deps)")
-    work = os.path.join(boot.workdir, "qemu")
+def run_guest(boot, lab, work, dnsmasq=False):
+    """Boot a QEMU guest with the iPXE ROM on the lab's bridge (radvd answers
+    its IPv6 router solicitation at once, sparing it ~13 s) until the rack
+    served it the kernel its script names. dnsmasq: a DHCP-only dnsmasq in
+    the rack's namespace hands out the address and the TFTP script name;
+    else the rack's own DHCP server must. Returns the seconds it took."""
     os.makedirs(work)
     serial = os.path.join(work, "serial.log")
     procs = []
     try:
-        procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", lab.srv, DNSMASQ, "--no-daemon", "--port=0", "--interface=eth0",
-             "--bind-interfaces", "--user=root", "--dhcp-range=198.51.100.100,198.51.100.150,255.255.255.0,10m",
-             f"--dhcp-boot=ipxe/{GUEST}.ipxe,,{SERVER}", f"--dhcp-leasefile={work}/leases",
-             f"--pid-file={work}/dnsmasq.pid", "--conf-file=/dev/null", "--log-dhcp"],
-            stdout=open(os.path.join(work, "dnsmasq.log"), "wb"), stderr=subprocess.STDOUT))
+        if dnsmasq:
+            procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", lab.srv, DNSMASQ, "--no-daemon", "--port=0", "--interface=eth0",
+                 "--bind-interfaces", "--user=root", "--dhcp-range=198.51.100.100,198.51.100.150,255.255.255.0,10m",
+                 f"--dhcp-boot=ipxe/{GUEST}.ipxe,,{SERVER}", f"--dhcp-leasefile={work}/leases",
+                 f"--pid-file={work}/dnsmasq.pid", "--conf-file=/dev/null", "--log-dhcp"],
+                stdout=open(os.path.join(work, "dnsmasq.log"), "wb"), stderr=subprocess.STDOUT))
         if RADVD:
-            # Answers iPXE's IPv6 router solicitation at once (no prefix, not a
-            # default router), which saves it ~13 s of waiting.
             conf = os.path.join(work, "radvd.conf")
             with open(conf, "w") as f:
                 f.write("interface eth0 {\n  AdvSendAdvert on;\n  AdvDefaultLifetime 0;\n"
@@ -473,6 +471,8 @@ def test_ipxe_in_qemu_boots_from_the_rack(boot, lab):
         sh("ip", "-n", lab.sw, "tuntap", "add", "tap0", "mode", "tap")
         sh("ip", "-n", lab.sw, "link", "set", "tap0", "master", "br0")
         sh("ip", "-n", lab.sw, "link", "set", "tap0", "up")
+        kernel_get = "GET '/ephemeral/amd64/vmlinuz' 200"
+        seen = boot.log().count(kernel_get)
         t0 = time.monotonic()
         qemu = subprocess.Popen(
             ["ip", "netns", "exec", lab.sw, QEMU, "-accel", "tcg", "-machine", "pc", "-m", "256", "-nographic",
@@ -481,21 +481,17 @@ def test_ipxe_in_qemu_boots_from_the_rack(boot, lab):
              "-device", f"e1000,netdev=n0,mac={GUEST},romfile={IPXE_ROM}", "-boot", "n"],
             stdin=subprocess.DEVNULL, stdout=open(os.path.join(work, "qemu.log"), "wb"), stderr=subprocess.STDOUT)
         procs.append(qemu)
-        kernel_get = "GET '/ephemeral/amd64/vmlinuz' 200"
         try:
-            boot.rack.daemon.wait_log(kernel_get, timeout=60)
+            boot.rack.daemon.wait_log(kernel_get, timeout=60, count=seen + 1)
         except AssertionError:
             tail = {n: open(os.path.join(work, n), errors="replace").read()[-2000:]
                     for n in ("dnsmasq.log", "qemu.log", "serial.log") if os.path.exists(os.path.join(work, n))}
-            raise AssertionError(f"the guest did not boot from the rack: {tail}") from None
+            raise AssertionError(f"the guest did not boot from the rack: {tail}\n{boot.log()[-3000:]}") from None
         secs = time.monotonic() - t0
-        print(f"iPXE guest fetched its script and kernel {secs:.1f} s after start")
-        log = boot.log()
-        assert f"boot: tftp 198.51.100." in log and f"'ipxe/{GUEST}.ipxe': deploy config for {GUEST} (pushed)" in log
-        assert f"sent 'ipxe/{GUEST}.ipxe'" in log
         text = open(serial, errors="replace").read() if os.path.exists(serial) else ""
         # The script's "echo ironrack: deploy", on the guest's serial console.
         assert "ironrack: deploy" in text, text[-2000:]
+        return secs
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -506,6 +502,51 @@ def test_ipxe_in_qemu_boots_from_the_rack(boot, lab):
                     p.kill()
                     p.wait()
         subprocess.run(["ip", "-n", lab.sw, "link", "del", "tap0"], capture_output=True)
+
+
+def test_ipxe_in_qemu_boots_from_the_rack(boot, lab):
+    """iPXE in a QEMU guest gets an address from dnsmasq (DHCP only) in the
+    rack's namespace, fetches its per-MAC iPXE script from the rack over TFTP
+    and the kernel it names over HTTP boot."""
+    if not QEMU or not os.path.exists(IPXE_ROM) or not DNSMASQ:
+        pytest.fail("needs qemu-system-x86_64, ipxe-qemu and dnsmasq (deploy/install-deps)")
+    secs = run_guest(boot, lab, os.path.join(boot.workdir, "qemu"), dnsmasq=True)
+    print(f"iPXE guest fetched its script and kernel {secs:.1f} s after start")
+    log = boot.log()
+    assert f"boot: tftp 198.51.100." in log and f"'ipxe/{GUEST}.ipxe': deploy config for {GUEST} (pushed)" in log
+    assert f"sent 'ipxe/{GUEST}.ipxe'" in log
+
+
+def test_ipxe_in_qemu_gets_dhcp_from_the_rack(boot, lab):
+    """The whole path on the rack: DHCP turned on for the lab's subnet
+    through the API, the rack's DHCP server answers the guest's iPXE (user
+    class iPXE) with its script's HTTP URL — not a loader, so iPXE does not
+    chain-load itself — and the script and kernel come over HTTP boot; the
+    lease shows up in the region."""
+    if not QEMU or not os.path.exists(IPXE_ROM):
+        pytest.fail("needs qemu-system-x86_64 and ipxe-qemu (deploy/install-deps)")
+    r = boot.region
+    st, sub = r.api("POST", "/api/v1/subnets", {"cidr": "198.51.100.0/24", "gateway": SERVER})
+    assert st == 201, sub
+    st, out = r.api("POST", "/api/v1/ip-ranges", {"subnet": "198.51.100.0/24", "type": "dynamic",
+                                                   "start_ip": "198.51.100.100", "end_ip": "198.51.100.150"})
+    assert st == 201, out
+    st, out = r.api("PATCH", f"/api/v1/vlans/{sub['vlan']}", {"dhcp_on": True, "primary_rack": boot.rack.rack_id})
+    assert st == 200, out
+    boot.rack.daemon.wait_log("dhcp: serving eth0")
+    secs = run_guest(boot, lab, os.path.join(boot.workdir, "qemu-dhcp"))
+    print(f"iPXE guest got DHCP, its script and kernel from the rack {secs:.1f} s after start")
+    # iPXE asked for its script over HTTP (it escapes the colons), from an
+    # address of the dynamic range.
+    script = [ln for ln in boot.log().splitlines()
+              if "boot: http 198.51.100.1" in ln and f"deploy config for {GUEST} (pushed)" in ln]
+    assert script and "/ipxe/52%3A54%3A00%3A12%3A34%3A56.ipxe" in script[-1], script
+
+    def leased():
+        st, out = r.api("GET", "/api/v1/ip-addresses?owner_kind=dhcp_lease")
+        return [a for a in out["ip_addresses"] if a["lease_mac"] == GUEST] if st == 200 else None
+    [lease] = wait_for(leased, timeout=15, what="the guest's lease in the region")
+    assert lease["ip"].startswith("198.51.100.1") and lease["lease_rack"] == boot.rack.rack_id, lease
 
 
 def test_region_down_rack_restarted_still_serves(boot, lab):
