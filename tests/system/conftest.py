@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -271,3 +272,17 @@ def cli(region, *args, check=True, key=None):
     if check and out.returncode != 0:
         raise AssertionError(f"ironrack {' '.join(args)} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
     return out
+
+
+@pytest.fixture(scope="module")
+def pb():
+    """The Python classes of proto/ironrack/v1/region.proto, compiled with
+    protoc for the module that asks (fake racks speaking the real wire)."""
+    out = tempfile.mkdtemp(prefix="irpb-")
+    subprocess.run(["protoc", "-I", os.path.join(ROOT, "proto"), "--python_out", out,
+                    "ironrack/v1/region.proto"], check=True)
+    sys.path.insert(0, out)
+    from ironrack.v1 import region_pb2  # noqa: E402
+    yield region_pb2
+    sys.path.remove(out)
+    shutil.rmtree(out, ignore_errors=True)

@@ -7,8 +7,6 @@ exactly what a rack is sent and answers exactly as a rack would."""
 import os
 import queue
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 
@@ -23,17 +21,6 @@ RACK_MAC = "02:00:00:00:55:fe"
 NODE_MAC = "02:00:00:00:55:01"
 GUEST_MAC = "02:00:00:00:77:01"
 CIDR = "10.55.0.0/24"
-
-
-@pytest.fixture(scope="module")
-def pb():
-    out = tempfile.mkdtemp(prefix="irpb-")
-    subprocess.run(["protoc", "-I", os.path.join(ROOT, "proto"), "--python_out", out,
-                    "ironrack/v1/region.proto"], check=True)
-    sys.path.insert(0, out)
-    from ironrack.v1 import region_pb2  # noqa: E402
-    yield region_pb2
-    sys.path.remove(out)
 
 
 def read(path):

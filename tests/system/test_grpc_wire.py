@@ -3,24 +3,11 @@ the .proto contract, and the TLS rules hold for a client that is not ours."""
 
 import os
 import subprocess
-import sys
-import tempfile
 
 import grpc
 import pytest
 
 from conftest import ROOT
-
-
-@pytest.fixture(scope="module")
-def pb():
-    out = tempfile.mkdtemp(prefix="irpb-")
-    subprocess.run(["protoc", "-I", os.path.join(ROOT, "proto"), "--python_out", out,
-                    "ironrack/v1/region.proto"], check=True)
-    sys.path.insert(0, out)
-    from ironrack.v1 import region_pb2  # noqa: E402
-    yield region_pb2
-    sys.path.remove(out)
 
 
 def read(path):
