@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import REGIOND, ROOT, wait_for
+from conftest import REGIOND, wait_for
 from nethelp import items, ok, psql, subnet
 
 grpc = pytest.importorskip("grpc", reason="python3-grpcio is not installed")

@@ -7,8 +7,6 @@ import subprocess
 import grpc
 import pytest
 
-from conftest import ROOT
-
 
 def read(path):
     with open(path, "rb") as f:
