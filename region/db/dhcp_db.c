@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,12 +265,184 @@ static int dhcp_db_reconcile(struct db *db, const char *rack_id, const char *kee
 	return 0;
 }
 
+/* ---- the set-based path ----
+ *
+ * A rack reports thousands of leases at once (the full report after every
+ * reconnection, or a busy second): one round trip per statement per event
+ * would hold the region's loop for seconds. A batch in which every address
+ * appears once, every client once per subnet, and no lease lands on a
+ * machine interface's DHCP link is applied in six statements over the whole
+ * batch, given as one JSON array. Anything else takes the per-event path
+ * below, which handles every case. */
+
+#define DHCP_DB_EV "json_to_recordset($2::json) AS e(i int, kind int, ip inet, mac macaddr, subnet_id bigint, " \
+		   "expiry bigint, hostname text, reason text)"
+
+static int dhcp_db_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every address once, and every (client, subnet) of a grant once. */
+static bool dhcp_db_bulk_eligible(const struct dhcp_db_event *ev, size_t n)
+{
+	const char **keys = malloc((n ? n : 1) * sizeof(*keys));
+	char(*grants)[64] = malloc((n ? n : 1) * sizeof(*grants));
+	const char **gkeys = malloc((n ? n : 1) * sizeof(*gkeys));
+	bool ok = keys && grants && gkeys;
+	size_t g = 0;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		keys[i] = ev[i].ip;
+		if (ev[i].kind == DHCP_DB_GRANTED) {
+			snprintf(grants[g], sizeof(grants[g]), "%s/%" PRIu64, ev[i].mac, ev[i].subnet_id);
+			gkeys[g] = grants[g];
+			g++;
+		}
+	}
+	if (ok) {
+		qsort(keys, n, sizeof(*keys), dhcp_db_cmp_str);
+		qsort(gkeys, g, sizeof(*gkeys), dhcp_db_cmp_str);
+		for (size_t i = 1; ok && i < n; i++)
+			ok = strcmp(keys[i - 1], keys[i]) != 0;
+		for (size_t i = 1; ok && i < g; i++)
+			ok = strcmp(gkeys[i - 1], gkeys[i]) != 0;
+	}
+	free(keys);
+	free(grants);
+	free(gkeys);
+	return ok;
+}
+
+static char *dhcp_db_bulk_json(const struct dhcp_db_event *ev, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < n; i++) {
+		const struct dhcp_db_event *e = &ev[i];
+		json_t *o = json_pack("{s:I, s:i, s:s, s:s?, s:I, s:I, s:s, s:s?}", "i", (json_int_t)i, "kind",
+				      (int)e->kind, "ip", e->ip, "mac", e->mac && e->mac[0] ? e->mac : NULL,
+				      "subnet_id", (json_int_t)e->subnet_id, "expiry", (json_int_t)e->expiry_unix,
+				      "hostname", e->hostname ? e->hostname : "", "reason", e->reason);
+		if (!o || json_array_append_new(arr, o) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+	json_decref(arr);
+	return text;
+}
+
+/* 1 applied (ev[].result set), 0 not for this path (nothing changed),
+ * -errno. Runs inside the caller's transaction. */
+static int dhcp_db_bulk(struct db *db, const char *rack_id, struct dhcp_db_event *ev, size_t n)
+{
+	if (!dhcp_db_bulk_eligible(ev, n))
+		return 0;
+	char *json = dhcp_db_bulk_json(ev, n);
+	if (!json)
+		return -ENOMEM;
+	const char *p[] = { rack_id, json };
+	PGresult *res = NULL;
+	char *v = NULL;
+	/* Leases that go on a machine interface's DHCP link: per event. */
+	int r = db_query_value(db,
+			       "SELECT count(*) FROM " DHCP_DB_EV " JOIN interface i ON i.mac = e.mac "
+			       "JOIN ip_address a ON a.interface_id = i.id AND a.subnet_id = e.subnet_id "
+			       "AND a.mode = 'dhcp' AND a.owner_kind = 'machine_interface' WHERE e.kind IN (1, 2, 3) "
+			       "AND $1::text IS NOT NULL",
+			       2, p, &v);
+	bool links = r == 0 && strcmp(v, "0") != 0;
+	free(v);
+	v = NULL;
+	if (r < 0 || links) {
+		free(json);
+		return r < 0 ? r : 0;
+	}
+	static const char *const steps[] = {
+		/* RELEASED / EXPIRED */
+		"DELETE FROM ip_address a USING " DHCP_DB_EV " WHERE e.kind IN (2, 3) AND a.owner_kind = 'dhcp_lease' "
+		"AND a.ip = e.ip AND ((e.mac IS NULL AND a.lease_rack_id = $1) OR a.lease_mac = e.mac)",
+		"DELETE FROM dhcp_conflict c USING " DHCP_DB_EV " WHERE e.kind = 3 AND c.ip = e.ip AND c.rack_id = $1",
+		/* GRANTED: one lease per client and subnet */
+		"DELETE FROM ip_address a USING " DHCP_DB_EV " WHERE e.kind = 1 AND a.owner_kind = 'dhcp_lease' "
+		"AND a.lease_mac = e.mac AND a.subnet_id = e.subnet_id AND a.ip <> e.ip AND $1::text IS NOT NULL",
+		/* CONFLICT */
+		"INSERT INTO dhcp_conflict (ip, rack_id, subnet_id, mac, reason, until) "
+		"SELECT e.ip, $1, s.id, e.mac, e.reason, coalesce(to_timestamp(nullif(e.expiry, 0)), "
+		"now() + interval '1 hour') FROM " DHCP_DB_EV " LEFT JOIN subnet s ON s.id = e.subnet_id "
+		"WHERE e.kind = 4 "
+		"ON CONFLICT (ip, rack_id) DO UPDATE SET subnet_id = EXCLUDED.subnet_id, mac = EXCLUDED.mac, "
+		"reason = EXCLUDED.reason, until = EXCLUDED.until, last_seen = now()",
+	};
+	for (size_t k = 0; r == 0 && k < sizeof(steps) / sizeof(steps[0]); k++)
+		r = db_exec(db, steps[k], 2, p, NULL);
+	if (r == 0)
+		r = db_exec(db,
+			    "INSERT INTO ip_address (ip, subnet_id, mode, owner_kind, lease_mac, lease_rack_id, "
+			    "lease_expiry, hostname) "
+			    "SELECT e.ip, e.subnet_id, 'dhcp', 'dhcp_lease', e.mac, $1, to_timestamp(nullif(e.expiry, 0)), "
+			    "coalesce(e.hostname, '') FROM " DHCP_DB_EV " JOIN subnet s ON s.id = e.subnet_id "
+			    "AND e.ip <<= s.cidr WHERE e.kind = 1 "
+			    "ON CONFLICT (ip) DO UPDATE SET lease_mac = EXCLUDED.lease_mac, "
+			    "lease_rack_id = EXCLUDED.lease_rack_id, lease_expiry = EXCLUDED.lease_expiry, "
+			    "hostname = EXCLUDED.hostname "
+			    "WHERE ip_address.owner_kind = 'dhcp_lease' AND ip_address.subnet_id = EXCLUDED.subnet_id "
+			    "RETURNING host(ip)",
+			    2, p, &res);
+	free(json);
+	if (r < 0)
+		return r;
+	/* Grants the INSERT did not take: an unknown subnet, or an address
+	 * someone else holds. Rare; asked one by one for the message. */
+	size_t rows = (size_t)PQntuples(res);
+	const char **done = malloc((rows ? rows : 1) * sizeof(*done));
+	if (!done) {
+		PQclear(res);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < rows; i++)
+		done[i] = PQgetvalue(res, (int)i, 0);
+	qsort(done, rows, sizeof(*done), dhcp_db_cmp_str);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		ev[i].holder[0] = '\0';
+		ev[i].result = 0;
+		if (ev[i].kind != DHCP_DB_GRANTED || bsearch(&ev[i].ip, done, rows, sizeof(*done), dhcp_db_cmp_str))
+			continue;
+		char subnet[24];
+		snprintf(subnet, sizeof(subnet), "%" PRIu64, ev[i].subnet_id);
+		r = db_query_value(db, "SELECT 1 FROM subnet WHERE id = $1::bigint AND $2::inet <<= cidr", 2,
+				   (const char *[]){ subnet, ev[i].ip }, &v);
+		free(v);
+		v = NULL;
+		if (r == -ENOENT) {
+			ev[i].result = -ENOENT;
+			r = 0;
+		} else if (r == 0) {
+			r = dhcp_db_holder(db, ev[i].ip, ev[i].holder, sizeof(ev[i].holder));
+			ev[i].result = -EEXIST;
+			r = r < 0 ? r : 0;
+		}
+	}
+	free(done);
+	PQclear(res);
+	return r < 0 ? r : 1;
+}
+
 int dhcp_db_leases_apply(struct db *db, const char *rack_id, struct dhcp_db_event *ev, size_t n,
 			 const char *keep_leases, const char *keep_conflicts, long *ret_dropped)
 {
 	long dropped = 0;
 	int r = db_begin(db);
-	for (size_t i = 0; r == 0 && i < n; i++) {
+	int bulk = r == 0 ? dhcp_db_bulk(db, rack_id, ev, n) : 0;
+	if (bulk < 0) {
+		/* A statement failed: the transaction is gone. The per-event
+		 * path says which event it was (or fails the same way). */
+		db_rollback(db, bulk);
+		r = db_begin(db);
+		bulk = 0;
+	}
+	for (size_t i = 0; r == 0 && !bulk && i < n; i++) {
 		ev[i].holder[0] = '\0';
 		r = db_exec(db, "SAVEPOINT dhcp_event", 0, NULL, NULL);
 		if (r < 0)
