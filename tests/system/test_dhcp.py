@@ -312,7 +312,12 @@ def test_foreign_dhcp_server_is_detected_and_reported(site, vlans):
 def test_2000_clients_via_perfdhcp_get_2000_distinct_addresses(site, vlans):
     before = site.leases()
     perf = site.net.host("perf", addrs=[f"{PERF_A}/20"], mac="02:00:00:00:00:03")
-    rate = 250 if SANITIZED else 500
+    # perfdhcp reads every answer through one socket with the default
+    # 208 KiB buffer and never retransmits: a stall of the shared 2-core box
+    # (disk writeback, CPU) followed by a burst of answers overflows it (the
+    # message below then shows UdpRcvbufErrors). A moderate rate keeps the
+    # bursts small; tests/bench/dhcp.py measures the rates.
+    rate = 150 if SANITIZED else 250
     # -R 4e9: perfdhcp draws each client's MAC at random from 4e9, so 2,000
     # exchanges are 2,000 different clients (a repeat has odds ~5e-4);
     # -d 5: an answer counts as dropped after 5 s, not 1 s (a busy 2-core
