@@ -312,24 +312,37 @@ def test_foreign_dhcp_server_is_detected_and_reported(site, vlans):
 def test_2000_clients_via_perfdhcp_get_2000_distinct_addresses(site, vlans):
     before = site.leases()
     perf = site.net.host("perf", addrs=[f"{PERF_A}/20"], mac="02:00:00:00:00:03")
+    rate = 250 if SANITIZED else 500
+
+    def rcvbuf_errors():
+        out = site.net.run(perf, ["nstat", "-asz", "UdpRcvbufErrors"], check=False).stdout.split()
+        return int(out[-2]) if len(out) >= 2 and out[-2].isdigit() else 0
+
     # perfdhcp reads every answer through one socket with the default
-    # 208 KiB buffer and never retransmits: a stall of the shared 2-core box
-    # (disk writeback, CPU) followed by a burst of answers overflows it (the
-    # message below then shows UdpRcvbufErrors). A moderate rate keeps the
-    # bursts small; tests/bench/dhcp.py measures the rates.
-    rate = 150 if SANITIZED else 250
-    # -R 4e9: perfdhcp draws each client's MAC at random from 4e9, so 2,000
-    # exchanges are 2,000 different clients (a repeat has odds ~5e-4);
-    # -d 5: an answer counts as dropped after 5 s, not 1 s (a busy 2-core
-    # box under ASan); -W: wait 3 s for late answers at the end.
-    r = perfdhcp(site.net, perf, RACK_A, rate, 4000000000, num=2000, extra=["-d", "5", "-W", "3000000"],
-                 timeout=120 * SLOW)
-    rcvbuf = site.net.run(perf, ["nstat", "-asz", "UdpRcvbufErrors"], check=False).stdout.split()[-2:]
-    # perfdhcp -n 2000 sometimes starts one exchange more than asked.
-    assert len(r["sent"]) == 2 and len(r["received"]) == 2, r["out"]
-    discovers, acks = r["sent"][0], r["received"][1]
-    assert discovers >= 2000 and acks == discovers and sum(r["drops"]) == 0, \
-        f"{r['out']}\nperfdhcp's namespace: {rcvbuf} (replies lost in its socket buffer)"
+    # 208 KiB buffer and never retransmits: when the shared 2-core box
+    # stalls (disk writeback under the lease fsyncs, CPU) and then answers
+    # in a burst, that buffer overflows and perfdhcp counts the lost answers
+    # as drops. Those losses are the client's and are counted by the kernel
+    # (UdpRcvbufErrors): a pass may lose only what the kernel says perfdhcp's
+    # socket dropped, and further passes start the clients still missing
+    # (the pool holds 3,785 addresses). Any other drop fails the test.
+    acks, passes = 0, []
+    while acks < 2000 and len(passes) < 3:
+        lost_before = rcvbuf_errors()
+        # -R 4e9: each client's MAC drawn at random from 4e9 (a repeat among
+        # 2,000 has odds ~5e-4); -d 5: an answer counts as dropped after 5 s;
+        # -W: wait 3 s for late answers at the end.
+        r = perfdhcp(site.net, perf, RACK_A, rate, 4000000000, num=2000 - acks,
+                     extra=["-d", "5", "-W", "3000000"], timeout=120 * SLOW)
+        lost = rcvbuf_errors() - lost_before
+        # perfdhcp -n N sometimes starts one exchange more than asked.
+        assert len(r["sent"]) == 2 and len(r["received"]) == 2, r["out"]
+        discovers, got = r["sent"][0], r["received"][1]
+        assert discovers >= 2000 - acks and sum(r["drops"]) <= lost, \
+            f"{r['out']}\n{sum(r['drops'])} drops, {lost} answers lost in perfdhcp's socket buffer"
+        passes.append((discovers, got, lost))
+        acks += got
+    assert acks >= 2000, passes
 
     def all_seen():
         # perfdhcp's clients: MACs 00:0c:01:... (the other tests' clients use 02:...)
@@ -337,8 +350,9 @@ def test_2000_clients_via_perfdhcp_get_2000_distinct_addresses(site, vlans):
                if ip not in before and row["lease_mac"].startswith("00:0c:01:")}
         return new if len(new) >= acks else None
     new = wait_for(all_seen, timeout=60 * SLOW, interval=1, what=f"{acks} new leases in the region")
-    assert len(new) == acks
-    assert len({row["lease_mac"] for row in new.values()}) == acks
+    # ACKs lost in perfdhcp's buffer are leases too: at most that many more.
+    assert acks <= len(new) <= acks + sum(p[2] for p in passes), passes
+    assert len({row["lease_mac"] for row in new.values()}) == len(new)  # one address per client
     assert all(in_range(ip, RANGE_A) for ip in new)
 
 
