@@ -375,12 +375,8 @@ static int query_parse(struct api_call *call, struct dhcp_snippet_filter *f)
 	f->limit = 100;
 	if (!query || !*query)
 		return 0;
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(query, &kv) < 0) {
-		evhttp_clear_headers(&kv);
-		api_reply_error(call->req, 400, "invalid_argument", NULL, "malformed query string");
+	if (api_query_parse(call, query, &kv) < 0)
 		return -EINVAL;
-	}
 	TAILQ_FOREACH(e, &kv, next)
 	{
 		if (strcmp(e->key, "limit") == 0 || strcmp(e->key, "offset") == 0) {

@@ -128,6 +128,17 @@ static unsigned method_from_evhttp(enum evhttp_cmd_type cmd)
  * runs its API on one thread. */
 static int api_replied_status;
 
+int api_query_parse(struct api_call *call, const char *query, struct evkeyvalq *kv)
+{
+	TAILQ_INIT(kv);
+	if (evhttp_parse_query_str(query, kv) < 0) {
+		evhttp_clear_headers(kv);
+		api_reply_error(call->req, 400, "invalid_argument", NULL, "malformed query string");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void api_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
@@ -209,12 +220,8 @@ int api_query_long(struct api_call *call, const char *name, long def, long min, 
 	*ret = def;
 	if (!query || !*query)
 		return 0;
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(query, &kv) < 0) {
-		evhttp_clear_headers(&kv);
-		api_reply_error(call->req, 400, "invalid_argument", NULL, "malformed query string");
+	if (api_query_parse(call, query, &kv) < 0)
 		return -EINVAL;
-	}
 	const char *v = evhttp_find_header(&kv, name);
 	if (v && api_long_parse(v, min, max, ret) < 0) {
 		api_reply_error(call->req, 400, "invalid_argument", name, "%s must be an integer from %ld to %ld", name,

@@ -8,6 +8,8 @@
 
 #include "region/api/route.h"
 
+struct evkeyvalq;
+
 struct evhttp;
 struct evhttp_bound_socket;
 struct evhttp_request;
@@ -50,6 +52,9 @@ void api_reply_json(struct evhttp_request *req, int status, json_t *body);
 /* Send {"error":{...}}. field may be NULL. */
 void api_reply_error(struct evhttp_request *req, int status, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Parse a query string into kv (evhttp_clear_headers() it afterwards);
+ * a malformed one is answered 400 here and -EINVAL returned, kv empty. */
+int api_query_parse(struct api_call *call, const char *query, struct evkeyvalq *kv);
 /* 503 for a failed database call, logging the database's own message. */
 void api_reply_db_error(struct api_call *call, int err);
 /* Parse the request body as JSON. On failure the reply (400) is already

@@ -183,12 +183,8 @@ static int api_net_query_parse(struct api_call *call, const struct net_kind_info
 	aq->q.limit = NET_LIST_LIMIT_DEFAULT;
 	if (!query || !*query)
 		return 0;
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(query, &kv) < 0) {
-		evhttp_clear_headers(&kv);
-		api_reply_error(call->req, 400, "invalid_argument", NULL, "malformed query string");
+	if (api_query_parse(call, query, &kv) < 0)
 		return -EINVAL;
-	}
 	TAILQ_FOREACH(e, &kv, next)
 	{
 		r = api_net_query_one(call, k, e->key, e->value, aq);

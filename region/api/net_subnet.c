@@ -119,12 +119,8 @@ static int pool_query(struct api_call *call, enum ipam_pool *ret)
 	*ret = IPAM_POOL_AUTO;
 	if (!query || !*query)
 		return 0;
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(query, &kv) < 0) {
-		evhttp_clear_headers(&kv);
-		api_reply_error(call->req, 400, "invalid_argument", NULL, "malformed query string");
+	if (api_query_parse(call, query, &kv) < 0)
 		return -EINVAL;
-	}
 	TAILQ_FOREACH(e, &kv, next)
 	{
 		if (strcmp(e->key, "pool") == 0 && strcmp(e->value, "dhcp") == 0) {
