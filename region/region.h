@@ -12,6 +12,7 @@
 
 struct event_base;
 struct db;
+struct db_pool;
 struct pgembed;
 struct api;
 struct rpc_server;
@@ -64,7 +65,10 @@ struct region {
 	struct region_conf conf;
 	char name[256]; /* resolved region_name */
 	struct pgembed *pg;
+	/* Start-up and one-shot commands only (migrations, the first API key);
+	 * NULL while the loop runs: everything then goes through dbpool. */
 	struct db *db;
+	struct db_pool *dbpool; /* region/db/pool.h */
 	struct rpc_loop *rpc_loop;
 	struct rpc_server *rpc;
 	struct region_racks *racks; /* live sessions (region/rpc) */
