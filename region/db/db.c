@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "region/db/db_internal.h"
 #include "region/db/migrate.h"
 
@@ -154,19 +155,17 @@ static int db_query_int64(struct db *db, const char *sql, int n, const char *con
 	return r;
 }
 
-int db_open(const char *dsn, struct db **ret, char *err, size_t errlen)
+int db_connect(const char *dsn, int connect_timeout_s, struct db **ret, char *err, size_t errlen)
 {
 	/* dbname is expanded as a connection string; keys before it are
 	 * defaults the DSN may override, fallback_application_name is used
 	 * unless the DSN or PGAPPNAME names one. */
+	char timeout[16];
+	snprintf(timeout, sizeof(timeout), "%d", connect_timeout_s > 0 ? connect_timeout_s : 10);
 	const char *keys[] = { "connect_timeout", "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { "10", dsn ? dsn : "", "ironrack-regiond", NULL };
-	struct db *db = calloc(1, sizeof(*db));
+	const char *vals[] = { timeout, dsn ? dsn : "", "ironrack-regiond", NULL };
+	struct db *db = xcalloc(1, sizeof(*db));
 
-	if (!db) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
 		const char *msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
@@ -175,7 +174,17 @@ int db_open(const char *dsn, struct db **ret, char *err, size_t errlen)
 		return -EIO;
 	}
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
-	int r = migrate_run(db->conn, db_migrations, db_migrations_n, err, errlen);
+	*ret = db;
+	return 0;
+}
+
+int db_open(const char *dsn, struct db **ret, char *err, size_t errlen)
+{
+	struct db *db;
+	int r = db_connect(dsn, 10, &db, err, errlen);
+	if (r < 0)
+		return r;
+	r = migrate_run(db->conn, db_migrations, db_migrations_n, err, errlen);
 	if (r < 0) {
 		db_close(db);
 		return r;

@@ -4,7 +4,8 @@
  * message is logged at debug and kept in db_last_error), -EINVAL for a
  * value PostgreSQL rejects (bad JSON, MAC, address, VLAN), -EEXIST for a
  * duplicate. A lost connection is re-established once before -EIO.
- * One struct db is one connection: not for use by two threads at once. */
+ * One struct db is one connection: not for use by two threads at once.
+ * While the region's loop runs, these run on region/db/pool.h's workers. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,6 +17,10 @@ struct db;
 /* Connect and run migrations. err explains a failure (a newer schema than
  * this binary knows is a clear refusal). */
 int db_open(const char *dsn, struct db **ret, char *err, size_t errlen);
+/* Connect without touching the schema (pool workers, after db_open has
+ * migrated it), giving up on an unreachable server after
+ * connect_timeout_s. */
+int db_connect(const char *dsn, int connect_timeout_s, struct db **ret, char *err, size_t errlen);
 void db_close(struct db *db);
 const char *db_last_error(const struct db *db);
 /* Schema version the database is at. */

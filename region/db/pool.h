@@ -66,5 +66,5 @@ int db_pool_submit(struct db_pool *p, enum db_lane lane, db_job_fn fn, db_done_f
 bool db_pool_is_up(const struct db_pool *p);
 /* Jobs queued or running on a lane (for metrics and tests). */
 unsigned db_pool_queued(const struct db_pool *p, enum db_lane lane);
-/* The message of the last connection failure ("" when up). Loop thread. */
-const char *db_pool_last_error(const struct db_pool *p);
+/* The message of the last connection failure ("" when up), into buf. */
+void db_pool_last_error(const struct db_pool *p, char *buf, size_t len);
