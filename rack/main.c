@@ -6,24 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/conf.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/rpc/rpc.h"
+#include "common/util.h"
 #include "common/version.h"
 #include "ironrack/v1/region.pb-c.h"
-#include "rack/boot/http.h"
-#include "rack/boot/loaders.h"
-#include "rack/boot/resources.h"
 #include "rack/boot/service.h"
-#include "rack/dhcp/report.h"
-#include "rack/dhcp/server.h"
-#include "rack/netns.h"
 #include "rack/rack.h"
-#include "rack/tftp/server.h"
+#include "rack/services.h"
+#include "rack/session.h"
 
 #define DEFAULT_CONFIG "/etc/ironrack/rackd.conf"
 
@@ -48,12 +43,12 @@ static void usage(FILE *out)
 }
 
 /* Apply --key value pairs after the file; repeated --region accumulate. */
-static int apply_flags(struct rack *k, int argc, char **argv, const char *config, bool config_given)
+static int apply_flags(struct rack *rack, int argc, char **argv, const char *config, bool config_given)
 {
 	char err[512];
-	int rc = conf_defaults(rack_conf_keys, rack_conf_keys_n, &k->conf, err, sizeof(err));
+	int rc = conf_defaults(rack_conf_keys, rack_conf_keys_n, &rack->conf, err, sizeof(err));
 	if (rc >= 0) {
-		rc = conf_load_file(config, rack_conf_keys, rack_conf_keys_n, &k->conf, err, sizeof(err));
+		rc = conf_load_file(config, rack_conf_keys, rack_conf_keys_n, &rack->conf, err, sizeof(err));
 		if (rc == -ENOENT && !config_given)
 			rc = 0;
 	}
@@ -71,16 +66,16 @@ static int apply_flags(struct rack *k, int argc, char **argv, const char *config
 			snprintf(regions + len, sizeof(regions) - len, "%s%s", len ? "," : "", val);
 			continue;
 		}
-		rc = conf_set(rack_conf_keys, rack_conf_keys_n, &k->conf, key, val, err, sizeof(err));
+		rc = conf_set(rack_conf_keys, rack_conf_keys_n, &rack->conf, key, val, err, sizeof(err));
 	}
 	if (rc >= 0 && regions[0])
-		rc = conf_set(rack_conf_keys, rack_conf_keys_n, &k->conf, "region", regions, err, sizeof(err));
+		rc = conf_set(rack_conf_keys, rack_conf_keys_n, &rack->conf, "region", regions, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "ironrack-rackd: %s\n", err);
 	return rc;
 }
 
-static int parse_args(struct rack *k, int argc, char **argv)
+static int parse_args(struct rack *rack, int argc, char **argv)
 {
 	const char *config = DEFAULT_CONFIG;
 	bool config_given = false;
@@ -112,145 +107,56 @@ static int parse_args(struct rack *k, int argc, char **argv)
 			config_given = true;
 		}
 	}
-	return apply_flags(k, argc, argv, config, config_given);
+	return apply_flags(rack, argc, argv, config, config_given);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-	struct rack *k = arg;
+	struct rack *rack = arg;
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	k->stopping = true;
-	event_base_loopexit(k->base, NULL);
+	rack->stopping = true;
+	event_base_loopexit(rack->base, NULL);
 }
 
-/* Like the boot service, DHCP does not wait for the region: it serves the
- * stored config, so a restarted rack serves with the region down. A stored
- * config that does not load is logged and nothing is served until the
- * region sends a good one. */
-static int rack_dhcp_start(struct rack *k)
+static int rack_run(struct rack *rack)
 {
-	char dir[PATH_MAX];
-	int rc;
-
-	if (k->conf.dhcp_dir[0] && k->conf.dhcp_dir[0] != '/') {
-		log_err("dhcp_dir '%s' must be an absolute path", k->conf.dhcp_dir);
-		return -EINVAL;
-	}
-	if (k->conf.dhcp_dir[0])
-		snprintf(dir, sizeof(dir), "%s", k->conf.dhcp_dir);
-	else
-		snprintf(dir, sizeof(dir), "%s/dhcp", k->conf.state_dir);
-	rc = fs_mkdir_p(dir, 0700);
+	int rc = fs_mkdir_p(rack->conf.state_dir, 0700);
 	if (rc < 0) {
-		log_err("dhcp: cannot create %s: %s", dir, strerror(-rc));
-		return rc;
-	}
-	if (k->conf.netns[0]) {
-		k->dhcp_nsfd = netns_open(k->conf.netns);
-		if (k->dhcp_nsfd < 0) {
-			rc = k->dhcp_nsfd;
-			k->dhcp_nsfd = -1;
-			log_err("dhcp: cannot open network namespace '%s': %s", k->conf.netns, strerror(-rc));
-			return rc;
-		}
-	}
-	rc = dhcp_report_new(k->base, NULL, &rack_dhcp_report_ops, k, &k->report);
-	if (rc < 0) {
-		log_err("dhcp: cannot set up lease reports: %s", strerror(-rc));
-		return rc;
-	}
-	struct dhcp_server_conf sc = {
-	    .lease_dir = dir,
-	    .nsfd = k->dhcp_nsfd,
-	    .probe_timeout_ms = k->conf.dhcp_probe_timeout,
-	};
-	rc = dhcp_server_new(k->base, &sc, &rack_dhcp_server_ops, k, &k->dhcp);
-	if (rc < 0) {
-		log_err("dhcp: cannot start the DHCP server (lease store %s): %s", dir, strerror(-rc));
-		return rc;
-	}
-	Ironrack__V1__RackConfig *cfg = NULL;
-	rc = rack_store_read(k, &cfg);
-	if (rc == -ENOENT) {
-		log_info("dhcp: no stored config: serving no DHCP until the region sends one");
-		return 0;
-	}
-	if (rc < 0) {
-		log_err("dhcp: cannot read the stored config: %s; serving no DHCP until the region sends one",
-			strerror(-rc));
-		return 0;
-	}
-	char why[512];
-	if (rack_dhcp_apply(k, cfg->dhcp, cfg->version, why, sizeof(why)) < 0)
-		log_err("dhcp: stored config version %llu is not served: %s", (unsigned long long)cfg->version, why);
-	ironrack__v1__rack_config__free_unpacked(cfg, NULL);
-	return 0;
-}
-
-static void rack_dhcp_stop(struct rack *k)
-{
-	dhcp_server_free(k->dhcp);
-	k->dhcp = NULL;
-	dhcp_report_free(k->report);
-	k->report = NULL;
-	if (k->dhcp_nsfd >= 0)
-		close(k->dhcp_nsfd);
-	k->dhcp_nsfd = -1;
-}
-
-static int rack_run(struct rack *k)
-{
-	int rc = fs_mkdir_p(k->conf.state_dir, 0700);
-	if (rc < 0) {
-		log_err("cannot create state directory %s: %s", k->conf.state_dir, strerror(-rc));
+		log_err("cannot create state directory %s: %s", rack->conf.state_dir, strerror(-rc));
 		return 1;
 	}
-	rc = rack_identity_load(k);
+	rc = rack_identity_load(rack);
 	if (rc < 0 && rc != -ENOENT)
 		return 1;
-	if (k->conf.region.n == 0) {
+	if (rack->conf.region.n == 0) {
 		log_err("no region address: give --region HOST:PORT or set region in the config file");
 		return 1;
 	}
-	if (rack_boot_init(k) < 0)
+	if (rack_boot_init(rack) < 0)
 		return 1;
-	rack_store_load(k);
-	log_info("ironrack-rackd %s starting as '%s', state in %s", IRONRACK_VERSION, k->hostname,
-		 k->conf.state_dir);
+	rack_store_load(rack);
+	log_info("ironrack-rackd %s starting as '%s', state in %s", IRONRACK_VERSION, rack->hostname,
+		 rack->conf.state_dir);
 	if (rc == -ENOENT) {
 		log_info("not enrolled yet: enrolling with the region");
-		if (rack_enrol(k) < 0)
+		if (rack_enrol(rack) < 0)
 			return 1;
 	}
-	log_info("rack identity %s", k->id.rack_id);
-	/* Loaders and cached boot resources are on disk before TFTP starts. */
-	char boot_root[PATH_MAX];
-	if (rack_boot_root(k, boot_root, sizeof(boot_root)) < 0 || rack_loaders_install(k, boot_root) < 0 ||
-	    rack_resources_start(k, boot_root) < 0) {
-		rack_boot_done(k);
+	log_info("rack identity %s", rack->id.rack_id);
+	/* The services do not wait for the region: they serve what is on disk. */
+	if (rack_services_start(rack) < 0) {
+		rack_boot_done(rack);
 		return 1;
 	}
-	/* Boot service does not wait for the region: it serves what is on disk. */
-	if (rack_tftp_start(k) < 0 || rack_http_start(k) < 0 || rack_dhcp_start(k) < 0) {
-		rack_dhcp_stop(k);
-		rack_http_stop(k);
-		rack_tftp_stop(k);
-		rack_resources_stop(k);
-		rack_boot_done(k);
-		return 1;
-	}
-	struct event *sigint = evsignal_new(k->base, SIGINT, on_signal, k);
-	struct event *sigterm = evsignal_new(k->base, SIGTERM, on_signal, k);
+	struct event *sigint = evsignal_new(rack->base, SIGINT, on_signal, rack);
+	struct event *sigterm = evsignal_new(rack->base, SIGTERM, on_signal, rack);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
-	rack_session_start(k);
-	event_base_dispatch(k->base);
-	rack_session_stop(k);
-	rack_dhcp_stop(k);
-	rack_resources_stop(k);
-	rack_http_stop(k);
-	rack_tftp_stop(k);
-	rack_boot_done(k);
+	rack_session_start(rack);
+	event_base_dispatch(rack->base);
+	rack_session_stop(rack);
+	rack_services_stop(rack);
+	rack_boot_done(rack);
 	event_free(sigint);
 	event_free(sigterm);
 	return 0;
@@ -258,36 +164,34 @@ static int rack_run(struct rack *k)
 
 int main(int argc, char **argv)
 {
-	static struct rack rack;
-	struct rack *k = &rack;
-	struct timeval tv;
+	static struct rack the_rack;
+	struct rack *rack = &the_rack;
 
-	k->dhcp_nsfd = -1;
+	rack->dhcp_nsfd = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	log_setup("rackd", LOG_LEVEL_INFO);
-	if (parse_args(k, argc, argv) < 0)
+	if (parse_args(rack, argc, argv) < 0)
 		return 2;
-	log_set_level((enum log_level)k->conf.log_level);
-	if (k->conf.hostname[0])
-		snprintf(k->hostname, sizeof(k->hostname), "%s", k->conf.hostname);
-	else if (gethostname(k->hostname, sizeof(k->hostname) - 1) < 0)
-		snprintf(k->hostname, sizeof(k->hostname), "rack");
-	gettimeofday(&tv, NULL);
-	k->started_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-	srandom((unsigned)(tv.tv_usec ^ getpid()));
+	log_set_level((enum log_level)rack->conf.log_level);
+	if (rack->conf.hostname[0])
+		snprintf(rack->hostname, sizeof(rack->hostname), "%s", rack->conf.hostname);
+	else if (gethostname(rack->hostname, sizeof(rack->hostname) - 1) < 0)
+		snprintf(rack->hostname, sizeof(rack->hostname), "rack");
+	rack->started_us = clock_mono_us();
+	srandom((unsigned)(clock_real_ms() ^ clock_mono_us() ^ getpid()));
 
-	k->base = event_base_new();
+	rack->base = event_base_new();
 	rpc_lib_init();
 	int rc = 1;
-	if (rpc_loop_new(k->base, &k->rpc_loop) >= 0) {
-		rc = rack_run(k);
-		rpc_loop_free(k->rpc_loop);
+	if (rpc_loop_new(rack->base, &rack->rpc_loop) >= 0) {
+		rc = rack_run(rack);
+		rpc_loop_free(rack->rpc_loop);
 	}
 	rpc_lib_shutdown();
-	event_base_free(k->base);
-	rack_identity_done(&k->id);
-	conf_free(rack_conf_keys, rack_conf_keys_n, &k->conf);
+	event_base_free(rack->base);
+	rack_identity_done(&rack->id);
+	conf_free(rack_conf_keys, rack_conf_keys_n, &rack->conf);
 	log_info("rack stopped");
 	return rc;
 }

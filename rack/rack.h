@@ -19,7 +19,6 @@ struct boot_http;
 struct rack_resources;
 struct dhcp_server;
 struct dhcp_report;
-struct Ironrack__V1__DhcpConfig;
 
 struct rack_conf {
 	char *state_dir;
@@ -59,7 +58,7 @@ struct rack {
 	struct rack_identity id;
 	struct rpc_loop *rpc_loop;
 
-	/* connection state (rack/session.c) */
+	/* connection state (rack/session.c, rack/session.h) */
 	struct rpc_channel *channel;
 	struct rpc_stream *stream;
 	size_t region_idx;      /* which conf.region we try or hold */
@@ -68,7 +67,8 @@ struct rack {
 	struct event *heartbeat_timer;
 	unsigned heartbeat_s;
 	bool connected;
-	int64_t started_us;
+	uint64_t request_seq;   /* last request id handed out (rack_session_request_id) */
+	int64_t started_us;     /* clock_mono_us() at start */
 
 	struct tftp_server *tftp; /* rack/tftp/server.c; NULL when disabled */
 	struct rack_boot *boot;   /* rack/boot/service.c: boot configs */
@@ -77,7 +77,6 @@ struct rack {
 	struct dhcp_server *dhcp;         /* rack/dhcp/server.c */
 	struct dhcp_report *report;       /* rack/dhcp/report.c: lease reports to the region */
 	int dhcp_nsfd;                    /* netns fd the DHCP server's sockets are made in, or -1 */
-	uint64_t report_seq;              /* request_id of the last lease report */
 
 	/* stored configuration (rack/store.c) */
 	uint64_t config_version;
@@ -85,32 +84,20 @@ struct rack {
 };
 
 /* rack/identity.c */
-int rack_identity_load(struct rack *k);           /* 0 loaded, -ENOENT not enrolled */
-int rack_identity_save(struct rack *k, const char *key, const char *cert, const char *ca, const char *id);
+int rack_identity_load(struct rack *rack);           /* 0 loaded, -ENOENT not enrolled */
+int rack_identity_save(struct rack *rack, const char *key, const char *cert, const char *ca, const char *id);
 void rack_identity_done(struct rack_identity *id);
 /* Enrol with the region (blocking until done or refused for good). */
-int rack_enrol(struct rack *k);
-
-/* rack/session.c */
-void rack_session_start(struct rack *k);
-void rack_session_stop(struct rack *k);
-/* DHCP glue, also in rack/session.c. The ops take the struct rack as arg. */
-extern const struct dhcp_server_ops rack_dhcp_server_ops;
-extern const struct dhcp_report_ops rack_dhcp_report_ops;
-/* Load, validate and serve the DHCP part of config version (NULL or
- * disabled: serve nothing). On failure -errno with a reason in why and the
- * old config keeps serving. */
-int rack_dhcp_apply(struct rack *k, const struct Ironrack__V1__DhcpConfig *pb, uint64_t version, char *why,
-		    size_t why_len);
+int rack_enrol(struct rack *rack);
 
 /* rack/store.c: the last config snapshot, on disk (state_dir/config). */
-int rack_store_load(struct rack *k);
+int rack_store_load(struct rack *rack);
 /* Store a serialized ironrack.v1.RackConfig atomically and durably. */
-int rack_store_save(struct rack *k, uint64_t version, const uint8_t *data, size_t len);
+int rack_store_save(struct rack *rack, uint64_t version, const uint8_t *data, size_t len);
 /* The stored snapshot, decoded (free with
  * ironrack__v1__rack_config__free_unpacked); -ENOENT if there is none. */
 struct Ironrack__V1__RackConfig;
-int rack_store_read(const struct rack *k, struct Ironrack__V1__RackConfig **ret);
+int rack_store_read(const struct rack *rack, struct Ironrack__V1__RackConfig **ret);
 
 /* rack/ifaces.c: interfaces to report in Register. */
 struct rack_iface_info {

@@ -1,38 +1,31 @@
 /* The rack's connection to a region: Register, then one long-lived
  * Session stream carrying heartbeats up and config/commands down. On any
  * failure the rack backs off (1 s doubling to reconnect_max, with jitter)
- * and tries the next region address. */
+ * and tries the next region address.
+ *
+ * A transport: what a message means is up to the rows features register
+ * in rack/registry.c (see session.h). */
+#include "rack/session.h"
+
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "common/net.h"
 #include "common/pki.h"
 #include "common/rpc/rpc.h"
+#include "common/util.h"
 #include "common/version.h"
-#include "ironrack/v1/region.pb-c.h"
-#include "rack/boot/resources.h"
-#include "rack/boot/service.h"
-#include "rack/dhcp/load.h"
-#include "rack/dhcp/report.h"
-#include "rack/dhcp/server.h"
 #include "rack/rack.h"
 
-/* request_id of lease reports: a tag bit keeps the region's replies to
- * them apart from anything else. */
-#define LEASE_REPORT_ID_TAG ((uint64_t)1 << 62)
+/* Request ids of rack-initiated messages: the reply route's index + 1 in
+ * the top byte (bit 63 stays clear), a sequence number below it. */
+#define REQUEST_ROUTE_SHIFT 56
+#define REQUEST_SEQ_MASK    (((uint64_t)1 << REQUEST_ROUTE_SHIFT) - 1)
 
-static int64_t now_us(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-static void session_connect(struct rack *k);
+static void session_connect(struct rack *rack);
 
 static void session_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -40,377 +33,305 @@ static void session_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Drop the connection and schedule the next attempt, on the next region. */
-static void session_fail(struct rack *k, const char *why)
+static void session_fail(struct rack *rack, const char *why)
 {
-	if (k->stopping)
+	if (rack->stopping)
 		return;
-	if (k->connected)
-		log_warn("lost region %s: %s", k->conf.region.items[k->region_idx], why);
-	k->connected = false;
-	if (k->report)
-		dhcp_report_disconnected(k->report);
-	evtimer_del(k->heartbeat_timer);
-	if (k->stream) {
-		rpc_stream_close(k->stream, RPC_CANCELLED, "reconnecting");
-		rpc_stream_unref(k->stream);
-		k->stream = NULL;
+	if (rack->connected)
+		log_warn("lost region %s: %s", rack->conf.region.items[rack->region_idx], why);
+	rack->connected = false;
+	for (size_t i = 0; i < rack_session_hooks_n; i++)
+		if (rack_session_hooks[i]->on_disconnected)
+			rack_session_hooks[i]->on_disconnected(rack);
+	evtimer_del(rack->heartbeat_timer);
+	if (rack->stream) {
+		rpc_stream_close(rack->stream, RPC_CANCELLED, "reconnecting");
+		rpc_stream_unref(rack->stream);
+		rack->stream = NULL;
 	}
-	rpc_channel_free(k->channel);
-	k->channel = NULL;
-	k->region_idx = (k->region_idx + 1) % k->conf.region.n;
-	unsigned max = (unsigned)k->conf.reconnect_max * 1000;
-	unsigned delay = k->backoff_ms + (unsigned)(random() % (k->backoff_ms / 4 + 1));
-	k->backoff_ms = k->backoff_ms * 2 > max ? max : k->backoff_ms * 2;
-	struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
-	evtimer_add(k->retry_timer, &tv);
-	log_info("next attempt in %u ms on %s", delay, k->conf.region.items[k->region_idx]);
-}
-
-static void session_send(struct rack *k, Ironrack__V1__RackMessage *m)
-{
-	if (!k->stream)
-		return;
-	int rc = rpc_stream_send(k->stream, &m->base);
-	if (rc < 0)
-		log_warn("cannot queue a message to the region: %s", strerror(-rc));
+	rpc_channel_free(rack->channel);
+	rack->channel = NULL;
+	rack->region_idx = (rack->region_idx + 1) % rack->conf.region.n;
+	unsigned max = (unsigned)rack->conf.reconnect_max * 1000;
+	unsigned delay = rack->backoff_ms + (unsigned)(random() % (rack->backoff_ms / 4 + 1));
+	rack->backoff_ms = rack->backoff_ms * 2 > max ? max : rack->backoff_ms * 2;
+	struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
+	evtimer_add(rack->retry_timer, &tv);
+	log_info("next attempt in %u ms on %s", delay, rack->conf.region.items[rack->region_idx]);
 }
 
 static void session_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
-	struct rack *k = arg;
+	struct rack *rack = arg;
 	Ironrack__V1__Heartbeat hb = IRONRACK__V1__HEARTBEAT__INIT;
-	hb.sent_unix_ms = now_us() / 1000;
-	hb.config_version = k->config_version;
-	hb.uptime_s = (uint64_t)((now_us() - k->started_us) / 1000000);
+	hb.sent_unix_ms = clock_real_ms();
+	hb.config_version = rack->config_version;
+	hb.uptime_s = (uint64_t)((clock_mono_us() - rack->started_us) / 1000000);
 	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
 	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_HEARTBEAT;
 	m.heartbeat = &hb;
-	session_send(k, &m);
+	rack_session_send(rack, &m);
 }
 
-/* ---- DHCP ---- */
+/* ---- what features use ---- */
 
-static void dhcp_count(const struct dhcp_config *c, size_t *ret_subnets, size_t *ret_hosts)
+bool rack_session_is_connected(const struct rack *rack)
 {
-	size_t subnets = 0, hosts = 0;
-	for (size_t i = 0; i < c->n_ifaces; i++) {
-		const struct dhcp_iface *ifc = &c->ifaces[i];
-		subnets += ifc->n_subnets + ifc->n_relayed;
-		for (size_t j = 0; j < ifc->n_subnets; j++)
-			hosts += ifc->subnets[j].n_hosts;
-		for (size_t j = 0; j < ifc->n_relayed; j++)
-			hosts += ifc->relayed[j].n_hosts;
-	}
-	*ret_subnets = subnets;
-	*ret_hosts = hosts;
+	return rack->stream && rack->connected;
 }
 
-int rack_dhcp_apply(struct rack *k, const Ironrack__V1__DhcpConfig *pb, uint64_t version, char *why,
-		    size_t why_len)
+int rack_session_send(struct rack *rack, Ironrack__V1__RackMessage *m)
 {
-	struct dhcp_loaded *l = NULL;
-	int rc = dhcp_load(pb, version, &l, why, why_len);
-	if (rc < 0)
-		return rc;
-	if (!k->dhcp) {
-		if (!l)
-			return 0;
-		dhcp_loaded_free(l);
-		snprintf(why, why_len, "dhcp: the rack's DHCP server is not running");
-		return -ENODEV;
-	}
-	size_t n_ifaces = l ? l->cfg.n_ifaces : 0, subnets = 0, hosts = 0;
-	if (l)
-		dhcp_count(&l->cfg, &subnets, &hosts);
-	char apply_why[400];
-	rc = dhcp_server_apply(k->dhcp, l, apply_why, sizeof(apply_why));
-	if (rc < 0) {
-		dhcp_loaded_free(l); /* still ours on failure */
-		snprintf(why, why_len, "dhcp: %s", apply_why);
-		return rc;
-	}
-	if (l)
-		log_info("dhcp: config version %llu: %zu interface%s, %zu subnet%s, %zu reservation%s",
-			 (unsigned long long)version, n_ifaces, n_ifaces == 1 ? "" : "s", subnets,
-			 subnets == 1 ? "" : "s", hosts, hosts == 1 ? "" : "s");
-	else
-		log_info("dhcp: config version %llu: DHCP disabled", (unsigned long long)version);
-	return 0;
-}
-
-/* Lease reports go out on the session; they are not kept while it is down
- * (rack/dhcp/report.h: the lease store is the durable queue). */
-static int session_send_lease_report(void *arg, const Ironrack__V1__LeaseReport *rep)
-{
-	struct rack *k = arg;
-	if (!k->stream || !k->connected)
+	if (!rack->stream)
 		return -ENOTCONN;
-	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
-	m.request_id = LEASE_REPORT_ID_TAG | (++k->report_seq & (LEASE_REPORT_ID_TAG - 1));
-	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_LEASE_REPORT;
-	m.lease_report = (Ironrack__V1__LeaseReport *)rep;
-	int rc = rpc_stream_send(k->stream, &m.base);
+	int rc = rpc_stream_send(rack->stream, &m->base);
 	if (rc < 0)
-		log_warn("dhcp: cannot queue a lease report to the region: %s; a full report follows",
-			 strerror(-rc));
+		log_warn("cannot queue a message to the region: %s", strerror(-rc));
 	return rc;
 }
 
-static const struct lease_store *session_lease_store(void *arg)
+uint64_t rack_session_request_id(struct rack *rack, const struct rack_reply_route *route)
 {
-	struct rack *k = arg;
-	return k->dhcp ? dhcp_server_leases(k->dhcp) : NULL;
+	uint64_t idx = 0;
+	for (size_t i = 0; i < rack_reply_routes_n; i++)
+		if (rack_reply_routes[i] == route)
+			idx = i + 1;
+	return idx << REQUEST_ROUTE_SHIFT | (++rack->request_seq & REQUEST_SEQ_MASK);
 }
 
-const struct dhcp_report_ops rack_dhcp_report_ops = {
-	.send = session_send_lease_report,
-	.leases = session_lease_store,
-};
-
-static void session_on_lease_events(void *arg, const char *ifname, const struct dhcp_event *ev, size_t n)
+void rack_session_reply_result(struct rack *rack, uint64_t request_id, Ironrack__V1__CommandResult *res)
 {
-	struct rack *k = arg;
-	if (k->report)
-		dhcp_report_add(k->report, ifname, ev, n);
-}
-
-static void session_on_external(void *arg, const char *ifname, uint16_t vid, uint64_t vlan_id,
-				const uint32_t *servers, size_t n)
-{
-	struct rack *k = arg;
-	if (!k->stream || !k->connected) {
-		log_debug("dhcp: %s: external DHCP probe result not reported: region not connected", ifname);
-		return;
-	}
-	char(*text)[16] = calloc(n ? n : 1, sizeof(*text));
-	char **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-	if (!text || !ptrs)
-		abort();
-	for (size_t i = 0; i < n; i++) {
-		uint32_t a = servers[i];
-		snprintf(text[i], sizeof(text[i]), "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
-		ptrs[i] = text[i];
-	}
-	Ironrack__V1__ExternalDhcpReport rep = IRONRACK__V1__EXTERNAL_DHCP_REPORT__INIT;
-	rep.interface = (char *)ifname;
-	rep.vid = vid;
-	rep.vlan_id = vlan_id;
-	rep.servers = ptrs;
-	rep.n_servers = n;
 	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
-	m.request_id = ++k->report_seq & (LEASE_REPORT_ID_TAG - 1); /* answered with a Status */
-	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_EXTERNAL_DHCP;
-	m.external_dhcp = &rep;
-	session_send(k, &m);
-	free(text);
-	free(ptrs);
+	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
+	m.request_id = request_id;
+	m.status = &st;
+	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_RESULT;
+	m.result = res;
+	rack_session_send(rack, &m);
 }
 
-const struct dhcp_server_ops rack_dhcp_server_ops = {
-	.on_events = session_on_lease_events,
-	.on_external = session_on_external,
-};
-
-/* The region answers each report with a Status. A lease report it could
- * not apply (database trouble) is made good by a full report. */
-static void session_on_report_reply(struct rack *k, const Ironrack__V1__RegionMessage *in)
+void rack_session_reply_status(struct rack *rack, uint64_t request_id, int code, const char *message)
 {
-	if (!in->status || in->status->code == RPC_OK)
+	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
+	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
+	st.code = code;
+	st.message = (char *)message;
+	m.request_id = request_id;
+	m.status = &st;
+	rack_session_send(rack, &m);
+}
+
+/* ---- region messages ---- */
+
+/* The region answers rack-initiated messages with a bare Status. */
+static void session_on_status(struct rack *rack, const Ironrack__V1__RegionMessage *in)
+{
+	uint64_t idx = in->request_id >> REQUEST_ROUTE_SHIFT;
+	if (!in->status)
 		return;
-	bool lease = (in->request_id & LEASE_REPORT_ID_TAG) != 0;
-	log_warn("dhcp: region refused a%s report: %s%s%s", lease ? " lease" : "n external DHCP",
-		 rpc_status_name(in->status->code), in->status->message[0] ? ": " : "", in->status->message);
-	if (lease && in->status->code == RPC_UNAVAILABLE && k->report)
-		dhcp_report_resync(k->report);
+	if (idx == 0 || idx > rack_reply_routes_n) {
+		log_debug("region status for unknown request %llu ignored", (unsigned long long)in->request_id);
+		return;
+	}
+	rack_reply_routes[idx - 1]->on_status(rack, in->request_id, in->status);
 }
 
-static void session_on_config(struct rack *k, const Ironrack__V1__RegionMessage *in)
+static int config_check_version(const struct rack *rack, const Ironrack__V1__RackConfig *cfg, char *msg, size_t len)
 {
+	if (cfg->version == 0) {
+		snprintf(msg, len, "config version 0 is not valid");
+		return RPC_INVALID_ARGUMENT;
+	}
+	if (cfg->version < rack->config_version) {
+		snprintf(msg, len, "config version %llu is older than the stored %llu",
+			 (unsigned long long)cfg->version, (unsigned long long)rack->config_version);
+		return RPC_FAILED_PRECONDITION;
+	}
+	return RPC_OK;
+}
+
+static int config_store(struct rack *rack, const Ironrack__V1__RackConfig *cfg, char *msg, size_t len)
+{
+	size_t n = protobuf_c_message_get_packed_size(&cfg->base);
+	uint8_t *buf = xmalloc(n ? n : 1);
+	protobuf_c_message_pack(&cfg->base, buf);
+	int rc = rack_store_save(rack, cfg->version, buf, n);
+	free(buf);
+	if (rc >= 0)
+		return RPC_OK;
+	snprintf(msg, len, "cannot store config: %s", strerror(-rc));
+	log_err("config version %llu: parts that take effect when checked (DHCP) already serve it, but it could "
+		"not be stored",
+		(unsigned long long)cfg->version);
+	return RPC_INTERNAL;
+}
+
+/* Check every part, store, then commit every part: a snapshot the rack
+ * cannot serve is never the stored one, and the old one keeps serving. */
+static void session_on_config(struct rack *rack, const Ironrack__V1__RegionMessage *in)
+{
+	const Ironrack__V1__RackConfig *cfg = in->config;
+	void **state = xcalloc(rack_config_parts_n + 1, sizeof(*state));
+	char msg[512] = "";
+	size_t checked = 0;
+
+	int code = config_check_version(rack, cfg, msg, sizeof(msg));
+	for (; code == RPC_OK && checked < rack_config_parts_n; checked++) {
+		const struct rack_config_part *part = rack_config_parts[checked];
+		code = part->check(rack, cfg, &state[checked], msg, sizeof(msg));
+		if (code != RPC_OK)
+			break; /* a failed check keeps no state */
+	}
+	if (code == RPC_OK)
+		code = config_store(rack, cfg, msg, sizeof(msg));
+	if (code != RPC_OK) {
+		for (size_t i = checked; i-- > 0;)
+			if (rack_config_parts[i]->abort)
+				rack_config_parts[i]->abort(rack, state[i]);
+		free(state);
+		log_err("rejected config version %llu: %s", (unsigned long long)cfg->version, msg);
+		rack_session_reply_status(rack, in->request_id, code, msg);
+		return;
+	}
+	for (size_t i = 0; i < rack_config_parts_n; i++)
+		rack_config_parts[i]->commit(rack, cfg, state[i]);
+	free(state);
+	log_info("stored config version %llu (%zu settings, %zu boot configs)", (unsigned long long)cfg->version,
+		 cfg->n_settings, cfg->n_boot_configs);
 	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
 	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
 	Ironrack__V1__ConfigAck ack = IRONRACK__V1__CONFIG_ACK__INIT;
-	char msg[512] = "";
-	struct boot_table *boot = NULL;
-	int rc;
+	ack.version = rack->config_version;
 	m.request_id = in->request_id;
 	m.status = &st;
-	const Ironrack__V1__RackConfig *cfg = in->config;
-	if (cfg->version == 0) {
-		st.code = RPC_INVALID_ARGUMENT;
-		snprintf(msg, sizeof(msg), "config version 0 is not valid");
-	} else if (cfg->version < k->config_version) {
-		st.code = RPC_FAILED_PRECONDITION;
-		snprintf(msg, sizeof(msg), "config version %llu is older than the stored %llu",
-			 (unsigned long long)cfg->version, (unsigned long long)k->config_version);
-	} else if (rack_resources_check(cfg, msg, sizeof(msg)) < 0) {
-		st.code = RPC_INVALID_ARGUMENT;
-	} else if (rack_boot_prepare(cfg, &boot, msg, sizeof(msg)) < 0) {
-		/* Checked before anything is stored: the old config keeps serving. */
-		st.code = RPC_INVALID_ARGUMENT;
-	} else if ((rc = rack_dhcp_apply(k, cfg->dhcp, cfg->version, msg, sizeof(msg))) < 0) {
-		/* Loaded and applied before storing, so that a config the rack
-		 * cannot serve is never the stored one; the old one keeps serving. */
-		st.code = rc == -EINVAL ? RPC_INVALID_ARGUMENT : rc == -ENOMEM ? RPC_INTERNAL : RPC_FAILED_PRECONDITION;
-	} else {
-		size_t len = protobuf_c_message_get_packed_size(&cfg->base);
-		uint8_t *buf = malloc(len ? len : 1);
-		if (!buf)
-			abort();
-		protobuf_c_message_pack(&cfg->base, buf);
-		rc = rack_store_save(k, cfg->version, buf, len);
-		free(buf);
-		if (rc < 0) {
-			st.code = RPC_INTERNAL;
-			snprintf(msg, sizeof(msg), "cannot store config: %s", strerror(-rc));
-			log_err("config version %llu: DHCP already serves it but it could not be stored",
-				(unsigned long long)cfg->version);
-		}
-	}
-	if (st.code != RPC_OK) {
-		log_err("rejected config version %llu: %s", (unsigned long long)cfg->version, msg);
-		st.message = msg;
-		boot_table_free(boot);
-	} else {
-		rack_boot_commit(k, boot);
-		rack_resources_apply(k, cfg); /* fetches on a worker thread */
-		log_info("stored config version %llu (%zu settings, %zu boot configs)", (unsigned long long)cfg->version,
-			 cfg->n_settings, cfg->n_boot_configs);
-		ack.version = k->config_version;
-		m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK;
-		m.config_ack = &ack;
-	}
-	session_send(k, &m);
+	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK;
+	m.config_ack = &ack;
+	rack_session_send(rack, &m);
 }
 
-static void session_on_command(struct rack *k, const Ironrack__V1__RegionMessage *in)
+static void session_on_command(struct rack *rack, const Ironrack__V1__RegionMessage *in)
 {
-	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
-	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
-	Ironrack__V1__CommandResult res = IRONRACK__V1__COMMAND_RESULT__INIT;
-	Ironrack__V1__Pong pong = IRONRACK__V1__PONG__INIT;
-	m.request_id = in->request_id;
-	m.status = &st;
-	if (in->deadline_unix_ms && in->deadline_unix_ms < now_us() / 1000) {
-		st.code = RPC_DEADLINE_EXCEEDED;
-		st.message = "deadline passed before the rack saw the command";
-	} else if (in->command->command_case == IRONRACK__V1__COMMAND__COMMAND_PING) {
-		pong.rack_unix_ms = now_us() / 1000;
-		res.result_case = IRONRACK__V1__COMMAND_RESULT__RESULT_PONG;
-		res.pong = &pong;
-		m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_RESULT;
-		m.result = &res;
-	} else {
-		st.code = RPC_UNIMPLEMENTED;
-		st.message = "command not known to this rack version";
+	if (in->deadline_unix_ms && in->deadline_unix_ms < clock_real_ms()) {
+		rack_session_reply_status(rack, in->request_id, RPC_DEADLINE_EXCEEDED,
+					  "deadline passed before the rack saw the command");
+		return;
 	}
-	session_send(k, &m);
+	for (size_t i = 0; i < rack_commands_n; i++) {
+		if (rack_commands[i]->command_case == in->command->command_case) {
+			rack_commands[i]->run(rack, in);
+			return;
+		}
+	}
+	rack_session_reply_status(rack, in->request_id, RPC_UNIMPLEMENTED, "command not known to this rack version");
 }
+
+static void session_on_welcome(struct rack *rack, const Ironrack__V1__RegionMessage *in)
+{
+	if (in->welcome->heartbeat_interval_s > 0 && in->welcome->heartbeat_interval_s <= 3600)
+		rack->heartbeat_s = in->welcome->heartbeat_interval_s;
+}
+
+/* The envelope: which body goes where. Features add commands, config
+ * parts and reply routes (registry.c), not rows here. */
+static const struct {
+	Ironrack__V1__RegionMessage__BodyCase body_case;
+	void (*handle)(struct rack *rack, const Ironrack__V1__RegionMessage *in);
+} session_bodies[] = {
+    {IRONRACK__V1__REGION_MESSAGE__BODY_WELCOME, session_on_welcome},
+    {IRONRACK__V1__REGION_MESSAGE__BODY_CONFIG, session_on_config},
+    {IRONRACK__V1__REGION_MESSAGE__BODY_COMMAND, session_on_command},
+    {IRONRACK__V1__REGION_MESSAGE__BODY__NOT_SET, session_on_status},
+};
 
 static void session_on_message(struct rpc_stream *s, ProtobufCMessage *msg, void *arg)
 {
-	struct rack *k = arg;
+	struct rack *rack = arg;
 	const Ironrack__V1__RegionMessage *m = (const Ironrack__V1__RegionMessage *)msg;
-	switch (m->body_case) {
-	case IRONRACK__V1__REGION_MESSAGE__BODY_WELCOME:
-		if (m->welcome->heartbeat_interval_s > 0 && m->welcome->heartbeat_interval_s <= 3600)
-			k->heartbeat_s = m->welcome->heartbeat_interval_s;
-		break;
-	case IRONRACK__V1__REGION_MESSAGE__BODY_CONFIG:
-		session_on_config(k, m);
-		break;
-	case IRONRACK__V1__REGION_MESSAGE__BODY_COMMAND:
-		session_on_command(k, m);
-		break;
-	case IRONRACK__V1__REGION_MESSAGE__BODY__NOT_SET:
-		session_on_report_reply(k, m);
-		break;
-	default:
-		log_debug("region message without a known body ignored");
+	for (size_t i = 0; i < sizeof(session_bodies) / sizeof(session_bodies[0]); i++) {
+		if (session_bodies[i].body_case == m->body_case) {
+			session_bodies[i].handle(rack, m);
+			return;
+		}
 	}
+	log_debug("region message without a known body ignored");
 }
 
 static void session_on_close(struct rpc_stream *s, int status, const char *message, void *arg)
 {
-	struct rack *k = arg;
-	if (s != k->stream)
+	struct rack *rack = arg;
+	if (s != rack->stream)
 		return; /* an old stream we already gave up on */
 	char why[512];
-	snprintf(why, sizeof(why), "session closed: %s%s%s", rpc_status_name(status), message[0] ? ": " : "",
-		 message);
+	snprintf(why, sizeof(why), "session closed: %s%s%s", rpc_status_name(status), message[0] ? ": " : "", message);
 	if (status == RPC_UNAUTHENTICATED)
 		log_err("region refused this rack's certificate (%s): re-enrol it", message);
-	session_fail(k, why);
+	session_fail(rack, why);
 }
 
 static const struct rpc_stream_ops session_ops = {
-	.on_message = session_on_message,
-	.on_close = session_on_close,
+    .on_message = session_on_message,
+    .on_close = session_on_close,
 };
 
-static void session_open_stream(struct rack *k)
+static void session_open_stream(struct rack *rack)
 {
-	int rc = rpc_stream_open(k->channel, "/ironrack.v1.Region/Session", &ironrack__v1__region_message__descriptor,
-				 &session_ops, k, &k->stream);
+	int rc = rpc_stream_open(rack->channel, "/ironrack.v1.Region/Session",
+				 &ironrack__v1__region_message__descriptor, &session_ops, rack, &rack->stream);
 	if (rc < 0) {
-		session_fail(k, "cannot open the session stream");
+		session_fail(rack, "cannot open the session stream");
 		return;
 	}
 	Ironrack__V1__Hello hello = IRONRACK__V1__HELLO__INIT;
-	hello.config_version = k->config_version;
+	hello.config_version = rack->config_version;
 	hello.version = IRONRACK_VERSION;
 	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
 	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_HELLO;
 	m.hello = &hello;
-	session_send(k, &m);
-	k->connected = true;
-	k->backoff_ms = 1000;
-	struct timeval tv = { k->heartbeat_s, 0 };
-	event_add(k->heartbeat_timer, &tv);
-	log_info("connected to region %s as %s", k->conf.region.items[k->region_idx], k->id.rack_id);
-	/* Whatever happened to leases while the region was away: send it all. */
-	if (k->report) {
-		rc = dhcp_report_connected(k->report);
-		if (rc >= 0)
-			log_info("dhcp: full lease report sent: %d address%s", rc, rc == 1 ? "" : "es");
-	}
+	rack_session_send(rack, &m);
+	rack->connected = true;
+	rack->backoff_ms = 1000;
+	struct timeval tv = {rack->heartbeat_s, 0};
+	event_add(rack->heartbeat_timer, &tv);
+	log_info("connected to region %s as %s", rack->conf.region.items[rack->region_idx], rack->id.rack_id);
+	for (size_t i = 0; i < rack_session_hooks_n; i++)
+		if (rack_session_hooks[i]->on_connected)
+			rack_session_hooks[i]->on_connected(rack);
 }
 
 static void session_on_registered(void *arg, int status, const char *message, ProtobufCMessage *msg)
 {
-	struct rack *k = arg;
-	if (!k->channel || k->stopping)
+	struct rack *rack = arg;
+	if (!rack->channel || rack->stopping)
 		return;
 	if (status != RPC_OK) {
 		char why[512];
-		snprintf(why, sizeof(why), "Register failed: %s%s%s", rpc_status_name(status),
-			 message[0] ? ": " : "", message);
+		snprintf(why, sizeof(why), "Register failed: %s%s%s", rpc_status_name(status), message[0] ? ": " : "",
+			 message);
 		if (status == RPC_UNAUTHENTICATED)
 			log_err("region %s does not accept this rack's certificate (%s)",
-				k->conf.region.items[k->region_idx], message);
+				rack->conf.region.items[rack->region_idx], message);
 		else
-			log_warn("region %s: %s", k->conf.region.items[k->region_idx], why);
-		session_fail(k, why);
+			log_warn("region %s: %s", rack->conf.region.items[rack->region_idx], why);
+		session_fail(rack, why);
 		return;
 	}
 	const Ironrack__V1__RegisterResponse *resp = (const Ironrack__V1__RegisterResponse *)msg;
 	if (resp->heartbeat_interval_s > 0 && resp->heartbeat_interval_s <= 3600)
-		k->heartbeat_s = resp->heartbeat_interval_s;
-	session_open_stream(k);
+		rack->heartbeat_s = resp->heartbeat_interval_s;
+	session_open_stream(rack);
 }
 
 /* Register carries what this rack has: hostname, version, interfaces. */
-static int session_register(struct rack *k)
+static int session_register(struct rack *rack)
 {
 	struct rack_iface_info *ifs = NULL;
 	size_t n = 0;
-	int rc = rack_ifaces_list(k->conf.netns, &ifs, &n);
+	int rc = rack_ifaces_list(rack->conf.netns, &ifs, &n);
 	if (rc < 0)
-		log_warn("cannot list interfaces%s%s: %s", k->conf.netns[0] ? " in netns " : "", k->conf.netns,
+		log_warn("cannot list interfaces%s%s: %s", rack->conf.netns[0] ? " in netns " : "", rack->conf.netns,
 			 strerror(-rc));
-	Ironrack__V1__Interface *pb = calloc(n ? n : 1, sizeof(*pb));
-	Ironrack__V1__Interface **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-	if (!pb || !ptrs)
-		abort();
+	Ironrack__V1__Interface *pb = xcalloc(n ? n : 1, sizeof(*pb));
+	Ironrack__V1__Interface **ptrs = xcalloc(n ? n : 1, sizeof(*ptrs));
 	for (size_t i = 0; i < n; i++) {
 		ironrack__v1__interface__init(&pb[i]);
 		pb[i].name = ifs[i].name;
@@ -421,60 +342,60 @@ static int session_register(struct rack *k)
 		ptrs[i] = &pb[i];
 	}
 	Ironrack__V1__RegisterRequest req = IRONRACK__V1__REGISTER_REQUEST__INIT;
-	req.hostname = k->hostname;
+	req.hostname = rack->hostname;
 	req.version = IRONRACK_VERSION;
 	req.n_interfaces = n;
 	req.interfaces = ptrs;
-	rc = rpc_unary(k->channel, "/ironrack.v1.Region/Register", &req.base,
-		       &ironrack__v1__register_response__descriptor, 15000, session_on_registered, k);
+	rc = rpc_unary(rack->channel, "/ironrack.v1.Region/Register", &req.base,
+		       &ironrack__v1__register_response__descriptor, 15000, session_on_registered, rack);
 	free(pb);
 	free(ptrs);
 	rack_ifaces_free(ifs, n);
 	return rc;
 }
 
-static void session_connect(struct rack *k)
+static void session_connect(struct rack *rack)
 {
-	if (k->stopping)
+	if (rack->stopping)
 		return;
-	const char *url = k->conf.region.items[k->region_idx];
+	const char *url = rack->conf.region.items[rack->region_idx];
 	char host[256], target[300];
 	uint16_t port;
 	if (endpoint_parse(url, 5250, host, sizeof(host), &port) < 0) {
 		log_err("region address '%s' is not host:port; skipping it", url);
-		session_fail(k, "bad address");
+		session_fail(rack, "bad address");
 		return;
 	}
 	snprintf(target, sizeof(target), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
 	struct rpc_client_tls tls = {
-		.root_ca_pem = k->id.ca,
-		.key_pem = k->id.key,
-		.cert_pem = k->id.cert,
-		.server_name = "ironrack-region",
+	    .root_ca_pem = rack->id.ca,
+	    .key_pem = rack->id.key,
+	    .cert_pem = rack->id.cert,
+	    .server_name = "ironrack-region",
 	};
-	if (rpc_channel_new(k->rpc_loop, target, &tls, &k->channel) < 0 || session_register(k) < 0)
-		session_fail(k, "cannot start a call");
+	if (rpc_channel_new(rack->rpc_loop, target, &tls, &rack->channel) < 0 || session_register(rack) < 0)
+		session_fail(rack, "cannot start a call");
 }
 
-void rack_session_start(struct rack *k)
+void rack_session_start(struct rack *rack)
 {
-	k->backoff_ms = 1000;
-	k->heartbeat_s = 10;
-	k->retry_timer = evtimer_new(k->base, session_retry_cb, k);
-	k->heartbeat_timer = event_new(k->base, -1, EV_PERSIST, session_heartbeat, k);
-	session_connect(k);
+	rack->backoff_ms = 1000;
+	rack->heartbeat_s = 10;
+	rack->retry_timer = evtimer_new(rack->base, session_retry_cb, rack);
+	rack->heartbeat_timer = event_new(rack->base, -1, EV_PERSIST, session_heartbeat, rack);
+	session_connect(rack);
 }
 
-void rack_session_stop(struct rack *k)
+void rack_session_stop(struct rack *rack)
 {
-	k->stopping = true;
-	if (k->stream) {
-		rpc_stream_close(k->stream, RPC_CANCELLED, "rack shutting down");
-		rpc_stream_unref(k->stream);
-		k->stream = NULL;
+	rack->stopping = true;
+	if (rack->stream) {
+		rpc_stream_close(rack->stream, RPC_CANCELLED, "rack shutting down");
+		rpc_stream_unref(rack->stream);
+		rack->stream = NULL;
 	}
-	rpc_channel_free(k->channel);
-	k->channel = NULL;
-	event_free(k->retry_timer);
-	event_free(k->heartbeat_timer);
+	rpc_channel_free(rack->channel);
+	rack->channel = NULL;
+	event_free(rack->retry_timer);
+	event_free(rack->heartbeat_timer);
 }

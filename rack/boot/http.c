@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/net.h"
+#include "common/util.h"
 #include "rack/boot/service.h"
 #include "rack/netns.h"
 #include "rack/rack.h"
@@ -66,6 +66,7 @@ struct boot_http {
 	struct evhttp *http;
 	struct tftp_root root;
 	struct rack *k;
+	int port; /* bound, host order */
 	unsigned max_connections;
 	unsigned n_conns;
 	struct http_conn *conns;
@@ -482,13 +483,40 @@ static void request_cb(struct evhttp_request *req, void *arg)
 
 /* ---- set-up ---- */
 
+/* "ADDRESS:0" (endpoint_parse() refuses port 0): the kernel picks a port,
+ * which boot_http_port() tells. ADDRESS is IPv4 or a bracketed IPv6. */
+static int listen_parse_any_port(const char *text, char *host, size_t hostlen)
+{
+	size_t n = strlen(text);
+
+	if (n < 3 || strcmp(text + n - 2, ":0") != 0)
+		return -EINVAL;
+	n -= 2;
+	if (text[0] == '[') {
+		if (n < 3 || text[n - 1] != ']')
+			return -EINVAL;
+		text++;
+		n -= 2;
+	} else if (memchr(text, ':', n)) {
+		return -EINVAL;
+	}
+	if (n >= hostlen)
+		return -EINVAL;
+	memcpy(host, text, n);
+	host[n] = '\0';
+	return 0;
+}
+
 static int listen_parse(const char *text, struct sockaddr_storage *ret, socklen_t *ret_len)
 {
 	char host[256];
-	uint16_t port;
+	uint16_t port = 0;
 	struct ipaddr a;
 
-	if (endpoint_parse(text, HTTP_PORT_DEFAULT, host, sizeof(host), &port) < 0 || ipaddr_parse(host, &a) < 0)
+	if (listen_parse_any_port(text, host, sizeof(host)) < 0 &&
+	    endpoint_parse(text, HTTP_PORT_DEFAULT, host, sizeof(host), &port) < 0)
+		return -EINVAL;
+	if (ipaddr_parse(host, &a) < 0)
 		return -EINVAL;
 	memset(ret, 0, sizeof(*ret));
 	if (a.family == AF_INET) {
@@ -556,6 +584,7 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 		free(h);
 		return fd;
 	}
+	h->port = sock_bound_port(fd);
 	h->http = evhttp_new(base);
 	if (!h->http || !evhttp_accept_socket_with_handle(h->http, fd)) {
 		log_err("http: cannot set up the HTTP server on %s", conf->listen);
@@ -573,7 +602,8 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 	evhttp_set_max_headers_size(h->http, HTTP_HEADERS_MAX);
 	evhttp_set_max_body_size(h->http, HTTP_BODY_MAX);
 	evhttp_set_gencb(h->http, request_cb, h);
-	log_info("http: serving %s and boot configs on %s%s%s, up to %u connections", conf->root, conf->listen,
+	log_info("http: serving %s and boot configs on %s (port %d)%s%s, up to %u connections", conf->root,
+		 conf->listen, h->port,
 		 conf->nsfd >= 0 ? " in network namespace " : "",
 		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", h->max_connections);
 	*ret = h;
@@ -606,56 +636,7 @@ void boot_http_free(struct boot_http *h)
 	free(h);
 }
 
-/* Each connection holds a socket and, while sending, a file. */
-static void raise_fd_limit(rlim_t want)
+int boot_http_port(const struct boot_http *h)
 {
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
-		log_warn("http: open file limit %llu is below what http_boot_max_connections needs",
-			 (unsigned long long)rl.rlim_cur);
-}
-
-int rack_http_start(struct rack *k)
-{
-	char root[PATH_MAX];
-	int nsfd = -1, r;
-
-	if (!k->conf.http_boot_listen[0]) {
-		log_info("http: boot server disabled (http_boot_listen is empty)");
-		return 0;
-	}
-	r = rack_boot_root(k, root, sizeof(root));
-	if (r < 0)
-		return r;
-	if (k->conf.netns[0]) {
-		nsfd = netns_open(k->conf.netns);
-		if (nsfd < 0) {
-			log_err("http: cannot open network namespace '%s': %s", k->conf.netns, strerror(-nsfd));
-			return nsfd;
-		}
-	}
-	/* Added to what the TFTP server asked for. */
-	raise_fd_limit((rlim_t)k->conf.tftp_max_transfers + 2 * (rlim_t)k->conf.http_boot_max_connections + 256);
-	struct boot_http_conf hc = {
-		.listen = k->conf.http_boot_listen,
-		.root = root,
-		.max_connections = (unsigned)k->conf.http_boot_max_connections,
-		.nsfd = nsfd,
-		.netns_name = k->conf.netns,
-		.k = k,
-	};
-	r = boot_http_new(k->base, &hc, &k->http);
-	if (nsfd >= 0)
-		close(nsfd);
-	return r;
-}
-
-void rack_http_stop(struct rack *k)
-{
-	boot_http_free(k->http);
-	k->http = NULL;
+	return h->port;
 }

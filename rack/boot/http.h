@@ -51,7 +51,6 @@ enum boot_range {
 };
 enum boot_range boot_http_range_parse(const char *header, uint64_t size, uint64_t *ret_off, uint64_t *ret_len);
 
-/* The daemon's glue: start from k->conf (http_boot_listen, boot_root,
- * http_boot_max_connections, netns) unless http_boot_listen is empty. */
-int rack_http_start(struct rack *k);
-void rack_http_stop(struct rack *k);
+/* The port the server listens on (host order): the configured one, or the
+ * one the kernel chose for port 0. */
+int boot_http_port(const struct boot_http *h);

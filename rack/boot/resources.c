@@ -20,7 +20,9 @@
 #include "ironrack/v1/region.pb-c.h"
 #include "rack/boot/fetch.h"
 #include "rack/boot/loaders.h"
+#include "common/rpc/rpc.h"
 #include "rack/rack.h"
+#include "rack/session.h"
 
 #define MANIFEST_MAX  (8u << 20)
 #define RETRY_FIRST_S 5
@@ -427,6 +429,23 @@ void rack_resources_apply(struct rack *k, const Ironrack__V1__RackConfig *cfg)
 	}
 	sync_start(rr);
 }
+
+static int resources_part_check(struct rack *rack, const Ironrack__V1__RackConfig *cfg, void **ret_state, char *msg,
+				size_t msg_len)
+{
+	return rack_resources_check(cfg, msg, msg_len) < 0 ? RPC_INVALID_ARGUMENT : RPC_OK;
+}
+
+static void resources_part_commit(struct rack *rack, const Ironrack__V1__RackConfig *cfg, void *state)
+{
+	rack_resources_apply(rack, cfg); /* fetches on a worker thread */
+}
+
+const struct rack_config_part rack_resources_config_part = {
+	.name = "boot-resources",
+	.check = resources_part_check,
+	.commit = resources_part_commit,
+};
 
 int rack_resources_start(struct rack *k, const char *boot_root)
 {

@@ -24,6 +24,10 @@
 
 struct rack;
 struct Ironrack__V1__RackConfig;
+struct rack_config_part;
+
+/* Boot resources' part of a RackConfig (rack/session.h). */
+extern const struct rack_config_part rack_resources_config_part;
 
 /* Set up k->resources and start a sync for the stored snapshot's list. */
 int rack_resources_start(struct rack *k, const char *boot_root);

@@ -17,6 +17,7 @@
 #include "common/rpc/rpc.h"
 #include "ironrack/v1/region.pb-c.h"
 #include "rack/rack.h"
+#include "rack/session.h"
 #include "rack/tftp/server.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
@@ -133,6 +134,33 @@ void rack_boot_commit(struct rack *k, struct boot_table *t)
 	b->table = t;
 	boot_cache_expire(b->cache);
 }
+
+static int boot_part_check(struct rack *rack, const Ironrack__V1__RackConfig *cfg, void **ret_state, char *msg,
+			   size_t msg_len)
+{
+	struct boot_table *t = NULL;
+	if (rack_boot_prepare(cfg, &t, msg, msg_len) < 0)
+		return RPC_INVALID_ARGUMENT;
+	*ret_state = t;
+	return RPC_OK;
+}
+
+static void boot_part_commit(struct rack *rack, const Ironrack__V1__RackConfig *cfg, void *state)
+{
+	rack_boot_commit(rack, state);
+}
+
+static void boot_part_abort(struct rack *rack, void *state)
+{
+	boot_table_free(state);
+}
+
+const struct rack_config_part rack_boot_config_part = {
+	.name = "boot",
+	.check = boot_part_check,
+	.commit = boot_part_commit,
+	.abort = boot_part_abort,
+};
 
 void rack_boot_load(struct rack *k, const Ironrack__V1__RackConfig *cfg)
 {

@@ -27,6 +27,10 @@
 struct rack;
 struct tftp_hook;
 struct Ironrack__V1__RackConfig;
+struct rack_config_part;
+
+/* Boot configs' part of a RackConfig (rack/session.h). */
+extern const struct rack_config_part rack_boot_config_part;
 
 #define BOOT_FETCH_TIMEOUT_MS 3000 /* GetBootConfig deadline */
 #define BOOT_CACHE_ANSWERS    4096 /* GetBootConfig answers kept */

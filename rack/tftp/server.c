@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
@@ -568,59 +567,4 @@ void tftp_server_free(struct tftp_server *s)
 unsigned tftp_server_transfers(const struct tftp_server *s)
 {
 	return s->n_transfers;
-}
-
-/* Each transfer holds a socket: make room for max_transfers of them. */
-static void raise_fd_limit(unsigned transfers)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)transfers + 256;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
-		log_warn("tftp: open file limit %llu is below tftp_max_transfers + 256; transfers past it fail",
-			 (unsigned long long)rl.rlim_cur);
-}
-
-int rack_tftp_start(struct rack *k)
-{
-	char root[PATH_MAX];
-	int nsfd = -1, r;
-
-	if (!k->conf.tftp_listen[0]) {
-		log_info("tftp: disabled (tftp_listen is empty)");
-		return 0;
-	}
-	r = rack_boot_root(k, root, sizeof(root));
-	if (r < 0)
-		return r;
-	if (k->conf.netns[0]) {
-		nsfd = netns_open(k->conf.netns);
-		if (nsfd < 0) {
-			log_err("tftp: cannot open network namespace '%s': %s", k->conf.netns, strerror(-nsfd));
-			return nsfd;
-		}
-	}
-	raise_fd_limit((unsigned)k->conf.tftp_max_transfers);
-	struct tftp_server_conf tc = {
-	    .listen = k->conf.tftp_listen,
-	    .root = root,
-	    .max_transfers = (unsigned)k->conf.tftp_max_transfers,
-	    .max_blksize = (uint32_t)k->conf.tftp_max_blksize,
-	    .nsfd = nsfd,
-	    .netns_name = k->conf.netns,
-	    .hook = rack_boot_tftp_hook(k),
-	};
-	r = tftp_server_new(k->base, &tc, &k->tftp);
-	if (nsfd >= 0)
-		close(nsfd);
-	return r;
-}
-
-void rack_tftp_stop(struct rack *k)
-{
-	tftp_server_free(k->tftp);
-	k->tftp = NULL;
 }

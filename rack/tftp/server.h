@@ -71,9 +71,3 @@ void tftp_held_serve_data(struct tftp_held *h, const void *data, size_t len);
 void tftp_held_serve_root(struct tftp_held *h);
 /* Requests held right now. */
 unsigned tftp_server_held(const struct tftp_server *s);
-
-/* The daemon's glue: start the server from k->conf (tftp_listen, boot_root,
- * tftp_max_transfers, tftp_max_blksize, netns) when tftp_listen is not
- * empty; stop it. */
-int rack_tftp_start(struct rack *k);
-void rack_tftp_stop(struct rack *k);
