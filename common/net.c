@@ -5,6 +5,7 @@
  * these strings come from operators and API clients, and a typo such as
  * "10.0.0.0/24x" or "10.0.0.0/033" must be reported, not guessed at. */
 #include "common/net.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -228,17 +229,6 @@ uint32_t ipv4_netmask(unsigned len)
 	return UINT32_MAX << (32 - len);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int mac_parse(const char *s, uint8_t ret[6])
 {
 	uint8_t mac[6];
@@ -251,7 +241,7 @@ int mac_parse(const char *s, uint8_t ret[6])
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
 		const char *p = s + i * 3;
-		int hi = hex_digit(p[0]), lo = hex_digit(p[1]);
+		int hi = hex_digit_value(p[0]), lo = hex_digit_value(p[1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		if (i < 5 && p[2] != sep)

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "common/net.h"
+#include "common/util.h"
 #include "common/wire/bytes.h"
 
 /* The value of code if it is exactly want bytes long; else NULL, *ret
@@ -456,16 +457,6 @@ static int ip_token(const char *tok, size_t len, struct out *o, const char **ret
 	return 0;
 }
 
-static int hexval(char c)
-{
-	c = (char)tolower((unsigned char)c);
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* One digit is one byte ("1:2" = 01 02); an even number of digits is
  * read in pairs ("0102"); an odd number above one is ambiguous. */
 static int hex_token(const char *tok, size_t len, struct out *o, const char **ret_why)
@@ -475,18 +466,18 @@ static int hex_token(const char *tok, size_t len, struct out *o, const char **re
 		len -= 2;
 	}
 	for (size_t i = 0; i < len; i++) {
-		if (hexval(tok[i]) < 0)
+		if (hex_digit_value(tok[i]) < 0)
 			return fail(ret_why, "not a hex digit");
 	}
 	if (len == 1) {
-		uint8_t b = (uint8_t)hexval(tok[0]);
+		uint8_t b = (uint8_t)hex_digit_value(tok[0]);
 		out_put(o, &b, 1);
 		return 0;
 	}
 	if (len % 2)
 		return fail(ret_why, "odd number of hex digits");
 	for (size_t i = 0; i < len; i += 2) {
-		uint8_t b = (uint8_t)(hexval(tok[i]) << 4 | hexval(tok[i + 1]));
+		uint8_t b = (uint8_t)(hex_digit_value(tok[i]) << 4 | hex_digit_value(tok[i + 1]));
 		out_put(o, &b, 1);
 	}
 	return 0;

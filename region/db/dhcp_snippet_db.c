@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/db/dhcp_snippet.h"
 #include "region/db/net_internal.h"
 
@@ -57,15 +58,6 @@ enum {
 	COL_TOTAL,
 };
 
-static int hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static int64_t col_i64(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
@@ -74,7 +66,7 @@ static int64_t col_i64(const PGresult *res, int row, int col)
 static void snippet_from_row(const PGresult *res, int row, struct dhcp_snippet *s)
 {
 	const char *hex = PQgetvalue(res, row, COL_DATA);
-	size_t n = strlen(hex) / 2;
+	size_t hex_len = strlen(hex);
 
 	memset(s, 0, sizeof(*s));
 	s->id = col_i64(res, row, COL_ID);
@@ -83,9 +75,11 @@ static void snippet_from_row(const PGresult *res, int row, struct dhcp_snippet *
 	s->code = (unsigned)col_i64(res, row, COL_CODE);
 	snprintf(s->type, sizeof(s->type), "%s", PQgetvalue(res, row, COL_TYPE));
 	snprintf(s->value, sizeof(s->value), "%s", PQgetvalue(res, row, COL_VALUE));
-	for (size_t i = 0; i < n && i < sizeof(s->data); i++)
-		s->data[i] = (uint8_t)(hex_nibble(hex[2 * i]) << 4 | hex_nibble(hex[2 * i + 1]));
-	s->data_len = n < sizeof(s->data) ? n : sizeof(s->data);
+	/* PostgreSQL's encode(data, 'hex'); only snippet_params_fill writes it, never over data's size. */
+	if (hex_len > 2 * sizeof(s->data))
+		hex_len = 2 * sizeof(s->data);
+	int data_len = hex_decode(hex, hex_len, s->data, sizeof(s->data));
+	s->data_len = data_len > 0 ? (size_t)data_len : 0;
 	s->enabled = PQgetvalue(res, row, COL_ENABLED)[0] == 't';
 	if (!PQgetisnull(res, row, COL_SUBNET)) {
 		s->scope = DHCP_SCOPE_SUBNET;
@@ -202,18 +196,11 @@ struct snippet_params {
 
 static void snippet_params_fill(const struct dhcp_snippet *s, struct snippet_params *sp)
 {
-	static const char hexd[] = "0123456789abcdef";
-	size_t o = 0;
-
 	snprintf(sp->code, sizeof(sp->code), "%u", s->code);
 	net_id_text(s->scope_id, sp->scope_id);
-	sp->data[o++] = '\\';
-	sp->data[o++] = 'x';
-	for (size_t i = 0; i < s->data_len && i < DHCP_SNIPPET_DATA_MAX; i++) {
-		sp->data[o++] = hexd[s->data[i] >> 4];
-		sp->data[o++] = hexd[s->data[i] & 15];
-	}
-	sp->data[o] = '\0';
+	sp->data[0] = '\\';
+	sp->data[1] = 'x';
+	hex_encode(s->data, s->data_len < DHCP_SNIPPET_DATA_MAX ? s->data_len : DHCP_SNIPPET_DATA_MAX, sp->data + 2);
 	sp->p[0] = s->name;
 	sp->p[1] = s->description;
 	sp->p[2] = sp->code;
