@@ -54,7 +54,7 @@ void dhcp_ext_schedule(struct dhcp_sock *k, int delay_s)
 		return;
 	ext_close(k);
 	if (!k->ext.timer)
-		k->ext.timer = evtimer_new(k->srv->base, ext_timer, k);
+		k->ext.timer = evtimer_new(k->net->base, ext_timer, k);
 	if (!k->ext.timer)
 		return;
 	struct timeval tv = {delay_s > 0 ? delay_s : 1, 0};
@@ -64,16 +64,16 @@ void dhcp_ext_schedule(struct dhcp_sock *k, int delay_s)
 static void ext_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct dhcp_sock *k = arg;
-	struct dhcp_server *s = k->srv;
+	struct dhcp_server *s = dhcp_sock_server(k);
 
 	for (int i = 0; i < EXT_READS_PER_WAKEUP; i++) {
 		struct sockaddr_in from;
 		socklen_t from_len = sizeof(from);
 		ssize_t n =
-		    recvfrom(fd, s->rx_bufs[0], DHCP_SRV_RX_BUF, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
+		    recvfrom(fd, s->net.rx_bufs[0], DHCP_SRV_RX_BUF, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
 		if (n < 0)
 			return;
-		if (dhcp4_msg_decode(s->rx_bufs[0], (size_t)n, &s->req, NULL) < 0 || s->req.op != DHCP4_BOOTREPLY ||
+		if (dhcp4_msg_decode(s->net.rx_bufs[0], (size_t)n, &s->req, NULL) < 0 || s->req.op != DHCP4_BOOTREPLY ||
 		    s->req.xid != k->ext.xid || dhcp4_msg_type(&s->req) != DHCP4_OFFER)
 			continue;
 		uint32_t sid;
@@ -92,7 +92,7 @@ static void ext_readable(evutil_socket_t fd, short what, void *arg)
 
 static int ext_socket(struct dhcp_server *s, const char *name)
 {
-	int fd = netns_socket(s->nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = netns_socket(s->net.nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fd;
 	int one = 1;
@@ -134,7 +134,7 @@ static int ext_send_discover(struct dhcp_server *s, struct dhcp_sock *k)
 
 static void ext_round_start(struct dhcp_sock *k, uint32_t interval)
 {
-	struct dhcp_server *s = k->srv;
+	struct dhcp_server *s = dhcp_sock_server(k);
 	int r;
 
 	if (!k->has_mac) {
@@ -169,7 +169,7 @@ fail:
 
 static void ext_round_end(struct dhcp_sock *k, uint32_t interval)
 {
-	struct dhcp_server *s = k->srv;
+	struct dhcp_server *s = dhcp_sock_server(k);
 	uint32_t servers[DHCP_SRV_EXT_SERVERS];
 	size_t n = k->ext.n_servers;
 	char name[IFNAMSIZ];
@@ -195,7 +195,7 @@ static void ext_round_end(struct dhcp_sock *k, uint32_t interval)
 static void ext_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct dhcp_sock *k = arg;
-	struct dhcp_server *s = k->srv;
+	struct dhcp_server *s = dhcp_sock_server(k);
 	uint32_t interval = s->loaded ? s->loaded->external_probe_interval_s : 0;
 
 	if (!interval) {

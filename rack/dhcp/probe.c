@@ -154,10 +154,10 @@ int dhcp_probe_start(struct dhcp_server *s, struct dhcp_sock *sock, const struct
 
 /* Any ARP packet whose sender is the probed address means someone holds
  * it (RFC 5227 2.1.1): a reply to our probe, or its own request. */
-void dhcp_probe_arp_readable(evutil_socket_t fd, short what, void *arg)
+void dhcp_probe_arp_readable(void *arg, struct dhcp_sock *k)
 {
-	struct dhcp_sock *k = arg;
-	struct dhcp_server *s = k->srv;
+	struct dhcp_server *s = arg;
+	int fd = k->arp_fd;
 
 	for (int i = 0; i < PROBE_READS_PER_WAKEUP; i++) {
 		uint8_t buf[128];
@@ -206,7 +206,7 @@ static void probe_icmp_readable(evutil_socket_t fd, short what, void *arg)
 
 int dhcp_probe_icmp_open(struct dhcp_server *s, int *ret_fd)
 {
-	int fd = netns_socket(s->nsfd, AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+	int fd = netns_socket(s->net.nsfd, AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
 	if (fd < 0)
 		return fd;
 	*ret_fd = fd;

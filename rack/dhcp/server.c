@@ -16,12 +16,13 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "common/work.h"
 #include "rack/dhcp/server_internal.h"
 
 #define WARNINGS_PER_S	20
 #define RECLAIM_BATCH	64
-#define PENDING_INITIAL (DHCP_SRV_BATCH + 8)
+#define HELD_INITIAL	(DHCP_SRV_BATCH + 8)
 
 static int64_t now_s(void)
 {
@@ -124,23 +125,19 @@ static void server_store_reopen(struct dhcp_server *s)
 		log_warn("dhcp: lease store reopened after a failed write; unacknowledged changes were dropped");
 }
 
-/* ---- pending replies and events ------------------------------------------ */
+/* ---- replies held for durability, and events ------------------------------ */
 
-static struct dhcp_pending *pending_add(struct dhcp_server *s)
+static struct dhcp_held_reply *held_add(struct dhcp_server *s)
 {
-	if (s->n_pending == s->pending_cap) {
-		size_t cap = s->pending_cap * 2;
-		struct dhcp_pending *p = realloc(s->pending, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		s->pending = p;
-		s->pending_cap = cap;
+	if (s->n_held == s->held_cap) {
+		s->held_cap *= 2;
+		s->held = xreallocarray(s->held, s->held_cap, sizeof(*s->held));
 	}
-	struct dhcp_pending *p = &s->pending[s->n_pending++];
+	struct dhcp_held_reply *p = &s->held[s->n_held++];
 	p->sock = NULL;
 	p->ifname[0] = '\0';
-	p->type = 0;
-	p->len = 0;
+	p->tx.type = 0;
+	p->tx.len = 0;
 	p->n_events = 0;
 	p->commit_seq = 0;
 	return p;
@@ -164,18 +161,15 @@ static void server_queue(struct dhcp_server *s, struct dhcp_sock *sock, const st
 
 	if (!reply && !d->n_events && d->commit_seq <= 0)
 		return;
-	struct dhcp_pending *p = pending_add(s);
-	if (!p) {
-		log_err("dhcp: out of memory queueing a reply");
-		return;
-	}
+	struct dhcp_held_reply *p = held_add(s);
 	snprintf(p->ifname, sizeof(p->ifname), "%s", rx->ifname ? rx->ifname : "");
 	p->commit_seq = d->commit_seq;
 	p->n_events = d->n_events;
 	memcpy(p->events, d->events, d->n_events * sizeof(d->events[0]));
 	if (!reply || !sock)
 		return;
-	int n = dhcp4_msg_encode(&d->reply, d->max_size, p->buf, sizeof(p->buf));
+	struct dhcp_tx *tx = &p->tx;
+	int n = dhcp4_msg_encode(&d->reply, d->max_size, tx->buf, sizeof(tx->buf));
 	if (n < 0) {
 		if (dhcp_server_warn_allowed(s))
 			log_warn("dhcp: %s: cannot encode %s for xid 0x%08x: %s", p->ifname, dhcp_verdict_name(verdict),
@@ -183,16 +177,16 @@ static void server_queue(struct dhcp_server *s, struct dhcp_sock *sock, const st
 		return;
 	}
 	p->sock = sock;
-	p->type = (uint8_t)verdict;
-	p->len = (size_t)n;
-	p->dest = d->dest;
-	p->dest_addr = d->dest_addr;
-	p->dest_port = d->dest_port;
-	p->src_addr = reply_server_id(&d->reply, rx->local_addr);
-	memcpy(p->chaddr, req->chaddr, sizeof(p->chaddr));
+	tx->type = (uint8_t)verdict;
+	tx->len = (size_t)n;
+	tx->dest = d->dest;
+	tx->dest_addr = d->dest_addr;
+	tx->dest_port = d->dest_port;
+	tx->src_addr = reply_server_id(&d->reply, rx->local_addr);
+	memcpy(tx->chaddr, req->chaddr, sizeof(tx->chaddr));
 	if (req->htype != DHCP4_HTYPE_ETHER || req->hlen != 6) {
-		if (p->dest == DHCP_DEST_CHADDR)
-			p->dest = DHCP_DEST_BROADCAST;
+		if (tx->dest == DHCP_DEST_CHADDR)
+			tx->dest = DHCP_DEST_BROADCAST;
 	}
 }
 
@@ -248,32 +242,50 @@ void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const s
 	dhcp_probe_free(probe);
 }
 
-/* Send the replies and report the events whose changes are on disk; keep
+static void server_send(struct dhcp_server *s, const struct dhcp_held_reply *p)
+{
+	const struct dhcp_tx *tx = &p->tx;
+	uint16_t port = tx->dest_port ? tx->dest_port : DHCP4_CLIENT_PORT;
+	int chaddr_err = 0;
+	int r = s->io.send(p->sock, tx, &chaddr_err);
+
+	if (chaddr_err && dhcp_server_warn_allowed(s))
+		log_warn("dhcp: %s: unicast to chaddr failed (%s), broadcasting", p->sock->name, strerror(-chaddr_err));
+	if (r < 0 && dhcp_server_warn_allowed(s)) {
+		struct in_addr a = {htonl(tx->dest == DHCP_DEST_CHADDR ? 0xffffffffu : tx->dest_addr)};
+		char text[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &a, text, sizeof(text));
+		log_warn("dhcp: %s: send %s to %s:%u failed: %s", p->sock->name, dhcp4_msg_type_name(tx->type), text,
+			 port, strerror(-r));
+	}
+}
+
+/* Send the replies and report the events whose changes are on disk; hold
  * the rest for the flush in flight. */
 static void server_deliver(struct dhcp_server *s)
 {
 	uint64_t durable = s->leases ? lease_store_durable_seq(s->leases) : 0;
 	size_t kept = 0;
 
-	for (size_t i = 0; i < s->n_pending; i++) {
-		const struct dhcp_pending *p = &s->pending[i];
+	for (size_t i = 0; i < s->n_held; i++) {
+		const struct dhcp_held_reply *p = &s->held[i];
 		if (p->commit_seq > 0 && (uint64_t)p->commit_seq > durable) {
 			if (kept != i)
-				s->pending[kept] = *p;
+				s->held[kept] = *p;
 			kept++;
 			continue;
 		}
-		if (p->type && p->sock) {
-			dhcp_sock_send(s, p);
+		if (p->tx.type && p->sock) {
+			server_send(s, p);
 			s->stats.replied++;
-			s->stats.offers += p->type == DHCP_OFFER;
-			s->stats.acks += p->type == DHCP_ACK;
-			s->stats.naks += p->type == DHCP_NAK;
+			s->stats.offers += p->tx.type == DHCP_OFFER;
+			s->stats.acks += p->tx.type == DHCP_ACK;
+			s->stats.naks += p->tx.type == DHCP_NAK;
 		}
 		if (p->n_events && s->ops && s->ops->on_events)
 			s->ops->on_events(s->arg, p->ifname, p->events, p->n_events);
 	}
-	s->n_pending = kept;
+	s->n_held = kept;
 }
 
 /* A write or fdatasync failed: nothing that waited on it may be sent. */
@@ -282,14 +294,14 @@ static void server_commit_failed(struct dhcp_server *s, int r)
 	uint64_t durable = lease_store_durable_seq(s->leases);
 	size_t dropped = 0, kept = 0;
 
-	for (size_t i = 0; i < s->n_pending; i++) {
-		if (s->pending[i].commit_seq > 0 && (uint64_t)s->pending[i].commit_seq > durable) {
+	for (size_t i = 0; i < s->n_held; i++) {
+		if (s->held[i].commit_seq > 0 && (uint64_t)s->held[i].commit_seq > durable) {
 			dropped++;
 			continue;
 		}
-		s->pending[kept++] = s->pending[i];
+		s->held[kept++] = s->held[i];
 	}
-	s->n_pending = kept;
+	s->n_held = kept;
 	log_err("dhcp: LEASE JOURNAL WRITE FAILED (%s): %zu replies waiting on it dropped, reopening the store",
 		strerror(-r), dropped);
 	server_store_reopen(s);
@@ -336,7 +348,7 @@ static void server_flush_start(struct dhcp_server *s)
 	}
 	s->flushing = true;
 	s->flush_tok.result = FLUSH_NOT_RUN;
-	work_submit(s->flusher, flush_work, flush_done, s);
+	s->io.commit(s->io.io_arg, flush_work, flush_done, s);
 }
 
 void dhcp_server_flush(struct dhcp_server *s)
@@ -350,10 +362,81 @@ void dhcp_server_flush(struct dhcp_server *s)
  * are dropped (their events are still reported). */
 static void server_forget_sock(struct dhcp_server *s, const struct dhcp_sock *k)
 {
-	for (size_t i = 0; i < s->n_pending; i++)
-		if (s->pending[i].sock == k)
-			s->pending[i].sock = NULL;
+	for (size_t i = 0; i < s->n_held; i++)
+		if (s->held[i].sock == k)
+			s->held[i].sock = NULL;
 }
+
+static void server_commit_submit(void *io_arg, void (*run)(void *arg), void (*done)(void *arg, bool cancelled),
+				 void *arg)
+{
+	work_submit(io_arg, run, done, arg);
+}
+
+/* ---- datagrams from server_io.c -------------------------------------------- */
+
+static void server_on_datagram(void *arg, struct dhcp_sock *k, const struct dhcp_datagram *dg)
+{
+	struct dhcp_server *s = arg;
+	const struct in_pktinfo *pi = dg->pi;
+	const char *why = NULL;
+
+	s->stats.received++;
+	if (dg->truncated) {
+		s->stats.ignored++;
+		return;
+	}
+	if (!s->loaded || !s->leases)
+		return;
+	if (dhcp4_msg_decode(dg->buf, dg->len, &s->req, &why) < 0) {
+		log_debug("dhcp: %s: malformed packet (%zu bytes): %s", k->name, dg->len, why ? why : "?");
+		s->stats.ignored++;
+		return;
+	}
+	if (s->req.op != DHCP4_BOOTREQUEST || dhcp_server_is_own_mac(s, s->req.chaddr, s->req.hlen)) {
+		s->stats.ignored++; /* our own external-DHCP probe, looped back */
+		return;
+	}
+	if (!k->local_addr)
+		dhcp_sock_refresh(k);
+	struct dhcp_rx_info rx = {
+		.ifname = k->name,
+		.ifindex = pi && pi->ipi_ifindex ? pi->ipi_ifindex : k->ifindex,
+		.local_addr = k->local_addr,
+		.dst_addr = pi ? ntohl(pi->ipi_addr.s_addr) : 0xffffffffu,
+	};
+	if (!rx.local_addr && pi)
+		rx.local_addr = ntohl(pi->ipi_spec_dst.s_addr);
+	if (dhcp4_msg_type(&s->req) == DHCP4_DISCOVER && s->loaded->cfg.probe) {
+		if (dhcp_probe_client_busy(s, &s->req)) {
+			s->stats.ignored++; /* a retransmission while we probe for it */
+			return;
+		}
+		if (s->n_probes >= DHCP_SRV_PROBES_MAX) {
+			s->stats.dropped_busy++; /* the client retransmits */
+			return;
+		}
+	}
+	int v = dhcp_engine_handle(&s->loaded->cfg, s->leases, &s->req, &rx, time(NULL), &s->dec);
+	dhcp_server_dispatch(s, k, &s->req, &rx, v, NULL);
+}
+
+/* End of a readable event: commit what the batch staged, send what may go. */
+static void server_on_batch_end(void *arg, struct dhcp_sock *k, int err)
+{
+	struct dhcp_server *s = arg;
+
+	if (err < 0 && dhcp_server_warn_allowed(s))
+		log_warn("dhcp: %s: receive: %s", k->name, strerror(-err));
+	if (err == 0)
+		dhcp_server_flush(s);
+}
+
+static const struct dhcp_sock_ops server_sock_ops = {
+	.on_datagram = server_on_datagram,
+	.on_batch_end = server_on_batch_end,
+	.on_arp_readable = dhcp_probe_arp_readable,
+};
 
 /* ---- timers --------------------------------------------------------------- */
 
@@ -373,10 +456,7 @@ static void server_reclaim(struct dhcp_server *s)
 			break;
 		}
 		if (n) {
-			struct dhcp_event *grown = realloc(all, (n_all + n) * sizeof(*all));
-			if (!grown)
-				break;
-			all = grown;
+			all = xreallocarray(all, n_all + n, sizeof(*all));
 			memcpy(all + n_all, ev, n * sizeof(*ev));
 			n_all += n;
 		}
@@ -387,11 +467,7 @@ static void server_reclaim(struct dhcp_server *s)
 	 * (after a failed write they come back on a later tick, after replay). */
 	int64_t seq = lease_store_has_pending(s->leases) ? (int64_t)lease_store_last_seq(s->leases) : 0;
 	for (size_t i = 0; i < n_all; i += DHCP_EVENTS_MAX) {
-		struct dhcp_pending *p = pending_add(s);
-		if (!p) {
-			log_err("dhcp: out of memory queueing lease expiries");
-			break;
-		}
+		struct dhcp_held_reply *p = held_add(s);
 		p->commit_seq = seq;
 		p->n_events = n_all - i < DHCP_EVENTS_MAX ? n_all - i : DHCP_EVENTS_MAX;
 		memcpy(p->events, all + i, p->n_events * sizeof(*all));
@@ -441,21 +517,25 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 		log_err("dhcp: cannot create %s: %s", conf->lease_dir, strerror(errno));
 		return r;
 	}
-	struct dhcp_server *s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
+	struct dhcp_server *s = xcalloc(1, sizeof(*s));
 	s->base = base;
 	s->ops = ops;
 	s->arg = arg;
-	s->nsfd = conf->nsfd;
+	s->net = (struct dhcp_net){.base = base, .nsfd = conf->nsfd, .ops = &server_sock_ops, .arg = s};
 	s->probe_timeout_ms = conf->probe_timeout_ms > 0 ? conf->probe_timeout_ms : 300;
 	s->icmp_fd = -1;
-	s->lease_dir = strdup(conf->lease_dir);
-	s->rx_bufs = malloc(DHCP_SRV_BATCH * sizeof(*s->rx_bufs));
-	s->pending_cap = PENDING_INITIAL;
-	s->pending = malloc(s->pending_cap * sizeof(*s->pending));
+	s->lease_dir = xstrdup(conf->lease_dir);
+	s->net.rx_bufs = xmalloc(DHCP_SRV_BATCH * sizeof(*s->net.rx_bufs));
+	s->held_cap = HELD_INITIAL;
+	s->held = xreallocarray(NULL, s->held_cap, sizeof(*s->held));
 	s->tick = event_new(base, -1, EV_PERSIST, server_tick, s);
-	if (!s->lease_dir || !s->rx_bufs || !s->pending || !s->tick || work_pool_new(base, 1, &s->flusher) < 0) {
+	if (conf->io) {
+		s->io = *conf->io;
+	} else if (work_pool_new(base, 1, &s->flusher) >= 0) {
+		s->io = (struct dhcp_server_io){dhcp_sock_open, dhcp_sock_free, dhcp_sock_send, server_commit_submit,
+						s->flusher};
+	}
+	if (!s->tick || !s->io.commit) {
 		dhcp_server_free(s);
 		return -ENOMEM;
 	}
@@ -494,11 +574,11 @@ struct apply_plan {
 	size_t n;
 };
 
-static void plan_rollback(struct apply_plan *pl)
+static void plan_rollback(struct dhcp_server *s, struct apply_plan *pl)
 {
 	for (size_t i = 0; i < pl->n; i++) {
 		if (pl->opened[i])
-			dhcp_sock_free(pl->next[i]);
+			s->io.sock_free(pl->next[i]);
 		if (pl->new_arp[i] >= 0)
 			close(pl->new_arp[i]);
 	}
@@ -518,9 +598,9 @@ static int plan_build(struct dhcp_server *s, const struct dhcp_config *cfg, stru
 		if (k) {
 			pl->next[i] = k;
 			if (probe && k->arp_fd < 0)
-				r = dhcp_sock_open_arp(s, k, &pl->new_arp[i], why, why_len);
+				r = dhcp_sock_open_arp(&s->net, k, &pl->new_arp[i], why, why_len);
 		} else {
-			r = dhcp_sock_open(s, name, probe, &pl->next[i], why, why_len);
+			r = s->io.sock_open(&s->net, name, probe, &pl->next[i], why, why_len);
 			pl->opened[i] = r == 0;
 		}
 		pl->n = i + 1;
@@ -548,7 +628,7 @@ static void plan_commit(struct dhcp_server *s, struct dhcp_loaded *l, struct app
 		if (!kept) {
 			log_info("dhcp: no longer serving %s", s->socks[i]->name);
 			server_forget_sock(s, s->socks[i]);
-			dhcp_sock_free(s->socks[i]);
+			s->io.sock_free(s->socks[i]);
 		}
 	}
 	free(s->socks);
@@ -596,7 +676,7 @@ int dhcp_server_apply(struct dhcp_server *s, struct dhcp_loaded *cfg, char *why,
 	if (cfg) {
 		r = plan_build(s, &cfg->cfg, &pl, why, why_len);
 		if (r < 0) {
-			plan_rollback(&pl);
+			plan_rollback(s, &pl);
 			log_warn("dhcp: config %llu not applied: %s", (unsigned long long)cfg->cfg.version, why);
 			goto out;
 		}
@@ -604,7 +684,7 @@ int dhcp_server_apply(struct dhcp_server *s, struct dhcp_loaded *cfg, char *why,
 	} else {
 		for (size_t i = 0; i < s->n_socks; i++) {
 			server_forget_sock(s, s->socks[i]);
-			dhcp_sock_free(s->socks[i]);
+			s->io.sock_free(s->socks[i]);
 		}
 		s->n_socks = 0;
 		dhcp_probe_icmp_attach(s, -1);
@@ -632,7 +712,7 @@ void dhcp_server_free(struct dhcp_server *s)
 	dhcp_probe_cancel_all(s);
 	work_pool_free(s->flusher); /* finishes the flush in flight */
 	for (size_t i = 0; i < s->n_socks; i++)
-		dhcp_sock_free(s->socks[i]);
+		s->io.sock_free(s->socks[i]);
 	free(s->socks);
 	dhcp_probe_icmp_attach(s, -1);
 	if (s->tick)
@@ -644,8 +724,8 @@ void dhcp_server_free(struct dhcp_server *s)
 		lease_store_free(s->leases);
 	}
 	dhcp_loaded_free(s->loaded);
-	free(s->pending);
-	free(s->rx_bufs);
+	free(s->held);
+	free(s->net.rx_bufs);
 	free(s->lease_dir);
 	free(s);
 }

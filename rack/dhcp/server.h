@@ -6,11 +6,18 @@
  * for replies to clients that have no address yet (unicast to chaddr) and
  * for ARP probes, an ICMP socket for probes across relays, the lease store
  * in STATE_DIR/dhcp, the reclaim and compaction timers, and the external
- * DHCP detector. Everything runs on the rack's event loop; nothing blocks
- * except the group-commit fdatasync (one per batch of received packets).
+ * DHCP detector. Everything runs on the rack's event loop except the
+ * group commit: the journal write + fdatasync of a batch runs on a worker
+ * thread while the loop goes on receiving and staging the next batch.
  *
  * Invariant: no ACK leaves before the lease change it promises is on disk
- * (lease_store_durable_seq() >= decision.commit_seq).
+ * (lease_store_durable_seq() >= decision.commit_seq); until then the reply
+ * is held (struct dhcp_held_reply, server_internal.h).
+ *
+ * Files: server.c (lifecycle, apply, verdicts, held replies, commit,
+ * timers), server_io.c (sockets only: a leaf that calls back on each
+ * datagram), probe.c (ARP/ICMP conflict probes), external.c (external
+ * DHCP detection).
  *
  * Config changes (dhcp_server_apply) swap the config whole; leases are
  * kept; sockets are opened for new interfaces and closed for ones no
@@ -28,6 +35,7 @@
 
 struct event_base;
 struct dhcp_server;
+struct dhcp_server_io;
 
 struct dhcp_server_ops {
 	/* Lease events, for the region (batched by the caller). ifname is
@@ -44,6 +52,9 @@ struct dhcp_server_conf {
 	const char *lease_dir; /* created if missing */
 	int nsfd;	       /* netns_open() result, or -1 = the rack's own namespace */
 	int64_t probe_timeout_ms; /* ARP/ICMP probe wait; 0 = 300 */
+	/* NULL: real sockets (server_io.c) and a worker thread for the group
+	 * commit. Tests give fakes (server_internal.h). */
+	const struct dhcp_server_io *io;
 };
 
 /* Open the lease store (replaying it; logs what replay found) and start

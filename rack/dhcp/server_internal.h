@@ -6,6 +6,7 @@
 #pragma once
 
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,10 +36,56 @@ struct dhcp_ext {
 	uint32_t servers[DHCP_SRV_EXT_SERVERS];
 };
 
+struct dhcp_sock;
+
+/* ---- server_io.c: the sockets, a leaf like systemd's dhcp-network.c ----
+ * It opens, reads and writes sockets and hands what it reads to the
+ * callbacks; it knows neither the engine nor the lease store. */
+
+/* One datagram read on a port-67 socket; buf lives until the callback
+ * returns. */
+struct dhcp_datagram {
+	const uint8_t *buf;
+	size_t len;
+	bool truncated;		     /* longer than DHCP_SRV_RX_BUF: not in buf whole */
+	const struct in_pktinfo *pi; /* NULL: the kernel gave none */
+};
+
+struct dhcp_sock_ops {
+	void (*on_datagram)(void *arg, struct dhcp_sock *k, const struct dhcp_datagram *dg);
+	/* After each readable event's datagrams; err = -errno of a failed
+	 * read (not EAGAIN), else 0. */
+	void (*on_batch_end)(void *arg, struct dhcp_sock *k, int err);
+	/* The interface's ARP socket is readable. */
+	void (*on_arp_readable)(void *arg, struct dhcp_sock *k);
+};
+
+/* What every socket of one server shares (embedded in the server). */
+struct dhcp_net {
+	struct event_base *base;
+	int nsfd; /* netns_open() result, or -1 */
+	const struct dhcp_sock_ops *ops;
+	void *arg;
+	uint8_t (*rx_bufs)[DHCP_SRV_RX_BUF]; /* DHCP_SRV_BATCH of them */
+	uint16_t ip_id;			     /* of raw IPv4 packets sent to chaddr */
+};
+
+/* One reply to send: encoded DHCP message and where it goes. */
+struct dhcp_tx {
+	enum dhcp_dest dest;
+	uint32_t dest_addr; /* host order */
+	uint16_t dest_port;
+	uint32_t src_addr; /* IP source for a CHADDR send (host order) */
+	uint8_t chaddr[6];
+	uint8_t type; /* DHCP4_OFFER / ACK / NAK, 0 = nothing to send */
+	size_t len;
+	uint8_t buf[DHCP_SRV_TX_BUF];
+};
+
 /* The sockets of one served interface, kept across applies while the
  * interface stays in the config. */
 struct dhcp_sock {
-	struct dhcp_server *srv;
+	struct dhcp_net *net;
 	char name[IFNAMSIZ];
 	int ifindex;
 	uint8_t mac[6];
@@ -54,22 +101,31 @@ struct dhcp_sock {
 	struct dhcp_ext ext;
 };
 
-/* A decision waiting for the batch's commit (encoded reply + where to
- * send it + events to report afterwards). Lives only within one callback. */
-struct dhcp_pending {
+/* A reply held until the lease change it promises is durable
+ * (commit_seq <= lease_store_durable_seq), with the events to report
+ * then. Kept across callbacks while the group commit runs. */
+struct dhcp_held_reply {
 	struct dhcp_sock *sock; /* NULL: events only */
 	char ifname[IFNAMSIZ];
 	int64_t commit_seq;
-	enum dhcp_dest dest;
-	uint32_t dest_addr; /* host order */
-	uint16_t dest_port;
-	uint32_t src_addr; /* IP source for a CHADDR send (host order) */
-	uint8_t chaddr[6];
-	uint8_t type; /* DHCP4_OFFER / ACK / NAK, 0 = nothing to send */
-	size_t len;
-	uint8_t buf[DHCP_SRV_TX_BUF];
+	struct dhcp_tx tx;
 	size_t n_events;
 	struct dhcp_event events[DHCP_EVENTS_MAX];
+};
+
+/* The server's seam to the outside, for tests: real sockets and a worker
+ * thread unless dhcp_server_conf.io gives fakes. */
+struct dhcp_server_io {
+	int (*sock_open)(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
+			 size_t why_len);
+	void (*sock_free)(struct dhcp_sock *k);
+	/* 0 sent, or -errno; *ret_chaddr_err: a CHADDR send failed with it
+	 * and the reply was broadcast instead (0: no fallback). */
+	int (*send)(struct dhcp_sock *k, const struct dhcp_tx *tx, int *ret_chaddr_err);
+	/* Run the group commit: run(arg) off the loop, then done(arg, false)
+	 * on the loop (done(arg, true) when cancelled at free). */
+	void (*commit)(void *io_arg, void (*run)(void *arg), void (*done)(void *arg, bool cancelled), void *arg);
+	void *io_arg;
 };
 
 /* One conflict probe in flight. Owns a copy of everything it needs, so a
@@ -93,7 +149,8 @@ struct dhcp_server {
 	struct event_base *base;
 	const struct dhcp_server_ops *ops;
 	void *arg;
-	int nsfd;
+	struct dhcp_server_io io;
+	struct dhcp_net net; /* nsfd, scratch receive buffers, socket callbacks */
 	int64_t probe_timeout_ms;
 	char *lease_dir;
 	struct lease_store_config store_cfg;
@@ -107,7 +164,6 @@ struct dhcp_server {
 	struct event *icmp_ev;
 	uint16_t icmp_id;
 	uint16_t icmp_seq;
-	uint16_t ip_id;
 
 	struct dhcp_probe *probes[DHCP_SRV_PROBES_MAX];
 	size_t n_probes;
@@ -117,9 +173,8 @@ struct dhcp_server {
 	/* Scratch, one of each: large structs never go on the stack. */
 	struct dhcp4_msg req;
 	struct dhcp_decision dec;
-	uint8_t (*rx_bufs)[DHCP_SRV_RX_BUF];
-	struct dhcp_pending *pending; /* replies and events waiting for their commit */
-	size_t n_pending, pending_cap;
+	struct dhcp_held_reply *held; /* replies and events waiting for their commit */
+	size_t n_held, held_cap;
 
 	/* Group commit off the loop: one flush (write + fdatasync) at a time
 	 * on a worker thread, while the loop goes on receiving and staging
@@ -140,22 +195,29 @@ bool dhcp_server_warn_allowed(struct dhcp_server *s);
 struct dhcp_sock *dhcp_server_sock(struct dhcp_server *s, const char *name);
 bool dhcp_server_is_own_mac(const struct dhcp_server *s, const uint8_t *chaddr, uint8_t hlen);
 bool dhcp_server_is_own_addr(const struct dhcp_server *s, uint32_t addr);
-/* Act on a verdict of the engine for req/rx (reply -> pending, probe ->
- * start one, events -> pending). probe is the probe this came from, or
+/* Act on a verdict of the engine for req/rx (reply -> held, probe ->
+ * start one, events -> held). probe is the probe this came from, or
  * NULL. */
 void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const struct dhcp4_msg *req,
 			  const struct dhcp_rx_info *rx, int verdict, struct dhcp_probe *probe);
 /* Commit what is staged, then send what may go and report events. */
 void dhcp_server_flush(struct dhcp_server *s);
 
+/* The server a socket belongs to (for probe.c and external.c; server_io.c
+ * does not look). */
+static inline struct dhcp_server *dhcp_sock_server(const struct dhcp_sock *k)
+{
+	return (struct dhcp_server *)((char *)k->net - offsetof(struct dhcp_server, net));
+}
+
 /* server_io.c */
-int dhcp_sock_open(struct dhcp_server *s, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
+int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
 		   size_t why_len);
-int dhcp_sock_open_arp(struct dhcp_server *s, struct dhcp_sock *k, int *ret_fd, char *why, size_t why_len);
+int dhcp_sock_open_arp(struct dhcp_net *net, struct dhcp_sock *k, int *ret_fd, char *why, size_t why_len);
 void dhcp_sock_attach_arp(struct dhcp_sock *k, int fd);
 void dhcp_sock_free(struct dhcp_sock *k);
 void dhcp_sock_refresh(struct dhcp_sock *k);
-void dhcp_sock_send(struct dhcp_server *s, const struct dhcp_pending *p);
+int dhcp_sock_send(struct dhcp_sock *k, const struct dhcp_tx *tx, int *ret_chaddr_err);
 
 /* probe.c */
 bool dhcp_probe_client_busy(const struct dhcp_server *s, const struct dhcp4_msg *req);
@@ -167,7 +229,7 @@ void dhcp_probe_free(struct dhcp_probe *p);
 void dhcp_probe_cancel_all(struct dhcp_server *s);
 int dhcp_probe_icmp_open(struct dhcp_server *s, int *ret_fd);
 void dhcp_probe_icmp_attach(struct dhcp_server *s, int fd);
-void dhcp_probe_arp_readable(int fd, short what, void *arg);
+void dhcp_probe_arp_readable(void *arg, struct dhcp_sock *k);
 
 /* external.c. schedule: first round in delay_s unless one is planned. */
 void dhcp_ext_schedule(struct dhcp_sock *k, int delay_s);

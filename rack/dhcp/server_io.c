@@ -1,6 +1,10 @@
 /* The DHCP server's sockets: one UDP socket on port 67 per served
  * interface, a send-only packet socket for replies to chaddr, the ARP
- * socket for probes; the receive loop and the send paths. See server.h. */
+ * socket for probes; the receive loop and the send paths.
+ *
+ * A leaf, like systemd's dhcp-network.c: it reads datagrams and hands
+ * them to net->ops->on_datagram; it does not decode them, does not know
+ * the engine or the lease store, and does not log. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -17,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/util.h"
 #include "rack/dhcp/rawpkt.h"
 #include "rack/dhcp/server_internal.h"
 #include "rack/netns.h"
@@ -53,9 +57,9 @@ void dhcp_sock_refresh(struct dhcp_sock *k)
 
 static void sock_readable(evutil_socket_t fd, short what, void *arg);
 
-static int udp_open(struct dhcp_server *s, const char *name, char *why, size_t why_len)
+static int udp_open(struct dhcp_net *net, const char *name, char *why, size_t why_len)
 {
-	int fd = netns_socket(s->nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = netns_socket(net->nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(why, why_len, "interface %s: socket: %s", name, strerror(-fd));
 		return fd;
@@ -86,9 +90,9 @@ static int udp_open(struct dhcp_server *s, const char *name, char *why, size_t w
 	return r;
 }
 
-int dhcp_sock_open_arp(struct dhcp_server *s, struct dhcp_sock *k, int *ret_fd, char *why, size_t why_len)
+int dhcp_sock_open_arp(struct dhcp_net *net, struct dhcp_sock *k, int *ret_fd, char *why, size_t why_len)
 {
-	int fd = netns_socket(s->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	int fd = netns_socket(net->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ARP));
 	if (fd < 0) {
 		snprintf(why, why_len, "interface %s: ARP socket: %s", k->name, strerror(-fd));
 		return fd;
@@ -104,6 +108,12 @@ int dhcp_sock_open_arp(struct dhcp_server *s, struct dhcp_sock *k, int *ret_fd, 
 	return 0;
 }
 
+static void arp_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct dhcp_sock *k = arg;
+	k->net->ops->on_arp_readable(k->net->arg, k);
+}
+
 void dhcp_sock_attach_arp(struct dhcp_sock *k, int fd)
 {
 	if (k->arp_ev) {
@@ -115,27 +125,23 @@ void dhcp_sock_attach_arp(struct dhcp_sock *k, int fd)
 	k->arp_fd = fd;
 	if (fd < 0)
 		return;
-	k->arp_ev = event_new(k->srv->base, fd, EV_READ | EV_PERSIST, dhcp_probe_arp_readable, k);
+	k->arp_ev = event_new(k->net->base, fd, EV_READ | EV_PERSIST, arp_readable, k);
 	if (k->arp_ev)
 		event_add(k->arp_ev, NULL);
 }
 
-int dhcp_sock_open(struct dhcp_server *s, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
+int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
 		   size_t why_len)
 {
 	if (!name[0] || strlen(name) >= IFNAMSIZ) {
 		snprintf(why, why_len, "interface '%s': bad name", name);
 		return -EINVAL;
 	}
-	struct dhcp_sock *k = calloc(1, sizeof(*k));
-	if (!k) {
-		snprintf(why, why_len, "out of memory");
-		return -ENOMEM;
-	}
-	k->srv = s;
+	struct dhcp_sock *k = xcalloc(1, sizeof(*k));
+	k->net = net;
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	k->pkt_fd = k->arp_fd = k->ext.fd = -1;
-	k->udp_fd = udp_open(s, name, why, why_len);
+	k->udp_fd = udp_open(net, name, why, why_len);
 	if (k->udp_fd < 0) {
 		int r = k->udp_fd;
 		free(k);
@@ -148,7 +154,7 @@ int dhcp_sock_open(struct dhcp_server *s, const char *name, bool want_arp, struc
 		r = -ENODEV;
 		goto fail;
 	}
-	k->pkt_fd = netns_socket(s->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	k->pkt_fd = netns_socket(net->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (k->pkt_fd < 0) {
 		r = k->pkt_fd;
 		snprintf(why, why_len, "interface %s: packet socket: %s", name, strerror(-r));
@@ -156,12 +162,12 @@ int dhcp_sock_open(struct dhcp_server *s, const char *name, bool want_arp, struc
 	}
 	if (want_arp) {
 		int fd;
-		r = dhcp_sock_open_arp(s, k, &fd, why, why_len);
+		r = dhcp_sock_open_arp(net, k, &fd, why, why_len);
 		if (r < 0)
 			goto fail;
 		dhcp_sock_attach_arp(k, fd);
 	}
-	k->udp_ev = event_new(s->base, k->udp_fd, EV_READ | EV_PERSIST, sock_readable, k);
+	k->udp_ev = event_new(net->base, k->udp_fd, EV_READ | EV_PERSIST, sock_readable, k);
 	if (!k->udp_ev || event_add(k->udp_ev, NULL) < 0) {
 		snprintf(why, why_len, "interface %s: cannot add the socket to the event loop", name);
 		r = -ENOMEM;
@@ -193,50 +199,10 @@ void dhcp_sock_free(struct dhcp_sock *k)
 
 /* ---- receive ---------------------------------------------------------------- */
 
-static void sock_handle(struct dhcp_server *s, struct dhcp_sock *k, const uint8_t *buf, size_t len,
-			const struct in_pktinfo *pi, time_t now)
-{
-	const char *why = NULL;
-
-	if (!s->loaded || !s->leases)
-		return;
-	if (dhcp4_msg_decode(buf, len, &s->req, &why) < 0) {
-		log_debug("dhcp: %s: malformed packet (%zu bytes): %s", k->name, len, why ? why : "?");
-		s->stats.ignored++;
-		return;
-	}
-	if (s->req.op != DHCP4_BOOTREQUEST || dhcp_server_is_own_mac(s, s->req.chaddr, s->req.hlen)) {
-		s->stats.ignored++; /* our own external-DHCP probe, looped back */
-		return;
-	}
-	if (!k->local_addr)
-		dhcp_sock_refresh(k);
-	struct dhcp_rx_info rx = {
-	    .ifname = k->name,
-	    .ifindex = pi && pi->ipi_ifindex ? pi->ipi_ifindex : k->ifindex,
-	    .local_addr = k->local_addr,
-	    .dst_addr = pi ? ntohl(pi->ipi_addr.s_addr) : 0xffffffffu,
-	};
-	if (!rx.local_addr && pi)
-		rx.local_addr = ntohl(pi->ipi_spec_dst.s_addr);
-	if (dhcp4_msg_type(&s->req) == DHCP4_DISCOVER && s->loaded->cfg.probe) {
-		if (dhcp_probe_client_busy(s, &s->req)) {
-			s->stats.ignored++; /* a retransmission while we probe for it */
-			return;
-		}
-		if (s->n_probes >= DHCP_SRV_PROBES_MAX) {
-			s->stats.dropped_busy++; /* the client retransmits */
-			return;
-		}
-	}
-	int v = dhcp_engine_handle(&s->loaded->cfg, s->leases, &s->req, &rx, now, &s->dec);
-	dhcp_server_dispatch(s, k, &s->req, &rx, v, NULL);
-}
-
 static void sock_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct dhcp_sock *k = arg;
-	struct dhcp_server *s = k->srv;
+	struct dhcp_net *net = k->net;
 	struct mmsghdr msgs[DHCP_SRV_BATCH];
 	struct iovec iov[DHCP_SRV_BATCH];
 	union {
@@ -247,7 +213,7 @@ static void sock_readable(evutil_socket_t fd, short what, void *arg)
 
 	memset(msgs, 0, sizeof(msgs));
 	for (size_t i = 0; i < DHCP_SRV_BATCH; i++) {
-		iov[i] = (struct iovec){s->rx_bufs[i], DHCP_SRV_RX_BUF};
+		iov[i] = (struct iovec){net->rx_bufs[i], DHCP_SRV_RX_BUF};
 		msgs[i].msg_hdr = (struct msghdr){
 		    .msg_name = &peers[i],
 		    .msg_namelen = sizeof(peers[i]),
@@ -259,30 +225,27 @@ static void sock_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	int n = recvmmsg(fd, msgs, DHCP_SRV_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR && dhcp_server_warn_allowed(s))
-			log_warn("dhcp: %s: receive: %s", k->name, strerror(errno));
+		net->ops->on_batch_end(net->arg, k, errno == EAGAIN || errno == EINTR ? 0 : -errno);
 		return;
 	}
-	time_t now = time(NULL);
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &msgs[i].msg_hdr;
-		const struct in_pktinfo *pi = NULL;
-		s->stats.received++;
-		if (mh->msg_flags & MSG_TRUNC) {
-			s->stats.ignored++;
-			continue;
-		}
+		struct dhcp_datagram dg = {
+			.buf = net->rx_bufs[i],
+			.len = msgs[i].msg_len,
+			.truncated = (mh->msg_flags & MSG_TRUNC) != 0,
+		};
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
 			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-				pi = (const struct in_pktinfo *)CMSG_DATA(c);
-		sock_handle(s, k, s->rx_bufs[i], msgs[i].msg_len, pi, now);
+				dg.pi = (const struct in_pktinfo *)CMSG_DATA(c);
+		net->ops->on_datagram(net->arg, k, &dg);
 	}
-	dhcp_server_flush(s);
+	net->ops->on_batch_end(net->arg, k, 0);
 }
 
 /* ---- send ----------------------------------------------------------------------- */
 
-static int udp_send(const struct dhcp_sock *k, const struct dhcp_pending *p, uint32_t dst, uint16_t port)
+static int udp_send(const struct dhcp_sock *k, const struct dhcp_tx *p, uint32_t dst, uint16_t port)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(dst)};
 	struct iovec iov = {(void *)p->buf, p->len};
@@ -310,14 +273,14 @@ static int udp_send(const struct dhcp_sock *k, const struct dhcp_pending *p, uin
 
 /* To yiaddr at chaddr without ARP: the client has no address yet and may
  * not answer ARP for the one we offer. */
-static int chaddr_send(struct dhcp_server *s, const struct dhcp_sock *k, const struct dhcp_pending *p)
+static int chaddr_send(struct dhcp_sock *k, const struct dhcp_tx *p)
 {
 	uint8_t pkt[RAWPKT_IP_HDR_LEN + RAWPKT_UDP_HDR_LEN + DHCP_SRV_TX_BUF];
 	uint32_t src = p->src_addr ? p->src_addr : k->local_addr;
 
 	if (k->pkt_fd < 0 || !src)
 		return -ENOTCONN;
-	int n = rawpkt_udp_build(pkt, sizeof(pkt), src, p->dest_addr, DHCP4_SERVER_PORT, p->dest_port, s->ip_id++,
+	int n = rawpkt_udp_build(pkt, sizeof(pkt), src, p->dest_addr, DHCP4_SERVER_PORT, p->dest_port, k->net->ip_id++,
 				 p->buf, p->len);
 	if (n < 0)
 		return n;
@@ -331,35 +294,25 @@ static int chaddr_send(struct dhcp_server *s, const struct dhcp_sock *k, const s
 	return sendto(k->pkt_fd, pkt, (size_t)n, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? -errno : 0;
 }
 
-void dhcp_sock_send(struct dhcp_server *s, const struct dhcp_pending *p)
+int dhcp_sock_send(struct dhcp_sock *k, const struct dhcp_tx *tx, int *ret_chaddr_err)
 {
-	const struct dhcp_sock *k = p->sock;
-	uint16_t port = p->dest_port ? p->dest_port : DHCP4_CLIENT_PORT;
+	uint16_t port = tx->dest_port ? tx->dest_port : DHCP4_CLIENT_PORT;
 	int r;
 
-	switch (p->dest) {
+	*ret_chaddr_err = 0;
+	switch (tx->dest) {
 	case DHCP_DEST_RELAY:
 	case DHCP_DEST_CIADDR:
-		r = udp_send(k, p, p->dest_addr, port);
-		break;
+		return udp_send(k, tx, tx->dest_addr, port);
 	case DHCP_DEST_CHADDR:
-		r = chaddr_send(s, k, p);
+		r = chaddr_send(k, tx);
 		if (r == 0)
-			break;
-		if (dhcp_server_warn_allowed(s))
-			log_warn("dhcp: %s: unicast to chaddr failed (%s), broadcasting", k->name, strerror(-r));
+			return 0;
+		*ret_chaddr_err = r;
 		/* fall through */
 	case DHCP_DEST_BROADCAST:
-		r = udp_send(k, p, 0xffffffffu, port);
-		break;
+		return udp_send(k, tx, 0xffffffffu, port);
 	default:
-		return;
-	}
-	if (r < 0 && dhcp_server_warn_allowed(s)) {
-		struct in_addr a = {htonl(p->dest == DHCP_DEST_CHADDR ? 0xffffffffu : p->dest_addr)};
-		char text[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &a, text, sizeof(text));
-		log_warn("dhcp: %s: send %s to %s:%u failed: %s", k->name, dhcp4_msg_type_name(p->type), text, port,
-			 strerror(-r));
+		return 0;
 	}
 }
