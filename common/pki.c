@@ -1,4 +1,5 @@
 #include "common/pki.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -33,9 +34,6 @@
 #define PKI_DNS_NAME_MAX 253
 #define PKI_MIN_SECURITY_BITS 112 /* P-256 gives 128, RSA-2048 gives 112 */
 
-static const char hex_lower[] = "0123456789abcdef";
-static const char hex_upper[] = "0123456789ABCDEF";
-
 /*
  * Public functions bracket their work with ERR_set_mark() and
  * ERR_pop_to_mark() (pki_fetch_server_ca clears the queue instead): our
@@ -44,16 +42,18 @@ static const char hex_upper[] = "0123456789ABCDEF";
  * unrelated SSL_get_error() in gRPC or libcurl.
  */
 
-static char *hex_put(char *out, const unsigned char *in, size_t n, const char *digits, char sep)
+/* The conventional way to show a certificate fingerprint to a person:
+ * upper case, bytes separated by ':' ("AB:CD:..."). */
+static void fingerprint_format(char *out, const unsigned char *md, size_t n)
 {
+	static const char digits[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
-		if (sep && i > 0)
-			*out++ = sep;
-		*out++ = digits[in[i] >> 4];
-		*out++ = digits[in[i] & 0x0f];
+		if (i > 0)
+			*out++ = ':';
+		*out++ = digits[md[i] >> 4];
+		*out++ = digits[md[i] & 0x0f];
 	}
 	*out = '\0';
-	return out;
 }
 
 /* ---- PEM in and out ---------------------------------------------------- */
@@ -71,9 +71,7 @@ static int bio_to_string(BIO *bio, char **ret)
 	long n = BIO_get_mem_data(bio, &data);
 	if (n <= 0)
 		return -EIO;
-	char *s = malloc((size_t)n + 1);
-	if (!s)
-		return -ENOMEM;
+	char *s = xmalloc((size_t)n + 1);
 	memcpy(s, data, (size_t)n);
 	s[n] = '\0';
 	*ret = s;
@@ -530,7 +528,7 @@ int pki_cert_fingerprint(const char *cert_pem, char *ret, size_t len)
 	if (r == 0 && (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32))
 		r = -EIO;
 	if (r == 0)
-		hex_put(stpcpy(ret, "SHA256:"), md, n, hex_upper, ':');
+		fingerprint_format(stpcpy(ret, "SHA256:"), md, n);
 	X509_free(cert);
 	ERR_pop_to_mark();
 	return r;
@@ -647,18 +645,11 @@ int pki_key_matches_cert(const char *key_pem, const char *cert_pem)
 
 /* ---- Fetching the server's CA ------------------------------------------ */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for events on fd until deadline: 0, -ETIMEDOUT or -errno. */
 static int fd_wait(int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_mono_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		struct pollfd p = { .fd = fd, .events = events };
@@ -846,7 +837,7 @@ int pki_fetch_server_ca(const char *host, uint16_t port, int timeout_ms, char **
 {
 	if (!host || !*host || port == 0 || timeout_ms <= 0)
 		return -EINVAL;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_mono_ms() + timeout_ms;
 	int fd = tcp_connect(host, port, deadline);
 	if (fd < 0)
 		return fd;
@@ -889,7 +880,8 @@ int pki_random_hex(size_t n, char *ret)
 			r = -EIO;
 			break;
 		}
-		p = hex_put(p, buf, k, hex_lower, 0);
+		hex_encode(buf, k, p);
+		p += 2 * k;
 		n -= k;
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
@@ -907,7 +899,7 @@ void pki_sha256_hex(const void *data, size_t len, char ret[65])
 	/* Cannot fail short of the default provider missing; an empty string
 	 * then matches no stored hash. */
 	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) == 1 && n == 32)
-		hex_put(ret, md, n, hex_lower, 0);
+		hex_encode(md, n, ret);
 	else
 		ret[0] = '\0';
 	ERR_pop_to_mark();
