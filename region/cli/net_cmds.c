@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/util.h"
 #include "region/cli/commands.h"
 #include "region/cli/net_cli.h"
 
@@ -130,14 +130,6 @@ static const struct cli_net_group g_neighbours = {"neighbours", "neighbours",	"n
 static const struct cli_net_group g_snippets = {
     "dhcp-snippets", "dhcp-snippets", "dhcp_snippets", "DHCP snippet", "name", "name", snippet_cols, N(snippet_cols),
     false,	     false};
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -271,7 +263,7 @@ static int do_list(struct cli *cli, const struct cli_net_group *g, char **argv, 
 	} else if (json_array_size(items) == 0) {
 		printf("No %s.\n", g->word);
 	} else {
-		rc = cli_net_table_print(g, items, now_ms(), stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+		rc = cli_net_table_print(g, items, clock_real_ms(), stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 		json_int_t total = json_integer_value(json_object_get(resp.json, "total"));
 		if (total > (json_int_t)json_array_size(items))
 			printf("(%zu of %" JSON_INTEGER_FORMAT "; use offset=N and limit=N for more)\n",
@@ -294,7 +286,7 @@ static int do_show(struct cli *cli, const struct cli_net_group *g, const char *k
 	if (cli->args->given & CLI_OPT_JSON)
 		rc = json_out(resp.json);
 	else
-		rc = cli_net_object_print(resp.json, now_ms(), stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+		rc = cli_net_object_print(resp.json, clock_real_ms(), stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 	cli_resp_done(&resp);
 	return rc;
 }

@@ -3,17 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/util.h"
 #include "region/cli/commands.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *jstr(const json_t *o, const char *name)
 {
@@ -77,7 +69,7 @@ static int racks_table_print(const json_t *racks)
 					      "VERSION", "CONFIG",   "INTERFACES"};
 	struct cli_table t;
 	char seen[32], config[48], ifaces[1024];
-	int64_t now = now_ms();
+	int64_t now = clock_real_ms();
 	size_t i;
 	const json_t *r;
 
@@ -181,7 +173,7 @@ static int rack_show_print(const json_t *r)
 {
 	struct cli_table t;
 	char seen[96], enrolled[96], registered[96], config[96];
-	int64_t now = now_ms();
+	int64_t now = clock_real_ms();
 	json_int_t latest = json_integer_value(json_object_get(r, "config_version"));
 	json_int_t acked = json_integer_value(json_object_get(r, "acked_config_version"));
 

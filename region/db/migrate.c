@@ -1,7 +1,6 @@
 #include "region/db/migrate.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,22 +8,11 @@
 #include <sys/types.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 /* pg_advisory_lock key shared by every ironrack-regiond: "ironrack" in
  * ASCII, so it is recognisable in pg_locks. */
 #define MIGRATE_LOCK_KEY "7598258041483518827"
-
-static void err_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void err_set(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *mig_name(const struct migration *m)
 {
@@ -184,11 +172,7 @@ static int migrate_locked(PGconn *conn, const struct migration *m, size_t n, cha
 	r = migrate_current(conn, &current, err, errlen);
 	if (r < 0)
 		return r;
-	size_t *order = calloc(n ? n : 1, sizeof(*order));
-	if (!order) {
-		err_set(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	size_t *order = xcalloc(n, sizeof(*order));
 	int count = migrate_plan(m, n, current, order, n, err, errlen);
 	for (int i = 0; i < count && r == 0; i++)
 		r = migrate_apply(conn, &m[order[i]], err, errlen);

@@ -9,7 +9,6 @@
 #include <libpq-fe.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "region/db/pgproc.h"
 
 /* The socket lives in a private directory, so a fixed port cannot clash
@@ -55,24 +55,6 @@ struct pgembed {
 	bool adopted;
 };
 
-static void err_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void err_set(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long ms)
 {
@@ -361,7 +343,7 @@ static void pg_log_mark(int logfd, const char *what)
 
 static int pg_wait_ready(struct pgembed *pg, char *err, size_t errlen)
 {
-	int64_t deadline = now_ms() + PG_READY_MS;
+	int64_t deadline = clock_mono_ms() + PG_READY_MS;
 	char what[256], how[64];
 	int st;
 
@@ -380,7 +362,7 @@ static int pg_wait_ready(struct pgembed *pg, char *err, size_t errlen)
 			pg_err_with_log(pg, err, errlen, what);
 			return -ESRCH;
 		}
-		if (now_ms() > deadline) {
+		if (clock_mono_ms() > deadline) {
 			snprintf(what, sizeof(what), "postgres (pid %ld) did not accept connections within %d s",
 				 (long)pg->pid, PG_READY_MS / 1000);
 			pg_err_with_log(pg, err, errlen, what);
@@ -393,10 +375,10 @@ static int pg_wait_ready(struct pgembed *pg, char *err, size_t errlen)
 /* Wait for the postmaster to be gone; true if it is. */
 static bool pg_wait_gone(struct pgembed *pg, long timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_mono_ms() + timeout_ms;
 	int st;
 	while (!pgproc_exited(pg->pid, &pg->is_child, &st)) {
-		if (now_ms() > deadline)
+		if (clock_mono_ms() > deadline)
 			return false;
 		sleep_ms(PG_POLL_MS / 2);
 	}
@@ -497,9 +479,9 @@ static int pg_initdb(struct pgembed *pg, const struct pgproc_user *u, int logfd,
 		err_set(err, errlen, "fork: %s", strerror(-r));
 		return r;
 	}
-	int64_t deadline = now_ms() + PG_INITDB_MS;
+	int64_t deadline = clock_mono_ms() + PG_INITDB_MS;
 	pid_t w;
-	while ((w = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() < deadline)
+	while ((w = waitpid(pid, &st, WNOHANG)) == 0 && clock_mono_ms() < deadline)
 		sleep_ms(PG_POLL_MS);
 	if (w == 0) {
 		kill(pid, SIGKILL);
@@ -611,11 +593,7 @@ int pgembed_start(const char *state_dir, const char *bindir, const char *run_as,
 		  size_t errlen)
 {
 	struct pgproc_user u = { 0 };
-	struct pgembed *pg = calloc(1, sizeof(*pg));
-	if (!pg) {
-		err_set(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	struct pgembed *pg = xcalloc(1, sizeof(*pg));
 	int r = pgproc_user_resolve(run_as, &u, err, errlen);
 	if (r == 0)
 		r = pg_paths_init(pg, state_dir, &u, err, errlen);
