@@ -1,5 +1,5 @@
 /* Raw IPv4/UDP, ARP and ICMP echo packets; see rawpkt.h. */
-#include "rack/dhcp/rawpkt.h"
+#include "common/wire/rawpkt.h"
 
 #include <errno.h>
 #include <string.h>

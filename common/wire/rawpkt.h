@@ -1,5 +1,5 @@
-/* Raw packets the DHCP server writes and reads below UDP: pure codecs,
- * no I/O, no clock, no logging.
+/* Raw packets below UDP, for the DHCP server (rack/dhcp) and for
+ * discovery: pure codecs, no I/O, no clock, no logging, no globals.
  *
  *   - An IPv4+UDP datagram without an Ethernet header, for an AF_PACKET
  *     SOCK_DGRAM send (a reply to yiaddr at chaddr, with no ARP entry for

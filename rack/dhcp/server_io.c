@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "rack/dhcp/rawpkt.h"
+#include "common/wire/rawpkt.h"
 #include "rack/dhcp/server_internal.h"
 #include "rack/netns.h"
 

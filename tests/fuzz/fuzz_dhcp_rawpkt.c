@@ -1,5 +1,5 @@
-/* libFuzzer target for the DHCP server's raw packet parsers
- * (rack/dhcp/rawpkt.c): ARP, IPv4+UDP and IPv4+ICMP echo reply.
+/* libFuzzer target for the raw packet parsers (common/wire/rawpkt.c) the
+ * DHCP server uses: ARP, IPv4+UDP and IPv4+ICMP echo reply.
  *
  *   make fuzz                          every target for FUZZ_SECONDS
  *   build-fuzz/fuzz_dhcp_rawpkt tests/fuzz/corpus/dhcp_rawpkt
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rack/dhcp/rawpkt.h"
+#include "common/wire/rawpkt.h"
 
 #define CHECK(cond)                                                                                                    \
 	do {                                                                                                           \

@@ -1,4 +1,4 @@
-/* Raw packets of the DHCP server (rack/dhcp/rawpkt): IPv4+UDP datagrams
+/* Raw packets below UDP (common/wire/rawpkt), as the DHCP server uses them: IPv4+UDP datagrams
  * for replies to chaddr (checksums against values computed independently),
  * RFC 5227 ARP probes and ARP parsing, ICMP echo build and reply parsing,
  * and the strict length/checksum checks of every parser. */
@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "rack/dhcp/rawpkt.h"
+#include "common/wire/rawpkt.h"
 
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
 
