@@ -18,6 +18,7 @@
 #include "region/api/api.h"
 #include "region/boot/boot.h"
 #include "region/db/db.h"
+#include "region/db/pool.h"
 #include "region/db/pgembed.h"
 #include "region/dhcp/dhcp.h"
 #include "region/dhcp/dhcp_conf.h"
@@ -289,6 +290,11 @@ static int region_run(struct region *r)
 	db_racks_disconnect_region(r->db, r->name);
 
 	r->base = event_base_new();
+	if (db_pool_new(r->base, r->pg ? pgembed_dsn(r->pg) : r->conf.database_dsn, 0, &r->dbpool, err,
+			sizeof(err)) < 0) {
+		log_err("database pool: %s", err);
+		goto out_rpc;
+	}
 	rpc_lib_init();
 	if (rpc_loop_new(r->base, &r->rpc_loop) < 0 || region_rpc_start(r) < 0)
 		goto out_rpc;
@@ -304,6 +310,10 @@ static int region_run(struct region *r)
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	event_add(sighup, NULL);
+	/* From here on every query runs on the pool's workers, never on the
+	 * loop (region/db/pool.h). */
+	db_close(r->db);
+	r->db = NULL;
 	log_info("region ready: API http://%s/api/v1, racks connect to %s", r->conf.http_listen,
 		 r->conf.grpc_listen);
 	event_base_dispatch(r->base);
@@ -319,6 +329,8 @@ out_api:
 	region_bootres_stop(r);
 	api_stop(r->api);
 	region_rpc_stop(r);
+	db_pool_free(r->dbpool); /* after its users: their jobs end as cancelled */
+	r->dbpool = NULL;
 	rpc_loop_free(r->rpc_loop);
 	rpc_lib_shutdown();
 	event_base_free(r->base);

@@ -143,12 +143,12 @@ static void reply_snippet(struct api_call *call, int status, int64_t id)
 	struct dhcp_snippet s;
 	struct net_err err;
 
-	int r = dhcp_snippet_get(call->r->db, id, &s, &err);
+	int r = dhcp_snippet_get(call->db, id, &s, &err);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
 		return;
 	}
-	api_reply_json(call->req, status, snippet_json(&s));
+	api_reply_json(call, status, snippet_json(&s));
 }
 
 /* ---- request bodies ---- */
@@ -344,9 +344,9 @@ static bool scope_resolve(struct api_call *call, const struct scope_req *sr, str
 		s->scope_id = 0;
 		return true;
 	}
-	int r = net_resolve(call->r->db, kinds[sr->scope], sr->key, &id, &err);
+	int r = net_resolve(call->db, kinds[sr->scope], sr->key, &id, &err);
 	if (r == -ENOENT) {
-		api_reply_error(call->req, 404, "not_found", scope_fields[sr->scope], "%s", err.message);
+		api_reply_error(call, 404, "not_found", scope_fields[sr->scope], "%s", err.message);
 		return false;
 	}
 	if (r < 0) {
@@ -362,8 +362,7 @@ static bool scope_resolve(struct api_call *call, const struct scope_req *sr, str
 
 static int query_parse(struct api_call *call, struct dhcp_snippet_filter *f)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *query = call->query;
 	struct evkeyvalq kv;
 	struct evkeyval *e;
 	struct net_err err;
@@ -383,27 +382,27 @@ static int query_parse(struct api_call *call, struct dhcp_snippet_filter *f)
 			bool lim = e->key[0] == 'l';
 			if (api_long_parse(e->value, lim ? 1 : 0, lim ? DHCP_LIST_LIMIT_MAX : API_OFFSET_MAX,
 					   lim ? &f->limit : &f->offset) < 0) {
-				api_reply_error(call->req, 400, "invalid_argument", e->key,
+				api_reply_error(call, 400, "invalid_argument", e->key,
 						"%s must be an integer from %d to %ld", e->key, lim ? 1 : 0,
 						lim ? (long)DHCP_LIST_LIMIT_MAX : API_OFFSET_MAX);
 				r = -EINVAL;
 			}
 		} else if (strcmp(e->key, "enabled") == 0) {
 			if (strcmp(e->value, "true") != 0 && strcmp(e->value, "false") != 0) {
-				api_reply_error(call->req, 400, "invalid_argument", "enabled",
+				api_reply_error(call, 400, "invalid_argument", "enabled",
 						"enabled must be true or false");
 				r = -EINVAL;
 			}
 			f->enabled = strcmp(e->value, "true") == 0;
 		} else if (strcmp(e->key, "subnet") == 0) {
 			api_net_subnet_key(e->value, key, sizeof(key));
-			r = net_resolve(call->r->db, NET_SUBNET, key, &f->subnet_id, &err);
+			r = net_resolve(call->db, NET_SUBNET, key, &f->subnet_id, &err);
 			if (r < 0) {
 				snprintf(err.field, sizeof(err.field), "subnet");
 				api_net_reply_err(call, r, &err);
 			}
 		} else {
-			api_reply_error(call->req, 400, "invalid_argument", e->key,
+			api_reply_error(call, 400, "invalid_argument", e->key,
 					"unknown query parameter '%.64s'; dhcp_snippets takes: limit, offset, "
 					"subnet, enabled",
 					e->key);
@@ -426,7 +425,7 @@ static void snippets_list(struct api_call *call)
 
 	if (query_parse(call, &f) < 0)
 		return;
-	int r = dhcp_snippet_list(call->r->db, &f, &rows, &n, &total, &err);
+	int r = dhcp_snippet_list(call->db, &f, &rows, &n, &total, &err);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
 		return;
@@ -439,7 +438,7 @@ static void snippets_list(struct api_call *call)
 		}
 	}
 	free(rows);
-	api_reply_json(call->req, 200,
+	api_reply_json(call, 200,
 		       arr ? json_pack("{s:o, s:I, s:I, s:I}", "dhcp_snippets", arr, "total", (json_int_t)total,
 				       "limit", (json_int_t)f.limit, "offset", (json_int_t)f.offset)
 			   : NULL);
@@ -459,7 +458,7 @@ static bool snippet_from_request(struct api_call *call, bool create, struct dhcp
 	if (r == 0)
 		r = snippet_encode(s, &fail);
 	if (r < 0) {
-		api_reply_error(call->req, 400, "invalid_argument", fail.field, "%s", fail.message);
+		api_reply_error(call, 400, "invalid_argument", fail.field, "%s", fail.message);
 		return false;
 	}
 	return scope_resolve(call, &sr, s);
@@ -472,12 +471,12 @@ static void snippet_create(struct api_call *call)
 	int64_t id;
 
 	if (!s) {
-		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
+		api_reply_error(call, 500, "internal", NULL, "out of memory");
 		return;
 	}
 	s->enabled = true;
 	if (snippet_from_request(call, true, s)) {
-		int r = dhcp_snippet_create(call->r->db, s, &id, &err);
+		int r = dhcp_snippet_create(call->db, s, &id, &err);
 		if (r < 0)
 			api_net_reply_err(call, r, &err);
 		else
@@ -502,12 +501,12 @@ void api_dhcp_snippet(struct api_call *call)
 	int r;
 
 	if (!s) {
-		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
+		api_reply_error(call, 500, "internal", NULL, "out of memory");
 		return;
 	}
-	r = dhcp_snippet_resolve(call->r->db, call->match->params[0], &id, &err);
+	r = dhcp_snippet_resolve(call->db, call->match->params[0], &id, &err);
 	if (r == 0)
-		r = dhcp_snippet_get(call->r->db, id, s, &err);
+		r = dhcp_snippet_get(call->db, id, s, &err);
 	if (r < 0) {
 		err.field[0] = '\0';
 		api_net_reply_err(call, r, &err);
@@ -515,20 +514,20 @@ void api_dhcp_snippet(struct api_call *call)
 		/* The stored snippet with the body applied is checked and
 		 * encoded as a whole: a new type re-checks the old value. */
 		if (snippet_from_request(call, false, s)) {
-			r = dhcp_snippet_update(call->r->db, s, &err);
+			r = dhcp_snippet_update(call->db, s, &err);
 			if (r < 0)
 				api_net_reply_err(call, r, &err);
 			else
 				reply_snippet(call, 200, id);
 		}
 	} else if (call->method == API_DELETE) {
-		r = dhcp_snippet_delete(call->r->db, id, &err);
+		r = dhcp_snippet_delete(call->db, id, &err);
 		if (r < 0)
 			api_net_reply_err(call, r, &err);
 		else
-			api_reply_json(call->req, 200, snippet_json(s));
+			api_reply_json(call, 200, snippet_json(s));
 	} else {
-		api_reply_json(call->req, 200, snippet_json(s));
+		api_reply_json(call, 200, snippet_json(s));
 	}
 	free(s);
 }
@@ -546,7 +545,7 @@ void api_dhcp_conflicts(struct api_call *call)
 	if (api_query_long(call, "limit", 100, 1, DHCP_LIST_LIMIT_MAX, &limit) < 0 ||
 	    api_query_long(call, "offset", 0, 0, API_OFFSET_MAX, &offset) < 0)
 		return;
-	int r = dhcp_conflict_list(call->r->db, NULL, limit, offset, &rows, &n, &total, &err);
+	int r = dhcp_conflict_list(call->db, NULL, limit, offset, &rows, &n, &total, &err);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
 		return;
@@ -566,7 +565,7 @@ void api_dhcp_conflicts(struct api_call *call)
 		}
 	}
 	free(rows);
-	api_reply_json(call->req, 200,
+	api_reply_json(call, 200,
 		       arr ? json_pack("{s:o, s:I, s:I, s:I}", "dhcp_conflicts", arr, "total", (json_int_t)total,
 				       "limit", (json_int_t)limit, "offset", (json_int_t)offset)
 			   : NULL);
@@ -670,24 +669,29 @@ void api_rack_dhcp(struct api_call *call)
 	char why[512] = "";
 	json_t *o;
 
-	int rc = db_rack_exists(call->r->db, id);
+	int rc = db_rack_exists(call->db, id);
 	if (rc == 0) {
-		api_reply_error(call->req, 404, "not_found", NULL, "rack \"%s\" not found", id);
+		api_reply_error(call, 404, "not_found", NULL, "rack \"%s\" not found", id);
 		return;
 	}
 	if (rc < 0) {
 		api_reply_db_error(call, rc);
 		return;
 	}
-	rc = region_dhcp_build(call->r, id, &packed, &len, why, sizeof(why));
+	/* regiond.conf's DHCP keys do not change while the region runs, so
+	 * this job may copy them. */
+	struct dhcp_build_conf conf;
+	region_dhcp_build_conf_get(call->r, &conf);
+	rc = region_dhcp_build_db(call->db, &conf, id, &packed, &len, why, sizeof(why));
+	region_dhcp_build_conf_done(&conf);
 	if (rc < 0) {
 		free(packed);
 		if (rc == -EIO || rc == -ENOTCONN)
-			api_reply_error(call->req, 503, "unavailable", NULL,
+			api_reply_error(call, 503, "unavailable", NULL,
 					"cannot build the DHCP config of rack \"%s\": %s", id,
 					why[0] ? why : strerror(-rc));
 		else
-			api_reply_error(call->req, 500, "internal", NULL,
+			api_reply_error(call, 500, "internal", NULL,
 					"cannot build the DHCP config of rack \"%s\": %s", id,
 					why[0] ? why : strerror(-rc));
 		return;
@@ -700,7 +704,7 @@ void api_rack_dhcp(struct api_call *call)
 		Ironrack__V1__DhcpConfig *c = ironrack__v1__dhcp_config__unpack(NULL, len, packed);
 		if (!c) {
 			free(packed);
-			api_reply_error(call->req, 500, "internal", NULL,
+			api_reply_error(call, 500, "internal", NULL,
 					"the DHCP config built for rack \"%s\" does not unpack", id);
 			return;
 		}
@@ -711,5 +715,5 @@ void api_rack_dhcp(struct api_call *call)
 	/* A VLAN skipped for this rack (no address on it) is worth showing. */
 	if (o && why[0])
 		json_object_set_new(o, "warning", json_string(why));
-	api_reply_json(call->req, 200, o);
+	api_reply_json(call, 200, o);
 }

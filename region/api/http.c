@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/net.h"
+#include "common/util.h"
 #include "common/version.h"
 #include "region/api/api.h"
 #include "region/api/codec.h"
@@ -24,6 +25,7 @@
 #include "region/api/internal.h"
 #include "region/api/net_api.h"
 #include "region/db/db.h"
+#include "region/db/pool.h"
 #include "region/dhcp/dhcp.h"
 #include "region/region.h"
 
@@ -33,72 +35,72 @@
 static void api_version(struct api_call *call);
 
 static const struct api_route api_routes[] = {
-    {API_PREFIX "/version", API_GET, api_version, true},
-    {API_PREFIX "/racks", API_GET, api_racks_list, false},
-    {API_PREFIX "/racks/{id}", API_GET, api_rack_get, false},
-    {API_PREFIX "/racks/{id}/ping", API_POST, api_rack_ping, false},
-    {API_PREFIX "/racks/{id}/config", API_POST, api_rack_config, false},
-    {API_PREFIX "/racks/{id}/dhcp", API_GET, api_rack_dhcp, false},
+    {API_PREFIX "/version", API_GET, api_version, true, API_RUN_LOOP},
+    {API_PREFIX "/racks", API_GET, api_racks_list, false, API_RUN_DEFAULT},
+    {API_PREFIX "/racks/{id}", API_GET, api_rack_get, false, API_RUN_DEFAULT},
+    {API_PREFIX "/racks/{id}/ping", API_POST, api_rack_ping, false, API_RUN_READ},
+    {API_PREFIX "/racks/{id}/config", API_POST, api_rack_config, false, API_RUN_READ},
+    {API_PREFIX "/racks/{id}/dhcp", API_GET, api_rack_dhcp, false, API_RUN_DEFAULT},
     /* The network model (net_*.c): the kind is the collection segment. */
-    {API_PREFIX "/zones", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/zones/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/fabrics", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/fabrics/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/spaces", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/spaces/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/vlans", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/vlans/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/subnets", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/subnets/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/subnets/{id}/utilisation", API_GET, api_subnet_utilisation, false},
-    {API_PREFIX "/subnets/{id}/next-free", API_GET, api_subnet_next_free, false},
-    {API_PREFIX "/subnets/{id}/suggestions", API_GET, api_subnet_suggestions, false},
-    {API_PREFIX "/subnets/{id}/allocate-ip", API_POST, api_subnet_allocate_ip, false},
-    {API_PREFIX "/subnets/{id}/release-ip", API_POST, api_subnet_release_ip, false},
-    {API_PREFIX "/ip-ranges", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/ip-ranges/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/static-routes", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/static-routes/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/ip-addresses", API_GET, api_net_collection, false},
-    {API_PREFIX "/ip-addresses/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/machines", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/machines/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/machines/{id}/interfaces", API_GET | API_POST, api_machine_interfaces, false},
-    {API_PREFIX "/interfaces", API_GET, api_net_collection, false},
-    {API_PREFIX "/interfaces/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/interfaces/{id}/links", API_POST, api_interface_link, false},
-    {API_PREFIX "/interfaces/{id}/links/{link}", API_DELETE, api_interface_unlink, false},
-    {API_PREFIX "/devices", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/devices/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false},
-    {API_PREFIX "/neighbours", API_GET | API_POST, api_net_collection, false},
-    {API_PREFIX "/neighbours/{id}", API_GET | API_DELETE, api_net_object, false},
+    {API_PREFIX "/zones", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/zones/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/fabrics", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/fabrics/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/spaces", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/spaces/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/vlans", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/vlans/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/subnets", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/subnets/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/subnets/{id}/utilisation", API_GET, api_subnet_utilisation, false, API_RUN_DEFAULT},
+    {API_PREFIX "/subnets/{id}/next-free", API_GET, api_subnet_next_free, false, API_RUN_DEFAULT},
+    {API_PREFIX "/subnets/{id}/suggestions", API_GET, api_subnet_suggestions, false, API_RUN_DEFAULT},
+    {API_PREFIX "/subnets/{id}/allocate-ip", API_POST, api_subnet_allocate_ip, false, API_RUN_DEFAULT},
+    {API_PREFIX "/subnets/{id}/release-ip", API_POST, api_subnet_release_ip, false, API_RUN_DEFAULT},
+    {API_PREFIX "/ip-ranges", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/ip-ranges/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/static-routes", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/static-routes/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/ip-addresses", API_GET, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/ip-addresses/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/interfaces", API_GET | API_POST, api_machine_interfaces, false, API_RUN_DEFAULT},
+    {API_PREFIX "/interfaces", API_GET, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/interfaces/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/interfaces/{id}/links", API_POST, api_interface_link, false, API_RUN_DEFAULT},
+    {API_PREFIX "/interfaces/{id}/links/{link}", API_DELETE, api_interface_unlink, false, API_RUN_DEFAULT},
+    {API_PREFIX "/devices", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/devices/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/neighbours", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
+    {API_PREFIX "/neighbours/{id}", API_GET | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
     /* DHCP (region/api/dhcp.c) */
-    {API_PREFIX "/dhcp-snippets", API_GET | API_POST, api_dhcp_snippets, false},
-    {API_PREFIX "/dhcp-snippets/{id}", API_GET | API_PATCH | API_DELETE, api_dhcp_snippet, false},
-    {API_PREFIX "/dhcp-conflicts", API_GET, api_dhcp_conflicts, false},
+    {API_PREFIX "/dhcp-snippets", API_GET | API_POST, api_dhcp_snippets, false, API_RUN_DEFAULT},
+    {API_PREFIX "/dhcp-snippets/{id}", API_GET | API_PATCH | API_DELETE, api_dhcp_snippet, false, API_RUN_DEFAULT},
+    {API_PREFIX "/dhcp-conflicts", API_GET, api_dhcp_conflicts, false, API_RUN_DEFAULT},
     /* infrastructure editor (region/api/infra.c) */
-    {API_PREFIX "/infrastructures", API_GET, api_infra_list, false},
-    {API_PREFIX "/infrastructures", API_POST, api_infra_create, false},
-    {API_PREFIX "/infrastructures/{name}", API_GET, api_infra_get, false},
-    {API_PREFIX "/infrastructures/{name}", API_PATCH, api_infra_update, false},
-    {API_PREFIX "/infrastructures/{name}", API_DELETE, api_infra_delete, false},
-    {API_PREFIX "/infrastructures/{name}/instance-arrays", API_POST, api_infra_array_add, false},
-    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}", API_PATCH, api_infra_array_update, false},
-    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}", API_DELETE, api_infra_array_remove, false},
-    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}/drives", API_POST, api_infra_drive_add, false},
+    {API_PREFIX "/infrastructures", API_GET, api_infra_list, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures", API_POST, api_infra_create, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}", API_GET, api_infra_get, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}", API_PATCH, api_infra_update, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}", API_DELETE, api_infra_delete, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays", API_POST, api_infra_array_add, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}", API_PATCH, api_infra_array_update, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}", API_DELETE, api_infra_array_remove, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}/drives", API_POST, api_infra_drive_add, false, API_RUN_DEFAULT},
     {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}/drives/{id}", API_DELETE, api_infra_drive_remove,
-     false},
-    {API_PREFIX "/infrastructures/{name}/networks", API_POST, api_infra_network_add, false},
-    {API_PREFIX "/infrastructures/{name}/networks/{net}", API_PATCH, api_infra_network_update, false},
-    {API_PREFIX "/infrastructures/{name}/networks/{net}", API_DELETE, api_infra_network_remove, false},
-    {API_PREFIX "/infrastructures/{name}/networks/{net}/subnets", API_GET, api_infra_subnets_list, false},
-    {API_PREFIX "/infrastructures/{name}/networks/{net}/subnets", API_POST, api_infra_subnet_order, false},
-    {API_PREFIX "/infrastructures/{name}/connections", API_POST, api_infra_connect, false},
-    {API_PREFIX "/infrastructures/{name}/connections/{array}/{port}/{net}", API_DELETE, api_infra_disconnect, false},
-    {API_PREFIX "/infrastructures/{name}/plan", API_POST, api_infra_plan, false},
-    {API_PREFIX "/infrastructures/{name}/deploy", API_POST, api_infra_deploy, false},
-    {API_PREFIX "/infrastructures/{name}/discard", API_POST, api_infra_discard, false},
-    {API_PREFIX "/infrastructures/{name}/deploys", API_GET, api_infra_history, false},
+     false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/networks", API_POST, api_infra_network_add, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/networks/{net}", API_PATCH, api_infra_network_update, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/networks/{net}", API_DELETE, api_infra_network_remove, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/networks/{net}/subnets", API_GET, api_infra_subnets_list, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/networks/{net}/subnets", API_POST, api_infra_subnet_order, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/connections", API_POST, api_infra_connect, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/connections/{array}/{port}/{net}", API_DELETE, api_infra_disconnect, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/plan", API_POST, api_infra_plan, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/deploy", API_POST, api_infra_deploy, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/discard", API_POST, api_infra_discard, false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/deploys", API_GET, api_infra_history, false, API_RUN_DEFAULT},
 };
 
 static unsigned method_from_evhttp(enum evhttp_cmd_type cmd)
@@ -123,23 +125,7 @@ static unsigned method_from_evhttp(enum evhttp_cmd_type cmd)
 	}
 }
 
-/* The status of the last reply sent, for the router to look at after a
- * handler returns (the request itself may be gone by then). The region
- * runs its API on one thread. */
-static int api_replied_status;
-
-int api_query_parse(struct api_call *call, const char *query, struct evkeyvalq *kv)
-{
-	TAILQ_INIT(kv);
-	if (evhttp_parse_query_str(query, kv) < 0) {
-		evhttp_clear_headers(kv);
-		api_reply_error(call->req, 400, "invalid_argument", NULL, "malformed query string");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-void api_reply_json(struct evhttp_request *req, int status, json_t *body)
+void api_send_json(struct evhttp_request *req, int status, json_t *body)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct evbuffer *buf = evbuffer_new();
@@ -147,8 +133,9 @@ void api_reply_json(struct evhttp_request *req, int status, json_t *body)
 	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
 
 	json_decref(body);
+	if (!buf)
+		oom_abort(0);
 	if (!text) {
-		/* Out of memory: a body we can send without allocating. */
 		status = 500;
 		evbuffer_add_printf(buf, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n");
 	} else {
@@ -159,12 +146,11 @@ void api_reply_json(struct evhttp_request *req, int status, json_t *body)
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	log_debug("REST %s %s -> %d", api_method_name(method_from_evhttp(evhttp_request_get_command(req))),
 		  evhttp_request_get_uri(req), status);
-	api_replied_status = status;
 	evhttp_send_reply(req, status, NULL, buf); /* may free req (client gone) */
 	evbuffer_free(buf);
 }
 
-void api_reply_error(struct evhttp_request *req, int status, const char *code, const char *field, const char *fmt, ...)
+void api_send_error(struct evhttp_request *req, int status, const char *code, const char *field, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -174,96 +160,251 @@ void api_reply_error(struct evhttp_request *req, int status, const char *code, c
 	va_end(ap);
 	if (status >= 500)
 		log_warn("REST %s: %d %s: %s", evhttp_request_get_uri(req), status, code, msg);
-	api_reply_json(req, status, api_error_new(code, msg, field));
+	api_send_json(req, status, api_error_new(code, msg, field));
 }
 
-void api_reply_db_error(struct api_call *call, int err)
+/* ---- one request's way: authenticate, run the handler where its route
+ * says, send what it recorded ---- */
+
+static void api_call_free(struct api_call *call)
 {
-	log_warn("REST database error: %s", db_last_error(call->r->db));
-	api_reply_error(call->req, 503, "unavailable", NULL, "database unavailable (%s)", strerror(-err));
+	api_pending_free(call->parked);
+	json_decref(call->reply);
+	if (call->state_free)
+		call->state_free(call->state);
+	free(call->query);
+	free(call->body);
+	free(call);
 }
 
-int api_body_json(struct api_call *call, json_t **ret)
+/* Every rack's DHCP config is built from the network model: a write to it
+ * that succeeded asks for a rebuild (debounced by region/dhcp). One place
+ * for every handler, on the loop, once the status is known. */
+static void api_dhcp_after_write(const struct api_call *call)
 {
-	struct evbuffer *buf = evhttp_request_get_input_buffer(call->req);
-	size_t len = evbuffer_get_length(buf);
-	json_error_t jerr;
-	char msg[300];
+	if (!(call->method & (API_POST | API_PUT | API_PATCH | API_DELETE)) || !call->match->route ||
+	    !api_dhcp_route_affects_dhcp(call->match->route))
+		return;
+	if (call->status >= 200 && call->status <= 299)
+		region_dhcp_changed(call->r);
+}
 
-	if (len == 0) {
-		api_reply_error(call->req, 400, "invalid_json", NULL, "request body is empty: send a JSON object");
-		return -EBADMSG;
+/* Send the recorded reply (if anyone is still listening) and free the
+ * call. A call without a recorded reply was parked on a rack by its
+ * handler, which answers later. */
+static void api_call_finish(struct api_call *call)
+{
+	if (call->status && call->db_error[0])
+		log_warn("REST %s: database error: %s", call->peer, call->db_error);
+	if (call->status && call->req) {
+		struct evkeyvalq *out = evhttp_request_get_output_headers(call->req);
+		char retry[16];
+		if (call->status == 401)
+			evhttp_add_header(out, "WWW-Authenticate", "Bearer");
+		if (call->status == 503 && call->retry_after_s) {
+			snprintf(retry, sizeof(retry), "%u", call->retry_after_s);
+			evhttp_add_header(out, "Retry-After", retry);
+		}
+		if (call->status >= 500 && call->reply)
+			log_warn("REST %s %s -> %d", api_method_name(call->method),
+				 evhttp_request_get_uri(call->req), call->status);
+		api_send_json(call->req, call->status, call->reply);
+		call->reply = NULL;
 	}
-	/* evhttp already capped len at max_body_bytes. */
-	const char *data = (const char *)evbuffer_pullup(buf, -1);
-	if (!data) {
-		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
-		return -ENOMEM;
+	api_dhcp_after_write(call);
+	api_call_free(call);
+}
+
+static enum db_lane api_lane(const struct api_call *call)
+{
+	switch (call->match->route->run) {
+	case API_RUN_READ:
+		return DB_LANE_READ;
+	case API_RUN_WRITE:
+		return DB_LANE_WRITE;
+	default:
+		return call->method & (API_GET | API_HEAD) ? DB_LANE_READ : DB_LANE_WRITE;
 	}
-	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j) {
-		api_json_error_format(&jerr, msg, sizeof(msg));
-		api_reply_error(call->req, 400, "invalid_json", NULL, "%s", msg);
-		return -EBADMSG;
-	}
-	*ret = j;
+}
+
+/* The answer when the database pool would not take a job. */
+static void api_reply_pool_refused(struct api_call *call, int rc)
+{
+	call->retry_after_s = 1;
+	if (rc == -EAGAIN)
+		api_reply_error(call, 503, "busy", NULL, "too many requests waiting on the database; retry later");
+	else
+		api_reply_error(call, 503, "unavailable", NULL, "database unavailable; retry later");
+}
+
+static int api_job_run(struct db *db, void *arg)
+{
+	struct api_call *call = arg;
+	call->db = db;
+	call->match->route->handler(call);
+	call->db = NULL;
 	return 0;
 }
 
-int api_query_long(struct api_call *call, const char *name, long def, long min, long max, long *ret)
+/* Back on the loop after a database job: answer, or continue on the loop. */
+static void api_job_done(void *arg, int status)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-	struct evkeyvalq kv;
-	int rc = 0;
+	struct api_call *call = arg;
 
-	*ret = def;
-	if (!query || !*query)
-		return 0;
-	if (api_query_parse(call, query, &kv) < 0)
-		return -EINVAL;
-	const char *v = evhttp_find_header(&kv, name);
-	if (v && api_long_parse(v, min, max, ret) < 0) {
-		api_reply_error(call->req, 400, "invalid_argument", name, "%s must be an integer from %ld to %ld", name,
-				min, max);
-		rc = -EINVAL;
+	if (status == -ECANCELED) { /* the API is gone */
+		api_call_free(call);
+		return;
 	}
-	evhttp_clear_headers(&kv);
+	call->req = api_pending_release(call->parked);
+	api_pending_free(call->parked);
+	call->parked = NULL;
+	if (status < 0 && !call->status)
+		api_reply_pool_refused(call, status);
+	if (!call->status && call->then && call->req)
+		call->then(call); /* records a reply, or parks on a rack */
+	if (!call->status)
+		call->req = NULL; /* parked on a rack, or nobody left to answer */
+	api_call_finish(call);
+}
+
+static void api_call_run(struct api_call *call)
+{
+	if (call->match->route->run == API_RUN_LOOP) {
+		call->match->route->handler(call);
+		if (!call->status)
+			call->req = NULL; /* parked on a rack */
+		api_call_finish(call);
+		return;
+	}
+	api_pending_park(call);
+	int rc = db_pool_submit(call->r->dbpool, api_lane(call), api_job_run, api_job_done, call);
+	if (rc < 0) {
+		call->req = api_pending_release(call->parked);
+		api_reply_pool_refused(call, rc);
+		api_call_finish(call);
+	}
+}
+
+/* The caller may go on: send what routing recorded, or run the handler. */
+static void api_call_authorised(struct api_call *call)
+{
+	if (call->status)
+		api_call_finish(call);
+	else
+		api_call_run(call);
+}
+
+/* ---- authentication ---- */
+
+struct api_auth_job {
+	struct api *api;
+	struct api_call *call; /* NULL for a background check */
+	char key[API_KEY_MAX + 1];
+	int result;
+	char db_error[256];
+};
+
+static int api_auth_job_run(struct db *db, void *arg)
+{
+	struct api_auth_job *j = arg;
+	j->result = db_apikey_check(db, j->key);
+	if (j->result < 0 && j->result != -EACCES)
+		snprintf(j->db_error, sizeof(j->db_error), "%s", db_last_error(db));
+	return 0;
+}
+
+static void api_auth_reject(struct api_call *call, int rc)
+{
+	if (rc == -EACCES) {
+		log_info("REST rejected an invalid API key from %s", call->peer);
+		api_reply_error(call, 401, "unauthenticated", NULL, "invalid API key");
+	} else {
+		snprintf(call->db_error, sizeof(call->db_error), "%s", "");
+		api_reply_pool_refused(call, rc == -EAGAIN ? -EAGAIN : -ENOTCONN);
+	}
+}
+
+static void api_auth_job_done(void *arg, int status)
+{
+	struct api_auth_job *j = arg;
+	struct api_call *call = j->call;
+	int rc = status < 0 ? status : j->result;
+
+	if (status != -ECANCELED) {
+		if (rc == 0 || rc == -EACCES)
+			api_auth_cache_store(j->api->auth, j->key, rc == 0, clock_mono_ms());
+		else if (!call)
+			api_auth_cache_store(j->api->auth, j->key, true, clock_mono_ms() - API_AUTH_FRESH_MS);
+		if (j->db_error[0])
+			log_warn("REST API key check: database error: %s", j->db_error);
+	}
+	explicit_bzero(j->key, sizeof(j->key));
+	free(j);
+	if (!call)
+		return;
+	if (status == -ECANCELED) {
+		api_call_free(call);
+		return;
+	}
+	call->req = api_pending_release(call->parked);
+	api_pending_free(call->parked);
+	call->parked = NULL;
+	if (rc == 0) {
+		api_call_authorised(call);
+		return;
+	}
+	api_auth_reject(call, rc);
+	api_call_finish(call);
+}
+
+static int api_auth_submit(struct api *api, struct api_call *call, const char *key)
+{
+	struct api_auth_job *j = xcalloc(1, sizeof(*j));
+	j->api = api;
+	j->call = call;
+	snprintf(j->key, sizeof(j->key), "%s", key);
+	int rc = db_pool_submit(api->r->dbpool, DB_LANE_READ, api_auth_job_run, api_auth_job_done, j);
+	if (rc < 0) {
+		explicit_bzero(j->key, sizeof(j->key));
+		free(j);
+	}
 	return rc;
 }
 
-/* true if the request carries a valid API key; otherwise the 401 (or 503)
- * is sent. The key itself is never logged. */
-static bool api_authenticate(struct api_call *call)
+/* Authenticate, then run. The key itself is never logged. */
+static void api_call_authenticate(struct api_call *call)
 {
-	struct evhttp_request *req = call->req;
-	const char *hdr = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	struct api *api = call->api;
+	const char *hdr = evhttp_find_header(evhttp_request_get_input_headers(call->req), "Authorization");
 	char key[API_KEY_MAX + 1];
-	char *peer = NULL;
-	ev_uint16_t port = 0;
 
 	int rc = api_bearer_parse(hdr, key, sizeof(key));
-	if (rc == 0)
-		rc = db_apikey_check(call->r->db, key);
-	else if (rc != -ENOENT)
-		rc = -EACCES;
-	explicit_bzero(key, sizeof(key));
-	if (rc == 0)
-		return true;
-	if (rc == -ENOENT || rc == -EACCES) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-		if (rc == -EACCES) {
-			evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
-			log_info("REST rejected an invalid API key from %s", peer ? peer : "?");
-			api_reply_error(req, 401, "unauthenticated", NULL, "invalid API key");
-		} else {
-			api_reply_error(req, 401, "unauthenticated", NULL,
+	if (rc < 0) {
+		if (rc == -ENOENT)
+			api_reply_error(call, 401, "unauthenticated", NULL,
 					"missing API key: send Authorization: Bearer <key>");
-		}
-		return false;
+		else
+			api_auth_reject(call, -EACCES);
+		explicit_bzero(key, sizeof(key));
+		api_call_finish(call);
+		return;
 	}
-	api_reply_db_error(call, rc);
-	return false;
+	int known = api_auth_cache_lookup(api->auth, key, clock_mono_ms());
+	if (known == 2 && !api_auth_cache_revalidating(api->auth, key, true))
+		api_auth_submit(api, NULL, key); /* refused: the next request tries again */
+	if (known) {
+		explicit_bzero(key, sizeof(key));
+		api_call_authorised(call);
+		return;
+	}
+	api_pending_park(call);
+	rc = api_auth_submit(api, call, key);
+	explicit_bzero(key, sizeof(key));
+	if (rc < 0) {
+		call->req = api_pending_release(call->parked);
+		api_reply_pool_refused(call, rc);
+		api_call_finish(call);
+	}
 }
 
 static bool path_is_api(const char *path)
@@ -272,19 +413,33 @@ static bool path_is_api(const char *path)
 	return strncmp(path, API_PREFIX, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* Every rack's DHCP config is built from the network model: a write to it
- * that succeeded asks for a rebuild (debounced by region/dhcp). One place
- * for every handler: they all answer before returning, and status is what
- * they answered. A handler that parks its request (api_pending) has not
- * answered yet (status 0) and must call region_dhcp_changed() itself; no
- * network-model handler parks today. */
-static void api_dhcp_after_write(const struct api_call *call, int status)
+/* The inputs a handler may read, copied off the evhttp request so that a
+ * database worker never touches it. */
+static struct api_call *api_call_new(struct api *api, struct evhttp_request *req, unsigned method)
 {
-	if (!(call->method & (API_POST | API_PUT | API_PATCH | API_DELETE)) ||
-	    !api_dhcp_route_affects_dhcp(call->match->route))
-		return;
-	if (status >= 200 && status <= 299)
-		region_dhcp_changed(call->r);
+	struct api_call *call = xcalloc(1, sizeof(*call));
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+
+	call->api = api;
+	call->r = api->r;
+	call->req = req;
+	call->method = method;
+	call->match = &call->m;
+	call->query = query ? xstrdup(query) : NULL;
+	if (len) {
+		call->body = xmalloc(len + 1);
+		evbuffer_copyout(in, call->body, len);
+		call->body[len] = '\0';
+		call->body_len = len;
+	}
+	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
+	snprintf(call->peer, sizeof(call->peer), "%s", peer ? peer : "?");
+	return call;
 }
 
 static void api_dispatch(struct evhttp_request *req, void *arg)
@@ -292,49 +447,35 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
 	struct api *api = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct api_match m;
-	struct api_call call = {.api = api, .r = api->r, .req = req, .match = &m};
+	struct api_call *call = api_call_new(api, req, method_from_evhttp(evhttp_request_get_command(req)));
 	char allow[96];
 
 	if (!path || !*path)
 		path = "/";
-	call.method = method_from_evhttp(evhttp_request_get_command(req));
-	int rc = api_route_find(api_routes, sizeof(api_routes) / sizeof(api_routes[0]), call.method, path, &m);
-	if (path_is_api(path) && !(m.route && m.route->public) && !api_authenticate(&call))
-		return;
-	if (rc == -ENOENT) {
-		api_reply_error(req, 404, "not_found", NULL, "no such endpoint: %.200s", path);
-	} else if (rc == -EOPNOTSUPP) {
-		api_allow_format(m.allow, allow, sizeof(allow));
+	int rc = api_route_find(api_routes, sizeof(api_routes) / sizeof(api_routes[0]), call->method, path, &call->m);
+	if (rc == -EOPNOTSUPP) {
+		api_allow_format(call->m.allow, allow, sizeof(allow));
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-		api_reply_error(req, 405, "method_not_allowed", NULL, "%s is not allowed on %.200s (allowed: %s)",
-				api_method_name(call.method), path, allow);
-	} else {
-		api_replied_status = 0;
-		m.route->handler(&call);
-		api_dhcp_after_write(&call, api_replied_status);
 	}
+	/* Under /api/v1 even a 404 or 405 is told only to a caller with a
+	 * key; it is recorded now and sent once the key checks out. */
+	bool need_key = path_is_api(path) && !(call->m.route && call->m.route->public);
+	if (rc == -ENOENT) {
+		api_reply_error(call, 404, "not_found", NULL, "no such endpoint: %.200s", path);
+	} else if (rc == -EOPNOTSUPP) {
+		api_reply_error(call, 405, "method_not_allowed", NULL, "%s is not allowed on %.200s (allowed: %s)",
+				api_method_name(call->method), path, allow);
+	}
+	if (need_key)
+		api_call_authenticate(call);
+	else
+		api_call_authorised(call);
 }
 
 static void api_version(struct api_call *call)
 {
-	api_reply_json(call->req, 200,
+	api_reply_json(call, 200,
 		       json_pack("{s:s, s:s, s:s}", "version", IRONRACK_VERSION, "api", "v1", "region", call->r->name));
-}
-
-/* The port actually bound (differs from the configured one for port 0). */
-static uint16_t bound_port(struct evhttp_bound_socket *sock, uint16_t fallback)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &len) < 0)
-		return fallback;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return fallback;
 }
 
 static void api_limits_set(struct api *api)
@@ -366,8 +507,10 @@ int api_start(struct region *r, const char *listen, struct api **ret)
 	if (!api)
 		return -ENOMEM;
 	api->r = r;
+	api->auth = api_auth_cache_new();
 	api->http = evhttp_new(r->base);
 	if (!api->http) {
+		api_auth_cache_free(api->auth);
 		free(api);
 		return -ENOMEM;
 	}
@@ -378,10 +521,16 @@ int api_start(struct region *r, const char *listen, struct api **ret)
 		int err = errno ? errno : EADDRNOTAVAIL;
 		log_err("REST API: cannot listen on %s: %s", listen, strerror(err));
 		evhttp_free(api->http);
+		api_auth_cache_free(api->auth);
 		free(api);
 		return -err;
 	}
-	port = bound_port(api->sock, port);
+	int bound = sock_bound_port(evhttp_bound_socket_get_fd(api->sock));
+	if (bound > 0)
+		port = (uint16_t)bound;
+	int prc = port_file_write(r->conf.state_dir, "http", host, port);
+	if (prc < 0)
+		log_warn("REST API: cannot write %s/ports/http: %s", r->conf.state_dir, strerror(-prc));
 	if (strchr(host, ':'))
 		log_info("REST API listening on http://[%s]:%u", host, port);
 	else
@@ -398,5 +547,6 @@ void api_stop(struct api *api)
 	 * find neither the api nor the (freed) requests. */
 	api_pending_abandon_all(api);
 	evhttp_free(api->http);
+	api_auth_cache_free(api->auth);
 	free(api);
 }

@@ -20,29 +20,29 @@
 /* The reply for a refused or failed db call. */
 static void reply_db(struct api_call *call, int r, const struct infra_err *err)
 {
-	const char *msg = err->message[0] ? err->message : db_last_error(call->r->db);
+	const char *msg = err->message[0] ? err->message : db_last_error(call->db);
 	const char *field = err->field;
 
 	if (!*msg)
 		msg = strerror(-r);
 	switch (r) {
 	case -EINVAL:
-		api_reply_error(call->req, 400, "invalid_argument", field, "%s", msg);
+		api_reply_error(call, 400, "invalid_argument", field, "%s", msg);
 		break;
 	case -ENOENT:
-		api_reply_error(call->req, 404, "not_found", field, "%s", msg);
+		api_reply_error(call, 404, "not_found", field, "%s", msg);
 		break;
 	case -EEXIST:
-		api_reply_error(call->req, 409, "already_exists", field, "%s", msg);
+		api_reply_error(call, 409, "already_exists", field, "%s", msg);
 		break;
 	case -EBUSY:
-		api_reply_error(call->req, 409, "conflict", field, "%s", msg);
+		api_reply_error(call, 409, "conflict", field, "%s", msg);
 		break;
 	case -ENOSPC:
-		api_reply_error(call->req, 409, "exhausted", field, "%s", msg);
+		api_reply_error(call, 409, "exhausted", field, "%s", msg);
 		break;
 	case -ENOMEM:
-		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
+		api_reply_error(call, 500, "internal", NULL, "out of memory");
 		break;
 	default:
 		api_reply_db_error(call, r);
@@ -53,9 +53,9 @@ static void reply_db(struct api_call *call, int r, const struct infra_err *err)
 static void reply_fail(struct api_call *call, int r, const struct api_fail *fail)
 {
 	if (r == -ENOMEM)
-		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
+		api_reply_error(call, 500, "internal", NULL, "out of memory");
 	else
-		api_reply_error(call->req, 400, "invalid_argument", fail->field, "%s", fail->message);
+		api_reply_error(call, 400, "invalid_argument", fail->field, "%s", fail->message);
 }
 
 /* Answer with the infrastructure as it is now. */
@@ -64,14 +64,14 @@ static void reply_infra(struct api_call *call, int status, const char *name)
 	struct infra_row row;
 	struct infra_err err = {{0}, {0}};
 
-	int r = db_infra_get(call->r->db, name, &row);
+	int r = db_infra_get(call->db, name, &row);
 	if (r == -ENOENT)
 		snprintf(err.message, sizeof(err.message), "infrastructure \"%s\" not found", name);
 	if (r < 0) {
 		reply_db(call, r, &err);
 		return;
 	}
-	api_reply_json(call->req, status, api_infra_json(&row, true));
+	api_reply_json(call, status, api_infra_json(&row, true));
 	db_infra_row_done(&row);
 }
 
@@ -88,8 +88,7 @@ static json_t *body_get(struct api_call *call)
 /* A query parameter's value, copied into buf; false when absent. */
 static bool query_str(struct api_call *call, const char *name, char *buf, size_t len)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *query = call->query;
 	struct evkeyvalq kv;
 	bool found = false;
 
@@ -119,7 +118,7 @@ void api_infra_list(struct api_call *call)
 	if (api_query_long(call, "limit", INFRA_LIST_LIMIT_MAX, 1, INFRA_LIST_LIMIT_MAX, &limit) < 0 ||
 	    api_query_long(call, "offset", 0, 0, INFRA_MAX, &offset) < 0)
 		return;
-	int r = db_infra_list(call->r->db, &rows, &n);
+	int r = db_infra_list(call->db, &rows, &n);
 	if (r < 0) {
 		api_reply_db_error(call, r);
 		return;
@@ -137,7 +136,7 @@ void api_infra_list(struct api_call *call)
 		}
 	}
 	db_infra_rows_free(rows, n);
-	api_reply_json(call->req, 200,
+	api_reply_json(call, 200,
 		       arr ? json_pack("{s:o, s:I, s:I, s:I}", "infrastructures", arr, "total", (json_int_t)total,
 				       "limit", (json_int_t)limit, "offset", (json_int_t)offset)
 			   : NULL);
@@ -156,7 +155,7 @@ void api_infra_create(struct api_call *call)
 	int r = api_infra_new_parse(body, &in, &pools, &fail);
 	if (r < 0)
 		reply_fail(call, r, &fail);
-	else if ((r = db_infra_create(call->r->db, &in, &err)) < 0)
+	else if ((r = db_infra_create(call->db, &in, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 201, in.name);
@@ -183,7 +182,7 @@ void api_infra_update(struct api_call *call)
 	int r = api_infra_update_parse(body, &up, &pools, &fail);
 	if (r < 0)
 		reply_fail(call, r, &fail);
-	else if ((r = db_infra_update(call->r->db, name, &up, &err)) < 0)
+	else if ((r = db_infra_update(call->db, name, &up, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 200, name);
@@ -196,14 +195,14 @@ void api_infra_delete(struct api_call *call)
 	const char *name = call->match->params[0];
 	struct infra_err err = {{0}, {0}};
 
-	int r = db_infra_delete(call->r->db, name);
+	int r = db_infra_delete(call->db, name);
 	if (r == -ENOENT)
 		snprintf(err.message, sizeof(err.message), "infrastructure \"%s\" not found", name);
 	if (r < 0) {
 		reply_db(call, r, &err);
 		return;
 	}
-	api_reply_json(call->req, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
+	api_reply_json(call, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
 }
 
 /* ---- instance arrays and drives ---- */
@@ -221,7 +220,7 @@ void api_infra_array_add(struct api_call *call)
 	int r = api_infra_array_parse(body, true, &spec, &fail);
 	if (r < 0)
 		reply_fail(call, r, &fail);
-	else if ((r = db_infra_array_add(call->r->db, name, &spec, &err)) < 0)
+	else if ((r = db_infra_array_add(call->db, name, &spec, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 201, name);
@@ -241,7 +240,7 @@ void api_infra_array_update(struct api_call *call)
 	int r = api_infra_array_parse(body, false, &spec, &fail);
 	if (r < 0)
 		reply_fail(call, r, &fail);
-	else if ((r = db_infra_array_update(call->r->db, name, array, &spec, &err)) < 0)
+	else if ((r = db_infra_array_update(call->db, name, array, &spec, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 200, name);
@@ -253,7 +252,7 @@ void api_infra_array_remove(struct api_call *call)
 	const char *name = call->match->params[0];
 	struct infra_err err = {{0}, {0}};
 
-	int r = db_infra_array_remove(call->r->db, name, call->match->params[1], &err);
+	int r = db_infra_array_remove(call->db, name, call->match->params[1], &err);
 	if (r < 0)
 		reply_db(call, r, &err);
 	else
@@ -275,11 +274,11 @@ void api_infra_drive_add(struct api_call *call)
 	json_decref(body);
 	if (r < 0)
 		reply_fail(call, r, &fail);
-	else if ((r = db_infra_drive_add(call->r->db, name, array, size, &id, &err)) < 0)
+	else if ((r = db_infra_drive_add(call->db, name, array, size, &id, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		api_reply_json(
-		    call->req, 201,
+		    call, 201,
 		    json_pack("{s:I, s:s, s:I}", "id", (json_int_t)id, "array", array, "size_gb", (json_int_t)size));
 }
 
@@ -290,11 +289,11 @@ void api_infra_drive_remove(struct api_call *call)
 	long id;
 
 	if (api_long_parse(call->match->params[2], 1, LONG_MAX, &id) < 0) {
-		api_reply_error(call->req, 404, "not_found", "drive", "instance array \"%s\" has no drive \"%s\"",
+		api_reply_error(call, 404, "not_found", "drive", "instance array \"%s\" has no drive \"%s\"",
 				array, call->match->params[2]);
 		return;
 	}
-	int r = db_infra_drive_remove(call->r->db, name, array, id, &err);
+	int r = db_infra_drive_remove(call->db, name, array, id, &err);
 	if (r < 0)
 		reply_db(call, r, &err);
 	else
@@ -316,7 +315,7 @@ void api_infra_network_add(struct api_call *call)
 	int r = api_infra_network_parse(body, true, &net, &type, &fail);
 	if (r < 0)
 		reply_fail(call, r, &fail);
-	else if ((r = db_infra_network_add(call->r->db, name, net, type, &err)) < 0)
+	else if ((r = db_infra_network_add(call->db, name, net, type, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 201, name);
@@ -336,7 +335,7 @@ void api_infra_network_update(struct api_call *call)
 	int r = api_infra_network_parse(body, false, &net, &type, &fail);
 	if (r < 0)
 		reply_fail(call, r, &fail);
-	else if ((r = db_infra_network_rename(call->r->db, name, call->match->params[1], net, &err)) < 0)
+	else if ((r = db_infra_network_rename(call->db, name, call->match->params[1], net, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 200, name);
@@ -348,7 +347,7 @@ void api_infra_network_remove(struct api_call *call)
 	const char *name = call->match->params[0];
 	struct infra_err err = {{0}, {0}};
 
-	int r = db_infra_network_remove(call->r->db, name, call->match->params[1], &err);
+	int r = db_infra_network_remove(call->db, name, call->match->params[1], &err);
 	if (r < 0)
 		reply_db(call, r, &err);
 	else
@@ -370,7 +369,7 @@ void api_infra_connect(struct api_call *call)
 	int r = api_infra_conn_parse(body, &array, &port, &net, &fail);
 	if (r < 0)
 		reply_fail(call, r, &fail);
-	else if ((r = db_infra_connect(call->r->db, name, array, port, net, &err)) < 0)
+	else if ((r = db_infra_connect(call->db, name, array, port, net, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 201, name);
@@ -384,12 +383,12 @@ void api_infra_disconnect(struct api_call *call)
 	uint32_t port;
 
 	if (api_infra_port_text_parse(call->match->params[2], &port) < 0) {
-		api_reply_error(call->req, 400, "invalid_argument", "port",
+		api_reply_error(call, 400, "invalid_argument", "port",
 				"port must be from 0 to %d (or eth0 to eth%d), not \"%s\"", INFRA_PORTS_MAX - 1,
 				INFRA_PORTS_MAX - 1, call->match->params[2]);
 		return;
 	}
-	int r = db_infra_disconnect(call->r->db, name, array, port, net, &err);
+	int r = db_infra_disconnect(call->db, name, array, port, net, &err);
 	if (r < 0)
 		reply_db(call, r, &err);
 	else
@@ -404,12 +403,12 @@ static void plan_reply(struct api_call *call, bool deploy)
 	struct infra_plan_result res;
 	struct infra_err err = {{0}, {0}};
 
-	int r = deploy ? db_infra_deploy(call->r->db, name, &res, &err) : db_infra_plan(call->r->db, name, &res, &err);
+	int r = deploy ? db_infra_deploy(call->db, name, &res, &err) : db_infra_plan(call->db, name, &res, &err);
 	if (r < 0) {
 		reply_db(call, r, &err);
 		return;
 	}
-	api_reply_json(call->req, 200, api_infra_plan_json(name, &res));
+	api_reply_json(call, 200, api_infra_plan_json(name, &res));
 	db_infra_plan_result_done(&res);
 }
 
@@ -428,7 +427,7 @@ void api_infra_discard(struct api_call *call)
 	const char *name = call->match->params[0];
 	struct infra_err err = {{0}, {0}};
 
-	int r = db_infra_discard(call->r->db, name, &err);
+	int r = db_infra_discard(call->db, name, &err);
 	if (r < 0)
 		reply_db(call, r, &err);
 	else
@@ -445,12 +444,12 @@ void api_infra_history(struct api_call *call)
 
 	if (api_query_long(call, "limit", 20, 1, INFRA_HISTORY_MAX, &limit) < 0)
 		return;
-	int r = db_infra_history(call->r->db, name, (size_t)limit, &rows, &n, &err);
+	int r = db_infra_history(call->db, name, (size_t)limit, &rows, &n, &err);
 	if (r < 0) {
 		reply_db(call, r, &err);
 		return;
 	}
-	api_reply_json(call->req, 200, api_infra_history_json(name, rows, n));
+	api_reply_json(call, 200, api_infra_history_json(name, rows, n));
 	db_infra_history_free(rows, n);
 }
 
@@ -463,7 +462,7 @@ void api_infra_subnets_list(struct api_call *call)
 	struct infra_err err = {{0}, {0}};
 	size_t n = 0;
 
-	int r = db_infra_subnets(call->r->db, name, net, &blocks, &n, &err);
+	int r = db_infra_subnets(call->db, name, net, &blocks, &n, &err);
 	if (r < 0) {
 		reply_db(call, r, &err);
 		return;
@@ -476,7 +475,7 @@ void api_infra_subnets_list(struct api_call *call)
 		}
 	}
 	free(blocks);
-	api_reply_json(call->req, 200, arr ? json_pack("{s:s, s:o}", "network", net, "subnets", arr) : NULL);
+	api_reply_json(call, 200, arr ? json_pack("{s:s, s:o}", "network", net, "subnets", arr) : NULL);
 }
 
 void api_infra_subnet_order(struct api_call *call)
@@ -494,9 +493,9 @@ void api_infra_subnet_order(struct api_call *call)
 	json_decref(body);
 	if (r < 0)
 		reply_fail(call, r, &fail);
-	else if ((r = db_infra_subnet_order(call->r->db, name, net, len, &block.prefix, &err)) < 0)
+	else if ((r = db_infra_subnet_order(call->db, name, net, len, &block.prefix, &err)) < 0)
 		reply_db(call, r, &err);
 	else
-		api_reply_json(call->req, 201,
+		api_reply_json(call, 201,
 			       json_pack("{s:s, s:o}", "network", net, "subnet", api_infra_block_json(&block)));
 }

@@ -28,7 +28,7 @@ static const struct {
 };
 
 /* The kind of the route's collection: "/api/v1/<segment>[/...]". */
-static int api_net_kind(const struct api_call *call, enum net_kind *ret)
+static int api_net_kind(struct api_call *call, enum net_kind *ret)
 {
 	const char *seg = call->match->route->pattern + API_PREFIX_LEN;
 	size_t n = strcspn(seg, "/");
@@ -39,7 +39,7 @@ static int api_net_kind(const struct api_call *call, enum net_kind *ret)
 			return 0;
 		}
 	}
-	api_reply_error(call->req, 500, "internal", NULL, "no network kind for route %s", call->match->route->pattern);
+	api_reply_error(call, 500, "internal", NULL, "no network kind for route %s", call->match->route->pattern);
 	return -ENOENT;
 }
 
@@ -49,30 +49,30 @@ void api_net_reply_err(struct api_call *call, int r, const struct net_err *err)
 
 	switch (r) {
 	case -EINVAL:
-		api_reply_error(call->req, 400, "invalid_argument", field, "%s", err->message);
+		api_reply_error(call, 400, "invalid_argument", field, "%s", err->message);
 		break;
 	case -ENOENT:
 		/* Something the body names is missing: the request is wrong.
 		 * The object of the path is missing: 404. */
 		if (field)
-			api_reply_error(call->req, 400, "invalid_argument", field, "%s", err->message);
+			api_reply_error(call, 400, "invalid_argument", field, "%s", err->message);
 		else
-			api_reply_error(call->req, 404, "not_found", NULL, "%s", err->message);
+			api_reply_error(call, 404, "not_found", NULL, "%s", err->message);
 		break;
 	case -EEXIST:
-		api_reply_error(call->req, 409, "already_exists", field, "%s", err->message);
+		api_reply_error(call, 409, "already_exists", field, "%s", err->message);
 		break;
 	case -EBUSY:
-		api_reply_error(call->req, 409, "conflict", field, "%s", err->message);
+		api_reply_error(call, 409, "conflict", field, "%s", err->message);
 		break;
 	case -EPERM:
-		api_reply_error(call->req, 409, "protected", field, "%s", err->message);
+		api_reply_error(call, 409, "protected", field, "%s", err->message);
 		break;
 	case -ENOSPC:
-		api_reply_error(call->req, 409, "exhausted", field, "%s", err->message);
+		api_reply_error(call, 409, "exhausted", field, "%s", err->message);
 		break;
 	case -ENOMEM:
-		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
+		api_reply_error(call, 500, "internal", NULL, "out of memory");
 		break;
 	default:
 		api_reply_db_error(call, r);
@@ -89,7 +89,7 @@ bool api_net_lookup(struct api_call *call, enum net_kind kind, size_t param, int
 		api_net_subnet_key(call->match->params[param], key, sizeof(key));
 	else
 		snprintf(key, sizeof(key), "%s", call->match->params[param]);
-	int r = net_resolve(call->r->db, kind, key, ret_id, &err);
+	int r = net_resolve(call->db, kind, key, ret_id, &err);
 	if (r < 0) {
 		/* The path names the object: a miss is a 404 here. */
 		err.field[0] = '\0';
@@ -104,7 +104,7 @@ void api_net_reply_object(struct api_call *call, int status, enum net_kind kind,
 	struct net_rows rows;
 	struct net_err err;
 
-	int r = net_get(call->r->db, kind, id, &rows, &err);
+	int r = net_get(call->db, kind, id, &rows, &err);
 	if (r < 0) {
 		json_decref(extra);
 		api_net_reply_err(call, r, &err);
@@ -117,7 +117,7 @@ void api_net_reply_object(struct api_call *call, int status, enum net_kind kind,
 		o = NULL;
 	}
 	json_decref(extra);
-	api_reply_json(call->req, status, o);
+	api_reply_json(call, status, o);
 }
 
 /* ---- lists ---- */
@@ -141,7 +141,7 @@ static int api_net_query_one(struct api_call *call, const struct net_kind_info *
 	if (strcmp(name, "limit") == 0 || strcmp(name, "offset") == 0) {
 		long max = name[0] == 'l' ? NET_LIST_LIMIT_MAX : API_OFFSET_MAX, v;
 		if (api_long_parse(value, name[0] == 'l' ? 1 : 0, max, &v) < 0) {
-			api_reply_error(call->req, 400, "invalid_argument", name,
+			api_reply_error(call, 400, "invalid_argument", name,
 					"%s must be an integer from %d to %ld", name, name[0] == 'l' ? 1 : 0, max);
 			return -EINVAL;
 		}
@@ -155,7 +155,7 @@ static int api_net_query_one(struct api_call *call, const struct net_kind_info *
 		aq->owned[i] = NULL;
 		int r = api_net_filter_parse(&k->filters[i], value, &aq->owned[i], &fail);
 		if (r < 0) {
-			api_reply_error(call->req, 400, "invalid_argument", fail.field, "%s", fail.message);
+			api_reply_error(call, 400, "invalid_argument", fail.field, "%s", fail.message);
 			return r;
 		}
 		aq->q.filter[i] = aq->owned[i];
@@ -165,7 +165,7 @@ static int api_net_query_one(struct api_call *call, const struct net_kind_info *
 	size_t used = snprintf(names, sizeof(names), "limit, offset");
 	for (size_t i = 0; i < k->n_filters && used < sizeof(names); i++)
 		used += (size_t)snprintf(names + used, sizeof(names) - used, ", %s", k->filters[i].name);
-	api_reply_error(call->req, 400, "invalid_argument", name, "unknown query parameter '%.64s'; %s takes: %s", name,
+	api_reply_error(call, 400, "invalid_argument", name, "unknown query parameter '%.64s'; %s takes: %s", name,
 			k->plural, names);
 	return -EINVAL;
 }
@@ -173,8 +173,7 @@ static int api_net_query_one(struct api_call *call, const struct net_kind_info *
 /* The query string as filters and paging. On failure the 400 is sent. */
 static int api_net_query_parse(struct api_call *call, const struct net_kind_info *k, struct api_net_query *aq)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *query = call->query;
 	struct evkeyvalq kv;
 	struct evkeyval *e;
 	int r = 0;
@@ -213,7 +212,7 @@ void api_net_list(struct api_call *call, enum net_kind kind, const char *fixed_f
 			aq.q.filter[i] = idt;
 		}
 	}
-	int r = net_list(call->r->db, kind, &aq.q, &rows, &err);
+	int r = net_list(call->db, kind, &aq.q, &rows, &err);
 	api_net_query_done(&aq);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
@@ -230,7 +229,7 @@ void api_net_list(struct api_call *call, enum net_kind kind, const char *fixed_f
 				       (json_int_t)aq.q.limit, "offset", (json_int_t)aq.q.offset)
 			   : NULL;
 	net_rows_done(&rows);
-	api_reply_json(call->req, 200, body);
+	api_reply_json(call, 200, body);
 }
 
 /* ---- writes ---- */
@@ -249,10 +248,10 @@ void api_net_create(struct api_call *call, enum net_kind kind, int64_t parent)
 	int r = api_net_body_parse(k, body, true, &b, &fail);
 	json_decref(body);
 	if (r < 0) {
-		api_reply_error(call->req, 400, "invalid_argument", fail.field, "%s", fail.message);
+		api_reply_error(call, 400, "invalid_argument", fail.field, "%s", fail.message);
 		return;
 	}
-	r = net_create(call->r->db, kind, parent, &b.in, &id, &err);
+	r = net_create(call->db, kind, parent, &b.in, &id, &err);
 	api_net_body_done(&b);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
@@ -270,7 +269,7 @@ static void api_net_update(struct api_call *call, enum net_kind kind, int64_t id
 	json_t *body = NULL;
 
 	if (k->no_update) {
-		api_reply_error(call->req, 405, "method_not_allowed", NULL,
+		api_reply_error(call, 405, "method_not_allowed", NULL,
 				"a %s cannot be changed; delete it and "
 				"create it again",
 				k->name);
@@ -281,10 +280,10 @@ static void api_net_update(struct api_call *call, enum net_kind kind, int64_t id
 	int r = api_net_body_parse(k, body, false, &b, &fail);
 	json_decref(body);
 	if (r < 0) {
-		api_reply_error(call->req, 400, "invalid_argument", fail.field, "%s", fail.message);
+		api_reply_error(call, 400, "invalid_argument", fail.field, "%s", fail.message);
 		return;
 	}
-	r = net_update(call->r->db, kind, id, &b.in, &err);
+	r = net_update(call->db, kind, id, &b.in, &err);
 	api_net_body_done(&b);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
@@ -299,20 +298,20 @@ static void api_net_delete(struct api_call *call, enum net_kind kind, int64_t id
 	struct net_rows rows;
 	struct net_err err;
 
-	int r = net_get(call->r->db, kind, id, &rows, &err);
+	int r = net_get(call->db, kind, id, &rows, &err);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
 		return;
 	}
 	json_t *o = api_net_row_json(net_kind_info(kind), &rows, 0);
 	net_rows_done(&rows);
-	r = net_delete(call->r->db, kind, id, &err);
+	r = net_delete(call->db, kind, id, &err);
 	if (r < 0) {
 		json_decref(o);
 		api_net_reply_err(call, r, &err);
 		return;
 	}
-	api_reply_json(call->req, 200, o);
+	api_reply_json(call, 200, o);
 }
 
 void api_net_collection(struct api_call *call)

@@ -72,7 +72,7 @@ static int body_parse(struct api_call *call, const struct net_kind_info *info, s
 	int r = api_net_body_parse(info, body, true, ret, &fail);
 	json_decref(body);
 	if (r < 0)
-		api_reply_error(call->req, 400, "invalid_argument", fail.field, "%s", fail.message);
+		api_reply_error(call, 400, "invalid_argument", fail.field, "%s", fail.message);
 	return r;
 }
 
@@ -83,7 +83,7 @@ static bool view_load(struct api_call *call, int64_t *ret_id, struct net_view *v
 
 	if (!api_net_lookup(call, NET_SUBNET, 0, ret_id))
 		return false;
-	int r = net_view_load(call->r->db, *ret_id, v, &err);
+	int r = net_view_load(call->db, *ret_id, v, &err);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
 		return false;
@@ -104,14 +104,13 @@ void api_subnet_utilisation(struct api_call *call)
 	if (o)
 		json_object_set_new(o, "subnet", json_integer((json_int_t)id));
 	net_view_done(&v);
-	api_reply_json(call->req, 200, o);
+	api_reply_json(call, 200, o);
 }
 
 /* ?pool=auto|dhcp; -EINVAL after the 400. */
 static int pool_query(struct api_call *call, enum ipam_pool *ret)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *query = call->query;
 	struct evkeyvalq kv;
 	struct evkeyval *e;
 	int r = 0;
@@ -126,7 +125,7 @@ static int pool_query(struct api_call *call, enum ipam_pool *ret)
 		if (strcmp(e->key, "pool") == 0 && strcmp(e->value, "dhcp") == 0) {
 			*ret = IPAM_POOL_DHCP;
 		} else if (strcmp(e->key, "pool") != 0 || strcmp(e->value, "auto") != 0) {
-			api_reply_error(call->req, 400, "invalid_argument", e->key,
+			api_reply_error(call, 400, "invalid_argument", e->key,
 					"next-free takes pool=auto (auto assign, the default) or pool=dhcp");
 			r = -EINVAL;
 			break;
@@ -147,13 +146,13 @@ void api_subnet_next_free(struct api_call *call)
 		return;
 	const char *pool_name = pool == IPAM_POOL_DHCP ? "dhcp" : "auto";
 	if (ipam_alloc_next(&v.v, pool, 0, &a) < 0) {
-		api_reply_error(call->req, 409, "exhausted", NULL, "subnet %s has no free address in the %s pool",
+		api_reply_error(call, 409, "exhausted", NULL, "subnet %s has no free address in the %s pool",
 				v.cidr, pool_name);
 	} else {
 		json_t *o =
 		    json_pack("{s:I, s:s, s:s, s:o, s:b}", "subnet", (json_int_t)id, "cidr", v.cidr, "pool", pool_name,
 			      "ip", api_net_addr_json(v.v.prefix.addr.family, a.addr), "recheck", a.recheck);
-		api_reply_json(call->req, 200, o);
+		api_reply_json(call, 200, o);
 	}
 	net_view_done(&v);
 }
@@ -173,7 +172,7 @@ void api_subnet_suggestions(struct api_call *call)
 		json_object_set_new(o, "cidr", json_string(v.cidr));
 	}
 	net_view_done(&v);
-	api_reply_json(call->req, 200, o);
+	api_reply_json(call, 200, o);
 }
 
 /* Assign per req and answer 201 with the address object, plus "recheck"
@@ -184,7 +183,7 @@ static void allocate_reply(struct api_call *call, struct net_alloc_req *req)
 	struct net_err err;
 	char warn[300], when[API_TIME_STRLEN];
 
-	int r = net_ip_allocate(call->r->db, req, &res, &err);
+	int r = net_ip_allocate(call->db, req, &res, &err);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
 		return;
@@ -242,19 +241,19 @@ void api_subnet_release_ip(struct api_call *call)
 		return;
 	/* Read the row first: the answer shows what was released. */
 	json_t *o = NULL;
-	if (net_resolve(call->r->db, NET_IP, b.in.val[0], &ip_id, &err) == 0 &&
-	    net_get(call->r->db, NET_IP, ip_id, &rows, &err) == 0) {
+	if (net_resolve(call->db, NET_IP, b.in.val[0], &ip_id, &err) == 0 &&
+	    net_get(call->db, NET_IP, ip_id, &rows, &err) == 0) {
 		o = api_net_row_json(net_kind_info(NET_IP), &rows, 0);
 		net_rows_done(&rows);
 	}
-	int r = net_ip_release(call->r->db, id, b.in.val[0], &ip_id, &err);
+	int r = net_ip_release(call->db, id, b.in.val[0], &ip_id, &err);
 	api_net_body_done(&b);
 	if (r < 0) {
 		json_decref(o);
 		api_net_reply_err(call, r, &err);
 		return;
 	}
-	api_reply_json(call->req, 200, o ? json_pack("{s:o}", "released", o) : NULL);
+	api_reply_json(call, 200, o ? json_pack("{s:o}", "released", o) : NULL);
 }
 
 /* ---- machine interfaces and their links ---- */
@@ -282,7 +281,7 @@ void api_interface_link(struct api_call *call)
 	if (!api_net_lookup(call, NET_INTERFACE, 0, &id) || body_parse(call, &link_info, &b) < 0)
 		return;
 	/* link_fields: subnet, mode, ip, hostname, comment */
-	int r = net_resolve(call->r->db, NET_SUBNET, b.in.val[0], &subnet, &err);
+	int r = net_resolve(call->db, NET_SUBNET, b.in.val[0], &subnet, &err);
 	if (r < 0) {
 		snprintf(err.field, sizeof(err.field), "subnet");
 		api_net_reply_err(call, r == -ENOENT ? -EINVAL : r, &err);
@@ -312,7 +311,7 @@ void api_interface_unlink(struct api_call *call)
 
 	if (!api_net_lookup(call, NET_INTERFACE, 0, &id) || !api_net_lookup(call, NET_IP, 1, &link))
 		return;
-	int r = net_get(call->r->db, NET_IP, link, &rows, &err);
+	int r = net_get(call->db, NET_IP, link, &rows, &err);
 	if (r < 0) {
 		api_net_reply_err(call, r, &err);
 		return;
@@ -320,17 +319,17 @@ void api_interface_unlink(struct api_call *call)
 	const char *owner = net_rows_get(&rows, 0, (size_t)net_col_index(NET_IP, "interface"));
 	if (!owner || strtoll(owner, NULL, 10) != id) {
 		net_rows_done(&rows);
-		api_reply_error(call->req, 404, "not_found", NULL, "interface %" PRId64 " has no link %" PRId64, id,
+		api_reply_error(call, 404, "not_found", NULL, "interface %" PRId64 " has no link %" PRId64, id,
 				link);
 		return;
 	}
 	json_t *o = api_net_row_json(net_kind_info(NET_IP), &rows, 0);
 	net_rows_done(&rows);
-	r = net_delete(call->r->db, NET_IP, link, &err);
+	r = net_delete(call->db, NET_IP, link, &err);
 	if (r < 0) {
 		json_decref(o);
 		api_net_reply_err(call, r, &err);
 		return;
 	}
-	api_reply_json(call->req, 200, o);
+	api_reply_json(call, 200, o);
 }

@@ -1,13 +1,15 @@
-/* Requests parked while a rack works on them.
+/* Requests parked while a rack or a database job works on them.
  *
  * evhttp (2.1) keeps a request alive until we reply, but two things can
- * happen while a rack is slow: the client closes its connection, or the API
+ * happen meanwhile: the client closes its connection, or the API
  * shuts down (evhttp_free). Both run the connection's close callback, so
  * that is where a parked request learns it has nobody to answer. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/http.h>
+
+#include "common/util.h"
 
 #include "region/api/internal.h"
 
@@ -24,7 +26,8 @@ static void pending_unlink(struct api_pending *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	p->prev = p->next = NULL;
-	api->n_pending--;
+	if (p->on_rack)
+		api->n_pending--;
 	p->api = NULL;
 }
 
@@ -41,37 +44,46 @@ static void pending_closed(struct evhttp_connection *evcon, void *arg)
 	p->evcon = NULL;
 }
 
-struct api_pending *api_pending_start(struct api_call *call, const char *subject, long timeout_ms)
+static struct api_pending *pending_new(struct api_call *call, bool on_rack)
 {
 	struct api *api = call->api;
-	struct api_pending *p;
+	struct api_pending *p = xcalloc(1, sizeof(*p));
 
-	if (api->n_pending >= API_MAX_PENDING) {
-		evhttp_add_header(evhttp_request_get_output_headers(call->req), "Retry-After", "1");
-		api_reply_error(call->req, 503, "busy", NULL, "too many requests waiting on racks (%d); retry later",
-				API_MAX_PENDING);
-		return NULL;
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
-		return NULL;
-	}
 	p->api = api;
 	p->req = call->req;
 	p->evcon = evhttp_request_get_connection(call->req);
-	snprintf(p->subject, sizeof(p->subject), "%s", subject);
-	p->timeout_ms = timeout_ms;
+	p->on_rack = on_rack;
 	p->next = api->pending;
 	if (p->next)
 		p->next->prev = p;
 	api->pending = p;
-	api->n_pending++;
+	if (on_rack)
+		api->n_pending++;
 	/* One request at a time per connection: evhttp reads the next one
 	 * only after we replied, so this callback slot is ours until then. */
 	if (p->evcon)
 		evhttp_connection_set_closecb(p->evcon, pending_closed, p);
 	return p;
+}
+
+struct api_pending *api_pending_start(struct api_call *call, const char *subject, long timeout_ms)
+{
+	if (call->api->n_pending >= API_MAX_PENDING) {
+		call->retry_after_s = 1;
+		api_reply_error(call, 503, "busy", NULL, "too many requests waiting on racks (%d); retry later",
+				API_MAX_PENDING);
+		return NULL;
+	}
+	struct api_pending *p = pending_new(call, true);
+	snprintf(p->subject, sizeof(p->subject), "%s", subject);
+	p->timeout_ms = timeout_ms;
+	return p;
+}
+
+void api_pending_park(struct api_call *call)
+{
+	call->parked = pending_new(call, false);
+	call->req = NULL; /* the loop's again until released */
 }
 
 struct evhttp_request *api_pending_release(struct api_pending *p)

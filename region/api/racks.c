@@ -6,6 +6,7 @@
 
 #include <event2/http.h>
 
+#include "common/util.h"
 #include "region/api/codec.h"
 #include "region/api/internal.h"
 #include "region/db/db.h"
@@ -29,56 +30,85 @@ static json_t *rack_json(struct api_call *call, const struct rack_row *row)
 	return api_rack_json(row, region_rack_connected(call->r, row->id) || elsewhere);
 }
 
-void api_racks_list(struct api_call *call)
-{
-	struct rack_row *rows = NULL;
-	size_t n = 0;
-	json_t *arr;
+/* Rows read by the database job, shown on the loop where the session
+ * table lives. */
+struct racks_state {
+	struct rack_row *rows;
+	size_t n;
+};
 
-	int rc = db_rack_list(call->r->db, &rows, &n);
-	if (rc < 0) {
-		api_reply_db_error(call, rc);
-		return;
-	}
-	arr = json_array();
-	for (size_t i = 0; arr && i < n; i++) {
-		if (json_array_append_new(arr, rack_json(call, &rows[i])) < 0) {
+static void racks_state_free(void *arg)
+{
+	struct racks_state *st = arg;
+	db_rack_rows_free(st->rows, st->n);
+	free(st);
+}
+
+static void racks_list_show(struct api_call *call)
+{
+	struct racks_state *st = call->state;
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < st->n; i++) {
+		if (json_array_append_new(arr, rack_json(call, &st->rows[i])) < 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	}
-	db_rack_rows_free(rows, n);
-	api_reply_json(call->req, 200, arr ? json_pack("{s:o}", "racks", arr) : NULL);
+	api_reply_json(call, 200, arr ? json_pack("{s:o}", "racks", arr) : NULL);
+}
+
+static void rack_get_show(struct api_call *call)
+{
+	struct racks_state *st = call->state;
+	api_reply_json(call, 200, rack_json(call, &st->rows[0]));
+}
+
+void api_racks_list(struct api_call *call)
+{
+	struct racks_state *st = xcalloc(1, sizeof(*st));
+
+	int rc = db_rack_list(call->db, &st->rows, &st->n);
+	if (rc < 0) {
+		free(st);
+		api_reply_db_error(call, rc);
+		return;
+	}
+	call->state = st;
+	call->state_free = racks_state_free;
+	call->then = racks_list_show;
 }
 
 void api_rack_get(struct api_call *call)
 {
 	const char *id = call->match->params[0];
-	struct rack_row row;
+	struct racks_state *st = xcalloc(1, sizeof(*st));
 
-	memset(&row, 0, sizeof(row));
-	int rc = db_rack_get(call->r->db, id, &row);
-	if (rc == -ENOENT) {
-		api_reply_error(call->req, 404, "not_found", NULL, "rack \"%s\" not found", id);
-		return;
-	}
+	st->rows = xcalloc(1, sizeof(*st->rows));
+	st->n = 1;
+	int rc = db_rack_get(call->db, id, &st->rows[0]);
 	if (rc < 0) {
-		api_reply_db_error(call, rc);
+		racks_state_free(st);
+		if (rc == -ENOENT)
+			api_reply_error(call, 404, "not_found", NULL, "rack \"%s\" not found", id);
+		else
+			api_reply_db_error(call, rc);
 		return;
 	}
-	api_reply_json(call->req, 200, rack_json(call, &row));
-	db_rack_row_done(&row);
+	call->state = st;
+	call->state_free = racks_state_free;
+	call->then = rack_get_show;
 }
 
-/* true if the rack exists; otherwise the 404 (or 503) is sent. Checked
+/* true if the rack exists; otherwise the 404 (or 503) is recorded. Checked
  * up front so that an unknown id is a 404, not a "disconnected" 409. */
 static bool rack_exists(struct api_call *call, const char *id)
 {
-	int rc = db_rack_exists(call->r->db, id);
+	int rc = db_rack_exists(call->db, id);
 	if (rc > 0)
 		return true;
 	if (rc == 0)
-		api_reply_error(call->req, 404, "not_found", NULL, "rack \"%s\" not found", id);
+		api_reply_error(call, 404, "not_found", NULL, "rack \"%s\" not found", id);
 	else
 		api_reply_db_error(call, rc);
 	return false;
@@ -92,20 +122,20 @@ static void reply_rack_failure(struct evhttp_request *req, const struct api_pend
 
 	switch (status) {
 	case -ENOTCONN:
-		api_reply_error(req, 409, "rack_disconnected", NULL, "rack \"%s\" is not connected", id);
+		api_send_error(req, 409, "rack_disconnected", NULL, "rack \"%s\" is not connected", id);
 		break;
 	case -ETIMEDOUT:
-		api_reply_error(req, 504, "timeout", NULL, "rack \"%s\" did not answer within %ld ms", id,
+		api_send_error(req, 504, "timeout", NULL, "rack \"%s\" did not answer within %ld ms", id,
 				p->timeout_ms);
 		break;
 	case -ENOENT:
-		api_reply_error(req, 404, "not_found", NULL, "rack \"%s\" not found", id);
+		api_send_error(req, 404, "not_found", NULL, "rack \"%s\" not found", id);
 		break;
 	case -ECANCELED:
-		api_reply_error(req, 502, "rack_error", NULL, "rack \"%s\": session ended before it answered", id);
+		api_send_error(req, 502, "rack_error", NULL, "rack \"%s\": session ended before it answered", id);
 		break;
 	default:
-		api_reply_error(req, 502, "rack_error", NULL, "rack \"%s\": %s", id, why);
+		api_send_error(req, 502, "rack_error", NULL, "rack \"%s\": %s", id, why);
 		break;
 	}
 }
@@ -116,12 +146,25 @@ static void ping_done(void *arg, int status, const char *message, int64_t rtt_us
 	struct evhttp_request *req = api_pending_release(p);
 
 	if (req && status == 0)
-		api_reply_json(req, 200,
+		api_send_json(req, 200,
 			       json_pack("{s:s, s:s, s:f}", "rack", p->subject, "result", "pong", "rtt_ms",
 					 (double)rtt_us / 1000.0));
 	else if (req)
 		reply_rack_failure(req, p, status, message);
 	api_pending_free(p);
+}
+
+/* The loop step of a ping: the rack exists; ask its session. */
+static void rack_ping_send(struct api_call *call)
+{
+	const char *id = call->match->params[0];
+	long timeout = *(long *)call->state;
+
+	struct api_pending *p = api_pending_start(call, id, timeout);
+	if (!p)
+		return;
+	/* May call ping_done before returning; p is not ours after this. */
+	region_rack_ping(call->r, id, (int)timeout, ping_done, p);
 }
 
 void api_rack_ping(struct api_call *call)
@@ -134,11 +177,11 @@ void api_rack_ping(struct api_call *call)
 		return;
 	if (!rack_exists(call, id))
 		return;
-	struct api_pending *p = api_pending_start(call, id, timeout);
-	if (!p)
-		return;
-	/* May call ping_done before returning; p is not ours after this. */
-	region_rack_ping(call->r, id, (int)timeout, ping_done, p);
+	long *st = xmalloc(sizeof(*st));
+	*st = timeout;
+	call->state = st;
+	call->state_free = free;
+	call->then = rack_ping_send;
 }
 
 static json_t *version_json(uint64_t version)
@@ -155,23 +198,47 @@ static void config_done(void *arg, int status, const char *message, int64_t rtt_
 	if (!req) {
 		/* nobody to tell */
 	} else if (status == 0) {
-		api_reply_json(req, 200,
+		api_send_json(req, 200,
 			       json_pack("{s:s, s:o, s:b}", "rack", id, "version", version_json(version), "acked", 1));
 	} else if (status == -ENOTCONN) {
 		/* Stored; the rack gets it when it next connects. */
-		api_reply_json(req, 202,
+		api_send_json(req, 202,
 			       json_pack("{s:s, s:o, s:b}", "rack", id, "version", version_json(version), "acked", 0));
 	} else if (status == -ETIMEDOUT) {
-		api_reply_error(req, 504, "timeout", NULL,
+		api_send_error(req, 504, "timeout", NULL,
 				"config version %llu is stored, but rack \"%s\" did not acknowledge it within %ld ms",
 				(unsigned long long)version, id, p->timeout_ms);
 	} else if (status == -EREMOTEIO) {
-		api_reply_error(req, 502, "rack_error", NULL, "rack \"%s\" rejected config version %llu: %s", id,
+		api_send_error(req, 502, "rack_error", NULL, "rack \"%s\" rejected config version %llu: %s", id,
 				(unsigned long long)version, message && *message ? message : "no reason given");
 	} else {
 		reply_rack_failure(req, p, status, message);
 	}
 	api_pending_free(p);
+}
+
+struct rack_config_state {
+	char *settings, *boot;
+	long timeout;
+};
+
+static void rack_config_state_free(void *arg)
+{
+	struct rack_config_state *st = arg;
+	free(st->settings);
+	free(st->boot);
+	free(st);
+}
+
+/* The loop step of a config push: store it and send it (region/rpc). */
+static void rack_config_send(struct api_call *call)
+{
+	struct rack_config_state *st = call->state;
+	const char *id = call->match->params[0];
+
+	struct api_pending *p = api_pending_start(call, id, st->timeout);
+	if (p)
+		region_rack_push_config_boot(call->r, id, st->settings, st->boot, (int)st->timeout, config_done, p);
 }
 
 void api_rack_config(struct api_call *call)
@@ -188,7 +255,7 @@ void api_rack_config(struct api_call *call)
 	if (api_body_json(call, &body) < 0)
 		return;
 	if (api_config_body_check(body, &settings, &fail) < 0) {
-		api_reply_error(call->req, 400, "invalid_argument", fail.field, "%s", fail.message);
+		api_reply_error(call, 400, "invalid_argument", fail.field, "%s", fail.message);
 		json_decref(body);
 		return;
 	}
@@ -197,19 +264,15 @@ void api_rack_config(struct api_call *call)
 		return;
 	}
 	/* Sorted so that equal settings always store as equal text. */
-	char *text = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
+	struct rack_config_state *st = xcalloc(1, sizeof(*st));
 	json_t *boot_configs = json_object_get(body, "boot_configs");
-	char *boot = boot_configs ? json_dumps(boot_configs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	st->settings = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
+	st->boot = boot_configs ? json_dumps(boot_configs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	st->timeout = timeout;
 	json_decref(body);
-	if (!text || (boot_configs && !boot)) {
-		free(text);
-		free(boot);
-		api_reply_error(call->req, 500, "internal", NULL, "out of memory");
-		return;
-	}
-	struct api_pending *p = api_pending_start(call, id, timeout);
-	if (p)
-		region_rack_push_config_boot(call->r, id, text, boot, (int)timeout, config_done, p);
-	free(text);
-	free(boot);
+	if (!st->settings || (boot_configs && !st->boot))
+		oom_abort(0);
+	call->state = st;
+	call->state_free = rack_config_state_free;
+	call->then = rack_config_send;
 }

@@ -25,6 +25,15 @@ enum api_method {
 struct api_call;
 typedef void (*api_handler_fn)(struct api_call *call);
 
+/* Where a route's handler runs (ARCHITECTURE.md: the database never stalls
+ * the loop). */
+enum api_run {
+	API_RUN_DEFAULT, /* by method: GET/HEAD read lane, others write lane */
+	API_RUN_READ,	 /* a database job on a read lane */
+	API_RUN_WRITE,	 /* a database job on the (one, ordered) write lane */
+	API_RUN_LOOP,	 /* on the loop thread; must not touch the database */
+};
+
 /* One row of the routing table. pattern is a path whose "{name}" segments
  * match one non-empty segment each, e.g. "/api/v1/racks/{id}/ping". */
 struct api_route {
@@ -32,6 +41,7 @@ struct api_route {
 	unsigned methods; /* enum api_method bits; GET implies HEAD */
 	api_handler_fn handler;
 	bool public; /* no API key needed */
+	enum api_run run;
 };
 
 struct api_match {

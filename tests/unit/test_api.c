@@ -1,17 +1,19 @@
 /* Unit tests for the pure parts of the REST API: routing, path decoding,
  * error bodies, timestamps, bearer parsing, config body checks and the
- * rack JSON. */
+ * rack JSON, and the API key cache. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "region/api/codec.h"
+#include "region/api/internal.h"
 #include "region/api/route.h"
 #include "region/db/db.h"
 
@@ -29,9 +31,9 @@ static void h_c(struct api_call *c)
 }
 
 static const struct api_route routes[] = {
-    {"/api/v1/version", API_GET, h_a, true},	       {"/api/v1/racks", API_GET, h_a, false},
-    {"/api/v1/racks/{id}", API_GET, h_b, false},       {"/api/v1/racks/{id}", API_DELETE, h_c, false},
-    {"/api/v1/racks/{id}/ping", API_POST, h_c, false},
+    {"/api/v1/version", API_GET, h_a, true, API_RUN_DEFAULT},	       {"/api/v1/racks", API_GET, h_a, false, API_RUN_DEFAULT},
+    {"/api/v1/racks/{id}", API_GET, h_b, false, API_RUN_DEFAULT},       {"/api/v1/racks/{id}", API_DELETE, h_c, false, API_RUN_DEFAULT},
+    {"/api/v1/racks/{id}/ping", API_POST, h_c, false, API_RUN_DEFAULT},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -389,6 +391,50 @@ static void test_rack_json(void **state)
 	json_decref(j);
 }
 
+/* A key is accepted from the cache while fresh, accepted but due for a
+ * check while stale, and unknown once too old; a failed check forgets it. */
+static void test_auth_cache(void **state)
+{
+	struct api_auth_cache *c = api_auth_cache_new();
+	const char *k = "irk_0123456789abcdef0123456789abcdef01234567";
+
+	assert_int_equal(api_auth_cache_lookup(c, k, 1000), 0);
+	api_auth_cache_store(c, k, true, 1000);
+	assert_int_equal(api_auth_cache_lookup(c, k, 1000), 1);
+	assert_int_equal(api_auth_cache_lookup(c, "irk_other", 1000), 0);
+	assert_int_equal(api_auth_cache_lookup(c, k, 1000 + API_AUTH_FRESH_MS - 1), 1);
+	assert_int_equal(api_auth_cache_lookup(c, k, 1000 + API_AUTH_FRESH_MS), 2);
+	/* one background check at a time */
+	assert_false(api_auth_cache_revalidating(c, k, true));
+	assert_true(api_auth_cache_revalidating(c, k, true));
+	assert_int_equal(api_auth_cache_lookup(c, k, 1000 + API_AUTH_STALE_MS), 0);
+	/* a successful check makes it fresh again and ends the check */
+	api_auth_cache_store(c, k, true, 1000 + API_AUTH_FRESH_MS);
+	assert_false(api_auth_cache_revalidating(c, k, false));
+	assert_int_equal(api_auth_cache_lookup(c, k, 1000 + API_AUTH_FRESH_MS), 1);
+	/* revoked: the next check says no, and the key is forgotten */
+	api_auth_cache_store(c, k, false, 2000);
+	assert_int_equal(api_auth_cache_lookup(c, k, 2000), 0);
+	api_auth_cache_free(c);
+}
+
+/* A full cache makes room by dropping the entry checked longest ago. */
+static void test_auth_cache_eviction(void **state)
+{
+	struct api_auth_cache *c = api_auth_cache_new();
+	char key[64];
+
+	for (int i = 0; i < API_AUTH_CACHE_MAX; i++) {
+		snprintf(key, sizeof(key), "irk_key%d", i);
+		api_auth_cache_store(c, key, true, 10000 + i);
+	}
+	api_auth_cache_store(c, "irk_newcomer", true, 20000);
+	assert_int_equal(api_auth_cache_lookup(c, "irk_newcomer", 20000), 1);
+	assert_int_equal(api_auth_cache_lookup(c, "irk_key0", 10001), 0);
+	assert_int_equal(api_auth_cache_lookup(c, "irk_key1", 10001), 1);
+	api_auth_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +453,8 @@ int main(void)
 	    cmocka_unit_test(test_config_body_limits),
 	    cmocka_unit_test(test_config_body_boot_configs),
 	    cmocka_unit_test(test_rack_json),
+	    cmocka_unit_test(test_auth_cache),
+	    cmocka_unit_test(test_auth_cache_eviction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
