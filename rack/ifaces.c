@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/net.h"
+#include "common/util.h"
 #include "rack/rack.h"
 
 #define IFACES_MAX 256
@@ -76,11 +77,8 @@ static void ifaces_add_addr(struct rack_iface_info *f, const struct ifaddrs *ia)
 	char text[IPADDR_STRLEN], cidr[IPPREFIX_STRLEN];
 	ipaddr_format(&a, text, sizeof(text));
 	snprintf(cidr, sizeof(cidr), "%s/%u", text, len);
-	char **n = realloc(f->addresses, (f->n_addresses + 1) * sizeof(char *));
-	if (!n)
-		abort();
-	f->addresses = n;
-	f->addresses[f->n_addresses++] = strdup(cidr);
+	f->addresses = xreallocarray(f->addresses, f->n_addresses + 1, sizeof(char *));
+	f->addresses[f->n_addresses++] = xstrdup(cidr);
 }
 
 static int ifaces_collect(struct rack_iface_info **ret, size_t *ret_n)

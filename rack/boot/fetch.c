@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/version.h"
+#include "common/util.h"
 
 #define REGION_TLS_NAME	  "ironrack-region"
 #define CONNECT_TIMEOUT_S 15
@@ -28,13 +28,6 @@ struct xfer {
 	const atomic_bool *stop;
 	int err;
 };
-
-static double now_s(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 static int pwrite_full(int fd, const char *p, size_t len, uint64_t off)
 {
@@ -54,9 +47,7 @@ static int pwrite_full(int fd, const char *p, size_t len, uint64_t off)
 /* Start the hash over from the bytes already in the .part file. */
 static int xfer_hash_part(struct xfer *x)
 {
-	char *buf = malloc(1u << 20);
-	if (!buf)
-		abort();
+	char *buf = xmalloc(1u << 20);
 	int rc = 0;
 	for (uint64_t off = 0; off < x->have && rc == 0;) {
 		size_t want = x->have - off > (1u << 20) ? (1u << 20) : (size_t)(x->have - off);
@@ -124,7 +115,7 @@ static int fetch_target(const char *url, char **ret_url, struct curl_slist **ret
 	char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL, line[600];
 	int rc = -EINVAL;
 	if (!u)
-		abort();
+		oom_abort(0); /* a library's NULL: out of memory */
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || strcmp(scheme, "https") != 0 ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
@@ -137,10 +128,8 @@ static int fetch_target(const char *url, char **ret_url, struct curl_slist **ret
 	snprintf(line, sizeof(line), "%s:%s:%s:%s", REGION_TLS_NAME, port, host, port);
 	*ret_connect = curl_slist_append(NULL, line);
 	if (!*ret_connect)
-		abort();
-	*ret_url = strdup(out);
-	if (!*ret_url)
-		abort();
+		oom_abort(0); /* a library's NULL: out of memory */
+	*ret_url = xstrdup(out);
 	rc = 0;
 out:
 	curl_free(scheme);
@@ -164,7 +153,7 @@ static int fetch_transfer(struct xfer *x, const char *url, struct curl_slist *co
 	char cerr[CURL_ERROR_SIZE] = "";
 	CURL *c = x->c = curl_easy_init();
 	if (!c)
-		abort();
+		oom_abort(0); /* a library's NULL: out of memory */
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
@@ -249,10 +238,10 @@ int boot_fetch(int dirfd, const char *base, const struct bootres_entry *want, co
 	x.h = bootres_hash_new();
 	ret->resumed_at = x.have;
 	rc = xfer_hash_part(&x);
-	double t0 = now_s();
+	int64_t t0 = clock_mono_us();
 	if (rc >= 0 && x.have < x.expect)
 		rc = fetch_transfer(&x, target, connect, tls, ret->error, sizeof(ret->error));
-	ret->seconds = now_s() - t0;
+	ret->seconds = (double)(clock_mono_us() - t0) / 1e6;
 	ret->received = x.have - ret->resumed_at;
 	if (rc < 0)
 		goto out;

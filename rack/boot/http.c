@@ -209,7 +209,7 @@ static void reply_error(const struct http_req *r, int status, const char *reason
 	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
 
 	if (!body)
-		abort();
+		oom_abort(0); /* a library's NULL: out of memory */
 	evbuffer_add_printf(body, "%d %s\n", status, reason);
 	evhttp_add_header(out, "Content-Type", "text/plain; charset=utf-8");
 	reply_log(r, status, 0, why);
@@ -222,7 +222,7 @@ static void reply_data(const struct http_req *r, const char *data, size_t len, c
 	struct evbuffer *body = evbuffer_new();
 
 	if (!body)
-		abort();
+		oom_abort(0); /* a library's NULL: out of memory */
 	evbuffer_add(body, data, len);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", type);
 	reply_log(r, 200, r->head ? 0 : len, NULL);
@@ -277,7 +277,7 @@ static void reply_file(const struct http_req *r, const char *name, size_t len)
 	}
 	struct evbuffer *body = evbuffer_new();
 	if (!body)
-		abort();
+		oom_abort(0); /* a library's NULL: out of memory */
 	if (r->head || n == 0) {
 		close(fd);
 	} else {
@@ -374,9 +374,7 @@ static bool conn_admit(struct boot_http *h, struct evhttp_connection *evcon)
 	}
 	if (h->n_conns >= h->max_connections)
 		return false;
-	struct http_conn *c = calloc(1, sizeof(*c));
-	if (!c)
-		abort();
+	struct http_conn *c = xcalloc(1, sizeof(*c));
 	c->h = h;
 	c->evcon = evcon;
 	c->next = h->conns;
@@ -411,12 +409,10 @@ static void request_addrs(struct evhttp_request *req, char *client, size_t len, 
 static void request_config(struct boot_http *h, struct http_req *r, const struct boot_request *br,
 			   const struct sockaddr_storage *local, const char *name, size_t len)
 {
-	struct http_wait *w = calloc(1, sizeof(*w) + len + 1);
+	struct http_wait *w = xcalloc(1, sizeof(*w) + len + 1);
 	const struct boot_config *c;
 	const char *source;
 
-	if (!w)
-		abort();
 	w->w.done = wait_done;
 	if (rack_boot_resolve(h->k, br, (const struct sockaddr *)local, &w->w, &c, &source) == 1) {
 		free(w);

@@ -12,6 +12,7 @@
 
 #include "common/bootres.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "rack/rack.h"
 
 struct loader {
@@ -69,9 +70,7 @@ static int write_full(int fd, const char *p, size_t len)
 /* Copy src (open, st) to rootfd/dst through rootfd/.dst.tmp.PID. */
 static int loader_copy(int srcfd, const struct stat *st, int rootfd, const char *dst)
 {
-	char tmp[NAME_MAX + 1], *buf = malloc(1u << 20);
-	if (!buf)
-		abort();
+	char tmp[NAME_MAX + 1], *buf = xmalloc(1u << 20);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", dst, (long)getpid());
 	int fd = openat(rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	int rc = fd < 0 ? -errno : 0;

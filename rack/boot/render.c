@@ -6,19 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+#include "common/util.h"
 
 /* "aa-bb-cc-dd-ee-ff" with a given separator, exactly. */
 static bool parse_mac_sep(const char *s, char sep, uint8_t mac[6])
 {
 	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+		int hi = hex_digit_value(s[0]), lo = hi < 0 ? -1 : hex_digit_value(s[1]);
 		if (lo < 0)
 			return false;
 		mac[i] = (uint8_t)(hi << 4 | lo);
@@ -35,7 +29,7 @@ static bool is_hex_ip_fallback(const char *s)
 	if (n == 0 || n > 8)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		if (hexval(s[i]) < 0 || islower((unsigned char)s[i]))
+		if (hex_digit_value(s[i]) < 0 || islower((unsigned char)s[i]))
 			return false;
 	}
 	return true;

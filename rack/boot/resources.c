@@ -21,6 +21,7 @@
 #include "rack/boot/fetch.h"
 #include "rack/boot/loaders.h"
 #include "common/rpc/rpc.h"
+#include "common/util.h"
 #include "rack/rack.h"
 #include "rack/session.h"
 
@@ -69,21 +70,11 @@ static void res_list_free(struct res_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (!d)
-		abort();
-	return d;
-}
-
 static void res_list_alloc(struct res_list *l, size_t n)
 {
 	l->n = n;
-	l->e = calloc(n ? n : 1, sizeof(*l->e));
-	l->url = calloc(n ? n : 1, sizeof(*l->url));
-	if (!l->e || !l->url)
-		abort();
+	l->e = xcalloc(n ? n : 1, sizeof(*l->e));
+	l->url = xcalloc(n ? n : 1, sizeof(*l->url));
 }
 
 static int res_list_from_pb(const Ironrack__V1__RackConfig *cfg, struct res_list *ret, char *msg, size_t len)
@@ -303,9 +294,7 @@ static void sync_run(void *arg)
 	struct bootres_manifest m = {0};
 	manifest_load(j, &m);
 	/* What we hold: the manifest, minus files changed behind our back. */
-	struct bootres_entry *have = malloc((m.n ? m.n : 1) * sizeof(*have));
-	if (!have)
-		abort();
+	struct bootres_entry *have = xmalloc((m.n ? m.n : 1) * sizeof(*have));
 	for (size_t i = 0; i < m.n; i++) {
 		have[i] = m.e[i];
 		if (!entry_on_disk(rootfd, &have[i]))
@@ -372,9 +361,7 @@ static void sync_done(void *arg, bool cancelled)
 static void sync_start(struct rack_resources *rr)
 {
 	struct rack *k = rr->k;
-	struct sync_job *j = calloc(1, sizeof(*j));
-	if (!j)
-		abort();
+	struct sync_job *j = xcalloc(1, sizeof(*j));
 	j->rr = rr;
 	snprintf(j->root, sizeof(j->root), "%s", rr->root);
 	snprintf(j->manifest_path, sizeof(j->manifest_path), "%s", rr->manifest_path);
@@ -450,9 +437,7 @@ const struct rack_config_part rack_resources_config_part = {
 int rack_resources_start(struct rack *k, const char *boot_root)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	struct rack_resources *rr = calloc(1, sizeof(*rr));
-	if (!rr)
-		abort();
+	struct rack_resources *rr = xcalloc(1, sizeof(*rr));
 	rr->k = k;
 	rr->backoff_s = RETRY_FIRST_S;
 	snprintf(rr->root, sizeof(rr->root), "%s", boot_root);

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/rpc/rpc.h"
+#include "common/util.h"
 #include "ironrack/v1/region.pb-c.h"
 #include "rack/rack.h"
 #include "rack/session.h"
@@ -41,13 +42,6 @@ struct rack_boot {
 	struct boot_fetch *fetches;
 	struct tftp_hook tftp_hook;
 };
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int rack_boot_init(struct rack *k)
 {
@@ -108,11 +102,9 @@ int rack_boot_root(const struct rack *k, char *buf, size_t len)
 int rack_boot_prepare(const Ironrack__V1__RackConfig *cfg, struct boot_table **ret, char *msg, size_t len)
 {
 	size_t n = cfg->n_boot_configs;
-	struct boot_config_text *in = calloc(n ? n : 1, sizeof(*in));
+	struct boot_config_text *in = xcalloc(n ? n : 1, sizeof(*in));
 	struct boot_table_error err;
 
-	if (!in)
-		abort();
 	for (size_t i = 0; i < n; i++) {
 		const Ironrack__V1__BootConfig *bc = cfg->boot_configs[i];
 		in[i] = (struct boot_config_text){ bc->mac, bc->purpose, bc->kernel, bc->initrd, bc->cmdline };
@@ -308,7 +300,7 @@ static void fetch_done(void *arg, int status, const char *message, ProtobufCMess
 	if (f->next)
 		f->next->prev = f->prev;
 	mac_format(f->mac, mac, sizeof(mac));
-	double secs = (double)(mono_us() - f->started_us) / 1e6;
+	double secs = (double)(clock_mono_us() - f->started_us) / 1e6;
 
 	struct boot_config c = { .has_mac = true };
 	memcpy(c.mac, f->mac, 6);
@@ -360,12 +352,10 @@ static bool fetch_start(struct rack_boot *b, const struct boot_request *r, const
 			 boot_table_default(b->table) ? "serving the default config" : "no default config to serve");
 		return false;
 	}
-	struct boot_fetch *f = calloc(1, sizeof(*f));
-	if (!f)
-		abort();
+	struct boot_fetch *f = xcalloc(1, sizeof(*f));
 	f->b = b;
 	memcpy(f->mac, r->mac, 6);
-	f->started_us = mono_us();
+	f->started_us = clock_mono_us();
 	iface_of(k, local, iface, sizeof(iface));
 	Ironrack__V1__BootConfigRequest req = IRONRACK__V1__BOOT_CONFIG_REQUEST__INIT;
 	req.mac = mac;
@@ -475,9 +465,7 @@ static int tftp_boot_take(void *arg, struct tftp_held *h)
 	boot_path_classify(tftp_held_name(h), &r);
 	if (r.kind == BOOT_FILE_NONE)
 		return 0;
-	struct tftp_boot_req *t = calloc(1, sizeof(*t));
-	if (!t)
-		abort();
+	struct tftp_boot_req *t = xcalloc(1, sizeof(*t));
 	t->w.done = tftp_boot_done;
 	t->k = k;
 	t->h = h;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/net.h"
+#include "common/util.h"
 
 /* ---- owned copies of a config ---- */
 
@@ -14,10 +15,7 @@ static char *dup_or_null(const char *s)
 {
 	if (!s)
 		return NULL;
-	char *d = strdup(s);
-	if (!d)
-		abort(); /* out of memory: one policy (STYLE.md) */
-	return d;
+	return xstrdup(s);
 }
 
 static void config_copy(struct boot_config *dst, const struct boot_config *src)

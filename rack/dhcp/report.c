@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/net.h"
+#include "common/util.h"
 #include "rack/dhcp/report.h"
 
 /* The two non-lease event kinds, each rate-limited on its own. */
@@ -134,17 +135,10 @@ int dhcp_report_event_from_lease(struct dhcp_report_event *ret, const struct lea
 
 /* ---- queue ---- */
 
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec + 1; /* never 0: 0 means "never logged" */
-}
-
 static void report_warn(struct dhcp_report *r, const char *ifname, const struct dhcp_event *ev)
 {
 	int w = ev->kind == DHCP_EV_POOL_EXHAUSTED ? WARN_POOL : WARN_BUSY;
-	int64_t now = mono_s();
+	int64_t now = clock_mono_ms() / 1000 + 1; /* never 0: 0 means "never logged" */
 	if (r->warn[w].last_s && now - r->warn[w].last_s < DHCP_REPORT_WARN_INTERVAL_S) {
 		r->warn[w].held++;
 		r->stats.warnings_held++;

@@ -24,16 +24,9 @@
 #define RECLAIM_BATCH	64
 #define HELD_INITIAL	(DHCP_SRV_BATCH + 8)
 
-static int64_t now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 bool dhcp_server_warn_allowed(struct dhcp_server *s)
 {
-	int64_t sec = now_s();
+	int64_t sec = clock_mono_ms() / 1000;
 
 	if (sec != s->warn_second) {
 		if (s->warn_suppressed)

@@ -80,9 +80,6 @@ int tftp_xfer_start(struct tftp_server *s, const struct tftp_request *req, const
 /* End a transfer at shutdown (logged, nothing sent). */
 void tftp_xfer_abort(struct tftp_xfer *x, const char *why);
 
-/* Milliseconds and microseconds of CLOCK_MONOTONIC. */
-int64_t tftp_now_ms(void);
-int64_t tftp_now_us(void);
 /* "198.51.100.2:41234", "[2001:db8::1]:41234"; v4-mapped shown as v4. */
 void tftp_format_peer(const struct sockaddr *sa, char *buf, size_t len);
 /* Quote untrusted text for a log line: printable ASCII kept, the rest as

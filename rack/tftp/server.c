@@ -16,6 +16,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/util.h"
 #include "rack/boot/service.h"
 #include "rack/netns.h"
 #include "rack/rack.h"
@@ -71,7 +72,7 @@ void tftp_log_escape(const char *s, size_t len, char *buf, size_t buflen)
  * requests must not become a flood of log lines. */
 static bool server_log_allowed(struct tftp_server *s)
 {
-	int64_t sec = tftp_now_ms() / 1000;
+	int64_t sec = clock_mono_ms() / 1000;
 
 	if (sec != s->log_second) {
 		if (s->log_suppressed)
@@ -527,7 +528,7 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 	}
 	s->ev = event_new(base, s->fd, EV_READ | EV_PERSIST, server_read_cb, s);
 	if (!s->ev)
-		abort();
+		oom_abort(0); /* a library's NULL: out of memory */
 	event_add(s->ev, NULL);
 	log_info("tftp: serving %s on %s%s%s, up to %u transfers, blksize up to %u, windowsize up to %u%s", conf->root,
 		 conf->listen, conf->nsfd >= 0 ? " in network namespace " : "",

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "rack/netns.h"
 #include "rack/tftp/internal.h"
 
@@ -45,17 +46,6 @@ struct tftp_xfer {
 	char name[TFTP_NAME_LOGLEN];
 };
 
-int64_t tftp_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t tftp_now_ms(void)
-{
-	return tftp_now_us() / 1000;
-}
 
 static void xfer_free(struct tftp_xfer *x)
 {
@@ -102,7 +92,7 @@ static void xfer_describe_failure(const struct tftp_xfer *x, int rc, char *buf, 
 /* The one log line at the end, then free. */
 static void xfer_end(struct tftp_xfer *x, int rc, const char *why)
 {
-	double secs = (double)(tftp_now_us() - x->started_us) / 1e6;
+	double secs = (double)(clock_mono_us() - x->started_us) / 1e6;
 	const struct tftp_session *ss = &x->sess;
 	char reason[200];
 
@@ -302,7 +292,7 @@ static void xfer_arm(struct tftp_xfer *x, int64_t deadline)
 	}
 	if (deadline == x->timer_at && evtimer_pending(x->timer, NULL))
 		return;
-	int64_t delay = deadline - tftp_now_ms();
+	int64_t delay = deadline - clock_mono_ms();
 	if (delay < 0)
 		delay = 0;
 	struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
@@ -343,7 +333,7 @@ static void xfer_read_cb(evutil_socket_t fd, short what, void *arg)
 			x->client_error_code = p.error_code;
 			tftp_log_escape(p.error_msg, p.error_msg_len, x->client_error, sizeof(x->client_error));
 		}
-		int rc = tftp_session_input(&x->sess, &p, tftp_now_ms(), &a);
+		int rc = tftp_session_input(&x->sess, &p, clock_mono_ms(), &a);
 		if (!xfer_step(x, rc, &a))
 			return;
 	}
@@ -365,7 +355,7 @@ static void xfer_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct tftp_action a;
 
 	x->timer_at = -1;
-	int rc = tftp_session_timeout(&x->sess, tftp_now_ms(), &a);
+	int rc = tftp_session_timeout(&x->sess, clock_mono_ms(), &a);
 	if (xfer_step(x, rc, &a))
 		xfer_finish_batch(x);
 }
@@ -404,14 +394,14 @@ int tftp_xfer_start(struct tftp_server *s, const struct tftp_request *req, const
 	x->file = file;
 	x->mode = rrq->mode;
 	x->timer_at = -1;
-	x->started_us = tftp_now_us();
+	x->started_us = clock_mono_us();
 	snprintf(x->peer, sizeof(x->peer), "%s", req->peer_text);
 	snprintf(x->name, sizeof(x->name), "%s", req->name_text);
 	x->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, xfer_read_cb, x);
 	x->wev = event_new(s->base, fd, EV_WRITE, xfer_write_cb, x);
 	x->timer = evtimer_new(s->base, xfer_timer_cb, x);
 	if (!x->rev || !x->wev || !x->timer)
-		abort(); /* out of memory: one policy, as everywhere */
+		oom_abort(0); /* a library's NULL: out of memory */
 	x->next = s->xfers;
 	if (s->xfers)
 		s->xfers->prev = x;
@@ -420,7 +410,7 @@ int tftp_xfer_start(struct tftp_server *s, const struct tftp_request *req, const
 	event_add(x->rev, NULL);
 
 	struct tftp_action a;
-	int rc = tftp_session_start(&x->sess, &s->lim, &rrq->opts, file->size, tftp_now_ms(), &a);
+	int rc = tftp_session_start(&x->sess, &s->lim, &rrq->opts, file->size, clock_mono_ms(), &a);
 	log_info("tftp: %s RRQ '%s' %s: %llu bytes, blksize %u, windowsize %u%s", x->peer, x->name,
 		 tftp_mode_name(x->mode), (unsigned long long)file->size, x->sess.blksize, x->sess.windowsize,
 		 x->sess.oack.present ? " (OACK)" : "");
