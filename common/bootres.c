@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 static bool name_char_ok(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
@@ -87,10 +89,7 @@ int bootres_manifest_put(struct bootres_manifest *m, const struct bootres_entry 
 		return -ENOSPC;
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 16;
-		struct bootres_entry *n = realloc(m->e, cap * sizeof(*n));
-		if (!n)
-			abort(); /* out of memory: the one policy (STYLE.md) */
-		m->e = n;
+		m->e = xreallocarray(m->e, cap, sizeof(*m->e));
 		m->cap = cap;
 	}
 	m->e[m->n++] = *e;
@@ -189,9 +188,7 @@ char *bootres_manifest_format(const struct bootres_manifest *m)
 {
 	/* name + 4 numbers of at most 20 digits + hash + blanks */
 	size_t cap = 128 + strlen(m->origin) + m->n * (BOOTRES_NAME_MAX + 4 * 21 + 64 + 8);
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
+	char *buf = xmalloc(cap);
 	size_t len = (size_t)snprintf(buf, cap, "# ironrack boot resources v1\n");
 	if (m->origin[0])
 		len += (size_t)snprintf(buf + len, cap - len, "# origin %s\n", m->origin);
@@ -231,9 +228,7 @@ static int cmp_name_idx(const void *a, const void *b, void *arg)
 /* Indexes of v sorted by name. */
 static size_t *sorted_idx(const struct bootres_entry *v, size_t n)
 {
-	size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-	if (!idx)
-		abort();
+	size_t *idx = xreallocarray(NULL, n, sizeof(*idx));
 	for (size_t i = 0; i < n; i++)
 		idx[i] = i;
 	qsort_r(idx, n, sizeof(*idx), cmp_name_idx, (void *)v);
@@ -252,11 +247,9 @@ int bootres_diff(const struct bootres_entry *want, size_t n_want, const struct b
 			return -EINVAL;
 		}
 	}
-	d.keep = malloc((n_want ? n_want : 1) * sizeof(size_t));
-	d.fetch = malloc((n_want ? n_want : 1) * sizeof(size_t));
-	d.remove = malloc((n_have ? n_have : 1) * sizeof(size_t));
-	if (!d.keep || !d.fetch || !d.remove)
-		abort();
+	d.keep = xreallocarray(NULL, n_want, sizeof(size_t));
+	d.fetch = xreallocarray(NULL, n_want, sizeof(size_t));
+	d.remove = xreallocarray(NULL, n_have, sizeof(size_t));
 	/* A merge of the two sorted lists. */
 	size_t i = 0, j = 0;
 	while (i < n_want || j < n_have) {

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 #define HASH_CHUNK (1u << 20)
 
 struct bootres_hash {
@@ -18,9 +20,12 @@ struct bootres_hash {
 
 struct bootres_hash *bootres_hash_new(void)
 {
-	struct bootres_hash *h = calloc(1, sizeof(*h));
-	if (!h || !(h->ctx = EVP_MD_CTX_new()) || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
-		abort(); /* out of memory; SHA-256 is always there */
+	struct bootres_hash *h = xcalloc(1, sizeof(*h));
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx)
+		oom_abort(0);
+	if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+		abort(); /* SHA-256 is always there; without it nothing can be verified */
 	return h;
 }
 
@@ -49,9 +54,7 @@ void bootres_hash_free(struct bootres_hash *h)
 
 int bootres_sha256_fd(int fd, const atomic_bool *stop, char ret_hex[BOOTRES_SHA256_HEX], uint64_t *ret_size)
 {
-	unsigned char *buf = malloc(HASH_CHUNK);
-	if (!buf)
-		abort();
+	unsigned char *buf = xmalloc(HASH_CHUNK);
 	struct bootres_hash *h = bootres_hash_new();
 	uint64_t off = 0;
 	int rc = 0;

@@ -37,6 +37,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/util.h"
 
 #define CONF_LINE_MAX 4096
 #define CONF_FILE_MAX (1024 * 1024)
@@ -95,15 +96,12 @@ static int out_of_range(const struct conf_ctx *ctx, const struct conf_key *k)
 	return conf_error(ctx, "value for '%s' out of range %ld..%ld", k->name, k->min, k->max);
 }
 
-static int set_string(char **dst, const char *v)
+static void set_string(char **dst, const char *v)
 {
-	char *s = strdup(v);
+	char *s = xstrdup(v);
 
-	if (!s)
-		return -ENOMEM;
 	free(*dst);
 	*dst = s;
-	return 0;
 }
 
 static int set_int(const struct conf_ctx *ctx, const struct conf_key *k, long *dst, const char *v)
@@ -190,7 +188,8 @@ static int set_endpoint(const struct conf_ctx *ctx, const struct conf_key *k, ch
 	/* Daemons have no sensible default port for each other: say it. */
 	if (port == 0)
 		return bad_value(ctx, k, v, "has no port (expected host:port)");
-	return set_string(dst, v);
+	set_string(dst, v);
+	return 0;
 }
 
 static void list_clear(struct conf_list *l)
@@ -204,7 +203,7 @@ static void list_clear(struct conf_list *l)
 
 /* Split on commas and blanks; empty items are dropped, so "a, b" and "a,b"
  * and "a b" are the same list and "" is the empty list. */
-static int set_list(struct conf_list *dst, const char *v)
+static void set_list(struct conf_list *dst, const char *v)
 {
 	static const char seps[] = ", \t";
 	struct conf_list l = { 0 };
@@ -213,39 +212,30 @@ static int set_list(struct conf_list *dst, const char *v)
 	for (const char *p = v + strspn(v, seps); *p; p += strspn(p, seps)) {
 		size_t n = strcspn(p, seps);
 		if (l.n == cap) {
-			size_t ncap = cap ? cap * 2 : 4;
-			char **items = realloc(l.items, ncap * sizeof(*items));
-			if (!items)
-				goto nomem;
-			l.items = items;
-			cap = ncap;
+			cap = cap ? cap * 2 : 4;
+			l.items = xreallocarray(l.items, cap, sizeof(*l.items));
 		}
-		l.items[l.n] = strndup(p, n);
-		if (!l.items[l.n])
-			goto nomem;
-		l.n++;
+		l.items[l.n++] = xstrndup(p, n);
 		p += n;
 	}
 	list_clear(dst);
 	*dst = l;
-	return 0;
-nomem:
-	list_clear(&l);
-	return -ENOMEM;
 }
 
-static int conf_value_apply(const struct conf_ctx *ctx, const struct conf_key *k, void *target, const char *v)
+static int conf_value_set(const struct conf_ctx *ctx, const struct conf_key *k, void *target, const char *v)
 {
 	void *f = field(k, target);
 	int r;
 
 	switch (k->type) {
 	case CONF_STRING:
-		return set_string(f, v);
+		set_string(f, v);
+		return 0;
 	case CONF_PATH:
 		if (v[0] != '/')
 			return conf_error(ctx, "'%s' must be an absolute path", k->name);
-		return set_string(f, v);
+		set_string(f, v);
+		return 0;
 	case CONF_INT:
 		return set_int(ctx, k, f, v);
 	case CONF_BOOL:
@@ -260,21 +250,10 @@ static int conf_value_apply(const struct conf_ctx *ctx, const struct conf_key *k
 	case CONF_ENDPOINT:
 		return set_endpoint(ctx, k, f, v);
 	case CONF_LIST:
-		return set_list(f, v);
+		set_list(f, v);
+		return 0;
 	}
 	return conf_error(ctx, "key '%s' has unknown type %d", k->name, (int)k->type);
-}
-
-static int conf_value_set(const struct conf_ctx *ctx, const struct conf_key *k, void *target, const char *v)
-{
-	int r = conf_value_apply(ctx, k, target, v);
-
-	/* The caller prints err; it must not be left stale. */
-	if (r == -ENOMEM) {
-		conf_error(ctx, "out of memory setting '%s'", k->name);
-		return -ENOMEM;
-	}
-	return r;
 }
 
 /* Compare a table name with a key; with dashes, '-' in key matches '_'. */
@@ -484,10 +463,8 @@ static int conf_parse(const char *name, const char *text, size_t len, struct con
 static int conf_parse_text(const char *name, const char *text, size_t len, const struct conf_key *table, size_t n,
 			   void *target, char *err, size_t errlen)
 {
-	struct conf_parser ps = { table, n, target, calloc(n ? n : 1, sizeof(unsigned)) };
+	struct conf_parser ps = { table, n, target, xcalloc(n, sizeof(unsigned)) };
 
-	if (!ps.seen)
-		return -ENOMEM;
 	int r = conf_parse(name, text, len, &ps, err, errlen);
 	free(ps.seen);
 	return r;

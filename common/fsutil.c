@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 int fs_path_join(char *buf, size_t len, const char *dir, const char *name)
 {
 	int n = snprintf(buf, len, "%s/%s", dir, name);
@@ -97,11 +99,7 @@ int fs_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len)
 		return -EFBIG;
 	}
 	size_t cap = (size_t)st.st_size + 1, len = 0;
-	char *buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
+	char *buf = xmalloc(cap);
 	for (;;) {
 		if (len + 1 >= cap) {
 			if (cap > max + 1) {
@@ -109,14 +107,8 @@ int fs_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len)
 				close(fd);
 				return -EFBIG;
 			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				close(fd);
-				return -ENOMEM;
-			}
-			buf = nb;
 			cap *= 2;
+			buf = xrealloc(buf, cap);
 		}
 		ssize_t n = read(fd, buf + len, cap - len - 1);
 		if (n < 0) {

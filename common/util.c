@@ -14,7 +14,10 @@
 
 void oom_abort(size_t n)
 {
-	fprintf(stderr, "out of memory allocating %zu bytes; aborting\n", n);
+	if (n)
+		fprintf(stderr, "out of memory allocating %zu bytes; aborting\n", n);
+	else
+		fprintf(stderr, "out of memory; aborting\n");
 	abort();
 }
 

@@ -26,7 +26,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The policy itself: report and abort. For the rare library that hands us
- * a NULL meaning "out of memory" (jansson, protobuf-c, OpenSSL). */
+ * a NULL meaning "out of memory" (jansson, protobuf-c, OpenSSL, libevent);
+ * n is the size asked for, 0 when unknown. */
 void oom_abort(size_t n) __attribute__((noreturn));
 
 /* ---- hex ---- */

@@ -10,6 +10,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 #define WORK_THREADS_MAX 16
 
 struct work_item {
@@ -103,9 +105,7 @@ static void work_deliver(evutil_socket_t fd, short what, void *arg)
 
 int work_pool_new(struct event_base *base, unsigned threads, struct work_pool **ret)
 {
-	struct work_pool *p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
+	struct work_pool *p = xcalloc(1, sizeof(*p));
 	if (threads == 0)
 		threads = 1;
 	if (threads > WORK_THREADS_MAX)
@@ -120,7 +120,7 @@ int work_pool_new(struct event_base *base, unsigned threads, struct work_pool **
 	}
 	p->ev = event_new(base, p->efd, EV_READ | EV_PERSIST, work_deliver, p);
 	if (!p->ev)
-		abort();
+		oom_abort(0); /* libevent's only failure for a valid fd */
 	event_add(p->ev, NULL);
 	/* Signals belong to the loop thread (libevent's evsignal). */
 	sigset_t all, old;
@@ -164,9 +164,7 @@ void work_pool_free(struct work_pool *p)
 
 void work_submit(struct work_pool *p, work_fn fn, work_done_fn done, void *arg)
 {
-	struct work_item *it = calloc(1, sizeof(*it));
-	if (!it)
-		abort(); /* out of memory: the one policy (STYLE.md) */
+	struct work_item *it = xcalloc(1, sizeof(*it));
 	it->fn = fn;
 	it->done = done;
 	it->arg = arg;
