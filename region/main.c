@@ -37,6 +37,8 @@ static void usage(FILE *out)
 		"  enrol-secret        print the rack enrolment secret (--rotate: replace it)\n"
 		"  ca-fingerprint      print the fingerprint of the region CA racks pin\n"
 		"  create-admin        create an API key and print it (--name NAME, default admin)\n"
+		"  revoke-key          delete the API keys named --name NAME; a running region\n"
+		"                      refuses them within seconds\n"
 		"  version             print the version\n"
 		"\n"
 		"Options:\n"
@@ -54,6 +56,7 @@ struct args {
 	bool config_given;
 	bool rotate;
 	const char *name;
+	bool name_given;
 };
 
 /* Options may stand before or after the command. Config keys are applied
@@ -89,6 +92,7 @@ static int parse_args(int argc, char **argv, struct args *a, char ***ret_kv, siz
 				a->config_given = true;
 			} else if (strcmp(key, "name") == 0) {
 				a->name = val;
+				a->name_given = true;
 			} else {
 				kv[n++] = key;
 				kv[n++] = val;
@@ -387,6 +391,27 @@ static int cmd_create_admin(struct region *r, const struct args *a)
 	return rc < 0 ? 1 : 0;
 }
 
+static int cmd_revoke_key(struct region *r, const struct args *a)
+{
+	if (!a->name_given || !a->name[0]) {
+		fprintf(stderr, "ironrack-regiond: revoke-key needs --name NAME (the name given to create-admin)\n");
+		return 2;
+	}
+	if (fs_mkdir_p(r->conf.state_dir, 0700) < 0 || open_database(r) < 0)
+		return 1;
+	long n = 0;
+	int rc = db_apikey_revoke(r->db, a->name, &n);
+	bool adopted = r->pg && pgembed_was_adopted(r->pg);
+	if (rc == -ENOENT)
+		fprintf(stderr, "ironrack-regiond: no API key named '%s'\n", a->name);
+	else if (rc < 0)
+		fprintf(stderr, "ironrack-regiond: cannot revoke API key '%s': %s\n", a->name, db_last_error(r->db));
+	else
+		printf("revoked %ld API key%s named '%s'\n", n, n == 1 ? "" : "s", a->name);
+	close_database(r, adopted);
+	return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct region region;
@@ -416,6 +441,8 @@ int main(int argc, char **argv)
 		rc = cmd_secret(r, &a);
 	else if (strcmp(a.command, "ca-fingerprint") == 0)
 		rc = cmd_fingerprint(r);
+	else if (strcmp(a.command, "revoke-key") == 0)
+		rc = cmd_revoke_key(r, &a);
 	else if (strcmp(a.command, "create-admin") == 0)
 		rc = cmd_create_admin(r, &a);
 	else {

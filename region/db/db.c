@@ -629,6 +629,21 @@ int db_apikey_check(struct db *db, const char *key)
 	return found > 0 ? 0 : -EACCES;
 }
 
+int db_apikey_revoke(struct db *db, const char *name, long *ret_n)
+{
+	const char *p[] = { name };
+	PGresult *res;
+
+	if (!name || !*name)
+		return -EINVAL;
+	int r = db_exec(db, "DELETE FROM api_key WHERE name = $1", 1, p, &res);
+	if (r < 0)
+		return r;
+	*ret_n = db_affected(res);
+	PQclear(res);
+	return *ret_n > 0 ? 0 : -ENOENT;
+}
+
 int db_apikey_count(struct db *db, long *ret)
 {
 	int64_t n = 0;

@@ -121,3 +121,7 @@ int db_apikey_create(struct db *db, const char *name, char **ret_key);
  * if not. */
 int db_apikey_check(struct db *db, const char *key);
 int db_apikey_count(struct db *db, long *ret);
+/* Delete every key named name (*ret_n of them); -ENOENT if none. A region
+ * that cached one stops accepting it within API_AUTH_FRESH_MS plus one
+ * check (region/api/auth.c). */
+int db_apikey_revoke(struct db *db, const char *name, long *ret_n);

@@ -176,3 +176,26 @@ def test_database_outage_503_fast_racks_stay_then_recovery(region, make_rack):
             restarted.send_signal(signal.SIGINT)
             restarted.wait(30)
     assert rc == 0
+
+
+def test_revoked_key_is_refused_within_seconds(region):
+    key = region.cmd("create-admin", "--name", "short-lived")
+    st, body = region.api("GET", "/api/v1/racks", key=key)
+    assert st == 200, body  # now cached as good
+    out = region.cmd("revoke-key", "--name", "short-lived")
+    assert "revoked 1 API key" in out
+    t0 = time.monotonic()
+    wait_for(lambda: region.api("GET", "/api/v1/racks", key=key)[0] == 401, timeout=15, interval=0.2,
+             what="the revoked key to be refused")
+    took = time.monotonic() - t0
+    print(f"revoked key refused after {took:.2f} s")
+    assert took < 8
+    assert region.api("GET", "/api/v1/racks")[0] == 200  # other keys are untouched
+    r = subprocess.run([*region_cmd_prefix(region), "revoke-key", "--name", "short-lived"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "no API key named 'short-lived'" in r.stderr, r.stderr
+
+
+def region_cmd_prefix(region):
+    from conftest import REGIOND
+    return [REGIOND, "--state-dir", region.state_dir]
