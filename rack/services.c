@@ -118,7 +118,7 @@ static int http_start(struct rack *rack, const char *boot_root)
 	    .max_connections = (unsigned)rack->conf.http_boot_max_connections,
 	    .nsfd = nsfd,
 	    .netns_name = rack->conf.netns,
-	    .k = rack,
+	    .rack = rack,
 	};
 	r = boot_http_new(rack->base, &hc, &rack->http);
 	if (nsfd >= 0)

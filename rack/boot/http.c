@@ -65,7 +65,7 @@ struct boot_http {
 	struct event_base *base;
 	struct evhttp *http;
 	struct tftp_root root;
-	struct rack *k;
+	struct rack *rack;
 	int port; /* bound, host order */
 	unsigned max_connections;
 	unsigned n_conns;
@@ -309,7 +309,7 @@ static void reply_config(const struct http_req *r, enum boot_file_kind kind, con
 			 const char *source, const struct sockaddr *local, const char *name, size_t len)
 {
 	char buf[BOOT_RENDER_MAX];
-	int n = c ? rack_boot_render(r->h->k, kind, c, local, buf, sizeof(buf)) : -ENOENT;
+	int n = c ? rack_boot_render(r->h->rack, kind, c, local, buf, sizeof(buf)) : -ENOENT;
 
 	if (n < 0) {
 		if (c)
@@ -414,7 +414,7 @@ static void request_config(struct boot_http *h, struct http_req *r, const struct
 	const char *source;
 
 	w->w.done = wait_done;
-	if (rack_boot_resolve(h->k, br, (const struct sockaddr *)local, &w->w, &c, &source) == 1) {
+	if (rack_boot_resolve(h->rack, br, (const struct sockaddr *)local, &w->w, &c, &source) == 1) {
 		free(w);
 		reply_config(r, br->kind, c, source, (const struct sockaddr *)local, name, len);
 		return;
@@ -470,7 +470,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	}
 	struct boot_request br;
 	boot_path_classify(rel, &br);
-	if (br.kind != BOOT_FILE_NONE && h->k)
+	if (br.kind != BOOT_FILE_NONE && h->rack)
 		request_config(h, &r, &br, &local, name, len);
 	else
 		reply_file(&r, name, len);
@@ -564,7 +564,7 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 	if (!h)
 		return -ENOMEM;
 	h->base = base;
-	h->k = conf->k;
+	h->rack = conf->rack;
 	h->max_connections = conf->max_connections;
 	h->root.dirfd = -1;
 	r = tftp_root_open(&h->root, conf->root);
@@ -615,7 +615,7 @@ void boot_http_free(struct boot_http *h)
 		struct http_req r;
 		wait_unlink(w);
 		http_req_init(&r, h, w->req);
-		rack_boot_cancel(h->k, &w->w);
+		rack_boot_cancel(h->rack, &w->w);
 		snprintf(r.client, sizeof(r.client), "%s", w->client);
 		snprintf(r.path, sizeof(r.path), "%s", w->path);
 		reply_error(&r, 503, "Service Unavailable", "server shutting down");

@@ -32,7 +32,7 @@ struct boot_http_conf {
 	unsigned max_connections;
 	int nsfd;		 /* network namespace for the socket (netns_open), -1 = our own */
 	const char *netns_name;	 /* for the log */
-	struct rack *k;		 /* boot configs (rack/boot/service.h); NULL: files only */
+	struct rack *rack;		 /* boot configs (rack/boot/service.h); NULL: files only */
 };
 
 /* Bind and listen. Logs its own errors. */

@@ -140,9 +140,9 @@ static int loader_install(const struct loader *l, int rootfd)
 	return rc;
 }
 
-int rack_loaders_install(struct rack *k, const char *boot_root)
+int rack_loaders_install(struct rack *rack, const char *boot_root)
 {
-	const char *mode = k->conf.loaders;
+	const char *mode = rack->conf.loaders;
 	if (strcmp(mode, "off") == 0) {
 		log_info("loaders: not managed (loaders = off)");
 		return 0;

@@ -24,7 +24,7 @@ struct rack;
  * (loaders = off). Logs what it installed and one line naming the packages
  * that are missing. -EINVAL for an unknown loaders value; a missing package
  * is not an error. */
-int rack_loaders_install(struct rack *k, const char *boot_root);
+int rack_loaders_install(struct rack *rack, const char *boot_root);
 
 /* Is name (a boot-root-relative path) one of the loader files? */
 bool rack_loader_name_reserved(const char *name);

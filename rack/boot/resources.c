@@ -47,7 +47,7 @@ struct sync_job {
 };
 
 struct rack_resources {
-	struct rack *k;
+	struct rack *rack;
 	char root[PATH_MAX];
 	char manifest_path[PATH_MAX];
 	struct work_pool *pool;
@@ -360,15 +360,15 @@ static void sync_done(void *arg, bool cancelled)
 
 static void sync_start(struct rack_resources *rr)
 {
-	struct rack *k = rr->k;
+	struct rack *rack = rr->rack;
 	struct sync_job *j = xcalloc(1, sizeof(*j));
 	j->rr = rr;
 	snprintf(j->root, sizeof(j->root), "%s", rr->root);
 	snprintf(j->manifest_path, sizeof(j->manifest_path), "%s", rr->manifest_path);
 	res_list_copy(&rr->wanted, &j->list);
-	j->tls.ca_pem = xstrdup(k->id.ca ? k->id.ca : "");
-	j->tls.cert_pem = xstrdup(k->id.cert ? k->id.cert : "");
-	j->tls.key_pem = xstrdup(k->id.key ? k->id.key : "");
+	j->tls.ca_pem = xstrdup(rack->id.ca ? rack->id.ca : "");
+	j->tls.cert_pem = xstrdup(rack->id.cert ? rack->id.cert : "");
+	j->tls.key_pem = xstrdup(rack->id.key ? rack->id.key : "");
 	evtimer_del(rr->retry);
 	rr->running = j;
 	work_submit(rr->pool, sync_run, sync_done, j);
@@ -390,9 +390,9 @@ int rack_resources_check(const Ironrack__V1__RackConfig *cfg, char *msg, size_t 
 	return rc;
 }
 
-void rack_resources_apply(struct rack *k, const Ironrack__V1__RackConfig *cfg)
+void rack_resources_apply(struct rack *rack, const Ironrack__V1__RackConfig *cfg)
 {
-	struct rack_resources *rr = k->resources;
+	struct rack_resources *rr = rack->resources;
 	char msg[256];
 	struct res_list l;
 	if (!rr)
@@ -434,35 +434,35 @@ const struct rack_config_part rack_resources_config_part = {
 	.commit = resources_part_commit,
 };
 
-int rack_resources_start(struct rack *k, const char *boot_root)
+int rack_resources_start(struct rack *rack, const char *boot_root)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	struct rack_resources *rr = xcalloc(1, sizeof(*rr));
-	rr->k = k;
+	rr->rack = rack;
 	rr->backoff_s = RETRY_FIRST_S;
 	snprintf(rr->root, sizeof(rr->root), "%s", boot_root);
 	int rc =
-	    fs_path_join(rr->manifest_path, sizeof(rr->manifest_path), k->conf.state_dir, "boot-resources.manifest");
+	    fs_path_join(rr->manifest_path, sizeof(rr->manifest_path), rack->conf.state_dir, "boot-resources.manifest");
 	if (rc >= 0)
-		rc = work_pool_new(k->base, 1, &rr->pool);
+		rc = work_pool_new(rack->base, 1, &rr->pool);
 	if (rc < 0) {
 		log_err("boot resources: cannot start: %s", strerror(-rc));
 		free(rr);
 		return rc;
 	}
-	rr->retry = evtimer_new(k->base, retry_cb, rr);
-	k->resources = rr;
+	rr->retry = evtimer_new(rack->base, retry_cb, rr);
+	rack->resources = rr;
 	Ironrack__V1__RackConfig *cfg = NULL;
-	if (rack_store_read(k, &cfg) == 0) {
-		rack_resources_apply(k, cfg);
+	if (rack_store_read(rack, &cfg) == 0) {
+		rack_resources_apply(rack, cfg);
 		ironrack__v1__rack_config__free_unpacked(cfg, NULL);
 	}
 	return 0;
 }
 
-void rack_resources_stop(struct rack *k)
+void rack_resources_stop(struct rack *rack)
 {
-	struct rack_resources *rr = k->resources;
+	struct rack_resources *rr = rack->resources;
 	if (!rr)
 		return;
 	if (rr->running)
@@ -471,6 +471,6 @@ void rack_resources_stop(struct rack *k)
 	event_free(rr->retry);
 	res_list_free(&rr->wanted);
 	free(rr);
-	k->resources = NULL;
+	rack->resources = NULL;
 	curl_global_cleanup();
 }

@@ -29,14 +29,14 @@ struct rack_config_part;
 /* Boot resources' part of a RackConfig (rack/session.h). */
 extern const struct rack_config_part rack_resources_config_part;
 
-/* Set up k->resources and start a sync for the stored snapshot's list. */
-int rack_resources_start(struct rack *k, const char *boot_root);
+/* Set up rack->resources and start a sync for the stored snapshot's list. */
+int rack_resources_start(struct rack *rack, const char *boot_root);
 /* Stop the sync (a running download is interrupted) and free. */
-void rack_resources_stop(struct rack *k);
+void rack_resources_stop(struct rack *rack);
 
 /* Check a snapshot's list before it is stored: names (common/bootres.h),
  * lowercase SHA-256, https URLs, no duplicates, at most BOOTRES_MAX. 0, or
  * -EINVAL with the reason in msg. */
 int rack_resources_check(const struct Ironrack__V1__RackConfig *cfg, char *msg, size_t len);
 /* The snapshot is stored: bring the boot root in line with its list. */
-void rack_resources_apply(struct rack *k, const struct Ironrack__V1__RackConfig *cfg);
+void rack_resources_apply(struct rack *rack, const struct Ironrack__V1__RackConfig *cfg);

@@ -36,21 +36,21 @@ struct boot_fetch {
 };
 
 struct rack_boot {
-	struct rack *k;
+	struct rack *rack;
 	struct boot_table *table;
 	struct boot_cache *cache;
 	struct boot_fetch *fetches;
 	struct tftp_hook tftp_hook;
 };
 
-int rack_boot_init(struct rack *k)
+int rack_boot_init(struct rack *rack)
 {
 	struct rack_boot *b = calloc(1, sizeof(*b));
 	int r;
 
 	if (!b)
 		return -ENOMEM;
-	b->k = k;
+	b->rack = rack;
 	r = boot_table_build(NULL, 0, &b->table, NULL);
 	if (r == 0)
 		r = boot_cache_new(BOOT_CACHE_ANSWERS, BOOT_FETCH_MAX, BOOT_WAITERS_MAX, &b->cache);
@@ -59,13 +59,13 @@ int rack_boot_init(struct rack *k)
 		free(b);
 		return r;
 	}
-	k->boot = b;
+	rack->boot = b;
 	return 0;
 }
 
-void rack_boot_done(struct rack *k)
+void rack_boot_done(struct rack *rack)
 {
-	struct rack_boot *b = k->boot;
+	struct rack_boot *b = rack->boot;
 
 	if (!b)
 		return;
@@ -75,21 +75,21 @@ void rack_boot_done(struct rack *k)
 	boot_cache_free(b->cache);
 	boot_table_free(b->table);
 	free(b);
-	k->boot = NULL;
+	rack->boot = NULL;
 }
 
-int rack_boot_root(const struct rack *k, char *buf, size_t len)
+int rack_boot_root(const struct rack *rack, char *buf, size_t len)
 {
 	int r;
 
-	if (k->conf.boot_root[0] && k->conf.boot_root[0] != '/') {
-		log_err("boot_root '%s' must be an absolute path", k->conf.boot_root);
+	if (rack->conf.boot_root[0] && rack->conf.boot_root[0] != '/') {
+		log_err("boot_root '%s' must be an absolute path", rack->conf.boot_root);
 		return -EINVAL;
 	}
-	if (k->conf.boot_root[0])
-		r = snprintf(buf, len, "%s", k->conf.boot_root) < (int)len ? 0 : -ENAMETOOLONG;
+	if (rack->conf.boot_root[0])
+		r = snprintf(buf, len, "%s", rack->conf.boot_root) < (int)len ? 0 : -ENAMETOOLONG;
 	else
-		r = fs_path_join(buf, len, k->conf.state_dir, "boot");
+		r = fs_path_join(buf, len, rack->conf.state_dir, "boot");
 	if (r >= 0)
 		r = fs_mkdir_p(buf, 0755);
 	if (r < 0)
@@ -118,9 +118,9 @@ int rack_boot_prepare(const Ironrack__V1__RackConfig *cfg, struct boot_table **r
 	return r;
 }
 
-void rack_boot_commit(struct rack *k, struct boot_table *t)
+void rack_boot_commit(struct rack *rack, struct boot_table *t)
 {
-	struct rack_boot *b = k->boot;
+	struct rack_boot *b = rack->boot;
 
 	boot_table_free(b->table);
 	b->table = t;
@@ -154,7 +154,7 @@ const struct rack_config_part rack_boot_config_part = {
 	.abort = boot_part_abort,
 };
 
-void rack_boot_load(struct rack *k, const Ironrack__V1__RackConfig *cfg)
+void rack_boot_load(struct rack *rack, const Ironrack__V1__RackConfig *cfg)
 {
 	struct boot_table *t;
 	char msg[512];
@@ -165,7 +165,7 @@ void rack_boot_load(struct rack *k, const Ironrack__V1__RackConfig *cfg)
 			(unsigned long long)cfg->version, msg);
 		return;
 	}
-	rack_boot_commit(k, t);
+	rack_boot_commit(rack, t);
 	log_info("boot: %zu machine boot configs%s from config version %llu", boot_table_count(t),
 		 boot_table_default(t) ? " and a default" : "", (unsigned long long)cfg->version);
 }
@@ -188,25 +188,25 @@ void rack_boot_addr_text(const struct sockaddr *sa, char *buf, size_t len)
 	snprintf(buf, len, "%s", text);
 }
 
-static uint16_t http_boot_port(const struct rack *k)
+static uint16_t http_boot_port(const struct rack *rack)
 {
 	char host[256];
 	uint16_t port = HTTP_BOOT_DEFAULT_PORT;
 
-	if (k->conf.http_boot_listen[0] &&
-	    endpoint_parse(k->conf.http_boot_listen, HTTP_BOOT_DEFAULT_PORT, host, sizeof(host), &port) < 0)
+	if (rack->conf.http_boot_listen[0] &&
+	    endpoint_parse(rack->conf.http_boot_listen, HTTP_BOOT_DEFAULT_PORT, host, sizeof(host), &port) < 0)
 		port = HTTP_BOOT_DEFAULT_PORT;
 	return port;
 }
 
-int rack_boot_render(const struct rack *k, enum boot_file_kind kind, const struct boot_config *c,
+int rack_boot_render(const struct rack *rack, enum boot_file_kind kind, const struct boot_config *c,
 		     const struct sockaddr *local, char *buf, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN], base[INET6_ADDRSTRLEN + 32];
 
 	rack_boot_addr_text(local, addr, sizeof(addr));
 	snprintf(base, sizeof(base), strchr(addr, ':') ? "http://[%s]:%u" : "http://%s:%u", addr[0] ? addr : "0.0.0.0",
-		 http_boot_port(k));
+		 http_boot_port(rack));
 	struct boot_server srv = { base };
 	return boot_render(kind, c, &srv, buf, len);
 }
@@ -226,7 +226,7 @@ void rack_boot_log_served(const char *proto, const char *client, const char *nam
 
 /* The name of the interface in the rack's namespace that holds address
  * local, for the request's interface field; "" if none does. */
-static void iface_of(const struct rack *k, const struct sockaddr *local, char *buf, size_t len)
+static void iface_of(const struct rack *rack, const struct sockaddr *local, char *buf, size_t len)
 {
 	struct rack_iface_info *ifs = NULL;
 	char addr[INET6_ADDRSTRLEN];
@@ -234,7 +234,7 @@ static void iface_of(const struct rack *k, const struct sockaddr *local, char *b
 
 	buf[0] = '\0';
 	rack_boot_addr_text(local, addr, sizeof(addr));
-	if (!addr[0] || rack_ifaces_list(k->conf.netns, &ifs, &n) < 0)
+	if (!addr[0] || rack_ifaces_list(rack->conf.netns, &ifs, &n) < 0)
 		return;
 	size_t alen = strlen(addr);
 	for (size_t i = 0; i < n && !buf[0]; i++) {
@@ -336,11 +336,11 @@ static void fetch_done(void *arg, int status, const char *message, ProtobufCMess
 static bool fetch_start(struct rack_boot *b, const struct boot_request *r, const struct sockaddr *local,
 			struct rack_boot_wait *w)
 {
-	struct rack *k = b->k;
+	struct rack *rack = b->rack;
 	char mac[MAC_STRLEN], iface[32];
 
 	mac_format(r->mac, mac, sizeof(mac));
-	if (!k->channel) {
+	if (!rack->channel) {
 		log_warn("boot: GetBootConfig %s not sent: no connection to a region; %s", mac,
 			 boot_table_default(b->table) ? "serving the default config" : "no default config to serve");
 		return false;
@@ -356,12 +356,12 @@ static bool fetch_start(struct rack_boot *b, const struct boot_request *r, const
 	f->b = b;
 	memcpy(f->mac, r->mac, 6);
 	f->started_us = clock_mono_us();
-	iface_of(k, local, iface, sizeof(iface));
+	iface_of(rack, local, iface, sizeof(iface));
 	Ironrack__V1__BootConfigRequest req = IRONRACK__V1__BOOT_CONFIG_REQUEST__INIT;
 	req.mac = mac;
 	req.arch = (char *)arch_of(r->kind);
 	req.interface = iface;
-	rc = rpc_unary(k->channel, "/ironrack.v1.Region/GetBootConfig", &req.base,
+	rc = rpc_unary(rack->channel, "/ironrack.v1.Region/GetBootConfig", &req.base,
 		       &ironrack__v1__boot_config_response__descriptor, BOOT_FETCH_TIMEOUT_MS, fetch_done, f);
 	if (rc < 0) {
 		free(f);
@@ -377,10 +377,10 @@ static bool fetch_start(struct rack_boot *b, const struct boot_request *r, const
 	return true;
 }
 
-int rack_boot_resolve(struct rack *k, const struct boot_request *r, const struct sockaddr *local,
+int rack_boot_resolve(struct rack *rack, const struct boot_request *r, const struct sockaddr *local,
 		      struct rack_boot_wait *w, const struct boot_config **ret, const char **ret_source)
 {
-	struct rack_boot *b = k->boot;
+	struct rack_boot *b = rack->boot;
 	const struct boot_config *c;
 
 	if (!r->has_mac) {
@@ -414,27 +414,27 @@ int rack_boot_resolve(struct rack *k, const struct boot_request *r, const struct
 	return 1;
 }
 
-void rack_boot_cancel(struct rack *k, struct rack_boot_wait *w)
+void rack_boot_cancel(struct rack *rack, struct rack_boot_wait *w)
 {
-	if (k->boot)
-		boot_cache_cancel(k->boot->cache, w->mac, &w->link);
+	if (rack->boot)
+		boot_cache_cancel(rack->boot->cache, w->mac, &w->link);
 }
 
 /* ---- the TFTP hook ---- */
 
 struct tftp_boot_req {
 	struct rack_boot_wait w;
-	struct rack *k;
+	struct rack *rack;
 	struct tftp_held *h;
 	enum boot_file_kind kind;
 };
 
 /* Serve c rendered, or the plain file when there is none. */
-static void tftp_boot_answer(struct rack *k, struct tftp_held *h, enum boot_file_kind kind,
+static void tftp_boot_answer(struct rack *rack, struct tftp_held *h, enum boot_file_kind kind,
 			     const struct boot_config *c, const char *source)
 {
 	char buf[BOOT_RENDER_MAX];
-	int n = c ? rack_boot_render(k, kind, c, tftp_held_local(h), buf, sizeof(buf)) : -ENOENT;
+	int n = c ? rack_boot_render(rack, kind, c, tftp_held_local(h), buf, sizeof(buf)) : -ENOENT;
 
 	if (n < 0) {
 		if (c)
@@ -451,13 +451,13 @@ static void tftp_boot_done(struct rack_boot_wait *w, const struct boot_config *c
 {
 	struct tftp_boot_req *t = container_of(w, struct tftp_boot_req, w);
 
-	tftp_boot_answer(t->k, t->h, t->kind, c, source);
+	tftp_boot_answer(t->rack, t->h, t->kind, c, source);
 	free(t);
 }
 
 static int tftp_boot_take(void *arg, struct tftp_held *h)
 {
-	struct rack *k = arg;
+	struct rack *rack = arg;
 	struct boot_request r;
 	const struct boot_config *c;
 	const char *source;
@@ -467,15 +467,15 @@ static int tftp_boot_take(void *arg, struct tftp_held *h)
 		return 0;
 	struct tftp_boot_req *t = xcalloc(1, sizeof(*t));
 	t->w.done = tftp_boot_done;
-	t->k = k;
+	t->rack = rack;
 	t->h = h;
 	t->kind = r.kind;
-	if (rack_boot_resolve(k, &r, tftp_held_local(h), &t->w, &c, &source) == 0) {
+	if (rack_boot_resolve(rack, &r, tftp_held_local(h), &t->w, &c, &source) == 0) {
 		tftp_held_set_ctx(h, t);
 		return 1;
 	}
 	free(t);
-	tftp_boot_answer(k, h, r.kind, c, source);
+	tftp_boot_answer(rack, h, r.kind, c, source);
 	return 1;
 }
 
@@ -485,14 +485,14 @@ static void tftp_boot_cancel(void *arg, struct tftp_held *h)
 
 	if (!t)
 		return;
-	rack_boot_cancel(t->k, &t->w);
+	rack_boot_cancel(t->rack, &t->w);
 	free(t);
 }
 
-const struct tftp_hook *rack_boot_tftp_hook(struct rack *k)
+const struct tftp_hook *rack_boot_tftp_hook(struct rack *rack)
 {
-	if (!k->boot)
+	if (!rack->boot)
 		return NULL;
-	k->boot->tftp_hook = (struct tftp_hook){ tftp_boot_take, tftp_boot_cancel, k };
-	return &k->boot->tftp_hook;
+	rack->boot->tftp_hook = (struct tftp_hook){ tftp_boot_take, tftp_boot_cancel, rack };
+	return &rack->boot->tftp_hook;
 }

@@ -38,14 +38,14 @@ extern const struct rack_config_part rack_boot_config_part;
 #define BOOT_WAITERS_MAX      32   /* requests held on one call */
 #define BOOT_RENDER_MAX	      8192 /* largest rendered config */
 
-/* Create k->boot (empty table) / free it. Call rack_boot_done after the
+/* Create rack->boot (empty table) / free it. Call rack_boot_done after the
  * TFTP and HTTP servers are gone. */
-int rack_boot_init(struct rack *k);
-void rack_boot_done(struct rack *k);
+int rack_boot_init(struct rack *rack);
+void rack_boot_done(struct rack *rack);
 
 /* The boot root (boot_root, else state_dir/boot), created if missing.
  * Logs its own errors. */
-int rack_boot_root(const struct rack *k, char *buf, size_t len);
+int rack_boot_root(const struct rack *rack, char *buf, size_t len);
 
 /* Check a snapshot's boot configs and build its table, without applying
  * it. 0, or -EINVAL (or -E2BIG) with the reason, naming the entry and its
@@ -53,10 +53,10 @@ int rack_boot_root(const struct rack *k, char *buf, size_t len);
 int rack_boot_prepare(const struct Ironrack__V1__RackConfig *cfg, struct boot_table **ret, char *msg, size_t len);
 /* Apply a prepared table (ownership passes): it answers every request from
  * now on, and the cached region answers are forgotten. */
-void rack_boot_commit(struct rack *k, struct boot_table *t);
+void rack_boot_commit(struct rack *rack, struct boot_table *t);
 /* At start: the table of the stored snapshot (logged; an invalid one,
  * which a rack never stores, leaves the table empty). */
-void rack_boot_load(struct rack *k, const struct Ironrack__V1__RackConfig *cfg);
+void rack_boot_load(struct rack *rack, const struct Ironrack__V1__RackConfig *cfg);
 
 /* A request waiting for GetBootConfig. The shell embeds it and fills
  * done; link and mac are the service's. */
@@ -73,13 +73,13 @@ struct rack_boot_wait {
  * NULL: serve the plain file), valid until the loop runs again, and
  * *ret_source says where it came from. Returns 0 when w waits: w->done is
  * called later from the loop, exactly once, unless rack_boot_cancel(). */
-int rack_boot_resolve(struct rack *k, const struct boot_request *r, const struct sockaddr *local,
+int rack_boot_resolve(struct rack *rack, const struct boot_request *r, const struct sockaddr *local,
 		      struct rack_boot_wait *w, const struct boot_config **ret, const char **ret_source);
-void rack_boot_cancel(struct rack *k, struct rack_boot_wait *w);
+void rack_boot_cancel(struct rack *rack, struct rack_boot_wait *w);
 
 /* Render c as a file of the given kind for a client that wrote to local
  * (iPXE and GRUB fetch the kernel from http://LOCAL:HTTP_BOOT_PORT/). */
-int rack_boot_render(const struct rack *k, enum boot_file_kind kind, const struct boot_config *c,
+int rack_boot_render(const struct rack *rack, enum boot_file_kind kind, const struct boot_config *c,
 		     const struct sockaddr *local, char *buf, size_t len);
 
 /* Log the one line for a config served. */
@@ -87,7 +87,7 @@ void rack_boot_log_served(const char *proto, const char *client, const char *nam
 			  const char *source);
 
 /* The hook rack_tftp_start installs in the TFTP server. */
-const struct tftp_hook *rack_boot_tftp_hook(struct rack *k);
+const struct tftp_hook *rack_boot_tftp_hook(struct rack *rack);
 
 /* "198.51.100.1", "2001:db8::1" (v4-mapped shown as v4); "" if unknown. */
 void rack_boot_addr_text(const struct sockaddr *sa, char *buf, size_t len);

@@ -26,45 +26,45 @@
 
 static void ext_timer(evutil_socket_t fd, short what, void *arg);
 
-static void ext_close(struct dhcp_sock *k)
+static void ext_close(struct dhcp_sock *sock)
 {
-	if (k->ext.ev) {
-		event_free(k->ext.ev);
-		k->ext.ev = NULL;
+	if (sock->ext.ev) {
+		event_free(sock->ext.ev);
+		sock->ext.ev = NULL;
 	}
-	if (k->ext.fd >= 0) {
-		close(k->ext.fd);
-		k->ext.fd = -1;
+	if (sock->ext.fd >= 0) {
+		close(sock->ext.fd);
+		sock->ext.fd = -1;
 	}
-	k->ext.n_servers = 0;
+	sock->ext.n_servers = 0;
 }
 
-void dhcp_ext_stop(struct dhcp_sock *k)
+void dhcp_ext_stop(struct dhcp_sock *sock)
 {
-	ext_close(k);
-	if (k->ext.timer)
-		evtimer_del(k->ext.timer);
+	ext_close(sock);
+	if (sock->ext.timer)
+		evtimer_del(sock->ext.timer);
 }
 
-void dhcp_ext_schedule(struct dhcp_sock *k, int delay_s)
+void dhcp_ext_schedule(struct dhcp_sock *sock, int delay_s)
 {
 	/* A re-apply must not postpone a round already planned or running:
 	 * frequent config pushes would otherwise starve detection. */
-	if (k->ext.timer && evtimer_pending(k->ext.timer, NULL))
+	if (sock->ext.timer && evtimer_pending(sock->ext.timer, NULL))
 		return;
-	ext_close(k);
-	if (!k->ext.timer)
-		k->ext.timer = evtimer_new(k->net->base, ext_timer, k);
-	if (!k->ext.timer)
+	ext_close(sock);
+	if (!sock->ext.timer)
+		sock->ext.timer = evtimer_new(sock->net->base, ext_timer, sock);
+	if (!sock->ext.timer)
 		return;
 	struct timeval tv = {delay_s > 0 ? delay_s : 1, 0};
-	evtimer_add(k->ext.timer, &tv);
+	evtimer_add(sock->ext.timer, &tv);
 }
 
 static void ext_readable(evutil_socket_t fd, short what, void *arg)
 {
-	struct dhcp_sock *k = arg;
-	struct dhcp_server *s = dhcp_sock_server(k);
+	struct dhcp_sock *sock = arg;
+	struct dhcp_server *s = dhcp_sock_server(sock);
 
 	for (int i = 0; i < EXT_READS_PER_WAKEUP; i++) {
 		struct sockaddr_in from;
@@ -74,7 +74,7 @@ static void ext_readable(evutil_socket_t fd, short what, void *arg)
 		if (n < 0)
 			return;
 		if (dhcp4_msg_decode(s->net.rx_bufs[0], (size_t)n, &s->req, NULL) < 0 || s->req.op != DHCP4_BOOTREPLY ||
-		    s->req.xid != k->ext.xid || dhcp4_msg_type(&s->req) != DHCP4_OFFER)
+		    s->req.xid != sock->ext.xid || dhcp4_msg_type(&s->req) != DHCP4_OFFER)
 			continue;
 		uint32_t sid;
 		if (dhcp4_msg_server_id(&s->req, &sid) < 0 || !sid)
@@ -83,10 +83,10 @@ static void ext_readable(evutil_socket_t fd, short what, void *arg)
 		if (!sid || dhcp_server_is_own_addr(s, sid))
 			continue;
 		bool known = false;
-		for (size_t j = 0; j < k->ext.n_servers && !known; j++)
-			known = k->ext.servers[j] == sid;
-		if (!known && k->ext.n_servers < DHCP_SRV_EXT_SERVERS)
-			k->ext.servers[k->ext.n_servers++] = sid;
+		for (size_t j = 0; j < sock->ext.n_servers && !known; j++)
+			known = sock->ext.servers[j] == sid;
+		if (!known && sock->ext.n_servers < DHCP_SRV_EXT_SERVERS)
+			sock->ext.servers[sock->ext.n_servers++] = sid;
 	}
 }
 
@@ -108,7 +108,7 @@ static int ext_socket(struct dhcp_server *s, const char *name)
 	return fd;
 }
 
-static int ext_send_discover(struct dhcp_server *s, struct dhcp_sock *k)
+static int ext_send_discover(struct dhcp_server *s, struct dhcp_sock *sock)
 {
 	static const uint8_t params[] = {DHCP4_OPT_SUBNET_MASK, DHCP4_OPT_ROUTER, DHCP4_OPT_DNS, DHCP4_OPT_SERVER_ID};
 	uint8_t buf[DHCP_SRV_TX_BUF];
@@ -118,9 +118,9 @@ static int ext_send_discover(struct dhcp_server *s, struct dhcp_sock *k)
 	m->op = DHCP4_BOOTREQUEST;
 	m->htype = DHCP4_HTYPE_ETHER;
 	m->hlen = 6;
-	m->xid = k->ext.xid;
+	m->xid = sock->ext.xid;
 	m->flags = DHCP4_FLAG_BROADCAST;
-	memcpy(m->chaddr, k->mac, 6);
+	memcpy(m->chaddr, sock->mac, 6);
 	if (dhcp4_msg_set_u8(m, DHCP4_OPT_MSG_TYPE, DHCP4_DISCOVER) < 0 ||
 	    dhcp4_msg_option_set(m, DHCP4_OPT_PARAM_LIST, params, sizeof(params)) < 0)
 		return -EINVAL;
@@ -129,81 +129,81 @@ static int ext_send_discover(struct dhcp_server *s, struct dhcp_sock *k)
 		return n;
 	struct sockaddr_in to = {
 	    .sin_family = AF_INET, .sin_port = htons(DHCP4_SERVER_PORT), .sin_addr.s_addr = htonl(0xffffffffu)};
-	return sendto(k->ext.fd, buf, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)) < 0 ? -errno : 0;
+	return sendto(sock->ext.fd, buf, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)) < 0 ? -errno : 0;
 }
 
-static void ext_round_start(struct dhcp_sock *k, uint32_t interval)
+static void ext_round_start(struct dhcp_sock *sock, uint32_t interval)
 {
-	struct dhcp_server *s = dhcp_sock_server(k);
+	struct dhcp_server *s = dhcp_sock_server(sock);
 	int r;
 
-	if (!k->has_mac) {
+	if (!sock->has_mac) {
 		r = -ENOTSUP;
 		goto fail;
 	}
-	if (getrandom(&k->ext.xid, sizeof(k->ext.xid), 0) < 0)
-		k->ext.xid ^= (uint32_t)k->ifindex * 2654435761u + (uint32_t)time(NULL);
-	r = ext_socket(s, k->name);
+	if (getrandom(&sock->ext.xid, sizeof(sock->ext.xid), 0) < 0)
+		sock->ext.xid ^= (uint32_t)sock->ifindex * 2654435761u + (uint32_t)time(NULL);
+	r = ext_socket(s, sock->name);
 	if (r < 0)
 		goto fail;
-	k->ext.fd = r;
-	k->ext.n_servers = 0;
-	k->ext.ev = event_new(s->base, k->ext.fd, EV_READ | EV_PERSIST, ext_readable, k);
-	if (!k->ext.ev || event_add(k->ext.ev, NULL) < 0) {
+	sock->ext.fd = r;
+	sock->ext.n_servers = 0;
+	sock->ext.ev = event_new(s->base, sock->ext.fd, EV_READ | EV_PERSIST, ext_readable, sock);
+	if (!sock->ext.ev || event_add(sock->ext.ev, NULL) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = ext_send_discover(s, k);
+	r = ext_send_discover(s, sock);
 	if (r < 0)
 		goto fail;
 	struct timeval tv = {DHCP_SRV_EXT_WAIT_S, 0};
-	evtimer_add(k->ext.timer, &tv);
+	evtimer_add(sock->ext.timer, &tv);
 	return;
 fail:
 	if (dhcp_server_warn_allowed(s))
-		log_warn("dhcp: %s: external DHCP probe not sent: %s", k->name, strerror(-r));
-	ext_close(k);
+		log_warn("dhcp: %s: external DHCP probe not sent: %s", sock->name, strerror(-r));
+	ext_close(sock);
 	struct timeval next = {interval, 0};
-	evtimer_add(k->ext.timer, &next);
+	evtimer_add(sock->ext.timer, &next);
 }
 
-static void ext_round_end(struct dhcp_sock *k, uint32_t interval)
+static void ext_round_end(struct dhcp_sock *sock, uint32_t interval)
 {
-	struct dhcp_server *s = dhcp_sock_server(k);
+	struct dhcp_server *s = dhcp_sock_server(sock);
 	uint32_t servers[DHCP_SRV_EXT_SERVERS];
-	size_t n = k->ext.n_servers;
+	size_t n = sock->ext.n_servers;
 	char name[IFNAMSIZ];
-	uint16_t vid = k->vid;
-	uint64_t vlan_id = k->vlan_id;
+	uint16_t vid = sock->vid;
+	uint64_t vlan_id = sock->vlan_id;
 
-	memcpy(name, k->name, sizeof(name));
-	memcpy(servers, k->ext.servers, n * sizeof(servers[0]));
-	ext_close(k);
+	memcpy(name, sock->name, sizeof(name));
+	memcpy(servers, sock->ext.servers, n * sizeof(servers[0]));
+	ext_close(sock);
 	struct timeval next = {interval > DHCP_SRV_EXT_WAIT_S ? interval - DHCP_SRV_EXT_WAIT_S : 1, 0};
-	evtimer_add(k->ext.timer, &next);
+	evtimer_add(sock->ext.timer, &next);
 	for (size_t i = 0; i < n; i++) {
 		struct in_addr a = {htonl(servers[i])};
 		char text[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &a, text, sizeof(text));
-		log_info("dhcp: %s: another DHCP server answers on this link: %s", k->name, text);
+		log_info("dhcp: %s: another DHCP server answers on this link: %s", sock->name, text);
 	}
-	/* Last: the callback may apply a new config, which may free k. */
+	/* Last: the callback may apply a new config, which may free sock. */
 	if (s->ops && s->ops->on_external)
 		s->ops->on_external(s->arg, name, vid, vlan_id, servers, n);
 }
 
 static void ext_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct dhcp_sock *k = arg;
-	struct dhcp_server *s = dhcp_sock_server(k);
+	struct dhcp_sock *sock = arg;
+	struct dhcp_server *s = dhcp_sock_server(sock);
 	uint32_t interval = s->loaded ? s->loaded->external_probe_interval_s : 0;
 
 	if (!interval) {
-		ext_close(k);
+		ext_close(sock);
 		return;
 	}
-	if (k->ext.fd < 0)
-		ext_round_start(k, interval);
+	if (sock->ext.fd < 0)
+		ext_round_start(sock, interval);
 	else
-		ext_round_end(k, interval);
+		ext_round_end(sock, interval);
 }

@@ -45,9 +45,9 @@ static uint64_t batch_put(struct lease_store *s, struct lease_rec *r)
 
 /* ---- applying records (replay and live) ---- */
 
-static struct lnode *node_new(const struct lease *l)
+static struct lease_node *node_new(const struct lease *l)
 {
-	struct lnode *n = calloc(1, sizeof(*n));
+	struct lease_node *n = calloc(1, sizeof(*n));
 	if (n)
 		n->l = *l;
 	return n;
@@ -55,17 +55,17 @@ static struct lnode *node_new(const struct lease *l)
 
 static int apply_put(struct lease_store *s, const struct lease *l)
 {
-	struct lnode *n = lidx_find(s, l->addr);
+	struct lease_node *n = lease_index_find(s, l->addr);
 	if (n) {
 		free(n->shadow);
 		n->shadow = NULL;
-		lidx_replace(s, n, l);
+		lease_index_replace(s, n, l);
 		return 0;
 	}
 	n = node_new(l);
 	if (!n)
 		return -ENOMEM;
-	int r = lidx_insert(s, n);
+	int r = lease_index_insert(s, n);
 	if (r < 0)
 		free(n);
 	return r;
@@ -75,11 +75,11 @@ static int apply_pool(struct lease_store *s, uint32_t first, uint32_t last, uint
 {
 	for (uint64_t a = first; a <= last; a++) {
 		if (owner == LEASE_OWNER_PEER && (a == first || (a & 63) == 0)) {
-			int r = lbitset_reserve(&s->peer, (uint32_t)a);
+			int r = addr_bitmap_reserve(&s->peer, (uint32_t)a);
 			if (r < 0)
 				return r;
 		}
-		lbitset_put(&s->peer, (uint32_t)a, owner == LEASE_OWNER_PEER);
+		addr_bitmap_put(&s->peer, (uint32_t)a, owner == LEASE_OWNER_PEER);
 	}
 	return 0;
 }
@@ -105,9 +105,9 @@ static int replay_rec(const struct lease_rec *r, void *userdata)
 		ret = apply_put(s, &r->lease);
 		break;
 	case LEASE_REC_REMOVE: {
-		struct lnode *n = lidx_find(s, r->lease.addr);
+		struct lease_node *n = lease_index_find(s, r->lease.addr);
 		if (n)
-			lidx_delete(s, n);
+			lease_index_delete(s, n);
 		break;
 	}
 	case LEASE_REC_POOL:
@@ -286,7 +286,7 @@ int lease_store_open(const struct lease_store_config *cfg, struct lease_store **
 	if (s->cfg.reclaim_grace < 0)
 		s->cfg.reclaim_grace = 0;
 	s->fd = -1;
-	int r = lidx_init(s);
+	int r = lease_index_init(s);
 	if (r == 0 && cfg->dir) {
 		s->dir = strdup(cfg->dir);
 		r = s->dir ? open_files(s, &st) : -ENOMEM;
@@ -307,7 +307,7 @@ void lease_store_free(struct lease_store *s)
 {
 	if (!s)
 		return;
-	lidx_done(s);
+	lease_index_done(s);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->batch);
@@ -319,7 +319,7 @@ void lease_store_free(struct lease_store *s)
 
 const struct lease *lease_store_find_addr(const struct lease_store *s, uint32_t addr)
 {
-	struct lnode *n = lidx_find(s, addr);
+	struct lease_node *n = lease_index_find(s, addr);
 	return n ? &n->l : NULL;
 }
 
@@ -342,8 +342,8 @@ const struct lease *lease_store_find_client_id(const struct lease_store *s, cons
 	const struct lease *best = NULL;
 	if (len == 0 || len > LEASE_CLIENT_ID_MAX)
 		return NULL;
-	for (struct lnode *n = lidx_cid_head(s, id, len); n; n = n->next_cid)
-		if (lidx_same_cid(&n->l, id, len) && (!subnet_id || n->l.subnet_id == subnet_id) &&
+	for (struct lease_node *n = lease_index_client_chain(s, id, len); n; n = n->next_cid)
+		if (lease_has_client_id(&n->l, id, len) && (!subnet_id || n->l.subnet_id == subnet_id) &&
 		    better(&n->l, best))
 			best = &n->l;
 	return best;
@@ -355,8 +355,8 @@ const struct lease *lease_store_find_hwaddr(const struct lease_store *s, uint8_t
 	const struct lease *best = NULL;
 	if (hlen == 0 || hlen > LEASE_HWADDR_MAX)
 		return NULL;
-	for (struct lnode *n = lidx_hw_head(s, htype, hlen, chaddr); n; n = n->next_hw)
-		if (lidx_same_hw(&n->l, htype, hlen, chaddr) && (!subnet_id || n->l.subnet_id == subnet_id) &&
+	for (struct lease_node *n = lease_index_hw_chain(s, htype, hlen, chaddr); n; n = n->next_hw)
+		if (lease_has_hw(&n->l, htype, hlen, chaddr) && (!subnet_id || n->l.subnet_id == subnet_id) &&
 		    better(&n->l, best))
 			best = &n->l;
 	return best;
@@ -364,18 +364,18 @@ const struct lease *lease_store_find_hwaddr(const struct lease_store *s, uint8_t
 
 bool lease_store_is_taken(const struct lease_store *s, uint32_t addr)
 {
-	return lbitset_get(&s->taken, addr);
+	return addr_bitmap_get(&s->taken, addr);
 }
 
 int lease_store_first_free(const struct lease_store *s, uint32_t first, uint32_t last, enum lease_owner owner,
 			   uint32_t *ret_addr)
 {
-	return lbitset_first_clear(&s->taken, &s->peer, owner == LEASE_OWNER_PEER, first, last, ret_addr);
+	return addr_bitmap_first_clear(&s->taken, &s->peer, owner == LEASE_OWNER_PEER, first, last, ret_addr);
 }
 
 enum lease_owner lease_store_pool_owner(const struct lease_store *s, uint32_t addr)
 {
-	return lbitset_get(&s->peer, addr) ? LEASE_OWNER_PEER : LEASE_OWNER_LOCAL;
+	return addr_bitmap_get(&s->peer, addr) ? LEASE_OWNER_PEER : LEASE_OWNER_LOCAL;
 }
 
 size_t lease_store_count(const struct lease_store *s)
@@ -420,13 +420,13 @@ static unsigned client_holds(const struct lease_store *s, const struct lease *l)
 {
 	unsigned k = 0;
 	if (l->client_id_len) {
-		for (struct lnode *n = lidx_cid_head(s, l->client_id, l->client_id_len); n; n = n->next_cid)
-			k += lidx_same_cid(&n->l, l->client_id, l->client_id_len) && n->l.addr != l->addr &&
+		for (struct lease_node *n = lease_index_client_chain(s, l->client_id, l->client_id_len); n; n = n->next_cid)
+			k += lease_has_client_id(&n->l, l->client_id, l->client_id_len) && n->l.addr != l->addr &&
 			     n->l.subnet_id == l->subnet_id &&
 			     (n->l.state == LEASE_OFFERED || n->l.state == LEASE_ACTIVE);
 	} else if (l->hlen) {
-		for (struct lnode *n = lidx_hw_head(s, l->htype, l->hlen, l->chaddr); n; n = n->next_hw)
-			k += lidx_same_hw(&n->l, l->htype, l->hlen, l->chaddr) && n->l.addr != l->addr &&
+		for (struct lease_node *n = lease_index_hw_chain(s, l->htype, l->hlen, l->chaddr); n; n = n->next_hw)
+			k += lease_has_hw(&n->l, l->htype, l->hlen, l->chaddr) && n->l.addr != l->addr &&
 			     n->l.subnet_id == l->subnet_id && n->l.client_id_len == 0 &&
 			     (n->l.state == LEASE_OFFERED || n->l.state == LEASE_ACTIVE);
 	}
@@ -434,20 +434,20 @@ static unsigned client_holds(const struct lease_store *s, const struct lease *l)
 }
 
 /* Journal the removal of a record (the caller reserved batch space). */
-static void remove_durable(struct lease_store *s, struct lnode *n)
+static void remove_durable(struct lease_store *s, struct lease_node *n)
 {
 	struct lease_rec r = { .type = LEASE_REC_REMOVE };
 	r.lease.addr = n->l.addr;
 	batch_put(s, &r);
-	lidx_delete(s, n);
+	lease_index_delete(s, n);
 }
 
 /* Drop the oldest RELEASED/EXPIRED record to make room. O(n), only when full. */
 static int evict_one(struct lease_store *s)
 {
-	struct lnode *victim = NULL;
+	struct lease_node *victim = NULL;
 	for (size_t i = 0; i < s->n; i++) {
-		struct lnode *n = s->nodes[i];
+		struct lease_node *n = s->nodes[i];
 		if ((n->l.state == LEASE_RELEASED || n->l.state == LEASE_EXPIRED) &&
 		    (!victim || n->l.seq < victim->l.seq))
 			victim = n;
@@ -462,7 +462,7 @@ static int evict_one(struct lease_store *s)
 
 /* An OFFER lives in memory only; the durable record it covers is kept
  * aside so an offer that times out does not lose it. */
-static int stage_offer(struct lease_store *s, struct lnode *n, struct lease *l)
+static int stage_offer(struct lease_store *s, struct lease_node *n, struct lease *l)
 {
 	l->seq = 0;
 	if (!n)
@@ -474,8 +474,8 @@ static int stage_offer(struct lease_store *s, struct lnode *n, struct lease *l)
 		*n->shadow = n->l;
 	}
 	struct lease *keep = n->shadow;
-	n->shadow = NULL; /* lidx_replace does not touch it; apply_put would free it */
-	lidx_replace(s, n, l);
+	n->shadow = NULL; /* lease_index_replace does not touch it; apply_put would free it */
+	lease_index_replace(s, n, l);
 	n->shadow = keep;
 	return 0;
 }
@@ -489,7 +489,7 @@ int64_t lease_store_stage(struct lease_store *s, const struct lease *in)
 		return -EIO;
 	if (validate(in, &l) < 0)
 		return -EINVAL;
-	struct lnode *n = lidx_find(s, l.addr);
+	struct lease_node *n = lease_index_find(s, l.addr);
 	if ((l.state == LEASE_OFFERED || l.state == LEASE_ACTIVE) && client_holds(s, &l) >= s->cfg.max_per_client)
 		return -EDQUOT;
 	if (!n && s->n >= s->cfg.max_leases) {
@@ -505,7 +505,7 @@ int64_t lease_store_stage(struct lease_store *s, const struct lease *in)
 	if (n) {
 		free(n->shadow);
 		n->shadow = NULL;
-		lidx_replace(s, n, &l);
+		lease_index_replace(s, n, &l);
 	} else {
 		r = apply_put(s, &l);
 		if (r < 0)
@@ -519,11 +519,11 @@ int64_t lease_store_remove(struct lease_store *s, uint32_t addr)
 {
 	if (s->poisoned)
 		return -EIO;
-	struct lnode *n = lidx_find(s, addr);
+	struct lease_node *n = lease_index_find(s, addr);
 	if (!n)
 		return -ENOENT;
 	if (n->l.state == LEASE_OFFERED && !n->shadow) {
-		lidx_delete(s, n);
+		lease_index_delete(s, n);
 		return 0;
 	}
 	if (batch_reserve(s, LEASE_REC_MAX) < 0)
@@ -650,7 +650,7 @@ int lease_store_reclaim(struct lease_store *s, int64_t now, struct lease *ret, s
 	if (s->poisoned)
 		return -EIO;
 	for (size_t i = 0; i < s->n && k < max;) {
-		struct lnode *n = s->nodes[i];
+		struct lease_node *n = s->nodes[i];
 		struct lease l = n->l;
 		bool due = (l.state == LEASE_ACTIVE && l.expiry <= now - s->cfg.reclaim_grace) ||
 			   ((l.state == LEASE_DECLINED || l.state == LEASE_OFFERED) && l.expiry <= now);
@@ -664,10 +664,10 @@ int lease_store_reclaim(struct lease_store *s, int64_t now, struct lease *ret, s
 				struct lease old = *n->shadow;
 				free(n->shadow);
 				n->shadow = NULL;
-				lidx_replace(s, n, &old);
+				lease_index_replace(s, n, &old);
 				i++;
 			} else {
-				lidx_delete(s, n); /* nodes[i] is now another node */
+				lease_index_delete(s, n); /* nodes[i] is now another node */
 			}
 			continue;
 		}
@@ -676,7 +676,7 @@ int lease_store_reclaim(struct lease_store *s, int64_t now, struct lease *ret, s
 		l.state = LEASE_EXPIRED;
 		l.conflict = LEASE_CONFLICT_NONE;
 		l.seq = s->seq + 1;
-		lidx_replace(s, n, &l);
+		lease_index_replace(s, n, &l);
 		struct lease_rec rec = { .type = LEASE_REC_PUT, .lease = l };
 		batch_put(s, &rec);
 		i++;

@@ -40,7 +40,7 @@ static int snapshot_build(const struct lease_store *s, struct buf *b)
 	b->len = LEASE_FILE_HEADER_LEN;
 	lease_file_header_encode(b->p, LEASE_FILE_SNAPSHOT, s->seq);
 	for (size_t i = 0; i < s->n; i++) {
-		const struct lnode *n = s->nodes[i];
+		const struct lease_node *n = s->nodes[i];
 		const struct lease *l = n->l.state == LEASE_OFFERED ? n->shadow : &n->l;
 		if (!l)
 			continue;

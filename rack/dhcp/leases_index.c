@@ -44,19 +44,19 @@ static size_t hw_bucket(const struct lease_store *s, uint8_t htype, uint8_t hlen
 	return (size_t)(hash_bytes(s->seed, htype, chaddr, hlen) & (s->nbuckets - 1));
 }
 
-bool lidx_same_cid(const struct lease *l, const uint8_t *id, size_t len)
+bool lease_has_client_id(const struct lease *l, const uint8_t *id, size_t len)
 {
 	return l->client_id_len == len && len > 0 && memcmp(l->client_id, id, len) == 0;
 }
 
-bool lidx_same_hw(const struct lease *l, uint8_t htype, uint8_t hlen, const uint8_t *chaddr)
+bool lease_has_hw(const struct lease *l, uint8_t htype, uint8_t hlen, const uint8_t *chaddr)
 {
 	return l->hlen == hlen && hlen > 0 && l->htype == htype && memcmp(l->chaddr, chaddr, hlen) == 0;
 }
 
 /* ---- chains ---- */
 
-static void link_keys(struct lease_store *s, struct lnode *n)
+static void link_keys(struct lease_store *s, struct lease_node *n)
 {
 	const struct lease *l = &n->l;
 	if (l->client_id_len) {
@@ -71,17 +71,17 @@ static void link_keys(struct lease_store *s, struct lnode *n)
 	}
 }
 
-static void unlink_keys(struct lease_store *s, struct lnode *n)
+static void unlink_keys(struct lease_store *s, struct lease_node *n)
 {
 	const struct lease *l = &n->l;
 	if (l->client_id_len) {
-		struct lnode **pp = &s->by_cid[cid_bucket(s, l->client_id, l->client_id_len)];
+		struct lease_node **pp = &s->by_cid[cid_bucket(s, l->client_id, l->client_id_len)];
 		while (*pp != n)
 			pp = &(*pp)->next_cid;
 		*pp = n->next_cid;
 	}
 	if (l->hlen) {
-		struct lnode **pp = &s->by_hw[hw_bucket(s, l->htype, l->hlen, l->chaddr)];
+		struct lease_node **pp = &s->by_hw[hw_bucket(s, l->htype, l->hlen, l->chaddr)];
 		while (*pp != n)
 			pp = &(*pp)->next_hw;
 		*pp = n->next_hw;
@@ -89,7 +89,7 @@ static void unlink_keys(struct lease_store *s, struct lnode *n)
 	n->next_cid = n->next_hw = NULL;
 }
 
-static void link_all(struct lease_store *s, struct lnode *n)
+static void link_all(struct lease_store *s, struct lease_node *n)
 {
 	size_t b = addr_bucket(s, n->l.addr);
 	n->next_addr = s->by_addr[b];
@@ -99,7 +99,7 @@ static void link_all(struct lease_store *s, struct lnode *n)
 
 static int rehash(struct lease_store *s, size_t nb)
 {
-	struct lnode **a = calloc(nb, sizeof(*a)), **c = calloc(nb, sizeof(*c)), **h = calloc(nb, sizeof(*h));
+	struct lease_node **a = calloc(nb, sizeof(*a)), **c = calloc(nb, sizeof(*c)), **h = calloc(nb, sizeof(*h));
 	if (!a || !c || !h) {
 		free(a);
 		free(c);
@@ -118,14 +118,14 @@ static int rehash(struct lease_store *s, size_t nb)
 	return 0;
 }
 
-int lidx_init(struct lease_store *s)
+int lease_index_init(struct lease_store *s)
 {
 	if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) != sizeof(s->seed))
 		s->seed = (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15ULL;
 	return rehash(s, INITIAL_BUCKETS);
 }
 
-void lidx_done(struct lease_store *s)
+void lease_index_done(struct lease_store *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->nodes[i]->shadow);
@@ -135,41 +135,41 @@ void lidx_done(struct lease_store *s)
 	free(s->by_addr);
 	free(s->by_cid);
 	free(s->by_hw);
-	lbitset_done(&s->taken);
-	lbitset_done(&s->peer);
+	addr_bitmap_done(&s->taken);
+	addr_bitmap_done(&s->peer);
 }
 
-struct lnode *lidx_find(const struct lease_store *s, uint32_t addr)
+struct lease_node *lease_index_find(const struct lease_store *s, uint32_t addr)
 {
-	for (struct lnode *n = s->by_addr[addr_bucket(s, addr)]; n; n = n->next_addr)
+	for (struct lease_node *n = s->by_addr[addr_bucket(s, addr)]; n; n = n->next_addr)
 		if (n->l.addr == addr)
 			return n;
 	return NULL;
 }
 
-struct lnode *lidx_cid_head(const struct lease_store *s, const uint8_t *id, size_t len)
+struct lease_node *lease_index_client_chain(const struct lease_store *s, const uint8_t *id, size_t len)
 {
 	return s->by_cid[cid_bucket(s, id, len)];
 }
 
-struct lnode *lidx_hw_head(const struct lease_store *s, uint8_t htype, uint8_t hlen, const uint8_t *chaddr)
+struct lease_node *lease_index_hw_chain(const struct lease_store *s, uint8_t htype, uint8_t hlen, const uint8_t *chaddr)
 {
 	return s->by_hw[hw_bucket(s, htype, hlen, chaddr)];
 }
 
-int lidx_reserve(struct lease_store *s, uint32_t addr)
+int lease_index_reserve(struct lease_store *s, uint32_t addr)
 {
-	int r = lbitset_reserve(&s->taken, addr);
-	return r < 0 ? r : lbitset_reserve(&s->peer, addr);
+	int r = addr_bitmap_reserve(&s->taken, addr);
+	return r < 0 ? r : addr_bitmap_reserve(&s->peer, addr);
 }
 
-int lidx_insert(struct lease_store *s, struct lnode *node)
+int lease_index_insert(struct lease_store *s, struct lease_node *node)
 {
-	if (lidx_reserve(s, node->l.addr) < 0)
+	if (lease_index_reserve(s, node->l.addr) < 0)
 		return -ENOMEM;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct lnode **nodes = realloc(s->nodes, cap * sizeof(*nodes));
+		struct lease_node **nodes = realloc(s->nodes, cap * sizeof(*nodes));
 		if (!nodes)
 			return -ENOMEM;
 		s->nodes = nodes;
@@ -182,36 +182,36 @@ int lidx_insert(struct lease_store *s, struct lnode *node)
 	node->idx = s->n;
 	s->nodes[s->n++] = node;
 	link_all(s, node);
-	lbitset_put(&s->taken, node->l.addr, lease_state_taken(node->l.state));
+	addr_bitmap_put(&s->taken, node->l.addr, lease_state_taken(node->l.state));
 	return 0;
 }
 
-void lidx_delete(struct lease_store *s, struct lnode *node)
+void lease_index_delete(struct lease_store *s, struct lease_node *node)
 {
-	struct lnode **pp = &s->by_addr[addr_bucket(s, node->l.addr)];
+	struct lease_node **pp = &s->by_addr[addr_bucket(s, node->l.addr)];
 	while (*pp != node)
 		pp = &(*pp)->next_addr;
 	*pp = node->next_addr;
 	unlink_keys(s, node);
-	lbitset_put(&s->taken, node->l.addr, false);
-	struct lnode *last = s->nodes[--s->n];
+	addr_bitmap_put(&s->taken, node->l.addr, false);
+	struct lease_node *last = s->nodes[--s->n];
 	s->nodes[node->idx] = last;
 	last->idx = node->idx;
 	free(node->shadow);
 	free(node);
 }
 
-void lidx_replace(struct lease_store *s, struct lnode *node, const struct lease *l)
+void lease_index_replace(struct lease_store *s, struct lease_node *node, const struct lease *l)
 {
 	unlink_keys(s, node);
 	node->l = *l;
 	link_keys(s, node);
-	lbitset_put(&s->taken, l->addr, lease_state_taken(l->state));
+	addr_bitmap_put(&s->taken, l->addr, lease_state_taken(l->state));
 }
 
 /* ---- sparse bitmap ---- */
 
-static size_t slot_of(const struct lbitset *b, uint32_t key)
+static size_t slot_of(const struct addr_bitmap *b, uint32_t key)
 {
 	size_t i = (size_t)(mix(key) & (b->cap - 1));
 	while (b->keys[i] && b->keys[i] != key)
@@ -219,7 +219,7 @@ static size_t slot_of(const struct lbitset *b, uint32_t key)
 	return i;
 }
 
-static uint64_t word_get(const struct lbitset *b, uint32_t wi)
+static uint64_t word_get(const struct addr_bitmap *b, uint32_t wi)
 {
 	if (!b->cap)
 		return 0;
@@ -227,23 +227,23 @@ static uint64_t word_get(const struct lbitset *b, uint32_t wi)
 	return b->keys[i] ? b->words[i] : 0;
 }
 
-void lbitset_done(struct lbitset *b)
+void addr_bitmap_done(struct addr_bitmap *b)
 {
 	free(b->keys);
 	free(b->words);
 	memset(b, 0, sizeof(*b));
 }
 
-int lbitset_reserve(struct lbitset *b, uint32_t addr)
+int addr_bitmap_reserve(struct addr_bitmap *b, uint32_t addr)
 {
 	uint32_t key = (addr >> 6) + 1;
 	if (b->cap && b->keys[slot_of(b, key)] == key)
 		return 0;
 	if ((b->n + 1) * 2 > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct lbitset nb = { calloc(cap, sizeof(uint32_t)), calloc(cap, sizeof(uint64_t)), cap, b->n };
+		struct addr_bitmap nb = { calloc(cap, sizeof(uint32_t)), calloc(cap, sizeof(uint64_t)), cap, b->n };
 		if (!nb.keys || !nb.words) {
-			lbitset_done(&nb);
+			addr_bitmap_done(&nb);
 			return -ENOMEM;
 		}
 		for (size_t i = 0; i < b->cap; i++) {
@@ -253,7 +253,7 @@ int lbitset_reserve(struct lbitset *b, uint32_t addr)
 			nb.keys[j] = b->keys[i];
 			nb.words[j] = b->words[i];
 		}
-		lbitset_done(b);
+		addr_bitmap_done(b);
 		*b = nb;
 	}
 	size_t i = slot_of(b, key);
@@ -263,12 +263,12 @@ int lbitset_reserve(struct lbitset *b, uint32_t addr)
 	return 0;
 }
 
-bool lbitset_get(const struct lbitset *b, uint32_t addr)
+bool addr_bitmap_get(const struct addr_bitmap *b, uint32_t addr)
 {
 	return (word_get(b, addr >> 6) >> (addr & 63)) & 1;
 }
 
-void lbitset_put(struct lbitset *b, uint32_t addr, bool v)
+void addr_bitmap_put(struct addr_bitmap *b, uint32_t addr, bool v)
 {
 	if (!b->cap)
 		return; /* nothing set yet: clearing is a no-op */
@@ -281,7 +281,7 @@ void lbitset_put(struct lbitset *b, uint32_t addr, bool v)
 		b->words[i] &= ~(1ULL << (addr & 63));
 }
 
-int lbitset_first_clear(const struct lbitset *a, const struct lbitset *b, bool invert_b, uint32_t first,
+int addr_bitmap_first_clear(const struct addr_bitmap *a, const struct addr_bitmap *b, bool invert_b, uint32_t first,
 			uint32_t last, uint32_t *ret)
 {
 	if (first > last)

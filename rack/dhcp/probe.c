@@ -154,10 +154,10 @@ int dhcp_probe_start(struct dhcp_server *s, struct dhcp_sock *sock, const struct
 
 /* Any ARP packet whose sender is the probed address means someone holds
  * it (RFC 5227 2.1.1): a reply to our probe, or its own request. */
-void dhcp_probe_arp_readable(void *arg, struct dhcp_sock *k)
+void dhcp_probe_arp_readable(void *arg, struct dhcp_sock *sock)
 {
 	struct dhcp_server *s = arg;
-	int fd = k->arp_fd;
+	int fd = sock->arp_fd;
 
 	for (int i = 0; i < PROBE_READS_PER_WAKEUP; i++) {
 		uint8_t buf[128];
@@ -169,12 +169,12 @@ void dhcp_probe_arp_readable(void *arg, struct dhcp_sock *k)
 		struct rawpkt_arp arp;
 		if (sll.sll_pkttype == PACKET_OUTGOING || rawpkt_arp_parse(buf, (size_t)n, &arp) < 0 || !arp.spa)
 			continue;
-		if (k->has_mac && memcmp(arp.sha, k->mac, 6) == 0)
+		if (sock->has_mac && memcmp(arp.sha, sock->mac, 6) == 0)
 			continue;
 		for (size_t j = 0; j < s->n_probes; j++) {
 			struct dhcp_probe *p = s->probes[j];
-			if (!p->relayed && p->addr == arp.spa && strcmp(p->ifname, k->name) == 0) {
-				/* May free k (a callback may apply a config): stop reading. */
+			if (!p->relayed && p->addr == arp.spa && strcmp(p->ifname, sock->name) == 0) {
+				/* May free sock (a callback may apply a config): stop reading. */
 				probe_finish(p, true);
 				return;
 			}

@@ -353,10 +353,10 @@ void dhcp_server_flush(struct dhcp_server *s)
 
 /* The socket is going away: replies still waiting for a commit through it
  * are dropped (their events are still reported). */
-static void server_forget_sock(struct dhcp_server *s, const struct dhcp_sock *k)
+static void server_forget_sock(struct dhcp_server *s, const struct dhcp_sock *sock)
 {
 	for (size_t i = 0; i < s->n_held; i++)
-		if (s->held[i].sock == k)
+		if (s->held[i].sock == sock)
 			s->held[i].sock = NULL;
 }
 
@@ -368,7 +368,7 @@ static void server_commit_submit(void *io_arg, void (*run)(void *arg), void (*do
 
 /* ---- datagrams from server_io.c -------------------------------------------- */
 
-static void server_on_datagram(void *arg, struct dhcp_sock *k, const struct dhcp_datagram *dg)
+static void server_on_datagram(void *arg, struct dhcp_sock *sock, const struct dhcp_datagram *dg)
 {
 	struct dhcp_server *s = arg;
 	const struct in_pktinfo *pi = dg->pi;
@@ -382,7 +382,7 @@ static void server_on_datagram(void *arg, struct dhcp_sock *k, const struct dhcp
 	if (!s->loaded || !s->leases)
 		return;
 	if (dhcp4_msg_decode(dg->buf, dg->len, &s->req, &why) < 0) {
-		log_debug("dhcp: %s: malformed packet (%zu bytes): %s", k->name, dg->len, why ? why : "?");
+		log_debug("dhcp: %s: malformed packet (%zu bytes): %s", sock->name, dg->len, why ? why : "?");
 		s->stats.ignored++;
 		return;
 	}
@@ -390,12 +390,12 @@ static void server_on_datagram(void *arg, struct dhcp_sock *k, const struct dhcp
 		s->stats.ignored++; /* our own external-DHCP probe, looped back */
 		return;
 	}
-	if (!k->local_addr)
-		dhcp_sock_refresh(k);
+	if (!sock->local_addr)
+		dhcp_sock_refresh(sock);
 	struct dhcp_rx_info rx = {
-		.ifname = k->name,
-		.ifindex = pi && pi->ipi_ifindex ? pi->ipi_ifindex : k->ifindex,
-		.local_addr = k->local_addr,
+		.ifname = sock->name,
+		.ifindex = pi && pi->ipi_ifindex ? pi->ipi_ifindex : sock->ifindex,
+		.local_addr = sock->local_addr,
 		.dst_addr = pi ? ntohl(pi->ipi_addr.s_addr) : 0xffffffffu,
 	};
 	if (!rx.local_addr && pi)
@@ -411,16 +411,16 @@ static void server_on_datagram(void *arg, struct dhcp_sock *k, const struct dhcp
 		}
 	}
 	int v = dhcp_engine_handle(&s->loaded->cfg, s->leases, &s->req, &rx, time(NULL), &s->dec);
-	dhcp_server_dispatch(s, k, &s->req, &rx, v, NULL);
+	dhcp_server_dispatch(s, sock, &s->req, &rx, v, NULL);
 }
 
 /* End of a readable event: commit what the batch staged, send what may go. */
-static void server_on_batch_end(void *arg, struct dhcp_sock *k, int err)
+static void server_on_batch_end(void *arg, struct dhcp_sock *sock, int err)
 {
 	struct dhcp_server *s = arg;
 
 	if (err < 0 && dhcp_server_warn_allowed(s))
-		log_warn("dhcp: %s: receive: %s", k->name, strerror(-err));
+		log_warn("dhcp: %s: receive: %s", sock->name, strerror(-err));
 	if (err == 0)
 		dhcp_server_flush(s);
 }
@@ -546,12 +546,12 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 	return 0;
 }
 
-static void server_log_iface(const struct dhcp_iface *ifc, const struct dhcp_sock *k)
+static void server_log_iface(const struct dhcp_iface *ifc, const struct dhcp_sock *sock)
 {
 	char addr[INET_ADDRSTRLEN] = "none";
 
-	if (k->local_addr) {
-		struct in_addr a = {htonl(k->local_addr)};
+	if (sock->local_addr) {
+		struct in_addr a = {htonl(sock->local_addr)};
 		inet_ntop(AF_INET, &a, addr, sizeof(addr));
 	}
 	log_info("dhcp: serving %s (vid %u: %zu subnet%s, %zu relayed; address %s)", ifc->name, ifc->vid,
@@ -586,12 +586,12 @@ static int plan_build(struct dhcp_server *s, const struct dhcp_config *cfg, stru
 
 	for (size_t i = 0; i < cfg->n_ifaces; i++) {
 		const char *name = cfg->ifaces[i].name;
-		struct dhcp_sock *k = dhcp_server_sock(s, name);
+		struct dhcp_sock *sock = dhcp_server_sock(s, name);
 		int r = 0;
-		if (k) {
-			pl->next[i] = k;
-			if (probe && k->arp_fd < 0)
-				r = dhcp_sock_open_arp(&s->net, k, &pl->new_arp[i], why, why_len);
+		if (sock) {
+			pl->next[i] = sock;
+			if (probe && sock->arp_fd < 0)
+				r = dhcp_sock_open_arp(&s->net, sock, &pl->new_arp[i], why, why_len);
 		} else {
 			r = s->io.sock_open(&s->net, name, probe, &pl->next[i], why, why_len);
 			pl->opened[i] = r == 0;
@@ -631,19 +631,19 @@ static void plan_commit(struct dhcp_server *s, struct dhcp_loaded *l, struct app
 	if (pl->new_icmp >= 0)
 		dhcp_probe_icmp_attach(s, pl->new_icmp);
 	for (size_t i = 0; i < s->n_socks; i++) {
-		struct dhcp_sock *k = s->socks[i];
+		struct dhcp_sock *sock = s->socks[i];
 		if (pl->new_arp[i] >= 0)
-			dhcp_sock_attach_arp(k, pl->new_arp[i]);
+			dhcp_sock_attach_arp(sock, pl->new_arp[i]);
 		if (!cfg->probe)
-			dhcp_sock_attach_arp(k, -1);
-		k->vid = cfg->ifaces[i].vid;
-		k->vlan_id = l->vlan_ids ? l->vlan_ids[i] : 0;
-		dhcp_sock_refresh(k);
+			dhcp_sock_attach_arp(sock, -1);
+		sock->vid = cfg->ifaces[i].vid;
+		sock->vlan_id = l->vlan_ids ? l->vlan_ids[i] : 0;
+		dhcp_sock_refresh(sock);
 		if (l->external_probe_interval_s > 0)
-			dhcp_ext_schedule(k, DHCP_SRV_EXT_FIRST_S);
+			dhcp_ext_schedule(sock, DHCP_SRV_EXT_FIRST_S);
 		else
-			dhcp_ext_stop(k);
-		server_log_iface(&cfg->ifaces[i], k);
+			dhcp_ext_stop(sock);
+		server_log_iface(&cfg->ifaces[i], sock);
 	}
 	if (!cfg->probe)
 		dhcp_probe_icmp_attach(s, -1);

@@ -52,12 +52,12 @@ struct dhcp_datagram {
 };
 
 struct dhcp_sock_ops {
-	void (*on_datagram)(void *arg, struct dhcp_sock *k, const struct dhcp_datagram *dg);
+	void (*on_datagram)(void *arg, struct dhcp_sock *sock, const struct dhcp_datagram *dg);
 	/* After each readable event's datagrams; err = -errno of a failed
 	 * read (not EAGAIN), else 0. */
-	void (*on_batch_end)(void *arg, struct dhcp_sock *k, int err);
+	void (*on_batch_end)(void *arg, struct dhcp_sock *sock, int err);
 	/* The interface's ARP socket is readable. */
-	void (*on_arp_readable)(void *arg, struct dhcp_sock *k);
+	void (*on_arp_readable)(void *arg, struct dhcp_sock *sock);
 };
 
 /* What every socket of one server shares (embedded in the server). */
@@ -118,10 +118,10 @@ struct dhcp_held_reply {
 struct dhcp_server_io {
 	int (*sock_open)(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
 			 size_t why_len);
-	void (*sock_free)(struct dhcp_sock *k);
+	void (*sock_free)(struct dhcp_sock *sock);
 	/* 0 sent, or -errno; *ret_chaddr_err: a CHADDR send failed with it
 	 * and the reply was broadcast instead (0: no fallback). */
-	int (*send)(struct dhcp_sock *k, const struct dhcp_tx *tx, int *ret_chaddr_err);
+	int (*send)(struct dhcp_sock *sock, const struct dhcp_tx *tx, int *ret_chaddr_err);
 	/* Run the group commit: run(arg) off the loop, then done(arg, false)
 	 * on the loop (done(arg, true) when cancelled at free). */
 	void (*commit)(void *io_arg, void (*run)(void *arg), void (*done)(void *arg, bool cancelled), void *arg);
@@ -205,19 +205,19 @@ void dhcp_server_flush(struct dhcp_server *s);
 
 /* The server a socket belongs to (for probe.c and external.c; server_io.c
  * does not look). */
-static inline struct dhcp_server *dhcp_sock_server(const struct dhcp_sock *k)
+static inline struct dhcp_server *dhcp_sock_server(const struct dhcp_sock *sock)
 {
-	return (struct dhcp_server *)((char *)k->net - offsetof(struct dhcp_server, net));
+	return (struct dhcp_server *)((char *)sock->net - offsetof(struct dhcp_server, net));
 }
 
 /* server_io.c */
 int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
 		   size_t why_len);
-int dhcp_sock_open_arp(struct dhcp_net *net, struct dhcp_sock *k, int *ret_fd, char *why, size_t why_len);
-void dhcp_sock_attach_arp(struct dhcp_sock *k, int fd);
-void dhcp_sock_free(struct dhcp_sock *k);
-void dhcp_sock_refresh(struct dhcp_sock *k);
-int dhcp_sock_send(struct dhcp_sock *k, const struct dhcp_tx *tx, int *ret_chaddr_err);
+int dhcp_sock_open_arp(struct dhcp_net *net, struct dhcp_sock *sock, int *ret_fd, char *why, size_t why_len);
+void dhcp_sock_attach_arp(struct dhcp_sock *sock, int fd);
+void dhcp_sock_free(struct dhcp_sock *sock);
+void dhcp_sock_refresh(struct dhcp_sock *sock);
+int dhcp_sock_send(struct dhcp_sock *sock, const struct dhcp_tx *tx, int *ret_chaddr_err);
 
 /* probe.c */
 bool dhcp_probe_client_busy(const struct dhcp_server *s, const struct dhcp4_msg *req);
@@ -229,8 +229,8 @@ void dhcp_probe_free(struct dhcp_probe *p);
 void dhcp_probe_cancel_all(struct dhcp_server *s);
 int dhcp_probe_icmp_open(struct dhcp_server *s, int *ret_fd);
 void dhcp_probe_icmp_attach(struct dhcp_server *s, int fd);
-void dhcp_probe_arp_readable(void *arg, struct dhcp_sock *k);
+void dhcp_probe_arp_readable(void *arg, struct dhcp_sock *sock);
 
 /* external.c. schedule: first round in delay_s unless one is planned. */
-void dhcp_ext_schedule(struct dhcp_sock *k, int delay_s);
-void dhcp_ext_stop(struct dhcp_sock *k);
+void dhcp_ext_schedule(struct dhcp_sock *sock, int delay_s);
+void dhcp_ext_stop(struct dhcp_sock *sock);

@@ -33,25 +33,25 @@ static int set_int(int fd, int level, int opt, int v)
 
 /* Interface index, MAC and primary IPv4 address, through ioctls on a socket
  * of the namespace (they act in the socket's namespace). */
-void dhcp_sock_refresh(struct dhcp_sock *k)
+void dhcp_sock_refresh(struct dhcp_sock *sock)
 {
 	struct ifreq ifr;
 
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", k->name);
-	if (ioctl(k->udp_fd, SIOCGIFINDEX, &ifr) == 0)
-		k->ifindex = ifr.ifr_ifindex;
-	if (ioctl(k->udp_fd, SIOCGIFHWADDR, &ifr) == 0 && ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER) {
-		memcpy(k->mac, ifr.ifr_hwaddr.sa_data, 6);
-		k->has_mac = true;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", sock->name);
+	if (ioctl(sock->udp_fd, SIOCGIFINDEX, &ifr) == 0)
+		sock->ifindex = ifr.ifr_ifindex;
+	if (ioctl(sock->udp_fd, SIOCGIFHWADDR, &ifr) == 0 && ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER) {
+		memcpy(sock->mac, ifr.ifr_hwaddr.sa_data, 6);
+		sock->has_mac = true;
 	}
 	memset(&ifr.ifr_addr, 0, sizeof(ifr.ifr_addr));
 	ifr.ifr_addr.sa_family = AF_INET;
-	if (ioctl(k->udp_fd, SIOCGIFADDR, &ifr) == 0) {
+	if (ioctl(sock->udp_fd, SIOCGIFADDR, &ifr) == 0) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)&ifr.ifr_addr;
-		k->local_addr = ntohl(in->sin_addr.s_addr);
+		sock->local_addr = ntohl(in->sin_addr.s_addr);
 	} else {
-		k->local_addr = 0;
+		sock->local_addr = 0;
 	}
 }
 
@@ -90,17 +90,17 @@ static int udp_open(struct dhcp_net *net, const char *name, char *why, size_t wh
 	return r;
 }
 
-int dhcp_sock_open_arp(struct dhcp_net *net, struct dhcp_sock *k, int *ret_fd, char *why, size_t why_len)
+int dhcp_sock_open_arp(struct dhcp_net *net, struct dhcp_sock *sock, int *ret_fd, char *why, size_t why_len)
 {
 	int fd = netns_socket(net->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ARP));
 	if (fd < 0) {
-		snprintf(why, why_len, "interface %s: ARP socket: %s", k->name, strerror(-fd));
+		snprintf(why, why_len, "interface %s: ARP socket: %s", sock->name, strerror(-fd));
 		return fd;
 	}
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP), .sll_ifindex = k->ifindex};
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP), .sll_ifindex = sock->ifindex};
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		int r = -errno;
-		snprintf(why, why_len, "interface %s: bind ARP socket: %s", k->name, strerror(errno));
+		snprintf(why, why_len, "interface %s: bind ARP socket: %s", sock->name, strerror(errno));
 		close(fd);
 		return r;
 	}
@@ -110,24 +110,24 @@ int dhcp_sock_open_arp(struct dhcp_net *net, struct dhcp_sock *k, int *ret_fd, c
 
 static void arp_readable(evutil_socket_t fd, short what, void *arg)
 {
-	struct dhcp_sock *k = arg;
-	k->net->ops->on_arp_readable(k->net->arg, k);
+	struct dhcp_sock *sock = arg;
+	sock->net->ops->on_arp_readable(sock->net->arg, sock);
 }
 
-void dhcp_sock_attach_arp(struct dhcp_sock *k, int fd)
+void dhcp_sock_attach_arp(struct dhcp_sock *sock, int fd)
 {
-	if (k->arp_ev) {
-		event_free(k->arp_ev);
-		k->arp_ev = NULL;
+	if (sock->arp_ev) {
+		event_free(sock->arp_ev);
+		sock->arp_ev = NULL;
 	}
-	if (k->arp_fd >= 0 && k->arp_fd != fd)
-		close(k->arp_fd);
-	k->arp_fd = fd;
+	if (sock->arp_fd >= 0 && sock->arp_fd != fd)
+		close(sock->arp_fd);
+	sock->arp_fd = fd;
 	if (fd < 0)
 		return;
-	k->arp_ev = event_new(k->net->base, fd, EV_READ | EV_PERSIST, arp_readable, k);
-	if (k->arp_ev)
-		event_add(k->arp_ev, NULL);
+	sock->arp_ev = event_new(sock->net->base, fd, EV_READ | EV_PERSIST, arp_readable, sock);
+	if (sock->arp_ev)
+		event_add(sock->arp_ev, NULL);
 }
 
 int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
@@ -137,72 +137,72 @@ int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct
 		snprintf(why, why_len, "interface '%s': bad name", name);
 		return -EINVAL;
 	}
-	struct dhcp_sock *k = xcalloc(1, sizeof(*k));
-	k->net = net;
-	snprintf(k->name, sizeof(k->name), "%s", name);
-	k->pkt_fd = k->arp_fd = k->ext.fd = -1;
-	k->udp_fd = udp_open(net, name, why, why_len);
-	if (k->udp_fd < 0) {
-		int r = k->udp_fd;
-		free(k);
+	struct dhcp_sock *sock = xcalloc(1, sizeof(*sock));
+	sock->net = net;
+	snprintf(sock->name, sizeof(sock->name), "%s", name);
+	sock->pkt_fd = sock->arp_fd = sock->ext.fd = -1;
+	sock->udp_fd = udp_open(net, name, why, why_len);
+	if (sock->udp_fd < 0) {
+		int r = sock->udp_fd;
+		free(sock);
 		return r;
 	}
-	dhcp_sock_refresh(k);
+	dhcp_sock_refresh(sock);
 	int r;
-	if (k->ifindex <= 0) {
+	if (sock->ifindex <= 0) {
 		snprintf(why, why_len, "interface %s: no such device", name);
 		r = -ENODEV;
 		goto fail;
 	}
-	k->pkt_fd = netns_socket(net->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (k->pkt_fd < 0) {
-		r = k->pkt_fd;
+	sock->pkt_fd = netns_socket(net->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (sock->pkt_fd < 0) {
+		r = sock->pkt_fd;
 		snprintf(why, why_len, "interface %s: packet socket: %s", name, strerror(-r));
 		goto fail;
 	}
 	if (want_arp) {
 		int fd;
-		r = dhcp_sock_open_arp(net, k, &fd, why, why_len);
+		r = dhcp_sock_open_arp(net, sock, &fd, why, why_len);
 		if (r < 0)
 			goto fail;
-		dhcp_sock_attach_arp(k, fd);
+		dhcp_sock_attach_arp(sock, fd);
 	}
-	k->udp_ev = event_new(net->base, k->udp_fd, EV_READ | EV_PERSIST, sock_readable, k);
-	if (!k->udp_ev || event_add(k->udp_ev, NULL) < 0) {
+	sock->udp_ev = event_new(net->base, sock->udp_fd, EV_READ | EV_PERSIST, sock_readable, sock);
+	if (!sock->udp_ev || event_add(sock->udp_ev, NULL) < 0) {
 		snprintf(why, why_len, "interface %s: cannot add the socket to the event loop", name);
 		r = -ENOMEM;
 		goto fail;
 	}
-	*ret = k;
+	*ret = sock;
 	return 0;
 fail:
-	dhcp_sock_free(k);
+	dhcp_sock_free(sock);
 	return r;
 }
 
-void dhcp_sock_free(struct dhcp_sock *k)
+void dhcp_sock_free(struct dhcp_sock *sock)
 {
-	if (!k)
+	if (!sock)
 		return;
-	dhcp_ext_stop(k);
-	if (k->ext.timer)
-		event_free(k->ext.timer);
-	dhcp_sock_attach_arp(k, -1);
-	if (k->udp_ev)
-		event_free(k->udp_ev);
-	if (k->udp_fd >= 0)
-		close(k->udp_fd);
-	if (k->pkt_fd >= 0)
-		close(k->pkt_fd);
-	free(k);
+	dhcp_ext_stop(sock);
+	if (sock->ext.timer)
+		event_free(sock->ext.timer);
+	dhcp_sock_attach_arp(sock, -1);
+	if (sock->udp_ev)
+		event_free(sock->udp_ev);
+	if (sock->udp_fd >= 0)
+		close(sock->udp_fd);
+	if (sock->pkt_fd >= 0)
+		close(sock->pkt_fd);
+	free(sock);
 }
 
 /* ---- receive ---------------------------------------------------------------- */
 
 static void sock_readable(evutil_socket_t fd, short what, void *arg)
 {
-	struct dhcp_sock *k = arg;
-	struct dhcp_net *net = k->net;
+	struct dhcp_sock *sock = arg;
+	struct dhcp_net *net = sock->net;
 	struct mmsghdr msgs[DHCP_SRV_BATCH];
 	struct iovec iov[DHCP_SRV_BATCH];
 	union {
@@ -225,7 +225,7 @@ static void sock_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	int n = recvmmsg(fd, msgs, DHCP_SRV_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0) {
-		net->ops->on_batch_end(net->arg, k, errno == EAGAIN || errno == EINTR ? 0 : -errno);
+		net->ops->on_batch_end(net->arg, sock, errno == EAGAIN || errno == EINTR ? 0 : -errno);
 		return;
 	}
 	for (int i = 0; i < n; i++) {
@@ -238,14 +238,14 @@ static void sock_readable(evutil_socket_t fd, short what, void *arg)
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
 			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
 				dg.pi = (const struct in_pktinfo *)CMSG_DATA(c);
-		net->ops->on_datagram(net->arg, k, &dg);
+		net->ops->on_datagram(net->arg, sock, &dg);
 	}
-	net->ops->on_batch_end(net->arg, k, 0);
+	net->ops->on_batch_end(net->arg, sock, 0);
 }
 
 /* ---- send ----------------------------------------------------------------------- */
 
-static int udp_send(const struct dhcp_sock *k, const struct dhcp_tx *p, uint32_t dst, uint16_t port)
+static int udp_send(const struct dhcp_sock *sock, const struct dhcp_tx *p, uint32_t dst, uint16_t port)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(dst)};
 	struct iovec iov = {(void *)p->buf, p->len};
@@ -266,35 +266,35 @@ static int udp_send(const struct dhcp_sock *k, const struct dhcp_tx *p, uint32_t
 	c->cmsg_level = IPPROTO_IP;
 	c->cmsg_type = IP_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-	struct in_pktinfo pi = {.ipi_ifindex = k->ifindex, .ipi_spec_dst.s_addr = htonl(k->local_addr)};
+	struct in_pktinfo pi = {.ipi_ifindex = sock->ifindex, .ipi_spec_dst.s_addr = htonl(sock->local_addr)};
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-	return sendmsg(k->udp_fd, &mh, 0) < 0 ? -errno : 0;
+	return sendmsg(sock->udp_fd, &mh, 0) < 0 ? -errno : 0;
 }
 
 /* To yiaddr at chaddr without ARP: the client has no address yet and may
  * not answer ARP for the one we offer. */
-static int chaddr_send(struct dhcp_sock *k, const struct dhcp_tx *p)
+static int chaddr_send(struct dhcp_sock *sock, const struct dhcp_tx *p)
 {
 	uint8_t pkt[RAWPKT_IP_HDR_LEN + RAWPKT_UDP_HDR_LEN + DHCP_SRV_TX_BUF];
-	uint32_t src = p->src_addr ? p->src_addr : k->local_addr;
+	uint32_t src = p->src_addr ? p->src_addr : sock->local_addr;
 
-	if (k->pkt_fd < 0 || !src)
+	if (sock->pkt_fd < 0 || !src)
 		return -ENOTCONN;
-	int n = rawpkt_udp_build(pkt, sizeof(pkt), src, p->dest_addr, DHCP4_SERVER_PORT, p->dest_port, k->net->ip_id++,
+	int n = rawpkt_udp_build(pkt, sizeof(pkt), src, p->dest_addr, DHCP4_SERVER_PORT, p->dest_port, sock->net->ip_id++,
 				 p->buf, p->len);
 	if (n < 0)
 		return n;
 	struct sockaddr_ll sll = {
 	    .sll_family = AF_PACKET,
 	    .sll_protocol = htons(ETH_P_IP),
-	    .sll_ifindex = k->ifindex,
+	    .sll_ifindex = sock->ifindex,
 	    .sll_halen = 6,
 	};
 	memcpy(sll.sll_addr, p->chaddr, 6);
-	return sendto(k->pkt_fd, pkt, (size_t)n, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? -errno : 0;
+	return sendto(sock->pkt_fd, pkt, (size_t)n, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? -errno : 0;
 }
 
-int dhcp_sock_send(struct dhcp_sock *k, const struct dhcp_tx *tx, int *ret_chaddr_err)
+int dhcp_sock_send(struct dhcp_sock *sock, const struct dhcp_tx *tx, int *ret_chaddr_err)
 {
 	uint16_t port = tx->dest_port ? tx->dest_port : DHCP4_CLIENT_PORT;
 	int r;
@@ -303,15 +303,15 @@ int dhcp_sock_send(struct dhcp_sock *k, const struct dhcp_tx *tx, int *ret_chadd
 	switch (tx->dest) {
 	case DHCP_DEST_RELAY:
 	case DHCP_DEST_CIADDR:
-		return udp_send(k, tx, tx->dest_addr, port);
+		return udp_send(sock, tx, tx->dest_addr, port);
 	case DHCP_DEST_CHADDR:
-		r = chaddr_send(k, tx);
+		r = chaddr_send(sock, tx);
 		if (r == 0)
 			return 0;
 		*ret_chaddr_err = r;
 		/* fall through */
 	case DHCP_DEST_BROADCAST:
-		return udp_send(k, tx, 0xffffffffu, port);
+		return udp_send(sock, tx, 0xffffffffu, port);
 	default:
 		return 0;
 	}
