@@ -610,45 +610,6 @@ static void test_parse(void **state)
 	assert_int_equal(lease_crc32c(0, "123456789", 9), 0xe3069283);
 }
 
-/* ---- performance sanity: reported, not asserted ---- */
-
-static void test_perf(void **state)
-{
-	struct fx *f = *state;
-	struct timespec t0, t1;
-	unsigned commits = 0;
-	struct lease_store *s = open_ok(f->dir, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (uint32_t i = 0; i < 10000; i++) {
-		struct lease l = mk(i + 1, LEASE_ACTIVE);
-		l.addr = BASE + 0x10000 + i;
-		l.client_id_len = 0;
-		l.chaddr[3] = (uint8_t)(i >> 16);
-		assert_true(lease_store_stage(s, &l) > 0);
-		if (i % 100 == 99) {
-			assert_int_equal(lease_store_commit(s), 0);
-			commits++;
-		}
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	uint64_t jb = lease_store_journal_bytes(s);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(lease_store_compact(s), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double cms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	lease_store_free(s);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	s = open_ok(f->dir, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double rms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	assert_int_equal(lease_store_count(s), 10000);
-	lease_store_free(s);
-	print_message("perf: 10000 leases, %u commits (fdatasync), %.1f ms (%.0f leases/s), journal %llu bytes;"
-		      " compact %.1f ms; reopen %.1f ms\n",
-		      commits, ms, 10000 / (ms / 1e3), (unsigned long long)jb, cms, rms);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,7 +624,6 @@ int main(void)
 		cmocka_unit_test(test_first_free),
 		cmocka_unit_test_setup_teardown(test_async_flush, setup, teardown),
 		cmocka_unit_test(test_parse),
-		cmocka_unit_test_setup_teardown(test_perf, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
