@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "rack/dhcp/server_internal.h"
 #include "rack/netns.h"
 
@@ -37,6 +39,8 @@ static void ext_close(struct dhcp_sock *sock)
 		sock->ext.fd = -1;
 	}
 	sock->ext.n_servers = 0;
+	free(sock->ext.msg);
+	sock->ext.msg = NULL;
 }
 
 void dhcp_ext_stop(struct dhcp_sock *sock)
@@ -46,8 +50,10 @@ void dhcp_ext_stop(struct dhcp_sock *sock)
 		evtimer_del(sock->ext.timer);
 }
 
-void dhcp_ext_schedule(struct dhcp_sock *sock, int delay_s)
+void dhcp_ext_schedule(struct dhcp_sock *sock, int delay_s, const struct dhcp_ext_ops *ops, void *arg)
 {
+	sock->ext.ops = ops;
+	sock->ext.arg = arg;
 	/* A re-apply must not postpone a round already planned or running:
 	 * frequent config pushes would otherwise starve detection. */
 	if (sock->ext.timer && evtimer_pending(sock->ext.timer, NULL))
@@ -64,23 +70,23 @@ void dhcp_ext_schedule(struct dhcp_sock *sock, int delay_s)
 static void ext_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct dhcp_sock *sock = arg;
-	struct dhcp_server *s = dhcp_sock_server(sock);
+	struct dhcp4_msg *m = sock->ext.msg;
+	uint8_t *buf = sock->net->rx_bufs[0];
 
 	for (int i = 0; i < EXT_READS_PER_WAKEUP; i++) {
 		struct sockaddr_in from;
 		socklen_t from_len = sizeof(from);
-		ssize_t n =
-		    recvfrom(fd, s->net.rx_bufs[0], DHCP_SRV_RX_BUF, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
+		ssize_t n = recvfrom(fd, buf, DHCP_SRV_RX_BUF, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
 		if (n < 0)
 			return;
-		if (dhcp4_msg_decode(s->net.rx_bufs[0], (size_t)n, &s->req, NULL) < 0 || s->req.op != DHCP4_BOOTREPLY ||
-		    s->req.xid != sock->ext.xid || dhcp4_msg_type(&s->req) != DHCP4_OFFER)
+		if (dhcp4_msg_decode(buf, (size_t)n, m, NULL) < 0 || m->op != DHCP4_BOOTREPLY ||
+		    m->xid != sock->ext.xid || dhcp4_msg_type(m) != DHCP4_OFFER)
 			continue;
 		uint32_t sid;
-		if (dhcp4_msg_server_id(&s->req, &sid) < 0 || !sid)
+		if (dhcp4_msg_server_id(m, &sid) < 0 || !sid)
 			sid = from.sin_addr.s_addr;
 		sid = ntohl(sid);
-		if (!sid || dhcp_server_is_own_addr(s, sid))
+		if (!sid || sock->ext.ops->is_own_addr(sock->ext.arg, sid))
 			continue;
 		bool known = false;
 		for (size_t j = 0; j < sock->ext.n_servers && !known; j++)
@@ -90,9 +96,9 @@ static void ext_readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static int ext_socket(struct dhcp_server *s, const char *name)
+static int ext_socket(const struct dhcp_net *net, const char *name)
 {
-	int fd = netns_socket(s->net.nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = netns_socket(net->nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fd;
 	int one = 1;
@@ -108,11 +114,11 @@ static int ext_socket(struct dhcp_server *s, const char *name)
 	return fd;
 }
 
-static int ext_send_discover(struct dhcp_server *s, struct dhcp_sock *sock)
+static int ext_send_discover(struct dhcp_sock *sock)
 {
 	static const uint8_t params[] = {DHCP4_OPT_SUBNET_MASK, DHCP4_OPT_ROUTER, DHCP4_OPT_DNS, DHCP4_OPT_SERVER_ID};
 	uint8_t buf[DHCP_SRV_TX_BUF];
-	struct dhcp4_msg *m = &s->req;
+	struct dhcp4_msg *m = sock->ext.msg;
 
 	dhcp4_msg_init(m);
 	m->op = DHCP4_BOOTREQUEST;
@@ -134,7 +140,6 @@ static int ext_send_discover(struct dhcp_server *s, struct dhcp_sock *sock)
 
 static void ext_round_start(struct dhcp_sock *sock, uint32_t interval)
 {
-	struct dhcp_server *s = dhcp_sock_server(sock);
 	int r;
 
 	if (!sock->has_mac) {
@@ -143,24 +148,25 @@ static void ext_round_start(struct dhcp_sock *sock, uint32_t interval)
 	}
 	if (getrandom(&sock->ext.xid, sizeof(sock->ext.xid), 0) < 0)
 		sock->ext.xid ^= (uint32_t)sock->ifindex * 2654435761u + (uint32_t)time(NULL);
-	r = ext_socket(s, sock->name);
+	r = ext_socket(sock->net, sock->name);
 	if (r < 0)
 		goto fail;
 	sock->ext.fd = r;
 	sock->ext.n_servers = 0;
-	sock->ext.ev = event_new(s->base, sock->ext.fd, EV_READ | EV_PERSIST, ext_readable, sock);
+	sock->ext.msg = xmalloc(sizeof(*sock->ext.msg));
+	sock->ext.ev = event_new(sock->net->base, sock->ext.fd, EV_READ | EV_PERSIST, ext_readable, sock);
 	if (!sock->ext.ev || event_add(sock->ext.ev, NULL) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = ext_send_discover(s, sock);
+	r = ext_send_discover(sock);
 	if (r < 0)
 		goto fail;
 	struct timeval tv = {DHCP_SRV_EXT_WAIT_S, 0};
 	evtimer_add(sock->ext.timer, &tv);
 	return;
 fail:
-	if (dhcp_server_warn_allowed(s))
+	if (sock->ext.ops->warn_allowed(sock->ext.arg))
 		log_warn("dhcp: %s: external DHCP probe not sent: %s", sock->name, strerror(-r));
 	ext_close(sock);
 	struct timeval next = {interval, 0};
@@ -169,7 +175,8 @@ fail:
 
 static void ext_round_end(struct dhcp_sock *sock, uint32_t interval)
 {
-	struct dhcp_server *s = dhcp_sock_server(sock);
+	const struct dhcp_ext_ops *ops = sock->ext.ops;
+	void *arg = sock->ext.arg;
 	uint32_t servers[DHCP_SRV_EXT_SERVERS];
 	size_t n = sock->ext.n_servers;
 	char name[IFNAMSIZ];
@@ -188,15 +195,13 @@ static void ext_round_end(struct dhcp_sock *sock, uint32_t interval)
 		log_info("dhcp: %s: another DHCP server answers on this link: %s", sock->name, text);
 	}
 	/* Last: the callback may apply a new config, which may free sock. */
-	if (s->ops && s->ops->on_external)
-		s->ops->on_external(s->arg, name, vid, vlan_id, servers, n);
+	ops->on_result(arg, name, vid, vlan_id, servers, n);
 }
 
 static void ext_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct dhcp_sock *sock = arg;
-	struct dhcp_server *s = dhcp_sock_server(sock);
-	uint32_t interval = s->loaded ? s->loaded->external_probe_interval_s : 0;
+	uint32_t interval = sock->ext.ops->interval_s(sock->ext.arg);
 
 	if (!interval) {
 		ext_close(sock);

@@ -1,7 +1,7 @@
-/* The DHCPv4 server: lifecycle, config swaps, acting on engine verdicts,
- * group commit before replies, and the reclaim/compaction timer; see
- * server.h. Sockets and packets are in server_io.c, conflict probes in
- * probe.c, external DHCP detection in external.c. */
+/* The DHCPv4 server: lifecycle, acting on engine verdicts, replies held
+ * for the group commit, and the reclaim/compaction timer; see server.h.
+ * Config swaps are in server_apply.c, sockets in server_io.c, conflict
+ * probes in probe.c, external DHCP detection in external.c. */
 #include "rack/dhcp/server.h"
 
 #include <arpa/inet.h>
@@ -20,9 +20,9 @@
 #include "common/work.h"
 #include "rack/dhcp/server_internal.h"
 
-#define WARNINGS_PER_S	20
-#define RECLAIM_BATCH	64
-#define HELD_INITIAL	(DHCP_SRV_BATCH + 8)
+#define WARNINGS_PER_S 20
+#define RECLAIM_BATCH  64
+#define HELD_INITIAL   (DHCP_SRV_BATCH + 8)
 
 bool dhcp_server_warn_allowed(struct dhcp_server *s)
 {
@@ -218,7 +218,7 @@ void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const s
 		server_queue(s, sock, req, rx, verdict);
 		if (verdict != DHCP_PROBE)
 			break;
-		int r = dhcp_probe_start(s, sock, req, rx, s->dec.probe_addr, s->dec.probe_relayed, probe);
+		int r = dhcp_probe_start(&s->probes, sock, req, rx, s->dec.probe_addr, s->dec.probe_relayed, probe);
 		if (r == 0) {
 			s->stats.probes++;
 			return; /* the probe owns the request now */
@@ -353,7 +353,7 @@ void dhcp_server_flush(struct dhcp_server *s)
 
 /* The socket is going away: replies still waiting for a commit through it
  * are dropped (their events are still reported). */
-static void server_forget_sock(struct dhcp_server *s, const struct dhcp_sock *sock)
+void dhcp_server_forget_sock(struct dhcp_server *s, const struct dhcp_sock *sock)
 {
 	for (size_t i = 0; i < s->n_held; i++)
 		if (s->held[i].sock == sock)
@@ -393,19 +393,19 @@ static void server_on_datagram(void *arg, struct dhcp_sock *sock, const struct d
 	if (!sock->local_addr)
 		dhcp_sock_refresh(sock);
 	struct dhcp_rx_info rx = {
-		.ifname = sock->name,
-		.ifindex = pi && pi->ipi_ifindex ? pi->ipi_ifindex : sock->ifindex,
-		.local_addr = sock->local_addr,
-		.dst_addr = pi ? ntohl(pi->ipi_addr.s_addr) : 0xffffffffu,
+	    .ifname = sock->name,
+	    .ifindex = pi && pi->ipi_ifindex ? pi->ipi_ifindex : sock->ifindex,
+	    .local_addr = sock->local_addr,
+	    .dst_addr = pi ? ntohl(pi->ipi_addr.s_addr) : 0xffffffffu,
 	};
 	if (!rx.local_addr && pi)
 		rx.local_addr = ntohl(pi->ipi_spec_dst.s_addr);
 	if (dhcp4_msg_type(&s->req) == DHCP4_DISCOVER && s->loaded->cfg.probe) {
-		if (dhcp_probe_client_busy(s, &s->req)) {
+		if (dhcp_probe_client_busy(&s->probes, &s->req)) {
 			s->stats.ignored++; /* a retransmission while we probe for it */
 			return;
 		}
-		if (s->n_probes >= DHCP_SRV_PROBES_MAX) {
+		if (s->probes.n >= DHCP_SRV_PROBES_MAX) {
 			s->stats.dropped_busy++; /* the client retransmits */
 			return;
 		}
@@ -425,10 +425,38 @@ static void server_on_batch_end(void *arg, struct dhcp_sock *sock, int err)
 		dhcp_server_flush(s);
 }
 
+static void server_on_arp_readable(void *arg, struct dhcp_sock *sock)
+{
+	struct dhcp_server *s = arg;
+	dhcp_probe_arp_readable(&s->probes, sock);
+}
+
 static const struct dhcp_sock_ops server_sock_ops = {
-	.on_datagram = server_on_datagram,
-	.on_batch_end = server_on_batch_end,
-	.on_arp_readable = dhcp_probe_arp_readable,
+    .on_datagram = server_on_datagram,
+    .on_batch_end = server_on_batch_end,
+    .on_arp_readable = server_on_arp_readable,
+};
+
+/* A probe ended: ask the engine again, now knowing whether the address is
+ * in use. */
+static void server_on_probe_done(void *arg, struct dhcp_probe *p, bool in_use)
+{
+	struct dhcp_server *s = arg;
+	struct dhcp_sock *sock = dhcp_server_sock(s, p->ifname);
+
+	s->stats.conflicts += in_use;
+	if (!s->loaded || !s->leases || !sock) {
+		dhcp_probe_free(p); /* the interface is no longer served */
+		return;
+	}
+	int v =
+	    dhcp_engine_probe_done(&s->loaded->cfg, s->leases, &p->req, &p->rx, p->addr, in_use, time(NULL), &s->dec);
+	dhcp_server_dispatch(s, sock, &p->req, &p->rx, v, p);
+	dhcp_server_flush(s);
+}
+
+static const struct dhcp_probe_ops server_probe_ops = {
+    .on_done = server_on_probe_done,
 };
 
 /* ---- timers --------------------------------------------------------------- */
@@ -515,8 +543,8 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 	s->ops = ops;
 	s->arg = arg;
 	s->net = (struct dhcp_net){.base = base, .nsfd = conf->nsfd, .ops = &server_sock_ops, .arg = s};
-	s->probe_timeout_ms = conf->probe_timeout_ms > 0 ? conf->probe_timeout_ms : 300;
-	s->icmp_fd = -1;
+	dhcp_probes_init(&s->probes, base, conf->nsfd, conf->probe_timeout_ms > 0 ? conf->probe_timeout_ms : 300,
+			 &server_probe_ops, s);
 	s->lease_dir = xstrdup(conf->lease_dir);
 	s->net.rx_bufs = xmalloc(DHCP_SRV_BATCH * sizeof(*s->net.rx_bufs));
 	s->held_cap = HELD_INITIAL;
@@ -532,8 +560,6 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 		dhcp_server_free(s);
 		return -ENOMEM;
 	}
-	if (getrandom(&s->icmp_id, sizeof(s->icmp_id), 0) < 0)
-		s->icmp_id = (uint16_t)getpid();
 	s->store_cfg = (struct lease_store_config){.dir = s->lease_dir};
 	int r = server_store_open(s);
 	if (r < 0) {
@@ -546,168 +572,16 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 	return 0;
 }
 
-static void server_log_iface(const struct dhcp_iface *ifc, const struct dhcp_sock *sock)
-{
-	char addr[INET_ADDRSTRLEN] = "none";
-
-	if (sock->local_addr) {
-		struct in_addr a = {htonl(sock->local_addr)};
-		inet_ntop(AF_INET, &a, addr, sizeof(addr));
-	}
-	log_info("dhcp: serving %s (vid %u: %zu subnet%s, %zu relayed; address %s)", ifc->name, ifc->vid,
-		 ifc->n_subnets, ifc->n_subnets == 1 ? "" : "s", ifc->n_relayed, addr);
-}
-
-/* Sockets for the new config, before anything changes. */
-struct apply_plan {
-	struct dhcp_sock **next;
-	bool *opened; /* next[i] is new */
-	int *new_arp; /* ARP socket opened for a kept next[i], else -1 */
-	int new_icmp;
-	size_t n;
-};
-
-static void plan_rollback(struct dhcp_server *s, struct apply_plan *pl)
-{
-	for (size_t i = 0; i < pl->n; i++) {
-		if (pl->opened[i])
-			s->io.sock_free(pl->next[i]);
-		if (pl->new_arp[i] >= 0)
-			close(pl->new_arp[i]);
-	}
-	if (pl->new_icmp >= 0)
-		close(pl->new_icmp);
-}
-
-static int plan_build(struct dhcp_server *s, const struct dhcp_config *cfg, struct apply_plan *pl, char *why,
-		      size_t why_len)
-{
-	bool probe = cfg->probe;
-
-	for (size_t i = 0; i < cfg->n_ifaces; i++) {
-		const char *name = cfg->ifaces[i].name;
-		struct dhcp_sock *sock = dhcp_server_sock(s, name);
-		int r = 0;
-		if (sock) {
-			pl->next[i] = sock;
-			if (probe && sock->arp_fd < 0)
-				r = dhcp_sock_open_arp(&s->net, sock, &pl->new_arp[i], why, why_len);
-		} else {
-			r = s->io.sock_open(&s->net, name, probe, &pl->next[i], why, why_len);
-			pl->opened[i] = r == 0;
-		}
-		pl->n = i + 1;
-		if (r < 0)
-			return r;
-	}
-	if (probe && s->icmp_fd < 0) {
-		int r = dhcp_probe_icmp_open(s, &pl->new_icmp);
-		if (r < 0) {
-			snprintf(why, why_len, "cannot open the ICMP probe socket: %s", strerror(-r));
-			return r;
-		}
-	}
-	return 0;
-}
-
-static void plan_commit(struct dhcp_server *s, struct dhcp_loaded *l, struct apply_plan *pl)
-{
-	const struct dhcp_config *cfg = l ? &l->cfg : NULL;
-
-	for (size_t i = 0; i < s->n_socks; i++) {
-		bool kept = false;
-		for (size_t j = 0; j < pl->n && !kept; j++)
-			kept = pl->next[j] == s->socks[i];
-		if (!kept) {
-			log_info("dhcp: no longer serving %s", s->socks[i]->name);
-			server_forget_sock(s, s->socks[i]);
-			s->io.sock_free(s->socks[i]);
-		}
-	}
-	free(s->socks);
-	s->socks = pl->next;
-	s->n_socks = pl->n;
-	pl->next = NULL;
-	if (pl->new_icmp >= 0)
-		dhcp_probe_icmp_attach(s, pl->new_icmp);
-	for (size_t i = 0; i < s->n_socks; i++) {
-		struct dhcp_sock *sock = s->socks[i];
-		if (pl->new_arp[i] >= 0)
-			dhcp_sock_attach_arp(sock, pl->new_arp[i]);
-		if (!cfg->probe)
-			dhcp_sock_attach_arp(sock, -1);
-		sock->vid = cfg->ifaces[i].vid;
-		sock->vlan_id = l->vlan_ids ? l->vlan_ids[i] : 0;
-		dhcp_sock_refresh(sock);
-		if (l->external_probe_interval_s > 0)
-			dhcp_ext_schedule(sock, DHCP_SRV_EXT_FIRST_S);
-		else
-			dhcp_ext_stop(sock);
-		server_log_iface(&cfg->ifaces[i], sock);
-	}
-	if (!cfg->probe)
-		dhcp_probe_icmp_attach(s, -1);
-}
-
-int dhcp_server_apply(struct dhcp_server *s, struct dhcp_loaded *cfg, char *why, size_t why_len)
-{
-	size_t n = cfg ? cfg->cfg.n_ifaces : 0;
-	struct apply_plan pl = {.new_icmp = -1};
-	int r = -ENOMEM;
-
-	if (why_len)
-		why[0] = '\0';
-	pl.next = calloc(n + 1, sizeof(*pl.next));
-	pl.opened = calloc(n + 1, sizeof(*pl.opened));
-	pl.new_arp = malloc((n + 1) * sizeof(*pl.new_arp));
-	if (!pl.next || !pl.opened || !pl.new_arp) {
-		snprintf(why, why_len, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		pl.new_arp[i] = -1;
-	if (cfg) {
-		r = plan_build(s, &cfg->cfg, &pl, why, why_len);
-		if (r < 0) {
-			plan_rollback(s, &pl);
-			log_warn("dhcp: config %llu not applied: %s", (unsigned long long)cfg->cfg.version, why);
-			goto out;
-		}
-		plan_commit(s, cfg, &pl);
-	} else {
-		for (size_t i = 0; i < s->n_socks; i++) {
-			server_forget_sock(s, s->socks[i]);
-			s->io.sock_free(s->socks[i]);
-		}
-		s->n_socks = 0;
-		dhcp_probe_icmp_attach(s, -1);
-		log_info("dhcp: not serving any interface");
-	}
-	struct dhcp_loaded *old = s->loaded;
-	s->loaded = cfg;
-	dhcp_loaded_free(old);
-	if (cfg)
-		log_info("dhcp: config %llu applied (%zu interface%s, probe %s, external detection %s)",
-			 (unsigned long long)cfg->cfg.version, n, n == 1 ? "" : "s", cfg->cfg.probe ? "on" : "off",
-			 cfg->external_probe_interval_s ? "on" : "off");
-	r = 0;
-out:
-	free(pl.next);
-	free(pl.opened);
-	free(pl.new_arp);
-	return r;
-}
-
 void dhcp_server_free(struct dhcp_server *s)
 {
 	if (!s)
 		return;
-	dhcp_probe_cancel_all(s);
+	dhcp_probe_cancel_all(&s->probes);
 	work_pool_free(s->flusher); /* finishes the flush in flight */
 	for (size_t i = 0; i < s->n_socks; i++)
 		s->io.sock_free(s->socks[i]);
 	free(s->socks);
-	dhcp_probe_icmp_attach(s, -1);
+	dhcp_probe_icmp_attach(&s->probes, -1);
 	if (s->tick)
 		event_free(s->tick);
 	if (s->leases) {

@@ -49,8 +49,8 @@ struct dhcp_server_ops {
 };
 
 struct dhcp_server_conf {
-	const char *lease_dir; /* created if missing */
-	int nsfd;	       /* netns_open() result, or -1 = the rack's own namespace */
+	const char *lease_dir;	  /* created if missing */
+	int nsfd;		  /* netns_open() result, or -1 = the rack's own namespace */
 	int64_t probe_timeout_ms; /* ARP/ICMP probe wait; 0 = 300 */
 	/* NULL: real sockets (server_io.c) and a worker thread for the group
 	 * commit. Tests give fakes (server_internal.h). */

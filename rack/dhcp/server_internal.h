@@ -1,8 +1,9 @@
-/* Shared between the DHCP server's files (server.c: lifecycle, apply,
- * commit and timers; server_io.c: sockets, receive, send; probe.c:
- * ARP/ICMP conflict probes; external.c: external DHCP detection). Not an
- * API: nothing outside rack/dhcp/server*.c, probe.c and external.c
- * includes it. */
+/* Shared between the DHCP server's files (server.c: lifecycle, verdicts,
+ * held replies, commit and timers; server_apply.c: config swaps;
+ * server_io.c: sockets, receive, send; probe.c: ARP/ICMP conflict probes;
+ * external.c: external DHCP detection). Not an API: nothing outside
+ * rack/dhcp/server*.c, probe.c and external.c includes it, except
+ * tests/unit/test_dhcp_server.c, which fakes struct dhcp_server_io. */
 #pragma once
 
 #include <net/if.h>
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/wire/dhcp4.h"
 #include "rack/dhcp/server.h"
 
 struct event;
@@ -26,11 +28,24 @@ struct event;
 #define DHCP_SRV_EXT_FIRST_S   2 /* first round this long after apply */
 #define DHCP_SRV_EXT_SERVERS   16
 
+/* external.c's narrow view of the server. */
+struct dhcp_ext_ops {
+	uint32_t (*interval_s)(void *arg); /* 0: detection is off */
+	bool (*is_own_addr)(void *arg, uint32_t addr);
+	bool (*warn_allowed)(void *arg);
+	/* A round on ifname ended; may apply a new config (and free the sock). */
+	void (*on_result)(void *arg, const char *ifname, uint16_t vid, uint64_t vlan_id, const uint32_t *servers,
+			  size_t n);
+};
+
 /* External DHCP detection state of one interface (external.c). */
 struct dhcp_ext {
-	struct event *timer; /* next round start, or the end of the current one */
-	struct event *ev;    /* the round's socket is readable */
-	int fd;		     /* port-68 socket while a round runs, else -1 */
+	const struct dhcp_ext_ops *ops;
+	void *arg;
+	struct dhcp4_msg *msg; /* the round's DISCOVER, then each offer; NULL between rounds */
+	struct event *timer;   /* next round start, or the end of the current one */
+	struct event *ev;      /* the round's socket is readable */
+	int fd;		       /* port-68 socket while a round runs, else -1 */
 	uint32_t xid;
 	size_t n_servers;
 	uint32_t servers[DHCP_SRV_EXT_SERVERS];
@@ -132,9 +147,9 @@ struct dhcp_server_io {
  * config swap or a closed socket cannot leave it dangling: the interface
  * is found again by name when the probe ends. */
 struct dhcp_probe {
-	struct dhcp_server *srv;
+	struct dhcp_probes *set;
 	struct event *timer;
-	size_t slot; /* index in srv->probes */
+	size_t slot; /* index in set->all */
 	char ifname[IFNAMSIZ];
 	struct dhcp_rx_info rx; /* rx.ifname points at ifname */
 	uint32_t addr;		/* probed address (host order) */
@@ -145,13 +160,35 @@ struct dhcp_probe {
 	struct dhcp4_msg req;
 };
 
+/* probe.c's narrow view of the server: the outcome of each probe. */
+struct dhcp_probe_ops {
+	/* The probe of p->addr ended (in_use: someone answered). The callee
+	 * owns p: it frees it or probes again with dhcp_probe_start(). */
+	void (*on_done)(void *arg, struct dhcp_probe *p, bool in_use);
+};
+
+/* The probes in flight and their ICMP socket (embedded in the server,
+ * owned by probe.c). */
+struct dhcp_probes {
+	struct event_base *base;
+	int nsfd;
+	int64_t timeout_ms;
+	const struct dhcp_probe_ops *ops;
+	void *arg;
+	int icmp_fd; /* raw ICMP for probes across relays; -1 unless cfg.probe */
+	struct event *icmp_ev;
+	uint16_t icmp_id;
+	uint16_t icmp_seq;
+	struct dhcp_probe *all[DHCP_SRV_PROBES_MAX];
+	size_t n;
+};
+
 struct dhcp_server {
 	struct event_base *base;
 	const struct dhcp_server_ops *ops;
 	void *arg;
 	struct dhcp_server_io io;
 	struct dhcp_net net; /* nsfd, scratch receive buffers, socket callbacks */
-	int64_t probe_timeout_ms;
 	char *lease_dir;
 	struct lease_store_config store_cfg;
 	struct lease_store *leases;
@@ -160,13 +197,7 @@ struct dhcp_server {
 	struct dhcp_sock **socks;
 	size_t n_socks;
 
-	int icmp_fd; /* raw ICMP for probes across relays; -1 unless cfg.probe */
-	struct event *icmp_ev;
-	uint16_t icmp_id;
-	uint16_t icmp_seq;
-
-	struct dhcp_probe *probes[DHCP_SRV_PROBES_MAX];
-	size_t n_probes;
+	struct dhcp_probes probes;
 
 	struct event *tick; /* reclaim + compaction, every second */
 
@@ -202,13 +233,9 @@ void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const s
 			  const struct dhcp_rx_info *rx, int verdict, struct dhcp_probe *probe);
 /* Commit what is staged, then send what may go and report events. */
 void dhcp_server_flush(struct dhcp_server *s);
-
-/* The server a socket belongs to (for probe.c and external.c; server_io.c
- * does not look). */
-static inline struct dhcp_server *dhcp_sock_server(const struct dhcp_sock *sock)
-{
-	return (struct dhcp_server *)((char *)sock->net - offsetof(struct dhcp_server, net));
-}
+/* The socket is going away: replies held for it are dropped (their
+ * events are still reported). */
+void dhcp_server_forget_sock(struct dhcp_server *s, const struct dhcp_sock *sock);
 
 /* server_io.c */
 int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,
@@ -219,18 +246,22 @@ void dhcp_sock_free(struct dhcp_sock *sock);
 void dhcp_sock_refresh(struct dhcp_sock *sock);
 int dhcp_sock_send(struct dhcp_sock *sock, const struct dhcp_tx *tx, int *ret_chaddr_err);
 
-/* probe.c */
-bool dhcp_probe_client_busy(const struct dhcp_server *s, const struct dhcp4_msg *req);
+/* probe.c: knows the probes, the sockets it sends on, and nothing of the
+ * engine or the lease store (the outcome goes to ops->on_done). */
+void dhcp_probes_init(struct dhcp_probes *set, struct event_base *base, int nsfd, int64_t timeout_ms,
+		      const struct dhcp_probe_ops *ops, void *arg);
+bool dhcp_probe_client_busy(const struct dhcp_probes *set, const struct dhcp4_msg *req);
 /* Start (probe == NULL) or continue probing for req. Returns 0, or -errno
  * when the probe cannot be sent (then the caller treats it as free). */
-int dhcp_probe_start(struct dhcp_server *s, struct dhcp_sock *sock, const struct dhcp4_msg *req,
+int dhcp_probe_start(struct dhcp_probes *set, struct dhcp_sock *sock, const struct dhcp4_msg *req,
 		     const struct dhcp_rx_info *rx, uint32_t addr, bool relayed, struct dhcp_probe *probe);
 void dhcp_probe_free(struct dhcp_probe *p);
-void dhcp_probe_cancel_all(struct dhcp_server *s);
-int dhcp_probe_icmp_open(struct dhcp_server *s, int *ret_fd);
-void dhcp_probe_icmp_attach(struct dhcp_server *s, int fd);
-void dhcp_probe_arp_readable(void *arg, struct dhcp_sock *sock);
+void dhcp_probe_cancel_all(struct dhcp_probes *set);
+int dhcp_probe_icmp_open(struct dhcp_probes *set, int *ret_fd);
+void dhcp_probe_icmp_attach(struct dhcp_probes *set, int fd);
+void dhcp_probe_arp_readable(struct dhcp_probes *set, struct dhcp_sock *sock);
 
-/* external.c. schedule: first round in delay_s unless one is planned. */
-void dhcp_ext_schedule(struct dhcp_sock *sock, int delay_s);
+/* external.c: knows the interface's sockets and ops, nothing else of the
+ * server. schedule: first round in delay_s unless one is planned. */
+void dhcp_ext_schedule(struct dhcp_sock *sock, int delay_s, const struct dhcp_ext_ops *ops, void *arg);
 void dhcp_ext_stop(struct dhcp_sock *sock);

@@ -97,7 +97,8 @@ int dhcp_sock_open_arp(struct dhcp_net *net, struct dhcp_sock *sock, int *ret_fd
 		snprintf(why, why_len, "interface %s: ARP socket: %s", sock->name, strerror(-fd));
 		return fd;
 	}
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP), .sll_ifindex = sock->ifindex};
+	struct sockaddr_ll sll = {
+	    .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP), .sll_ifindex = sock->ifindex};
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		int r = -errno;
 		snprintf(why, why_len, "interface %s: bind ARP socket: %s", sock->name, strerror(errno));
@@ -231,9 +232,9 @@ static void sock_readable(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &msgs[i].msg_hdr;
 		struct dhcp_datagram dg = {
-			.buf = net->rx_bufs[i],
-			.len = msgs[i].msg_len,
-			.truncated = (mh->msg_flags & MSG_TRUNC) != 0,
+		    .buf = net->rx_bufs[i],
+		    .len = msgs[i].msg_len,
+		    .truncated = (mh->msg_flags & MSG_TRUNC) != 0,
 		};
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
 			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
@@ -280,8 +281,8 @@ static int chaddr_send(struct dhcp_sock *sock, const struct dhcp_tx *p)
 
 	if (sock->pkt_fd < 0 || !src)
 		return -ENOTCONN;
-	int n = rawpkt_udp_build(pkt, sizeof(pkt), src, p->dest_addr, DHCP4_SERVER_PORT, p->dest_port, sock->net->ip_id++,
-				 p->buf, p->len);
+	int n = rawpkt_udp_build(pkt, sizeof(pkt), src, p->dest_addr, DHCP4_SERVER_PORT, p->dest_port,
+				 sock->net->ip_id++, p->buf, p->len);
 	if (n < 0)
 		return n;
 	struct sockaddr_ll sll = {
