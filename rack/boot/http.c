@@ -560,9 +560,7 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 			conf->listen);
 		return -EINVAL;
 	}
-	struct boot_http *h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
+	struct boot_http *h = xcalloc(1, sizeof(*h));
 	h->base = base;
 	h->rack = conf->rack;
 	h->max_connections = conf->max_connections;

@@ -45,11 +45,9 @@ struct rack_boot {
 
 int rack_boot_init(struct rack *rack)
 {
-	struct rack_boot *b = calloc(1, sizeof(*b));
+	struct rack_boot *b = xcalloc(1, sizeof(*b));
 	int r;
 
-	if (!b)
-		return -ENOMEM;
 	b->rack = rack;
 	r = boot_table_build(NULL, 0, &b->table, NULL);
 	if (r == 0)

@@ -107,9 +107,7 @@ int boot_table_build(const struct boot_config_text *in, size_t n, struct boot_ta
 		table_fail(err, BOOT_TABLE_MAX, "", "", "too many boot configs in one snapshot");
 		return -E2BIG;
 	}
-	items = calloc(n ? n : 1, sizeof(*items));
-	if (!items)
-		return -ENOMEM;
+	items = xcalloc(n ? n : 1, sizeof(*items));
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct boot_config c;
 		r = table_parse_one(&in[i], i, &c, err);
@@ -132,13 +130,8 @@ int boot_table_build(const struct boot_config_text *in, size_t n, struct boot_ta
 	}
 	struct boot_table *t = NULL;
 	if (r == 0) {
-		t = calloc(1, sizeof(*t));
-		if (t)
-			t->entries = calloc(n_mac ? n_mac : 1, sizeof(*t->entries));
-		if (!t || !t->entries) {
-			free(t);
-			r = -ENOMEM;
-		}
+		t = xcalloc(1, sizeof(*t));
+		t->entries = xcalloc(n_mac ? n_mac : 1, sizeof(*t->entries));
 	}
 	if (r < 0) {
 		free(items);
@@ -222,18 +215,12 @@ struct boot_cache {
 
 int boot_cache_new(size_t capacity, size_t max_pending, size_t max_waiters, struct boot_cache **ret)
 {
-	struct boot_cache *c = calloc(1, sizeof(*c));
+	struct boot_cache *c = xcalloc(1, sizeof(*c));
 	size_t nb = 64;
 
-	if (!c)
-		return -ENOMEM;
 	while (nb < 2 * (capacity + max_pending))
 		nb *= 2;
-	c->buckets = calloc(nb, sizeof(*c->buckets));
-	if (!c->buckets) {
-		free(c);
-		return -ENOMEM;
-	}
+	c->buckets = xcalloc(nb, sizeof(*c->buckets));
 	c->n_buckets = nb;
 	c->capacity = capacity ? capacity : 1;
 	c->max_pending = max_pending;
@@ -343,9 +330,7 @@ int boot_cache_begin(struct boot_cache *c, const uint8_t mac[6], struct boot_wai
 		return -EBUSY;
 	if (e)
 		cache_drop_answer(c, e); /* a stale answer the caller chose to refresh */
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
+	e = xcalloc(1, sizeof(*e));
 	memcpy(e->mac, mac, 6);
 	e->pending = true;
 	e->gen = c->gen;

@@ -4,6 +4,7 @@
 #include "rack/dhcp/leases_internal.h"
 
 #include "common/fsutil.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,23 +15,19 @@
 #include <unistd.h>
 
 #define CORRUPT_NAME "leases.journal.corrupt"
-#define FILE_MAX (1u << 30)
+#define FILE_MAX     (1u << 30)
 
 /* ---- batch ---- */
 
-static int batch_reserve(struct lease_store *s, size_t more)
+static void batch_reserve(struct lease_store *s, size_t more)
 {
 	if (s->batch_len + more <= s->batch_cap)
-		return 0;
+		return;
 	size_t cap = s->batch_cap ? s->batch_cap : 16384;
 	while (cap < s->batch_len + more)
 		cap *= 2;
-	uint8_t *b = realloc(s->batch, cap);
-	if (!b)
-		return -ENOMEM;
-	s->batch = b;
+	s->batch = xrealloc(s->batch, cap);
 	s->batch_cap = cap;
-	return 0;
 }
 
 /* Space must have been reserved (LEASE_REC_MAX). Assigns r->seq. */
@@ -47,9 +44,8 @@ static uint64_t batch_put(struct lease_store *s, struct lease_rec *r)
 
 static struct lease_node *node_new(const struct lease *l)
 {
-	struct lease_node *n = calloc(1, sizeof(*n));
-	if (n)
-		n->l = *l;
+	struct lease_node *n = xcalloc(1, sizeof(*n));
+	n->l = *l;
 	return n;
 }
 
@@ -62,23 +58,15 @@ static int apply_put(struct lease_store *s, const struct lease *l)
 		lease_index_replace(s, n, l);
 		return 0;
 	}
-	n = node_new(l);
-	if (!n)
-		return -ENOMEM;
-	int r = lease_index_insert(s, n);
-	if (r < 0)
-		free(n);
-	return r;
+	lease_index_insert(s, node_new(l));
+	return 0;
 }
 
 static int apply_pool(struct lease_store *s, uint32_t first, uint32_t last, uint8_t owner)
 {
 	for (uint64_t a = first; a <= last; a++) {
-		if (owner == LEASE_OWNER_PEER && (a == first || (a & 63) == 0)) {
-			int r = addr_bitmap_reserve(&s->peer, (uint32_t)a);
-			if (r < 0)
-				return r;
-		}
+		if (owner == LEASE_OWNER_PEER && (a == first || (a & 63) == 0))
+			addr_bitmap_reserve(&s->peer, (uint32_t)a);
 		addr_bitmap_put(&s->peer, (uint32_t)a, owner == LEASE_OWNER_PEER);
 	}
 	return 0;
@@ -155,7 +143,7 @@ static int load_snapshot(struct lease_store *s, struct lease_replay_stats *st, u
 	size_t len, good;
 	bool corrupt;
 	uint64_t base;
-	struct replay rp = { .s = s };
+	struct replay rp = {.s = s};
 
 	*ret_seq = 0;
 	int r = lstore_path(s, SNAP_NAME, p);
@@ -166,8 +154,8 @@ static int load_snapshot(struct lease_store *s, struct lease_replay_stats *st, u
 		return 0;
 	if (r < 0)
 		return r;
-	int64_t n = lease_file_parse((uint8_t *)data, len, LEASE_FILE_SNAPSHOT, replay_rec, &rp, &good, &base,
-				     &corrupt);
+	int64_t n =
+	    lease_file_parse((uint8_t *)data, len, LEASE_FILE_SNAPSHOT, replay_rec, &rp, &good, &base, &corrupt);
 	free(data);
 	if (n < 0)
 		return (int)n;
@@ -210,7 +198,7 @@ static int load_journal(struct lease_store *s, uint64_t snap_seq, struct lease_r
 	size_t len, good;
 	bool corrupt;
 	uint64_t base;
-	struct replay rp = { .s = s, .skip_upto = snap_seq };
+	struct replay rp = {.s = s, .skip_upto = snap_seq};
 
 	int r = lstore_path(s, JOURNAL_NAME, p);
 	if (r < 0)
@@ -223,8 +211,7 @@ static int load_journal(struct lease_store *s, uint64_t snap_seq, struct lease_r
 	}
 	if (r < 0)
 		return r;
-	int64_t n = lease_file_parse((uint8_t *)data, len, LEASE_FILE_JOURNAL, replay_rec, &rp, &good, &base,
-				     &corrupt);
+	int64_t n = lease_file_parse((uint8_t *)data, len, LEASE_FILE_JOURNAL, replay_rec, &rp, &good, &base, &corrupt);
 	/* A journal that starts after the snapshot ends means changes are
 	 * missing (snapshot deleted or replaced by an older one). */
 	if (n >= 0 && base > snap_seq)
@@ -273,10 +260,8 @@ static int open_files(struct lease_store *s, struct lease_replay_stats *st)
 int lease_store_open(const struct lease_store_config *cfg, struct lease_store **ret,
 		     struct lease_replay_stats *ret_stats)
 {
-	struct lease_replay_stats st = { 0 };
-	struct lease_store *s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
+	struct lease_replay_stats st = {0};
+	struct lease_store *s = xcalloc(1, sizeof(*s));
 	s->cfg = *cfg;
 	s->cfg.dir = NULL;
 	if (!s->cfg.max_leases)
@@ -286,10 +271,11 @@ int lease_store_open(const struct lease_store_config *cfg, struct lease_store **
 	if (s->cfg.reclaim_grace < 0)
 		s->cfg.reclaim_grace = 0;
 	s->fd = -1;
-	int r = lease_index_init(s);
-	if (r == 0 && cfg->dir) {
-		s->dir = strdup(cfg->dir);
-		r = s->dir ? open_files(s, &st) : -ENOMEM;
+	lease_index_init(s);
+	int r = 0;
+	if (cfg->dir) {
+		s->dir = xstrdup(cfg->dir);
+		r = open_files(s, &st);
 	}
 	if (r < 0) {
 		lease_store_free(s);
@@ -397,17 +383,24 @@ int lease_store_foreach(const struct lease_store *s, lease_store_foreach_fn cb, 
 
 static int validate(const struct lease *in, struct lease *out)
 {
-	if (in->addr == 0 || in->state < LEASE_OFFERED || in->state > LEASE_STATE_MAX ||
-	    in->owner > LEASE_OWNER_PEER || in->conflict > LEASE_CONFLICT_ADMIN || in->hlen > LEASE_HWADDR_MAX ||
+	if (in->addr == 0 || in->state < LEASE_OFFERED || in->state > LEASE_STATE_MAX || in->owner > LEASE_OWNER_PEER ||
+	    in->conflict > LEASE_CONFLICT_ADMIN || in->hlen > LEASE_HWADDR_MAX ||
 	    !memchr(in->hostname, '\0', LEASE_HOSTNAME_MAX))
 		return -EINVAL;
 	/* Normalise: bytes past the lengths are zero, so records compare and
 	 * encode the same after a round trip. */
 	memset(out, 0, sizeof(*out));
-	*out = (struct lease){ .addr = in->addr, .state = in->state, .owner = in->owner,
-			       .conflict = in->conflict, .htype = in->htype, .hlen = in->hlen,
-			       .client_id_len = in->client_id_len, .start = in->start, .expiry = in->expiry,
-			       .subnet_id = in->subnet_id, .range_id = in->range_id };
+	*out = (struct lease){.addr = in->addr,
+			      .state = in->state,
+			      .owner = in->owner,
+			      .conflict = in->conflict,
+			      .htype = in->htype,
+			      .hlen = in->hlen,
+			      .client_id_len = in->client_id_len,
+			      .start = in->start,
+			      .expiry = in->expiry,
+			      .subnet_id = in->subnet_id,
+			      .range_id = in->range_id};
 	memcpy(out->chaddr, in->chaddr, in->hlen);
 	memcpy(out->client_id, in->client_id, in->client_id_len);
 	strcpy(out->hostname, in->hostname);
@@ -420,7 +413,8 @@ static unsigned client_holds(const struct lease_store *s, const struct lease *l)
 {
 	unsigned k = 0;
 	if (l->client_id_len) {
-		for (struct lease_node *n = lease_index_client_chain(s, l->client_id, l->client_id_len); n; n = n->next_cid)
+		for (struct lease_node *n = lease_index_client_chain(s, l->client_id, l->client_id_len); n;
+		     n = n->next_cid)
 			k += lease_has_client_id(&n->l, l->client_id, l->client_id_len) && n->l.addr != l->addr &&
 			     n->l.subnet_id == l->subnet_id &&
 			     (n->l.state == LEASE_OFFERED || n->l.state == LEASE_ACTIVE);
@@ -436,7 +430,7 @@ static unsigned client_holds(const struct lease_store *s, const struct lease *l)
 /* Journal the removal of a record (the caller reserved batch space). */
 static void remove_durable(struct lease_store *s, struct lease_node *n)
 {
-	struct lease_rec r = { .type = LEASE_REC_REMOVE };
+	struct lease_rec r = {.type = LEASE_REC_REMOVE};
 	r.lease.addr = n->l.addr;
 	batch_put(s, &r);
 	lease_index_delete(s, n);
@@ -454,8 +448,7 @@ static int evict_one(struct lease_store *s)
 	}
 	if (!victim)
 		return -ENOSPC;
-	if (batch_reserve(s, LEASE_REC_MAX) < 0)
-		return -ENOMEM;
+	batch_reserve(s, LEASE_REC_MAX);
 	remove_durable(s, victim);
 	return 0;
 }
@@ -468,9 +461,7 @@ static int stage_offer(struct lease_store *s, struct lease_node *n, struct lease
 	if (!n)
 		return apply_put(s, l);
 	if (!n->shadow && n->l.state != LEASE_OFFERED) {
-		n->shadow = malloc(sizeof(*n->shadow));
-		if (!n->shadow)
-			return -ENOMEM;
+		n->shadow = xmalloc(sizeof(*n->shadow));
 		*n->shadow = n->l;
 	}
 	struct lease *keep = n->shadow;
@@ -499,8 +490,7 @@ int64_t lease_store_stage(struct lease_store *s, const struct lease *in)
 	}
 	if (l.state == LEASE_OFFERED)
 		return stage_offer(s, n, &l);
-	if (batch_reserve(s, LEASE_REC_MAX) < 0)
-		return -ENOMEM;
+	batch_reserve(s, LEASE_REC_MAX);
 	l.seq = s->seq + 1;
 	if (n) {
 		free(n->shadow);
@@ -511,7 +501,7 @@ int64_t lease_store_stage(struct lease_store *s, const struct lease *in)
 		if (r < 0)
 			return r;
 	}
-	struct lease_rec rec = { .type = LEASE_REC_PUT, .lease = l };
+	struct lease_rec rec = {.type = LEASE_REC_PUT, .lease = l};
 	return (int64_t)batch_put(s, &rec);
 }
 
@@ -526,8 +516,7 @@ int64_t lease_store_remove(struct lease_store *s, uint32_t addr)
 		lease_index_delete(s, n);
 		return 0;
 	}
-	if (batch_reserve(s, LEASE_REC_MAX) < 0)
-		return -ENOMEM;
+	batch_reserve(s, LEASE_REC_MAX);
 	remove_durable(s, n);
 	return (int64_t)s->seq;
 }
@@ -538,12 +527,11 @@ int64_t lease_store_pool_set_owner(struct lease_store *s, uint32_t first, uint32
 		return -EIO;
 	if (first > last || last - first >= LEASE_POOL_SPAN_MAX || (unsigned)owner > LEASE_OWNER_PEER)
 		return -EINVAL;
-	if (batch_reserve(s, LEASE_REC_MAX) < 0)
-		return -ENOMEM;
+	batch_reserve(s, LEASE_REC_MAX);
 	int r = apply_pool(s, first, last, (uint8_t)owner);
 	if (r < 0)
 		return r;
-	struct lease_rec rec = { .type = LEASE_REC_POOL, .first = first, .last = last, .owner = (uint8_t)owner };
+	struct lease_rec rec = {.type = LEASE_REC_POOL, .first = first, .last = last, .owner = (uint8_t)owner};
 	return (int64_t)batch_put(s, &rec);
 }
 
@@ -671,13 +659,12 @@ int lease_store_reclaim(struct lease_store *s, int64_t now, struct lease *ret, s
 			}
 			continue;
 		}
-		if (batch_reserve(s, LEASE_REC_MAX) < 0)
-			return k ? (int)k : -ENOMEM;
+		batch_reserve(s, LEASE_REC_MAX);
 		l.state = LEASE_EXPIRED;
 		l.conflict = LEASE_CONFLICT_NONE;
 		l.seq = s->seq + 1;
 		lease_index_replace(s, n, &l);
-		struct lease_rec rec = { .type = LEASE_REC_PUT, .lease = l };
+		struct lease_rec rec = {.type = LEASE_REC_PUT, .lease = l};
 		batch_put(s, &rec);
 		i++;
 	}

@@ -3,6 +3,7 @@
 #include "rack/dhcp/leases_internal.h"
 
 #include "common/fsutil.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,28 +16,22 @@ struct buf {
 	size_t len, cap;
 };
 
-static int buf_rec(struct buf *b, struct lease_rec *r)
+static void buf_rec(struct buf *b, struct lease_rec *r)
 {
 	if (b->len + LEASE_REC_MAX > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 65536;
-		uint8_t *p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
+		b->cap = b->cap ? b->cap * 2 : 65536;
+		b->p = xrealloc(b->p, b->cap);
 	}
 	b->len += lease_rec_encode(r, b->p + b->len);
-	return 0;
 }
 
 /* Header, every durable record with its own seq (what replay compares),
  * then the peer-owned free pool as runs. */
-static int snapshot_build(const struct lease_store *s, struct buf *b)
+static void snapshot_build(const struct lease_store *s, struct buf *b)
 {
-	struct lease_rec r = { .type = LEASE_REC_POOL, .seq = 1 };
+	struct lease_rec r = {.type = LEASE_REC_POOL, .seq = 1};
 
-	if (buf_rec(b, &r) < 0) /* room for the header */
-		return -ENOMEM;
+	buf_rec(b, &r); /* room for the header */
 	b->len = LEASE_FILE_HEADER_LEN;
 	lease_file_header_encode(b->p, LEASE_FILE_SNAPSHOT, s->seq);
 	for (size_t i = 0; i < s->n; i++) {
@@ -44,9 +39,8 @@ static int snapshot_build(const struct lease_store *s, struct buf *b)
 		const struct lease *l = n->l.state == LEASE_OFFERED ? n->shadow : &n->l;
 		if (!l)
 			continue;
-		r = (struct lease_rec){ .type = LEASE_REC_PUT, .seq = l->seq, .lease = *l };
-		if (buf_rec(b, &r) < 0)
-			return -ENOMEM;
+		r = (struct lease_rec){.type = LEASE_REC_PUT, .seq = l->seq, .lease = *l};
+		buf_rec(b, &r);
 	}
 	for (size_t i = 0; i < s->peer.cap; i++) {
 		uint64_t w = s->peer.words[i];
@@ -56,20 +50,21 @@ static int snapshot_build(const struct lease_store *s, struct buf *b)
 			unsigned hi = lo;
 			while (hi + 1 < 64 && (w >> (hi + 1)) & 1)
 				hi++;
-			r = (struct lease_rec){ .type = LEASE_REC_POOL, .seq = s->seq, .first = base + lo,
-						.last = base + hi, .owner = LEASE_OWNER_PEER };
-			if (buf_rec(b, &r) < 0)
-				return -ENOMEM;
+			r = (struct lease_rec){.type = LEASE_REC_POOL,
+					       .seq = s->seq,
+					       .first = base + lo,
+					       .last = base + hi,
+					       .owner = LEASE_OWNER_PEER};
+			buf_rec(b, &r);
 			w &= hi == 63 ? 0 : ~0ULL << (hi + 1);
 		}
 	}
-	return 0;
 }
 
 int lease_store_compact(struct lease_store *s)
 {
 	char p[PATH_MAX];
-	struct buf b = { 0 };
+	struct buf b = {0};
 
 	if (s->poisoned)
 		return -EIO;
@@ -77,9 +72,8 @@ int lease_store_compact(struct lease_store *s)
 		return -EBUSY;
 	if (!s->dir)
 		return 0;
-	int r = snapshot_build(s, &b);
-	if (r == 0)
-		r = lstore_path(s, SNAP_NAME, p);
+	snapshot_build(s, &b);
+	int r = lstore_path(s, SNAP_NAME, p);
 	if (r == 0)
 		r = fs_write_atomic(p, b.p, b.len, 0600);
 	free(b.p);

@@ -1,5 +1,6 @@
 /* In-memory indexes of the lease store: hash chains by address, client id
  * and hardware address, and the sparse "taken" / "peer-owned" bitmaps. */
+#include "common/util.h"
 #include "rack/dhcp/leases_internal.h"
 
 #include <errno.h>
@@ -97,15 +98,9 @@ static void link_all(struct lease_store *s, struct lease_node *n)
 	link_keys(s, n);
 }
 
-static int rehash(struct lease_store *s, size_t nb)
+static void rehash(struct lease_store *s, size_t nb)
 {
-	struct lease_node **a = calloc(nb, sizeof(*a)), **c = calloc(nb, sizeof(*c)), **h = calloc(nb, sizeof(*h));
-	if (!a || !c || !h) {
-		free(a);
-		free(c);
-		free(h);
-		return -ENOMEM;
-	}
+	struct lease_node **a = xcalloc(nb, sizeof(*a)), **c = xcalloc(nb, sizeof(*c)), **h = xcalloc(nb, sizeof(*h));
 	free(s->by_addr);
 	free(s->by_cid);
 	free(s->by_hw);
@@ -115,14 +110,13 @@ static int rehash(struct lease_store *s, size_t nb)
 	s->nbuckets = nb;
 	for (size_t i = 0; i < s->n; i++)
 		link_all(s, s->nodes[i]);
-	return 0;
 }
 
-int lease_index_init(struct lease_store *s)
+void lease_index_init(struct lease_store *s)
 {
 	if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) != sizeof(s->seed))
 		s->seed = (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15ULL;
-	return rehash(s, INITIAL_BUCKETS);
+	rehash(s, INITIAL_BUCKETS);
 }
 
 void lease_index_done(struct lease_store *s)
@@ -157,33 +151,25 @@ struct lease_node *lease_index_hw_chain(const struct lease_store *s, uint8_t hty
 	return s->by_hw[hw_bucket(s, htype, hlen, chaddr)];
 }
 
-int lease_index_reserve(struct lease_store *s, uint32_t addr)
+void lease_index_reserve(struct lease_store *s, uint32_t addr)
 {
-	int r = addr_bitmap_reserve(&s->taken, addr);
-	return r < 0 ? r : addr_bitmap_reserve(&s->peer, addr);
+	addr_bitmap_reserve(&s->taken, addr);
+	addr_bitmap_reserve(&s->peer, addr);
 }
 
-int lease_index_insert(struct lease_store *s, struct lease_node *node)
+void lease_index_insert(struct lease_store *s, struct lease_node *node)
 {
-	if (lease_index_reserve(s, node->l.addr) < 0)
-		return -ENOMEM;
+	lease_index_reserve(s, node->l.addr);
 	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct lease_node **nodes = realloc(s->nodes, cap * sizeof(*nodes));
-		if (!nodes)
-			return -ENOMEM;
-		s->nodes = nodes;
-		s->cap = cap;
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->nodes = xreallocarray(s->nodes, s->cap, sizeof(*s->nodes));
 	}
-	/* Grow the tables first so a failure leaves nothing half-linked;
-	 * a failed grow is harmless (chains just get longer). */
 	if (s->n + 1 > s->nbuckets)
-		(void)rehash(s, s->nbuckets * 2);
+		rehash(s, s->nbuckets * 2);
 	node->idx = s->n;
 	s->nodes[s->n++] = node;
 	link_all(s, node);
 	addr_bitmap_put(&s->taken, node->l.addr, lease_state_taken(node->l.state));
-	return 0;
 }
 
 void lease_index_delete(struct lease_store *s, struct lease_node *node)
@@ -234,18 +220,14 @@ void addr_bitmap_done(struct addr_bitmap *b)
 	memset(b, 0, sizeof(*b));
 }
 
-int addr_bitmap_reserve(struct addr_bitmap *b, uint32_t addr)
+void addr_bitmap_reserve(struct addr_bitmap *b, uint32_t addr)
 {
 	uint32_t key = (addr >> 6) + 1;
 	if (b->cap && b->keys[slot_of(b, key)] == key)
-		return 0;
+		return;
 	if ((b->n + 1) * 2 > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct addr_bitmap nb = { calloc(cap, sizeof(uint32_t)), calloc(cap, sizeof(uint64_t)), cap, b->n };
-		if (!nb.keys || !nb.words) {
-			addr_bitmap_done(&nb);
-			return -ENOMEM;
-		}
+		struct addr_bitmap nb = {xcalloc(cap, sizeof(uint32_t)), xcalloc(cap, sizeof(uint64_t)), cap, b->n};
 		for (size_t i = 0; i < b->cap; i++) {
 			if (!b->keys[i])
 				continue;
@@ -260,7 +242,6 @@ int addr_bitmap_reserve(struct addr_bitmap *b, uint32_t addr)
 	b->keys[i] = key;
 	b->words[i] = 0;
 	b->n++;
-	return 0;
 }
 
 bool addr_bitmap_get(const struct addr_bitmap *b, uint32_t addr)
@@ -282,7 +263,7 @@ void addr_bitmap_put(struct addr_bitmap *b, uint32_t addr, bool v)
 }
 
 int addr_bitmap_first_clear(const struct addr_bitmap *a, const struct addr_bitmap *b, bool invert_b, uint32_t first,
-			uint32_t last, uint32_t *ret)
+			    uint32_t last, uint32_t *ret)
 {
 	if (first > last)
 		return -ENOSPC;

@@ -11,7 +11,7 @@ struct lease_node {
 	 * back when the offer times out, dropped when the offer is ACKed. */
 	struct lease *shadow;
 	struct lease_node *next_addr, *next_cid, *next_hw; /* hash chains */
-	size_t idx;                                     /* position in nodes[] */
+	size_t idx;					   /* position in nodes[] */
 };
 
 /* Sparse bitmap: one 64-bit word per 64 addresses ever touched; open
@@ -34,49 +34,50 @@ struct lease_store {
 	uint64_t seed;
 	struct addr_bitmap taken, peer; /* peer: free addresses the HA peer owns */
 
-	int fd;            /* journal, O_APPEND; -1 in memory */
+	int fd; /* journal, O_APPEND; -1 in memory */
 	uint64_t journal_bytes;
-	uint8_t *batch;    /* staged records not yet handed to a flush */
+	uint8_t *batch; /* staged records not yet handed to a flush */
 	size_t batch_len, batch_cap;
-	uint64_t seq;      /* last seq assigned */
-	uint64_t durable;  /* last seq on disk */
-	bool flushing;     /* a struct lease_flush is out */
+	uint64_t seq;	  /* last seq assigned */
+	uint64_t durable; /* last seq on disk */
+	bool flushing;	  /* a struct lease_flush is out */
 	bool poisoned;
 };
 
-#define SNAP_NAME "leases.snap"
+#define SNAP_NAME    "leases.snap"
 #define JOURNAL_NAME "leases.journal"
 
 /* leases.c, for leases_compact.c */
 int lstore_path(const struct lease_store *s, const char *name, char buf[PATH_MAX]);
 int lstore_fresh_journal(struct lease_store *s, uint64_t base);
 
-int lease_index_init(struct lease_store *s);
+void lease_index_init(struct lease_store *s);
 void lease_index_done(struct lease_store *s);
 struct lease_node *lease_index_find(const struct lease_store *s, uint32_t addr);
-/* Insert a new node (l->addr not present). -ENOMEM leaves s unchanged. */
-int lease_index_insert(struct lease_store *s, struct lease_node *node);
+/* Insert a new node (l->addr not present). */
+void lease_index_insert(struct lease_store *s, struct lease_node *node);
 /* Unlink and free a node (and its shadow). */
 void lease_index_delete(struct lease_store *s, struct lease_node *node);
 /* Replace node->l with *l (same address), re-keying the client indexes. */
 void lease_index_replace(struct lease_store *s, struct lease_node *node, const struct lease *l);
-/* Make room in the taken/peer bitmaps for addr; -ENOMEM. */
-int lease_index_reserve(struct lease_store *s, uint32_t addr);
+/* Make room in the taken/peer bitmaps for addr. */
+void lease_index_reserve(struct lease_store *s, uint32_t addr);
 /* Walk a client chain. */
 struct lease_node *lease_index_client_chain(const struct lease_store *s, const uint8_t *id, size_t len);
-struct lease_node *lease_index_hw_chain(const struct lease_store *s, uint8_t htype, uint8_t hlen, const uint8_t *chaddr);
+struct lease_node *lease_index_hw_chain(const struct lease_store *s, uint8_t htype, uint8_t hlen,
+					const uint8_t *chaddr);
 bool lease_has_client_id(const struct lease *l, const uint8_t *id, size_t len);
 bool lease_has_hw(const struct lease *l, uint8_t htype, uint8_t hlen, const uint8_t *chaddr);
 
 bool addr_bitmap_get(const struct addr_bitmap *b, uint32_t addr);
 /* The word for addr must exist (lease_index_reserve) when v is true. */
 void addr_bitmap_put(struct addr_bitmap *b, uint32_t addr, bool v);
-int addr_bitmap_reserve(struct addr_bitmap *b, uint32_t addr);
+void addr_bitmap_reserve(struct addr_bitmap *b, uint32_t addr);
 void addr_bitmap_done(struct addr_bitmap *b);
 /* Lowest a in [first, last] with neither bit in a set nor (invert ? !bit in
  * b : bit in b). -ENOSPC if none. */
 int addr_bitmap_first_clear(const struct addr_bitmap *a, const struct addr_bitmap *b, bool invert_b, uint32_t first,
-			uint32_t last, uint32_t *ret);
+			    uint32_t last, uint32_t *ret);
 
 static inline bool lease_state_taken(uint8_t st)
 {

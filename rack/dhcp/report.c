@@ -188,25 +188,19 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 int dhcp_report_new(struct event_base *base, const struct dhcp_report_conf *conf, const struct dhcp_report_ops *ops,
 		    void *arg, struct dhcp_report **ret)
 {
-	struct dhcp_report *r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
+	struct dhcp_report *r = xcalloc(1, sizeof(*r));
 	r->ops = *ops;
 	r->arg = arg;
 	r->flush_ms = conf && conf->flush_ms > 0 ? conf->flush_ms : DHCP_REPORT_FLUSH_MS;
 	r->batch_max = conf && conf->batch_max ? conf->batch_max : DHCP_REPORT_BATCH_MAX;
 	r->part_max = conf && conf->full_part_max ? conf->full_part_max : DHCP_REPORT_FULL_PART_MAX;
 	r->need_full = true;
-	r->q = calloc(r->batch_max, sizeof(*r->q));
-	r->qp = calloc(r->batch_max, sizeof(*r->qp));
-	r->part = calloc(r->part_max, sizeof(*r->part));
-	r->partp = calloc(r->part_max, sizeof(*r->partp));
-	if (base)
-		r->timer = evtimer_new(base, timer_cb, r);
-	if (!r->q || !r->qp || !r->part || !r->partp || (base && !r->timer)) {
-		dhcp_report_free(r);
-		return -ENOMEM;
-	}
+	r->q = xcalloc(r->batch_max, sizeof(*r->q));
+	r->qp = xcalloc(r->batch_max, sizeof(*r->qp));
+	r->part = xcalloc(r->part_max, sizeof(*r->part));
+	r->partp = xcalloc(r->part_max, sizeof(*r->partp));
+	if (base && !(r->timer = evtimer_new(base, timer_cb, r)))
+		oom_abort(0); /* a library's NULL: out of memory */
 	for (size_t i = 0; i < r->batch_max; i++)
 		r->qp[i] = &r->q[i].pb;
 	for (size_t i = 0; i < r->part_max; i++)

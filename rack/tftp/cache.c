@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 #define CACHE_BUCKETS 256
 
 struct tftp_cache {
@@ -16,10 +18,8 @@ struct tftp_cache {
 
 int tftp_cache_new(struct tftp_cache **ret)
 {
-	struct tftp_cache *c = calloc(1, sizeof(*c));
+	struct tftp_cache *c = xcalloc(1, sizeof(*c));
 
-	if (!c)
-		return -ENOMEM;
 	*ret = c;
 	return 0;
 }
@@ -75,11 +75,9 @@ static int load_mapped(struct tftp_file *f, int fd)
 /* netascii: LF -> CR LF, CR -> CR NUL, into a new buffer. */
 static int netascii_convert(const uint8_t *src, size_t n, uint8_t **ret, size_t *ret_len)
 {
-	uint8_t *dst = malloc(n ? 2 * n : 1);
+	uint8_t *dst = xmalloc(n ? 2 * n : 1);
 	size_t out = 0;
 
-	if (!dst)
-		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (src[i] == '\n') {
 			dst[out++] = '\r';
@@ -105,9 +103,7 @@ static int load_netascii(struct tftp_file *f, int fd)
 
 	if (f->file_size > TFTP_NETASCII_MAX)
 		return -EFBIG;
-	src = malloc(n ? n : 1);
-	if (!src)
-		return -ENOMEM;
+	src = xmalloc(n ? n : 1);
 	while (got < n) {
 		ssize_t r = pread(fd, src + got, n - got, (off_t)got);
 		if (r < 0 && errno == EINTR)
@@ -139,16 +135,12 @@ int tftp_cache_memory(struct tftp_cache *c, const char *name, const void *data, 
 
 	if (netascii && len > TFTP_NETASCII_MAX)
 		return -EFBIG;
-	struct tftp_file *f = calloc(1, sizeof(*f) + name_len + 1);
-	if (!f)
-		return -ENOMEM;
+	struct tftp_file *f = xcalloc(1, sizeof(*f) + name_len + 1);
 	if (netascii) {
 		r = netascii_convert(data, len, &copy, &out);
 	} else {
-		copy = malloc(len ? len : 1);
-		if (!copy)
-			r = -ENOMEM;
-		else if (len)
+		copy = xmalloc(len ? len : 1);
+		if (len)
 			memcpy(copy, data, len);
 	}
 	if (r < 0) {
@@ -181,9 +173,7 @@ int tftp_cache_get(struct tftp_cache *c, const char *name, int fd, const struct 
 		}
 	}
 	size_t name_len = strlen(name);
-	f = calloc(1, sizeof(*f) + name_len + 1);
-	if (!f)
-		return -ENOMEM;
+	f = xcalloc(1, sizeof(*f) + name_len + 1);
 	memcpy(f->name, name, name_len + 1);
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;

@@ -495,9 +495,7 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 			conf->listen);
 		return -EINVAL;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
+	s = xcalloc(1, sizeof(*s));
 	s->base = base;
 	s->fd = -1;
 	s->root.dirfd = -1;
