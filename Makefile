@@ -6,6 +6,8 @@
 #   make demo         region on embedded PostgreSQL + a rack in a network namespace
 #   make bench        peer benchmarks (tests/bench)
 #   make fuzz         run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make fuzz-check   replay every fuzz corpus + a few seconds per target
+#                     (in make check's first pass; the fuzzers carry ASan+UBSan)
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -51,7 +53,7 @@ TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 PYTEST = /usr/bin/python3 -m pytest
 export IRONRACK_BUILD := $(abspath $(BUILD))
 
-.PHONY: all deps check check-san unit system demo bench bench-ipam fuzz clean format
+.PHONY: all deps check check-san unit system demo bench bench-ipam fuzz fuzz-bins clean format
 all: $(BINS) $(TOOL_BINS)
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -132,6 +134,7 @@ else
 check: deps
 	$(MAKE) all $(UNIT_BINS)
 	$(MAKE) unit
+	$(MAKE) fuzz-check
 	$(MAKE) system
 	$(MAKE) check-san
 endif
@@ -151,24 +154,63 @@ $(BUILD)/bench/ipam_next_free: tests/bench/ipam_next_free.c $(IPAM_OBJ) $(BUILD)
 bench-ipam: $(BUILD)/bench/ipam_next_free
 	$<
 
-# libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang into build-fuzz/
-# against the same libraries. Each runs FUZZ_SECONDS with its seed corpus
-# tests/fuzz/corpus/NAME/ read-only; new inputs and crashes land in
-# build-fuzz/ (keep a crash as a named file in the corpus once fixed).
+# libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang and ASan+UBSan
+# into build-fuzz/ against the same libraries (region, rack, common).
+#   make fuzz        each target for FUZZ_SECONDS with its seed corpus
+#                    tests/fuzz/corpus/NAME/ read-only; new inputs and
+#                    crashes land in build-fuzz/ (keep a crash as a named
+#                    file in the corpus once fixed).
+#   make fuzz-check  (part of make check) replays every committed corpus
+#                    file, then fuzzes each target FUZZ_CHECK_SECONDS from
+#                    its seeds: a few seconds each, so a regression in a
+#                    parser fails check, not only the next long fuzz run.
+# FUZZ_CHECK_SKIP names targets left out of fuzz-check (a known crash in
+# the corpus whose fix has not landed); say why beside it when set.
 FUZZ_SECONDS ?= 30
-FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-fuzz:
+FUZZ_CHECK_SECONDS ?= 5
+FUZZ_CHECK_SKIP ?=
+FUZZ_SRC  = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+FUZZ_SAN  = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_RUN  = -timeout=10 -rss_limit_mb=2048
+
+.PHONY: fuzz-build fuzz-check
+# The libraries through this Makefile's own rules (BUILD=build-fuzz),
+# instrumented for coverage; then each target links them.
+fuzz-build:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
-		$(subst $(BUILD)/,build-fuzz/,$(PROTO_H)) build-fuzz/libcommon.a build-fuzz/librack.a
-	@set -e; for src in $(FUZZ_SRC); do \
-		name=$$(basename $$src .c); seeds=tests/fuzz/corpus/$${name#fuzz_}; \
+		fuzz-bins
+
+ifeq ($(BUILD),build-fuzz)
+fuzz-bins: $(FUZZ_BINS)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBS)
+	@echo "  CC+LD   $@"
+	@clang -O1 -g -std=gnu17 -D_GNU_SOURCE -I. -Ibuild-fuzz/gen $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer \
+		$(shell pkg-config --cflags jansson 2>/dev/null) -o $@ $< $(LIBS) $(LDLIBS)
+endif
+
+fuzz: fuzz-build
+	@set -e; for bin in $(FUZZ_BINS); do \
+		name=$$(basename $$bin); seeds=tests/fuzz/corpus/$${name#fuzz_}; \
 		echo "  FUZZ    $$name for $(FUZZ_SECONDS) s"; \
-		clang -O1 -g -std=gnu17 -D_GNU_SOURCE -I. $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/$$name $$src \
-			build-fuzz/librack.a build-fuzz/libcommon.a $(LDLIBS); \
 		mkdir -p build-fuzz/corpus/$$name $$seeds; \
-		build-fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/$$name- \
+		$$bin $(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/$$name- \
 			build-fuzz/corpus/$$name $$seeds; \
+	done
+
+fuzz-check: fuzz-build
+	@set -e; for bin in $(FUZZ_BINS); do \
+		name=$$(basename $$bin); seeds=tests/fuzz/corpus/$${name#fuzz_}; \
+		case " $(FUZZ_CHECK_SKIP) " in *" $$name "*) echo "  SKIP    $$name (FUZZ_CHECK_SKIP)"; continue;; esac; \
+		test -n "$$(ls -A $$seeds 2>/dev/null)" || { echo "$$name: no seed corpus in $$seeds" >&2; exit 1; }; \
+		echo "  REPLAY  $$name: $$(ls $$seeds | wc -l) inputs"; \
+		$$bin $(FUZZ_RUN) $$seeds/* >build-fuzz/$$name-replay.log 2>&1 \
+			|| { tail -40 build-fuzz/$$name-replay.log >&2; exit 1; }; \
+		echo "  FUZZ    $$name for $(FUZZ_CHECK_SECONDS) s"; \
+		rm -rf build-fuzz/check/$$name; mkdir -p build-fuzz/check/$$name; \
+		$$bin $(FUZZ_RUN) -max_total_time=$(FUZZ_CHECK_SECONDS) -artifact_prefix=build-fuzz/$$name- \
+			build-fuzz/check/$$name $$seeds >build-fuzz/$$name-check.log 2>&1 \
+			|| { tail -40 build-fuzz/$$name-check.log >&2; exit 1; }; \
 	done
 
 clean:
