@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/ipam/plan.h"
 
 /* One design, indexed. */
@@ -190,12 +191,10 @@ static int index_build(struct index *ix, const struct infra_design *d, bool stag
 {
 	memset(ix, 0, sizeof(*ix));
 	ix->d = d;
-	ix->arrays = calloc(d->n_arrays + 1, sizeof(*ix->arrays));
-	ix->networks = calloc(d->n_networks + 1, sizeof(*ix->networks));
-	ix->conns = calloc(d->n_conns + 1, sizeof(*ix->conns));
-	ix->san_alive = calloc(d->n_networks + 1, sizeof(*ix->san_alive));
-	if (!ix->arrays || !ix->networks || !ix->conns || !ix->san_alive)
-		return -ENOMEM;
+	ix->arrays = xcalloc(d->n_arrays + 1, sizeof(*ix->arrays));
+	ix->networks = xcalloc(d->n_networks + 1, sizeof(*ix->networks));
+	ix->conns = xcalloc(d->n_conns + 1, sizeof(*ix->conns));
+	ix->san_alive = xcalloc(d->n_networks + 1, sizeof(*ix->san_alive));
 	for (size_t i = 0; i < d->n_arrays; i++)
 		ix->arrays[i] = &d->arrays[i];
 	for (size_t i = 0; i < d->n_networks; i++)
@@ -362,8 +361,8 @@ int plan_compute(const struct infra_design *deployed, const struct infra_design 
 		r = index_build(&p.stg, staged, true, ret_err);
 	size_t cap = deployed->n_arrays + deployed->n_networks + deployed->n_conns + staged->n_arrays +
 		     staged->n_networks + staged->n_conns + 1;
-	if (r == 0 && !(ret->actions = calloc(cap, sizeof(*ret->actions))))
-		r = -ENOMEM;
+	if (r == 0)
+		ret->actions = xcalloc(cap, sizeof(*ret->actions));
 	if (r == 0) {
 		step_networks(&p, false);
 		step_arrays(&p, false);

@@ -125,8 +125,8 @@ struct plan_error {
  * unique array ids, unique network ids, every connection names an existing
  * array and network of its own design and a port < that array's n_ports, no
  * duplicate connection. Returns 0 and fills *ret (n == 0: nothing to do),
- * -EINVAL with *ret_err filled (ret_err may be NULL) and *ret empty, or
- * -ENOMEM. On error *ret needs no plan_done() but plan_done() is harmless. */
+ * or -EINVAL with *ret_err filled (ret_err may be NULL) and *ret empty.
+ * On error *ret needs no plan_done() but plan_done() is harmless. */
 int plan_compute(const struct infra_design *deployed, const struct infra_design *staged, struct plan *ret,
 		 struct plan_error *ret_err);
 

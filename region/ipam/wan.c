@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/util.h"
 #include "region/ipam/wan.h"
 
 struct ival {
@@ -80,19 +81,14 @@ static void occ_normalise(struct space *sp)
 	sp->n = w + 1;
 }
 
-static int occ_add(struct space *sp, struct ival iv)
+static void occ_add(struct space *sp, struct ival iv)
 {
 	if (sp->n == sp->cap) {
-		size_t cap = sp->cap ? sp->cap * 2 : 16;
-		struct ival *p = realloc(sp->occ, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		sp->occ = p;
-		sp->cap = cap;
+		sp->cap = sp->cap ? sp->cap * 2 : 16;
+		sp->occ = xreallocarray(sp->occ, sp->cap, sizeof(*sp->occ));
 	}
 	sp->occ[sp->n++] = iv;
 	occ_normalise(sp);
-	return 0;
 }
 
 /* First occupied interval ending at or after x. */
@@ -137,9 +133,7 @@ static int space_init(struct space *sp, const struct wan_pool *pool)
 	sp->min_parent_len = 33;
 	if (pool->n_parents == 0)
 		return -ENOSPC;
-	sp->parents = calloc(pool->n_parents, sizeof(*sp->parents));
-	if (!sp->parents)
-		return -ENOMEM;
+	sp->parents = xcalloc(pool->n_parents, sizeof(*sp->parents));
 	for (size_t i = 0; i < pool->n_parents; i++) {
 		if (pool->parents[i].addr.family != AF_INET || pool->parents[i].len > 32)
 			return -EAFNOSUPPORT;
@@ -152,9 +146,7 @@ static int space_init(struct space *sp, const struct wan_pool *pool)
 	for (size_t i = 0; i < pool->n_taken; i++) {
 		if (pool->taken[i].addr.family != AF_INET || pool->taken[i].len > 32)
 			return -EAFNOSUPPORT;
-		int r = occ_add(sp, prefix_ival(&pool->taken[i]));
-		if (r < 0)
-			return r;
+		occ_add(sp, prefix_ival(&pool->taken[i]));
 	}
 	return 0;
 }
@@ -261,9 +253,7 @@ static int try_grow(struct space *sp, struct cur_block *b, bool *ret_grown)
 	    start == b->start ? (struct ival){b->start + size, whole.e} : (struct ival){start, b->start - 1};
 	if (!in_parent(sp, whole) || !occ_is_free(sp, buddy))
 		return 0;
-	int r = occ_add(sp, whole);
-	if (r < 0)
-		return r;
+	occ_add(sp, whole);
 	b->start = start;
 	b->len--;
 	*ret_grown = true;
@@ -305,9 +295,7 @@ static int add_block(struct space *sp, struct wan_plan *plan, struct cur_block *
 		return -ENOSPC;
 	if (plan->n == WAN_PLAN_MAX)
 		return -E2BIG;
-	int r = occ_add(sp, (struct ival){start, start + block_size(len) - 1});
-	if (r < 0)
-		return r;
+	occ_add(sp, (struct ival){start, start + block_size(len) - 1});
 	cur[*n_cur] = (struct cur_block){start, len, (ptrdiff_t)plan->n};
 	plan->actions[plan->n++] = (struct wan_action){.kind = WAN_ACTION_ADD, .block = ival_prefix(start, len)};
 	(*n_cur)++;
@@ -358,8 +346,8 @@ int wan_plan_grow(const struct wan_pool *pool, const struct ipprefix *blocks, si
 	if (n_blocks == 0 || !blocks)
 		return -EINVAL;
 	r = space_init(&sp, pool);
-	if (r == 0 && !(cur = calloc(n_blocks + WAN_PLAN_MAX, sizeof(*cur))))
-		r = -ENOMEM;
+	if (r == 0)
+		cur = xcalloc(n_blocks + WAN_PLAN_MAX, sizeof(*cur));
 	for (size_t i = 0; r == 0 && i < n_blocks; i++) {
 		if (blocks[i].addr.family != AF_INET || blocks[i].len > 32) {
 			r = -EAFNOSUPPORT;
@@ -372,7 +360,7 @@ int wan_plan_grow(const struct wan_pool *pool, const struct ipprefix *blocks, si
 		}
 		cur[i] = (struct cur_block){iv.s, blocks[i].len, -1};
 		ret->hosts_before += wan_block_hosts(blocks[i].len);
-		r = occ_add(&sp, iv); /* normally already in taken; harmless */
+		occ_add(&sp, iv); /* normally already in taken; harmless */
 	}
 	if (r == 0)
 		r = plan_grow_loop(&sp, blocks, n_blocks, hosts_needed, cur, ret);
