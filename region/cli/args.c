@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/util.h"
 #include "region/cli/cli.h"
 
 static const struct {
@@ -107,11 +108,7 @@ int cli_args_parse(int argc, char **argv, struct cli_args *ret, char *err, size_
 	bool opts_done = false;
 
 	memset(ret, 0, sizeof(*ret));
-	ret->words = calloc(argc > 0 ? (size_t)argc : 1, sizeof(char *));
-	if (!ret->words) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	ret->words = xcalloc(argc > 0 ? (size_t)argc : 1, sizeof(char *));
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		if (!opts_done && strcmp(arg, "--") == 0) {
@@ -142,9 +139,7 @@ int cli_setting_parse(const char *arg, char **ret_buf, const char **ret_key, con
 
 	if (!eq || eq == arg)
 		return -EINVAL;
-	char *buf = strdup(arg);
-	if (!buf)
-		return -ENOMEM;
+	char *buf = xstrdup(arg);
 	buf[eq - arg] = '\0';
 	*ret_buf = buf;
 	*ret_key = buf;

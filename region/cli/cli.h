@@ -92,12 +92,13 @@ struct cli_table {
 	size_t nrows, cap;
 };
 
-/* headers: ncols column titles, or NULL for a table without a header. */
+/* headers: ncols column titles, or NULL for a table without a header.
+ * -EINVAL for ncols 0. */
 int cli_table_init(struct cli_table *t, const char *const *headers, size_t ncols);
 /* Append a row of ncols cells (copied; NULL prints as "-"). Control
  * characters are replaced by '?' so data from the region cannot drive the
  * terminal. */
-int cli_table_add(struct cli_table *t, const char *const *cells);
+void cli_table_add(struct cli_table *t, const char *const *cells);
 /* Display width of each column (UTF-8 code points). widths has ncols. */
 void cli_table_widths(const struct cli_table *t, size_t *widths);
 /* Columns separated by two spaces; the last column is not padded. */

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include "common/util.h"
 #include "common/version.h"
 #include "region/cli/cli.h"
 #include "region/cli/client.h"
@@ -29,10 +30,7 @@ static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
 		size_t cap = s->cap ? s->cap : 4096;
 		while (cap < s->len + n + 1)
 			cap *= 2;
-		char *d = realloc(s->data, cap);
-		if (!d)
-			return 0;
-		s->data = d;
+		s->data = xrealloc(s->data, cap);
 		s->cap = cap;
 	}
 	memcpy(s->data + s->len, ptr, n);
@@ -134,7 +132,7 @@ int cli_request(const struct cli_target *t, const char *method, const char *path
 		free(s.data);
 		return -EIO;
 	}
-	ret->body = s.data ? s.data : strdup("");
+	ret->body = s.data ? s.data : xstrdup("");
 	ret->len = s.len;
 	ret->json = ret->len ? json_loadb(ret->body, ret->len, 0, NULL) : NULL;
 	return 0;
@@ -154,12 +152,10 @@ int cli_resp_error(const struct cli_target *t, const struct cli_resp *r)
 	const char *code = json_string_value(json_object_get(err, "code"));
 
 	if (msg && code) {
-		char *m = strdup(msg), *c = strdup(code);
-		if (m && c) {
-			cli_text_sanitize(m);
-			cli_text_sanitize(c);
-			fprintf(stderr, "error: %s (%s)\n", m, c);
-		}
+		char *m = xstrdup(msg), *c = xstrdup(code);
+		cli_text_sanitize(m);
+		cli_text_sanitize(c);
+		fprintf(stderr, "error: %s (%s)\n", m, c);
 		free(m);
 		free(c);
 	} else if (r->status == 413)
@@ -172,7 +168,9 @@ int cli_resp_error(const struct cli_target *t, const struct cli_resp *r)
 char *cli_path_escape(const char *segment)
 {
 	char *e = curl_easy_escape(NULL, segment, 0);
-	char *copy = e ? strdup(e) : NULL;
+	if (!e)
+		oom_abort(0);
+	char *copy = xstrdup(e);
 
 	curl_free(e);
 	return copy;

@@ -34,7 +34,7 @@ void cli_resp_done(struct cli_resp *r);
 /* Print the region's error for a non-2xx answer ("error: message (code)")
  * and return CLI_EXIT_FAIL. */
 int cli_resp_error(const struct cli_target *t, const struct cli_resp *r);
-/* A path segment %-escaped for the URL (malloc'd), NULL if out of memory. */
+/* A path segment %-escaped for the URL (malloc'd). */
 char *cli_path_escape(const char *segment);
 
 /* $IRONRACK_CONFIG, else ~/.config/ironrack/cli.conf. */

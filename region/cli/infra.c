@@ -6,37 +6,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/cli/commands.h"
 #include "region/cli/infra.h"
 
 #define INFRA_PATH "/api/v1/infrastructures"
 
-/* INFRA_PATH + "/" + each segment %-escaped, joined by "/"; NULL when out
- * of memory (already said). */
+/* INFRA_PATH + "/" + each segment %-escaped, joined by "/"; malloc'd. */
 static char *infra_path(const char *const *segments, size_t n)
 {
 	size_t len = sizeof(INFRA_PATH);
-	char **esc = calloc(n + 1, sizeof(*esc));
-	char *path = NULL;
+	char **esc = xcalloc(n + 1, sizeof(*esc));
 
-	for (size_t i = 0; esc && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		esc[i] = cli_path_escape(segments[i]);
-		if (!esc[i])
-			goto out;
 		len += strlen(esc[i]) + 1;
 	}
-	path = esc ? malloc(len) : NULL;
-	if (path) {
-		size_t used = (size_t)snprintf(path, len, "%s", INFRA_PATH);
-		for (size_t i = 0; i < n; i++)
-			used += (size_t)snprintf(path + used, len - used, "/%s", esc[i]);
-	}
-out:
-	for (size_t i = 0; esc && i < n; i++)
+	char *path = xmalloc(len);
+	size_t used = (size_t)snprintf(path, len, "%s", INFRA_PATH);
+	for (size_t i = 0; i < n; i++) {
+		used += (size_t)snprintf(path + used, len - used, "/%s", esc[i]);
 		free(esc[i]);
+	}
 	free(esc);
-	if (!path)
-		fprintf(stderr, "error: out of memory\n");
 	return path;
 }
 
@@ -50,7 +42,7 @@ static int infra_request(struct cli *cli, const char *method, const char *const 
 	int rc = cli_target_resolve(cli, true);
 
 	json_decref(body);
-	if (rc == CLI_EXIT_OK && (!path || (body && !text)))
+	if (rc == CLI_EXIT_OK && body && !text)
 		rc = CLI_EXIT_FAIL;
 	if (rc == CLI_EXIT_OK && cli_request(&cli->target, method, path, text ? text : (body ? "{}" : NULL), resp) < 0)
 		rc = CLI_EXIT_FAIL;

@@ -58,10 +58,7 @@ int cli_infra_list_print(const json_t *list, FILE *out)
 		const char *desc = jstr(o, "description");
 		const char *row[] = {jstr(o, "name"),		jstr(o, "zone"), jstr(o, "fabric"), rev, dep, stg,
 				     desc && *desc ? desc : "-"};
-		if (cli_table_add(&t, row) < 0) {
-			cli_table_done(&t);
-			return -ENOMEM;
-		}
+		cli_table_add(&t, row);
 	}
 	return table_flush(&t, out);
 }

@@ -185,10 +185,6 @@ static int object_path(const char *collection, const char *key, const char *suff
 	if (key) {
 		cli_net_path_key(key, k, sizeof(k));
 		esc = cli_path_escape(k);
-		if (!esc) {
-			fprintf(stderr, "error: out of memory\n");
-			return -ENOMEM;
-		}
 	}
 	int n = snprintf(buf, len, "/api/v1/%s%s%s%s", collection, esc ? "/" : "", esc ? esc : "", suffix);
 	free(esc);
@@ -232,22 +228,21 @@ static int do_list(struct cli *cli, const struct cli_net_group *g, char **argv, 
 {
 	char query[1024], path[PATH_LEN], err[256];
 	struct cli_resp resp;
-	char **words = calloc(argc + cli_net_opts_n + 1, sizeof(char *));
+	char **words = xcalloc(argc + cli_net_opts_n + 1, sizeof(char *));
 	size_t n = 0;
 	int rc = CLI_EXIT_OK;
 
 	/* Options are filters too: --subnet 10.0.0.0/24, --type dynamic. */
-	for (size_t i = 0; words && i < cli_net_opts_n; i++) {
+	for (size_t i = 0; i < cli_net_opts_n; i++) {
 		const char *v = cli_opt_value(cli->args, cli_net_opts[i].opt);
-		if ((cli->args->given & cli_net_opts[i].opt) && v &&
-		    asprintf(&words[n], "%s=%s", cli_net_opts[i].field, v) > 0)
-			n++;
+		if ((cli->args->given & cli_net_opts[i].opt) && v)
+			words[n++] = xasprintf("%s=%s", cli_net_opts[i].field, v);
 	}
-	for (size_t i = 0; words && i < argc; i++)
-		words[n++] = strdup(argv[i]);
-	if (!words || cli_net_query(words, n, cli_path_escape, query, sizeof(query), err, sizeof(err)) < 0)
-		rc = usage("%s", words ? err : "out of memory");
-	for (size_t i = 0; words && i < n; i++)
+	for (size_t i = 0; i < argc; i++)
+		words[n++] = xstrdup(argv[i]);
+	if (cli_net_query(words, n, cli_path_escape, query, sizeof(query), err, sizeof(err)) < 0)
+		rc = usage("%s", err);
+	for (size_t i = 0; i < n; i++)
 		free(words[i]);
 	free(words);
 	if (rc != CLI_EXIT_OK)
@@ -433,16 +428,15 @@ int cli_cmd_interfaces(struct cli *cli, char **argv, size_t argc)
 
 	if (argc >= 1 && strcmp(argv[0], "create") == 0) {
 		const char *machine = NULL;
-		char **rest = calloc(argc, sizeof(char *));
+		char **rest = xcalloc(argc, sizeof(char *));
 		size_t n = 0;
-		for (size_t i = 1; rest && i < argc; i++) {
+		for (size_t i = 1; i < argc; i++) {
 			if (strncmp(argv[i], "machine=", 8) == 0)
 				machine = argv[i] + 8;
 			else
 				rest[n++] = argv[i];
 		}
-		int rc = !rest	    ? CLI_EXIT_FAIL
-			 : !machine ? usage("%s", "interfaces create needs machine=HOSTNAME")
+		int rc = !machine ? usage("%s", "interfaces create needs machine=HOSTNAME")
 			 : object_path("machines", machine, "/interfaces", path, sizeof(path)) < 0
 			     ? CLI_EXIT_FAIL
 			     : do_write(cli, &g_interfaces, NULL, path, rest, n);

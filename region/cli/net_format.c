@@ -207,10 +207,7 @@ int cli_net_table_print(const struct cli_net_group *g, const json_t *items, int6
 	{
 		for (size_t c = 0; c < g->n_cols; c++)
 			cli_net_cell(o, &g->cols[c], now_ms, cells[c], sizeof(cells[c]));
-		if (cli_table_add(&t, row) < 0) {
-			cli_table_done(&t);
-			return -ENOMEM;
-		}
+		cli_table_add(&t, row);
 	}
 	int r = cli_table_print(&t, out);
 	cli_table_done(&t);
@@ -232,10 +229,7 @@ int cli_net_object_print(const json_t *o, int64_t now_ms, FILE *out)
 		snprintf(label, sizeof(label), "%s:", key);
 		cli_net_cell(o, &c, now_ms, cell, sizeof(cell));
 		const char *row[] = {label, cell};
-		if (cli_table_add(&t, row) < 0) {
-			cli_table_done(&t);
-			return -ENOMEM;
-		}
+		cli_table_add(&t, row);
 	}
 	int r = cli_table_print(&t, out);
 	cli_table_done(&t);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/cli/cli.h"
 
 size_t cli_text_width(const char *s)
@@ -26,34 +27,22 @@ void cli_text_sanitize(char *s)
 
 static char *cell_dup(const char *s)
 {
-	char *c = strdup(s ? s : "-");
+	char *c = xstrdup(s ? s : "-");
 
-	if (c)
-		cli_text_sanitize(c);
+	cli_text_sanitize(c);
 	return c;
 }
 
-static int table_row_add(struct cli_table *t, const char *const *cells)
+void cli_table_add(struct cli_table *t, const char *const *cells)
 {
 	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		char **n = realloc(t->cells, cap * t->ncols * sizeof(char *));
-		if (!n)
-			return -ENOMEM;
-		t->cells = n;
-		t->cap = cap;
+		t->cap = t->cap ? t->cap * 2 : 8;
+		t->cells = xreallocarray(t->cells, t->cap * t->ncols, sizeof(char *));
 	}
 	char **row = &t->cells[t->nrows * t->ncols];
-	for (size_t i = 0; i < t->ncols; i++) {
+	for (size_t i = 0; i < t->ncols; i++)
 		row[i] = cell_dup(cells[i]);
-		if (!row[i]) {
-			while (i-- > 0)
-				free(row[i]);
-			return -ENOMEM;
-		}
-	}
 	t->nrows++;
-	return 0;
 }
 
 int cli_table_init(struct cli_table *t, const char *const *headers, size_t ncols)
@@ -62,12 +51,9 @@ int cli_table_init(struct cli_table *t, const char *const *headers, size_t ncols
 	if (ncols == 0)
 		return -EINVAL;
 	t->ncols = ncols;
-	return headers ? table_row_add(t, headers) : 0;
-}
-
-int cli_table_add(struct cli_table *t, const char *const *cells)
-{
-	return table_row_add(t, cells);
+	if (headers)
+		cli_table_add(t, headers);
+	return 0;
 }
 
 void cli_table_widths(const struct cli_table *t, size_t *widths)
@@ -84,10 +70,8 @@ void cli_table_widths(const struct cli_table *t, size_t *widths)
 
 int cli_table_print(const struct cli_table *t, FILE *out)
 {
-	size_t *widths = calloc(t->ncols, sizeof(size_t));
+	size_t *widths = xcalloc(t->ncols, sizeof(size_t));
 
-	if (!widths)
-		return -ENOMEM;
 	cli_table_widths(t, widths);
 	for (size_t r = 0; r < t->nrows; r++) {
 		for (size_t c = 0; c < t->ncols; c++) {
