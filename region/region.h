@@ -91,6 +91,13 @@ int region_tls_sign_rack(struct region *r, const char *csr_pem, const char *rack
  * then 1 is returned so the caller can show it once. */
 int region_secret_get(const char *state_dir, char *ret, size_t len);
 int region_secret_rotate(const char *state_dir, char *ret, size_t len);
+/* Is identity (a client certificate's CN) an enrolled rack? cb gets
+ * RPC_OK or the gRPC status to refuse with (RPC_UNAUTHENTICATED, or
+ * RPC_UNAVAILABLE when the database cannot say), exactly once, possibly
+ * before this returns. Refusals are logged; what names the request. */
+typedef void (*region_rack_check_cb)(void *arg, int status);
+void region_rpc_check_rack(struct region *r, const char *identity, const char *peer, const char *what,
+			   region_rack_check_cb cb, void *arg);
 
 /* Result of an operation on a connected rack, delivered on the loop thread.
  * status: 0 done; -ENOTCONN rack has no session; -ETIMEDOUT no answer before
@@ -99,8 +106,9 @@ int region_secret_rotate(const char *state_dir, char *ret, size_t len);
  * config push, the version the rack acknowledged. */
 typedef void (*region_reply_cb)(void *arg, int status, const char *message, int64_t rtt_us, uint64_t version);
 
-/* region/rpc/racks.c: commands down a rack's Session. The callback is always
- * called exactly once (possibly before this returns, with -ENOTCONN). */
+/* Commands down a rack's Session (region/rpc/sessions.c, region/rackcfg.c).
+ * The callback is called exactly once (possibly before this returns, with
+ * -ENOTCONN), unless the region stops first. A database failure is -EIO. */
 void region_rack_ping(struct region *r, const char *rack_id, int timeout_ms, region_reply_cb cb, void *arg);
 /* Store settings_json (a JSON object of strings) as the rack's next config
  * version, with the previous version's boot configs, and push it; cb fires

@@ -9,8 +9,13 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/pki.h"
+#include "common/rpc/rpc.h"
+#include "common/util.h"
+#include "region/db/db.h"
 #include "region/region.h"
+#include "region/rpc/dbjob.h"
 
 #define SERVER_NAME "ironrack-region" /* the name racks verify (rpc_client_tls.server_name) */
 #define CA_DAYS (365 * 20)
@@ -52,6 +57,64 @@ static int tls_write(const char *state_dir, const char *name, const char *pem)
 		return r;
 	return fs_write_atomic(path, pem, strlen(pem), 0600);
 }
+
+/* ---- who may call: enrolled racks ---- */
+
+struct tls_check_job {
+	char identity[256];
+	char peer[256];
+	char what[64];
+	region_rack_check_cb cb;
+	void *arg;
+	char err[256];
+};
+
+static int tls_check_run(struct db *db, void *arg)
+{
+	struct tls_check_job *j = arg;
+	int rc = db_rack_exists(db, j->identity);
+	if (rc < 0)
+		snprintf(j->err, sizeof(j->err), "%s", db_last_error(db));
+	return rc;
+}
+
+static void tls_check_done(void *arg, int status)
+{
+	struct tls_check_job *j = arg;
+	int st = RPC_OK;
+	if (status < 0) {
+		if (status != -ECANCELED)
+			log_err("%s from %s: database: %s", j->what, j->identity,
+				j->err[0] ? j->err : strerror(-status));
+		st = RPC_UNAVAILABLE;
+	} else if (status == 0) {
+		log_warn("refused %s from %s: certificate CN '%s' is not an enrolled rack", j->what, j->peer,
+			 j->identity);
+		st = RPC_UNAUTHENTICATED;
+	}
+	j->cb(j->arg, st);
+	free(j);
+}
+
+/* Every call except Enrol must come from an enrolled rack's certificate. */
+void region_rpc_check_rack(struct region *r, const char *identity, const char *peer, const char *what,
+			   region_rack_check_cb cb, void *arg)
+{
+	if (!identity[0]) {
+		log_warn("refused %s from %s: no client certificate (enrol first)", what, peer);
+		cb(arg, RPC_UNAUTHENTICATED);
+		return;
+	}
+	struct tls_check_job *j = xcalloc(1, sizeof(*j));
+	snprintf(j->identity, sizeof(j->identity), "%s", identity);
+	snprintf(j->peer, sizeof(j->peer), "%s", peer);
+	snprintf(j->what, sizeof(j->what), "%s", what);
+	j->cb = cb;
+	j->arg = arg;
+	region_dbjob_submit(r, DB_LANE_READ, tls_check_run, tls_check_done, j);
+}
+
+/* ---- the PKI on disk ---- */
 
 static int tls_create_ca(struct region *r, char *err, size_t errlen)
 {
@@ -111,9 +174,7 @@ static int tls_create_server(struct region *r, char *err, size_t errlen)
 static int tls_build_chain(struct region *r)
 {
 	size_t a = strlen(r->tls.server_chain), b = strlen(r->tls.ca_cert);
-	char *chain = malloc(a + b + 2);
-	if (!chain)
-		return -ENOMEM;
+	char *chain = xmalloc(a + b + 2);
 	memcpy(chain, r->tls.server_chain, a);
 	if (a > 0 && chain[a - 1] != '\n')
 		chain[a++] = '\n';

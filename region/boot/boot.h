@@ -22,6 +22,7 @@
 #include "ironrack/v1/region.pb-c.h"
 
 struct region;
+struct rack_config_row;
 
 /* Load the last published list, start the HTTPS listener (unless
  * boot_resources_listen is empty) and the first scan. Logs its errors. */
@@ -33,3 +34,7 @@ void region_bootres_rescan(struct region *r);
 /* The published list for a RackConfig snapshot. *ret points to n messages
  * owned by region/boot, valid until control returns to the loop. */
 size_t region_bootres_snapshot(struct region *r, Ironrack__V1__BootResource ***ret);
+/* The boot-resource part of a RackConfig (region/rackcfg.c): the
+ * published list, borrowed like region_bootres_snapshot's. */
+int region_bootres_rackcfg_fill(struct region *r, const char *rack_id, const struct rack_config_row *row,
+				Ironrack__V1__RackConfig *cfg);

@@ -18,13 +18,13 @@
 #include "common/work.h"
 #include "region/boot/boot.h"
 #include "region/boot/internal.h"
-#include "region/db/db.h"
+#include "common/util.h"
+#include "region/rackcfg.h"
 #include "region/region.h"
 
 #define MANIFEST_MAX	(8u << 20)
 #define SCAN_DEPTH_MAX	16
 #define SETTLE_RESCAN_S 5 /* after a file was changing while hashed */
-#define BUMP_TIMEOUT_MS 30000
 
 struct scan_job {
 	struct region_bootres *rb;
@@ -166,15 +166,12 @@ static void list_build_pb(struct region_bootres *rb)
 	free(rb->pb);
 	free(rb->pb_ptrs);
 	size_t n = rb->list.n;
-	rb->pb = calloc(n + 1, sizeof(*rb->pb));
-	rb->pb_ptrs = calloc(n + 1, sizeof(*rb->pb_ptrs));
-	rb->urls = calloc(n + 1, sizeof(*rb->urls));
-	if (!rb->pb || !rb->pb_ptrs || !rb->urls)
-		abort();
+	rb->pb = xcalloc(n + 1, sizeof(*rb->pb));
+	rb->pb_ptrs = xcalloc(n + 1, sizeof(*rb->pb_ptrs));
+	rb->urls = xcalloc(n + 1, sizeof(*rb->urls));
 	for (size_t i = 0; i < n; i++) {
 		struct bootres_entry *e = &rb->list.e[i];
-		if (asprintf(&rb->urls[i], "%s" BOOTRES_URL_PATH "%s", rb->url_base, e->name) < 0)
-			abort();
+		rb->urls[i] = xasprintf("%s" BOOTRES_URL_PATH "%s", rb->url_base, e->name);
 		ironrack__v1__boot_resource__init(&rb->pb[i]);
 		rb->pb[i].name = e->name;
 		rb->pb[i].sha256 = e->sha256;
@@ -205,46 +202,6 @@ static bool list_differs(const struct bootres_manifest *a, const struct bootres_
 			return true;
 	}
 	return false;
-}
-
-static void bump_done(void *arg, int status, const char *message, int64_t rtt_us, uint64_t version)
-{
-	char *rack = arg;
-	if (status < 0 && status != -ENOTCONN)
-		log_warn("boot resources: rack %s did not take config version %llu: %s", rack,
-			 (unsigned long long)version, message);
-	free(rack);
-}
-
-/* Every rack gets a new config version (same settings, new list), so racks
- * that are away now get it when they return. */
-static void list_bump_racks(struct region_bootres *rb)
-{
-	struct region *r = rb->r;
-	struct rack_row *rows = NULL;
-	size_t n = 0;
-	if (db_rack_list(r->db, &rows, &n) < 0) {
-		log_err("boot resources: cannot list racks to send them the new list: %s", db_last_error(r->db));
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint64_t version = 0;
-		char *settings = NULL;
-		int rc = db_rack_config_get(r->db, rows[i].id, &version, &settings);
-		if (rc == -ENOENT && !(settings = strdup("{}")))
-			abort();
-		if (rc < 0 && rc != -ENOENT) {
-			log_err("boot resources: rack %s: cannot read its config: %s", rows[i].id,
-				db_last_error(r->db));
-			continue;
-		}
-		char *id = strdup(rows[i].id);
-		if (!id)
-			abort();
-		region_rack_push_config(r, rows[i].id, settings, BUMP_TIMEOUT_MS, bump_done, id);
-		free(settings);
-	}
-	db_rack_rows_free(rows, n);
 }
 
 /* Anything a scan would find different, including the hash cache's stat data. */
@@ -285,8 +242,10 @@ static void list_publish(struct region_bootres *rb, struct scan_job *j)
 	memset(&j->found, 0, sizeof(j->found));
 	list_build_pb(rb);
 	list_save(rb); /* also when only sizes/times changed: the hash cache */
+	/* Every rack gets a new config version (same settings, new list), so
+	 * racks that are away now get it when they return. */
 	if (differs)
-		list_bump_racks(rb);
+		region_racks_config_renew(rb->r, "boot resources");
 }
 
 /* ---- scans ---- */
@@ -327,9 +286,7 @@ static void scan_start(struct region_bootres *rb, bool verbose)
 		rb->scan_again = true;
 		return;
 	}
-	struct scan_job *j = calloc(1, sizeof(*j));
-	if (!j)
-		abort();
+	struct scan_job *j = xcalloc(1, sizeof(*j));
 	j->rb = rb;
 	j->verbose = verbose;
 	snprintf(j->dir, sizeof(j->dir), "%s", rb->dir);
@@ -350,6 +307,15 @@ void region_bootres_rescan(struct region *r)
 		return;
 	log_info("boot resources: rescanning %s", r->bootres->dir);
 	scan_start(r->bootres, true);
+}
+
+int region_bootres_rackcfg_fill(struct region *r, const char *rack_id, const struct rack_config_row *row,
+				Ironrack__V1__RackConfig *cfg)
+{
+	/* The region's current list, not part of the stored snapshot; a
+	 * change of list stores a new version per rack. */
+	cfg->n_boot_resources = region_bootres_snapshot(r, &cfg->boot_resources);
+	return 0;
 }
 
 size_t region_bootres_snapshot(struct region *r, Ironrack__V1__BootResource ***ret)
@@ -439,9 +405,7 @@ static int dirs_set(struct region_bootres *rb)
 
 int region_bootres_start(struct region *r)
 {
-	struct region_bootres *rb = calloc(1, sizeof(*rb));
-	if (!rb)
-		abort();
+	struct region_bootres *rb = xcalloc(1, sizeof(*rb));
 	rb->r = r;
 	r->bootres = rb;
 	unsigned port = 5241;

@@ -35,15 +35,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/bootres.h"
 #include "common/log.h"
 #include "common/rpc/rpc.h"
+#include "common/util.h"
 #include "region/boot/internal.h"
 #include "region/region.h"
-#include "region/rpc/rpc.h"
 
 #define CHUNK	      (256u << 10)
 #define MAX_TRANSFERS 256
@@ -69,13 +68,6 @@ struct serve {
 	char name[BOOTRES_NAME_MAX + 1];
 };
 
-static int64_t now_us(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
 static void serve_free(struct serve *sv)
 {
 	sv->s->active--;
@@ -89,7 +81,7 @@ static int serve_read(struct serve *sv, struct evbuffer **ret)
 	struct evbuffer *buf = evbuffer_new();
 	struct evbuffer_iovec v;
 	if (!buf || evbuffer_reserve_space(buf, (ev_ssize_t)want, &v, 1) < 1)
-		abort();
+		oom_abort(want);
 	ssize_t n;
 	do
 		n = pread(sv->fd, v.iov_base, want, (off_t)sv->pos);
@@ -123,7 +115,7 @@ static void serve_next(struct evhttp_connection *evcon, void *arg)
 	if (sv->pos == sv->end) {
 		evhttp_connection_set_closecb(sv->evcon, NULL, NULL);
 		evhttp_send_reply_end(sv->req);
-		double secs = (double)(now_us() - sv->start_us) / 1e6;
+		double secs = (double)(clock_mono_us() - sv->start_us) / 1e6;
 		log_info("boot resources: sent %s (%" PRIu64 " bytes from %" PRIu64 ") to rack %s in %.2f s", sv->name,
 			 sv->end - sv->first, sv->first, sv->rack, secs);
 		serve_free(sv);
@@ -148,7 +140,7 @@ static void reply_status(struct evhttp_request *req, int code, const char *reaso
 {
 	struct evbuffer *b = evbuffer_new();
 	if (!b)
-		abort();
+		oom_abort(sizeof(struct evbuffer *));
 	evbuffer_add_printf(b, "%d %s\n", code, reason);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
 	evhttp_send_reply(req, code, reason, b);
@@ -249,9 +241,7 @@ static void serve_file(struct bootres_server *s, struct evhttp_request *req, con
 		reply_status(req, 503, "Service Unavailable");
 		return;
 	}
-	struct serve *sv = calloc(1, sizeof(*sv));
-	if (!sv)
-		abort();
+	struct serve *sv = xcalloc(1, sizeof(*sv));
 	s->active++;
 	sv->s = s;
 	sv->req = req;
@@ -259,7 +249,7 @@ static void serve_file(struct bootres_server *s, struct evhttp_request *req, con
 	sv->fd = fd;
 	sv->first = sv->pos = first;
 	sv->end = first + len;
-	sv->start_us = now_us();
+	sv->start_us = clock_mono_us();
 	snprintf(sv->rack, sizeof(sv->rack), "%s", rack);
 	snprintf(sv->name, sizeof(sv->name), "%s", name);
 	struct evbuffer *buf = NULL;
@@ -278,27 +268,9 @@ static void serve_file(struct bootres_server *s, struct evhttp_request *req, con
 	evbuffer_free(buf);
 }
 
-static void serve_request(struct evhttp_request *req, void *arg)
+/* The rest of a request, once the rack is known to be enrolled. */
+static void serve_path(struct bootres_server *s, struct evhttp_request *req, const char *rack)
 {
-	struct bootres_server *s = arg;
-	struct region *r = s->rb->r;
-	char rack[64], peer[80] = "?";
-	char *addr = NULL;
-	ev_uint16_t port = 0;
-	evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr, &port);
-	if (addr)
-		snprintf(peer, sizeof(peer), "%s:%u", addr, port);
-	if (serve_identity(req, rack, sizeof(rack)) < 0) {
-		log_warn("boot resources: refused %s: no verified client certificate", peer);
-		reply_status(req, 403, "Forbidden");
-		return;
-	}
-	int st = region_rpc_check_rack(r, rack, peer, "boot resource request");
-	if (st != RPC_OK) {
-		reply_status(req, st == RPC_UNAVAILABLE ? 503 : 403,
-			     st == RPC_UNAVAILABLE ? "Service Unavailable" : "Forbidden");
-		return;
-	}
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	size_t plen = strlen(BOOTRES_URL_PATH);
@@ -318,12 +290,68 @@ static void serve_request(struct evhttp_request *req, void *arg)
 	free(name);
 }
 
+/* A request waiting for the rack identity check (a database job). */
+struct serve_check {
+	struct bootres_server *s;
+	struct evhttp_request *req; /* NULL once the connection closed */
+	struct evhttp_connection *evcon;
+	char rack[64];
+};
+
+static void serve_check_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct serve_check *c = arg;
+	/* Detached from its failed connection: ours to free (see serve_closed). */
+	if (c->req && !evhttp_request_get_connection(c->req))
+		evhttp_request_free(c->req);
+	c->req = NULL;
+}
+
+static void serve_checked(void *arg, int st)
+{
+	struct serve_check *c = arg;
+	if (c->req) {
+		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+		if (st != RPC_OK)
+			reply_status(c->req, st == RPC_UNAVAILABLE ? 503 : 403,
+				     st == RPC_UNAVAILABLE ? "Service Unavailable" : "Forbidden");
+		else
+			serve_path(c->s, c->req, c->rack);
+	}
+	free(c);
+}
+
+static void serve_request(struct evhttp_request *req, void *arg)
+{
+	struct bootres_server *s = arg;
+	struct region *r = s->rb->r;
+	char rack[64], peer[80] = "?";
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr, &port);
+	if (addr)
+		snprintf(peer, sizeof(peer), "%s:%u", addr, port);
+	if (serve_identity(req, rack, sizeof(rack)) < 0) {
+		log_warn("boot resources: refused %s: no verified client certificate", peer);
+		reply_status(req, 403, "Forbidden");
+		return;
+	}
+	struct serve_check *c = xcalloc(1, sizeof(*c));
+	c->s = s;
+	c->req = req;
+	c->evcon = evhttp_request_get_connection(req);
+	snprintf(c->rack, sizeof(c->rack), "%s", rack);
+	evhttp_connection_set_closecb(c->evcon, serve_check_closed, c);
+	/* May answer before returning. */
+	region_rpc_check_rack(r, rack, peer, "boot resource request", serve_checked, c);
+}
+
 static struct bufferevent *serve_bevcb(struct event_base *base, void *arg)
 {
 	struct bootres_server *s = arg;
 	SSL *ssl = SSL_new(s->ctx);
 	if (!ssl)
-		abort();
+		oom_abort(sizeof(SSL *));
 	struct bufferevent *bev =
 	    bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	/* NULL makes evhttp fall back to plain TCP, which serve_identity()
@@ -447,9 +475,7 @@ int bootres_server_new(struct region_bootres *rb, const char *listen, struct boo
 		log_err("boot_resources_listen '%s' is not ADDRESS:PORT with a literal address", listen);
 		return -EINVAL;
 	}
-	struct bootres_server *s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	struct bootres_server *s = xcalloc(1, sizeof(*s));
 	s->rb = rb;
 	s->ctx = serve_tls_ctx(&rb->r->tls);
 	if (!s->ctx) {
@@ -459,7 +485,7 @@ int bootres_server_new(struct region_bootres *rb, const char *listen, struct boo
 	}
 	s->http = evhttp_new(rb->r->base);
 	if (!s->http)
-		abort();
+		oom_abort(sizeof(struct evhttp *));
 	evhttp_set_bevcb(s->http, serve_bevcb, s);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_max_headers_size(s->http, HEADERS_MAX);
@@ -478,7 +504,16 @@ int bootres_server_new(struct region_bootres *rb, const char *listen, struct boo
 		return -EADDRINUSE;
 	}
 	*ret_port = bound_port(sock, 5241);
-	log_info("boot resources: serving HTTPS on %s (racks only: client certificates of the region CA)", listen);
+	char host[INET6_ADDRSTRLEN];
+	const char *h = ss.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+						 : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+	inet_ntop(ss.ss_family, h, host, sizeof(host));
+	int rc = port_file_write(rb->r->conf.state_dir, "boot-resources", host, (int)*ret_port);
+	if (rc < 0)
+		log_warn("boot resources: cannot write %s/ports/boot-resources: %s", rb->r->conf.state_dir,
+			 strerror(-rc));
+	log_info("boot resources: serving HTTPS on %s%s%s:%u (racks only: client certificates of the region CA)",
+		 ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", *ret_port);
 	*ret = s;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "region/db/dhcp_db.h"
 #include "region/dhcp/internal.h"
 #include "region/region.h"
@@ -25,13 +26,9 @@ static void *arena_alloc(struct dhcp_arena *a, size_t size)
 {
 	if (a->n == a->cap) {
 		a->cap = a->cap ? 2 * a->cap : 64;
-		a->ptrs = realloc(a->ptrs, a->cap * sizeof(*a->ptrs));
-		if (!a->ptrs)
-			abort();
+		a->ptrs = xreallocarray(a->ptrs, a->cap, sizeof(*a->ptrs));
 	}
-	void *p = calloc(1, size ? size : 1);
-	if (!p)
-		abort();
+	void *p = xcalloc(1, size ? size : 1);
 	a->ptrs[a->n++] = p;
 	return p;
 }
@@ -55,15 +52,6 @@ static uint64_t jint(json_t *o, const char *key)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static Ironrack__V1__DhcpOption **build_options(struct dhcp_arena *a, json_t *arr, size_t *ret_n)
 {
 	size_t n = json_array_size(arr), k = 0;
@@ -73,13 +61,7 @@ static Ironrack__V1__DhcpOption **build_options(struct dhcp_arena *a, json_t *ar
 		const char *hex = jstr(e, "data");
 		size_t len = strlen(hex) / 2;
 		uint8_t *data = arena_alloc(a, len);
-		bool ok = strlen(hex) % 2 == 0;
-		for (size_t j = 0; ok && j < len; j++) {
-			int hi = hexval(hex[2 * j]), lo = hexval(hex[2 * j + 1]);
-			ok = hi >= 0 && lo >= 0;
-			data[j] = (uint8_t)(hi << 4 | lo);
-		}
-		if (!ok)
+		if (hex_decode(hex, strlen(hex), data, len) < 0)
 			continue;
 		Ironrack__V1__DhcpOption *o = arena_alloc(a, sizeof(*o));
 		ironrack__v1__dhcp_option__init(o);
@@ -228,26 +210,26 @@ static void build_interfaces(struct dhcp_arena *a, json_t *vlans, Ironrack__V1__
 	}
 }
 
-static void build_pxe(struct dhcp_arena *a, struct region *r, Ironrack__V1__DhcpPxe *pxe)
+static void build_pxe(struct dhcp_arena *a, const struct dhcp_build_conf *c, Ironrack__V1__DhcpPxe *pxe)
 {
 	ironrack__v1__dhcp_pxe__init(pxe);
-	pxe->enabled = r->conf.dhcp_pxe;
-	pxe->lease_time = (uint32_t)r->conf.dhcp_pxe_lease_time;
-	if (!pxe->enabled || !r->dhcp)
+	pxe->enabled = c->pxe;
+	pxe->lease_time = (uint32_t)c->pxe_lease_time;
+	if (!pxe->enabled)
 		return;
-	pxe->files = arena_alloc(a, r->dhcp->n_files * sizeof(*pxe->files));
-	for (size_t i = 0; i < r->dhcp->n_files; i++) {
+	pxe->files = arena_alloc(a, c->n_files * sizeof(*pxe->files));
+	for (size_t i = 0; i < c->n_files; i++) {
 		Ironrack__V1__DhcpBootFile *f = arena_alloc(a, sizeof(*f));
 		ironrack__v1__dhcp_boot_file__init(f);
-		f->arch = r->dhcp->files[i].arch;
-		f->file = r->dhcp->files[i].file;
-		f->http = r->dhcp->files[i].http;
+		f->arch = c->files[i].arch;
+		f->file = c->files[i].file;
+		f->http = c->files[i].http;
 		pxe->files[pxe->n_files++] = f;
 	}
 }
 
-int dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret_len, struct dhcp_build_stats *st,
-	       char *why, size_t why_len)
+int dhcp_build(struct db *db, const struct dhcp_build_conf *c, const char *rack_id, uint8_t **ret, size_t *ret_len,
+	       struct dhcp_build_stats *st, char *why, size_t why_len)
 {
 	char *text = NULL;
 	json_error_t jerr;
@@ -257,9 +239,9 @@ int dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret
 	memset(st, 0, sizeof(*st));
 	if (why_len)
 		why[0] = '\0';
-	int rc = dhcp_db_rack_model(r->db, rack_id, &text);
+	int rc = dhcp_db_rack_model(db, rack_id, &text);
 	if (rc < 0) {
-		snprintf(why, why_len, "cannot read the network model: %s", db_last_error(r->db));
+		snprintf(why, why_len, "cannot read the network model: %s", db_last_error(db));
 		return rc;
 	}
 	json_t *model = json_loads(text, 0, &jerr);
@@ -278,15 +260,13 @@ int dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret
 	if (cfg.n_interfaces > 0) {
 		cfg.enabled = true;
 		cfg.options = build_options(&a, json_object_get(model, "options"), &cfg.n_options);
-		build_pxe(&a, r, &pxe);
+		build_pxe(&a, c, &pxe);
 		cfg.pxe = &pxe;
-		cfg.lease_time = (uint32_t)r->conf.dhcp_lease_time;
-		cfg.probe = r->conf.dhcp_probe;
-		cfg.external_probe_interval_s = (uint32_t)r->conf.dhcp_external_probe_interval;
+		cfg.lease_time = (uint32_t)c->lease_time;
+		cfg.probe = c->probe;
+		cfg.external_probe_interval_s = (uint32_t)c->external_probe_interval;
 		size_t len = ironrack__v1__dhcp_config__get_packed_size(&cfg);
-		uint8_t *buf = malloc(len ? len : 1);
-		if (!buf)
-			abort();
+		uint8_t *buf = xmalloc(len ? len : 1);
 		ironrack__v1__dhcp_config__pack(&cfg, buf);
 		*ret = buf;
 		*ret_len = len;
@@ -296,8 +276,46 @@ int dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret
 	return 0;
 }
 
-int region_dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret_len, char *why, size_t why_len)
+void region_dhcp_build_conf_get(struct region *r, struct dhcp_build_conf *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->pxe = r->conf.dhcp_pxe;
+	ret->pxe_lease_time = r->conf.dhcp_pxe_lease_time;
+	ret->lease_time = r->conf.dhcp_lease_time;
+	ret->probe = r->conf.dhcp_probe;
+	ret->external_probe_interval = r->conf.dhcp_external_probe_interval;
+	size_t n = r->dhcp ? r->dhcp->n_files : 0;
+	ret->files = xcalloc(n ? n : 1, sizeof(*ret->files));
+	for (size_t i = 0; i < n; i++) {
+		ret->files[i] = r->dhcp->files[i];
+		ret->files[i].file = xstrdup(r->dhcp->files[i].file);
+	}
+	ret->n_files = n;
+}
+
+void region_dhcp_build_conf_done(struct dhcp_build_conf *c)
+{
+	dhcp_boot_files_free(c->files, c->n_files);
+	c->files = NULL;
+	c->n_files = 0;
+}
+
+int region_dhcp_build_db(struct db *db, const struct dhcp_build_conf *c, const char *rack_id, uint8_t **ret,
+			 size_t *ret_len, char *why, size_t why_len)
 {
 	struct dhcp_build_stats st;
-	return dhcp_build(r, rack_id, ret, ret_len, &st, why, why_len);
+	return dhcp_build(db, c, rack_id, ret, ret_len, &st, why, why_len);
+}
+
+int region_dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret_len, char *why, size_t why_len)
+{
+	if (!r->db) {
+		snprintf(why, why_len, "the database is not open here (use region_dhcp_build_db in a job)");
+		return -ENOTCONN;
+	}
+	struct dhcp_build_conf c;
+	region_dhcp_build_conf_get(r, &c);
+	int rc = region_dhcp_build_db(r->db, &c, rack_id, ret, ret_len, why, why_len);
+	region_dhcp_build_conf_done(&c);
+	return rc;
 }

@@ -10,12 +10,17 @@
  * snapshot gets a new config version, stored and pushed. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ironrack/v1/region.pb-c.h"
 
 struct region;
+struct db;
+struct rack_config_row;
+struct region_session_feature;
+struct dhcp_boot_file;
 
 /* Set up / tear down (timers). */
 int region_dhcp_init(struct region *r);
@@ -25,17 +30,37 @@ void region_dhcp_done(struct region *r);
  * rack's DHCP config soon (debounced), push where it differs. */
 void region_dhcp_changed(struct region *r);
 
+/* What a build needs besides the model: regiond.conf's DHCP keys, copied
+ * on the loop so a database job can build without touching loop state. */
+struct dhcp_build_conf {
+	bool pxe;
+	long pxe_lease_time, lease_time;
+	bool probe;
+	long external_probe_interval;
+	struct dhcp_boot_file *files;
+	size_t n_files;
+};
+void region_dhcp_build_conf_get(struct region *r, struct dhcp_build_conf *ret);
+void region_dhcp_build_conf_done(struct dhcp_build_conf *c);
+
 /* Build the DHCP config rack_id should serve now, packed (ironrack.v1.
  * DhcpConfig; empty when the rack serves no DHCP). *ret is malloc'ed.
  * -errno with a reason in why (e.g. a VLAN whose primary is this rack but
  * on which the rack has no interface address is skipped with a warning,
- * not an error). */
+ * not an error). region_dhcp_build_db runs in a database job (any lane:
+ * it only reads); region_dhcp_build uses the start-up connection
+ * (-ENOTCONN once the loop runs). */
+int region_dhcp_build_db(struct db *db, const struct dhcp_build_conf *c, const char *rack_id, uint8_t **ret,
+			 size_t *ret_len, char *why, size_t why_len);
 int region_dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret_len, char *why,
 		      size_t why_len);
 
-/* Reports from a rack's Session (region/rpc/sessions.c calls these).
- * 0 or -errno with a reason; applied in one transaction, idempotent. */
-int region_dhcp_lease_report(struct region *r, const char *rack_id, const Ironrack__V1__LeaseReport *rep, char *why,
-			     size_t why_len);
-int region_dhcp_external_report(struct region *r, const char *rack_id, const Ironrack__V1__ExternalDhcpReport *rep,
-				char *why, size_t why_len);
+/* The DHCP rows of rack sessions (lease and external-DHCP reports; a rack
+ * that connects may serve new VLANs), listed in region/rpc/handlers.c. */
+extern const struct region_session_feature region_dhcp_session;
+
+/* The DHCP part of a RackConfig (region/rackcfg.c): the snapshot's packed
+ * DhcpConfig. */
+int region_dhcp_rackcfg_fill(struct region *r, const char *rack_id, const struct rack_config_row *row,
+			     Ironrack__V1__RackConfig *cfg);
+void region_dhcp_rackcfg_free(Ironrack__V1__RackConfig *cfg);

@@ -53,8 +53,8 @@ struct dhcp_build_stats {
 };
 /* region_dhcp_build with counts for the log; why gets the skipped VLANs
  * ("" when none). */
-int dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret_len, struct dhcp_build_stats *st,
-	       char *why, size_t why_len);
+int dhcp_build(struct db *db, const struct dhcp_build_conf *c, const char *rack_id, uint8_t **ret, size_t *ret_len,
+	       struct dhcp_build_stats *st, char *why, size_t why_len);
 
 /* refresh.c: find or add a rack's state. */
 struct dhcp_rack_state *dhcp_rack_state_get(struct region_dhcp *d, const char *rack_id);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/conf.h"
+#include "common/util.h"
 #include "region/dhcp/dhcp_conf.h"
 #include "region/dhcp/internal.h"
 #include "region/region.h"
@@ -53,9 +54,7 @@ static int dhcp_boot_file_parse(const char *item, struct dhcp_boot_file *ret, ch
 	}
 	ret->arch = (uint32_t)arch;
 	ret->http = http;
-	ret->file = strdup(file);
-	if (!ret->file)
-		abort();
+	ret->file = xstrdup(file);
 	return 0;
 }
 
@@ -69,9 +68,7 @@ void dhcp_boot_files_free(struct dhcp_boot_file *files, size_t n)
 int dhcp_boot_files_parse(const struct conf_list *l, struct dhcp_boot_file **ret, size_t *ret_n, char *err,
 			  size_t errlen)
 {
-	struct dhcp_boot_file *files = calloc(l->n ? l->n : 1, sizeof(*files));
-	if (!files)
-		abort();
+	struct dhcp_boot_file *files = xcalloc(l->n ? l->n : 1, sizeof(*files));
 	size_t n = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		int rc = dhcp_boot_file_parse(l->items[i], &files[n], err, errlen);

@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "region/db/db.h"
 #include "region/dhcp/internal.h"
 #include "region/region.h"
+#include "region/rpc/dbjob.h"
 
 #define DHCP_DEBOUNCE_MS 200
 
@@ -21,9 +23,7 @@ struct dhcp_rack_state *dhcp_rack_state_get(struct region_dhcp *d, const char *r
 		if (strcmp(s->rack_id, rack_id) == 0)
 			return s;
 	}
-	struct dhcp_rack_state *s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	struct dhcp_rack_state *s = xcalloc(1, sizeof(*s));
 	snprintf(s->rack_id, sizeof(s->rack_id), "%s", rack_id);
 	s->next = d->racks;
 	d->racks = s;
@@ -50,57 +50,110 @@ static void dhcp_refresh_warn(struct region_dhcp *d, const char *rack_id, const 
 	else if (s->warning)
 		log_info("rack %s: DHCP: every VLAN it is primary for is served now", rack_id);
 	free(s->warning);
-	s->warning = strdup(why);
-	if (!s->warning)
-		abort();
+	s->warning = xstrdup(why);
 }
 
-static void dhcp_refresh_rack(struct region *r, const char *rack_id)
-{
-	char why[1024];
-	uint8_t *cfg = NULL;
-	size_t len = 0;
-	uint64_t version = 0;
+/* One rack's rebuild, done in the job. */
+struct refresh_rack {
+	char rack_id[64];
+	int build_rc;
+	int store_rc; /* 1 stored, 0 unchanged, -errno */
+	uint64_t version;
+	size_t len;
 	struct dhcp_build_stats st;
+	char why[1024];
+	char err[256];
+};
 
-	int rc = dhcp_build(r, rack_id, &cfg, &len, &st, why, sizeof(why));
-	if (rc < 0) {
-		log_err("rack %s: cannot build its DHCP config: %s", rack_id, why);
+struct refresh_job {
+	struct region *r;
+	struct dhcp_build_conf conf;
+	struct refresh_rack *racks;
+	size_t n;
+	char err[256];
+};
+
+static void dhcp_refresh_one(struct db *db, const struct dhcp_build_conf *c, struct refresh_rack *k)
+{
+	uint8_t *cfg = NULL;
+	k->build_rc = dhcp_build(db, c, k->rack_id, &cfg, &k->len, &k->st, k->why, sizeof(k->why));
+	if (k->build_rc < 0)
 		return;
-	}
-	dhcp_refresh_warn(r->dhcp, rack_id, why);
-	rc = db_rack_config_put_dhcp(r->db, rack_id, cfg, len, &version);
+	k->store_rc = db_rack_config_put_dhcp(db, k->rack_id, cfg, k->len, &k->version);
+	if (k->store_rc < 0)
+		snprintf(k->err, sizeof(k->err), "%s", db_last_error(db));
 	free(cfg);
-	if (rc < 0) {
-		/* -ENOENT: the rack was deleted meanwhile. */
-		if (rc != -ENOENT)
-			log_err("rack %s: cannot store its DHCP config: %s", rack_id, db_last_error(r->db));
-		return;
-	}
-	if (rc == 0)
-		return;
-	if (len == 0)
-		log_info("rack %s: DHCP config version %llu: no DHCP served", rack_id, (unsigned long long)version);
-	else
-		log_info("rack %s: DHCP config version %llu: %zu VLAN%s, %zu subnet%s, %zu reservation%s", rack_id,
-			 (unsigned long long)version, st.vlans, st.vlans == 1 ? "" : "s", st.subnets,
-			 st.subnets == 1 ? "" : "s", st.hosts, st.hosts == 1 ? "" : "s");
-	region_rack_offer_config(r, rack_id);
 }
 
+static int dhcp_refresh_run(struct db *db, void *arg)
+{
+	struct refresh_job *j = arg;
+	struct rack_row *rows = NULL;
+	size_t n = 0;
+	if (db_rack_list(db, &rows, &n) < 0) {
+		snprintf(j->err, sizeof(j->err), "%s", db_last_error(db));
+		return -EIO;
+	}
+	j->racks = xcalloc(n ? n : 1, sizeof(*j->racks));
+	for (size_t i = 0; i < n; i++) {
+		struct refresh_rack *k = &j->racks[j->n++];
+		snprintf(k->rack_id, sizeof(k->rack_id), "%s", rows[i].id);
+		dhcp_refresh_one(db, &j->conf, k);
+	}
+	db_rack_rows_free(rows, n);
+	return 0;
+}
+
+/* On the loop: log what changed and offer new snapshots. */
+static void dhcp_refresh_report(struct region *r, const struct refresh_rack *k)
+{
+	if (k->build_rc < 0) {
+		log_err("rack %s: cannot build its DHCP config: %s", k->rack_id, k->why);
+		return;
+	}
+	dhcp_refresh_warn(r->dhcp, k->rack_id, k->why);
+	if (k->store_rc < 0) {
+		/* -ENOENT: the rack was deleted meanwhile. */
+		if (k->store_rc != -ENOENT)
+			log_err("rack %s: cannot store its DHCP config: %s", k->rack_id, k->err);
+		return;
+	}
+	if (k->store_rc == 0)
+		return;
+	if (k->len == 0)
+		log_info("rack %s: DHCP config version %llu: no DHCP served", k->rack_id,
+			 (unsigned long long)k->version);
+	else
+		log_info("rack %s: DHCP config version %llu: %zu VLAN%s, %zu subnet%s, %zu reservation%s", k->rack_id,
+			 (unsigned long long)k->version, k->st.vlans, k->st.vlans == 1 ? "" : "s", k->st.subnets,
+			 k->st.subnets == 1 ? "" : "s", k->st.hosts, k->st.hosts == 1 ? "" : "s");
+	region_rack_offer_config(r, k->rack_id);
+}
+
+static void dhcp_refresh_done(void *arg, int status)
+{
+	struct refresh_job *j = arg;
+	struct region *r = j->r;
+	if (status != -ECANCELED && r->dhcp) {
+		if (status < 0)
+			log_err("DHCP: cannot list racks: %s", j->err[0] ? j->err : strerror(-status));
+		for (size_t i = 0; i < j->n; i++)
+			dhcp_refresh_report(r, &j->racks[i]);
+	}
+	region_dhcp_build_conf_done(&j->conf);
+	free(j->racks);
+	free(j);
+}
+
+/* Build every rack's DHCP config and store those that changed, in one
+ * write job (the model is read where the snapshots are written). */
 static void dhcp_refresh_all(evutil_socket_t fd, short what, void *arg)
 {
 	struct region *r = arg;
-	struct rack_row *racks = NULL;
-	size_t n = 0;
-
-	if (db_rack_list(r->db, &racks, &n) < 0) {
-		log_err("DHCP: cannot list racks: %s", db_last_error(r->db));
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		dhcp_refresh_rack(r, racks[i].id);
-	db_rack_rows_free(racks, n);
+	struct refresh_job *j = xcalloc(1, sizeof(*j));
+	j->r = r;
+	region_dhcp_build_conf_get(r, &j->conf);
+	region_dbjob_submit(r, DB_LANE_WRITE, dhcp_refresh_run, dhcp_refresh_done, j);
 }
 
 void region_dhcp_changed(struct region *r)
@@ -114,9 +167,7 @@ void region_dhcp_changed(struct region *r)
 int region_dhcp_init(struct region *r)
 {
 	char err[512];
-	struct region_dhcp *d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
+	struct region_dhcp *d = xcalloc(1, sizeof(*d));
 	d->r = r;
 	/* Checked at start-up already (region_dhcp_conf_check). */
 	int rc = dhcp_boot_files_parse(&r->conf.dhcp_boot_files, &d->files, &d->n_files, err, sizeof(err));

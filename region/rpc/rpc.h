@@ -13,10 +13,6 @@ int region_rpc_start(struct region *r);
 /* Close every session (racks reconnect elsewhere or later) and stop. */
 void region_rpc_stop(struct region *r);
 
-/* service.c: 0 (RPC_OK) if identity is an enrolled rack, else the status
- * to refuse with; logs the refusal. */
-int region_rpc_check_rack(struct region *r, const char *identity, const char *peer, const char *what);
-
 /* sessions.c */
 int region_racks_new(struct region *r);
 void region_racks_free(struct region *r);

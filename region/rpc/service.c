@@ -10,9 +10,12 @@
 #include "common/net.h"
 #include "common/pki.h"
 #include "common/rpc/rpc.h"
+#include "common/util.h"
 #include "common/version.h"
 #include "region/db/db.h"
 #include "region/region.h"
+#include "region/rpc/dbjob.h"
+#include "region/rpc/internal.h"
 #include "region/rpc/rpc.h"
 
 #define RACK_ID_HEX 12
@@ -24,6 +27,92 @@ static void log_escape_field(const char *s, char *buf, size_t len)
 	for (; s && *s && o + 1 < len; s++)
 		buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
 	buf[o] = '\0';
+}
+
+/* ---- calls answered later ---- */
+
+void region_rpc_call_hold(struct region *r, struct region_call_hold *h, struct rpc_call *call)
+{
+	struct region_racks *rr = r->racks;
+	h->call = call;
+	h->next = rr->held;
+	h->pprev = &rr->held;
+	if (rr->held)
+		rr->held->pprev = &h->next;
+	rr->held = h;
+}
+
+struct rpc_call *region_rpc_call_release(struct region *r, struct region_call_hold *h)
+{
+	struct rpc_call *call = h->call;
+	if (!call)
+		return NULL;
+	*h->pprev = h->next;
+	if (h->next)
+		h->next->pprev = h->pprev;
+	h->call = NULL;
+	return call;
+}
+
+void region_rpc_calls_abandon(struct region *r)
+{
+	while (r->racks && r->racks->held) {
+		struct rpc_call *call = region_rpc_call_release(r, r->racks->held);
+		rpc_call_fail(call, RPC_UNAVAILABLE, "region is shutting down");
+	}
+}
+
+/* A request kept past its handler (the handler's copy is freed when it
+ * returns). */
+static void *region_req_dup(const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = xmalloc(len ? len : 1);
+	protobuf_c_message_pack(msg, buf);
+	ProtobufCMessage *copy = protobuf_c_message_unpack(msg->descriptor, NULL, len, buf);
+	free(buf);
+	if (!copy)
+		oom_abort(len);
+	return copy;
+}
+
+/* ---- Enrol ---- */
+
+struct enrol_job {
+	struct region *r;
+	struct region_call_hold hold;
+	char id[32], serial[32], fp[PKI_FINGERPRINT_LEN];
+	char hostname[256], version[64], peer[256];
+	char *cert;
+	char err[256];
+};
+
+static int enrol_store(struct db *db, void *arg)
+{
+	struct enrol_job *j = arg;
+	int rc = db_rack_enrol(db, j->id, j->hostname[0] ? j->hostname : j->id, j->serial, j->fp);
+	if (rc < 0)
+		snprintf(j->err, sizeof(j->err), "%s", db_last_error(db));
+	return rc;
+}
+
+static void enrol_done(void *arg, int status)
+{
+	struct enrol_job *j = arg;
+	struct rpc_call *call = region_rpc_call_release(j->r, &j->hold);
+	if (call && status < 0) {
+		log_err("enrolment of '%s': database: %s", j->hostname, j->err[0] ? j->err : strerror(-status));
+		rpc_call_fail(call, RPC_UNAVAILABLE, "region database unavailable");
+	} else if (call) {
+		Ironrack__V1__EnrolResponse resp = IRONRACK__V1__ENROL_RESPONSE__INIT;
+		resp.rack_id = j->id;
+		resp.cert_pem = j->cert;
+		resp.ca_pem = j->r->tls.ca_cert;
+		rpc_call_reply(call, &resp.base);
+		log_info("enrolled rack %s (host '%s', version %s) from %s", j->id, j->hostname, j->version, j->peer);
+	}
+	free(j->cert);
+	free(j);
 }
 
 static void region_enrol(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
@@ -43,57 +132,49 @@ static void region_enrol(struct rpc_call *call, const ProtobufCMessage *msg, voi
 		rpc_call_fail(call, RPC_UNAUTHENTICATED, "wrong enrolment secret");
 		return;
 	}
-	char hex[RACK_ID_HEX + 1], id[32], serial[32], fp[PKI_FINGERPRINT_LEN];
-	char *cert = NULL;
+	struct enrol_job *j = xcalloc(1, sizeof(*j));
+	char hex[RACK_ID_HEX + 1];
 	pki_random_hex(RACK_ID_HEX / 2, hex);
-	snprintf(id, sizeof(id), "rack-%s", hex);
-	int rc = region_tls_sign_rack(r, req->csr_pem, id, &cert, serial, sizeof(serial));
+	snprintf(j->id, sizeof(j->id), "rack-%s", hex);
+	int rc = region_tls_sign_rack(r, req->csr_pem, j->id, &j->cert, j->serial, sizeof(j->serial));
 	if (rc < 0) {
 		log_warn("refused enrolment of '%s' from %s: bad certificate request (%s)", req->hostname, peer,
 			 strerror(-rc));
 		rpc_call_fail(call, RPC_INVALID_ARGUMENT, "certificate request is not valid");
+		free(j);
 		return;
 	}
-	pki_cert_fingerprint(cert, fp, sizeof(fp));
-	if (db_rack_enrol(r->db, id, req->hostname[0] ? req->hostname : id, serial, fp) < 0) {
-		log_err("enrolment of '%s': database: %s", req->hostname, db_last_error(r->db));
-		rpc_call_fail(call, RPC_UNAVAILABLE, "region database unavailable");
-		free(cert);
-		return;
-	}
-	Ironrack__V1__EnrolResponse resp = IRONRACK__V1__ENROL_RESPONSE__INIT;
-	resp.rack_id = id;
-	resp.cert_pem = cert;
-	resp.ca_pem = r->tls.ca_cert;
-	rpc_call_reply(call, &resp.base);
-	log_info("enrolled rack %s (host '%s', version %s) from %s", id, req->hostname, req->version, peer);
-	free(cert);
+	pki_cert_fingerprint(j->cert, j->fp, sizeof(j->fp));
+	j->r = r;
+	snprintf(j->hostname, sizeof(j->hostname), "%s", req->hostname);
+	snprintf(j->version, sizeof(j->version), "%s", req->version);
+	snprintf(j->peer, sizeof(j->peer), "%s", peer);
+	region_rpc_call_hold(r, &j->hold, call);
+	region_dbjob_submit(r, DB_LANE_WRITE, enrol_store, enrol_done, j);
 }
 
-/* Every call except Enrol must come from an enrolled rack's certificate. */
-int region_rpc_check_rack(struct region *r, const char *identity, const char *peer, const char *what)
+/* ---- Register ---- */
+
+struct register_job {
+	struct region *r;
+	struct region_call_hold hold;
+	Ironrack__V1__RegisterRequest *req; /* our copy */
+	char id[256];
+	uint64_t config_version;
+	char err[256];
+};
+
+static void register_job_free(struct register_job *j)
 {
-	if (!identity[0]) {
-		log_warn("refused %s from %s: no client certificate (enrol first)", what, peer);
-		return RPC_UNAUTHENTICATED;
-	}
-	int rc = db_rack_exists(r->db, identity);
-	if (rc < 0) {
-		log_err("%s from %s: database: %s", what, identity, db_last_error(r->db));
-		return RPC_UNAVAILABLE;
-	}
-	if (rc == 0) {
-		log_warn("refused %s from %s: certificate CN '%s' is not an enrolled rack", what, peer, identity);
-		return RPC_UNAUTHENTICATED;
-	}
-	return RPC_OK;
+	ironrack__v1__register_request__free_unpacked(j->req, NULL);
+	free(j);
 }
 
-static int region_ifaces_from_pb(const Ironrack__V1__RegisterRequest *req, struct rack_iface **ret)
+static int register_store(struct db *db, void *arg)
 {
-	struct rack_iface *ifs = calloc(req->n_interfaces ? req->n_interfaces : 1, sizeof(*ifs));
-	if (!ifs)
-		return -ENOMEM;
+	struct register_job *j = arg;
+	const Ironrack__V1__RegisterRequest *req = j->req;
+	struct rack_iface *ifs = xcalloc(req->n_interfaces ? req->n_interfaces : 1, sizeof(*ifs));
 	for (size_t i = 0; i < req->n_interfaces; i++) {
 		const Ironrack__V1__Interface *in = req->interfaces[i];
 		ifs[i].name = in->name;
@@ -102,47 +183,74 @@ static int region_ifaces_from_pb(const Ironrack__V1__RegisterRequest *req, struc
 		ifs[i].n_addresses = in->n_addresses;
 		ifs[i].vlan = in->vlan;
 	}
-	*ret = ifs;
+	int rc = db_rack_register(db, j->id, req->hostname, req->version, ifs, req->n_interfaces);
+	free(ifs);
+	if (rc < 0) {
+		snprintf(j->err, sizeof(j->err), "%s", db_last_error(db));
+		return rc;
+	}
+	char *settings = NULL;
+	if (db_rack_config_get(db, j->id, &j->config_version, &settings) >= 0)
+		free(settings);
 	return 0;
+}
+
+static void register_done(void *arg, int status)
+{
+	struct register_job *j = arg;
+	struct rpc_call *call = region_rpc_call_release(j->r, &j->hold);
+	const Ironrack__V1__RegisterRequest *req = j->req;
+	if (call && status < 0) {
+		log_err("Register from %s: database: %s", j->id, j->err[0] ? j->err : strerror(-status));
+		rpc_call_fail(call, RPC_UNAVAILABLE, "region database unavailable");
+	} else if (call) {
+		Ironrack__V1__RegisterResponse resp = IRONRACK__V1__REGISTER_RESPONSE__INIT;
+		resp.rack_id = j->id;
+		resp.heartbeat_interval_s = (uint32_t)j->r->conf.heartbeat_interval;
+		resp.config_version = j->config_version;
+		rpc_call_reply(call, &resp.base);
+		log_info("rack %s registered: host '%s', version %s, %zu interfaces", j->id, req->hostname,
+			 req->version, req->n_interfaces);
+	}
+	register_job_free(j);
+}
+
+static void register_checked(void *arg, int st)
+{
+	struct register_job *j = arg;
+	const Ironrack__V1__RegisterRequest *req = j->req;
+	if (st != RPC_OK) {
+		struct rpc_call *call = region_rpc_call_release(j->r, &j->hold);
+		if (call)
+			rpc_call_fail(call, st,
+				      st == RPC_UNAUTHENTICATED ? "not an enrolled rack" : "database unavailable");
+		register_job_free(j);
+		return;
+	}
+	for (size_t i = 0; i < req->n_interfaces; i++) {
+		if (req->interfaces[i]->vlan > 4094) {
+			struct rpc_call *call = region_rpc_call_release(j->r, &j->hold);
+			if (call)
+				rpc_call_fail(call, RPC_INVALID_ARGUMENT, "interface vlan must be 0..4094");
+			register_job_free(j);
+			return;
+		}
+	}
+	region_dbjob_submit(j->r, DB_LANE_WRITE, register_store, register_done, j);
 }
 
 static void region_register(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
 {
 	struct region *r = arg;
-	const Ironrack__V1__RegisterRequest *req = (const Ironrack__V1__RegisterRequest *)msg;
-	const char *id = rpc_call_identity(call);
-	int st = region_rpc_check_rack(r, id, rpc_call_peer(call), "Register");
-	if (st != RPC_OK) {
-		rpc_call_fail(call, st, st == RPC_UNAUTHENTICATED ? "not an enrolled rack" : "database unavailable");
-		return;
-	}
-	for (size_t i = 0; i < req->n_interfaces; i++) {
-		if (req->interfaces[i]->vlan > 4094) {
-			rpc_call_fail(call, RPC_INVALID_ARGUMENT, "interface vlan must be 0..4094");
-			return;
-		}
-	}
-	struct rack_iface *ifs = NULL;
-	if (region_ifaces_from_pb(req, &ifs) < 0 ||
-	    db_rack_register(r->db, id, req->hostname, req->version, ifs, req->n_interfaces) < 0) {
-		log_err("Register from %s: database: %s", id, db_last_error(r->db));
-		rpc_call_fail(call, RPC_UNAVAILABLE, "region database unavailable");
-		free(ifs);
-		return;
-	}
-	free(ifs);
-	uint64_t version = 0;
-	char *settings = NULL;
-	if (db_rack_config_get(r->db, id, &version, &settings) >= 0)
-		free(settings);
-	Ironrack__V1__RegisterResponse resp = IRONRACK__V1__REGISTER_RESPONSE__INIT;
-	resp.rack_id = (char *)id;
-	resp.heartbeat_interval_s = (uint32_t)r->conf.heartbeat_interval;
-	resp.config_version = version;
-	rpc_call_reply(call, &resp.base);
-	log_info("rack %s registered: host '%s', version %s, %zu interfaces", id, req->hostname, req->version,
-		 req->n_interfaces);
+	struct register_job *j = xcalloc(1, sizeof(*j));
+	j->r = r;
+	j->req = region_req_dup(msg);
+	snprintf(j->id, sizeof(j->id), "%s", rpc_call_identity(call));
+	region_rpc_call_hold(r, &j->hold, call);
+	region_rpc_check_rack(r, j->id, rpc_call_peer(call), "Register", register_checked, j);
 }
+
+/* ---- GetBootConfig ---- */
 
 /* The config the region answers for every unknown machine: enlist. */
 static void enlist_config(const struct region *r, struct boot_config *ret)
@@ -155,22 +263,22 @@ static void enlist_config(const struct region *r, struct boot_config *ret)
 	};
 }
 
+struct boot_config_wait {
+	struct region *r;
+	struct region_call_hold hold;
+	Ironrack__V1__BootConfigRequest *req; /* our copy */
+	char id[256];
+};
+
 /* Only for MACs the rack has no pushed config for (machine enlistment):
  * every one is told to boot the enlistment image. */
-static void region_boot_config(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+static void boot_config_answer(struct rpc_call *call, struct region *r, const char *id,
+			       const Ironrack__V1__BootConfigRequest *req)
 {
-	struct region *r = arg;
-	const Ironrack__V1__BootConfigRequest *req = (const Ironrack__V1__BootConfigRequest *)msg;
-	const char *id = rpc_call_identity(call);
 	char mac_text[MAC_STRLEN], iface[64], arch[64];
 	uint8_t mac[6];
 	struct boot_config c;
 
-	int st = region_rpc_check_rack(r, id, rpc_call_peer(call), "GetBootConfig");
-	if (st != RPC_OK) {
-		rpc_call_fail(call, st, "not an enrolled rack");
-		return;
-	}
 	log_escape_field(req->interface, iface, sizeof(iface));
 	log_escape_field(req->arch, arch, sizeof(arch));
 	if (mac_parse(req->mac, mac) < 0) {
@@ -190,6 +298,29 @@ static void region_boot_config(struct rpc_call *call, const ProtobufCMessage *ms
 	log_info("GetBootConfig from rack %s: MAC %s (arch '%s', interface '%s') is unknown: enlist", id, mac_text,
 		 arch, iface);
 	rpc_call_reply(call, &resp.base);
+}
+
+static void boot_config_checked(void *arg, int st)
+{
+	struct boot_config_wait *w = arg;
+	struct rpc_call *call = region_rpc_call_release(w->r, &w->hold);
+	if (call && st != RPC_OK)
+		rpc_call_fail(call, st, "not an enrolled rack");
+	else if (call)
+		boot_config_answer(call, w->r, w->id, w->req);
+	ironrack__v1__boot_config_request__free_unpacked(w->req, NULL);
+	free(w);
+}
+
+static void region_boot_config(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	struct region *r = arg;
+	struct boot_config_wait *w = xcalloc(1, sizeof(*w));
+	w->r = r;
+	w->req = region_req_dup(msg);
+	snprintf(w->id, sizeof(w->id), "%s", rpc_call_identity(call));
+	region_rpc_call_hold(r, &w->hold, call);
+	region_rpc_check_rack(r, w->id, rpc_call_peer(call), "GetBootConfig", boot_config_checked, w);
 }
 
 static const struct rpc_method region_methods[] = {
@@ -225,12 +356,21 @@ int region_rpc_start(struct region *r)
 		log_err("cannot listen for racks on %s (address in use or not local?)", r->conf.grpc_listen);
 		return rc;
 	}
-	log_info("rack RPC listening on %s (TLS; CA %s)", r->conf.grpc_listen, r->ca_fingerprint);
+	char host[256];
+	uint16_t conf_port;
+	if (endpoint_parse(r->conf.grpc_listen, 5250, host, sizeof(host), &conf_port) < 0)
+		snprintf(host, sizeof(host), "%s", r->conf.grpc_listen);
+	rc = port_file_write(r->conf.state_dir, "grpc", host, port);
+	if (rc < 0)
+		log_warn("cannot write %s/ports/grpc: %s", r->conf.state_dir, strerror(-rc));
+	log_info("rack RPC listening on %s%s%s:%d (TLS; CA %s)", strchr(host, ':') ? "[" : "", host,
+		 strchr(host, ':') ? "]" : "", port, r->ca_fingerprint);
 	return 0;
 }
 
 void region_rpc_stop(struct region *r)
 {
+	region_rpc_calls_abandon(r);
 	rpc_server_free(r->rpc);
 	r->rpc = NULL;
 	region_racks_free(r);

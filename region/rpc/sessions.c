@@ -1,75 +1,119 @@
-/* Rack sessions: one long-lived bidirectional stream per connected rack.
- * Heartbeats keep last_seen current; commands and config snapshots go down
- * with a request_id and a deadline and are matched to the rack's reply. */
+/* Rack sessions: one long-lived bidirectional stream per connected rack, a
+ * transport. The session layer keeps liveness (heartbeats, the sweep),
+ * matches replies to requests (request id -> continuation) and hands every
+ * other message to the feature row registered for its body case
+ * (handlers.c). What a message means is the feature's business. */
 #include <errno.h>
 #include <event2/event.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "common/log.h"
 #include "common/rpc/rpc.h"
-#include "region/boot/boot.h"
+#include "common/util.h"
 #include "region/db/db.h"
-#include "region/dhcp/dhcp.h"
 #include "region/region.h"
+#include "region/rpc/dbjob.h"
+#include "region/rpc/internal.h"
 #include "region/rpc/rpc.h"
+#include "region/rpc/session.h"
 
-enum pending_kind { PENDING_PING, PENDING_CONFIG };
+/* Messages a rack may send before its identity check has answered (it
+ * sends Hello and queued reports at once); more close the session. */
+#define SESSION_EARLY_MAX	64
+#define SESSION_EARLY_BYTES_MAX (32u << 20)
 
+/* A request sent down a session, waiting for the rack's reply. */
 struct pending {
 	struct pending *next;
 	struct rack_session *sess;
 	uint64_t id;
-	enum pending_kind kind;
-	uint64_t version;
 	int64_t start_us;
 	struct event *timer;
-	region_reply_cb cb;
+	region_session_cont_fn cont;
 	void *arg;
 };
+
+/* A message that arrived while the identity check ran, packed. */
+struct early_msg {
+	struct early_msg *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct session_check;
 
 struct rack_session {
 	struct rack_session *next;
 	struct region *r;
 	struct rpc_stream *stream;
 	char rack_id[64];
+	uint64_t serial;
 	int64_t last_heartbeat_us;
 	uint64_t rack_config_version;
 	struct pending *pending;
 	bool closed;
+	/* The identity check of a new session: messages wait in early. */
+	struct session_check *check;
+	struct early_msg *early, **early_tail;
+	size_t n_early, early_bytes;
+	/* db_rack_seen: one job queued at a time; again = another heartbeat
+	 * came meanwhile. */
+	bool seen_queued, seen_again;
 };
 
-struct region_racks {
-	struct rack_session *head;
-	uint64_t next_request_id;
-	struct event *sweep;
-	size_t n;
-};
-
-static int64_t now_us(void)
+static bool session_is_live(const struct rack_session *s)
 {
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	return !s->closed && !s->check;
 }
 
-static struct rack_session *racks_find(struct region *r, const char *rack_id)
+struct rack_session *region_session_of_rack(struct region *r, const char *rack_id)
 {
 	if (!r->racks)
 		return NULL;
 	for (struct rack_session *s = r->racks->head; s; s = s->next) {
-		if (!s->closed && strcmp(s->rack_id, rack_id) == 0)
+		if (session_is_live(s) && strcmp(s->rack_id, rack_id) == 0)
 			return s;
 	}
 	return NULL;
 }
 
+struct rack_session *region_session_find(struct region *r, const struct region_session_ref *ref)
+{
+	struct rack_session *s = region_session_of_rack(r, ref->rack_id);
+	return s && s->serial == ref->serial ? s : NULL;
+}
+
+void region_session_ref_get(const struct rack_session *s, struct region_session_ref *ret)
+{
+	snprintf(ret->rack_id, sizeof(ret->rack_id), "%s", s->rack_id);
+	ret->serial = s->serial;
+}
+
+struct region *region_session_region(const struct rack_session *s)
+{
+	return s->r;
+}
+
+const char *region_session_rack_id(const struct rack_session *s)
+{
+	return s->rack_id;
+}
+
+uint64_t region_session_config_version(const struct rack_session *s)
+{
+	return s->rack_config_version;
+}
+
+void region_session_config_version_set(struct rack_session *s, uint64_t version)
+{
+	s->rack_config_version = version;
+}
+
 bool region_rack_connected(struct region *r, const char *rack_id)
 {
-	return racks_find(r, rack_id) != NULL;
+	return region_session_of_rack(r, rack_id) != NULL;
 }
 
 size_t region_racks_connected_count(struct region *r)
@@ -77,8 +121,37 @@ size_t region_racks_connected_count(struct region *r)
 	return r->racks ? r->racks->n : 0;
 }
 
+uint64_t region_session_next_id(struct rack_session *s)
+{
+	return ++s->r->racks->next_request_id;
+}
+
+int region_session_send(struct rack_session *s, Ironrack__V1__RegionMessage *m)
+{
+	int rc = rpc_stream_send(s->stream, &m->base);
+	if (rc < 0)
+		log_warn("rack %s: cannot queue a message: %s", s->rack_id, strerror(-rc));
+	return rc;
+}
+
+void region_session_reply_status(struct rack_session *s, uint64_t request_id, int rc, const char *why)
+{
+	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
+	st.code = rc == 0 ? RPC_OK
+		  : rc == -EINVAL ? RPC_INVALID_ARGUMENT
+		  : rc == -ENOENT ? RPC_NOT_FOUND
+				  : RPC_UNAVAILABLE;
+	st.message = (char *)(rc == 0 ? "" : why && why[0] ? why : strerror(-rc));
+	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
+	m.request_id = request_id;
+	m.status = &st;
+	region_session_send(s, &m);
+}
+
+/* ---- requests and their continuations ---- */
+
 /* Complete a pending request exactly once and free it. */
-static void pending_finish(struct pending *p, int status, const char *message, uint64_t version)
+static void pending_finish(struct pending *p, int status, const char *message, const Ironrack__V1__RackMessage *reply)
 {
 	struct pending **pp = &p->sess->pending;
 	while (*pp && *pp != p)
@@ -86,8 +159,7 @@ static void pending_finish(struct pending *p, int status, const char *message, u
 	if (*pp)
 		*pp = p->next;
 	event_free(p->timer);
-	if (p->cb)
-		p->cb(p->arg, status, message, now_us() - p->start_us, version);
+	p->cont(p->arg, status, message, reply, clock_mono_us() - p->start_us);
 	free(p);
 }
 
@@ -96,27 +168,29 @@ static void pending_on_timeout(evutil_socket_t fd, short what, void *arg)
 	struct pending *p = arg;
 	log_warn("rack %s: no answer to request %llu before its deadline", p->sess->rack_id,
 		 (unsigned long long)p->id);
-	pending_finish(p, -ETIMEDOUT, "rack did not answer before the deadline", 0);
+	pending_finish(p, -ETIMEDOUT, "rack did not answer before the deadline", NULL);
 }
 
-static struct pending *pending_add(struct rack_session *s, enum pending_kind kind, int timeout_ms,
-				   region_reply_cb cb, void *arg)
+void region_session_request(struct rack_session *s, Ironrack__V1__RegionMessage *m, int timeout_ms,
+			    region_session_cont_fn cont, void *arg)
 {
-	struct pending *p = calloc(1, sizeof(*p));
-	if (!p)
-		abort();
+	struct pending *p = xcalloc(1, sizeof(*p));
 	p->sess = s;
-	p->id = ++s->r->racks->next_request_id;
-	p->kind = kind;
-	p->start_us = now_us();
-	p->cb = cb;
+	p->id = region_session_next_id(s);
+	p->start_us = clock_mono_us();
+	p->cont = cont;
 	p->arg = arg;
 	p->timer = evtimer_new(s->r->base, pending_on_timeout, p);
+	if (!p->timer)
+		oom_abort(sizeof(struct event *));
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	evtimer_add(p->timer, &tv);
 	p->next = s->pending;
 	s->pending = p;
-	return p;
+	m->request_id = p->id;
+	m->deadline_unix_ms = clock_real_ms() + timeout_ms;
+	if (region_session_send(s, m) < 0)
+		pending_finish(p, -ECANCELED, "session is closing", NULL);
 }
 
 static struct pending *pending_find(struct rack_session *s, uint64_t id)
@@ -128,236 +202,310 @@ static struct pending *pending_find(struct rack_session *s, uint64_t id)
 	return NULL;
 }
 
-static int session_send(struct rack_session *s, Ironrack__V1__RegionMessage *m)
+/* A message with a request_id we sent: the continuation gets it. */
+static void session_on_reply(struct rack_session *s, const Ironrack__V1__RackMessage *m)
 {
-	int rc = rpc_stream_send(s->stream, &m->base);
-	if (rc < 0)
-		log_warn("rack %s: cannot queue a message: %s", s->rack_id, strerror(-rc));
-	return rc;
-}
-
-/* The boot configs of a snapshot (a JSON array of objects of strings,
- * validated by the API before it was stored) as protobuf, borrowing the
- * strings from arr. Free the returned array and *ret_items. */
-static Ironrack__V1__BootConfig **boot_configs_pb(json_t *arr, size_t *ret_n, Ironrack__V1__BootConfig **ret_items)
-{
-	size_t n = json_array_size(arr);
-	Ironrack__V1__BootConfig *items = calloc(n ? n : 1, sizeof(*items));
-	Ironrack__V1__BootConfig **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-	if (!items || !ptrs)
-		abort();
-	for (size_t i = 0; i < n; i++) {
-		json_t *e = json_array_get(arr, i);
-		const char *f[5];
-		static const char *const names[] = { "mac", "purpose", "kernel", "initrd", "cmdline" };
-		for (int j = 0; j < 5; j++) {
-			f[j] = json_string_value(json_object_get(e, names[j]));
-			if (!f[j])
-				f[j] = "";
-		}
-		ironrack__v1__boot_config__init(&items[i]);
-		items[i].mac = (char *)f[0];
-		items[i].purpose = (char *)f[1];
-		items[i].kernel = (char *)f[2];
-		items[i].initrd = (char *)f[3];
-		items[i].cmdline = (char *)f[4];
-		ptrs[i] = &items[i];
-	}
-	*ret_n = n;
-	*ret_items = items;
-	return ptrs;
-}
-
-/* settings_json is a JSON object of strings, boot_configs_json a JSON
- * array of boot configs (NULL: none); both validated by the API. */
-static int session_push_config(struct rack_session *s, uint64_t version, const char *settings_json,
-			       const char *boot_configs_json, const uint8_t *dhcp, size_t dhcp_len, struct pending *p)
-{
-	json_error_t jerr;
-	json_t *obj = json_loads(settings_json, 0, &jerr);
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return -EINVAL;
-	}
-	size_t n = json_object_size(obj), i = 0;
-	Ironrack__V1__RackConfig__SettingsEntry *entries = calloc(n ? n : 1, sizeof(*entries));
-	Ironrack__V1__RackConfig__SettingsEntry **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-	if (!entries || !ptrs)
-		abort();
-	const char *key;
-	json_t *val;
-	json_object_foreach(obj, key, val)
-	{
-		ironrack__v1__rack_config__settings_entry__init(&entries[i]);
-		entries[i].key = (char *)key;
-		entries[i].value = (char *)(json_is_string(val) ? json_string_value(val) : "");
-		ptrs[i] = &entries[i];
-		i++;
-	}
-	Ironrack__V1__RackConfig cfg = IRONRACK__V1__RACK_CONFIG__INIT;
-	cfg.version = version;
-	cfg.generated_unix_ms = now_us() / 1000;
-	cfg.n_settings = n;
-	cfg.settings = ptrs;
-	json_t *boot = boot_configs_json ? json_loads(boot_configs_json, 0, &jerr) : NULL;
-	Ironrack__V1__BootConfig *boot_items = NULL;
-	cfg.boot_configs = boot_configs_pb(boot, &cfg.n_boot_configs, &boot_items);
-	/* Boot resources are the region's current list, not part of the
-	 * stored snapshot; a change of list stores a new version per rack. */
-	cfg.n_boot_resources = region_bootres_snapshot(s->r, &cfg.boot_resources);
-	/* The DHCP config was packed by region/dhcp when it was stored. */
-	cfg.dhcp = dhcp_len ? ironrack__v1__dhcp_config__unpack(NULL, dhcp_len, dhcp) : NULL;
-	if (dhcp_len && !cfg.dhcp)
-		log_err("rack %s: config version %llu holds a DHCP config that does not unpack; sent without it",
-			s->rack_id, (unsigned long long)version);
-	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
-	m.request_id = p ? p->id : ++s->r->racks->next_request_id;
-	m.deadline_unix_ms = p ? (p->start_us / 1000 + 30000) : 0;
-	m.body_case = IRONRACK__V1__REGION_MESSAGE__BODY_CONFIG;
-	m.config = &cfg;
-	int rc = session_send(s, &m);
-	free(entries);
-	free(ptrs);
-	free(cfg.boot_configs);
-	free(boot_items);
-	if (cfg.dhcp)
-		ironrack__v1__dhcp_config__free_unpacked(cfg.dhcp, NULL);
-	json_decref(boot);
-	json_decref(obj);
-	return rc;
-}
-
-static void session_offer_latest_config(struct rack_session *s)
-{
-	struct rack_config_row row;
-	Ironrack__V1__BootResource **res;
-	uint64_t version;
-	int rc = db_rack_config_get_full(s->r->db, s->rack_id, 0, &row);
-	/* A rack that never had a config still needs the boot resources. */
-	if (rc == -ENOENT && region_bootres_snapshot(s->r, &res) > 0 &&
-	    db_rack_config_put(s->r->db, s->rack_id, "{}", &version) >= 0)
-		rc = db_rack_config_get_full(s->r->db, s->rack_id, version, &row);
-	if (rc < 0) {
-		if (rc != -ENOENT)
-			log_err("rack %s: cannot read its latest config: %s", s->rack_id, db_last_error(s->r->db));
-		return;
-	}
-	if (row.version > s->rack_config_version) {
-		log_info("rack %s has config version %llu, sending version %llu", s->rack_id,
-			 (unsigned long long)s->rack_config_version, (unsigned long long)row.version);
-		session_push_config(s, row.version, row.settings_json, row.boot_configs_json, row.dhcp, row.dhcp_len,
-				    NULL);
-	}
-	db_rack_config_row_done(&row);
-}
-
-void region_rack_offer_config(struct region *r, const char *rack_id)
-{
-	struct rack_session *s = racks_find(r, rack_id);
-	if (s)
-		session_offer_latest_config(s);
-}
-
-/* A report's answer: same request_id, a Status. */
-static void session_reply_status(struct rack_session *s, uint64_t request_id, int rc, const char *why)
-{
-	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
-	st.code = rc == 0 ? RPC_OK
-		  : rc == -EINVAL ? RPC_INVALID_ARGUMENT
-		  : rc == -ENOENT ? RPC_NOT_FOUND
-				  : RPC_UNAVAILABLE;
-	st.message = (char *)(rc == 0 ? "" : why[0] ? why : strerror(-rc));
-	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
-	m.request_id = request_id;
-	m.status = &st;
-	session_send(s, &m);
-}
-
-static void session_on_dhcp_report(struct rack_session *s, const Ironrack__V1__RackMessage *m)
-{
-	char why[512] = "";
-	int rc = m->body_case == IRONRACK__V1__RACK_MESSAGE__BODY_LEASE_REPORT
-			 ? region_dhcp_lease_report(s->r, s->rack_id, m->lease_report, why, sizeof(why))
-			 : region_dhcp_external_report(s->r, s->rack_id, m->external_dhcp, why, sizeof(why));
-	session_reply_status(s, m->request_id, rc, why);
-}
-
-static void session_on_result(struct rack_session *s, const Ironrack__V1__RackMessage *m)
-{
-	struct pending *p = pending_find(s, m->request_id);
-	if (m->body_case == IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK) {
-		uint64_t v = m->config_ack->version;
-		s->rack_config_version = v;
-		if (db_rack_config_acked(s->r->db, s->rack_id, v) < 0)
-			log_err("rack %s: cannot record config ack: %s", s->rack_id, db_last_error(s->r->db));
-		log_info("rack %s stored config version %llu", s->rack_id, (unsigned long long)v);
-	}
+	struct pending *p = m->request_id ? pending_find(s, m->request_id) : NULL;
 	if (!p) {
-		/* A snapshot pushed without an API caller waiting (a DHCP
-		 * rebuild, the offer on connect): the rack keeps the old one. */
-		if (m->status && m->status->code != RPC_OK)
-			log_err("rack %s refused a configuration (%s): %s; it keeps serving its stored one",
-				s->rack_id, rpc_status_name(m->status->code), m->status->message);
+		log_debug("rack %s: reply to request %llu that nobody waits for", s->rack_id,
+			  (unsigned long long)m->request_id);
 		return;
 	}
 	if (m->status && m->status->code != RPC_OK)
-		pending_finish(p, -EREMOTEIO, m->status->message, 0);
-	else if (m->body_case == IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK)
-		pending_finish(p, 0, "stored", m->config_ack->version);
+		pending_finish(p, -EREMOTEIO, m->status->message, m);
 	else
-		pending_finish(p, 0, "pong", 0);
+		pending_finish(p, 0, "", m);
+}
+
+struct ping_wait {
+	region_reply_cb cb;
+	void *arg;
+};
+
+static void ping_answered(void *arg, int status, const char *message, const Ironrack__V1__RackMessage *reply,
+			  int64_t rtt_us)
+{
+	struct ping_wait *w = arg;
+	w->cb(w->arg, status, status == 0 ? "pong" : message, rtt_us, 0);
+	free(w);
+}
+
+void region_rack_ping(struct region *r, const char *rack_id, int timeout_ms, region_reply_cb cb, void *arg)
+{
+	struct rack_session *s = region_session_of_rack(r, rack_id);
+	if (!s) {
+		cb(arg, -ENOTCONN, "rack is not connected", 0, 0);
+		return;
+	}
+	struct ping_wait *w = xcalloc(1, sizeof(*w));
+	w->cb = cb;
+	w->arg = arg;
+	Ironrack__V1__Ping ping = IRONRACK__V1__PING__INIT;
+	Ironrack__V1__Command cmd = IRONRACK__V1__COMMAND__INIT;
+	cmd.command_case = IRONRACK__V1__COMMAND__COMMAND_PING;
+	cmd.ping = &ping;
+	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
+	m.body_case = IRONRACK__V1__REGION_MESSAGE__BODY_COMMAND;
+	m.command = &cmd;
+	region_session_request(s, &m, timeout_ms, ping_answered, w);
+}
+
+/* ---- last seen: queued, at most one job per session ---- */
+
+struct seen_job {
+	struct region *r;
+	struct region_session_ref ref;
+	bool connected;
+	char region_name[256];
+	char err[256];
+};
+
+static void seen_submit(struct region *r, const char *rack_id, uint64_t serial, bool connected);
+
+static int seen_store(struct db *db, void *arg)
+{
+	struct seen_job *j = arg;
+	int rc = db_rack_seen(db, j->ref.rack_id, j->connected, j->region_name);
+	if (rc < 0)
+		snprintf(j->err, sizeof(j->err), "%s", db_last_error(db));
+	return rc;
+}
+
+/* An outage is logged once, not per heartbeat; sessions stay up. */
+static void seen_done(void *arg, int status)
+{
+	struct seen_job *j = arg;
+	struct region_racks *rr = j->r->racks;
+	if (status == -ECANCELED || !rr) {
+		free(j);
+		return;
+	}
+	if (status < 0 && region_dbjob_is_outage(status)) {
+		if (!rr->db_down)
+			log_err("database unavailable (%s): rack connections and heartbeats are not recorded until it "
+				"returns; sessions stay up",
+				j->err[0] ? j->err : strerror(-status));
+		rr->db_down = true;
+	} else if (status < 0) {
+		log_err("rack %s: cannot record %s: %s", j->ref.rack_id, j->connected ? "heartbeat" : "disconnect",
+			j->err);
+	} else if (rr->db_down) {
+		log_info("database available again: recording rack heartbeats");
+		rr->db_down = false;
+	}
+	struct rack_session *s = j->connected ? region_session_find(j->r, &j->ref) : NULL;
+	if (s) {
+		s->seen_queued = false;
+		if (s->seen_again) {
+			s->seen_again = false;
+			seen_submit(j->r, s->rack_id, s->serial, true);
+		}
+	}
+	free(j);
+}
+
+static void seen_submit(struct region *r, const char *rack_id, uint64_t serial, bool connected)
+{
+	struct seen_job *j = xcalloc(1, sizeof(*j));
+	j->r = r;
+	snprintf(j->ref.rack_id, sizeof(j->ref.rack_id), "%s", rack_id);
+	j->ref.serial = serial;
+	j->connected = connected;
+	snprintf(j->region_name, sizeof(j->region_name), "%s", r->name);
+	if (connected) {
+		struct rack_session *s = region_session_find(r, &j->ref);
+		if (s)
+			s->seen_queued = true;
+	}
+	region_dbjob_submit(r, DB_LANE_WRITE, seen_store, seen_done, j);
+}
+
+static void session_seen(struct rack_session *s)
+{
+	if (s->seen_queued)
+		s->seen_again = true;
+	else
+		seen_submit(s->r, s->rack_id, s->serial, true);
+}
+
+/* ---- dispatch ---- */
+
+static void session_on_heartbeat(struct rack_session *s, const Ironrack__V1__RackMessage *m)
+{
+	s->rack_config_version = m->heartbeat->config_version;
+	session_seen(s);
+}
+
+static const struct region_session_handler *session_handler_find(Ironrack__V1__RackMessage__BodyCase body)
+{
+	for (size_t i = 0; i < region_session_features_n; i++) {
+		const struct region_session_feature *f = region_session_features[i];
+		for (size_t k = 0; k < f->n_handlers; k++) {
+			if (f->handlers[k].body == body)
+				return &f->handlers[k];
+		}
+	}
+	return NULL;
+}
+
+static void session_dispatch(struct rack_session *s, const Ironrack__V1__RackMessage *m)
+{
+	s->last_heartbeat_us = clock_mono_us();
+	if (m->body_case == IRONRACK__V1__RACK_MESSAGE__BODY_HEARTBEAT) {
+		session_on_heartbeat(s, m);
+		return;
+	}
+	const struct region_session_handler *h = session_handler_find(m->body_case);
+	if (h)
+		h->fn(s, m);
+	/* Replies to our requests: a ConfigAck, a CommandResult, or a bare
+	 * Status (a refusal). */
+	if (m->body_case == IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK ||
+	    m->body_case == IRONRACK__V1__RACK_MESSAGE__BODY_RESULT ||
+	    (m->body_case == IRONRACK__V1__RACK_MESSAGE__BODY__NOT_SET && m->status && m->request_id))
+		session_on_reply(s, m);
+	else if (!h)
+		log_debug("rack %s: message without a body ignored", s->rack_id);
 }
 
 static void session_on_message(struct rpc_stream *stream, ProtobufCMessage *msg, void *arg)
 {
 	struct rack_session *s = arg;
-	const Ironrack__V1__RackMessage *m = (const Ironrack__V1__RackMessage *)msg;
-	s->last_heartbeat_us = now_us();
-	switch (m->body_case) {
-	case IRONRACK__V1__RACK_MESSAGE__BODY_HELLO:
-		s->rack_config_version = m->hello->config_version;
-		session_offer_latest_config(s);
-		break;
-	case IRONRACK__V1__RACK_MESSAGE__BODY_HEARTBEAT:
-		s->rack_config_version = m->heartbeat->config_version;
-		if (db_rack_seen(s->r->db, s->rack_id, true, s->r->name) < 0)
-			log_err("rack %s: cannot record heartbeat: %s", s->rack_id, db_last_error(s->r->db));
-		break;
-	case IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK:
-	case IRONRACK__V1__RACK_MESSAGE__BODY_RESULT:
-		session_on_result(s, m);
-		break;
-	case IRONRACK__V1__RACK_MESSAGE__BODY_LEASE_REPORT:
-	case IRONRACK__V1__RACK_MESSAGE__BODY_EXTERNAL_DHCP:
-		session_on_dhcp_report(s, m);
-		break;
-	default:
-		if (m->status && m->request_id)
-			session_on_result(s, m);
-		else
-			log_debug("rack %s: message without a body ignored", s->rack_id);
+	if (s->closed)
+		return;
+	if (!s->check) {
+		session_dispatch(s, (const Ironrack__V1__RackMessage *)msg);
+		return;
 	}
+	/* Still checking who it is: keep the message for later. */
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	if (s->n_early >= SESSION_EARLY_MAX || s->early_bytes + len > SESSION_EARLY_BYTES_MAX) {
+		log_warn("rack %s: %zu messages before its identity was checked; closing the session",
+			 s->rack_id, s->n_early);
+		s->closed = true;
+		rpc_stream_close(stream, RPC_RESOURCE_EXHAUSTED, "too many messages before the session started");
+		return;
+	}
+	struct early_msg *e = xmalloc(sizeof(*e) + len);
+	e->next = NULL;
+	e->len = protobuf_c_message_pack(msg, e->data);
+	*s->early_tail = e;
+	s->early_tail = &e->next;
+	s->n_early++;
+	s->early_bytes += len;
+}
+
+/* ---- opening and closing ---- */
+
+struct session_check {
+	struct rack_session *s; /* NULL once the session ended first */
+};
+
+static void session_early_free(struct rack_session *s)
+{
+	while (s->early) {
+		struct early_msg *e = s->early;
+		s->early = e->next;
+		free(e);
+	}
+	s->early_tail = &s->early;
+	s->n_early = s->early_bytes = 0;
+}
+
+static void session_early_replay(struct rack_session *s)
+{
+	while (s->early && !s->closed) {
+		struct early_msg *e = s->early;
+		s->early = e->next;
+		Ironrack__V1__RackMessage *m = ironrack__v1__rack_message__unpack(NULL, e->len, e->data);
+		free(e);
+		if (m) {
+			session_dispatch(s, m);
+			ironrack__v1__rack_message__free_unpacked(m, NULL);
+		}
+	}
+	session_early_free(s);
+}
+
+static void session_start(struct rack_session *s)
+{
+	struct region *r = s->r;
+	struct rack_session *old = region_session_of_rack(r, s->rack_id);
+	if (old) {
+		log_info("rack %s opened a new session; closing the old one", s->rack_id);
+		old->closed = true;
+		rpc_stream_close(old->stream, RPC_ABORTED, "replaced by a newer session");
+		r->racks->n--;
+	}
+	s->check = NULL;
+	r->racks->n++;
+	s->last_heartbeat_us = clock_mono_us();
+	seen_submit(r, s->rack_id, s->serial, true);
+
+	Ironrack__V1__Welcome w = IRONRACK__V1__WELCOME__INIT;
+	w.rack_id = s->rack_id;
+	w.heartbeat_interval_s = (uint32_t)r->conf.heartbeat_interval;
+	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
+	m.body_case = IRONRACK__V1__REGION_MESSAGE__BODY_WELCOME;
+	m.welcome = &w;
+	region_session_send(s, &m);
+	log_info("rack %s connected from %s", s->rack_id, rpc_stream_peer(s->stream));
+	for (size_t i = 0; i < region_session_features_n; i++) {
+		if (region_session_features[i]->on_open)
+			region_session_features[i]->on_open(r, s->rack_id);
+	}
+	session_early_replay(s);
+}
+
+static void session_checked(void *arg, int status)
+{
+	struct session_check *c = arg;
+	struct rack_session *s = c->s;
+	free(c);
+	if (!s)
+		return; /* the stream ended while we checked */
+	if (status != RPC_OK) {
+		s->closed = true;
+		rpc_stream_close(s->stream, status,
+				 status == RPC_UNAVAILABLE ? "region database unavailable" : "not an enrolled rack");
+		return;
+	}
+	session_start(s);
 }
 
 static void session_on_close(struct rpc_stream *stream, int status, const char *message, void *arg)
 {
 	struct rack_session *s = arg;
-	struct region_racks *rr = s->r->racks;
+	struct region *r = s->r;
+	struct region_racks *rr = r->racks;
+	bool was_live = session_is_live(s);
+	bool started = !s->check;
+	if (s->check)
+		s->check->s = NULL;
 	s->closed = true;
 	while (s->pending)
-		pending_finish(s->pending, -ECANCELED, "session ended", 0);
+		pending_finish(s->pending, -ECANCELED, "session ended", NULL);
+	session_early_free(s);
 	for (struct rack_session **pp = &rr->head; *pp; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
-			rr->n--;
 			break;
 		}
 	}
-	/* A replaced session must not mark the rack's new one disconnected. */
-	if (!racks_find(s->r, s->rack_id) && db_rack_seen(s->r->db, s->rack_id, false, s->r->name) < 0)
-		log_err("rack %s: cannot record disconnect: %s", s->rack_id, db_last_error(s->r->db));
-	log_info("rack %s disconnected (%s%s%s)", s->rack_id, rpc_status_name(status), message[0] ? ": " : "",
-		 message);
+	if (was_live)
+		rr->n--;
+	if (started) {
+		/* A replaced session must not mark the rack's new one disconnected. */
+		if (!region_session_of_rack(r, s->rack_id)) {
+			seen_submit(r, s->rack_id, s->serial, false);
+			for (size_t i = 0; i < region_session_features_n; i++) {
+				if (region_session_features[i]->on_close)
+					region_session_features[i]->on_close(r, s->rack_id);
+			}
+		}
+		log_info("rack %s disconnected (%s%s%s)", s->rack_id, rpc_status_name(status), message[0] ? ": " : "",
+			 message);
+	}
 	rpc_stream_unref(stream);
 	free(s);
 }
@@ -371,98 +519,28 @@ void region_session_open(struct rpc_stream *stream, void *server_arg)
 {
 	struct region *r = server_arg;
 	const char *id = rpc_stream_identity(stream);
-	int st = region_rpc_check_rack(r, id, rpc_stream_peer(stream), "Session");
-	if (st != RPC_OK) {
-		rpc_stream_close(stream, st, "not an enrolled rack");
+	if (!id[0] || strlen(id) >= sizeof(((struct rack_session *)NULL)->rack_id)) {
+		log_warn("refused Session from %s: %s", rpc_stream_peer(stream),
+			 id[0] ? "certificate CN too long" : "no client certificate (enrol first)");
+		rpc_stream_close(stream, RPC_UNAUTHENTICATED, "not an enrolled rack");
 		return;
 	}
-	struct rack_session *old = racks_find(r, id);
-	if (old) {
-		log_info("rack %s opened a new session; closing the old one", id);
-		old->closed = true;
-		rpc_stream_close(old->stream, RPC_ABORTED, "replaced by a newer session");
-	}
-	struct rack_session *s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	struct rack_session *s = xcalloc(1, sizeof(*s));
 	s->r = r;
 	s->stream = stream;
+	s->serial = ++r->racks->next_serial;
 	snprintf(s->rack_id, sizeof(s->rack_id), "%s", id);
-	s->last_heartbeat_us = now_us();
+	s->last_heartbeat_us = clock_mono_us();
+	s->early_tail = &s->early;
+	struct session_check *c = xcalloc(1, sizeof(*c));
+	c->s = s;
+	s->check = c;
 	rpc_stream_ref(stream);
 	rpc_stream_set_arg(stream, s);
 	s->next = r->racks->head;
 	r->racks->head = s;
-	r->racks->n++;
-	if (db_rack_seen(r->db, id, true, r->name) < 0)
-		log_err("rack %s: cannot record connect: %s", id, db_last_error(r->db));
-
-	Ironrack__V1__Welcome w = IRONRACK__V1__WELCOME__INIT;
-	w.rack_id = s->rack_id;
-	w.heartbeat_interval_s = (uint32_t)r->conf.heartbeat_interval;
-	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
-	m.body_case = IRONRACK__V1__REGION_MESSAGE__BODY_WELCOME;
-	m.welcome = &w;
-	session_send(s, &m);
-	log_info("rack %s connected from %s", id, rpc_stream_peer(stream));
-	/* It registered just before: its interfaces may serve other VLANs. */
-	region_dhcp_changed(r);
-}
-
-void region_rack_ping(struct region *r, const char *rack_id, int timeout_ms, region_reply_cb cb, void *arg)
-{
-	struct rack_session *s = racks_find(r, rack_id);
-	if (!s) {
-		cb(arg, -ENOTCONN, "rack is not connected", 0, 0);
-		return;
-	}
-	struct pending *p = pending_add(s, PENDING_PING, timeout_ms, cb, arg);
-	Ironrack__V1__Ping ping = IRONRACK__V1__PING__INIT;
-	Ironrack__V1__Command cmd = IRONRACK__V1__COMMAND__INIT;
-	cmd.command_case = IRONRACK__V1__COMMAND__COMMAND_PING;
-	cmd.ping = &ping;
-	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
-	m.request_id = p->id;
-	m.deadline_unix_ms = p->start_us / 1000 + timeout_ms;
-	m.body_case = IRONRACK__V1__REGION_MESSAGE__BODY_COMMAND;
-	m.command = &cmd;
-	if (session_send(s, &m) < 0)
-		pending_finish(p, -ECANCELED, "session is closing", 0);
-}
-
-void region_rack_push_config(struct region *r, const char *rack_id, const char *settings_json, int timeout_ms,
-			     region_reply_cb cb, void *arg)
-{
-	region_rack_push_config_boot(r, rack_id, settings_json, NULL, timeout_ms, cb, arg);
-}
-
-void region_rack_push_config_boot(struct region *r, const char *rack_id, const char *settings_json,
-				  const char *boot_configs_json, int timeout_ms, region_reply_cb cb, void *arg)
-{
-	uint64_t version = 0;
-	int rc = db_rack_config_put_boot(r->db, rack_id, settings_json, boot_configs_json, &version, NULL);
-	if (rc < 0) {
-		cb(arg, rc, rc == -ENOENT ? "no such rack" : "cannot store the config", 0, 0);
-		return;
-	}
-	log_info("rack %s: stored config version %llu", rack_id, (unsigned long long)version);
-	struct rack_session *s = racks_find(r, rack_id);
-	if (!s) {
-		cb(arg, -ENOTCONN, "rack is not connected; it gets the config when it connects", 0, version);
-		return;
-	}
-	/* What was stored, with the DHCP config carried over unchanged. */
-	struct rack_config_row row;
-	if (db_rack_config_get_full(r->db, rack_id, version, &row) < 0) {
-		cb(arg, -EIO, "cannot read the stored config back", 0, version);
-		return;
-	}
-	struct pending *p = pending_add(s, PENDING_CONFIG, timeout_ms, cb, arg);
-	p->version = version;
-	rc = session_push_config(s, version, row.settings_json, row.boot_configs_json, row.dhcp, row.dhcp_len, p);
-	db_rack_config_row_done(&row);
-	if (rc < 0)
-		pending_finish(p, -ECANCELED, "session is closing", 0);
+	/* May answer before returning. */
+	region_rpc_check_rack(r, id, rpc_stream_peer(stream), "Session", session_checked, c);
 }
 
 /* Close sessions whose rack has gone quiet (a half-open TCP connection
@@ -470,12 +548,13 @@ void region_rack_push_config_boot(struct region *r, const char *rack_id, const c
 static void racks_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct region *r = arg;
-	int64_t limit = now_us() - (int64_t)r->conf.rack_timeout * 1000000;
+	int64_t limit = clock_mono_us() - (int64_t)r->conf.rack_timeout * 1000000;
 	for (struct rack_session *s = r->racks->head; s; s = s->next) {
-		if (!s->closed && s->last_heartbeat_us < limit) {
+		if (session_is_live(s) && s->last_heartbeat_us < limit) {
 			log_warn("rack %s: no heartbeat for %lds, closing its session", s->rack_id,
 				 r->conf.rack_timeout);
 			s->closed = true;
+			r->racks->n--;
 			rpc_stream_close(s->stream, RPC_DEADLINE_EXCEEDED, "no heartbeat");
 		}
 	}
@@ -483,10 +562,10 @@ static void racks_sweep(evutil_socket_t fd, short what, void *arg)
 
 int region_racks_new(struct region *r)
 {
-	r->racks = calloc(1, sizeof(*r->racks));
-	if (!r->racks)
-		return -ENOMEM;
+	r->racks = xcalloc(1, sizeof(*r->racks));
 	r->racks->sweep = event_new(r->base, -1, EV_PERSIST, racks_sweep, r);
+	if (!r->racks->sweep)
+		oom_abort(sizeof(struct event *));
 	struct timeval tv = { 1, 0 };
 	event_add(r->racks->sweep, &tv);
 	return 0;
