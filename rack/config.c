@@ -3,6 +3,8 @@
 
 #include "rack/rack.h"
 
+/* One key a row reads best as written. */
+/* clang-format off */
 #define KEY(name, type, field, min, max, def, help) \
 	{ name, type, offsetof(struct rack_conf, field), min, max, def, help }
 
@@ -40,4 +42,5 @@ const struct conf_key rack_conf_keys[] = {
 	    "milliseconds to wait for an answer to the ARP/ICMP probe of an address before offering it"),
 };
 
+/* clang-format on */
 const size_t rack_conf_keys_n = sizeof(rack_conf_keys) / sizeof(rack_conf_keys[0]);

@@ -160,8 +160,8 @@ static int enrol_once(struct rack *rack, const char *url, const char *key, const
 		log_warn("enrolment: trusting region CA %s on first use (pin it with --ca-fingerprint)", fp);
 
 	struct rpc_channel *ch = NULL;
-	struct rpc_client_tls tls = { .root_ca_pem = ca, .server_name = "ironrack-region" };
-	struct enrol_state st = { .rack = rack, .key = key, .ca = ca };
+	struct rpc_client_tls tls = {.root_ca_pem = ca, .server_name = "ironrack-region"};
+	struct enrol_state st = {.rack = rack, .key = key, .ca = ca};
 	Ironrack__V1__EnrolRequest req = IRONRACK__V1__ENROL_REQUEST__INIT;
 	req.secret = rack->conf.secret;
 	req.csr_pem = (char *)csr;
@@ -217,8 +217,8 @@ int rack_enrol(struct rack *rack)
 		if ((i + 1) % rack->conf.region.n == 0) {
 			usleep(backoff_ms * 1000);
 			backoff_ms = backoff_ms * 2 > (unsigned)rack->conf.reconnect_max * 1000
-					     ? (unsigned)rack->conf.reconnect_max * 1000
-					     : backoff_ms * 2;
+					 ? (unsigned)rack->conf.reconnect_max * 1000
+					 : backoff_ms * 2;
 		}
 	}
 	free(key);

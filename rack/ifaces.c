@@ -1,13 +1,13 @@
 /* The interfaces a rack reports to the region: every non-loopback link in
  * the rack's network namespace (or the one named by conf netns), with its
  * MAC, addresses and VLAN id. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -57,7 +57,7 @@ static uint32_t ifaces_vlan(const char *name)
 
 static void ifaces_add_addr(struct rack_iface_info *f, const struct ifaddrs *ia)
 {
-	struct ipaddr a = { 0 }, m = { 0 };
+	struct ipaddr a = {0}, m = {0};
 	unsigned len = 0;
 	if (ia->ifa_addr->sa_family == AF_INET) {
 		a.family = m.family = AF_INET;
@@ -142,7 +142,7 @@ int rack_ifaces_list(const char *netns, struct rack_iface_info **ret, size_t *re
 {
 	if (!netns || !netns[0])
 		return ifaces_collect(ret, ret_n);
-	struct netns_job job = { .netns = netns };
+	struct netns_job job = {.netns = netns};
 	pthread_t t;
 	int rc = pthread_create(&t, NULL, ifaces_netns_thread, &job);
 	if (rc != 0)

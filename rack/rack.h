@@ -22,22 +22,22 @@ struct dhcp_report;
 
 struct rack_conf {
 	char *state_dir;
-	struct conf_list region;  /* region gRPC endpoints, tried in turn */
-	char *secret;             /* enrolment secret, needed until enrolled */
-	char *ca_fingerprint;     /* expected region CA; "" = trust on first use */
-	char *hostname;           /* "" = system hostname */
-	char *netns;              /* namespace whose interfaces this rack serves */
-	long reconnect_max;       /* seconds, cap of the reconnect backoff */
+	struct conf_list region; /* region gRPC endpoints, tried in turn */
+	char *secret;		 /* enrolment secret, needed until enrolled */
+	char *ca_fingerprint;	 /* expected region CA; "" = trust on first use */
+	char *hostname;		 /* "" = system hostname */
+	char *netns;		 /* namespace whose interfaces this rack serves */
+	long reconnect_max;	 /* seconds, cap of the reconnect backoff */
 	int log_level;
-	char *tftp_listen;        /* "ADDRESS:PORT"; "" = no TFTP server */
-	char *boot_root;          /* files served by TFTP; "" = state_dir/boot */
+	char *tftp_listen; /* "ADDRESS:PORT"; "" = no TFTP server */
+	char *boot_root;   /* files served by TFTP; "" = state_dir/boot */
 	long tftp_max_transfers;
 	long tftp_max_blksize;
-	char *http_boot_listen;   /* "ADDRESS:PORT"; "" = no HTTP boot server */
+	char *http_boot_listen; /* "ADDRESS:PORT"; "" = no HTTP boot server */
 	long http_boot_max_connections;
-	char *loaders;            /* "auto" | "off" (rack/boot/loaders.c) */
-	char *dhcp_dir;           /* lease store; "" = state_dir/dhcp */
-	long dhcp_probe_timeout;  /* ms: ARP/ICMP conflict probe wait */
+	char *loaders;		 /* "auto" | "off" (rack/boot/loaders.c) */
+	char *dhcp_dir;		 /* lease store; "" = state_dir/dhcp */
+	long dhcp_probe_timeout; /* ms: ARP/ICMP conflict probe wait */
 };
 
 extern const struct conf_key rack_conf_keys[];
@@ -61,22 +61,22 @@ struct rack {
 	/* connection state (rack/session.c, rack/session.h) */
 	struct rpc_channel *channel;
 	struct rpc_stream *stream;
-	size_t region_idx;      /* which conf.region we try or hold */
+	size_t region_idx; /* which conf.region we try or hold */
 	unsigned backoff_ms;
 	struct event *retry_timer;
 	struct event *heartbeat_timer;
 	unsigned heartbeat_s;
 	bool connected;
-	uint64_t request_seq;   /* last request id handed out (rack_session_request_id) */
-	int64_t started_us;     /* clock_mono_us() at start */
+	uint64_t request_seq; /* last request id handed out (rack_session_request_id) */
+	int64_t started_us;   /* clock_mono_us() at start */
 
-	struct tftp_server *tftp; /* rack/tftp/server.c; NULL when disabled */
-	struct rack_boot *boot;   /* rack/boot/service.c: boot configs */
-	struct boot_http *http;   /* rack/boot/http.c; NULL when disabled */
+	struct tftp_server *tftp;	  /* rack/tftp/server.c; NULL when disabled */
+	struct rack_boot *boot;		  /* rack/boot/service.c: boot configs */
+	struct boot_http *http;		  /* rack/boot/http.c; NULL when disabled */
 	struct rack_resources *resources; /* rack/boot/resources.c */
-	struct dhcp_server *dhcp;         /* rack/dhcp/server.c */
-	struct dhcp_report *report;       /* rack/dhcp/report.c: lease reports to the region */
-	int dhcp_nsfd;                    /* netns fd the DHCP server's sockets are made in, or -1 */
+	struct dhcp_server *dhcp;	  /* rack/dhcp/server.c */
+	struct dhcp_report *report;	  /* rack/dhcp/report.c: lease reports to the region */
+	int dhcp_nsfd;			  /* netns fd the DHCP server's sockets are made in, or -1 */
 
 	/* stored configuration (rack/store.c) */
 	uint64_t config_version;
@@ -84,7 +84,7 @@ struct rack {
 };
 
 /* rack/identity.c */
-int rack_identity_load(struct rack *rack);           /* 0 loaded, -ENOENT not enrolled */
+int rack_identity_load(struct rack *rack); /* 0 loaded, -ENOENT not enrolled */
 int rack_identity_save(struct rack *rack, const char *key, const char *cert, const char *ca, const char *id);
 void rack_identity_done(struct rack_identity *id);
 /* Enrol with the region (blocking until done or refused for good). */

@@ -45,8 +45,8 @@ int rack_store_load(struct rack *rack)
 	}
 	rack->config_version = cfg->version;
 	rack_boot_load(rack, cfg);
-	log_info("loaded config version %llu (%zu settings) from %s", (unsigned long long)cfg->version,
-		 cfg->n_settings, path);
+	log_info("loaded config version %llu (%zu settings) from %s", (unsigned long long)cfg->version, cfg->n_settings,
+		 path);
 	ironrack__v1__rack_config__free_unpacked(cfg, NULL);
 	return 0;
 }

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/version.h"
 #include "common/util.h"
+#include "common/version.h"
 
 #define REGION_TLS_NAME	  "ironrack-region"
 #define CONNECT_TIMEOUT_S 15

@@ -28,7 +28,7 @@
 #include "rack/rack.h"
 #include "rack/tftp/root.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 #define HTTP_PORT_DEFAULT  5248
 #define HTTP_TIMEOUT_S	   60 /* idle or stalled connection */
@@ -199,8 +199,7 @@ static void log_escape(const char *s, size_t len, char *buf, size_t buflen)
 static void reply_log(const struct http_req *r, int status, uint64_t bytes, const char *why)
 {
 	log_msg(status >= 400 && status != 404 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "http: %s %s '%s' %d, %llu bytes%s%s",
-		r->client, r->method, r->path, status, (unsigned long long)bytes, why ? ": " : "",
-		why ? why : "");
+		r->client, r->method, r->path, status, (unsigned long long)bytes, why ? ": " : "", why ? why : "");
 }
 
 static void reply_error(const struct http_req *r, int status, const char *reason, const char *why)
@@ -253,8 +252,8 @@ static void reply_file(const struct http_req *r, const char *name, size_t len)
 		return;
 	}
 	uint64_t size = (uint64_t)st.st_size, off = 0, n = size;
-	enum boot_range range =
-		boot_http_range_parse(evhttp_find_header(evhttp_request_get_input_headers(r->req), "Range"), size, &off, &n);
+	enum boot_range range = boot_http_range_parse(
+	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Range"), size, &off, &n);
 	char text[96];
 	struct tm tm;
 	if (gmtime_r(&st.st_mtim.tv_sec, &tm) && strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm))
@@ -288,7 +287,7 @@ static void reply_file(const struct http_req *r, const char *name, size_t len)
 		 * closes fd when the last reference goes. */
 		evbuffer_set_flags(body, EVBUFFER_FLAG_DRAINS_TO_FD);
 		struct evbuffer_file_segment *seg =
-			evbuffer_file_segment_new(fd, (ev_off_t)off, (ev_off_t)n, EVBUF_FS_CLOSE_ON_FREE);
+		    evbuffer_file_segment_new(fd, (ev_off_t)off, (ev_off_t)n, EVBUF_FS_CLOSE_ON_FREE);
 		if (!seg) {
 			close(fd);
 			evbuffer_free(body);
@@ -591,14 +590,13 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 	}
 	/* The rest get 405 from request_cb (libevent itself would say 501). */
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+						EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);
 	evhttp_set_max_headers_size(h->http, HTTP_HEADERS_MAX);
 	evhttp_set_max_body_size(h->http, HTTP_BODY_MAX);
 	evhttp_set_gencb(h->http, request_cb, h);
 	log_info("http: serving %s and boot configs on %s (port %d)%s%s, up to %u connections", conf->root,
-		 conf->listen, h->port,
-		 conf->nsfd >= 0 ? " in network namespace " : "",
+		 conf->listen, h->port, conf->nsfd >= 0 ? " in network namespace " : "",
 		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", h->max_connections);
 	*ret = h;
 	return 0;

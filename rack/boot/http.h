@@ -27,12 +27,12 @@ struct rack;
 struct boot_http;
 
 struct boot_http_conf {
-	const char *listen;	 /* "ADDRESS:PORT", "[V6]:PORT"; a literal address */
-	const char *root;	 /* boot root directory (must exist) */
+	const char *listen; /* "ADDRESS:PORT", "[V6]:PORT"; a literal address */
+	const char *root;   /* boot root directory (must exist) */
 	unsigned max_connections;
-	int nsfd;		 /* network namespace for the socket (netns_open), -1 = our own */
-	const char *netns_name;	 /* for the log */
-	struct rack *rack;		 /* boot configs (rack/boot/service.h); NULL: files only */
+	int nsfd;		/* network namespace for the socket (netns_open), -1 = our own */
+	const char *netns_name; /* for the log */
+	struct rack *rack;	/* boot configs (rack/boot/service.h); NULL: files only */
 };
 
 /* Bind and listen. Logs its own errors. */

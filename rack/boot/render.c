@@ -166,7 +166,7 @@ int boot_render(enum boot_file_kind kind, const struct boot_config *c, const str
 	if ((kind == BOOT_FILE_GRUB || kind == BOOT_FILE_IPXE) &&
 	    (!srv || !srv->http_base || strncmp(srv->http_base, "http://", 7) != 0))
 		return -EINVAL;
-	struct out o = { buf, len, 0, false };
+	struct out o = {buf, len, 0, false};
 	switch (kind) {
 	case BOOT_FILE_PXELINUX:
 		render_pxelinux(&o, c);

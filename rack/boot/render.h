@@ -18,10 +18,10 @@ struct boot_server {
 };
 
 enum boot_file_kind {
-	BOOT_FILE_NONE,       /* not a boot config path: a plain file */
-	BOOT_FILE_PXELINUX,   /* pxelinux.cfg/01-aa-bb-cc-dd-ee-ff or pxelinux.cfg/default */
-	BOOT_FILE_GRUB,       /* grub/grub.cfg-aa:bb:cc:dd:ee:ff or grub/grub.cfg */
-	BOOT_FILE_IPXE,       /* ipxe/aa:bb:cc:dd:ee:ff.ipxe or ipxe/default.ipxe */
+	BOOT_FILE_NONE,	    /* not a boot config path: a plain file */
+	BOOT_FILE_PXELINUX, /* pxelinux.cfg/01-aa-bb-cc-dd-ee-ff or pxelinux.cfg/default */
+	BOOT_FILE_GRUB,	    /* grub/grub.cfg-aa:bb:cc:dd:ee:ff or grub/grub.cfg */
+	BOOT_FILE_IPXE,	    /* ipxe/aa:bb:cc:dd:ee:ff.ipxe or ipxe/default.ipxe */
 };
 
 struct boot_request {

@@ -16,12 +16,12 @@
 #include "common/bootres.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/rpc/rpc.h"
+#include "common/util.h"
 #include "common/work.h"
 #include "ironrack/v1/region.pb-c.h"
 #include "rack/boot/fetch.h"
 #include "rack/boot/loaders.h"
-#include "common/rpc/rpc.h"
-#include "common/util.h"
 #include "rack/rack.h"
 #include "rack/session.h"
 
@@ -429,9 +429,9 @@ static void resources_part_commit(struct rack *rack, const Ironrack__V1__RackCon
 }
 
 const struct rack_config_part rack_resources_config_part = {
-	.name = "boot-resources",
-	.check = resources_part_check,
-	.commit = resources_part_commit,
+    .name = "boot-resources",
+    .check = resources_part_check,
+    .commit = resources_part_commit,
 };
 
 int rack_resources_start(struct rack *rack, const char *boot_root)

@@ -21,7 +21,7 @@
 #include "rack/session.h"
 #include "rack/tftp/server.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 #define HTTP_BOOT_DEFAULT_PORT 5248
 
@@ -105,7 +105,7 @@ int rack_boot_prepare(const Ironrack__V1__RackConfig *cfg, struct boot_table **r
 
 	for (size_t i = 0; i < n; i++) {
 		const Ironrack__V1__BootConfig *bc = cfg->boot_configs[i];
-		in[i] = (struct boot_config_text){ bc->mac, bc->purpose, bc->kernel, bc->initrd, bc->cmdline };
+		in[i] = (struct boot_config_text){bc->mac, bc->purpose, bc->kernel, bc->initrd, bc->cmdline};
 	}
 	int r = boot_table_build(in, n, ret, &err);
 	free(in);
@@ -146,10 +146,10 @@ static void boot_part_abort(struct rack *rack, void *state)
 }
 
 const struct rack_config_part rack_boot_config_part = {
-	.name = "boot",
-	.check = boot_part_check,
-	.commit = boot_part_commit,
-	.abort = boot_part_abort,
+    .name = "boot",
+    .check = boot_part_check,
+    .commit = boot_part_commit,
+    .abort = boot_part_abort,
 };
 
 void rack_boot_load(struct rack *rack, const Ironrack__V1__RackConfig *cfg)
@@ -205,7 +205,7 @@ int rack_boot_render(const struct rack *rack, enum boot_file_kind kind, const st
 	rack_boot_addr_text(local, addr, sizeof(addr));
 	snprintf(base, sizeof(base), strchr(addr, ':') ? "http://[%s]:%u" : "http://%s:%u", addr[0] ? addr : "0.0.0.0",
 		 http_boot_port(rack));
-	struct boot_server srv = { base };
+	struct boot_server srv = {base};
 	return boot_render(kind, c, &srv, buf, len);
 }
 
@@ -267,10 +267,10 @@ static void fetch_answer(struct rack_boot *b, const uint8_t mac[6], const struct
 	struct boot_wait *w = boot_cache_finish(b->cache, mac, answer, &kept);
 	const struct boot_config *known = boot_table_lookup(b->table, mac);
 	const struct boot_config *c = known ? known : answer ? answer : boot_table_default(b->table);
-	const char *source = known	    ? "pushed"
-			     : answer	    ? (kept ? "region" : "region, not cached")
-			     : c	    ? "default, region unavailable"
-					    : "no default, region unavailable";
+	const char *source = known    ? "pushed"
+			     : answer ? (kept ? "region" : "region, not cached")
+			     : c      ? "default, region unavailable"
+				      : "no default, region unavailable";
 
 	while (w) {
 		struct boot_wait *next = w->next;
@@ -300,7 +300,7 @@ static void fetch_done(void *arg, int status, const char *message, ProtobufCMess
 	mac_format(f->mac, mac, sizeof(mac));
 	double secs = (double)(clock_mono_us() - f->started_us) / 1e6;
 
-	struct boot_config c = { .has_mac = true };
+	struct boot_config c = {.has_mac = true};
 	memcpy(c.mac, f->mac, 6);
 	if (status == RPC_OK) {
 		const Ironrack__V1__BootConfigResponse *resp = (const Ironrack__V1__BootConfigResponse *)msg;
@@ -322,7 +322,8 @@ static void fetch_done(void *arg, int status, const char *message, ProtobufCMess
 			 def ? "serving the default config" : "no default config to serve");
 	} else {
 		log_warn("boot: GetBootConfig %s failed after %.3f s: %s%s%s; %s", mac, secs, rpc_status_name(status),
-			 message[0] ? ": " : "", message, def ? "serving the default config" : "no default config to serve");
+			 message[0] ? ": " : "", message,
+			 def ? "serving the default config" : "no default config to serve");
 	}
 	free(f);
 	/* The cache keeps a copy; the waiters get c, which lives until we return. */
@@ -491,6 +492,6 @@ const struct tftp_hook *rack_boot_tftp_hook(struct rack *rack)
 {
 	if (!rack->boot)
 		return NULL;
-	rack->boot->tftp_hook = (struct tftp_hook){ tftp_boot_take, tftp_boot_cancel, rack };
+	rack->boot->tftp_hook = (struct tftp_hook){tftp_boot_take, tftp_boot_cancel, rack};
 	return &rack->boot->tftp_hook;
 }

@@ -66,7 +66,8 @@ static int table_parse_one(const struct boot_config_text *in, size_t i, struct b
 	memset(c, 0, sizeof(*c));
 	if (in->mac && in->mac[0]) {
 		if (mac_parse(in->mac, c->mac) < 0)
-			return table_fail(err, i, in->mac, "mac", "mac must be aa:bb:cc:dd:ee:ff, or empty for the default");
+			return table_fail(err, i, in->mac, "mac",
+					  "mac must be aa:bb:cc:dd:ee:ff, or empty for the default");
 		c->has_mac = true;
 	}
 	if (!in->purpose || boot_purpose_parse(in->purpose, &c->purpose) < 0)
@@ -91,12 +92,11 @@ static int item_cmp(const void *a, const void *b)
 	return mac_cmp(&((const struct table_item *)a)->c, &((const struct table_item *)b)->c);
 }
 
-int boot_table_build(const struct boot_config_text *in, size_t n, struct boot_table **ret,
-		     struct boot_table_error *err)
+int boot_table_build(const struct boot_config_text *in, size_t n, struct boot_table **ret, struct boot_table_error *err)
 {
 	struct boot_table_error scratch;
 	struct table_item *items;
-	struct boot_config def = { 0 };
+	struct boot_config def = {0};
 	bool has_default = false;
 	size_t n_mac = 0;
 	int r = 0;
@@ -117,7 +117,7 @@ int boot_table_build(const struct boot_config_text *in, size_t n, struct boot_ta
 			def = c;
 			has_default = true;
 		} else if (r == 0) {
-			items[n_mac++] = (struct table_item){ c, i };
+			items[n_mac++] = (struct table_item){c, i};
 		}
 	}
 	if (r == 0)
@@ -193,13 +193,13 @@ void boot_table_error_format(const struct boot_table_error *err, char *buf, size
 
 struct cache_entry {
 	uint8_t mac[6];
-	bool pending;		     /* a fetch is in flight (no answer yet) */
-	uint64_t gen;		     /* cache generation when the fetch began */
-	struct cache_entry *hnext;   /* hash chain */
-	struct cache_entry *lprev;   /* LRU list (answers only), most recent first */
+	bool pending;		   /* a fetch is in flight (no answer yet) */
+	uint64_t gen;		   /* cache generation when the fetch began */
+	struct cache_entry *hnext; /* hash chain */
+	struct cache_entry *lprev; /* LRU list (answers only), most recent first */
 	struct cache_entry *lnext;
-	struct boot_config answer;   /* owned copies */
-	struct boot_wait *waiters;   /* pending only, arrival order */
+	struct boot_config answer; /* owned copies */
+	struct boot_wait *waiters; /* pending only, arrival order */
 	struct boot_wait *last_waiter;
 	size_t n_waiters;
 };

@@ -60,18 +60,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LEASE_HWADDR_MAX 16    /* chaddr field size */
+#define LEASE_HWADDR_MAX    16	/* chaddr field size */
 #define LEASE_CLIENT_ID_MAX 255 /* option 61 is one option: at most 255 bytes */
-#define LEASE_HOSTNAME_MAX 64  /* bytes including the NUL (a DNS label) */
+#define LEASE_HOSTNAME_MAX  64	/* bytes including the NUL (a DNS label) */
 
 enum lease_state {
-	LEASE_FREE = 0,       /* no lease; never stored (returned by lookups' callers) */
-	LEASE_OFFERED = 1,    /* in memory only: an OFFER is not a promise */
-	LEASE_ACTIVE = 2,     /* ACKed; durable */
-	LEASE_RELEASED = 3,   /* client sent RELEASE; address free, record kept for affinity */
-	LEASE_EXPIRED = 4,    /* reclaimed after expiry + grace; address free */
-	LEASE_DECLINED = 5,   /* quarantined (conflict) until expiry; see reason */
-	LEASE_RESERVED = 6,   /* held out of the dynamic pool (admin / host reservation) */
+	LEASE_FREE = 0,	    /* no lease; never stored (returned by lookups' callers) */
+	LEASE_OFFERED = 1,  /* in memory only: an OFFER is not a promise */
+	LEASE_ACTIVE = 2,   /* ACKed; durable */
+	LEASE_RELEASED = 3, /* client sent RELEASE; address free, record kept for affinity */
+	LEASE_EXPIRED = 4,  /* reclaimed after expiry + grace; address free */
+	LEASE_DECLINED = 5, /* quarantined (conflict) until expiry; see reason */
+	LEASE_RESERVED = 6, /* held out of the dynamic pool (admin / host reservation) */
 };
 #define LEASE_STATE_MAX LEASE_RESERVED
 
@@ -79,7 +79,7 @@ enum lease_state {
 enum lease_conflict {
 	LEASE_CONFLICT_NONE = 0,
 	LEASE_CONFLICT_DECLINE = 1, /* client sent DHCPDECLINE */
-	LEASE_CONFLICT_ARP = 2,     /* ARP probe answered before OFFER */
+	LEASE_CONFLICT_ARP = 2,	    /* ARP probe answered before OFFER */
 	LEASE_CONFLICT_ICMP = 3,    /* ICMP echo answered (relayed subnet) */
 	LEASE_CONFLICT_ADMIN = 4,   /* marked by the region / operator */
 };
@@ -92,31 +92,31 @@ enum lease_owner {
 };
 
 struct lease {
-	uint32_t addr;       /* IPv4 address, HOST byte order; never 0 */
-	uint8_t state;       /* enum lease_state */
-	uint8_t owner;       /* enum lease_owner: the peer that granted it */
-	uint8_t conflict;    /* enum lease_conflict; NONE unless DECLINED */
-	uint8_t htype;       /* ARP hardware type (1 = Ethernet) */
-	uint8_t hlen;        /* 0..LEASE_HWADDR_MAX */
+	uint32_t addr;	  /* IPv4 address, HOST byte order; never 0 */
+	uint8_t state;	  /* enum lease_state */
+	uint8_t owner;	  /* enum lease_owner: the peer that granted it */
+	uint8_t conflict; /* enum lease_conflict; NONE unless DECLINED */
+	uint8_t htype;	  /* ARP hardware type (1 = Ethernet) */
+	uint8_t hlen;	  /* 0..LEASE_HWADDR_MAX */
 	uint8_t chaddr[LEASE_HWADDR_MAX];
 	uint8_t client_id_len; /* 0 = no option 61 */
 	uint8_t client_id[LEASE_CLIENT_ID_MAX];
 	char hostname[LEASE_HOSTNAME_MAX]; /* NUL-terminated, may be "" */
-	int64_t start;       /* unix seconds: when granted (or declined) */
-	int64_t expiry;      /* unix seconds: lease / offer / quarantine end */
-	uint32_t subnet_id;  /* config id of the subnet; 0 = unknown */
-	uint32_t range_id;   /* config id of the dynamic range; 0 = not from a range */
-	uint64_t seq;        /* set by the store: journal sequence of the last change;
-	                      * 0 for an OFFERED record (never journaled) */
+	int64_t start;			   /* unix seconds: when granted (or declined) */
+	int64_t expiry;			   /* unix seconds: lease / offer / quarantine end */
+	uint32_t subnet_id;		   /* config id of the subnet; 0 = unknown */
+	uint32_t range_id;		   /* config id of the dynamic range; 0 = not from a range */
+	uint64_t seq;			   /* set by the store: journal sequence of the last change;
+					    * 0 for an OFFERED record (never journaled) */
 };
 
 struct lease_store_config {
-	const char *dir;        /* directory for the files; NULL = in-memory only
-	                         * (engine tests, fuzzing): commits succeed at once */
-	size_t max_leases;      /* records of any state; 0 = 65536 */
+	const char *dir;	 /* directory for the files; NULL = in-memory only
+				  * (engine tests, fuzzing): commits succeed at once */
+	size_t max_leases;	 /* records of any state; 0 = 65536 */
 	unsigned max_per_client; /* taken records (offered/active) per client
-	                          * per subnet; 0 = 4 */
-	int64_t reclaim_grace;  /* seconds past expiry before reclaim; may be 0 */
+				  * per subnet; 0 = 4 */
+	int64_t reclaim_grace;	 /* seconds past expiry before reclaim; may be 0 */
 };
 
 struct lease_replay_stats {
@@ -124,10 +124,10 @@ struct lease_replay_stats {
 	uint64_t journal_records;  /* journal records applied */
 	uint64_t journal_skipped;  /* journal records already in the snapshot */
 	uint64_t truncated_bytes;  /* bytes cut off the journal tail */
-	bool corrupt;              /* bad record followed by more data (not a torn tail);
-	                            * the journal was copied to leases.journal.corrupt */
-	bool stale_tmp;            /* an interrupted compaction's temp file was removed */
-	uint64_t seq;              /* last seq after replay */
+	bool corrupt;		   /* bad record followed by more data (not a torn tail);
+				    * the journal was copied to leases.journal.corrupt */
+	bool stale_tmp;		   /* an interrupted compaction's temp file was removed */
+	uint64_t seq;		   /* last seq after replay */
 };
 
 struct lease_store; /* opaque */
@@ -147,8 +147,8 @@ const struct lease *lease_store_find_addr(const struct lease_store *s, uint32_t 
 /* The record with this client id (any state), in subnet_id (0 = any subnet).
  * Taken records (offered/active) are preferred over free ones; among equals
  * the highest seq wins. */
-const struct lease *lease_store_find_client_id(const struct lease_store *s, const uint8_t *id,
-					       size_t len, uint32_t subnet_id);
+const struct lease *lease_store_find_client_id(const struct lease_store *s, const uint8_t *id, size_t len,
+					       uint32_t subnet_id);
 /* Same by hardware address. */
 const struct lease *lease_store_find_hwaddr(const struct lease_store *s, uint8_t htype, uint8_t hlen,
 					    const uint8_t *chaddr, uint32_t subnet_id);
@@ -159,8 +159,8 @@ const struct lease *lease_store_find_hwaddr(const struct lease_store *s, uint8_t
 bool lease_store_is_taken(const struct lease_store *s, uint32_t addr);
 /* Lowest address in [first, last] (host order, inclusive) that is free and
  * whose free-pool owner is owner. -ENOSPC when there is none. */
-int lease_store_first_free(const struct lease_store *s, uint32_t first, uint32_t last,
-			   enum lease_owner owner, uint32_t *ret_addr);
+int lease_store_first_free(const struct lease_store *s, uint32_t first, uint32_t last, enum lease_owner owner,
+			   uint32_t *ret_addr);
 
 size_t lease_store_count(const struct lease_store *s); /* records, all states */
 /* Calls cb for every record, in no particular order. cb must not change
@@ -189,8 +189,7 @@ int64_t lease_store_remove(struct lease_store *s, uint32_t addr);
  * (journaled, survives restart). Default for every address: LOCAL.
  * -EINVAL if first > last or the span exceeds LEASE_POOL_SPAN_MAX. */
 #define LEASE_POOL_SPAN_MAX (1u << 24)
-int64_t lease_store_pool_set_owner(struct lease_store *s, uint32_t first, uint32_t last,
-				   enum lease_owner owner);
+int64_t lease_store_pool_set_owner(struct lease_store *s, uint32_t first, uint32_t last, enum lease_owner owner);
 enum lease_owner lease_store_pool_owner(const struct lease_store *s, uint32_t addr);
 
 /* Synchronous group commit: write the batch, fdatasync. 0 when the batch
@@ -207,11 +206,11 @@ bool lease_store_has_pending(const struct lease_store *s);
 
 /* Asynchronous commit. The token owns the batch buffer. */
 struct lease_flush {
-	int fd;            /* journal fd (borrowed from the store) */
-	uint8_t *buf;      /* owned by the token until flush_done */
+	int fd;	      /* journal fd (borrowed from the store) */
+	uint8_t *buf; /* owned by the token until flush_done */
 	size_t len;
-	uint64_t seq;      /* durable once this flush completes */
-	int result;        /* set by lease_flush_run */
+	uint64_t seq; /* durable once this flush completes */
+	int result;   /* set by lease_flush_run */
 };
 /* Take the current batch. Returns 1 when *ret holds work, 0 when there is
  * nothing to flush, -EBUSY when a flush is already in flight, -EIO when
@@ -247,11 +246,11 @@ enum lease_rec_type {
 };
 
 struct lease_rec {
-	uint8_t type;      /* enum lease_rec_type */
+	uint8_t type; /* enum lease_rec_type */
 	uint64_t seq;
-	struct lease lease; /* PUT: the record; REMOVE: only addr */
+	struct lease lease;   /* PUT: the record; REMOVE: only addr */
 	uint32_t first, last; /* POOL */
-	uint8_t owner;        /* POOL */
+	uint8_t owner;	      /* POOL */
 };
 
 #define LEASE_FILE_HEADER_LEN 32
@@ -268,13 +267,11 @@ typedef int (*lease_rec_fn)(const struct lease_rec *r, void *userdata);
  * record (the truncation point); *ret_base_seq the header's seq;
  * *ret_corrupt whether bytes remain after a bad record that itself was
  * complete. Returns the number of good records. Pure. */
-int64_t lease_file_parse(const uint8_t *buf, size_t len, enum lease_file_kind kind,
-			 lease_rec_fn cb, void *userdata, size_t *ret_good, uint64_t *ret_base_seq,
-			 bool *ret_corrupt);
+int64_t lease_file_parse(const uint8_t *buf, size_t len, enum lease_file_kind kind, lease_rec_fn cb, void *userdata,
+			 size_t *ret_good, uint64_t *ret_base_seq, bool *ret_corrupt);
 
 /* Encoders, used by the store and by tests to build files. */
-void lease_file_header_encode(uint8_t out[LEASE_FILE_HEADER_LEN], enum lease_file_kind kind,
-			      uint64_t seq);
+void lease_file_header_encode(uint8_t out[LEASE_FILE_HEADER_LEN], enum lease_file_kind kind, uint64_t seq);
 #define LEASE_REC_MAX (8 + 64 + LEASE_CLIENT_ID_MAX + LEASE_HOSTNAME_MAX)
 /* Encode r into out (at least LEASE_REC_MAX bytes); returns bytes written. */
 size_t lease_rec_encode(const struct lease_rec *r, uint8_t *out);

@@ -6,14 +6,14 @@
 #include <errno.h>
 #include <string.h>
 
-#define FILE_VERSION 1
-#define REC_VERSION 1
-#define REC_FIXED 64 /* PUT payload without client id and hostname */
+#define FILE_VERSION   1
+#define REC_VERSION    1
+#define REC_FIXED      64 /* PUT payload without client id and hostname */
 #define REC_REMOVE_LEN 16
-#define REC_POOL_LEN 24
+#define REC_POOL_LEN   24
 
-static const char magic_journal[8] = { 'I', 'R', 'L', 'E', 'A', 'S', 'E', 'J' };
-static const char magic_snapshot[8] = { 'I', 'R', 'L', 'E', 'A', 'S', 'E', 'S' };
+static const char magic_journal[8] = {'I', 'R', 'L', 'E', 'A', 'S', 'E', 'J'};
+static const char magic_snapshot[8] = {'I', 'R', 'L', 'E', 'A', 'S', 'E', 'S'};
 
 /* ---- CRC32C (Castagnoli), reflected, table-driven ---- */
 
@@ -196,9 +196,8 @@ static int rec_decode(const uint8_t *p, size_t len, struct lease_rec *r)
 		l->client_id_len = p[21];
 		uint8_t hn = p[22];
 		if (l->addr == 0 || l->state < LEASE_ACTIVE || l->state > LEASE_STATE_MAX ||
-		    l->owner > LEASE_OWNER_PEER || l->conflict > LEASE_CONFLICT_ADMIN ||
-		    l->hlen > LEASE_HWADDR_MAX || hn >= LEASE_HOSTNAME_MAX || p[23] ||
-		    len != (size_t)REC_FIXED + l->client_id_len + hn)
+		    l->owner > LEASE_OWNER_PEER || l->conflict > LEASE_CONFLICT_ADMIN || l->hlen > LEASE_HWADDR_MAX ||
+		    hn >= LEASE_HOSTNAME_MAX || p[23] || len != (size_t)REC_FIXED + l->client_id_len + hn)
 			return -EBADMSG;
 		l->start = (int64_t)get64(p + 24);
 		l->expiry = (int64_t)get64(p + 32);
@@ -223,7 +222,8 @@ static int rec_decode(const uint8_t *p, size_t len, struct lease_rec *r)
 		r->first = get32(p + 12);
 		r->last = get32(p + 16);
 		r->owner = p[20];
-		if (r->first > r->last || r->last - r->first >= LEASE_POOL_SPAN_MAX || r->owner > LEASE_OWNER_PEER || !zero(p + 21, 3))
+		if (r->first > r->last || r->last - r->first >= LEASE_POOL_SPAN_MAX || r->owner > LEASE_OWNER_PEER ||
+		    !zero(p + 21, 3))
 			return -EBADMSG;
 		return 0;
 	default:
@@ -231,8 +231,8 @@ static int rec_decode(const uint8_t *p, size_t len, struct lease_rec *r)
 	}
 }
 
-int64_t lease_file_parse(const uint8_t *buf, size_t len, enum lease_file_kind kind, lease_rec_fn cb,
-			 void *userdata, size_t *ret_good, uint64_t *ret_base_seq, bool *ret_corrupt)
+int64_t lease_file_parse(const uint8_t *buf, size_t len, enum lease_file_kind kind, lease_rec_fn cb, void *userdata,
+			 size_t *ret_good, uint64_t *ret_base_seq, bool *ret_corrupt)
 {
 	uint64_t base, last;
 	int64_t n = 0;

@@ -16,7 +16,7 @@
 struct Ironrack__V1__DhcpConfig;
 
 struct dhcp_loaded {
-	struct dhcp_config cfg; /* valid (dhcp_config_validate passed) */
+	struct dhcp_config cfg;		    /* valid (dhcp_config_validate passed) */
 	uint32_t external_probe_interval_s; /* 0 = no external DHCP detection */
 	uint64_t *vlan_ids;		    /* per cfg.ifaces[i]: the region's VLAN id */
 	void *arena;			    /* private */

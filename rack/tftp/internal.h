@@ -37,8 +37,8 @@ struct tftp_server {
 	unsigned max_transfers;
 	unsigned n_transfers;
 	struct tftp_xfer *xfers;
-	struct tftp_hook hook;	 /* take == NULL: no hook */
-	struct tftp_held *held;	 /* requests the hook keeps */
+	struct tftp_hook hook;	/* take == NULL: no hook */
+	struct tftp_held *held; /* requests the hook keeps */
 	unsigned n_held;
 	bool gso; /* UDP_SEGMENT works; cleared the first time the kernel refuses it */
 	/* Refusals are logged at most this many per second. */

@@ -42,8 +42,8 @@ struct tftp_server_conf {
 	const char *root;   /* boot root directory (must exist) */
 	unsigned max_transfers;
 	uint32_t max_blksize;
-	int nsfd;		/* network namespace for every socket (netns_open), -1 = our own */
-	const char *netns_name; /* for the log */
+	int nsfd;		      /* network namespace for every socket (netns_open), -1 = our own */
+	const char *netns_name;	      /* for the log */
 	const struct tftp_hook *hook; /* NULL: every request is a file under root */
 };
 

@@ -46,7 +46,6 @@ struct tftp_xfer {
 	char name[TFTP_NAME_LOGLEN];
 };
 
-
 static void xfer_free(struct tftp_xfer *x)
 {
 	struct tftp_server *s = x->srv;
