@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/db/db_internal.h"
 
 /* ---- the model a rack's DHCP config is built from ---- */
@@ -286,10 +287,10 @@ static int dhcp_db_cmp_str(const void *a, const void *b)
 /* Every address once, and every (client, subnet) of a grant once. */
 static bool dhcp_db_bulk_eligible(const struct dhcp_db_event *ev, size_t n)
 {
-	const char **keys = malloc((n ? n : 1) * sizeof(*keys));
-	char(*grants)[64] = malloc((n ? n : 1) * sizeof(*grants));
-	const char **gkeys = malloc((n ? n : 1) * sizeof(*gkeys));
-	bool ok = keys && grants && gkeys;
+	const char **keys = xreallocarray(NULL, n, sizeof(*keys));
+	char(*grants)[64] = xreallocarray(NULL, n, sizeof(*grants));
+	const char **gkeys = xreallocarray(NULL, n, sizeof(*gkeys));
+	bool ok = true;
 	size_t g = 0;
 
 	for (size_t i = 0; ok && i < n; i++) {
@@ -396,11 +397,7 @@ static int dhcp_db_bulk(struct db *db, const char *rack_id, struct dhcp_db_event
 	/* Grants the INSERT did not take: an unknown subnet, or an address
 	 * someone else holds. Rare; asked one by one for the message. */
 	size_t rows = (size_t)PQntuples(res);
-	const char **done = malloc((rows ? rows : 1) * sizeof(*done));
-	if (!done) {
-		PQclear(res);
-		return -ENOMEM;
-	}
+	const char **done = xreallocarray(NULL, rows, sizeof(*done));
 	for (size_t i = 0; i < rows; i++)
 		done[i] = PQgetvalue(res, (int)i, 0);
 	qsort(done, rows, sizeof(*done), dhcp_db_cmp_str);

@@ -7,7 +7,7 @@
  * value the racks would refuse.
  *
  * Errors as in region/db/net.h (struct net_err, -EINVAL/-ENOENT/-EEXIST/
- * -EIO/-ENOMEM). A refused call leaves the database as it was. */
+ * -EIO). A refused call leaves the database as it was. */
 #pragma once
 
 #include <stdbool.h>

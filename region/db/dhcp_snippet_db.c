@@ -110,11 +110,7 @@ static int snippet_query(struct db *db, const char *const p[5], struct dhcp_snip
 	if (r < 0)
 		return r;
 	size_t n = (size_t)PQntuples(res);
-	*ret = calloc(n + 1, sizeof(**ret));
-	if (!*ret) {
-		PQclear(res);
-		return net_err_set(err, -ENOMEM, NULL, "out of memory");
-	}
+	*ret = xcalloc(n + 1, sizeof(**ret));
 	for (size_t i = 0; i < n; i++)
 		snippet_from_row(res, (int)i, &(*ret)[i]);
 	*ret_n = n;
@@ -311,11 +307,7 @@ int dhcp_conflict_list(struct db *db, const char *rack, long limit, long offset,
 	if (r < 0)
 		return r;
 	size_t n = (size_t)PQntuples(res);
-	*ret = calloc(n + 1, sizeof(**ret));
-	if (!*ret) {
-		PQclear(res);
-		return net_err_set(err, -ENOMEM, NULL, "out of memory");
-	}
+	*ret = xcalloc(n + 1, sizeof(**ret));
 	for (size_t i = 0; i < n; i++) {
 		struct dhcp_conflict *c = &(*ret)[i];
 		int row = (int)i;

@@ -20,7 +20,6 @@
  *   -EPERM   a protected object (the default zone, a fabric's default VLAN)
  *   -ENOSPC  no free address
  *   -EIO     the database failed (db_last_error says why)
- *   -ENOMEM
  * A refused call leaves the database as it was. */
 #pragma once
 

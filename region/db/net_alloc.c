@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/util.h"
 #include "region/db/net_internal.h"
 
 /* Fresh views tried before giving up on a busy subnet. */
@@ -116,8 +117,8 @@ static int net_view_fill(struct db *db, const char *id, struct net_view *v, stru
 	size_t n = 0;
 	int r = net_view_query(db, sql_ranges, id, &res, &n, err);
 
-	v->ranges = r == 0 ? calloc(n + 1, sizeof(*v->ranges)) : NULL;
-	for (size_t i = 0; r == 0 && v->ranges && i < n; i++) {
+	v->ranges = r == 0 ? xcalloc(n + 1, sizeof(*v->ranges)) : NULL;
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct ipam_range *g = &v->ranges[i];
 		g->kind = strcmp(PQgetvalue(res, (int)i, 0), "dynamic") == 0 ? IPAM_RANGE_DYNAMIC : IPAM_RANGE_RESERVED;
 		if (net_addr_u128(PQgetvalue(res, (int)i, 1), fam, &g->first) < 0 ||
@@ -129,8 +130,8 @@ static int net_view_fill(struct db *db, const char *id, struct net_view *v, stru
 	res = NULL;
 	if (r == 0)
 		r = net_view_query(db, sql_used, id, &res, &n, err);
-	v->used = r == 0 ? calloc(n + 1, sizeof(*v->used)) : NULL;
-	for (size_t i = 0; r == 0 && v->used && i < n; i++) {
+	v->used = r == 0 ? xcalloc(n + 1, sizeof(*v->used)) : NULL;
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct ipam_used *u = &v->used[i];
 		u->holder_id = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
 		u->holder = net_holder_kind(PQgetvalue(res, (int)i, 2));
@@ -142,8 +143,8 @@ static int net_view_fill(struct db *db, const char *id, struct net_view *v, stru
 	res = NULL;
 	if (r == 0)
 		r = net_view_query(db, sql_excluded, id, &res, &n, err);
-	v->excluded = r == 0 ? calloc(n + 1, sizeof(*v->excluded)) : NULL;
-	for (size_t i = 0; r == 0 && v->excluded && i < n; i++)
+	v->excluded = r == 0 ? xcalloc(n + 1, sizeof(*v->excluded)) : NULL;
+	for (size_t i = 0; r == 0 && i < n; i++)
 		if (net_addr_u128(PQgetvalue(res, (int)i, 0), fam, &v->excluded[i]) < 0)
 			r = net_err_set(err, -EIO, NULL, "the database holds an address of another family");
 	v->v.n_excluded = n;
@@ -151,8 +152,8 @@ static int net_view_fill(struct db *db, const char *id, struct net_view *v, stru
 	res = NULL;
 	if (r == 0)
 		r = net_view_query(db, sql_neighbours, id, &res, &n, err);
-	v->neighbours = r == 0 ? calloc(n + 1, sizeof(*v->neighbours)) : NULL;
-	for (size_t i = 0; r == 0 && v->neighbours && i < n; i++) {
+	v->neighbours = r == 0 ? xcalloc(n + 1, sizeof(*v->neighbours)) : NULL;
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct ipam_neighbour *nb = &v->neighbours[i];
 		nb->last_seen = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
 		if (net_addr_u128(PQgetvalue(res, (int)i, 0), fam, &nb->addr) < 0)
@@ -160,8 +161,6 @@ static int net_view_fill(struct db *db, const char *id, struct net_view *v, stru
 	}
 	v->v.n_neighbours = n;
 	PQclear(res);
-	if (r == 0 && (!v->ranges || !v->used || !v->excluded || !v->neighbours))
-		r = net_err_set(err, -ENOMEM, NULL, "out of memory");
 	if (r < 0)
 		return r;
 	/* The engine wants every array sorted by u128; the used addresses

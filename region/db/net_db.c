@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/db/net_internal.h"
 
 static const struct net_kind_def *const net_defs[NET_KIND_N + 1] = {
@@ -159,32 +160,23 @@ void net_rows_done(struct net_rows *r)
 	r->n = 0;
 }
 
-static int net_rows_from(const PGresult *res, enum net_kind kind, size_t n_cols, struct net_rows *ret)
+static void net_rows_from(const PGresult *res, enum net_kind kind, size_t n_cols, struct net_rows *ret)
 {
 	size_t n = (size_t)PQntuples(res);
 
 	memset(ret, 0, sizeof(*ret));
 	ret->kind = kind;
 	ret->n_cols = n_cols;
-	ret->val = calloc(n * n_cols + 1, sizeof(char *));
-	if (!ret->val)
-		return -ENOMEM;
+	ret->val = xcalloc(n * n_cols + 1, sizeof(char *));
 	ret->n = n;
 	for (size_t r = 0; r < n; r++) {
 		for (size_t c = 0; c < n_cols; c++) {
-			if (PQgetisnull(res, (int)r, (int)c))
-				continue;
-			char *v = strdup(PQgetvalue(res, (int)r, (int)c));
-			if (!v) {
-				net_rows_done(ret);
-				return -ENOMEM;
-			}
-			ret->val[r * n_cols + c] = v;
+			if (!PQgetisnull(res, (int)r, (int)c))
+				ret->val[r * n_cols + c] = xstrdup(PQgetvalue(res, (int)r, (int)c));
 		}
 	}
 	if (n > 0)
 		ret->total = strtoll(PQgetvalue(res, 0, (int)n_cols), NULL, 10);
-	return 0;
 }
 
 static bool net_is_id(const char *s)
@@ -271,10 +263,8 @@ int net_list(struct db *db, enum net_kind kind, const struct net_query *q, struc
 	int r = net_exec(db, d->sql.list, 3 + (int)d->info.n_filters, p, &res, err);
 	if (r < 0)
 		return r;
-	r = net_rows_from(res, kind, d->info.n_cols, ret);
+	net_rows_from(res, kind, d->info.n_cols, ret);
 	PQclear(res);
-	if (r < 0)
-		return net_err_set(err, r, NULL, "out of memory");
 	/* Past the end: the count still says how many there are. */
 	if (ret->n == 0 && q->offset > 0) {
 		p[1] = "0";
@@ -301,10 +291,8 @@ int net_get(struct db *db, enum net_kind kind, int64_t id, struct net_rows *ret,
 	int r = net_exec(db, d->sql.list, 3 + (int)d->info.n_filters, p, &res, err);
 	if (r < 0)
 		return r;
-	r = net_rows_from(res, kind, d->info.n_cols, ret);
+	net_rows_from(res, kind, d->info.n_cols, ret);
 	PQclear(res);
-	if (r < 0)
-		return net_err_set(err, r, NULL, "out of memory");
 	if (ret->n == 0) {
 		net_rows_done(ret);
 		return net_err_set(err, -ENOENT, NULL, "%s %" PRId64 " not found", d->info.name, id);
@@ -380,7 +368,7 @@ int net_create(struct db *db, enum net_kind kind, int64_t parent, const struct n
 		PGresult *res;
 		r = net_exec(db, d->sql.insert, (int)n, p, &res, err);
 		if (r == 0) {
-			v = PQntuples(res) > 0 ? strdup(PQgetvalue(res, 0, 0)) : NULL;
+			v = PQntuples(res) > 0 ? xstrdup(PQgetvalue(res, 0, 0)) : NULL;
 			r = v ? 0 : net_err_set(err, -EIO, NULL, "the insert returned no row");
 			PQclear(res);
 		} else {

@@ -16,6 +16,7 @@
 
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #define PGPROC_DEFAULT_USER "ironrack"
 
@@ -77,11 +78,7 @@ int pgproc_user_resolve(const char *run_as, struct pgproc_user *u, char *err, si
 	 * would set it; that call is not allowed after fork(). */
 	int n = 0;
 	getgrouplist(u->name, u->gid, NULL, &n);
-	u->groups = calloc((size_t)n + 1, sizeof(gid_t));
-	if (!u->groups) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	u->groups = xcalloc((size_t)n + 1, sizeof(gid_t));
 	u->ngroups = n + 1;
 	if (getgrouplist(u->name, u->gid, u->groups, &u->ngroups) < 0) {
 		u->groups[0] = u->gid;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/db/db.h"
 #include "region/db/db_internal.h"
 
@@ -89,17 +90,11 @@ int db_rack_config_get_boot(struct db *db, const char *rack_id, uint64_t *ret_ve
 	if (PQntuples(res) != 1) {
 		r = -ENOENT;
 	} else {
-		*ret_settings_json = strdup(PQgetvalue(res, 0, 1));
-		r = *ret_settings_json ? 0 : -ENOMEM;
-		if (r == 0 && ret_boot_configs_json) {
-			*ret_boot_configs_json = strdup(PQgetvalue(res, 0, 2));
-			if (!*ret_boot_configs_json) {
-				free(*ret_settings_json);
-				*ret_settings_json = NULL;
-				r = -ENOMEM;
-			}
-		}
-		if (r == 0 && ret_version)
+		r = 0;
+		*ret_settings_json = xstrdup(PQgetvalue(res, 0, 1));
+		if (ret_boot_configs_json)
+			*ret_boot_configs_json = xstrdup(PQgetvalue(res, 0, 2));
+		if (ret_version)
 			*ret_version = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 	}
 	PQclear(res);
@@ -116,30 +111,21 @@ static int db_bytea_from(const char *text, uint8_t **ret, size_t *ret_len)
 	*ret_len = 0;
 	if (!raw)
 		return -ENOMEM;
-	uint8_t *buf = malloc(n ? n : 1);
-	if (buf) {
-		memcpy(buf, raw, n);
-		*ret = buf;
-		*ret_len = n;
-	}
+	uint8_t *buf = xmalloc(n);
+	memcpy(buf, raw, n);
+	*ret = buf;
+	*ret_len = n;
 	PQfreemem(raw);
-	return buf ? 0 : -ENOMEM;
+	return 0;
 }
 
 /* A bytea parameter in text form ("\x" + hex); malloc'd. */
 static char *db_bytea_param(const uint8_t *data, size_t len)
 {
-	static const char digits[] = "0123456789abcdef";
-	char *out = malloc(2 * len + 3);
-	if (!out)
-		return NULL;
+	char *out = xmalloc(2 * len + 3);
 	out[0] = '\\';
 	out[1] = 'x';
-	for (size_t i = 0; i < len; i++) {
-		out[2 + 2 * i] = digits[data[i] >> 4];
-		out[3 + 2 * i] = digits[data[i] & 15];
-	}
-	out[2 + 2 * len] = '\0';
+	hex_encode(data, len, out + 2);
 	return out;
 }
 
@@ -173,11 +159,9 @@ int db_rack_config_get_full(struct db *db, const char *rack_id, uint64_t version
 		return -ENOENT;
 	}
 	ret->version = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-	ret->settings_json = strdup(PQgetvalue(res, 0, 1));
-	ret->boot_configs_json = strdup(PQgetvalue(res, 0, 2));
-	r = ret->settings_json && ret->boot_configs_json ? 0 : -ENOMEM;
-	if (r == 0)
-		r = db_bytea_from(PQgetvalue(res, 0, 3), &ret->dhcp, &ret->dhcp_len);
+	ret->settings_json = xstrdup(PQgetvalue(res, 0, 1));
+	ret->boot_configs_json = xstrdup(PQgetvalue(res, 0, 2));
+	r = db_bytea_from(PQgetvalue(res, 0, 3), &ret->dhcp, &ret->dhcp_len);
 	PQclear(res);
 	if (r < 0)
 		db_rack_config_row_done(ret);
@@ -191,8 +175,6 @@ int db_rack_config_put_dhcp(struct db *db, const char *rack_id, const uint8_t *d
 	const char *p[] = { rack_id, hex };
 	char *v = NULL;
 
-	if (!hex)
-		return -ENOMEM;
 	int r = db_begin(db);
 	/* The rack row lock orders this against db_rack_config_put_boot. */
 	if (r == 0)
