@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/util.h"
 #include "region/db/infra_internal.h"
 
 int infra_fail(struct infra_err *err, int r, const char *field, const char *fmt, ...)
@@ -78,10 +79,8 @@ int infra_lock(struct db *db, const char *name, char ret_id[INFRA_ID_STRLEN], st
 /* "{a,b}" literal for a cidr[] parameter; *ret malloc'd. */
 static int pools_text(const struct ipprefix *pools, size_t n, char **ret)
 {
-	char *buf = malloc(2 + n * (IPPREFIX_STRLEN + 1) + 1), *o = buf;
+	char *buf = xmalloc(2 + n * (IPPREFIX_STRLEN + 1) + 1), *o = buf;
 
-	if (!buf)
-		return -ENOMEM;
 	*o++ = '{';
 	for (size_t i = 0; i < n; i++) {
 		char t[IPPREFIX_STRLEN];
@@ -121,9 +120,7 @@ int infra_pools_parse(const char *list, struct ipprefix **ret, size_t *ret_n)
 
 	for (const char *c = list; *c; c++)
 		n += *c == ' ';
-	struct ipprefix *pools = calloc(n ? n : 1, sizeof(*pools));
-	if (!pools)
-		return -ENOMEM;
+	struct ipprefix *pools = xcalloc(n, sizeof(*pools));
 	size_t k = 0;
 	for (const char *c = list; *c && k < n;) {
 		char t[IPPREFIX_STRLEN];
@@ -295,23 +292,19 @@ static const char infra_select[] =
     "FROM infrastructure i JOIN zone z ON z.id = i.zone_id JOIN fabric f ON f.id = i.fabric_id "
     "WHERE $1::text IS NULL OR i.name = $1 ORDER BY i.name";
 
-static char *dup_col(const PGresult *res, int row, int col, bool *oom)
+static char *dup_col(const PGresult *res, int row, int col)
 {
-	char *s = strdup(infra_val(res, row, col));
-	*oom |= !s;
-	return s;
+	return xstrdup(infra_val(res, row, col));
 }
 
 static int infra_from(const PGresult *res, int i, struct infra_row *row)
 {
-	bool oom = false;
-
 	memset(row, 0, sizeof(*row));
 	row->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-	row->name = dup_col(res, i, 1, &oom);
-	row->description = dup_col(res, i, 2, &oom);
-	row->zone = dup_col(res, i, 3, &oom);
-	row->fabric = dup_col(res, i, 4, &oom);
+	row->name = dup_col(res, i, 1);
+	row->description = dup_col(res, i, 2);
+	row->zone = dup_col(res, i, 3);
+	row->fabric = dup_col(res, i, 4);
 	row->revision = strtoll(PQgetvalue(res, i, 6), NULL, 10);
 	row->created_ms = strtoll(PQgetvalue(res, i, 7), NULL, 10);
 	row->updated_ms = strtoll(PQgetvalue(res, i, 8), NULL, 10);
@@ -320,8 +313,6 @@ static int infra_from(const PGresult *res, int i, struct infra_row *row)
 	row->n_staged_networks = strtoul(PQgetvalue(res, i, 11), NULL, 10);
 	row->n_deployed_arrays = strtoul(PQgetvalue(res, i, 12), NULL, 10);
 	row->n_deployed_networks = strtoul(PQgetvalue(res, i, 13), NULL, 10);
-	if (oom)
-		return -ENOMEM;
 	return infra_pools_parse(PQgetvalue(res, i, 5), &row->wan_pools, &row->n_wan_pools);
 }
 
@@ -334,8 +325,7 @@ int db_infra_list(struct db *db, struct infra_row **ret, size_t *ret_n)
 	if (r < 0)
 		return r;
 	int n = PQntuples(res);
-	struct infra_row *rows = calloc(n ? (size_t)n : 1, sizeof(*rows));
-	r = rows ? 0 : -ENOMEM;
+	struct infra_row *rows = xcalloc((size_t)n, sizeof(*rows));
 	for (int i = 0; i < n && r == 0; i++)
 		r = infra_from(res, i, &rows[i]);
 	PQclear(res);
@@ -456,7 +446,6 @@ static int load_arrays(struct db *db, const char *id, struct infra_row *row)
 {
 	const char *p[] = {id};
 	PGresult *res;
-	bool oom = false;
 	int r = db_exec(db,
 			"SELECT id, s_name, s_instances, s_ports, d_name, d_instances, d_ports "
 			"FROM infra_array WHERE infrastructure_id = $1::bigint ORDER BY id",
@@ -464,10 +453,9 @@ static int load_arrays(struct db *db, const char *id, struct infra_row *row)
 	if (r < 0)
 		return r;
 	int n = PQntuples(res);
-	row->staged.arrays = calloc((size_t)n + 1, sizeof(struct infra_array_row));
-	row->deployed.arrays = calloc((size_t)n + 1, sizeof(struct infra_array_row));
-	oom = !row->staged.arrays || !row->deployed.arrays;
-	for (int i = 0; i < n && !oom; i++) {
+	row->staged.arrays = xcalloc((size_t)n + 1, sizeof(struct infra_array_row));
+	row->deployed.arrays = xcalloc((size_t)n + 1, sizeof(struct infra_array_row));
+	for (int i = 0; i < n; i++) {
 		for (int d = 0; d < 2; d++) {
 			int c = 1 + 3 * d;
 			struct infra_design_rows *des = d ? &row->deployed : &row->staged;
@@ -475,13 +463,13 @@ static int load_arrays(struct db *db, const char *id, struct infra_row *row)
 				continue;
 			struct infra_array_row *a = &des->arrays[des->n_arrays++];
 			a->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-			a->name = dup_col(res, i, c, &oom);
+			a->name = dup_col(res, i, c);
 			a->instances = (uint32_t)strtoul(PQgetvalue(res, i, c + 1), NULL, 10);
 			a->ports = (uint32_t)strtoul(PQgetvalue(res, i, c + 2), NULL, 10);
 		}
 	}
 	PQclear(res);
-	return oom ? -ENOMEM : 0;
+	return 0;
 }
 
 static int load_drives(struct db *db, const char *id, struct infra_row *row)
@@ -494,32 +482,27 @@ static int load_drives(struct db *db, const char *id, struct infra_row *row)
 			1, p, &res);
 	if (r < 0)
 		return r;
-	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+	for (int i = 0; i < PQntuples(res); i++) {
 		int64_t array_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		for (int d = 0; d < 2 && r == 0; d++) {
+		for (int d = 0; d < 2; d++) {
 			struct infra_design_rows *des = d ? &row->deployed : &row->staged;
 			struct infra_array_row *a = (struct infra_array_row *)infra_rows_array(des, array_id);
 			if (PQgetvalue(res, i, 3 + d)[0] != 't' || !a)
 				continue;
-			struct infra_drive_row *n = realloc(a->drives, (a->n_drives + 1) * sizeof(*n));
-			if (!n) {
-				r = -ENOMEM;
-				break;
-			}
-			a->drives = n;
-			n[a->n_drives].id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-			n[a->n_drives++].size_gb = (uint32_t)strtoul(PQgetvalue(res, i, 2), NULL, 10);
+			a->drives = xreallocarray(a->drives, a->n_drives + 1, sizeof(*a->drives));
+			struct infra_drive_row *drive = &a->drives[a->n_drives++];
+			drive->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			drive->size_gb = (uint32_t)strtoul(PQgetvalue(res, i, 2), NULL, 10);
 		}
 	}
 	PQclear(res);
-	return r;
+	return 0;
 }
 
 static int load_instances(struct db *db, const char *id, struct infra_row *row)
 {
 	const char *p[] = {id};
 	PGresult *res;
-	bool oom = false;
 	int r = db_exec(db,
 			"SELECT i.array_id, i.idx, m.hostname FROM infra_instance i "
 			"JOIN infra_array a ON a.id = i.array_id LEFT JOIN machine m ON m.id = i.machine_id "
@@ -527,30 +510,24 @@ static int load_instances(struct db *db, const char *id, struct infra_row *row)
 			1, p, &res);
 	if (r < 0)
 		return r;
-	for (int i = 0; i < PQntuples(res) && !oom; i++) {
+	for (int i = 0; i < PQntuples(res); i++) {
 		struct infra_array_row *a = (struct infra_array_row *)infra_rows_array(
 		    &row->deployed, strtoll(PQgetvalue(res, i, 0), NULL, 10));
 		if (!a)
 			continue;
-		struct infra_instance_row *n = realloc(a->inst, (a->n_inst + 1) * sizeof(*n));
-		if (!n) {
-			oom = true;
-			break;
-		}
-		a->inst = n;
-		n[a->n_inst].index = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
-		n[a->n_inst].machine = PQgetisnull(res, i, 2) ? NULL : dup_col(res, i, 2, &oom);
-		a->n_inst++;
+		a->inst = xreallocarray(a->inst, a->n_inst + 1, sizeof(*a->inst));
+		struct infra_instance_row *inst = &a->inst[a->n_inst++];
+		inst->index = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+		inst->machine = PQgetisnull(res, i, 2) ? NULL : dup_col(res, i, 2);
 	}
 	PQclear(res);
-	return oom ? -ENOMEM : 0;
+	return 0;
 }
 
 static int load_networks(struct db *db, const char *id, struct infra_row *row)
 {
 	const char *p[] = {id};
 	PGresult *res;
-	bool oom = false;
 	int r = db_exec(db,
 			"SELECT n.id, n.s_name, n.s_type, n.d_name, n.d_type, coalesce(v.vid, 0) "
 			"FROM infra_network n LEFT JOIN infra_vlan_pool v ON v.network_id = n.id "
@@ -559,10 +536,9 @@ static int load_networks(struct db *db, const char *id, struct infra_row *row)
 	if (r < 0)
 		return r;
 	int n = PQntuples(res);
-	row->staged.networks = calloc((size_t)n + 1, sizeof(struct infra_network_row));
-	row->deployed.networks = calloc((size_t)n + 1, sizeof(struct infra_network_row));
-	oom = !row->staged.networks || !row->deployed.networks;
-	for (int i = 0; i < n && !oom; i++) {
+	row->staged.networks = xcalloc((size_t)n + 1, sizeof(struct infra_network_row));
+	row->deployed.networks = xcalloc((size_t)n + 1, sizeof(struct infra_network_row));
+	for (int i = 0; i < n; i++) {
 		for (int d = 0; d < 2; d++) {
 			int c = 1 + 2 * d;
 			struct infra_design_rows *des = d ? &row->deployed : &row->staged;
@@ -570,14 +546,14 @@ static int load_networks(struct db *db, const char *id, struct infra_row *row)
 				continue;
 			struct infra_network_row *net = &des->networks[des->n_networks++];
 			net->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-			net->name = dup_col(res, i, c, &oom);
+			net->name = dup_col(res, i, c);
 			infra_net_type_parse(PQgetvalue(res, i, c + 1), &net->type);
 			if (d)
 				net->vid = (uint32_t)strtoul(PQgetvalue(res, i, 5), NULL, 10);
 		}
 	}
 	PQclear(res);
-	return oom ? -ENOMEM : 0;
+	return 0;
 }
 
 static void gateway_set(struct infra_network_row *net)
@@ -605,21 +581,18 @@ static int load_blocks(struct db *db, const char *id, struct infra_row *row)
 			1, p, &res);
 	if (r < 0)
 		return r;
-	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+	for (int i = 0; i < PQntuples(res); i++) {
 		struct infra_network_row *net = (struct infra_network_row *)infra_rows_network(
 		    &row->deployed, strtoll(PQgetvalue(res, i, 0), NULL, 10));
 		if (!net)
 			continue;
-		struct infra_block_row *n = realloc(net->blocks, (net->n_blocks + 1) * sizeof(*n));
-		if (!n) {
-			r = -ENOMEM;
-			break;
-		}
-		net->blocks = n;
-		memset(&n[net->n_blocks], 0, sizeof(*n));
-		if (ipprefix_parse(PQgetvalue(res, i, 1), false, &n[net->n_blocks].prefix) < 0)
+		net->blocks = xreallocarray(net->blocks, net->n_blocks + 1, sizeof(*net->blocks));
+		struct infra_block_row *block = &net->blocks[net->n_blocks];
+		memset(block, 0, sizeof(*block));
+		if (ipprefix_parse(PQgetvalue(res, i, 1), false, &block->prefix) < 0)
 			continue;
-		n[net->n_blocks++].extra = strcmp(PQgetvalue(res, i, 2), "extra") == 0;
+		block->extra = strcmp(PQgetvalue(res, i, 2), "extra") == 0;
+		net->n_blocks++;
 	}
 	PQclear(res);
 	for (size_t i = 0; i < row->deployed.n_networks; i++)
@@ -639,11 +612,9 @@ static int load_conns(struct db *db, const char *id, struct infra_row *row)
 	if (r < 0)
 		return r;
 	int n = PQntuples(res);
-	row->staged.conns = calloc((size_t)n + 1, sizeof(struct infra_conn_row));
-	row->deployed.conns = calloc((size_t)n + 1, sizeof(struct infra_conn_row));
-	if (!row->staged.conns || !row->deployed.conns)
-		r = -ENOMEM;
-	for (int i = 0; i < n && r == 0; i++) {
+	row->staged.conns = xcalloc((size_t)n + 1, sizeof(struct infra_conn_row));
+	row->deployed.conns = xcalloc((size_t)n + 1, sizeof(struct infra_conn_row));
+	for (int i = 0; i < n; i++) {
 		for (int d = 0; d < 2; d++) {
 			struct infra_design_rows *des = d ? &row->deployed : &row->staged;
 			if (PQgetvalue(res, i, 3 + d)[0] != 't')

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/db/infra_internal.h"
 
 static void view_done(struct infra_view *v)
@@ -21,14 +22,12 @@ static void view_done(struct infra_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static int view_build(const struct infra_design_rows *rows, struct infra_view *v)
+static void view_build(const struct infra_design_rows *rows, struct infra_view *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->arrays = calloc(rows->n_arrays + 1, sizeof(*v->arrays));
-	v->networks = calloc(rows->n_networks + 1, sizeof(*v->networks));
-	v->conns = calloc(rows->n_conns + 1, sizeof(*v->conns));
-	if (!v->arrays || !v->networks || !v->conns)
-		return -ENOMEM;
+	v->arrays = xcalloc(rows->n_arrays + 1, sizeof(*v->arrays));
+	v->networks = xcalloc(rows->n_networks + 1, sizeof(*v->networks));
+	v->conns = xcalloc(rows->n_conns + 1, sizeof(*v->conns));
 	for (size_t i = 0; i < rows->n_arrays; i++) {
 		const struct infra_array_row *a = &rows->arrays[i];
 		v->arrays[i] = (struct infra_array){.id = a->id,
@@ -47,7 +46,6 @@ static int view_build(const struct infra_design_rows *rows, struct infra_view *v
 		    (struct infra_connection){.array_id = c->array_id, .port = c->port, .network_id = c->network_id};
 	}
 	v->d = (struct infra_design){v->arrays, rows->n_arrays, v->networks, rows->n_networks, v->conns, rows->n_conns};
-	return 0;
 }
 
 void infra_deploy_done(struct infra_deploy *d)
@@ -65,32 +63,22 @@ void infra_deploy_done(struct infra_deploy *d)
 struct infra_alloc *infra_alloc_push(struct infra_deploy *d, enum infra_alloc_kind kind, const char *network)
 {
 	struct infra_plan_result *o = d->out;
-	struct infra_alloc *n = realloc(o->allocs, (o->n_allocs + 1) * sizeof(*n));
 
-	if (!n)
-		return NULL;
-	o->allocs = n;
-	n = &n[o->n_allocs];
-	memset(n, 0, sizeof(*n));
-	n->kind = kind;
-	n->network = strdup(network ? network : "");
-	if (!n->network)
-		return NULL;
-	o->n_allocs++;
-	return n;
+	o->allocs = xreallocarray(o->allocs, o->n_allocs + 1, sizeof(*o->allocs));
+	struct infra_alloc *alloc = &o->allocs[o->n_allocs++];
+	memset(alloc, 0, sizeof(*alloc));
+	alloc->kind = kind;
+	alloc->network = xstrdup(network ? network : "");
+	return alloc;
 }
 
-static char *name_dup(const char *s, bool *oom)
+static char *name_dup(const char *s)
 {
-	char *c = strdup(s ? s : "");
-	*oom |= !c;
-	return c;
+	return xstrdup(s ? s : "");
 }
 
-static int action_describe(const struct infra_deploy *d, const struct plan_action *a, struct infra_action *o)
+static void action_describe(const struct infra_deploy *d, const struct plan_action *a, struct infra_action *o)
 {
-	bool oom = false;
-
 	memset(o, 0, sizeof(*o));
 	o->op = a->op;
 	o->object = a->object;
@@ -98,15 +86,15 @@ static int action_describe(const struct infra_deploy *d, const struct plan_actio
 	o->san_pruned = a->san_pruned;
 	if (a->object == PLAN_OBJ_NETWORK) {
 		const struct infra_network *n = a->network_new ? a->network_new : a->network_old;
-		o->name = name_dup(n->name, &oom);
+		o->name = name_dup(n->name);
 		o->type = n->type;
 		if (a->op == PLAN_OP_CHANGE && (a->changed & PLAN_CHANGED_NAME))
-			o->old_name = name_dup(a->network_old->name, &oom);
+			o->old_name = name_dup(a->network_old->name);
 	} else if (a->object == PLAN_OBJ_ARRAY) {
 		const struct infra_array *n = a->array_new ? a->array_new : a->array_old;
-		o->name = name_dup(n->name, &oom);
+		o->name = name_dup(n->name);
 		if (a->op == PLAN_OP_CHANGE && (a->changed & PLAN_CHANGED_NAME))
-			o->old_name = name_dup(a->array_old->name, &oom);
+			o->old_name = name_dup(a->array_old->name);
 		if (a->array_old) {
 			o->old_instances = a->array_old->instance_count;
 			o->old_ports = a->array_old->n_ports;
@@ -123,28 +111,22 @@ static int action_describe(const struct infra_deploy *d, const struct plan_actio
 		const struct infra_design_rows *rows = a->op == PLAN_OP_CREATE ? &d->row.staged : &d->row.deployed;
 		const struct infra_array_row *ar = infra_rows_array(rows, a->conn.array_id);
 		const struct infra_network_row *nr = infra_rows_network(rows, a->conn.network_id);
-		o->array = name_dup(ar ? ar->name : "?", &oom);
-		o->network = name_dup(nr ? nr->name : "?", &oom);
+		o->array = name_dup(ar ? ar->name : "?");
+		o->network = name_dup(nr ? nr->name : "?");
 		o->port = a->conn.port;
 		o->type = nr ? nr->type : INFRA_NET_LAN;
 	}
-	return oom ? -ENOMEM : 0;
 }
 
-static int actions_describe(struct infra_deploy *d)
+static void actions_describe(struct infra_deploy *d)
 {
 	struct infra_plan_result *o = d->out;
 
-	o->actions = calloc(d->plan.n + 1, sizeof(*o->actions));
-	if (!o->actions)
-		return -ENOMEM;
+	o->actions = xcalloc(d->plan.n + 1, sizeof(*o->actions));
 	for (size_t i = 0; i < d->plan.n; i++) {
-		int r = action_describe(d, &d->plan.actions[i], &o->actions[i]);
+		action_describe(d, &d->plan.actions[i], &o->actions[i]);
 		o->n_actions++;
-		if (r < 0)
-			return r;
 	}
-	return 0;
 }
 
 void db_infra_plan_result_done(struct infra_plan_result *r)
@@ -187,18 +169,17 @@ static int deploy_load(struct infra_deploy *d)
 		return -EIO;
 	}
 	snprintf(d->fabric_id, sizeof(d->fabric_id), "%s", PQgetvalue(res, 0, 0));
-	d->fabric = strdup(PQgetvalue(res, 0, 1));
+	d->fabric = xstrdup(PQgetvalue(res, 0, 1));
 	d->revision = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-	r = d->fabric ? infra_pools_parse(PQgetvalue(res, 0, 2), &d->pools, &d->n_pools) : -ENOMEM;
+	r = infra_pools_parse(PQgetvalue(res, 0, 2), &d->pools, &d->n_pools);
 	PQclear(res);
 	if (r == 0)
 		r = infra_design_load(d->db, d->id, &d->row);
-	if (r == 0)
-		r = view_build(&d->row.deployed, &d->dep);
-	if (r == 0)
-		r = view_build(&d->row.staged, &d->stg);
-	if (r == 0)
+	if (r == 0) {
+		view_build(&d->row.deployed, &d->dep);
+		view_build(&d->row.staged, &d->stg);
 		r = plan_compute(&d->dep.d, &d->stg.d, &d->plan, &perr);
+	}
 	if (r == -EINVAL)
 		/* Staged edits keep the designs valid; this is a bug or a
 		 * hand-edited database, not the caller's input. */
@@ -487,10 +468,10 @@ static int plan_or_deploy(struct db *db, const char *infra, bool commit, struct 
 	int r = db_begin(db);
 	if (r == 0)
 		r = deploy_load(&d);
-	if (r == 0)
-		r = actions_describe(&d);
-	if (r == 0)
+	if (r == 0) {
+		actions_describe(&d);
 		r = deploy_apply(&d);
+	}
 	bool empty = ret->n_actions == 0 && ret->n_allocs == 0;
 	if (r == 0 && commit && !empty) {
 		r = deploy_record(&d);
@@ -565,20 +546,14 @@ void db_infra_history_free(struct infra_history_row *rows, size_t n)
 	free(rows);
 }
 
-static int history_step_add(struct infra_history_row *h, const PGresult *res, int i)
+static void history_step_add(struct infra_history_row *h, const PGresult *res, int i)
 {
-	struct infra_history_step *n = realloc(h->steps, (h->n_steps + 1) * sizeof(*n));
-	bool oom = false;
-
-	if (!n)
-		return -ENOMEM;
-	h->steps = n;
-	n = &n[h->n_steps++];
-	n->op = name_dup(PQgetvalue(res, i, 3), &oom);
-	n->object = name_dup(PQgetvalue(res, i, 4), &oom);
-	n->subject = name_dup(PQgetvalue(res, i, 5), &oom);
-	n->detail = name_dup(PQgetvalue(res, i, 6), &oom);
-	return oom ? -ENOMEM : 0;
+	h->steps = xreallocarray(h->steps, h->n_steps + 1, sizeof(*h->steps));
+	struct infra_history_step *step = &h->steps[h->n_steps++];
+	step->op = name_dup(PQgetvalue(res, i, 3));
+	step->object = name_dup(PQgetvalue(res, i, 4));
+	step->subject = name_dup(PQgetvalue(res, i, 5));
+	step->detail = name_dup(PQgetvalue(res, i, 6));
 }
 
 int db_infra_history(struct db *db, const char *infra, size_t limit, struct infra_history_row **ret, size_t *ret_n,
@@ -607,23 +582,18 @@ int db_infra_history(struct db *db, const char *infra, size_t limit, struct infr
 	if (r < 0)
 		return r;
 	int n = PQntuples(res);
-	struct infra_history_row *rows = calloc((size_t)n + 1, sizeof(*rows));
+	struct infra_history_row *rows = xcalloc((size_t)n + 1, sizeof(*rows));
 	size_t count = 0;
-	r = rows ? 0 : -ENOMEM;
-	for (int i = 0; i < n && r == 0; i++) {
+	for (int i = 0; i < n; i++) {
 		int64_t rev = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 		if (count == 0 || rows[count - 1].revision != rev) {
 			rows[count].revision = rev;
 			rows[count].deployed_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
 			count++;
 		}
-		r = history_step_add(&rows[count - 1], res, i);
+		history_step_add(&rows[count - 1], res, i);
 	}
 	PQclear(res);
-	if (r < 0) {
-		db_infra_history_free(rows, count);
-		return r;
-	}
 	*ret = rows;
 	*ret_n = count;
 	return 0;

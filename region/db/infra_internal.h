@@ -78,7 +78,7 @@ struct infra_deploy {
 	struct infra_err *err;
 };
 
-/* Append an allocation to d->out; NULL when out of memory. */
+/* Append an allocation to d->out; never NULL (it points into d->out). */
 struct infra_alloc *infra_alloc_push(struct infra_deploy *d, enum infra_alloc_kind kind, const char *network);
 void infra_deploy_done(struct infra_deploy *d);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/db/infra_internal.h"
 #include "region/ipam/wan.h"
 
@@ -43,9 +44,7 @@ int infra_vlan_take(struct infra_deploy *d, const char *net_id, const char *name
 				  name);
 	if (r == 0) {
 		struct infra_alloc *a = infra_alloc_push(d, INFRA_ALLOC_VLAN, name);
-		if (a)
-			a->vid = (uint32_t)strtoul(v, NULL, 10);
-		r = a ? 0 : -ENOMEM;
+		a->vid = (uint32_t)strtoul(v, NULL, 10);
 	}
 	free(v);
 	return r;
@@ -63,9 +62,7 @@ int infra_vlan_release(struct infra_deploy *d, const char *net_id, const char *n
 		return 0;
 	if (r == 0) {
 		struct infra_alloc *a = infra_alloc_push(d, INFRA_ALLOC_VLAN_RELEASE, name);
-		if (a)
-			a->vid = (uint32_t)strtoul(v, NULL, 10);
-		r = a ? 0 : -ENOMEM;
+		a->vid = (uint32_t)strtoul(v, NULL, 10);
 	}
 	free(v);
 	return r;
@@ -79,12 +76,8 @@ int infra_blocks_release(struct infra_deploy *d, const char *net_id, const char 
 			&res);
 	if (r < 0)
 		return r;
-	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+	for (int i = 0; i < PQntuples(res); i++) {
 		struct infra_alloc *a = infra_alloc_push(d, INFRA_ALLOC_BLOCK_RELEASE, name);
-		if (!a) {
-			r = -ENOMEM;
-			break;
-		}
 		ipprefix_parse(PQgetvalue(res, i, 0), false, &a->block);
 		a->extra = strcmp(PQgetvalue(res, i, 1), "extra") == 0;
 	}
@@ -99,9 +92,7 @@ static int taken_load(struct infra_deploy *d, struct ipprefix **ret, size_t *ret
 	size_t len = 3 + d->n_pools * (IPPREFIX_STRLEN + 1);
 	PGresult *res;
 
-	pools = malloc(len);
-	if (!pools)
-		return -ENOMEM;
+	pools = xmalloc(len);
 	size_t used = (size_t)snprintf(pools, len, "{");
 	for (size_t i = 0; i < d->n_pools; i++) {
 		char t[IPPREFIX_STRLEN];
@@ -116,14 +107,12 @@ static int taken_load(struct infra_deploy *d, struct ipprefix **ret, size_t *ret
 	if (r < 0)
 		return r;
 	int n = PQntuples(res);
-	struct ipprefix *taken = calloc((size_t)n + 1, sizeof(*taken));
+	struct ipprefix *taken = xcalloc((size_t)n + 1, sizeof(*taken));
 	size_t k = 0;
-	for (int i = 0; taken && i < n; i++)
+	for (int i = 0; i < n; i++)
 		if (ipprefix_parse(PQgetvalue(res, i, 0), false, &taken[k]) == 0)
 			k++;
 	PQclear(res);
-	if (!taken)
-		return -ENOMEM;
 	*ret = taken;
 	*ret_n = k;
 	return 0;
@@ -168,11 +157,8 @@ int infra_wan_first_block(struct infra_deploy *d, const char *net_id, const char
 	if (r < 0 || wp.n != 1)
 		return r < 0 ? r : -EIO;
 	r = block_insert(d, net_id, &wp.actions[0].block, false);
-	struct infra_alloc *a = r == 0 ? infra_alloc_push(d, INFRA_ALLOC_BLOCK_ADD, name) : NULL;
-	if (r == 0 && !a)
-		r = -ENOMEM;
-	if (a)
-		a->block = wp.actions[0].block;
+	if (r == 0)
+		infra_alloc_push(d, INFRA_ALLOC_BLOCK_ADD, name)->block = wp.actions[0].block;
 	return r;
 }
 
@@ -211,8 +197,6 @@ static int wan_apply(struct infra_deploy *d, const char *net_id, const char *nam
 			r = db_exec(d->db, "UPDATE infra_wan_block SET prefix = $2 WHERE id = $1::bigint", 2, p, NULL);
 			a = r == 0 ? infra_alloc_push(d, INFRA_ALLOC_BLOCK_GROW, name) : NULL;
 		}
-		if (r == 0 && !a)
-			return -ENOMEM;
 		if (a) {
 			a->from = wa->from;
 			a->block = wa->block;
@@ -242,16 +226,15 @@ int infra_wan_grow(struct infra_deploy *d, const struct infra_network_row *net)
 	if (r < 0)
 		return r;
 	int n = PQntuples(res);
-	blocks = calloc((size_t)n + 1, sizeof(*blocks));
-	ids = calloc((size_t)n + 1, sizeof(*ids));
-	for (int i = 0; blocks && ids && i < n; i++) {
+	blocks = xcalloc((size_t)n + 1, sizeof(*blocks));
+	ids = xcalloc((size_t)n + 1, sizeof(*ids));
+	for (int i = 0; i < n; i++) {
 		snprintf(ids[n_blocks], INFRA_ID_STRLEN, "%s", PQgetvalue(res, i, 0));
 		if (ipprefix_parse(PQgetvalue(res, i, 1), false, &blocks[n_blocks]) == 0)
 			n_blocks++;
 	}
 	PQclear(res);
-	r = blocks && ids ? 0 : -ENOMEM;
-	if (r == 0 && n_blocks == 0)
+	if (n_blocks == 0)
 		r = -EIO; /* every deployed WAN got its first block */
 	if (r == 0)
 		r = taken_load(d, &taken, &n_taken);
@@ -403,10 +386,8 @@ int db_infra_subnets(struct db *db, const char *infra, const char *network, stru
 		r = infra_fail(err, -EINVAL, "network", "network \"%s\" is a %s network; only a WAN gets subnets",
 			       network, infra_net_type_name(net->type));
 	if (r == 0) {
-		*ret = calloc(net->n_blocks + 1, sizeof(**ret));
-		if (!*ret)
-			r = -ENOMEM;
-		else if (net->n_blocks)
+		*ret = xcalloc(net->n_blocks + 1, sizeof(**ret));
+		if (net->n_blocks)
 			memcpy(*ret, net->blocks, net->n_blocks * sizeof(**ret));
 		*ret_n = net->n_blocks;
 	}
