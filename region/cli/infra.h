@@ -37,7 +37,7 @@ int cli_cmd_infra_history(struct cli *cli, char **argv, size_t argc);
  * that does not fit len. */
 int cli_infra_port_split(const char *arg, char *array, size_t len, const char **ret_port);
 
-/* Tables from the API's JSON. 0, or -errno (out of memory, write error). */
+/* Tables from the API's JSON. 0, or -errno (a write error). */
 int cli_infra_list_print(const json_t *infrastructures, FILE *out);
 int cli_infra_show_print(const json_t *infra, FILE *out);
 /* A plan (deployed: the answer of deploy) as "ACTION OBJECT NAME DETAIL". */

@@ -47,7 +47,7 @@ int cli_infra_list_print(const json_t *list, FILE *out)
 	const json_t *o;
 
 	if (cli_table_init(&t, headers, 7) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	json_array_foreach(list, i, o)
 	{
 		char rev[24], dep[48], stg[48];
@@ -92,7 +92,7 @@ static int arrays_print(const json_t *arrays, bool deployed, FILE *out)
 	if (json_array_size(arrays) == 0)
 		return fprintf(out, "  no instance arrays\n") < 0 ? -EIO : 0;
 	if (cli_table_init(&t, headers, 5) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	json_array_foreach(arrays, i, a)
 	{
 		char count[24], ports[24], drives[256];
@@ -126,7 +126,7 @@ static int networks_print(const json_t *nets, bool deployed, FILE *out)
 	if (json_array_size(nets) == 0)
 		return fprintf(out, "  no networks\n") < 0 ? -EIO : 0;
 	if (cli_table_init(&t, deployed ? deployed_h : staged_h, deployed ? 6 : 3) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	json_array_foreach(nets, i, n)
 	{
 		char vid[16], subnets[512];
@@ -150,7 +150,7 @@ static int conns_print(const json_t *conns, FILE *out)
 	if (json_array_size(conns) == 0)
 		return fprintf(out, "  no connections\n") < 0 ? -EIO : 0;
 	if (cli_table_init(&t, headers, 3) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	json_array_foreach(conns, i, c)
 	{
 		char port[160];
@@ -193,7 +193,7 @@ int cli_infra_show_print(const json_t *o, FILE *out)
 	    {"WAN pools:", pools},	{"Revision:", rev},
 	};
 	if (cli_table_init(&t, NULL, 2) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		cli_table_add(&t, rows[i]);
 	int r = table_flush(&t, out);
@@ -275,7 +275,7 @@ int cli_infra_plan_print(const json_t *plan, bool deployed, FILE *out)
 		fprintf(out, "Plan for %s (revision %lld -> %lld):\n", infra, jint(plan, "revision"),
 			jint(plan, "revision") + 1);
 	if (cli_table_init(&t, headers, 4) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	json_array_foreach(actions, i, a)
 	{
 		char name[384], detail[384], object[64];
@@ -303,7 +303,7 @@ int cli_infra_subnets_print(const json_t *subnets, FILE *out)
 	const json_t *s;
 
 	if (cli_table_init(&t, headers, 2) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	json_array_foreach(subnets, i, s)
 	{
 		const char *row[] = {jstr(s, "prefix"), jstr(s, "kind")};
@@ -327,7 +327,7 @@ int cli_infra_history_print(const json_t *history, FILE *out)
 			    jstr(d, "deployed_at") ? jstr(d, "deployed_at") : "?") < 0)
 			return -EIO;
 		if (cli_table_init(&t, NULL, 5) < 0)
-			return -ENOMEM;
+			return -EINVAL;
 		json_array_foreach(json_object_get(d, "steps"), k, st)
 		{
 			const char *detail = jstr(st, "detail");

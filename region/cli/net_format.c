@@ -202,7 +202,7 @@ int cli_net_table_print(const struct cli_net_group *g, const json_t *items, int6
 		row[c] = cells[c];
 	}
 	if (cli_table_init(&t, headers, g->n_cols) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	json_array_foreach(items, i, o)
 	{
 		for (size_t c = 0; c < g->n_cols; c++)
@@ -222,7 +222,7 @@ int cli_net_object_print(const json_t *o, int64_t now_ms, FILE *out)
 	char label[80], cell[1024];
 
 	if (cli_table_init(&t, NULL, 2) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	json_object_foreach((json_t *)o, key, v)
 	{
 		struct cli_net_col c = {key, key, json_is_array(v) ? CLI_NF_LIST : CLI_NF_TEXT};

@@ -140,7 +140,7 @@ static int rack_ifaces_print(const json_t *ifaces)
 		return 0;
 	}
 	if (cli_table_init(&t, headers, 5) < 0)
-		return -ENOMEM;
+		return -EINVAL;
 	json_array_foreach(ifaces, i, ifc)
 	{
 		size_t used = 0;
