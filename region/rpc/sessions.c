@@ -61,11 +61,12 @@ struct rack_session {
 	/* db_rack_seen: one job queued at a time; again = another heartbeat
 	 * came meanwhile. */
 	bool seen_queued, seen_again;
+	bool started; /* checked, welcomed: counted in n, told to features */
 };
 
 static bool session_is_live(const struct rack_session *s)
 {
-	return !s->closed && !s->check;
+	return !s->closed && s->started;
 }
 
 struct rack_session *region_session_of_rack(struct region *r, const char *rack_id)
@@ -373,7 +374,7 @@ static void session_on_message(struct rpc_stream *stream, ProtobufCMessage *msg,
 	struct rack_session *s = arg;
 	if (s->closed)
 		return;
-	if (!s->check) {
+	if (s->started) {
 		session_dispatch(s, (const Ironrack__V1__RackMessage *)msg);
 		return;
 	}
@@ -437,7 +438,7 @@ static void session_start(struct rack_session *s)
 		rpc_stream_close(old->stream, RPC_ABORTED, "replaced by a newer session");
 		r->racks->n--;
 	}
-	s->check = NULL;
+	s->started = true;
 	r->racks->n++;
 	s->last_heartbeat_us = clock_mono_us();
 	seen_submit(r, s->rack_id, s->serial, true);
@@ -464,6 +465,7 @@ static void session_checked(void *arg, int status)
 	free(c);
 	if (!s)
 		return; /* the stream ended while we checked */
+	s->check = NULL;
 	if (status != RPC_OK) {
 		s->closed = true;
 		rpc_stream_close(s->stream, status,
@@ -479,7 +481,7 @@ static void session_on_close(struct rpc_stream *stream, int status, const char *
 	struct region *r = s->r;
 	struct region_racks *rr = r->racks;
 	bool was_live = session_is_live(s);
-	bool started = !s->check;
+	bool started = s->started;
 	if (s->check)
 		s->check->s = NULL;
 	s->closed = true;
