@@ -39,143 +39,143 @@ struct work_pool {
 	unsigned n_threads;
 };
 
-static void queue_push(struct work_queue *q, struct work_item *it)
+static void queue_push(struct work_queue *q, struct work_item *item)
 {
-	it->next = NULL;
+	item->next = NULL;
 	if (q->tail)
-		q->tail->next = it;
+		q->tail->next = item;
 	else
-		q->head = it;
-	q->tail = it;
+		q->head = item;
+	q->tail = item;
 }
 
 static struct work_item *queue_pop(struct work_queue *q)
 {
-	struct work_item *it = q->head;
-	if (it) {
-		q->head = it->next;
+	struct work_item *item = q->head;
+	if (item) {
+		q->head = item->next;
 		if (!q->head)
 			q->tail = NULL;
 	}
-	return it;
+	return item;
 }
 
 static void *work_thread(void *arg)
 {
-	struct work_pool *p = arg;
-	pthread_mutex_lock(&p->lock);
+	struct work_pool *pool = arg;
+	pthread_mutex_lock(&pool->lock);
 	for (;;) {
-		while (!p->stopping && !p->todo.head)
-			pthread_cond_wait(&p->cond, &p->lock);
-		if (p->stopping)
+		while (!pool->stopping && !pool->todo.head)
+			pthread_cond_wait(&pool->cond, &pool->lock);
+		if (pool->stopping)
 			break;
-		struct work_item *it = queue_pop(&p->todo);
-		pthread_mutex_unlock(&p->lock);
-		it->fn(it->arg);
-		pthread_mutex_lock(&p->lock);
-		bool first = !p->done.head;
-		queue_push(&p->done, it);
+		struct work_item *item = queue_pop(&pool->todo);
+		pthread_mutex_unlock(&pool->lock);
+		item->fn(item->arg);
+		pthread_mutex_lock(&pool->lock);
+		bool first = !pool->done.head;
+		queue_push(&pool->done, item);
 		if (first) {
 			uint64_t one = 1;
-			ssize_t w = write(p->efd, &one, sizeof(one));
+			ssize_t w = write(pool->efd, &one, sizeof(one));
 			(void)w; /* the counter cannot overflow at one write per batch */
 		}
 	}
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&pool->lock);
 	return NULL;
 }
 
 static void work_deliver(evutil_socket_t fd, short what, void *arg)
 {
-	struct work_pool *p = arg;
+	struct work_pool *pool = arg;
 	uint64_t n;
-	ssize_t r = read(p->efd, &n, sizeof(n));
+	ssize_t r = read(pool->efd, &n, sizeof(n));
 	(void)r;
-	pthread_mutex_lock(&p->lock);
-	struct work_queue q = p->done;
-	p->done.head = p->done.tail = NULL;
-	pthread_mutex_unlock(&p->lock);
-	struct work_item *it;
-	while ((it = queue_pop(&q)) != NULL) {
-		p->pending--;
-		it->done(it->arg, false);
-		free(it);
+	pthread_mutex_lock(&pool->lock);
+	struct work_queue q = pool->done;
+	pool->done.head = pool->done.tail = NULL;
+	pthread_mutex_unlock(&pool->lock);
+	struct work_item *item;
+	while ((item = queue_pop(&q)) != NULL) {
+		pool->pending--;
+		item->done(item->arg, false);
+		free(item);
 	}
 }
 
 int work_pool_new(struct event_base *base, unsigned threads, struct work_pool **ret)
 {
-	struct work_pool *p = xcalloc(1, sizeof(*p));
+	struct work_pool *pool = xcalloc(1, sizeof(*pool));
 	if (threads == 0)
 		threads = 1;
 	if (threads > WORK_THREADS_MAX)
 		threads = WORK_THREADS_MAX;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p->efd < 0) {
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->cond, NULL);
+	pool->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (pool->efd < 0) {
 		int rc = -errno;
-		free(p);
+		free(pool);
 		return rc;
 	}
-	p->ev = event_new(base, p->efd, EV_READ | EV_PERSIST, work_deliver, p);
-	if (!p->ev)
+	pool->ev = event_new(base, pool->efd, EV_READ | EV_PERSIST, work_deliver, pool);
+	if (!pool->ev)
 		oom_abort(0); /* libevent's only failure for a valid fd */
-	event_add(p->ev, NULL);
+	event_add(pool->ev, NULL);
 	/* Signals belong to the loop thread (libevent's evsignal). */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < threads; i++) {
-		if (pthread_create(&p->threads[i], NULL, work_thread, p) != 0)
+		if (pthread_create(&pool->threads[i], NULL, work_thread, pool) != 0)
 			break;
-		p->n_threads++;
+		pool->n_threads++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (p->n_threads == 0) {
-		work_pool_free(p);
+	if (pool->n_threads == 0) {
+		work_pool_free(pool);
 		return -EAGAIN;
 	}
-	*ret = p;
+	*ret = pool;
 	return 0;
 }
 
-void work_pool_free(struct work_pool *p)
+void work_pool_free(struct work_pool *pool)
 {
-	if (!p)
+	if (!pool)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stopping = true;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-	for (unsigned i = 0; i < p->n_threads; i++)
-		pthread_join(p->threads[i], NULL);
-	struct work_item *it;
-	while ((it = queue_pop(&p->done)) != NULL || (it = queue_pop(&p->todo)) != NULL) {
-		it->done(it->arg, true);
-		free(it);
+	pthread_mutex_lock(&pool->lock);
+	pool->stopping = true;
+	pthread_cond_broadcast(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
+	for (unsigned i = 0; i < pool->n_threads; i++)
+		pthread_join(pool->threads[i], NULL);
+	struct work_item *item;
+	while ((item = queue_pop(&pool->done)) != NULL || (item = queue_pop(&pool->todo)) != NULL) {
+		item->done(item->arg, true);
+		free(item);
 	}
-	event_free(p->ev);
-	close(p->efd);
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
-	free(p);
+	event_free(pool->ev);
+	close(pool->efd);
+	pthread_cond_destroy(&pool->cond);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool);
 }
 
-void work_submit(struct work_pool *p, work_fn fn, work_done_fn done, void *arg)
+void work_submit(struct work_pool *pool, work_fn fn, work_done_fn done, void *arg)
 {
-	struct work_item *it = xcalloc(1, sizeof(*it));
-	it->fn = fn;
-	it->done = done;
-	it->arg = arg;
-	p->pending++;
-	pthread_mutex_lock(&p->lock);
-	queue_push(&p->todo, it);
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	struct work_item *item = xcalloc(1, sizeof(*item));
+	item->fn = fn;
+	item->done = done;
+	item->arg = arg;
+	pool->pending++;
+	pthread_mutex_lock(&pool->lock);
+	queue_push(&pool->todo, item);
+	pthread_cond_signal(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
 }
 
-unsigned work_pending(const struct work_pool *p)
+unsigned work_pending(const struct work_pool *pool)
 {
-	return p->pending;
+	return pool->pending;
 }

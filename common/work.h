@@ -25,8 +25,8 @@ typedef void (*work_done_fn)(void *arg, bool cancelled);
 int work_pool_new(struct event_base *base, unsigned threads, struct work_pool **ret);
 /* Waits for running jobs, then calls done(arg, true) on the calling thread
  * for every job not yet delivered. NULL is fine. */
-void work_pool_free(struct work_pool *p);
+void work_pool_free(struct work_pool *pool);
 /* Queue a job. Call from the loop thread. */
-void work_submit(struct work_pool *p, work_fn fn, work_done_fn done, void *arg);
+void work_submit(struct work_pool *pool, work_fn fn, work_done_fn done, void *arg);
 /* Jobs queued or running, not yet delivered. */
-unsigned work_pending(const struct work_pool *p);
+unsigned work_pending(const struct work_pool *pool);
