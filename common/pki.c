@@ -78,12 +78,19 @@ static int bio_to_string(BIO *bio, char **ret)
 	return 0;
 }
 
+/* OpenSSL's BIO constructors fail only when out of memory. */
+static BIO *bio_new(const BIO_METHOD *type)
+{
+	BIO *bio = BIO_new(type);
+	if (!bio)
+		oom_abort(0);
+	return bio;
+}
+
 static int key_to_pem(EVP_PKEY *key, char **ret)
 {
 	/* secmem: the buffer holding the private key is wiped when freed. */
-	BIO *bio = BIO_new(BIO_s_secmem());
-	if (!bio)
-		return -ENOMEM;
+	BIO *bio = bio_new(BIO_s_secmem());
 	int r = -EIO;
 	if (PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1)
 		r = bio_to_string(bio, ret);
@@ -93,9 +100,7 @@ static int key_to_pem(EVP_PKEY *key, char **ret)
 
 static int cert_to_pem(X509 *cert, char **ret)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	if (!bio)
-		return -ENOMEM;
+	BIO *bio = bio_new(BIO_s_mem());
 	int r = PEM_write_bio_X509(bio, cert) == 1 ? bio_to_string(bio, ret) : -EIO;
 	BIO_free(bio);
 	return r;
@@ -103,9 +108,7 @@ static int cert_to_pem(X509 *cert, char **ret)
 
 static int csr_to_pem(X509_REQ *req, char **ret)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	if (!bio)
-		return -ENOMEM;
+	BIO *bio = bio_new(BIO_s_mem());
 	int r = PEM_write_bio_X509_REQ(bio, req) == 1 ? bio_to_string(bio, ret) : -EIO;
 	BIO_free(bio);
 	return r;
@@ -113,7 +116,10 @@ static int csr_to_pem(X509_REQ *req, char **ret)
 
 static BIO *pem_bio_new(const char *pem)
 {
-	return BIO_new_mem_buf(pem, -1);
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	if (!bio)
+		oom_abort(0);
+	return bio;
 }
 
 static int key_from_pem(const char *pem, EVP_PKEY **ret)
@@ -121,8 +127,6 @@ static int key_from_pem(const char *pem, EVP_PKEY **ret)
 	if (!pem)
 		return -EINVAL;
 	BIO *bio = pem_bio_new(pem);
-	if (!bio)
-		return -ENOMEM;
 	*ret = PEM_read_bio_PrivateKey(bio, NULL, pem_no_password, NULL);
 	BIO_free(bio);
 	return *ret ? 0 : -EBADMSG;
@@ -133,8 +137,6 @@ static int cert_from_pem(const char *pem, X509 **ret)
 	if (!pem)
 		return -EINVAL;
 	BIO *bio = pem_bio_new(pem);
-	if (!bio)
-		return -ENOMEM;
 	*ret = PEM_read_bio_X509(bio, NULL, pem_no_password, NULL);
 	BIO_free(bio);
 	return *ret ? 0 : -EBADMSG;
@@ -145,8 +147,6 @@ static int csr_from_pem(const char *pem, X509_REQ **ret)
 	if (!pem)
 		return -EINVAL;
 	BIO *bio = pem_bio_new(pem);
-	if (!bio)
-		return -ENOMEM;
 	*ret = PEM_read_bio_X509_REQ(bio, NULL, pem_no_password, NULL);
 	BIO_free(bio);
 	return *ret ? 0 : -EBADMSG;
