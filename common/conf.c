@@ -185,8 +185,14 @@ static int set_endpoint(const struct conf_ctx *ctx, const struct conf_key *k, ch
 	/* host[] holds any valid name, so -ENAMETOOLONG cannot happen here. */
 	if (r < 0)
 		return bad_value(ctx, k, v, "is not an endpoint (expected host:port)");
-	/* Daemons have no sensible default port for each other: say it. */
-	if (port == 0)
+	/* Daemons have no sensible default port for each other: say it. A
+	 * listener may ask for any free port with an explicit ":0" (tests,
+	 * several daemons on one host); the daemon then reports the port. */
+	size_t len = strlen(v);
+	bool any = k->type == CONF_LISTEN && len >= 2 && strcmp(v + len - 2, ":0") == 0;
+	if (port == 0 && len >= 2 && strcmp(v + len - 2, ":0") == 0 && !any)
+		return bad_value(ctx, k, v, "has port 0 (only a listen address may ask for any free port)");
+	if (port == 0 && !any)
 		return bad_value(ctx, k, v, "has no port (expected host:port)");
 	set_string(dst, v);
 	return 0;
@@ -248,6 +254,7 @@ static int conf_value_set(const struct conf_ctx *ctx, const struct conf_key *k, 
 			return bad_value(ctx, k, v, "is not a log level (error, warn, info, debug)");
 		return 0;
 	case CONF_ENDPOINT:
+	case CONF_LISTEN:
 		return set_endpoint(ctx, k, f, v);
 	case CONF_LIST:
 		set_list(f, v);
@@ -327,6 +334,7 @@ void conf_free(const struct conf_key *table, size_t n, void *target)
 		case CONF_STRING:
 		case CONF_PATH:
 		case CONF_ENDPOINT:
+		case CONF_LISTEN:
 			free(*(char **)f);
 			*(char **)f = NULL;
 			break;

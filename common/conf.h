@@ -19,6 +19,7 @@ enum conf_type {
 	CONF_DURATION, /* long seconds; accepts "30", "30s", "5m", "3h", "1d"; [min, max] */
 	CONF_LOGLEVEL, /* enum log_level (int-sized) */
 	CONF_ENDPOINT, /* char *, "host:port" validated with endpoint_parse */
+	CONF_LISTEN,   /* the same for an address to listen on: port 0 = any free port */
 	CONF_LIST,     /* struct conf_list: comma and/or space separated strings */
 };
 

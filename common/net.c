@@ -284,7 +284,8 @@ static int port_parse(const char *s, size_t n, uint16_t *ret)
 {
 	unsigned v = 0;
 
-	if (n == 0 || n > 5 || s[0] == '0')
+	/* "0" (any free port, for a listener) but no leading zeros. */
+	if (n == 0 || n > 5 || (s[0] == '0' && n > 1))
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')

@@ -307,7 +307,8 @@ static void test_endpoint(void **state)
 	check_load_error(fx, "region = ::1\n",
 			 "test.conf:1: bad value for 'region': '::1' has no port (expected host:port)");
 	check_load_error(fx, "region = h:0\n",
-			 "test.conf:1: bad value for 'region': 'h:0' is not an endpoint (expected host:port)");
+			 "test.conf:1: bad value for 'region': 'h:0' has port 0 (only a listen address may ask for any "
+			 "free port)");
 	check_load_error(fx, "region = h:http\n",
 			 "test.conf:1: bad value for 'region': 'h:http' is not an endpoint (expected host:port)");
 	check_load_error(fx, "region =\n",

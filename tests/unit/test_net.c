@@ -514,7 +514,7 @@ static void test_endpoint_forms(void **state)
 static void test_endpoint_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"",	      "host:0",		"host:65536",
+		"",	      "host:00",	"host:65536",
 		"host:99999", "host:123456",	"host:http",
 		"host:52x0",  "host:",		"host:-1",
 		"host:+80",   "host:080",	":5250",
@@ -545,6 +545,9 @@ static void test_endpoint_host_too_long(void **state)
 	char longname[300];
 
 	/* "abcd" fits exactly with its NUL; one more byte does not. */
+	/* An explicit port 0 is "any free port" for a listener. */
+	assert_int_equal(endpoint_parse("host:0", 5250, host, sizeof(host), &port), 0);
+	assert_int_equal(port, 0);
 	assert_int_equal(endpoint_parse("abcd:1", 0, host, sizeof(host), &port), 0);
 	assert_string_equal(host, "abcd");
 	assert_int_equal(endpoint_parse("abcde:1", 0, host, sizeof(host), &port), -ENAMETOOLONG);
