@@ -5,7 +5,7 @@
  * Out of memory: like Redis's zmalloc, the x* allocators never return
  * NULL; on failure they print one line to stderr and abort(). A daemon
  * that cannot allocate a few bytes cannot keep its promises (an ACKed
- * lease, a queued event) by limping on, and 136 hand-written -ENOMEM paths
+ * lease, a queued event) by limping on, and hand-written -ENOMEM paths
  * that are never tested are worse than one clear stop that systemd
  * restarts. Limits on what a peer can make us allocate are enforced
  * before allocating (STYLE.md), so an abort here is not a remote DoS. */

@@ -39,36 +39,32 @@ static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static struct curl_slist *header_add(struct curl_slist *h, const char *line, bool *ok)
+/* libcurl's allocation failures follow our one out-of-memory policy. */
+static struct curl_slist *header_add(struct curl_slist *h, const char *line)
 {
 	struct curl_slist *n = curl_slist_append(h, line);
 
 	if (!n)
-		*ok = false;
-	return n ? n : h;
+		oom_abort(0);
+	return n;
 }
 
 static struct curl_slist *headers_build(const struct cli_target *t, bool has_body)
 {
 	struct curl_slist *h = NULL;
 	char auth[CLI_KEY_MAX + 32];
-	bool ok = true;
 
-	h = header_add(h, "Accept: application/json", &ok);
+	h = header_add(h, "Accept: application/json");
 	if (has_body) {
-		h = header_add(h, "Content-Type: application/json", &ok);
+		h = header_add(h, "Content-Type: application/json");
 		/* Send the (small) body at once instead of waiting for a
 		 * "100 Continue". */
-		h = header_add(h, "Expect:", &ok);
+		h = header_add(h, "Expect:");
 	}
 	if (t->key[0]) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->key);
-		h = header_add(h, auth, &ok);
+		h = header_add(h, auth);
 		explicit_bzero(auth, sizeof(auth));
-	}
-	if (!ok) {
-		curl_slist_free_all(h);
-		return NULL;
 	}
 	return h;
 }
@@ -110,13 +106,9 @@ int cli_request(const struct cli_target *t, const char *method, const char *path
 		return -ENAMETOOLONG;
 	}
 	c = curl_easy_init();
+	if (!c)
+		oom_abort(0);
 	h = headers_build(t, body != NULL);
-	if (!c || !h) {
-		curl_easy_cleanup(c);
-		curl_slist_free_all(h);
-		fprintf(stderr, "error: out of memory\n");
-		return -ENOMEM;
-	}
 	easy_setup(c, url, method, body, h, &s, errbuf);
 	CURLcode rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)

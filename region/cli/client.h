@@ -27,7 +27,8 @@ struct cli_resp {
 
 /* METHOD t->url + path with an optional JSON body. 0 once the region
  * answered (any status); otherwise the network error is printed to stderr
- * naming the URL and -EIO (or -ENOMEM) is returned. */
+ * naming the URL and -EIO (or -ENAMETOOLONG for a URL too long) is
+ * returned. */
 int cli_request(const struct cli_target *t, const char *method, const char *path, const char *body,
 		struct cli_resp *ret);
 void cli_resp_done(struct cli_resp *r);
