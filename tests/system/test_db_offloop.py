@@ -173,7 +173,8 @@ def test_database_outage_503_fast_racks_stay_then_recovery(region, make_rack):
         rc = region.stop()
         region.daemon = None
         if restarted is not None:
-            restarted.send_signal(signal.SIGINT)
+            # runuser does not pass signals on: stop the postmaster itself
+            stop_postmaster(postmaster_pid(region))
             restarted.wait(30)
     assert rc == 0
 
