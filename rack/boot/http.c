@@ -478,38 +478,14 @@ static void request_cb(struct evhttp_request *req, void *arg)
 
 /* ---- set-up ---- */
 
-/* "ADDRESS:0" (endpoint_parse() refuses port 0): the kernel picks a port,
- * which boot_http_port() tells. ADDRESS is IPv4 or a bracketed IPv6. */
-static int listen_parse_any_port(const char *text, char *host, size_t hostlen)
-{
-	size_t n = strlen(text);
-
-	if (n < 3 || strcmp(text + n - 2, ":0") != 0)
-		return -EINVAL;
-	n -= 2;
-	if (text[0] == '[') {
-		if (n < 3 || text[n - 1] != ']')
-			return -EINVAL;
-		text++;
-		n -= 2;
-	} else if (memchr(text, ':', n)) {
-		return -EINVAL;
-	}
-	if (n >= hostlen)
-		return -EINVAL;
-	memcpy(host, text, n);
-	host[n] = '\0';
-	return 0;
-}
-
 static int listen_parse(const char *text, struct sockaddr_storage *ret, socklen_t *ret_len)
 {
 	char host[256];
 	uint16_t port = 0;
 	struct ipaddr a;
 
-	if (listen_parse_any_port(text, host, sizeof(host)) < 0 &&
-	    endpoint_parse(text, HTTP_PORT_DEFAULT, host, sizeof(host), &port) < 0)
+	/* "ADDRESS:0" asks the kernel for a port, which boot_http_port() tells. */
+	if (endpoint_parse(text, HTTP_PORT_DEFAULT, host, sizeof(host), &port) < 0)
 		return -EINVAL;
 	if (ipaddr_parse(host, &a) < 0)
 		return -EINVAL;
