@@ -472,7 +472,6 @@ static int conf_parse_text(const char *name, const char *text, size_t len, const
 			   void *target, char *err, size_t errlen)
 {
 	struct conf_parser ps = { table, n, target, xcalloc(n, sizeof(unsigned)) };
-
 	int r = conf_parse(name, text, len, &ps, err, errlen);
 	free(ps.seen);
 	return r;

@@ -55,7 +55,6 @@ struct pgembed {
 	bool adopted;
 };
 
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
