@@ -22,6 +22,8 @@ REGIOND = os.path.join(BUILD, "ironrack-regiond")
 RACKD = os.path.join(BUILD, "ironrack-rackd")
 CLI = os.path.join(BUILD, "ironrack")
 SANITIZED = os.path.basename(BUILD.rstrip("/")) == "build-san"
+# CI runs make check as root with every package of deploy/install-deps.
+CI = os.environ.get("CI") == "true"
 
 # Sanitizer builds are slower; LeakSanitizer reports are judged by the unit
 # tests, the daemons' exit paths here stop gRPC's threads abruptly.
@@ -29,10 +31,58 @@ os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1")
 os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def free_port(kind=socket.SOCK_STREAM):
+    """A port that was free a moment ago. Anything may take it before the
+    daemon binds it, so daemons started here listen on port 0 and report
+    the port (port_file) wherever they can. Only for what cannot yet: the
+    region's REST and gRPC listeners (their config refuses port 0),
+    deploy/demo/run, which is given its ports, and the rack's TFTP server
+    (UDP), which writes no port file."""
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_file(state_dir, name, proc=None, timeout=30.0):
+    """(host, port) of a listener a daemon bound, from STATE_DIR/ports/NAME
+    ("host:port" and a newline, written atomically once the socket is bound; see
+    port_file_write in common/util.h). Waits for the file; fails if it never
+    appears or the daemon exits first."""
+    path = os.path.join(state_dir, "ports", name)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            host, sep, port = text.strip().rpartition(":")
+            assert text.endswith("\n") and sep and port.isdigit() and 0 < int(port) < 65536, \
+                f"{path}: not 'host:port\\n': {text!r}"
+            return host.strip("[]"), int(port)
+        except FileNotFoundError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{path} never appeared: the daemon exited {proc.returncode} first")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared within {timeout} s: the daemon did not report "
+                                 f"where its {name!r} listener is")
+        time.sleep(0.05)
+
+
+def needs_root():
+    """Network namespaces need root. An unprivileged run on a developer's
+    machine skips (and says so); CI runs as root, so there this fails."""
+    if os.geteuid() != 0:
+        if CI:
+            pytest.fail("network namespaces need root, and CI runs make check as root")
+        pytest.skip("network namespaces need root (run as root; CI does)")
+
+
+def needs_tools(*tools):
+    """Every tool here is installed by deploy/install-deps: a missing one
+    is a failed install step, not a reason to skip."""
+    missing = [t for t in tools if not shutil.which(t)]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run deploy/install-deps")
 
 
 def wait_for(pred, timeout=30.0, interval=0.1, what="condition"):
@@ -75,14 +125,16 @@ class Daemon:
             return f.read()
 
     def wait_log(self, needle, timeout=30.0, count=1):
-        def seen():
+        # Not wait_for: a daemon that exited fails at once, not at the deadline.
+        deadline = time.monotonic() + timeout
+        while self.text().count(needle) < count:
             if self.proc.poll() is not None and self.text().count(needle) < count:
-                raise AssertionError(f"{self.argv[0]} exited {self.proc.returncode}:\n{self.text()[-3000:]}")
-            return self.text().count(needle) >= count
-        try:
-            wait_for(seen, timeout, what=f"log line {needle!r}")
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n--- {self.log_path} ---\n{self.text()[-4000:]}") from None
+                raise AssertionError(f"{self.argv[0]} exited {self.proc.returncode} before log line {needle!r}:\n"
+                                     f"--- {self.log_path} ---\n{self.text()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for log line {needle!r}\n"
+                                     f"--- {self.log_path} ---\n{self.text()[-4000:]}")
+            time.sleep(0.1)
 
     def stop(self, sig=signal.SIGTERM, timeout=30.0):
         if self.proc and self.proc.poll() is None:
@@ -113,10 +165,20 @@ class Daemon:
 
 
 class Region:
-    """An ironrack-regiond on loopback with its embedded PostgreSQL."""
+    """An ironrack-regiond on loopback with its embedded PostgreSQL.
+
+    Boot resources listen on port 0 and the test reads the port the kernel
+    gave from STATE_DIR/ports/ (no window in which something else can take
+    a port picked in advance). A restart asks for the same ports again:
+    racks and clients hold the region's address, as they would a real
+    region's."""
+
+    PORT_FILES = ("http", "grpc", "boot-resources")
 
     def __init__(self, state_dir, http_port=None, grpc_port=None):
         self.state_dir = state_dir
+        # http_listen and grpc_listen refuse port 0 for now (common/conf.c
+        # set_endpoint): these two are still picked in advance.
         self.http_port = http_port or free_port()
         self.grpc_port = grpc_port or free_port()
         self.daemon = None
@@ -134,12 +196,23 @@ class Region:
         return ["--state-dir", self.state_dir, "--http-listen", f"127.0.0.1:{self.http_port}",
                 "--grpc-listen", self.grpc_target, "--heartbeat-interval", "1s",
                 "--rack-timeout", "5s", "--log-level", "info",
-                # Boot resources on a free loopback port: 5241 on the host is
-                # not ours to take, and tests may run two regions at once.
+                # Boot resources on a port of the kernel's choosing: 5241 on
+                # the host is not ours to take, and tests may run two
+                # regions at once.
                 "--boot-resources-listen", "127.0.0.1:0"]
+
+    def port(self, name):
+        """The port the running region bound for listener name."""
+        return port_file(self.state_dir, name, self.daemon.proc)[1]
 
     def start(self):
         self.starts += 1
+        # A port file of the previous run must not be taken for this one's.
+        for name in self.PORT_FILES:
+            try:
+                os.unlink(os.path.join(self.state_dir, "ports", name))
+            except FileNotFoundError:
+                pass
         log = os.path.join(self.state_dir, "..", os.path.basename(self.state_dir) + f"-regiond-{self.starts}.log")
         self.daemon = Daemon([REGIOND, "run"] + self.args(), os.path.abspath(log)).start()
         self.daemon.wait_log("region ready", timeout=90)

@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, Rack, Region, make_dir, wait_for
+from conftest import ROOT, Rack, Region, make_dir, needs_root, needs_tools, wait_for
 from nethelp import psql
 
 SERVER = "198.51.100.1"
@@ -36,11 +36,13 @@ IPXE_ROM = "/usr/lib/ipxe/qemu/pxe-e1000.rom"
 DNSMASQ = shutil.which("dnsmasq")
 RADVD = shutil.which("radvd")
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
-    pytest.mark.skipif(not all(shutil.which(t) for t in ("ip", "tftp", "curl")),
-                       reason="needs ip, tftp (tftp-hpa) and curl: run deploy/install-deps"),
-]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def lab_needs():
+    needs_root()
+    needs_tools("ip", "tftp", "curl")
+
 
 BOOT_CONFIGS = [
     {"mac": KNOWN, "purpose": "deploy", "kernel": "ephemeral/amd64/vmlinuz",
@@ -320,7 +322,7 @@ def test_region_validates_boot_configs(boot):
 def test_get_boot_config_over_grpc(boot):
     """The region's side of GetBootConfig, called with the rack's own
     certificate from python grpcio."""
-    grpc = pytest.importorskip("grpc", reason="python3-grpcio is not installed")
+    import grpc  # python3-grpcio, installed by deploy/install-deps
     out = tempfile.mkdtemp(prefix="irpb-")
     try:
         subprocess.run(["protoc", "-I", os.path.join(ROOT, "proto"), "--python_out", out, "ironrack/v1/region.proto"],

@@ -11,11 +11,12 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 
 import pytest
 
-from conftest import Rack, Region, free_port, make_dir, wait_for
+from conftest import Rack, Region, free_port, make_dir, needs_tools, wait_for
 
 KERNEL = "ephemeral/amd64/vmlinuz"
 INITRD = "ephemeral/amd64/initrd.img"
@@ -29,7 +30,12 @@ LOADERS = [
     ("ipxe", "/usr/lib/ipxe/undionly.kpxe", "undionly.kpxe"),
 ]
 
-pytestmark = pytest.mark.skipif(not shutil.which("curl"), reason="needs curl: run deploy/install-deps")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def curl_needed():
+    needs_tools("curl")
+
 
 
 def sha256_file(path):
@@ -54,7 +60,12 @@ class ResourceRegion(Region):
     def __init__(self, state_dir, res_dir):
         super().__init__(state_dir)
         self.res_dir = res_dir
-        self.res_port = free_port()
+        self.res_port = 0  # the kernel's choice; a restart asks for the same again
+
+    def start(self):
+        super().start()
+        self.res_port = self.port("boot-resources")
+        return self
 
     def args(self):
         return super().args() + ["--boot-resources-dir", self.res_dir,
@@ -152,7 +163,7 @@ def test_rack_fetches_verifies_and_serves_without_the_region(world):
     # them over TFTP.
     w.rack.stop()
     w.region.stop()
-    port = free_port()
+    port = free_port(socket.SOCK_DGRAM)  # the rack writes no port file for TFTP
     w.start_rack(wait=False, extra=["--tftp-listen", f"127.0.0.1:{port}"])
     w.rack.daemon.wait_log("tftp: serving")
     w.in_sync()
@@ -264,9 +275,9 @@ def test_corrupted_download_rejected_then_fixed(world):
     assert os.path.isdir(os.path.join(w.boot, "ephemeral/amd64"))
 
 
-@pytest.mark.skipif(not all(os.path.exists(src) for _, src, _ in LOADERS),
-                    reason="needs pxelinux, syslinux-common and ipxe: run deploy/install-deps")
 def test_loaders_installed_from_packages(world):
+    missing = [src for _, src, _ in LOADERS if not os.path.exists(src)]
+    assert not missing, f"missing {', '.join(missing)} (pxelinux, syslinux-common, ipxe): run deploy/install-deps"
     w = world
     w.start_rack(first=True)
     w.rack.daemon.wait_log("loaders: ")

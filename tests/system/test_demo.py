@@ -15,6 +15,8 @@ def namespaces():
 
 def test_demo_check_mode():
     before = {n for n in namespaces() if n.startswith("irdemo")}
+    # deploy/demo/run is given its ports (it configures the rack and the CLI
+    # with them before the region starts), so these are picked in advance.
     env = dict(os.environ, DEMO_HTTP_PORT=str(free_port()), DEMO_GRPC_PORT=str(free_port()),
                DEMO_RES_PORT=str(free_port()))
     out = subprocess.run([os.path.join(ROOT, "deploy", "demo", "run"), "--check", BUILD], capture_output=True,

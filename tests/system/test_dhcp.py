@@ -22,17 +22,19 @@ import time
 
 import pytest
 
-from conftest import BUILD, SANITIZED, Rack, Region, make_dir, wait_for
+from conftest import BUILD, SANITIZED, Rack, Region, make_dir, needs_root, needs_tools, wait_for
 from dhcpnet import (DhcpNet, Dnsmasq, LoadClient, dhclient, dhcpcd, parse_rfc3442, parse_routes_pairs, perfdhcp,
                      udhcpc)
 from nethelp import ok
 
 TOOLS = ("ip", "dhclient", "busybox", "dhcpcd", "dhcrelay", "perfdhcp", "dnsmasq", "unshare")
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
-    pytest.mark.skipif(not all(shutil.which(t) for t in TOOLS),
-                       reason=f"needs {', '.join(TOOLS)}: run deploy/install-deps"),
-]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def lab_needs():
+    needs_root()
+    needs_tools(*TOOLS)
+
 
 NET_A, RACK_A, RELAY_A, PERF_A, ROGUE_A = "10.20.0.0/20", "10.20.0.1", "10.20.0.2", "10.20.0.3", "10.20.0.4"
 RANGE_A = ("10.20.1.0", "10.20.15.200")      # 3,785 addresses: above the 2,000-client test

@@ -10,12 +10,11 @@ import subprocess
 import threading
 import time
 
+import grpc  # python3-grpcio, installed by deploy/install-deps
 import pytest
 
 from conftest import REGIOND, wait_for
 from nethelp import items, ok, psql, subnet
-
-grpc = pytest.importorskip("grpc", reason="python3-grpcio is not installed")
 
 RACK_MAC = "02:00:00:00:55:fe"
 NODE_MAC = "02:00:00:00:55:01"

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import time
 
 from conftest import Rack, cli, wait_for
@@ -100,12 +101,15 @@ def test_unenrolled_rack_without_secret_says_how(region, workdir):
 
 def test_region_failover_between_addresses(region, workdir):
     """A dead first address does not stop the rack: it moves on."""
-    from conftest import free_port
     rack = Rack(region, os.path.join(workdir, "fo"), "fo")
-    dead = f"127.0.0.1:{free_port()}"
-    rack.start(secret=region.secret, fingerprint=region.fingerprint, regions=[dead, region.grpc_target])
-    wait_for(lambda: connected(region, rack.rack_id), what="rack connected via second address")
-    rack.stop()
+    # A port bound and never listened on refuses every connection, and
+    # nothing else can take it while the test holds it.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as hold:
+        hold.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{hold.getsockname()[1]}"
+        rack.start(secret=region.secret, fingerprint=region.fingerprint, regions=[dead, region.grpc_target])
+        wait_for(lambda: connected(region, rack.rack_id), what="rack connected via second address")
+        rack.stop()
 
 
 def test_secret_rotation(region, workdir):

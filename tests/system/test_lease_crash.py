@@ -21,7 +21,7 @@ TOOL = os.path.join(BUILD, "tools", "lease_crash")
 @pytest.mark.parametrize("delay", [0.05, 0.2, 0.5, 1.0, 1.7])
 def test_sigkill_loses_no_committed_lease(tmp_path, delay):
     if not os.path.exists(TOOL):
-        pytest.skip(f"{TOOL} not built (make all builds tests/tools)")
+        pytest.fail(f"{TOOL} not built (make all builds tests/tools)")
     d = str(tmp_path / "leases")
     promised = {}
     # Two rounds: the second restarts on the replayed (possibly truncated)

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from conftest import Rack, Region, make_dir, wait_for
+from conftest import Rack, Region, make_dir, needs_root, needs_tools, wait_for
 
 SERVER = "198.51.100.1"
 CLIENT = "198.51.100.2"
@@ -29,11 +29,13 @@ BIG = 64 << 20
 MID = 16 << 20
 MAX_TRANSFERS = 60
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
-    pytest.mark.skipif(not all(shutil.which(t) for t in ("ip", "tftp", "atftp", "curl")),
-                       reason="needs ip, tftp (tftp-hpa), atftp and curl: run deploy/install-deps"),
-]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def lab_needs():
+    needs_root()
+    needs_tools("ip", "tftp", "atftp", "curl")
+
 
 
 def sh(*argv, check=True, timeout=60):
