@@ -102,7 +102,8 @@ static void tftp_stop(struct rack *rack)
  * (state_dir/ports/http-boot) tells whoever started the rack. */
 static int http_start(struct rack *rack, const char *boot_root)
 {
-	const char *listen = rack->conf.http_boot_listen, *colon = strrchr(listen, ':');
+	char host[256];
+	uint16_t port;
 	int nsfd, r;
 
 	if (!rack->conf.http_boot_listen[0]) {
@@ -125,13 +126,13 @@ static int http_start(struct rack *rack, const char *boot_root)
 		close(nsfd);
 	if (r < 0)
 		return r;
-	/* The host as written: "0.0.0.0", "[::]" (a bare IPv6 address has no port). */
-	bool has_port = colon && (listen[0] == '[' ? colon[-1] == ']' : strchr(listen, ':') == colon);
-	char *host = has_port ? xstrndup(listen, (size_t)(colon - listen)) : xstrdup(listen);
+	/* boot_http_new accepted the address, so it parses; the host without
+	 * brackets, which port_file_write adds for IPv6. */
+	if (endpoint_parse(rack->conf.http_boot_listen, 0, host, sizeof(host), &port) < 0)
+		return 0;
 	r = port_file_write(rack->conf.state_dir, "http-boot", host, boot_http_port(rack->http));
 	if (r < 0)
 		log_warn("http: cannot write the port file in %s: %s", rack->conf.state_dir, strerror(-r));
-	free(host);
 	return 0;
 }
 

@@ -34,10 +34,9 @@ os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 def free_port(kind=socket.SOCK_STREAM):
     """A port that was free a moment ago. Anything may take it before the
     daemon binds it, so daemons started here listen on port 0 and report
-    the port (port_file) wherever they can. Only for what cannot yet: the
-    region's REST and gRPC listeners (their config refuses port 0),
-    deploy/demo/run, which is given its ports, and the rack's TFTP server
-    (UDP), which writes no port file."""
+    the port (port_file). Only for what cannot: deploy/demo/run, which is
+    given its ports, and the rack's TFTP server (UDP), which writes no port
+    file."""
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -167,7 +166,7 @@ class Daemon:
 class Region:
     """An ironrack-regiond on loopback with its embedded PostgreSQL.
 
-    Boot resources listen on port 0 and the test reads the port the kernel
+    Its listeners start on port 0 and the test reads the ports the kernel
     gave from STATE_DIR/ports/ (no window in which something else can take
     a port picked in advance). A restart asks for the same ports again:
     racks and clients hold the region's address, as they would a real
@@ -177,10 +176,8 @@ class Region:
 
     def __init__(self, state_dir, http_port=None, grpc_port=None):
         self.state_dir = state_dir
-        # http_listen and grpc_listen refuse port 0 for now (common/conf.c
-        # set_endpoint): these two are still picked in advance.
-        self.http_port = http_port or free_port()
-        self.grpc_port = grpc_port or free_port()
+        self.http_port = http_port or 0
+        self.grpc_port = grpc_port or 0
         self.daemon = None
         self.starts = 0
 
@@ -216,6 +213,8 @@ class Region:
         log = os.path.join(self.state_dir, "..", os.path.basename(self.state_dir) + f"-regiond-{self.starts}.log")
         self.daemon = Daemon([REGIOND, "run"] + self.args(), os.path.abspath(log)).start()
         self.daemon.wait_log("region ready", timeout=90)
+        self.http_port = self.port("http")
+        self.grpc_port = self.port("grpc")
         return self
 
     def stop(self):
