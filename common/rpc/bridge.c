@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "common/log.h"
 #include "common/rpc/rpc_internal.h"
 
@@ -61,9 +62,7 @@ static void *rpc_loop_thread(void *p)
 		pthread_mutex_lock(&loop->lock);
 		if (loop->n_items == loop->cap_items) {
 			size_t cap = loop->cap_items ? loop->cap_items * 2 : 64;
-			struct rpc_pending *n = realloc(loop->items, cap * sizeof(*n));
-			if (!n)
-				abort(); /* out of memory: the one policy (STYLE.md) */
+			struct rpc_pending *n = xreallocarray(loop->items, cap, sizeof(*n));
 			loop->items = n;
 			loop->cap_items = cap;
 		}
@@ -130,9 +129,7 @@ void rpc_loop_drain_until(struct rpc_loop *loop, bool (*done)(void *arg), void *
 
 int rpc_loop_new(struct event_base *base, struct rpc_loop **ret)
 {
-	struct rpc_loop *loop = calloc(1, sizeof(*loop));
-	if (!loop)
-		return -ENOMEM;
+	struct rpc_loop *loop = xcalloc(1, sizeof(*loop));
 	loop->base = base;
 	pthread_mutex_init(&loop->lock, NULL);
 	pthread_cond_init(&loop->cond, NULL);
@@ -202,9 +199,7 @@ ProtobufCMessage *rpc_unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_b
 char *rpc_slice_strdup(grpc_slice s)
 {
 	size_t n = GRPC_SLICE_LENGTH(s);
-	char *out = malloc(n + 1);
-	if (!out)
-		abort();
+	char *out = xmalloc(n + 1);
 	memcpy(out, GRPC_SLICE_START_PTR(s), n);
 	out[n] = '\0';
 	return out;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "common/rpc/rpc_internal.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
@@ -71,9 +72,7 @@ static grpc_channel_args *client_args(grpc_arg *args, const char *server_name, g
 
 static int channel_alloc(struct rpc_loop *loop, const char *target, struct rpc_channel **ret)
 {
-	struct rpc_channel *ch = calloc(1, sizeof(*ch));
-	if (!ch)
-		return -ENOMEM;
+	struct rpc_channel *ch = xcalloc(1, sizeof(*ch));
 	ch->loop = loop;
 	ch->calls.next = ch->calls.prev = &ch->calls;
 	ch->target = strdup(target);
@@ -172,9 +171,7 @@ static void unary_on_done(struct rpc_tag *tag, bool ok)
 int rpc_unary(struct rpc_channel *ch, const char *path, const ProtobufCMessage *req,
 	      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, rpc_unary_done_fn cb, void *arg)
 {
-	struct rpc_unary_call *u = calloc(1, sizeof(*u));
-	if (!u)
-		return -ENOMEM;
+	struct rpc_unary_call *u = xcalloc(1, sizeof(*u));
 	u->tag.fn = unary_on_done;
 	u->ch = ch;
 	u->cb = cb;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "common/log.h"
 #include "common/rpc/rpc_internal.h"
 
@@ -141,9 +142,7 @@ static const struct rpc_method *server_find(const struct rpc_server *srv, grpc_s
 static void server_start_unary(struct rpc_server *srv, const struct rpc_method *m, grpc_call *call,
 			       const char *identity, const char *peer)
 {
-	struct rpc_call *c = calloc(1, sizeof(*c));
-	if (!c)
-		abort();
+	struct rpc_call *c = xcalloc(1, sizeof(*c));
 	c->srv = srv;
 	c->call = call;
 	c->method = m;
@@ -181,9 +180,7 @@ static void server_start_stream(struct rpc_server *srv, const struct rpc_method 
 static void server_unimplemented(struct rpc_server *srv, grpc_call *call, const char *method, const char *peer)
 {
 	log_warn("rpc: %s called unknown method %s: UNIMPLEMENTED", peer, method);
-	struct rpc_call *c = calloc(1, sizeof(*c));
-	if (!c)
-		abort();
+	struct rpc_call *c = xcalloc(1, sizeof(*c));
 	c->srv = srv;
 	c->call = call;
 	c->t_done.fn = call_on_done;
@@ -273,9 +270,7 @@ int rpc_server_new(struct rpc_loop *loop, const char *addr, const struct rpc_ser
 	server_args(argv, &argc);
 	grpc_channel_args args = { argc, argv };
 
-	struct rpc_server *srv = calloc(1, sizeof(*srv));
-	if (!srv)
-		return -ENOMEM;
+	struct rpc_server *srv = xcalloc(1, sizeof(*srv));
 	srv->loop = loop;
 	srv->methods = methods;
 	srv->n_methods = n_methods;

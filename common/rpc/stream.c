@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "common/rpc/rpc_internal.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
@@ -146,9 +147,7 @@ int rpc_stream_send(struct rpc_stream *s, const ProtobufCMessage *msg)
 	} else {
 		if (s->q_len == s->q_cap) {
 			size_t cap = s->q_cap ? s->q_cap * 2 : 8;
-			grpc_byte_buffer **nq = malloc(cap * sizeof(*nq));
-			if (!nq)
-				abort();
+			grpc_byte_buffer **nq = xreallocarray(NULL, cap, sizeof(*nq));
 			for (size_t i = 0; i < s->q_len; i++)
 				nq[i] = s->q[(s->q_head + i) % s->q_cap];
 			free(s->q);
@@ -265,9 +264,7 @@ struct rpc_stream *rpc_stream_alloc(struct rpc_loop *loop, grpc_call *call, bool
 				    const ProtobufCMessageDescriptor *recv_desc, const struct rpc_stream_ops *ops,
 				    void *arg)
 {
-	struct rpc_stream *s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	struct rpc_stream *s = xcalloc(1, sizeof(*s));
 	atomic_init(&s->refs, 1);
 	s->loop = loop;
 	s->call = call;

@@ -408,19 +408,6 @@ static SSL_CTX *serve_tls_ctx(const struct region_tls *t)
 	return ctx;
 }
 
-static unsigned bound_port(struct evhttp_bound_socket *sock, unsigned fallback)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &len) < 0)
-		return fallback;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return fallback;
-}
-
 /* "ADDRESS:PORT" or "[V6]:PORT" with a literal address; port 0 is allowed
  * (tests take a free port), which evutil_parse_sockaddr_port() refuses. */
 static int listen_parse(const char *listen, struct sockaddr_storage *ss, int *ret_len)
@@ -503,7 +490,8 @@ int bootres_server_new(struct region_bootres *rb, const char *listen, struct boo
 		bootres_server_free(s);
 		return -EADDRINUSE;
 	}
-	*ret_port = bound_port(sock, 5241);
+	int bound = sock_bound_port(evhttp_bound_socket_get_fd(sock));
+	*ret_port = bound > 0 ? (unsigned)bound : 5241;
 	char host[INET6_ADDRSTRLEN];
 	const char *h = ss.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
 						 : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;

@@ -138,8 +138,8 @@ int db_query_value(struct db *db, const char *sql, int n, const char *const *par
 	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
 		r = -ENOENT;
 	} else {
-		*ret = strdup(PQgetvalue(res, 0, 0));
-		r = *ret ? 0 : -ENOMEM;
+		*ret = xstrdup(PQgetvalue(res, 0, 0));
+		r = 0;
 	}
 	PQclear(res);
 	return r;
@@ -268,9 +268,7 @@ static int db_iface_addresses(const struct rack_iface *ifc, char **ret)
 			return -EINVAL;
 		len += strlen(a) + 1;
 	}
-	char *buf = malloc(len), *o = buf;
-	if (!buf)
-		return -ENOMEM;
+	char *buf = xmalloc(len), *o = buf;
 	*o = '\0';
 	for (size_t i = 0; i < ifc->n_addresses; i++)
 		o += sprintf(o, "%s%s", i ? " " : "", ifc->addresses[i]);
@@ -553,23 +551,13 @@ void db_rack_rows_free(struct rack_row *rows, size_t n)
 
 /* ---- API keys ---- */
 
-static void db_hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int db_apikey_hash(const char *key, char out[2 * EVP_MAX_MD_SIZE + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 	if (EVP_Digest(key, strlen(key), md, &len, EVP_sha256(), NULL) != 1)
 		return -EIO;
-	db_hex(md, len, out);
+	hex_encode(md, len, out);
 	return 0;
 }
 
@@ -584,7 +572,7 @@ int db_apikey_create(struct db *db, const char *name, char **ret_key)
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -EIO;
 	memcpy(key, DB_APIKEY_PREFIX, sizeof(DB_APIKEY_PREFIX) - 1);
-	db_hex(rnd, sizeof(rnd), key + sizeof(DB_APIKEY_PREFIX) - 1);
+	hex_encode(rnd, sizeof(rnd), key + sizeof(DB_APIKEY_PREFIX) - 1);
 	int r = db_apikey_hash(key, hash);
 	if (r == 0)
 		r = db_begin(db);
@@ -594,8 +582,8 @@ int db_apikey_create(struct db *db, const char *name, char **ret_key)
 		r = db_commit(db);
 	if (r < 0)
 		return db_rollback(db, r);
-	*ret_key = strdup(key);
-	return *ret_key ? 0 : -ENOMEM;
+	*ret_key = xstrdup(key);
+	return 0;
 }
 
 static bool db_apikey_well_formed(const char *key)
