@@ -14,6 +14,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/rpc/rpc.h"
+#include "common/util.h"
 #include "common/version.h"
 #include "region/api/api.h"
 #include "region/boot/boot.h"
@@ -63,7 +64,7 @@ struct args {
  * after the file is read, so they are collected first. */
 static int parse_args(int argc, char **argv, struct args *a, char ***ret_kv, size_t *ret_n)
 {
-	char **kv = calloc((size_t)argc * 2 + 2, sizeof(char *));
+	char **kv = xcalloc((size_t)argc * 2 + 2, sizeof(char *));
 	size_t n = 0;
 	a->command = "run";
 	a->config = DEFAULT_CONFIG;

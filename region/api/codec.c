@@ -11,6 +11,7 @@
 
 #include "common/bootconf.h"
 #include "common/net.h"
+#include "common/util.h"
 #include "region/db/db.h"
 
 int api_fail_set(struct api_fail *fail, const char *field, const char *fmt, ...)
@@ -267,9 +268,7 @@ int api_boot_configs_check(const json_t *arr, struct api_fail *fail)
 		return fail_set(fail, "boot_configs", "boot_configs must be an array of objects");
 	if (n > BOOT_CONFIGS_MAX)
 		return fail_set(fail, "boot_configs", "too many boot configs (at most 65536)");
-	struct boot_mac_seen *seen = calloc(n ? n : 1, sizeof(*seen));
-	if (!seen)
-		return fail_set(fail, "", "out of memory");
+	struct boot_mac_seen *seen = xcalloc(n ? n : 1, sizeof(*seen));
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = boot_entry_check(json_array_get(arr, i), i, &seen[i], fail);
 	if (r == 0)

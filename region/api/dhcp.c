@@ -15,6 +15,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/util.h"
 #include "common/wire/dhcp4.h"
 #include "region/api/codec.h"
 #include "region/api/dhcp_api.h"
@@ -102,16 +103,9 @@ bool api_dhcp_route_affects_dhcp(const struct api_route *route)
 
 static json_t *hex_json(const uint8_t *data, size_t len)
 {
-	static const char hexd[] = "0123456789abcdef";
-	char *buf = malloc(2 * len + 1);
+	char *buf = xmalloc(2 * len + 1);
 
-	if (!buf)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		buf[2 * i] = hexd[data[i] >> 4];
-		buf[2 * i + 1] = hexd[data[i] & 15];
-	}
-	buf[2 * len] = '\0';
+	hex_encode(data, len, buf);
 	json_t *j = json_string(buf);
 	free(buf);
 	return j;
@@ -328,8 +322,8 @@ static int snippet_encode(struct dhcp_snippet *s, struct api_fail *fail)
 	return 0;
 }
 
-/* Resolve the scope a body asked for into s. false: the reply is sent
- * (404 naming the object, or 503). */
+/* Resolve the scope a body asked for into s. false: the reply is
+ * recorded (404 naming the object, or 503). */
 static bool scope_resolve(struct api_call *call, const struct scope_req *sr, struct dhcp_snippet *s)
 {
 	static const enum net_kind kinds[] = {
@@ -444,7 +438,7 @@ static void snippets_list(struct api_call *call)
 			   : NULL);
 }
 
-/* Parse, resolve and encode a body onto s. false: the reply is sent. */
+/* Parse, resolve and encode a body onto s. false: the reply is recorded. */
 static bool snippet_from_request(struct api_call *call, bool create, struct dhcp_snippet *s)
 {
 	struct scope_req sr;
@@ -466,14 +460,10 @@ static bool snippet_from_request(struct api_call *call, bool create, struct dhcp
 
 static void snippet_create(struct api_call *call)
 {
-	struct dhcp_snippet *s = calloc(1, sizeof(*s));
+	struct dhcp_snippet *s = xcalloc(1, sizeof(*s));
 	struct net_err err;
 	int64_t id;
 
-	if (!s) {
-		api_reply_error(call, 500, "internal", NULL, "out of memory");
-		return;
-	}
 	s->enabled = true;
 	if (snippet_from_request(call, true, s)) {
 		int r = dhcp_snippet_create(call->db, s, &id, &err);
@@ -495,15 +485,11 @@ void api_dhcp_snippets(struct api_call *call)
 
 void api_dhcp_snippet(struct api_call *call)
 {
-	struct dhcp_snippet *s = calloc(1, sizeof(*s));
+	struct dhcp_snippet *s = xcalloc(1, sizeof(*s));
 	struct net_err err;
 	int64_t id;
 	int r;
 
-	if (!s) {
-		api_reply_error(call, 500, "internal", NULL, "out of memory");
-		return;
-	}
 	r = dhcp_snippet_resolve(call->db, call->match->params[0], &id, &err);
 	if (r == 0)
 		r = dhcp_snippet_get(call->db, id, s, &err);

@@ -1,5 +1,6 @@
-/* The REST API server: evhttp setup, authentication, routing and the
- * JSON reply helpers every handler uses. */
+/* The REST API server: evhttp setup, authentication, routing, running each
+ * handler where its route says (a database job on a worker thread, or the
+ * loop for API_RUN_LOOP) and sending the reply the handler recorded. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -34,6 +35,7 @@
 
 static void api_version(struct api_call *call);
 
+/* clang-format off */
 static const struct api_route api_routes[] = {
     {API_PREFIX "/version", API_GET, api_version, true, API_RUN_LOOP},
     {API_PREFIX "/racks", API_GET, api_racks_list, false, API_RUN_DEFAULT},
@@ -102,6 +104,7 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/infrastructures/{name}/discard", API_POST, api_infra_discard, false, API_RUN_DEFAULT},
     {API_PREFIX "/infrastructures/{name}/deploys", API_GET, api_infra_history, false, API_RUN_DEFAULT},
 };
+/* clang-format on */
 
 static unsigned method_from_evhttp(enum evhttp_cmd_type cmd)
 {
@@ -503,17 +506,12 @@ int api_start(struct region *r, const char *listen, struct api **ret)
 		log_err("REST API: invalid listen address \"%s\" (expected host:port)", listen);
 		return -EINVAL;
 	}
-	api = calloc(1, sizeof(*api));
-	if (!api)
-		return -ENOMEM;
+	api = xcalloc(1, sizeof(*api));
 	api->r = r;
 	api->auth = api_auth_cache_new();
 	api->http = evhttp_new(r->base);
-	if (!api->http) {
-		api_auth_cache_free(api->auth);
-		free(api);
-		return -ENOMEM;
-	}
+	if (!api->http) /* libevent's only failure here is an allocation */
+		oom_abort(0);
 	api_limits_set(api);
 	errno = 0;
 	api->sock = evhttp_bind_socket_with_handle(api->http, host, port);

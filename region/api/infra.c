@@ -50,12 +50,10 @@ static void reply_db(struct api_call *call, int r, const struct infra_err *err)
 	}
 }
 
-static void reply_fail(struct api_call *call, int r, const struct api_fail *fail)
+/* The reply for a body the codec refused. */
+static void reply_fail(struct api_call *call, const struct api_fail *fail)
 {
-	if (r == -ENOMEM)
-		api_reply_error(call, 500, "internal", NULL, "out of memory");
-	else
-		api_reply_error(call, 400, "invalid_argument", fail->field, "%s", fail->message);
+	api_reply_error(call, 400, "invalid_argument", fail->field, "%s", fail->message);
 }
 
 /* Answer with the infrastructure as it is now. */
@@ -75,7 +73,7 @@ static void reply_infra(struct api_call *call, int status, const char *name)
 	db_infra_row_done(&row);
 }
 
-/* The body of a POST/PATCH; NULL when the 400 is already sent. */
+/* The body of a POST/PATCH; NULL when the 400 is already recorded. */
 static json_t *body_get(struct api_call *call)
 {
 	json_t *body = NULL;
@@ -154,7 +152,7 @@ void api_infra_create(struct api_call *call)
 		return;
 	int r = api_infra_new_parse(body, &in, &pools, &fail);
 	if (r < 0)
-		reply_fail(call, r, &fail);
+		reply_fail(call, &fail);
 	else if ((r = db_infra_create(call->db, &in, &err)) < 0)
 		reply_db(call, r, &err);
 	else
@@ -181,7 +179,7 @@ void api_infra_update(struct api_call *call)
 		return;
 	int r = api_infra_update_parse(body, &up, &pools, &fail);
 	if (r < 0)
-		reply_fail(call, r, &fail);
+		reply_fail(call, &fail);
 	else if ((r = db_infra_update(call->db, name, &up, &err)) < 0)
 		reply_db(call, r, &err);
 	else
@@ -219,7 +217,7 @@ void api_infra_array_add(struct api_call *call)
 		return;
 	int r = api_infra_array_parse(body, true, &spec, &fail);
 	if (r < 0)
-		reply_fail(call, r, &fail);
+		reply_fail(call, &fail);
 	else if ((r = db_infra_array_add(call->db, name, &spec, &err)) < 0)
 		reply_db(call, r, &err);
 	else
@@ -239,7 +237,7 @@ void api_infra_array_update(struct api_call *call)
 		return;
 	int r = api_infra_array_parse(body, false, &spec, &fail);
 	if (r < 0)
-		reply_fail(call, r, &fail);
+		reply_fail(call, &fail);
 	else if ((r = db_infra_array_update(call->db, name, array, &spec, &err)) < 0)
 		reply_db(call, r, &err);
 	else
@@ -273,7 +271,7 @@ void api_infra_drive_add(struct api_call *call)
 	int r = api_infra_drive_parse(body, &size, &fail);
 	json_decref(body);
 	if (r < 0)
-		reply_fail(call, r, &fail);
+		reply_fail(call, &fail);
 	else if ((r = db_infra_drive_add(call->db, name, array, size, &id, &err)) < 0)
 		reply_db(call, r, &err);
 	else
@@ -314,7 +312,7 @@ void api_infra_network_add(struct api_call *call)
 		return;
 	int r = api_infra_network_parse(body, true, &net, &type, &fail);
 	if (r < 0)
-		reply_fail(call, r, &fail);
+		reply_fail(call, &fail);
 	else if ((r = db_infra_network_add(call->db, name, net, type, &err)) < 0)
 		reply_db(call, r, &err);
 	else
@@ -334,7 +332,7 @@ void api_infra_network_update(struct api_call *call)
 		return;
 	int r = api_infra_network_parse(body, false, &net, &type, &fail);
 	if (r < 0)
-		reply_fail(call, r, &fail);
+		reply_fail(call, &fail);
 	else if ((r = db_infra_network_rename(call->db, name, call->match->params[1], net, &err)) < 0)
 		reply_db(call, r, &err);
 	else
@@ -368,7 +366,7 @@ void api_infra_connect(struct api_call *call)
 		return;
 	int r = api_infra_conn_parse(body, &array, &port, &net, &fail);
 	if (r < 0)
-		reply_fail(call, r, &fail);
+		reply_fail(call, &fail);
 	else if ((r = db_infra_connect(call->db, name, array, port, net, &err)) < 0)
 		reply_db(call, r, &err);
 	else
@@ -492,7 +490,7 @@ void api_infra_subnet_order(struct api_call *call)
 	int r = api_infra_order_parse(body, &len, &fail);
 	json_decref(body);
 	if (r < 0)
-		reply_fail(call, r, &fail);
+		reply_fail(call, &fail);
 	else if ((r = db_infra_subnet_order(call->db, name, net, len, &block.prefix, &err)) < 0)
 		reply_db(call, r, &err);
 	else

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "region/api/infra.h"
 
 /* ---- bodies ---- */
@@ -100,9 +101,7 @@ static int pools_parse(const json_t *arr, struct ipprefix **ret, size_t *ret_n, 
 
 	if (n > INFRA_WAN_POOLS_MAX)
 		return api_fail_set(fail, "wan_pools", "at most %d WAN pools", INFRA_WAN_POOLS_MAX);
-	struct ipprefix *pools = calloc(n + 1, sizeof(*pools));
-	if (!pools)
-		return -ENOMEM;
+	struct ipprefix *pools = xcalloc(n + 1, sizeof(*pools));
 	for (size_t i = 0; i < n; i++) {
 		const char *s = json_string_value(json_array_get(arr, i));
 		char norm[IPPREFIX_STRLEN];

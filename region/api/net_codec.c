@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 /* Largest integer every JSON reader holds exactly. */
 #define API_JSON_INT_EXACT ((u128)1 << 53)
 #define API_NET_REF_MAX	   128
@@ -75,8 +77,8 @@ static bool time_valid(const char *s)
 
 static int dup_out(const char *s, char **ret)
 {
-	*ret = strdup(s);
-	return *ret ? 0 : -ENOMEM;
+	*ret = xstrdup(s);
+	return 0;
 }
 
 static int inet_parse(const char *name, const char *s, char **ret, struct api_fail *fail)
@@ -129,9 +131,7 @@ static int list_parse(const struct net_field *f, const json_t *v, char **ret, st
 		return api_fail_set(fail, f->name, "%s must be an array of IP addresses", f->name);
 	if (f->max > 0 && n > (size_t)f->max)
 		return api_fail_set(fail, f->name, "%s takes at most %ld addresses", f->name, f->max);
-	char *out = malloc(cap);
-	if (!out)
-		return -ENOMEM;
+	char *out = xmalloc(cap);
 	out[used++] = '{';
 	json_array_foreach(v, i, e)
 	{
@@ -160,9 +160,7 @@ static int ints_parse(const struct net_field *f, const json_t *v, char **ret, st
 		return api_fail_set(fail, f->name, "%s must be an array of integers", f->name);
 	if (n > 64)
 		return api_fail_set(fail, f->name, "%s takes at most 64 values", f->name);
-	char *out = malloc(cap);
-	if (!out)
-		return -ENOMEM;
+	char *out = xmalloc(cap);
 	out[used++] = '{';
 	json_array_foreach(v, i, e)
 	{
@@ -390,11 +388,14 @@ int api_net_filter_parse(const struct net_filter_def *f, const char *text, char 
 		break;
 	default:
 		fld.max = 1024;
+		/* NULL for text that is not UTF-8 (a %ff in the query). */
 		v = json_string(text);
+		if (!v)
+			return api_fail_set(fail, f->name, "%s must be UTF-8 text", f->name);
 		break;
 	}
 	if (!v)
-		return -ENOMEM;
+		oom_abort(0);
 	int r = api_net_value_parse(&fld, v, ret, fail);
 	json_decref(v);
 	return r;

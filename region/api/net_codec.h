@@ -22,7 +22,7 @@ struct api_net_body {
 /* Check body (a JSON object) for create or update: unknown fields, types,
  * bounds, addresses, CIDRs (host bits set: the message gives the
  * normalised CIDR), MACs, names. An update must change something.
- * -EINVAL with fail filled, -ENOMEM. */
+ * -EINVAL with fail filled. */
 int api_net_body_parse(const struct net_kind_info *k, const json_t *body, bool create, struct api_net_body *ret,
 		       struct api_fail *fail);
 void api_net_body_done(struct api_net_body *b);

@@ -221,6 +221,16 @@ static void test_filters(void **state)
 	assert_string_equal(out, "12");
 	free(out);
 	assert_int_equal(api_net_filter_parse(vid, "12x", &out, &fail), -EINVAL);
+	/* A %ff in the query decodes to a byte no JSON string may hold: a
+	 * 400 that names the filter, not a failed allocation. */
+	const struct net_filter_def *name = &net_kind_info(NET_ZONE)->filters[0];
+	assert_string_equal(name->name, "name");
+	memset(&fail, 0, sizeof(fail));
+	out = NULL;
+	assert_int_equal(api_net_filter_parse(name, "zone\xff", &out, &fail), -EINVAL);
+	assert_null(out);
+	assert_string_equal(fail.field, "name");
+	assert_non_null(strstr(fail.message, "UTF-8"));
 }
 
 static void test_u128_json(void **state)
