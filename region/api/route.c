@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/util.h"
+
 static const char *const method_names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
 #define N_METHODS (sizeof(method_names) / sizeof(method_names[0]))
 
@@ -33,17 +35,6 @@ int api_allow_format(unsigned mask, char *buf, size_t len)
 	return 0;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode one path segment. A decoded '/' or NUL would let a parameter
  * smuggle structure past the router, so both are refused. */
 static bool segment_decode(const char *s, size_t n, char *out, size_t outlen)
@@ -57,7 +48,7 @@ static bool segment_decode(const char *s, size_t n, char *out, size_t outlen)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return false;
-			int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+			int hi = hex_digit_value(s[i + 1]), lo = hex_digit_value(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			c = (char)(hi << 4 | lo);
