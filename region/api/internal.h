@@ -85,7 +85,8 @@ void api_reply_error(struct api_call *call, int status, const char *code, const 
  * database's own message in the log. */
 void api_reply_db_error(struct api_call *call, int err);
 /* Parse a query string into kv (evhttp_clear_headers() it afterwards);
- * a malformed one is answered 400 here and -EINVAL returned, kv empty. */
+ * a malformed one gets its 400 recorded here and -EINVAL returned, kv
+ * empty. */
 int api_query_parse(struct api_call *call, const char *query, struct evkeyvalq *kv);
 /* Parse the request body as JSON. On failure the reply (400) is already
  * recorded and -EBADMSG returned. *ret is owned by the caller. */
@@ -137,7 +138,7 @@ struct api_pending {
 };
 
 /* Park call's request while a rack works on it. NULL when too many are
- * parked (503 already sent, call->req is NULL then). */
+ * parked (the 503 is recorded in call). */
 struct api_pending *api_pending_start(struct api_call *call, const char *subject, long timeout_ms);
 /* Park call's request while its database job runs (call->parked). */
 void api_pending_park(struct api_call *call);

@@ -13,7 +13,7 @@ void api_net_object(struct api_call *call);	/* GET, PATCH, DELETE */
 /* Reply for a failed net_* call (400/404/409/500/503). */
 void api_net_reply_err(struct api_call *call, int r, const struct net_err *err);
 /* Resolve the path parameter param of call as an object of kind (a subnet
- * also as "10.0.0.0-24"). false when the 404 (or 503) is already sent. */
+ * also as "10.0.0.0-24"). false when the 404 (or 503) is already recorded. */
 bool api_net_lookup(struct api_call *call, enum net_kind kind, size_t param, int64_t *ret_id);
 /* Reply with one object of kind, extra members merged in (stolen, may be
  * NULL). */

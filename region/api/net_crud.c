@@ -170,7 +170,7 @@ static int api_net_query_one(struct api_call *call, const struct net_kind_info *
 	return -EINVAL;
 }
 
-/* The query string as filters and paging. On failure the 400 is sent. */
+/* The query string as filters and paging. On failure the 400 is recorded. */
 static int api_net_query_parse(struct api_call *call, const struct net_kind_info *k, struct api_net_query *aq)
 {
 	const char *query = call->query;

@@ -61,7 +61,7 @@ static const struct net_field release_fields[] = {
 };
 static const struct net_kind_info release_info = {"release", NULL, NULL, 0, release_fields, 1, NULL, 0, false};
 
-/* Parse the body against info; the 400 is sent on failure. */
+/* Parse the body against info; the 400 is recorded on failure. */
 static int body_parse(struct api_call *call, const struct net_kind_info *info, struct api_net_body *ret)
 {
 	struct api_fail fail;
@@ -76,7 +76,7 @@ static int body_parse(struct api_call *call, const struct net_kind_info *info, s
 	return r;
 }
 
-/* A subnet's view for read-only questions; false when the reply is sent. */
+/* A subnet's view for read-only questions; false when the reply is recorded. */
 static bool view_load(struct api_call *call, int64_t *ret_id, struct net_view *v)
 {
 	struct net_err err;

@@ -25,8 +25,8 @@ enum api_method {
 struct api_call;
 typedef void (*api_handler_fn)(struct api_call *call);
 
-/* Where a route's handler runs (ARCHITECTURE.md: the database never stalls
- * the loop). */
+/* Where a route's handler runs (docs/architecture.md: the database never
+ * stalls the loop). */
 enum api_run {
 	API_RUN_DEFAULT, /* by method: GET/HEAD read lane, others write lane */
 	API_RUN_READ,	 /* a database job on a read lane */
