@@ -41,9 +41,6 @@ static void reply_db(struct api_call *call, int r, const struct infra_err *err)
 	case -ENOSPC:
 		api_reply_error(call, 409, "exhausted", field, "%s", msg);
 		break;
-	case -ENOMEM:
-		api_reply_error(call, 500, "internal", NULL, "out of memory");
-		break;
 	default:
 		api_reply_db_error(call, r);
 		break;

@@ -10,7 +10,7 @@
 void api_net_collection(struct api_call *call); /* GET list, POST create */
 void api_net_object(struct api_call *call);	/* GET, PATCH, DELETE */
 
-/* Reply for a failed net_* call (400/404/409/500/503). */
+/* Reply for a failed net_* call (400/404/409/503). */
 void api_net_reply_err(struct api_call *call, int r, const struct net_err *err);
 /* Resolve the path parameter param of call as an object of kind (a subnet
  * also as "10.0.0.0-24"). false when the 404 (or 503) is already recorded. */

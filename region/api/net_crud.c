@@ -71,9 +71,6 @@ void api_net_reply_err(struct api_call *call, int r, const struct net_err *err)
 	case -ENOSPC:
 		api_reply_error(call, 409, "exhausted", field, "%s", err->message);
 		break;
-	case -ENOMEM:
-		api_reply_error(call, 500, "internal", NULL, "out of memory");
-		break;
 	default:
 		api_reply_db_error(call, r);
 		break;
