@@ -4,6 +4,8 @@
 
 #include "region/region.h"
 
+/* One key a row reads best as written. */
+/* clang-format off */
 #define KEY(name, type, field, min, max, def, help) \
 	{ name, type, offsetof(struct region_conf, field), min, max, def, help }
 
@@ -56,5 +58,6 @@ const struct conf_key region_conf_keys[] = {
 	KEY("dhcp_external_probe_interval", CONF_DURATION, dhcp_external_probe_interval, 0, 86400, "10m",
 	    "how often racks look for other DHCP servers on the VLANs they serve; 0 = never"),
 };
+/* clang-format on */
 
 const size_t region_conf_keys_n = sizeof(region_conf_keys) / sizeof(region_conf_keys[0]);

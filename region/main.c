@@ -1,13 +1,13 @@
 /* ironrack-regiond: the region daemon and its administrative subcommands. */
 #include <errno.h>
 #include <event2/event.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "common/conf.h"
@@ -19,8 +19,8 @@
 #include "region/api/api.h"
 #include "region/boot/boot.h"
 #include "region/db/db.h"
-#include "region/db/pool.h"
 #include "region/db/pgembed.h"
+#include "region/db/pool.h"
 #include "region/dhcp/dhcp.h"
 #include "region/dhcp/dhcp_conf.h"
 #include "region/region.h"
@@ -183,8 +183,7 @@ static int open_database(struct region *r)
 	char err[1024];
 	const char *dsn = r->conf.database_dsn;
 	if (!dsn[0]) {
-		int rc = pgembed_start(r->conf.state_dir, r->conf.pg_bindir, r->conf.pg_user, &r->pg, err,
-				       sizeof(err));
+		int rc = pgembed_start(r->conf.state_dir, r->conf.pg_bindir, r->conf.pg_user, &r->pg, err, sizeof(err));
 		if (rc < 0) {
 			log_err("embedded PostgreSQL: %s", err);
 			return rc;
@@ -295,8 +294,8 @@ static int region_run(struct region *r)
 	db_racks_disconnect_region(r->db, r->name);
 
 	r->base = event_base_new();
-	if (db_pool_new(r->base, r->pg ? pgembed_dsn(r->pg) : r->conf.database_dsn, 0, &r->dbpool, err,
-			sizeof(err)) < 0) {
+	const char *dsn = r->pg ? pgembed_dsn(r->pg) : r->conf.database_dsn;
+	if (db_pool_new(r->base, dsn, 0, &r->dbpool, err, sizeof(err)) < 0) {
 		log_err("database pool: %s", err);
 		goto out_rpc;
 	}
@@ -319,8 +318,7 @@ static int region_run(struct region *r)
 	 * loop (region/db/pool.h). */
 	db_close(r->db);
 	r->db = NULL;
-	log_info("region ready: API http://%s/api/v1, racks connect to %s", r->conf.http_listen,
-		 r->conf.grpc_listen);
+	log_info("region ready: API http://%s/api/v1, racks connect to %s", r->conf.http_listen, r->conf.grpc_listen);
 	event_base_dispatch(r->base);
 	event_free(sigint);
 	event_free(sigterm);
@@ -417,7 +415,7 @@ int main(int argc, char **argv)
 {
 	static struct region region;
 	struct region *r = &region;
-	struct args a = { 0 };
+	struct args a = {0};
 	char **kv = NULL;
 	size_t n = 0;
 

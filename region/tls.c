@@ -18,9 +18,9 @@
 #include "region/rpc/dbjob.h"
 
 #define SERVER_NAME "ironrack-region" /* the name racks verify (rpc_client_tls.server_name) */
-#define CA_DAYS (365 * 20)
+#define CA_DAYS	    (365 * 20)
 #define SERVER_DAYS (365 * 5)
-#define RACK_DAYS (365 * 5)
+#define RACK_DAYS   (365 * 5)
 
 static uint64_t tls_serial(void)
 {

@@ -217,8 +217,8 @@ static int boot_mac_cmp(const void *a, const void *b)
 /* One entry: members, types, values. */
 static int boot_entry_check(const json_t *e, size_t i, struct boot_mac_seen *seen, struct api_fail *fail)
 {
-	static const char *const members[] = { "mac", "purpose", "kernel", "initrd", "cmdline" };
-	const char *text[5] = { NULL };
+	static const char *const members[] = {"mac", "purpose", "kernel", "initrd", "cmdline"};
+	const char *text[5] = {NULL};
 	const char *k, *field, *why;
 	json_t *v;
 
@@ -242,7 +242,7 @@ static int boot_entry_check(const json_t *e, size_t i, struct boot_mac_seen *see
 		return boot_fail(fail, i, "mac", "required (\"\" for the default config)");
 	if (!text[1])
 		return boot_fail(fail, i, "purpose", "required");
-	struct boot_config c = { .kernel = text[2], .initrd = text[3], .cmdline = text[4] };
+	struct boot_config c = {.kernel = text[2], .initrd = text[3], .cmdline = text[4]};
 	if (text[0][0] && mac_parse(text[0], c.mac) < 0)
 		return boot_fail(fail, i, "mac", "must be aa:bb:cc:dd:ee:ff, or \"\" for the default");
 	if (boot_purpose_parse(text[1], &c.purpose) < 0)
@@ -276,7 +276,8 @@ int api_boot_configs_check(const json_t *arr, struct api_fail *fail)
 	for (size_t i = 1; r == 0 && i < n; i++) {
 		if (seen[i].mac == seen[i - 1].mac)
 			r = boot_fail(fail, seen[i].index, "mac",
-				      seen[i].mac == UINT64_MAX ? "a second default config" : "the same mac appears twice");
+				      seen[i].mac == UINT64_MAX ? "a second default config"
+								: "the same mac appears twice");
 	}
 	free(seen);
 	return r;

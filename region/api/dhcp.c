@@ -677,9 +677,8 @@ void api_rack_dhcp(struct api_call *call)
 					"cannot build the DHCP config of rack \"%s\": %s", id,
 					why[0] ? why : strerror(-rc));
 		else
-			api_reply_error(call, 500, "internal", NULL,
-					"cannot build the DHCP config of rack \"%s\": %s", id,
-					why[0] ? why : strerror(-rc));
+			api_reply_error(call, 500, "internal", NULL, "cannot build the DHCP config of rack \"%s\": %s",
+					id, why[0] ? why : strerror(-rc));
 		return;
 	}
 	if (len == 0) {

@@ -90,8 +90,7 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}", API_PATCH, api_infra_array_update, false, API_RUN_DEFAULT},
     {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}", API_DELETE, api_infra_array_remove, false, API_RUN_DEFAULT},
     {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}/drives", API_POST, api_infra_drive_add, false, API_RUN_DEFAULT},
-    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}/drives/{id}", API_DELETE, api_infra_drive_remove,
-     false, API_RUN_DEFAULT},
+    {API_PREFIX "/infrastructures/{name}/instance-arrays/{array}/drives/{id}", API_DELETE, api_infra_drive_remove, false, API_RUN_DEFAULT},
     {API_PREFIX "/infrastructures/{name}/networks", API_POST, api_infra_network_add, false, API_RUN_DEFAULT},
     {API_PREFIX "/infrastructures/{name}/networks/{net}", API_PATCH, api_infra_network_update, false, API_RUN_DEFAULT},
     {API_PREFIX "/infrastructures/{name}/networks/{net}", API_DELETE, api_infra_network_remove, false, API_RUN_DEFAULT},
@@ -209,8 +208,8 @@ static void api_call_finish(struct api_call *call)
 			evhttp_add_header(out, "Retry-After", retry);
 		}
 		if (call->status >= 500 && call->reply)
-			log_warn("REST %s %s -> %d", api_method_name(call->method),
-				 evhttp_request_get_uri(call->req), call->status);
+			log_warn("REST %s %s -> %d", api_method_name(call->method), evhttp_request_get_uri(call->req),
+				 call->status);
 		api_send_json(call->req, call->status, call->reply);
 		call->reply = NULL;
 	}

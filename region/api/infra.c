@@ -284,8 +284,8 @@ void api_infra_drive_remove(struct api_call *call)
 	long id;
 
 	if (api_long_parse(call->match->params[2], 1, LONG_MAX, &id) < 0) {
-		api_reply_error(call, 404, "not_found", "drive", "instance array \"%s\" has no drive \"%s\"",
-				array, call->match->params[2]);
+		api_reply_error(call, 404, "not_found", "drive", "instance array \"%s\" has no drive \"%s\"", array,
+				call->match->params[2]);
 		return;
 	}
 	int r = db_infra_drive_remove(call->db, name, array, id, &err);

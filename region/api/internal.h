@@ -98,13 +98,13 @@ int api_query_long(struct api_call *call, const char *name, long def, long min, 
 /* http.c: sending on the loop thread */
 /* Send body (stolen; NULL sends 500) on req now. */
 void api_send_json(struct evhttp_request *req, int status, json_t *body);
-void api_send_error(struct evhttp_request *req, int status, const char *code, const char *field, const char *fmt,
-		    ...) __attribute__((format(printf, 5, 6)));
+void api_send_error(struct evhttp_request *req, int status, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* auth.c: API keys, checked against a cache so that a request does not
  * need the database just to be authenticated. */
-#define API_AUTH_FRESH_MS  5000	     /* a revoked key stops working within this (plus one check) */
-#define API_AUTH_STALE_MS  300000    /* a known key keeps working this long while the database is away */
+#define API_AUTH_FRESH_MS  5000	  /* a revoked key stops working within this (plus one check) */
+#define API_AUTH_STALE_MS  300000 /* a known key keeps working this long while the database is away */
 #define API_AUTH_CACHE_MAX 1024
 /* The verdict for key at now_ms: 1 known good and fresh; 2 known good but
  * due for a check (accept, and revalidate in the background); 0 unknown
@@ -132,7 +132,7 @@ struct api_pending {
 	struct evhttp_request *req; /* NULL once the client has gone */
 	struct evhttp_connection *evcon;
 	struct api_pending *prev, *next;
-	bool on_rack; /* counted in api->n_pending */
+	bool on_rack;			 /* counted in api->n_pending */
 	char subject[API_PARAM_MAX + 1]; /* the rack id, for the reply */
 	long timeout_ms;
 };

@@ -138,8 +138,8 @@ static int api_net_query_one(struct api_call *call, const struct net_kind_info *
 	if (strcmp(name, "limit") == 0 || strcmp(name, "offset") == 0) {
 		long max = name[0] == 'l' ? NET_LIST_LIMIT_MAX : API_OFFSET_MAX, v;
 		if (api_long_parse(value, name[0] == 'l' ? 1 : 0, max, &v) < 0) {
-			api_reply_error(call, 400, "invalid_argument", name,
-					"%s must be an integer from %d to %ld", name, name[0] == 'l' ? 1 : 0, max);
+			api_reply_error(call, 400, "invalid_argument", name, "%s must be an integer from %d to %ld",
+					name, name[0] == 'l' ? 1 : 0, max);
 			return -EINVAL;
 		}
 		*(name[0] == 'l' ? &aq->q.limit : &aq->q.offset) = v;

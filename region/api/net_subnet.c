@@ -146,8 +146,8 @@ void api_subnet_next_free(struct api_call *call)
 		return;
 	const char *pool_name = pool == IPAM_POOL_DHCP ? "dhcp" : "auto";
 	if (ipam_alloc_next(&v.v, pool, 0, &a) < 0) {
-		api_reply_error(call, 409, "exhausted", NULL, "subnet %s has no free address in the %s pool",
-				v.cidr, pool_name);
+		api_reply_error(call, 409, "exhausted", NULL, "subnet %s has no free address in the %s pool", v.cidr,
+				pool_name);
 	} else {
 		json_t *o =
 		    json_pack("{s:I, s:s, s:s, s:o, s:b}", "subnet", (json_int_t)id, "cidr", v.cidr, "pool", pool_name,
@@ -319,8 +319,7 @@ void api_interface_unlink(struct api_call *call)
 	const char *owner = net_rows_get(&rows, 0, (size_t)net_col_index(NET_IP, "interface"));
 	if (!owner || strtoll(owner, NULL, 10) != id) {
 		net_rows_done(&rows);
-		api_reply_error(call, 404, "not_found", NULL, "interface %" PRId64 " has no link %" PRId64, id,
-				link);
+		api_reply_error(call, 404, "not_found", NULL, "interface %" PRId64 " has no link %" PRId64, id, link);
 		return;
 	}
 	json_t *o = api_net_row_json(net_kind_info(NET_IP), &rows, 0);

@@ -126,7 +126,7 @@ static void reply_rack_failure(struct evhttp_request *req, const struct api_pend
 		break;
 	case -ETIMEDOUT:
 		api_send_error(req, 504, "timeout", NULL, "rack \"%s\" did not answer within %ld ms", id,
-				p->timeout_ms);
+			       p->timeout_ms);
 		break;
 	case -ENOENT:
 		api_send_error(req, 404, "not_found", NULL, "rack \"%s\" not found", id);
@@ -147,8 +147,8 @@ static void ping_done(void *arg, int status, const char *message, int64_t rtt_us
 
 	if (req && status == 0)
 		api_send_json(req, 200,
-			       json_pack("{s:s, s:s, s:f}", "rack", p->subject, "result", "pong", "rtt_ms",
-					 (double)rtt_us / 1000.0));
+			      json_pack("{s:s, s:s, s:f}", "rack", p->subject, "result", "pong", "rtt_ms",
+					(double)rtt_us / 1000.0));
 	else if (req)
 		reply_rack_failure(req, p, status, message);
 	api_pending_free(p);
@@ -199,18 +199,18 @@ static void config_done(void *arg, int status, const char *message, int64_t rtt_
 		/* nobody to tell */
 	} else if (status == 0) {
 		api_send_json(req, 200,
-			       json_pack("{s:s, s:o, s:b}", "rack", id, "version", version_json(version), "acked", 1));
+			      json_pack("{s:s, s:o, s:b}", "rack", id, "version", version_json(version), "acked", 1));
 	} else if (status == -ENOTCONN) {
 		/* Stored; the rack gets it when it next connects. */
 		api_send_json(req, 202,
-			       json_pack("{s:s, s:o, s:b}", "rack", id, "version", version_json(version), "acked", 0));
+			      json_pack("{s:s, s:o, s:b}", "rack", id, "version", version_json(version), "acked", 0));
 	} else if (status == -ETIMEDOUT) {
 		api_send_error(req, 504, "timeout", NULL,
-				"config version %llu is stored, but rack \"%s\" did not acknowledge it within %ld ms",
-				(unsigned long long)version, id, p->timeout_ms);
+			       "config version %llu is stored, but rack \"%s\" did not acknowledge it within %ld ms",
+			       (unsigned long long)version, id, p->timeout_ms);
 	} else if (status == -EREMOTEIO) {
 		api_send_error(req, 502, "rack_error", NULL, "rack \"%s\" rejected config version %llu: %s", id,
-				(unsigned long long)version, message && *message ? message : "no reason given");
+			       (unsigned long long)version, message && *message ? message : "no reason given");
 	} else {
 		reply_rack_failure(req, p, status, message);
 	}

@@ -31,8 +31,10 @@ static void h_c(struct api_call *c)
 }
 
 static const struct api_route routes[] = {
-    {"/api/v1/version", API_GET, h_a, true, API_RUN_DEFAULT},	       {"/api/v1/racks", API_GET, h_a, false, API_RUN_DEFAULT},
-    {"/api/v1/racks/{id}", API_GET, h_b, false, API_RUN_DEFAULT},       {"/api/v1/racks/{id}", API_DELETE, h_c, false, API_RUN_DEFAULT},
+    {"/api/v1/version", API_GET, h_a, true, API_RUN_DEFAULT},
+    {"/api/v1/racks", API_GET, h_a, false, API_RUN_DEFAULT},
+    {"/api/v1/racks/{id}", API_GET, h_b, false, API_RUN_DEFAULT},
+    {"/api/v1/racks/{id}", API_DELETE, h_c, false, API_RUN_DEFAULT},
     {"/api/v1/racks/{id}/ping", API_POST, h_c, false, API_RUN_DEFAULT},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -283,27 +285,27 @@ static void test_config_body_boot_configs(void **state)
 		const char *boot;
 		const char *field; /* NULL: accepted */
 	} cases[] = {
-		{ "[]", NULL },
-		{ "[{\"mac\":\"52:54:00:12:34:56\",\"purpose\":\"deploy\",\"kernel\":\"e/vmlinuz\",\"initrd\":\"e/i\","
-		  "\"cmdline\":\"ro quiet\"},{\"mac\":\"\",\"purpose\":\"enlist\",\"kernel\":\"e/vmlinuz\"},"
-		  "{\"mac\":\"52-54-00-12-34-57\",\"purpose\":\"local\"}]",
-		  NULL },
-		{ "{}", "boot_configs" },
-		{ "[1]", "boot_configs[0]" },
-		{ "[{\"purpose\":\"local\"}]", "boot_configs[0].mac" },
-		{ "[{\"mac\":\"\"}]", "boot_configs[0].purpose" },
-		{ "[{\"mac\":\"52:54:00:12:34\",\"purpose\":\"local\"}]", "boot_configs[0].mac" },
-		{ "[{\"mac\":\"\",\"purpose\":\"reboot\"}]", "boot_configs[0].purpose" },
-		{ "[{\"mac\":\"\",\"purpose\":\"deploy\"}]", "boot_configs[0].kernel" },
-		{ "[{\"mac\":\"\",\"purpose\":\"deploy\",\"kernel\":\"a/../b\"}]", "boot_configs[0].kernel" },
-		{ "[{\"mac\":\"\",\"purpose\":\"deploy\",\"kernel\":\"k\",\"initrd\":\"/i\"}]", "boot_configs[0].initrd" },
-		{ "[{\"mac\":\"\",\"purpose\":\"local\",\"cmdline\":\"a\\nb\"}]", "boot_configs[0].cmdline" },
-		{ "[{\"mac\":\"\",\"purpose\":\"local\",\"kernel\":null}]", "boot_configs[0].kernel" },
-		{ "[{\"mac\":\"\",\"purpose\":\"local\",\"x\":\"y\"}]", "boot_configs[0].x" },
-		{ "[{\"mac\":\"52:54:00:12:34:56\",\"purpose\":\"local\"},{\"mac\":\"\",\"purpose\":\"local\"},"
-		  "{\"mac\":\"52-54-00-12-34-56\",\"purpose\":\"local\"}]",
-		  "boot_configs[2].mac" },
-		{ "[{\"mac\":\"\",\"purpose\":\"local\"},{\"mac\":\"\",\"purpose\":\"local\"}]", "boot_configs[1].mac" },
+	    {"[]", NULL},
+	    {"[{\"mac\":\"52:54:00:12:34:56\",\"purpose\":\"deploy\",\"kernel\":\"e/vmlinuz\",\"initrd\":\"e/i\","
+	     "\"cmdline\":\"ro quiet\"},{\"mac\":\"\",\"purpose\":\"enlist\",\"kernel\":\"e/vmlinuz\"},"
+	     "{\"mac\":\"52-54-00-12-34-57\",\"purpose\":\"local\"}]",
+	     NULL},
+	    {"{}", "boot_configs"},
+	    {"[1]", "boot_configs[0]"},
+	    {"[{\"purpose\":\"local\"}]", "boot_configs[0].mac"},
+	    {"[{\"mac\":\"\"}]", "boot_configs[0].purpose"},
+	    {"[{\"mac\":\"52:54:00:12:34\",\"purpose\":\"local\"}]", "boot_configs[0].mac"},
+	    {"[{\"mac\":\"\",\"purpose\":\"reboot\"}]", "boot_configs[0].purpose"},
+	    {"[{\"mac\":\"\",\"purpose\":\"deploy\"}]", "boot_configs[0].kernel"},
+	    {"[{\"mac\":\"\",\"purpose\":\"deploy\",\"kernel\":\"a/../b\"}]", "boot_configs[0].kernel"},
+	    {"[{\"mac\":\"\",\"purpose\":\"deploy\",\"kernel\":\"k\",\"initrd\":\"/i\"}]", "boot_configs[0].initrd"},
+	    {"[{\"mac\":\"\",\"purpose\":\"local\",\"cmdline\":\"a\\nb\"}]", "boot_configs[0].cmdline"},
+	    {"[{\"mac\":\"\",\"purpose\":\"local\",\"kernel\":null}]", "boot_configs[0].kernel"},
+	    {"[{\"mac\":\"\",\"purpose\":\"local\",\"x\":\"y\"}]", "boot_configs[0].x"},
+	    {"[{\"mac\":\"52:54:00:12:34:56\",\"purpose\":\"local\"},{\"mac\":\"\",\"purpose\":\"local\"},"
+	     "{\"mac\":\"52-54-00-12-34-56\",\"purpose\":\"local\"}]",
+	     "boot_configs[2].mac"},
+	    {"[{\"mac\":\"\",\"purpose\":\"local\"},{\"mac\":\"\",\"purpose\":\"local\"}]", "boot_configs[1].mac"},
 	};
 	char text[1024];
 
