@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const purpose_names[] = { "enlist", "commission", "deploy", "local", "poweroff" };
+static const char *const purpose_names[] = {"enlist", "commission", "deploy", "local", "poweroff"};
 
 const char *boot_purpose_name(enum boot_purpose p)
 {

@@ -19,14 +19,14 @@ enum boot_purpose {
 	BOOT_POWEROFF,
 };
 
-#define BOOT_FIELD_MAX   1024  /* longest kernel, initrd or command line */
+#define BOOT_FIELD_MAX	 1024  /* longest kernel, initrd or command line */
 #define BOOT_CONFIGS_MAX 65536 /* boot configs in one rack configuration snapshot */
 
 struct boot_config {
 	uint8_t mac[6];
 	bool has_mac; /* false: the default for unknown machines */
 	enum boot_purpose purpose;
-	const char *kernel;  /* path under the boot root, e.g. "ephemeral/amd64/vmlinuz" */
+	const char *kernel; /* path under the boot root, e.g. "ephemeral/amd64/vmlinuz" */
 	const char *initrd;
 	const char *cmdline; /* kernel command line */
 };

@@ -160,8 +160,8 @@ static int set_duration(const struct conf_ctx *ctx, const struct conf_key *k, lo
 
 static int set_bool(const struct conf_ctx *ctx, const struct conf_key *k, bool *dst, const char *v)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcasecmp(v, yes[i]) == 0) {
@@ -212,7 +212,7 @@ static void list_clear(struct conf_list *l)
 static void set_list(struct conf_list *dst, const char *v)
 {
 	static const char seps[] = ", \t";
-	struct conf_list l = { 0 };
+	struct conf_list l = {0};
 	size_t cap = 0;
 
 	for (const char *p = v + strspn(v, seps); *p; p += strspn(p, seps)) {
@@ -289,7 +289,7 @@ const struct conf_key *conf_find(const struct conf_key *table, size_t n, const c
 
 int conf_defaults(const struct conf_key *table, size_t n, void *target, char *err, size_t errlen)
 {
-	struct conf_ctx ctx = { "default", err, errlen };
+	struct conf_ctx ctx = {"default", err, errlen};
 
 	for (size_t i = 0; i < n; i++) {
 		if (!table[i].def)
@@ -316,7 +316,7 @@ int conf_set(const struct conf_key *table, size_t n, void *target, const char *k
 	     size_t errlen)
 {
 	char opt[128];
-	struct conf_ctx ctx = { opt, err, errlen };
+	struct conf_ctx ctx = {opt, err, errlen};
 	const struct conf_key *k;
 
 	option_name(key, opt, sizeof(opt));
@@ -441,7 +441,7 @@ static int conf_line_parse(struct conf_parser *ps, const struct conf_ctx *ctx, c
 static int conf_parse(const char *name, const char *text, size_t len, struct conf_parser *ps, char *err, size_t errlen)
 {
 	char line[CONF_LINE_MAX + 2], where[512];
-	struct conf_ctx ctx = { where, err, errlen };
+	struct conf_ctx ctx = {where, err, errlen};
 	const char *p = text, *end = text + len;
 	unsigned lineno = 0;
 
@@ -471,7 +471,7 @@ static int conf_parse(const char *name, const char *text, size_t len, struct con
 static int conf_parse_text(const char *name, const char *text, size_t len, const struct conf_key *table, size_t n,
 			   void *target, char *err, size_t errlen)
 {
-	struct conf_parser ps = { table, n, target, xcalloc(n, sizeof(unsigned)) };
+	struct conf_parser ps = {table, n, target, xcalloc(n, sizeof(unsigned))};
 	int r = conf_parse(name, text, len, &ps, err, errlen);
 	free(ps.seen);
 	return r;

@@ -31,8 +31,8 @@ struct conf_list {
 struct conf_key {
 	const char *name;
 	enum conf_type type;
-	size_t offset;   /* offsetof(struct your_conf, field) */
-	long min, max;   /* CONF_INT / CONF_DURATION bounds; both 0 = unbounded */
+	size_t offset;	 /* offsetof(struct your_conf, field) */
+	long min, max;	 /* CONF_INT / CONF_DURATION bounds; both 0 = unbounded */
 	const char *def; /* default as text (parsed like a file value), NULL = none */
 	const char *help;
 };
@@ -43,8 +43,7 @@ int conf_defaults(const struct conf_key *table, size_t n, void *target, char *er
 /* Parse a file into target. Unknown key, missing '=', bad value, duplicate
  * key: -EINVAL with err = "PATH:LINE: message". Missing file: -ENOENT with
  * err naming it. */
-int conf_load_file(const char *path, const struct conf_key *table, size_t n, void *target, char *err,
-		   size_t errlen);
+int conf_load_file(const char *path, const struct conf_key *table, size_t n, void *target, char *err, size_t errlen);
 
 /* Parse text (for tests and for the file loader); name is used in errors. */
 int conf_load_buffer(const char *name, const char *text, const struct conf_key *table, size_t n, void *target,

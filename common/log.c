@@ -12,9 +12,9 @@ static struct {
 	const char *ident;
 	enum log_level level;
 	pthread_mutex_t lock;
-} logger = { "ironrack", LOG_LEVEL_INFO, PTHREAD_MUTEX_INITIALIZER };
+} logger = {"ironrack", LOG_LEVEL_INFO, PTHREAD_MUTEX_INITIALIZER};
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void log_setup(const char *ident, enum log_level level)
 {
@@ -72,8 +72,8 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	int n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s: ", ts, (long)tv.tv_usec / 1000,
-			 logger.ident, (long)getpid(), level_names[level]);
+	int n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s: ", ts, (long)tv.tv_usec / 1000, logger.ident,
+			 (long)getpid(), level_names[level]);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n < sizeof(line))

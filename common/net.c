@@ -24,7 +24,7 @@ static bool family_is_valid(uint8_t family)
 
 int ipaddr_parse(const char *s, struct ipaddr *ret)
 {
-	struct ipaddr a = { 0 };
+	struct ipaddr a = {0};
 
 	/* inet_pton rejects leading zeros in v4 octets, which would otherwise
 	 * be read as octal by inet_aton() and friends. */
@@ -213,7 +213,7 @@ int ipprefix_make(const struct ipaddr *a, unsigned len, struct ipprefix *ret)
 	if (len > ipaddr_bits(a))
 		return -EINVAL;
 
-	struct ipprefix p = { .len = (uint8_t)len };
+	struct ipprefix p = {.len = (uint8_t)len};
 	u128 host = host_mask(ipaddr_bits(a), len);
 	ipaddr_from_u128(a->family, ipaddr_to_u128(a) & ~host, &p.addr);
 	*ret = p;

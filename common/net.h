@@ -21,9 +21,9 @@ struct ipprefix {
 	uint8_t len; /* 0..32 for v4, 0..128 for v6 */
 };
 
-#define IPADDR_STRLEN 46   /* INET6_ADDRSTRLEN */
+#define IPADDR_STRLEN	46 /* INET6_ADDRSTRLEN */
 #define IPPREFIX_STRLEN 50 /* address + "/128" */
-#define MAC_STRLEN 18
+#define MAC_STRLEN	18
 
 int ipaddr_parse(const char *s, struct ipaddr *ret);
 /* Canonical text (RFC 5952 for v6). buf at least IPADDR_STRLEN. */

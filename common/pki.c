@@ -29,9 +29,9 @@
 /* Racks and the region rarely agree on the time to the second, and a
  * certificate that is "not yet valid" on a rack whose clock lags would make
  * enrolment fail for no good reason. */
-#define PKI_CLOCK_SKEW_SEC 3600
-#define PKI_CN_MAX 64	  /* ub_common_name (RFC 5280) */
-#define PKI_DNS_NAME_MAX 253
+#define PKI_CLOCK_SKEW_SEC    3600
+#define PKI_CN_MAX	      64 /* ub_common_name (RFC 5280) */
+#define PKI_DNS_NAME_MAX      253
 #define PKI_MIN_SECURITY_BITS 112 /* P-256 gives 128, RSA-2048 gives 112 */
 
 /*
@@ -256,11 +256,11 @@ static int cert_exts_add(X509 *x, const struct cert_spec *s)
 		int nid;
 		const char *value;
 	} exts[] = {
-		{ NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE" },
-		{ NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment" },
-		{ NID_subject_key_identifier, "hash" },
-		{ NID_authority_key_identifier, ca ? "keyid:always" : "keyid,issuer" },
-		{ NID_ext_key_usage, eku },
+	    {NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE"},
+	    {NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment"},
+	    {NID_subject_key_identifier, "hash"},
+	    {NID_authority_key_identifier, ca ? "keyid:always" : "keyid,issuer"},
+	    {NID_ext_key_usage, eku},
 	};
 	X509V3_CTX ctx;
 	X509V3_set_ctx_nodb(&ctx);
@@ -408,7 +408,7 @@ static int serial_random(uint64_t *ret)
 int pki_ca_create(const char *cn, int days, char **ret_key_pem, char **ret_cert_pem)
 {
 	ERR_set_mark();
-	struct cert_spec spec = { .cn = cn, .days = days, .kind = CERT_CA };
+	struct cert_spec spec = {.cn = cn, .days = days, .kind = CERT_CA};
 	char *key_pem = NULL, *cert_pem = NULL;
 	EVP_PKEY *key = NULL;
 	int r = serial_random(&spec.serial);
@@ -442,8 +442,9 @@ int pki_csr_create(const char *key_pem, const char *cn, char **ret_csr_pem)
 		r = name_from_cn(cn, &name);
 	if (r == 0 && !(req = X509_REQ_new()))
 		r = -ENOMEM;
-	if (r == 0 && (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 || X509_REQ_set_subject_name(req, name) != 1 ||
-		       X509_REQ_set_pubkey(req, key) != 1 || X509_REQ_sign(req, key, EVP_sha256()) <= 0))
+	if (r == 0 &&
+	    (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 || X509_REQ_set_subject_name(req, name) != 1 ||
+	     X509_REQ_set_pubkey(req, key) != 1 || X509_REQ_sign(req, key, EVP_sha256()) <= 0))
 		r = -EIO;
 	if (r == 0)
 		r = csr_to_pem(req, ret_csr_pem);
@@ -478,12 +479,12 @@ int pki_csr_sign(const char *ca_key_pem, const char *ca_cert_pem, const char *cs
 		r = csr_check(req);
 	if (r == 0) {
 		struct cert_spec spec = {
-			.subject_key = X509_REQ_get0_pubkey(req),
-			.cn = cn,
-			.days = days,
-			.kind = server ? CERT_SERVER : CERT_CLIENT,
-			.sans = sans,
-			.serial = serial,
+		    .subject_key = X509_REQ_get0_pubkey(req),
+		    .cn = cn,
+		    .days = days,
+		    .kind = server ? CERT_SERVER : CERT_CLIENT,
+		    .sans = sans,
+		    .serial = serial,
 		};
 		r = leaf_issue(ca_key_pem, ca_cert_pem, &spec, ret_cert_pem);
 	}
@@ -500,12 +501,12 @@ int pki_cert_issue(const char *ca_key_pem, const char *ca_cert_pem, const char *
 	int r = key_from_pem(key_pem, &key);
 	if (r == 0) {
 		struct cert_spec spec = {
-			.subject_key = key,
-			.cn = cn,
-			.days = days,
-			.kind = server ? CERT_SERVER : CERT_CLIENT,
-			.sans = sans,
-			.serial = serial,
+		    .subject_key = key,
+		    .cn = cn,
+		    .days = days,
+		    .kind = server ? CERT_SERVER : CERT_CLIENT,
+		    .sans = sans,
+		    .serial = serial,
 		};
 		r = leaf_issue(ca_key_pem, ca_cert_pem, &spec, ret_cert_pem);
 	}
@@ -652,7 +653,7 @@ static int fd_wait(int fd, short events, int64_t deadline)
 		int64_t left = deadline - clock_mono_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		struct pollfd p = { .fd = fd, .events = events };
+		struct pollfd p = {.fd = fd, .events = events};
 		int n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
 		if (n > 0)
 			return 0;
@@ -708,7 +709,7 @@ static int tcp_connect(const char *host, uint16_t port, int64_t deadline)
 {
 	char service[8];
 	snprintf(service, sizeof(service), "%u", (unsigned)port);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res;
 	int e = getaddrinfo(host, service, &hints, &res);
 	if (e != 0)
@@ -778,7 +779,7 @@ static int chain_find_ca(SSL *ssl, char **ret_ca_pem)
 
 static SSL *fetch_ssl_new(const char *host, int fd)
 {
-	static const unsigned char alpn_h2[] = { 2, 'h', '2' };
+	static const unsigned char alpn_h2[] = {2, 'h', '2'};
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
 		return NULL;
@@ -827,7 +828,7 @@ static void sigpipe_restore(const struct sigpipe_guard *g)
 	sigaddset(&set, SIGPIPE);
 	sigpending(&pending);
 	if (!g->was_pending && sigismember(&pending, SIGPIPE) == 1) {
-		struct timespec zero = { 0 };
+		struct timespec zero = {0};
 		sigtimedwait(&set, NULL, &zero);
 	}
 	pthread_sigmask(SIG_SETMASK, &g->old, NULL);

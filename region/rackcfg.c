@@ -72,7 +72,7 @@ static void part_settings_free(Ironrack__V1__RackConfig *cfg)
 static int part_boot_configs_fill(struct region *r, const char *rack_id, const struct rack_config_row *row,
 				  Ironrack__V1__RackConfig *cfg)
 {
-	static const char *const names[] = { "mac", "purpose", "kernel", "initrd", "cmdline" };
+	static const char *const names[] = {"mac", "purpose", "kernel", "initrd", "cmdline"};
 	json_error_t jerr;
 	json_t *arr = row->boot_configs_json ? json_loads(row->boot_configs_json, 0, &jerr) : NULL;
 	size_t n = json_array_size(arr);
@@ -119,10 +119,10 @@ static void part_boot_configs_free(Ironrack__V1__RackConfig *cfg)
 
 /* One row per part; a feature adds its part here. */
 static const struct rackcfg_part rackcfg_parts[] = {
-	{ "settings", part_settings_fill, part_settings_free },
-	{ "boot configs", part_boot_configs_fill, part_boot_configs_free },
-	{ "boot resources", region_bootres_rackcfg_fill, NULL },
-	{ "dhcp", region_dhcp_rackcfg_fill, region_dhcp_rackcfg_free },
+    {"settings", part_settings_fill, part_settings_free},
+    {"boot configs", part_boot_configs_fill, part_boot_configs_free},
+    {"boot resources", region_bootres_rackcfg_fill, NULL},
+    {"dhcp", region_dhcp_rackcfg_fill, region_dhcp_rackcfg_free},
 };
 
 int rackcfg_compose(struct region *r, const char *rack_id, const struct rack_config_row *row,
@@ -162,8 +162,8 @@ static void rackcfg_answered(void *arg, int status, const char *message, const I
 	struct rackcfg_wait *w = arg;
 	if (w->cb) {
 		uint64_t v = reply && reply->body_case == IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK
-				     ? reply->config_ack->version
-				     : w->version;
+				 ? reply->config_ack->version
+				 : w->version;
 		w->cb(w->arg, status, status == 0 ? "stored" : message, rtt_us, v);
 	} else if (status == -EREMOTEIO) {
 		/* A snapshot pushed without an API caller waiting (a DHCP
@@ -176,8 +176,8 @@ static void rackcfg_answered(void *arg, int status, const char *message, const I
 
 /* Send the snapshot row to the rack's session; cb (if any) gets the
  * rack's answer. */
-static void rackcfg_send(struct rack_session *s, const struct rack_config_row *row, int timeout_ms,
-			 region_reply_cb cb, void *arg)
+static void rackcfg_send(struct rack_session *s, const struct rack_config_row *row, int timeout_ms, region_reply_cb cb,
+			 void *arg)
 {
 	struct region *r = region_session_region(s);
 	const char *rack_id = region_session_rack_id(s);
@@ -205,7 +205,7 @@ static void rackcfg_send(struct rack_session *s, const struct rack_config_row *r
 struct offer_job {
 	struct region *r;
 	char rack_id[64];
-	bool first;	     /* none stored yet: store an empty one (boot resources) */
+	bool first; /* none stored yet: store an empty one (boot resources) */
 	bool storing_first;
 	struct rack_config_row row;
 	char err[ERR_LEN];
@@ -316,9 +316,9 @@ static void push_done(void *arg, int status)
 			log_err("rack %s: cannot store a config: %s", j->rack_id,
 				j->err[0] ? j->err : "database unavailable");
 		j->cb(j->arg, region_dbjob_is_outage(status) ? -EIO : status,
-		      status == -ENOENT ? "no such rack"
+		      status == -ENOENT		       ? "no such rack"
 		      : region_dbjob_is_outage(status) ? "region database unavailable"
-							: "cannot store the config",
+						       : "cannot store the config",
 		      0, 0);
 	} else if (status < 0) {
 		j->cb(j->arg, -EIO, "cannot read the stored config back", 0, j->version);
@@ -464,12 +464,12 @@ static void rackcfg_on_ack(struct rack_session *s, const Ironrack__V1__RackMessa
 }
 
 static const struct region_session_handler rackcfg_handlers[] = {
-	{ IRONRACK__V1__RACK_MESSAGE__BODY_HELLO, rackcfg_on_hello },
-	{ IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK, rackcfg_on_ack },
+    {IRONRACK__V1__RACK_MESSAGE__BODY_HELLO, rackcfg_on_hello},
+    {IRONRACK__V1__RACK_MESSAGE__BODY_CONFIG_ACK, rackcfg_on_ack},
 };
 
 const struct region_session_feature region_rackcfg_session = {
-	.name = "config",
-	.handlers = rackcfg_handlers,
-	.n_handlers = sizeof(rackcfg_handlers) / sizeof(rackcfg_handlers[0]),
+    .name = "config",
+    .handlers = rackcfg_handlers,
+    .n_handlers = sizeof(rackcfg_handlers) / sizeof(rackcfg_handlers[0]),
 };

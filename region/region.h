@@ -23,28 +23,28 @@ struct region_dhcp;
 
 struct region_conf {
 	char *state_dir;
-	char *database_dsn;    /* "" = embedded PostgreSQL */
-	char *pg_bindir;       /* "" = newest /usr/lib/postgresql/N/bin */
-	char *pg_user;         /* runs the embedded cluster when we are root */
-	char *http_listen;     /* REST API + web UI */
-	char *grpc_listen;     /* rack RPC */
-	char *region_name;     /* "" = hostname */
-	struct conf_list tls_names; /* extra DNS names / IPs in the server cert */
-	long heartbeat_interval;    /* seconds */
-	long rack_timeout;          /* seconds without a heartbeat = gone */
-	long max_body_bytes;        /* REST request body limit */
-	int log_level;              /* enum log_level */
+	char *database_dsn;	     /* "" = embedded PostgreSQL */
+	char *pg_bindir;	     /* "" = newest /usr/lib/postgresql/N/bin */
+	char *pg_user;		     /* runs the embedded cluster when we are root */
+	char *http_listen;	     /* REST API + web UI */
+	char *grpc_listen;	     /* rack RPC */
+	char *region_name;	     /* "" = hostname */
+	struct conf_list tls_names;  /* extra DNS names / IPs in the server cert */
+	long heartbeat_interval;     /* seconds */
+	long rack_timeout;	     /* seconds without a heartbeat = gone */
+	long max_body_bytes;	     /* REST request body limit */
+	int log_level;		     /* enum log_level */
 	char *boot_resources_dir;    /* "" = state_dir/boot-resources (region/boot) */
 	char *boot_resources_listen; /* HTTPS for racks; "" = not served here */
 	char *boot_resources_url;    /* "" = https://<grpc_listen host or name>:<port> */
 	long boot_resources_rescan;  /* seconds between scans; 0 = start and SIGHUP only */
-	char *enlist_kernel;         /* GetBootConfig answer for unknown MACs */
+	char *enlist_kernel;	     /* GetBootConfig answer for unknown MACs */
 	char *enlist_initrd;
 	char *enlist_cmdline;
 	struct conf_list dhcp_boot_files; /* "ARCH=FILE" / "ARCH=http:FILE" (region/dhcp) */
 	bool dhcp_pxe;
-	long dhcp_pxe_lease_time;          /* seconds */
-	long dhcp_lease_time;              /* seconds; a subnet's own overrides it */
+	long dhcp_pxe_lease_time; /* seconds */
+	long dhcp_lease_time;	  /* seconds; a subnet's own overrides it */
 	bool dhcp_probe;
 	long dhcp_external_probe_interval; /* seconds; 0 = off */
 };
@@ -74,7 +74,7 @@ struct region {
 	struct region_racks *racks; /* live sessions (region/rpc) */
 	struct api *api;
 	struct region_bootres *bootres; /* region/boot */
-	struct region_dhcp *dhcp;       /* region/dhcp */
+	struct region_dhcp *dhcp;	/* region/dhcp */
 	struct region_tls tls;
 	char ca_fingerprint[PKI_FINGERPRINT_LEN];
 	bool stopping;

@@ -10,9 +10,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "common/util.h"
 #include "common/log.h"
 #include "common/rpc/rpc_internal.h"
+#include "common/util.h"
 
 static void rpc_gpr_log(gpr_log_func_args *args)
 {
@@ -40,10 +40,10 @@ void rpc_lib_shutdown(void)
 const char *rpc_status_name(int code)
 {
 	static const char *const names[] = {
-		"OK",		   "CANCELLED",		"UNKNOWN",     "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-		"NOT_FOUND",	   "ALREADY_EXISTS",	"PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-		"FAILED_PRECONDITION", "ABORTED",	"OUT_OF_RANGE", "UNIMPLEMENTED",    "INTERNAL",
-		"UNAVAILABLE",	   "DATA_LOSS",		"UNAUTHENTICATED",
+	    "OK",	 "CANCELLED",	    "UNKNOWN",		 "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+	    "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+	    "ABORTED",	 "OUT_OF_RANGE",    "UNIMPLEMENTED",	 "INTERNAL",	       "UNAVAILABLE",
+	    "DATA_LOSS", "UNAUTHENTICATED",
 	};
 	if (code < 0 || (size_t)code >= sizeof(names) / sizeof(names[0]))
 		return "?";
@@ -66,7 +66,7 @@ static void *rpc_loop_thread(void *p)
 			loop->items = n;
 			loop->cap_items = cap;
 		}
-		loop->items[loop->n_items++] = (struct rpc_pending){ ev.tag, ev.success != 0 };
+		loop->items[loop->n_items++] = (struct rpc_pending){ev.tag, ev.success != 0};
 		bool first = loop->n_items == 1;
 		pthread_cond_signal(&loop->cond);
 		pthread_mutex_unlock(&loop->lock);
@@ -190,7 +190,7 @@ ProtobufCMessage *rpc_unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_b
 		return NULL;
 	grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
 	ProtobufCMessage *msg =
-		protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(slice), GRPC_SLICE_START_PTR(slice));
+	    protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(slice), GRPC_SLICE_START_PTR(slice));
 	grpc_slice_unref(slice);
 	grpc_byte_buffer_reader_destroy(&reader);
 	return msg;
@@ -220,7 +220,7 @@ void rpc_call_peer_info(grpc_call *call, char *identity, size_t idlen, char *pee
 	grpc_auth_context *ctx = grpc_call_auth_context(call);
 	if (ctx) {
 		grpc_auth_property_iterator it =
-			grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_CN_PROPERTY_NAME);
+		    grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_CN_PROPERTY_NAME);
 		const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
 		if (p && p->value_length < idlen) {
 			memcpy(identity, p->value, p->value_length);

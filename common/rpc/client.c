@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
 #include "common/rpc/rpc_internal.h"
+#include "common/util.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 struct rpc_channel {
 	struct rpc_loop *loop;
@@ -58,13 +58,13 @@ static grpc_channel_args *client_args(grpc_arg *args, const char *server_name, g
 	static char override[] = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
 	size_t n = 0;
 	/* Notice a dead region (or a dead NAT mapping) within ~30 s. */
-	args[n++] = (grpc_arg){ GRPC_ARG_INTEGER, keepalive, { .integer = 20000 } };
-	args[n++] = (grpc_arg){ GRPC_ARG_INTEGER, keepalive_to, { .integer = 10000 } };
-	args[n++] = (grpc_arg){ GRPC_ARG_INTEGER, permit, { .integer = 1 } };
-	args[n++] = (grpc_arg){ GRPC_ARG_INTEGER, pings, { .integer = 0 } };
-	args[n++] = (grpc_arg){ GRPC_ARG_INTEGER, backoff_max, { .integer = 5000 } };
+	args[n++] = (grpc_arg){GRPC_ARG_INTEGER, keepalive, {.integer = 20000}};
+	args[n++] = (grpc_arg){GRPC_ARG_INTEGER, keepalive_to, {.integer = 10000}};
+	args[n++] = (grpc_arg){GRPC_ARG_INTEGER, permit, {.integer = 1}};
+	args[n++] = (grpc_arg){GRPC_ARG_INTEGER, pings, {.integer = 0}};
+	args[n++] = (grpc_arg){GRPC_ARG_INTEGER, backoff_max, {.integer = 5000}};
 	if (server_name && server_name[0])
-		args[n++] = (grpc_arg){ GRPC_ARG_STRING, override, { .string = (char *)server_name } };
+		args[n++] = (grpc_arg){GRPC_ARG_STRING, override, {.string = (char *)server_name}};
 	out->num_args = n;
 	out->args = args;
 	return out;
@@ -87,9 +87,9 @@ int rpc_channel_new(struct rpc_loop *loop, const char *target, const struct rpc_
 	int r = channel_alloc(loop, target, &ch);
 	if (r < 0)
 		return r;
-	grpc_ssl_pem_key_cert_pair pair = { tls->key_pem, tls->cert_pem };
+	grpc_ssl_pem_key_cert_pair pair = {tls->key_pem, tls->cert_pem};
 	grpc_channel_credentials *creds =
-		grpc_ssl_credentials_create(tls->root_ca_pem, tls->key_pem ? &pair : NULL, NULL, NULL);
+	    grpc_ssl_credentials_create(tls->root_ca_pem, tls->key_pem ? &pair : NULL, NULL, NULL);
 	grpc_arg argv[8];
 	grpc_channel_args args;
 	ch->channel = grpc_channel_create(target, creds, client_args(argv, tls->server_name, &args));
@@ -132,8 +132,8 @@ void rpc_channel_free(struct rpc_channel *ch)
 static grpc_call *channel_call(struct rpc_channel *ch, const char *path, int timeout_ms)
 {
 	grpc_slice method = grpc_slice_from_static_string(path);
-	grpc_call *call = grpc_channel_create_call(ch->channel, NULL, GRPC_PROPAGATE_DEFAULTS, ch->loop->cq,
-						   method, NULL, rpc_deadline_ms(timeout_ms), NULL);
+	grpc_call *call = grpc_channel_create_call(ch->channel, NULL, GRPC_PROPAGATE_DEFAULTS, ch->loop->cq, method,
+						   NULL, rpc_deadline_ms(timeout_ms), NULL);
 	grpc_slice_unref(method);
 	return call;
 }
@@ -183,7 +183,7 @@ int rpc_unary(struct rpc_channel *ch, const char *path, const ProtobufCMessage *
 	grpc_metadata_array_init(&u->md_initial);
 	grpc_metadata_array_init(&u->md_trailing);
 
-	grpc_op ops[6] = { 0 };
+	grpc_op ops[6] = {0};
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = u->send_buf;

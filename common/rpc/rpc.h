@@ -98,8 +98,8 @@ typedef void (*rpc_stream_open_fn)(struct rpc_stream *s, void *server_arg);
 struct rpc_method {
 	const char *path; /* "/ironrack.v1.Region/Register" */
 	const ProtobufCMessageDescriptor *request;
-	rpc_unary_fn unary;        /* unary method, or */
-	rpc_stream_open_fn open;   /* bidirectional stream */
+	rpc_unary_fn unary;	 /* unary method, or */
+	rpc_stream_open_fn open; /* bidirectional stream */
 	const struct rpc_stream_ops *stream_ops;
 };
 
@@ -129,10 +129,10 @@ const char *rpc_call_peer(const struct rpc_call *call);
 struct rpc_channel;
 
 struct rpc_client_tls {
-	const char *root_ca_pem;  /* the pinned region CA */
-	const char *key_pem;      /* NULL for server-auth only (enrolment) */
+	const char *root_ca_pem; /* the pinned region CA */
+	const char *key_pem;	 /* NULL for server-auth only (enrolment) */
 	const char *cert_pem;
-	const char *server_name;  /* name the server certificate must carry */
+	const char *server_name; /* name the server certificate must carry */
 };
 
 int rpc_channel_new(struct rpc_loop *loop, const char *target, const struct rpc_client_tls *tls,

@@ -51,8 +51,8 @@ struct rpc_stream {
 	grpc_byte_buffer **q;
 	size_t q_head, q_len, q_cap;
 	bool send_busy;
-	bool closing;      /* no new sends accepted */
-	bool status_sent;  /* server: SEND_STATUS started */
+	bool closing;	  /* no new sends accepted */
+	bool status_sent; /* server: SEND_STATUS started */
 	int close_status;
 	char *close_message;
 

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
 #include "common/log.h"
 #include "common/rpc/rpc_internal.h"
+#include "common/util.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
-#define RPC_SERVER_SLOTS 16
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+#define RPC_SERVER_SLOTS	      16
 
 struct rpc_slot {
 	struct rpc_tag tag;
@@ -81,7 +81,7 @@ static int call_finish(struct rpc_call *c, grpc_byte_buffer *msg, int status, co
 	c->answered = true;
 	c->send_buf = msg;
 	c->status_details = grpc_slice_from_copied_string(message ? message : "");
-	grpc_op ops[4] = { 0 };
+	grpc_op ops[4] = {0};
 	size_t n = 0;
 	ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (msg) {
@@ -151,7 +151,7 @@ static void server_start_unary(struct rpc_server *srv, const struct rpc_method *
 	c->status_details = grpc_empty_slice();
 	snprintf(c->identity, sizeof(c->identity), "%s", identity);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	grpc_op op = { 0 };
+	grpc_op op = {0};
 	op.op = GRPC_OP_RECV_MESSAGE;
 	op.data.recv_message.recv_message = &c->recv_buf;
 	if (grpc_call_start_batch(call, &op, 1, &c->t_recv, NULL) != GRPC_CALL_OK)
@@ -222,8 +222,8 @@ static void server_arm(struct rpc_slot *slot)
 	grpc_call_details_init(&slot->details);
 	grpc_metadata_array_init(&slot->md);
 	slot->call = NULL;
-	grpc_call_error e = grpc_server_request_call(srv->server, &slot->call, &slot->details, &slot->md,
-						     srv->loop->cq, srv->loop->cq, &slot->tag);
+	grpc_call_error e = grpc_server_request_call(srv->server, &slot->call, &slot->details, &slot->md, srv->loop->cq,
+						     srv->loop->cq, &slot->tag);
 	if (e == GRPC_CALL_OK) {
 		srv->slots_armed++;
 	} else {
@@ -246,11 +246,11 @@ static grpc_channel_args *server_args(grpc_arg *args, size_t *n)
 	static char strikes[] = GRPC_ARG_HTTP2_MAX_PING_STRIKES;
 	static char permit[] = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
 	/* Racks ping every 20 s; allow it, and notice a dead rack in ~40 s. */
-	args[0] = (grpc_arg){ GRPC_ARG_INTEGER, keepalive, { .integer = 30000 } };
-	args[1] = (grpc_arg){ GRPC_ARG_INTEGER, keepalive_to, { .integer = 10000 } };
-	args[2] = (grpc_arg){ GRPC_ARG_INTEGER, min_ping, { .integer = 5000 } };
-	args[3] = (grpc_arg){ GRPC_ARG_INTEGER, strikes, { .integer = 0 } };
-	args[4] = (grpc_arg){ GRPC_ARG_INTEGER, permit, { .integer = 1 } };
+	args[0] = (grpc_arg){GRPC_ARG_INTEGER, keepalive, {.integer = 30000}};
+	args[1] = (grpc_arg){GRPC_ARG_INTEGER, keepalive_to, {.integer = 10000}};
+	args[2] = (grpc_arg){GRPC_ARG_INTEGER, min_ping, {.integer = 5000}};
+	args[3] = (grpc_arg){GRPC_ARG_INTEGER, strikes, {.integer = 0}};
+	args[4] = (grpc_arg){GRPC_ARG_INTEGER, permit, {.integer = 1}};
 	*n = 5;
 	return NULL;
 }
@@ -268,7 +268,7 @@ int rpc_server_new(struct rpc_loop *loop, const char *addr, const struct rpc_ser
 	grpc_arg argv[8];
 	size_t argc;
 	server_args(argv, &argc);
-	grpc_channel_args args = { argc, argv };
+	grpc_channel_args args = {argc, argv};
 
 	struct rpc_server *srv = xcalloc(1, sizeof(*srv));
 	srv->loop = loop;
@@ -279,9 +279,9 @@ int rpc_server_new(struct rpc_loop *loop, const char *addr, const struct rpc_ser
 	srv->server = grpc_server_create(&args, NULL);
 	grpc_server_register_completion_queue(srv->server, loop->cq, NULL);
 
-	grpc_ssl_pem_key_cert_pair pair = { tls->key_pem, tls->cert_chain_pem };
+	grpc_ssl_pem_key_cert_pair pair = {tls->key_pem, tls->cert_chain_pem};
 	grpc_server_credentials *creds = grpc_ssl_server_credentials_create_ex(
-		tls->client_ca_pem, &pair, 1, GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+	    tls->client_ca_pem, &pair, 1, GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
 	int port = grpc_server_add_http2_port(srv->server, addr, creds);
 	grpc_server_credentials_release(creds);
 	if (port <= 0) {

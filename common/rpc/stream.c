@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
 #include "common/rpc/rpc_internal.h"
+#include "common/util.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 void rpc_stream_ref(struct rpc_stream *s)
 {
@@ -86,7 +86,7 @@ static void stream_send_status_locked(struct rpc_stream *s)
 {
 	s->status_sent = true;
 	s->status_details_out = grpc_slice_from_copied_string(s->close_message ? s->close_message : "");
-	grpc_op op = { 0 };
+	grpc_op op = {0};
 	op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
 	op.data.send_status_from_server.status = (grpc_status_code)s->close_status;
 	op.data.send_status_from_server.status_details = &s->status_details_out;
@@ -105,7 +105,7 @@ static void stream_pump_locked(struct rpc_stream *s)
 		return;
 	}
 	grpc_byte_buffer *bb = s->q[s->q_head];
-	grpc_op op = { 0 };
+	grpc_op op = {0};
 	op.op = GRPC_OP_SEND_MESSAGE;
 	op.data.send_message.send_message = bb;
 	s->send_busy = true;
@@ -212,7 +212,7 @@ static void stream_on_recv(struct rpc_tag *tag, bool ok)
 
 static void stream_recv_next(struct rpc_stream *s)
 {
-	grpc_op ops[2] = { 0 };
+	grpc_op ops[2] = {0};
 	size_t n = 0;
 	if (!s->server && !s->headers_requested) {
 		/* The first receive on the client side also takes the headers. */
@@ -288,11 +288,11 @@ struct rpc_stream *rpc_stream_alloc(struct rpc_loop *loop, grpc_call *call, bool
 /* Send headers, arm the end-of-call op and the first receive. */
 int rpc_stream_start(struct rpc_stream *s)
 {
-	grpc_op start = { 0 };
+	grpc_op start = {0};
 	start.op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (stream_batch(s, &start, 1, &s->t_start) < 0)
 		return -EIO;
-	grpc_op end = { 0 };
+	grpc_op end = {0};
 	if (s->server) {
 		end.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 		end.data.recv_close_on_server.cancelled = &s->cancelled;

@@ -15,10 +15,10 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/util.h"
 #include "common/work.h"
 #include "region/boot/boot.h"
 #include "region/boot/internal.h"
-#include "common/util.h"
 #include "region/rackcfg.h"
 #include "region/region.h"
 

@@ -57,12 +57,12 @@ enum cli_opt {
 /* The command line split into options (accepted anywhere, as in
  * `ironrack racks list --json`) and the remaining words. */
 struct cli_args {
-	unsigned given;	 /* enum cli_opt bits seen */
-	const char *url; /* --url, borrowed from argv */
-	const char *key; /* --key, borrowed from argv */
-	long timeout_ms; /* --timeout, 0 when not given */
+	unsigned given;			  /* enum cli_opt bits seen */
+	const char *url;		  /* --url, borrowed from argv */
+	const char *key;		  /* --key, borrowed from argv */
+	long timeout_ms;		  /* --timeout, 0 when not given */
 	const char *values[CLI_OPT_BITS]; /* other options' values by bit number, borrowed */
-	char **words;	 /* malloc'd array of pointers into argv */
+	char **words;			  /* malloc'd array of pointers into argv */
 	size_t n_words;
 };
 

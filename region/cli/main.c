@@ -66,14 +66,12 @@ static const struct cli_command commands[] = {
      "delete an infrastructure and release everything it holds",
      "Deletes the infrastructure with both designs; its VLAN ids and WAN blocks return\n"
      "to their pools."},
-    {"infra array add", "NAME ARRAY --count N", 2, 2,
-     SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS, cli_cmd_infra_array_add,
-     "stage a new instance array",
+    {"infra array add", "NAME ARRAY --count N", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS,
+     cli_cmd_infra_array_add, "stage a new instance array",
      "Stages an instance array of --count identical instances (default 1, up to 1024)\n"
      "with --ports ports each (default 2, named eth0, eth1, ...)."},
-    {"infra array set", "NAME ARRAY --count N", 2, 2,
-     SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS, cli_cmd_infra_array_set,
-     "stage a resize of an instance array",
+    {"infra array set", "NAME ARRAY --count N", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS,
+     cli_cmd_infra_array_set, "stage a resize of an instance array",
      "Stages a new instance count (--count N) and/or port count (--ports N)."},
     {"infra array remove", "NAME ARRAY", 2, 2, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_array_remove,
      "stage the removal of an instance array", "Stages the removal of the array with its connections and drives."},
@@ -111,8 +109,8 @@ static const struct cli_command commands[] = {
      "apply the staged design in one transaction",
      "Turns the staged design into the deployed one in one transaction and prints the\n"
      "plan it applied."},
-    {"infra discard", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_discard,
-     "drop the staged edits", "Makes the staged design the deployed one again."},
+    {"infra discard", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_discard, "drop the staged edits",
+     "Makes the staged design the deployed one again."},
     {"infra history", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_history,
      "show past deploys and the plan each applied", "Shows the last 20 deploys, newest first."},
     /* the network model (region/cli/net_cmds.c): ACTION is list, show,
@@ -154,7 +152,8 @@ static const struct cli_command commands[] = {
      "        addresses seen on the wire. Prints the address.\n"
      "ironrack subnet release-ip CIDR IP\n"
      "ironrack subnet next-free CIDR [pool=dhcp]  the address auto assign would pick"},
-    {"ranges", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_ranges, "reserved and dynamic IP ranges",
+    {"ranges", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_ranges,
+     "reserved and dynamic IP ranges",
      "ironrack ranges list [--subnet CIDR] [--type T] | show ID |\n"
      "  create --subnet CIDR --type reserved|dynamic --start A --end B [--comment C] [owner=O] |\n"
      "  update ID KEY=VALUE... | delete ID\n"

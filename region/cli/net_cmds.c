@@ -97,8 +97,8 @@ static const struct cli_net_col neighbour_cols[] = {
 };
 
 static const struct cli_net_col snippet_cols[] = {
-    {"ID", "id", CLI_NF_TEXT},	       {"NAME", "name", CLI_NF_TEXT},	  {"CODE", "code", CLI_NF_TEXT},
-    {"TYPE", "type", CLI_NF_TEXT},     {"VALUE", "value", CLI_NF_TEXT},	  {"SCOPE", "scope", CLI_NF_TEXT},
+    {"ID", "id", CLI_NF_TEXT},		{"NAME", "name", CLI_NF_TEXT},	     {"CODE", "code", CLI_NF_TEXT},
+    {"TYPE", "type", CLI_NF_TEXT},	{"VALUE", "value", CLI_NF_TEXT},     {"SCOPE", "scope", CLI_NF_TEXT},
     {"OF", "scope_label", CLI_NF_TEXT}, {"ENABLED", "enabled", CLI_NF_BOOL},
 };
 
@@ -128,8 +128,8 @@ static const struct cli_net_group g_neighbours = {"neighbours", "neighbours",	"n
 						  "ip",		neighbour_cols, N(neighbour_cols), false,	true};
 
 static const struct cli_net_group g_snippets = {
-    "dhcp-snippets", "dhcp-snippets", "dhcp_snippets", "DHCP snippet", "name", "name", snippet_cols, N(snippet_cols),
-    false,	     false};
+    "dhcp-snippets", "dhcp-snippets", "dhcp_snippets", "DHCP snippet", "name",
+    "name",	     snippet_cols,    N(snippet_cols), false,	       false};
 
 static int usage(const char *fmt, const char *arg)
 {

@@ -322,15 +322,16 @@ static void dhcp_subnet_row(struct cli_table *t, const char *iface, json_int_t v
 	snprintf(hosts, sizeof(hosts), "%zu", json_array_size(json_object_get(s, "hosts")));
 	snprintf(opts, sizeof(opts), "%zu", json_array_size(json_object_get(s, "options")));
 	const char *server = jstr(s, "server_address");
-	const char *row[] = {iface,  vlan, jstr(s, "cidr"), relayed ? "(relayed)" : (server && *server ? server : "-"),
-			     ranges, hosts, opts};
+	const char *row[] = {
+	    iface, vlan, jstr(s, "cidr"), relayed ? "(relayed)" : (server && *server ? server : "-"), ranges,
+	    hosts, opts};
 	cli_table_add(t, row);
 }
 
 int cli_cmd_racks_dhcp(struct cli *cli, char **argv, size_t argc)
 {
-	static const char *const headers[] = {"INTERFACE", "VID", "SUBNET", "SERVER", "RANGES", "RESERVATIONS",
-					      "OPTIONS"};
+	static const char *const headers[] = {"INTERFACE", "VID",	   "SUBNET", "SERVER",
+					      "RANGES",	   "RESERVATIONS", "OPTIONS"};
 	struct cli_resp resp;
 	struct cli_table t;
 	size_t i, k;
@@ -356,9 +357,9 @@ int cli_cmd_racks_dhcp(struct cli *cli, char **argv, size_t argc)
 		{
 			json_int_t vid = json_integer_value(json_object_get(f, "vid"));
 			json_array_foreach(json_object_get(f, "subnets"), k, s)
-				dhcp_subnet_row(&t, jstr(f, "name") ?: "?", vid, s, false);
+			    dhcp_subnet_row(&t, jstr(f, "name") ?: "?", vid, s, false);
 			json_array_foreach(json_object_get(f, "relayed"), k, s)
-				dhcp_subnet_row(&t, jstr(f, "name") ?: "?", vid, s, true);
+			    dhcp_subnet_row(&t, jstr(f, "name") ?: "?", vid, s, true);
 		}
 		printf("%s serves DHCP on %zu interface%s; %zu global option%s.\n", argv[0], json_array_size(ifaces),
 		       json_array_size(ifaces) == 1 ? "" : "s", json_array_size(json_object_get(resp.json, "options")),

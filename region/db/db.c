@@ -17,9 +17,9 @@
 #include "region/db/db_internal.h"
 #include "region/db/migrate.h"
 
-#define DB_APIKEY_PREFIX "irk_"
+#define DB_APIKEY_PREFIX       "irk_"
 #define DB_APIKEY_RANDOM_BYTES 20
-#define DB_APIKEY_LEN (sizeof(DB_APIKEY_PREFIX) - 1 + 2 * DB_APIKEY_RANDOM_BYTES)
+#define DB_APIKEY_LEN	       (sizeof(DB_APIKEY_PREFIX) - 1 + 2 * DB_APIKEY_RANDOM_BYTES)
 
 static void db_notice(void *arg, const char *msg)
 {
@@ -84,8 +84,8 @@ int db_exec(struct db *db, const char *sql, int n, const char *const *params, PG
 			return 0;
 		}
 		int r = db_errno(res);
-		db_error_set(db, res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
-								   : PQerrorMessage(db->conn));
+		db_error_set(db,
+			     res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
 		db_diag_set(db, res);
 		PQclear(res);
 		if (attempt > 0 || db->in_tx || PQstatus(db->conn) != CONNECTION_BAD)
@@ -162,8 +162,8 @@ int db_connect(const char *dsn, int connect_timeout_s, struct db **ret, char *er
 	 * unless the DSN or PGAPPNAME names one. */
 	char timeout[16];
 	snprintf(timeout, sizeof(timeout), "%d", connect_timeout_s > 0 ? connect_timeout_s : 10);
-	const char *keys[] = { "connect_timeout", "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { timeout, dsn ? dsn : "", "ironrack-regiond", NULL };
+	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
+	const char *vals[] = {timeout, dsn ? dsn : "", "ironrack-regiond", NULL};
 	struct db *db = xcalloc(1, sizeof(*db));
 
 	db->conn = PQconnectdbParams(keys, vals, 1);
@@ -218,7 +218,7 @@ int db_schema_version(struct db *db)
 int db_rack_enrol(struct db *db, const char *id, const char *hostname, const char *cert_serial,
 		  const char *cert_fingerprint)
 {
-	const char *p[] = { id, hostname, cert_serial, cert_fingerprint };
+	const char *p[] = {id, hostname, cert_serial, cert_fingerprint};
 	if (!id || !hostname || !cert_serial || !cert_fingerprint)
 		return -EINVAL;
 	/* In a transaction so a lost connection is noticed by BEGIN, which
@@ -236,7 +236,7 @@ int db_rack_enrol(struct db *db, const char *id, const char *hostname, const cha
 
 int db_rack_exists(struct db *db, const char *id)
 {
-	const char *p[] = { id };
+	const char *p[] = {id};
 	char *v = NULL;
 	int r = db_query_value(db, "SELECT 1 FROM rack WHERE id = $1", 1, p, &v);
 	free(v);
@@ -245,7 +245,7 @@ int db_rack_exists(struct db *db, const char *id)
 
 int db_rack_delete(struct db *db, const char *id)
 {
-	const char *p[] = { id };
+	const char *p[] = {id};
 	PGresult *res;
 	int r = db_exec(db, "DELETE FROM rack WHERE id = $1", 1, p, &res);
 	if (r < 0)
@@ -279,7 +279,7 @@ static int db_iface_addresses(const struct rack_iface *ifc, char **ret)
 static int db_iface_insert(struct db *db, const char *rack_id, const struct rack_iface *ifc)
 {
 	char vlan[16], *addrs = NULL;
-	const char *p[] = { rack_id, ifc->name, ifc->mac ? ifc->mac : "", NULL, vlan };
+	const char *p[] = {rack_id, ifc->name, ifc->mac ? ifc->mac : "", NULL, vlan};
 
 	if (!ifc->name || !*ifc->name)
 		return -EINVAL;
@@ -300,7 +300,7 @@ static int db_iface_insert(struct db *db, const char *rack_id, const struct rack
 int db_rack_register(struct db *db, const char *id, const char *hostname, const char *version,
 		     const struct rack_iface *ifaces, size_t n)
 {
-	const char *p[] = { id, hostname, version ? version : "" };
+	const char *p[] = {id, hostname, version ? version : ""};
 	PGresult *res;
 
 	if (!id || !hostname || n > DB_RACK_IFACES_MAX)
@@ -324,7 +324,7 @@ int db_rack_register(struct db *db, const char *id, const char *hostname, const 
 
 int db_rack_seen(struct db *db, const char *id, bool connected, const char *region_name)
 {
-	const char *p[] = { id, connected ? "true" : "false", region_name ? region_name : "" };
+	const char *p[] = {id, connected ? "true" : "false", region_name ? region_name : ""};
 	PGresult *res;
 
 	/* A disconnect only clears the session if this region still holds
@@ -346,7 +346,7 @@ int db_rack_seen(struct db *db, const char *id, bool connected, const char *regi
 
 int db_racks_disconnect_region(struct db *db, const char *region_name)
 {
-	const char *p[] = { region_name ? region_name : "" };
+	const char *p[] = {region_name ? region_name : ""};
 	PGresult *res;
 	int r = db_exec(db,
 			"UPDATE rack SET connected = false, connected_region = '' "
@@ -363,21 +363,20 @@ int db_racks_disconnect_region(struct db *db, const char *region_name)
 
 /* One row per interface (or one with NULL interface columns), ordered by
  * rack, so a single statement gives a consistent picture. $1 NULL = all. */
-static const char db_rack_select[] =
-	"SELECT r.id, r.hostname, r.version, r.cert_fingerprint, "
-	"(extract(epoch FROM r.enrolled_at) * 1000)::bigint, "
-	"coalesce((extract(epoch FROM r.registered_at) * 1000)::bigint, 0), "
-	"coalesce((extract(epoch FROM r.last_seen) * 1000)::bigint, 0), "
-	"r.connected, r.connected_region, "
-	"coalesce((SELECT max(c.version) FROM rack_config c WHERE c.rack_id = r.id), 0), "
-	"r.acked_config_version, "
-	"i.name, coalesce(i.mac::text, ''), "
-	"array_to_string(ARRAY(SELECT host(a) || '/' || masklen(a) "
-	"FROM unnest(i.addresses) WITH ORDINALITY AS u(a, n) ORDER BY n), ' '), "
-	"i.vlan "
-	"FROM rack r LEFT JOIN rack_interface i ON i.rack_id = r.id "
-	"WHERE $1::text IS NULL OR r.id = $1 "
-	"ORDER BY r.id, i.name";
+static const char db_rack_select[] = "SELECT r.id, r.hostname, r.version, r.cert_fingerprint, "
+				     "(extract(epoch FROM r.enrolled_at) * 1000)::bigint, "
+				     "coalesce((extract(epoch FROM r.registered_at) * 1000)::bigint, 0), "
+				     "coalesce((extract(epoch FROM r.last_seen) * 1000)::bigint, 0), "
+				     "r.connected, r.connected_region, "
+				     "coalesce((SELECT max(c.version) FROM rack_config c WHERE c.rack_id = r.id), 0), "
+				     "r.acked_config_version, "
+				     "i.name, coalesce(i.mac::text, ''), "
+				     "array_to_string(ARRAY(SELECT host(a) || '/' || masklen(a) "
+				     "FROM unnest(i.addresses) WITH ORDINALITY AS u(a, n) ORDER BY n), ' '), "
+				     "i.vlan "
+				     "FROM rack r LEFT JOIN rack_interface i ON i.rack_id = r.id "
+				     "WHERE $1::text IS NULL OR r.id = $1 "
+				     "ORDER BY r.id, i.name";
 
 enum {
 	COL_ID,
@@ -491,7 +490,7 @@ static int db_racks_from(const PGresult *res, struct rack_row **ret, size_t *ret
 
 int db_rack_list(struct db *db, struct rack_row **ret, size_t *ret_n)
 {
-	const char *p[] = { NULL };
+	const char *p[] = {NULL};
 	PGresult *res;
 	int r = db_exec(db, db_rack_select, 1, p, &res);
 	if (r < 0)
@@ -503,7 +502,7 @@ int db_rack_list(struct db *db, struct rack_row **ret, size_t *ret_n)
 
 int db_rack_get(struct db *db, const char *id, struct rack_row *ret)
 {
-	const char *p[] = { id };
+	const char *p[] = {id};
 	struct rack_row *rows = NULL;
 	size_t n = 0;
 	PGresult *res;
@@ -565,7 +564,7 @@ int db_apikey_create(struct db *db, const char *name, char **ret_key)
 {
 	unsigned char rnd[DB_APIKEY_RANDOM_BYTES];
 	char key[DB_APIKEY_LEN + 1], hash[2 * EVP_MAX_MD_SIZE + 1];
-	const char *p[] = { name, hash };
+	const char *p[] = {name, hash};
 
 	if (!name || !*name)
 		return -EINVAL;
@@ -596,7 +595,7 @@ static bool db_apikey_well_formed(const char *key)
 int db_apikey_check(struct db *db, const char *key)
 {
 	char hash[2 * EVP_MAX_MD_SIZE + 1];
-	const char *p[] = { hash };
+	const char *p[] = {hash};
 	int64_t found = 0;
 
 	if (!key || !db_apikey_well_formed(key))
@@ -619,7 +618,7 @@ int db_apikey_check(struct db *db, const char *key)
 
 int db_apikey_revoke(struct db *db, const char *name, long *ret_n)
 {
-	const char *p[] = { name };
+	const char *p[] = {name};
 	PGresult *res;
 
 	if (!name || !*name)

@@ -27,12 +27,12 @@ const char *db_last_error(const struct db *db);
 int db_schema_version(struct db *db);
 
 /* Limits for db_rack_register (-EINVAL beyond them). */
-#define DB_RACK_IFACES_MAX 1024
+#define DB_RACK_IFACES_MAX    1024
 #define DB_RACK_ADDRESSES_MAX 256
 
 struct rack_iface {
 	char *name;
-	char *mac;        /* "" = unknown */
+	char *mac;	  /* "" = unknown */
 	char **addresses; /* CIDR text, "10.0.0.5/24" (always with /len) */
 	size_t n_addresses;
 	uint32_t vlan;
@@ -41,13 +41,13 @@ struct rack_iface {
 struct rack_row {
 	char *id;
 	char *hostname;
-	char *version;          /* "" until registered */
+	char *version; /* "" until registered */
 	char *cert_fingerprint;
-	int64_t enrolled_ms;    /* unix ms */
-	int64_t registered_ms;  /* 0 = never */
-	int64_t last_seen_ms;   /* 0 = never */
+	int64_t enrolled_ms;   /* unix ms */
+	int64_t registered_ms; /* 0 = never */
+	int64_t last_seen_ms;  /* 0 = never */
 	bool connected;
-	char *connected_region; /* "" when not connected */
+	char *connected_region;	       /* "" when not connected */
 	uint64_t config_version;       /* latest config version stored, 0 none */
 	uint64_t acked_config_version; /* latest version the rack acknowledged */
 	struct rack_iface *ifaces;
@@ -96,9 +96,9 @@ int db_rack_config_get_boot(struct db *db, const char *rack_id, uint64_t *ret_ve
 /* One snapshot with everything it holds. */
 struct rack_config_row {
 	uint64_t version;
-	char *settings_json;     /* JSON object of strings */
+	char *settings_json;	 /* JSON object of strings */
 	char *boot_configs_json; /* JSON array */
-	uint8_t *dhcp;           /* packed ironrack.v1.DhcpConfig; dhcp_len 0 = none */
+	uint8_t *dhcp;		 /* packed ironrack.v1.DhcpConfig; dhcp_len 0 = none */
 	size_t dhcp_len;
 };
 /* Snapshot version of a rack (0 = the latest); -ENOENT if none. Every
@@ -109,8 +109,7 @@ void db_rack_config_row_done(struct rack_config_row *row);
  * settings and boot configs, unless the latest already holds exactly these
  * bytes (no snapshot counts as an empty DHCP config): 1 stored (version in
  * *ret_version), 0 unchanged, -ENOENT no such rack. */
-int db_rack_config_put_dhcp(struct db *db, const char *rack_id, const uint8_t *dhcp, size_t len,
-			    uint64_t *ret_version);
+int db_rack_config_put_dhcp(struct db *db, const char *rack_id, const uint8_t *dhcp, size_t len, uint64_t *ret_version);
 /* Record the rack's acknowledgement; the stored version never decreases. */
 int db_rack_config_acked(struct db *db, const char *rack_id, uint64_t version);
 

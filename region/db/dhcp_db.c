@@ -79,7 +79,7 @@ static const char dhcp_db_model_sql[] =
 
 int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json)
 {
-	const char *p[] = { rack_id };
+	const char *p[] = {rack_id};
 	return db_query_value(db, dhcp_db_model_sql, 1, p, ret_json);
 }
 
@@ -88,7 +88,7 @@ int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json)
 /* Who holds ip, when it is not a DHCP lease ("" if nobody or a lease). */
 static int dhcp_db_holder(struct db *db, const char *ip, char *buf, size_t len)
 {
-	const char *p[] = { ip };
+	const char *p[] = {ip};
 	char *v = NULL;
 	buf[0] = '\0';
 	int r = db_query_value(db,
@@ -108,7 +108,7 @@ static int dhcp_db_holder(struct db *db, const char *ip, char *buf, size_t len)
  * a lease row holding it gives way, anything else is a conflict. */
 static int dhcp_db_link_set(struct db *db, const char *link_id, struct dhcp_db_event *e)
 {
-	const char *p[] = { link_id, e->ip };
+	const char *p[] = {link_id, e->ip};
 	PGresult *res;
 	int r = db_exec(db,
 			"SELECT id::text = $1, owner_kind = 'dhcp_lease', coalesce(ip_holder(id), owner_kind) "
@@ -137,14 +137,14 @@ static int dhcp_db_link_set(struct db *db, const char *link_id, struct dhcp_db_e
 static int dhcp_db_granted(struct db *db, const char *rack_id, struct dhcp_db_event *e)
 {
 	char subnet[24], expiry[24];
-	const char *p[] = { rack_id, e->ip, e->mac, e->hostname, subnet, e->expiry_unix ? expiry : NULL };
+	const char *p[] = {rack_id, e->ip, e->mac, e->hostname, subnet, e->expiry_unix ? expiry : NULL};
 	PGresult *res;
 	char *v = NULL;
 
 	snprintf(subnet, sizeof(subnet), "%" PRIu64, e->subnet_id);
 	snprintf(expiry, sizeof(expiry), "%" PRId64, e->expiry_unix);
 	int r = db_query_value(db, "SELECT 1 FROM subnet WHERE id = $1::bigint AND $2::inet <<= cidr", 2,
-			       (const char *[]){ subnet, e->ip }, &v);
+			       (const char *[]){subnet, e->ip}, &v);
 	free(v);
 	v = NULL;
 	if (r < 0)
@@ -156,7 +156,7 @@ static int dhcp_db_granted(struct db *db, const char *rack_id, struct dhcp_db_ev
 				   "SELECT a.id FROM ip_address a JOIN interface i ON i.id = a.interface_id "
 				   "WHERE i.mac = $1::macaddr AND a.subnet_id = $2::bigint AND a.mode = 'dhcp' "
 				   "AND a.owner_kind = 'machine_interface' ORDER BY a.id LIMIT 1",
-				   2, (const char *[]){ e->mac, subnet }, &v);
+				   2, (const char *[]){e->mac, subnet}, &v);
 		if (r < 0 && r != -ENOENT)
 			return r;
 	}
@@ -169,7 +169,7 @@ static int dhcp_db_granted(struct db *db, const char *rack_id, struct dhcp_db_ev
 	r = db_exec(db,
 		    "DELETE FROM ip_address WHERE owner_kind = 'dhcp_lease' AND lease_mac = $1::macaddr "
 		    "AND subnet_id = $2::bigint AND ip <> $3::inet",
-		    3, (const char *[]){ e->mac, subnet, e->ip }, NULL);
+		    3, (const char *[]){e->mac, subnet, e->ip}, NULL);
 	if (r < 0)
 		return r;
 	r = db_exec(db,
@@ -194,7 +194,7 @@ static int dhcp_db_granted(struct db *db, const char *rack_id, struct dhcp_db_ev
 
 static int dhcp_db_released(struct db *db, const char *rack_id, struct dhcp_db_event *e)
 {
-	const char *p[] = { rack_id, e->ip, e->mac[0] ? e->mac : NULL };
+	const char *p[] = {rack_id, e->ip, e->mac[0] ? e->mac : NULL};
 	/* Without a MAC: the lease this rack holds on the address. */
 	int r = db_exec(db,
 			"DELETE FROM ip_address WHERE owner_kind = 'dhcp_lease' AND ip = $2::inet "
@@ -205,7 +205,7 @@ static int dhcp_db_released(struct db *db, const char *rack_id, struct dhcp_db_e
 			    "UPDATE ip_address a SET ip = NULL FROM interface i WHERE i.id = a.interface_id "
 			    "AND i.mac = $2::macaddr AND a.mode = 'dhcp' AND a.owner_kind = 'machine_interface' "
 			    "AND a.ip = $1::inet",
-			    2, (const char *[]){ e->ip, e->mac }, NULL);
+			    2, (const char *[]){e->ip, e->mac}, NULL);
 	/* EXPIRED also ends a quarantine. */
 	if (r == 0 && e->kind == DHCP_DB_EXPIRED)
 		r = db_exec(db, "DELETE FROM dhcp_conflict WHERE ip = $2::inet AND rack_id = $1", 2, p, NULL);
@@ -247,7 +247,7 @@ static int dhcp_db_event_apply(struct db *db, const char *rack_id, struct dhcp_d
 static int dhcp_db_reconcile(struct db *db, const char *rack_id, const char *keep_leases, const char *keep_conflicts,
 			     long *ret_dropped)
 {
-	const char *p[] = { rack_id, keep_leases };
+	const char *p[] = {rack_id, keep_leases};
 	PGresult *res;
 	int r = db_exec(db,
 			"DELETE FROM ip_address WHERE owner_kind = 'dhcp_lease' AND lease_rack_id = $1 "
@@ -258,7 +258,7 @@ static int dhcp_db_reconcile(struct db *db, const char *rack_id, const char *kee
 	*ret_dropped += db_affected(res);
 	PQclear(res);
 	r = db_exec(db, "DELETE FROM dhcp_conflict WHERE rack_id = $1 AND NOT ip = ANY ($2::inet[])", 2,
-		    (const char *[]){ rack_id, keep_conflicts }, &res);
+		    (const char *[]){rack_id, keep_conflicts}, &res);
 	if (r < 0)
 		return r;
 	*ret_dropped += db_affected(res);
@@ -276,8 +276,9 @@ static int dhcp_db_reconcile(struct db *db, const char *rack_id, const char *kee
  * batch, given as one JSON array. Anything else takes the per-event path
  * below, which handles every case. */
 
-#define DHCP_DB_EV "json_to_recordset($2::json) AS e(i int, kind int, ip inet, mac macaddr, subnet_id bigint, " \
-		   "expiry bigint, hostname text, reason text)"
+#define DHCP_DB_EV                                                                                                     \
+	"json_to_recordset($2::json) AS e(i int, kind int, ip inet, mac macaddr, subnet_id bigint, "                   \
+	"expiry bigint, hostname text, reason text)"
 
 static int dhcp_db_cmp_str(const void *a, const void *b)
 {
@@ -343,7 +344,7 @@ static int dhcp_db_bulk(struct db *db, const char *rack_id, struct dhcp_db_event
 	char *json = dhcp_db_bulk_json(ev, n);
 	if (!json)
 		return -ENOMEM;
-	const char *p[] = { rack_id, json };
+	const char *p[] = {rack_id, json};
 	PGresult *res = NULL;
 	char *v = NULL;
 	/* Leases that go on a machine interface's DHCP link: per event. */
@@ -361,36 +362,37 @@ static int dhcp_db_bulk(struct db *db, const char *rack_id, struct dhcp_db_event
 		return r < 0 ? r : 0;
 	}
 	static const char *const steps[] = {
-		/* RELEASED / EXPIRED */
-		"DELETE FROM ip_address a USING " DHCP_DB_EV " WHERE e.kind IN (2, 3) AND a.owner_kind = 'dhcp_lease' "
-		"AND a.ip = e.ip AND ((e.mac IS NULL AND a.lease_rack_id = $1) OR a.lease_mac = e.mac)",
-		"DELETE FROM dhcp_conflict c USING " DHCP_DB_EV " WHERE e.kind = 3 AND c.ip = e.ip AND c.rack_id = $1",
-		/* GRANTED: one lease per client and subnet */
-		"DELETE FROM ip_address a USING " DHCP_DB_EV " WHERE e.kind = 1 AND a.owner_kind = 'dhcp_lease' "
-		"AND a.lease_mac = e.mac AND a.subnet_id = e.subnet_id AND a.ip <> e.ip AND $1::text IS NOT NULL",
-		/* CONFLICT */
-		"INSERT INTO dhcp_conflict (ip, rack_id, subnet_id, mac, reason, until) "
-		"SELECT e.ip, $1, s.id, e.mac, e.reason, coalesce(to_timestamp(nullif(e.expiry, 0)), "
-		"now() + interval '1 hour') FROM " DHCP_DB_EV " LEFT JOIN subnet s ON s.id = e.subnet_id "
-		"WHERE e.kind = 4 "
-		"ON CONFLICT (ip, rack_id) DO UPDATE SET subnet_id = EXCLUDED.subnet_id, mac = EXCLUDED.mac, "
-		"reason = EXCLUDED.reason, until = EXCLUDED.until, last_seen = now()",
+	    /* RELEASED / EXPIRED */
+	    "DELETE FROM ip_address a USING " DHCP_DB_EV " WHERE e.kind IN (2, 3) AND a.owner_kind = 'dhcp_lease' "
+	    "AND a.ip = e.ip AND ((e.mac IS NULL AND a.lease_rack_id = $1) OR a.lease_mac = e.mac)",
+	    "DELETE FROM dhcp_conflict c USING " DHCP_DB_EV " WHERE e.kind = 3 AND c.ip = e.ip AND c.rack_id = $1",
+	    /* GRANTED: one lease per client and subnet */
+	    "DELETE FROM ip_address a USING " DHCP_DB_EV " WHERE e.kind = 1 AND a.owner_kind = 'dhcp_lease' "
+	    "AND a.lease_mac = e.mac AND a.subnet_id = e.subnet_id AND a.ip <> e.ip AND $1::text IS NOT NULL",
+	    /* CONFLICT */
+	    "INSERT INTO dhcp_conflict (ip, rack_id, subnet_id, mac, reason, until) "
+	    "SELECT e.ip, $1, s.id, e.mac, e.reason, coalesce(to_timestamp(nullif(e.expiry, 0)), "
+	    "now() + interval '1 hour') FROM " DHCP_DB_EV " LEFT JOIN subnet s ON s.id = e.subnet_id "
+	    "WHERE e.kind = 4 "
+	    "ON CONFLICT (ip, rack_id) DO UPDATE SET subnet_id = EXCLUDED.subnet_id, mac = EXCLUDED.mac, "
+	    "reason = EXCLUDED.reason, until = EXCLUDED.until, last_seen = now()",
 	};
 	for (size_t k = 0; r == 0 && k < sizeof(steps) / sizeof(steps[0]); k++)
 		r = db_exec(db, steps[k], 2, p, NULL);
 	if (r == 0)
-		r = db_exec(db,
-			    "INSERT INTO ip_address (ip, subnet_id, mode, owner_kind, lease_mac, lease_rack_id, "
-			    "lease_expiry, hostname) "
-			    "SELECT e.ip, e.subnet_id, 'dhcp', 'dhcp_lease', e.mac, $1, to_timestamp(nullif(e.expiry, 0)), "
-			    "coalesce(e.hostname, '') FROM " DHCP_DB_EV " JOIN subnet s ON s.id = e.subnet_id "
-			    "AND e.ip <<= s.cidr WHERE e.kind = 1 "
-			    "ON CONFLICT (ip) DO UPDATE SET lease_mac = EXCLUDED.lease_mac, "
-			    "lease_rack_id = EXCLUDED.lease_rack_id, lease_expiry = EXCLUDED.lease_expiry, "
-			    "hostname = EXCLUDED.hostname "
-			    "WHERE ip_address.owner_kind = 'dhcp_lease' AND ip_address.subnet_id = EXCLUDED.subnet_id "
-			    "RETURNING host(ip)",
-			    2, p, &res);
+		r = db_exec(
+		    db,
+		    "INSERT INTO ip_address (ip, subnet_id, mode, owner_kind, lease_mac, lease_rack_id, "
+		    "lease_expiry, hostname) "
+		    "SELECT e.ip, e.subnet_id, 'dhcp', 'dhcp_lease', e.mac, $1, to_timestamp(nullif(e.expiry, 0)), "
+		    "coalesce(e.hostname, '') FROM " DHCP_DB_EV " JOIN subnet s ON s.id = e.subnet_id "
+		    "AND e.ip <<= s.cidr WHERE e.kind = 1 "
+		    "ON CONFLICT (ip) DO UPDATE SET lease_mac = EXCLUDED.lease_mac, "
+		    "lease_rack_id = EXCLUDED.lease_rack_id, lease_expiry = EXCLUDED.lease_expiry, "
+		    "hostname = EXCLUDED.hostname "
+		    "WHERE ip_address.owner_kind = 'dhcp_lease' AND ip_address.subnet_id = EXCLUDED.subnet_id "
+		    "RETURNING host(ip)",
+		    2, p, &res);
 	free(json);
 	if (r < 0)
 		return r;
@@ -409,7 +411,7 @@ static int dhcp_db_bulk(struct db *db, const char *rack_id, struct dhcp_db_event
 		char subnet[24];
 		snprintf(subnet, sizeof(subnet), "%" PRIu64, ev[i].subnet_id);
 		r = db_query_value(db, "SELECT 1 FROM subnet WHERE id = $1::bigint AND $2::inet <<= cidr", 2,
-				   (const char *[]){ subnet, ev[i].ip }, &v);
+				   (const char *[]){subnet, ev[i].ip}, &v);
 		free(v);
 		v = NULL;
 		if (r == -ENOENT) {
@@ -469,7 +471,7 @@ int dhcp_db_external_set(struct db *db, uint64_t vlan_id, const char *rack_id, c
 			 struct dhcp_db_external *ret)
 {
 	char id[24];
-	const char *p[] = { id, rack_id, server };
+	const char *p[] = {id, rack_id, server};
 	PGresult *res;
 
 	memset(ret, 0, sizeof(*ret));

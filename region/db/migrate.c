@@ -114,8 +114,8 @@ static int exec_simple(PGconn *conn, const char *sql, int nparams, const char *c
 
 static int migrate_current(PGconn *conn, int *ret, char *err, size_t errlen)
 {
-	PGresult *res = PQexecParams(conn, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, NULL,
-				     NULL, NULL, 0);
+	PGresult *res =
+	    PQexecParams(conn, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, NULL, NULL, NULL, 0);
 	int r = 0;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		err_set_pq(err, errlen, "reading schema_version", conn);
@@ -130,7 +130,7 @@ static int migrate_current(PGconn *conn, int *ret, char *err, size_t errlen)
 static int migrate_apply(PGconn *conn, const struct migration *m, char *err, size_t errlen)
 {
 	char what[256], version[16];
-	const char *params[2] = { version, mig_name(m) };
+	const char *params[2] = {version, mig_name(m)};
 
 	snprintf(version, sizeof(version), "%d", m->version);
 	snprintf(what, sizeof(what), "migration %s", mig_name(m));
@@ -184,20 +184,20 @@ static int migrate_locked(PGconn *conn, const struct migration *m, size_t n, cha
 
 int migrate_run(PGconn *conn, const struct migration *m, size_t n, char *err, size_t errlen)
 {
-	const char *key[1] = { MIGRATE_LOCK_KEY };
+	const char *key[1] = {MIGRATE_LOCK_KEY};
 
 	/* Session-level lock, held across the per-migration transactions, so
 	 * regions starting together apply each migration exactly once. */
-	int r = exec_simple(conn, "SELECT pg_advisory_lock($1::bigint)", 1, key, "taking the migration lock", err,
-			    errlen);
+	int r =
+	    exec_simple(conn, "SELECT pg_advisory_lock($1::bigint)", 1, key, "taking the migration lock", err, errlen);
 	if (r < 0)
 		return r;
 	r = migrate_locked(conn, m, n, err, errlen);
 	/* Keep the first error; an unlock failure only matters on success
 	 * (and the lock dies with the session anyway). */
 	char uerr[256];
-	int u = exec_simple(conn, "SELECT pg_advisory_unlock($1::bigint)", 1, key, "releasing the migration lock",
-			    uerr, sizeof(uerr));
+	int u = exec_simple(conn, "SELECT pg_advisory_unlock($1::bigint)", 1, key, "releasing the migration lock", uerr,
+			    sizeof(uerr));
 	if (r >= 0 && u < 0) {
 		err_set(err, errlen, "%s", uerr);
 		return u;

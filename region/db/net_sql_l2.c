@@ -182,7 +182,8 @@ const struct net_kind_def net_def_vlan = {
 	{
 	    .list = "SELECT v.id, v.fabric_id, f.name, v.vid, v.name, v.mtu, v.description, sp.name, v.dhcp_on, "
 		    "v.primary_rack_id, v.secondary_rack_id, v.relay_vlan_id, host(v.external_dhcp), "
-		    "v.external_dhcp_rack_id, ir_ms(v.external_dhcp_seen), (SELECT count(*) FROM subnet s WHERE s.vlan_id = v.id), "
+		    "v.external_dhcp_rack_id, ir_ms(v.external_dhcp_seen), (SELECT count(*) FROM subnet s WHERE "
+		    "s.vlan_id = v.id), "
 		    "ir_ms(v.created), ir_ms(v.updated), count(*) OVER () "
 		    "FROM vlan v JOIN fabric f ON f.id = v.fabric_id LEFT JOIN space sp ON sp.id = v.space_id "
 		    "WHERE ($3::bigint IS NULL OR v.id = $3::bigint) "

@@ -10,8 +10,8 @@
 static const char *const family_choices[] = {"4", "6", NULL};
 static const char *const range_types[] = {"reserved", "dynamic", NULL};
 static const char *const ip_modes[] = {"auto", "static", "dhcp", "discovered", "unconfigured", NULL};
-static const char *const owner_kinds[] = {"machine_interface", "device", "rack_interface", "user_reservation",
-					  "dhcp_lease", NULL};
+static const char *const owner_kinds[] = {"machine_interface", "device",     "rack_interface",
+					  "user_reservation",  "dhcp_lease", NULL};
 
 /* ---- subnets ---- */
 
@@ -241,12 +241,26 @@ const struct net_kind_def net_def_route = {
 /* ---- IP addresses: created by allocation (net_alloc.c) ---- */
 
 static const struct net_col ip_cols[] = {
-    {"id", NET_T_INT},	      {"ip", NET_T_INET},	  {"subnet", NET_T_INT},   {"subnet_cidr", NET_T_CIDR},
-    {"mode", NET_T_TEXT},     {"owner_kind", NET_T_TEXT}, {"holder", NET_T_TEXT},  {"machine", NET_T_INT},
-    {"interface", NET_T_INT}, {"device", NET_T_INT},	  {"rack", NET_T_TEXT},	   {"rack_interface", NET_T_TEXT},
-    {"hostname", NET_T_TEXT}, {"comment", NET_T_TEXT},	  {"created", NET_T_TIME}, {"updated", NET_T_TIME},
+    {"id", NET_T_INT},
+    {"ip", NET_T_INET},
+    {"subnet", NET_T_INT},
+    {"subnet_cidr", NET_T_CIDR},
+    {"mode", NET_T_TEXT},
+    {"owner_kind", NET_T_TEXT},
+    {"holder", NET_T_TEXT},
+    {"machine", NET_T_INT},
+    {"interface", NET_T_INT},
+    {"device", NET_T_INT},
+    {"rack", NET_T_TEXT},
+    {"rack_interface", NET_T_TEXT},
+    {"hostname", NET_T_TEXT},
+    {"comment", NET_T_TEXT},
+    {"created", NET_T_TIME},
+    {"updated", NET_T_TIME},
     /* owner_kind dhcp_lease: the lease a rack reported */
-    {"lease_mac", NET_T_MAC}, {"lease_rack", NET_T_TEXT},	  {"lease_expiry", NET_T_TIME},
+    {"lease_mac", NET_T_MAC},
+    {"lease_rack", NET_T_TEXT},
+    {"lease_expiry", NET_T_TIME},
 };
 
 static const struct net_field ip_fields[] = {

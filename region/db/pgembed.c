@@ -27,17 +27,17 @@
 
 /* The socket lives in a private directory, so a fixed port cannot clash
  * with another cluster on the host. */
-#define PG_PORT "5432"
-#define PG_DBNAME "ironrack"
+#define PG_PORT	     "5432"
+#define PG_DBNAME    "ironrack"
 #define PG_PKGLIBDIR "/usr/lib/postgresql"
-#define PG_READY_MS 30000
-#define PG_STOP_MS 30000
+#define PG_READY_MS  30000
+#define PG_STOP_MS   30000
 #define PG_INITDB_MS 300000
-#define PG_POLL_MS 100
+#define PG_POLL_MS   100
 /* pg.log is appended to across restarts; beyond this it is rotated once at
  * start so it cannot fill the disk over months of restarts. */
 #define PG_LOG_ROTATE_BYTES (16L * 1024 * 1024)
-#define PG_LOG_TAIL_LINES 6
+#define PG_LOG_TAIL_LINES   6
 /* Written to pg.log before each child, so an error quotes only this run. */
 #define PG_LOG_MARK "---- ironrack-regiond: "
 
@@ -50,14 +50,14 @@ struct pgembed {
 	char bindir[PATH_MAX];
 	char dsn[2 * PATH_MAX];
 	char admin_dsn[2 * PATH_MAX]; /* database "postgres", to create ours */
-	pid_t pid;                    /* postmaster; 0 = unknown */
-	bool is_child;                /* ours to reap with waitpid() */
+	pid_t pid;		      /* postmaster; 0 = unknown */
+	bool is_child;		      /* ours to reap with waitpid() */
 	bool adopted;
 };
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -79,7 +79,7 @@ static bool bindir_usable(const char *dir)
 /* Last few lines of pg.log, joined with " | ", for error messages. */
 static void pg_log_tail(const char *path, char *buf, size_t len)
 {
-	char tail[4096], *lines[PG_LOG_TAIL_LINES] = { 0 };
+	char tail[4096], *lines[PG_LOG_TAIL_LINES] = {0};
 	size_t nlines = 0;
 
 	buf[0] = '\0';
@@ -452,8 +452,8 @@ static int pg_initdb(struct pgembed *pg, const struct pgproc_user *u, int logfd,
 	char initdb[PATH_MAX + 16], what[PATH_MAX + 128], how[64];
 	/* trust is safe: only the cluster's user and root can reach the
 	 * socket (see pg_server_start). */
-	const char *argv[] = { initdb, "-D", pg->initdir, "-U", u->name, "--auth=trust", "-E", "UTF8",
-			       "--no-instructions", "--locale=C", NULL };
+	const char *argv[] = {initdb, "-D",   pg->initdir,	   "-U",	 u->name, "--auth=trust",
+			      "-E",   "UTF8", "--no-instructions", "--locale=C", NULL};
 	pid_t pid;
 	int st = -1;
 
@@ -525,8 +525,18 @@ static int pg_server_start(struct pgembed *pg, const struct pgproc_user *u, char
 	char postgres[PATH_MAX + 16];
 	/* No TCP at all; the socket directory is 0700, and so is the socket,
 	 * which is why trust authentication is safe. */
-	const char *argv[] = { postgres, "-D", pg->datadir, "-k", pg->sockdir, "-p", PG_PORT,
-			       "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700", NULL };
+	const char *argv[] = {postgres,
+			      "-D",
+			      pg->datadir,
+			      "-k",
+			      pg->sockdir,
+			      "-p",
+			      PG_PORT,
+			      "-c",
+			      "listen_addresses=",
+			      "-c",
+			      "unix_socket_permissions=0700",
+			      NULL};
 
 	snprintf(postgres, sizeof(postgres), "%s/postgres", pg->bindir);
 	int logfd = pg_log_open(pg, u);
@@ -559,7 +569,7 @@ static int pg_server_start(struct pgembed *pg, const struct pgproc_user *u, char
 
 static int pg_db_ensure(struct pgembed *pg, char *err, size_t errlen)
 {
-	const char *params[1] = { PG_DBNAME };
+	const char *params[1] = {PG_DBNAME};
 	PGconn *c = PQconnectdb(pg->admin_dsn);
 	PGresult *res = NULL;
 	int r = -EIO;
@@ -591,7 +601,7 @@ out:
 int pgembed_start(const char *state_dir, const char *bindir, const char *run_as, struct pgembed **ret, char *err,
 		  size_t errlen)
 {
-	struct pgproc_user u = { 0 };
+	struct pgproc_user u = {0};
 	struct pgembed *pg = xcalloc(1, sizeof(*pg));
 	int r = pgproc_user_resolve(run_as, &u, err, errlen);
 	if (r == 0)

@@ -127,7 +127,7 @@ static void __attribute__((noreturn)) pgproc_child_fail(const char *msg, int sta
 /* Runs in the forked child: async-signal-safe calls only. */
 static void __attribute__((noreturn)) pgproc_child_exec(const struct pgproc_child *c)
 {
-	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM };
+	static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
 
 	if (dup2(c->logfd, 1) < 0 || dup2(c->logfd, 2) < 0 || dup2(c->nullfd, 0) < 0)
 		_exit(126);
@@ -163,7 +163,7 @@ static void __attribute__((noreturn)) pgproc_child_exec(const struct pgproc_chil
 
 int pgproc_spawn(const char *const *argv, int logfd, int nullfd, const struct pgproc_user *u, pid_t *ret)
 {
-	struct pgproc_child c = { .argv = argv, .logfd = logfd, .nullfd = nullfd, .user = u };
+	struct pgproc_child c = {.argv = argv, .logfd = logfd, .nullfd = nullfd, .user = u};
 
 	sigemptyset(&c.empty_mask);
 	c.dfl.sa_handler = SIG_DFL;

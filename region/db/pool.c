@@ -21,10 +21,10 @@
 #include "common/util.h"
 #include "region/db/db_internal.h"
 
-#define DB_POOL_READERS_MAX   8
-#define DB_BACKOFF_FIRST_MS   250
-#define DB_BACKOFF_MAX_MS     8000
-#define DB_PROBE_INTERVAL_MS  250
+#define DB_POOL_READERS_MAX  8
+#define DB_BACKOFF_FIRST_MS  250
+#define DB_BACKOFF_MAX_MS    8000
+#define DB_PROBE_INTERVAL_MS 250
 /* Reconnects must not hold a worker long: a dead server answers at once,
  * an unreachable one within this. */
 #define DB_CONNECT_TIMEOUT_S 3
@@ -46,29 +46,29 @@ struct db_job_queue {
 struct db_worker {
 	struct db_pool *pool;
 	enum db_lane lane;
-	struct db *db;	    /* this thread's connection; NULL until connected */
-	PGcancel *cancel;   /* guarded by pool->lock; for shutdown */
-	bool busy;	    /* guarded by pool->lock */
-	bool running;	    /* the thread was started */
+	struct db *db;	  /* this thread's connection; NULL until connected */
+	PGcancel *cancel; /* guarded by pool->lock; for shutdown */
+	bool busy;	  /* guarded by pool->lock */
+	bool running;	  /* the thread was started */
 	pthread_t thread;
 };
 
 struct db_pool {
 	pthread_mutex_t lock;
-	pthread_cond_t cond[2];		/* per lane */
-	struct db_job_queue todo[2];	/* guarded by lock */
-	struct db_job_queue done;	/* guarded by lock */
-	bool stopping;			/* guarded by lock */
+	pthread_cond_t cond[2];	     /* per lane */
+	struct db_job_queue todo[2]; /* guarded by lock */
+	struct db_job_queue done;    /* guarded by lock */
+	bool stopping;		     /* guarded by lock */
 	/* Health, guarded by lock. */
 	bool down;
-	int64_t retry_at_ms;		/* monotonic; when down */
+	int64_t retry_at_ms; /* monotonic; when down */
 	int backoff_ms;
 	char last_error[256];
-	unsigned queued[2];		/* loop thread: submitted, not delivered */
+	unsigned queued[2]; /* loop thread: submitted, not delivered */
 	int efd;
 	struct event *ev;
 	struct event *probe;
-	bool probing;			/* loop thread: a probe job is out */
+	bool probing; /* loop thread: a probe job is out */
 	char *dsn;
 	struct db_worker workers[1 + DB_POOL_READERS_MAX];
 	unsigned n_workers;
@@ -290,7 +290,7 @@ int db_pool_submit(struct db_pool *p, enum db_lane lane, db_job_fn fn, db_done_f
 		return -EAGAIN;
 	}
 	struct db_counted *c = xmalloc(sizeof(*c));
-	*c = (struct db_counted){ .pool = p, .lane = lane, .fn = fn, .done = done, .arg = arg };
+	*c = (struct db_counted){.pool = p, .lane = lane, .fn = fn, .done = done, .arg = arg};
 	struct db_job *j = xcalloc(1, sizeof(*j));
 	j->fn = counted_run;
 	j->done = counted_done;
@@ -327,7 +327,7 @@ int db_pool_new(struct event_base *base, const char *dsn, unsigned readers, stru
 	if (!p->ev || !p->probe)
 		oom_abort(0);
 	event_add(p->ev, NULL);
-	struct timeval tv = { 0, DB_PROBE_INTERVAL_MS * 1000 };
+	struct timeval tv = {0, DB_PROBE_INTERVAL_MS * 1000};
 	event_add(p->probe, &tv);
 
 	/* Every connection up front: a DSN that does not work is a start-up

@@ -48,7 +48,7 @@ typedef int (*db_job_fn)(struct db *db, void *arg);
 typedef void (*db_done_fn)(void *arg, int status);
 
 /* Jobs waiting per lane; more are refused with -EAGAIN. */
-#define DB_POOL_QUEUE_MAX 4096
+#define DB_POOL_QUEUE_MAX	4096
 #define DB_POOL_READERS_DEFAULT 2
 
 /* Connect readers + 1 connections to dsn (schema already migrated by

@@ -20,7 +20,7 @@ int db_rack_config_put(struct db *db, const char *rack_id, const char *settings_
 int db_rack_config_put_boot(struct db *db, const char *rack_id, const char *settings_json,
 			    const char *boot_configs_json, uint64_t *ret_version, char **ret_boot_configs_json)
 {
-	const char *p[] = { rack_id, settings_json, boot_configs_json };
+	const char *p[] = {rack_id, settings_json, boot_configs_json};
 	char *v = NULL;
 
 	if (ret_boot_configs_json)
@@ -55,7 +55,7 @@ int db_rack_config_put_boot(struct db *db, const char *rack_id, const char *sett
 				   "FROM rack_config WHERE rack_id = $1 RETURNING version",
 				   3, p, &v);
 	if (r == 0 && ret_boot_configs_json) {
-		const char *q[] = { rack_id, v };
+		const char *q[] = {rack_id, v};
 		r = db_query_value(db, "SELECT boot_configs::text FROM rack_config WHERE rack_id = $1 AND version = $2",
 				   2, q, ret_boot_configs_json);
 	}
@@ -79,7 +79,7 @@ int db_rack_config_get(struct db *db, const char *rack_id, uint64_t *ret_version
 int db_rack_config_get_boot(struct db *db, const char *rack_id, uint64_t *ret_version, char **ret_settings_json,
 			    char **ret_boot_configs_json)
 {
-	const char *p[] = { rack_id };
+	const char *p[] = {rack_id};
 	PGresult *res;
 	int r = db_exec(db,
 			"SELECT version, settings::text, boot_configs::text FROM rack_config WHERE rack_id = $1 "
@@ -142,7 +142,7 @@ void db_rack_config_row_done(struct rack_config_row *row)
 int db_rack_config_get_full(struct db *db, const char *rack_id, uint64_t version, struct rack_config_row *ret)
 {
 	char v[24];
-	const char *p[] = { rack_id, v };
+	const char *p[] = {rack_id, v};
 	PGresult *res;
 
 	memset(ret, 0, sizeof(*ret));
@@ -168,20 +168,20 @@ int db_rack_config_get_full(struct db *db, const char *rack_id, uint64_t version
 	return r;
 }
 
-int db_rack_config_put_dhcp(struct db *db, const char *rack_id, const uint8_t *dhcp, size_t len,
-			    uint64_t *ret_version)
+int db_rack_config_put_dhcp(struct db *db, const char *rack_id, const uint8_t *dhcp, size_t len, uint64_t *ret_version)
 {
 	char *hex = db_bytea_param(dhcp, len);
-	const char *p[] = { rack_id, hex };
+	const char *p[] = {rack_id, hex};
 	char *v = NULL;
 
 	int r = db_begin(db);
 	/* The rack row lock orders this against db_rack_config_put_boot. */
 	if (r == 0)
-		r = db_query_value(db,
-				   "SELECT coalesce((SELECT c.dhcp = $2::bytea FROM rack_config c WHERE c.rack_id = $1 "
-				   "ORDER BY c.version DESC LIMIT 1), $2::bytea = '') FROM rack WHERE id = $1 FOR UPDATE",
-				   2, p, &v);
+		r = db_query_value(
+		    db,
+		    "SELECT coalesce((SELECT c.dhcp = $2::bytea FROM rack_config c WHERE c.rack_id = $1 "
+		    "ORDER BY c.version DESC LIMIT 1), $2::bytea = '') FROM rack WHERE id = $1 FOR UPDATE",
+		    2, p, &v);
 	bool same = r == 0 && strcmp(v, "t") == 0;
 	free(v);
 	v = NULL;
@@ -211,7 +211,7 @@ int db_rack_config_put_dhcp(struct db *db, const char *rack_id, const uint8_t *d
 int db_rack_config_acked(struct db *db, const char *rack_id, uint64_t version)
 {
 	char v[24];
-	const char *p[] = { rack_id, v };
+	const char *p[] = {rack_id, v};
 	PGresult *res;
 
 	snprintf(v, sizeof(v), "%" PRIu64, version);
@@ -226,4 +226,3 @@ int db_rack_config_acked(struct db *db, const char *rack_id, uint64_t version)
 	PQclear(res);
 	return r;
 }
-

@@ -251,7 +251,7 @@ int dhcp_build(struct db *db, const struct dhcp_build_conf *c, const char *rack_
 		snprintf(why, why_len, "the network model query gave malformed JSON: %s", jerr.text);
 		return -EBADMSG;
 	}
-	struct dhcp_arena a = { 0 };
+	struct dhcp_arena a = {0};
 	Ironrack__V1__DhcpConfig cfg = IRONRACK__V1__DHCP_CONFIG__INIT;
 	Ironrack__V1__DhcpPxe pxe;
 	build_interfaces(&a, json_object_get(model, "vlans"), &cfg, st, why, why_len);

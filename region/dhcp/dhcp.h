@@ -52,8 +52,7 @@ void region_dhcp_build_conf_done(struct dhcp_build_conf *c);
  * (-ENOTCONN once the loop runs). */
 int region_dhcp_build_db(struct db *db, const struct dhcp_build_conf *c, const char *rack_id, uint8_t **ret,
 			 size_t *ret_len, char *why, size_t why_len);
-int region_dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret_len, char *why,
-		      size_t why_len);
+int region_dhcp_build(struct region *r, const char *rack_id, uint8_t **ret, size_t *ret_len, char *why, size_t why_len);
 
 /* The DHCP rows of rack sessions (lease and external-DHCP reports; a rack
  * that connects may serve new VLANs), listed in region/rpc/handlers.c. */

@@ -160,7 +160,7 @@ void region_dhcp_changed(struct region *r)
 {
 	if (!r->dhcp || evtimer_pending(r->dhcp->timer, NULL))
 		return;
-	struct timeval tv = { 0, DHCP_DEBOUNCE_MS * 1000 };
+	struct timeval tv = {0, DHCP_DEBOUNCE_MS * 1000};
 	evtimer_add(r->dhcp->timer, &tv);
 }
 

@@ -109,7 +109,7 @@ static char *dhcp_set_literal(const uint32_t *set, size_t n)
 	char *out = xmalloc(n * 16 + 3), *p = out;
 	*p++ = '{';
 	for (size_t i = 0; i < n; i++) {
-		struct in_addr a = { htonl(set[i]) };
+		struct in_addr a = {htonl(set[i])};
 		if (i)
 			*p++ = ',';
 		inet_ntop(AF_INET, &a, p, 16);
@@ -358,7 +358,7 @@ static void dhcp_on_external_report(struct rack_session *sess, const Ironrack__V
 	j->request_id = m->request_id;
 	j->vlan_id = rep->vlan_id;
 	if (server) {
-		struct in_addr a = { htonl(ip) };
+		struct in_addr a = {htonl(ip)};
 		inet_ntop(AF_INET, &a, j->server, sizeof(j->server));
 	}
 	snprintf(j->interface, sizeof(j->interface), "%s", rep->interface);
@@ -374,15 +374,15 @@ static void dhcp_on_session_open(struct region *r, const char *rack_id)
 }
 
 static const struct region_session_handler dhcp_handlers[] = {
-	{ IRONRACK__V1__RACK_MESSAGE__BODY_LEASE_REPORT, dhcp_on_lease_report },
-	{ IRONRACK__V1__RACK_MESSAGE__BODY_EXTERNAL_DHCP, dhcp_on_external_report },
+    {IRONRACK__V1__RACK_MESSAGE__BODY_LEASE_REPORT, dhcp_on_lease_report},
+    {IRONRACK__V1__RACK_MESSAGE__BODY_EXTERNAL_DHCP, dhcp_on_external_report},
 };
 
 const struct region_session_feature region_dhcp_session = {
-	.name = "dhcp",
-	.handlers = dhcp_handlers,
-	.n_handlers = sizeof(dhcp_handlers) / sizeof(dhcp_handlers[0]),
-	.on_open = dhcp_on_session_open,
+    .name = "dhcp",
+    .handlers = dhcp_handlers,
+    .n_handlers = sizeof(dhcp_handlers) / sizeof(dhcp_handlers[0]),
+    .on_open = dhcp_on_session_open,
 };
 
 /* ---- the DHCP part of a RackConfig ---- */

@@ -7,8 +7,8 @@
 #include "region/rpc/session.h"
 
 const struct region_session_feature *const region_session_features[] = {
-	&region_rackcfg_session,
-	&region_dhcp_session,
+    &region_rackcfg_session,
+    &region_dhcp_session,
 };
 
 const size_t region_session_features_n = sizeof(region_session_features) / sizeof(region_session_features[0]);

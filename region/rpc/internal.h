@@ -22,8 +22,8 @@ struct region_racks {
 	uint64_t next_request_id;
 	uint64_t next_serial;
 	struct event *sweep;
-	size_t n;	     /* live (checked) sessions */
-	bool db_down;	     /* an outage was logged; cleared when a write works */
+	size_t n;     /* live (checked) sessions */
+	bool db_down; /* an outage was logged; cleared when a write works */
 	struct region_call_hold *held;
 };
 

@@ -256,10 +256,10 @@ static void region_register(struct rpc_call *call, const ProtobufCMessage *msg, 
 static void enlist_config(const struct region *r, struct boot_config *ret)
 {
 	*ret = (struct boot_config){
-		.purpose = BOOT_ENLIST,
-		.kernel = r->conf.enlist_kernel,
-		.initrd = r->conf.enlist_initrd,
-		.cmdline = r->conf.enlist_cmdline,
+	    .purpose = BOOT_ENLIST,
+	    .kernel = r->conf.enlist_kernel,
+	    .initrd = r->conf.enlist_initrd,
+	    .cmdline = r->conf.enlist_cmdline,
 	};
 }
 
@@ -324,20 +324,20 @@ static void region_boot_config(struct rpc_call *call, const ProtobufCMessage *ms
 }
 
 static const struct rpc_method region_methods[] = {
-	{ "/ironrack.v1.Region/Enrol", &ironrack__v1__enrol_request__descriptor, region_enrol, NULL, NULL },
-	{ "/ironrack.v1.Region/Register", &ironrack__v1__register_request__descriptor, region_register, NULL, NULL },
-	{ "/ironrack.v1.Region/Session", &ironrack__v1__rack_message__descriptor, NULL, region_session_open,
-	  &region_session_ops },
-	{ "/ironrack.v1.Region/GetBootConfig", &ironrack__v1__boot_config_request__descriptor, region_boot_config,
-	  NULL, NULL },
+    {"/ironrack.v1.Region/Enrol", &ironrack__v1__enrol_request__descriptor, region_enrol, NULL, NULL},
+    {"/ironrack.v1.Region/Register", &ironrack__v1__register_request__descriptor, region_register, NULL, NULL},
+    {"/ironrack.v1.Region/Session", &ironrack__v1__rack_message__descriptor, NULL, region_session_open,
+     &region_session_ops},
+    {"/ironrack.v1.Region/GetBootConfig", &ironrack__v1__boot_config_request__descriptor, region_boot_config, NULL,
+     NULL},
 };
 
 int region_rpc_start(struct region *r)
 {
 	struct rpc_server_tls tls = {
-		.key_pem = r->tls.server_key,
-		.cert_chain_pem = r->tls.server_chain,
-		.client_ca_pem = r->tls.ca_cert,
+	    .key_pem = r->tls.server_key,
+	    .cert_chain_pem = r->tls.server_chain,
+	    .client_ca_pem = r->tls.ca_cert,
 	};
 	int port = 0;
 	struct boot_config enlist;

@@ -138,7 +138,7 @@ int region_session_send(struct rack_session *s, Ironrack__V1__RegionMessage *m)
 void region_session_reply_status(struct rack_session *s, uint64_t request_id, int rc, const char *why)
 {
 	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
-	st.code = rc == 0 ? RPC_OK
+	st.code = rc == 0	  ? RPC_OK
 		  : rc == -EINVAL ? RPC_INVALID_ARGUMENT
 		  : rc == -ENOENT ? RPC_NOT_FOUND
 				  : RPC_UNAVAILABLE;
@@ -167,8 +167,7 @@ static void pending_finish(struct pending *p, int status, const char *message, c
 static void pending_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct pending *p = arg;
-	log_warn("rack %s: no answer to request %llu before its deadline", p->sess->rack_id,
-		 (unsigned long long)p->id);
+	log_warn("rack %s: no answer to request %llu before its deadline", p->sess->rack_id, (unsigned long long)p->id);
 	pending_finish(p, -ETIMEDOUT, "rack did not answer before the deadline", NULL);
 }
 
@@ -184,7 +183,7 @@ void region_session_request(struct rack_session *s, Ironrack__V1__RegionMessage 
 	p->timer = evtimer_new(s->r->base, pending_on_timeout, p);
 	if (!p->timer)
 		oom_abort(sizeof(struct event *));
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	evtimer_add(p->timer, &tv);
 	p->next = s->pending;
 	s->pending = p;
@@ -381,8 +380,8 @@ static void session_on_message(struct rpc_stream *stream, ProtobufCMessage *msg,
 	/* Still checking who it is: keep the message for later. */
 	size_t len = protobuf_c_message_get_packed_size(msg);
 	if (s->n_early >= SESSION_EARLY_MAX || s->early_bytes + len > SESSION_EARLY_BYTES_MAX) {
-		log_warn("rack %s: %zu messages before its identity was checked; closing the session",
-			 s->rack_id, s->n_early);
+		log_warn("rack %s: %zu messages before its identity was checked; closing the session", s->rack_id,
+			 s->n_early);
 		s->closed = true;
 		rpc_stream_close(stream, RPC_RESOURCE_EXHAUSTED, "too many messages before the session started");
 		return;
@@ -513,8 +512,8 @@ static void session_on_close(struct rpc_stream *stream, int status, const char *
 }
 
 const struct rpc_stream_ops region_session_ops = {
-	.on_message = session_on_message,
-	.on_close = session_on_close,
+    .on_message = session_on_message,
+    .on_close = session_on_close,
 };
 
 void region_session_open(struct rpc_stream *stream, void *server_arg)
@@ -568,7 +567,7 @@ int region_racks_new(struct region *r)
 	r->racks->sweep = event_new(r->base, -1, EV_PERSIST, racks_sweep, r);
 	if (!r->racks->sweep)
 		oom_abort(sizeof(struct event *));
-	struct timeval tv = { 1, 0 };
+	struct timeval tv = {1, 0};
 	event_add(r->racks->sweep, &tv);
 	return 0;
 }

@@ -23,7 +23,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
-	static const uint64_t sizes[] = { 0, 1, 1000, UINT64_MAX };
+	static const uint64_t sizes[] = {0, 1, 1000, UINT64_MAX};
 	struct boot_request r;
 
 	if (!s)
@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(r.kind <= BOOT_FILE_IPXE);
 	CHECK(!r.has_mac || r.kind != BOOT_FILE_NONE);
 	if (r.kind != BOOT_FILE_NONE) {
-		struct boot_config c = { .purpose = BOOT_DEPLOY, .kernel = "k", .initrd = "i", .cmdline = "c" };
-		struct boot_server srv = { "http://192.0.2.1:5248" };
+		struct boot_config c = {.purpose = BOOT_DEPLOY, .kernel = "k", .initrd = "i", .cmdline = "c"};
+		struct boot_server srv = {"http://192.0.2.1:5248"};
 		char buf[4096];
 		int n = boot_render(r.kind, &c, &srv, buf, sizeof(buf));
 		CHECK(n > 0 && (size_t)n < sizeof(buf));

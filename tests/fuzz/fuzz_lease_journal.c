@@ -26,7 +26,7 @@ static int apply(const struct lease_rec *r, void *userdata)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct lease_store_config cfg = { .max_leases = 64, .max_per_client = 2 };
+	struct lease_store_config cfg = {.max_leases = 64, .max_per_client = 2};
 	struct lease_store *s;
 	size_t good;
 	uint64_t base;

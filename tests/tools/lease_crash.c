@@ -25,7 +25,7 @@ static int dump_one(const struct lease *l, void *userdata)
 
 int main(int argc, char **argv)
 {
-	struct lease_store_config cfg = { .max_leases = 1u << 20, .max_per_client = 1 };
+	struct lease_store_config cfg = {.max_leases = 1u << 20, .max_per_client = 1};
 	struct lease_replay_stats st;
 	struct lease_store *s;
 
@@ -53,8 +53,13 @@ int main(int argc, char **argv)
 		int64_t seqs[25];
 		int n = 1 + rand() % 25;
 		for (int i = 0; i < n; i++) {
-			struct lease l = { .addr = next++, .state = LEASE_ACTIVE, .htype = 1, .hlen = 6,
-					   .start = 1700000000, .expiry = 1700003600, .subnet_id = 1 };
+			struct lease l = {.addr = next++,
+					  .state = LEASE_ACTIVE,
+					  .htype = 1,
+					  .hlen = 6,
+					  .start = 1700000000,
+					  .expiry = 1700003600,
+					  .subnet_id = 1};
 			memcpy(l.chaddr, &l.addr, 4);
 			snprintf(l.hostname, sizeof(l.hostname), "crash-%u", l.addr);
 			seqs[i] = lease_store_stage(s, &l);

@@ -71,7 +71,7 @@ static void sim_on_message(struct rpc_stream *st, ProtobufCMessage *msg, void *a
 	const Ironrack__V1__RegionMessage *in = (const Ironrack__V1__RegionMessage *)msg;
 	if (in->body_case == IRONRACK__V1__REGION_MESSAGE__BODY_WELCOME && !s->up) {
 		s->up = true;
-		struct timeval tv = { in->welcome->heartbeat_interval_s, 0 };
+		struct timeval tv = {in->welcome->heartbeat_interval_s, 0};
 		s->hb = event_new(s->sw->base, -1, EV_PERSIST, sim_heartbeat, s);
 		event_add(s->hb, &tv);
 		if (++s->sw->up == s->sw->n)
@@ -97,7 +97,7 @@ static void sim_on_close(struct rpc_stream *st, int status, const char *message,
 	sim_fail(s, "Session", status, message);
 }
 
-static const struct rpc_stream_ops sim_ops = { sim_on_message, sim_on_close };
+static const struct rpc_stream_ops sim_ops = {sim_on_message, sim_on_close};
 
 static void sim_registered(void *arg, int status, const char *message, ProtobufCMessage *resp)
 {
@@ -118,25 +118,25 @@ static void sim_registered(void *arg, int status, const char *message, ProtobufC
 
 static void sim_register(struct sim *s)
 {
-	struct rpc_client_tls tls = { s->ca, s->key, s->cert, "ironrack-region" };
+	struct rpc_client_tls tls = {s->ca, s->key, s->cert, "ironrack-region"};
 	rpc_channel_new(s->sw->loop, s->sw->target, &tls, &s->ch);
 	char mac[18], addr[32];
 	snprintf(mac, sizeof(mac), "02:00:00:00:%02x:%02x", (s->idx >> 8) & 0xff, s->idx & 0xff);
 	snprintf(addr, sizeof(addr), "198.51.100.%d/24", s->idx % 250 + 1);
-	char *addrs[] = { addr };
+	char *addrs[] = {addr};
 	Ironrack__V1__Interface ifc = IRONRACK__V1__INTERFACE__INIT;
 	ifc.name = "eth0";
 	ifc.mac = mac;
 	ifc.n_addresses = 1;
 	ifc.addresses = addrs;
-	Ironrack__V1__Interface *ifs[] = { &ifc };
+	Ironrack__V1__Interface *ifs[] = {&ifc};
 	Ironrack__V1__RegisterRequest req = IRONRACK__V1__REGISTER_REQUEST__INIT;
 	req.hostname = s->name;
 	req.version = "rackswarm";
 	req.n_interfaces = 1;
 	req.interfaces = ifs;
-	rpc_unary(s->ch, "/ironrack.v1.Region/Register", &req.base, &ironrack__v1__register_response__descriptor,
-		  30000, sim_registered, s);
+	rpc_unary(s->ch, "/ironrack.v1.Region/Register", &req.base, &ironrack__v1__register_response__descriptor, 30000,
+		  sim_registered, s);
 }
 
 static void sim_enrolled(void *arg, int status, const char *message, ProtobufCMessage *resp)
@@ -175,7 +175,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-	struct swarm sw = { .n = 100 };
+	struct swarm sw = {.n = 100};
 	int seconds = 30;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--region") == 0)
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 	sw.base = event_base_new();
 	rpc_lib_init();
 	rpc_loop_new(sw.base, &sw.loop);
-	struct rpc_client_tls tls = { sw.ca, NULL, NULL, "ironrack-region" };
+	struct rpc_client_tls tls = {sw.ca, NULL, NULL, "ironrack-region"};
 	struct rpc_channel *enrol_ch;
 	rpc_channel_new(sw.loop, sw.target, &tls, &enrol_ch);
 	sw.sims = calloc((size_t)sw.n, sizeof(*sw.sims));
@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 	struct event *stop2 = evsignal_new(sw.base, SIGTERM, on_stop, sw.base);
 	event_add(stop, NULL);
 	event_add(stop2, NULL);
-	struct timeval tv = { seconds, 0 };
+	struct timeval tv = {seconds, 0};
 	event_base_loopexit(sw.base, &tv);
 	event_base_dispatch(sw.base);
 	int rc = sw.up == sw.n ? 0 : 1;

@@ -6,7 +6,6 @@
 
 #include "region/ipam/ipam.h"
 
-
 static inline u128 A(const char *s)
 {
 	struct ipaddr a;
@@ -102,4 +101,3 @@ static inline void alloc_is(const struct ipam_view *v, enum ipam_pool pool, u128
 	check_addr(v, al.addr, want);
 	assert_int_equal(al.recheck, recheck);
 }
-

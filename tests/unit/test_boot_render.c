@@ -1,24 +1,24 @@
 /* rack/boot/render: path classification, validation, rendered configs. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <string.h>
 
 #include "rack/boot/render.h"
 
-static const struct boot_server srv = { "http://192.0.2.1:5248" };
+static const struct boot_server srv = {"http://192.0.2.1:5248"};
 
 static struct boot_config deploy_cfg(void)
 {
-	struct boot_config c = { .purpose = BOOT_DEPLOY,
-				 .kernel = "ephemeral/amd64/vmlinuz",
-				 .initrd = "ephemeral/amd64/initrd.img",
-				 .cmdline = "console=ttyS0 ro",
-				 .has_mac = true,
-				 .mac = { 0x02, 0, 0, 0, 0, 0x01 } };
+	struct boot_config c = {.purpose = BOOT_DEPLOY,
+				.kernel = "ephemeral/amd64/vmlinuz",
+				.initrd = "ephemeral/amd64/initrd.img",
+				.cmdline = "console=ttyS0 ro",
+				.has_mac = true,
+				.mac = {0x02, 0, 0, 0, 0, 0x01}};
 	return c;
 }
 
@@ -116,7 +116,7 @@ static void test_render_grub_ipxe(void **state)
 	boot_render(BOOT_FILE_IPXE, &c, &srv, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "\nexit\n"));
 	/* grub and iPXE need an http base */
-	struct boot_server bad = { "tftp://x" };
+	struct boot_server bad = {"tftp://x"};
 	assert_int_equal(boot_render(BOOT_FILE_IPXE, &c, &bad, buf, sizeof(buf)), -EINVAL);
 }
 
@@ -144,9 +144,9 @@ static void test_purpose_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_classify),	 cmocka_unit_test(test_validate),
-		cmocka_unit_test(test_render_pxelinux), cmocka_unit_test(test_render_grub_ipxe),
-		cmocka_unit_test(test_render_errors),	 cmocka_unit_test(test_purpose_names),
+	    cmocka_unit_test(test_classify),	    cmocka_unit_test(test_validate),
+	    cmocka_unit_test(test_render_pxelinux), cmocka_unit_test(test_render_grub_ipxe),
+	    cmocka_unit_test(test_render_errors),   cmocka_unit_test(test_purpose_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

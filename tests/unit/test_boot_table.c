@@ -1,10 +1,10 @@
 /* rack/boot/table: building and checking the boot table, lookups, the
  * default, and the GetBootConfig answer cache (eviction, expiry,
  * coalescing of waiters). */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,22 +12,21 @@
 
 #include "rack/boot/table.h"
 
-static const uint8_t MAC1[6] = { 0x02, 0, 0, 0, 0, 0x01 };
-static const uint8_t MAC2[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-static const uint8_t MAC3[6] = { 0x02, 0, 0, 0, 0, 0x03 };
+static const uint8_t MAC1[6] = {0x02, 0, 0, 0, 0, 0x01};
+static const uint8_t MAC2[6] = {0x02, 0, 0, 0, 0, 0x02};
+static const uint8_t MAC3[6] = {0x02, 0, 0, 0, 0, 0x03};
 
 static struct boot_config_text cfg(const char *mac, const char *purpose, const char *kernel)
 {
-	return (struct boot_config_text){ mac, purpose, kernel, "ephemeral/amd64/initrd.img", "console=ttyS0" };
+	return (struct boot_config_text){mac, purpose, kernel, "ephemeral/amd64/initrd.img", "console=ttyS0"};
 }
 
 static void test_build_and_lookup(void **state)
 {
 	struct boot_config_text in[] = {
-		cfg("02:00:00:00:00:02", "deploy", "deploy/vmlinuz"),
-		cfg("", "enlist", "ephemeral/amd64/vmlinuz"),
-		cfg("02-00-00-00-00-01", "commission", "ephemeral/amd64/vmlinuz"), /* dashes, too */
-		cfg("02:00:00:00:00:0A", "local", ""),				    /* upper case; no kernel needed */
+	    cfg("02:00:00:00:00:02", "deploy", "deploy/vmlinuz"), cfg("", "enlist", "ephemeral/amd64/vmlinuz"),
+	    cfg("02-00-00-00-00-01", "commission", "ephemeral/amd64/vmlinuz"), /* dashes, too */
+	    cfg("02:00:00:00:00:0A", "local", ""),			       /* upper case; no kernel needed */
 	};
 	struct boot_table *t = NULL;
 	struct boot_table_error err;
@@ -42,7 +41,7 @@ static void test_build_and_lookup(void **state)
 	c = boot_table_lookup(t, MAC1);
 	assert_non_null(c);
 	assert_int_equal(c->purpose, BOOT_COMMISSION);
-	const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x0a };
+	const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 0x0a};
 	c = boot_table_lookup(t, mac_a);
 	assert_non_null(c);
 	assert_int_equal(c->purpose, BOOT_LOCAL);
@@ -75,9 +74,9 @@ static void test_reject_whole_snapshot(void **state)
 	char msg[512];
 
 	struct boot_config_text bad_kernel[] = {
-		cfg("02:00:00:00:00:01", "deploy", "ok/vmlinuz"),
-		cfg("", "enlist", "ephemeral/vmlinuz"),
-		cfg("02:00:00:00:00:03", "deploy", "../x"),
+	    cfg("02:00:00:00:00:01", "deploy", "ok/vmlinuz"),
+	    cfg("", "enlist", "ephemeral/vmlinuz"),
+	    cfg("02:00:00:00:00:03", "deploy", "../x"),
 	};
 	assert_int_equal(boot_table_build(bad_kernel, 3, &t, &err), -EINVAL);
 	assert_ptr_equal(t, (struct boot_table *)0x1);
@@ -88,14 +87,14 @@ static void test_reject_whole_snapshot(void **state)
 	assert_non_null(strstr(msg, "boot_configs[2] (mac 02:00:00:00:00:03): kernel must be"));
 
 	struct boot_config_text cases[][2] = {
-		{ cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02:00:00:00:00:1", "deploy", "k") },
-		{ cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02:00:00:00:00:02", "reboot", "k") },
-		{ cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02-00-00-00-00-01", "local", "") },
-		{ cfg("", "enlist", "k"), cfg("", "enlist", "k") },
-		{ cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02:00:00:00:00:02", "deploy", "/boot/vmlinuz") },
-		{ cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02:00:00:00:00:02", "enlist", NULL) },
+	    {cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02:00:00:00:00:1", "deploy", "k")},
+	    {cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02:00:00:00:00:02", "reboot", "k")},
+	    {cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02-00-00-00-00-01", "local", "")},
+	    {cfg("", "enlist", "k"), cfg("", "enlist", "k")},
+	    {cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02:00:00:00:00:02", "deploy", "/boot/vmlinuz")},
+	    {cfg("02:00:00:00:00:01", "deploy", "k"), cfg("02:00:00:00:00:02", "enlist", NULL)},
 	};
-	const char *fields[] = { "mac", "purpose", "mac", "mac", "kernel", "kernel" };
+	const char *fields[] = {"mac", "purpose", "mac", "mac", "kernel", "kernel"};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(boot_table_build(cases[i], 2, &t, &err), -EINVAL);
 		assert_int_equal(err.index, 1);
@@ -128,7 +127,7 @@ static void test_many_entries(void **state)
 	assert_int_equal(boot_table_build(in, N, &t, NULL), 0);
 	assert_int_equal(boot_table_count(t), N);
 	for (int i = 1; i <= N; i++) {
-		uint8_t mac[6] = { 2, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i };
+		uint8_t mac[6] = {2, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i};
 		assert_non_null(boot_table_lookup(t, mac));
 	}
 	boot_table_free(t);
@@ -138,7 +137,7 @@ static void test_many_entries(void **state)
 
 static struct boot_config answer(const char *kernel)
 {
-	return (struct boot_config){ .purpose = BOOT_ENLIST, .kernel = kernel, .initrd = "i", .cmdline = "c" };
+	return (struct boot_config){.purpose = BOOT_ENLIST, .kernel = kernel, .initrd = "i", .cmdline = "c"};
 }
 
 static size_t count_waiters(struct boot_wait *w)
@@ -224,7 +223,7 @@ static void test_cache_evicts_least_recently_used(void **state)
 	struct boot_config a = answer("k");
 
 	assert_int_equal(boot_cache_new(2, 4, 4, &c), 0);
-	const uint8_t *macs[] = { MAC1, MAC2, MAC3 };
+	const uint8_t *macs[] = {MAC1, MAC2, MAC3};
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(boot_cache_begin(c, macs[i], &w), 0);
 		boot_cache_finish(c, macs[i], &a, NULL);
@@ -280,13 +279,13 @@ static void test_cache_many(void **state)
 
 	assert_int_equal(boot_cache_new(4096, 64, 32, &c), 0);
 	for (unsigned i = 0; i < 10000; i++) {
-		uint8_t mac[6] = { 2, 0, 0, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i };
+		uint8_t mac[6] = {2, 0, 0, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
 		assert_int_equal(boot_cache_begin(c, mac, &w), 0);
 		boot_cache_finish(c, mac, &a, NULL);
 	}
 	assert_int_equal(boot_cache_count(c), 4096);
 	for (unsigned i = 0; i < 10000; i++) {
-		uint8_t mac[6] = { 2, 0, 0, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i };
+		uint8_t mac[6] = {2, 0, 0, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
 		assert_int_equal(boot_cache_lookup(c, mac, &got), i < 10000 - 4096 ? BOOT_CACHE_MISS : BOOT_CACHE_HIT);
 	}
 	boot_cache_free(c);
@@ -295,15 +294,15 @@ static void test_cache_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_build_and_lookup),
-		cmocka_unit_test(test_empty_table),
-		cmocka_unit_test(test_reject_whole_snapshot),
-		cmocka_unit_test(test_many_entries),
-		cmocka_unit_test(test_cache_coalesces),
-		cmocka_unit_test(test_cache_failure_not_kept_and_cancel),
-		cmocka_unit_test(test_cache_evicts_least_recently_used),
-		cmocka_unit_test(test_cache_expires_on_new_snapshot),
-		cmocka_unit_test(test_cache_many),
+	    cmocka_unit_test(test_build_and_lookup),
+	    cmocka_unit_test(test_empty_table),
+	    cmocka_unit_test(test_reject_whole_snapshot),
+	    cmocka_unit_test(test_many_entries),
+	    cmocka_unit_test(test_cache_coalesces),
+	    cmocka_unit_test(test_cache_failure_not_kept_and_cancel),
+	    cmocka_unit_test(test_cache_evicts_least_recently_used),
+	    cmocka_unit_test(test_cache_expires_on_new_snapshot),
+	    cmocka_unit_test(test_cache_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,17 +32,17 @@ struct tconf {
 #define F(x) offsetof(struct tconf, x)
 
 static const struct conf_key table[] = {
-	{ "name", CONF_STRING, F(name), 0, 0, "ironrack", "instance name" },
-	{ "state_dir", CONF_PATH, F(state_dir), 0, 0, "/var/lib/ironrack", "state directory" },
-	{ "workers", CONF_INT, F(workers), 1, 64, "4", "worker threads" },
-	{ "tls", CONF_BOOL, F(tls), 0, 0, "yes", "use TLS" },
-	{ "heartbeat_interval", CONF_DURATION, F(heartbeat_interval), 1, 3600, "30s", "heartbeat period" },
-	{ "lease_time", CONF_DURATION, F(lease_time), 0, 0, "1h", "DHCP lease time" },
-	{ "log_level", CONF_LOGLEVEL, F(log_level), 0, 0, "info", "log verbosity" },
-	{ "region", CONF_ENDPOINT, F(region), 0, 0, NULL, "region endpoint" },
-	{ "dns", CONF_LIST, F(dns), 0, 0, "", "DNS servers" },
-	{ "offset", CONF_INT, F(offset), 0, 0, NULL, "unbounded integer" },
-	{ "motd", CONF_STRING, F(motd), 0, 0, NULL, NULL },
+    {"name", CONF_STRING, F(name), 0, 0, "ironrack", "instance name"},
+    {"state_dir", CONF_PATH, F(state_dir), 0, 0, "/var/lib/ironrack", "state directory"},
+    {"workers", CONF_INT, F(workers), 1, 64, "4", "worker threads"},
+    {"tls", CONF_BOOL, F(tls), 0, 0, "yes", "use TLS"},
+    {"heartbeat_interval", CONF_DURATION, F(heartbeat_interval), 1, 3600, "30s", "heartbeat period"},
+    {"lease_time", CONF_DURATION, F(lease_time), 0, 0, "1h", "DHCP lease time"},
+    {"log_level", CONF_LOGLEVEL, F(log_level), 0, 0, "info", "log verbosity"},
+    {"region", CONF_ENDPOINT, F(region), 0, 0, NULL, "region endpoint"},
+    {"dns", CONF_LIST, F(dns), 0, 0, "", "DNS servers"},
+    {"offset", CONF_INT, F(offset), 0, 0, NULL, "unbounded integer"},
+    {"motd", CONF_STRING, F(motd), 0, 0, NULL, NULL},
 };
 
 #define NKEYS (sizeof(table) / sizeof(table[0]))
@@ -132,11 +132,11 @@ static void test_defaults(void **state)
 
 static void test_defaults_bad_row(void **state)
 {
-	struct tconf c = { 0 };
+	struct tconf c = {0};
 	char err[256];
 	const struct conf_key bad[] = {
-		{ "name", CONF_STRING, F(name), 0, 0, "x", "" },
-		{ "workers", CONF_INT, F(workers), 1, 64, "many", "" },
+	    {"name", CONF_STRING, F(name), 0, 0, "x", ""},
+	    {"workers", CONF_INT, F(workers), 1, 64, "many", ""},
 	};
 
 	assert_int_equal(conf_defaults(bad, 2, &c, err, sizeof(err)), -EINVAL);
@@ -207,8 +207,8 @@ static void test_int(void **state)
 static void test_bool(void **state)
 {
 	struct fixture *fx = *state;
-	static const char *const yes[] = { "true", "yes", "on", "1", "TRUE", "Yes", "ON" };
-	static const char *const no[] = { "false", "no", "off", "0", "False", "NO", "Off" };
+	static const char *const yes[] = {"true", "yes", "on", "1", "TRUE", "Yes", "ON"};
+	static const char *const no[] = {"false", "no", "off", "0", "False", "NO", "Off"};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		fx->c.tls = false;
@@ -219,8 +219,8 @@ static void test_bool(void **state)
 		assert_false(fx->c.tls);
 	}
 	check_load_error(
-		fx, "tls = maybe\n",
-		"test.conf:1: bad value for 'tls': 'maybe' is not a boolean (true/false, yes/no, on/off, 1/0)");
+	    fx, "tls = maybe\n",
+	    "test.conf:1: bad value for 'tls': 'maybe' is not a boolean (true/false, yes/no, on/off, 1/0)");
 	check_load_error(fx, "tls = 2\n",
 			 "test.conf:1: bad value for 'tls': '2' is not a boolean (true/false, yes/no, on/off, 1/0)");
 	check_load_error(fx, "tls =\n",
@@ -234,7 +234,7 @@ static void test_duration(void **state)
 		const char *text;
 		long secs;
 	} ok[] = {
-		{ "30", 30 }, { "30s", 30 }, { "5m", 300 }, { "3h", 10800 }, { "1d", 86400 }, { "0", 0 }, { "0s", 0 },
+	    {"30", 30}, {"30s", 30}, {"5m", 300}, {"3h", 10800}, {"1d", 86400}, {"0", 0}, {"0s", 0},
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -244,7 +244,7 @@ static void test_duration(void **state)
 	set_ok(fx, "heartbeat_interval", "1h");
 	assert_int_equal(fx->c.heartbeat_interval, 3600);
 
-	static const char *const bad[] = { "abc", "5x", "30ss", "-5", "1.5h", "h", "5 m", "5M", "1h30m", "" };
+	static const char *const bad[] = {"abc", "5x", "30ss", "-5", "1.5h", "h", "5 m", "5M", "1h30m", ""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[64], want[256];
 		snprintf(text, sizeof(text), "heartbeat_interval = %s\n", bad[i]);
@@ -274,8 +274,8 @@ static void test_loglevel(void **state)
 	set_ok(fx, "log-level", "error");
 	assert_int_equal(fx->c.log_level, LOG_LEVEL_ERR);
 	check_load_error(
-		fx, "log_level = loud\n",
-		"test.conf:1: bad value for 'log_level': 'loud' is not a log level (error, warn, info, debug)");
+	    fx, "log_level = loud\n",
+	    "test.conf:1: bad value for 'log_level': 'loud' is not a log level (error, warn, info, debug)");
 	assert_int_equal(fx->c.log_level, LOG_LEVEL_ERR);
 }
 
@@ -615,8 +615,8 @@ static void test_set_override(void **state)
 	assert_string_equal(fx->c.state_dir, "/b");
 
 	check_set_error(
-		fx, "heartbeat-interval", "abc",
-		"--heartbeat-interval: bad value for 'heartbeat_interval': 'abc' is not a duration (e.g. 30s, 5m, 1h)");
+	    fx, "heartbeat-interval", "abc",
+	    "--heartbeat-interval: bad value for 'heartbeat_interval': 'abc' is not a duration (e.g. 30s, 5m, 1h)");
 	check_set_error(fx, "heartbeat_interval", "2h",
 			"--heartbeat-interval: value for 'heartbeat_interval' out of range 1..3600");
 	check_set_error(fx, "state-dir", "rel", "--state-dir: 'state_dir' must be an absolute path");
@@ -660,12 +660,12 @@ static void test_err_buffer_optional(void **state)
 
 static void test_conf_free(void **state)
 {
-	struct tconf c = { 0 };
+	struct tconf c = {0};
 	char err[128];
 
 	assert_int_equal(conf_defaults(table, NKEYS, &c, err, sizeof(err)), 0);
 	assert_int_equal(
-		conf_load_buffer("t", "region = h:1\ndns = a b c\nmotd = m\n", table, NKEYS, &c, err, sizeof(err)), 0);
+	    conf_load_buffer("t", "region = h:1\ndns = a b c\nmotd = m\n", table, NKEYS, &c, err, sizeof(err)), 0);
 	conf_free(table, NKEYS, &c);
 	assert_null(c.name);
 	assert_null(c.state_dir);
@@ -684,11 +684,11 @@ static void test_print_help(void **state)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	const struct conf_key small[] = {
-		{ "state_dir", CONF_PATH, F(state_dir), 0, 0, "/var/lib/ironrack", "state directory" },
-		{ "heartbeat_interval", CONF_DURATION, F(heartbeat_interval), 1, 3600, "30s", "heartbeat period" },
-		{ "region", CONF_ENDPOINT, F(region), 0, 0, NULL, "region endpoint" },
-		{ "dns", CONF_LIST, F(dns), 0, 0, "", "DNS servers" },
-		{ "motd", CONF_STRING, F(motd), 0, 0, "hi", NULL },
+	    {"state_dir", CONF_PATH, F(state_dir), 0, 0, "/var/lib/ironrack", "state directory"},
+	    {"heartbeat_interval", CONF_DURATION, F(heartbeat_interval), 1, 3600, "30s", "heartbeat period"},
+	    {"region", CONF_ENDPOINT, F(region), 0, 0, NULL, "region endpoint"},
+	    {"dns", CONF_LIST, F(dns), 0, 0, "", "DNS servers"},
+	    {"motd", CONF_STRING, F(motd), 0, 0, "hi", NULL},
 	};
 
 	assert_non_null(f);
@@ -706,34 +706,34 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_defaults),
-		cmocka_unit_test(test_defaults_bad_row),
-		T(test_load_every_type),
-		T(test_int),
-		T(test_bool),
-		T(test_duration),
-		T(test_loglevel),
-		T(test_path),
-		T(test_endpoint),
-		T(test_endpoint_host_too_long),
-		T(test_list),
-		T(test_string_empty_and_twice),
-		T(test_unknown_key),
-		T(test_syntax_errors),
-		T(test_duplicate),
-		T(test_quotes),
-		T(test_comments),
-		T(test_whitespace_and_line_endings),
-		T(test_line_too_long),
-		T(test_load_file),
-		T(test_load_file_missing),
-		T(test_load_file_nul),
-		T(test_load_file_size_limit),
-		T(test_set_override),
-		cmocka_unit_test(test_find),
-		T(test_err_buffer_optional),
-		cmocka_unit_test(test_conf_free),
-		cmocka_unit_test(test_print_help),
+	    T(test_defaults),
+	    cmocka_unit_test(test_defaults_bad_row),
+	    T(test_load_every_type),
+	    T(test_int),
+	    T(test_bool),
+	    T(test_duration),
+	    T(test_loglevel),
+	    T(test_path),
+	    T(test_endpoint),
+	    T(test_endpoint_host_too_long),
+	    T(test_list),
+	    T(test_string_empty_and_twice),
+	    T(test_unknown_key),
+	    T(test_syntax_errors),
+	    T(test_duplicate),
+	    T(test_quotes),
+	    T(test_comments),
+	    T(test_whitespace_and_line_endings),
+	    T(test_line_too_long),
+	    T(test_load_file),
+	    T(test_load_file_missing),
+	    T(test_load_file_nul),
+	    T(test_load_file_size_limit),
+	    T(test_set_override),
+	    cmocka_unit_test(test_find),
+	    T(test_err_buffer_optional),
+	    cmocka_unit_test(test_conf_free),
+	    cmocka_unit_test(test_print_help),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

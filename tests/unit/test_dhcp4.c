@@ -87,7 +87,6 @@ static const char *decode_why(const struct pkt *p)
 	return why;
 }
 
-
 /* ---- real-world-like client messages ------------------------------------ */
 
 /* ISC dhclient 4.4 DISCOVER, after a previous lease: requested address,

@@ -471,14 +471,10 @@ static void test_snippets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_encode_basic),
-	    cmocka_unit_test(test_encode_overload),
-	    cmocka_unit_test(test_encode_overload_sizes),
-	    cmocka_unit_test(test_option_set_remove),
-	    cmocka_unit_test(test_roundtrip_random),
-	    cmocka_unit_test(test_routes_rfc3442),
-	    cmocka_unit_test(test_domain_search),
-	    cmocka_unit_test(test_snippets),
+	    cmocka_unit_test(test_encode_basic),	  cmocka_unit_test(test_encode_overload),
+	    cmocka_unit_test(test_encode_overload_sizes), cmocka_unit_test(test_option_set_remove),
+	    cmocka_unit_test(test_roundtrip_random),	  cmocka_unit_test(test_routes_rfc3442),
+	    cmocka_unit_test(test_domain_search),	  cmocka_unit_test(test_snippets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@
 #include "rack/dhcp/leases.h"
 
 #define BASE 0x0a000000u /* 10.0.0.0 */
-#define NOW 1700000000
+#define NOW  1700000000
 
 struct fx {
 	char dir[64];
@@ -53,7 +53,7 @@ static int teardown(void **state)
 
 static struct lease mk(uint32_t i, uint8_t st)
 {
-	struct lease l = { .addr = BASE + i, .state = st, .htype = 1, .hlen = 6 };
+	struct lease l = {.addr = BASE + i, .state = st, .htype = 1, .hlen = 6};
 	l.chaddr[0] = 0x52;
 	l.chaddr[4] = (uint8_t)(i >> 8);
 	l.chaddr[5] = (uint8_t)i;
@@ -72,7 +72,7 @@ static struct lease mk(uint32_t i, uint8_t st)
 
 static struct lease_store *open_ok(const char *dir, struct lease_replay_stats *st)
 {
-	struct lease_store_config cfg = { .dir = dir, .max_leases = 100000, .max_per_client = 4 };
+	struct lease_store_config cfg = {.dir = dir, .max_leases = 100000, .max_per_client = 4};
 	struct lease_store *s = NULL;
 	assert_int_equal(lease_store_open(&cfg, &s, st), 0);
 	return s;
@@ -352,7 +352,7 @@ static void test_compact_interrupted(void **state)
 	assert_int_equal(lease_store_compact(s), 0);
 	lease_store_free(s);
 	assert_int_equal(unlink(p), 0);
-	struct lease_store_config cfg = { .dir = f->dir };
+	struct lease_store_config cfg = {.dir = f->dir};
 	assert_int_equal(lease_store_open(&cfg, &s, NULL), -EBADMSG);
 	free(old);
 }
@@ -371,7 +371,7 @@ static void test_snapshot_damaged(void **state)
 	read_file(f->dir, "leases.snap", &d, &len);
 	d[len - 3] ^= 1;
 	write_file(f->dir, "leases.snap", d, len);
-	struct lease_store_config cfg = { .dir = f->dir };
+	struct lease_store_config cfg = {.dir = f->dir};
 	assert_int_equal(lease_store_open(&cfg, &s, NULL), -EBADMSG);
 	free(d);
 }
@@ -381,7 +381,7 @@ static void test_snapshot_damaged(void **state)
 static void test_reclaim(void **state)
 {
 	struct fx *f = *state;
-	struct lease_store_config cfg = { .dir = f->dir, .reclaim_grace = 60 };
+	struct lease_store_config cfg = {.dir = f->dir, .reclaim_grace = 60};
 	struct lease_store *s;
 	assert_int_equal(lease_store_open(&cfg, &s, NULL), 0);
 
@@ -440,7 +440,7 @@ static void test_reclaim(void **state)
 
 static void test_limits(void **state)
 {
-	struct lease_store_config cfg = { .max_leases = 3, .max_per_client = 2 };
+	struct lease_store_config cfg = {.max_leases = 3, .max_per_client = 2};
 	struct lease_store *s;
 	assert_int_equal(lease_store_open(&cfg, &s, NULL), 0); /* in memory */
 	for (uint32_t i = 1; i <= 3; i++) {
@@ -496,7 +496,7 @@ static void test_limits(void **state)
 
 static void test_first_free(void **state)
 {
-	struct lease_store_config cfg = { 0 };
+	struct lease_store_config cfg = {0};
 	struct lease_store *s;
 	uint32_t a;
 	assert_int_equal(lease_store_open(&cfg, &s, NULL), 0);
@@ -582,17 +582,16 @@ static void test_async_flush(void **state)
 
 static void test_parse(void **state)
 {
-	uint8_t buf[LEASE_FILE_HEADER_LEN + 2 * LEASE_REC_MAX] = { 0 };
+	uint8_t buf[LEASE_FILE_HEADER_LEN + 2 * LEASE_REC_MAX] = {0};
 	size_t good;
 	uint64_t base;
 	bool corrupt;
-	assert_int_equal(lease_file_parse(buf, 10, LEASE_FILE_JOURNAL, NULL, NULL, &good, &base, &corrupt),
-			 -EBADMSG);
+	assert_int_equal(lease_file_parse(buf, 10, LEASE_FILE_JOURNAL, NULL, NULL, &good, &base, &corrupt), -EBADMSG);
 	lease_file_header_encode(buf, LEASE_FILE_JOURNAL, 5);
-	assert_int_equal(lease_file_parse(buf, LEASE_FILE_HEADER_LEN, LEASE_FILE_SNAPSHOT, NULL, NULL, &good, &base,
-					  &corrupt),
-			 -EBADMSG);
-	struct lease_rec r = { .type = LEASE_REC_PUT, .seq = 6, .lease = mk(1, LEASE_ACTIVE) };
+	assert_int_equal(
+	    lease_file_parse(buf, LEASE_FILE_HEADER_LEN, LEASE_FILE_SNAPSHOT, NULL, NULL, &good, &base, &corrupt),
+	    -EBADMSG);
+	struct lease_rec r = {.type = LEASE_REC_PUT, .seq = 6, .lease = mk(1, LEASE_ACTIVE)};
 	size_t n = LEASE_FILE_HEADER_LEN + lease_rec_encode(&r, buf + LEASE_FILE_HEADER_LEN);
 	/* seq must increase past the header's */
 	r.seq = 6;
@@ -613,17 +612,17 @@ static void test_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_commit_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_torn_tail_every_offset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_compact_then_more, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_compact_interrupted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_damaged, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reclaim, setup, teardown),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_first_free),
-		cmocka_unit_test_setup_teardown(test_async_flush, setup, teardown),
-		cmocka_unit_test(test_parse),
+	    cmocka_unit_test_setup_teardown(test_commit_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_torn_tail_every_offset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compact_then_more, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compact_interrupted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_damaged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reclaim, setup, teardown),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_first_free),
+	    cmocka_unit_test_setup_teardown(test_async_flush, setup, teardown),
+	    cmocka_unit_test(test_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

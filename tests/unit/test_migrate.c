@@ -14,10 +14,10 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct migration shuffled[] = {
-	{ 3, "0003_c", "SELECT 3" },
-	{ 1, "0001_a", "SELECT 1" },
-	{ 4, "0004_d", "SELECT 4" },
-	{ 2, "0002_b", "SELECT 2" },
+    {3, "0003_c", "SELECT 3"},
+    {1, "0001_a", "SELECT 1"},
+    {4, "0004_d", "SELECT 4"},
+    {2, "0002_b", "SELECT 2"},
 };
 
 static void test_plan_orders_shuffled_input(void **state)
@@ -57,9 +57,9 @@ static void test_plan_partial(void **state)
 static void test_plan_gap(void **state)
 {
 	static const struct migration m[] = {
-		{ 1, "0001_a", "" },
-		{ 4, "0004_d", "" },
-		{ 2, "0002_b", "" },
+	    {1, "0001_a", ""},
+	    {4, "0004_d", ""},
+	    {2, "0002_b", ""},
 	};
 	size_t order[8];
 	char err[256] = "";
@@ -73,8 +73,8 @@ static void test_plan_gap(void **state)
 static void test_plan_missing_first(void **state)
 {
 	static const struct migration m[] = {
-		{ 2, "0002_b", "" },
-		{ 3, "0003_c", "" },
+	    {2, "0002_b", ""},
+	    {3, "0003_c", ""},
 	};
 	size_t order[8];
 	char err[256] = "";
@@ -86,9 +86,9 @@ static void test_plan_missing_first(void **state)
 static void test_plan_duplicate(void **state)
 {
 	static const struct migration m[] = {
-		{ 1, "0001_a", "" },
-		{ 2, "0002_b", "" },
-		{ 2, "0002_other", "" },
+	    {1, "0001_a", ""},
+	    {2, "0002_b", ""},
+	    {2, "0002_other", ""},
 	};
 	size_t order[8];
 	char err[256] = "";
@@ -101,12 +101,12 @@ static void test_plan_duplicate(void **state)
 static void test_plan_zero_and_negative_version(void **state)
 {
 	static const struct migration zero[] = {
-		{ 0, "0000_zero", "" },
-		{ 1, "0001_a", "" },
+	    {0, "0000_zero", ""},
+	    {1, "0001_a", ""},
 	};
 	static const struct migration neg[] = {
-		{ 1, "0001_a", "" },
-		{ -2, "bad", "" },
+	    {1, "0001_a", ""},
+	    {-2, "bad", ""},
 	};
 	size_t order[8];
 	char err[256] = "";
@@ -162,17 +162,17 @@ static void test_plan_small_err_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plan_orders_shuffled_input),
-		cmocka_unit_test(test_plan_nothing_to_do),
-		cmocka_unit_test(test_plan_partial),
-		cmocka_unit_test(test_plan_gap),
-		cmocka_unit_test(test_plan_missing_first),
-		cmocka_unit_test(test_plan_duplicate),
-		cmocka_unit_test(test_plan_zero_and_negative_version),
-		cmocka_unit_test(test_plan_negative_current),
-		cmocka_unit_test(test_plan_database_newer),
-		cmocka_unit_test(test_plan_cap_too_small),
-		cmocka_unit_test(test_plan_small_err_buffer),
+	    cmocka_unit_test(test_plan_orders_shuffled_input),
+	    cmocka_unit_test(test_plan_nothing_to_do),
+	    cmocka_unit_test(test_plan_partial),
+	    cmocka_unit_test(test_plan_gap),
+	    cmocka_unit_test(test_plan_missing_first),
+	    cmocka_unit_test(test_plan_duplicate),
+	    cmocka_unit_test(test_plan_zero_and_negative_version),
+	    cmocka_unit_test(test_plan_negative_current),
+	    cmocka_unit_test(test_plan_database_newer),
+	    cmocka_unit_test(test_plan_cap_too_small),
+	    cmocka_unit_test(test_plan_small_err_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

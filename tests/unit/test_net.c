@@ -76,7 +76,7 @@ static void check_prefix_roundtrip(const char *in, const char *canonical)
 static void test_ipaddr_parse_v4(void **state)
 {
 	struct ipaddr a = addr("192.0.2.1");
-	static const uint8_t want[16] = { 192, 0, 2, 1 };
+	static const uint8_t want[16] = {192, 0, 2, 1};
 
 	assert_int_equal(a.family, AF_INET);
 	assert_memory_equal(a.bytes, want, 16);
@@ -107,11 +107,11 @@ static void test_ipaddr_parse_v6_canonical(void **state)
 static void test_ipaddr_parse_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"",	      "1.2.3",	  "1.2.3.4.5", "256.0.0.1", "01.2.3.4",	   "1.2.3.4 ",	   " 1.2.3.4",
-		"1.2.3.4/24", "1.2.3.-1", "0x1.2.3.4", "::1::",	    "2001:db8::g", "fe80::1%eth0", "1:2:3:4:5:6:7:8:9",
-		"localhost",  "[::1]",
+	    "",		  "1.2.3",    "1.2.3.4.5", "256.0.0.1", "01.2.3.4",    "1.2.3.4 ",     " 1.2.3.4",
+	    "1.2.3.4/24", "1.2.3.-1", "0x1.2.3.4", "::1::",	"2001:db8::g", "fe80::1%eth0", "1:2:3:4:5:6:7:8:9",
+	    "localhost",  "[::1]",
 	};
-	struct ipaddr a = { .family = 99 };
+	struct ipaddr a = {.family = 99};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(ipaddr_parse(bad[i], &a), -EINVAL);
@@ -123,7 +123,7 @@ static void test_ipaddr_format_small_buffer(void **state)
 {
 	char buf[8];
 	struct ipaddr a = addr("192.168.100.200");
-	struct ipaddr bogus = { .family = 7 };
+	struct ipaddr bogus = {.family = 7};
 
 	/* Truncated but always terminated, never NULL. */
 	assert_string_equal(ipaddr_format(&a, buf, sizeof(buf)), "192.168");
@@ -166,7 +166,7 @@ static void test_ipaddr_u128(void **state)
 	/* v4 keeps only the low 32 bits and zeroes the rest of bytes[]. */
 	ipaddr_from_u128(AF_INET, ((u128)1 << 40) | 0x01020304, &back);
 	assert_true(addr_is(&back, "1.2.3.4"));
-	static const uint8_t zero[12] = { 0 };
+	static const uint8_t zero[12] = {0};
 	assert_memory_equal(back.bytes + 4, zero, 12);
 }
 
@@ -237,29 +237,29 @@ static void test_ipprefix_parse_host_bits(void **state)
 static void test_ipprefix_parse_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"10.0.0.0/24x",
-		"10.0.0.0/",
-		"/24",
-		"10.0.0.0/033",
-		"10.0.0.0/00",
-		"10.0.0.0/33",
-		"::/129",
-		"10.0.0.0/-1",
-		"10.0.0.0/+24",
-		"10.0.0.0/ 24",
-		"10.0.0.0 /24",
-		"10.0.0.0/24/",
-		"10.0.0/24",
-		"10.0.0.0//24",
-		"10.0.0.0/1000",
-		"",
-		"/",
-		"x/24",
-		"2001:db8::/0x20",
-		"::/1280",
-		"1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb:cccc/64",
+	    "10.0.0.0/24x",
+	    "10.0.0.0/",
+	    "/24",
+	    "10.0.0.0/033",
+	    "10.0.0.0/00",
+	    "10.0.0.0/33",
+	    "::/129",
+	    "10.0.0.0/-1",
+	    "10.0.0.0/+24",
+	    "10.0.0.0/ 24",
+	    "10.0.0.0 /24",
+	    "10.0.0.0/24/",
+	    "10.0.0/24",
+	    "10.0.0.0//24",
+	    "10.0.0.0/1000",
+	    "",
+	    "/",
+	    "x/24",
+	    "2001:db8::/0x20",
+	    "::/1280",
+	    "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb:cccc/64",
 	};
-	struct ipprefix p = { .len = 77 };
+	struct ipprefix p = {.len = 77};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(ipprefix_parse(bad[i], false, &p), -EINVAL);
@@ -391,7 +391,7 @@ static void test_ipprefix_make(void **state)
 {
 	struct ipprefix p;
 	char buf[IPPREFIX_STRLEN];
-	struct ipaddr bogus = { .family = 0 };
+	struct ipaddr bogus = {.family = 0};
 
 	assert_int_equal(make("10.9.8.7", 8, &p), 0);
 	assert_string_equal(ipprefix_format(&p, buf, sizeof(buf)), "10.0.0.0/8");
@@ -438,7 +438,7 @@ static void test_mac(void **state)
 {
 	uint8_t mac[6], other[6];
 	char buf[MAC_STRLEN];
-	static const uint8_t want[6] = { 0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0xef };
+	static const uint8_t want[6] = {0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0xef};
 
 	assert_int_equal(mac_parse("00:1a:2b:3c:4d:ef", mac), 0);
 	assert_memory_equal(mac, want, 6);
@@ -455,23 +455,23 @@ static void test_mac(void **state)
 static void test_mac_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"",
-		"00:1a:2b:3c:4d",
-		"00:1a:2b:3c:4d:ef:",
-		"00:1a:2b:3c:4d:ef:01",
-		"00:1a-2b:3c:4d:ef",
-		"00-1a-2b-3c-4d:ef",
-		"0:1a:2b:3c:4d:ef",
-		"00:1a:2b:3c:4d:eg",
-		"001a.2b3c.4def",
-		"001a2b3c4def",
-		" 00:1a:2b:3c:4d:ef",
-		"00:1a:2b:3c:4d:ef ",
-		"00.1a.2b.3c.4d.ef",
-		"+0:1a:2b:3c:4d:ef",
+	    "",
+	    "00:1a:2b:3c:4d",
+	    "00:1a:2b:3c:4d:ef:",
+	    "00:1a:2b:3c:4d:ef:01",
+	    "00:1a-2b:3c:4d:ef",
+	    "00-1a-2b-3c-4d:ef",
+	    "0:1a:2b:3c:4d:ef",
+	    "00:1a:2b:3c:4d:eg",
+	    "001a.2b3c.4def",
+	    "001a2b3c4def",
+	    " 00:1a:2b:3c:4d:ef",
+	    "00:1a:2b:3c:4d:ef ",
+	    "00.1a.2b.3c.4d.ef",
+	    "+0:1a:2b:3c:4d:ef",
 	};
-	uint8_t mac[6] = { 1, 2, 3, 4, 5, 6 };
-	static const uint8_t orig[6] = { 1, 2, 3, 4, 5, 6 };
+	uint8_t mac[6] = {1, 2, 3, 4, 5, 6};
+	static const uint8_t orig[6] = {1, 2, 3, 4, 5, 6};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(mac_parse(bad[i], mac), -EINVAL);
@@ -514,17 +514,17 @@ static void test_endpoint_forms(void **state)
 static void test_endpoint_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"",	      "host:00",	"host:65536",
-		"host:99999", "host:123456",	"host:http",
-		"host:52x0",  "host:",		"host:-1",
-		"host:+80",   "host:080",	":5250",
-		"[::1]:",     "[::1",		"[::1]x",
-		"[::1]5250",  "[host]:5250",	"[1.2.3.4]:5250",
-		"[]:5250",    "a:b:c",		"1:2:3:4:5:6:7:8:9",
-		"ho st:5250", "host/path:5250", "host:5250/",
-		"https://",   "https://:5250",	"https://h/x",
-		"://h:5250",  "1http://h",	"ht tp://h",
-		"https:/h",   "fe80::1%eth0",	"host:5250:",
+	    "",		  "host:00",	    "host:65536",
+	    "host:99999", "host:123456",    "host:http",
+	    "host:52x0",  "host:",	    "host:-1",
+	    "host:+80",	  "host:080",	    ":5250",
+	    "[::1]:",	  "[::1",	    "[::1]x",
+	    "[::1]5250",  "[host]:5250",    "[1.2.3.4]:5250",
+	    "[]:5250",	  "a:b:c",	    "1:2:3:4:5:6:7:8:9",
+	    "ho st:5250", "host/path:5250", "host:5250/",
+	    "https://",	  "https://:5250",  "https://h/x",
+	    "://h:5250",  "1http://h",	    "ht tp://h",
+	    "https:/h",	  "fe80::1%eth0",   "host:5250:",
 	};
 	char host[64] = "unchanged";
 	uint16_t port = 42;
@@ -567,28 +567,28 @@ static void test_endpoint_host_too_long(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipaddr_parse_v4),
-		cmocka_unit_test(test_ipaddr_parse_v6_canonical),
-		cmocka_unit_test(test_ipaddr_parse_invalid),
-		cmocka_unit_test(test_ipaddr_format_small_buffer),
-		cmocka_unit_test(test_ipaddr_cmp),
-		cmocka_unit_test(test_ipaddr_u128),
-		cmocka_unit_test(test_ipaddr_add),
-		cmocka_unit_test(test_ipprefix_parse_basic),
-		cmocka_unit_test(test_ipprefix_parse_host_bits),
-		cmocka_unit_test(test_ipprefix_parse_invalid),
-		cmocka_unit_test(test_ipprefix_span_first_last_v4),
-		cmocka_unit_test(test_ipprefix_span_first_last_v6),
-		cmocka_unit_test(test_ipprefix_contains),
-		cmocka_unit_test(test_ipprefix_overlaps),
-		cmocka_unit_test(test_ipprefix_make),
-		cmocka_unit_test(test_ipprefix_format_longest),
-		cmocka_unit_test(test_ipv4_netmask),
-		cmocka_unit_test(test_mac),
-		cmocka_unit_test(test_mac_invalid),
-		cmocka_unit_test(test_endpoint_forms),
-		cmocka_unit_test(test_endpoint_invalid),
-		cmocka_unit_test(test_endpoint_host_too_long),
+	    cmocka_unit_test(test_ipaddr_parse_v4),
+	    cmocka_unit_test(test_ipaddr_parse_v6_canonical),
+	    cmocka_unit_test(test_ipaddr_parse_invalid),
+	    cmocka_unit_test(test_ipaddr_format_small_buffer),
+	    cmocka_unit_test(test_ipaddr_cmp),
+	    cmocka_unit_test(test_ipaddr_u128),
+	    cmocka_unit_test(test_ipaddr_add),
+	    cmocka_unit_test(test_ipprefix_parse_basic),
+	    cmocka_unit_test(test_ipprefix_parse_host_bits),
+	    cmocka_unit_test(test_ipprefix_parse_invalid),
+	    cmocka_unit_test(test_ipprefix_span_first_last_v4),
+	    cmocka_unit_test(test_ipprefix_span_first_last_v6),
+	    cmocka_unit_test(test_ipprefix_contains),
+	    cmocka_unit_test(test_ipprefix_overlaps),
+	    cmocka_unit_test(test_ipprefix_make),
+	    cmocka_unit_test(test_ipprefix_format_longest),
+	    cmocka_unit_test(test_ipv4_netmask),
+	    cmocka_unit_test(test_mac),
+	    cmocka_unit_test(test_mac_invalid),
+	    cmocka_unit_test(test_endpoint_forms),
+	    cmocka_unit_test(test_endpoint_invalid),
+	    cmocka_unit_test(test_endpoint_host_too_long),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -321,7 +321,7 @@ static void test_ca_key_mismatch(void **state)
 static void test_server_cert_sans(void **state)
 {
 	const struct fixture *f = *state;
-	const char *const sans[] = { "region.example", "localhost", "127.0.0.1", "::1", NULL };
+	const char *const sans[] = {"region.example", "localhost", "127.0.0.1", "::1", NULL};
 	char *key, *cert;
 	assert_int_equal(pki_key_create(&key), 0);
 	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "region", DAYS, true, sans, 42, &cert), 0);
@@ -335,8 +335,8 @@ static void test_server_cert_sans(void **state)
 	assert_non_null(gens);
 	assert_int_equal(crit, 0);
 	assert_int_equal(sk_GENERAL_NAME_num(gens), 4);
-	static const unsigned char v4[4] = { 127, 0, 0, 1 };
-	static const unsigned char v6[16] = { [15] = 1 };
+	static const unsigned char v4[4] = {127, 0, 0, 1};
+	static const unsigned char v6[16] = {[15] = 1};
 	for (int i = 0; i < 4; i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
 		const ASN1_STRING *s = gn->d.ia5;
@@ -365,7 +365,7 @@ static void test_server_cert_sans(void **state)
 static void test_server_cert_from_csr(void **state)
 {
 	const struct fixture *f = *state;
-	const char *const sans[] = { "10.1.2.3", NULL };
+	const char *const sans[] = {"10.1.2.3", NULL};
 	struct rack r;
 	rack_enrol(f, "x", "rack-07", 8, &r);
 	char *cert;
@@ -381,8 +381,8 @@ static void test_server_cert_from_csr(void **state)
 static void test_invalid_arguments(void **state)
 {
 	const struct fixture *f = *state;
-	const char *const bad_san[] = { "ok.example", "evil.example,IP:10.0.0.1", NULL };
-	const char *const empty_san[] = { "", NULL };
+	const char *const bad_san[] = {"ok.example", "evil.example,IP:10.0.0.1", NULL};
+	const char *const empty_san[] = {"", NULL};
 	char long_cn[66];
 	memset(long_cn, 'a', sizeof(long_cn) - 1);
 	long_cn[sizeof(long_cn) - 1] = '\0';
@@ -486,8 +486,7 @@ static void test_garbage_pem(void **state)
 	assert_int_equal(pki_csr_sign(garbage, f->ca_cert, garbage, "x", DAYS, false, NULL, 1, &out), -EBADMSG);
 	assert_int_equal(pki_cert_issue(f->ca_key, garbage, key, "x", DAYS, false, NULL, 1, &out), -EBADMSG);
 	/* A certificate where a key is expected. */
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, f->ca_cert, "x", DAYS, false, NULL, 1, &out),
-			 -EBADMSG);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, f->ca_cert, "x", DAYS, false, NULL, 1, &out), -EBADMSG);
 	assert_null(out);
 	assert_int_equal(ERR_peek_error(), 0);
 	free(key);
@@ -578,14 +577,14 @@ static void test_expires_in(void **state)
 struct tls_server {
 	int lfd;
 	uint16_t port;
-	SSL_CTX *ctx;	     /* NULL: answer with plain text, not TLS */
+	SSL_CTX *ctx; /* NULL: answer with plain text, not TLS */
 	pthread_t thread;
 	bool handshake_ok; /* set by the thread */
 	bool alpn_h2;
 };
 
 enum {
-	SERVER_CHAIN_CA = 1 << 0,	/* serve leaf + CA, as the region does */
+	SERVER_CHAIN_CA = 1 << 0,     /* serve leaf + CA, as the region does */
 	SERVER_REQUIRE_CERT = 1 << 1, /* refuse clients without a certificate */
 	SERVER_TLS12 = 1 << 2,
 };
@@ -593,7 +592,7 @@ enum {
 static int alpn_select_h2(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
 			  unsigned int inlen, void *arg)
 {
-	static const unsigned char h2[] = { 2, 'h', '2' };
+	static const unsigned char h2[] = {2, 'h', '2'};
 	unsigned char *sel;
 	/* Like a gRPC server: no "h2", no handshake. */
 	if (SSL_select_next_proto(&sel, outlen, h2, sizeof(h2), in, inlen) != OPENSSL_NPN_NEGOTIATED)
@@ -604,7 +603,7 @@ static int alpn_select_h2(SSL *ssl, const unsigned char **out, unsigned char *ou
 
 static SSL_CTX *server_ctx_new(const struct fixture *f, int flags, char **ret_key, char **ret_cert)
 {
-	const char *const sans[] = { "localhost", "127.0.0.1", "::1", NULL };
+	const char *const sans[] = {"localhost", "127.0.0.1", "::1", NULL};
 	assert_int_equal(pki_key_create(ret_key), 0);
 	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, *ret_key, "region", DAYS, true, sans, 99, ret_cert), 0);
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -634,13 +633,13 @@ static void *tls_server_run(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	struct pollfd p = { .fd = s->lfd, .events = POLLIN };
+	struct pollfd p = {.fd = s->lfd, .events = POLLIN};
 	if (poll(&p, 1, 5000) != 1)
 		return NULL;
 	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = {.tv_sec = 5};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (!s->ctx) {
@@ -672,7 +671,7 @@ static void *tls_server_run(void *arg)
 /* Listen on a loopback address, port chosen by the kernel. */
 static int listen_loopback(int family, uint16_t *ret_port)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	if (family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
@@ -694,14 +693,14 @@ static int listen_loopback(int family, uint16_t *ret_port)
 		close(fd);
 		return r;
 	}
-	*ret_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	*ret_port =
+	    ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	return fd;
 }
 
 static void tls_server_start(struct tls_server *s, int family, SSL_CTX *ctx)
 {
-	*s = (struct tls_server){ .ctx = ctx };
+	*s = (struct tls_server){.ctx = ctx};
 	s->lfd = listen_loopback(family, &s->port);
 	assert_true(s->lfd >= 0);
 	assert_int_equal(pthread_create(&s->thread, NULL, tls_server_run, s), 0);
@@ -839,37 +838,37 @@ static void test_fetch_invalid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_key_create_pkcs8),
-		cmocka_unit_test(test_ca_fingerprint_format),
-		cmocka_unit_test(test_ca_extensions),
-		cmocka_unit_test(test_csr_sign_verify),
-		cmocka_unit_test(test_leaf_extensions),
-		cmocka_unit_test(test_csr_subject_ignored),
-		cmocka_unit_test(test_verify_other_ca),
-		cmocka_unit_test(test_key_matches_cert),
-		cmocka_unit_test(test_ca_key_mismatch),
-		cmocka_unit_test(test_server_cert_sans),
-		cmocka_unit_test(test_server_cert_from_csr),
-		cmocka_unit_test(test_invalid_arguments),
-		cmocka_unit_test(test_csr_tampered),
-		cmocka_unit_test(test_csr_wrong_key),
-		cmocka_unit_test(test_garbage_pem),
-		cmocka_unit_test(test_fingerprint_equal),
-		cmocka_unit_test(test_secret_equal),
-		cmocka_unit_test(test_random_hex),
-		cmocka_unit_test(test_sha256_hex),
-		cmocka_unit_test(test_expires_in),
-		cmocka_unit_test(test_fetch_server_ca),
-		cmocka_unit_test(test_fetch_server_ca_tls12),
-		cmocka_unit_test(test_fetch_client_cert_required),
-		cmocka_unit_test(test_fetch_client_cert_required_tls12),
-		cmocka_unit_test(test_fetch_server_ca_by_name),
-		cmocka_unit_test(test_fetch_server_ca_ipv6),
-		cmocka_unit_test(test_fetch_chain_without_ca),
-		cmocka_unit_test(test_fetch_not_tls),
-		cmocka_unit_test(test_fetch_refused),
-		cmocka_unit_test(test_fetch_timeout),
-		cmocka_unit_test(test_fetch_invalid),
+	    cmocka_unit_test(test_key_create_pkcs8),
+	    cmocka_unit_test(test_ca_fingerprint_format),
+	    cmocka_unit_test(test_ca_extensions),
+	    cmocka_unit_test(test_csr_sign_verify),
+	    cmocka_unit_test(test_leaf_extensions),
+	    cmocka_unit_test(test_csr_subject_ignored),
+	    cmocka_unit_test(test_verify_other_ca),
+	    cmocka_unit_test(test_key_matches_cert),
+	    cmocka_unit_test(test_ca_key_mismatch),
+	    cmocka_unit_test(test_server_cert_sans),
+	    cmocka_unit_test(test_server_cert_from_csr),
+	    cmocka_unit_test(test_invalid_arguments),
+	    cmocka_unit_test(test_csr_tampered),
+	    cmocka_unit_test(test_csr_wrong_key),
+	    cmocka_unit_test(test_garbage_pem),
+	    cmocka_unit_test(test_fingerprint_equal),
+	    cmocka_unit_test(test_secret_equal),
+	    cmocka_unit_test(test_random_hex),
+	    cmocka_unit_test(test_sha256_hex),
+	    cmocka_unit_test(test_expires_in),
+	    cmocka_unit_test(test_fetch_server_ca),
+	    cmocka_unit_test(test_fetch_server_ca_tls12),
+	    cmocka_unit_test(test_fetch_client_cert_required),
+	    cmocka_unit_test(test_fetch_client_cert_required_tls12),
+	    cmocka_unit_test(test_fetch_server_ca_by_name),
+	    cmocka_unit_test(test_fetch_server_ca_ipv6),
+	    cmocka_unit_test(test_fetch_chain_without_ca),
+	    cmocka_unit_test(test_fetch_not_tls),
+	    cmocka_unit_test(test_fetch_refused),
+	    cmocka_unit_test(test_fetch_timeout),
+	    cmocka_unit_test(test_fetch_invalid),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,9 +1,9 @@
 /* region/rackcfg.c and region/rpc/handlers.c: the RackConfig composed from
  * its parts, and the session handler table every feature registers in. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <string.h>
 
@@ -16,9 +16,9 @@ static void test_compose_parts(void **state)
 {
 	static struct region r;
 	struct rack_config_row row = {
-		.version = 7,
-		.settings_json = "{\"ntp\":\"10.0.0.1\",\"debug\":\"1\"}",
-		.boot_configs_json = "[{\"mac\":\"aa:bb:cc:dd:ee:ff\",\"purpose\":\"deploy\",\"kernel\":\"k\"}]",
+	    .version = 7,
+	    .settings_json = "{\"ntp\":\"10.0.0.1\",\"debug\":\"1\"}",
+	    .boot_configs_json = "[{\"mac\":\"aa:bb:cc:dd:ee:ff\",\"purpose\":\"deploy\",\"kernel\":\"k\"}]",
 	};
 	Ironrack__V1__RackConfig cfg;
 	assert_int_equal(rackcfg_compose(&r, "rack-1", &row, &cfg), 0);
@@ -33,7 +33,7 @@ static void test_compose_parts(void **state)
 	assert_string_equal(cfg.boot_configs[0]->mac, "aa:bb:cc:dd:ee:ff");
 	assert_string_equal(cfg.boot_configs[0]->purpose, "deploy");
 	assert_string_equal(cfg.boot_configs[0]->initrd, ""); /* missing field */
-	assert_int_equal(cfg.n_boot_resources, 0);	     /* region/boot not started */
+	assert_int_equal(cfg.n_boot_resources, 0);	      /* region/boot not started */
 	assert_null(cfg.dhcp);
 	rackcfg_done(&cfg);
 	assert_int_equal(cfg.n_settings, 0);
@@ -43,7 +43,7 @@ static void test_compose_parts(void **state)
 static void test_compose_refuses_bad_settings(void **state)
 {
 	static struct region r;
-	struct rack_config_row row = { .version = 3, .settings_json = "[1,2]" };
+	struct rack_config_row row = {.version = 3, .settings_json = "[1,2]"};
 	Ironrack__V1__RackConfig cfg;
 	assert_true(rackcfg_compose(&r, "rack-1", &row, &cfg) < 0);
 	rackcfg_done(&cfg);
@@ -52,8 +52,8 @@ static void test_compose_refuses_bad_settings(void **state)
 static void test_compose_bad_dhcp_left_out(void **state)
 {
 	static struct region r;
-	uint8_t junk[] = { 0xff, 0xff, 0xff };
-	struct rack_config_row row = { .version = 4, .settings_json = "{}", .dhcp = junk, .dhcp_len = sizeof(junk) };
+	uint8_t junk[] = {0xff, 0xff, 0xff};
+	struct rack_config_row row = {.version = 4, .settings_json = "{}", .dhcp = junk, .dhcp_len = sizeof(junk)};
 	Ironrack__V1__RackConfig cfg;
 	assert_int_equal(rackcfg_compose(&r, "rack-1", &row, &cfg), 0);
 	assert_null(cfg.dhcp);
@@ -92,10 +92,10 @@ static void test_handler_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_compose_parts),
-		cmocka_unit_test(test_compose_refuses_bad_settings),
-		cmocka_unit_test(test_compose_bad_dhcp_left_out),
-		cmocka_unit_test(test_handler_table),
+	    cmocka_unit_test(test_compose_parts),
+	    cmocka_unit_test(test_compose_refuses_bad_settings),
+	    cmocka_unit_test(test_compose_bad_dhcp_left_out),
+	    cmocka_unit_test(test_handler_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

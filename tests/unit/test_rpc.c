@@ -2,10 +2,10 @@
  * onto the libevent loop, unary calls, streams, UNIMPLEMENTED, identity from
  * the client certificate, refusals and orderly shutdown. The only transport
  * is a unix socket in a temporary directory. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <event2/event.h>
 #include <pthread.h>
@@ -53,13 +53,12 @@ static struct fixture *F;
 
 static void pki_make(struct pki *p)
 {
-	const char *sans[] = { "ironrack-region", NULL };
+	const char *sans[] = {"ironrack-region", NULL};
 	char *csr = NULL;
 	assert_int_equal(pki_ca_create("test CA", 2, &p->ca_key, &p->ca), 0);
 	assert_int_equal(pki_key_create(&p->srv_key), 0);
-	assert_int_equal(pki_cert_issue(p->ca_key, p->ca, p->srv_key, "ironrack-region", 2, true, sans, 2,
-					&p->srv_cert),
-			 0);
+	assert_int_equal(
+	    pki_cert_issue(p->ca_key, p->ca, p->srv_key, "ironrack-region", 2, true, sans, 2, &p->srv_cert), 0);
 	p->chain = malloc(strlen(p->srv_cert) + strlen(p->ca) + 2);
 	sprintf(p->chain, "%s%s", p->srv_cert, p->ca);
 	assert_int_equal(pki_key_create(&p->cli_key), 0);
@@ -69,16 +68,15 @@ static void pki_make(struct pki *p)
 	assert_int_equal(pki_ca_create("other CA", 2, &p->other_ca_key, &p->other_ca), 0);
 	assert_int_equal(pki_key_create(&p->other_key), 0);
 	assert_int_equal(pki_csr_create(p->other_key, "x", &csr), 0);
-	assert_int_equal(pki_csr_sign(p->other_ca_key, p->other_ca, csr, "rack-evil", 2, false, NULL, 4,
-				      &p->other_cert),
-			 0);
+	assert_int_equal(
+	    pki_csr_sign(p->other_ca_key, p->other_ca, csr, "rack-evil", 2, false, NULL, 4, &p->other_cert), 0);
 	free(csr);
 }
 
 static void pki_free(struct pki *p)
 {
-	char **all[] = { &p->ca_key,	   &p->ca,	 &p->srv_key,	&p->srv_cert, &p->chain, &p->cli_key,
-			 &p->cli_cert,	   &p->other_ca_key, &p->other_ca, &p->other_key, &p->other_cert };
+	char **all[] = {&p->ca_key,   &p->ca,		&p->srv_key,  &p->srv_cert,  &p->chain,	    &p->cli_key,
+			&p->cli_cert, &p->other_ca_key, &p->other_ca, &p->other_key, &p->other_cert};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		free(*all[i]);
 }
@@ -125,7 +123,7 @@ static void h_stream_close(struct rpc_stream *s, int status, const char *message
 	rpc_stream_unref(s);
 }
 
-static const struct rpc_stream_ops server_stream_ops = { h_stream_msg, h_stream_close };
+static const struct rpc_stream_ops server_stream_ops = {h_stream_msg, h_stream_close};
 
 static void h_stream_open(struct rpc_stream *s, void *arg)
 {
@@ -138,9 +136,8 @@ static void h_stream_open(struct rpc_stream *s, void *arg)
 }
 
 static const struct rpc_method methods[] = {
-	{ "/ironrack.v1.Region/Register", &ironrack__v1__register_request__descriptor, h_register, NULL, NULL },
-	{ "/ironrack.v1.Region/Session", &ironrack__v1__rack_message__descriptor, NULL, h_stream_open,
-	  &server_stream_ops },
+    {"/ironrack.v1.Region/Register", &ironrack__v1__register_request__descriptor, h_register, NULL, NULL},
+    {"/ironrack.v1.Region/Session", &ironrack__v1__rack_message__descriptor, NULL, h_stream_open, &server_stream_ops},
 };
 
 /* ---- client side helpers ---- */
@@ -163,7 +160,7 @@ static void on_unary(void *arg, int status, const char *message, ProtobufCMessag
 
 static struct rpc_channel *client(const char *key, const char *cert, const char *ca)
 {
-	struct rpc_client_tls tls = { ca ? ca : F->pki.ca, key, cert, "ironrack-region" };
+	struct rpc_client_tls tls = {ca ? ca : F->pki.ca, key, cert, "ironrack-region"};
 	struct rpc_channel *ch = NULL;
 	assert_int_equal(rpc_channel_new(F->loop, F->target, &tls, &ch), 0);
 	return ch;
@@ -174,9 +171,8 @@ static int call_register(struct rpc_channel *ch, const char *path, const char *h
 	Ironrack__V1__RegisterRequest req = IRONRACK__V1__REGISTER_REQUEST__INIT;
 	req.hostname = (char *)hostname;
 	F->done = false;
-	assert_int_equal(rpc_unary(ch, path, &req.base, &ironrack__v1__register_response__descriptor, 5000,
-				   on_unary, NULL),
-			 0);
+	assert_int_equal(
+	    rpc_unary(ch, path, &req.base, &ironrack__v1__register_response__descriptor, 5000, on_unary, NULL), 0);
 	run_until_done();
 	return F->status;
 }
@@ -197,11 +193,11 @@ static int setup(void **state)
 	F->base = event_base_new();
 	/* a 10 ms tick so every EVLOOP_ONCE below returns and loops are bounded */
 	F->tick = event_new(F->base, -1, EV_PERSIST, tick, NULL);
-	struct timeval tv = { 0, 10000 };
+	struct timeval tv = {0, 10000};
 	event_add(F->tick, &tv);
 	F->loop_thread = pthread_self();
 	assert_int_equal(rpc_loop_new(F->base, &F->loop), 0);
-	struct rpc_server_tls tls = { F->pki.srv_key, F->pki.chain, F->pki.ca };
+	struct rpc_server_tls tls = {F->pki.srv_key, F->pki.chain, F->pki.ca};
 	assert_int_equal(rpc_server_new(F->loop, F->target, &tls, methods, 2, NULL, &F->srv, NULL), 0);
 	*state = F;
 	return 0;
@@ -229,8 +225,7 @@ static void test_pack_unpack(void **state)
 	hb.sent_unix_ms = 1234567890123;
 	hb.config_version = 7;
 	grpc_byte_buffer *bb = rpc_pack(&hb.base);
-	Ironrack__V1__Heartbeat *back =
-		(Ironrack__V1__Heartbeat *)rpc_unpack(&ironrack__v1__heartbeat__descriptor, bb);
+	Ironrack__V1__Heartbeat *back = (Ironrack__V1__Heartbeat *)rpc_unpack(&ironrack__v1__heartbeat__descriptor, bb);
 	assert_non_null(back);
 	assert_int_equal(back->sent_unix_ms, 1234567890123);
 	assert_int_equal(back->config_version, 7);
@@ -319,7 +314,7 @@ static void c_close(struct rpc_stream *s, int status, const char *message, void 
 	snprintf(F->message, sizeof(F->message), "%s", message);
 }
 
-static const struct rpc_stream_ops client_ops = { c_msg, c_close };
+static const struct rpc_stream_ops client_ops = {c_msg, c_close};
 
 static void test_stream_order_and_server_close(void **state)
 {
@@ -348,8 +343,7 @@ static void test_stream_order_and_server_close(void **state)
 	for (int i = 0; i < 500 && F->closes == closes; i++)
 		event_base_loop(F->base, EVLOOP_ONCE);
 	assert_int_equal(F->closes, closes + 1);
-	assert_int_equal(rpc_stream_send(s, &(Ironrack__V1__RackMessage)IRONRACK__V1__RACK_MESSAGE__INIT.base),
-			 -EPIPE);
+	assert_int_equal(rpc_stream_send(s, &(Ironrack__V1__RackMessage)IRONRACK__V1__RACK_MESSAGE__INIT.base), -EPIPE);
 	rpc_stream_unref(s);
 	rpc_channel_free(ch);
 }
@@ -399,7 +393,7 @@ static void test_channel_free_cancels_calls(void **state)
 {
 	/* nothing listens here: the call waits for its deadline, unless the
 	 * channel is freed first */
-	struct rpc_client_tls tls = { F->pki.ca, NULL, NULL, "ironrack-region" };
+	struct rpc_client_tls tls = {F->pki.ca, NULL, NULL, "ironrack-region"};
 	struct rpc_channel *ch = NULL;
 	char target[160];
 	snprintf(target, sizeof(target), "unix:%s/nobody", F->dir);
@@ -444,18 +438,18 @@ int main(void)
 	log_setup("test_rpc", LOG_LEVEL_ERR);
 	rpc_lib_init();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pack_unpack),
-		cmocka_unit_test(test_status_names),
-		cmocka_unit_test_setup_teardown(test_unary_with_identity_on_loop_thread, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_method_unimplemented, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_client_cert_has_no_identity, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_ca_client_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_server_not_matching_pinned_ca_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_order_and_server_close, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_refused_without_identity, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_client_cancel_reaches_server, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_channel_free_cancels_calls, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_server_shutdown_closes_streams, setup, teardown),
+	    cmocka_unit_test(test_pack_unpack),
+	    cmocka_unit_test(test_status_names),
+	    cmocka_unit_test_setup_teardown(test_unary_with_identity_on_loop_thread, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_method_unimplemented, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_client_cert_has_no_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_ca_client_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_not_matching_pinned_ca_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_order_and_server_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_refused_without_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_cancel_reaches_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_channel_free_cancels_calls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_shutdown_closes_streams, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rpc_lib_shutdown();
