@@ -1,8 +1,9 @@
 /* rack/boot/render: path classification, validation, rendered configs. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+#include <cmocka.h>
 
 #include <errno.h>
 #include <string.h>

@@ -1,10 +1,11 @@
 /* rack/boot/table: building and checking the boot table, lookups, the
  * default, and the GetBootConfig answer cache (eviction, expiry,
  * coalescing of waiters). */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>

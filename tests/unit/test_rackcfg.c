@@ -1,9 +1,10 @@
 /* region/rackcfg.c and region/rpc/handlers.c: the RackConfig composed from
  * its parts, and the session handler table every feature registers in. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+#include <cmocka.h>
 
 #include <string.h>
 

@@ -2,10 +2,11 @@
  * onto the libevent loop, unary calls, streams, UNIMPLEMENTED, identity from
  * the client certificate, refusals and orderly shutdown. The only transport
  * is a unix socket in a temporary directory. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+#include <cmocka.h>
 
 #include <event2/event.h>
 #include <pthread.h>
