@@ -37,8 +37,12 @@ static int part_settings_fill(struct region *r, const char *rack_id, const struc
 		return -EINVAL;
 	}
 	size_t n = json_object_size(obj), i = 0;
-	Ironrack__V1__RackConfig__SettingsEntry *entries = xcalloc(n ? n : 1, sizeof(*entries));
-	cfg->settings = xcalloc(n ? n : 1, sizeof(*cfg->settings));
+	if (n == 0) { /* no settings: nothing to allocate */
+		json_decref(obj);
+		return 0;
+	}
+	Ironrack__V1__RackConfig__SettingsEntry *entries = xcalloc(n, sizeof(*entries));
+	cfg->settings = xcalloc(n, sizeof(*cfg->settings));
 	const char *key;
 	json_t *val;
 	json_object_foreach(obj, key, val)
