@@ -154,3 +154,22 @@ int fs_mkdir_p(const char *path, mode_t mode)
 		return -errno;
 	return 0;
 }
+
+int port_file_write(const char *state_dir, const char *name, const char *host, int port)
+{
+	char dir[4096], path[4096], line[300];
+
+	int r = fs_path_join(dir, sizeof(dir), state_dir, "ports");
+	if (r < 0)
+		return r;
+	r = fs_mkdir_p(dir, 0755);
+	if (r < 0)
+		return r;
+	r = fs_path_join(path, sizeof(path), dir, name);
+	if (r < 0)
+		return r;
+	int n = snprintf(line, sizeof(line), strchr(host, ':') ? "[%s]:%d\n" : "%s:%d\n", host, port);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -ENAMETOOLONG;
+	return fs_write_atomic(path, line, (size_t)n, 0644);
+}

@@ -18,3 +18,9 @@ int fs_mkdir_p(const char *path, mode_t mode);
 
 /* Join dir and name into buf; -ENAMETOOLONG if it does not fit. */
 int fs_path_join(char *buf, size_t len, const char *dir, const char *name);
+
+/* Tell whoever started the daemon where a listener really is (a test
+ * that asked for port 0, a supervisor): writes "host:port\n" atomically
+ * to state_dir/ports/name, creating the directory. host is the
+ * configured host as the operator wrote it. */
+int port_file_write(const char *state_dir, const char *name, const char *host, int port);

@@ -1,8 +1,6 @@
 /* See util.h. */
 #include "common/util.h"
 
-#include "common/fsutil.h"
-
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -163,23 +161,4 @@ int sock_bound_port(int fd)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return -EAFNOSUPPORT;
-}
-
-int port_file_write(const char *state_dir, const char *name, const char *host, int port)
-{
-	char dir[4096], path[4096], line[300];
-
-	int r = fs_path_join(dir, sizeof(dir), state_dir, "ports");
-	if (r < 0)
-		return r;
-	r = fs_mkdir_p(dir, 0755);
-	if (r < 0)
-		return r;
-	r = fs_path_join(path, sizeof(path), dir, name);
-	if (r < 0)
-		return r;
-	int n = snprintf(line, sizeof(line), strchr(host, ':') ? "[%s]:%d\n" : "%s:%d\n", host, port);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -ENAMETOOLONG;
-	return fs_write_atomic(path, line, (size_t)n, 0644);
 }

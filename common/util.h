@@ -56,8 +56,3 @@ void err_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((form
 /* ---- sockets ---- */
 /* Local port fd is bound to (host order), or -errno. */
 int sock_bound_port(int fd);
-/* Tell whoever started the daemon where a listener really is (a test
- * that asked for port 0, a supervisor): writes "host:port\n" atomically
- * to state_dir/ports/name, creating the directory. host is the
- * configured host as the operator wrote it. */
-int port_file_write(const char *state_dir, const char *name, const char *host, int port);

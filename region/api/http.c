@@ -15,6 +15,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/util.h"

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "common/bootres.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/rpc/rpc.h"
 #include "common/util.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/bootconf.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/pki.h"
