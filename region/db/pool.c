@@ -31,6 +31,7 @@
 
 struct db_job {
 	struct db_job *next;
+	enum db_lane lane;
 	db_job_fn fn;
 	db_done_fn done;
 	void *arg;
@@ -73,6 +74,8 @@ struct db_pool {
 	struct db_worker workers[1 + DB_POOL_READERS_MAX];
 	unsigned n_workers;
 };
+
+static void pool_probe_arm(struct db_pool *p);
 
 static void queue_push(struct db_job_queue *q, struct db_job *j)
 {
@@ -226,33 +229,12 @@ static void pool_deliver(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&p->lock);
 	struct db_job *j;
 	while ((j = queue_pop(&q)) != NULL) {
+		p->queued[j->lane]--;
 		j->done(j->arg, j->status);
 		free(j);
 	}
-}
-
-/* Accounting of queued jobs per lane lives in a wrapper so done callbacks
- * see the count already lowered. */
-struct db_counted {
-	struct db_pool *pool;
-	enum db_lane lane;
-	db_job_fn fn;
-	db_done_fn done;
-	void *arg;
-};
-
-static int counted_run(struct db *db, void *arg)
-{
-	struct db_counted *c = arg;
-	return c->fn(db, c->arg);
-}
-
-static void counted_done(void *arg, int status)
-{
-	struct db_counted *c = arg;
-	c->pool->queued[c->lane]--;
-	c->done(c->arg, status);
-	free(c);
+	if (!db_pool_is_up(p))
+		pool_probe_arm(p);
 }
 
 static int probe_run(struct db *db, void *arg)
@@ -267,15 +249,26 @@ static void probe_done(void *arg, int status)
 }
 
 /* While the database is down, keep trying on the writer so the pool comes
- * back without waiting for traffic. */
+ * back without waiting for traffic. The timer runs only then: the loop
+ * arms it when it learns the pool is down (a refused submit, a delivery). */
 static void pool_probe(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_pool *p = arg;
 	pthread_mutex_lock(&p->lock);
-	bool due = p->down && clock_mono_ms() >= p->retry_at_ms;
+	bool down = p->down, due = p->down && clock_mono_ms() >= p->retry_at_ms;
 	pthread_mutex_unlock(&p->lock);
+	if (!down)
+		return;
 	if (due && !p->probing && db_pool_submit(p, DB_LANE_WRITE, probe_run, probe_done, p) == 0)
 		p->probing = true;
+	pool_probe_arm(p);
+}
+
+static void pool_probe_arm(struct db_pool *p)
+{
+	struct timeval tv = {0, DB_PROBE_INTERVAL_MS * 1000};
+	if (!evtimer_pending(p->probe, NULL))
+		evtimer_add(p->probe, &tv);
 }
 
 int db_pool_submit(struct db_pool *p, enum db_lane lane, db_job_fn fn, db_done_fn done, void *arg)
@@ -283,18 +276,18 @@ int db_pool_submit(struct db_pool *p, enum db_lane lane, db_job_fn fn, db_done_f
 	pthread_mutex_lock(&p->lock);
 	if (p->down && clock_mono_ms() < p->retry_at_ms) {
 		pthread_mutex_unlock(&p->lock);
+		pool_probe_arm(p);
 		return -ENOTCONN;
 	}
 	if (p->todo[lane].n >= DB_POOL_QUEUE_MAX) {
 		pthread_mutex_unlock(&p->lock);
 		return -EAGAIN;
 	}
-	struct db_counted *c = xmalloc(sizeof(*c));
-	*c = (struct db_counted){.pool = p, .lane = lane, .fn = fn, .done = done, .arg = arg};
 	struct db_job *j = xcalloc(1, sizeof(*j));
-	j->fn = counted_run;
-	j->done = counted_done;
-	j->arg = c;
+	j->lane = lane;
+	j->fn = fn;
+	j->done = done;
+	j->arg = arg;
 	queue_push(&p->todo[lane], j);
 	pthread_cond_signal(&p->cond[lane]);
 	pthread_mutex_unlock(&p->lock);
@@ -323,12 +316,10 @@ int db_pool_new(struct event_base *base, const char *dsn, unsigned readers, stru
 		return -EMFILE;
 	}
 	p->ev = event_new(base, p->efd, EV_READ | EV_PERSIST, pool_deliver, p);
-	p->probe = event_new(base, -1, EV_PERSIST, pool_probe, p);
+	p->probe = evtimer_new(base, pool_probe, p);
 	if (!p->ev || !p->probe)
 		oom_abort(0);
 	event_add(p->ev, NULL);
-	struct timeval tv = {0, DB_PROBE_INTERVAL_MS * 1000};
-	event_add(p->probe, &tv);
 
 	/* Every connection up front: a DSN that does not work is a start-up
 	 * error, not a stream of 503s. */
