@@ -16,14 +16,7 @@
 #include <string.h>
 
 #include "region/api/codec.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz.h"
 
 /* A refusal always says why, within its buffers. */
 static void check_fail(int r, const struct api_fail *fail)
@@ -108,11 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(memchr(msg, '\0', sizeof(msg)) != NULL);
 	}
 
-	char *s = malloc(size + 1);
-	if (!s)
-		return 0;
-	memcpy(s, data, size);
-	s[size] = '\0';
+	char *s = fuzz_text(data, size);
 	check_text(s);
 	free(s);
 	return 0;

@@ -15,14 +15,7 @@
 #include <string.h>
 
 #include "region/api/infra.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz.h"
 
 static void check_result(int r, const struct api_fail *fail)
 {
@@ -125,12 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(body);
 	}
 
-	char *s = malloc(size + 1);
+	char *s = fuzz_text(data, size);
 	uint32_t port;
-	if (!s)
-		return 0;
-	memcpy(s, data, size);
-	s[size] = '\0';
 	int r = api_infra_port_text_parse(s, &port);
 	CHECK(r == 0 || r == -EINVAL);
 	if (r == 0)

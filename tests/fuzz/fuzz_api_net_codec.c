@@ -16,14 +16,7 @@
 #include <string.h>
 
 #include "region/api/net_codec.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz.h"
 
 /* The bodies of the subnet actions (net_subnet.c), which use the same
  * parser with tables of their own. */
@@ -130,11 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(body);
 	}
 
-	char *s = malloc(size + 1);
-	if (!s)
-		return 0;
-	memcpy(s, data, size);
-	s[size] = '\0';
+	char *s = fuzz_text(data, size);
 	check_text(s);
 	free(s);
 	return 0;

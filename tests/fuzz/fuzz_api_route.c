@@ -16,14 +16,7 @@
 #include <string.h>
 
 #include "region/api/route.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz.h"
 
 static const struct api_route routes[] = {
     {.pattern = "/api/v1/version", .methods = API_GET, .public = true},

@@ -13,23 +13,14 @@
 
 #include "rack/boot/http.h"
 #include "rack/boot/render.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1);
+	char *s = fuzz_text(data, size);
 	static const uint64_t sizes[] = {0, 1, 1000, UINT64_MAX};
 	struct boot_request r;
 
-	if (!s)
-		return 0;
-	memcpy(s, data, size);
-	s[size] = '\0';
 	boot_path_classify(s, &r);
 	CHECK(r.kind <= BOOT_FILE_IPXE);
 	CHECK(!r.has_mac || r.kind != BOOT_FILE_NONE);

@@ -21,14 +21,7 @@
 #include "common/conf.h"
 #include "rack/rack.h"
 #include "region/region.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz.h"
 
 struct table {
 	const struct conf_key *keys;
@@ -96,11 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		file_fd = memfd_create("fuzz.conf", 0);
 		snprintf(file_path, sizeof(file_path), "/proc/self/fd/%d", file_fd);
 	}
-	char *text = malloc(size + 1);
-	if (!text)
-		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
+	char *text = fuzz_text(data, size);
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		check_table(&tables[i], data, size, text);
 	free(text);

@@ -16,12 +16,7 @@
 #include <string.h>
 
 #include "common/wire/dhcp4.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static struct dhcp4_msg m, q;
 static uint8_t out[70000], again[70000];
@@ -129,8 +124,6 @@ static void check_snippet(const uint8_t *data, size_t size)
 	CHECK(dhcp4_msg_option_set(&m, data[1], buf, (size_t)n) == 0);
 	roundtrip(65535);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

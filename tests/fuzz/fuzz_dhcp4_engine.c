@@ -29,12 +29,7 @@
 #include "rack/dhcp/config.h"
 #include "rack/dhcp/engine.h"
 #include "rack/dhcp/leases.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 
@@ -178,8 +173,6 @@ static void step(struct lease_store *s, uint8_t ctl, int64_t now)
 	if (rc == DHCP_OFFER || rc == DHCP_ACK || rc == DHCP_NAK)
 		check_reply(rc, s, bs, 3, now);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

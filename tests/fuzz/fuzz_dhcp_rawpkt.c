@@ -14,12 +14,7 @@
 #include <string.h>
 
 #include "common/wire/rawpkt.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static uint8_t out[RAWPKT_IP_MAX + 64];
 

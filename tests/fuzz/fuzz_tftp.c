@@ -17,12 +17,7 @@
 #include "common/wire/tftp.h"
 #include "rack/tftp/engine.h"
 #include "rack/tftp/root.h"
-
-#define CHECK(cond)                                                                                                    \
-	do {                                                                                                           \
-		if (!(cond))                                                                                           \
-			abort();                                                                                       \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static const struct tftp_limits lim = {
     .max_blksize = 1468,
@@ -133,8 +128,6 @@ static void check_engine(const uint8_t *data, size_t size)
 		check_invariants(&s, &a, rc);
 	}
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
