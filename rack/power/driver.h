@@ -60,6 +60,13 @@ struct power_op {
 	enum power_action action;
 	struct power_boot boot; /* applied before ON and CYCLE when dev != KEEP */
 	int64_t deadline_us;	/* clock_mono_us() by which the call must end */
+	/* The network namespace the BMC network is reached from (the rack's
+	 * netns key, rack/netns.h), or -1 for the rack's own. Sockets are made
+	 * there: async drivers through netns_socket (curl:
+	 * CURLOPT_OPENSOCKETFUNCTION), blocking ones by entering it on their
+	 * worker thread (setns changes only that thread) before the library
+	 * opens its socket. Owned by the shell; never closed by a driver. */
+	int nsfd;
 	struct power_result result;
 
 	/* async drivers only */
