@@ -36,10 +36,10 @@ struct power_params {
 	unsigned port;			    /* 0 = the driver's (623, 443, 9) */
 
 	/* ipmi */
-	unsigned cipher_suite;		 /* default 3 */
-	enum power_privilege privilege;	 /* default admin */
-	unsigned workarounds;		 /* POWER_IPMI_WA_* */
-	bool ipmi15;			 /* power_ipmi_version=1.5: IPMI 1.5 LAN instead of 2.0 lanplus */
+	unsigned cipher_suite;		/* default 3 */
+	enum power_privilege privilege; /* default admin */
+	unsigned workarounds;		/* POWER_IPMI_WA_* */
+	bool ipmi15;			/* power_ipmi_version=1.5: IPMI 1.5 LAN instead of 2.0 lanplus */
 
 	/* redfish */
 	char *system;	 /* power_system: "/redfish/v1/Systems/X"; "" = discover (the only member) */
@@ -47,9 +47,9 @@ struct power_params {
 	bool session;	 /* power_auth=session (default) | basic */
 
 	/* wol */
-	uint8_t mac[6];	  /* power_mac: the machine's MAC (the region fills in the boot interface's) */
-	char *interface;  /* power_interface: the rack interface on the machine's VLAN (the region fills it in) */
-	char *broadcast;  /* power_broadcast, default 255.255.255.255 */
+	uint8_t mac[6];	 /* power_mac: the machine's MAC (the region fills in the boot interface's) */
+	char *interface; /* power_interface: the rack interface on the machine's VLAN (the region fills it in) */
+	char *broadcast; /* power_broadcast, default 255.255.255.255 */
 };
 
 /* One parameter: for --help, docs and the API. */
@@ -63,6 +63,15 @@ struct power_param_def {
 };
 extern const struct power_param_def power_param_defs[];
 extern const size_t power_param_defs_n;
+
+/* The row of a parameter (name without "power_"), NULL if there is none. */
+const struct power_param_def *power_param_find(const char *name);
+/* Does driver take the parameter? false for unknown names or drivers. The
+ * region drops the old driver's options with it when power_type changes. */
+bool power_param_applies(const char *name, const char *driver);
+/* The driver's default for the parameter as text ("623" for ipmi's port),
+ * "" when it has none or the driver does not take it. */
+const char *power_param_default(const char *name, const char *driver);
 
 /* Known driver names: "ipmi", "redfish", "wol", "manual". */
 bool power_driver_known(const char *driver);
@@ -78,3 +87,28 @@ int power_params_decode(const char *driver, const char *address, const char *use
 			size_t msg_len);
 void power_params_free(struct power_params *p);
 int power_params_copy(struct power_params *dst, const struct power_params *src);
+
+/* What decode makes of its input, beyond the field comments above: on
+ * success every string is set ("" when none, never NULL); port holds the
+ * driver's default when none was given (0 for manual); a Redfish address
+ * given as a URL ("https://bmc:8443/") is reduced to its host (IPv6
+ * without brackets) and its port; wol takes the MAC as power_mac or, as
+ * PowerTarget carries it, as the address (address is then ""); mac all
+ * zero means not given (the region fills in the boot interface's).
+ * keys may also carry "address" and "user" instead of the arguments.
+ * Every value is at most POWER_PARAM_VALUE_MAX - 1 bytes. */
+#define POWER_PARAM_VALUE_MAX 256
+#define POWER_PARAMS_KV_MAX   16 /* more than any driver has parameters */
+
+/* One parameter as text, for the API's answers and the region's jsonb. */
+struct power_param_kv {
+	const char *name; /* without "power_"; points into power_param_defs */
+	char value[POWER_PARAM_VALUE_MAX];
+};
+
+/* The non-secret parameters of p as text, in table order: address and
+ * user when set, then the driver's options; with_defaults false leaves
+ * out options at their driver's default. Returns how many were written
+ * to ret (at most max). Decoding them again with the same driver and
+ * password gives p back. */
+size_t power_params_render(const struct power_params *p, bool with_defaults, struct power_param_kv *ret, size_t max);
