@@ -38,6 +38,11 @@ static const struct {
     {"--name", CLI_OPT_NAME, true},
     {"--gateway", CLI_OPT_GATEWAY, true},
     {"--vid", CLI_OPT_VID, true},
+    {"--wait", CLI_OPT_WAIT, false},
+    {"--boot", CLI_OPT_BOOT, true},
+    {"--boot-persistent", CLI_OPT_BOOT_PERSISTENT, false},
+    {"--boot-efi", CLI_OPT_BOOT_EFI, false},
+    {"--limit", CLI_OPT_LIMIT, true},
 };
 #define N_OPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 
@@ -77,13 +82,16 @@ static int opt_value_set(struct cli_args *a, unsigned opt, const char *v, char *
 				 CLI_TIMEOUT_MIN_MS, CLI_TIMEOUT_MAX_MS, v);
 			return -EINVAL;
 		}
-		return 0;
+		/* Its text too: the power commands read it as seconds
+		 * (power_format.c). */
+		break;
 	default:
-		for (unsigned bit = 0; bit < CLI_OPT_BITS; bit++)
-			if (opt == 1u << bit)
-				a->values[bit] = v;
-		return 0;
+		break;
 	}
+	for (unsigned bit = 0; bit < CLI_OPT_BITS; bit++)
+		if (opt == 1u << bit)
+			a->values[bit] = v;
+	return 0;
 }
 
 /* One "-..." argument; *i advances past a separate value. */

@@ -51,6 +51,12 @@ enum cli_opt {
 	CLI_OPT_NAME = 1u << 21,
 	CLI_OPT_GATEWAY = 1u << 22,
 	CLI_OPT_VID = 1u << 23,
+	/* the power commands (power.c) */
+	CLI_OPT_WAIT = 1u << 24,
+	CLI_OPT_BOOT = 1u << 25,
+	CLI_OPT_BOOT_PERSISTENT = 1u << 26,
+	CLI_OPT_BOOT_EFI = 1u << 27,
+	CLI_OPT_LIMIT = 1u << 28,
 };
 #define CLI_OPT_BITS 32
 
@@ -60,7 +66,7 @@ struct cli_args {
 	unsigned given;			  /* enum cli_opt bits seen */
 	const char *url;		  /* --url, borrowed from argv */
 	const char *key;		  /* --key, borrowed from argv */
-	long timeout_ms;		  /* --timeout, 0 when not given */
+	long timeout_ms;		  /* --timeout, 0 when not given (its text is in values too) */
 	const char *values[CLI_OPT_BITS]; /* other options' values by bit number, borrowed */
 	char **words;			  /* malloc'd array of pointers into argv */
 	size_t n_words;

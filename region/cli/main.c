@@ -10,6 +10,7 @@
 #include "region/cli/commands.h"
 #include "region/cli/infra.h"
 #include "region/cli/net_cli.h"
+#include "region/cli/power_cli.h"
 
 #define SERVER_OPTS (CLI_OPT_URL | CLI_OPT_KEY)
 
@@ -169,10 +170,55 @@ static const struct cli_command commands[] = {
      "ironrack ips list [--subnet CIDR] [--mode M] [owner_kind=K] [machine=H] [device=H] |\n"
      "  show ID|IP | update ID|IP hostname=H comment=C | delete ID|IP\n"
      "Addresses are assigned with 'ironrack subnet allocate-ip'; delete releases one."},
+    /* before "machines": the first row whose words all match is taken */
+    {"machines power-on", "HOST", 1, 1, CLI_POWER_BOOT_OPTS, cli_cmd_machines_power_on,
+     "switch a machine on through its BMC",
+     "Asks the region to switch HOST on; a rack that reaches the machine's BMC does it.\n"
+     "Prints the action queued (its id and rack).\n"
+     "  --wait                wait for the outcome and print it: \"node-3: power on: done\n"
+     "                        (state on) in 5.2 s\"; exit status 1 when the action failed,\n"
+     "                        needs a person (power_type=manual) or is still pending\n"
+     "                        after --timeout\n"
+     "  --timeout SECONDS     how long --wait waits (1-3600, default 120)\n"
+     "  --boot pxe|disk       set the boot device first: for the next boot only, unless\n"
+     "                        --boot-persistent; --boot-efi for a UEFI machine\n"
+     "The BMC is set with 'ironrack machines update HOST power_type=... power_address=...'."},
+    {"machines power-off", "HOST", 1, 1, CLI_POWER_ACTION_OPTS, cli_cmd_machines_power_off,
+     "switch a machine off through its BMC",
+     "Asks the region to switch HOST off. Prints the action queued;\n"
+     "--wait [--timeout SECONDS] waits for the outcome as for 'machines power-on'."},
+    {"machines power-cycle", "HOST", 1, 1, CLI_POWER_BOOT_OPTS, cli_cmd_machines_power_cycle,
+     "switch a machine off and on again",
+     "Asks the region to power-cycle HOST (a machine that is off is switched on).\n"
+     "Options as for 'machines power-on': --wait [--timeout SECONDS], --boot pxe|disk\n"
+     "[--boot-persistent] [--boot-efi]."},
+    {"machines power-query", "HOST", 1, 1, CLI_POWER_ACTION_OPTS, cli_cmd_machines_power_query,
+     "ask a machine's BMC for its power state now",
+     "Asks the machine's BMC for its power state. With --wait [--timeout SECONDS] prints\n"
+     "the state found (\"node-3: power query: done (state off) in 0.4 s\"); without, the\n"
+     "action queued. 'machines power HOST' shows the last state known without asking."},
+    {"machines power", "HOST", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_machines_power,
+     "show a machine's power state, error, rack and last action",
+     "Shows the power state last seen (racks poll it), when it was seen, the last error,\n"
+     "the rack that reaches the BMC and the last power action with its outcome."},
+    {"machines events", "HOST", 1, 1, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_LIMIT, cli_cmd_machines_events,
+     "show what happened to a machine",
+     "Lists the machine's events, oldest first: power actions requested and their\n"
+     "outcomes, power states seen changing. --limit N (1-1000, default 100)."},
     {"machines", "ACTION [HOST] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_machines, "machines",
-     "ironrack machines list [--zone Z] | show HOST | create HOST [--zone Z] | update HOST KEY=VALUE... |\n"
-     "  delete HOST\n"
-     "Deleting a machine removes its interfaces and releases their addresses."},
+     "ironrack machines list [--zone Z] | show HOST | create HOST [--zone Z] [KEY=VALUE...] |\n"
+     "  update HOST KEY=VALUE... | delete HOST\n"
+     "Deleting a machine removes its interfaces and releases their addresses.\n"
+     "Power: ironrack machines power-on|power-off|power-cycle|power-query|power|events HOST\n"
+     "(each has its --help). Power fields for create and update:\n"
+     "  power_type=ipmi|redfish|wol|manual  power_address=BMC  power_user=USER\n"
+     "  power_pass=PASSWORD, or power_pass=- to read it from the first line of standard\n"
+     "  input (without echo on a terminal), keeping it out of shell history and the\n"
+     "  process list; power_pass= clears it\n"
+     "  power_NAME=VALUE for a driver parameter: ipmi: port, cipher_suite, privilege,\n"
+     "  workarounds, ipmi_version; redfish: port, system, verify_tls, auth; wol: mac,\n"
+     "  interface, broadcast (e.g. power_cipher_suite=17)\n"
+     "'show' prints power_pass_set (yes/no), never the password."},
     {"interfaces", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_interfaces,
      "machine interfaces and their links to subnets",
      "ironrack interfaces list [machine=H] | show ID | create machine=H name=eth0 mac=M [vlan=ID] |\n"
@@ -208,7 +254,8 @@ static const char options_help[] = "Options:\n"
 				   "  --url URL      region URL (overrides IRONRACK_URL and the saved login)\n"
 				   "  --key KEY      API key (overrides IRONRACK_KEY and the saved login)\n"
 				   "  --json         print the API's JSON answer\n"
-				   "  --timeout MS   how long to wait for a rack (1-60000 ms)\n"
+				   "  --timeout MS   how long to wait for a rack (1-60000 ms); with --wait of\n"
+				   "                 a power command: seconds (1-3600)\n"
 				   "  -h, --help     show help (also: ironrack help COMMAND)\n"
 				   "  --version      same as 'ironrack version'\n";
 
@@ -268,8 +315,14 @@ static void usage_print(FILE *out, const char *group)
 
 static void command_help_print(const struct cli_command *c)
 {
-	printf("Usage: ironrack %s%s%s%s%s%s\n\n%s\n", c->name, *c->usage_args ? " " : "", c->usage_args,
-	       (c->opts & CLI_OPT_TIMEOUT) ? " [--timeout MS]" : "", (c->opts & CLI_OPT_JSON) ? " [--json]" : "",
+	/* --timeout bounds a wait for a rack in ms, or --wait in seconds. */
+	const char *timeout = !(c->opts & CLI_OPT_TIMEOUT) ? ""
+			      : (c->opts & CLI_OPT_WAIT)   ? " [--wait [--timeout SECONDS]]"
+							   : " [--timeout MS]";
+
+	printf("Usage: ironrack %s%s%s%s%s%s%s%s\n\n%s\n", c->name, *c->usage_args ? " " : "", c->usage_args, timeout,
+	       (c->opts & CLI_OPT_BOOT) ? " [--boot pxe|disk [--boot-persistent] [--boot-efi]]" : "",
+	       (c->opts & CLI_OPT_LIMIT) ? " [--limit N]" : "", (c->opts & CLI_OPT_JSON) ? " [--json]" : "",
 	       (c->opts & CLI_OPT_URL) ? " [--url URL] [--key KEY]" : "", c->help);
 }
 

@@ -13,6 +13,7 @@
 #include "region/cli/cli.h"
 
 struct cli;
+struct cli_resp;
 
 /* How a column's JSON value is shown. */
 enum cli_net_fmt {
@@ -75,7 +76,14 @@ int cli_net_object_print(const json_t *o, int64_t now_ms, FILE *out);
  * 10.0.0.3-10.0.0.99 (97)" from a utilisation object. */
 void cli_net_utilisation_format(const json_t *u, char *buf, size_t len);
 
-/* net_cmds.c: the run functions of the command table */
+/* net_cmds.c */
+/* One request to the region (the target resolved first). CLI_EXIT_OK with
+ * a 2xx JSON answer in *resp (release it); otherwise the problem, or the
+ * region's error as it sent it, is printed and resp is left empty. */
+int cli_net_request(struct cli *cli, const char *method, const char *path, const json_t *body, struct cli_resp *resp);
+/* j as indented JSON on stdout (--json). CLI_EXIT_OK. */
+int cli_net_json_print(const json_t *j);
+/* the run functions of the command table */
 int cli_cmd_zones(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_fabrics(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_spaces(struct cli *cli, char **argv, size_t argc);

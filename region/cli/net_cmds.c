@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "region/cli/commands.h"
 #include "region/cli/net_cli.h"
+#include "region/cli/power_cli.h"
 
 #define N(a)	 (sizeof(a) / sizeof((a)[0]))
 #define PATH_LEN 2048
@@ -72,6 +73,7 @@ static const struct cli_net_col machine_cols[] = {
     {"ZONE", "zone", CLI_NF_TEXT},
     {"INTERFACES", "interfaces", CLI_NF_TEXT},
     {"ARCHITECTURE", "architecture", CLI_NF_TEXT},
+    {"POWER", "power_state", CLI_NF_TEXT},
     {"DESCRIPTION", "description", CLI_NF_TEXT},
 };
 static const struct cli_net_col interface_cols[] = {
@@ -159,6 +161,9 @@ static int request(struct cli *cli, const char *method, const char *path, const 
 		return CLI_EXIT_FAIL;
 	}
 	int r = cli_request(&cli->target, method, path, text, resp);
+	/* A body may carry a BMC password (machines update power_pass=-). */
+	if (text)
+		explicit_bzero(text, strlen(text));
 	free(text);
 	if (r < 0)
 		return CLI_EXIT_FAIL;
@@ -174,6 +179,16 @@ static int request(struct cli *cli, const char *method, const char *path, const 
 		return CLI_EXIT_FAIL;
 	}
 	return CLI_EXIT_OK;
+}
+
+int cli_net_request(struct cli *cli, const char *method, const char *path, const json_t *body, struct cli_resp *resp)
+{
+	return request(cli, method, path, body, resp);
+}
+
+int cli_net_json_print(const json_t *j)
+{
+	return json_out(j);
 }
 
 /* "/api/v1/<collection>[/<key>][suffix]", the key in the API's form. */
@@ -278,10 +293,15 @@ static int do_show(struct cli *cli, const struct cli_net_group *g, const char *k
 	int rc = request(cli, "GET", path, NULL, &resp);
 	if (rc != CLI_EXIT_OK)
 		return rc;
-	if (cli->args->given & CLI_OPT_JSON)
+	if (cli->args->given & CLI_OPT_JSON) {
 		rc = json_out(resp.json);
-	else
-		rc = cli_net_object_print(resp.json, clock_real_ms(), stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	} else {
+		/* A machine's power options are an object: shown as text. */
+		json_t *view =
+		    g == &g_machines ? cli_power_machine_view(resp.json, clock_real_ms()) : json_incref(resp.json);
+		rc = cli_net_object_print(view, clock_real_ms(), stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+		json_decref(view);
+	}
 	cli_resp_done(&resp);
 	return rc;
 }
@@ -295,9 +315,18 @@ static int do_write(struct cli *cli, const struct cli_net_group *g, const char *
 	struct cli_resp resp;
 	json_t *body = json_object();
 	int rc = body ? opts_to_body(cli, body) : CLI_EXIT_FAIL;
+	char **rest = xcalloc(argc + 1, sizeof(char *));
+	size_t n_rest = argc;
 
-	if (rc == CLI_EXIT_OK && cli_net_body_add(body, argv, argc, key ? NULL : g->primary, err, sizeof(err)) < 0)
+	for (size_t i = 0; i < argc; i++)
+		rest[i] = argv[i];
+	/* power_* fields go as strings; power_pass=- reads standard input. */
+	if (rc == CLI_EXIT_OK && g == &g_machines &&
+	    cli_power_body_add(body, argv, argc, cli_power_secret_read, rest, &n_rest, err, sizeof(err)) < 0)
 		rc = usage("%s", err);
+	if (rc == CLI_EXIT_OK && cli_net_body_add(body, rest, n_rest, key ? NULL : g->primary, err, sizeof(err)) < 0)
+		rc = usage("%s", err);
+	free(rest);
 	if (rc == CLI_EXIT_OK && collection_path)
 		snprintf(path, sizeof(path), "%s", collection_path);
 	else if (rc == CLI_EXIT_OK && object_path(g->path, key, "", path, sizeof(path)) < 0)
