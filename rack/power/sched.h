@@ -22,7 +22,35 @@
  *
  * The owner supplies callbacks; they run synchronously inside the
  * engine's functions and must not re-enter it (except that finish may
- * submit: the submission is taken after the current step). */
+ * submit: the submission is taken after the current step).
+ *
+ * Decisions where the rules above leave room:
+ *   - A request is queued until its first attempt starts, and running
+ *     from then until it finishes, its backoffs included. Only a queued
+ *     action is superseded; a query joins a queued query or a started one
+ *     (running, in its backoff, or waiting for a slot for its retry).
+ *   - Arrival order is the order in which machines come to want a slot:
+ *     the first request of an idle machine, the next queued request when
+ *     the machine's call ends, a retry when its backoff ends. One FIFO.
+ *   - A retry is taken only when now + backoff < the deadline (strictly).
+ *     A retry that waits for a slot past the deadline times out there.
+ *   - Timeout message: "no answer from the BMC within 30 s" ("2.5 s" for
+ *     a fraction), plus "; last error: <message>" when an earlier attempt
+ *     ended TRANSIENT. A done that arrives after the deadline but before
+ *     tick has fired it is the answer (nothing has finished yet).
+ *   - attempts in finish: the attempts started (0 for a request that
+ *     never started: superseded, or cancelled by free).
+ *   - Re-entrancy, widened: any callback may call power_sched_submit, and
+ *     start and cancel may call power_sched_done (an async driver that
+ *     completes at once). Both are copied and taken, in order, after the
+ *     current step. tick and free must not be called from a callback.
+ *   - free cancels the calls whose requests are still waited for (a call
+ *     already cancelled at its deadline is not cancelled twice), then
+ *     finishes every waiter; submissions made from those finishes finish
+ *     CANCELLED too. Every power_run dies with the scheduler: the owner
+ *     must not call power_sched_done after free.
+ *   - Messages name actions in PowerCommand's words: on, off, cycle,
+ *     query ("superseded by off"). */
 #pragma once
 
 #include <stdbool.h>
@@ -85,5 +113,7 @@ int64_t power_sched_next_tick(const struct power_sched *s);
 
 /* For logs and tests. */
 unsigned power_sched_running(const struct power_sched *s);
-unsigned power_sched_queued(const struct power_sched *s); /* requests waiting, not running */
+unsigned power_sched_queued(const struct power_sched *s); /* requests not yet started (each waiter counts) */
+/* The machine has a request queued or started, or a call the driver has
+ * not given back yet. */
 bool power_sched_busy(const struct power_sched *s, uint64_t machine_id);
