@@ -361,11 +361,22 @@ int redfish_action_info_decode(const char *text, size_t len, struct redfish_syst
 	return 0;
 }
 
-/* Append s to out (at *pos), control characters as spaces; truncates. */
+/* Append s to out (at *pos), control characters as spaces; truncates,
+ * and then not inside a UTF-8 sequence (the text travels in protobuf
+ * strings, which must be UTF-8; jansson has checked the input is). */
 static void out_append(char *out, size_t out_len, size_t *pos, const char *s)
 {
 	for (; *s && *pos + 1 < out_len; s++)
 		out[(*pos)++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? ' ' : *s;
+	if (*s && *pos > 0) {
+		size_t start = *pos - 1;
+		while (start > 0 && ((unsigned char)out[start] & 0xc0) == 0x80)
+			start--;
+		unsigned char lead = (unsigned char)out[start];
+		size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+		if (*pos - start < need)
+			*pos = start;
+	}
 	out[*pos] = '\0';
 }
 

@@ -439,6 +439,16 @@ static void test_error_bodies(void **state)
 	assert_int_equal(redfish_error_decode(DOC("{\"error\": {\"message\": \"0123456789\"}}"), small, sizeof(small)),
 			 0);
 	assert_string_equal(small, "0123456");
+	/* Cut where a UTF-8 sequence would be split: before it. */
+	assert_int_equal(
+	    redfish_error_decode(DOC("{\"error\": {\"message\": \"12345\u00e9x\"}}"), small, sizeof(small)), 0);
+	assert_string_equal(small, "12345\xc3\xa9");
+	assert_int_equal(
+	    redfish_error_decode(DOC("{\"error\": {\"message\": \"123456\u00e9x\"}}"), small, sizeof(small)), 0);
+	assert_string_equal(small, "123456");
+	assert_int_equal(
+	    redfish_error_decode(DOC("{\"error\": {\"message\": \"12345\u20acx\"}}"), small, sizeof(small)), 0);
+	assert_string_equal(small, "12345");
 
 	/* Not an error body. */
 	assert_int_equal(redfish_error_decode(DOC("{\"error\": \"bad\"}"), out, sizeof(out)), -EINVAL);
