@@ -553,6 +553,48 @@ static void test_retry_slot_free_meanwhile(void **state)
 	fake_free(f);
 }
 
+static void test_retry_waits_past_deadline(void **state)
+{
+	/* One slot, held by a hung machine 2 while machine 1's retry waits
+	 * for it: at machine 1's deadline it times out there, naming its last
+	 * error, with no call to cancel. */
+	struct power_sched_opts o = {.concurrency = 1, .timeout_ms = 3000};
+	struct fake *f = fake_new(&o);
+	const int64_t t0 = f->now;
+
+	submit(f, 1, POWER_ON, 1);
+	submit(f, 2, POWER_ON, 2);
+	advance(f, 100 * MS);
+	answer(f, 1, POWER_TRANSIENT, POWER_STATE_UNKNOWN, "BMC 10.0.0.9: busy");
+	assert_int_equal(f->calls[1].machine_id, 2); /* its deadline: t0 + 3.1 s */
+	advance_to(f, t0 + 2999 * MS);
+	assert_null(fin_of(f, 1));
+	assert_int_equal(calls_for(f, 1), 1);
+	advance_to(f, t0 + 3000 * MS);
+	const struct fin *x = fin_of(f, 1);
+	assert_non_null(x);
+	assert_int_equal(x->status, POWER_TIMEOUT);
+	assert_string_equal(x->msg, "no answer from the BMC within 3 s; last error: BMC 10.0.0.9: busy");
+	assert_int_equal(x->attempts, 1);
+	assert_int_equal(f->cancels, 0);
+	assert_false(power_sched_busy(f->s, 1));
+
+	/* The same when the loop is late: the slot frees after the deadline,
+	 * before any tick; the retry is not started. */
+	submit(f, 3, POWER_ON, 3);
+	submit(f, 4, POWER_ON, 4);
+	answer(f, 2, POWER_OK, POWER_STATE_ON, ""); /* machine 3 starts */
+	int64_t t1 = f->now;
+	answer(f, 3, POWER_TRANSIENT, POWER_STATE_UNKNOWN, "busy"); /* 4 starts; 3 backs off */
+	advance(f, 500 * MS);					    /* 3's backoff ends: it waits */
+	f->now = t1 + 3500 * MS;
+	answer(f, 4, POWER_OK, POWER_STATE_ON, "");
+	assert_int_equal(calls_for(f, 3), 1);
+	assert_int_equal(fin_of(f, 3)->status, POWER_TIMEOUT);
+	assert_int_equal(power_sched_running(f->s), 0);
+	fake_free(f);
+}
+
 static void test_no_retry_past_deadline(void **state)
 {
 	struct power_sched_opts o = {.timeout_ms = 2000, .max_attempts = 10};
@@ -854,6 +896,7 @@ int main(void)
 	    cmocka_unit_test(test_isolation_give_back),
 	    cmocka_unit_test(test_retry_backoff_exact),
 	    cmocka_unit_test(test_retry_slot_free_meanwhile),
+	    cmocka_unit_test(test_retry_waits_past_deadline),
 	    cmocka_unit_test(test_no_retry_past_deadline),
 	    cmocka_unit_test(test_max_attempts_and_fail),
 	    cmocka_unit_test(test_timeout_fraction),
