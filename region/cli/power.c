@@ -96,21 +96,23 @@ static json_t *answer_action(const struct cli *cli, const struct cli_resp *resp)
 }
 
 /* Poll GET .../power/actions/{id} until *act is no longer pending or
- * timeout_ms after start_ms. *act is replaced by each answer. */
-static int action_wait(struct cli *cli, const char *host, json_t **act, int64_t start_ms, int64_t timeout_ms)
+ * req->timeout_ms after start_ms. *act is replaced by each answer. */
+static int action_wait(struct cli *cli, const char *host, const struct cli_power_req *req, json_t **act,
+		       int64_t start_ms)
 {
-	char suffix[64], path[PATH_LEN], line[700];
+	char suffix[64], path[PATH_LEN];
 	json_int_t id = json_integer_value(json_object_get(*act, "id"));
 
 	snprintf(suffix, sizeof(suffix), "/actions/%" JSON_INTEGER_FORMAT, id);
 	if (cli_power_path(host, suffix, cli_path_escape, path, sizeof(path)) < 0)
 		return usage("the machine's name is too long");
 	for (unsigned n = 0; cli_power_action_outcome(*act) == CLI_POWER_PENDING; n++) {
-		int64_t left = start_ms + timeout_ms - clock_mono_ms();
+		int64_t left = start_ms + req->timeout_ms - clock_mono_ms();
 		if (left <= 0) {
-			cli_power_action_format(*act, true, -1, line, sizeof(line));
-			fprintf(stderr, "error: %s; still pending after %lld s, see 'ironrack machines power %s'\n",
-				line, (long long)(timeout_ms / 1000), host);
+			fprintf(stderr,
+				"error: %s: power %s: still pending after %lld s (action %" JSON_INTEGER_FORMAT
+				"); see 'ironrack machines power %s'\n",
+				host, req->action, (long long)(req->timeout_ms / 1000), id, host);
 			return CLI_EXIT_FAIL;
 		}
 		int64_t d = cli_power_poll_delay_ms(n);
@@ -170,7 +172,7 @@ static int power_action_run(struct cli *cli, const char *action, const char *hos
 	if (!act)
 		return CLI_EXIT_FAIL;
 	if (req.wait)
-		rc = action_wait(cli, host, &act, start, req.timeout_ms);
+		rc = action_wait(cli, host, &req, &act, start);
 	if (rc == CLI_EXIT_OK && (cli->args->given & CLI_OPT_JSON)) {
 		json_t *out = json_pack("{s:O}", "action", act);
 		cli_net_json_print(out);
