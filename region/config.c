@@ -57,6 +57,8 @@ const struct conf_key region_conf_keys[] = {
 	    "racks probe an address (ARP, ICMP) before offering it and quarantine it if something answers"),
 	KEY("dhcp_external_probe_interval", CONF_DURATION, dhcp_external_probe_interval, 0, 86400, "10m",
 	    "how often racks look for other DHCP servers on the VLANs they serve; 0 = never"),
+	KEY("power_poll_interval", CONF_DURATION, power_poll_interval, 10, 86400, "5m",
+	    "how often racks poll each machine's BMC for its power state (spread over the interval)"),
 };
 /* clang-format on */
 

@@ -26,6 +26,7 @@
 #include "region/api/infra.h"
 #include "region/api/internal.h"
 #include "region/api/net_api.h"
+#include "region/api/power_api.h"
 #include "region/db/db.h"
 #include "region/db/pool.h"
 #include "region/dhcp/dhcp.h"
@@ -66,8 +67,11 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/static-routes/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
     {API_PREFIX "/ip-addresses", API_GET, api_net_collection, false, API_RUN_DEFAULT},
     {API_PREFIX "/ip-addresses/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
-    {API_PREFIX "/machines", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
-    {API_PREFIX "/machines/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines", API_GET | API_POST, api_machines, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}", API_GET | API_PATCH | API_DELETE, api_machine, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/power", API_GET | API_POST, api_machine_power, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/power/actions/{action}", API_GET, api_machine_power_action, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/events", API_GET, api_machine_events, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines/{id}/interfaces", API_GET | API_POST, api_machine_interfaces, false, API_RUN_DEFAULT},
     {API_PREFIX "/interfaces", API_GET, api_net_collection, false, API_RUN_DEFAULT},
     {API_PREFIX "/interfaces/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},

@@ -64,6 +64,7 @@ struct api_call {
 	char *body;  /* request body (NUL-terminated copy), NULL if empty */
 	size_t body_len;
 	char peer[64]; /* client address, for logs */
+	char who[128]; /* who asks, for records: "key NAME" once known, else "" */
 	/* The reply: status 0 until recorded. */
 	int status;
 	json_t *reply;

@@ -456,6 +456,10 @@ static json_t *value_json(enum net_type t, const char *v)
 		return list_json(v);
 	case NET_T_INTS:
 		return ints_json(v);
+	case NET_T_JSON: {
+		json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
+		return j ? j : json_null();
+	}
 	default:
 		return json_string(v);
 	}

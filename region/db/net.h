@@ -64,6 +64,7 @@ enum net_type {
 	NET_T_INTS, /* integers in [min, max]: out space-separated, in a PostgreSQL array literal */
 	NET_T_ENUM, /* one of net_field.choices */
 	NET_T_REF,  /* another object: an id, or its name (net_field.ref says which kind) */
+	NET_T_JSON, /* out only: a JSON document (power_options) */
 };
 
 /* A column of a row, in the order rows carry them. */

@@ -12,6 +12,10 @@ static const struct net_col machine_cols[] = {
     {"id", NET_T_INT},		 {"hostname", NET_T_TEXT},     {"zone", NET_T_TEXT},
     {"description", NET_T_TEXT}, {"architecture", NET_T_TEXT}, {"power_type", NET_T_TEXT},
     {"interfaces", NET_T_INT},	 {"created", NET_T_TIME},      {"updated", NET_T_TIME},
+    /* Power (region/power): the password itself is never shown. */
+    {"power_address", NET_T_TEXT}, {"power_user", NET_T_TEXT},	{"power_pass_set", NET_T_BOOL},
+    {"power_options", NET_T_JSON}, {"power_state", NET_T_TEXT},	{"power_state_at", NET_T_TIME},
+    {"power_error", NET_T_TEXT},   {"power_rack", NET_T_TEXT},
 };
 
 static const struct net_field machine_fields[] = {
@@ -35,7 +39,10 @@ const struct net_kind_def net_def_machine = {
 	    .list =
 		"SELECT m.id, m.hostname, z.name, m.description, m.architecture, m.power_type, "
 		"(SELECT count(*) FROM interface i WHERE i.machine_id = m.id), "
-		"ir_ms(m.created), ir_ms(m.updated), count(*) OVER () "
+		"ir_ms(m.created), ir_ms(m.updated), "
+		"coalesce(m.power_params->>'address', ''), coalesce(m.power_params->>'user', ''), "
+		"m.power_secret IS NOT NULL, coalesce(m.power_params->'options', '{}'::jsonb)::text, m.power_state, "
+		"ir_ms(m.power_state_at), m.power_error, m.power_rack_id, count(*) OVER () "
 		"FROM machine m JOIN zone z ON z.id = m.zone_id "
 		"WHERE ($3::bigint IS NULL OR m.id = $3::bigint) AND ($4::bigint IS NULL OR m.zone_id = $4::bigint) "
 		"AND ($5::text IS NULL OR m.hostname = $5) "

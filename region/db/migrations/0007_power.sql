@@ -52,3 +52,62 @@ CREATE TABLE machine_event (
 	action_id bigint REFERENCES power_action (id) ON DELETE SET NULL
 );
 CREATE INDEX machine_event_machine_idx ON machine_event (machine_id, id);
+
+-- Which rack acts on a machine's power (docs/power.md, "Which rack"):
+-- for a BMC with an IP address, the primary, then the secondary rack of the
+-- VLAN whose subnet holds the address, else any rack with an interface on
+-- that subnet, else any rack with an interface on the address's network
+-- (a subnet IPAM does not know yet); for Wake-on-LAN, manual, or a BMC
+-- known by host name, the same through the subnets of the machine's own
+-- VLANs. Only racks connected to region_name count. rack_id is NULL when
+-- none does. iface is the rack interface on that subnet (what Wake-on-LAN
+-- sends on); how says why this rack, for logs.
+CREATE FUNCTION power_rack_for(m_id bigint, region_name text, OUT rack_id text, OUT iface text, OUT how text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	m machine;
+	addr inet;
+BEGIN
+	SELECT * INTO m FROM machine WHERE id = m_id;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF m.power_type IN ('ipmi', 'redfish') AND (m.power_params->>'address') ~ '^[0-9a-fA-F.:]+$' THEN
+		BEGIN
+			addr := (m.power_params->>'address')::inet;
+		EXCEPTION WHEN others THEN
+			addr := NULL;
+		END;
+	END IF;
+	WITH sn AS (
+		SELECT s.cidr, s.vlan_id FROM subnet s WHERE addr IS NOT NULL AND addr << s.cidr
+		UNION
+		SELECT s.cidr, s.vlan_id FROM subnet s JOIN interface i ON i.vlan_id = s.vlan_id
+		WHERE addr IS NULL AND i.machine_id = m_id
+	), cand AS (
+		SELECT v.primary_rack_id AS rid, 1 AS pref, sn.cidr AS net,
+			format('primary rack of VLAN %s (subnet %s)', v.id, sn.cidr) AS why
+		FROM sn JOIN vlan v ON v.id = sn.vlan_id WHERE v.primary_rack_id IS NOT NULL
+		UNION ALL
+		SELECT v.secondary_rack_id, 2, sn.cidr, format('secondary rack of VLAN %s (subnet %s)', v.id, sn.cidr)
+		FROM sn JOIN vlan v ON v.id = sn.vlan_id WHERE v.secondary_rack_id IS NOT NULL
+		UNION ALL
+		SELECT ri.rack_id, 3, sn.cidr, format('interface %s on subnet %s', ri.name, sn.cidr)
+		FROM sn, rack_interface ri, unnest(ri.addresses) a WHERE a << sn.cidr
+		UNION ALL
+		SELECT ri.rack_id, 4, network(a)::cidr, format('interface %s on network %s', ri.name, network(a))
+		FROM rack_interface ri, unnest(ri.addresses) a WHERE addr IS NOT NULL AND addr << network(a)
+	)
+	SELECT c.rid, c.why,
+		(SELECT ri.name FROM rack_interface ri, unnest(ri.addresses) a
+		 WHERE ri.rack_id = c.rid AND a << c.net ORDER BY ri.name LIMIT 1)
+	INTO rack_id, how, iface
+	FROM cand c JOIN rack r ON r.id = c.rid
+	WHERE r.connected AND r.connected_region = region_name
+	ORDER BY c.pref, masklen(c.net) DESC, c.rid
+	LIMIT 1;
+END $$;
+
+-- Timestamps as the API shows them (RFC 3339, UTC, milliseconds).
+CREATE FUNCTION ir_rfc3339(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE STRICT
+	AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
