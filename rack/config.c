@@ -40,6 +40,12 @@ const struct conf_key rack_conf_keys[] = {
 	    "DHCP lease store directory (absolute path); empty = STATE_DIR/dhcp"),
 	KEY("dhcp_probe_timeout", CONF_INT, dhcp_probe_timeout, 10, 10000, "300",
 	    "milliseconds to wait for an answer to the ARP/ICMP probe of an address before offering it"),
+	KEY("power_concurrency", CONF_INT, power_concurrency, 1, 4096, "64",
+	    "BMC calls (power actions and polls) running at once; a machine never has more than one"),
+	KEY("power_timeout", CONF_DURATION, power_timeout, 1, 3600, "30s",
+	    "time a power action may take, retries included, before it fails as a timeout"),
+	KEY("power_attempts", CONF_INT, power_attempts, 1, 10, "3",
+	    "tries of a power action whose BMC answers busy or drops the session"),
 };
 
 /* clang-format on */

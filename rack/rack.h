@@ -19,6 +19,7 @@ struct boot_http;
 struct rack_resources;
 struct dhcp_server;
 struct dhcp_report;
+struct rack_power;
 
 struct rack_conf {
 	char *state_dir;
@@ -38,6 +39,9 @@ struct rack_conf {
 	char *loaders;		 /* "auto" | "off" (rack/boot/loaders.c) */
 	char *dhcp_dir;		 /* lease store; "" = state_dir/dhcp */
 	long dhcp_probe_timeout; /* ms: ARP/ICMP conflict probe wait */
+	long power_concurrency;	 /* BMC calls at once (rack/power) */
+	long power_timeout;	 /* seconds per power action, retries included */
+	long power_attempts;	 /* tries of an action that fails transiently */
 };
 
 extern const struct conf_key rack_conf_keys[];
@@ -77,6 +81,7 @@ struct rack {
 	struct dhcp_server *dhcp;	  /* rack/dhcp/server.c */
 	struct dhcp_report *report;	  /* rack/dhcp/report.c: lease reports to the region */
 	int dhcp_nsfd;			  /* netns fd the DHCP server's sockets are made in, or -1 */
+	struct rack_power *power;	  /* rack/power/service.c */
 
 	/* stored configuration (rack/store.c) */
 	uint64_t config_version;

@@ -20,6 +20,7 @@
 #include "rack/boot/service.h"
 #include "rack/dhcp/glue.h"
 #include "rack/netns.h"
+#include "rack/power/service.h"
 #include "rack/rack.h"
 #include "rack/tftp/server.h"
 
@@ -148,6 +149,11 @@ static int dhcp_start(struct rack *rack, const char *boot_root)
 	return rack_dhcp_start(rack);
 }
 
+static int power_start(struct rack *rack, const char *boot_root)
+{
+	return rack_power_start(rack);
+}
+
 /* Started in this order, stopped in reverse. */
 static const struct rack_service {
 	const char *name;
@@ -156,7 +162,7 @@ static const struct rack_service {
 } services[] = {
     {"loaders", loaders_start, NULL},	  {"boot resources", rack_resources_start, rack_resources_stop},
     {"tftp", tftp_start, tftp_stop},	  {"http boot", http_start, http_stop},
-    {"dhcp", dhcp_start, rack_dhcp_stop},
+    {"dhcp", dhcp_start, rack_dhcp_stop}, {"power", power_start, rack_power_stop},
 };
 
 #define N_SERVICES (sizeof(services) / sizeof(services[0]))
