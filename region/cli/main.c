@@ -216,8 +216,8 @@ static const struct cli_command commands[] = {
      "  input (without echo on a terminal), keeping it out of shell history and the\n"
      "  process list; power_pass= clears it\n"
      "  power_NAME=VALUE for a driver parameter: ipmi: port, cipher_suite, privilege,\n"
-     "  workarounds, ipmi_version; redfish: port, system, verify_tls, auth; wol: mac,\n"
-     "  interface, broadcast (e.g. power_cipher_suite=17)\n"
+     "  workarounds, ipmi_version; redfish: port, system, verify_tls, auth; wol: port,\n"
+     "  mac, interface, broadcast (e.g. power_cipher_suite=17)\n"
      "'show' prints power_pass_set (yes/no), never the password."},
     {"interfaces", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_interfaces,
      "machine interfaces and their links to subnets",
