@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,10 +22,13 @@
 #include "region/db/db.h"
 #include "region/db/pgembed.h"
 #include "region/db/pool.h"
+#include "region/db/secret_db.h"
 #include "region/dhcp/dhcp.h"
 #include "region/dhcp/dhcp_conf.h"
+#include "region/power/power.h"
 #include "region/region.h"
 #include "region/rpc/rpc.h"
+#include "region/secret.h"
 
 #define DEFAULT_CONFIG "/etc/ironrack/regiond.conf"
 
@@ -40,6 +44,9 @@ static void usage(FILE *out)
 		"  create-admin        create an API key and print it (--name NAME, default admin)\n"
 		"  revoke-key          delete the API keys named --name NAME; a running region\n"
 		"                      refuses them within seconds\n"
+		"  rotate-secret-key   create a new key for the secrets kept in the database (BMC\n"
+		"                      passwords) and re-encrypt them all with it; old key files\n"
+		"                      stay unless --purge is given and no secret uses them\n"
 		"  version             print the version\n"
 		"\n"
 		"Options:\n"
@@ -56,6 +63,7 @@ struct args {
 	const char *config;
 	bool config_given;
 	bool rotate;
+	bool purge;
 	const char *name;
 	bool name_given;
 };
@@ -77,6 +85,8 @@ static int parse_args(int argc, char **argv, struct args *a, char ***ret_kv, siz
 			exit(0);
 		} else if (strcmp(arg, "--rotate") == 0) {
 			a->rotate = true;
+		} else if (strcmp(arg, "--purge") == 0) {
+			a->purge = true;
 		} else if (strncmp(arg, "--", 2) == 0) {
 			char *key = arg + 2, *val = strchr(key, '=');
 			if (val) {
@@ -279,6 +289,10 @@ static int region_run(struct region *r)
 		log_err("%s", err);
 		return 1;
 	}
+	if ((rc = secret_box_open(r->conf.state_dir, &r->secrets, err, sizeof(err))) < 0) {
+		log_err("secret keys: %s", err);
+		return 1;
+	}
 	int new_secret = region_secret_get(r->conf.state_dir, secret, sizeof(secret));
 	if (new_secret < 0) {
 		log_err("cannot read or create %s/enrol-secret", r->conf.state_dir);
@@ -308,6 +322,8 @@ static int region_run(struct region *r)
 		goto out_rpc;
 	if (region_dhcp_init(r) < 0)
 		goto out_rpc;
+	if (region_power_start(r) < 0)
+		goto out_rpc;
 	struct event *sigint = evsignal_new(r->base, SIGINT, on_signal, r);
 	struct event *sigterm = evsignal_new(r->base, SIGTERM, on_signal, r);
 	struct event *sighup = evsignal_new(r->base, SIGHUP, on_sighup, r);
@@ -334,6 +350,7 @@ out_api:
 	region_rpc_stop(r);
 	db_pool_free(r->dbpool); /* after its users: their jobs end as cancelled */
 	r->dbpool = NULL;
+	region_power_stop(r);
 	rpc_loop_free(r->rpc_loop);
 	rpc_lib_shutdown();
 	event_base_free(r->base);
@@ -371,6 +388,57 @@ static int cmd_fingerprint(struct region *r)
 	}
 	printf("%s\n", r->ca_fingerprint);
 	return 0;
+}
+
+static void print_rotation(const struct secret_rotation *s, bool purge)
+{
+	printf("re-encrypted %ld secret%s with key %" PRIu32, s->resealed, s->resealed == 1 ? "" : "s", s->key_id);
+	if (s->resealed_late)
+		printf(" (%ld of them written meanwhile)", s->resealed_late);
+	printf("\n");
+	for (size_t i = 0; i < s->n_failed; i++)
+		printf("machine %" PRId64 ": its power password does not open (tampered with, or its key is gone); "
+		       "left as it is\n",
+		       s->failed[i]);
+	for (size_t i = 0; i < s->n_old; i++) {
+		if (s->old_removed[i])
+			printf("key %" PRIu32 ": removed\n", s->old_keys[i]);
+		else if (s->old_key_uses[i])
+			printf("key %" PRIu32 ": kept, %ld secret%s still use%s it\n", s->old_keys[i],
+			       s->old_key_uses[i], s->old_key_uses[i] == 1 ? "" : "s",
+			       s->old_key_uses[i] == 1 ? "s" : "");
+		else if (!purge)
+			printf("key %" PRIu32 ": kept, unused (--purge removes it)\n", s->old_keys[i]);
+		else
+			printf("key %" PRIu32 ": unused, but could not be removed\n", s->old_keys[i]);
+	}
+}
+
+static int cmd_rotate_secret_key(struct region *r, const struct args *a)
+{
+	char err[512];
+	int rc = fs_mkdir_p(r->conf.state_dir, 0700);
+	if (rc < 0)
+		snprintf(err, sizeof(err), "%s", strerror(-rc));
+	else
+		rc = secret_box_open(r->conf.state_dir, &r->secrets, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "ironrack-regiond: secret keys in %s: %s\n", r->conf.state_dir, err);
+		return 1;
+	}
+	if (open_database(r) < 0)
+		return 1;
+	struct secret_rotation s;
+	rc = secret_rotate(r->db, r->secrets, a->purge, &s, err, sizeof(err));
+	bool adopted = r->pg && pgembed_was_adopted(r->pg);
+	if (rc < 0)
+		fprintf(stderr, "ironrack-regiond: cannot rotate the secret key: %s\n", err);
+	else
+		print_rotation(&s, a->purge);
+	int status = rc < 0 || s.n_failed ? 1 : 0;
+	secret_rotation_done(&s);
+	close_database(r, adopted);
+	return status;
 }
 
 static int cmd_create_admin(struct region *r, const struct args *a)
@@ -444,12 +512,15 @@ int main(int argc, char **argv)
 		rc = cmd_revoke_key(r, &a);
 	else if (strcmp(a.command, "create-admin") == 0)
 		rc = cmd_create_admin(r, &a);
+	else if (strcmp(a.command, "rotate-secret-key") == 0)
+		rc = cmd_rotate_secret_key(r, &a);
 	else {
 		fprintf(stderr, "ironrack-regiond: unknown command '%s'\n", a.command);
 		usage(stderr);
 		rc = 2;
 	}
 	region_tls_done(&r->tls);
+	secret_box_free(r->secrets);
 	conf_free(region_conf_keys, region_conf_keys_n, &r->conf);
 	return rc;
 }

@@ -20,6 +20,7 @@ struct rpc_loop;
 struct region_racks;
 struct region_bootres;
 struct region_dhcp;
+struct secret_box;
 
 struct region_conf {
 	char *state_dir;
@@ -47,6 +48,7 @@ struct region_conf {
 	long dhcp_lease_time;	  /* seconds; a subnet's own overrides it */
 	bool dhcp_probe;
 	long dhcp_external_probe_interval; /* seconds; 0 = off */
+	long power_poll_interval;	   /* seconds between polls of a machine's power state */
 };
 
 extern const struct conf_key region_conf_keys[];
@@ -75,8 +77,12 @@ struct region {
 	struct api *api;
 	struct region_bootres *bootres; /* region/boot */
 	struct region_dhcp *dhcp;	/* region/dhcp */
+	struct region_power *power;	/* region/power */
 	struct region_tls tls;
 	char ca_fingerprint[PKI_FINGERPRINT_LEN];
+	/* The keyring that seals secrets at rest (region/secret.h), opened at
+	 * start-up; thread-safe, so database jobs may seal and unseal with it. */
+	struct secret_box *secrets;
 	bool stopping;
 };
 
