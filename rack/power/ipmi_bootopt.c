@@ -78,16 +78,6 @@ int ipmi_boot_flags_decode(const uint8_t *data, size_t len, struct ipmi_boot_fla
 	return 0;
 }
 
-int ipmi_bootopt_set_in_progress_encode(enum ipmi_bootopt_progress state, uint8_t *out, size_t outlen)
-{
-	if ((unsigned)state > IPMI_BOOTOPT_COMMIT_WRITE)
-		return -EINVAL;
-	if (outlen < IPMI_BOOTOPT_SET_IN_PROGRESS_LEN)
-		return -ENOSPC;
-	out[0] = (uint8_t)state;
-	return IPMI_BOOTOPT_SET_IN_PROGRESS_LEN;
-}
-
 int ipmi_bootopt_info_ack_encode(uint8_t mask, uint8_t data, uint8_t *out, size_t outlen)
 {
 	if ((mask | data) & ~IPMI_BOOTOPT_ACK_ALL)

@@ -47,11 +47,11 @@
 #define IPMI_BOOTOPT_PARAM_BOOT_FLAGS	   5
 
 /* Parameter data lengths. */
-#define IPMI_BOOTOPT_SET_IN_PROGRESS_LEN 1
-#define IPMI_BOOTOPT_INFO_ACK_LEN	 2
-#define IPMI_BOOTOPT_BOOT_FLAGS_LEN	 5
+#define IPMI_BOOTOPT_INFO_ACK_LEN   2
+#define IPMI_BOOTOPT_BOOT_FLAGS_LEN 5
 
-/* Parameter 0, data byte 1 bits 1:0. */
+/* Parameter 0, data byte 1 bits 1:0. libfreeipmi encodes this one itself
+ * (its generic Set System Boot Options refuses selector 0). */
 enum ipmi_bootopt_progress {
 	IPMI_BOOTOPT_SET_COMPLETE = 0,
 	IPMI_BOOTOPT_SET_IN_PROGRESS = 1,
@@ -113,8 +113,6 @@ bool ipmi_boot_dev_known(uint8_t device);
 /* "pxe", "disk", ... ; "reserved" for a selector the spec reserves. */
 const char *ipmi_boot_dev_name(uint8_t device);
 
-/* Parameter 0 data (one byte). -EINVAL for a state above 2. */
-int ipmi_bootopt_set_in_progress_encode(enum ipmi_bootopt_progress state, uint8_t *out, size_t outlen);
 /* Parameter 4 data (two bytes: write mask, then the acknowledge bits).
  * -EINVAL if either has a bit above IPMI_BOOTOPT_ACK_ALL. */
 int ipmi_bootopt_info_ack_encode(uint8_t mask, uint8_t data, uint8_t *out, size_t outlen);

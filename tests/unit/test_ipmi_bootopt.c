@@ -185,22 +185,6 @@ static void test_decode_bad_lengths(void **state)
 	}
 }
 
-static void test_set_in_progress(void **state)
-{
-	(void)state;
-	uint8_t out[2] = {0xee, 0xee};
-
-	assert_int_equal(ipmi_bootopt_set_in_progress_encode(IPMI_BOOTOPT_SET_IN_PROGRESS, out, sizeof(out)), 1);
-	assert_int_equal(out[0], 0x01);
-	assert_int_equal(out[1], 0xee);
-	assert_int_equal(ipmi_bootopt_set_in_progress_encode(IPMI_BOOTOPT_SET_COMPLETE, out, sizeof(out)), 1);
-	assert_int_equal(out[0], 0x00);
-	assert_int_equal(ipmi_bootopt_set_in_progress_encode(IPMI_BOOTOPT_COMMIT_WRITE, out, sizeof(out)), 1);
-	assert_int_equal(out[0], 0x02);
-	assert_int_equal(ipmi_bootopt_set_in_progress_encode((enum ipmi_bootopt_progress)3, out, sizeof(out)), -EINVAL);
-	assert_int_equal(ipmi_bootopt_set_in_progress_encode(IPMI_BOOTOPT_SET_IN_PROGRESS, out, 0), -ENOSPC);
-}
-
 static void test_info_ack(void **state)
 {
 	(void)state;
@@ -222,15 +206,10 @@ static void test_info_ack(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_encode_every_combination),
-	    cmocka_unit_test(test_keep_is_not_encodable),
-	    cmocka_unit_test(test_encode_other_selectors),
-	    cmocka_unit_test(test_encode_refuses_reserved_and_short),
-	    cmocka_unit_test(test_decode_examples),
-	    cmocka_unit_test(test_decode_reserved_selectors),
-	    cmocka_unit_test(test_decode_bad_lengths),
-	    cmocka_unit_test(test_set_in_progress),
-	    cmocka_unit_test(test_info_ack),
+	    cmocka_unit_test(test_encode_every_combination), cmocka_unit_test(test_keep_is_not_encodable),
+	    cmocka_unit_test(test_encode_other_selectors),   cmocka_unit_test(test_encode_refuses_reserved_and_short),
+	    cmocka_unit_test(test_decode_examples),	     cmocka_unit_test(test_decode_reserved_selectors),
+	    cmocka_unit_test(test_decode_bad_lengths),	     cmocka_unit_test(test_info_ack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
