@@ -275,9 +275,14 @@ static void ipmi_fail(struct ipmi_call *c, fiid_obj_t rs, const char *what)
 
 	if (rs && FIID_OBJ_GET(rs, "comp_code", &code) == 1 && code != 0) {
 		char desc[128];
-		if (ipmi_completion_code_strerror_cmd_r(rs, IPMI_NET_FN_CHASSIS_RQ, desc, sizeof(desc)) < 0)
-			snprintf(desc, sizeof(desc), "unknown");
-		snprintf(cc, sizeof(cc), ": completion code 0x%02x, %s", (unsigned)code, desc);
+		/* libfreeipmi names the codes it maps to an error of its own;
+		 * the others are "bad completion code", so say which */
+		if (errnum != IPMI_ERR_BAD_COMPLETION_CODE)
+			snprintf(cc, sizeof(cc), " (completion code 0x%02x)", (unsigned)code);
+		else if (ipmi_completion_code_strerror_cmd_r(rs, IPMI_NET_FN_CHASSIS_RQ, desc, sizeof(desc)) == 0)
+			snprintf(cc, sizeof(cc), " 0x%02x: %s", (unsigned)code, desc);
+		else
+			snprintf(cc, sizeof(cc), " 0x%02x", (unsigned)code);
 		if (code == 0xc0)
 			status = POWER_TRANSIENT; /* node busy */
 	}
