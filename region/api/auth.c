@@ -7,6 +7,7 @@
  * the caller's. */
 #include <openssl/evp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct api_auth_entry {
 	int64_t checked_ms;
 	bool revalidating;
 	bool used;
+	char name[64]; /* the key's name, for records of who asked */
 };
 
 struct api_auth_cache {
@@ -99,4 +101,17 @@ struct api_auth_cache *api_auth_cache_new(void)
 void api_auth_cache_free(struct api_auth_cache *c)
 {
 	free(c);
+}
+
+void api_auth_cache_set_name(struct api_auth_cache *c, const char *key, const char *name)
+{
+	struct api_auth_entry *e = auth_find(c, key);
+	if (e)
+		snprintf(e->name, sizeof(e->name), "%s", name ? name : "");
+}
+
+const char *api_auth_cache_name(struct api_auth_cache *c, const char *key)
+{
+	struct api_auth_entry *e = auth_find(c, key);
+	return e && e->name[0] ? e->name : NULL;
 }

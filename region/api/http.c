@@ -308,13 +308,14 @@ struct api_auth_job {
 	struct api_call *call; /* NULL for a background check */
 	char key[API_KEY_MAX + 1];
 	int result;
+	char name[64];
 	char db_error[256];
 };
 
 static int api_auth_job_run(struct db *db, void *arg)
 {
 	struct api_auth_job *j = arg;
-	j->result = db_apikey_check(db, j->key);
+	j->result = db_apikey_check(db, j->key, j->name, sizeof(j->name));
 	if (j->result < 0 && j->result != -EACCES)
 		snprintf(j->db_error, sizeof(j->db_error), "%s", db_last_error(db));
 	return 0;
@@ -340,6 +341,8 @@ static void api_auth_job_done(void *arg, int status)
 	if (status != -ECANCELED) {
 		if (rc == 0 || rc == -EACCES)
 			api_auth_cache_store(j->api->auth, j->key, rc == 0, clock_mono_ms());
+		if (rc == 0)
+			api_auth_cache_set_name(j->api->auth, j->key, j->name);
 		else if (!call)
 			api_auth_cache_store(j->api->auth, j->key, true, clock_mono_ms() - API_AUTH_FRESH_MS);
 		if (j->db_error[0])
@@ -357,6 +360,7 @@ static void api_auth_job_done(void *arg, int status)
 	api_pending_free(call->parked);
 	call->parked = NULL;
 	if (rc == 0) {
+		snprintf(call->who, sizeof(call->who), "key %s", j->name);
 		api_call_authorised(call);
 		return;
 	}
@@ -400,6 +404,9 @@ static void api_call_authenticate(struct api_call *call)
 	if (known == 2 && !api_auth_cache_revalidating(api->auth, key, true))
 		api_auth_submit(api, NULL, key); /* refused: the next request tries again */
 	if (known) {
+		const char *name = api_auth_cache_name(api->auth, key);
+		if (name)
+			snprintf(call->who, sizeof(call->who), "key %s", name);
 		explicit_bzero(key, sizeof(key));
 		api_call_authorised(call);
 		return;

@@ -116,6 +116,9 @@ int api_auth_cache_lookup(struct api_auth_cache *c, const char *key, int64_t now
 void api_auth_cache_store(struct api_auth_cache *c, const char *key, bool good, int64_t now_ms);
 /* Mark key as being revalidated (1) or not yet (0: caller starts it). */
 bool api_auth_cache_revalidating(struct api_auth_cache *c, const char *key, bool set);
+/* The name of a cached key ("" unknown): who asked, for records. */
+void api_auth_cache_set_name(struct api_auth_cache *c, const char *key, const char *name);
+const char *api_auth_cache_name(struct api_auth_cache *c, const char *key);
 struct api_auth_cache *api_auth_cache_new(void);
 void api_auth_cache_free(struct api_auth_cache *c);
 

@@ -592,11 +592,11 @@ static bool db_apikey_well_formed(const char *key)
 	return strspn(key + sizeof(DB_APIKEY_PREFIX) - 1, "0123456789abcdef") == 2 * DB_APIKEY_RANDOM_BYTES;
 }
 
-int db_apikey_check(struct db *db, const char *key)
+int db_apikey_check(struct db *db, const char *key, char *ret_name, size_t name_len)
 {
 	char hash[2 * EVP_MAX_MD_SIZE + 1];
 	const char *p[] = {hash};
-	int64_t found = 0;
+	char *name = NULL;
 
 	if (!key || !db_apikey_well_formed(key))
 		return -EACCES;
@@ -605,15 +605,22 @@ int db_apikey_check(struct db *db, const char *key)
 		return r;
 	/* last_used is kept to the minute so that checking a key is not a
 	 * write on every API request. */
-	r = db_query_int64(db,
-			   "WITH k AS (SELECT id, last_used FROM api_key WHERE key_hash = $1), "
+	r = db_query_value(db,
+			   "WITH k AS (SELECT id, name, last_used FROM api_key WHERE key_hash = $1), "
 			   "u AS (UPDATE api_key a SET last_used = now() FROM k WHERE a.id = k.id "
 			   "AND (k.last_used IS NULL OR k.last_used < now() - interval '1 minute') RETURNING a.id) "
-			   "SELECT count(*) FROM k",
-			   1, p, &found);
+			   "SELECT name FROM k LIMIT 1",
+			   1, p, &name);
+	if (r == -ENOENT)
+		return -EACCES;
 	if (r < 0)
 		return r;
-	return found > 0 ? 0 : -EACCES;
+	if (!name)
+		return -EACCES;
+	if (ret_name)
+		snprintf(ret_name, name_len, "%s", name);
+	free(name);
+	return 0;
 }
 
 int db_apikey_revoke(struct db *db, const char *name, long *ret_n)

@@ -118,7 +118,8 @@ int db_rack_config_acked(struct db *db, const char *rack_id, uint64_t version);
 int db_apikey_create(struct db *db, const char *name, char **ret_key);
 /* 0 if key is valid (and last_used is updated, to the minute), -EACCES
  * if not. */
-int db_apikey_check(struct db *db, const char *key);
+/* ret_name (may be NULL): the key's name when it is good. */
+int db_apikey_check(struct db *db, const char *key, char *ret_name, size_t name_len);
 int db_apikey_count(struct db *db, long *ret);
 /* Delete every key named name (*ret_n of them); -ENOENT if none. A region
  * that cached one stops accepting it within API_AUTH_FRESH_MS plus one
