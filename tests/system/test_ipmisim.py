@@ -1,0 +1,150 @@
+"""The simulated BMC the power tests use (tests/system/ipmisim.py), checked
+with ipmitool from a second namespace:
+
+    <prefix>-bmc  veth 203.0.113.2/24 -- ipmi_sim
+    <prefix>-cli  veth 203.0.113.1/24 -- ipmitool
+
+Both are created and deleted here; no host interface is touched."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import make_dir, needs_root, needs_tools
+from ipmisim import IpmiSim
+
+BMC = "203.0.113.2"
+CLI = "203.0.113.1"
+TAG = "irpw"
+
+
+def sh(*argv, check=True):
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {out.returncode}: {out.stdout}{out.stderr}")
+    return out
+
+
+def delete_stale():
+    """Namespaces irpw-PID-... whose test process is gone."""
+    for line in sh("ip", "netns", "list", check=False).stdout.splitlines():
+        m = re.match(rf"({TAG}-(\d+)-\S+)", line)
+        if m and not os.path.exists(f"/proc/{m.group(2)}"):
+            sh("ip", "netns", "del", m.group(1), check=False)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    needs_root()
+    needs_tools("ip", "ss", "ipmi_sim", "ipmitool")
+    delete_stale()
+    prefix = f"{TAG}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+    bmc, cli = f"{prefix}-bmc", f"{prefix}-cli"
+    made = []
+    workdir = None
+    try:
+        for ns in (bmc, cli):
+            sh("ip", "netns", "add", ns)
+            made.append(ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", bmc, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", cli)
+        for ns, addr in ((bmc, BMC), (cli, CLI)):
+            sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "eth0")
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        workdir = make_dir("irpw-ipmisim-")
+        yield {"bmc": bmc, "cli": cli, "workdir": workdir}
+    finally:
+        for ns in reversed(made):
+            sh("ip", "netns", "del", ns, check=False)
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def ipmitool(lab, *args, cipher=3, password="secret", check=True):
+    return sh("ip", "netns", "exec", lab["cli"], "ipmitool", "-I", "lanplus", "-C", str(cipher), "-H", BMC,
+              "-U", "admin", "-P", password, "-N", "1", "-R", "2", *args, check=check)
+
+
+def test_power_and_boot_reach_a_python_hook(lab):
+    seen = []
+    with IpmiSim(lab["bmc"], BMC, "admin", "secret", lab["workdir"], hook=lambda p, b: seen.append((p, b))) as bmc:
+        assert "Chassis Power is off" in ipmitool(lab, "chassis", "power", "status").stdout
+        ipmitool(lab, "chassis", "bootdev", "pxe")
+        assert bmc.boot == "pxe"
+        ipmitool(lab, "chassis", "power", "on")
+        assert bmc.power == "on"
+        assert seen == [("on", "pxe")]
+        assert "Chassis Power is on" in ipmitool(lab, "chassis", "power", "status").stdout
+        assert "Force PXE" in ipmitool(lab, "chassis", "bootparam", "get", "5").stdout
+        # power up of a machine that is on: no change, no hook call
+        ipmitool(lab, "chassis", "power", "on")
+        assert seen == [("on", "pxe")]
+        ipmitool(lab, "chassis", "bootdev", "disk")
+        ipmitool(lab, "chassis", "power", "off")
+        assert bmc.power == "off"
+        assert seen == [("on", "pxe"), ("off", "disk")]
+        assert "set power 1" in bmc.calls and "set boot pxe" in bmc.calls
+        assert not bmc.hook_errors
+
+
+def test_power_cycle_is_off_then_on(lab):
+    seen = []
+    with IpmiSim(lab["bmc"], BMC, "admin", "secret", lab["workdir"], power="on",
+                 hook=lambda p, b: seen.append(p)) as bmc:
+        ipmitool(lab, "chassis", "power", "cycle")
+        deadline = time.monotonic() + 5
+        while seen != ["off", "on"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert seen == ["off", "on"]  # ipmi_sim powers up again about 1 s later
+        assert bmc.power == "on"
+
+
+def test_shell_hook_and_its_failure(lab):
+    out = os.path.join(lab["workdir"], "shell-hook.out")
+    hook = f'echo "$1 $2 $IPMISIM_POWER $IPMISIM_BOOT" >> {out}; [ ! -e {out}.fail ]'
+    with IpmiSim(lab["bmc"], BMC, "admin", "secret", lab["workdir"], hook=hook) as bmc:
+        ipmitool(lab, "chassis", "bootdev", "pxe")
+        ipmitool(lab, "chassis", "power", "on")
+        with open(out) as f:
+            assert f.read() == "on pxe on pxe\n"
+        open(out + ".fail", "w").close()
+        r = ipmitool(lab, "chassis", "power", "off", check=False)
+        # the hook failed: ipmi_sim answers completion code FFh
+        assert r.returncode != 0 and "Unspecified error" in r.stderr, r
+        assert bmc.power == "off"  # the state file was written before the hook ran
+
+
+def test_wrong_password_is_refused(lab):
+    with IpmiSim(lab["bmc"], BMC, "admin", "secret", lab["workdir"]):
+        r = ipmitool(lab, "chassis", "power", "status", password="wrong", check=False)
+        assert r.returncode != 0
+        assert "Unable to establish IPMI v2 / RMCP+ session" in r.stderr
+
+
+def test_a_stale_simulator_is_replaced(lab):
+    old = IpmiSim(lab["bmc"], BMC, "admin", "secret", os.path.join(lab["workdir"], "old"), power="on").start()
+    try:
+        old_pid = old.proc.pid
+        new = IpmiSim(lab["bmc"], BMC, "admin", "other", os.path.join(lab["workdir"], "new")).start()
+        try:
+            assert old.proc.poll() is not None, f"stale ipmi_sim {old_pid} still runs"
+            # the new one answers, with its own password and state
+            assert "Chassis Power is off" in ipmitool(lab, "chassis", "power", "status", password="other").stdout
+        finally:
+            new.stop()
+    finally:
+        old.stop()
+
+
+def test_cipher_suite_17(lab):
+    with IpmiSim(lab["bmc"], BMC, "admin", "secret", lab["workdir"]):
+        r = ipmitool(lab, "chassis", "power", "status", cipher=17, check=False)
+        if r.returncode != 0 and "invalid authentication algorithm" in r.stderr:
+            pytest.skip("ipmi_sim (OpenIPMI 2.0.33) has no HMAC-SHA256: it refuses cipher suite 17 "
+                        "('invalid authentication algorithm'); cipher suite 17 needs another BMC")
+        assert "Chassis Power is off" in r.stdout, r
