@@ -698,7 +698,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle(self):
         try:
             super().handle()
-        except (ConnectionError, ssl.SSLError, TimeoutError, OSError):
+        except (ConnectionError, ssl.SSLError, TimeoutError, OSError) as e:
+            if self.server.emu.verbose:
+                log(f"{self.address_string()}: connection ends: {e!r}")
             self.close_connection = True
 
     def do_GET(self):
@@ -747,6 +749,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         for k, v in headers:
             self.send_header(k, v)
+        if self.close_connection:
+            # The client asked for it (sushy always does): say so, or a
+            # client may reuse the connection we are about to close.
+            self.send_header("Connection", "close")
         if status != 204:
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(raw or b"")))
@@ -1134,13 +1140,19 @@ class TlsServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         request.settimeout(15)
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
+        except (ssl.SSLError, OSError) as e:
             with self.emu.lock:
                 self.emu.tls_errors += 1
+            if self.emu.verbose:
+                log(f"{client_address[0]}: TLS handshake failed: {e!r}")
             return
+        if self.emu.verbose:
+            log(f"{client_address}: connected, {tls.version()}")
         try:
             self.RequestHandlerClass(tls, client_address, self)
         finally:
+            if self.emu.verbose:
+                log(f"{client_address}: closing")
             try:
                 tls.close()
             except OSError:
@@ -1225,15 +1237,17 @@ def main(argv=None):
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True)
-               for s in servers]
-    for t in threads:
-        t.start()
+    for s in servers:
+        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
     log(f"listening on {', '.join('https://' + x for x in emu.listen)}: {a.systems} systems"
         f"{', hook ' + a.hook if a.hook else ''}{', latency %g ms' % a.latency_ms if a.latency_ms else ''}")
     stop.wait()
+    stoppers = [threading.Thread(target=s.shutdown) for s in servers]
+    for t in stoppers:
+        t.start()
+    for t in stoppers:
+        t.join()
     for s in servers:
-        s.shutdown()
         s.server_close()
     emu.save()
     log("stopped")
