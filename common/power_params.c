@@ -89,6 +89,7 @@ static const char *const privilege_names[] = {
 #define IFNAME_MAX	15 /* IFNAMSIZ - 1 */
 #define HOST_MAX	253
 #define SYSTEMS_PREFIX	"/redfish/v1/Systems/"
+#define KEY_QUOTE_MAX	64 /* of an unknown key or driver, in a message */
 
 /* Is word one of the comma-separated items of list? */
 static bool list_has(const char *list, const char *word)
@@ -168,6 +169,15 @@ struct errbuf {
 	size_t len;
 };
 
+/* Messages quote what a client sent and go back to it in JSON: only
+ * printable ASCII, so they are always valid UTF-8 and one line. */
+static void msg_sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
 static int fail(struct errbuf *e, int param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct errbuf *e, int param, const char *fmt, ...)
 {
@@ -180,6 +190,7 @@ static int fail(struct errbuf *e, int param, const char *fmt, ...)
 		vsnprintf(e->msg + n, e->len - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
+	msg_sanitize(e->msg);
 	return -EINVAL;
 }
 
@@ -424,9 +435,11 @@ static int gather(struct errbuf *e, const char *driver, const char *address, con
 		if (!d) {
 			char list[256];
 			driver_params_text(driver, list, sizeof(list));
-			if (e->msg && e->len)
-				snprintf(e->msg, e->len, "power_%s: no such parameter; the %s driver takes %s", key,
-					 driver, list);
+			if (e->msg && e->len) {
+				snprintf(e->msg, e->len, "power_%.*s: no such parameter; the %s driver takes %s",
+					 KEY_QUOTE_MAX, key, driver, list);
+				msg_sanitize(e->msg);
+			}
 			return -EINVAL;
 		}
 		int id = (int)(d - power_param_defs);
@@ -595,8 +608,11 @@ int power_params_decode(const char *driver, const char *address, const char *use
 		return -EINVAL;
 	}
 	if (!power_driver_known(driver)) {
-		if (msg && msg_len)
-			snprintf(msg, msg_len, "power_type: '%s' is not a power driver; use " DRIVERS_TEXT, driver);
+		if (msg && msg_len) {
+			snprintf(msg, msg_len, "power_type: '%.*s' is not a power driver; use " DRIVERS_TEXT,
+				 KEY_QUOTE_MAX, driver);
+			msg_sanitize(msg);
+		}
 		return -EINVAL;
 	}
 	if ((r = gather(&e, driver, address, user, password, keys, vals, n, val)) < 0)

@@ -442,6 +442,25 @@ static void test_value_limits(void **state)
 	    0);
 	power_params_free(&p);
 
+	/* Messages are printable ASCII, and quote at most 64 bytes of an
+	 * unknown key or driver. */
+	const char *bad_keys[] = {"bad\x01key\xff"}, *bad_vals[] = {"1"};
+	assert_int_equal(power_params_decode("ipmi", "b", NULL, NULL, bad_keys, bad_vals, 1, &p, msg, MSG_LEN),
+			 -EINVAL);
+	assert_true(strncmp(msg, "power_bad?key?: no such parameter;", 34) == 0);
+	const char *priv[] = {"privilege=r\xc3\xb6\nt", NULL};
+	assert_int_equal(decode("ipmi", "b", NULL, NULL, priv, &p, msg), -EINVAL);
+	assert_string_equal(msg, "power_privilege: 'r???t' is not user, operator or admin");
+	char long_key[100];
+	memset(long_key, 'k', sizeof(long_key) - 1);
+	long_key[sizeof(long_key) - 1] = '\0';
+	bad_keys[0] = long_key;
+	assert_int_equal(power_params_decode("ipmi", "b", NULL, NULL, bad_keys, bad_vals, 1, &p, msg, MSG_LEN),
+			 -EINVAL);
+	assert_true(strncmp(msg + 6 + 64, ": no such parameter", 19) == 0);
+	assert_int_equal(decode(long_key, NULL, NULL, NULL, NULL, &p, msg), -EINVAL);
+	assert_true(strncmp(msg + 13 + 64, "' is not a power driver", 23) == 0);
+
 	/* A short msg buffer is still terminated; NULL msg is fine. */
 	char tiny[8];
 	const char *keys[] = {"cipher_suite"}, *vals[] = {"5"};
