@@ -89,7 +89,7 @@ such a hook: it starts and stops a PXE-booting QEMU VM.
 
 --state FILE: the systems' power and boot override are loaded from FILE at
 start when it exists and written back (atomically) shortly after every change
-and at exit.
+and at exit. Restoring a system as On runs no hook.
 
 --latency-ms X: every request waits X ms before it is answered (on its own
 thread: other connections are not held up).
@@ -767,7 +767,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         emu = self.server.emu
         try:
             body = self.read_body()
-        except (ValueError, HttpError):
+        except HttpError as e:
+            self.close_connection = True
+            self.send(e.status, e.body)
+            return
+        except ValueError:
             self.close_connection = True
             self.send(400, error_body("MalformedJSON", "the request body could not be read"))
             return

@@ -21,8 +21,7 @@ import pytest
 
 from conftest import make_dir, needs_root, needs_tools
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from redfish_emu import RESET_TYPES, RedfishEmulator  # noqa: E402
+from redfish_emu import RESET_TYPES, RedfishEmulator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER = "admin"
@@ -59,7 +58,8 @@ def emu(work):
     calls = os.path.join(work, "hook.calls")
     hook = os.path.join(work, "hook.sh")
     with open(hook, "w") as f:
-        f.write(f"#!/bin/sh\necho \"$@\" >> {calls}\n")
+        # System 9's hook is slow: the reset must not wait for it.
+        f.write(f"#!/bin/sh\n[ \"$1\" = 9 ] && sleep 0.5\necho \"$@\" >> {calls}\n")
     os.chmod(hook, 0o755)
     e = RedfishEmulator(listen="127.0.0.1:0", systems=9, user=USER, password=PW, hook=hook, config=CONFIG,
                         workdir=os.path.join(work, "emu"), verbose=True).start()
@@ -389,6 +389,16 @@ def test_once_override_and_hook_order(emu, c):
     assert st6["power_ons"] == 3 and st6["power_offs"] == 2 and st6["hook"]["calls"] == 5
     assert st6["resets"] == {"ForceOff": 1, "On": 2, "PowerCycle": 1, "GracefulShutdown": 1, "PushPowerButton": 1,
                              "Nmi": 1}
+
+
+def test_the_hook_runs_off_the_request(emu, c):
+    t0 = time.monotonic()
+    assert c.reset("9", "On")[0] == 204
+    assert c.reset("9", "ForceOff")[0] == 204
+    assert time.monotonic() - t0 < 0.4, "a reset waited for the hook"
+    assert emu.state(systems=False)["hooks_pending"] >= 1
+    assert hook_calls(emu, "9") == [["on", "None"], ["off", "None"]]  # waits for them, in order
+    assert emu.state("9")["hook"] == {"calls": 2, "failures": 0, "last": ["off", "None", 0]}
 
 
 def test_control_failures_latency_transitions(emu, c):
