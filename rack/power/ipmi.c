@@ -43,7 +43,9 @@
  *              wait again), or not enough time left for the next command
  *   TRANSIENT  the BMC said busy (completion code C0h), or the session
  *              was dropped after it was open (a timeout mid-session), or
- *              a socket error */
+ *              a socket error. A dropped Chassis Control may have been
+ *              done: retrying a power up or down is harmless, a retried
+ *              cycle may restart the machine twice. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -579,12 +581,11 @@ static void ipmi_run(struct power_op *op)
 	op->result.state = POWER_STATE_UNKNOWN;
 	op->result.needs_person = false;
 	power_result_set(&op->result, POWER_OK, "%s", "");
-	ipmi_host_format(&op->params, c.host, sizeof(c.host));
-
 	if (!op->params.address || !*op->params.address) {
 		power_result_set(&op->result, POWER_FAIL, "power_address: no BMC address");
 		return;
 	}
+	ipmi_host_format(&op->params, c.host, sizeof(c.host));
 	pthread_once(&ipmi_crypt_once, ipmi_crypt_init_once);
 	if (ipmi_crypt_status < 0) {
 		power_result_set(&op->result, POWER_FAIL, "BMC %s: libfreeipmi could not initialise its crypto library",
