@@ -242,7 +242,7 @@ static const char *ipmi_hint(const struct power_params *p, int errnum, bool open
 			return "";
 		/* ipmi_sim answers an unknown cipher suite like this */
 		snprintf(buf, len, " (the BMC refused the RMCP+ session: does it support power_cipher_suite=%u?)",
-			 p->cipher_suite ? p->cipher_suite : 3);
+			 p->cipher_suite);
 		return buf;
 	case IPMI_ERR_PRIVILEGE_LEVEL_CANNOT_BE_OBTAINED:
 		snprintf(buf, len, " (power_privilege=%s%s)", ipmi_privilege_name(p->privilege),
@@ -319,8 +319,8 @@ static int ipmi_open(struct ipmi_call *c)
 	const char *user = p->user && *p->user ? p->user : NULL;
 	const char *pass = p->password && *p->password ? p->password : NULL;
 	size_t pass_max = p->ipmi15 ? IPMI15_PASSWORD_MAX : IPMI20_PASSWORD_MAX;
-	/* 0 (zeroed parameters) is the default; the parameter table allows 3 and 17 */
-	unsigned suite = p->cipher_suite ? p->cipher_suite : 3;
+	/* as decoded: the table's default is 3; 0 (no authentication) only if asked for */
+	unsigned suite = p->cipher_suite;
 	int r;
 
 	if (user && strlen(user) > IPMI_USER_MAX) {
