@@ -177,7 +177,7 @@ int redfish_root_decode(const char *text, size_t len, struct redfish_root *ret, 
 			goto out;
 		if (r == 0) {
 			size_t n = strlen(service);
-			while (n > 1 && service[n - 1] == '/')
+			while (n > 0 && service[n - 1] == '/')
 				service[--n] = '\0';
 			snprintf(ret->sessions, sizeof(ret->sessions), "%s/Sessions", service);
 		}

@@ -112,6 +112,11 @@ static void test_root(void **state)
 	assert_int_equal(redfish_root_decode(DOC(svc), &r, msg, sizeof(msg)), 0);
 	assert_string_equal(r.sessions, "/redfish/v1/SessionService/Sessions");
 
+	/* A SessionService at "/" (found by the fuzzer): "/Sessions", never "//Sessions". */
+	assert_int_equal(redfish_root_decode(DOC("{\"SessionService\": {\"@odata.id\": \"/\"}}"), &r, msg, sizeof(msg)),
+			 0);
+	assert_string_equal(r.sessions, "/Sessions");
+
 	/* Neither: empty, not an error (the driver falls back to DSP0266's path). */
 	assert_int_equal(redfish_root_decode(DOC("{\"Name\": \"Root\"}"), &r, msg, sizeof(msg)), 0);
 	assert_string_equal(r.systems, "");
