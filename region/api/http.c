@@ -341,13 +341,15 @@ static void api_auth_job_done(void *arg, int status)
 	if (status != -ECANCELED) {
 		if (rc == 0 || rc == -EACCES)
 			api_auth_cache_store(j->api->auth, j->key, rc == 0, clock_mono_ms());
-		if (rc == 0)
-			api_auth_cache_set_name(j->api->auth, j->key, j->name);
 		else if (!call)
 			api_auth_cache_store(j->api->auth, j->key, true, clock_mono_ms() - API_AUTH_FRESH_MS);
+		if (rc == 0)
+			api_auth_cache_set_name(j->api->auth, j->key, j->name);
 		if (j->db_error[0])
 			log_warn("REST API key check: database error: %s", j->db_error);
 	}
+	char who[sizeof(call->who)];
+	snprintf(who, sizeof(who), "key %s", j->name);
 	explicit_bzero(j->key, sizeof(j->key));
 	free(j);
 	if (!call)
@@ -360,7 +362,7 @@ static void api_auth_job_done(void *arg, int status)
 	api_pending_free(call->parked);
 	call->parked = NULL;
 	if (rc == 0) {
-		snprintf(call->who, sizeof(call->who), "key %s", j->name);
+		snprintf(call->who, sizeof(call->who), "%s", who);
 		api_call_authorised(call);
 		return;
 	}
