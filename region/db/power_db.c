@@ -226,16 +226,19 @@ int power_db_state_set(struct db *db, int64_t machine_id, const char *state, con
 
 	id_text(machine_id, ids);
 	int r = db_exec(db,
-			"WITH o AS (SELECT power_state, power_error FROM machine WHERE id = $1::bigint FOR UPDATE), "
-			"m AS (UPDATE machine SET power_state = $2, power_error = $3, power_state_at = now() "
-			"WHERE id = $1::bigint RETURNING id), "
+			/* The old values come from the UPDATE's own FROM (the
+			 * snapshot before it), not from a FOR UPDATE CTE: that
+			 * one would see the row this statement updates. */
+			"WITH u AS (UPDATE machine m SET power_state = $2, power_error = $3, power_state_at = now() "
+			"FROM (SELECT id, power_state, power_error FROM machine WHERE id = $1::bigint) o "
+			"WHERE m.id = o.id RETURNING o.power_state AS old_state, o.power_error AS old_error), "
 			"e AS (INSERT INTO machine_event (machine_id, kind, actor, description) "
 			"SELECT $1::bigint, 'power.state', 'rack ' || $4, "
 			"CASE WHEN $3 <> '' THEN format('power state %s: %s', $2, $3) "
-			"ELSE format('power state %s (was %s)', $2, o.power_state) END FROM o "
-			"WHERE o.power_state <> $2 OR o.power_error <> $3) "
-			"SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM o WHERE o.power_state <> $2 OR "
-			"o.power_error <> $3)",
+			"ELSE format('power state %s (was %s)', $2, u.old_state) END FROM u "
+			"WHERE u.old_state <> $2 OR u.old_error <> $3) "
+			"SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM u WHERE u.old_state <> $2 OR "
+			"u.old_error <> $3)",
 			4, p, &res);
 	if (r < 0)
 		return r;

@@ -101,6 +101,8 @@ int region_power_action_prepare(struct region *r, struct db *db, const struct re
 	}
 	struct region_power_action *a = xcalloc(1, sizeof(*a));
 	ironrack__v1__power_command__init(&a->cmd);
+	/* protobuf-c's init points strings at a static "": ours are owned. */
+	a->cmd.action = a->cmd.boot = a->cmd.requested_by = NULL;
 	rc = region_power_target(r, &m, iface, &a->target, msg, sizeof(msg));
 	if (rc < 0) {
 		region_power_action_free(a);

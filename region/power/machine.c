@@ -256,11 +256,11 @@ static int merged_check(const struct merged *m, struct region_power_err *err)
 	}
 	struct power_params p;
 	char msg[512] = "";
-	/* The password's value is not checked, only that there is one
-	 * where a driver needs it: a placeholder stands for a stored one. */
-	int r =
-	    power_params_decode(m->type, m->address, m->user, m->has_secret ? "x" : "", (const char *const *)m->keys,
-				(const char *const *)m->vals, m->n, &p, msg, sizeof(msg));
+	/* A new password is checked as the rack will (its length); a stored
+	 * one only for being there, through a placeholder. */
+	const char *pass = m->password_given && m->password[0] ? m->password : m->has_secret ? "x" : "";
+	int r = power_params_decode(m->type, m->address, m->user, pass, (const char *const *)m->keys,
+				    (const char *const *)m->vals, m->n, &p, msg, sizeof(msg));
 	if (r < 0) {
 		char field[64] = "";
 		const char *colon = strchr(msg, ':');
@@ -436,6 +436,7 @@ int region_power_target(struct region *r, const struct power_db_machine *m, cons
 			target_option(t, "interface", iface);
 	}
 	char *plain = NULL;
+	t->password = NULL; /* not protobuf-c's static "": freed on the way out */
 	if (m->secret) {
 		char aad[64];
 		int rc =

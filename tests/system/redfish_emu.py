@@ -77,6 +77,9 @@ Per-system options (--config FILE, JSON: {"defaults": {...}, "systems":
                     a change (default 0: immediate)
   fail_next, fail_status   answer the next fail_next requests naming this
                     system with fail_status (default 503, Retry-After: 1)
+  stale_etag_next   the next N PATCHes find the system changed since the
+                    client's GET (as if another client wrote it): its ETag
+                    moves on first, so their If-Match is stale (412)
 
 --hook CMD: on every power change of a system, CMD (split like a shell
 command line, no shell) is run as `CMD SYSTEM_ID on|off BOOTTARGET`, off the
@@ -161,6 +164,7 @@ SYSTEM_DEFAULTS = {
     "transition_ms": 0,
     "fail_next": 0,
     "fail_status": 503,
+    "stale_etag_next": 0,
 }
 
 ROOT = "/redfish/v1"
@@ -984,6 +988,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ifm = self.headers.get("If-Match")
         with emu.lock:
             s.settle(time.monotonic())
+            if s.opts["stale_etag_next"] > 0:
+                # Another client changed the system since this client's GET.
+                s.opts["stale_etag_next"] -= 1
+                s.touch()
             current = s.etag(emu.salt)
             required = s.opts["etag_required"]
             missing_status = s.opts["missing_if_match_status"]

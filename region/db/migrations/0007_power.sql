@@ -61,7 +61,9 @@ CREATE INDEX machine_event_machine_idx ON machine_event (machine_id, id);
 -- known by host name, the same through the subnets of the machine's own
 -- VLANs. Only racks connected to region_name count. rack_id is NULL when
 -- none does. iface is the rack interface on that subnet (what Wake-on-LAN
--- sends on); how says why this rack, for logs.
+-- sends on); how says why this rack, for logs. (A rack reports its
+-- addresses with their prefix length, 10.0.0.1/24: host() compares the
+-- address alone.)
 CREATE FUNCTION power_rack_for(m_id bigint, region_name text, OUT rack_id text, OUT iface text, OUT how text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -93,14 +95,14 @@ BEGIN
 		FROM sn JOIN vlan v ON v.id = sn.vlan_id WHERE v.secondary_rack_id IS NOT NULL
 		UNION ALL
 		SELECT ri.rack_id, 3, sn.cidr, format('interface %s on subnet %s', ri.name, sn.cidr)
-		FROM sn, rack_interface ri, unnest(ri.addresses) a WHERE a << sn.cidr
+		FROM sn, rack_interface ri, unnest(ri.addresses) a WHERE host(a)::inet <<= sn.cidr
 		UNION ALL
 		SELECT ri.rack_id, 4, network(a)::cidr, format('interface %s on network %s', ri.name, network(a))
 		FROM rack_interface ri, unnest(ri.addresses) a WHERE addr IS NOT NULL AND addr << network(a)
 	)
 	SELECT c.rid, c.why,
 		(SELECT ri.name FROM rack_interface ri, unnest(ri.addresses) a
-		 WHERE ri.rack_id = c.rid AND a << c.net ORDER BY ri.name LIMIT 1)
+		 WHERE ri.rack_id = c.rid AND host(a)::inet <<= c.net ORDER BY ri.name LIMIT 1)
 	INTO rack_id, how, iface
 	FROM cand c JOIN rack r ON r.id = c.rid
 	WHERE r.connected AND r.connected_region = region_name
