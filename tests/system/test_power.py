@@ -6,7 +6,8 @@ whose power-on starts a QEMU VM that PXE-boots from the rack:
     <prefix>-sw     bridge br0 (10.44.0.0/24) and the VMs' taps
     <prefix>-rack   eth0 10.44.0.1/24: the rack serves this namespace (--netns):
                     DHCP, TFTP, HTTP boot, and its BMC calls start here
-    <prefix>-bmc    eth0 10.44.0.10 (ipmi_sim), 10.44.0.11 (Redfish emulator)
+    <prefix>-bmc    eth0 10.44.0.10 (ipmi_sim), 10.44.0.11 (Redfish emulator),
+                    10.44.0.12 (lanplus_bmc.py: cipher suite 17, which ipmi_sim lacks)
     <prefix>-cap    eth0 10.44.0.3: a capture point for Wake-on-LAN, a DHCP client
 
 Tests run in file order and share the lab (module fixtures). Every
@@ -31,10 +32,11 @@ from nethelp import ok, psql, refused
 sys.path.insert(0, os.path.dirname(__file__))
 import ipmisim  # noqa: E402
 import qemuvm  # noqa: E402
+from lanplus_bmc import LanplusBmc  # noqa: E402
 from redfish_emu import RedfishEmulator  # noqa: E402
 
 NET = "10.44.0.0/24"
-RACK_IP, CAP_IP, IPMI_IP, REDFISH_IP = "10.44.0.1", "10.44.0.3", "10.44.0.10", "10.44.0.11"
+RACK_IP, CAP_IP, IPMI_IP, REDFISH_IP, LANPLUS_IP = "10.44.0.1", "10.44.0.3", "10.44.0.10", "10.44.0.11", "10.44.0.12"
 RANGE = ("10.44.0.100", "10.44.0.200")
 VM_IPMI, VM_REDFISH = "52:54:00:44:00:01", "52:54:00:44:00:02"
 WOL_MAC = "02:00:00:44:00:77"
@@ -66,6 +68,7 @@ class Lab:
         self.vmdir = os.path.join(workdir, "vms")
         os.makedirs(self.vmdir)
         self.ipmi = None
+        self.lanplus = None
         self.redfish = None
 
     def vm_config(self):
@@ -81,7 +84,8 @@ class Lab:
 
     def up(self):
         self.net.up()
-        self.bmc = self.net.host("bmc", addrs=(f"{IPMI_IP}/24", f"{REDFISH_IP}/24"), mac="02:00:00:44:00:10")
+        self.bmc = self.net.host("bmc", addrs=(f"{IPMI_IP}/24", f"{REDFISH_IP}/24", f"{LANPLUS_IP}/24"),
+                                 mac="02:00:00:44:00:10")
         self.cap = self.net.host("cap", addrs=(f"{CAP_IP}/24",), mac="02:00:00:44:00:03")
         conf = self.vm_config()
         ipmi_vm = self.vm(VM_IPMI)
@@ -94,6 +98,7 @@ class Lab:
         self.ipmi = ipmisim.IpmiSim(self.bmc, IPMI_IP, BMC_USER, BMC_PASS, os.path.join(self.workdir, "ipmi"),
                                     hook=chassis)
         self.ipmi.start()
+        self.lanplus = LanplusBmc(self.bmc, LANPLUS_IP, BMC_USER, BMC_PASS, self.workdir).start()
         self.redfish = RedfishEmulator(self.bmc, [f"{REDFISH_IP}:443"], systems=REDFISH_SYSTEMS, user=BMC_USER,
                                        password=BMC_PASS, workdir=os.path.join(self.workdir, "redfish"),
                                        hook=f"{sys.executable} {QEMU_HOOK} --config {conf}").start()
@@ -109,7 +114,7 @@ class Lab:
             except Exception:  # noqa: BLE001 - teardown goes on
                 pass
         for step in (self.rack.stop, self.region.stop, lambda: self.redfish and self.redfish.stop(),
-                     lambda: self.ipmi and self.ipmi.stop()):
+                     lambda: self.ipmi and self.ipmi.stop(), lambda: self.lanplus and self.lanplus.stop()):
             try:
                 step()
             except Exception:  # noqa: BLE001
@@ -267,6 +272,49 @@ def test_ipmi_cipher_suites(lab, vlan):
     ok(lab.region, "PATCH", "/api/v1/machines/node-ipmi", {"power_cipher_suite": "3"})
     q = act(lab, "node-ipmi", "query")
     assert q["status"] == "done" and q["state"] == "off", q
+
+
+def test_ipmi_cipher_suite_17_sets_pxe_and_powers_on(lab, vlan):
+    machine(lab, "node-cs17", power_type="ipmi", power_address=LANPLUS_IP, power_user=BMC_USER, power_pass=BMC_PASS,
+            power_cipher_suite="17")
+    a = act(lab, "node-cs17", "on", boot="pxe")
+    assert a["status"] == "done" and a["state"] == "on", a
+    assert lab.lanplus.power == "on"
+    # Boot flags valid, next boot only, legacy, force PXE (IPMI 2.0 table 28-14).
+    assert lab.lanplus.boot_flags == bytes.fromhex("8004000000"), lab.lanplus.boot_flags.hex()
+    a = act(lab, "node-cs17", "on", boot="disk", boot_persistent=True, boot_efi=True)
+    assert lab.lanplus.boot_flags == bytes.fromhex("e008000000"), lab.lanplus.boot_flags.hex()
+    assert act(lab, "node-cs17", "off")["status"] == "done" and lab.lanplus.power == "off"
+
+
+def test_ipmi_busy_bmc_is_retried(lab, vlan):
+    lab.lanplus.fault("busy 1")  # the next chassis command answers C0h (node busy)
+    try:
+        a = act(lab, "node-cs17", "on")
+    finally:
+        lab.lanplus.fault(None)
+    assert a["status"] == "done" and lab.lanplus.power == "on", a
+    ev = ok(lab.region, "GET", "/api/v1/machines/node-cs17/events")["events"]
+    assert ev[-1]["kind"] == "power.done", ev
+    log = lab.rack_log()
+    assert "node-cs17: on done" in log and "2 attempts" in log, log[-2000:]
+    act(lab, "node-cs17", "off")
+
+
+def test_cli_power_commands(lab, vlan):
+    from conftest import cli
+    out = cli(lab.region, "machines", "power-on", "node-cs17", "--wait")
+    assert "node-cs17: power on: done" in out.stdout, out
+    out = cli(lab.region, "machines", "power-query", "node-cs17", "--wait")
+    assert "on" in out.stdout, out
+    out = cli(lab.region, "machines", "power", "node-cs17")
+    assert "on" in out.stdout and lab.rack.rack_id in out.stdout, out
+    out = cli(lab.region, "machines", "events", "node-cs17")
+    assert "power.done" in out.stdout, out
+    out = cli(lab.region, "machines", "power-off", "node-far", "--wait", check=False)
+    assert out.returncode != 0 and "no connected rack reaches BMC 192.0.2.77" in out.stderr, out
+    out = cli(lab.region, "machines", "power-off", "node-cs17", "--wait")
+    assert lab.lanplus.power == "off"
 
 
 def test_ipmi_wrong_password_is_an_error_naming_the_bmc(lab, vlan):
