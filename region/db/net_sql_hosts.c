@@ -9,13 +9,24 @@
 /* ---- machines ---- */
 
 static const struct net_col machine_cols[] = {
-    {"id", NET_T_INT},		 {"hostname", NET_T_TEXT},     {"zone", NET_T_TEXT},
-    {"description", NET_T_TEXT}, {"architecture", NET_T_TEXT}, {"power_type", NET_T_TEXT},
-    {"interfaces", NET_T_INT},	 {"created", NET_T_TIME},      {"updated", NET_T_TIME},
+    {"id", NET_T_INT},
+    {"hostname", NET_T_TEXT},
+    {"zone", NET_T_TEXT},
+    {"description", NET_T_TEXT},
+    {"architecture", NET_T_TEXT},
+    {"power_type", NET_T_TEXT},
+    {"interfaces", NET_T_INT},
+    {"created", NET_T_TIME},
+    {"updated", NET_T_TIME},
     /* Power (region/power): the password itself is never shown. */
-    {"power_address", NET_T_TEXT}, {"power_user", NET_T_TEXT},	{"power_pass_set", NET_T_BOOL},
-    {"power_options", NET_T_JSON}, {"power_state", NET_T_TEXT},	{"power_state_at", NET_T_TIME},
-    {"power_error", NET_T_TEXT},   {"power_rack", NET_T_TEXT},
+    {"power_address", NET_T_TEXT},
+    {"power_user", NET_T_TEXT},
+    {"power_pass_set", NET_T_BOOL},
+    {"power_options", NET_T_JSON},
+    {"power_state", NET_T_TEXT},
+    {"power_state_at", NET_T_TIME},
+    {"power_error", NET_T_TEXT},
+    {"power_rack", NET_T_TEXT},
 };
 
 static const struct net_field machine_fields[] = {
