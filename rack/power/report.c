@@ -53,12 +53,12 @@ static void arm(struct power_reports *q)
 		evtimer_add(q->timer, &tv);
 }
 
-/* Polled states beyond the bound: the oldest go (a later state of the
- * same machine, or the next full report, carries the news). */
-static void trim_polled(struct power_reports *q)
+/* Drop queued polled states, oldest first, until at most keep remain
+ * (actions stay). */
+static void drop_polled(struct power_reports *q, size_t keep)
 {
 	struct item **pp = &q->head, *prev = NULL;
-	while (*pp && q->n_polled > POWER_REPORT_POLLED_MAX) {
+	while (*pp && q->n_polled > keep) {
 		struct item *it = *pp;
 		if (it->pb.action_id) {
 			prev = it;
@@ -70,7 +70,6 @@ static void trim_polled(struct power_reports *q)
 			q->tail = prev;
 		q->n_queued--;
 		q->n_polled--;
-		q->stats.dropped++;
 		item_free(it);
 	}
 }
@@ -88,7 +87,11 @@ void power_reports_add(struct power_reports *q, const Ironrack__V1__PowerResult 
 		return;
 	}
 	enqueue(q, it);
-	trim_polled(q);
+	/* Beyond the bound the oldest go: a later state of the same machine,
+	 * or the next full report, carries the news. */
+	size_t before = q->n_polled;
+	drop_polled(q, POWER_REPORT_POLLED_MAX);
+	q->stats.dropped += before - q->n_polled;
 	if (q->n_queued >= POWER_REPORT_BATCH_MAX)
 		power_reports_flush(q);
 	else
@@ -196,21 +199,7 @@ void power_reports_disconnected(struct power_reports *q)
 		it = next;
 	}
 	/* Polled states wait for the full report instead. */
-	struct item **pp = &q->head, *prev = NULL;
-	while (*pp) {
-		it = *pp;
-		if (it->pb.action_id) {
-			prev = it;
-			pp = &it->next;
-			continue;
-		}
-		*pp = it->next;
-		if (q->tail == it)
-			q->tail = prev;
-		q->n_queued--;
-		q->n_polled--;
-		item_free(it);
-	}
+	drop_polled(q, 0);
 }
 
 void power_reports_full(struct power_reports *q, Ironrack__V1__PowerResult **res, size_t n)

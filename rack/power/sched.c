@@ -115,22 +115,6 @@ struct power_sched {
 	struct deferred **dtailp;
 };
 
-/* PowerCommand's words, so the engine needs no driver table. */
-static const char *sched_action_name(enum power_action a)
-{
-	switch (a) {
-	case POWER_QUERY:
-		return "query";
-	case POWER_ON:
-		return "on";
-	case POWER_OFF:
-		return "off";
-	case POWER_CYCLE:
-		return "cycle";
-	}
-	return "?";
-}
-
 /* ---- machines: hash table ---- */
 
 static size_t mach_hash(uint64_t id, size_t nbuckets)
@@ -502,7 +486,7 @@ static void do_submit(struct power_sched *s, const struct power_req *req, int64_
 	if (old) {
 		char msg[64];
 		s->queued -= old->n;
-		snprintf(msg, sizeof(msg), "superseded by %s", sched_action_name(req->action));
+		snprintf(msg, sizeof(msg), "superseded by %s", power_action_name(req->action));
 		group_finish_status(s, old, POWER_CANCELLED, msg);
 	}
 }

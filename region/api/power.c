@@ -159,6 +159,9 @@ void api_machine(struct api_call *call)
 		return;
 	}
 	api_net_object(call);
+	/* A deleted machine leaves its rack's poll set. */
+	if (call->method == API_DELETE && call->status / 100 == 2)
+		defer_reply(call);
 }
 
 /* ---- actions ---- */

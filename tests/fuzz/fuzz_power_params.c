@@ -65,8 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r < 0) {
 		CHECK(r == -EINVAL);
 		CHECK(strncmp(msg, "power_", 6) == 0 && strstr(msg, ": "));
-		for (const char *c = msg; *c; c++)
-			CHECK(*c >= 0x20 && *c < 0x7f);
+		for (const char *q = msg; *q; q++)
+			CHECK(*q >= 0x20 && *q < 0x7f);
 		CHECK(a.address == NULL && a.password == NULL);
 		free(text);
 		return 0;

@@ -367,6 +367,17 @@ def test_redfish_stale_etag_is_retried_and_allowable_values_are_honoured(lab, vl
     assert lab.redfish.state(system="2")["PowerState"] == "On"
 
 
+def test_redfish_basic_auth(lab, vlan):
+    machine(lab, "node-rf-basic", power_type="redfish", power_address=REDFISH_IP, power_user=BMC_USER,
+            power_pass=BMC_PASS, power_verify_tls="false", power_auth="basic", power_system="/redfish/v1/Systems/3")
+    logins = lab.redfish.state(systems=False)["logins"]
+    a = act(lab, "node-rf-basic", "cycle")
+    assert a["status"] == "done" and a["state"] == "on", a
+    assert lab.redfish.state(system="3")["PowerState"] == "On"
+    assert lab.redfish.state(systems=False)["logins"] == logins  # no session: basic auth on every request
+    assert act(lab, "node-rf-basic", "off")["status"] == "done"
+
+
 def test_redfish_wrong_password_and_tls_verification(lab, vlan):
     machine(lab, "node-rf-badpw", power_type="redfish", power_address=REDFISH_IP, power_user=BMC_USER,
             power_pass="wrong", power_verify_tls="false", power_system="/redfish/v1/Systems/3")
