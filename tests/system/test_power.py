@@ -44,12 +44,16 @@ BMC_USER, BMC_PASS = "admin", "Pw5ecret-BMC-44"
 REDFISH_SYSTEMS = 41  # 1 drives a VM; 2..41 are the isolation test's reachable BMCs
 QEMU_HOOK = os.path.join(ROOT, "tests", "system", "qemuvm.py")
 SLOW = 3 if SANITIZED else 1
+# QEMU guests boot in the plain pass only (they are slow, and the sanitizer
+# pass is about our C code, which every other step here still runs): there
+# the BMCs' power changes reach no VM.
+VMS = not SANITIZED
 
 
 @pytest.fixture(autouse=True, scope="module")
 def lab_needs():
     needs_root()
-    needs_tools("ip", "ipmi_sim", "ipmitool", "qemu-system-x86_64", "busybox", "openssl")
+    needs_tools("ip", "ipmi_sim", "ipmitool", "qemu-system-x86_64", "busybox", "openssl", "radvd", "tcpdump")
 
 
 class PowerRegion(Region):
@@ -91,6 +95,8 @@ class Lab:
         ipmi_vm = self.vm(VM_IPMI)
 
         def chassis(power, boot):  # ipmi_sim's chassis control: the machine behind the BMC
+            if not VMS:
+                return
             if power == "on":
                 ipmi_vm.start(boot)
             else:
@@ -101,10 +107,20 @@ class Lab:
         self.lanplus = LanplusBmc(self.bmc, LANPLUS_IP, BMC_USER, BMC_PASS, self.workdir).start()
         self.redfish = RedfishEmulator(self.bmc, [f"{REDFISH_IP}:443"], systems=REDFISH_SYSTEMS, user=BMC_USER,
                                        password=BMC_PASS, workdir=os.path.join(self.workdir, "redfish"),
-                                       hook=f"{sys.executable} {QEMU_HOOK} --config {conf}").start()
+                                       hook=f"{sys.executable} {QEMU_HOOK} --config {conf}" if VMS else None).start()
+        if VMS:
+            # radvd answers iPXE's IPv6 router solicitation at once (sparing
+            # each boot ~13 s); not a default router, no prefix.
+            conf = os.path.join(self.workdir, "radvd.conf")
+            with open(conf, "w") as f:
+                f.write("interface eth0 {\n  AdvSendAdvert on;\n  AdvDefaultLifetime 0;\n"
+                        "  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 10;\n};\n")
+            self.net.spawn(self.net.rack, ["radvd", "--nodaemon", "-C", conf, "-p",
+                                           os.path.join(self.workdir, "radvd.pid"), "-m", "stderr"], "radvd")
         self.region.start()
         self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint,
-                        extra=["--netns", self.net.rack, "--power-timeout", "6s"])
+                        extra=["--netns", self.net.rack, "--power-timeout", "6s",
+                               "--tftp-listen", f"{RACK_IP}:69", "--http-boot-listen", f"{RACK_IP}:5248"])
         return self
 
     def down(self):
@@ -237,26 +253,37 @@ def test_ipmi_power_on_pxe_boots_the_vm_from_the_rack(lab, vlan):
     assert a["status"] == "done", a
     assert a["requested_by"] == "key admin", a
     assert a["rack"] == lab.rack.rack_id, a
-    assert wait_for(lambda: vm.running, timeout=20, what="the VM started by ipmi_sim's chassis control")
-    # The boot device was set to PXE before power-on, and the VM PXE-boots
-    # from the rack: a lease from the rack's DHCP and its boot file by TFTP.
+    # The boot device was set to PXE before power-on.
     assert lab.ipmi.boot == "pxe", lab.ipmi.calls
-    wait_for(lambda: VM_IPMI in leases(lab), timeout=60 * SLOW, what="a lease for the IPMI machine's VM")
-    wait_for(lambda: "tftp" in lab.rack_log() and VM_IPMI.replace(":", "-") in lab.rack_log()
-             or "pxelinux.0" in lab.rack_log() or "undionly" in lab.rack_log(),
-             timeout=60 * SLOW, what="the VM's boot file fetched from the rack")
-    print(f"ipmi power-on -> lease: {time.monotonic() - t0:.1f} s")
+    assert lab.ipmi.power == "on"
+    if VMS:
+        _vm_boots_from_the_rack(lab, vm, VM_IPMI, t0)
     q = act(lab, "node-ipmi", "query")
     assert q["status"] == "done" and q["state"] == "on", q
     p = ok(lab.region, "GET", "/api/v1/machines/node-ipmi/power")
     assert p["state"] == "on" and p["last_action"]["id"] == q["id"], p
 
 
+def _vm_boots_from_the_rack(lab, vm, mac, t0):
+    """The machine behind the BMC runs and network-boots from the rack: a
+    lease from the rack's DHCP, then (iPXE's ROM being what it is) its boot
+    script from the rack's HTTP boot server. The script names the enlistment
+    kernel, which comes with the lifecycle issue: fetching it is not checked."""
+    assert wait_for(lambda: vm.running, timeout=20, what="the VM started by the BMC")
+    ip = wait_for(lambda: leases(lab).get(mac), timeout=60 * SLOW, what=f"a lease for {mac}")
+    wait_for(lambda: any(f"http: {ip}:" in line and "GET '/ipxe/" in line and "' 200," in line
+                         for line in lab.rack_log().splitlines()),
+             timeout=60 * SLOW, what=f"the boot script fetched by the VM at {ip} from the rack")
+    print(f"power-on -> boot script fetched by {mac}: {time.monotonic() - t0:.1f} s")
+
+
 def test_ipmi_power_off_stops_the_vm_and_query_says_off(lab, vlan):
     vm = lab.vm(VM_IPMI)
     a = act(lab, "node-ipmi", "off")
     assert a["status"] == "done", a
-    wait_for(lambda: not vm.running, timeout=20, what="the VM stopped")
+    assert lab.ipmi.power == "off"
+    if VMS:
+        wait_for(lambda: not vm.running, timeout=20, what="the VM stopped")
     q = act(lab, "node-ipmi", "query")
     assert q["state"] == "off", q
 
@@ -336,18 +363,21 @@ def test_redfish_power_on_pxe_boots_the_vm_and_off_stops_it(lab, vlan):
             power_system="/redfish/v1/Systems/1")
     vm = lab.vm(VM_REDFISH)
     lab.redfish.reset_counters()
+    t0 = time.monotonic()
     a = act(lab, "node-redfish", "on", boot="pxe")
     assert a["status"] == "done", a
     st = lab.redfish.state()["systems"]["1"]
     assert st["PowerState"] == "On", st
     assert st["last_boot_target"] == "Pxe", st
-    wait_for(lambda: vm.running, timeout=20, what="the VM started by the Redfish emulator's hook")
-    wait_for(lambda: VM_REDFISH in leases(lab), timeout=60 * SLOW, what="a lease for the Redfish machine's VM")
+    if VMS:
+        _vm_boots_from_the_rack(lab, vm, VM_REDFISH, t0)
     q = act(lab, "node-redfish", "query")
     assert q["state"] == "on", q
     a = act(lab, "node-redfish", "off")
     assert a["status"] == "done", a
-    wait_for(lambda: not vm.running, timeout=20, what="the VM stopped")
+    assert lab.redfish.state()["systems"]["1"]["PowerState"] == "Off"
+    if VMS:
+        wait_for(lambda: not vm.running, timeout=20, what="the VM stopped")
     assert act(lab, "node-redfish", "query")["state"] == "off"
 
 
