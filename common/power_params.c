@@ -56,7 +56,7 @@ const struct power_param_def power_param_defs[] = {
     [P_VERIFY_TLS] = {"verify_tls", "redfish", false, false, "true", "check the BMC's certificate: true or false"},
     [P_AUTH] = {"auth", "redfish", false, false, "session", "session (a Redfish session) or basic (HTTP basic)"},
     [P_MAC] = {"mac", "wol", false, false, "",
-	       "the machine's MAC; empty: its boot interface's (filled in by the region)"},
+	       "the machine's MAC; empty: its first interface's, by name (filled in by the region)"},
     [P_INTERFACE] = {"interface", "wol", false, false, "",
 		     "the rack interface to send from; empty: the one on the machine's VLAN (filled in by the region)"},
     [P_BROADCAST] = {"broadcast", "wol", false, false, "255.255.255.255", "the IPv4 address to send the packet to"},

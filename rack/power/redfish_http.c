@@ -147,6 +147,29 @@ static void req_release(struct rf_http *h, struct rf_http_req *req)
 	req->headers = NULL;
 }
 
+/* curl's messages carry how long it waited ("... after 3067 ms: ...",
+ * "timed out after 2431 milliseconds"): cut that, so that the same
+ * failure reads the same every time (a poll reports only changes). */
+static void error_text_steady(char *e)
+{
+	static const char *const units[] = {" ms", " milliseconds"};
+	char *at = e;
+	while ((at = strstr(at, " after ")) != NULL) {
+		char *d = at + 7, *end = d;
+		while (*end >= '0' && *end <= '9')
+			end++;
+		size_t skip = 0;
+		for (size_t i = 0; end > d && i < sizeof(units) / sizeof(units[0]); i++)
+			if (strncmp(end, units[i], strlen(units[i])) == 0)
+				skip = (size_t)(end - at) + strlen(units[i]);
+		if (!skip) {
+			at = d;
+			continue;
+		}
+		memmove(at, at + skip, strlen(at + skip) + 1);
+	}
+}
+
 /* Finished transfers: their outcome, then done. done may start or cancel
  * other requests: curl allows that here, outside its callbacks. */
 static void rf_http_check(struct rf_http *h)
@@ -166,6 +189,7 @@ static void rf_http_check(struct rf_http *h)
 		req->net = classify(c, req->too_big);
 		if (c != CURLE_OK && req->error[0] == '\0')
 			snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(c));
+		error_text_steady(req->error);
 		if (req->net != RF_NET_OK)
 			req->status = 0;
 		req_release(h, req);

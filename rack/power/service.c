@@ -22,9 +22,10 @@
 #include "rack/power/sched.h"
 #include "rack/rack.h"
 
-/* Worker threads for blocking drivers: at most this many, fewer when the
- * concurrency limit is lower. */
-#define POWER_THREADS_MAX 32
+/* Worker threads for blocking drivers: one per slot of the concurrency
+ * limit (an IPMI call waiting for a thread would spend its deadline
+ * there), up to this many. */
+#define POWER_THREADS_MAX 256
 #define MACHINES_BUCKETS  4096
 
 /* What the rack knows of a machine: its latest parameters, from the last
@@ -485,8 +486,10 @@ static void report_status(struct rack *rack, uint64_t request_id, const Ironrack
 	if (st->code != RPC_OK)
 		log_warn("power: the region did not record a power report: %s%s%s", rpc_status_name(st->code),
 			 st->message[0] ? ": " : "", st->message);
+	/* A report the region cannot read is not sent again (it would be
+	 * refused forever); any other refusal is retried. */
 	if (p)
-		power_reports_status(p->reports, request_id, st->code == RPC_OK);
+		power_reports_status(p->reports, request_id, st->code == RPC_OK || st->code == RPC_INVALID_ARGUMENT);
 }
 
 const struct rack_reply_route rack_power_report_route = {"power-report", report_status};

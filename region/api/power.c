@@ -254,8 +254,9 @@ static void power_post(struct api_call *call, int64_t id)
 		goto out;
 	}
 	const char *b = json_string_value(boot) ?: "";
-	if (b[0] && strcmp(action, "query") == 0) {
-		api_reply_error(call, 400, "invalid_argument", "boot", "a query does not set the next boot device");
+	if (b[0] && strcmp(action, "on") != 0 && strcmp(action, "cycle") != 0) {
+		api_reply_error(call, 400, "invalid_argument", "boot",
+				"boot sets the device of the next power-on: only with on or cycle");
 		goto out;
 	}
 	snprintf(req.action, sizeof(req.action), "%s", action);

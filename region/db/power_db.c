@@ -102,6 +102,8 @@ int power_db_params_set(struct db *db, int64_t id, const char *type, const char 
 			"UPDATE machine SET power_type = $2, power_params = $3::jsonb, "
 			"power_secret = CASE WHEN $4::boolean THEN $5::bytea ELSE power_secret END, "
 			"power_state = CASE WHEN power_type = $2 THEN power_state ELSE 'unknown' END, "
+			"power_state_at = CASE WHEN power_type = $2 THEN power_state_at END, "
+			"power_rack_id = CASE WHEN power_type = $2 THEN power_rack_id END, "
 			"power_error = CASE WHEN power_type = $2 THEN power_error ELSE '' END "
 			"WHERE id = $1::bigint",
 			5, p, &res);
@@ -179,25 +181,35 @@ int power_db_action_finish(struct db *db, int64_t machine_id, int64_t action_id,
 
 	id_text(machine_id, mids);
 	id_text(action_id, aids);
-	return exec_id(
-	    db,
-	    "WITH a AS (UPDATE power_action SET status = CASE WHEN $3::boolean THEN 'done' ELSE 'failed' END, "
-	    "state = $4, message = $5, needs_person = $6::boolean, finished = now() "
-	    "WHERE id = $2::bigint AND machine_id = $1::bigint AND status = 'pending' RETURNING id, action), "
-	    "m AS (UPDATE machine SET "
-	    "power_state = CASE WHEN $4 IN ('on', 'off') THEN $4 WHEN NOT $3::boolean THEN 'error' ELSE power_state "
-	    "END, "
-	    "power_state_at = CASE WHEN $4 IN ('on', 'off') OR NOT $3::boolean THEN now() ELSE power_state_at END, "
-	    "power_error = CASE WHEN $3::boolean THEN '' ELSE $5 END "
-	    "WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM a) AND NOT $6::boolean RETURNING id), "
-	    "e AS (INSERT INTO machine_event (machine_id, kind, description, action_id) "
-	    "SELECT $1::bigint, CASE WHEN $6::boolean THEN 'power.needs_person' WHEN $3::boolean THEN 'power.done' "
-	    "ELSE 'power.failed' END, "
-	    "format('power %s %s%s%s', a.action, CASE WHEN $6::boolean THEN 'needs a person' WHEN $3::boolean "
-	    "THEN 'done' ELSE 'failed' END, CASE WHEN $4 <> '' AND $4 <> 'unknown' THEN ' (state ' || $4 || ')' "
-	    "ELSE '' END, CASE WHEN $5 <> '' THEN ': ' || $5 ELSE '' END), a.id FROM a) "
-	    "SELECT id FROM a",
-	    6, p, NULL);
+	/* An action failed because its rack went away (rack_lost) still takes
+	 * the outcome the rack reports when it comes back. The machine's state
+	 * follows what was seen: a state an action reached, or a query that
+	 * could not see (error); an on, off or cycle that failed (or was
+	 * superseded) says nothing of the state, its action and event do. */
+	return exec_id(db,
+		       "WITH o AS (SELECT rack_lost FROM power_action WHERE id = $2::bigint), "
+		       "a AS (UPDATE power_action SET status = CASE WHEN $3::boolean THEN 'done' ELSE 'failed' END, "
+		       "state = $4, message = $5, needs_person = $6::boolean, finished = now(), rack_lost = false "
+		       "WHERE id = $2::bigint AND machine_id = $1::bigint AND (status = 'pending' OR rack_lost) "
+		       "RETURNING id, action), "
+		       "m AS (UPDATE machine SET "
+		       "power_state = CASE WHEN $4 IN ('on', 'off') THEN $4 "
+		       "WHEN NOT $3::boolean AND (SELECT action FROM a) = 'query' THEN 'error' ELSE power_state END, "
+		       "power_state_at = CASE WHEN $4 IN ('on', 'off') OR (NOT $3::boolean AND "
+		       "(SELECT action FROM a) = 'query') THEN now() ELSE power_state_at END, "
+		       "power_error = CASE WHEN $3::boolean THEN '' WHEN (SELECT action FROM a) = 'query' THEN $5 "
+		       "ELSE power_error END "
+		       "WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM a) AND NOT $6::boolean RETURNING id), "
+		       "e AS (INSERT INTO machine_event (machine_id, kind, description, action_id) "
+		       "SELECT $1::bigint, CASE WHEN $6::boolean THEN 'power.needs_person' WHEN $3::boolean "
+		       "THEN 'power.done' ELSE 'power.failed' END, "
+		       "format('power %s %s%s%s%s', a.action, CASE WHEN $6::boolean THEN 'needs a person' "
+		       "WHEN $3::boolean THEN 'done' ELSE 'failed' END, "
+		       "CASE WHEN $4 <> '' AND $4 <> 'unknown' THEN ' (state ' || $4 || ')' ELSE '' END, "
+		       "CASE WHEN (SELECT rack_lost FROM o) THEN ', reported after its rack came back' ELSE '' END, "
+		       "CASE WHEN $5 <> '' THEN ': ' || $5 ELSE '' END), a.id FROM a) "
+		       "SELECT id FROM a",
+		       6, p, NULL);
 }
 
 int power_db_actions_fail_rack(struct db *db, const char *rack_id, const char *message)
@@ -205,8 +217,8 @@ int power_db_actions_fail_rack(struct db *db, const char *rack_id, const char *m
 	const char *p[] = {rack_id, message};
 	PGresult *res = NULL;
 	int r = db_exec(db,
-			"WITH a AS (UPDATE power_action SET status = 'failed', message = $2, finished = now() "
-			"WHERE rack_id = $1 AND status = 'pending' RETURNING id, machine_id, action), "
+			"WITH a AS (UPDATE power_action SET status = 'failed', message = $2, finished = now(), "
+			"rack_lost = true WHERE rack_id = $1 AND status = 'pending' RETURNING id, machine_id, action), "
 			"e AS (INSERT INTO machine_event (machine_id, kind, description, action_id) "
 			"SELECT machine_id, 'power.failed', format('power %s failed: %s', action, $2), id FROM a) "
 			"SELECT count(*) FROM a",

@@ -245,8 +245,9 @@ static int merge_body(struct merged *m, json_t *body, struct region_power_err *e
 	return 0;
 }
 
-/* The merged parameters checked as a rack will decode them. */
-static int merged_check(const struct merged *m, struct region_power_err *err)
+/* The merged parameters checked as a rack will decode them, and the
+ * address normalised. */
+static int merged_check(struct merged *m, struct region_power_err *err)
 {
 	if (!m->type[0]) {
 		if (m->address[0] || m->user[0] || m->n || (m->password_given && m->password[0]))
@@ -267,6 +268,21 @@ static int merged_check(const struct merged *m, struct region_power_err *err)
 		if (strncmp(msg, "power_", 6) == 0 && colon && (size_t)(colon - msg) < sizeof(field))
 			snprintf(field, sizeof(field), "%.*s", (int)(colon - msg), msg);
 		return perr_set(err, -EINVAL, 400, "invalid_argument", field[0] ? field : NULL, "%s", msg);
+	}
+	/* Stored as the rack will use it: a Redfish https://HOST:PORT/ is
+	 * the host and a port, so that the rack that reaches HOST can be
+	 * found (power_rack_for reads a bare address). */
+	if (p.address && strcmp(p.address, m->address) != 0) {
+		free(m->address);
+		m->address = xstrdup(p.address);
+		bool has_port = false;
+		for (size_t i = 0; i < m->n; i++)
+			has_port = has_port || strcmp(m->keys[i], "port") == 0;
+		if (p.port && !has_port) {
+			char port[16];
+			snprintf(port, sizeof(port), "%u", p.port);
+			option_set(m, param_def("port"), port);
+		}
 	}
 	power_params_free(&p);
 	return 0;

@@ -21,9 +21,22 @@
 /* Changes within this window go out as one poll-set push. */
 #define POLLSET_DEBOUNCE_MS 500
 #define POLLSET_TIMEOUT_MS  30000
+/* Poll sets follow power parameter writes and racks coming and going at
+ * once; other changes that move a machine to another rack (a VLAN's
+ * primary rack, subnets, interfaces) within this time. */
+#define POLLSET_REFRESH_S 60
+
+/* What each rack was last sent, to send a poll set only when it changed. */
+struct sent_set {
+	char rack[64];
+	uint64_t hash;
+	struct sent_set *next;
+};
 
 struct region_power {
 	struct event *pollset_timer;
+	struct event *refresh_timer;
+	struct sent_set *sent;
 	bool pollset_running; /* a push job is on its way */
 	bool pollset_again;   /* changed meanwhile: push again after it */
 };
@@ -170,7 +183,7 @@ struct pollset {
 
 struct pollset_job {
 	struct region *r;
-	char only[64]; /* "" = every connected rack */
+	char only[64]; /* "" = every connected rack; else that one, sent even if unchanged */
 	struct pollset *sets;
 	size_t n;
 	char err[256];
@@ -247,6 +260,35 @@ static void pollset_acked(void *arg, int status, const char *message, const Iron
 
 static void pollset_kick(struct region *r);
 
+/* FNV-1a of the packed set: has rack's poll set changed since it was last
+ * sent? (Records the new one.) */
+static bool pollset_changed(struct region *r, const char *rack, const Ironrack__V1__PowerPollSet *set)
+{
+	size_t len = ironrack__v1__power_poll_set__get_packed_size(set);
+	uint8_t *buf = xmalloc(len ? len : 1);
+	ironrack__v1__power_poll_set__pack(set, buf);
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ buf[i]) * 0x100000001b3ull;
+	explicit_bzero(buf, len); /* it holds passwords */
+	free(buf);
+	if (!r->power)
+		return true;
+	struct sent_set *e = r->power->sent;
+	while (e && strcmp(e->rack, rack) != 0)
+		e = e->next;
+	if (!e) {
+		e = xcalloc(1, sizeof(*e));
+		snprintf(e->rack, sizeof(e->rack), "%s", rack);
+		e->next = r->power->sent;
+		r->power->sent = e;
+	} else if (e->hash == h) {
+		return false;
+	}
+	e->hash = h;
+	return true;
+}
+
 static void pollset_built(void *arg, int status)
 {
 	struct pollset_job *j = arg;
@@ -256,7 +298,7 @@ static void pollset_built(void *arg, int status)
 		log_err("power: poll sets not computed: %s", j->err[0] ? j->err : strerror(-status));
 	for (size_t i = 0; status == 0 && i < j->n; i++) {
 		struct rack_session *s = region_session_of_rack(r, j->sets[i].rack);
-		if (!s)
+		if (!s || (!pollset_changed(r, j->sets[i].rack, &j->sets[i].set) && all))
 			continue;
 		Ironrack__V1__Command cmd = IRONRACK__V1__COMMAND__INIT;
 		cmd.command_case = IRONRACK__V1__COMMAND__COMMAND_POWER_POLL_SET;
@@ -345,11 +387,21 @@ const struct region_session_feature region_power_session = {
     .on_close = power_on_close,
 };
 
+static void refresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+	region_power_changed(arg);
+}
+
 int region_power_start(struct region *r)
 {
+	struct timeval every = {POLLSET_REFRESH_S, 0};
 	r->power = xcalloc(1, sizeof(*r->power));
 	r->power->pollset_timer = evtimer_new(r->base, pollset_timer_cb, r);
-	return r->power->pollset_timer ? 0 : -ENOMEM;
+	r->power->refresh_timer = event_new(r->base, -1, EV_PERSIST, refresh_cb, r);
+	if (!r->power->pollset_timer || !r->power->refresh_timer)
+		return -ENOMEM;
+	event_add(r->power->refresh_timer, &every);
+	return 0;
 }
 
 void region_power_stop(struct region *r)
@@ -358,6 +410,13 @@ void region_power_stop(struct region *r)
 		return;
 	if (r->power->pollset_timer)
 		event_free(r->power->pollset_timer);
+	if (r->power->refresh_timer)
+		event_free(r->power->refresh_timer);
+	while (r->power->sent) {
+		struct sent_set *next = r->power->sent->next;
+		free(r->power->sent);
+		r->power->sent = next;
+	}
 	free(r->power);
 	r->power = NULL;
 }

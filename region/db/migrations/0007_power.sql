@@ -33,6 +33,9 @@ CREATE TABLE power_action (
 	state text NOT NULL DEFAULT '',
 	message text NOT NULL DEFAULT '',
 	needs_person boolean NOT NULL DEFAULT false,
+	-- Failed because its rack's session ended first: the outcome the rack
+	-- reports when it comes back still replaces the failure.
+	rack_lost boolean NOT NULL DEFAULT false,
 	finished timestamptz
 );
 CREATE INDEX power_action_machine_idx ON power_action (machine_id, id);
