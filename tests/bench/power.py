@@ -381,8 +381,9 @@ def poll_window(lab, seconds, dhcp_rate=None):
 
 
 def rack_call_ms(lab, ids):
-    """The rack's own time per call (first attempt to result, its log's
-    'N ms') for the given action ids."""
+    """The rack's time per action, from the command's arrival to its result
+    (its log's 'N ms': queueing in the scheduler included), for the given
+    action ids."""
     want = {str(i) for i in ids}
     found = re.findall(r"power: \S+: \w+ done[^(]*\(action (\d+), \d+ attempts?, (\d+) ms\)", lab.rack.daemon.text())
     return sorted(int(ms) for aid, ms in found if aid in want)
@@ -515,7 +516,7 @@ def fmt_dhcp(d):
 
 def fmt_actions(q):
     return (f"{q['n'] - q['failed']}/{q['n']} done in {q['span']:.2f} s (POSTs {q['posting']:.2f} s, then "
-            f"{q['tail']:.2f} s), each p50 {q['each_p50']:.0f} ms max {q['each_max']:.0f} ms, rack call "
+            f"{q['tail']:.2f} s), each p50 {q['each_p50']:.0f} ms max {q['each_max']:.0f} ms, in the rack "
             f"p50 {q['call_p50']} ms max {q['call_max']} ms; CPU rackd {q['rack_cpu']:.2f} s "
             f"({q['rack_ms']:.2f} ms/action), emulators {q['emu_cpu']:.2f} s, region+pg {q['region_cpu']:.2f} s"
             f"{'; first failure: ' + json.dumps(q['failed_example']) if q['failed'] else ''}")
@@ -531,7 +532,7 @@ def row(label, vals, f="{:.2f}", unit=""):
     print(f"  {label:58} {f.format(median(vals))}{unit}{spread}")
 
 
-def report(a, rounds, elapsed, load0, load1):
+def report(a, rounds, elapsed, load0, load1, started):
     def col(*path):
         out = []
         for r in rounds:
@@ -541,9 +542,10 @@ def report(a, rounds, elapsed, load0, load1):
             out.append(v)
         return out
     lc = a.low_concurrency
-    print(f"\nPower: {a.machines} Redfish machines over {a.emulators} emulator process(es), one rack, poll "
-          f"interval {INTERVAL} s, {len(rounds)} round(s), {a.window} s windows, medians ({elapsed:.0f} s; "
-          f"load average {load0} at the start, {load1} at the end)")
+    slow = f", every BMC request {a.bmc_latency_ms:g} ms slower" if a.bmc_latency_ms else ""
+    print(f"\nPower: {a.machines} Redfish machines over {a.emulators} emulator process(es){slow}, one rack, "
+          f"poll interval {INTERVAL} s, {len(rounds)} round(s), {a.window} s windows, medians ({started}, "
+          f"{elapsed:.0f} s; load average {load0} at the start, {load1} at the end)")
     for key, title in (("poll", "poll, power_concurrency 64 (default)"),
                        ("poll_low", f"poll, power_concurrency {lc}")):
         print(title)
@@ -566,8 +568,8 @@ def report(a, rounds, elapsed, load0, load1):
         row("  last request -> last finished", col(key, "tail"), "{:.2f}", " s")
         row("each action, request -> finished, p50", col(key, "each_p50"), "{:.0f}", " ms")
         row("each action, request -> finished, max", col(key, "each_max"), "{:.0f}", " ms")
-        row("rack's own time per call (its log), p50", col(key, "call_p50"), "{:.0f}", " ms")
-        row("rack's own time per call (its log), max", col(key, "call_max"), "{:.0f}", " ms")
+        row("rack: command in -> result (its log), p50", col(key, "call_p50"), "{:.0f}", " ms")
+        row("rack: command in -> result (its log), max", col(key, "call_max"), "{:.0f}", " ms")
         row("rackd CPU per action, the poll beside it included", col(key, "rack_ms"), "{:.3f}", " ms")
         row("rackd CPU per action, the poll's share taken out", col(key, "rack_ms_net"), "{:.3f}", " ms")
         row("emulators' CPU per action, the poll's share taken out", col(key, "emu_ms_net"), "{:.3f}", " ms")
@@ -604,13 +606,25 @@ def main():
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces)")
     build = os.path.abspath(a.build)
-    for name in ("ironrack-regiond", "ironrack-rackd"):
-        if not os.access(os.path.join(build, name), os.X_OK):
-            sys.exit(f"{os.path.join(build, name)} not built")
+    # Others may rebuild build/ while this runs (and the rack is restarted
+    # in every round): the daemons run from a copy taken once they are
+    # complete.
+    from dhcp import ensure_binaries  # tests/bench/dhcp.py
+    daemons = ["ironrack-regiond", "ironrack-rackd"]
+    ensure_binaries(build, daemons)
     work = tempfile.mkdtemp(prefix="irbench-power-", dir="/tmp")
     os.chmod(work, 0o755)
-    lab = Lab(work, build, a.machines, a.emulators, a.bmc_latency_ms)
+    bindir = os.path.join(work, "bin")
+    os.makedirs(bindir)
+    for name in daemons:
+        shutil.copy2(os.path.join(build, name), bindir)
+    built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.stat(os.path.join(bindir, daemons[1])).st_mtime))
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    log(f"daemons from {build}, built {built}, tree at {head or '?'}")
+    lab = Lab(work, bindir, a.machines, a.emulators, a.bmc_latency_ms)
     load0 = loadavg()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rounds = []
     t0 = time.monotonic()
     try:
@@ -622,7 +636,7 @@ def main():
         lab.down()
         if not os.environ.get("IRONRACK_KEEP"):
             shutil.rmtree(work, ignore_errors=True)
-    report(a, rounds, time.monotonic() - t0, load0, loadavg())
+    report(a, rounds, time.monotonic() - t0, load0, loadavg(), started)
     print(json.dumps({"args": vars(a), "rounds": rounds}, default=str), file=sys.stderr)
 
 
