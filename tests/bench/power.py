@@ -88,7 +88,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 HZ = os.sysconf("SC_CLK_TCK")
 NET = "10.46.0.0/16"
 RACK_IP, PERF_IP = "10.46.0.1", "10.46.0.3"
-BMC_BASE = 11  # emulator k listens on 10.46.0.(11 + k)
+BMC_GW = "10.46.0.10"  # the BMC namespace's eth0: the rack's route to BMC_NET
+BMC_NET = "10.47.0.0/16"  # per-machine BMC addresses: local to the BMC namespace
+BMC_SHARED_BASE = 11  # shared layout: emulator e listens on 10.46.0.(11 + e)
 RANGE = ("10.46.1.0", "10.46.255.200")
 BMC_USER, BMC_PASS = "admin", "Pw-bench-46"
 INTERVAL = 10  # --power-poll-interval: the region's minimum
@@ -136,7 +138,7 @@ def loadavg():
 
 
 class Lab:
-    def __init__(self, workdir, build, machines, emulators, latency_ms):
+    def __init__(self, workdir, build, machines, emulators, latency_ms, layout):
         os.environ["IRONRACK_BUILD"] = build  # before conftest is imported: it reads it once
         from conftest import Rack, Region  # tests/system/conftest.py
         from dhcpnet import DhcpNet
@@ -147,7 +149,7 @@ class Lab:
                 return super().args() + ["--power-poll-interval", f"{INTERVAL}s", "--dhcp-probe", "no"]
 
         self.workdir, self.build = workdir, build
-        self.n, self.k, self.latency_ms = machines, emulators, latency_ms
+        self.n, self.k, self.latency_ms, self.layout = machines, emulators, latency_ms, layout
         self.net = DhcpNet(os.path.join(workdir, "net"), tag="irpb", rack_addrs=(f"{RACK_IP}/16",))
         os.makedirs(self.net.workdir)
         self.region = BenchRegion(os.path.join(workdir, "region"))
@@ -159,21 +161,34 @@ class Lab:
 
     # -- the machines' BMCs --
     def bmc_of(self, i):
-        """Machine i (1-based) -> (emulator index, system id)."""
-        return (i - 1) % self.k, str((i - 1) // self.k + 1)
+        """Machine i (1-based) -> (emulator index, system id, BMC address,
+        port)."""
+        e, sid = (i - 1) % self.k, str((i - 1) // self.k + 1)
+        if self.layout == "shared":
+            return e, sid, f"10.46.0.{BMC_SHARED_BASE + e}", 443
+        return e, sid, f"10.47.{(i - 1) // 250}.{(i - 1) % 250 + 1}", 443 + e
 
-    def bmc_ip(self, e):
-        return f"10.46.0.{BMC_BASE + e}"
+    def emu_listen(self, e):
+        if self.layout == "shared":
+            return f"10.46.0.{BMC_SHARED_BASE + e}:443"
+        return f"0.0.0.0:{443 + e}"
 
     def up(self, concurrency):
         from redfish_emu import RedfishEmulator
         self.net.up()
-        self.bmc = self.net.host("bmc", addrs=[f"{self.bmc_ip(e)}/16" for e in range(self.k)],
-                                 mac="02:00:00:46:00:10")
+        addrs = [f"{BMC_GW}/16"]
+        if self.layout == "shared":
+            addrs += [f"10.46.0.{BMC_SHARED_BASE + e}/16" for e in range(self.k)]
+        self.bmc = self.net.host("bmc", addrs=addrs, mac="02:00:00:46:00:10")
+        # Per-machine BMC addresses: all of BMC_NET is local in the BMC
+        # namespace (one route, no address each), reached from the rack
+        # through BMC_GW: one neighbour entry, not a thousand.
+        self.net.run(self.bmc, ["ip", "route", "add", "local", BMC_NET, "dev", "lo"])
+        self.net.run(self.net.rack, ["ip", "route", "add", BMC_NET, "via", BMC_GW])
         self.perf = self.net.host("perf", addrs=(f"{PERF_IP}/16",), mac="02:00:00:46:00:03")
         per = -(-self.n // self.k)
         for e in range(self.k):
-            self.emus.append(RedfishEmulator(self.bmc, [f"{self.bmc_ip(e)}:443"], systems=per, user=BMC_USER,
+            self.emus.append(RedfishEmulator(self.bmc, [self.emu_listen(e)], systems=per, user=BMC_USER,
                                              password=BMC_PASS, latency_ms=self.latency_ms,
                                              workdir=os.path.join(self.workdir, f"redfish{e}")).start())
         self.region.start()
@@ -215,6 +230,11 @@ class Lab:
         self.api("POST", "/api/v1/ip-ranges", {"subnet": NET, "type": "dynamic", "start_ip": RANGE[0],
                                                "end_ip": RANGE[1]})
         self.api("PATCH", f"/api/v1/vlans/{v['id']}", {"dhcp_on": True, "primary_rack": self.rack.rack_id})
+        # The BMCs' own network, no DHCP: its VLAN's primary rack is the
+        # rack the region hands their power calls to.
+        v = self.api("POST", "/api/v1/vlans", {"fabric": "fabric-0", "vid": 47, "name": "power-bench-bmc"})
+        self.api("POST", "/api/v1/subnets", {"cidr": BMC_NET, "vlan": v["id"]})
+        self.api("PATCH", f"/api/v1/vlans/{v['id']}", {"primary_rack": self.rack.rack_id})
 
     # -- pids for CPU --
     @property
@@ -240,18 +260,29 @@ class Lab:
                     pids += children(int(d))
         return pids
 
+    def accepted(self):
+        """TCP connections the BMC namespace has accepted so far (nstat's
+        TcpPassiveOpens there: absolute, no history file)."""
+        out = self.net.run(self.bmc, ["nstat", "-asz", "TcpPassiveOpens"], check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("TcpPassiveOpens"):
+                return int(line.split()[1])
+        return 0
+
     def cpu(self):
         return {"rack": proc_cpu(self.rack_pid), "emu": pids_cpu(self.emu_pids()),
-                "region": pids_cpu(self.region_pids()), "t": time.monotonic()}
+                "region": pids_cpu(self.region_pids()), "conns": self.accepted(), "t": time.monotonic()}
 
     # -- machines --
     def create_machines(self, posters):
         def one(i):
-            e, sid = self.bmc_of(i)
-            self.api("POST", "/api/v1/machines", {
-                "hostname": self.hosts[i - 1], "power_type": "redfish", "power_address": self.bmc_ip(e),
-                "power_user": BMC_USER, "power_pass": BMC_PASS, "power_verify_tls": "false",
-                "power_system": f"/redfish/v1/Systems/{sid}"})
+            e, sid, addr, port = self.bmc_of(i)
+            body = {"hostname": self.hosts[i - 1], "power_type": "redfish", "power_address": addr,
+                    "power_user": BMC_USER, "power_pass": BMC_PASS, "power_verify_tls": "false",
+                    "power_system": f"/redfish/v1/Systems/{sid}"}
+            if port != 443:
+                body["power_port"] = str(port)
+            self.api("POST", "/api/v1/machines", body)
         with ThreadPoolExecutor(posters) as pool:
             list(pool.map(one, range(1, self.n + 1)))
 
@@ -375,7 +406,7 @@ def poll_window(lab, seconds, dhcp_rate=None):
     return {"wall": wall, "polls": polls, "rate": polls / wall, "min": per[0], "max": per[-1],
             "missed": sum(1 for v in per if v == 0), "requests": req,
             "rack_cpu": c1["rack"] - c0["rack"], "emu_cpu": c1["emu"] - c0["emu"],
-            "region_cpu": c1["region"] - c0["region"],
+            "region_cpu": c1["region"] - c0["region"], "conns": c1["conns"] - c0["conns"],
             "rack_ms": 1000 * (c1["rack"] - c0["rack"]) / max(polls, 1),
             "emu_ms": 1000 * (c1["emu"] - c0["emu"]) / max(polls, 1), "dhcp": dhcp}
 
@@ -408,7 +439,7 @@ def action_round(lab, hosts, action, posters):
             "call_p50": pct(calls, 0.5), "call_max": calls[-1] if calls else None, "calls": len(calls),
             "rack_cpu": c1["rack"] - c0["rack"], "emu_cpu": c1["emu"] - c0["emu"],
             "region_cpu": c1["region"] - c0["region"], "wall": c1["t"] - c0["t"],
-            "rack_ms": 1000 * (c1["rack"] - c0["rack"]) / max(len(recs), 1)}
+            "conns": c1["conns"] - c0["conns"], "rack_ms": 1000 * (c1["rack"] - c0["rack"]) / max(len(recs), 1)}
 
 
 def net_of_poll(res, poll):
@@ -436,13 +467,13 @@ def power_on_round(lab, count, posters):
     """Systems of machines 1..count Off (no hook), then "on" for each."""
     hosts = lab.hosts[:count]
     for i in range(1, count + 1):
-        e, sid = lab.bmc_of(i)
+        e, sid = lab.bmc_of(i)[:2]
         lab.emus[e].set_system(sid, PowerState="Off", hook=False)
     lab.reset_counters()
     res = action_round(lab, hosts, "on", posters)
     wrong = []
     for i in range(1, count + 1):
-        e, sid = lab.bmc_of(i)
+        e, sid = lab.bmc_of(i)[:2]
         st = lab.emus[e].state(system=sid)
         if st["PowerState"] != "On" or st["power_ons"] != 1:
             wrong.append((lab.hosts[i - 1], st["PowerState"], st["power_ons"]))
@@ -505,7 +536,8 @@ def one_round(lab, a, r):
 
 def fmt_poll(p):
     return (f"{p['polls']} polls in {p['wall']:.1f} s ({p['rate']:.0f}/s), per system {p['min']}-{p['max']}, "
-            f"{p['missed']} not polled; rackd {p['rack_cpu']:.2f} s CPU = {p['rack_ms']:.3f} ms/query, "
+            f"{p['missed']} not polled, {p['conns']} connections accepted; rackd {p['rack_cpu']:.2f} s CPU = "
+            f"{p['rack_ms']:.3f} ms/query, "
             f"emulators {p['emu_cpu']:.2f} s = {p['emu_ms']:.3f} ms/query, region {p['region_cpu']:.2f} s")
 
 
@@ -518,7 +550,8 @@ def fmt_actions(q):
     return (f"{q['n'] - q['failed']}/{q['n']} done in {q['span']:.2f} s (POSTs {q['posting']:.2f} s, then "
             f"{q['tail']:.2f} s), each p50 {q['each_p50']:.0f} ms max {q['each_max']:.0f} ms, in the rack "
             f"p50 {q['call_p50']} ms max {q['call_max']} ms; CPU rackd {q['rack_cpu']:.2f} s "
-            f"({q['rack_ms']:.2f} ms/action), emulators {q['emu_cpu']:.2f} s, region+pg {q['region_cpu']:.2f} s"
+            f"({q['rack_ms']:.2f} ms/action), emulators {q['emu_cpu']:.2f} s, region+pg {q['region_cpu']:.2f} s, "
+            f"{q['conns']} connections accepted"
             f"{'; first failure: ' + json.dumps(q['failed_example']) if q['failed'] else ''}")
 
 
@@ -543,7 +576,8 @@ def report(a, rounds, elapsed, load0, load1, started):
         return out
     lc = a.low_concurrency
     slow = f", every BMC request {a.bmc_latency_ms:g} ms slower" if a.bmc_latency_ms else ""
-    print(f"\nPower: {a.machines} Redfish machines over {a.emulators} emulator process(es){slow}, one rack, "
+    where = "each its own BMC address" if a.bmc_addresses == "per-machine" else "one address per emulator"
+    print(f"\nPower: {a.machines} Redfish machines ({where}) over {a.emulators} emulator process(es){slow}, one rack, "
           f"poll interval {INTERVAL} s, {len(rounds)} round(s), {a.window} s windows, medians ({started}, "
           f"{elapsed:.0f} s; load average {load0} at the start, {load1} at the end)")
     for key, title in (("poll", "poll, power_concurrency 64 (default)"),
@@ -552,6 +586,8 @@ def report(a, rounds, elapsed, load0, load1, started):
         row("polls per second", col(key, "rate"), "{:.0f}")
         row(f"machines not polled within a {a.window} s window", col(key, "missed"), "{:.0f}")
         row("polls of one machine in the window, fewest", col(key, "min"), "{:.0f}")
+        row("TCP connections the BMCs accepted, per poll", [x / y for x, y in zip(col(key, "conns"),
+                                                                                     col(key, "polls"))], "{:.2f}")
         row("rackd CPU per query", col(key, "rack_ms"), "{:.3f}", " ms")
         row("rackd CPU, % of one core", [100 * x / y for x, y in zip(col(key, "rack_cpu"), col(key, "wall"))],
             "{:.1f}", " %")
@@ -570,6 +606,8 @@ def report(a, rounds, elapsed, load0, load1, started):
         row("each action, request -> finished, max", col(key, "each_max"), "{:.0f}", " ms")
         row("rack: command in -> result (its log), p50", col(key, "call_p50"), "{:.0f}", " ms")
         row("rack: command in -> result (its log), max", col(key, "call_max"), "{:.0f}", " ms")
+        row("TCP connections the BMCs accepted, per action (poll included)", [x / y for x, y in zip(col(key, "conns"),
+                                                                                       col(key, "n"))], "{:.2f}")
         row("rackd CPU per action, the poll beside it included", col(key, "rack_ms"), "{:.3f}", " ms")
         row("rackd CPU per action, the poll's share taken out", col(key, "rack_ms_net"), "{:.3f}", " ms")
         row("emulators' CPU per action, the poll's share taken out", col(key, "emu_ms_net"), "{:.3f}", " ms")
@@ -597,6 +635,9 @@ def main():
     ap.add_argument("--low-concurrency", type=int, default=5, help="the MAAS-like power_concurrency (default 5)")
     ap.add_argument("--power-on", type=int, default=100, help="concurrent power-on actions (default 100)")
     ap.add_argument("--posters", type=int, default=32, help="threads POSTing the query round (default 32)")
+    ap.add_argument("--bmc-addresses", choices=("per-machine", "shared"), default="per-machine",
+                    help="per-machine (default): every machine's BMC its own address, as on real racks; shared: "
+                         "the machines of an emulator process share its address (one TLS peer and one session)")
     ap.add_argument("--bmc-latency-ms", type=float, default=0,
                     help="every emulator request waits this long first (default 0: as fast as it can)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round")
@@ -622,14 +663,15 @@ def main():
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
     log(f"daemons from {build}, built {built}, tree at {head or '?'}")
-    lab = Lab(work, bindir, a.machines, a.emulators, a.bmc_latency_ms)
+    lab = Lab(work, bindir, a.machines, a.emulators, a.bmc_latency_ms, a.bmc_addresses)
     load0 = loadavg()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rounds = []
     t0 = time.monotonic()
     try:
         lab.up(64)
-        log(f"lab up: {a.machines} machines over {a.emulators} emulator process(es); load average {load0}")
+        log(f"lab up: {a.machines} machines over {a.emulators} emulator process(es), BMC addresses "
+            f"{a.bmc_addresses}; load average {load0}")
         for r in range(1, a.rounds + 1):
             rounds.append(one_round(lab, a, r))
     finally:
