@@ -19,7 +19,7 @@ int fs_path_join(char *buf, size_t len, const char *dir, const char *name)
 	return 0;
 }
 
-static int write_full(int fd, const void *data, size_t len)
+int fs_write_full(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len > 0) {
@@ -67,7 +67,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	int r = write_full(fd, data, len);
+	int r = fs_write_full(fd, data, len);
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)

@@ -185,20 +185,6 @@ static int box_load(struct secret_box *b, char *err, size_t errlen)
 	return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write key-id, never over an existing file: a complete temporary file is
  * linked to its name (-EEXIST when another process took the id first), so
  * no reader ever sees half a key. */
@@ -226,7 +212,7 @@ static int key_create(struct secret_box *b, uint32_t id, char *err, size_t errle
 	}
 	int r = fchmod(fd, 0600) < 0 ? -errno : 0;
 	if (r == 0)
-		r = write_all(fd, key, sizeof(key));
+		r = fs_write_full(fd, key, sizeof(key));
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/bootres.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "rack/rack.h"
@@ -53,20 +54,6 @@ bool rack_loader_name_reserved(const char *name)
 	return false;
 }
 
-static int write_full(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Copy src (open, st) to rootfd/dst through rootfd/.dst.tmp.PID. */
 static int loader_copy(int srcfd, const struct stat *st, int rootfd, const char *dst)
 {
@@ -82,7 +69,7 @@ static int loader_copy(int srcfd, const struct stat *st, int rootfd, const char 
 			rc = n < 0 ? -errno : -EIO;
 			break;
 		}
-		rc = write_full(fd, buf, (size_t)n);
+		rc = fs_write_full(fd, buf, (size_t)n);
 		off += n;
 	}
 	free(buf);

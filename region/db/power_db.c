@@ -139,20 +139,15 @@ int power_db_rack_for(struct db *db, int64_t id, const char *region_name, char r
 	return 0;
 }
 
+/* The first column of the first row as an id (-ENOENT: no row). */
 static int exec_id(struct db *db, const char *sql, int n, const char *const *p, int64_t *ret)
 {
-	PGresult *res = NULL;
-	int r = db_exec(db, sql, n, p, &res);
-	if (r < 0)
-		return r;
-	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
-		PQclear(res);
-		return -ENOENT;
-	}
-	if (ret)
-		*ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return 0;
+	char *v = NULL;
+	int r = db_query_value(db, sql, n, p, &v);
+	if (r == 0 && ret)
+		*ret = strtoll(v, NULL, 10);
+	free(v);
+	return r;
 }
 
 int power_db_action_new(struct db *db, int64_t machine_id, const char *action, const char *boot,
@@ -266,31 +261,16 @@ int power_db_state_set(struct db *db, int64_t machine_id, const char *state, con
 	"'status', a.status, 'state', a.state, 'message', a.message, 'needs_person', a.needs_person, "                 \
 	"'finished', ir_rfc3339(a.finished))"
 
-static int query_text(struct db *db, const char *sql, int n, const char *const *p, char **ret)
-{
-	PGresult *res = NULL;
-	int r = db_exec(db, sql, n, p, &res);
-	if (r < 0)
-		return r;
-	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
-		PQclear(res);
-		return -ENOENT;
-	}
-	*ret = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return 0;
-}
-
 int power_db_action_json(struct db *db, int64_t machine_id, int64_t action_id, char **ret)
 {
 	char mids[24], aids[24];
 	const char *p[] = {mids, aids};
 	id_text(machine_id, mids);
 	id_text(action_id, aids);
-	return query_text(db,
-			  "SELECT " ACTION_JSON " FROM power_action a JOIN machine m ON m.id = a.machine_id "
-			  "WHERE a.id = $2::bigint AND a.machine_id = $1::bigint",
-			  2, p, ret);
+	return db_query_value(db,
+			      "SELECT " ACTION_JSON " FROM power_action a JOIN machine m ON m.id = a.machine_id "
+			      "WHERE a.id = $2::bigint AND a.machine_id = $1::bigint",
+			      2, p, ret);
 }
 
 int power_db_power_json(struct db *db, int64_t machine_id, char **ret)
@@ -298,13 +278,14 @@ int power_db_power_json(struct db *db, int64_t machine_id, char **ret)
 	char ids[24];
 	const char *p[] = {ids};
 	id_text(machine_id, ids);
-	return query_text(db,
-			  "SELECT json_build_object('machine', m.hostname, 'power_type', m.power_type, "
-			  "'state', m.power_state, 'state_at', ir_rfc3339(m.power_state_at), 'error', m.power_error, "
-			  "'rack', m.power_rack_id, 'last_action', (SELECT " ACTION_JSON
-			  " FROM power_action a WHERE a.machine_id = m.id ORDER BY a.id DESC LIMIT 1)) "
-			  "FROM machine m WHERE m.id = $1::bigint",
-			  1, p, ret);
+	return db_query_value(
+	    db,
+	    "SELECT json_build_object('machine', m.hostname, 'power_type', m.power_type, "
+	    "'state', m.power_state, 'state_at', ir_rfc3339(m.power_state_at), 'error', m.power_error, "
+	    "'rack', m.power_rack_id, 'last_action', (SELECT " ACTION_JSON
+	    " FROM power_action a WHERE a.machine_id = m.id ORDER BY a.id DESC LIMIT 1)) "
+	    "FROM machine m WHERE m.id = $1::bigint",
+	    1, p, ret);
 }
 
 int power_db_events_json(struct db *db, int64_t machine_id, int64_t after, long limit, char **ret)
@@ -314,13 +295,13 @@ int power_db_events_json(struct db *db, int64_t machine_id, int64_t after, long 
 	id_text(machine_id, ids);
 	id_text(after, afters);
 	id_text(limit, limits);
-	return query_text(db,
-			  "SELECT json_build_object('events', coalesce(json_agg(json_build_object('id', e.id, "
-			  "'at', ir_rfc3339(e.at), 'kind', e.kind, 'actor', e.actor, 'description', e.description, "
-			  "'action_id', e.action_id) ORDER BY e.id), '[]'::json)) "
-			  "FROM (SELECT * FROM machine_event WHERE machine_id = $1::bigint AND id > $2::bigint "
-			  "ORDER BY id LIMIT $3::bigint) e",
-			  3, p, ret);
+	return db_query_value(db,
+			      "SELECT json_build_object('events', coalesce(json_agg(json_build_object('id', e.id, "
+			      "'at', ir_rfc3339(e.at), 'kind', e.kind, 'actor', e.actor, 'description', e.description, "
+			      "'action_id', e.action_id) ORDER BY e.id), '[]'::json)) "
+			      "FROM (SELECT * FROM machine_event WHERE machine_id = $1::bigint AND id > $2::bigint "
+			      "ORDER BY id LIMIT $3::bigint) e",
+			      3, p, ret);
 }
 
 int power_db_poll_machines(struct db *db, const char *rack_id, const char *region_name, struct power_db_machine **ret,
