@@ -38,7 +38,12 @@ Every round, in this order:
      --dhcp-rate DORA/s for --window seconds, new clients (-R 1e9), with -x t:
      every exchange's DISCOVER->OFFER and REQUEST->ACK delay.
   2. The machines are created (--posters threads) and the rack takes the
-     poll set; then one interval for the set to settle.
+     poll set; then one interval for the set to settle. Then the rack is
+     restarted (power_concurrency 64, the default) with the machines in
+     place: the time from its poll set until every machine has been polled
+     once is its first round, a login to each BMC included (the new process
+     has no session); the first set is spread over the interval, so a rack
+     that keeps up takes about one interval.
   3. Poll, power_concurrency 64 (the rack's default), --window seconds (one
      interval and a second: every machine falls due in it at least once):
      the emulators' per-system GET counters, reset at its start, say how
@@ -58,7 +63,8 @@ Every round, in this order:
      100 threads; measured as in 5, and each system must be On after
      exactly one power-on.
   7. The rack is restarted with power_concurrency --low-concurrency (a
-     MAAS-like limit); after the poll set settles, steps 3 and 5 again.
+     MAAS-like limit): its first round as in 2 (waiting at most --cold-cap
+     seconds), then steps 3 and 5 again.
   8. The machines are deleted and the rack restarted with the default
      concurrency, for the next round's step 1.
 Then medians over the rounds, each round's value beside them.
@@ -492,6 +498,27 @@ def settle(lab, n):
     time.sleep(INTERVAL)  # the set's last replacement spread over an interval
 
 
+def cold_round(lab, concurrency, cap):
+    """The rack restarted with the machines in place: from its poll set to
+    the moment every machine has been polled once (a login to each BMC
+    first: the new process has no session), at most cap seconds."""
+    lab.rack.stop()
+    lab.reset_counters()
+    lab.start_rack(concurrency)
+    lab.wait_poll_set(lab.n)
+    t0 = time.monotonic()
+    while True:
+        gets = lab.system_gets()
+        polled = sum(1 for v in gets.values() if v > 0)
+        took = time.monotonic() - t0
+        if polled == len(gets) or took > cap:
+            break
+        time.sleep(0.25)
+    logins = sum(emu.state(systems=False)["logins"] for emu in lab.emus)
+    return {"s": took if polled == len(gets) else None, "polled": polled, "logins": logins,
+            "rack_cpu": proc_cpu(lab.rack_pid)}
+
+
 def one_round(lab, a, r):
     res = {}
     # 1. DHCP with nothing to poll.
@@ -504,6 +531,9 @@ def one_round(lab, a, r):
     res["create_s"] = time.monotonic() - t
     log(f"round {r}: {a.machines} machines created in {res['create_s']:.1f} s; waiting for the poll set")
     settle(lab, a.machines)
+    # The rack restarted: its first round, logins included.
+    res["cold"] = cold_round(lab, 64, a.cold_cap)
+    log(f"round {r}: rack restarted: {fmt_cold(res['cold'], a.cold_cap)}")
     # 3. Poll alone; 4. poll and DHCP.
     res["poll"] = poll_window(lab, a.window)
     log(f"round {r}: poll: {fmt_poll(res['poll'])}")
@@ -520,8 +550,8 @@ def one_round(lab, a, r):
     log(f"round {r}: {a.power_on} power-ons: {fmt_actions(res['on'])}"
         f"{'; WRONG ' + str(res['on']['wrong'][:5]) if res['on']['wrong'] else ''}")
     # 7. A MAAS-like concurrency limit.
-    lab.restart_rack(a.low_concurrency)
-    settle(lab, a.machines)
+    res["cold_low"] = cold_round(lab, a.low_concurrency, a.cold_cap)
+    log(f"round {r}: rack restarted with concurrency {a.low_concurrency}: {fmt_cold(res['cold_low'], a.cold_cap)}")
     res["poll_low"] = poll_window(lab, a.window)
     log(f"round {r}: poll, concurrency {a.low_concurrency}: {fmt_poll(res['poll_low'])}")
     res["query_low"] = net_of_poll(action_round(lab, lab.hosts, "query", a.posters), res["poll_low"])
@@ -532,6 +562,11 @@ def one_round(lab, a, r):
     log(f"round {r}: machines deleted in {time.monotonic() - t:.1f} s")
     lab.restart_rack(64)
     return res
+
+
+def fmt_cold(c, cap):
+    took = f"in {c['s']:.1f} s" if c["s"] is not None else f"not within {cap} s ({c['polled']} were)"
+    return f"every machine polled once {took}, {c['logins']} logins, rackd CPU since its start {c['rack_cpu']:.2f} s"
 
 
 def fmt_poll(p):
@@ -580,6 +615,15 @@ def report(a, rounds, elapsed, load0, load1, started):
     print(f"\nPower: {a.machines} Redfish machines ({where}) over {a.emulators} emulator process(es){slow}, one rack, "
           f"poll interval {INTERVAL} s, {len(rounds)} round(s), {a.window} s windows, medians ({started}, "
           f"{elapsed:.0f} s; load average {load0} at the start, {load1} at the end)")
+    print(f"first round after a rack restart: from its poll set until every machine was polled once "
+          f"(a login to each BMC first)")
+    for key, conc in (("cold", 64), ("cold_low", lc)):
+        vals = col(key, "s")
+        label = f"power_concurrency {conc}"
+        if None in vals:
+            row(f"{label}: machines polled after {a.cold_cap} s (round unfinished)", col(key, "polled"), "{:.0f}")
+        row(f"{label}: seconds, finished rounds", vals, "{:.1f}", " s")
+        row(f"{label}: logins the BMCs saw", col(key, "logins"), "{:.0f}")
     for key, title in (("poll", "poll, power_concurrency 64 (default)"),
                        ("poll_low", f"poll, power_concurrency {lc}")):
         print(title)
@@ -633,6 +677,8 @@ def main():
                     help=f"seconds per measuring window (default {INTERVAL + 1}: one poll interval and a second)")
     ap.add_argument("--dhcp-rate", type=int, default=50, help="perfdhcp DORA/s of the latency probe (default 50)")
     ap.add_argument("--low-concurrency", type=int, default=5, help="the MAAS-like power_concurrency (default 5)")
+    ap.add_argument("--cold-cap", type=int, default=120,
+                    help="longest wait for the first round after a rack restart, seconds (default 120)")
     ap.add_argument("--power-on", type=int, default=100, help="concurrent power-on actions (default 100)")
     ap.add_argument("--posters", type=int, default=32, help="threads POSTing the query round (default 32)")
     ap.add_argument("--bmc-addresses", choices=("per-machine", "shared"), default="per-machine",
