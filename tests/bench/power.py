@@ -5,6 +5,7 @@ and the rack's DHCP latency with and without that load (issue 10).
 
     sudo /usr/bin/python3 tests/bench/power.py [--rounds 3] [--build build] [--quick]
         [--machines 1000] [--emulators 2] [--low-concurrency 5] [--bmc-latency-ms 0]
+        [--bmc-addresses per-machine|shared]
 
 Lab (tests/system/dhcpnet.py; names carry this process's pid, leftovers of
 dead runs are deleted first; every namespace is deleted at the end, also on
@@ -12,21 +13,29 @@ failure):
 
     irpb-PID-XXXX-sw    bridge br0
     irpb-PID-XXXX-rack  eth0 10.46.0.1/16: the rack serves this namespace
-                        (--netns): DHCP, and its BMC calls start here
-    irpb-PID-XXXX-bmc   eth0 10.46.0.11, .12, ...: the Redfish emulator
-                        processes (tests/system/redfish_emu.py), one address
-                        each
+                        (--netns): DHCP, and its BMC calls start here; a
+                        route to 10.47.0.0/16 via 10.46.0.10
+    irpb-PID-XXXX-bmc   eth0 10.46.0.10/16, and all of 10.47.0.0/16 local
+                        (ip route add local ... dev lo): the Redfish emulator
+                        processes (tests/system/redfish_emu.py), emulator e
+                        on 0.0.0.0:443+e
     irpb-PID-XXXX-perf  eth0 10.46.0.3: perfdhcp (a relay: giaddr 10.46.0.3)
 
 ironrack-regiond on loopback (fresh embedded PostgreSQL, --power-poll-interval
 10s, its minimum, and --dhcp-probe no) and ironrack-rackd enrolled with it.
 IPAM through the REST API: VLAN 46 with 10.46.0.0/16 (dynamic range
-10.46.1.0-10.46.255.200), dhcp_on, primary_rack = the rack. Machines
-pw-0001 .. pw-1000 through the REST API: power_type redfish, power_address
-of their emulator, user and password, power_verify_tls false, power_system
-/redfish/v1/Systems/N. With K emulator processes (--emulators), machine i is
+10.46.1.0-10.46.255.200), dhcp_on, primary_rack = the rack; VLAN 47 with
+10.47.0.0/16, no DHCP, primary_rack = the rack (so the region hands the
+BMCs' calls to it). Machines pw-0001 .. pw-1000 through the REST API:
+power_type redfish, power_address, user and password, power_verify_tls
+false, power_system /redfish/v1/Systems/N. With K emulator processes (--emulators), machine i is
 system (i-1)/K+1 of emulator (i-1)%K, so the power-on case's machines are
-spread over every emulator. --bmc-latency-ms makes every emulator request
+spread over every emulator. Every machine's BMC has an address of its own
+in 10.47.0.0/16 (power_port 443+e), as on a real rack: the rack sees 1,000
+BMCs, 1,000 logins and TLS peers, and needs one neighbour entry (the
+route), not 1,000. --bmc-addresses shared instead puts emulator e on
+10.46.0.(11+e):443 and its machines behind that one address (one session,
+connections reused). --bmc-latency-ms makes every emulator request
 wait that long first (a slower BMC; default 0: as fast as the emulator is).
 
 CPU figures are utime+stime of the process from /proc/PID/stat (all its
@@ -162,7 +171,6 @@ class Lab:
         os.makedirs(self.region.state_dir, mode=0o700)
         self.rack = Rack(self.region, os.path.join(workdir, "rack"), "bench-rack")
         self.emus = []
-        self.concurrency = None
         self.hosts = [f"pw-{i:04d}" for i in range(1, machines + 1)]
 
     # -- the machines' BMCs --
@@ -208,7 +216,6 @@ class Lab:
             self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint, extra=extra)
         else:
             self.rack.start(extra=extra)
-        self.concurrency = concurrency
 
     def restart_rack(self, concurrency):
         self.rack.stop()
@@ -251,20 +258,9 @@ class Lab:
         return [e.proc.pid for e in self.emus]
 
     def region_pids(self):
-        """regiond and its embedded PostgreSQL's processes."""
-        pids = [self.region.daemon.proc.pid]
-        pg = os.path.join(self.region.state_dir, "pg")
-        for d in os.listdir("/proc"):
-            if d.isdigit():
-                try:
-                    with open(f"/proc/{d}/cmdline", "rb") as f:
-                        cmd = f.read()
-                except OSError:
-                    continue
-                if cmd.startswith(b"postgres") and pg.encode() in cmd:
-                    pids.append(int(d))
-                    pids += children(int(d))
-        return pids
+        """regiond and its descendants: the embedded PostgreSQL's postmaster
+        and backends."""
+        return descendants(self.region.daemon.proc.pid)
 
     def accepted(self):
         """TCP connections the BMC namespace has accepted so far (nstat's
@@ -353,9 +349,23 @@ class Lab:
         return done
 
 
-def children(pid):
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+def descendants(root):
+    """root and every process below it, from one pass over /proc."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += kids.get(pid, [])
+    return out
 
 
 # ---- measurements ----
