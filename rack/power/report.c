@@ -92,7 +92,9 @@ void power_reports_add(struct power_reports *q, const Ironrack__V1__PowerResult 
 	size_t before = q->n_polled;
 	drop_polled(q, POWER_REPORT_POLLED_MAX);
 	q->stats.dropped += before - q->n_polled;
-	if (q->n_queued >= POWER_REPORT_BATCH_MAX)
+	/* Someone waits for an action's outcome (--wait): it goes at once,
+	 * with whatever else is queued; polled states wait for the batch. */
+	if (it->pb.action_id || q->n_queued >= POWER_REPORT_BATCH_MAX)
 		power_reports_flush(q);
 	else
 		arm(q);

@@ -1,7 +1,8 @@
 /* The rack's power results on their way to the region (PowerReport).
  *
- * Results are batched (one report per POWER_REPORT_FLUSH_MS or per
- * POWER_REPORT_BATCH_MAX results). An action's outcome is kept until the
+ * Polled states are batched (one report per POWER_REPORT_FLUSH_MS or per
+ * POWER_REPORT_BATCH_MAX results); an action's outcome, which someone may
+ * be waiting for, goes at once (with whatever is queued). An action's outcome is kept until the
  * region answers OK for the report that carried it: a refused report or a
  * lost session puts it back in the queue, so it is sent again (the region
  * applies a repeated outcome once). Polled states are kept the same way

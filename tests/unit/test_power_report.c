@@ -71,23 +71,27 @@ static void test_batch_and_ack(void **state)
 {
 	struct fx f = {.connected = true};
 	struct power_reports *q = power_reports_new(NULL, &fx_ops, &f);
-	result(q, 1, 11, true, "on");
 	result(q, 2, 0, true, "off");
-	result(q, 3, 12, false, "");
-	assert_int_equal(f.n_sent, 0); /* batched until a flush */
-	power_reports_flush(q);
+	result(q, 4, 0, true, "on");
+	assert_int_equal(f.n_sent, 0); /* polled states wait for the batch */
+	result(q, 3, 12, false, "");   /* an action's outcome goes at once, with them */
 	assert_int_equal(f.n_sent, 1);
 	Ironrack__V1__PowerReport *r = f.sent[0];
 	assert_int_equal(r->n_results, 3);
 	assert_false(r->full);
-	assert_int_equal(r->results[0]->machine_id, 1);
-	assert_int_equal(r->results[0]->action_id, 11);
-	assert_string_equal(r->results[0]->state, "on");
+	assert_int_equal(r->results[0]->machine_id, 2);
+	assert_int_equal(r->results[0]->action_id, 0);
+	assert_string_equal(r->results[0]->state, "off");
+	assert_int_equal(r->results[2]->action_id, 12);
 	assert_false(r->results[2]->ok);
 	assert_string_equal(r->results[2]->error, "BMC 10.0.0.5: password invalid");
 	power_reports_status(q, f.ids[0], true);
 	power_reports_flush(q);
 	assert_int_equal(f.n_sent, 1); /* recorded: nothing left to send */
+	result(q, 1, 11, true, "on");
+	assert_int_equal(f.n_sent, 2);
+	assert_int_equal(f.sent[1]->results[0]->action_id, 11);
+	assert_string_equal(f.sent[1]->results[0]->state, "on");
 	power_reports_free(q);
 	fx_done(&f);
 }
@@ -114,10 +118,10 @@ static void test_lost_session_keeps_actions_drops_polls(void **state)
 {
 	struct fx f = {.connected = true};
 	struct power_reports *q = power_reports_new(NULL, &fx_ops, &f);
-	result(q, 1, 11, true, "on");
 	result(q, 2, 0, true, "off");
-	power_reports_flush(q);
+	result(q, 1, 11, true, "on"); /* sent at once, with the poll */
 	assert_int_equal(f.n_sent, 1);
+	assert_int_equal(f.sent[0]->n_results, 2);
 	/* The session goes before the region answered. */
 	f.connected = false;
 	power_reports_disconnected(q);
