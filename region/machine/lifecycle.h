@@ -64,13 +64,17 @@ const char *machine_action_name(enum machine_action a);
 int machine_action_parse(const char *name, enum machine_action *ret);
 
 /* Where action takes a machine in state (previous: the state it was in
- * before the current one, for abort). 0 with *ret_next; MA_DELETE gives
- * *ret_next = state (the row goes). -EPERM when the state does not allow
- * the action, with msg: "machine is READY: commission, allocate,
- * mark-broken or delete is possible" (the actions an operator can ask
- * for in that state, in enum order; internal ones — commission_done,
- * commission_fail, deploy_done, deploy_fail, release_done, timeout,
- * enlist — are not listed). */
+ * before the current one, for abort; when it is not a state commissioning
+ * starts from, abort goes to NEW). 0 with *ret_next and msg ""; MA_DELETE
+ * gives *ret_next = state (the row goes). -EPERM when the state does not
+ * allow the action, with msg the words after "machine NAME ":
+ * "is READY: commission, allocate, mark-broken or delete is possible"
+ * (the actions an operator can ask for in that state, in enum order;
+ * internal ones — commission_done, commission_fail, deploy_done,
+ * deploy_fail, release_done, timeout, enlist — are not listed; none:
+ * "is X: nothing is possible until it finishes"), so the caller writes
+ * "machine %s %s" with the hostname and msg. -EINVAL for a state or
+ * action out of range. */
 int machine_lifecycle_step(enum machine_state state, enum machine_action action, enum machine_state previous,
 			   enum machine_state *ret_next, char *msg, size_t msg_len);
 
@@ -88,6 +92,8 @@ struct machine_timeouts {
  * the state has none. */
 int64_t machine_state_deadline(enum machine_state s, int64_t since_ms, const struct machine_timeouts *t);
 
-/* The reason a timed-out machine's FAILED state carries: "commissioning
- * did not finish within 30m0s (the machine's agent never reported)". */
+/* The reason a timed-out machine's next state carries: "commissioning
+ * did not finish within 30m0s (no report from the machine's agent)",
+ * "deployment did not finish within 30m0s", "releasing did not finish
+ * within 10m0s" (durations as Go writes them); "" for an untimed state. */
 void machine_timeout_reason(enum machine_state s, const struct machine_timeouts *t, char *buf, size_t len);
