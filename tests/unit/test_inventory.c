@@ -423,8 +423,8 @@ static void test_limits_ok(void **state)
 static json_t *nic_n(size_t i)
 {
 	char mac[18], name[16];
-	snprintf(mac, sizeof(mac), "52:54:00:00:%02zx:%02zx", i >> 8, i & 0xff);
-	snprintf(name, sizeof(name), "eth%zu", i);
+	snprintf(mac, sizeof(mac), "52:54:00:00:%02x:%02x", (unsigned)(i >> 8) & 0xff, (unsigned)i & 0xff);
+	snprintf(name, sizeof(name), "eth%u", (unsigned)i & 0xffff);
 	return json_pack("{s:s, s:s}", "name", name, "mac", mac);
 }
 
