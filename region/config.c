@@ -43,7 +43,9 @@ const struct conf_key region_conf_keys[] = {
 	KEY("enlist_initrd", CONF_STRING, enlist_initrd, 0, 0, "ephemeral/amd64/initrd.img",
 	    "initrd for enlisting machines; empty = none"),
 	KEY("enlist_cmdline", CONF_STRING, enlist_cmdline, 0, 0,
-	    "console=tty0 console=ttyS0,115200 ironrack.purpose=enlist", "kernel command line for enlisting machines"),
+	    "console=tty0 console=ttyS0,115200 ironrack.purpose=enlist",
+	    "kernel command line for enlisting machines; commissioning uses the same kernel, initrd and line with "
+	    "ironrack.purpose=commission and the machine's token"),
 	KEY("dhcp_boot_files", CONF_LIST, dhcp_boot_files, 0, 0,
 	    "0=lpxelinux.0 7=bootx64.efi 9=bootx64.efi 11=bootaa64.efi 16=http:bootx64.efi 19=http:bootaa64.efi",
 	    "boot file per client architecture (DHCP option 93) served by racks' DHCP, as ARCH=FILE, or "
@@ -59,6 +61,12 @@ const struct conf_key region_conf_keys[] = {
 	    "how often racks look for other DHCP servers on the VLANs they serve; 0 = never"),
 	KEY("power_poll_interval", CONF_DURATION, power_poll_interval, 10, 86400, "5m",
 	    "how often racks poll each machine's BMC for its power state (spread over the interval)"),
+	KEY("commissioning_timeout", CONF_DURATION, commissioning_timeout, 5, 86400, "30m",
+	    "a machine still COMMISSIONING this long goes FAILED_COMMISSIONING (its agent never reported)"),
+	KEY("deploying_timeout", CONF_DURATION, deploying_timeout, 5, 86400, "30m",
+	    "a machine still DEPLOYING this long goes FAILED_DEPLOYMENT"),
+	KEY("releasing_timeout", CONF_DURATION, releasing_timeout, 5, 86400, "10m",
+	    "a machine still RELEASING this long goes BROKEN"),
 };
 /* clang-format on */
 

@@ -25,6 +25,7 @@
 #include "region/db/secret_db.h"
 #include "region/dhcp/dhcp.h"
 #include "region/dhcp/dhcp_conf.h"
+#include "region/machine/machine.h"
 #include "region/power/power.h"
 #include "region/region.h"
 #include "region/rpc/rpc.h"
@@ -324,6 +325,8 @@ static int region_run(struct region *r)
 		goto out_rpc;
 	if (region_power_start(r) < 0)
 		goto out_rpc;
+	if (region_machines_start(r) < 0)
+		goto out_rpc;
 	struct event *sigint = evsignal_new(r->base, SIGINT, on_signal, r);
 	struct event *sigterm = evsignal_new(r->base, SIGTERM, on_signal, r);
 	struct event *sighup = evsignal_new(r->base, SIGHUP, on_sighup, r);
@@ -351,6 +354,7 @@ out_api:
 	db_pool_free(r->dbpool); /* after its users: their jobs end as cancelled */
 	r->dbpool = NULL;
 	region_power_stop(r);
+	region_machines_stop(r);
 	rpc_loop_free(r->rpc_loop);
 	rpc_lib_shutdown();
 	event_base_free(r->base);

@@ -21,6 +21,7 @@ struct region_racks;
 struct region_bootres;
 struct region_dhcp;
 struct secret_box;
+struct region_machines;
 
 struct region_conf {
 	char *state_dir;
@@ -49,6 +50,9 @@ struct region_conf {
 	bool dhcp_probe;
 	long dhcp_external_probe_interval; /* seconds; 0 = off */
 	long power_poll_interval;	   /* seconds between polls of a machine's power state */
+	long commissioning_timeout;	   /* seconds a machine may stay COMMISSIONING */
+	long deploying_timeout;		   /* ... DEPLOYING */
+	long releasing_timeout;		   /* ... RELEASING */
 };
 
 extern const struct conf_key region_conf_keys[];
@@ -75,9 +79,10 @@ struct region {
 	struct rpc_server *rpc;
 	struct region_racks *racks; /* live sessions (region/rpc) */
 	struct api *api;
-	struct region_bootres *bootres; /* region/boot */
-	struct region_dhcp *dhcp;	/* region/dhcp */
-	struct region_power *power;	/* region/power */
+	struct region_bootres *bootres;	  /* region/boot */
+	struct region_dhcp *dhcp;	  /* region/dhcp */
+	struct region_power *power;	  /* region/power */
+	struct region_machines *machines; /* region/machine */
 	struct region_tls tls;
 	char ca_fingerprint[PKI_FINGERPRINT_LEN];
 	/* The keyring that seals secrets at rest (region/secret.h), opened at

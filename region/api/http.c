@@ -25,6 +25,7 @@
 #include "region/api/dhcp_api.h"
 #include "region/api/infra.h"
 #include "region/api/internal.h"
+#include "region/api/machines_api.h"
 #include "region/api/net_api.h"
 #include "region/api/power_api.h"
 #include "region/db/db.h"
@@ -72,6 +73,10 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/machines/{id}/power", API_GET | API_POST, api_machine_power, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines/{id}/power/actions/{action}", API_GET, api_machine_power_action, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines/{id}/events", API_GET, api_machine_events, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/commission", API_POST, api_machine_op, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/abort", API_POST, api_machine_op, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/mark-broken", API_POST, api_machine_op, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/mark-fixed", API_POST, api_machine_op, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines/{id}/interfaces", API_GET | API_POST, api_machine_interfaces, false, API_RUN_DEFAULT},
     {API_PREFIX "/interfaces", API_GET, api_net_collection, false, API_RUN_DEFAULT},
     {API_PREFIX "/interfaces/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},

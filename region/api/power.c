@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "region/api/codec.h"
 #include "region/api/internal.h"
+#include "region/api/machines_api.h"
 #include "region/api/net_api.h"
 #include "region/api/power_api.h"
 #include "region/db/db.h"
@@ -158,10 +159,16 @@ void api_machine(struct api_call *call)
 			machine_write(call, false, id);
 		return;
 	}
+	if (call->method == API_DELETE) {
+		/* Checked against its state; a deleted machine leaves its rack's
+		 * poll set (machines.c sends that). */
+		if (api_net_lookup(call, NET_MACHINE, 0, &id))
+			api_machine_delete(call, id);
+		return;
+	}
 	api_net_object(call);
-	/* A deleted machine leaves its rack's poll set. */
-	if (call->method == API_DELETE && call->status / 100 == 2)
-		defer_reply(call);
+	if (call->method == API_GET && call->status == 200)
+		api_machine_hardware_add(call, reply_id(call));
 }
 
 /* ---- actions ---- */

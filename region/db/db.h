@@ -26,6 +26,12 @@ const char *db_last_error(const struct db *db);
 /* Schema version the database is at. */
 int db_schema_version(struct db *db);
 
+/* A transaction inside one job (never across jobs). db_rollback returns
+ * r, for "return db_rollback(db, r);". */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+int db_rollback(struct db *db, int r);
+
 /* Limits for db_rack_register (-EINVAL beyond them). */
 #define DB_RACK_IFACES_MAX    1024
 #define DB_RACK_ADDRESSES_MAX 256

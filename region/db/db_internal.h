@@ -27,10 +27,6 @@ struct db {
 int db_exec(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret);
 /* Rows a command touched (UPDATE/DELETE/INSERT), from its tag. */
 long db_affected(const PGresult *res);
-int db_begin(struct db *db);
-int db_commit(struct db *db);
-/* Returns r, for "return db_rollback(db, r);". */
-int db_rollback(struct db *db, int r);
 /* A single value query: *ret is a malloc'd copy of row 0 column 0;
  * -ENOENT without a row or for NULL. */
 int db_query_value(struct db *db, const char *sql, int n, const char *const *params, char **ret);

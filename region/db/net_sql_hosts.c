@@ -27,6 +27,19 @@ static const struct net_col machine_cols[] = {
     {"power_state_at", NET_T_TIME},
     {"power_error", NET_T_TEXT},
     {"power_rack", NET_T_TEXT},
+    /* Lifecycle and hardware (region/machine): the inventory itself is in
+     * GET /machines/{id} only. */
+    {"status", NET_T_TEXT},
+    {"status_message", NET_T_TEXT},
+    {"status_since", NET_T_TIME},
+    {"status_deadline", NET_T_TIME},
+    {"cpu_count", NET_T_INT},
+    {"cpu_model", NET_T_TEXT},
+    {"memory_mib", NET_T_INT},
+    {"storage_bytes", NET_T_INT},
+    {"disk_count", NET_T_INT},
+    {"hardware_at", NET_T_TIME},
+    {"boot_mac", NET_T_TEXT},
 };
 
 static const struct net_field machine_fields[] = {
@@ -40,6 +53,7 @@ static const struct net_field machine_fields[] = {
 static const struct net_filter_def machine_filters[] = {
     {"zone", NET_T_REF, NULL, NET_ZONE},
     {"hostname", NET_T_TEXT, NULL, 0},
+    {"status", NET_T_TEXT, NULL, 0},
 };
 
 const struct net_kind_def net_def_machine = {
@@ -53,10 +67,14 @@ const struct net_kind_def net_def_machine = {
 		"ir_ms(m.created), ir_ms(m.updated), "
 		"coalesce(m.power_params->>'address', ''), coalesce(m.power_params->>'user', ''), "
 		"m.power_secret IS NOT NULL, coalesce(m.power_params->'options', '{}'::jsonb)::text, m.power_state, "
-		"ir_ms(m.power_state_at), m.power_error, m.power_rack_id, count(*) OVER () "
+		"ir_ms(m.power_state_at), m.power_error, m.power_rack_id, "
+		"m.status, m.status_message, ir_ms(m.status_since), ir_ms(m.status_deadline), m.cpu_count, "
+		"m.cpu_model, "
+		"m.memory_mib, m.storage_bytes, m.disk_count, ir_ms(m.hardware_at), coalesce(m.boot_mac::text, ''), "
+		"count(*) OVER () "
 		"FROM machine m JOIN zone z ON z.id = m.zone_id "
 		"WHERE ($3::bigint IS NULL OR m.id = $3::bigint) AND ($4::bigint IS NULL OR m.zone_id = $4::bigint) "
-		"AND ($5::text IS NULL OR m.hostname = $5) "
+		"AND ($5::text IS NULL OR m.hostname = $5) AND ($6::text IS NULL OR m.status = upper($6)) "
 		"ORDER BY m.hostname LIMIT $1::bigint OFFSET $2::bigint",
 	    .insert = "INSERT INTO machine (hostname, zone_id, description, architecture, power_type) "
 		      "VALUES ($1, coalesce($2::bigint, zone_default_id()), coalesce($3, ''), coalesce($4, ''), "
@@ -78,9 +96,19 @@ const struct net_kind_def net_def_machine = {
 /* ---- machine interfaces (created under a machine) ---- */
 
 static const struct net_col interface_cols[] = {
-    {"id", NET_T_INT},	  {"machine", NET_T_INT},  {"machine_hostname", NET_T_TEXT},
-    {"name", NET_T_TEXT}, {"mac", NET_T_MAC},	   {"vlan", NET_T_INT},
-    {"links", NET_T_INT}, {"created", NET_T_TIME}, {"updated", NET_T_TIME},
+    {"id", NET_T_INT},
+    {"machine", NET_T_INT},
+    {"machine_hostname", NET_T_TEXT},
+    {"name", NET_T_TEXT},
+    {"mac", NET_T_MAC},
+    {"vlan", NET_T_INT},
+    {"links", NET_T_INT},
+    {"created", NET_T_TIME},
+    {"updated", NET_T_TIME},
+    /* What the machine's agent saw (region/machine). */
+    {"driver", NET_T_TEXT},
+    {"speed_mbps", NET_T_INT},
+    {"carrier", NET_T_BOOL},
 };
 
 static const struct net_field interface_fields[] = {
@@ -103,7 +131,8 @@ const struct net_kind_def net_def_interface = {
 	    .list =
 		"SELECT i.id, i.machine_id, m.hostname, i.name, i.mac::text, i.vlan_id, "
 		"(SELECT count(*) FROM ip_address a WHERE a.interface_id = i.id), "
-		"ir_ms(i.created), ir_ms(i.updated), count(*) OVER () "
+		"ir_ms(i.created), ir_ms(i.updated), i.driver, i.speed_mbps, coalesce(i.carrier, false), "
+		"count(*) OVER () "
 		"FROM interface i JOIN machine m ON m.id = i.machine_id "
 		"WHERE ($3::bigint IS NULL OR i.id = $3::bigint) AND ($4::bigint IS NULL OR i.machine_id = $4::bigint) "
 		"AND ($5::macaddr IS NULL OR i.mac = $5::macaddr) AND ($6::bigint IS NULL OR i.vlan_id = $6::bigint) "

@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "region/db/db.h"
+#include "region/machine/machine.h"
 #include "region/region.h"
 #include "region/rpc/dbjob.h"
 #include "region/rpc/internal.h"
@@ -269,46 +270,69 @@ struct boot_config_wait {
 	struct region_call_hold hold;
 	Ironrack__V1__BootConfigRequest *req; /* our copy */
 	char id[256];
+	char mac[MAC_STRLEN];
+	struct region_machine_boot answer;
+	int rc;
 };
 
-/* Only for MACs the rack has no pushed config for (machine enlistment):
- * every one is told to boot the enlistment image. */
-static void boot_config_answer(struct rpc_call *call, struct region *r, const char *id,
-			       const Ironrack__V1__BootConfigRequest *req)
+/* For MACs the rack has no pushed config for: what the machine's state
+ * says (region/machine/bootcfg.c), in a read job. */
+static int boot_config_lookup(struct db *db, void *arg)
 {
-	char mac_text[MAC_STRLEN], iface[64], arch[64];
-	uint8_t mac[6];
-	struct boot_config c;
+	struct boot_config_wait *w = arg;
+	w->rc = region_machine_boot_config(w->r, db, w->mac, &w->answer);
+	return w->rc;
+}
 
-	log_escape_field(req->interface, iface, sizeof(iface));
-	log_escape_field(req->arch, arch, sizeof(arch));
-	if (mac_parse(req->mac, mac) < 0) {
-		char bad[64];
-		log_escape_field(req->mac, bad, sizeof(bad));
-		log_warn("GetBootConfig from rack %s: refused MAC '%s' (not aa:bb:cc:dd:ee:ff)", id, bad);
-		rpc_call_fail(call, RPC_INVALID_ARGUMENT, "mac must be aa:bb:cc:dd:ee:ff");
-		return;
+static void boot_config_answered(void *arg, int status)
+{
+	struct boot_config_wait *w = arg;
+	struct rpc_call *call = region_rpc_call_release(w->r, &w->hold);
+	char iface[64], arch[64];
+	log_escape_field(w->req->interface, iface, sizeof(iface));
+	log_escape_field(w->req->arch, arch, sizeof(arch));
+	if (call && status < 0) {
+		log_warn("GetBootConfig from rack %s: MAC %s: the database cannot say what it boots (%s)", w->id,
+			 w->mac, strerror(-status));
+		rpc_call_fail(call, RPC_UNAVAILABLE, "the region's database is not available");
+	} else if (call) {
+		const struct region_machine_boot *a = &w->answer;
+		Ironrack__V1__BootConfigResponse resp = IRONRACK__V1__BOOT_CONFIG_RESPONSE__INIT;
+		resp.purpose = (char *)boot_purpose_name(a->purpose);
+		resp.kernel = (char *)a->kernel;
+		resp.initrd = (char *)a->initrd;
+		resp.cmdline = (char *)a->cmdline;
+		if (a->machine_id)
+			log_info(
+			    "GetBootConfig from rack %s: MAC %s (arch '%s', interface '%s') is machine %s (%s): %s",
+			    w->id, w->mac, arch, iface, a->hostname, a->status, resp.purpose);
+		else
+			log_info("GetBootConfig from rack %s: MAC %s (arch '%s', interface '%s') is unknown: enlist",
+				 w->id, w->mac, arch, iface);
+		rpc_call_reply(call, &resp.base);
 	}
-	mac_format(mac, mac_text, sizeof(mac_text));
-	enlist_config(r, &c);
-	Ironrack__V1__BootConfigResponse resp = IRONRACK__V1__BOOT_CONFIG_RESPONSE__INIT;
-	resp.purpose = (char *)boot_purpose_name(c.purpose);
-	resp.kernel = (char *)c.kernel;
-	resp.initrd = (char *)c.initrd;
-	resp.cmdline = (char *)c.cmdline;
-	log_info("GetBootConfig from rack %s: MAC %s (arch '%s', interface '%s') is unknown: enlist", id, mac_text,
-		 arch, iface);
-	rpc_call_reply(call, &resp.base);
+	ironrack__v1__boot_config_request__free_unpacked(w->req, NULL);
+	free(w);
 }
 
 static void boot_config_checked(void *arg, int st)
 {
 	struct boot_config_wait *w = arg;
+	uint8_t mac[6];
+	if (st == RPC_OK && mac_parse(w->req->mac, mac) == 0) {
+		mac_format(mac, w->mac, sizeof(w->mac));
+		region_dbjob_submit(w->r, DB_LANE_READ, boot_config_lookup, boot_config_answered, w);
+		return;
+	}
 	struct rpc_call *call = region_rpc_call_release(w->r, &w->hold);
-	if (call && st != RPC_OK)
+	if (call && st != RPC_OK) {
 		rpc_call_fail(call, st, "not an enrolled rack");
-	else if (call)
-		boot_config_answer(call, w->r, w->id, w->req);
+	} else if (call) {
+		char bad[64];
+		log_escape_field(w->req->mac, bad, sizeof(bad));
+		log_warn("GetBootConfig from rack %s: refused MAC '%s' (not aa:bb:cc:dd:ee:ff)", w->id, bad);
+		rpc_call_fail(call, RPC_INVALID_ARGUMENT, "mac must be aa:bb:cc:dd:ee:ff");
+	}
 	ironrack__v1__boot_config_request__free_unpacked(w->req, NULL);
 	free(w);
 }

@@ -57,6 +57,10 @@ struct rack_session *region_session_find(struct region *r, const struct region_s
 /* The connected session of rack_id, or NULL. */
 struct rack_session *region_session_of_rack(struct region *r, const char *rack_id);
 
+/* Call fn for every live session (fn may send, not close). Returns how
+ * many. */
+size_t region_sessions_each(struct region *r, void (*fn)(struct rack_session *s, void *arg), void *arg);
+
 /* The config version the rack last said it holds (Hello, Heartbeat,
  * ConfigAck). */
 uint64_t region_session_config_version(const struct rack_session *s);
@@ -65,7 +69,8 @@ void region_session_config_version_set(struct rack_session *s, uint64_t version)
 /* Queue a message to the rack; -errno (logged) if the stream is closing. */
 int region_session_send(struct rack_session *s, Ironrack__V1__RegionMessage *m);
 /* Answer a report (same request_id) with a Status: 0 OK, -EINVAL
- * INVALID_ARGUMENT, -ENOENT NOT_FOUND, anything else UNAVAILABLE; why
+ * INVALID_ARGUMENT, -ENOENT NOT_FOUND, -EACCES PERMISSION_DENIED, -EPERM
+ * FAILED_PRECONDITION, anything else UNAVAILABLE; why
  * ("" = strerror) says what went wrong. */
 void region_session_reply_status(struct rack_session *s, uint64_t request_id, int rc, const char *why);
 

@@ -80,6 +80,21 @@ struct rack_session *region_session_of_rack(struct region *r, const char *rack_i
 	return NULL;
 }
 
+size_t region_sessions_each(struct region *r, void (*fn)(struct rack_session *s, void *arg), void *arg)
+{
+	size_t n = 0;
+	if (!r->racks)
+		return 0;
+	for (struct rack_session *s = r->racks->head, *next; s; s = next) {
+		next = s->next;
+		if (session_is_live(s)) {
+			fn(s, arg);
+			n++;
+		}
+	}
+	return n;
+}
+
 struct rack_session *region_session_find(struct region *r, const struct region_session_ref *ref)
 {
 	struct rack_session *s = region_session_of_rack(r, ref->rack_id);
@@ -141,6 +156,8 @@ void region_session_reply_status(struct rack_session *s, uint64_t request_id, in
 	st.code = rc == 0	  ? RPC_OK
 		  : rc == -EINVAL ? RPC_INVALID_ARGUMENT
 		  : rc == -ENOENT ? RPC_NOT_FOUND
+		  : rc == -EACCES ? RPC_PERMISSION_DENIED
+		  : rc == -EPERM  ? RPC_FAILED_PRECONDITION
 				  : RPC_UNAVAILABLE;
 	st.message = (char *)(rc == 0 ? "" : why && why[0] ? why : strerror(-rc));
 	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;

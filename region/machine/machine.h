@@ -1,0 +1,98 @@
+/* Machines in the region (docs/machines.md): the lifecycle each write
+ * obeys, enlistment and commissioning through the ephemeral agent's
+ * reports, the boot config a machine gets, and the clock that fails a
+ * machine stuck in a timed state.
+ *
+ *   lifecycle.c  the transition table (pure)
+ *   token.c      one-time tokens (pure but for the RNG)
+ *   ops.c        an operator's action (commission, abort, mark-broken,
+ *                mark-fixed, delete): checked and written in a job, its
+ *                power action and boot-config change sent from the loop
+ *   agent.c      the session feature: AgentReport in (enlist, commission
+ *                done), the Status back
+ *   clock.c      the timer that fails timed-out machines
+ *   bootcfg.c    GetBootConfig's answer from a machine's state
+ *
+ * Functions marked "job" run in a database job with its connection and
+ * must not touch loop state. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bootconf.h"
+#include "region/machine/lifecycle.h"
+
+struct region;
+struct db;
+struct region_power_action;
+
+/* Lifecycle (region/main.c): the timeout clock. */
+int region_machines_start(struct region *r);
+void region_machines_stop(struct region *r);
+
+extern const struct region_session_feature region_machine_session;
+
+/* The timeouts of r's configuration. */
+void region_machine_timeouts(const struct region *r, struct machine_timeouts *ret);
+
+/* ---- what a transition leaves for the loop ---- */
+
+/* Sent from the loop after the job that decided them committed: a power
+ * action, and the MACs whose cached boot config every rack must drop. */
+struct region_machine_after {
+	struct region_power_action *power;
+	char (*macs)[18];
+	size_t n_macs;
+};
+/* loop: send and free (safe on a zeroed one). */
+void region_machine_after_run(struct region *r, struct region_machine_after *a);
+void region_machine_after_free(struct region_machine_after *a);
+/* job: fill a->macs with machine id's MACs. */
+int region_machine_after_macs(struct db *db, int64_t id, struct region_machine_after *a);
+/* job: prepare a power action (off, or cycle with PXE) for machine id when
+ * its power type can do it (ipmi, redfish; on for wol and manual when
+ * powering up). Returns the action id (0 when none was prepared), < 0 with
+ * msg when it could not be prepared. */
+int64_t region_machine_power(struct region *r, struct db *db, int64_t id, const char *power_type, bool up,
+			     const char *who, struct region_machine_after *a, char *msg, size_t msg_len);
+
+/* ---- ops.c: an operator's action ---- */
+
+struct region_machine_op {
+	int64_t id;
+	enum machine_action action; /* commission, abort, mark-broken, mark-fixed, delete */
+	char who[128];		    /* "key admin" */
+	char comment[512];
+};
+
+struct region_machine_op_result {
+	int status; /* HTTP: 200, 404, 409, 503 */
+	char code[32];
+	char message[512];
+	char new_status[24];
+	struct region_machine_after after;
+};
+
+/* job: check op against the machine's state and write it (a transaction).
+ * res->status says how it went. */
+void region_machine_op_run(struct region *r, struct db *db, const struct region_machine_op *op,
+			   struct region_machine_op_result *res);
+
+/* ---- bootcfg.c ---- */
+
+struct region_machine_boot {
+	enum boot_purpose purpose;
+	int64_t machine_id; /* 0 = unknown MAC */
+	char hostname[64];
+	char status[24];
+	char kernel[BOOT_FIELD_MAX + 1];
+	char initrd[BOOT_FIELD_MAX + 1];
+	char cmdline[BOOT_FIELD_MAX + 1];
+};
+
+/* job: what mac boots: unknown or NEW → enlist; COMMISSIONING →
+ * commission with its token; anything else → local. -EIO when the
+ * database fails; a token that cannot be opened answers local and logs. */
+int region_machine_boot_config(struct region *r, struct db *db, const char *mac, struct region_machine_boot *ret);
