@@ -15,9 +15,7 @@
 #include "region/region.h"
 #include "region/secret.h"
 
-/* The enlistment command line with its ironrack.purpose= (and any
- * ironrack.token=) replaced by ours. */
-static void ephemeral_cmdline(const char *base, const char *purpose, const char *token, char *out, size_t len)
+void region_machine_cmdline(const char *base, const char *purpose, const char *token, char *out, size_t len)
 {
 	size_t o = 0;
 	out[0] = '\0';
@@ -53,7 +51,7 @@ int region_machine_boot_config(struct region *r, struct db *db, const char *mac,
 	snprintf(ret->initrd, sizeof(ret->initrd), "%s", r->conf.enlist_initrd);
 	int rc = machine_db_by_mac(db, mac, &id);
 	if (rc == -ENOENT) {
-		ephemeral_cmdline(r->conf.enlist_cmdline, "enlist", NULL, ret->cmdline, sizeof(ret->cmdline));
+		region_machine_cmdline(r->conf.enlist_cmdline, "enlist", NULL, ret->cmdline, sizeof(ret->cmdline));
 		return 0;
 	}
 	if (rc < 0)
@@ -65,7 +63,7 @@ int region_machine_boot_config(struct region *r, struct db *db, const char *mac,
 	snprintf(ret->hostname, sizeof(ret->hostname), "%s", m.hostname);
 	snprintf(ret->status, sizeof(ret->status), "%s", m.status);
 	if (strcmp(m.status, "NEW") == 0) {
-		ephemeral_cmdline(r->conf.enlist_cmdline, "enlist", NULL, ret->cmdline, sizeof(ret->cmdline));
+		region_machine_cmdline(r->conf.enlist_cmdline, "enlist", NULL, ret->cmdline, sizeof(ret->cmdline));
 		return 0;
 	}
 	if (strcmp(m.status, "COMMISSIONING") == 0) {
@@ -80,8 +78,8 @@ int region_machine_boot_config(struct region *r, struct db *db, const char *mac,
 		free(sealed);
 		if (rc == 0) {
 			ret->purpose = BOOT_COMMISSION;
-			ephemeral_cmdline(r->conf.enlist_cmdline, "commission", token, ret->cmdline,
-					  sizeof(ret->cmdline));
+			region_machine_cmdline(r->conf.enlist_cmdline, "commission", token, ret->cmdline,
+					       sizeof(ret->cmdline));
 			secret_free(token);
 			return 0;
 		}

@@ -96,3 +96,9 @@ struct region_machine_boot {
  * commission with its token; anything else → local. -EIO when the
  * database fails; a token that cannot be opened answers local and logs. */
 int region_machine_boot_config(struct region *r, struct db *db, const char *mac, struct region_machine_boot *ret);
+
+/* Pure: base (the region's enlist_cmdline) with its ironrack.purpose= and
+ * ironrack.token= words replaced by purpose and token (NULL = none);
+ * other words kept in order, blanks collapsed. Words that would not fit
+ * in len are dropped, never cut. */
+void region_machine_cmdline(const char *base, const char *purpose, const char *token, char *out, size_t len);
