@@ -195,6 +195,7 @@ struct cache_entry {
 	uint8_t mac[6];
 	bool pending;		   /* a fetch is in flight (no answer yet) */
 	uint64_t gen;		   /* cache generation when the fetch began */
+	bool forgotten;		   /* pending: boot_cache_forget() ran, do not keep the answer */
 	struct cache_entry *hnext; /* hash chain */
 	struct cache_entry *lprev; /* LRU list (answers only), most recent first */
 	struct cache_entry *lnext;
@@ -396,7 +397,7 @@ struct boot_wait *boot_cache_finish(struct boot_cache *c, const uint8_t mac[6], 
 		return NULL;
 	struct boot_wait *waiters = e->waiters;
 	c->pending--;
-	if (!answer || e->gen != c->gen) {
+	if (!answer || e->gen != c->gen || e->forgotten) {
 		cache_unhash(c, e);
 		free(e);
 	} else {
@@ -422,6 +423,20 @@ void boot_cache_expire(struct boot_cache *c)
 	while (c->lru_head)
 		cache_drop_answer(c, c->lru_head);
 	c->gen++;
+}
+
+bool boot_cache_forget(struct boot_cache *c, const uint8_t mac[6])
+{
+	struct cache_entry *e = cache_find(c, mac);
+
+	if (!e)
+		return false;
+	if (e->pending) {
+		e->forgotten = true;
+		return false;
+	}
+	cache_drop_answer(c, e);
+	return true;
 }
 
 size_t boot_cache_count(const struct boot_cache *c)

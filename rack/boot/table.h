@@ -106,6 +106,10 @@ struct boot_wait *boot_cache_finish(struct boot_cache *c, const uint8_t mac[6], 
 /* A new snapshot: forget every answer. Fetches in flight go on, but what
  * they bring back is not kept. */
 void boot_cache_expire(struct boot_cache *c);
+/* Forget the answer for one MAC (its machine's state changed what it
+ * boots). A fetch in flight for it goes on, but what it brings back is
+ * not kept. true when an answer was dropped. */
+bool boot_cache_forget(struct boot_cache *c, const uint8_t mac[6]);
 
 size_t boot_cache_count(const struct boot_cache *c);   /* answers kept */
 size_t boot_cache_pending(const struct boot_cache *c); /* fetches in flight */

@@ -271,6 +271,39 @@ static void test_cache_expires_on_new_snapshot(void **state)
 	boot_cache_free(c);
 }
 
+/* BootForget: one MAC's answer goes, the others stay; a fetch in flight
+ * for a forgotten MAC is passed on but not kept. */
+static void test_cache_forget_one(void **state)
+{
+	struct boot_cache *c;
+	struct boot_wait w1, w2, w3;
+	const struct boot_config *got;
+	struct boot_config a = answer("k");
+	bool kept;
+
+	assert_int_equal(boot_cache_new(8, 4, 4, &c), 0);
+	assert_int_equal(boot_cache_begin(c, MAC1, &w1), 0);
+	boot_cache_finish(c, MAC1, &a, NULL);
+	assert_int_equal(boot_cache_begin(c, MAC2, &w2), 0);
+	boot_cache_finish(c, MAC2, &a, NULL);
+	assert_int_equal(boot_cache_begin(c, MAC3, &w3), 0);
+	assert_true(boot_cache_forget(c, MAC1));
+	assert_false(boot_cache_forget(c, MAC1)); /* nothing left to forget */
+	assert_false(boot_cache_forget(c, MAC3)); /* in flight: no answer yet */
+	assert_int_equal(boot_cache_count(c), 1);
+	assert_int_equal(boot_cache_lookup(c, MAC1, &got), BOOT_CACHE_MISS);
+	assert_int_equal(boot_cache_lookup(c, MAC2, &got), BOOT_CACHE_HIT);
+	assert_int_equal(boot_cache_lookup(c, MAC3, &got), BOOT_CACHE_PENDING);
+	assert_ptr_equal(boot_cache_finish(c, MAC3, &a, &kept), &w3);
+	assert_false(kept);
+	assert_int_equal(boot_cache_lookup(c, MAC3, &got), BOOT_CACHE_MISS);
+	/* the next fetch for it is kept again */
+	assert_int_equal(boot_cache_begin(c, MAC3, &w3), 0);
+	boot_cache_finish(c, MAC3, &a, &kept);
+	assert_true(kept);
+	boot_cache_free(c);
+}
+
 static void test_cache_many(void **state)
 {
 	struct boot_cache *c;
@@ -303,6 +336,7 @@ int main(void)
 	    cmocka_unit_test(test_cache_failure_not_kept_and_cancel),
 	    cmocka_unit_test(test_cache_evicts_least_recently_used),
 	    cmocka_unit_test(test_cache_expires_on_new_snapshot),
+	    cmocka_unit_test(test_cache_forget_one),
 	    cmocka_unit_test(test_cache_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
