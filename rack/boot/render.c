@@ -94,7 +94,7 @@ static void out_printf(struct out *o, const char *fmt, ...)
 		o->used += (size_t)n;
 }
 
-static void render_pxelinux(struct out *o, const struct boot_config *c)
+static void render_pxelinux(struct out *o, const struct boot_config *c, const char *cmdline)
 {
 	out_printf(o, "# ironrack: %s\nDEFAULT %s\nPROMPT 0\nTIMEOUT 0\n", boot_purpose_name(c->purpose),
 		   boot_purpose_name(c->purpose));
@@ -111,12 +111,12 @@ static void render_pxelinux(struct out *o, const struct boot_config *c)
 		out_printf(o, "  KERNEL %s\n", c->kernel);
 		if (c->initrd && c->initrd[0])
 			out_printf(o, "  INITRD %s\n", c->initrd);
-		out_printf(o, "  APPEND %s\n", c->cmdline ? c->cmdline : "");
+		out_printf(o, "  APPEND %s\n", cmdline);
 		out_printf(o, "  IPAPPEND 2\n"); /* BOOTIF=01-<mac>: the kernel knows which NIC booted */
 	}
 }
 
-static void render_grub(struct out *o, const struct boot_config *c, const struct boot_server *srv)
+static void render_grub(struct out *o, const struct boot_config *c, const struct boot_server *srv, const char *cmdline)
 {
 	out_printf(o, "# ironrack: %s\nset default=0\nset timeout=0\n", boot_purpose_name(c->purpose));
 	out_printf(o, "echo 'ironrack: %s'\n", boot_purpose_name(c->purpose));
@@ -130,14 +130,14 @@ static void render_grub(struct out *o, const struct boot_config *c, const struct
 		break;
 	default:
 		out_printf(o, "  linux (http,%s)/%s %s BOOTIF=01-${net_default_mac}\n", srv->http_base + 7, c->kernel,
-			   c->cmdline ? c->cmdline : "");
+			   cmdline);
 		if (c->initrd && c->initrd[0])
 			out_printf(o, "  initrd (http,%s)/%s\n", srv->http_base + 7, c->initrd);
 	}
 	out_printf(o, "}\n");
 }
 
-static void render_ipxe(struct out *o, const struct boot_config *c, const struct boot_server *srv)
+static void render_ipxe(struct out *o, const struct boot_config *c, const struct boot_server *srv, const char *cmdline)
 {
 	out_printf(o, "#!ipxe\n# ironrack: %s\necho ironrack: %s\n", boot_purpose_name(c->purpose),
 		   boot_purpose_name(c->purpose));
@@ -150,12 +150,51 @@ static void render_ipxe(struct out *o, const struct boot_config *c, const struct
 		out_printf(o, "poweroff || exit\n");
 		break;
 	default:
-		out_printf(o, "kernel %s/%s %s BOOTIF=01-${net0/mac:hexhyp}\n", srv->http_base, c->kernel,
-			   c->cmdline ? c->cmdline : "");
+		out_printf(o, "kernel %s/%s %s BOOTIF=01-${net0/mac:hexhyp}\n", srv->http_base, c->kernel, cmdline);
 		if (c->initrd && c->initrd[0])
 			out_printf(o, "initrd %s/%s\n", srv->http_base, c->initrd);
 		out_printf(o, "boot\n");
 	}
+}
+
+/* Whether the command line has parameter name ("ironrack.url") as a word
+ * of its own, with or without a value. */
+static bool cmdline_has(const char *cmdline, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = cmdline; (p = strstr(p, name)) != NULL; p += n) {
+		if ((p == cmdline || p[-1] == ' ' || p[-1] == '\t') &&
+		    (p[n] == '=' || p[n] == '\0' || p[n] == ' ' || p[n] == '\t'))
+			return true;
+	}
+	return false;
+}
+
+static bool purpose_runs_kernel(enum boot_purpose p)
+{
+	return p == BOOT_ENLIST || p == BOOT_COMMISSION || p == BOOT_DEPLOY;
+}
+
+int boot_cmdline_build(const struct boot_config *c, const struct boot_server *srv, char *buf, size_t len)
+{
+	const char *base = c->cmdline ? c->cmdline : "";
+	struct out o = {buf, len, 0, false};
+
+	out_printf(&o, "%s", base);
+	if (purpose_runs_kernel(c->purpose)) {
+		if (srv && srv->http_base && strncmp(srv->http_base, "http://", 7) == 0 &&
+		    !cmdline_has(base, "ironrack.url"))
+			out_printf(&o, "%sironrack.url=%s", o.used ? " " : "", srv->http_base);
+		if (c->has_mac && !cmdline_has(base, "ironrack.mac")) {
+			const uint8_t *m = c->mac;
+			out_printf(&o, "%sironrack.mac=%02x:%02x:%02x:%02x:%02x:%02x", o.used ? " " : "", m[0], m[1],
+				   m[2], m[3], m[4], m[5]);
+		}
+	}
+	if (o.overflow)
+		return -ENOSPC;
+	return (int)o.used;
 }
 
 int boot_render(enum boot_file_kind kind, const struct boot_config *c, const struct boot_server *srv, char *buf,
@@ -167,15 +206,18 @@ int boot_render(enum boot_file_kind kind, const struct boot_config *c, const str
 	    (!srv || !srv->http_base || strncmp(srv->http_base, "http://", 7) != 0))
 		return -EINVAL;
 	struct out o = {buf, len, 0, false};
+	char cmdline[BOOT_CMDLINE_MAX];
+	if (boot_cmdline_build(c, srv, cmdline, sizeof(cmdline)) < 0)
+		return -ENOSPC;
 	switch (kind) {
 	case BOOT_FILE_PXELINUX:
-		render_pxelinux(&o, c);
+		render_pxelinux(&o, c, cmdline);
 		break;
 	case BOOT_FILE_GRUB:
-		render_grub(&o, c, srv);
+		render_grub(&o, c, srv, cmdline);
 		break;
 	case BOOT_FILE_IPXE:
-		render_ipxe(&o, c, srv);
+		render_ipxe(&o, c, srv, cmdline);
 		break;
 	default:
 		return -EINVAL;

@@ -36,6 +36,16 @@ struct boot_request {
  * (pxelinux.cfg/C000020A, ...) are answered with the default. */
 void boot_path_classify(const char *path, struct boot_request *ret);
 
+/* The kernel command line a rendered config carries: the config's own,
+ * and for purposes that boot a kernel (enlist, commission, deploy) what
+ * only the rack knows (docs/machines.md, "Kernel command line"):
+ * " ironrack.url=HTTP_BASE" (when srv has an http:// base) and, for a
+ * config chosen for a MAC (c->has_mac), " ironrack.mac=aa:bb:cc:dd:ee:ff";
+ * a parameter the config's command line has already is not added again.
+ * Returns the length written, -ENOSPC if buf is too small. */
+#define BOOT_CMDLINE_MAX (BOOT_FIELD_MAX + 128)
+int boot_cmdline_build(const struct boot_config *c, const struct boot_server *srv, char *buf, size_t len);
+
 /* Render the file of the given kind into buf. Returns the length written
  * (without NUL), -ENOSPC if buf is too small, -EINVAL for a bad config. */
 int boot_render(enum boot_file_kind kind, const struct boot_config *c, const struct boot_server *srv, char *buf,

@@ -91,7 +91,8 @@ static void test_render_pxelinux(void **state)
 	assert_int_equal((size_t)n, strlen(buf));
 	assert_non_null(strstr(buf, "KERNEL ephemeral/amd64/vmlinuz\n"));
 	assert_non_null(strstr(buf, "INITRD ephemeral/amd64/initrd.img\n"));
-	assert_non_null(strstr(buf, "APPEND console=ttyS0 ro\n"));
+	assert_non_null(
+	    strstr(buf, "APPEND console=ttyS0 ro ironrack.url=http://192.0.2.1:5248 ironrack.mac=02:00:00:00:00:01\n"));
 	assert_non_null(strstr(buf, "SAY ironrack: deploy\n"));
 	c.purpose = BOOT_LOCAL;
 	n = boot_render(BOOT_FILE_PXELINUX, &c, &srv, buf, sizeof(buf));
@@ -107,11 +108,13 @@ static void test_render_grub_ipxe(void **state)
 	struct boot_config c = deploy_cfg();
 	char buf[2048];
 	assert_true(boot_render(BOOT_FILE_GRUB, &c, &srv, buf, sizeof(buf)) > 0);
-	assert_non_null(strstr(buf, "linux (http,192.0.2.1:5248)/ephemeral/amd64/vmlinuz console=ttyS0 ro"));
+	assert_non_null(strstr(buf, "linux (http,192.0.2.1:5248)/ephemeral/amd64/vmlinuz console=ttyS0 ro "
+				    "ironrack.url=http://192.0.2.1:5248 ironrack.mac=02:00:00:00:00:01 BOOTIF=01-"));
 	assert_non_null(strstr(buf, "initrd (http,192.0.2.1:5248)/ephemeral/amd64/initrd.img"));
 	assert_true(boot_render(BOOT_FILE_IPXE, &c, &srv, buf, sizeof(buf)) > 0);
 	assert_true(strncmp(buf, "#!ipxe\n", 7) == 0);
-	assert_non_null(strstr(buf, "kernel http://192.0.2.1:5248/ephemeral/amd64/vmlinuz console=ttyS0 ro"));
+	assert_non_null(strstr(buf, "kernel http://192.0.2.1:5248/ephemeral/amd64/vmlinuz console=ttyS0 ro "
+				    "ironrack.url=http://192.0.2.1:5248 ironrack.mac=02:00:00:00:00:01 BOOTIF=01-"));
 	assert_non_null(strstr(buf, "\nboot\n"));
 	c.purpose = BOOT_LOCAL;
 	boot_render(BOOT_FILE_IPXE, &c, &srv, buf, sizeof(buf));
@@ -132,6 +135,69 @@ static void test_render_errors(void **state)
 	assert_int_equal(boot_render(BOOT_FILE_PXELINUX, &c, &srv, buf, sizeof(buf)), -EINVAL);
 }
 
+/* What the rack appends to the kernel command line (docs/machines.md,
+ * "Kernel command line"). */
+static void test_cmdline_appended(void **state)
+{
+	struct boot_config c = deploy_cfg();
+	char buf[2048];
+
+	/* enlist and commission too; the default (no MAC) gets only the URL */
+	c.purpose = BOOT_ENLIST;
+	c.has_mac = false;
+	c.cmdline = "console=ttyS0 ironrack.purpose=enlist";
+	assert_true(boot_render(BOOT_FILE_PXELINUX, &c, &srv, buf, sizeof(buf)) > 0);
+	assert_non_null(
+	    strstr(buf, "APPEND console=ttyS0 ironrack.purpose=enlist ironrack.url=http://192.0.2.1:5248\n"));
+	assert_null(strstr(buf, "ironrack.mac="));
+	c.purpose = BOOT_COMMISSION;
+	c.has_mac = true;
+	c.mac[0] = 0xAA; /* lowercase in the output */
+	assert_true(boot_render(BOOT_FILE_IPXE, &c, &srv, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " ironrack.url=http://192.0.2.1:5248 ironrack.mac=aa:00:00:00:00:01 BOOTIF="));
+
+	/* an IPv6 base as the shell writes it, in brackets */
+	const struct boot_server srv6 = {"http://[2001:db8::1]:5248"};
+	assert_true(boot_render(BOOT_FILE_GRUB, &c, &srv6, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " ironrack.url=http://[2001:db8::1]:5248 ironrack.mac=aa:00:00:00:00:01 "));
+
+	/* an empty command line: no leading blank */
+	c.cmdline = NULL;
+	assert_true(boot_render(BOOT_FILE_PXELINUX, &c, &srv, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "  APPEND ironrack.url=http://192.0.2.1:5248 ironrack.mac=aa:00:00:00:00:01\n"));
+
+	/* parameters the config sets already are not duplicated; a longer
+	 * name that only begins the same is not the parameter */
+	c.cmdline = "ironrack.url=http://203.0.113.9:80 ironrack.macx=1";
+	assert_true(boot_render(BOOT_FILE_PXELINUX, &c, &srv, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "APPEND ironrack.url=http://203.0.113.9:80 ironrack.macx=1 "
+				    "ironrack.mac=aa:00:00:00:00:01\n"));
+	assert_null(strstr(buf, "192.0.2.1"));
+	c.cmdline = "ro ironrack.mac=02:00:00:00:00:99 xironrack.url=1";
+	assert_true(boot_render(BOOT_FILE_PXELINUX, &c, &srv, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "APPEND ro ironrack.mac=02:00:00:00:00:99 xironrack.url=1 "
+				    "ironrack.url=http://192.0.2.1:5248\n"));
+
+	/* pxelinux without a server base: the MAC only */
+	c.cmdline = "ro";
+	assert_true(boot_render(BOOT_FILE_PXELINUX, &c, NULL, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "APPEND ro ironrack.mac=aa:00:00:00:00:01\n"));
+
+	/* local boot and power-off carry no kernel and nothing appended */
+	c.purpose = BOOT_LOCAL;
+	assert_true(boot_render(BOOT_FILE_IPXE, &c, &srv, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "ironrack."));
+
+	/* the longest command line a config may have still fits */
+	static char longest[BOOT_FIELD_MAX + 1];
+	memset(longest, 'x', BOOT_FIELD_MAX);
+	c.purpose = BOOT_DEPLOY;
+	c.cmdline = longest;
+	char big[BOOT_FIELD_MAX * 2 + 512];
+	assert_true(boot_render(BOOT_FILE_GRUB, &c, &srv6, big, sizeof(big)) > 0);
+	assert_non_null(strstr(big, "x ironrack.url=http://[2001:db8::1]:5248 ironrack.mac=aa:00:00:00:00:01 "));
+}
+
 static void test_purpose_names(void **state)
 {
 	enum boot_purpose p;
@@ -147,7 +213,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_classify),	    cmocka_unit_test(test_validate),
 	    cmocka_unit_test(test_render_pxelinux), cmocka_unit_test(test_render_grub_ipxe),
-	    cmocka_unit_test(test_render_errors),   cmocka_unit_test(test_purpose_names),
+	    cmocka_unit_test(test_render_errors),   cmocka_unit_test(test_cmdline_appended),
+	    cmocka_unit_test(test_purpose_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
