@@ -8,6 +8,7 @@
 #include "rack/boot/resources.h"
 #include "rack/boot/service.h"
 #include "rack/dhcp/glue.h"
+#include "rack/machine/agent.h"
 #include "rack/ping.h"
 #include "rack/power/service.h"
 
@@ -17,6 +18,7 @@ const struct rack_command *const rack_commands[] = {
     &rack_ping_command,
     &rack_power_command,
     &rack_power_poll_set_command,
+    &rack_boot_forget_command,
 };
 const size_t rack_commands_n = ARRAY_SIZE(rack_commands);
 
@@ -32,6 +34,8 @@ const size_t rack_config_parts_n = ARRAY_SIZE(rack_config_parts);
 const struct rack_session_hook *const rack_session_hooks[] = {
     &rack_dhcp_session_hook,
     &rack_power_session_hook,
+    &rack_boot_session_hook,
+    &rack_agent_session_hook,
 };
 const size_t rack_session_hooks_n = ARRAY_SIZE(rack_session_hooks);
 
@@ -39,5 +43,6 @@ const struct rack_reply_route *const rack_reply_routes[] = {
     &rack_dhcp_lease_route,
     &rack_dhcp_external_route,
     &rack_power_report_route,
+    &rack_agent_report_route,
 };
 const size_t rack_reply_routes_n = ARRAY_SIZE(rack_reply_routes);

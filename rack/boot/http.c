@@ -20,10 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/inventory.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/util.h"
 #include "rack/boot/service.h"
+#include "rack/machine/agent.h"
 #include "rack/netns.h"
 #include "rack/rack.h"
 #include "rack/tftp/root.h"
@@ -33,7 +35,7 @@
 #define HTTP_PORT_DEFAULT  5248
 #define HTTP_TIMEOUT_S	   60 /* idle or stalled connection */
 #define HTTP_HEADERS_MAX   8192
-#define HTTP_BODY_MAX	   4096 /* GET and HEAD carry none */
+#define HTTP_BODY_MAX	   INV_BODY_MAX /* the agent's report; GET and HEAD carry none */
 #define HTTP_BACKLOG	   256
 #define HTTP_CLIENT_STRLEN 64
 #define HTTP_PATH_LOGLEN   160
@@ -71,6 +73,7 @@ struct boot_http {
 	unsigned n_conns;
 	struct http_conn *conns;
 	struct http_wait *waits;
+	struct rack_agent *agent; /* POST AGENT_REPORT_PATH; NULL without a rack */
 };
 
 /* One request being answered. */
@@ -360,6 +363,7 @@ static void conn_closed(struct evhttp_connection *evcon, void *arg)
 		c->next->prev = c->prev;
 	h->n_conns--;
 	free(c);
+	rack_agent_conn_closed(h->agent, evcon);
 }
 
 /* Count the connection on its first request. false: over the limit. */
@@ -445,7 +449,17 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	log_escape(path ? path : "", path ? strlen(path) : 0, r.path, sizeof(r.path));
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+	bool report = h->agent && path && strcmp(path, AGENT_REPORT_PATH) == 0;
+	if (report && cmd != EVHTTP_REQ_POST) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		reply_error(&r, 405, "Method Not Allowed", "only POST");
+		return;
+	}
+	if (!report && cmd == EVHTTP_REQ_POST) {
+		reply_error(&r, 404, "Not Found", "no POST here");
+		return;
+	}
+	if (!report && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
 		reply_error(&r, 405, "Method Not Allowed", "only GET and HEAD");
 		return;
@@ -453,6 +467,10 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	if (!conn_admit(h, evhttp_request_get_connection(req))) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		reply_error(&r, 503, "Service Unavailable", "too many connections (http_boot_max_connections)");
+		return;
+	}
+	if (report) {
+		rack_agent_request(h->agent, req, r.client, (const struct sockaddr *)&local);
 		return;
 	}
 	char *name = path ? evhttp_uridecode(path, 0, &len) : NULL;
@@ -567,10 +585,15 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 	/* The rest get 405 from request_cb (libevent itself would say 501). */
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 						EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	/* A body over HTTP_BODY_MAX gets 413 from evhttp; lingering, it reads
+	 * the rest first, so the client sees the answer and not a reset. */
+	evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);
 	evhttp_set_max_headers_size(h->http, HTTP_HEADERS_MAX);
 	evhttp_set_max_body_size(h->http, HTTP_BODY_MAX);
 	evhttp_set_gencb(h->http, request_cb, h);
+	if (h->rack)
+		h->agent = rack_agent_new(base, h->rack);
 	log_info("http: serving %s and boot configs on %s (port %d)%s%s, up to %u connections", conf->root,
 		 conf->listen, h->port, conf->nsfd >= 0 ? " in network namespace " : "",
 		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", h->max_connections);
@@ -593,6 +616,8 @@ void boot_http_free(struct boot_http *h)
 		reply_error(&r, 503, "Service Unavailable", "server shutting down");
 		free(w);
 	}
+	rack_agent_free(h->agent);
+	h->agent = NULL;
 	evhttp_free(h->http);
 	/* Connections evhttp freed without telling us. */
 	while (h->conns) {
@@ -602,6 +627,11 @@ void boot_http_free(struct boot_http *h)
 	}
 	tftp_root_close(&h->root);
 	free(h);
+}
+
+struct rack_agent *boot_http_agent(const struct boot_http *h)
+{
+	return h->agent;
 }
 
 int boot_http_port(const struct boot_http *h)

@@ -2,7 +2,9 @@
  * files and rendered boot configs as TFTP, for iPXE, GRUB and UEFI HTTP
  * boot, which fetch kernels and initrds far faster over TCP.
  *
- * GET and HEAD only. Paths are percent-decoded and then confined to the
+ * GET and HEAD, and POST on the ephemeral agent's report path
+ * (rack/machine/agent.h; 405 for another method there, 404 for a POST
+ * elsewhere). Paths are percent-decoded and then confined to the
  * boot root by the TFTP server's own rules (rack/tftp/root.h: no "..", no
  * NUL, no symlink out of the root); a refusal is 403 (404 for a missing
  * file) with a log line naming the client. Boot config paths
@@ -25,6 +27,7 @@
 struct event_base;
 struct rack;
 struct boot_http;
+struct rack_agent;
 
 struct boot_http_conf {
 	const char *listen; /* "ADDRESS:PORT", "[V6]:PORT"; a literal address */
@@ -50,6 +53,10 @@ enum boot_range {
 	BOOT_RANGE_UNSATISFIABLE,
 };
 enum boot_range boot_http_range_parse(const char *header, uint64_t size, uint64_t *ret_off, uint64_t *ret_len);
+
+/* The agent endpoint this server carries (rack/machine/agent.h); NULL
+ * when it serves files only (no rack). */
+struct rack_agent *boot_http_agent(const struct boot_http *h);
 
 /* The port the server listens on (host order): the configured one, or the
  * one the kernel chose for port 0. */

@@ -168,6 +168,60 @@ void rack_boot_load(struct rack *rack, const Ironrack__V1__RackConfig *cfg)
 		 boot_table_default(t) ? " and a default" : "", (unsigned long long)cfg->version);
 }
 
+/* ---- forgetting cached answers ---- */
+
+void rack_boot_forget(struct rack *rack, const uint8_t (*macs)[6], size_t n)
+{
+	struct rack_boot *b = rack->boot;
+
+	if (!b)
+		return;
+	if (n == 0) {
+		boot_cache_expire(b->cache);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		boot_cache_forget(b->cache, macs[i]);
+}
+
+/* BootForget: a machine's state changed what it boots. */
+static void boot_forget_run(struct rack *rack, const Ironrack__V1__RegionMessage *in)
+{
+	const Ironrack__V1__BootForget *bf = in->command->boot_forget;
+	size_t n = bf ? bf->n_macs : 0;
+	uint8_t(*macs)[6] = xcalloc(n ? n : 1, sizeof(*macs));
+	size_t good = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (mac_parse(bf->macs[i], macs[good]) == 0)
+			good++;
+		else
+			log_warn("boot: BootForget: '%s' is not a MAC; ignored", bf->macs[i]);
+	}
+	/* Only bad MACs: forgetting too much is safe, too little is not. */
+	rack_boot_forget(rack, macs, good);
+	free(macs);
+	if (good)
+		log_info("boot: the region asked to forget the cached boot config answers of %zu MACs", good);
+	else
+		log_info("boot: the region asked to forget every cached boot config answer");
+	rack_session_reply_status(rack, in->request_id, RPC_OK, "");
+}
+
+const struct rack_command rack_boot_forget_command = {IRONRACK__V1__COMMAND__COMMAND_BOOT_FORGET, boot_forget_run};
+
+/* A BootForget sent while the session was down never arrived: nothing
+ * cached from before may outlive the reconnection. */
+static void boot_on_connected(struct rack *rack)
+{
+	if (rack->boot && boot_cache_count(rack->boot->cache))
+		log_info("boot: session up: forgetting %zu cached boot config answers",
+			 boot_cache_count(rack->boot->cache));
+	rack_boot_forget(rack, NULL, 0);
+}
+
+const struct rack_session_hook rack_boot_session_hook = {"boot", boot_on_connected, NULL};
+
 /* ---- addresses ---- */
 
 void rack_boot_addr_text(const struct sockaddr *sa, char *buf, size_t len)
@@ -222,9 +276,7 @@ void rack_boot_log_served(const char *proto, const char *client, const char *nam
 
 /* ---- GetBootConfig ---- */
 
-/* The name of the interface in the rack's namespace that holds address
- * local, for the request's interface field; "" if none does. */
-static void iface_of(const struct rack *rack, const struct sockaddr *local, char *buf, size_t len)
+void rack_boot_iface_of(const struct rack *rack, const struct sockaddr *local, char *buf, size_t len)
 {
 	struct rack_iface_info *ifs = NULL;
 	char addr[INET6_ADDRSTRLEN];
@@ -355,7 +407,7 @@ static bool fetch_start(struct rack_boot *b, const struct boot_request *r, const
 	f->b = b;
 	memcpy(f->mac, r->mac, 6);
 	f->started_us = clock_mono_us();
-	iface_of(rack, local, iface, sizeof(iface));
+	rack_boot_iface_of(rack, local, iface, sizeof(iface));
 	Ironrack__V1__BootConfigRequest req = IRONRACK__V1__BOOT_CONFIG_REQUEST__INIT;
 	req.mac = mac;
 	req.arch = (char *)arch_of(r->kind);

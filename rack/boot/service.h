@@ -28,9 +28,17 @@ struct rack;
 struct tftp_hook;
 struct Ironrack__V1__RackConfig;
 struct rack_config_part;
+struct rack_command;
+struct rack_session_hook;
 
 /* Boot configs' part of a RackConfig (rack/session.h). */
 extern const struct rack_config_part rack_boot_config_part;
+/* BootForget: drop the named MACs' cached GetBootConfig answers (none
+ * named: all), answer OK. */
+extern const struct rack_command rack_boot_forget_command;
+/* On (re)connecting, forget every cached answer: a BootForget sent while
+ * the session was down never arrived. */
+extern const struct rack_session_hook rack_boot_session_hook;
 
 #define BOOT_FETCH_TIMEOUT_MS 3000 /* GetBootConfig deadline */
 #define BOOT_CACHE_ANSWERS    4096 /* GetBootConfig answers kept */
@@ -88,6 +96,14 @@ void rack_boot_log_served(const char *proto, const char *client, const char *nam
 
 /* The hook rack_tftp_start installs in the TFTP server. */
 const struct tftp_hook *rack_boot_tftp_hook(struct rack *rack);
+
+/* Forget the cached GetBootConfig answers of n MACs; n == 0: every one.
+ * Calls in flight for them go on, but their answers are not kept. */
+void rack_boot_forget(struct rack *rack, const uint8_t (*macs)[6], size_t n);
+
+/* The name of the interface in the rack's namespace that holds address
+ * local (the rack address a request arrived on); "" if none does. */
+void rack_boot_iface_of(const struct rack *rack, const struct sockaddr *local, char *buf, size_t len);
 
 /* "198.51.100.1", "2001:db8::1" (v4-mapped shown as v4); "" if unknown. */
 void rack_boot_addr_text(const struct sockaddr *sa, char *buf, size_t len);
