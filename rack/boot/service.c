@@ -17,6 +17,7 @@
 #include "common/rpc/rpc.h"
 #include "common/util.h"
 #include "ironrack/v1/region.pb-c.h"
+#include "rack/boot/http.h"
 #include "rack/rack.h"
 #include "rack/session.h"
 #include "rack/tftp/server.h"
@@ -240,11 +241,15 @@ void rack_boot_addr_text(const struct sockaddr *sa, char *buf, size_t len)
 	snprintf(buf, len, "%s", text);
 }
 
+/* The port the HTTP boot server listens on: the bound one (port 0 in the
+ * configuration asks the kernel), else the configured one. */
 static uint16_t http_boot_port(const struct rack *rack)
 {
 	char host[256];
 	uint16_t port = HTTP_BOOT_DEFAULT_PORT;
 
+	if (rack->http && boot_http_port(rack->http) > 0)
+		return (uint16_t)boot_http_port(rack->http);
 	if (rack->conf.http_boot_listen[0] &&
 	    endpoint_parse(rack->conf.http_boot_listen, HTTP_BOOT_DEFAULT_PORT, host, sizeof(host), &port) < 0)
 		port = HTTP_BOOT_DEFAULT_PORT;

@@ -62,15 +62,17 @@ static struct rack_agent *agent_of(struct rack *rack)
 
 /* ---- answers ---- */
 
-static void send_verdict(struct evhttp_request *req, const struct agent_verdict *v, const char *message)
+/* Send the answer; returns the body's length. */
+static size_t send_verdict(struct evhttp_request *req, const struct agent_verdict *v, const char *message)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct evbuffer *body = evbuffer_new();
 	char *json = agent_body_json(v, message);
+	size_t len = strlen(json) + 1;
 
 	if (!body)
 		oom_abort(0); /* a library's NULL: out of memory */
-	evbuffer_add(body, json, strlen(json));
+	evbuffer_add(body, json, len - 1);
 	evbuffer_add(body, "\n", 1);
 	free(json);
 	evhttp_add_header(out, "Content-Type", "application/json");
@@ -81,14 +83,18 @@ static void send_verdict(struct evhttp_request *req, const struct agent_verdict 
 	}
 	evhttp_send_reply(req, v->http_status, v->reason, body);
 	evbuffer_free(body);
+	return len;
 }
 
-static void log_outcome(const char *client, const char *mac, const char *purpose, int status, const char *message,
-			double secs)
+/* The one line per report, in the HTTP server's format (client, method,
+ * path, status, bytes) followed by what the report was and its outcome. */
+static void log_outcome(const char *client, const char *mac, const char *purpose, int status, size_t bytes,
+			const char *message, double secs)
 {
-	log_msg(status == 200 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "agent: report from %s (mac %s, %s): %d%s%s (%.3f s)",
-		client, mac[0] ? mac : "not given", purpose ? purpose : "?", status, message && message[0] ? ": " : "",
-		message ? message : "", secs);
+	log_msg(status == 200 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+		"http: %s POST '%s' %d, %zu bytes: %s report, mac %s: %s (%.3f s)", client, AGENT_REPORT_PATH, status,
+		bytes, purpose ? purpose : "unread", mac[0] ? mac : "not given", message && message[0] ? message : "-",
+		secs);
 }
 
 static void pending_free(struct agent_pending *p)
@@ -106,9 +112,9 @@ static void pending_answer(struct agent_pending *p, int code, const char *messag
 
 	agent_verdict_of(code, &v);
 	agent_queue_remove(&p->a->queue, &p->q);
-	log_outcome(p->client, p->mac, p->purpose, v.http_status, message,
+	size_t bytes = send_verdict(p->req, &v, message);
+	log_outcome(p->client, p->mac, p->purpose, v.http_status, bytes, message,
 		    (double)(clock_mono_us() - p->started_us) / 1e6);
-	send_verdict(p->req, &v, message);
 	pending_free(p);
 }
 
@@ -179,8 +185,8 @@ static void agent_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void pending_drop(struct agent_pending *p, const char *why)
 {
 	agent_queue_remove(&p->a->queue, &p->q);
-	log_info("agent: report from %s (mac %s, %s): %s (%.3f s)", p->client, p->mac[0] ? p->mac : "not given",
-		 p->purpose, why, (double)(clock_mono_us() - p->started_us) / 1e6);
+	log_info("http: %s POST '%s' dropped: %s report, mac %s: %s (%.3f s)", p->client, AGENT_REPORT_PATH, p->purpose,
+		 p->mac[0] ? p->mac : "not given", why, (double)(clock_mono_us() - p->started_us) / 1e6);
 	pending_free(p);
 }
 
@@ -247,8 +253,8 @@ static void reply_now(struct evhttp_request *req, const char *client, const char
 	struct agent_verdict v;
 
 	agent_verdict_of(code, &v);
-	log_outcome(client, mac, purpose, v.http_status, message, 0);
-	send_verdict(req, &v, message);
+	size_t bytes = send_verdict(req, &v, message);
+	log_outcome(client, mac, purpose, v.http_status, bytes, message, 0);
 }
 
 static void peer_address(struct evhttp_request *req, char *buf, size_t len)
@@ -277,7 +283,7 @@ void rack_agent_request(struct rack_agent *a, struct evhttp_request *req, const 
 		struct evbuffer *body = evbuffer_new();
 		if (!body)
 			oom_abort(0);
-		log_outcome(client, "", NULL, 413, "body over 256 KiB", 0);
+		log_outcome(client, "", NULL, 413, 0, "body over 256 KiB", 0);
 		evhttp_send_reply(req, 413, "Payload Too Large", body);
 		evbuffer_free(body);
 		return;
