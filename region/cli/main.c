@@ -9,6 +9,7 @@
 #include "common/version.h"
 #include "region/cli/commands.h"
 #include "region/cli/infra.h"
+#include "region/cli/machines_cli.h"
 #include "region/cli/net_cli.h"
 #include "region/cli/power_cli.h"
 
@@ -205,10 +206,60 @@ static const struct cli_command commands[] = {
      "show what happened to a machine",
      "Lists the machine's events, oldest first: power actions requested and their\n"
      "outcomes, power states seen changing. --limit N (1-1000, default 100)."},
+    /* the lifecycle (region/cli/machines.c), also before "machines" */
+    {"machines list", "[status=S] [--zone Z]", 0, SIZE_MAX, CLI_MACHINES_LIST_OPTS, cli_cmd_machines_list,
+     "list machines with their status, power and hardware",
+     "Shows every machine (or those the filters match) as the region orders them:\n"
+     "hostname, status (NEW, COMMISSIONING, READY, ...), power state, zone, CPUs, memory\n"
+     "and storage (\"\xe2\x80\x94\" when not known yet: commissioning reads them).\n"
+     "  status=S              only machines in status S, e.g. status=READY\n"
+     "  --zone Z              only machines in zone Z (also zone=Z)\n"
+     "  --hostname H          only the machine H (also hostname=H)\n"
+     "  limit=N offset=N      a page of the list (the region's default: 100)\n"
+     "--json prints the API's answer instead."},
+    {"machines show", "HOST", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_machines_show,
+     "show a machine: status, hardware, interfaces, events",
+     "Shows HOST (a host name or id): its status with the reason and since when (and\n"
+     "the deadline of a timed state), power, zone and architecture; the hardware the\n"
+     "machine reported when it was last commissioned (system, CPUs, memory, disks);\n"
+     "its interfaces with driver, speed, carrier and links (addresses on subnets); and\n"
+     "its latest 20 events, oldest first ('ironrack machines events HOST' lists all).\n"
+     "--json prints {\"machine\", \"interfaces\", \"links\", \"events\"} as the API gives them."},
+    {"machines commission", "HOST [--comment TEXT]", 1, 1, CLI_MACHINES_COMMISSION_OPTS, cli_cmd_machines_commission,
+     "read a machine's hardware (boot it into the ephemeral environment)",
+     "Asks the region to commission HOST: it is powered on to boot over the network into\n"
+     "the ephemeral environment, whose agent reports the hardware; then it is READY.\n"
+     "Allowed from NEW, READY, FAILED_COMMISSIONING, FAILED_DEPLOYMENT and BROKEN.\n"
+     "Prints the new status (\"node-3: COMMISSIONING\"; with manual power, what a person\n"
+     "must do).\n"
+     "  --wait                wait until the machine is no longer COMMISSIONING and print\n"
+     "                        its status: \"node-3: READY\" (exit status 0), or e.g.\n"
+     "                        \"node-3: FAILED_COMMISSIONING (why)\" (exit status 1)\n"
+     "  --timeout SECONDS     how long --wait waits (1-36000, default 1800); after it:\n"
+     "                        exit status 1, commissioning goes on\n"
+     "  --comment TEXT        why, recorded in the machine's event\n"
+     "--json prints the machine as the region answered (after --wait: its last state)."},
+    {"machines abort", "HOST [--comment TEXT]", 1, 1, CLI_MACHINES_ACTION_OPTS, cli_cmd_machines_abort,
+     "stop a machine's commissioning or deployment",
+     "Stops what HOST is doing: COMMISSIONING goes back to the state before it,\n"
+     "DEPLOYING to ALLOCATED. Prints the new status. --comment TEXT says why (recorded\n"
+     "in the machine's event)."},
+    {"machines mark-broken", "HOST [--comment TEXT]", 1, 1, CLI_MACHINES_ACTION_OPTS, cli_cmd_machines_mark_broken,
+     "take a machine out of service (BROKEN)",
+     "Marks HOST BROKEN, from any state: nothing allocates or deploys it until\n"
+     "'ironrack machines mark-fixed' (or a commission). Prints the new status.\n"
+     "--comment TEXT says why (recorded in the machine's event)."},
+    {"machines mark-fixed", "HOST [--comment TEXT]", 1, 1, CLI_MACHINES_ACTION_OPTS, cli_cmd_machines_mark_fixed,
+     "return a BROKEN machine to service (READY)",
+     "Marks a BROKEN machine READY again. Prints the new status. --comment TEXT says\n"
+     "what was done (recorded in the machine's event)."},
     {"machines", "ACTION [HOST] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_machines, "machines",
-     "ironrack machines list [--zone Z] | show HOST | create HOST [--zone Z] [KEY=VALUE...] |\n"
+     "ironrack machines list [status=S] [--zone Z] | show HOST | create HOST [--zone Z] [KEY=VALUE...] |\n"
      "  update HOST KEY=VALUE... | delete HOST\n"
-     "Deleting a machine removes its interfaces and releases their addresses.\n"
+     "Deleting a machine removes its interfaces and releases their addresses; a machine in\n"
+     "use or mid-action is refused (the region names its status and what it allows).\n"
+     "Lifecycle: ironrack machines commission|abort|mark-broken|mark-fixed HOST (each has\n"
+     "its --help); docs/machines.md, \"States\".\n"
      "Power: ironrack machines power-on|power-off|power-cycle|power-query|power|events HOST\n"
      "(each has its --help). Power fields for create and update:\n"
      "  power_type=ipmi|redfish|wol|manual  power_address=BMC  power_user=USER\n"
@@ -255,7 +306,7 @@ static const char options_help[] = "Options:\n"
 				   "  --key KEY      API key (overrides IRONRACK_KEY and the saved login)\n"
 				   "  --json         print the API's JSON answer\n"
 				   "  --timeout MS   how long to wait for a rack (1-60000 ms); with --wait of\n"
-				   "                 a power command: seconds (1-3600)\n"
+				   "                 a power command or commission: seconds\n"
 				   "  -h, --help     show help (also: ironrack help COMMAND)\n"
 				   "  --version      same as 'ironrack version'\n";
 
