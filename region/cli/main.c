@@ -269,7 +269,7 @@ static const struct cli_command commands[] = {
      "  power_NAME=VALUE for a driver parameter: ipmi: port, cipher_suite, privilege,\n"
      "  workarounds, ipmi_version; redfish: port, system, verify_tls, auth; wol: port,\n"
      "  mac, interface, broadcast (e.g. power_cipher_suite=17)\n"
-     "'show' prints power_pass_set (yes/no), never the password."},
+     "'show' says whether a BMC password is set, never the password."},
     {"interfaces", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_interfaces,
      "machine interfaces and their links to subnets",
      "ironrack interfaces list [machine=H] | show ID | create machine=H name=eth0 mac=M [vlan=ID] |\n"
