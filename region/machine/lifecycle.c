@@ -202,10 +202,10 @@ int machine_lifecycle_step(enum machine_state state, enum machine_action action,
 	}
 	if (cell == PREV) {
 		/* Back where it came from, if commissioning could have started
-		 * there; otherwise (unknown, or itself) to NEW, the state that
-		 * promises least. */
-		bool sensible = state_valid(previous) && previous != state &&
-				lifecycle_table[previous][MA_COMMISSION] == TO(MS_COMMISSIONING);
+		 * there (so not COMMISSIONING itself); otherwise to NEW, the
+		 * state that promises least. */
+		bool sensible =
+		    state_valid(previous) && lifecycle_table[previous][MA_COMMISSION] == TO(MS_COMMISSIONING);
 		*ret_next = sensible ? previous : MS_NEW;
 	} else {
 		*ret_next = (enum machine_state)(cell - 1);
