@@ -55,8 +55,15 @@ TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 PYTEST = /usr/bin/python3 -m pytest
 export IRONRACK_BUILD := $(abspath $(BUILD))
 
-.PHONY: all deps check check-san unit system demo bench bench-ipam fuzz fuzz-bins clean format
-all: $(BINS) $(TOOL_BINS)
+.PHONY: all deps check check-san unit system demo bench bench-ipam fuzz fuzz-bins clean format ephemeral
+# The ephemeral environment (deploy/ephemeral/build: Debian's kernel and
+# busybox-static via apt-get download). Not rebuilt for the sanitizer pass:
+# the system tests use build/ephemeral.
+EPHEMERAL = $(BUILD)/ephemeral/amd64/initrd.img
+all: $(BINS) $(TOOL_BINS) $(if $(filter 1,$(SANITIZE)),,ephemeral)
+ephemeral: $(EPHEMERAL)
+$(EPHEMERAL): $(wildcard deploy/ephemeral/*)
+	deploy/ephemeral/build --out $(BUILD)/ephemeral
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
