@@ -455,8 +455,10 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		reply_error(&r, 405, "Method Not Allowed", "only POST");
 		return;
 	}
-	if (!report && cmd == EVHTTP_REQ_POST) {
-		reply_error(&r, 404, "Not Found", "no POST here");
+	/* Under /machine/ (the agent's API) another path is 404; a boot file
+	 * keeps its 405 below. */
+	if (!report && cmd == EVHTTP_REQ_POST && h->agent && path && strncmp(path, "/machine/", 9) == 0) {
+		reply_error(&r, 404, "Not Found", "no such agent endpoint");
 		return;
 	}
 	if (!report && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {

@@ -3,8 +3,8 @@
  * boot, which fetch kernels and initrds far faster over TCP.
  *
  * GET and HEAD, and POST on the ephemeral agent's report path
- * (rack/machine/agent.h; 405 for another method there, 404 for a POST
- * elsewhere). Paths are percent-decoded and then confined to the
+ * (rack/machine/agent.h; 405 for another method there, 404 for another
+ * path under /machine/). Paths are percent-decoded and then confined to the
  * boot root by the TFTP server's own rules (rack/tftp/root.h: no "..", no
  * NUL, no symlink out of the root); a refusal is 403 (404 for a missing
  * file) with a log line naming the client. Boot config paths

@@ -176,8 +176,11 @@ def test_bad_posts_answered_by_the_rack(lab):
     assert st == 405 and headers.get("allow") == "POST"
     st, _, _, _ = lab.post(inventory("52:54:00:aa:00:01"), path="/machine/v1/other")
     assert st == 404
-    st, _, _, _ = lab.post(inventory("52:54:00:aa:00:01"), path="/pxelinux.cfg/default")
+    st, _, _, _ = lab.post(inventory("52:54:00:aa:00:01"), path="/machine/v1/reports")
     assert st == 404
+    # A POST elsewhere is a boot file's 405, as before.
+    st, headers, _, _ = lab.post(inventory("52:54:00:aa:00:01"), path="/pxelinux.cfg/default")
+    assert st == 405 and headers.get("allow") == "GET, HEAD"
     # The rack still serves files (GET is untouched).
     st, _, _, _ = lab.request("GET", path="/nothing-here")
     assert st == 404
