@@ -2,6 +2,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,4 +162,15 @@ int sock_bound_port(int fd)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return -EAFNOSUPPORT;
+}
+
+void duration_format(uint64_t secs, char *buf, size_t len)
+{
+	uint64_t h = secs / 3600, m = secs / 60 % 60, s = secs % 60;
+	if (h)
+		snprintf(buf, len, "%" PRIu64 "h%" PRIu64 "m%" PRIu64 "s", h, m, s);
+	else if (m)
+		snprintf(buf, len, "%" PRIu64 "m%" PRIu64 "s", m, s);
+	else
+		snprintf(buf, len, "%" PRIu64 "s", s);
 }

@@ -48,6 +48,8 @@ int64_t clock_mono_ms(void);
 /* CLOCK_REALTIME in unix milliseconds: only for timestamps a person or
  * another machine reads. */
 int64_t clock_real_ms(void);
+/* A duration as people read it, Go style: "45s", "30m0s", "1h2m5s". */
+void duration_format(uint64_t secs, char *buf, size_t len);
 
 /* ---- error buffers ---- */
 /* snprintf into a caller's err[errlen] (NULL or 0 length: nothing). */

@@ -243,17 +243,6 @@ int64_t machine_state_deadline(enum machine_state s, int64_t since_ms, const str
 }
 
 /* Go's time.Duration form for whole seconds: "45s", "30m0s", "1h0m0s". */
-static void duration_format(uint32_t secs, char *buf, size_t len)
-{
-	uint32_t h = secs / 3600, m = secs / 60 % 60, s = secs % 60;
-	if (h)
-		snprintf(buf, len, "%" PRIu32 "h%" PRIu32 "m%" PRIu32 "s", h, m, s);
-	else if (m)
-		snprintf(buf, len, "%" PRIu32 "m%" PRIu32 "s", m, s);
-	else
-		snprintf(buf, len, "%" PRIu32 "s", s);
-}
-
 void machine_timeout_reason(enum machine_state s, const struct machine_timeouts *t, char *buf, size_t len)
 {
 	char d[32];

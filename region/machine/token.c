@@ -50,18 +50,6 @@ bool machine_token_well_formed(const char *s)
 	return s[MACHINE_TOKEN_HEX] == '\0';
 }
 
-/* "45s", "12m5s", "3h0m0s". */
-static void ago_format(int64_t ms, char *buf, size_t len)
-{
-	int64_t secs = ms / 1000, h = secs / 3600, m = secs / 60 % 60, s = secs % 60;
-	if (h)
-		snprintf(buf, len, "%" PRId64 "h%" PRId64 "m%" PRId64 "s", h, m, s);
-	else if (m)
-		snprintf(buf, len, "%" PRId64 "m%" PRId64 "s", m, s);
-	else
-		snprintf(buf, len, "%" PRId64 "s", s);
-}
-
 enum machine_token_verdict machine_token_check(const char *token, const char *purpose,
 					       const struct machine_token_row *row, int64_t mac_machine_id,
 					       int64_t now_ms, char *msg, size_t msg_len)
@@ -96,7 +84,7 @@ enum machine_token_verdict machine_token_check(const char *token, const char *pu
 	}
 	if (now_ms >= row->expires_ms) {
 		char ago[48];
-		ago_format(now_ms - row->expires_ms, ago, sizeof(ago));
+		duration_format((uint64_t)(now_ms - row->expires_ms) / 1000, ago, sizeof(ago));
 		err_set(msg, msg_len, "token expired %s ago", ago);
 		return TOKEN_EXPIRED;
 	}
