@@ -278,6 +278,11 @@ static void power_rows(struct rows *r, const json_t *m, int64_t now_ms, char *st
 	row_add(r, "Power:", state);
 	if (*str(m, "power_error"))
 		row_add(r, "Power error:", str(m, "power_error"));
+	/* A person is the manual "driver": there is no BMC to describe. */
+	if (strcmp(str(m, "power_type"), "manual") == 0) {
+		row_add(r, "Power rack:", str_or(m, "power_rack", "-"));
+		return;
+	}
 	row_add(r, "BMC address:", str_or(m, "power_address", "-"));
 	row_add(r, "BMC user:", str_or(m, "power_user", "-"));
 	row_add(r, "BMC password:", json_is_true(json_object_get(m, "power_pass_set")) ? "set" : "not set");

@@ -333,6 +333,14 @@ static void test_show(void **state)
 	json_object_set_new(m, "power_error", json_string("no rack reaches 10.9.0.5"));
 	json_object_set_new(m, "description", json_string("rack 4, U12"));
 	view = json_pack("{s:O, s:[], s:[], s:[]}", "machine", m, "interfaces", "links", "events");
+	json_object_set_new(m, "power_type", json_string("manual"));
+	text = render(show_at_five_past, view);
+	assert_non_null(
+	    strstr(text, "Power:         unknown (manual, checked 30s ago)\nPower error:   no rack reaches 10.9.0.5\n"
+			 "Power rack:    rack-1\nZone:"));
+	assert_null(strstr(text, "BMC"));
+	free(text);
+	json_object_set_new(m, "power_type", json_string(""));
 	text = render(show_at_five_past, view);
 	assert_string_equal(text, "Hostname:      node-1 (id 3)\n"
 				  "Status:        NEW\n"
