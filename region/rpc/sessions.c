@@ -159,7 +159,7 @@ void region_session_reply_status(struct rack_session *s, uint64_t request_id, in
 		  : rc == -EACCES ? RPC_PERMISSION_DENIED
 		  : rc == -EPERM  ? RPC_FAILED_PRECONDITION
 				  : RPC_UNAVAILABLE;
-	st.message = (char *)(rc == 0 ? "" : why && why[0] ? why : strerror(-rc));
+	st.message = (char *)(why && why[0] ? why : rc == 0 ? "" : strerror(-rc));
 	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
 	m.request_id = request_id;
 	m.status = &st;

@@ -233,7 +233,7 @@ def test_known_mac_rendered_without_asking_the_region(boot, lab):
     text = text.decode()
     assert "KERNEL ephemeral/amd64/vmlinuz\n" in text
     assert "INITRD ephemeral/amd64/initrd.img\n" in text
-    assert "APPEND console=ttyS0 ro known-machine\n" in text
+    assert f"APPEND console=ttyS0 ro known-machine ironrack.url=http://{SERVER}:5248 ironrack.mac={KNOWN}\n" in text
     assert "SAY ironrack: deploy" in text
     # The same config over curl (octet) and every other format.
     st, _, data = boot.curl(f"tftp://{SERVER}/{pxe_name(KNOWN)}")
@@ -269,7 +269,8 @@ def test_unknown_mac_asks_the_region_once(boot, lab):
     assert "SAY ironrack: enlist" in text
     # The region's enlist_* defaults.
     assert "KERNEL ephemeral/amd64/vmlinuz\n" in text and "INITRD ephemeral/amd64/initrd.img\n" in text
-    assert "APPEND console=tty0 console=ttyS0,115200 ironrack.purpose=enlist\n" in text
+    assert (f"APPEND console=tty0 console=ttyS0,115200 ironrack.purpose=enlist ironrack.url=http://{SERVER}:5248 "
+            f"ironrack.mac={mac}\n") in text
     assert boot.tftp(pxe_name(mac)).decode() == text
     st, _, data = boot.curl(f"{HTTP}/ipxe/{mac}.ipxe")
     assert b"ironrack.purpose=enlist" in data
