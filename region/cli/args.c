@@ -33,6 +33,7 @@ static const struct {
     {"--end", CLI_OPT_END, true},
     {"--ip", CLI_OPT_IP, true},
     {"--hostname", CLI_OPT_HOSTNAME, true},
+    {"--status", CLI_OPT_STATUS, true},
     {"--comment", CLI_OPT_COMMENT, true},
     {"--mode", CLI_OPT_MODE, true},
     {"--name", CLI_OPT_NAME, true},

@@ -57,6 +57,8 @@ enum cli_opt {
 	CLI_OPT_BOOT_PERSISTENT = 1u << 26,
 	CLI_OPT_BOOT_EFI = 1u << 27,
 	CLI_OPT_LIMIT = 1u << 28,
+	/* machines list (machines.c) */
+	CLI_OPT_STATUS = 1u << 29,
 };
 #define CLI_OPT_BITS 32
 

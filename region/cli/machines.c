@@ -43,14 +43,14 @@ int cli_cmd_machines_list(struct cli *cli, char **argv, size_t argc)
 	static const struct {
 		unsigned opt;
 		const char *field;
-	} filters[] = {{CLI_OPT_ZONE, "zone"}, {CLI_OPT_HOSTNAME, "hostname"}};
+	} filters[] = {{CLI_OPT_ZONE, "zone"}, {CLI_OPT_HOSTNAME, "hostname"}, {CLI_OPT_STATUS, "status"}};
 	char **words = xcalloc(argc + N(filters), sizeof(char *));
 	char query[1024], path[PATH_LEN], err[256];
 	struct cli_resp resp;
 	size_t n = 0;
 
-	/* status=READY and the API's other filters as words, --zone and
-	 * --hostname as options. */
+	/* --status, --zone and --hostname as options, and the API's filters
+	 * as words too (status=READY). */
 	for (size_t i = 0; i < N(filters); i++) {
 		const char *v = cli_opt_value(cli->args, filters[i].opt);
 		if ((cli->args->given & filters[i].opt) && v)

@@ -64,6 +64,7 @@ int cli_cmd_machines_abort(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_machines_mark_broken(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_machines_mark_fixed(struct cli *cli, char **argv, size_t argc);
 
-#define CLI_MACHINES_LIST_OPTS	     (CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_JSON | CLI_OPT_ZONE | CLI_OPT_HOSTNAME)
+#define CLI_MACHINES_LIST_OPTS                                                                                         \
+	(CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_JSON | CLI_OPT_ZONE | CLI_OPT_HOSTNAME | CLI_OPT_STATUS)
 #define CLI_MACHINES_ACTION_OPTS     (CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_JSON | CLI_OPT_COMMENT)
 #define CLI_MACHINES_COMMISSION_OPTS (CLI_MACHINES_ACTION_OPTS | CLI_OPT_WAIT | CLI_OPT_TIMEOUT)

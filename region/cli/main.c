@@ -207,12 +207,12 @@ static const struct cli_command commands[] = {
      "Lists the machine's events, oldest first: power actions requested and their\n"
      "outcomes, power states seen changing. --limit N (1-1000, default 100)."},
     /* the lifecycle (region/cli/machines.c), also before "machines" */
-    {"machines list", "[status=S] [--zone Z]", 0, SIZE_MAX, CLI_MACHINES_LIST_OPTS, cli_cmd_machines_list,
+    {"machines list", "[--status S] [--zone Z]", 0, SIZE_MAX, CLI_MACHINES_LIST_OPTS, cli_cmd_machines_list,
      "list machines with their status, power and hardware",
      "Shows every machine (or those the filters match) as the region orders them:\n"
      "hostname, status (NEW, COMMISSIONING, READY, ...), power state, zone, CPUs, memory\n"
      "and storage (\"\xe2\x80\x94\" when not known yet: commissioning reads them).\n"
-     "  status=S              only machines in status S, e.g. status=READY\n"
+     "  --status S            only machines in status S, e.g. --status READY (also status=S)\n"
      "  --zone Z              only machines in zone Z (also zone=Z)\n"
      "  --hostname H          only the machine H (also hostname=H)\n"
      "  limit=N offset=N      a page of the list (the region's default: 100)\n"
@@ -254,7 +254,7 @@ static const struct cli_command commands[] = {
      "Marks a BROKEN machine READY again. Prints the new status. --comment TEXT says\n"
      "what was done (recorded in the machine's event)."},
     {"machines", "ACTION [HOST] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_machines, "machines",
-     "ironrack machines list [status=S] [--zone Z] | show HOST | create HOST [--zone Z] [KEY=VALUE...] |\n"
+     "ironrack machines list [--status S] [--zone Z] | show HOST | create HOST [--zone Z] [KEY=VALUE...] |\n"
      "  update HOST KEY=VALUE... | delete HOST\n"
      "Deleting a machine removes its interfaces and releases their addresses; a machine in\n"
      "use or mid-action is refused (the region names its status and what it allows).\n"
