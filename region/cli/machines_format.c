@@ -9,6 +9,7 @@
 
 #include "common/util.h"
 #include "region/cli/machines_cli.h"
+#include "region/cli/power_cli.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -240,28 +241,6 @@ static int rows_print(struct rows *r, FILE *out)
 	return rc;
 }
 
-/* power_options {"cipher_suite": "17", ...} as "cipher_suite=17, ..."
- * (malloc'd); "-" when there are none. */
-static char *options_text(const json_t *opts)
-{
-	const char *key;
-	const json_t *v;
-	char *text = xstrdup("");
-
-	json_object_foreach((json_t *)opts, key, v)
-	{
-		char *next = xasprintf("%s%s%s=%s", text, *text ? ", " : "", key,
-				       json_is_string(v) ? json_string_value(v) : "?");
-		free(text);
-		text = next;
-	}
-	if (!*text) {
-		free(text);
-		text = xstrdup("-");
-	}
-	return text;
-}
-
 /* The BMC's rows, for a machine with a power type; never a password. */
 static void power_rows(struct rows *r, const json_t *m, int64_t now_ms, char *state, size_t len)
 {
@@ -286,7 +265,7 @@ static void power_rows(struct rows *r, const json_t *m, int64_t now_ms, char *st
 	row_add(r, "BMC address:", str_or(m, "power_address", "-"));
 	row_add(r, "BMC user:", str_or(m, "power_user", "-"));
 	row_add(r, "BMC password:", json_is_true(json_object_get(m, "power_pass_set")) ? "set" : "not set");
-	char *opts = options_text(json_object_get(m, "power_options"));
+	char *opts = cli_power_options_text(json_object_get(m, "power_options"));
 	row_add(r, "BMC options:", opts);
 	free(opts);
 	row_add(r, "Power rack:", str_or(m, "power_rack", "-"));

@@ -311,8 +311,7 @@ int cli_power_events_print(const json_t *events, FILE *out)
 	return cli_net_table_print(&g, events, 0, out);
 }
 
-/* {"cipher_suite": "17", ...} as "cipher_suite=17, ..."; "-" when empty. */
-static char *options_text(const json_t *opts)
+char *cli_power_options_text(const json_t *opts)
 {
 	const char *key;
 	const json_t *v;
@@ -343,7 +342,7 @@ json_t *cli_power_machine_view(const json_t *machine, int64_t now_ms)
 	/* Write-only; a region that sent it back by mistake is not echoed. */
 	json_object_del(m, "power_pass");
 	if (json_is_object(opts)) {
-		char *text = options_text(opts);
+		char *text = cli_power_options_text(opts);
 		json_object_set_new(m, "power_options", json_string(text));
 		free(text);
 	}
