@@ -132,3 +132,6 @@ void cli_last_seen_format(const json_t *last_seen, int64_t now_ms, char *buf, si
 void cli_ifaces_format(const json_t *ifaces, char *buf, size_t len);
 /* "acked/latest", e.g. "2/3"; "-" when the rack has no config. */
 void cli_config_format(const json_t *rack, char *buf, size_t len);
+/* A power_options-like object {"cipher_suite": "17", ...} as
+ * "cipher_suite=17, ..." (malloc'd); "-" when it is empty. */
+char *cli_options_text(const json_t *opts);

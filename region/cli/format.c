@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/util.h"
 #include "region/cli/cli.h"
 
 static int digits(const char *s, int n, int *ret)
@@ -182,4 +183,24 @@ void cli_config_format(const json_t *rack, char *buf, size_t len)
 		snprintf(buf, len, "-");
 	else
 		snprintf(buf, len, "%lld/%lld", (long long)acked, (long long)latest);
+}
+
+char *cli_options_text(const json_t *opts)
+{
+	const char *key;
+	const json_t *v;
+	char *text = xstrdup("");
+
+	json_object_foreach((json_t *)opts, key, v)
+	{
+		char *next = xasprintf("%s%s%s=%s", text, *text ? ", " : "", key,
+				       json_is_string(v) ? json_string_value(v) : "?");
+		free(text);
+		text = next;
+	}
+	if (!*text) {
+		free(text);
+		text = xstrdup("-");
+	}
+	return text;
 }

@@ -9,7 +9,6 @@
 
 #include "common/util.h"
 #include "region/cli/machines_cli.h"
-#include "region/cli/power_cli.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -265,7 +264,7 @@ static void power_rows(struct rows *r, const json_t *m, int64_t now_ms, char *st
 	row_add(r, "BMC address:", str_or(m, "power_address", "-"));
 	row_add(r, "BMC user:", str_or(m, "power_user", "-"));
 	row_add(r, "BMC password:", json_is_true(json_object_get(m, "power_pass_set")) ? "set" : "not set");
-	char *opts = cli_power_options_text(json_object_get(m, "power_options"));
+	char *opts = cli_options_text(json_object_get(m, "power_options"));
 	row_add(r, "BMC options:", opts);
 	free(opts);
 	row_add(r, "Power rack:", str_or(m, "power_rack", "-"));

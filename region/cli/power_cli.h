@@ -108,7 +108,3 @@ int cli_cmd_machines_events(struct cli *cli, char **argv, size_t argc);
  * action takes --wait [--timeout SECONDS]; on and cycle also --boot. */
 #define CLI_POWER_ACTION_OPTS (CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_JSON | CLI_OPT_WAIT | CLI_OPT_TIMEOUT)
 #define CLI_POWER_BOOT_OPTS   (CLI_POWER_ACTION_OPTS | CLI_OPT_BOOT | CLI_OPT_BOOT_PERSISTENT | CLI_OPT_BOOT_EFI)
-
-/* power_options {"cipher_suite": "17", ...} as "cipher_suite=17, ..."
- * (malloc'd); "-" when there are none. */
-char *cli_power_options_text(const json_t *opts);

@@ -311,26 +311,6 @@ int cli_power_events_print(const json_t *events, FILE *out)
 	return cli_net_table_print(&g, events, 0, out);
 }
 
-char *cli_power_options_text(const json_t *opts)
-{
-	const char *key;
-	const json_t *v;
-	char *text = xstrdup("");
-
-	json_object_foreach((json_t *)opts, key, v)
-	{
-		char *next = xasprintf("%s%s%s=%s", text, *text ? ", " : "", key,
-				       json_is_string(v) ? json_string_value(v) : "?");
-		free(text);
-		text = next;
-	}
-	if (!*text) {
-		free(text);
-		text = xstrdup("-");
-	}
-	return text;
-}
-
 json_t *cli_power_machine_view(const json_t *machine, int64_t now_ms)
 {
 	json_t *m = json_deep_copy(machine);
@@ -342,7 +322,7 @@ json_t *cli_power_machine_view(const json_t *machine, int64_t now_ms)
 	/* Write-only; a region that sent it back by mistake is not echoed. */
 	json_object_del(m, "power_pass");
 	if (json_is_object(opts)) {
-		char *text = cli_power_options_text(opts);
+		char *text = cli_options_text(opts);
 		json_object_set_new(m, "power_options", json_string(text));
 		free(text);
 	}
