@@ -330,11 +330,11 @@ class Lab:
         return time.time() - t_down
 
     def images_on_rack(self, timeout=60):
-        """Waits until the rack holds the published ephemeral images."""
+        """Waits until the rack holds the published ephemeral images (it
+        renames each into its boot root once verified)."""
         def there():
-            log = self.rack_log()
-            return all(f"fetched ephemeral/amd64/{n}" in log or f"ephemeral/amd64/{n} already present" in log
-                       for n in IMAGE_NAMES)
+            return all(os.path.getsize(os.path.join(self.rack.state_dir, "boot", "ephemeral", "amd64", n)) == size
+                       for n, size in self.images.items())
         wait_for(there, timeout=timeout, what="the rack to fetch the ephemeral images")
 
     # ---- the region ----
