@@ -167,9 +167,10 @@ class BootTiming:
     """Where the time of one boot went, from the VM's start (or the power
     action that started it) to the region's answer."""
 
-    def __init__(self, label, t0, rack_log, serial, mark, t_state, state):
+    def __init__(self, label, t0, rack_log, serial, mark, t_state, state, t_power_on=None):
         self.label, self.t0, self.state = label, t0, state
         self.t_state = t_state
+        self.t_power_on = t_power_on  # when the BMC started the VM (None: t0 is the VM's start)
         kernels = http_gets(rack_log, "vmlinuz", t0)
         initrds = http_gets(rack_log, "initrd.img", t0)
         self.t_kernel = kernels[0] if kernels else None
@@ -187,11 +188,16 @@ class BootTiming:
     def parts(self):
         def d(a, b):
             return None if a is None or b is None else b - a
-        return {"firmware/iPXE": d(self.t0, self.t_kernel),
-                "kernel+initrd download": d(self.t_kernel, self.t_kernel_start),
-                "boot to agent": self.boot,
-                "agent": self.agent,
-                f"total to {self.state}": d(self.t0, self.t_state)}
+        on = self.t_power_on or self.t0
+        out = {"power-on (request -> VM start)": d(self.t0, self.t_power_on)} if self.t_power_on else {}
+        out.update({"firmware/iPXE": d(on, self.t_kernel),
+                    "kernel+initrd download": d(self.t_kernel, self.t_kernel_start),
+                    "boot to agent": self.boot,
+                    "agent (to its last line)": self.agent,
+                    f"VM start -> {self.state}": d(on, self.t_state)})
+        if self.t_power_on:
+            out[f"request -> {self.state}"] = d(self.t0, self.t_state)
+        return out
 
     def line(self):
         def f(v):
