@@ -50,7 +50,12 @@ file), else environment variables for a single VM.
              "rom": "/usr/lib/ipxe/qemu/pxe-e1000.rom",
              "no_reboot": false, "extra": [more QEMU arguments]}}}
   A SYSTEM_ID not in "vms" uses "default"; without either there is nothing
-  to do. Without SYSTEM_ID: "default", or the only VM.
+  to do. Without SYSTEM_ID: "default", or the only VM. "nic" may carry
+  device properties: "virtio-net-pci,disable-legacy=on" with
+  "rom": "/usr/lib/ipxe/qemu/pxe-virtio.rom" (Debian's virtio ROM runs only
+  for the modern PCI id) boots a kernel without e1000, e.g. Debian's cloud
+  kernel; "extra" adds CPUs and disks ("-smp", "2", "-drive",
+  "file=DISK,if=virtio,format=raw").
 
   Environment (one VM, used for every SYSTEM_ID): QEMUVM_SWITCH_NS,
   QEMUVM_BRIDGE (default br0), QEMUVM_MAC, QEMUVM_STATE_DIR, and optional
