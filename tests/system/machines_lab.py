@@ -175,15 +175,19 @@ class BootTiming:
         initrds = http_gets(rack_log, "initrd.img", t0)
         self.t_kernel = kernels[0] if kernels else None
         self.t_initrd = initrds[0] if initrds else None
+        taken = [t for t, st in report_answers(rack_log, t0) if st == 200]
+        self.t_answer = taken[0] if taken else None
         agent = serial.agent(mark)
         self.agent_lines = agent
+        self.t_kernel_start = self.boot = self.agent = None
         if agent:
             wall1, up1, _ = agent[0]
             self.t_kernel_start = wall1 - up1
             self.boot = up1
-            self.agent = agent[-1][1] - up1
-        else:
-            self.t_kernel_start = self.boot = self.agent = None
+            # To the rack's answer: the agent's own last lines may be cut
+            # short by the power-off the region sends at once.
+            if self.t_answer is not None:
+                self.agent = self.t_answer - wall1
 
     def parts(self):
         def d(a, b):
@@ -193,7 +197,7 @@ class BootTiming:
         out.update({"firmware/iPXE": d(on, self.t_kernel),
                     "kernel+initrd download": d(self.t_kernel, self.t_kernel_start),
                     "boot to agent": self.boot,
-                    "agent (to its last line)": self.agent,
+                    "agent (to the rack's 200)": self.agent,
                     f"VM start -> {self.state}": d(on, self.t_state)})
         if self.t_power_on:
             out[f"request -> {self.state}"] = d(self.t0, self.t_state)
@@ -224,6 +228,7 @@ class Lab:
         self.serials = {}
         self.started = {}
         self._posts = itertools.count()
+        self.region_away = 0.0  # seconds the region was stopped, in all
 
     # ---- the VM ----
 
@@ -333,6 +338,7 @@ class Lab:
             between()
         self.region.start()
         self.rack.daemon.wait_log("connected to region", timeout=60, count=n + 1)
+        self.region_away += time.time() - t_down
         return time.time() - t_down
 
     def images_on_rack(self, timeout=60):
