@@ -1,11 +1,13 @@
 """`make demo`, non-interactively: namespaces, region on its embedded
 PostgreSQL, one enrolled rack that reports the demo site's interface, a ping,
-and a clean teardown that leaves no namespace behind."""
+a QEMU machine behind ipmi_sim that enlists and is commissioned to READY
+(the plain pass only: the sanitizer build has no ephemeral images), and a
+clean teardown that leaves no namespace behind."""
 
 import os
 import subprocess
 
-from conftest import BUILD, ROOT, free_port
+from conftest import BUILD, ROOT, SANITIZED, free_port
 
 
 def namespaces():
@@ -25,4 +27,8 @@ def test_demo_check_mode():
     text = out.stdout + out.stderr
     assert "check passed" in text
     assert "pong from rack-" in text
+    if not SANITIZED:
+        # The whole path, not a skip: power-on, enlistment, commissioning.
+        assert "skipped the VM" not in text, text[-3000:]
+        assert "commissioned in" in text, text[-3000:]
     assert {n for n in namespaces() if n.startswith("irdemo")} == before
