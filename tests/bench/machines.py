@@ -40,7 +40,8 @@ time as it appeared, polled every 20 ms) and the agent's own
                   rack's "boot: ... config for MAC" line splits it
   download        that GET -> the kernel's start (wall time of the agent's
                   first line minus its uptime): vmlinuz and initrd.img over
-                  HTTP, iPXE starting the kernel
+                  HTTP, iPXE starting the kernel; the rack's GET initrd.img
+                  (iPXE asks for it once vmlinuz is in) splits it
   boot to agent   the kernel's start -> the agent's first line (its uptime)
   agent           the agent's first line -> the rack's 200 to its report
                   (module loading, DHCP, inventory, the post and the region)
@@ -179,7 +180,8 @@ class Bench:
             return None if a is None or b is None else b - a
         parts = {"power_on": d(t0, bt.t_power_on), "firmware": d(on, bt.t_kernel),
                  "to_boot_config": d(on, cfg), "boot_config_to_kernel_get": d(cfg, bt.t_kernel),
-                 "download": d(bt.t_kernel, bt.t_kernel_start), "boot": bt.boot, "agent": bt.agent,
+                 "download": d(bt.t_kernel, bt.t_kernel_start), "vmlinuz": d(bt.t_kernel, bt.t_initrd),
+                 "initrd_and_start": d(bt.t_initrd, bt.t_kernel_start), "boot": bt.boot, "agent": bt.agent,
                  "vm_to_state": d(on, t_state), "request_to_state": d(t0, t_state),
                  "steps": {step: up for _, up, step in bt.agent_lines}}
         ours = [parts["download"], parts["boot"], parts["agent"]]
@@ -256,6 +258,8 @@ ROWS = (("power_on", "BMC power-on (request -> QEMU started)"),
         ("to_boot_config", "  of which QEMU start -> boot config served"),
         ("boot_config_to_kernel_get", "  of which boot config -> GET vmlinuz"),
         ("download", "kernel+initrd download (-> kernel start)"),
+        ("vmlinuz", "  of which GET vmlinuz -> GET initrd.img"),
+        ("initrd_and_start", "  of which GET initrd.img -> kernel start"),
         ("boot", "kernel boot to agent start"),
         ("agent", "agent (to the rack's 200)"),
         ("ours", "our own parts (download + boot + agent)"),
