@@ -135,3 +135,5 @@ void cli_config_format(const json_t *rack, char *buf, size_t len);
 /* A power_options-like object {"cipher_suite": "17", ...} as
  * "cipher_suite=17, ..." (malloc'd); "-" when it is empty. */
 char *cli_options_text(const json_t *opts);
+/* A decimal integer from min to max, nothing else: 0, or -EINVAL. */
+int cli_number_parse(const char *s, long min, long max, long *ret);

@@ -2,6 +2,7 @@
  * the caller passes "now". */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -203,4 +204,18 @@ char *cli_options_text(const json_t *opts)
 		text = xstrdup("-");
 	}
 	return text;
+}
+
+int cli_number_parse(const char *s, long min, long max, long *ret)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (*end || errno || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
 }

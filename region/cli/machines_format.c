@@ -38,21 +38,6 @@ void cli_machines_size_format(uint64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%.0f %s", v, units[u]);
 }
 
-/* A decimal integer from min to max, nothing else. */
-static int number_parse(const char *s, long min, long max, long *ret)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (*end || errno || v < min || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 static int wait_parse(const char *action, const struct cli_args *a, int64_t *ret_wait_ms, char *err, size_t errlen)
 {
 	const char *timeout = cli_opt_value(a, CLI_OPT_TIMEOUT);
@@ -68,7 +53,8 @@ static int wait_parse(const char *action, const struct cli_args *a, int64_t *ret
 		snprintf(err, errlen, "--timeout needs --wait (it bounds the wait for commissioning to end)");
 		return -EINVAL;
 	}
-	if ((a->given & CLI_OPT_TIMEOUT) && (!timeout || number_parse(timeout, 1, CLI_MACHINES_WAIT_MAX_S, &s) < 0)) {
+	if ((a->given & CLI_OPT_TIMEOUT) &&
+	    (!timeout || cli_number_parse(timeout, 1, CLI_MACHINES_WAIT_MAX_S, &s) < 0)) {
 		snprintf(err, errlen, "--timeout with --wait wants seconds from 1 to %d, not \"%s\"",
 			 CLI_MACHINES_WAIT_MAX_S, timeout ? timeout : "");
 		return -EINVAL;

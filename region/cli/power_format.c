@@ -31,21 +31,6 @@ const char *cli_power_action_of(const char *word)
 	return NULL;
 }
 
-/* A decimal integer from min to max, nothing else. */
-static int number_parse(const char *s, long min, long max, long *ret)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (*end || errno || v < min || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 static int boot_parse(const char *action, const struct cli_args *a, struct cli_power_req *r, char *err, size_t errlen)
 {
 	const char *boot = cli_opt_value(a, CLI_OPT_BOOT);
@@ -89,7 +74,7 @@ int cli_power_req_parse(const char *action, const struct cli_args *a, struct cli
 		snprintf(err, errlen, "--timeout needs --wait (it bounds the wait for the outcome)");
 		return -EINVAL;
 	}
-	if (!timeout || number_parse(timeout, 1, CLI_POWER_WAIT_MAX_S, &s) < 0) {
+	if (!timeout || cli_number_parse(timeout, 1, CLI_POWER_WAIT_MAX_S, &s) < 0) {
 		snprintf(err, errlen, "--timeout with --wait wants seconds from 1 to %d, not \"%s\"",
 			 CLI_POWER_WAIT_MAX_S, timeout ? timeout : "");
 		return -EINVAL;
@@ -137,7 +122,7 @@ int cli_power_events_path(const char *host, const struct cli_args *a, char *(*es
 	long n;
 
 	if (a->given & CLI_OPT_LIMIT) {
-		if (!limit || number_parse(limit, 1, CLI_POWER_EVENTS_MAX, &n) < 0) {
+		if (!limit || cli_number_parse(limit, 1, CLI_POWER_EVENTS_MAX, &n) < 0) {
 			snprintf(err, errlen, "--limit wants a number from 1 to %d, not \"%s\"", CLI_POWER_EVENTS_MAX,
 				 limit ? limit : "");
 			return -EINVAL;
