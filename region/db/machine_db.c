@@ -73,6 +73,15 @@ int machine_db_get(struct db *db, int64_t id, bool lock, struct machine_db_row *
 	return 0;
 }
 
+/* A conditional write that touched nothing: the machine is gone
+ * (-ENOENT) or in another state now (-EAGAIN). */
+static int moved(struct db *db, int64_t id)
+{
+	struct machine_db_row row;
+	int r = machine_db_get(db, id, false, &row);
+	return r < 0 ? r : -EAGAIN;
+}
+
 int machine_db_transition(struct db *db, int64_t id, const char *from, const char *to, int64_t deadline_ms,
 			  const char *message, const char *actor, const char *event, int64_t action_id)
 {
@@ -91,14 +100,7 @@ int machine_db_transition(struct db *db, int64_t id, const char *from, const cha
 	    "SELECT m.id, 'status', $6, $2 || ' → ' || $3 || CASE WHEN $7 <> '' THEN ': ' || $7 ELSE '' END, "
 	    "$8::bigint FROM m",
 	    8, p, NULL);
-	if (n < 0)
-		return (int)n;
-	if (n == 0) {
-		struct machine_db_row row;
-		int r = machine_db_get(db, id, false, &row);
-		return r < 0 ? r : -EAGAIN;
-	}
-	return 0;
+	return n < 0 ? (int)n : n == 0 ? moved(db, id) : 0;
 }
 
 int machine_db_transition_back(struct db *db, int64_t id, const char *from, const char *fallback, const char *message,
@@ -133,14 +135,7 @@ int machine_db_delete(struct db *db, int64_t id, const char *from)
 	const char *p[] = {ids, from};
 	id_text(id, ids);
 	long n = exec_count(db, "DELETE FROM machine WHERE id = $1::bigint AND status = $2", 2, p, NULL);
-	if (n < 0)
-		return (int)n;
-	if (n == 0) {
-		struct machine_db_row row;
-		int r = machine_db_get(db, id, false, &row);
-		return r < 0 ? r : -EAGAIN;
-	}
-	return 0;
+	return n < 0 ? (int)n : n == 0 ? moved(db, id) : 0;
 }
 
 /* ---- tokens ---- */
