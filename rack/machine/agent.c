@@ -101,6 +101,10 @@ static void pending_free(struct agent_pending *p)
 {
 	if (p->watch)
 		event_free(p->watch);
+	/* The body and the copy hold the machine's one-time token. */
+	if (p->body)
+		explicit_bzero(p->body, p->len);
+	explicit_bzero(p->token, sizeof(p->token));
 	free(p->body);
 	free(p);
 }

@@ -232,7 +232,9 @@ static void report_done(void *arg, int status)
 	if (j->rc == 0 && !j->r->stopping)
 		region_machine_after_run(j->r, &j->after);
 	region_machine_after_free(&j->after);
+	/* The body holds the machine's one-time token. */
 	explicit_bzero(j->token, sizeof(j->token));
+	explicit_bzero(j->body, j->body_len);
 	free(j->body);
 	free(j);
 }
