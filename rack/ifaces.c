@@ -166,3 +166,42 @@ void rack_ifaces_free(struct rack_iface_info *ifs, size_t n)
 	}
 	free(ifs);
 }
+
+void rack_addr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char text[INET6_ADDRSTRLEN] = "";
+
+	if (sa && sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof(text));
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], text, sizeof(text));
+		else
+			inet_ntop(AF_INET6, a, text, sizeof(text));
+	}
+	snprintf(buf, len, "%s", text);
+}
+
+void rack_iface_of(const struct rack *rack, const struct sockaddr *local, char *buf, size_t len)
+{
+	struct rack_iface_info *ifs = NULL;
+	char addr[INET6_ADDRSTRLEN];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	rack_addr_text(local, addr, sizeof(addr));
+	if (!addr[0] || rack_ifaces_list(rack->conf.netns, &ifs, &n) < 0)
+		return;
+	size_t alen = strlen(addr);
+	for (size_t i = 0; i < n && !buf[0]; i++) {
+		for (size_t j = 0; j < ifs[i].n_addresses; j++) {
+			const char *a = ifs[i].addresses[j];
+			if (strncmp(a, addr, alen) == 0 && a[alen] == '/') {
+				snprintf(buf, len, "%s", ifs[i].name);
+				break;
+			}
+		}
+	}
+	rack_ifaces_free(ifs, n);
+}

@@ -20,6 +20,7 @@ struct rack_resources;
 struct dhcp_server;
 struct dhcp_report;
 struct rack_power;
+struct rack_agent;
 
 struct rack_conf {
 	char *state_dir;
@@ -77,6 +78,7 @@ struct rack {
 	struct tftp_server *tftp;	  /* rack/tftp/server.c; NULL when disabled */
 	struct rack_boot *boot;		  /* rack/boot/service.c: boot configs */
 	struct boot_http *http;		  /* rack/boot/http.c; NULL when disabled */
+	struct rack_agent *agent;	  /* rack/machine/agent.c: the HTTP boot server's; NULL without it */
 	struct rack_resources *resources; /* rack/boot/resources.c */
 	struct dhcp_server *dhcp;	  /* rack/dhcp/server.c */
 	struct dhcp_report *report;	  /* rack/dhcp/report.c: lease reports to the region */
@@ -114,3 +116,9 @@ struct rack_iface_info {
 };
 int rack_ifaces_list(const char *netns, struct rack_iface_info **ret, size_t *ret_n);
 void rack_ifaces_free(struct rack_iface_info *ifs, size_t n);
+struct sockaddr;
+/* The name of the interface in the rack's namespace that holds address
+ * local (the rack address a request arrived on); "" if none does. */
+void rack_iface_of(const struct rack *rack, const struct sockaddr *local, char *buf, size_t len);
+/* "198.51.100.1", "2001:db8::1" (v4-mapped shown as v4); "" if unknown. */
+void rack_addr_text(const struct sockaddr *sa, char *buf, size_t len);

@@ -594,8 +594,10 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 	evhttp_set_max_headers_size(h->http, HTTP_HEADERS_MAX);
 	evhttp_set_max_body_size(h->http, HTTP_BODY_MAX);
 	evhttp_set_gencb(h->http, request_cb, h);
-	if (h->rack)
+	if (h->rack) {
 		h->agent = rack_agent_new(base, h->rack);
+		h->rack->agent = h->agent; /* the session's replies find it there */
+	}
 	log_info("http: serving %s and boot configs on %s (port %d)%s%s, up to %u connections", conf->root,
 		 conf->listen, h->port, conf->nsfd >= 0 ? " in network namespace " : "",
 		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", h->max_connections);
@@ -618,6 +620,8 @@ void boot_http_free(struct boot_http *h)
 		reply_error(&r, 503, "Service Unavailable", "server shutting down");
 		free(w);
 	}
+	if (h->rack)
+		h->rack->agent = NULL;
 	rack_agent_free(h->agent);
 	h->agent = NULL;
 	evhttp_free(h->http);
@@ -629,11 +633,6 @@ void boot_http_free(struct boot_http *h)
 	}
 	tftp_root_close(&h->root);
 	free(h);
-}
-
-struct rack_agent *boot_http_agent(const struct boot_http *h)
-{
-	return h->agent;
 }
 
 int boot_http_port(const struct boot_http *h)

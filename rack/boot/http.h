@@ -54,10 +54,6 @@ enum boot_range {
 };
 enum boot_range boot_http_range_parse(const char *header, uint64_t size, uint64_t *ret_off, uint64_t *ret_len);
 
-/* The agent endpoint this server carries (rack/machine/agent.h); NULL
- * when it serves files only (no rack). */
-struct rack_agent *boot_http_agent(const struct boot_http *h);
-
 /* The port the server listens on (host order): the configured one, or the
  * one the kernel chose for port 0. */
 int boot_http_port(const struct boot_http *h);

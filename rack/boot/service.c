@@ -225,22 +225,6 @@ const struct rack_session_hook rack_boot_session_hook = {"boot", boot_on_connect
 
 /* ---- addresses ---- */
 
-void rack_boot_addr_text(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char text[INET6_ADDRSTRLEN] = "";
-
-	if (sa && sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof(text));
-	} else if (sa && sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a))
-			inet_ntop(AF_INET, &a->s6_addr[12], text, sizeof(text));
-		else
-			inet_ntop(AF_INET6, a, text, sizeof(text));
-	}
-	snprintf(buf, len, "%s", text);
-}
-
 /* The port the HTTP boot server listens on: the bound one (port 0 in the
  * configuration asks the kernel), else the configured one. */
 static uint16_t http_boot_port(const struct rack *rack)
@@ -261,7 +245,7 @@ int rack_boot_render(const struct rack *rack, enum boot_file_kind kind, const st
 {
 	char addr[INET6_ADDRSTRLEN], base[INET6_ADDRSTRLEN + 32];
 
-	rack_boot_addr_text(local, addr, sizeof(addr));
+	rack_addr_text(local, addr, sizeof(addr));
 	snprintf(base, sizeof(base), strchr(addr, ':') ? "http://[%s]:%u" : "http://%s:%u", addr[0] ? addr : "0.0.0.0",
 		 http_boot_port(rack));
 	struct boot_server srv = {base};
@@ -280,29 +264,6 @@ void rack_boot_log_served(const char *proto, const char *client, const char *nam
 }
 
 /* ---- GetBootConfig ---- */
-
-void rack_boot_iface_of(const struct rack *rack, const struct sockaddr *local, char *buf, size_t len)
-{
-	struct rack_iface_info *ifs = NULL;
-	char addr[INET6_ADDRSTRLEN];
-	size_t n = 0;
-
-	buf[0] = '\0';
-	rack_boot_addr_text(local, addr, sizeof(addr));
-	if (!addr[0] || rack_ifaces_list(rack->conf.netns, &ifs, &n) < 0)
-		return;
-	size_t alen = strlen(addr);
-	for (size_t i = 0; i < n && !buf[0]; i++) {
-		for (size_t j = 0; j < ifs[i].n_addresses; j++) {
-			const char *a = ifs[i].addresses[j];
-			if (strncmp(a, addr, alen) == 0 && a[alen] == '/') {
-				snprintf(buf, len, "%s", ifs[i].name);
-				break;
-			}
-		}
-	}
-	rack_ifaces_free(ifs, n);
-}
 
 static const char *arch_of(enum boot_file_kind kind)
 {
@@ -412,7 +373,7 @@ static bool fetch_start(struct rack_boot *b, const struct boot_request *r, const
 	f->b = b;
 	memcpy(f->mac, r->mac, 6);
 	f->started_us = clock_mono_us();
-	rack_boot_iface_of(rack, local, iface, sizeof(iface));
+	rack_iface_of(rack, local, iface, sizeof(iface));
 	Ironrack__V1__BootConfigRequest req = IRONRACK__V1__BOOT_CONFIG_REQUEST__INIT;
 	req.mac = mac;
 	req.arch = (char *)arch_of(r->kind);

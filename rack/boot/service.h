@@ -100,10 +100,3 @@ const struct tftp_hook *rack_boot_tftp_hook(struct rack *rack);
 /* Forget the cached GetBootConfig answers of n MACs; n == 0: every one.
  * Calls in flight for them go on, but their answers are not kept. */
 void rack_boot_forget(struct rack *rack, const uint8_t (*macs)[6], size_t n);
-
-/* The name of the interface in the rack's namespace that holds address
- * local (the rack address a request arrived on); "" if none does. */
-void rack_boot_iface_of(const struct rack *rack, const struct sockaddr *local, char *buf, size_t len);
-
-/* "198.51.100.1", "2001:db8::1" (v4-mapped shown as v4); "" if unknown. */
-void rack_boot_addr_text(const struct sockaddr *sa, char *buf, size_t len);

@@ -19,8 +19,6 @@
 #include "common/rpc/rpc.h"
 #include "common/util.h"
 #include "ironrack/v1/region.pb-c.h"
-#include "rack/boot/http.h"
-#include "rack/boot/service.h"
 #include "rack/rack.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -57,7 +55,7 @@ struct rack_agent {
 
 static struct rack_agent *agent_of(struct rack *rack)
 {
-	return rack->http ? boot_http_agent(rack->http) : NULL;
+	return rack->agent;
 }
 
 /* ---- answers ---- */
@@ -312,7 +310,7 @@ void rack_agent_request(struct rack_agent *a, struct evhttp_request *req, const 
 	snprintf(p->client, sizeof(p->client), "%s", client);
 	peer_address(req, p->address, sizeof(p->address));
 	if (local)
-		rack_boot_iface_of(a->rack, local, p->iface, sizeof(p->iface));
+		rack_iface_of(a->rack, local, p->iface, sizeof(p->iface));
 	if (agent_queue_add(&a->queue, &p->q, p->started_us, AGENT_TIMEOUT_US) < 0) {
 		reply_now(req, client, p->mac, p->purpose, RPC_UNAVAILABLE,
 			  "too many reports waiting on the region; post it again");
