@@ -46,6 +46,9 @@ const struct conf_key rack_conf_keys[] = {
 	    "time a power action may take, retries included, before it fails as a timeout"),
 	KEY("power_attempts", CONF_INT, power_attempts, 1, 10, "3",
 	    "tries of a power action whose BMC answers busy or drops the session"),
+	KEY("agent_hold_timeout", CONF_DURATION, agent_hold_timeout, 1, 600, "25s",
+	    "how long a machine agent's report waits for the region (held while it is away) before the agent is told "
+	    "503 and posts it again"),
 };
 
 /* clang-format on */

@@ -43,6 +43,7 @@ struct rack_conf {
 	long power_concurrency;	 /* BMC calls at once (rack/power) */
 	long power_timeout;	 /* seconds per power action, retries included */
 	long power_attempts;	 /* tries of an action that fails transiently */
+	long agent_hold_timeout; /* seconds an agent's report waits on the region (rack/machine) */
 };
 
 extern const struct conf_key rack_conf_keys[];

@@ -176,7 +176,7 @@ static void agent_timer_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(msg, sizeof(msg), "%s within %d s; post the report again",
 			 r->state == AGENT_REQ_SENT || p->was_sent ? "the region did not answer"
 								   : "the rack could not reach the region",
-			 (int)(AGENT_TIMEOUT_US / 1000000));
+			 (int)a->rack->conf.agent_hold_timeout);
 		pending_answer(p, RPC_UNAVAILABLE, msg);
 	}
 	agent_pump(a);
@@ -311,7 +311,7 @@ void rack_agent_request(struct rack_agent *a, struct evhttp_request *req, const 
 	peer_address(req, p->address, sizeof(p->address));
 	if (local)
 		rack_iface_of(a->rack, local, p->iface, sizeof(p->iface));
-	if (agent_queue_add(&a->queue, &p->q, p->started_us, AGENT_TIMEOUT_US) < 0) {
+	if (agent_queue_add(&a->queue, &p->q, p->started_us, (int64_t)a->rack->conf.agent_hold_timeout * 1000000) < 0) {
 		reply_now(req, client, p->mac, p->purpose, RPC_UNAVAILABLE,
 			  "too many reports waiting on the region; post it again");
 		free(p);

@@ -8,7 +8,7 @@
  * AgentReport on the session, and the region's Status becomes the HTTP
  * answer (rack/machine/agent_engine.h). While there is no session the
  * report is held (at most AGENT_HELD_MAX) and sent when one comes up; one
- * without a verdict AGENT_TIMEOUT_US after it arrived gets 503 with
+ * without a verdict agent_hold_timeout (25 s) after it arrived gets 503 with
  * Retry-After, and a later verdict for it is ignored. A session that drops
  * holds its unanswered reports again; a client that goes away drops its
  * report.

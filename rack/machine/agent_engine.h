@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define AGENT_HELD_MAX	    256		   /* reports waiting on the region at once */
-#define AGENT_TIMEOUT_US    (25 * 1000000) /* from arrival to a verdict */
+#define AGENT_TIMEOUT_US    (25 * 1000000) /* from arrival to a verdict: agent_hold_timeout's default */
 #define AGENT_RETRY_AFTER_S 5		   /* Retry-After of a 503 */
 #define AGENT_REPORT_PATH   "/machine/v1/report"
 

@@ -41,6 +41,9 @@ BMC_USER, BMC_PASS = "admin", "Pw5ecret-BMC-46"
 IMAGES = os.path.join(BUILD, "ephemeral", "amd64")
 IMAGE_NAMES = ("vmlinuz", "initrd.img")
 GIB = 1 << 30
+# The rack's agent_hold_timeout here (default 25 s): a report the region
+# cannot answer is told 503 after this.
+HOLD_S = 8
 # virtio, not e1000: Debian's cloud kernel (the ephemeral environment's) has
 # no e1000 driver. Modern-only (1af4:1041): the PCI id Debian's
 # pxe-virtio.rom answers to; with the transitional id SeaBIOS never runs it.
@@ -307,6 +310,7 @@ class Lab:
         self.region.start()
         self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint,
                         extra=["--netns", self.net.rack, "--power-timeout", "10s",
+                               "--agent-hold-timeout", f"{HOLD_S}s",
                                "--tftp-listen", f"{RACK_IP}:69", "--http-boot-listen", f"{RACK_IP}:5248"])
         return self
 

@@ -1,7 +1,8 @@
 """The rack's agent endpoint (docs/machines.md, "The agent's report"):
 POST /machine/v1/report on the rack's HTTP boot server, checked on the rack,
 forwarded to a real region over the session, the region's verdict as the
-HTTP answer; held while the region is away, 503 with Retry-After after 25 s.
+HTTP answer; held while the region is away, 503 with Retry-After after
+agent_hold_timeout (15 s here).
 Also the kernel command line the rack appends (ironrack.url, ironrack.mac).
 
 The rack's HTTP boot server listens on loopback, on a port of the kernel's
@@ -21,7 +22,7 @@ import pytest
 from conftest import Rack, Region, make_dir, port_file, wait_for
 
 PATH = "/machine/v1/report"
-TIMEOUT_S = 25
+TIMEOUT_S = 15  # the rack's agent_hold_timeout here (default 25 s)
 
 
 def inventory(mac, purpose="enlist", token=None, **over):
@@ -53,7 +54,8 @@ class Lab:
         os.makedirs(root)
         self.rack = Rack(self.region, os.path.join(workdir, "rack"), "agent-rack")
         self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint,
-                        extra=["--http-boot-listen", "127.0.0.1:0", "--boot-root", root])
+                        extra=["--http-boot-listen", "127.0.0.1:0", "--boot-root", root,
+                               "--agent-hold-timeout", f"{TIMEOUT_S}s"])
         self.port = port_file(self.rack.state_dir, "http-boot", self.rack.daemon.proc)[1]
 
     def request(self, method, body=None, path=PATH, headers=None, timeout=60):
@@ -265,7 +267,7 @@ def test_region_restarted_the_held_post_is_sent(lab):
 
 
 def test_region_away_too_long(lab):
-    """Held reports get 503 with Retry-After after 25 s and are dropped (the
+    """Held reports get 503 with Retry-After after TIMEOUT_S and are dropped (the
     region never sees them); a client that hangs up drops its report; past
     256 held reports, 503 at once."""
     lab.stop_region()
