@@ -235,8 +235,8 @@ def test_two_commission_requests_at_once_one_wins(lab, vlan):
     assert transitions(lab, h) == [("NEW", "COMMISSIONING"), ("COMMISSIONING", "NEW")] * rounds
 
 
-@pytest.mark.skipif(not os.path.exists(CLI), reason="the CLI is not built")
 def test_the_cli_lists_shows_and_moves_machines(lab, vlan):
+    assert os.path.exists(CLI), f"{CLI} is missing: make builds it"
     h = "mc-cli"
     machine(lab, h, "02:00:00:46:01:04", vlan, power_type="manual")
     out = cli(lab.region, "machines", "commission", h).stdout
