@@ -85,6 +85,10 @@ void api_reply_error(struct api_call *call, int status, const char *code, const 
 /* 503 for a failed database call (or a database that is down), with the
  * database's own message in the log. */
 void api_reply_db_error(struct api_call *call, int err);
+/* Take the recorded reply back out of call (a handler that sends it later,
+ * from its then step): *ret_obj is owned by the caller; call has no reply
+ * recorded afterwards. */
+void api_reply_take(struct api_call *call, int *ret_status, json_t **ret_obj);
 /* Parse a query string into kv (evhttp_clear_headers() it afterwards);
  * a malformed one gets its 400 recorded here and -EINVAL returned, kv
  * empty. */

@@ -57,9 +57,8 @@ static void op_run(struct api_call *call, struct region_machine_op *op)
 		api_net_reply_object(call, 200, NET_MACHINE, op->id, NULL);
 		if (call->status != 200)
 			return;
-		before = call->reply;
-		call->reply = NULL;
-		call->status = 0;
+		int status;
+		api_reply_take(call, &status, &before);
 	}
 	region_machine_op_run(call->r, call->db, op, &res);
 	if (res.status != 200) {
@@ -75,10 +74,7 @@ static void op_run(struct api_call *call, struct region_machine_op *op)
 		st->obj = before;
 	} else {
 		api_net_reply_object(call, 200, NET_MACHINE, op->id, NULL);
-		st->status = call->status;
-		st->obj = call->reply;
-		call->reply = NULL;
-		call->status = 0;
+		api_reply_take(call, &st->status, &st->obj);
 	}
 	call->state = st;
 	call->state_free = op_state_free;

@@ -77,10 +77,7 @@ static void written_send(struct api_call *call)
 static void defer_reply(struct api_call *call)
 {
 	struct written *w = xcalloc(1, sizeof(*w));
-	w->status = call->status;
-	w->obj = call->reply;
-	call->reply = NULL;
-	call->status = 0;
+	api_reply_take(call, &w->status, &w->obj);
 	call->state = w;
 	call->state_free = written_free;
 	call->then = written_send;

@@ -93,3 +93,11 @@ int api_query_long(struct api_call *call, const char *name, long def, long min, 
 	evhttp_clear_headers(&kv);
 	return rc;
 }
+
+void api_reply_take(struct api_call *call, int *ret_status, json_t **ret_obj)
+{
+	*ret_status = call->status;
+	*ret_obj = call->reply;
+	call->reply = NULL;
+	call->status = 0;
+}
