@@ -129,7 +129,7 @@ unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 system: all
-	$(PYTEST) -q -p no:cacheprovider tests/system $(PYTEST_ARGS)
+	$(PYTEST) -q -p no:cacheprovider --durations=25 tests/system $(PYTEST_ARGS)
 
 # The sanitizer pass reuses the same unit and system tests on build-san/.
 check-san:
