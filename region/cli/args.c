@@ -44,6 +44,8 @@ static const struct {
     {"--boot-persistent", CLI_OPT_BOOT_PERSISTENT, false},
     {"--boot-efi", CLI_OPT_BOOT_EFI, false},
     {"--limit", CLI_OPT_LIMIT, true},
+    {"--arch", CLI_OPT_ARCH, true},
+    {"--format", CLI_OPT_FORMAT, true},
 };
 #define N_OPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 

@@ -59,6 +59,9 @@ enum cli_opt {
 	CLI_OPT_LIMIT = 1u << 28,
 	/* machines list (machines.c) */
 	CLI_OPT_STATUS = 1u << 29,
+	/* images add (images.c) */
+	CLI_OPT_ARCH = 1u << 30,
+	CLI_OPT_FORMAT = 1u << 31,
 };
 #define CLI_OPT_BITS 32
 
