@@ -34,6 +34,7 @@ static const char *const action_names[MA__COUNT] = {
     [MA_DEPLOY_FAIL] = "deploy-fail",
     [MA_RELEASE] = "release",
     [MA_RELEASE_DONE] = "release-done",
+    [MA_RELEASE_FAIL] = "release-fail",
     [MA_MARK_BROKEN] = "mark-broken",
     [MA_MARK_FIXED] = "mark-fixed",
     [MA_DELETE] = "delete",
@@ -99,6 +100,7 @@ static const uint8_t lifecycle_table[MS__COUNT][MA__COUNT] = {
     [MS_RELEASING] =
 	{
 	    [MA_RELEASE_DONE] = TO(MS_READY),
+	    [MA_RELEASE_FAIL] = TO(MS_BROKEN),
 	    [MA_TIMEOUT] = TO(MS_BROKEN),
 	    [MA_MARK_BROKEN] = TO(MS_BROKEN),
 	},

@@ -9,7 +9,7 @@
  *   ALLOCATED | DEPLOYED | FAILED_DEPLOYMENT --release--> RELEASING --release_done--> READY
  *   COMMISSIONING --commission_fail | timeout--> FAILED_COMMISSIONING
  *   DEPLOYING --deploy_fail | timeout--> FAILED_DEPLOYMENT
- *   RELEASING --timeout--> BROKEN
+ *   RELEASING --release_fail (the erase failed) | timeout--> BROKEN
  *   COMMISSIONING --abort--> the state before it; DEPLOYING --abort--> ALLOCATED
  *   any but BROKEN --mark_broken--> BROKEN --mark_fixed--> READY
  *   commission also from READY, FAILED_COMMISSIONING, FAILED_DEPLOYMENT, BROKEN
@@ -48,6 +48,7 @@ enum machine_action {
 	MA_DEPLOY_FAIL,
 	MA_RELEASE,
 	MA_RELEASE_DONE,
+	MA_RELEASE_FAIL,
 	MA_MARK_BROKEN,
 	MA_MARK_FIXED,
 	MA_DELETE,
@@ -71,7 +72,7 @@ int machine_action_parse(const char *name, enum machine_action *ret);
  * "is READY: commission, allocate, mark-broken or delete is possible"
  * (the actions an operator can ask for in that state, in enum order;
  * internal ones — commission_done, commission_fail, deploy_done,
- * deploy_fail, release_done, timeout, enlist — are not listed; none:
+ * deploy_fail, release_done, release_fail, timeout, enlist — are not listed; none:
  * "is X: nothing is possible until it finishes"), so the caller writes
  * "machine %s %s" with the hostname and msg. -EINVAL for a state or
  * action out of range. */

@@ -52,6 +52,7 @@ static const struct triple allowed[] = {
     {MS_DEPLOYED, MA_MARK_BROKEN, MS_BROKEN},
 
     {MS_RELEASING, MA_RELEASE_DONE, MS_READY},
+    {MS_RELEASING, MA_RELEASE_FAIL, MS_BROKEN},
     {MS_RELEASING, MA_TIMEOUT, MS_BROKEN},
     {MS_RELEASING, MA_MARK_BROKEN, MS_BROKEN},
 
@@ -220,9 +221,9 @@ static void test_names_round_trip(void **state)
 	    "BROKEN",
 	};
 	static const char *const actions[MA__COUNT] = {
-	    "enlist",	    "commission",  "commission-done", "commission-fail", "abort",
-	    "allocate",	    "deploy",	   "deploy-done",     "deploy-fail",	 "release",
-	    "release-done", "mark-broken", "mark-fixed",      "delete",		 "timeout",
+	    "enlist",	   "commission",  "commission-done", "commission-fail", "abort",	"allocate",
+	    "deploy",	   "deploy-done", "deploy-fail",     "release",		"release-done", "release-fail",
+	    "mark-broken", "mark-fixed",  "delete",	     "timeout",
 	};
 
 	for (int s = 0; s < MS__COUNT; s++) {
