@@ -27,6 +27,11 @@
 #define ARCH_CHARS	"abcdefghijklmnopqrstuvwxyz0123456789_"
 #define DISK_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 #define IFNAME_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
+#define DISK_PATH_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-"
+#define STAGE_CHARS	"abcdefghijklmnopqrstuvwxyz0123456789_-"
+#define HEX_CHARS	"0123456789abcdef"
+#define STEP_BYTES_MAX	(1ULL << 62)
+#define STEP_MS_MAX	(1ULL << 40)
 
 /* "obj.key", or "key" at the top. */
 static const char *path_join(char *buf, size_t len, const char *obj, const char *key)
@@ -197,8 +202,12 @@ static int parse_purpose_token(const json_t *root, struct inventory *inv, char *
 		inv->purpose = INV_ENLIST;
 	else if (ps && strcmp(ps, "commission") == 0)
 		inv->purpose = INV_COMMISSION;
+	else if (ps && strcmp(ps, "deploy") == 0)
+		inv->purpose = INV_DEPLOY;
+	else if (ps && strcmp(ps, "erase") == 0)
+		inv->purpose = INV_ERASE;
 	else
-		return fail(err, errlen, NULL, "purpose", "must be enlist or commission");
+		return fail(err, errlen, NULL, "purpose", "must be enlist, commission, deploy or erase");
 
 	if (t && !json_is_string(t))
 		return fail(err, errlen, NULL, "token", "must be a string");
@@ -209,8 +218,10 @@ static int parse_purpose_token(const json_t *root, struct inventory *inv, char *
 			return fail(err, errlen, NULL, "token", "must be empty for enlist");
 		return 0;
 	}
-	if (tn == 0)
-		return fail(err, errlen, NULL, "token", "required for commission");
+	if (tn == 0) {
+		err_set(err, errlen, "token: required for %s", inventory_purpose_name(inv->purpose));
+		return -EINVAL;
+	}
 	if (!is_token(ts, tn))
 		return fail(err, errlen, NULL, "token", "must be 64 lowercase hex digits");
 	memcpy(inv->token, ts, tn + 1);
@@ -330,6 +341,98 @@ static int parse_lists(const json_t *root, struct inventory *inv, char *err, siz
 	return 0;
 }
 
+/* A failed step's error: kept whatever it holds (the failure matters
+ * more than its spelling), made printable, trimmed and cut. */
+static int get_error(const json_t *o, char out[INV_ERROR_MAX + 1], char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, "error");
+
+	if (!v)
+		return fail(err, errlen, NULL, "error", "required for a failed step");
+	if (!json_is_string(v))
+		return fail(err, errlen, NULL, "error", "must be a string");
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v), o_len = 0;
+	while (n > 0 && *s == ' ') {
+		s++;
+		n--;
+	}
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	if (n == 0)
+		return fail(err, errlen, NULL, "error", "must not be empty");
+	bool cut = n > INV_ERROR_MAX;
+	size_t keep = cut ? INV_ERROR_MAX - 3 : n;
+	for (size_t i = 0; i < keep; i++) {
+		unsigned char c = (unsigned char)s[i];
+		out[o_len++] = c < 0x20 || c > 0x7e ? '?' : (char)c;
+	}
+	if (cut) {
+		memcpy(out + o_len, "...", 3);
+		o_len += 3;
+	}
+	out[o_len] = '\0';
+	return 0;
+}
+
+static int parse_result(const json_t *o, struct inv_result *res, char *err, size_t errlen)
+{
+	const json_t *v;
+	int r;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, NULL, "result", "must be an object");
+	if (json_object_get(o, "disk") &&
+	    (r = get_name(o, "result", "disk", DISK_PATH_CHARS, sizeof(res->disk) - 1, res->disk,
+			  "must be 1 to 63 of A-Z, a-z, 0-9, '/', '.', '_' and '-'", err, errlen)) < 0)
+		return r;
+	if ((r = get_uint(o, "result", "bytes", false, 0, STEP_BYTES_MAX, 0, &res->bytes, err, errlen)) < 0 ||
+	    (r = get_uint(o, "result", "download_ms", false, 0, STEP_MS_MAX, 0, &res->download_ms, err, errlen)) < 0 ||
+	    (r = get_uint(o, "result", "write_ms", false, 0, STEP_MS_MAX, 0, &res->write_ms, err, errlen)) < 0)
+		return r;
+	if ((v = json_object_get(o, "sha256")) != NULL) {
+		if (!json_is_string(v) || json_string_length(v) != 64 || strspn(json_string_value(v), HEX_CHARS) != 64)
+			return fail(err, errlen, "result", "sha256", "must be 64 lowercase hex digits");
+		memcpy(res->sha256, json_string_value(v), 65);
+	}
+	return 0;
+}
+
+/* A deploy or erase report: mac, step and what the step says. */
+static int parse_step(const json_t *root, struct inventory *inv, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(root, "step");
+	int r;
+
+	if (json_object_get(root, "mac")) {
+		if ((r = get_mac(root, NULL, "mac", inv->boot_mac, err, errlen)) < 0)
+			return r;
+		inv->has_boot_mac = true;
+	}
+	if (!v)
+		return fail(err, errlen, NULL, "step", "required");
+	const char *s = json_string_value(v);
+	if (s && strcmp(s, "start") == 0)
+		inv->step = INV_STEP_START;
+	else if (s && strcmp(s, "done") == 0)
+		inv->step = INV_STEP_DONE;
+	else if (s && strcmp(s, "failed") == 0)
+		inv->step = INV_STEP_FAILED;
+	else
+		return fail(err, errlen, NULL, "step", "must be start, done or failed");
+	if (inv->step == INV_STEP_DONE && (v = json_object_get(root, "result")) != NULL) {
+		if ((r = parse_result(v, &inv->result, err, errlen)) < 0)
+			return r;
+		inv->has_result = true;
+	}
+	if (inv->step != INV_STEP_FAILED)
+		return 0;
+	if ((r = get_name(root, NULL, "stage", STAGE_CHARS, sizeof(inv->stage) - 1, inv->stage,
+			  "must be 1 to 15 of a-z, 0-9, '_' and '-'", err, errlen)) < 0)
+		return r;
+	return get_error(root, inv->error, err, errlen);
+}
+
 static int parse_root(const json_t *root, struct inventory *inv, char *err, size_t errlen)
 {
 	uint64_t mem;
@@ -337,6 +440,8 @@ static int parse_root(const json_t *root, struct inventory *inv, char *err, size
 
 	if ((r = parse_purpose_token(root, inv, err, errlen)) < 0)
 		return r;
+	if (inventory_is_step(inv))
+		return parse_step(root, inv, err, errlen);
 	if (json_object_get(root, "boot_mac")) {
 		if ((r = get_mac(root, NULL, "boot_mac", inv->boot_mac, err, errlen)) < 0)
 			return r;
@@ -422,8 +527,41 @@ static void append(json_t *a, json_t *v)
 		oom_abort(0);
 }
 
+static void set_new(json_t *o, const char *key, json_t *v)
+{
+	if (json_object_set_new(o, key, checked(v)) < 0)
+		oom_abort(0);
+}
+
+static json_t *step_to_json(const struct inventory *inv)
+{
+	char mac[MAC_STRLEN];
+	json_t *j = checked(json_pack("{s:s, s:s}", "purpose", inventory_purpose_name(inv->purpose), "step",
+				      inventory_step_name(inv->step)));
+
+	if (inv->has_boot_mac)
+		set_new(j, "mac", json_string(mac_format(inv->boot_mac, mac, sizeof(mac))));
+	if (inv->step == INV_STEP_DONE && inv->has_result) {
+		const struct inv_result *r = &inv->result;
+		json_t *o = checked(json_pack("{s:I, s:I, s:I}", "bytes", (json_int_t)r->bytes, "download_ms",
+					      (json_int_t)r->download_ms, "write_ms", (json_int_t)r->write_ms));
+		if (r->disk[0])
+			set_new(o, "disk", json_string(r->disk));
+		if (r->sha256[0])
+			set_new(o, "sha256", json_string(r->sha256));
+		set_new(j, "result", o);
+	}
+	if (inv->step == INV_STEP_FAILED) {
+		set_new(j, "stage", json_string(inv->stage));
+		set_new(j, "error", json_string(inv->error));
+	}
+	return j;
+}
+
 json_t *inventory_to_json(const struct inventory *inv)
 {
+	if (inventory_is_step(inv))
+		return step_to_json(inv);
 	char mac[MAC_STRLEN];
 	json_t *disks = checked(json_array()), *nics = checked(json_array());
 
@@ -469,6 +607,30 @@ const char *inventory_purpose_name(enum inv_purpose p)
 		return "enlist";
 	case INV_COMMISSION:
 		return "commission";
+	case INV_DEPLOY:
+		return "deploy";
+	case INV_ERASE:
+		return "erase";
 	}
 	return "unknown";
+}
+
+bool inventory_is_step(const struct inventory *inv)
+{
+	return inv->purpose == INV_DEPLOY || inv->purpose == INV_ERASE;
+}
+
+const char *inventory_step_name(enum inv_step s)
+{
+	switch (s) {
+	case INV_STEP_NONE:
+		return "";
+	case INV_STEP_START:
+		return "start";
+	case INV_STEP_DONE:
+		return "done";
+	case INV_STEP_FAILED:
+		return "failed";
+	}
+	return "";
 }

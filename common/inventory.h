@@ -22,6 +22,24 @@
  *              "carrier": bool}]}                   interface name (1..15 of [A-Za-z0-9._:@-]);
  *                                                   speed 0..10^7 (0 = unknown)
  *
+ * A deploy or erase report (docs/deploy.md, "The agent's protocol") has
+ * another shape; the hardware fields above are not read:
+ *
+ *   {"purpose": "deploy" | "erase",                 required
+ *    "token": "64 lowercase hex",                   required
+ *    "mac": "aa:bb:cc:dd:ee:ff",                    optional: the boot MAC (boot_mac above)
+ *    "step": "start" | "done" | "failed",           required
+ *    "result": {"disk": "/dev/vda", "bytes": N,     done: optional, each field optional; disk
+ *               "download_ms": N, "write_ms": N,    1..63 of A-Za-z0-9/._-; bytes 0..2^62;
+ *               "sha256": "64 lowercase hex"},      the times 0..2^40
+ *    "stage": "download",                           failed: required, 1..15 of a-z0-9_-
+ *                                                   (deploy: download, verify, write, seed;
+ *                                                   erase: erase)
+ *    "error": S}                                    failed: required, 1.. bytes; unlike S it is
+ *                                                   never refused: bytes outside printable
+ *                                                   ASCII become '?', blanks are trimmed, and
+ *                                                   past INV_ERROR_MAX it is cut, ending "..."
+ *
  * S: a string of at most INV_STR_MAX bytes of printable ASCII (0x20..0x7e;
  * DMI and sysfs text is ASCII). Leading and trailing blanks are trimmed.
  * Integers are JSON integers (not reals, not strings).
@@ -40,11 +58,31 @@
 #define INV_STR_MAX   256
 #define INV_DISKS_MAX 256
 #define INV_NICS_MAX  128
-#define INV_TOKEN_LEN 64 /* hex digits */
+#define INV_TOKEN_LEN 64  /* hex digits */
+#define INV_ERROR_MAX 480 /* bytes of a failed step's error, as kept */
 
 enum inv_purpose {
 	INV_ENLIST,
 	INV_COMMISSION,
+	INV_DEPLOY,
+	INV_ERASE,
+};
+
+/* A deploy or erase report's step; INV_STEP_NONE for enlist and commission. */
+enum inv_step {
+	INV_STEP_NONE,
+	INV_STEP_START,
+	INV_STEP_DONE,
+	INV_STEP_FAILED,
+};
+
+/* What a done step says it did. */
+struct inv_result {
+	char disk[64]; /* "" = not said */
+	uint64_t bytes;
+	uint64_t download_ms;
+	uint64_t write_ms;
+	char sha256[65]; /* "" = not said */
 };
 
 struct inv_disk {
@@ -80,6 +118,12 @@ struct inventory {
 	size_t n_disks;
 	struct inv_nic *nics; /* malloc'd */
 	size_t n_nics;
+	/* deploy and erase (the hardware fields above stay empty) */
+	enum inv_step step;
+	bool has_result; /* done: a result object was posted */
+	struct inv_result result;
+	char stage[16];		       /* failed */
+	char error[INV_ERROR_MAX + 1]; /* failed */
 };
 
 /* Parse and check len bytes (not NUL-terminated necessarily). 0, or
@@ -91,10 +135,16 @@ void inventory_free(struct inventory *inv);
 
 /* The inventory as the region stores and shows it: the same shape as
  * the input, normalised (trimmed strings, MACs lowercase, token left
- * out). New reference. */
+ * out). A deploy or erase report: {"purpose", "step", "mac"?, "result"?,
+ * "stage"?, "error"?}. New reference. */
 json_t *inventory_to_json(const struct inventory *inv);
 
 /* Sum of the disks' sizes. */
 uint64_t inventory_storage_bytes(const struct inventory *inv);
 
+/* Is it a report of a deploy or erase step (purpose deploy or erase)? */
+bool inventory_is_step(const struct inventory *inv);
+
 const char *inventory_purpose_name(enum inv_purpose p);
+/* "start", "done", "failed"; "" for INV_STEP_NONE. */
+const char *inventory_step_name(enum inv_step s);

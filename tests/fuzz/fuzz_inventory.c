@@ -9,7 +9,8 @@
  * copy of exactly that size, so ASan sees a read past it). A refusal is
  * -EINVAL or -E2BIG with a printable "field: what" message. An accepted
  * report keeps every limit of the header, and its normalised JSON (with
- * the token put back for commission) parses to the same report. */
+ * the token put back for commission, deploy and erase) parses to the same
+ * report. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -29,11 +30,44 @@ static void check_text(const char *s, size_t size)
 	CHECK(n == 0 || (s[0] != ' ' && s[n - 1] != ' '));
 }
 
+/* A deploy or erase report. */
+static void check_step(const struct inventory *inv)
+{
+	static const uint8_t zero[6];
+
+	CHECK(strlen(inv->token) == INV_TOKEN_LEN);
+	CHECK(inv->step == INV_STEP_START || inv->step == INV_STEP_DONE || inv->step == INV_STEP_FAILED);
+	CHECK(!inv->has_boot_mac || (memcmp(inv->boot_mac, zero, 6) != 0 && !(inv->boot_mac[0] & 1)));
+	CHECK(inv->n_disks == 0 && inv->n_nics == 0);
+	CHECK(!inv->has_result || inv->step == INV_STEP_DONE);
+	CHECK(inv->result.bytes <= 1ULL << 62 && inv->result.download_ms <= 1ULL << 40);
+	CHECK(inv->result.write_ms <= 1ULL << 40);
+	size_t n = strlen(inv->result.sha256);
+	CHECK(n == 0 || n == 64);
+	CHECK(strnlen(inv->result.disk, sizeof(inv->result.disk)) < sizeof(inv->result.disk));
+	if (inv->step != INV_STEP_FAILED) {
+		CHECK(inv->stage[0] == '\0' && inv->error[0] == '\0');
+		return;
+	}
+	CHECK(inv->stage[0] && strnlen(inv->stage, sizeof(inv->stage)) < sizeof(inv->stage));
+	n = strnlen(inv->error, sizeof(inv->error));
+	CHECK(n >= 1 && n <= INV_ERROR_MAX);
+	for (size_t i = 0; i < n; i++)
+		CHECK(inv->error[i] >= 0x20 && inv->error[i] <= 0x7e);
+	CHECK(inv->error[0] != ' ' && inv->error[n - 1] != ' ');
+}
+
 static void check_limits(const struct inventory *inv)
 {
 	static const uint8_t zero[6];
 
-	CHECK(inv->purpose == INV_ENLIST || inv->purpose == INV_COMMISSION);
+	CHECK(inv->purpose == INV_ENLIST || inv->purpose == INV_COMMISSION || inv->purpose == INV_DEPLOY ||
+	      inv->purpose == INV_ERASE);
+	if (inventory_is_step(inv)) {
+		check_step(inv);
+		return;
+	}
+	CHECK(inv->step == INV_STEP_NONE);
 	CHECK(strlen(inv->token) == (inv->purpose == INV_COMMISSION ? INV_TOKEN_LEN : 0));
 	CHECK(inv->arch[0] && strnlen(inv->arch, sizeof(inv->arch)) < sizeof(inv->arch));
 	check_text(inv->vendor, sizeof(inv->vendor));
@@ -71,6 +105,11 @@ static void check_same(const struct inventory *a, const struct inventory *b)
 {
 	CHECK(a->purpose == b->purpose && strcmp(a->token, b->token) == 0);
 	CHECK(a->has_boot_mac == b->has_boot_mac && (!a->has_boot_mac || memcmp(a->boot_mac, b->boot_mac, 6) == 0));
+	CHECK(a->step == b->step && a->has_result == b->has_result);
+	CHECK(strcmp(a->result.disk, b->result.disk) == 0 && strcmp(a->result.sha256, b->result.sha256) == 0);
+	CHECK(a->result.bytes == b->result.bytes && a->result.download_ms == b->result.download_ms);
+	CHECK(a->result.write_ms == b->result.write_ms);
+	CHECK(strcmp(a->stage, b->stage) == 0 && strcmp(a->error, b->error) == 0);
 	CHECK(strcmp(a->arch, b->arch) == 0 && strcmp(a->vendor, b->vendor) == 0);
 	CHECK(strcmp(a->product, b->product) == 0 && strcmp(a->serial, b->serial) == 0);
 	CHECK(strcmp(a->uuid, b->uuid) == 0 && strcmp(a->cpu_model, b->cpu_model) == 0);
@@ -117,8 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	json_t *j = inventory_to_json(&inv);
 	CHECK(j && json_object_get(j, "token") == NULL);
-	CHECK((json_object_get(j, "boot_mac") != NULL) == inv.has_boot_mac);
-	if (inv.purpose == INV_COMMISSION)
+	CHECK((json_object_get(j, inventory_is_step(&inv) ? "mac" : "boot_mac") != NULL) == inv.has_boot_mac);
+	if (inv.purpose != INV_ENLIST)
 		CHECK(json_object_set_new(j, "token", json_string(inv.token)) == 0);
 	char *out = json_dumps(j, JSON_COMPACT);
 	CHECK(out);

@@ -273,9 +273,9 @@ static const struct bad_case bad_cases[] = {
     {"nics[1].name", NULL, "nics[1].name: required"},
     {"nics[0].mac", NULL, "nics[0].mac: required"},
     /* purpose and token */
-    {"purpose", "\"deploy\"", "purpose: must be enlist or commission"},
-    {"purpose", "\"Enlist\"", "purpose: must be enlist or commission"},
-    {"purpose", "1", "purpose: must be enlist or commission"},
+    {"purpose", "\"install\"", "purpose: must be enlist, commission, deploy or erase"},
+    {"purpose", "\"Enlist\"", "purpose: must be enlist, commission, deploy or erase"},
+    {"purpose", "1", "purpose: must be enlist, commission, deploy or erase"},
     {"token", "42", "token: must be a string"},
     {"token", "\"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\"",
      "token: must be 64 lowercase hex digits"},
@@ -597,6 +597,186 @@ static void test_unknown_and_depth(void **state)
 	inventory_free(&inv);
 }
 
+/* ---- deploy and erase steps ---- */
+
+static int parse_step_text(const char *fmt, const char *a, struct inventory *ret, char *msg)
+{
+	char body[4096];
+	snprintf(body, sizeof(body), fmt, a);
+	return parse_text(body, ret, msg);
+}
+
+static void test_step_start_done(void **state)
+{
+	(void)state;
+	struct inventory inv;
+	char msg[MSG_LEN] = "";
+
+	assert_int_equal(parse_text("{\"purpose\": \"deploy\", \"token\": \"" TOKEN
+				    "\", \"mac\": \"52:54:00:AA:00:01\","
+				    " \"step\": \"start\", \"result\": 7}",
+				    &inv, msg),
+			 0);
+	assert_int_equal(inv.purpose, INV_DEPLOY);
+	assert_true(inventory_is_step(&inv));
+	assert_int_equal(inv.step, INV_STEP_START);
+	assert_string_equal(inv.token, TOKEN);
+	assert_true(inv.has_boot_mac);
+	assert_memory_equal(inv.boot_mac, ((uint8_t[]){0x52, 0x54, 0, 0xaa, 0, 1}), 6);
+	assert_false(inv.has_result); /* a result on a start is not read */
+	assert_int_equal(inv.n_nics, 0);
+	assert_null(inv.nics);
+	json_t *j = inventory_to_json(&inv);
+	char *out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(out, "{\"mac\":\"52:54:00:aa:00:01\",\"purpose\":\"deploy\",\"step\":\"start\"}");
+	free(out);
+	json_decref(j);
+	inventory_free(&inv);
+
+	assert_int_equal(
+	    parse_text("{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"done\","
+		       " \"result\": {\"disk\": \"/dev/vda\", \"bytes\": 1073741824, \"download_ms\": 8123,"
+		       " \"write_ms\": 9000, \"sha256\": \"" TOKEN "\", \"extra\": [1]}}",
+		       &inv, msg),
+	    0);
+	assert_int_equal(inv.step, INV_STEP_DONE);
+	assert_false(inv.has_boot_mac);
+	assert_true(inv.has_result);
+	assert_string_equal(inv.result.disk, "/dev/vda");
+	assert_int_equal(inv.result.bytes, 1073741824);
+	assert_int_equal(inv.result.download_ms, 8123);
+	assert_int_equal(inv.result.write_ms, 9000);
+	assert_string_equal(inv.result.sha256, TOKEN);
+	j = inventory_to_json(&inv);
+	out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(out, "{\"purpose\":\"deploy\",\"result\":{\"bytes\":1073741824,\"disk\":\"/dev/vda\","
+				 "\"download_ms\":8123,\"sha256\":\"" TOKEN "\",\"write_ms\":9000},\"step\":\"done\"}");
+	free(out);
+	json_decref(j);
+	inventory_free(&inv);
+
+	/* An erase done without a result; the hardware fields are not read. */
+	assert_int_equal(parse_text("{\"purpose\": \"erase\", \"token\": \"" TOKEN "\", \"step\": \"done\","
+				    " \"cpu\": \"x\", \"nics\": 3}",
+				    &inv, msg),
+			 0);
+	assert_int_equal(inv.purpose, INV_ERASE);
+	assert_false(inv.has_result);
+	assert_string_equal(inventory_purpose_name(INV_ERASE), "erase");
+	assert_string_equal(inventory_purpose_name(INV_DEPLOY), "deploy");
+	assert_string_equal(inventory_step_name(INV_STEP_FAILED), "failed");
+	assert_string_equal(inventory_step_name(INV_STEP_NONE), "");
+	inventory_free(&inv);
+
+	/* A commissioning report is no step. */
+	assert_int_equal(parse_text(base_body, &inv, msg), 0);
+	assert_false(inventory_is_step(&inv));
+	assert_int_equal(inv.step, INV_STEP_NONE);
+	inventory_free(&inv);
+}
+
+static void test_step_failed(void **state)
+{
+	(void)state;
+	struct inventory inv;
+	char msg[MSG_LEN] = "";
+	static const char *const fmt = "{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"failed\","
+				       " \"stage\": \"verify\", \"error\": %s}";
+
+	assert_int_equal(parse_step_text(fmt, "\"  checksum: expected ab, got cd \"", &inv, msg), 0);
+	assert_int_equal(inv.step, INV_STEP_FAILED);
+	assert_string_equal(inv.stage, "verify");
+	assert_string_equal(inv.error, "checksum: expected ab, got cd");
+	inventory_free(&inv);
+
+	/* Never refused for its bytes: control and non-ASCII become '?'. */
+	assert_int_equal(parse_step_text(fmt, "\"disk\\nfull \\u00e9\\t!\"", &inv, msg), 0);
+	assert_string_equal(inv.error, "disk?full ??" "?!");
+	inventory_free(&inv);
+
+	/* Cut at INV_ERROR_MAX, ending "...". */
+	char big[2048] = "\"";
+	memset(big + 1, 'e', 1000);
+	strcpy(big + 1001, "\"");
+	assert_int_equal(parse_step_text(fmt, big, &inv, msg), 0);
+	assert_int_equal(strlen(inv.error), INV_ERROR_MAX);
+	assert_string_equal(inv.error + INV_ERROR_MAX - 4, "e...");
+	/* and that is kept as it is when posted again */
+	char again[INV_ERROR_MAX + 3];
+	snprintf(again, sizeof(again), "\"%s\"", inv.error);
+	inventory_free(&inv);
+	assert_int_equal(parse_step_text(fmt, again, &inv, msg), 0);
+	assert_int_equal(strlen(inv.error), INV_ERROR_MAX);
+	inventory_free(&inv);
+
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "purpose", "erase", "token", TOKEN, "step", "failed",
+			      "stage", "erase", "error", "write /dev/vda: I/O error");
+	assert_int_equal(parse_json(j, &inv, msg), 0);
+	json_decref(j);
+	j = inventory_to_json(&inv);
+	char *out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(out, "{\"error\":\"write /dev/vda: I/O error\",\"purpose\":\"erase\",\"stage\":\"erase\","
+				 "\"step\":\"failed\"}");
+	free(out);
+	json_decref(j);
+	inventory_free(&inv);
+}
+
+static void test_step_bad(void **state)
+{
+	(void)state;
+	struct inventory inv;
+	char msg[MSG_LEN] = "";
+	static const struct {
+		const char *body, *msg;
+	} bad[] = {
+	    {"{\"purpose\": \"deploy\", \"step\": \"start\"}", "token: required for deploy"},
+	    {"{\"purpose\": \"erase\", \"token\": \"\", \"step\": \"start\"}", "token: required for erase"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"ABC\", \"step\": \"start\"}",
+	     "token: must be 64 lowercase hex digits"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\"}", "step: required"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"begin\"}",
+	     "step: must be start, done or failed"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": 1}", "step: must be start, done or failed"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"start\", \"mac\": \"01:00:5e:00:00:01\"}",
+	     "mac: must not be a multicast address"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"start\", \"mac\": \"x\"}",
+	     "mac: not a MAC address"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"done\", \"result\": []}",
+	     "result: must be an object"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"done\", \"result\": {\"bytes\": -1}}",
+	     "result.bytes: must be an integer from 0 to 4611686018427387904"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"done\", \"result\": {\"write_ms\": 1.5}}",
+	     "result.write_ms: must be an integer from 0 to 1099511627776"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"done\", \"result\": {\"disk\": \"a b\"}}",
+	     "result.disk: must be 1 to 63 of A-Z, a-z, 0-9, '/', '.', '_' and '-'"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN
+	     "\", \"step\": \"done\", \"result\": {\"sha256\": \"AB\"}}",
+	     "result.sha256: must be 64 lowercase hex digits"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"failed\", \"error\": \"x\"}",
+	     "stage: required"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"failed\", \"stage\": \"Write\","
+	     " \"error\": \"x\"}",
+	     "stage: must be 1 to 15 of a-z, 0-9, '_' and '-'"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"failed\", \"stage\": \"write\"}",
+	     "error: required for a failed step"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"failed\", \"stage\": \"write\","
+	     " \"error\": 5}",
+	     "error: must be a string"},
+	    {"{\"purpose\": \"deploy\", \"token\": \"" TOKEN "\", \"step\": \"failed\", \"stage\": \"write\","
+	     " \"error\": \"   \"}",
+	     "error: must not be empty"},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		msg[0] = '\0';
+		if (parse_text(bad[i].body, &inv, msg) != -EINVAL)
+			fail_msg("accepted: %s", bad[i].body);
+		if (strcmp(msg, bad[i].msg) != 0)
+			fail_msg("%s: message \"%s\", expected \"%s\"", bad[i].body, msg, bad[i].msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,7 +784,8 @@ int main(void)
 	    cmocka_unit_test(test_enlist_token),      cmocka_unit_test(test_bad_fields),
 	    cmocka_unit_test(test_limits_ok),	      cmocka_unit_test(test_list_limits),
 	    cmocka_unit_test(test_storage_saturates), cmocka_unit_test(test_body),
-	    cmocka_unit_test(test_unknown_and_depth),
+	    cmocka_unit_test(test_unknown_and_depth), cmocka_unit_test(test_step_start_done),
+	    cmocka_unit_test(test_step_failed),	      cmocka_unit_test(test_step_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
