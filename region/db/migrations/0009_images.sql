@@ -13,11 +13,12 @@ CREATE TABLE image (
 	-- Of the file as stored and served (the compressed bytes for gzip/zstd).
 	sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
 	size bigint NOT NULL CHECK (size > 0),
-	-- uploading: bytes arrive in chunks (uploaded so far); ready: whole,
-	-- checked against sha256 and published.
+	-- uploading: bytes arrive in chunks (uploaded so far) into the hidden
+	-- file images/.NAME.upload; ready: whole, checked against sha256,
+	-- renamed to images/NAME and published.
 	status text NOT NULL DEFAULT 'uploading' CHECK (status IN ('uploading', 'ready')),
 	uploaded bigint NOT NULL DEFAULT 0 CHECK (uploaded >= 0 AND uploaded <= size),
-	description text NOT NULL DEFAULT '',
+	description text NOT NULL DEFAULT '' CHECK (octet_length(description) <= 255),
 	created timestamptz NOT NULL DEFAULT now(),
 	updated timestamptz NOT NULL DEFAULT now(),
 	CONSTRAINT image_name_key UNIQUE (name)
