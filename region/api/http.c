@@ -23,6 +23,7 @@
 #include "region/api/api.h"
 #include "region/api/codec.h"
 #include "region/api/dhcp_api.h"
+#include "region/api/images_api.h"
 #include "region/api/infra.h"
 #include "region/api/internal.h"
 #include "region/api/machines_api.h"
@@ -112,6 +113,10 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/infrastructures/{name}/deploy", API_POST, api_infra_deploy, false, API_RUN_DEFAULT},
     {API_PREFIX "/infrastructures/{name}/discard", API_POST, api_infra_discard, false, API_RUN_DEFAULT},
     {API_PREFIX "/infrastructures/{name}/deploys", API_GET, api_infra_history, false, API_RUN_DEFAULT},
+    /* deployable images (region/api/images.c); PUT reads Content-Range on the loop */
+    {API_PREFIX "/images", API_GET | API_POST, api_images, false, API_RUN_DEFAULT},
+    {API_PREFIX "/images/{name}", API_GET | API_DELETE, api_image, false, API_RUN_DEFAULT},
+    {API_PREFIX "/images/{name}/data", API_PUT, api_image_data, false, API_RUN_LOOP},
 };
 /* clang-format on */
 
