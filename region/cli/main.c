@@ -8,6 +8,7 @@
 
 #include "common/version.h"
 #include "region/cli/commands.h"
+#include "region/cli/images_cli.h"
 #include "region/cli/infra.h"
 #include "region/cli/machines_cli.h"
 #include "region/cli/net_cli.h"
@@ -295,6 +296,32 @@ static const struct cli_command commands[] = {
      "  [last_seen=RFC3339] | delete ID\n"
      "Auto assign avoids these addresses; when nothing else is free it offers the least\n"
      "recently seen one for a re-check."},
+    /* deployable OS images (region/cli/images.c) */
+    {"images list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_images_list, "list the deployable OS images",
+     "Shows every image: name, architecture, format (raw, gzip, zstd), size, status\n"
+     "(ready, or how far its upload is), the start of its SHA-256 and its description.\n"
+     "--json prints the API's answer instead."},
+    {"images show", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_images_show, "show one image",
+     "Shows the image NAME with its whole SHA-256 and the path racks serve it at\n"
+     "(http://RACK:5248/images/NAME). --json prints the API's answer instead."},
+    {"images add", "FILE --name NAME", 1, 1, CLI_IMAGES_ADD_OPTS, cli_cmd_images_add,
+     "upload an OS image to the region (resumable)",
+     "Computes FILE's size and SHA-256, creates the image NAME in the region and uploads\n"
+     "FILE in chunks; the region checks the SHA-256 of the whole, and once it matches the\n"
+     "image is ready and published to every rack. Prints the image as 'images list' does.\n"
+     "An upload that was interrupted resumes where the region stopped when the same\n"
+     "command is run again (same NAME, same file); an image of that name with another\n"
+     "content is refused (delete it first).\n"
+     "  --name NAME           the image's name: 1-63 of A-Z a-z 0-9 . _ + -\n"
+     "  --arch ARCH           the architecture it is for (default amd64)\n"
+     "  --format FORMAT       auto (default: gzip or zstd by the file's magic bytes, else\n"
+     "                        raw), raw (a whole-disk image), gzip or zstd (a compressed\n"
+     "                        raw image, decompressed while it is written to a disk)\n"
+     "  --description TEXT    up to 255 bytes\n"
+     "--json prints the image as the region answered."},
+    {"images delete", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_images_delete, "delete an image",
+     "Deletes the image NAME and its file; racks stop serving it. Refused while a\n"
+     "machine is being deployed with it (DEPLOYING)."},
     {"version", "", 0, 0, SERVER_OPTS, cli_cmd_version, "print the client's and the region's versions",
      "Prints this client's version and, if a region is configured and reachable, the\n"
      "region's."},
