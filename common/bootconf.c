@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const purpose_names[] = {"enlist", "commission", "deploy", "local", "poweroff"};
+static const char *const purpose_names[] = {"enlist", "commission", "deploy", "local", "poweroff", "erase"};
 
 const char *boot_purpose_name(enum boot_purpose p)
 {
@@ -40,9 +40,10 @@ static bool field_ok(const char *s, bool path)
 int boot_config_check(const struct boot_config *c, const char **ret_field, const char **ret_why)
 {
 	const char *why = NULL, *field = NULL;
-	bool needs_kernel = c->purpose == BOOT_ENLIST || c->purpose == BOOT_COMMISSION || c->purpose == BOOT_DEPLOY;
+	bool needs_kernel = c->purpose == BOOT_ENLIST || c->purpose == BOOT_COMMISSION || c->purpose == BOOT_DEPLOY ||
+			    c->purpose == BOOT_ERASE;
 
-	if ((unsigned)c->purpose > BOOT_POWEROFF) {
+	if ((unsigned)c->purpose > BOOT_ERASE) {
 		field = "purpose";
 		why = "unknown purpose";
 	} else if (needs_kernel && (!c->kernel || !field_ok(c->kernel, true))) {

@@ -17,6 +17,7 @@ enum boot_purpose {
 	BOOT_DEPLOY,
 	BOOT_LOCAL,
 	BOOT_POWEROFF,
+	BOOT_ERASE, /* the ephemeral environment erasing the disks on release */
 };
 
 #define BOOT_FIELD_MAX	 1024  /* longest kernel, initrd or command line */
@@ -31,8 +32,8 @@ struct boot_config {
 	const char *cmdline; /* kernel command line */
 };
 
-/* Check a config: fields present for the purpose (enlist, commission and
- * deploy need a kernel), no control characters (a newline would inject
+/* Check a config: fields present for the purpose (enlist, commission,
+ * deploy and erase need a kernel), no control characters (a newline would inject
  * config lines), no ".." or absolute paths, no blanks or quotes in
  * kernel/initrd, lengths. 0, or -EINVAL with *ret_field ("purpose",
  * "kernel", "initrd", "cmdline") and *ret_why (static text). Either

@@ -173,7 +173,7 @@ static bool cmdline_has(const char *cmdline, const char *name)
 
 static bool purpose_runs_kernel(enum boot_purpose p)
 {
-	return p == BOOT_ENLIST || p == BOOT_COMMISSION || p == BOOT_DEPLOY;
+	return p == BOOT_ENLIST || p == BOOT_COMMISSION || p == BOOT_DEPLOY || p == BOOT_ERASE;
 }
 
 int boot_cmdline_build(const struct boot_config *c, const struct boot_server *srv, char *buf, size_t len)

@@ -72,7 +72,7 @@ static int table_parse_one(const struct boot_config_text *in, size_t i, struct b
 	}
 	if (!in->purpose || boot_purpose_parse(in->purpose, &c->purpose) < 0)
 		return table_fail(err, i, in->mac, "purpose",
-				  "purpose must be enlist, commission, deploy, local or poweroff");
+				  "purpose must be enlist, commission, deploy, erase, local or poweroff");
 	c->kernel = in->kernel;
 	c->initrd = in->initrd;
 	c->cmdline = in->cmdline;

@@ -246,7 +246,7 @@ static int boot_entry_check(const json_t *e, size_t i, struct boot_mac_seen *see
 	if (text[0][0] && mac_parse(text[0], c.mac) < 0)
 		return boot_fail(fail, i, "mac", "must be aa:bb:cc:dd:ee:ff, or \"\" for the default");
 	if (boot_purpose_parse(text[1], &c.purpose) < 0)
-		return boot_fail(fail, i, "purpose", "must be enlist, commission, deploy, local or poweroff");
+		return boot_fail(fail, i, "purpose", "must be enlist, commission, deploy, erase, local or poweroff");
 	if (boot_config_check(&c, &field, &why) < 0)
 		return boot_fail(fail, i, field, why);
 	seen->index = i;

@@ -183,6 +183,19 @@ static void test_cmdline_appended(void **state)
 	assert_true(boot_render(BOOT_FILE_PXELINUX, &c, NULL, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "APPEND ro ironrack.mac=aa:00:00:00:00:01\n"));
 
+	/* erase boots the ephemeral kernel like commission, with the same words */
+	c.purpose = BOOT_ERASE;
+	c.cmdline = "ro ironrack.purpose=erase";
+	assert_true(boot_render(BOOT_FILE_IPXE, &c, &srv, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "# ironrack: erase\n"));
+	assert_non_null(strstr(buf, "ro ironrack.purpose=erase ironrack.url=http://192.0.2.1:5248 "
+				    "ironrack.mac=aa:00:00:00:00:01 BOOTIF="));
+	const char *kernel = c.kernel;
+	c.kernel = NULL;
+	assert_int_equal(boot_render(BOOT_FILE_IPXE, &c, &srv, buf, sizeof(buf)), -EINVAL);
+	c.kernel = kernel;
+	c.cmdline = "ro";
+
 	/* local boot and power-off carry no kernel and nothing appended */
 	c.purpose = BOOT_LOCAL;
 	assert_true(boot_render(BOOT_FILE_IPXE, &c, &srv, buf, sizeof(buf)) > 0);
@@ -201,7 +214,7 @@ static void test_cmdline_appended(void **state)
 static void test_purpose_names(void **state)
 {
 	enum boot_purpose p;
-	for (int i = BOOT_ENLIST; i <= BOOT_POWEROFF; i++) {
+	for (int i = BOOT_ENLIST; i <= BOOT_ERASE; i++) {
 		assert_int_equal(boot_purpose_parse(boot_purpose_name((enum boot_purpose)i), &p), 0);
 		assert_int_equal(p, i);
 	}
