@@ -10,7 +10,7 @@
 
 static const struct {
 	const char *name;
-	unsigned opt;
+	uint64_t opt;
 	bool has_value;
 } cli_opts[] = {
     {"--url", CLI_OPT_URL, true},
@@ -46,10 +46,14 @@ static const struct {
     {"--limit", CLI_OPT_LIMIT, true},
     {"--arch", CLI_OPT_ARCH, true},
     {"--format", CLI_OPT_FORMAT, true},
+    {"--min-cpu", CLI_OPT_MIN_CPU, true},
+    {"--min-memory", CLI_OPT_MIN_MEMORY, true},
+    {"--min-disk", CLI_OPT_MIN_DISK, true},
+    {"--tags", CLI_OPT_TAGS, true},
 };
 #define N_OPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 
-const char *cli_opt_name(unsigned mask)
+const char *cli_opt_name(uint64_t mask)
 {
 	for (size_t i = 0; i < N_OPTS; i++)
 		if (mask & cli_opts[i].opt)
@@ -57,15 +61,15 @@ const char *cli_opt_name(unsigned mask)
 	return "?";
 }
 
-const char *cli_opt_value(const struct cli_args *a, unsigned opt)
+const char *cli_opt_value(const struct cli_args *a, uint64_t opt)
 {
 	for (unsigned bit = 0; bit < CLI_OPT_BITS; bit++)
-		if (opt == 1u << bit)
+		if (opt == UINT64_C(1) << bit)
 			return a->values[bit];
 	return NULL;
 }
 
-static int opt_value_set(struct cli_args *a, unsigned opt, const char *v, char *err, size_t errlen)
+static int opt_value_set(struct cli_args *a, uint64_t opt, const char *v, char *err, size_t errlen)
 {
 	char *end;
 
@@ -92,7 +96,7 @@ static int opt_value_set(struct cli_args *a, unsigned opt, const char *v, char *
 		break;
 	}
 	for (unsigned bit = 0; bit < CLI_OPT_BITS; bit++)
-		if (opt == 1u << bit)
+		if (opt == UINT64_C(1) << bit)
 			a->values[bit] = v;
 	return 0;
 }

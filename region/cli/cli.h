@@ -63,12 +63,18 @@ enum cli_opt {
 	CLI_OPT_ARCH = 1u << 30,
 	CLI_OPT_FORMAT = 1u << 31,
 };
-#define CLI_OPT_BITS 32
+/* Options past bit 31 are 64-bit constants (an enum constant is an int). */
+/* machines allocate (machines_alloc.c) */
+#define CLI_OPT_MIN_CPU	   (UINT64_C(1) << 32)
+#define CLI_OPT_MIN_MEMORY (UINT64_C(1) << 33)
+#define CLI_OPT_MIN_DISK   (UINT64_C(1) << 34)
+#define CLI_OPT_TAGS	   (UINT64_C(1) << 35)
+#define CLI_OPT_BITS	   64
 
 /* The command line split into options (accepted anywhere, as in
  * `ironrack racks list --json`) and the remaining words. */
 struct cli_args {
-	unsigned given;			  /* enum cli_opt bits seen */
+	uint64_t given;			  /* enum cli_opt (and CLI_OPT_*) bits seen */
 	const char *url;		  /* --url, borrowed from argv */
 	const char *key;		  /* --key, borrowed from argv */
 	long timeout_ms;		  /* --timeout, 0 when not given (its text is in values too) */
@@ -82,9 +88,9 @@ struct cli_args {
 int cli_args_parse(int argc, char **argv, struct cli_args *ret, char *err, size_t errlen);
 void cli_args_done(struct cli_args *a);
 /* The name of the first option in mask, for messages ("--json"). */
-const char *cli_opt_name(unsigned mask);
+const char *cli_opt_name(uint64_t mask);
 /* The value given for a value option (CLI_OPT_COUNT, ...), NULL if none. */
-const char *cli_opt_value(const struct cli_args *a, unsigned opt);
+const char *cli_opt_value(const struct cli_args *a, uint64_t opt);
 
 /* "KEY=VALUE" -> key and value pointers into a copy the caller frees with
  * *ret_buf. -EINVAL without '=' or with an empty key. */

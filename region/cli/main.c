@@ -20,7 +20,7 @@ struct cli_command {
 	const char *name; /* words, e.g. "racks push-config" */
 	const char *usage_args;
 	size_t min_args, max_args;
-	unsigned opts; /* options it accepts besides --help */
+	uint64_t opts; /* options it accepts besides --help */
 	int (*run)(struct cli *cli, char **argv, size_t argc);
 	const char *summary;
 	const char *help;
@@ -437,7 +437,7 @@ static int help_run(char **words, size_t n)
 
 static int command_check(const struct cli_command *c, const struct cli_args *a, size_t n_args)
 {
-	unsigned extra = a->given & ~(c->opts | CLI_OPT_HELP);
+	uint64_t extra = a->given & ~(c->opts | CLI_OPT_HELP);
 
 	if (extra) {
 		fprintf(stderr, "error: %s does not apply to 'ironrack %s'\n", cli_opt_name(extra), c->name);
