@@ -70,6 +70,7 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/ip-addresses", API_GET, api_net_collection, false, API_RUN_DEFAULT},
     {API_PREFIX "/ip-addresses/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines", API_GET | API_POST, api_machines, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/allocate", API_POST, api_machines_allocate, false, API_RUN_WRITE},
     {API_PREFIX "/machines/{id}", API_GET | API_PATCH | API_DELETE, api_machine, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines/{id}/power", API_GET | API_POST, api_machine_power, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines/{id}/power/actions/{action}", API_GET, api_machine_power_action, false, API_RUN_DEFAULT},

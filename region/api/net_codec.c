@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "region/machine/alloc.h"
 
 /* Largest integer every JSON reader holds exactly. */
 #define API_JSON_INT_EXACT ((u128)1 << 53)
@@ -151,6 +152,35 @@ static int list_parse(const struct net_field *f, const json_t *v, char **ret, st
 	return 0;
 }
 
+/* Machine tags: an array of alloc_tag_valid() words, as "{a,b}" (the
+ * words need no quoting). */
+static int tags_parse(const struct net_field *f, const json_t *v, char **ret, struct api_fail *fail)
+{
+	size_t i, n = json_array_size(v), used = 0, cap = 3 + n * (ALLOC_TAG_MAX + 1);
+	const json_t *e;
+
+	if (!json_is_array(v))
+		return api_fail_set(fail, f->name, "%s must be an array of strings", f->name);
+	if (f->max > 0 && n > (size_t)f->max)
+		return api_fail_set(fail, f->name, "%s takes at most %ld tags", f->name, f->max);
+	char *out = xmalloc(cap);
+	out[used++] = '{';
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e) || !alloc_tag_valid(json_string_value(e))) {
+			free(out);
+			return api_fail_set(fail, f->name,
+					    "%s: \"%.64s\" is not a tag (1-%d letters, digits, '.', '_', ':' or '-', "
+					    "starting with a letter or digit)",
+					    f->name, json_is_string(e) ? json_string_value(e) : "?", ALLOC_TAG_MAX);
+		}
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? "," : "", json_string_value(e));
+	}
+	snprintf(out + used, cap - used, "}");
+	*ret = out;
+	return 0;
+}
+
 static int ints_parse(const struct net_field *f, const json_t *v, char **ret, struct api_fail *fail)
 {
 	size_t i, n = json_array_size(v), used = 0, cap = 3 + n * 24;
@@ -254,6 +284,8 @@ int api_net_value_parse(const struct net_field *f, const json_t *v, char **ret, 
 		return list_parse(f, v, ret, fail);
 	case NET_T_INTS:
 		return ints_parse(f, v, ret, fail);
+	case NET_T_TAGS:
+		return tags_parse(f, v, ret, fail);
 	case NET_T_REF:
 		return ref_parse(f, v, ret, fail);
 	default:
@@ -453,6 +485,7 @@ static json_t *value_json(enum net_type t, const char *v)
 	case NET_T_TIME:
 		return api_time_json(strtoll(v, NULL, 10));
 	case NET_T_LIST:
+	case NET_T_TAGS:
 		return list_json(v);
 	case NET_T_INTS:
 		return ints_json(v);

@@ -24,7 +24,7 @@ static const char *const int_keys[] = {
     "vid", "mtu", "metric", "discovery_interval", "limit", "offset", "dhcp_lease_time", "code", NULL};
 static const char *const bool_keys[] = {"managed", "dhcp_on", "active_discovery", "allow_proxy", "allow_dns",
 					"enabled", NULL};
-static const char *const list_keys[] = {"dns_servers", "ntp_servers", NULL};
+static const char *const list_keys[] = {"dns_servers", "ntp_servers", "tags", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {

@@ -65,6 +65,7 @@ enum net_type {
 	NET_T_ENUM, /* one of net_field.choices */
 	NET_T_REF,  /* another object: an id, or its name (net_field.ref says which kind) */
 	NET_T_JSON, /* out only: a JSON document (power_options) */
+	NET_T_TAGS, /* machine tags (region/machine/alloc.h): out space-separated, in a PostgreSQL array literal */
 };
 
 /* A column of a row, in the order rows carry them. */

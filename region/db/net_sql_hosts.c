@@ -40,6 +40,11 @@ static const struct net_col machine_cols[] = {
     {"disk_count", NET_T_INT},
     {"hardware_at", NET_T_TIME},
     {"boot_mac", NET_T_TEXT},
+    /* Allocation (region/machine/alloc.h, docs/deploy.md): who holds it
+     * since when, and the tags allocation filters on. */
+    {"owner", NET_T_TEXT},
+    {"allocated_at", NET_T_TIME},
+    {"tags", NET_T_TAGS},
 };
 
 static const struct net_field machine_fields[] = {
@@ -48,6 +53,7 @@ static const struct net_field machine_fields[] = {
     {"description", NET_T_TEXT, 0, 0, DESC_MAX, NULL, 0},
     {"architecture", NET_T_TEXT, 0, 0, 64, NULL, 0},
     {"power_type", NET_T_TEXT, 0, 0, 64, NULL, 0},
+    {"tags", NET_T_TAGS, NET_F_NULLABLE, 0, 16, NULL, 0},
 };
 
 static const struct net_filter_def machine_filters[] = {
@@ -71,20 +77,22 @@ const struct net_kind_def net_def_machine = {
 		"m.status, m.status_message, ir_ms(m.status_since), ir_ms(m.status_deadline), m.cpu_count, "
 		"m.cpu_model, "
 		"m.memory_mib, m.storage_bytes, m.disk_count, ir_ms(m.hardware_at), coalesce(m.boot_mac::text, ''), "
+		"m.owner, ir_ms(m.allocated_at), array_to_string(m.tags, ' '), "
 		"count(*) OVER () "
 		"FROM machine m JOIN zone z ON z.id = m.zone_id "
 		"WHERE ($3::bigint IS NULL OR m.id = $3::bigint) AND ($4::bigint IS NULL OR m.zone_id = $4::bigint) "
 		"AND ($5::text IS NULL OR m.hostname = $5) AND ($6::text IS NULL OR m.status = upper($6)) "
 		"ORDER BY m.hostname LIMIT $1::bigint OFFSET $2::bigint",
-	    .insert = "INSERT INTO machine (hostname, zone_id, description, architecture, power_type) "
+	    .insert = "INSERT INTO machine (hostname, zone_id, description, architecture, power_type, tags) "
 		      "VALUES ($1, coalesce($2::bigint, zone_default_id()), coalesce($3, ''), coalesce($4, ''), "
-		      "coalesce($5, '')) RETURNING id",
+		      "coalesce($5, ''), coalesce($6::text[], '{}')) RETURNING id",
 	    .update = "UPDATE machine SET "
 		      "hostname = CASE WHEN $2::int & 1 <> 0 THEN $3 ELSE hostname END, "
 		      "zone_id = CASE WHEN $2::int & 2 <> 0 THEN $4::bigint ELSE zone_id END, "
 		      "description = CASE WHEN $2::int & 4 <> 0 THEN $5 ELSE description END, "
 		      "architecture = CASE WHEN $2::int & 8 <> 0 THEN $6 ELSE architecture END, "
-		      "power_type = CASE WHEN $2::int & 16 <> 0 THEN $7 ELSE power_type END "
+		      "power_type = CASE WHEN $2::int & 16 <> 0 THEN $7 ELSE power_type END, "
+		      "tags = CASE WHEN $2::int & 32 <> 0 THEN coalesce($8::text[], '{}') ELSE tags END "
 		      "WHERE id = $1::bigint RETURNING id",
 	    /* Its interfaces go with it, and their addresses with them. */
 	    .del = "DELETE FROM machine WHERE id = $1::bigint RETURNING id",
