@@ -64,6 +64,14 @@ all: $(BINS) $(TOOL_BINS) $(if $(filter 1,$(SANITIZE)),,ephemeral)
 ephemeral: $(EPHEMERAL)
 $(EPHEMERAL): $(wildcard deploy/ephemeral/*) $(BUILD)/ironrack-imgwrite
 	deploy/ephemeral/build --out $(BUILD)/ephemeral
+# The deploy test image (deploy/testimage/build: the ephemeral build's
+# .debs, mkfs.fat, mtools, syslinux) for tests/system/test_deploy.py.
+.PHONY: testimage
+TESTIMAGE = $(BUILD)/testimage/ironrack-test.img
+all: $(if $(filter 1,$(SANITIZE)),,testimage)
+testimage: $(TESTIMAGE)
+$(TESTIMAGE): $(wildcard deploy/testimage/*) deploy/ephemeral/lib.sh $(EPHEMERAL)
+	deploy/testimage/build --out $(BUILD)/testimage
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
