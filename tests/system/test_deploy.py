@@ -1,0 +1,594 @@
+"""Deploying an image to a machine's disk (docs/deploy.md), for real, under
+QEMU TCG. Two labs, each made once for the tests that use it:
+
+The agent alone (deploy/ephemeral's agent and deploy/testimage): the
+ephemeral kernel and initramfs of this build booted with -kernel/-initrd,
+a virtio disk and NIC on a bridge in a namespace of this module
+(irdep-XXXXXX: br0 192.0.2.1/24, dnsmasq for DHCP and a small HTTP server
+in place of the rack: it answers the agent's start with the job the test
+sets, takes done and failed, and serves the images). Checked: the image on
+the disk byte for byte, the NoCloud seed partition (read from the disk
+file with mtools) holding the job's seed exactly, the erase, the
+failures; and the test image booted from a disk whose seed this module
+wrote, printing "ironrack-deployed HOSTNAME ADDRESSES".
+
+End to end (tests/system/machines_lab.py's lab: a real region and rack,
+ipmi_sim, a VM that PXE-boots from the rack): see the second half.
+
+Nothing runs in the sanitizer pass (QEMU boots are not our C code; they
+must not run twice). The images come from make (ephemeral, testimage).
+Run with -s to see the timings."""
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+from conftest import BUILD, ROOT, SANITIZED, needs_root, needs_tools, wait_for
+
+pytestmark = pytest.mark.skipif(SANITIZED, reason="QEMU boots run in the plain pass only")
+
+QEMU = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+SERVER = "192.0.2.1"
+PORT = 5248
+GUEST_MAC = "52:54:00:de:00:01"
+TOKEN = "fedcba9876543210" * 4
+MIB = 1 << 20
+SEED_BYTES = 4 * MIB
+BOOT_TIMEOUT = 240  # a loaded 2-CPU machine: TCG boots take 10-30 s
+TIMINGS = []
+
+
+def build_file(*parts):
+    """A file make built (under $IRONRACK_BUILD, else build/)."""
+    for base in (BUILD, os.path.join(ROOT, "build")):
+        p = os.path.join(base, *parts)
+        if os.path.exists(p):
+            return p
+    pytest.fail(f"{os.path.join(BUILD, *parts)} is missing: run `make` (make check builds it before the system "
+                f"tests)")
+
+
+def ephemeral(name):
+    return build_file("ephemeral", "amd64", name)
+
+
+def image_file():
+    return build_file("testimage", "ironrack-test.img")
+
+
+def sh(*argv, check=True, timeout=60, **kw):
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, **kw)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {out.returncode}: {out.stdout} {out.stderr}")
+    return out
+
+
+def same_but_the_seed_entry(disk, img):
+    """The disk file holds the image byte for byte up to its size, but for
+    the 16 bytes of the MBR entry the seed took (slot: the first free one
+    of the image's table). Returns that slot."""
+    entries = mbr_entries(img)
+    slot = next(i for i in range(4) if i not in [e[0] for e in entries])
+    lo, hi = 446 + 16 * slot, 462 + 16 * slot
+    size = os.path.getsize(img)
+    with open(disk, "rb") as d, open(img, "rb") as i:
+        head_d, head_i = d.read(512), i.read(512)
+        assert head_d[:lo] == head_i[:lo] and head_d[hi:] == head_i[hi:], "the MBR changed beyond the seed's entry"
+        assert head_i[lo:hi] == bytes(16)
+        left = size - 512
+        while left > 0:
+            a, b = d.read(min(MIB, left)), i.read(min(MIB, left))
+            assert a == b, f"the disk differs from the image near byte {size - left}"
+            left -= len(b)
+    return slot
+
+
+def sha256(path, limit=None):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        left = limit
+        while left is None or left > 0:
+            chunk = f.read(MIB if left is None else min(MIB, left))
+            if not chunk:
+                break
+            h.update(chunk)
+            if left is not None:
+                left -= len(chunk)
+    return h.hexdigest()
+
+
+# ---- the disk as a file: MBR, the seed partition ----
+
+
+def mbr_entries(disk):
+    """[(slot, boot flag, type, first LBA, sectors)] of the disk file's MBR
+    entries in use; asserts the 0x55aa signature."""
+    with open(disk, "rb") as f:
+        sector = f.read(512)
+    assert sector[510:512] == b"\x55\xaa", "no MBR signature"
+    out = []
+    for i in range(4):
+        e = sector[446 + 16 * i:462 + 16 * i]
+        if e[4]:
+            out.append((i, e[0], e[4], *struct.unpack("<II", e[8:16])))
+    return out
+
+
+def mtools(args, disk, offset):
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    return subprocess.run(args[:1] + ["-i", f"{disk}@@{offset}"] + args[1:], capture_output=True,
+                          timeout=60, env=env)
+
+
+def seed_files(disk, offset):
+    """{name: bytes} of the files in the FAT at offset of the disk file, and
+    its volume label."""
+    d = mtools(["mdir", "-b", "::"], disk, offset)
+    assert d.returncode == 0, d.stderr
+    names = [line.split("/")[-1] for line in d.stdout.decode().split() if line]
+    out = {}
+    for n in names:
+        r = mtools(["mtype", f"::{n}"], disk, offset)
+        assert r.returncode == 0, r.stderr
+        out[n] = r.stdout
+    label = mtools(["mlabel", "-s", "::"], disk, offset).stdout.decode()
+    return out, label
+
+
+def write_seed(disk, files, slot=1):
+    """What the agent does, done here independently: an MBR entry (type
+    0x0c) for the last 4 MiB of the disk file, a FAT labelled cidata made
+    by mkfs.fat on it and the files copied in with mcopy."""
+    size = os.path.getsize(disk)
+    start = (size // MIB) * MIB - SEED_BYTES
+    with open(disk, "r+b") as f:
+        f.seek(446 + 16 * slot)
+        f.write(bytes([0, 0xFE, 0xFF, 0xFF, 0x0C, 0xFE, 0xFF, 0xFF]) + struct.pack("<II", start // 512,
+                                                                                  SEED_BYTES // 512))
+    sh("mkfs.fat", "-n", "cidata", f"--offset={start // 512}", disk, str(SEED_BYTES // 1024))
+    tmp = tempfile.mkdtemp(prefix="irdep-seed-")
+    try:
+        for name, data in files.items():
+            p = os.path.join(tmp, name)
+            with open(p, "wb") as f:
+                f.write(data.encode() if isinstance(data, str) else data)
+            r = mtools(["mcopy", p, f"::{name}"], disk, start)
+            assert r.returncode == 0, r.stderr
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return start
+
+
+# ---- the agent's lab ----
+
+# The rack's stand-in: the agent's report endpoint and the images. A start
+# is answered with DIR/job.json (written by the test before the boot);
+# done and failed with 200. Each post lands in DIR/post-N.json with the
+# time it arrived. GET /images/NAME serves DIR/images/NAME (Range too).
+FAKE_RACK = r'''
+import http.server, json, os, re, sys, time
+host, port, outdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+count = [0]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def answer(self, status, data, ctype="application/json", extra=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+    def do_POST(self):
+        t = time.time()
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        n = count[0]
+        count[0] += 1
+        try:
+            step = json.loads(body).get("step")
+        except ValueError:
+            step = None
+        tmp = os.path.join(outdir, f"post-{n}.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump({"time": t, "path": self.path, "body": body.decode("latin-1"), "step": step}, f)
+        os.rename(tmp, os.path.join(outdir, f"post-{n}.json"))
+        if step == "start":
+            with open(os.path.join(outdir, "job.json"), "rb") as f:
+                self.answer(200, f.read())
+        else:
+            self.answer(200, b'{"result":"ok","message":"taken"}')
+    def do_GET(self):
+        m = re.fullmatch(r"/images/([A-Za-z0-9._-]+)", self.path)
+        path = m and os.path.join(outdir, "images", m.group(1))
+        if not path or not os.path.isfile(path):
+            return self.answer(404, b"")
+        size = os.path.getsize(path)
+        first, last, status = 0, size - 1, 200
+        r = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        if r:
+            first, status = int(r.group(1)), 206
+            if r.group(2):
+                last = min(last, int(r.group(2)))
+        with open(os.path.join(outdir, "gets.log"), "a") as f:
+            f.write(f"{time.time()} {self.path} {first}-{last}\n")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(last - first + 1))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        with open(path, "rb") as f:
+            f.seek(first)
+            left = last - first + 1
+            while left > 0:
+                chunk = f.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                left -= len(chunk)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer((host, port), H).serve_forever()
+'''
+
+
+class AgentLab:
+    def __init__(self, tmp):
+        self.ns = "irdep-" + uuid.uuid4().hex[:6]
+        self.tmp = tmp
+        self.tap = "irdeptap0"
+        self.procs = []
+        self.made = False
+        self.rack_dir = os.path.join(tmp, "rack")
+        os.makedirs(os.path.join(self.rack_dir, "images"))
+        self.boots = 0
+
+    def up(self):
+        sh("ip", "netns", "add", self.ns)
+        self.made = True
+        ip = ("ip", "-n", self.ns)
+        sh(*ip, "link", "set", "lo", "up")
+        sh(*ip, "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0")
+        sh(*ip, "addr", "add", f"{SERVER}/24", "dev", "br0")
+        sh(*ip, "link", "set", "br0", "up")
+        sh(*ip, "tuntap", "add", self.tap, "mode", "tap")
+        sh(*ip, "link", "set", self.tap, "master", "br0")
+        sh(*ip, "link", "set", self.tap, "up")
+        self.spawn([DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--interface=br0",
+                    "--bind-interfaces", "--except-interface=lo", "--user=root", "--group=root", "--no-ping",
+                    "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
+                    f"--dhcp-leasefile={os.path.join(self.tmp, 'dnsmasq.leases')}",
+                    f"--pid-file={os.path.join(self.tmp, 'dnsmasq.pid')}"])
+        path = os.path.join(self.tmp, "fake_rack.py")
+        with open(path, "w") as f:
+            f.write(FAKE_RACK)
+        log = open(os.path.join(self.tmp, "fake_rack.log"), "w")
+        self.spawn(["/usr/bin/python3", path, SERVER, str(PORT), self.rack_dir], stdout=log)
+        wait_for(lambda: sh("ip", "netns", "exec", self.ns, "ss", "-Htln", f"sport = :{PORT}",
+                            check=False).stdout.strip(), timeout=10, what="the fake rack to listen")
+
+    def spawn(self, argv, **kw):
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns] + argv, stdin=subprocess.DEVNULL,
+                             stdout=kw.pop("stdout", subprocess.DEVNULL), stderr=kw.pop("stderr", subprocess.STDOUT),
+                             start_new_session=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def down(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+        if self.made:
+            sh("ip", "netns", "del", self.ns, check=False)
+
+    # ---- what the fake rack holds and saw ----
+
+    def publish(self, name, path):
+        shutil.copyfile(path, os.path.join(self.rack_dir, "images", name))
+
+    def job(self, job):
+        with open(os.path.join(self.rack_dir, "job.json"), "w") as f:
+            json.dump(job, f)
+
+    def posts(self):
+        """The posts since the last call, in order."""
+        names = sorted((int(m.group(1)), m.group(0)) for m in
+                       (re.fullmatch(r"post-(\d+)\.json", n) for n in os.listdir(self.rack_dir)) if m)
+        out = []
+        for _, name in names:
+            with open(os.path.join(self.rack_dir, name)) as f:
+                p = json.load(f)
+            p["json"] = json.loads(p["body"])
+            out.append(p)
+            os.unlink(os.path.join(self.rack_dir, name))
+        return out
+
+    # ---- a VM ----
+
+    def boot(self, disk, append=None, until=None, timeout=BOOT_TIMEOUT):
+        """Boots the VM with the disk file: the ephemeral environment with
+        append on its command line, or (append None) from the disk. Waits
+        until QEMU exits, or until the console matches the regex until
+        (then stops it). Returns (QEMU start time, console, wall time of
+        the match or exit)."""
+        self.boots += 1
+        serial = os.path.join(self.tmp, f"serial-{self.boots}.log")
+        argv = [QEMU, "-accel", "tcg", "-machine", "pc", "-m", "512", "-smp", "2", "-display", "none",
+                "-monitor", "none", "-serial", f"file:{serial}", "-no-reboot",
+                "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
+                "-netdev", f"tap,id=n0,ifname={self.tap},script=no,downscript=no",
+                "-device", f"virtio-net-pci,netdev=n0,mac={GUEST_MAC}"]
+        if append is not None:
+            argv += ["-kernel", ephemeral("vmlinuz"), "-initrd", ephemeral("initrd.img"),
+                     "-append", "console=ttyS0 quiet panic=-1 " + append]
+        qlog = open(os.path.join(self.tmp, f"qemu-{self.boots}.log"), "w")
+        t0 = time.time()
+        q = self.spawn(argv, stdout=qlog)
+
+        def console():
+            try:
+                with open(serial, errors="replace") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return ""
+        t_end = None
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if q.poll() is not None:
+                    t_end = time.time()
+                    break
+                if until and re.search(until, console(), re.M):
+                    t_end = time.time()
+                    break
+                time.sleep(0.05)
+        finally:
+            if q.poll() is None:
+                os.killpg(q.pid, signal.SIGTERM)
+                q.wait(timeout=10)
+        text = console()
+        assert t_end is not None, f"the VM did not finish within {timeout} s:\n{text[-4000:]}"
+        return t0, text, t_end
+
+    def agent(self, disk, purpose):
+        return self.boot(disk, f"ironrack.purpose={purpose} ironrack.token={TOKEN} "
+                               f"ironrack.url=http://{SERVER}:{PORT} ironrack.mac={GUEST_MAC} "
+                               f"ironrack.reboot_after=1")
+
+
+@pytest.fixture(scope="module")
+def agent_lab():
+    needs_root()
+    needs_tools("ip", "ss", "qemu-system-x86_64", "mkfs.fat", "mcopy", "mdir")
+    ephemeral("initrd.img")
+    tmp = tempfile.mkdtemp(prefix="irdep-")
+    lab = AgentLab(tmp)
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.down()
+        if TIMINGS:
+            print("\n" + "\n".join(TIMINGS))
+        if not os.environ.get("IRONRACK_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def steps(console):
+    """{step: uptime} of the "ironrack-agent: t=SECONDS step=NAME" lines
+    (the last of each)."""
+    return {m.group(2): float(m.group(1))
+            for m in re.finditer(r"^ironrack-agent: t=([0-9.]+) step=([a-z]+)\r?$", console, re.M)}
+
+
+def sparse_disk(path, size):
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+# A seed whose strings need every escape JSON has: quotes, backslashes,
+# tabs, newlines, non-ASCII (2, 3 and 4 bytes of UTF-8), a slash.
+SEED = {
+    "meta-data": "instance-id: ironrack-7-1\nlocal-hostname: agent-test\n",
+    "user-data": "#cloud-config\nwrite_files:\n  - path: /etc/motd\n    content: \"caf\u00e9 \\\"quoted\\\" \\\\ "
+                 "tab\there \u20ac \U0001F680 a/b\"\n",
+    "network-config": ("version: 2\nethernets:\n  \"eth0\":\n    match:\n      macaddress: \"" + GUEST_MAC + "\"\n"
+                       "    set-name: \"eth0\"\n    addresses:\n      - \"192.0.2.77/24\"\n"
+                       "      - \"198.51.100.9/24\"\n    routes:\n      - to: \"0.0.0.0/0\"\n"
+                       "        via: \"192.0.2.1\"\n"),
+}
+
+
+def deploy_job(name, fmt, path, disk="", seed=SEED, sha=None):
+    return {"action": "deploy",
+            "image": {"name": name, "url": f"/images/{name}", "format": fmt,
+                      "sha256": sha or sha256(path), "size": os.path.getsize(path)},
+            "disk": disk, "seed": seed, "report_every_ms": 5000}
+
+
+def check_posts(posts, purpose, steps_want, console=""):
+    assert [p["step"] for p in posts] == steps_want, f"{posts}\n{console[-3000:]}"
+    for p in posts:
+        assert p["path"] == "/machine/v1/report"
+        body = p["json"]
+        assert body["purpose"] == purpose and body["token"] == TOKEN and body["mac"] == GUEST_MAC, body
+    return posts[-1]["json"]
+
+
+def test_the_agent_writes_a_gzip_image_and_the_seed(agent_lab):
+    """A deploy job for the test image as gzip: the disk holds the image
+    byte for byte, a new MBR entry in slot 2 (type 0x0c) for the last 4
+    MiB beside the image's own, and a FAT labelled cidata there with the
+    seed's three files exactly as the job's strings decode."""
+    lab = agent_lab
+    img = image_file()
+    gz = img + ".gz"
+    size = os.path.getsize(img)
+    lab.publish("test.img.gz", gz)
+    lab.job(deploy_job("test.img.gz", "gzip", gz))
+    disk = sparse_disk(os.path.join(lab.tmp, "deploy.raw"), 256 * MIB)
+    t0, console, _ = lab.agent(disk, "deploy")
+    done = check_posts(lab.posts(), "deploy", ["start", "done"], console)
+    assert done["result"]["disk"] == "/dev/vda", done
+    assert done["result"]["bytes"] == size, done
+    assert done["result"]["sha256"] == sha256(gz), done
+    assert "deployed: waiting for the power cycle" in console, console[-3000:]
+    assert TOKEN not in console
+    assert "#cloud-config" not in console, "the job's user-data is not printed"
+    # The image, byte for byte (but for the seed's MBR entry).
+    same_but_the_seed_entry(disk, img)
+    entries = mbr_entries(disk)
+    img_entries = mbr_entries(img)
+    assert entries[:len(img_entries)] == img_entries, (entries, img_entries)
+    start = 256 * MIB - SEED_BYTES
+    assert entries[len(img_entries):] == [(len(img_entries), 0, 0x0C, start // 512, SEED_BYTES // 512)], entries
+    files, label = seed_files(disk, start)
+    assert "cidata" in label, label
+    assert files == {k: v.encode() for k, v in SEED.items()}, files
+    st = steps(console)
+    for s in ("dhcp", "job", "written", "seed", "posted"):
+        assert s in st, (s, console[-3000:])
+    TIMINGS.append(f"agent deploy ({size / MIB:.0f} MiB image as {os.path.getsize(gz) / MIB:.1f} MiB gzip, TCG): "
+                   f"uptime at dhcp {st['dhcp']:.1f} s, job +{st['job'] - st['dhcp']:.1f} s, "
+                   f"written +{st['written'] - st['job']:.1f} s, seed +{st['seed'] - st['written']:.1f} s, "
+                   f"done posted +{st['posted'] - st['seed']:.1f} s")
+    lab.deployed_disk = disk
+
+
+def test_the_deployed_disk_boots_and_prints_its_seed(agent_lab):
+    """The disk the agent wrote, booted from itself: syslinux, the test
+    image's kernel and init, which reads the seed and configures both
+    static addresses on the NIC with the seed's MAC."""
+    lab = agent_lab
+    disk = getattr(lab, "deployed_disk", None)
+    if disk is None:
+        pytest.fail("needs the disk of test_the_agent_writes_a_gzip_image_and_the_seed")
+    t0, console, t_line = lab.boot(disk, None, until=r"^ironrack-deployed ")
+    assert "SYSLINUX" in console, console[-2000:]
+    m = re.search(r"^ironrack-deployed (\S+) (\S+)\r?$", console, re.M)
+    assert m, console[-3000:]
+    assert (m.group(1), m.group(2)) == ("agent-test", "192.0.2.77,198.51.100.9"), m.group(0)
+    TIMINGS.append(f"test image: QEMU start -> 'ironrack-deployed' {t_line - t0:.1f} s")
+
+
+def test_the_test_image_reads_a_seed_written_by_hand(agent_lab):
+    """The test image on its own: a seed this module writes (mkfs.fat and
+    mcopy) with an address on a MAC the VM does not have and one it has."""
+    lab = agent_lab
+    disk = os.path.join(lab.tmp, "byhand.raw")
+    shutil.copyfile(image_file(), disk)
+    with open(disk, "r+b") as f:
+        f.truncate(64 * MIB)
+    net = ("version: 2\nethernets:\n  other:\n    match:\n      macaddress: \"02:00:00:00:00:99\"\n"
+           "    addresses: [\"10.9.9.9/24\"]\n  lan0:\n    match:\n      macaddress: '" + GUEST_MAC.upper() + "'\n"
+           "    set-name: lan0\n    addresses:\n    - 203.0.113.5/24\n")
+    write_seed(disk, {"meta-data": "instance-id: x\nlocal-hostname: \"by-hand\"\n", "user-data": "",
+                      "network-config": net})
+    _, console, _ = lab.boot(disk, None, until=r"^ironrack-deployed ")
+    m = re.search(r"^ironrack-deployed (\S+) (\S+)\r?$", console, re.M)
+    assert m and (m.group(1), m.group(2)) == ("by-hand", "203.0.113.5"), console[-3000:]
+    assert "other: no interface has MAC 02:00:00:00:00:99" in console
+
+
+def test_the_agent_erases_quickly(agent_lab):
+    """quick: the first and the last MiB zeroed, the rest as it was."""
+    lab = agent_lab
+    size = 64 * MIB
+    disk = os.path.join(lab.tmp, "erase.raw")
+    with open(disk, "wb") as f:
+        f.write(os.urandom(size))
+    before = open(disk, "rb").read()
+    lab.job({"action": "erase", "mode": "quick"})
+    _, console, _ = lab.agent(disk, "erase")
+    done = check_posts(lab.posts(), "erase", ["start", "done"], console)
+    assert done["result"]["bytes"] == 2 * MIB and done["result"]["mode"] == "quick", done
+    after = open(disk, "rb").read()
+    assert after[:MIB] == bytes(MIB) and after[-MIB:] == bytes(MIB)
+    assert after[MIB:-MIB] == before[MIB:-MIB]
+    assert "step=poweroff" in console
+
+
+def test_the_agent_reports_a_checksum_mismatch_and_writes_no_seed(agent_lab):
+    lab = agent_lab
+    img = image_file()
+    lab.publish("test.img", img)
+    wrong = "0" * 64
+    lab.job(deploy_job("test.img", "raw", img, sha=wrong))
+    disk = sparse_disk(os.path.join(lab.tmp, "bad.raw"), 64 * MIB)
+    _, console, _ = lab.agent(disk, "deploy")
+    failed = check_posts(lab.posts(), "deploy", ["start", "failed"], console)
+    assert failed["stage"] == "verify", failed
+    assert "checksum" in failed["error"] and wrong in failed["error"], failed
+    assert "step=poweroff" in console and "waiting for the power cycle" not in console
+    # No seed partition was added.
+    with open(disk, "rb") as f:
+        f.seek(64 * MIB - SEED_BYTES)
+        assert f.read(SEED_BYTES) == bytes(SEED_BYTES)
+
+
+def test_the_agent_says_when_the_seed_does_not_fit(agent_lab):
+    """A disk too small for the image and the seed: failed at seed."""
+    lab = agent_lab
+    img = image_file()
+    lab.publish("test.img", img)
+    lab.job(deploy_job("test.img", "raw", img))
+    disk = sparse_disk(os.path.join(lab.tmp, "small.raw"), os.path.getsize(img) + 2 * MIB)
+    _, console, _ = lab.agent(disk, "deploy")
+    failed = check_posts(lab.posts(), "deploy", ["start", "failed"], console)
+    assert failed["stage"] == "seed" and "no room for the seed" in failed["error"], failed
+
+
+def test_the_agents_json_reader_decodes_every_escape_and_refuses_garbage(tmp_path):
+    """deploy/ephemeral/json.awk under busybox awk (as in the initramfs):
+    each leaf into a file named by its path, strings decoded exactly."""
+    needs_tools("busybox")
+    awk = os.path.join(ROOT, "deploy", "ephemeral", "json.awk")
+    doc = {"action": "deploy", "image": {"name": "a", "size": 123456789012, "ok": True, "none": None},
+           "disk": "", "list": [1.5, {"x": "y"}], "odd/key..": "k",
+           "seed": SEED, "long": "\\\"\n" * 3000}
+
+    def run(text):
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        out.mkdir()
+        (out.parent / "in.json").write_text(text)
+        r = subprocess.run(["busybox", "awk", "-v", f"dir={out}", "-f", awk, str(out.parent / "in.json")],
+                           capture_output=True, timeout=60)
+        return r, out
+    r, out = run(json.dumps(doc))
+    assert r.returncode == 0, r.stderr
+    got = {p.name: p.read_bytes() for p in out.iterdir()}
+    want = {"action": b"deploy", "image.name": b"a", "image.size": b"123456789012", "image.ok": b"true",
+            "image.none": b"null", "disk": b"", "list.0": b"1.5", "list.1.x": b"y", "odd_key__": b"k",
+            "long": ("\\\"\n" * 3000).encode()}
+    want.update({f"seed.{k}": v.encode() for k, v in SEED.items()})
+    assert got == want
+    # ensure_ascii=False: raw UTF-8 passes through as it is.
+    r, out = run(json.dumps({"s": "caf\u00e9 \U0001F680"}, ensure_ascii=False))
+    assert r.returncode == 0 and (out / "s").read_bytes() == "caf\u00e9 \U0001F680".encode()
+    for bad, why in (('{"a": "x\\u0000"}', "\\u0000"), ('{"a": 1} x', "bytes after"), ('{"a": tru}', "not a JSON"),
+                     ('"x"', "lone scalar"), ('{"a": "b\n"}', "control character"), ('{"a": "\\q"}', "bad escape"),
+                     ("[" * 20 + "]" * 20, "too deep"), ('{"a" 1}', "expected :"), ("", "unexpected end")):
+        r, _ = run(bad)
+        assert r.returncode == 1 and why in r.stderr.decode(), (bad, r.stderr)
