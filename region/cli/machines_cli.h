@@ -64,6 +64,14 @@ int cli_cmd_machines_abort(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_machines_mark_broken(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_machines_mark_fixed(struct cli *cli, char **argv, size_t argc);
 
+/* machines_alloc.c: `machines allocate`; its options as the request
+ * body (new reference in *ret). -EINVAL with err set. */
+int cli_machines_alloc_body(const struct cli_args *a, json_t **ret, char *err, size_t errlen);
+int cli_cmd_machines_allocate(struct cli *cli, char **argv, size_t argc);
+#define CLI_MACHINES_ALLOCATE_OPTS                                                                                     \
+	(CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_JSON | CLI_OPT_ZONE | CLI_OPT_MIN_CPU | CLI_OPT_MIN_MEMORY |              \
+	 CLI_OPT_MIN_DISK | CLI_OPT_TAGS | CLI_OPT_COMMENT)
+
 #define CLI_MACHINES_LIST_OPTS                                                                                         \
 	(CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_JSON | CLI_OPT_ZONE | CLI_OPT_HOSTNAME | CLI_OPT_STATUS)
 #define CLI_MACHINES_ACTION_OPTS     (CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_JSON | CLI_OPT_COMMENT)

@@ -218,6 +218,22 @@ static const struct cli_command commands[] = {
      "  --hostname H          only the machine H (also hostname=H)\n"
      "  limit=N offset=N      a page of the list (the region's default: 100)\n"
      "--json prints the API's answer instead."},
+    {"machines allocate", "[--zone Z] [--min-cpu N] [--min-memory GiB] [--min-disk GB] [--tags a,b]", 0, 0,
+     CLI_MACHINES_ALLOCATE_OPTS, cli_cmd_machines_allocate, "take one READY machine that meets the options",
+     "Asks the region for one READY machine that meets every option and makes it\n"
+     "ALLOCATED to you (the API key's name). Of the machines that match, the smallest\n"
+     "is taken (fewest CPUs, then memory, then disk), so large ones stay for requests\n"
+     "that need them. Prints \"HOST: ALLOCATED (allocated to NAME)\".\n"
+     "  --zone Z              only machines in zone Z\n"
+     "  --min-cpu N           at least N CPUs\n"
+     "  --min-memory GiB      at least this much memory, in GiB\n"
+     "  --min-disk GB         at least this much disk, all disks together, in GB (10^9)\n"
+     "  --tags a,b            every one of these tags (set them with\n"
+     "                        'ironrack machines update HOST tags=a,b')\n"
+     "  --comment TEXT        why, recorded in the machine's event\n"
+     "No machine matches: exit status 1 and what was missing, e.g. \"no READY machine in\n"
+     "zone rack-a with at least 8 CPUs: 3 READY machines there, the largest has 4 CPUs\".\n"
+     "--json prints the machine as the region answered."},
     {"machines show", "HOST", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_machines_show,
      "show a machine: status, hardware, interfaces, events",
      "Shows HOST (a host name or id): its status with the reason and since when (and\n"
