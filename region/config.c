@@ -67,6 +67,9 @@ const struct conf_key region_conf_keys[] = {
 	    "a machine still DEPLOYING this long goes FAILED_DEPLOYMENT"),
 	KEY("releasing_timeout", CONF_DURATION, releasing_timeout, 5, 86400, "10m",
 	    "a machine still RELEASING this long goes BROKEN"),
+	KEY("deployed_when", CONF_STRING, deployed_when, 0, 0, "boot",
+	    "when a deploying machine is DEPLOYED after its agent wrote the image: boot (its power cycle is done) or "
+	    "dhcp (its OS took a DHCP lease)"),
 };
 /* clang-format on */
 

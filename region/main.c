@@ -180,6 +180,10 @@ static int load_config(struct region *r, const struct args *a, char **kv, size_t
 		conf_report_origin(a, kv, n, "dhcp_boot_files", err);
 		return -EINVAL;
 	}
+	if (region_machine_conf_check(r->conf.deployed_when, err, sizeof(err)) < 0) {
+		conf_report_origin(a, kv, n, "deployed_when", err);
+		return -EINVAL;
+	}
 	log_set_level((enum log_level)r->conf.log_level);
 	if (r->conf.region_name[0]) {
 		snprintf(r->name, sizeof(r->name), "%s", r->conf.region_name);

@@ -53,6 +53,7 @@ struct region_conf {
 	long commissioning_timeout;	   /* seconds a machine may stay COMMISSIONING */
 	long deploying_timeout;		   /* ... DEPLOYING */
 	long releasing_timeout;		   /* ... RELEASING */
+	char *deployed_when;		   /* boot | dhcp: when a deploy ends in DEPLOYED */
 };
 
 extern const struct conf_key region_conf_keys[];

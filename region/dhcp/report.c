@@ -15,6 +15,7 @@
 #include "region/db/db.h"
 #include "region/db/dhcp_db.h"
 #include "region/dhcp/internal.h"
+#include "region/machine/machine.h"
 #include "region/region.h"
 #include "region/rpc/dbjob.h"
 #include "region/rpc/session.h"
@@ -208,6 +209,9 @@ static int lease_apply(struct db *db, void *arg)
 	int rc = dhcp_db_leases_apply(db, j->ref.rack_id, j->ev, j->k, j->keep_leases, j->keep_conflicts, &j->dropped);
 	if (rc < 0)
 		snprintf(j->why, sizeof(j->why), "database: %s", db_last_error(db));
+	/* A full report repeats leases taken long ago: only new ones count. */
+	else if (!j->full)
+		region_machine_leases_seen(j->r, db, j->ref.rack_id, j->ev, j->k);
 	return rc;
 }
 

@@ -1,9 +1,11 @@
 /* The ephemeral agent's reports, forwarded by racks (AgentReport): an
  * enlistment creates (or refreshes) a NEW machine, a commissioning report
- * with its token stores the hardware and makes the machine READY. The
- * region checks the inventory itself (common/inventory.h) and answers the
- * rack with a Status the rack turns into the agent's HTTP answer. See
- * docs/machines.md. */
+ * with its token stores the hardware and makes the machine READY, a deploy
+ * or erase step moves a deploy or release on (step.c). The region checks
+ * the report itself (common/inventory.h) and answers the rack with a
+ * Status the rack turns into the agent's HTTP answer, and for a step's
+ * start with the job in an AgentAnswer. See docs/machines.md and
+ * docs/deploy.md. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -16,6 +18,7 @@
 #include "common/inventory.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/rpc/rpc.h"
 #include "common/util.h"
 #include "region/db/db.h"
 #include "region/db/machine_db.h"
@@ -40,6 +43,8 @@ struct report_job {
 	char msg[512];
 	char hostname[64];
 	struct region_machine_after after;
+	char *answer;	  /* a step's start: the job, sent as an AgentAnswer */
+	bool after_first; /* racks forget the boot config before the verdict goes */
 };
 
 static int job_fail(struct report_job *j, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -176,6 +181,38 @@ static int commission(struct report_job *j, struct db *db, const struct inventor
 	return 0;
 }
 
+/* A deploy or erase step (step.c): its verdict may refuse the agent
+ * while what it wrote (a failure) is committed. */
+static int step(struct report_job *j, struct db *db, const struct inventory *inv, const char *actor)
+{
+	struct region_machine_step_res res;
+	int rc = region_machine_step(j->r, db, inv, actor, &res);
+	j->rc = res.rc;
+	snprintf(j->msg, sizeof(j->msg), "%s", res.msg);
+	snprintf(j->hostname, sizeof(j->hostname), "%s", res.hostname);
+	j->after = res.after;
+	j->answer = res.answer;
+	j->after_first = res.after_first;
+	return rc;
+}
+
+/* The verdict with the job for the agent: Status OK and an AgentAnswer. */
+static void reply_answer(struct rack_session *s, uint64_t request_id, const char *message, const char *answer)
+{
+	Ironrack__V1__Status st = IRONRACK__V1__STATUS__INIT;
+	Ironrack__V1__AgentAnswer ans = IRONRACK__V1__AGENT_ANSWER__INIT;
+	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
+	st.code = RPC_OK;
+	st.message = (char *)message;
+	ans.body.data = (uint8_t *)answer;
+	ans.body.len = strlen(answer);
+	m.request_id = request_id;
+	m.status = &st;
+	m.body_case = IRONRACK__V1__REGION_MESSAGE__BODY_AGENT_ANSWER;
+	m.agent_answer = &ans;
+	region_session_send(s, &m);
+}
+
 static int report_apply(struct db *db, void *arg)
 {
 	struct report_job *j = arg;
@@ -195,11 +232,13 @@ static int report_apply(struct db *db, void *arg)
 	char *json = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(norm);
 	int rc = db_begin(db);
-	if (rc == 0)
+	if (rc < 0)
+		db_fail(j, db, rc);
+	else if (inventory_is_step(&inv))
+		rc = step(j, db, &inv, actor);
+	else
 		rc =
 		    inv.purpose == INV_ENLIST ? enlist(j, db, &inv, json, actor) : commission(j, db, &inv, json, actor);
-	else
-		db_fail(j, db, rc);
 	if (rc == 0) {
 		rc = db_commit(db);
 		if (rc < 0)
@@ -207,8 +246,11 @@ static int report_apply(struct db *db, void *arg)
 	} else {
 		db_rollback(db, rc);
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		region_machine_after_free(&j->after);
+		free(j->answer);
+		j->answer = NULL;
+	}
 	free(json);
 	inventory_free(&inv);
 	explicit_bzero(inv.token, sizeof(inv.token));
@@ -226,12 +268,19 @@ static void report_done(void *arg, int status)
 	else
 		log_warn("machines: %s report of %s from rack %s (agent %s) refused: %s", j->purpose,
 			 j->mac[0] ? j->mac : "?", j->ref.rack_id, j->client, j->msg);
+	/* A machine that reported done may reboot at once: every rack drops
+	 * its cached boot config before the agent hears the verdict. */
+	if (j->after_first && !j->r->stopping && status >= 0)
+		region_machine_after_run(j->r, &j->after);
 	struct rack_session *s = region_session_find(j->r, &j->ref);
-	if (s)
+	if (s && j->rc == 0 && j->answer)
+		reply_answer(s, j->request_id, j->msg, j->answer);
+	else if (s)
 		region_session_reply_status(s, j->request_id, j->rc, j->msg);
-	if (j->rc == 0 && !j->r->stopping)
+	if (!j->r->stopping && status >= 0)
 		region_machine_after_run(j->r, &j->after);
 	region_machine_after_free(&j->after);
+	free(j->answer);
 	/* The body holds the machine's one-time token. */
 	explicit_bzero(j->token, sizeof(j->token));
 	explicit_bzero(j->body, j->body_len);

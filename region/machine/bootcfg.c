@@ -1,7 +1,8 @@
 /* What a machine boots, from its state (GetBootConfig for a MAC the rack
  * has no pushed config for): the ephemeral environment to enlist (unknown
- * MACs, NEW machines) or to commission (with the machine's token on the
- * command line), else its local disk. See machine.h. */
+ * MACs, NEW machines), to commission, to deploy (until its agent reported
+ * done) or to erase on release (with the machine's token for that purpose
+ * on the command line), else its local disk. See machine.h. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "region/db/deploy_db.h"
 #include "region/db/machine_db.h"
 #include "region/machine/machine.h"
 #include "region/region.h"
@@ -40,6 +42,39 @@ void region_machine_cmdline(const char *base, const char *purpose, const char *t
 		 token ? token : "");
 }
 
+/* The ephemeral environment for purpose with the machine's live token of
+ * that purpose: 0; -ENOENT (logged) when there is none or it cannot be
+ * opened (the machine then boots locally); -EIO. */
+static int ephemeral(struct region *r, struct db *db, const struct machine_db_row *m, enum boot_purpose purpose,
+		     struct region_machine_boot *ret)
+{
+	const char *name = boot_purpose_name(purpose);
+	uint8_t *sealed = NULL;
+	size_t len = 0;
+	int64_t token_id;
+	char aad[96], *token = NULL;
+
+	snprintf(aad, sizeof(aad), "machine:%" PRId64 ":%s_token", m->id, name);
+	int rc = machine_db_token_sealed(db, m->id, name, &token_id, &sealed, &len);
+	if (rc == 0)
+		rc = secret_box_unseal(r->secrets, aad, sealed, len, &token);
+	free(sealed);
+	if (rc == 0) {
+		ret->purpose = purpose;
+		region_machine_cmdline(r->conf.enlist_cmdline, name, token, ret->cmdline, sizeof(ret->cmdline));
+		secret_free(token);
+		return 0;
+	}
+	if (rc == -EIO)
+		return rc;
+	if (rc == -ENOENT)
+		log_warn("machines: %s is %s without a live %s token: it boots locally", m->hostname, m->status, name);
+	else
+		log_err("machines: %s is %s but its %s token cannot be opened (%s): it boots locally", m->hostname,
+			m->status, name, strerror(-rc));
+	return -ENOENT;
+}
+
 int region_machine_boot_config(struct region *r, struct db *db, const char *mac, struct region_machine_boot *ret)
 {
 	int64_t id = 0;
@@ -66,29 +101,23 @@ int region_machine_boot_config(struct region *r, struct db *db, const char *mac,
 		region_machine_cmdline(r->conf.enlist_cmdline, "enlist", NULL, ret->cmdline, sizeof(ret->cmdline));
 		return 0;
 	}
+	enum boot_purpose purpose = BOOT_LOCAL;
 	if (strcmp(m.status, "COMMISSIONING") == 0) {
-		uint8_t *sealed = NULL;
-		size_t len = 0;
-		int64_t token_id;
-		char aad[96], *token = NULL;
-		snprintf(aad, sizeof(aad), "machine:%" PRId64 ":commission_token", m.id);
-		rc = machine_db_token_sealed(db, m.id, "commission", &token_id, &sealed, &len);
-		if (rc == 0)
-			rc = secret_box_unseal(r->secrets, aad, sealed, len, &token);
-		free(sealed);
-		if (rc == 0) {
-			ret->purpose = BOOT_COMMISSION;
-			region_machine_cmdline(r->conf.enlist_cmdline, "commission", token, ret->cmdline,
-					       sizeof(ret->cmdline));
-			secret_free(token);
-			return 0;
-		}
-		if (rc != -ENOENT && rc != -EIO)
-			log_err("machines: %s is COMMISSIONING but its token cannot be opened (%s): it boots locally",
-				m.hostname, strerror(-rc));
-		else if (rc == -ENOENT)
-			log_warn("machines: %s is COMMISSIONING without a live token: it boots locally", m.hostname);
-		else
+		purpose = BOOT_COMMISSION;
+	} else if (strcmp(m.status, "DEPLOYING") == 0 || strcmp(m.status, "RELEASING") == 0) {
+		char step[16], erase[8];
+		rc = deploy_db_boot_state(db, m.id, step, erase);
+		if (rc < 0)
+			return rc == -ENOENT ? 0 : rc;
+		/* After the agent's done the machine boots its disk. */
+		if (m.status[0] == 'D' && (strcmp(step, "pending") == 0 || strcmp(step, "started") == 0))
+			purpose = BOOT_DEPLOY;
+		else if (m.status[0] == 'R' && erase[0])
+			purpose = BOOT_ERASE;
+	}
+	if (purpose != BOOT_LOCAL) {
+		rc = ephemeral(r, db, &m, purpose, ret);
+		if (rc != -ENOENT)
 			return rc;
 	}
 	ret->purpose = BOOT_LOCAL;

@@ -12,6 +12,10 @@
  *                done), the Status back
  *   clock.c      the timer that fails timed-out machines
  *   bootcfg.c    GetBootConfig's answer from a machine's state
+ *   deploy.c     deploy and release (docs/deploy.md): checked and written
+ *                in a job like ops.c's actions
+ *   step.c       the agent's deploy and erase steps (start: the job it
+ *                runs; done; failed), for agent.c
  *
  * Functions marked "job" run in a database job with its connection and
  * must not touch loop state. */
@@ -80,6 +84,70 @@ struct region_machine_op_result {
 void region_machine_op_run(struct region *r, struct db *db, const struct region_machine_op *op,
 			   struct region_machine_op_result *res);
 
+/* ---- deploy.c: deploy and release ---- */
+
+struct region_machine_deploy_req {
+	int64_t id;
+	char who[128];
+	char comment[512];
+	char image[64];
+	const char *user_data;	   /* borrowed; "" = none */
+	const char *ssh_keys_json; /* borrowed; a JSON array of strings */
+};
+
+/* job: ALLOCATED → DEPLOYING with image (which must be ready): the
+ * machine_deploy row, a deploy token, the deadline, a power cycle into the
+ * ephemeral environment. res as for region_machine_op_run (400 for an
+ * unknown image, 409 for one not ready or a state that refuses). */
+void region_machine_deploy_run(struct region *r, struct db *db, const struct region_machine_deploy_req *req,
+			       struct region_machine_op_result *res);
+
+struct region_machine_release_req {
+	int64_t id;
+	char who[128];
+	char comment[512];
+	char erase[8]; /* "" (none), "quick", "full" */
+};
+
+/* job: ALLOCATED, DEPLOYED or FAILED_DEPLOYMENT → RELEASING: auto-mode
+ * addresses freed, the deploy row dropped, the owner cleared; without
+ * erase powered off (READY when the off is done, at once for a machine no
+ * BMC can switch off), with erase a token and a power cycle into the
+ * ephemeral environment, whose agent erases the disks. */
+void region_machine_release_run(struct region *r, struct db *db, const struct region_machine_release_req *req,
+				struct region_machine_op_result *res);
+
+/* job: leases granted by rack_id (n events of an incremental lease
+ * report, region/db/dhcp_db.h) make the machines DEPLOYED whose deploy
+ * waits for its OS's first DHCP lease (deployed_when dhcp). Logs them;
+ * a database failure is logged, not returned (the leases stand). */
+struct dhcp_db_event;
+void region_machine_leases_seen(struct region *r, struct db *db, const char *rack_id, const struct dhcp_db_event *ev,
+				size_t n);
+
+/* Is s a deployed_when the region knows (boot, dhcp)? msg says what is. */
+int region_machine_conf_check(const char *deployed_when, char *msg, size_t msg_len);
+
+/* ---- step.c: the agent's deploy and erase steps ---- */
+
+struct inventory;
+
+struct region_machine_step_res {
+	int rc; /* the verdict: 0, -EACCES (token), -EPERM (state), -EINVAL, -EIO */
+	char msg[512];
+	char hostname[64];
+	char *answer;	  /* start: the job for the agent (JSON), malloc'd */
+	bool after_first; /* send after before the verdict (racks forget the boot config first) */
+	struct region_machine_after after;
+};
+
+/* job, inside the caller's transaction: apply a deploy or erase report.
+ * Returns < 0 when the transaction must be rolled back, 0 to commit (res->rc
+ * may still refuse: a failure written with the refusal). */
+int region_machine_step(struct region *r, struct db *db, const struct inventory *inv, const char *actor,
+			struct region_machine_step_res *res);
+void region_machine_step_res_free(struct region_machine_step_res *res);
+
 /* ---- bootcfg.c ---- */
 
 struct region_machine_boot {
@@ -93,7 +161,9 @@ struct region_machine_boot {
 };
 
 /* job: what mac boots: unknown or NEW → enlist; COMMISSIONING →
- * commission with its token; anything else → local. -EIO when the
+ * commission with its token; DEPLOYING before the agent's done → deploy
+ * with its token; RELEASING with erase → erase with its token; anything
+ * else → local. -EIO when the
  * database fails; a token that cannot be opened answers local and logs. */
 int region_machine_boot_config(struct region *r, struct db *db, const char *mac, struct region_machine_boot *ret);
 
