@@ -22,6 +22,7 @@
 #include "common/version.h"
 #include "region/api/api.h"
 #include "region/api/codec.h"
+#include "region/api/deploy_api.h"
 #include "region/api/dhcp_api.h"
 #include "region/api/images_api.h"
 #include "region/api/infra.h"
@@ -79,6 +80,8 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/machines/{id}/abort", API_POST, api_machine_op, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines/{id}/mark-broken", API_POST, api_machine_op, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines/{id}/mark-fixed", API_POST, api_machine_op, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/deploy", API_POST, api_machine_deploy, false, API_RUN_DEFAULT},
+    {API_PREFIX "/machines/{id}/release", API_POST, api_machine_release, false, API_RUN_DEFAULT},
     {API_PREFIX "/machines/{id}/interfaces", API_GET | API_POST, api_machine_interfaces, false, API_RUN_DEFAULT},
     {API_PREFIX "/interfaces", API_GET, api_net_collection, false, API_RUN_DEFAULT},
     {API_PREFIX "/interfaces/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
