@@ -46,3 +46,8 @@ const struct rack_reply_route *const rack_reply_routes[] = {
     &rack_agent_report_route,
 };
 const size_t rack_reply_routes_n = ARRAY_SIZE(rack_reply_routes);
+
+const struct rack_answer_route *const rack_answer_routes[] = {
+    &rack_agent_answer_route,
+};
+const size_t rack_answer_routes_n = ARRAY_SIZE(rack_answer_routes);

@@ -136,6 +136,23 @@ static void session_on_status(struct rack *rack, const Ironrack__V1__RegionMessa
 	rack_reply_routes[idx - 1]->on_status(rack, in->request_id, in->status);
 }
 
+/* A reply that carries an AgentAnswer (the agent endpoint's). */
+static void session_on_answer(struct rack *rack, const Ironrack__V1__RegionMessage *in)
+{
+	uint64_t idx = in->request_id >> REQUEST_ROUTE_SHIFT;
+	if (!in->status || !in->agent_answer || idx == 0 || idx > rack_reply_routes_n) {
+		log_debug("region answer for unknown request %llu ignored", (unsigned long long)in->request_id);
+		return;
+	}
+	const struct rack_reply_route *route = rack_reply_routes[idx - 1];
+	for (size_t i = 0; i < rack_answer_routes_n; i++)
+		if (rack_answer_routes[i]->route == route) {
+			rack_answer_routes[i]->on_answer(rack, in->request_id, in->status, in->agent_answer);
+			return;
+		}
+	route->on_status(rack, in->request_id, in->status);
+}
+
 static int config_check_version(const struct rack *rack, const Ironrack__V1__RackConfig *cfg, char *msg, size_t len)
 {
 	if (cfg->version == 0) {
@@ -241,6 +258,7 @@ static const struct {
     {IRONRACK__V1__REGION_MESSAGE__BODY_CONFIG, session_on_config},
     {IRONRACK__V1__REGION_MESSAGE__BODY_COMMAND, session_on_command},
     {IRONRACK__V1__REGION_MESSAGE__BODY__NOT_SET, session_on_status},
+    {IRONRACK__V1__REGION_MESSAGE__BODY_AGENT_ANSWER, session_on_answer},
 };
 
 static void session_on_message(struct rpc_stream *s, ProtobufCMessage *msg, void *arg)

@@ -10,6 +10,8 @@
  *   - rack_session_hooks[]: {name, on_connected, on_disconnected}
  *   - rack_reply_routes[]:  {name, on_status} — where the region's Status
  *                           replies to rack-initiated messages go
+ *   - rack_answer_routes[]: {route, on_answer} — a reply route's replies
+ *                           that carry an AgentAnswer body
  *
  * Adding a feature (power, discovery, HA) = a row in each table it needs.
  * Handlers run on the rack's event loop. */
@@ -89,6 +91,17 @@ extern const struct rack_session_hook *const rack_session_hooks[];
 extern const size_t rack_session_hooks_n;
 extern const struct rack_reply_route *const rack_reply_routes[];
 extern const size_t rack_reply_routes_n;
+
+/* A reply route whose replies may carry an AgentAnswer (with the Status):
+ * those go to on_answer; a route without a row here gets their Status
+ * alone. */
+struct rack_answer_route {
+	const struct rack_reply_route *route;
+	void (*on_answer)(struct rack *rack, uint64_t request_id, const Ironrack__V1__Status *st,
+			  const Ironrack__V1__AgentAnswer *answer);
+};
+extern const struct rack_answer_route *const rack_answer_routes[];
+extern const size_t rack_answer_routes_n;
 
 /* Lifecycle (rack/main.c). */
 void rack_session_start(struct rack *rack);

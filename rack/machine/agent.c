@@ -84,6 +84,20 @@ static size_t send_verdict(struct evhttp_request *req, const struct agent_verdic
 	return len;
 }
 
+/* The region's job for the agent: 200, the body as the region wrote it. */
+static size_t send_job(struct evhttp_request *req, const uint8_t *data, size_t len)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (!body)
+		oom_abort(0); /* a library's NULL: out of memory */
+	evbuffer_add(body, data, len);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	evhttp_send_reply(req, 200, "OK", body);
+	evbuffer_free(body);
+	return len;
+}
+
 /* The one line per report, in the HTTP server's format (client, method,
  * path, status, bytes) followed by what the report was and its outcome. */
 static void log_outcome(const char *client, const char *mac, const char *purpose, int status, size_t bytes,
@@ -116,6 +130,16 @@ static void pending_answer(struct agent_pending *p, int code, const char *messag
 	agent_queue_remove(&p->a->queue, &p->q);
 	size_t bytes = send_verdict(p->req, &v, message);
 	log_outcome(p->client, p->mac, p->purpose, v.http_status, bytes, message,
+		    (double)(clock_mono_us() - p->started_us) / 1e6);
+	pending_free(p);
+}
+
+/* Answer p with the region's job and forget it. */
+static void pending_answer_job(struct agent_pending *p, const char *message, const uint8_t *data, size_t len)
+{
+	agent_queue_remove(&p->a->queue, &p->q);
+	size_t bytes = send_job(p->req, data, len);
+	log_outcome(p->client, p->mac, p->purpose, 200, bytes, message,
 		    (double)(clock_mono_us() - p->started_us) / 1e6);
 	pending_free(p);
 }
@@ -341,6 +365,31 @@ static void report_status(struct rack *rack, uint64_t request_id, const Ironrack
 }
 
 const struct rack_reply_route rack_agent_report_route = {"agent-report", report_status};
+
+/* A step's start answered with its job (docs/deploy.md). */
+static void report_answer(struct rack *rack, uint64_t request_id, const Ironrack__V1__Status *st,
+			  const Ironrack__V1__AgentAnswer *ans)
+{
+	struct rack_agent *a = agent_of(rack);
+	struct agent_req *r = a ? agent_queue_find(&a->queue, request_id) : NULL;
+
+	if (!r) {
+		log_debug("agent: the region's answer to report %llu came after it was answered or dropped; ignored",
+			  (unsigned long long)request_id);
+		return;
+	}
+	struct agent_pending *p = container_of(r, struct agent_pending, q);
+	const char *problem = agent_answer_problem(st->code, ans->body.data, ans->body.len);
+	if (!problem)
+		pending_answer_job(p, st->message ? st->message : "", ans->body.data, ans->body.len);
+	else if (st->code != RPC_OK)
+		pending_answer(p, st->code, st->message ? st->message : "");
+	else
+		pending_answer(p, RPC_UNAVAILABLE, problem);
+	agent_arm(a);
+}
+
+const struct rack_answer_route rack_agent_answer_route = {&rack_agent_report_route, report_answer};
 
 static void on_connected(struct rack *rack)
 {

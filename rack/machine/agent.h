@@ -6,7 +6,8 @@
  * 413 before we see it). The body is checked with common/inventory.h and
  * a bad one answered 400 at once; a good one goes to the region as an
  * AgentReport on the session, and the region's Status becomes the HTTP
- * answer (rack/machine/agent_engine.h). While there is no session the
+ * answer (rack/machine/agent_engine.h) — or, for a deploy or erase start
+ * (docs/deploy.md), its AgentAnswer becomes the 200's JSON body. While there is no session the
  * report is held (at most AGENT_HELD_MAX) and sent when one comes up; one
  * without a verdict agent_hold_timeout (25 s) after it arrived gets 503 with
  * Retry-After, and a later verdict for it is ignored. A session that drops
@@ -45,4 +46,5 @@ void rack_agent_conn_closed(struct rack_agent *a, struct evhttp_connection *evco
 
 /* Rows of rack/registry.c. */
 extern const struct rack_reply_route rack_agent_report_route;
+extern const struct rack_answer_route rack_agent_answer_route;
 extern const struct rack_session_hook rack_agent_session_hook;

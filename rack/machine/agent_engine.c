@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,20 @@ char *agent_body_json(const struct agent_verdict *v, const char *message)
 	if (!s)
 		oom_abort(0); /* a library's NULL: out of memory */
 	return s;
+}
+
+const char *agent_answer_problem(int rpc_code, const uint8_t *body, size_t len)
+{
+	if (rpc_code != RPC_OK)
+		return "the region refused the report";
+	if (!body || len == 0)
+		return "the region's answer is empty";
+	if (len > AGENT_ANSWER_MAX)
+		return "the region's answer is too large";
+	json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL);
+	bool object = json_is_object(j);
+	json_decref(j);
+	return object ? NULL : "the region's answer is not a JSON object";
 }
 
 /* ---- the queue ---- */

@@ -17,6 +17,7 @@
 #define AGENT_TIMEOUT_US    (25 * 1000000) /* from arrival to a verdict: agent_hold_timeout's default */
 #define AGENT_RETRY_AFTER_S 5		   /* Retry-After of a 503 */
 #define AGENT_REPORT_PATH   "/machine/v1/report"
+#define AGENT_ANSWER_MAX    (1024 * 1024) /* bytes of a job the region answers a step's start with */
 
 /* The HTTP answer to a region Status code (common/rpc/rpc.h). */
 struct agent_verdict {
@@ -32,6 +33,13 @@ void agent_verdict_of(int rpc_code, struct agent_verdict *ret);
  * {"error":E,"message":M}. message may be NULL ("" then). malloc'd,
  * NUL-terminated. */
 char *agent_body_json(const struct agent_verdict *v, const char *message);
+
+/* A region reply that carries a job for the agent (a deploy or erase
+ * start's AgentAnswer, docs/deploy.md): NULL when the agent gets it as
+ * the 200's body, else why not (the Status is not OK, the body is empty,
+ * over AGENT_ANSWER_MAX or not a JSON object) — the Status's verdict
+ * then stands, a 503 for an OK one (the agent asks again). */
+const char *agent_answer_problem(int rpc_code, const uint8_t *body, size_t len);
 
 /* ---- reports waiting on the region ---- */
 

@@ -94,6 +94,26 @@ static void test_bodies(void **state)
 	json_decref(j);
 }
 
+static void test_answer_problem(void **state)
+{
+	(void)state;
+	const char *job = "{\"action\": \"erase\", \"mode\": \"quick\"}";
+	const uint8_t *b = (const uint8_t *)job;
+
+	assert_null(agent_answer_problem(RPC_OK, b, strlen(job)));
+	assert_string_equal(agent_answer_problem(RPC_PERMISSION_DENIED, b, strlen(job)),
+			    "the region refused the report");
+	assert_string_equal(agent_answer_problem(RPC_OK, NULL, 0), "the region's answer is empty");
+	assert_string_equal(agent_answer_problem(RPC_OK, b, 0), "the region's answer is empty");
+	assert_string_equal(agent_answer_problem(RPC_OK, b, AGENT_ANSWER_MAX + 1), "the region's answer is too large");
+	assert_string_equal(agent_answer_problem(RPC_OK, b, strlen(job) - 1),
+			    "the region's answer is not a JSON object");
+	assert_string_equal(agent_answer_problem(RPC_OK, (const uint8_t *)"[1]", 3),
+			    "the region's answer is not a JSON object");
+	assert_string_equal(agent_answer_problem(RPC_OK, (const uint8_t *)"{\"a\":1,\"a\":2}", 13),
+			    "the region's answer is not a JSON object");
+}
+
 static void test_queue_held_then_sent(void **state)
 {
 	struct agent_queue q;
@@ -199,6 +219,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_verdicts),
 	    cmocka_unit_test(test_bodies),
+	    cmocka_unit_test(test_answer_problem),
 	    cmocka_unit_test(test_queue_held_then_sent),
 	    cmocka_unit_test(test_queue_session_drops),
 	    cmocka_unit_test(test_queue_limit),
