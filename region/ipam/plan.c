@@ -3,6 +3,8 @@
  * their triple) in sorted pointer arrays; every lookup is a binary search, so
  * a plan costs O(n log n) in the size of the designs. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -425,4 +427,78 @@ const char *infra_net_type_name(enum infra_net_type t)
 		return "san";
 	}
 	return "?";
+}
+
+/* ---- machine binding ---- */
+
+size_t plan_bind(const struct plan_bind_need *needs, size_t n_needs, const struct alloc_machine *machines,
+		 size_t n_machines, long *ret_pick)
+{
+	bool *taken = xcalloc(n_machines + 1, sizeof(*taken));
+	size_t unbound = 0;
+
+	for (size_t i = 0; i < n_needs; i++) {
+		long k = alloc_pick(needs[i].filter, machines, n_machines, taken);
+		ret_pick[i] = k;
+		if (k < 0)
+			unbound++;
+		else
+			taken[k] = true;
+	}
+	free(taken);
+	return unbound;
+}
+
+/* Append to buf at *off, never past len. */
+static void bind_put(char *buf, size_t len, size_t *off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void bind_put(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n < len - *off ? (size_t)n : len - *off - 1;
+}
+
+void plan_bind_shortage(const struct plan_bind_need *needs, size_t n_needs, const long *pick,
+			const struct alloc_machine *machines, size_t n_machines, char *buf, size_t len)
+{
+	size_t off = 0;
+	char text[1024];
+
+	if (!buf || !len)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n_needs; i++) {
+		/* One sentence per array, at its first need that went unbound. */
+		bool first = true;
+		for (size_t k = 0; k < i && first; k++)
+			first = !(needs[k].array_id == needs[i].array_id && pick[k] < 0);
+		if (pick[i] >= 0 || !first)
+			continue;
+		size_t wanted = 0, match = 0;
+		for (size_t k = 0; k < n_needs; k++)
+			wanted += needs[k].array_id == needs[i].array_id;
+		for (size_t k = 0; k < n_machines; k++)
+			match += alloc_match(needs[i].filter, &machines[k]);
+		if (match == 0) {
+			alloc_explain(needs[i].filter, machines, n_machines, text, sizeof(text));
+			bind_put(buf, len, &off, "%sinstance array \"%s\": %s", off ? "; " : "", needs[i].array, text);
+			continue;
+		}
+		alloc_filter_text(needs[i].filter, text, sizeof(text));
+		bind_put(buf, len, &off, "%sinstance array \"%s\" needs %zu machine%s%s%s; %zu READY machine%s match%s",
+			 off ? "; " : "", needs[i].array, wanted, wanted == 1 ? "" : "s", text[0] ? " " : "", text,
+			 match, match == 1 ? "" : "s", match == 1 ? "es" : "");
+		size_t others = 0;
+		for (size_t k = 0; k < n_needs; k++)
+			others += needs[k].array_id != needs[i].array_id && pick[k] >= 0 &&
+				  alloc_match(needs[i].filter, &machines[pick[k]]);
+		if (others)
+			bind_put(buf, len, &off, " (%zu of them for instances of other arrays)", others);
+	}
 }

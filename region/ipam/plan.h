@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "region/machine/alloc.h"
+
 enum infra_net_type {
 	INFRA_NET_LAN = 0, /* pure L2, no addresses allocated */
 	INFRA_NET_WAN,	   /* L2 + gateway, DHCP and addresses from the infrastructure's subnet */
@@ -136,3 +138,34 @@ void plan_done(struct plan *p);
 const char *plan_op_name(enum plan_op op);
 const char *plan_object_name(enum plan_object o);
 const char *infra_net_type_name(enum infra_net_type t);
+
+/* ---- machine binding (docs/deploy.md, "Infrastructures") ----
+ *
+ * Deploy binds every instance that has no machine yet to a READY machine
+ * that meets its array's requirements (region/machine/alloc.h: the
+ * infrastructure's zone, the array's minimums, enough interfaces for the
+ * ports it connects). Instances are served in the order given (array by
+ * array, by index); each gets the best-fitting machine left (alloc_pick).
+ * Pure; the caller moves the machines in its transaction. */
+
+struct plan_bind_need {
+	int64_t array_id;
+	const char *array; /* name, borrowed */
+	uint32_t index;
+	const struct alloc_filter *filter; /* borrowed; instances of one array share one */
+};
+
+/* ret_pick[i] (n_needs entries) := index into machines of need i's
+ * machine, or -1 when none is left for it. Returns how many needs got
+ * none. */
+size_t plan_bind(const struct plan_bind_need *needs, size_t n_needs, const struct alloc_machine *machines,
+		 size_t n_machines, long *ret_pick);
+
+/* What is missing when plan_bind left needs unbound, one sentence per
+ * array, "; " between them: 'instance array "web" needs 3 machines
+ * in zone default with at least 1 interface; 2 READY machines match',
+ * or, when no READY machine meets the array's requirements at all,
+ * 'instance array "web": ' and alloc_explain()'s sentence. "" when every
+ * need has a machine. */
+void plan_bind_shortage(const struct plan_bind_need *needs, size_t n_needs, const long *pick,
+			const struct alloc_machine *machines, size_t n_machines, char *buf, size_t len);

@@ -393,6 +393,100 @@ static void test_names(void **state)
 	plan_done(NULL);
 }
 
+/* ---- machine binding ---- */
+
+static const char *const tag_gpu[] = {"gpu"};
+/* Four READY machines: two small in default, one large with a GPU, one
+ * in another zone. */
+static const struct alloc_machine bind_fleet[] = {
+    {.id = 11, .hostname = "s1", .zone = "default", .cpu_count = 2, .memory_mib = 4096, .interfaces = 1},
+    {.id = 12, .hostname = "s2", .zone = "default", .cpu_count = 2, .memory_mib = 4096, .interfaces = 2},
+    {.id = 13,
+     .hostname = "l1",
+     .zone = "default",
+     .cpu_count = 16,
+     .memory_mib = 65536,
+     .interfaces = 2,
+     .tags = tag_gpu,
+     .n_tags = 1},
+    {.id = 14, .hostname = "o1", .zone = "other", .cpu_count = 64, .memory_mib = 262144, .interfaces = 4},
+};
+
+static void test_bind_best_fit_in_zone(void **state)
+{
+	struct alloc_filter web = {.zone = "default"}, db = {.zone = "default", .min_cpu = 8};
+	const struct plan_bind_need needs[] = {
+	    {1, "web", 0, &web},
+	    {1, "web", 1, &web},
+	    {2, "db", 0, &db},
+	};
+	long pick[3];
+	char text[512];
+
+	assert_int_equal(plan_bind(needs, 3, bind_fleet, 4, pick), 0);
+	/* The two small machines for web (best fit), the large one for db;
+	 * never the machine of the other zone. */
+	assert_int_equal(pick[0], 0);
+	assert_int_equal(pick[1], 1);
+	assert_int_equal(pick[2], 2);
+	plan_bind_shortage(needs, 3, pick, bind_fleet, 4, text, sizeof(text));
+	assert_string_equal(text, "");
+}
+
+static void test_bind_ports_need_interfaces(void **state)
+{
+	/* Two ports connected: only machines with two NICs qualify. */
+	struct alloc_filter two = {.zone = "default", .min_interfaces = 2};
+	const struct plan_bind_need needs[] = {{1, "web", 0, &two}, {1, "web", 1, &two}, {1, "web", 2, &two}};
+	long pick[3];
+	char text[512];
+
+	assert_int_equal(plan_bind(needs, 3, bind_fleet, 4, pick), 1);
+	assert_int_equal(pick[0], 1);
+	assert_int_equal(pick[1], 2);
+	assert_int_equal(pick[2], -1);
+	plan_bind_shortage(needs, 3, pick, bind_fleet, 4, text, sizeof(text));
+	assert_string_equal(text, "instance array \"web\" needs 3 machines in zone default with at least 2 "
+				  "interfaces; 2 READY machines match");
+}
+
+static void test_bind_shortage_texts(void **state)
+{
+	struct alloc_filter web = {.zone = "default"}, big = {.zone = "default", .min_cpu = 32};
+	struct alloc_filter any = {.zone = "default", .min_cpu = 2};
+	long pick[4];
+	char text[1024];
+
+	/* No machine meets the array's requirements at all: the allocation's
+	 * own sentence. */
+	const struct plan_bind_need huge[] = {{7, "db", 0, &big}};
+	assert_int_equal(plan_bind(huge, 1, bind_fleet, 4, pick), 1);
+	plan_bind_shortage(huge, 1, pick, bind_fleet, 4, text, sizeof(text));
+	assert_string_equal(text, "instance array \"db\": no READY machine in zone default with at least 32 CPUs: 3 "
+				  "READY machines there, the largest has 16 CPUs");
+
+	/* Machines that match went to another array first. */
+	const struct plan_bind_need two[] = {
+	    {1, "web", 0, &web}, {1, "web", 1, &web}, {1, "web", 2, &web}, {2, "app", 0, &any}};
+	assert_int_equal(plan_bind(two, 4, bind_fleet, 4, pick), 1);
+	assert_int_equal(pick[3], -1);
+	plan_bind_shortage(two, 4, pick, bind_fleet, 4, text, sizeof(text));
+	assert_string_equal(text, "instance array \"app\" needs 1 machine in zone default with at least 2 CPUs; 3 "
+				  "READY machines match (3 of them for instances of other arrays)");
+
+	/* No machines at all; two arrays short: one sentence each. */
+	const struct plan_bind_need none[] = {{1, "web", 0, &web}, {1, "web", 1, &web}, {2, "db", 0, &big}};
+	assert_int_equal(plan_bind(none, 3, bind_fleet, 0, pick), 3);
+	plan_bind_shortage(none, 3, pick, bind_fleet, 0, text, sizeof(text));
+	assert_string_equal(text, "instance array \"web\": no READY machine in zone default: there are no READY "
+				  "machines at all; instance array \"db\": no READY machine in zone default with at "
+				  "least 32 CPUs: there are no READY machines at all");
+	/* Nothing needed. */
+	assert_int_equal(plan_bind(NULL, 0, bind_fleet, 4, pick), 0);
+	plan_bind_shortage(NULL, 0, pick, bind_fleet, 4, text, sizeof(text));
+	assert_string_equal(text, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +502,9 @@ int main(void)
 	    cmocka_unit_test(test_san),
 	    cmocka_unit_test(test_invalid),
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_bind_best_fit_in_zone),
+	    cmocka_unit_test(test_bind_ports_need_interfaces),
+	    cmocka_unit_test(test_bind_shortage_texts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
