@@ -235,6 +235,15 @@ static int check_ip_config(const struct nocloud_iface *f, char *msg, size_t msg_
 		err_set(msg, msg_len, "interface %s: gateway6 '%.46s' is not an IPv6 address", f->name, f->gateway6);
 		return -EINVAL;
 	}
+	/* cloud-init drops a gateway6 on an interface without a static
+	 * IPv6 address, silently. */
+	bool has_v6 = false;
+	for (size_t i = 0; i < f->n_addrs; i++)
+		has_v6 |= strchr(f->addrs[i], ':') != NULL;
+	if (f->gateway6[0] && !has_v6) {
+		err_set(msg, msg_len, "interface %s: gateway6 without an IPv6 address of its own", f->name);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < f->n_dns; i++)
 		if (ip_canon(f->dns[i], 0, buf) < 0) {
 			err_set(msg, msg_len, "interface %s: DNS server '%.46s' is not an address", f->name, f->dns[i]);
@@ -243,11 +252,11 @@ static int check_ip_config(const struct nocloud_iface *f, char *msg, size_t msg_
 	for (size_t i = 0; i < f->n_routes; i++) {
 		const struct nocloud_route *r = &f->routes[i];
 		struct ipprefix to;
-		if (ipprefix_parse(r->to, true, &to) < 0 || !strchr(r->to, '/') ||
+		if (ipprefix_parse(r->to, true, &to) < 0 || !strchr(r->to, '/') || to.len == 0 ||
 		    ip_canon(r->via, to.addr.family, buf) < 0) {
 			err_set(msg, msg_len,
-				"interface %s: route to '%.50s' via '%.46s' is not NETWORK/LEN via an "
-				"address of its family",
+				"interface %s: route to '%.50s' via '%.46s' is not NETWORK/LEN (not /0: "
+				"default routes come from the gateways) via an address of its family",
 				f->name, r->to, r->via);
 			return -EINVAL;
 		}
@@ -395,21 +404,22 @@ static void render_ip_config(struct out *o, const struct nocloud_iface *f, const
 			out_line_q(o, "      - ", buf);
 		}
 	}
-	/* "to: 0.0.0.0/0" rather than "to: default": netplan before 0.103
-	 * and cloud-init's own network-state parser before 25.3 (used where
-	 * netplan is not the renderer, Debian's ifupdown and networkd) take
-	 * only an address range; gateway4 is deprecated. */
-	bool gw4 = d->v4 == f, gw6 = d->v6 == f;
-	if (gw4 || gw6 || f->n_routes) {
+	/* The IPv4 default route as "to: 0.0.0.0/0": "to: default" is taken
+	 * by netplan only from 0.103 and by cloud-init's own parser (used
+	 * where netplan is not the renderer: Debian's ifupdown, networkd)
+	 * only from 25.3; gateway4 is deprecated. The IPv6 one as gateway6,
+	 * deprecated but read by all: cloud-init before 23.1 (Debian 12's
+	 * 22.4.2) turns "to: ::/0" into a route to ::/64. */
+	bool gw4 = d->v4 == f;
+	if (d->v6 == f) {
+		ip_canon(f->gateway6, AF_INET6, via);
+		out_line_q(o, "    gateway6: ", via);
+	}
+	if (gw4 || f->n_routes) {
 		out_str(o, "    routes:\n");
 		if (gw4) {
 			ip_canon(f->gateway4, AF_INET, via);
 			out_line_q(o, "      - to: ", "0.0.0.0/0");
-			out_line_q(o, "        via: ", via);
-		}
-		if (gw6) {
-			ip_canon(f->gateway6, AF_INET6, via);
-			out_line_q(o, "      - to: ", "::/0");
 			out_line_q(o, "        via: ", via);
 		}
 		for (size_t i = 0; i < f->n_routes; i++) {

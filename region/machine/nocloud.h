@@ -23,7 +23,7 @@ enum nocloud_iface_kind {
 };
 
 struct nocloud_route {
-	char to[50];	 /* CIDR of the destination ("0.0.0.0/0" is a default route) */
+	char to[50];	 /* CIDR of the destination, not /0 (default routes come from the gateways) */
 	char via[46];	 /* gateway address, of the destination's family */
 	uint32_t metric; /* 0 = the kernel's default */
 };
@@ -48,8 +48,9 @@ struct nocloud_iface {
 	size_t n_addrs;
 	/* Gateways of the interface's subnets, "" = none. Of all interfaces
 	 * only the first (in model order) with a gateway4 gets the IPv4
-	 * default route through it, and likewise for gateway6: a host has
-	 * one default route per family. */
+	 * default route through it ("to: 0.0.0.0/0"), and likewise for
+	 * gateway6 (written as gateway6, which needs an IPv6 address on the
+	 * interface): a host has one default route per family. */
 	char gateway4[46];
 	char gateway6[46];
 	char dns[NOCLOUD_DNS_MAX][46];

@@ -1,25 +1,89 @@
 """The NoCloud seed (docs/deploy.md, "The NoCloud seed") read back as YAML
-by PyYAML, the parser cloud-init itself uses: the seeds the unit tests
-render (tests/unit/test_nocloud.c, written out with NOCLOUD_SEED_DIR), and
-one machine's seed built from IPAM in a real region's PostgreSQL by
-nocloud_load (through tests/tools/nocloud_seed.c)."""
+by PyYAML, the parser cloud-init itself uses, and by cloud-init: its
+network-config parser and its ifupdown (ENI) and networkd renderers, from
+Debian's cloud-init package unpacked (not installed). The seeds are those
+the unit tests render (tests/unit/test_nocloud.c, written out with
+NOCLOUD_SEED_DIR) and one machine's seed built from IPAM in a real region's
+PostgreSQL by nocloud_load (through tests/tools/nocloud_seed.c)."""
 
 import glob
 import ipaddress
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
+import tempfile
 
+import pytest
 import yaml
 
-from conftest import BUILD
+from conftest import BUILD, CI
 from nethelp import allocate, ok, subnet
 
 UNIT = os.path.join(BUILD, "tests", "test_nocloud")
 TOOL = os.path.join(BUILD, "tools", "nocloud_seed")
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@example"
+
+
+# Run by cloud-init's Python with the package's modules first on the path:
+# parse each network-config given (NAME=FILE) as cloud-init does and render
+# it for ifupdown and networkd under OUT/NAME; print the ENI text as JSON.
+CLOUD_INIT_RENDER = """
+import json, sys
+from unittest import mock
+import yaml
+from cloudinit.net import eni, network_state, networkd
+out, result = sys.argv[1], {}
+for arg in sys.argv[2:]:
+    name, path = arg.split("=", 1)
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    # It would look up the host's own NICs by MAC for names; set-name decides.
+    with mock.patch.object(network_state, "get_interfaces_by_mac", return_value={}):
+        ns = network_state.parse_net_config_data(cfg, skip_broken=False)
+    eni.Renderer({}).render_network_state(ns, target=f"{out}/{name}")
+    networkd.Renderer({}).render_network_state(ns, target=f"{out}/{name}")
+    with open(f"{out}/{name}/etc/network/interfaces") as f:
+        result[name] = f.read()
+print(json.dumps(result))
+"""
+
+
+@pytest.fixture(scope="module")
+def cloud_init():
+    """The directory holding the cloudinit package of Debian's cloud-init
+    .deb, fetched with apt-get download into the ephemeral build's .deb
+    cache (IRONRACK_DEB_CACHE) and unpacked."""
+    cache = os.environ.get("IRONRACK_DEB_CACHE") or os.path.join(BUILD, "ephemeral", "debs")
+    os.makedirs(cache, exist_ok=True)
+    debs = sorted(glob.glob(os.path.join(cache, "cloud-init_*.deb")))
+    if not debs:
+        got = subprocess.run(["apt-get", "download", "cloud-init"], cwd=cache, capture_output=True, text=True,
+                             timeout=300)
+        debs = sorted(glob.glob(os.path.join(cache, "cloud-init_*.deb")))
+        if not debs:
+            why = f"apt-get download cloud-init failed: {got.stderr.strip()[-500:]}"
+            if CI:
+                pytest.fail(why)
+            pytest.skip(why + " (put the .deb into the cache by hand when offline)")
+    d = tempfile.mkdtemp(prefix="irci-")
+    subprocess.run(["dpkg-deb", "-x", debs[-1], d], check=True)
+    yield os.path.join(d, "usr", "lib", "python3", "dist-packages")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def cloud_init_render(cloud_init, workdir, files):
+    """{name: path of a network-config} -> {name: ENI text cloud-init renders}."""
+    out = os.path.join(workdir, "rendered")
+    os.makedirs(out, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=cloud_init)
+    got = subprocess.run([sys.executable, "-c", CLOUD_INIT_RENDER, out] + [f"{n}={p}" for n, p in files.items()],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert got.returncode == 0, got.stderr[-3000:]
+    return json.loads(got.stdout)
 
 
 def check_ip_config(name, cfg):
@@ -57,12 +121,14 @@ def check_network_config(doc):
         assert isinstance(cfg["id"], int) and 1 <= cfg["id"] <= 4094, cfg
         assert cfg["link"] in eths or cfg["link"] in doc.get("bonds", {}), cfg
         check_ip_config(name, cfg)
-    defaults = [r for c in list(eths.values()) + list(doc.get("bonds", {}).values()) +
-                list(doc.get("vlans", {}).values()) for r in c.get("routes", []) if r["to"] in ("0.0.0.0/0", "::/0")]
-    assert len(defaults) == len({r["to"] for r in defaults}), "one default route per family"
+    everything = list(eths.values()) + list(doc.get("bonds", {}).values()) + list(doc.get("vlans", {}).values())
+    defaults = [r for c in everything for r in c.get("routes", []) if r["to"] == "0.0.0.0/0"]
+    assert len(defaults) <= 1, "one IPv4 default route"
+    assert len([c for c in everything if "gateway6" in c]) <= 1, "one IPv6 default route"
+    assert not [c for c in everything if "gateway4" in c], "gateway4 is deprecated"
 
 
-def test_unit_seeds_parse_as_yaml(workdir):
+def test_unit_seeds_parse_as_yaml(workdir, cloud_init):
     out = subprocess.run([UNIT], env=dict(os.environ, NOCLOUD_SEED_DIR=workdir), capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -99,6 +165,20 @@ def test_unit_seeds_parse_as_yaml(workdir):
     assert load("ud-empty", "user-data")["ssh_authorized_keys"][1].endswith('"q" #c')
     assert load("ud-options", "user-data")["ssh_authorized_keys"] == ['from="10.0.0.0/8" ssh-ed25519 AAAA k']
 
+    # cloud-init parses and renders every one of them.
+    eni = cloud_init_render(cloud_init, workdir, {os.path.basename(p)[:-len(".network-config")]: p for p in nets})
+    assert len(eni) == len(nets)
+    for text in (eni["bond"],):
+        assert "bond-mode 802.3ad" in text and "vlan-raw-device bond0" in text, text
+        assert re.search(r"iface bond0\.20 inet static\n(\s+.*\n)*?\s+address 10\.20\.0\.5/24", text), text
+    assert re.search(r"default (gw|via) 10\.0\.0\.1", eni["bond"])
+    assert re.search(r"default (gw|via) 10\.100\.0\.1", eni["vlan"]), eni["vlan"]
+    # (Route metrics are left out: cloud-init before 23.1 ignores a v2
+    # route's metric; the YAML above has them.)
+    assert "mtu 9000" in eni["static"] and re.search(r"10\.1\.0\.0/16 (gw|via) 10\.0\.0\.254", eni["static"])
+    assert re.search(r"inet6 static\n(\s+.*\n)*?\s+gateway 2001:db8::1\n", eni["ipv6"]), eni["ipv6"]
+    assert "::/64" not in eni["ipv6"]
+
 
 def dsn(region):
     user = "ironrack" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
@@ -111,7 +191,7 @@ def seed(region, machine_id, *keys, user_data=""):
     return out.returncode, out.stdout, out.stderr
 
 
-def test_seed_from_ipam(region):
+def test_seed_from_ipam(region, workdir, cloud_init):
     v10 = ok(region, "POST", "/api/v1/vlans", {"fabric": "fabric-0", "vid": 10, "mtu": 9000})
     subnet(region, "10.70.0.0/24", gateway="10.70.0.1", dns_servers=["10.70.0.3", "10.70.0.2"])
     subnet(region, "10.71.0.0/24")
@@ -155,8 +235,8 @@ def test_seed_from_ipam(region):
     check_network_config(net)
     assert net == {"version": 2, "ethernets": {
         "eth0": {"match": {"macaddress": "02:00:00:00:70:01"}, "set-name": "eth0",
-                 "addresses": ["10.70.0.10/24", f"{v6[0]}/64"],
-                 "routes": [{"to": "0.0.0.0/0", "via": "10.70.0.1"}, {"to": "::/0", "via": "2001:db8:70::1"},
+                 "addresses": ["10.70.0.10/24", f"{v6[0]}/64"], "gateway6": "2001:db8:70::1",
+                 "routes": [{"to": "0.0.0.0/0", "via": "10.70.0.1"},
                             {"to": "10.71.0.0/24", "via": "10.70.0.254", "metric": 10}],
                  "nameservers": {"addresses": ["10.70.0.3", "10.70.0.2", "2001:db8:70::53"]}},
         # Its subnet's gateway, but eth0 holds the default route.
@@ -166,6 +246,16 @@ def test_seed_from_ipam(region):
         "eth3": {"match": {"macaddress": "02:00:00:00:70:04"}, "set-name": "eth3"},
     }}, s["network-config"]
     assert list(net["ethernets"]) == ["eth0", "eth1", "eth2", "eth3"]
+    path = os.path.join(workdir, "ipam.network-config")
+    with open(path, "w") as f:
+        f.write(s["network-config"])
+    eni = cloud_init_render(cloud_init, workdir, {"ipam": path})["ipam"]
+    for want in (r"iface eth0 inet static\n(\s+.*\n)*?\s+address 10\.70\.0\.10/24",
+                 r"default (gw|via) 10\.70\.0\.1", r"10\.71\.0\.0/24 (gw|via) 10\.70\.0\.254",
+                 r"dns-nameservers 10\.70\.0\.3 10\.70\.0\.2",
+                 r"iface eth0 inet6 static\n(\s+.*\n)*?\s+gateway 2001:db8:70::1",
+                 r"iface eth1 inet static\n(\s+.*\n)*?\s+mtu 9000", r"iface eth2 inet dhcp"):
+        assert re.search(want, eni), (want, eni)
 
     # Without eth0's static link, the next interface by name with a
     # gateway (eth1) takes the IPv4 default route.
@@ -175,7 +265,7 @@ def test_seed_from_ipam(region):
     rc, out, err = seed(region, m["id"])
     assert rc == 0, err
     net = yaml.safe_load(json.loads(out)["network-config"])
-    assert net["ethernets"]["eth0"]["routes"] == [{"to": "::/0", "via": "2001:db8:70::1"}]
+    assert "routes" not in net["ethernets"]["eth0"] and net["ethernets"]["eth0"]["gateway6"] == "2001:db8:70::1"
     assert net["ethernets"]["eth1"]["routes"] == [{"to": "0.0.0.0/0", "via": "10.72.0.1"}]
     assert json.loads(out)["user-data"] == ""
 

@@ -361,9 +361,8 @@ static void test_ipv6(void **state)
 					 "    addresses:\n"
 					 "      - \"2001:db8::5/64\"\n"
 					 "      - \"192.0.2.5/24\"\n"
+					 "    gateway6: \"2001:db8::1\"\n"
 					 "    routes:\n"
-					 "      - to: \"::/0\"\n"
-					 "        via: \"2001:db8::1\"\n"
 					 "      - to: \"2001:db8:1::/48\"\n"
 					 "        via: \"2001:db8::fe\"\n"
 					 "  \"eth1\":\n"
@@ -381,6 +380,16 @@ static void test_ipv6(void **state)
 	snprintf(f[0].gateway6, sizeof(f[0].gateway6), "2001:db8::1");
 	snprintf(f[0].routes[0].via, sizeof(f[0].routes[0].via), "192.0.2.1");
 	build_refused(&m, "route to '2001:db8:1::/48' via '192.0.2.1'");
+	snprintf(f[0].routes[0].via, sizeof(f[0].routes[0].via), "2001:db8::fe");
+	snprintf(f[0].routes[0].to, sizeof(f[0].routes[0].to), "::/0");
+	build_refused(&m, "route to '::/0'");
+	snprintf(f[0].routes[0].to, sizeof(f[0].routes[0].to), "2001:db8:1::/48");
+	/* cloud-init would drop a gateway6 without an IPv6 address: refused. */
+	snprintf(f[1].gateway6, sizeof(f[1].gateway6), "2001:db8::1");
+	build_refused(&m, "interface eth1: gateway6 without an IPv6 address");
+	f[1].gateway6[0] = '\0';
+	struct nocloud_seed again = build_ok(&m, "ipv6-again", NULL);
+	nocloud_seed_free(&again);
 }
 
 /* Names YAML would misread unquoted ("on" is a boolean, "0123" an
