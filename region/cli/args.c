@@ -50,6 +50,10 @@ static const struct {
     {"--min-memory", CLI_OPT_MIN_MEMORY, true},
     {"--min-disk", CLI_OPT_MIN_DISK, true},
     {"--tags", CLI_OPT_TAGS, true},
+    {"--image", CLI_OPT_IMAGE, true},
+    {"--user-data", CLI_OPT_USER_DATA, true},
+    {"--ssh-key", CLI_OPT_SSH_KEY, true},
+    {"--erase", CLI_OPT_ERASE, true},
 };
 #define N_OPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 
@@ -69,9 +73,25 @@ const char *cli_opt_value(const struct cli_args *a, uint64_t opt)
 	return NULL;
 }
 
+size_t cli_opt_values(const struct cli_args *a, uint64_t opt, const char **ret, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_given_values; i++)
+		if (a->given_values[i].opt == opt) {
+			if (n < max)
+				ret[n] = a->given_values[i].value;
+			n++;
+		}
+	return n;
+}
+
 static int opt_value_set(struct cli_args *a, uint64_t opt, const char *v, char *err, size_t errlen)
 {
 	char *end;
+
+	/* At most one per argument: cli_args_parse sized the array so. */
+	a->given_values[a->n_given_values++] = (struct cli_opt_given){opt, v};
 
 	switch (opt) {
 	case CLI_OPT_URL:
@@ -138,6 +158,7 @@ int cli_args_parse(int argc, char **argv, struct cli_args *ret, char *err, size_
 
 	memset(ret, 0, sizeof(*ret));
 	ret->words = xcalloc(argc > 0 ? (size_t)argc : 1, sizeof(char *));
+	ret->given_values = xcalloc(argc > 0 ? (size_t)argc : 1, sizeof(*ret->given_values));
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		if (!opts_done && strcmp(arg, "--") == 0) {
@@ -160,6 +181,9 @@ void cli_args_done(struct cli_args *a)
 	free(a->words);
 	a->words = NULL;
 	a->n_words = 0;
+	free(a->given_values);
+	a->given_values = NULL;
+	a->n_given_values = 0;
 }
 
 int cli_setting_parse(const char *arg, char **ret_buf, const char **ret_key, const char **ret_value)

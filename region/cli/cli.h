@@ -69,7 +69,12 @@ enum cli_opt {
 #define CLI_OPT_MIN_MEMORY (UINT64_C(1) << 33)
 #define CLI_OPT_MIN_DISK   (UINT64_C(1) << 34)
 #define CLI_OPT_TAGS	   (UINT64_C(1) << 35)
-#define CLI_OPT_BITS	   64
+/* machines deploy and release (machines_deploy.c) */
+#define CLI_OPT_IMAGE	  (UINT64_C(1) << 36)
+#define CLI_OPT_USER_DATA (UINT64_C(1) << 37)
+#define CLI_OPT_SSH_KEY	  (UINT64_C(1) << 38) /* may be given more than once */
+#define CLI_OPT_ERASE	  (UINT64_C(1) << 39)
+#define CLI_OPT_BITS	  64
 
 /* The command line split into options (accepted anywhere, as in
  * `ironrack racks list --json`) and the remaining words. */
@@ -81,6 +86,13 @@ struct cli_args {
 	const char *values[CLI_OPT_BITS]; /* other options' values by bit number, borrowed */
 	char **words;			  /* malloc'd array of pointers into argv */
 	size_t n_words;
+	/* Every option value in the order given (an option given twice is
+	 * here twice; values keeps the last): malloc'd, borrowed strings. */
+	struct cli_opt_given {
+		uint64_t opt;
+		const char *value;
+	} * given_values;
+	size_t n_given_values;
 };
 
 /* Parse argv[1..argc-1]. -EINVAL with err set for an unknown option, a
@@ -91,6 +103,9 @@ void cli_args_done(struct cli_args *a);
 const char *cli_opt_name(uint64_t mask);
 /* The value given for a value option (CLI_OPT_COUNT, ...), NULL if none. */
 const char *cli_opt_value(const struct cli_args *a, uint64_t opt);
+/* How many times opt was given with a value; the first max of them, in
+ * order, in ret. */
+size_t cli_opt_values(const struct cli_args *a, uint64_t opt, const char **ret, size_t max);
 
 /* "KEY=VALUE" -> key and value pointers into a copy the caller frees with
  * *ret_buf. -EINVAL without '=' or with an empty key. */

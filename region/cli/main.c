@@ -8,6 +8,7 @@
 
 #include "common/version.h"
 #include "region/cli/commands.h"
+#include "region/cli/deploy_cli.h"
 #include "region/cli/images_cli.h"
 #include "region/cli/infra.h"
 #include "region/cli/machines_cli.h"
@@ -69,13 +70,22 @@ static const struct cli_command commands[] = {
      "delete an infrastructure and release everything it holds",
      "Deletes the infrastructure with both designs; its VLAN ids and WAN blocks return\n"
      "to their pools."},
-    {"infra array add", "NAME ARRAY --count N", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS,
+    {"infra array add", "NAME ARRAY --count N", 2, 2,
+     SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS | CLI_OPT_MIN_CPU | CLI_OPT_MIN_MEMORY |
+	 CLI_OPT_MIN_DISK,
      cli_cmd_infra_array_add, "stage a new instance array",
      "Stages an instance array of --count identical instances (default 1, up to 1024)\n"
-     "with --ports ports each (default 2, named eth0, eth1, ...)."},
-    {"infra array set", "NAME ARRAY --count N", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS,
+     "with --ports ports each (default 2, named eth0, eth1, ...). Deploy binds each\n"
+     "instance to a READY machine of the infrastructure's zone with an interface for\n"
+     "every port connected and at least --min-cpu N CPUs, --min-memory GiB of memory\n"
+     "and --min-disk GB of disk (default 0: anything)."},
+    {"infra array set", "NAME ARRAY --count N", 2, 2,
+     SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS | CLI_OPT_MIN_CPU | CLI_OPT_MIN_MEMORY |
+	 CLI_OPT_MIN_DISK,
      cli_cmd_infra_array_set, "stage a resize of an instance array",
-     "Stages a new instance count (--count N) and/or port count (--ports N)."},
+     "Stages a new instance count (--count N), port count (--ports N) and/or what its\n"
+     "machines must have (--min-cpu N, --min-memory GiB, --min-disk GB; for instances\n"
+     "bound from then on). Fewer instances give the machines of the last ones back."},
     {"infra array remove", "NAME ARRAY", 2, 2, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_array_remove,
      "stage the removal of an instance array", "Stages the removal of the array with its connections and drives."},
     {"infra network add", "NAME NET --type T", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_TYPE,
@@ -106,12 +116,16 @@ static const struct cli_command commands[] = {
     {"infra plan", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_plan,
      "show what deploying the staged design would do",
      "Lists the actions 'ironrack infra deploy' would apply (create, change, delete of\n"
-     "networks, instance arrays and connections) and the VLAN ids and WAN subnets it\n"
-     "would allocate, grow or release. Changes nothing."},
+     "networks, instance arrays and connections), the VLAN ids and WAN subnets it\n"
+     "would allocate, grow or release, the machine each new instance would get (and\n"
+     "those given back), and the WAN addresses that become the machines' links. Too\n"
+     "few machines: the plan says what is missing (and deploy refuses). Changes nothing."},
     {"infra deploy", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_deploy,
      "apply the staged design in one transaction",
      "Turns the staged design into the deployed one in one transaction and prints the\n"
-     "plan it applied."},
+     "plan it applied: new instances are bound to machines (ALLOCATED to\n"
+     "\"infrastructure NAME\"), removed ones give theirs back. Too few machines that\n"
+     "meet an array's requirements: refused, nothing changes."},
     {"infra discard", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_discard, "drop the staged edits",
      "Makes the staged design the deployed one again."},
     {"infra history", "NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_history,
@@ -218,6 +232,39 @@ static const struct cli_command commands[] = {
      "  --hostname H          only the machine H (also hostname=H)\n"
      "  limit=N offset=N      a page of the list (the region's default: 100)\n"
      "--json prints the API's answer instead."},
+    /* deploy and release (region/cli/machines_deploy.c) */
+    {"machines deploy", "HOST --image NAME [--user-data FILE] [--ssh-key KEY]...", 1, 1, CLI_MACHINES_DEPLOY_OPTS,
+     cli_cmd_machines_deploy, "write an OS image to an ALLOCATED machine's disk and boot it",
+     "Asks the region to deploy HOST (ALLOCATED): it is powered on into the ephemeral\n"
+     "environment, whose agent writes the image to its first disk with a cloud-init\n"
+     "NoCloud seed (hostname, user-data, SSH keys, the network from IPAM), then it boots\n"
+     "its disk and is DEPLOYED (docs/deploy.md). Prints the new status.\n"
+     "  --image NAME          the image to write ('ironrack images list'); required\n"
+     "  --user-data FILE      cloud-init user-data for the machine (\"-\": standard input;\n"
+     "                        at most 64 KiB)\n"
+     "  --ssh-key KEY         an authorized key line for the machine (again for more);\n"
+     "                        user-data, if given, must then be #cloud-config\n"
+     "  --wait                wait until the machine is no longer DEPLOYING and print its\n"
+     "                        status: \"node-3: DEPLOYED\" (exit status 0), or e.g.\n"
+     "                        \"node-3: FAILED_DEPLOYMENT (deploy failed at verify: ...)\"\n"
+     "                        (exit status 1)\n"
+     "  --timeout SECONDS     how long --wait waits (1-36000, default 1800); after it:\n"
+     "                        exit status 1, the deploy goes on\n"
+     "  --comment TEXT        why, recorded in the machine's event\n"
+     "--json prints the machine as the region answered (after --wait: its last state)."},
+    {"machines release", "HOST [--erase quick|full]", 1, 1, CLI_MACHINES_RELEASE_OPTS, cli_cmd_machines_release,
+     "return a machine to READY, optionally erasing its disks",
+     "Releases HOST (ALLOCATED, DEPLOYED or FAILED_DEPLOYMENT): its automatically\n"
+     "assigned addresses are freed and its owner cleared, and it is powered off; it is\n"
+     "READY once the power off is done (at once when nothing can switch it off).\n"
+     "  --erase quick|full    first boot the ephemeral environment to erase every disk:\n"
+     "                        quick zeroes the first and last MiB of each, full all of\n"
+     "                        it; READY when the agent is done (BROKEN if it fails)\n"
+     "  --wait                wait until the machine is no longer RELEASING and print its\n"
+     "                        status (exit status 0 only for READY)\n"
+     "  --timeout SECONDS     how long --wait waits (1-36000, default 1800)\n"
+     "  --comment TEXT        why, recorded in the machine's event\n"
+     "--json prints the machine as the region answered (after --wait: its last state)."},
     {"machines allocate", "[--zone Z] [--min-cpu N] [--min-memory GiB] [--min-disk GB] [--tags a,b]", 0, 0,
      CLI_MACHINES_ALLOCATE_OPTS, cli_cmd_machines_allocate, "take one READY machine that meets the options",
      "Asks the region for one READY machine that meets every option and makes it\n"
@@ -275,8 +322,8 @@ static const struct cli_command commands[] = {
      "  update HOST KEY=VALUE... | delete HOST\n"
      "Deleting a machine removes its interfaces and releases their addresses; a machine in\n"
      "use or mid-action is refused (the region names its status and what it allows).\n"
-     "Lifecycle: ironrack machines commission|abort|mark-broken|mark-fixed HOST (each has\n"
-     "its --help); docs/machines.md, \"States\".\n"
+     "Lifecycle: ironrack machines commission|abort|mark-broken|mark-fixed|deploy|release\n"
+     "HOST (each has its --help); docs/machines.md, \"States\", and docs/deploy.md.\n"
      "Power: ironrack machines power-on|power-off|power-cycle|power-query|power|events HOST\n"
      "(each has its --help). Power fields for create and update:\n"
      "  power_type=ipmi|redfish|wol|manual  power_address=BMC  power_user=USER\n"
