@@ -65,13 +65,13 @@ void cli_images_range_format(uint64_t first, uint64_t len, uint64_t size, char *
 		snprintf(buf, buflen, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, first + len - 1, size);
 }
 
-static const char *str(const json_t *o, const char *key)
+static const char *img_str(const json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 	return s ? s : "";
 }
 
-static uint64_t uint_of(const json_t *o, const char *key)
+static uint64_t img_uint(const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
 	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
@@ -83,18 +83,18 @@ enum cli_images_plan cli_images_plan(const json_t *existing, const char *sha256,
 	*ret_from = 0;
 	if (!existing)
 		return CLI_IMAGES_CREATE;
-	const char *name = str(existing, "name"), *status = str(existing, "status");
-	if (strcmp(str(existing, "sha256"), sha256) != 0 || uint_of(existing, "size") != size) {
+	const char *name = img_str(existing, "name"), *status = img_str(existing, "status");
+	if (strcmp(img_str(existing, "sha256"), sha256) != 0 || img_uint(existing, "size") != size) {
 		snprintf(err, errlen,
 			 "an image named '%s' exists with another content (%s, %" PRIu64
 			 " bytes, sha256 %.16s...); delete it first ('ironrack images delete %s') or choose another "
 			 "--name",
-			 name, status, uint_of(existing, "size"), str(existing, "sha256"), name);
+			 name, status, img_uint(existing, "size"), img_str(existing, "sha256"), name);
 		return CLI_IMAGES_CLASH;
 	}
 	if (strcmp(status, "ready") == 0)
 		return CLI_IMAGES_DONE;
-	uint64_t at = uint_of(existing, "uploaded");
+	uint64_t at = img_uint(existing, "uploaded");
 	*ret_from = at <= size ? at : 0;
 	return CLI_IMAGES_RESUME;
 }
@@ -126,8 +126,8 @@ void cli_images_progress_format(const char *name, uint64_t done, uint64_t size, 
 /* "ready", or "uploading 42%". */
 static void status_text(const json_t *img, char *buf, size_t len)
 {
-	uint64_t size = uint_of(img, "size"), at = uint_of(img, "uploaded");
-	const char *status = str(img, "status");
+	uint64_t size = img_uint(img, "size"), at = img_uint(img, "uploaded");
+	const char *status = img_str(img, "status");
 
 	if (strcmp(status, "uploading") == 0 && size)
 		snprintf(buf, len, "uploading %u%%", (unsigned)(at * 100 / size));
@@ -146,12 +146,13 @@ int cli_images_list_print(const json_t *images, FILE *out)
 	json_array_foreach(images, i, img)
 	{
 		char size[32], status[32], sha[17];
-		cli_machines_size_format(uint_of(img, "size"), size, sizeof(size));
+		cli_machines_size_format(img_uint(img, "size"), size, sizeof(size));
 		status_text(img, status, sizeof(status));
-		snprintf(sha, sizeof(sha), "%s", str(img, "sha256"));
-		const char *desc = str(img, "description");
-		const char *row[] = {str(img, "name"),	str(img, "arch"), str(img, "format"), size, status, sha,
-				     *desc ? desc : "-"};
+		snprintf(sha, sizeof(sha), "%s", img_str(img, "sha256"));
+		const char *desc = img_str(img, "description");
+		const char *row[] = {
+		    img_str(img, "name"), img_str(img, "arch"), img_str(img, "format"), size, status, sha,
+		    *desc ? desc : "-"};
 		cli_table_add(&t, row);
 	}
 	int rc = cli_table_print(&t, out);
@@ -163,29 +164,29 @@ int cli_images_show_print(const json_t *img, FILE *out)
 {
 	struct cli_table t;
 	char size[64], human[32], status[32], uploaded[64];
-	uint64_t bytes = uint_of(img, "size");
+	uint64_t bytes = img_uint(img, "size");
 
 	cli_machines_size_format(bytes, human, sizeof(human));
 	snprintf(size, sizeof(size), "%s (%" PRIu64 " bytes)", human, bytes);
 	status_text(img, status, sizeof(status));
-	snprintf(uploaded, sizeof(uploaded), "%" PRIu64 " bytes", uint_of(img, "uploaded"));
-	const char *desc = str(img, "description");
+	snprintf(uploaded, sizeof(uploaded), "%" PRIu64 " bytes", img_uint(img, "uploaded"));
+	const char *desc = img_str(img, "description");
 	const char *rows[][2] = {
-	    {"Name:", str(img, "name")},
+	    {"Name:", img_str(img, "name")},
 	    {"Status:", status},
-	    {"Architecture:", str(img, "arch")},
-	    {"Format:", str(img, "format")},
+	    {"Architecture:", img_str(img, "arch")},
+	    {"Format:", img_str(img, "format")},
 	    {"Size:", size},
 	    {"Uploaded:", uploaded},
-	    {"SHA-256:", str(img, "sha256")},
+	    {"SHA-256:", img_str(img, "sha256")},
 	    {"Description:", *desc ? desc : "-"},
-	    {"Created:", str(img, "created")},
-	    {"On racks:", str(img, "url")},
+	    {"Created:", img_str(img, "created")},
+	    {"On racks:", img_str(img, "url")},
 	};
 	cli_table_init(&t, NULL, 2);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		/* Only an upload in progress needs its byte count. */
-		if (strcmp(rows[i][0], "Uploaded:") == 0 && strcmp(str(img, "status"), "uploading") != 0)
+		if (strcmp(rows[i][0], "Uploaded:") == 0 && strcmp(img_str(img, "status"), "uploading") != 0)
 			continue;
 		cli_table_add(&t, rows[i]);
 	}
