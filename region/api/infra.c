@@ -190,9 +190,7 @@ void api_infra_delete(struct api_call *call)
 	const char *name = call->match->params[0];
 	struct infra_err err = {{0}, {0}};
 
-	int r = db_infra_delete(call->db, name);
-	if (r == -ENOENT)
-		snprintf(err.message, sizeof(err.message), "infrastructure \"%s\" not found", name);
+	int r = db_infra_delete(call->db, name, &err);
 	if (r < 0) {
 		reply_db(call, r, &err);
 		return;

@@ -173,7 +173,9 @@ int api_infra_update_parse(const json_t *body, struct infra_update *ret, struct 
 
 int api_infra_array_parse(const json_t *body, bool create, struct infra_array_spec *ret, struct api_fail *fail)
 {
-	static const struct field fields[] = {{"name", F_STRING}, {"instance_count", F_INTEGER}, {"ports", F_INTEGER}};
+	static const struct field fields[] = {
+	    {"name", F_STRING},	    {"instance_count", F_INTEGER}, {"ports", F_INTEGER},
+	    {"min_cpu", F_INTEGER}, {"min_memory_gib", F_INTEGER}, {"min_disk_gb", F_INTEGER}};
 
 	memset(ret, 0, sizeof(*ret));
 	int r = body_check(body, fields, sizeof(fields) / sizeof(fields[0]), fail);
@@ -183,10 +185,21 @@ int api_infra_array_parse(const json_t *body, bool create, struct infra_array_sp
 	if (create && !ret->name)
 		return api_fail_set(fail, "name", "name is required");
 	if (!create && json_object_size(body) == 0)
-		return api_fail_set(fail, "", "nothing to change: give name, instance_count or ports");
+		return api_fail_set(fail, "",
+				    "nothing to change: give name, instance_count, ports, min_cpu, min_memory_gib or "
+				    "min_disk_gb");
 	r = u32_member(body, "instance_count", 0, INFRA_INSTANCES_MAX, &ret->set_instances, &ret->instances, fail);
 	if (r == 0)
 		r = u32_member(body, "ports", 1, INFRA_PORTS_MAX, &ret->set_ports, &ret->ports, fail);
+	/* What the instances' machines must have (docs/deploy.md). */
+	if (r == 0)
+		r = u32_member(body, "min_cpu", 0, INFRA_MIN_CPU_MAX, &ret->set_min_cpu, &ret->min_cpu, fail);
+	if (r == 0)
+		r = u32_member(body, "min_memory_gib", 0, INFRA_MIN_SIZE_MAX, &ret->set_min_memory_gib,
+			       &ret->min_memory_gib, fail);
+	if (r == 0)
+		r = u32_member(body, "min_disk_gb", 0, INFRA_MIN_SIZE_MAX, &ret->set_min_disk_gb, &ret->min_disk_gb,
+			       fail);
 	return r;
 }
 
@@ -349,8 +362,10 @@ static json_t *array_json(const struct infra_array_row *a, bool deployed)
 		json_decref(inst);
 		return NULL;
 	}
-	return json_pack("{s:s, s:I, s:I, s:o, s:o*}", "name", a->name, "instance_count", (json_int_t)a->instances,
-			 "ports", (json_int_t)a->ports, "drives", drives, "instances", inst);
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o*}", "name", a->name, "instance_count",
+			 (json_int_t)a->instances, "ports", (json_int_t)a->ports, "min_cpu", (json_int_t)a->min_cpu,
+			 "min_memory_gib", (json_int_t)a->min_memory_gib, "min_disk_gb", (json_int_t)a->min_disk_gb,
+			 "drives", drives, "instances", inst);
 }
 
 static json_t *network_json(const struct infra_network_row *n, bool deployed)
@@ -466,6 +481,13 @@ static json_t *changes_json(const struct infra_action *a)
 		json_object_set_new(
 		    c, "ports",
 		    json_pack("{s:I, s:I}", "from", (json_int_t)a->old_ports, "to", (json_int_t)a->new_ports));
+	if (c && (a->changed & PLAN_CHANGED_REQUIREMENTS))
+		json_object_set_new(c, "requirements",
+				    json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "from", "min_cpu",
+					      (json_int_t)a->old_req[0], "min_memory_gib", (json_int_t)a->old_req[1],
+					      "min_disk_gb", (json_int_t)a->old_req[2], "to", "min_cpu",
+					      (json_int_t)a->new_req[0], "min_memory_gib", (json_int_t)a->new_req[1],
+					      "min_disk_gb", (json_int_t)a->new_req[2]));
 	if (c && (a->changed & PLAN_CHANGED_DRIVES))
 		json_object_set_new(
 		    c, "drives",
@@ -527,21 +549,43 @@ static json_t *alloc_json(const struct infra_alloc *a)
 	return NULL;
 }
 
+static json_t *binding_json(const struct infra_binding *b)
+{
+	return json_pack("{s:s, s:s, s:I, s:s}", "op", b->op == INFRA_BIND_MACHINE ? "bind" : "release", "array",
+			 b->array, "instance", (json_int_t)b->index, "machine", b->machine);
+}
+
+static json_t *link_json(const struct infra_link *l)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:o, s:s, s:s, s:s, s:s}", "op", l->removed ? "unlink" : "link", "array",
+			 l->array, "instance", (json_int_t)l->index, "port", (json_int_t)l->port, "port_name",
+			 port_name_json(l->port), "network", l->network, "machine", l->machine, "interface",
+			 l->interface, "ip", l->ip);
+}
+
 json_t *api_infra_plan_json(const char *infra, const struct infra_plan_result *r)
 {
-	json_t *actions = json_array(), *allocs = json_array();
+	json_t *actions = json_array(), *allocs = json_array(), *machines = json_array(), *links = json_array();
 
 	for (size_t i = 0; i < r->n_actions; i++)
 		push(&actions, action_json(&r->actions[i]));
 	for (size_t i = 0; i < r->n_allocs; i++)
 		push(&allocs, alloc_json(&r->allocs[i]));
-	if (!actions || !allocs) {
+	for (size_t i = 0; i < r->n_bindings; i++)
+		push(&machines, binding_json(&r->bindings[i]));
+	for (size_t i = 0; i < r->n_links; i++)
+		push(&links, link_json(&r->links[i]));
+	if (!actions || !allocs || !machines || !links) {
 		json_decref(actions);
 		json_decref(allocs);
+		json_decref(machines);
+		json_decref(links);
 		return NULL;
 	}
-	return json_pack("{s:s, s:I, s:b, s:o, s:o}", "infrastructure", infra, "revision", (json_int_t)r->revision,
-			 "applied", r->applied, "actions", actions, "allocations", allocs);
+	return json_pack("{s:s, s:I, s:b, s:o, s:o, s:o, s:o, s:o}", "infrastructure", infra, "revision",
+			 (json_int_t)r->revision, "applied", r->applied, "actions", actions, "allocations", allocs,
+			 "machines", machines, "links", links, "shortage",
+			 r->shortage ? json_string(r->shortage) : json_null());
 }
 
 static json_t *history_row_json(const struct infra_history_row *h)

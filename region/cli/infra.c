@@ -95,7 +95,7 @@ static int stage(struct cli *cli, const char *method, const char *const *segment
 }
 
 /* A decimal option value within [min, max]; -1 after saying why. */
-static long opt_number(const struct cli *cli, unsigned opt, long min, long max)
+static long opt_number(const struct cli *cli, uint64_t opt, long min, long max)
 {
 	const char *v = cli_opt_value(cli->args, opt);
 	char *end;
@@ -223,23 +223,36 @@ int cli_cmd_infra_delete(struct cli *cli, char **argv, size_t argc)
 
 /* ---- instance arrays ---- */
 
-/* {"instance_count":N,"ports":N} from --count/--ports; NULL on a bad value. */
+/* {"instance_count":N,"ports":N,"min_cpu":N,...} from --count, --ports,
+ * --min-cpu, --min-memory and --min-disk; NULL on a bad value. */
 static json_t *array_body(const struct cli *cli, bool need_one)
 {
-	long count = opt_number(cli, CLI_OPT_COUNT, 0, 1024);
-	long ports = opt_number(cli, CLI_OPT_PORTS, 1, 16);
+	static const struct {
+		uint64_t opt;
+		const char *field;
+		long min, max;
+	} opts[] = {
+	    {CLI_OPT_COUNT, "instance_count", 0, 1024},	      {CLI_OPT_PORTS, "ports", 1, 16},
+	    {CLI_OPT_MIN_CPU, "min_cpu", 0, 1048576},	      {CLI_OPT_MIN_MEMORY, "min_memory_gib", 0, 1073741824},
+	    {CLI_OPT_MIN_DISK, "min_disk_gb", 0, 1073741824},
+	};
+	long v[sizeof(opts) / sizeof(opts[0])];
+	bool any = false;
 
-	if (count < -1 || ports < -1)
-		return NULL;
-	if (need_one && count < 0 && ports < 0) {
-		fprintf(stderr, "error: give --count N and/or --ports N\n");
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		v[i] = opt_number(cli, opts[i].opt, opts[i].min, opts[i].max);
+		if (v[i] < -1)
+			return NULL;
+		any |= v[i] >= 0;
+	}
+	if (need_one && !any) {
+		fprintf(stderr, "error: give --count N, --ports N, --min-cpu N, --min-memory GiB or --min-disk GB\n");
 		return NULL;
 	}
 	json_t *body = json_object();
-	if (body && count >= 0)
-		json_object_set_new(body, "instance_count", json_integer(count));
-	if (body && ports >= 0)
-		json_object_set_new(body, "ports", json_integer(ports));
+	for (size_t i = 0; body && i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (v[i] >= 0)
+			json_object_set_new(body, opts[i].field, json_integer(v[i]));
 	return body;
 }
 

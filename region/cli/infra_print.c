@@ -82,20 +82,39 @@ static void join(const json_t *arr, const char *key, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/* "node-1, node-2, -" for the instances of a deployed array. */
+static void machines_cell(const json_t *a, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	const json_t *inst;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(a, "instances"), i, inst)
+	{
+		const char *m = jstr(inst, "machine");
+		int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", m ? m : "-");
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+	if (!used)
+		snprintf(buf, len, "-");
+}
+
 static int arrays_print(const json_t *arrays, bool deployed, FILE *out)
 {
-	static const char *const headers[] = {"", "INSTANCE ARRAY", "INSTANCES", "PORTS", "DRIVES"};
+	static const char *const headers[] = {"", "INSTANCE ARRAY", "INSTANCES", "PORTS", "DRIVES", "MACHINES"};
 	struct cli_table t;
 	size_t i, k;
 	const json_t *a, *d;
 
 	if (json_array_size(arrays) == 0)
 		return fprintf(out, "  no instance arrays\n") < 0 ? -EIO : 0;
-	if (cli_table_init(&t, headers, 5) < 0)
+	if (cli_table_init(&t, headers, deployed ? 6 : 5) < 0)
 		return -EINVAL;
 	json_array_foreach(arrays, i, a)
 	{
-		char count[24], ports[24], drives[256];
+		char count[24], ports[24], drives[256], machines[512];
 		size_t used = 0;
 		snprintf(count, sizeof(count), "%lld", jint(a, "instance_count"));
 		snprintf(ports, sizeof(ports), "%lld", jint(a, "ports"));
@@ -108,10 +127,10 @@ static int arrays_print(const json_t *arrays, bool deployed, FILE *out)
 				break;
 			used += (size_t)n;
 		}
-		const char *row[] = {"", jstr(a, "name"), count, ports, used ? drives : "-"};
+		machines_cell(a, machines, sizeof(machines));
+		const char *row[] = {"", jstr(a, "name"), count, ports, used ? drives : "-", machines};
 		cli_table_add(&t, row);
 	}
-	(void)deployed;
 	return table_flush(&t, out);
 }
 
@@ -265,7 +284,11 @@ int cli_infra_plan_print(const json_t *plan, bool deployed, FILE *out)
 	size_t i;
 	const json_t *a;
 
-	if (json_array_size(actions) == 0 && json_array_size(allocs) == 0)
+	const json_t *machines = json_object_get(plan, "machines"), *links = json_object_get(plan, "links");
+	const char *shortage = jstr(plan, "shortage");
+
+	if (json_array_size(actions) == 0 && json_array_size(allocs) == 0 && json_array_size(machines) == 0 &&
+	    json_array_size(links) == 0 && !shortage)
 		return fprintf(out, "Nothing to deploy: the staged design of %s is the deployed one.\n", infra) < 0
 			   ? -EIO
 			   : 0;
@@ -292,7 +315,30 @@ int cli_infra_plan_print(const json_t *plan, bool deployed, FILE *out)
 		const char *row[] = {jstr(a, "op"), jstr(a, "object"), jstr(a, "network"), detail};
 		cli_table_add(&t, row);
 	}
-	return table_flush(&t, out);
+	/* Which machine each instance gets (or gives back), and the WAN
+	 * addresses that become its links. */
+	json_array_foreach(machines, i, a)
+	{
+		char name[160];
+		snprintf(name, sizeof(name), "%s#%lld", jstr(a, "array") ? jstr(a, "array") : "?", jint(a, "instance"));
+		const char *row[] = {jstr(a, "op"), "machine", name, jstr(a, "machine")};
+		cli_table_add(&t, row);
+	}
+	json_array_foreach(links, i, a)
+	{
+		char name[256], detail[256];
+		snprintf(name, sizeof(name), "%s#%lld:%s -> %s", jstr(a, "array") ? jstr(a, "array") : "?",
+			 jint(a, "instance"), jstr(a, "port_name") ? jstr(a, "port_name") : "?",
+			 jstr(a, "network") ? jstr(a, "network") : "?");
+		snprintf(detail, sizeof(detail), "%s %s %s", jstr(a, "machine") ? jstr(a, "machine") : "?",
+			 jstr(a, "interface") ? jstr(a, "interface") : "?", jstr(a, "ip") ? jstr(a, "ip") : "?");
+		const char *row[] = {jstr(a, "op"), "address", name, detail};
+		cli_table_add(&t, row);
+	}
+	int r = table_flush(&t, out);
+	if (r == 0 && shortage)
+		r = fprintf(out, "Not enough machines, deploy would be refused: %s\n", shortage) < 0 ? -EIO : 0;
+	return r;
 }
 
 int cli_infra_subnets_print(const json_t *subnets, FILE *out)

@@ -36,6 +36,9 @@ struct db;
 #define INFRA_WAN_POOLS_MAX   16
 #define INFRA_DESCRIPTION_MAX 1024
 #define INFRA_NAME_MAX	      63
+/* Bounds of an instance array's requirements on its machines. */
+#define INFRA_MIN_CPU_MAX  1048576
+#define INFRA_MIN_SIZE_MAX 1073741824
 /* A fabric's VLAN id pool when nobody configured one. */
 #define INFRA_VLAN_POOL_FIRST 2000
 #define INFRA_VLAN_POOL_LAST  2999
@@ -44,7 +47,7 @@ struct db;
  * sentence for a human. */
 struct infra_err {
 	char field[64];
-	char message[256];
+	char message[1024];
 };
 
 /* ---- infrastructures ---- */
@@ -82,6 +85,8 @@ struct infra_array_row {
 	char *name;
 	uint32_t instances;
 	uint32_t ports;
+	/* What its instances' machines must have (0: anything). */
+	uint32_t min_cpu, min_memory_gib, min_disk_gb;
 	struct infra_drive_row *drives;
 	size_t n_drives;
 	/* deployed design only */
@@ -143,8 +148,10 @@ struct infra_row {
 int db_infra_create(struct db *db, const struct infra_new *in, struct infra_err *err);
 int db_infra_update(struct db *db, const char *name, const struct infra_update *up, struct infra_err *err);
 /* Deletes the infrastructure with both designs and releases everything
- * deployed (VLAN ids, WAN blocks, instances). */
-int db_infra_delete(struct db *db, const char *name);
+ * deployed (VLAN ids, WAN blocks, instances and their machines and
+ * addresses). -EBUSY with err when a machine of it is deployed (it must be
+ * released first). */
+int db_infra_delete(struct db *db, const char *name, struct infra_err *err);
 /* All infrastructures by name, without designs. */
 int db_infra_list(struct db *db, struct infra_row **ret, size_t *ret_n);
 /* One infrastructure with both designs. */
@@ -162,6 +169,9 @@ struct infra_array_spec {
 	uint32_t instances;
 	bool set_ports;
 	uint32_t ports;
+	/* The machines' requirements (docs/deploy.md, "Infrastructures"). */
+	bool set_min_cpu, set_min_memory_gib, set_min_disk_gb;
+	uint32_t min_cpu, min_memory_gib, min_disk_gb;
 };
 
 int db_infra_array_add(struct db *db, const char *infra, const struct infra_array_spec *spec, struct infra_err *err);
@@ -204,6 +214,7 @@ struct infra_action {
 	uint32_t old_instances, new_instances;
 	uint32_t old_ports, new_ports;
 	uint32_t old_drives, new_drives;
+	uint32_t old_req[3], new_req[3]; /* array: min_cpu, min_memory_gib, min_disk_gb */
 	bool san_pruned;
 };
 
@@ -223,6 +234,33 @@ struct infra_alloc {
 	bool extra;
 };
 
+/* A machine bound to a new instance, or given back by an instance that
+ * goes (docs/deploy.md, "Infrastructures"). */
+enum infra_bind_op {
+	INFRA_BIND_MACHINE = 0,
+	INFRA_RELEASE_MACHINE,
+};
+
+struct infra_binding {
+	enum infra_bind_op op;
+	char *array;
+	uint32_t index;
+	char *machine; /* hostname */
+};
+
+/* An address a WAN gives an instance's port: a static link on its
+ * machine's interface (removed: a link that goes). */
+struct infra_link {
+	bool removed;
+	char *array;
+	uint32_t index;
+	uint32_t port;
+	char *network;
+	char *machine;
+	char *interface;
+	char *ip;
+};
+
 struct infra_plan_result {
 	int64_t revision; /* after a deploy: the new revision; plan: the current one */
 	bool applied;
@@ -230,14 +268,23 @@ struct infra_plan_result {
 	size_t n_actions;
 	struct infra_alloc *allocs;
 	size_t n_allocs;
+	struct infra_binding *bindings;
+	size_t n_bindings;
+	struct infra_link *links;
+	size_t n_links;
+	/* Why some new instances get no machine (plan only: deploy refuses
+	 * with it, -EBUSY); NULL when every one gets one. */
+	char *shortage;
 };
 
 /* The actions that deploy would apply, with the resources it would take
  * (computed in a transaction that is rolled back). */
 int db_infra_plan(struct db *db, const char *infra, struct infra_plan_result *ret, struct infra_err *err);
 /* In one transaction: lock the infrastructure, plan, apply, allocate and
- * release resources, record the deploy. An empty plan changes nothing
- * (applied = false). */
+ * release resources, bind new instances to machines and give back the
+ * machines of instances that go, link their WAN addresses, record the
+ * deploy. An empty plan changes nothing (applied = false). Too few
+ * machines: -EBUSY with err saying what is missing, nothing changed. */
 int db_infra_deploy(struct db *db, const char *infra, struct infra_plan_result *ret, struct infra_err *err);
 /* staged := deployed. */
 int db_infra_discard(struct db *db, const char *infra, struct infra_err *err);

@@ -264,19 +264,27 @@ int db_infra_update(struct db *db, const char *name, const struct infra_update *
 	return r < 0 ? db_rollback(db, r) : 0;
 }
 
-int db_infra_delete(struct db *db, const char *name)
+int db_infra_delete(struct db *db, const char *name, struct infra_err *err)
 {
-	const char *p[] = {name};
-	PGresult *res;
+	char id[INFRA_ID_STRLEN];
+	const char *p[] = {id};
 
-	/* Everything hangs off the row: designs, instances, WAN blocks and
-	 * deploy history cascade; VLAN ids return to the pool (SET NULL). */
-	int r = db_exec(db, "DELETE FROM infrastructure WHERE name = $1", 1, p, &res);
-	if (r < 0)
-		return r;
-	r = db_affected(res) > 0 ? 0 : -ENOENT;
-	PQclear(res);
-	return r;
+	/* Everything hangs off the row: designs, instances (their links and
+	 * addresses with them), WAN blocks and deploy history cascade; VLAN
+	 * ids return to the pool (SET NULL). The machines are given back
+	 * first, and the WANs' IPAM mirrors go after. */
+	int r = db_begin(db);
+	if (r == 0)
+		r = infra_lock(db, name, id, err);
+	if (r == 0)
+		r = infra_machines_release_all(db, name, id, err);
+	if (r == 0)
+		r = db_exec(db, "DELETE FROM infrastructure WHERE id = $1::bigint", 1, p, NULL);
+	if (r == 0)
+		r = infra_ipam_prune(db);
+	if (r == 0)
+		r = db_commit(db);
+	return r < 0 ? db_rollback(db, r) : 0;
 }
 
 /* ---- reading ---- */
@@ -447,7 +455,8 @@ static int load_arrays(struct db *db, const char *id, struct infra_row *row)
 	const char *p[] = {id};
 	PGresult *res;
 	int r = db_exec(db,
-			"SELECT id, s_name, s_instances, s_ports, d_name, d_instances, d_ports "
+			"SELECT id, s_name, s_instances, s_ports, d_name, d_instances, d_ports, "
+			"s_min_cpu, s_min_memory_gib, s_min_disk_gb, d_min_cpu, d_min_memory_gib, d_min_disk_gb "
 			"FROM infra_array WHERE infrastructure_id = $1::bigint ORDER BY id",
 			1, p, &res);
 	if (r < 0)
@@ -466,6 +475,10 @@ static int load_arrays(struct db *db, const char *id, struct infra_row *row)
 			a->name = dup_col(res, i, c);
 			a->instances = (uint32_t)strtoul(PQgetvalue(res, i, c + 1), NULL, 10);
 			a->ports = (uint32_t)strtoul(PQgetvalue(res, i, c + 2), NULL, 10);
+			int q = 7 + 3 * d;
+			a->min_cpu = (uint32_t)strtoul(PQgetvalue(res, i, q), NULL, 10);
+			a->min_memory_gib = (uint32_t)strtoul(PQgetvalue(res, i, q + 1), NULL, 10);
+			a->min_disk_gb = (uint32_t)strtoul(PQgetvalue(res, i, q + 2), NULL, 10);
 		}
 	}
 	PQclear(res);

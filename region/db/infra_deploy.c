@@ -34,7 +34,10 @@ static void view_build(const struct infra_design_rows *rows, struct infra_view *
 						    .name = a->name,
 						    .instance_count = a->instances,
 						    .n_ports = a->ports,
-						    .drive_count = (uint32_t)a->n_drives};
+						    .drive_count = (uint32_t)a->n_drives,
+						    .min_cpu = a->min_cpu,
+						    .min_memory_gib = a->min_memory_gib,
+						    .min_disk_gb = a->min_disk_gb};
 	}
 	for (size_t i = 0; i < rows->n_networks; i++) {
 		const struct infra_network_row *n = &rows->networks[i];
@@ -51,6 +54,7 @@ static void view_build(const struct infra_design_rows *rows, struct infra_view *
 void infra_deploy_done(struct infra_deploy *d)
 {
 	free(d->fabric);
+	free(d->zone);
 	free(d->pools);
 	db_infra_row_done(&d->row);
 	view_done(&d->dep);
@@ -99,11 +103,17 @@ static void action_describe(const struct infra_deploy *d, const struct plan_acti
 			o->old_instances = a->array_old->instance_count;
 			o->old_ports = a->array_old->n_ports;
 			o->old_drives = a->array_old->drive_count;
+			o->old_req[0] = a->array_old->min_cpu;
+			o->old_req[1] = a->array_old->min_memory_gib;
+			o->old_req[2] = a->array_old->min_disk_gb;
 		}
 		if (a->array_new) {
 			o->new_instances = a->array_new->instance_count;
 			o->new_ports = a->array_new->n_ports;
 			o->new_drives = a->array_new->drive_count;
+			o->new_req[0] = a->array_new->min_cpu;
+			o->new_req[1] = a->array_new->min_memory_gib;
+			o->new_req[2] = a->array_new->min_disk_gb;
 		}
 	} else {
 		/* A connection that is created exists in the staged design; one
@@ -143,6 +153,20 @@ void db_infra_plan_result_done(struct infra_plan_result *r)
 	for (size_t i = 0; i < r->n_allocs; i++)
 		free(r->allocs[i].network);
 	free(r->allocs);
+	for (size_t i = 0; i < r->n_bindings; i++) {
+		free(r->bindings[i].array);
+		free(r->bindings[i].machine);
+	}
+	free(r->bindings);
+	for (size_t i = 0; i < r->n_links; i++) {
+		free(r->links[i].array);
+		free(r->links[i].network);
+		free(r->links[i].machine);
+		free(r->links[i].interface);
+		free(r->links[i].ip);
+	}
+	free(r->links);
+	free(r->shortage);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -159,8 +183,9 @@ static int deploy_load(struct infra_deploy *d)
 		return r;
 	p[0] = d->id;
 	r = db_exec(d->db,
-		    "SELECT i.fabric_id, f.name, array_to_string(i.wan_pools, ' '), i.revision "
-		    "FROM infrastructure i JOIN fabric f ON f.id = i.fabric_id WHERE i.id = $1::bigint",
+		    "SELECT i.fabric_id, f.name, array_to_string(i.wan_pools, ' '), i.revision, z.name "
+		    "FROM infrastructure i JOIN fabric f ON f.id = i.fabric_id JOIN zone z ON z.id = i.zone_id "
+		    "WHERE i.id = $1::bigint",
 		    1, p, &res);
 	if (r < 0)
 		return r;
@@ -171,6 +196,7 @@ static int deploy_load(struct infra_deploy *d)
 	snprintf(d->fabric_id, sizeof(d->fabric_id), "%s", PQgetvalue(res, 0, 0));
 	d->fabric = xstrdup(PQgetvalue(res, 0, 1));
 	d->revision = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	d->zone = xstrdup(PQgetvalue(res, 0, 4));
 	r = infra_pools_parse(PQgetvalue(res, 0, 2), &d->pools, &d->n_pools);
 	PQclear(res);
 	if (r == 0)
@@ -243,10 +269,12 @@ static int apply_array(struct infra_deploy *d, const struct plan_action *a)
 	switch (a->op) {
 	case PLAN_OP_CREATE:
 	case PLAN_OP_CHANGE:
-		return exec_id(d,
-			       "UPDATE infra_array SET d_name = s_name, d_instances = s_instances, d_ports = s_ports "
-			       "WHERE id = $1::bigint",
-			       a->id);
+		return exec_id(
+		    d,
+		    "UPDATE infra_array SET d_name = s_name, d_instances = s_instances, d_ports = s_ports, "
+		    "d_min_cpu = s_min_cpu, d_min_memory_gib = s_min_memory_gib, d_min_disk_gb = s_min_disk_gb "
+		    "WHERE id = $1::bigint",
+		    a->id);
 	case PLAN_OP_DELETE:
 		r = exec_id(d, "DELETE FROM infra_array WHERE id = $1::bigint AND s_name IS NULL", a->id);
 		if (r == 0)
@@ -317,6 +345,9 @@ static int deploy_apply(struct infra_deploy *d)
 {
 	int r = db_exec(d->db, "SELECT pg_advisory_xact_lock(" INFRA_POOL_LOCK_KEY ")", 0, NULL, NULL);
 
+	/* Before an array's deletion takes its instances with it. */
+	if (r == 0)
+		r = infra_machines_release_gone(d);
 	for (size_t i = 0; i < d->plan.n && r == 0; i++) {
 		const struct plan_action *a = &d->plan.actions[i];
 		if (a->object == PLAN_OBJ_NETWORK)
@@ -333,6 +364,10 @@ static int deploy_apply(struct infra_deploy *d)
 	for (size_t i = 0; i < d->row.staged.n_networks && r == 0; i++)
 		if (d->row.staged.networks[i].type == INFRA_NET_WAN)
 			r = infra_wan_grow(d, &d->row.staged.networks[i]);
+	if (r == 0)
+		r = infra_machines_bind(d);
+	if (r == 0)
+		r = infra_machines_links(d);
 	return r;
 }
 
@@ -385,6 +420,14 @@ static void array_changes_text(const struct infra_action *a, char *buf, size_t l
 				 fields[i].what, fields[i].from, fields[i].to);
 		used += n > 0 ? (size_t)n : 0;
 	}
+	if ((a->changed & PLAN_CHANGED_REQUIREMENTS) && used < len) {
+		int n = snprintf(buf + used, len - used,
+				 "%smachines: min_cpu %" PRIu32 " -> %" PRIu32 ", min_memory_gib %" PRIu32
+				 " -> %" PRIu32 ", min_disk_gb %" PRIu32 " -> %" PRIu32,
+				 used ? ", " : "", a->old_req[0], a->new_req[0], a->old_req[1], a->new_req[1],
+				 a->old_req[2], a->new_req[2]);
+		used += n > 0 ? (size_t)n : 0;
+	}
 	if (a->old_name && used < len)
 		snprintf(buf + used, len - used, "%srenamed from %s", used ? ", " : "", a->old_name);
 }
@@ -422,6 +465,31 @@ static int step_insert(struct infra_deploy *d, const char *deploy_id, size_t seq
 		       6, p, NULL);
 }
 
+/* The machines bound and given back, and the links made and removed, as
+ * steps: "bind machine web#0 node-3", "link address web#0:eth0 -> wan1
+ * node-3 eth0 192.0.2.2". */
+static int machines_record(struct infra_deploy *d, const char *deploy_id, size_t *seq)
+{
+	const struct infra_plan_result *o = d->out;
+	char subject[256], detail[256];
+	int r = 0;
+
+	for (size_t i = 0; i < o->n_bindings && r == 0; i++) {
+		const struct infra_binding *b = &o->bindings[i];
+		snprintf(subject, sizeof(subject), "%s#%" PRIu32, b->array, b->index);
+		r = step_insert(d, deploy_id, (*seq)++, b->op == INFRA_BIND_MACHINE ? "bind" : "release", "machine",
+				subject, b->machine);
+	}
+	for (size_t i = 0; i < o->n_links && r == 0; i++) {
+		const struct infra_link *l = &o->links[i];
+		snprintf(subject, sizeof(subject), "%s#%" PRIu32 ":eth%" PRIu32 " -> %s", l->array, l->index, l->port,
+			 l->network);
+		snprintf(detail, sizeof(detail), "%s %s %s", l->machine, l->interface, l->ip);
+		r = step_insert(d, deploy_id, (*seq)++, l->removed ? "unlink" : "link", "address", subject, detail);
+	}
+	return r;
+}
+
 static int deploy_record(struct infra_deploy *d)
 {
 	const char *p[] = {d->id};
@@ -451,6 +519,8 @@ static int deploy_record(struct infra_deploy *d)
 		r = step_insert(d, deploy_id, seq++, op, object, o->allocs[i].network, detail);
 	}
 	if (r == 0)
+		r = machines_record(d, deploy_id, &seq);
+	if (r == 0)
 		d->out->revision = strtoll(rev, NULL, 10);
 	free(rev);
 	free(deploy_id);
@@ -462,7 +532,7 @@ static int deploy_record(struct infra_deploy *d)
 static int plan_or_deploy(struct db *db, const char *infra, bool commit, struct infra_plan_result *ret,
 			  struct infra_err *err)
 {
-	struct infra_deploy d = {.db = db, .infra = infra, .out = ret, .err = err};
+	struct infra_deploy d = {.db = db, .infra = infra, .out = ret, .err = err, .commit = commit};
 
 	memset(ret, 0, sizeof(*ret));
 	int r = db_begin(db);
@@ -472,7 +542,7 @@ static int plan_or_deploy(struct db *db, const char *infra, bool commit, struct 
 		actions_describe(&d);
 		r = deploy_apply(&d);
 	}
-	bool empty = ret->n_actions == 0 && ret->n_allocs == 0;
+	bool empty = ret->n_actions == 0 && ret->n_allocs == 0 && ret->n_bindings == 0 && ret->n_links == 0;
 	if (r == 0 && commit && !empty) {
 		r = deploy_record(&d);
 		if (r == 0)
@@ -513,7 +583,8 @@ int db_infra_discard(struct db *db, const char *infra, struct infra_err *err)
 	    "UPDATE infra_drive x SET staged = true FROM infra_array a WHERE a.id = x.array_id "
 	    "AND a.infrastructure_id = $1::bigint AND NOT x.staged",
 	    "DELETE FROM infra_array WHERE infrastructure_id = $1::bigint AND d_name IS NULL",
-	    "UPDATE infra_array SET s_name = d_name, s_instances = d_instances, s_ports = d_ports "
+	    "UPDATE infra_array SET s_name = d_name, s_instances = d_instances, s_ports = d_ports, "
+	    "s_min_cpu = d_min_cpu, s_min_memory_gib = d_min_memory_gib, s_min_disk_gb = d_min_disk_gb "
 	    "WHERE infrastructure_id = $1::bigint",
 	    "DELETE FROM infra_network WHERE infrastructure_id = $1::bigint AND d_name IS NULL",
 	    "UPDATE infra_network SET s_name = d_name, s_type = d_type WHERE infrastructure_id = $1::bigint",

@@ -68,6 +68,8 @@ struct infra_deploy {
 	char id[INFRA_ID_STRLEN];
 	char fabric_id[INFRA_ID_STRLEN];
 	char *fabric; /* its name, for messages */
+	char *zone;   /* the infrastructure's zone: where its machines come from */
+	bool commit;  /* deploy (true) or plan (false, rolled back) */
 	int64_t revision;
 	struct ipprefix *pools;
 	size_t n_pools;
@@ -90,6 +92,21 @@ int infra_blocks_release(struct infra_deploy *d, const char *net_id, const char 
 int infra_wan_first_block(struct infra_deploy *d, const char *net_id, const char *name);
 /* Grow or add to a WAN's blocks until its instances fit. */
 int infra_wan_grow(struct infra_deploy *d, const struct infra_network_row *net);
+
+/* infra_machines.c: before the plan is applied, the machines of the
+ * instances the staged design drops are given back; after it, every
+ * instance without a machine gets one (too few: d->out->shortage, and
+ * -EBUSY when committing). */
+int infra_machines_release_gone(struct infra_deploy *d);
+/* Deleting the infrastructure (id, locked): every instance's machine. */
+int infra_machines_release_all(struct db *db, const char *infra, const char *id, struct infra_err *err);
+int infra_machines_bind(struct infra_deploy *d);
+/* infra_links.c: the WANs mirrored in IPAM and the instances' addresses
+ * as links on their machines' interfaces. */
+int infra_machines_links(struct infra_deploy *d);
+/* Mirrors of WAN blocks and networks that are gone (any
+ * infrastructure's). */
+int infra_ipam_prune(struct db *db);
 
 /* Text of a column: "" for NULL. */
 static inline const char *infra_val(const PGresult *res, int row, int col)

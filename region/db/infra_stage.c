@@ -118,7 +118,7 @@ static int array_name_free(struct db *db, const char *id, const char *infra, con
 
 int db_infra_array_add(struct db *db, const char *infra, const struct infra_array_spec *spec, struct infra_err *err)
 {
-	char id[INFRA_ID_STRLEN], count[16], ports[16];
+	char id[INFRA_ID_STRLEN], count[16], ports[16], cpu[16], mem[16], disk[16];
 	long n = 0;
 
 	int r = array_spec_check(spec, true, err);
@@ -136,12 +136,16 @@ int db_infra_array_add(struct db *db, const char *infra, const struct infra_arra
 		r = array_name_free(db, id, infra, spec->name, err);
 	snprintf(count, sizeof(count), "%" PRIu32, spec->set_instances ? spec->instances : 1);
 	snprintf(ports, sizeof(ports), "%" PRIu32, spec->set_ports ? spec->ports : INFRA_PORTS_DEFAULT);
-	const char *p[] = {id, spec->name, count, ports};
+	snprintf(cpu, sizeof(cpu), "%" PRIu32, spec->set_min_cpu ? spec->min_cpu : 0);
+	snprintf(mem, sizeof(mem), "%" PRIu32, spec->set_min_memory_gib ? spec->min_memory_gib : 0);
+	snprintf(disk, sizeof(disk), "%" PRIu32, spec->set_min_disk_gb ? spec->min_disk_gb : 0);
+	const char *p[] = {id, spec->name, count, ports, cpu, mem, disk};
 	if (r == 0)
 		r = db_exec(db,
-			    "INSERT INTO infra_array (infrastructure_id, s_name, s_instances, s_ports) "
-			    "VALUES ($1::bigint, $2, $3::int, $4::int)",
-			    4, p, NULL);
+			    "INSERT INTO infra_array (infrastructure_id, s_name, s_instances, s_ports, s_min_cpu, "
+			    "s_min_memory_gib, s_min_disk_gb) "
+			    "VALUES ($1::bigint, $2, $3::int, $4::int, $5::int, $6::int, $7::int)",
+			    7, p, NULL);
 	return stage_end(db, id, r);
 }
 
@@ -173,7 +177,7 @@ static int ports_free_above(struct db *db, const char *array_id, const char *arr
 int db_infra_array_update(struct db *db, const char *infra, const char *array, const struct infra_array_spec *spec,
 			  struct infra_err *err)
 {
-	char id[INFRA_ID_STRLEN], array_id[INFRA_ID_STRLEN], count[16], ports[16];
+	char id[INFRA_ID_STRLEN], array_id[INFRA_ID_STRLEN], count[16], ports[16], cpu[16], mem[16], disk[16];
 	uint32_t old_ports = 0;
 
 	int r = array_spec_check(spec, false, err);
@@ -187,13 +191,24 @@ int db_infra_array_update(struct db *db, const char *infra, const char *array, c
 		r = ports_free_above(db, array_id, array, spec->ports, err);
 	snprintf(count, sizeof(count), "%" PRIu32, spec->instances);
 	snprintf(ports, sizeof(ports), "%" PRIu32, spec->ports);
-	const char *p[] = {array_id, spec->name, spec->set_instances ? count : NULL, spec->set_ports ? ports : NULL};
+	snprintf(cpu, sizeof(cpu), "%" PRIu32, spec->min_cpu);
+	snprintf(mem, sizeof(mem), "%" PRIu32, spec->min_memory_gib);
+	snprintf(disk, sizeof(disk), "%" PRIu32, spec->min_disk_gb);
+	const char *p[] = {array_id,
+			   spec->name,
+			   spec->set_instances ? count : NULL,
+			   spec->set_ports ? ports : NULL,
+			   spec->set_min_cpu ? cpu : NULL,
+			   spec->set_min_memory_gib ? mem : NULL,
+			   spec->set_min_disk_gb ? disk : NULL};
 	if (r == 0)
 		r = db_exec(db,
 			    "UPDATE infra_array SET s_name = coalesce($2, s_name), "
-			    "s_instances = coalesce($3::int, s_instances), s_ports = coalesce($4::int, s_ports) "
-			    "WHERE id = $1::bigint",
-			    4, p, NULL);
+			    "s_instances = coalesce($3::int, s_instances), s_ports = coalesce($4::int, s_ports), "
+			    "s_min_cpu = coalesce($5::int, s_min_cpu), "
+			    "s_min_memory_gib = coalesce($6::int, s_min_memory_gib), "
+			    "s_min_disk_gb = coalesce($7::int, s_min_disk_gb) WHERE id = $1::bigint",
+			    7, p, NULL);
 	return stage_end(db, id, r);
 }
 

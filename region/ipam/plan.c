@@ -256,7 +256,10 @@ static unsigned array_changes(const struct infra_array *o, const struct infra_ar
 	return (str_eq(o->name, n->name) ? 0 : PLAN_CHANGED_NAME) |
 	       (o->instance_count == n->instance_count ? 0 : PLAN_CHANGED_INSTANCES) |
 	       (o->n_ports == n->n_ports ? 0 : PLAN_CHANGED_PORTS) |
-	       (o->drive_count == n->drive_count ? 0 : PLAN_CHANGED_DRIVES);
+	       (o->drive_count == n->drive_count ? 0 : PLAN_CHANGED_DRIVES) |
+	       (o->min_cpu == n->min_cpu && o->min_memory_gib == n->min_memory_gib && o->min_disk_gb == n->min_disk_gb
+		    ? 0
+		    : PLAN_CHANGED_REQUIREMENTS);
 }
 
 /* Steps 1 and 3: create networks / change networks. */

@@ -51,6 +51,9 @@ struct infra_array {
 	uint32_t instance_count;
 	uint32_t n_ports;
 	uint32_t drive_count; /* drives attached per instance; > 0 keeps a SAN alive */
+	/* What its instances' machines must have (0: anything); a change
+	 * applies to instances bound from then on. */
+	uint32_t min_cpu, min_memory_gib, min_disk_gb;
 };
 
 struct infra_network {
@@ -88,11 +91,12 @@ enum plan_object {
 };
 
 /* What a CHANGE changes (bit mask in plan_action.changed). */
-#define PLAN_CHANGED_NAME      (1u << 0) /* array or network */
-#define PLAN_CHANGED_INSTANCES (1u << 1) /* array instance_count */
-#define PLAN_CHANGED_PORTS     (1u << 2) /* array n_ports */
-#define PLAN_CHANGED_DRIVES    (1u << 3) /* array drive_count */
-#define PLAN_CHANGED_TYPE      (1u << 4) /* network type (the caller may refuse it) */
+#define PLAN_CHANGED_NAME	  (1u << 0) /* array or network */
+#define PLAN_CHANGED_INSTANCES	  (1u << 1) /* array instance_count */
+#define PLAN_CHANGED_PORTS	  (1u << 2) /* array n_ports */
+#define PLAN_CHANGED_DRIVES	  (1u << 3) /* array drive_count */
+#define PLAN_CHANGED_TYPE	  (1u << 4) /* network type (the caller may refuse it) */
+#define PLAN_CHANGED_REQUIREMENTS (1u << 5) /* array min_cpu, min_memory_gib or min_disk_gb */
 
 struct plan_action {
 	enum plan_op op;

@@ -5,38 +5,11 @@ machines ("Infrastructures"). Machines are made READY straight in the
 database (what commissioning leaves behind: status and hardware summary);
 commissioning itself is test_machines.py's."""
 
-import os
-import subprocess
+import re
 import threading
 
 from conftest import cli
-
-GIB = 1024
-GB = 1000 ** 3
-
-
-def psql(region, sql):
-    sock = os.path.join(region.state_dir, "pg-run")
-    user = "ironrack" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
-    out = subprocess.run(["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", sock, "-U", user,
-                          "-d", "ironrack", "-c", sql], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
-def ready_machines(region, prefix, n, cpu=4, mem_gib=8, disk_gb=500, zone="default", tags=(), nics=0,
-                   mac_base=0):
-    """n READY machines prefix1..prefixN with that hardware and nics
-    interfaces each (eth0...)."""
-    tag_lit = "{" + ",".join(tags) + "}"
-    psql(region, f"INSERT INTO machine (hostname, zone_id, status, status_previous, cpu_count, memory_mib, "
-                 f"storage_bytes, tags) SELECT '{prefix}' || g, (SELECT id FROM zone WHERE name = '{zone}'), "
-                 f"'READY', 'COMMISSIONING', {cpu}, {mem_gib * GIB}, {disk_gb * GB}, '{tag_lit}' "
-                 f"FROM generate_series(1, {n}) g")
-    for k in range(nics):
-        psql(region, f"INSERT INTO interface (machine_id, name, mac) SELECT m.id, 'eth{k}', "
-                     f"('02:00:' || lpad(to_hex({mac_base} + g), 4, '0') || ':00:00:0{k}')::text::macaddr "
-                     f"FROM generate_series(1, {n}) g JOIN machine m ON m.hostname = '{prefix}' || g")
+from readymachines import psql, ready_machines
 
 
 def allocate(region, body=None):
@@ -140,3 +113,125 @@ def test_filters_and_what_was_missing(region):
     # Tags cleared with an empty value.
     cli(region, "machines", "update", "small2", "tags=")
     assert region.api("GET", "/api/v1/machines/small2")[1]["tags"] == []
+
+
+INFRA = "/api/v1/infrastructures"
+
+
+def ok(region, method, path, body=None, status=200):
+    st, b = region.api(method, path, body)
+    assert st == status, f"{method} {path} -> {st}: {b}"
+    return b
+
+
+def machine(region, host):
+    return ok(region, "GET", f"/api/v1/machines/{host}")
+
+
+def links_of(region, host):
+    body = ok(region, "GET", f"/api/v1/ip-addresses?machine={host}")
+    return sorted((a["ip"], a["mode"], a["subnet_cidr"]) for a in body["ip_addresses"])
+
+
+def test_infrastructure_binds_grows_refuses_and_releases(region):
+    # A machine without a NIC cannot carry a port: never bound.
+    ready_machines(region, "nonic", 1)
+    ready_machines(region, "n", 3, nics=1, mac_base=0x100)
+    ok(region, "POST", INFRA, {"name": "shop", "wan_pools": ["198.51.100.0/24"]}, 201)
+    ok(region, "POST", f"{INFRA}/shop/instance-arrays", {"name": "web", "instance_count": 2, "ports": 1}, 201)
+    ok(region, "POST", f"{INFRA}/shop/networks", {"name": "inet", "type": "wan"}, 201)
+    ok(region, "POST", f"{INFRA}/shop/connections", {"array": "web", "port": 0, "network": "inet"}, 201)
+
+    # The plan says which machine each instance gets and which address;
+    # nothing changes.
+    p = ok(region, "POST", f"{INFRA}/shop/plan")
+    assert p["shortage"] is None
+    assert [(m["op"], m["array"], m["instance"], m["machine"]) for m in p["machines"]] == [
+        ("bind", "web", 0, "n1"), ("bind", "web", 1, "n2")]
+    assert [(l["op"], l["instance"], l["port_name"], l["machine"], l["interface"], l["ip"]) for l in p["links"]] == [
+        ("link", 0, "eth0", "n1", "eth0", "198.51.100.2"), ("link", 1, "eth0", "n2", "eth0", "198.51.100.3")]
+    assert machine(region, "n1")["status"] == "READY"
+    assert links_of(region, "n1") == []
+    out = cli(region, "infra", "plan", "shop").stdout
+    assert re.search(r"\nbind +machine +web#0 +n1\n", out), out
+    assert re.search(r"\nlink +address +web#1:eth0 -> inet +n2 eth0 198.51.100.3\n", out), out
+
+    # Deploy binds them: ALLOCATED to the infrastructure, the WAN address a
+    # static link on eth0 in a subnet mirroring the WAN's /29 (gateway: its
+    # first address).
+    d = ok(region, "POST", f"{INFRA}/shop/deploy")
+    assert d["applied"] and len(d["machines"]) == 2
+    for host, ip in (("n1", "198.51.100.2"), ("n2", "198.51.100.3")):
+        m = machine(region, host)
+        assert (m["status"], m["owner"]) == ("ALLOCATED", "infrastructure shop"), m
+        assert links_of(region, host) == [(ip, "static", "198.51.100.0/29")]
+    sub = ok(region, "GET", "/api/v1/subnets/198.51.100.0-29")
+    assert sub["gateway"] == "198.51.100.1"
+    vid = ok(region, "GET", f"{INFRA}/shop")["deployed"]["networks"][0]["vid"]
+    assert sub["vid"] == vid
+    inst = ok(region, "GET", f"{INFRA}/shop")["deployed"]["instance_arrays"][0]["instances"]
+    assert [(i["index"], i["machine"]) for i in inst] == [(0, "n1"), (1, "n2")]
+    assert machine(region, "nonic1")["status"] == "READY"
+    # A second plan is empty.
+    p = ok(region, "POST", f"{INFRA}/shop/plan")
+    assert (p["actions"], p["machines"], p["links"], p["shortage"]) == ([], [], [], None)
+
+    # Growing to 3 binds a third.
+    ok(region, "PATCH", f"{INFRA}/shop/instance-arrays/web", {"instance_count": 3})
+    d = ok(region, "POST", f"{INFRA}/shop/deploy")
+    assert [(m["op"], m["instance"], m["machine"]) for m in d["machines"]] == [("bind", 2, "n3")]
+    assert machine(region, "n3")["status"] == "ALLOCATED"
+    assert links_of(region, "n3") == [("198.51.100.4", "static", "198.51.100.0/29")]
+
+    # Not enough machines: the plan says so, deploy refuses and changes
+    # nothing.
+    ok(region, "PATCH", f"{INFRA}/shop/instance-arrays/web", {"instance_count": 4})
+    p = ok(region, "POST", f"{INFRA}/shop/plan")
+    assert p["shortage"] == ('instance array "web": no READY machine in zone default with at least 1 interface: '
+                             '1 READY machine there, it has 0 interfaces')
+    assert p["machines"] == []
+    out = cli(region, "infra", "plan", "shop").stdout
+    assert "Not enough machines, deploy would be refused: instance array \"web\"" in out
+    rev = ok(region, "GET", f"{INFRA}/shop")["revision"]
+    st, body = region.api("POST", f"{INFRA}/shop/deploy")
+    assert st == 409 and body["error"]["message"].startswith("not enough machines: instance array \"web\""), body
+    assert ok(region, "GET", f"{INFRA}/shop")["revision"] == rev
+    assert machine(region, "nonic1")["status"] == "READY"
+    out = cli(region, "infra", "deploy", "shop", check=False)
+    assert out.returncode == 1 and "not enough machines" in out.stderr
+
+    # Shrinking releases the machine of the instance that goes, and its
+    # address.
+    ok(region, "PATCH", f"{INFRA}/shop/instance-arrays/web", {"instance_count": 2})
+    d = ok(region, "POST", f"{INFRA}/shop/deploy")
+    assert [(m["op"], m["instance"], m["machine"]) for m in d["machines"]] == [("release", 2, "n3")]
+    m = machine(region, "n3")
+    assert (m["status"], m["owner"], m["allocated_at"]) == ("READY", "", None)
+    assert links_of(region, "n3") == []
+    ev = psql(region, "SELECT string_agg(e.description, ' | ' ORDER BY e.id) FROM machine_event e "
+                      "JOIN machine m ON m.id = e.machine_id WHERE m.hostname = 'n3'")
+    assert ev == ("READY → ALLOCATED: instance web#2 of infrastructure shop | ALLOCATED → RELEASING: instance web#2 "
+                  "of infrastructure shop removed | RELEASING → READY: instance web#2 of infrastructure shop removed")
+    steps = ok(region, "GET", f"{INFRA}/shop/deploys")["deploys"][0]["steps"]
+    assert [(s["op"], s["object"], s["subject"], s["detail"]) for s in steps][-1:] == [
+        ("release", "machine", "web#2", "n3")]
+
+    # Requirements: for instances bound from then on.
+    ok(region, "PATCH", f"{INFRA}/shop/instance-arrays/web", {"instance_count": 3, "min_cpu": 8})
+    p = ok(region, "POST", f"{INFRA}/shop/plan")
+    assert p["shortage"] == ('instance array "web": no READY machine in zone default with at least 8 CPUs and at '
+                             'least 1 interface: 2 READY machines there, the largest has 4 CPUs')
+    change = [a for a in p["actions"] if a["object"] == "instance_array"][0]
+    assert change["changes"]["requirements"] == {"from": {"min_cpu": 0, "min_memory_gib": 0, "min_disk_gb": 0},
+                                                 "to": {"min_cpu": 8, "min_memory_gib": 0, "min_disk_gb": 0}}
+    assert p["machines"] == []
+    ok(region, "POST", f"{INFRA}/shop/discard")
+
+    # Deleting the infrastructure gives every machine back, with its
+    # addresses and the WAN's mirror in IPAM.
+    ok(region, "DELETE", f"{INFRA}/shop")
+    for host in ("n1", "n2"):
+        assert machine(region, host)["status"] == "READY"
+        assert links_of(region, host) == []
+    st, _ = region.api("GET", "/api/v1/subnets/198.51.100.0-29")
+    assert st == 404

@@ -13,6 +13,7 @@ import shutil
 import pytest
 
 from conftest import Region, cli, make_dir
+from readymachines import ready_machines
 
 API = "/api/v1/infrastructures"
 
@@ -23,6 +24,9 @@ def region():
     r = Region(os.path.join(d, "region"))
     os.makedirs(r.state_dir, mode=0o700)
     r.start()
+    # Deploy binds every instance to a READY machine (docs/deploy.md,
+    # "Infrastructures"): enough of them, with a NIC per port.
+    ready_machines(r, "node", 300, nics=4)
     yield r
     r.stop()
     shutil.rmtree(d, ignore_errors=True)
@@ -167,7 +171,9 @@ def test_stage_plan_deploy_and_a_second_plan_is_empty(region):
     steps = [(x["op"], x["object"], x["subject"]) for x in h[0]["steps"]]
     assert steps[:7] == [(a[0], a[1], a[2] if a[1] != "connection" else f"{a[2]} -> {a[3]}")
                          for a in applied]
-    assert ("allocate", "subnet", "internet") in steps[7:] and len(steps) == 10
+    assert ("allocate", "subnet", "internet") in steps[7:10] and len(steps) == 15
+    # Then each instance's machine, and the WAN addresses of web's two.
+    assert [x[:2] for x in steps[10:]] == [("bind", "machine")] * 3 + [("link", "address")] * 2
     assert ("allocate", "subnet", "internet", "192.0.2.0/29 (primary)") in [
         (x["op"], x["object"], x["subject"], x["detail"]) for x in h[0]["steps"]]
     refused(region, "GET", f"{API}/nope/deploys", None, 404)

@@ -32,7 +32,7 @@ static void db_init(struct db *b)
 
 static void db_array(struct db *b, int64_t id, const char *name, uint32_t instances, uint32_t ports, uint32_t drives)
 {
-	b->arrays[b->d.n_arrays++] = (struct infra_array){id, name, instances, ports, drives};
+	b->arrays[b->d.n_arrays++] = (struct infra_array){id, name, instances, ports, drives, 0, 0, 0};
 }
 
 static void db_net(struct db *b, int64_t id, const char *name, enum infra_net_type t)
@@ -247,6 +247,17 @@ static void test_change(void **state)
 	assert_int_equal(p.actions[1].changed, PLAN_CHANGED_NAME | PLAN_CHANGED_INSTANCES);
 	assert_int_equal(p.actions[1].array_old->instance_count, 2);
 	assert_int_equal(p.actions[1].array_new->instance_count, 4);
+	plan_done(&p);
+
+	/* The machines' requirements alone make a change (it applies to the
+	 * instances bound from then on). */
+	base_design(&stg);
+	stg.arrays[0].min_memory_gib = 16;
+	assert_int_equal(plan_compute(&dep.d, &stg.d, &p, NULL), 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.actions[0].object, PLAN_OBJ_ARRAY);
+	assert_int_equal(p.actions[0].changed, PLAN_CHANGED_REQUIREMENTS);
+	assert_int_equal(p.actions[0].array_new->min_memory_gib, 16);
 	plan_done(&p);
 
 	/* type change is reported as such */
