@@ -3,7 +3,7 @@
 (Content-Length, one "Range: bytes=N-" answered 206 with Content-Range) and
 misbehaving on request:
 
-    srv = ImageServer({"/images/a": data})
+    srv = ImageServer({"/images/a": data, "/images/b": "/path/to/file"})  # bytes, or a file sent with sendfile
     srv.drop_after = [3 << 20]   # cut the next response after 3 MiB of body
     srv.ignore_range = True      # answer every request 200, whole file
     srv.fail_first = [503]       # answer the next request 503 (Retry-After: 0)
@@ -12,6 +12,7 @@ misbehaving on request:
 """
 
 import http.server
+import os
 import re
 import socket
 import threading
@@ -40,6 +41,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if data is None:
             self.send_error(404, "Not Found")
             return
+        path = None
+        if isinstance(data, str):  # a file's path: sent with sendfile(2), as the rack does
+            path = data
+            data = range(os.path.getsize(path))  # only its length and slices' lengths are used
         first = 0
         m = re.fullmatch(r"bytes=(\d+)-", rng or "")
         if m and not srv.ignore_range:
@@ -54,11 +59,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {first}-{len(data) - 1}/{len(data)}")
         else:
             self.send_response(200)
-        body = memoryview(data)[first:]
+        body = data[first:] if path else memoryview(data)[first:]
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
+        if path:
+            with open(path, "rb") as f:
+                self.connection.sendfile(f, first, len(body) if drop is None else min(drop, len(body)))
+            if drop is not None:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if drop is not None:
             # Part of the body, then the connection breaks.
             self.wfile.write(body[:drop])
