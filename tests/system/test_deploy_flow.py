@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import time
 import subprocess
 import urllib.error
 import urllib.request
@@ -38,18 +39,25 @@ TOKEN = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Lab:
-    def __init__(self, workdir):
+    def __init__(self, workdir, region_args=()):
         self.workdir = workdir
         self.region = Region(os.path.join(workdir, "region"))
+        if region_args:
+            region = self.region
+            region.args = lambda: Region.args(region) + list(region_args)
         os.makedirs(self.region.state_dir, mode=0o700)
         self.region.start()
         boot = os.path.join(workdir, "boot")
         os.makedirs(boot)
         self.rack = Rack(self.region, os.path.join(workdir, "rack"), "deploy-rack")
-        self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint,
-                        extra=["--http-boot-listen", "127.0.0.1:0", "--boot-root", boot,
-                               "--agent-hold-timeout", "10s"])
-        self.port = port_file(self.rack.state_dir, "http-boot", self.rack.daemon.proc)[1]
+        try:
+            self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint,
+                            extra=["--http-boot-listen", "127.0.0.1:0", "--boot-root", boot,
+                                   "--agent-hold-timeout", "10s"])
+            self.port = port_file(self.rack.state_dir, "http-boot", self.rack.daemon.proc)[1]
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self):
         try:
@@ -395,3 +403,54 @@ def test_cli_deploy_and_release(lab, tmp_path):
     assert out.splitlines()[-1] == "dep-d: READY", out
     text = cli(lab.region, "machines", "deploy", "--help").stdout
     assert "--image NAME" in text and "--ssh-key" in text and "--wait" in text, text
+
+
+MAC_E = "52:54:00:de:00:0e"
+
+
+def test_deployed_when_dhcp(pb, tmp_path):
+    """deployed_when = dhcp (a region of its own): after the agent's done
+    the machine stays DEPLOYING until one of its MACs takes a DHCP lease
+    longer than a PXE one, reported by a rack (here python3-grpcio speaking
+    the real wire, test_dhcp_region's FakeRack, beside the real rack)."""
+    from test_dhcp_region import FakeRack
+
+    workdir = make_dir("irdeploydhcp-")
+    lab = rack = None
+    try:
+        lab = Lab(workdir, region_args=["--deployed-when", "dhcp"])
+        region = lab.region
+        put_image(lab, "flow-img", IMAGE)
+        rack = FakeRack(region, pb, str(tmp_path))
+        rack.register([pb.Interface(name="eth1", mac="02:00:00:00:77:fe", addresses=["10.77.0.2/24"])])
+        v = ok(region, "POST", "/api/v1/vlans", {"fabric": "fabric-0", "vid": 77})
+        s = ok(region, "POST", "/api/v1/subnets", {"cidr": "10.77.0.0/24", "vlan": v["id"]})
+        rack.connect()
+        allocated_machine(lab, "dep-e", MAC_E)
+        ok(region, "POST", "/api/v1/machines/dep-e/deploy", {"image": "flow-img"})
+        token = lab.wait_boot(MAC_E, "deploy")["ironrack.token"]
+        lab.post(step(token, MAC_E, "start"))
+        st, _, answer = lab.post(step(token, MAC_E, "done", result={"bytes": len(IMAGE)}))
+        assert st == 200, answer
+        assert lab.wait_boot(MAC_E, "local")
+        m = lab.get("dep-e")
+        assert m["status"] == "DEPLOYING" and "first DHCP lease" in m["status_message"], m
+
+        def lease(ip, seconds):
+            return pb.LeaseEvent(kind=pb.LeaseEvent.GRANTED, address=ip, mac=MAC_E, subnet_id=s["id"],
+                                 expiry_unix=int(time.time()) + seconds)
+        # The firmware's PXE lease (30 s here, dhcp_pxe_lease_time) does not count.
+        rack.leases(lease("10.77.0.50", 30))
+        time.sleep(1)
+        assert lab.get("dep-e")["status"] == "DEPLOYING"
+        rack.leases(lease("10.77.0.51", 600))
+        m = lab.wait_status("dep-e", "DEPLOYED", timeout=10)
+        assert m["status_message"] == "deployed: its OS took the DHCP lease of 10.77.0.51", m
+        assert lab.transitions("dep-e")[-1] == "DEPLOYING → DEPLOYED: its OS took the DHCP lease of 10.77.0.51"
+    finally:
+        if rack:
+            rack.close()
+        if lab:
+            lab.stop()
+        if not os.environ.get("IRONRACK_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
