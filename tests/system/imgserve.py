@@ -83,6 +83,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[off:off + step])
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # The writer hangs up on purpose (a refused size, a failed check):
+        # not worth a traceback.
+        pass
+
+
 class ImageServer:
     def __init__(self, files):
         self.files = dict(files)
@@ -91,8 +100,7 @@ class ImageServer:
         self.drop_after = []
         self.fail_first = []
         self.ignore_range = False
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.owner = self
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -14,6 +14,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -173,6 +174,18 @@ def test_download_errors(images, server, disk):
     assert r.returncode == 2
     assert last_error(r) == ("download: http://127.0.0.1:1/images/raw: connect: Connection refused "
                              "(gave up after 2 attempts)")
+
+    # A server that takes the connection and says nothing.
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        port = mute.getsockname()[1]
+        r = subprocess.run([IMGWRITE, "--url", f"http://127.0.0.1:{port}/images/raw", "--sha256", "0" * 64,
+                            "--size", "1", "--format", "raw", "--disk", str(disk), "--retries", "1",
+                            "--timeout-ms", "300"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert last_error(r) == (f"download: http://127.0.0.1:{port}/images/raw: waiting for the response: "
+                             "nothing for 300 ms (gave up after 2 attempts)")
 
 
 def test_verify_errors(images, server, disk):

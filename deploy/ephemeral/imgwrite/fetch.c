@@ -19,6 +19,7 @@
 #define IMGW_BACKOFF_MS	     500
 #define IMGW_BACKOFF_MAX     10000
 #define IMGW_RETRY_AFTER_MAX 60
+#define IMGW_INTERIM_MAX     8 /* 1xx answers skipped before the real one */
 
 enum attempt_end {
 	ATTEMPT_DONE,  /* every byte of the file was fed */
@@ -66,7 +67,8 @@ static enum attempt_end end_fail(struct attempt *a, enum imgw_stage stage, const
 /* What a failed recv or send means, for the operator. */
 static const char *io_error(int err, char *buf, size_t len, int timeout_ms)
 {
-	if (err == EAGAIN || err == EWOULDBLOCK)
+	/* A timed-out connect() says EINPROGRESS (SO_SNDTIMEO). */
+	if (err == EAGAIN || err == EWOULDBLOCK || err == EINPROGRESS)
 		snprintf(buf, len, "nothing for %d ms", timeout_ms);
 	else
 		snprintf(buf, len, "%s", strerror(err));
@@ -132,11 +134,12 @@ static void progress(struct attempt *a, int64_t now)
 static enum attempt_end read_head(struct attempt *a, struct imgw_http_head *h, size_t *ret_head_len, size_t *ret_have)
 {
 	size_t have = 0;
+	unsigned interim = 0;
 	char e[64];
 
 	for (;;) {
 		int n = imgw_http_head_parse((const char *)a->buf, have, h);
-		if (n > 0 && h->status >= 100 && h->status <= 199) {
+		if (n > 0 && h->status >= 100 && h->status <= 199 && h->status != 101 && interim++ < IMGW_INTERIM_MAX) {
 			/* An interim answer (100 Continue): the real one follows. */
 			memmove(a->buf, a->buf + n, have - (size_t)n);
 			have -= (size_t)n;
