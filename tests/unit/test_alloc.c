@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "region/api/codec.h"
+#include "region/api/machines_api.h"
 #include "region/machine/alloc.h"
 
 #define GIB 1024u
@@ -248,11 +250,67 @@ static void explain_what_was_missing(void **state)
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
+/* POST /machines/allocate's body. */
+static int body_parse(const char *text, struct alloc_filter *f, char *comment, size_t len, struct api_fail *fail)
+{
+	json_t *body = text ? json_loads(text, 0, NULL) : NULL;
+	assert_true(!text || body);
+	int r = api_alloc_body_parse(body, f, comment, len, fail);
+	json_decref(body);
+	return r;
+}
+
+static void body_fields(void **state)
+{
+	struct alloc_filter f;
+	struct api_fail fail;
+	char comment[16];
+
+	assert_int_equal(body_parse(NULL, &f, comment, sizeof(comment), &fail), 0);
+	assert_int_equal(f.min_cpu, 0);
+	assert_string_equal(f.zone, "");
+	assert_int_equal(body_parse("{\"zone\": \"rack-a\", \"min_cpu\": 8, \"min_memory_gib\": 16, "
+				    "\"min_disk_gb\": 500, \"tags\": [\"gpu\", \"ssd\", \"gpu\"], "
+				    "\"comment\": \"ci\"}",
+				    &f, comment, sizeof(comment), &fail),
+			 0);
+	assert_string_equal(f.zone, "rack-a");
+	assert_int_equal(f.min_cpu, 8);
+	assert_int_equal(f.min_memory_gib, 16);
+	assert_int_equal(f.min_disk_gb, 500);
+	assert_int_equal(f.n_tags, 2);
+	assert_string_equal(f.tags[1], "ssd");
+	assert_string_equal(comment, "ci");
+
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
+	    {"[]", ""},
+	    {"{\"cpus\": 1}", "cpus"},
+	    {"{\"min_cpu\": -1}", "min_cpu"},
+	    {"{\"min_cpu\": \"8\"}", "min_cpu"},
+	    {"{\"min_memory_gib\": 1.5}", "min_memory_gib"},
+	    {"{\"min_disk_gb\": 9999999999}", "min_disk_gb"},
+	    {"{\"zone\": 3}", "zone"},
+	    {"{\"zone\": \"\"}", "zone"},
+	    {"{\"tags\": \"gpu\"}", "tags"},
+	    {"{\"tags\": [1]}", "tags"},
+	    {"{\"tags\": [\"a b\"]}", "tags"},
+	    {"{\"comment\": \"far too long for sixteen\"}", "comment"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&fail, 0, sizeof(fail));
+		assert_int_equal(body_parse(bad[i].body, &f, comment, sizeof(comment), &fail), -EINVAL);
+		assert_string_equal(fail.field, bad[i].field);
+		assert_true(fail.message[0] != '\0');
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(tags_check),   cmocka_unit_test(match_each_condition),	cmocka_unit_test(pick_best_fit),
-	    cmocka_unit_test(filter_words), cmocka_unit_test(explain_what_was_missing),
+	    cmocka_unit_test(filter_words), cmocka_unit_test(explain_what_was_missing), cmocka_unit_test(body_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
