@@ -691,7 +691,8 @@ static void test_step_failed(void **state)
 
 	/* Never refused for its bytes: control and non-ASCII become '?'. */
 	assert_int_equal(parse_step_text(fmt, "\"disk\\nfull \\u00e9\\t!\"", &inv, msg), 0);
-	assert_string_equal(inv.error, "disk?full ??" "?!");
+	assert_string_equal(inv.error, "disk?full ??"
+				       "?!");
 	inventory_free(&inv);
 
 	/* Cut at INV_ERROR_MAX, ending "...". */
