@@ -1,25 +1,29 @@
 """Deploying an image to a machine's disk (docs/deploy.md), for real, under
 QEMU TCG. Two labs, each made once for the tests that use it:
 
-The agent alone (deploy/ephemeral's agent and deploy/testimage): the
+The agent alone (deploy/ephemeral's agent, deploy/testimage): the
 ephemeral kernel and initramfs of this build booted with -kernel/-initrd,
 a virtio disk and NIC on a bridge in a namespace of this module
 (irdep-XXXXXX: br0 192.0.2.1/24, dnsmasq for DHCP and a small HTTP server
 in place of the rack: it answers the agent's start with the job the test
-sets, takes done and failed, and serves the images). Checked: the image on
-the disk byte for byte, the NoCloud seed partition (read from the disk
-file with mtools) holding the job's seed exactly, the erase, the
-failures; and the test image booted from a disk whose seed this module
-wrote, printing "ironrack-deployed HOSTNAME ADDRESSES".
+sets, takes done and failed, and serves the images). Checked: a gzip image
+on the disk byte for byte and the NoCloud seed partition (read from the
+disk file with mtools) holding the job's seed strings exactly, escapes and
+all; a disk with no room for the seed; the test image booted from a disk
+whose seed this module wrote by hand. And json.awk, the agent's JSON
+reader, on its own.
 
 End to end (tests/system/machines_lab.py's lab: a real region and rack,
-ipmi_sim, a VM that PXE-boots from the rack): see the second half.
+ipmi_sim, a VM that PXE-boots from the rack): commissioned, allocated,
+given a static address, deployed with the test image (zstd, uploaded with
+`ironrack images add`), booted from its own disk printing its hostname and
+address; the disk and the seed checked; released with a quick erase; a
+deploy from a corrupted copy on the rack fails with the checksum.
 
 Nothing runs in the sanitizer pass (QEMU boots are not our C code; they
 must not run twice). The images come from make (ephemeral, testimage).
 Run with -s to see the timings."""
 
-import gzip
 import hashlib
 import json
 import os
@@ -34,7 +38,12 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, ROOT, SANITIZED, needs_root, needs_tools, wait_for
+import yaml
+
+import machines_lab
+from conftest import BUILD, CLI, ROOT, SANITIZED, cli, make_dir, needs_root, needs_tools, wait_for
+from machines_lab import BMC_PASS, BMC_USER, IPMI_IP, report_answers
+from nethelp import ok
 
 pytestmark = pytest.mark.skipif(SANITIZED, reason="QEMU boots run in the plain pass only")
 
@@ -391,6 +400,7 @@ def agent_lab():
         lab.down()
         if TIMINGS:
             print("\n" + "\n".join(TIMINGS))
+            TIMINGS.clear()
         if not os.environ.get("IRONRACK_KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -474,23 +484,6 @@ def test_the_agent_writes_a_gzip_image_and_the_seed(agent_lab):
                    f"uptime at dhcp {st['dhcp']:.1f} s, job +{st['job'] - st['dhcp']:.1f} s, "
                    f"written +{st['written'] - st['job']:.1f} s, seed +{st['seed'] - st['written']:.1f} s, "
                    f"done posted +{st['posted'] - st['seed']:.1f} s")
-    lab.deployed_disk = disk
-
-
-def test_the_deployed_disk_boots_and_prints_its_seed(agent_lab):
-    """The disk the agent wrote, booted from itself: syslinux, the test
-    image's kernel and init, which reads the seed and configures both
-    static addresses on the NIC with the seed's MAC."""
-    lab = agent_lab
-    disk = getattr(lab, "deployed_disk", None)
-    if disk is None:
-        pytest.fail("needs the disk of test_the_agent_writes_a_gzip_image_and_the_seed")
-    t0, console, t_line = lab.boot(disk, None, until=r"^ironrack-deployed ")
-    assert "SYSLINUX" in console, console[-2000:]
-    m = re.search(r"^ironrack-deployed (\S+) (\S+)\r?$", console, re.M)
-    assert m, console[-3000:]
-    assert (m.group(1), m.group(2)) == ("agent-test", "192.0.2.77,198.51.100.9"), m.group(0)
-    TIMINGS.append(f"test image: QEMU start -> 'ironrack-deployed' {t_line - t0:.1f} s")
 
 
 def test_the_test_image_reads_a_seed_written_by_hand(agent_lab):
@@ -510,42 +503,6 @@ def test_the_test_image_reads_a_seed_written_by_hand(agent_lab):
     m = re.search(r"^ironrack-deployed (\S+) (\S+)\r?$", console, re.M)
     assert m and (m.group(1), m.group(2)) == ("by-hand", "203.0.113.5"), console[-3000:]
     assert "other: no interface has MAC 02:00:00:00:00:99" in console
-
-
-def test_the_agent_erases_quickly(agent_lab):
-    """quick: the first and the last MiB zeroed, the rest as it was."""
-    lab = agent_lab
-    size = 64 * MIB
-    disk = os.path.join(lab.tmp, "erase.raw")
-    with open(disk, "wb") as f:
-        f.write(os.urandom(size))
-    before = open(disk, "rb").read()
-    lab.job({"action": "erase", "mode": "quick"})
-    _, console, _ = lab.agent(disk, "erase")
-    done = check_posts(lab.posts(), "erase", ["start", "done"], console)
-    assert done["result"]["bytes"] == 2 * MIB and done["result"]["mode"] == "quick", done
-    after = open(disk, "rb").read()
-    assert after[:MIB] == bytes(MIB) and after[-MIB:] == bytes(MIB)
-    assert after[MIB:-MIB] == before[MIB:-MIB]
-    assert "step=poweroff" in console
-
-
-def test_the_agent_reports_a_checksum_mismatch_and_writes_no_seed(agent_lab):
-    lab = agent_lab
-    img = image_file()
-    lab.publish("test.img", img)
-    wrong = "0" * 64
-    lab.job(deploy_job("test.img", "raw", img, sha=wrong))
-    disk = sparse_disk(os.path.join(lab.tmp, "bad.raw"), 64 * MIB)
-    _, console, _ = lab.agent(disk, "deploy")
-    failed = check_posts(lab.posts(), "deploy", ["start", "failed"], console)
-    assert failed["stage"] == "verify", failed
-    assert "checksum" in failed["error"] and wrong in failed["error"], failed
-    assert "step=poweroff" in console and "waiting for the power cycle" not in console
-    # No seed partition was added.
-    with open(disk, "rb") as f:
-        f.seek(64 * MIB - SEED_BYTES)
-        assert f.read(SEED_BYTES) == bytes(SEED_BYTES)
 
 
 def test_the_agent_says_when_the_seed_does_not_fit(agent_lab):
@@ -592,3 +549,232 @@ def test_the_agents_json_reader_decodes_every_escape_and_refuses_garbage(tmp_pat
                      ("[" * 20 + "]" * 20, "too deep"), ('{"a" 1}', "expected :"), ("", "unexpected end")):
         r, _ = run(bad)
         assert r.returncode == 1 and why in r.stderr.decode(), (bad, r.stderr)
+
+
+# ---- end to end: a real region and rack, ipmi_sim, a VM ----
+#
+# tests/system/machines_lab.py's lab (10.46.0.0/24 on a bridge, the rack at
+# 10.46.0.1 serving DHCP, TFTP, HTTP boot and the agents' reports, ipmi_sim
+# at 10.46.0.10 whose chassis starts and stops the VM). The VM, made by
+# hand in the region with its NIC and IPMI, is commissioned to READY,
+# allocated, given a static address in IPAM, deployed with the test image
+# (uploaded with `ironrack images add`) and boots from its own disk; then
+# released with a quick erase; then a deploy from a corrupted copy of an
+# image on the rack fails with the checksum's message.
+
+E2E_MAC = "52:54:00:46:de:01"
+E2E_DISK = 2 << 30
+E2E_HOST = "deploy-vm"
+E2E_ADDR = "10.46.0.77"
+E2E_TIMEOUT = 120  # commissioning, deploying and releasing timeouts of the region here
+
+
+@pytest.fixture(scope="module")
+def e2e():
+    needs_root()
+    needs_tools("ip", "curl", "ipmi_sim", "ipmitool", "qemu-system-x86_64", "radvd", "mcopy", "mdir")
+    if not os.path.exists(CLI):
+        pytest.fail(f"{CLI} is missing: run make")
+    image_file()
+
+    class DeployRegion(machines_lab.MachinesRegion):
+        def args(self):
+            return super().args() + ["--deploying-timeout", f"{E2E_TIMEOUT}s",
+                                     "--releasing-timeout", f"{E2E_TIMEOUT}s", "--deployed-when", "boot"]
+    workdir = make_dir("irdeploy-")
+    lab = machines_lab.Lab(workdir, E2E_TIMEOUT, True)
+    lab.region = DeployRegion(lab.region.state_dir, lab.res_dir, E2E_TIMEOUT)
+    lab.rack.region = lab.region
+    try:
+        lab.up()
+        r = lab.region
+        v = ok(r, "POST", "/api/v1/vlans", {"fabric": "fabric-0", "vid": 46, "name": "deploy-lab"})
+        ok(r, "POST", "/api/v1/subnets", {"cidr": machines_lab.NET, "vlan": v["id"],
+                                          "gateway": machines_lab.RACK_IP, "dns_servers": [machines_lab.RACK_IP]})
+        ok(r, "POST", "/api/v1/ip-ranges", {"subnet": machines_lab.NET, "type": "dynamic",
+                                            "start_ip": machines_lab.RANGE[0], "end_ip": machines_lab.RANGE[1]})
+        ok(r, "PATCH", f"/api/v1/vlans/{v['id']}", {"dhcp_on": True, "primary_rack": lab.rack.rack_id})
+        lab.vlan = v
+        lab.make_disk(E2E_MAC, E2E_DISK)
+        lab.ipmi_vm = E2E_MAC
+        lab.images_on_rack()
+        yield lab
+    finally:
+        lab.down()
+        if TIMINGS:
+            print("\n" + "\n".join(TIMINGS))
+            TIMINGS.clear()
+        if not os.environ.get("IRONRACK_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def e2e_ok(lab, method, path, body=None):
+    return ok(lab.region, method, path, body)
+
+
+def e2e_cli(lab, *args):
+    return cli(lab.region, *args)
+
+
+def rack_file(lab, name):
+    return os.path.join(lab.rack.state_dir, "boot", "images", name)
+
+
+def wait_rack_has(lab, name, size, timeout=60):
+    wait_for(lambda: os.path.exists(rack_file(lab, name)) and os.path.getsize(rack_file(lab, name)) == size,
+             timeout=timeout, what=f"the rack to hold images/{name}")
+
+
+def upload(lab, path, name, fmt):
+    out = e2e_cli(lab, "images", "add", path, "--name", name, "--format", fmt)
+    img = e2e_ok(lab, "GET", f"/api/v1/images/{name}")
+    assert img["status"] == "ready" and img["sha256"] == sha256(path) and img["size"] == os.path.getsize(path), \
+        (img, out.stdout)
+    wait_rack_has(lab, name, os.path.getsize(path))
+    return img
+
+
+def test_e2e_a_vm_is_commissioned_to_ready(e2e):
+    lab = e2e
+    e2e_ok(lab, "POST", "/api/v1/machines", {
+        "hostname": E2E_HOST, "power_type": "ipmi", "power_address": IPMI_IP, "power_user": BMC_USER,
+        "power_pass": BMC_PASS, "power_workarounds": "opensesspriv"})
+    e2e_ok(lab, "POST", f"/api/v1/machines/{E2E_HOST}/interfaces", {"name": "eth0", "mac": E2E_MAC,
+                                                                     "vlan": lab.vlan["id"]})
+    e2e_ok(lab, "POST", f"/api/v1/machines/{E2E_HOST}/commission", {})
+    m = lab.wait_status(E2E_HOST, ("READY", "FAILED_COMMISSIONING"), timeout=E2E_TIMEOUT + 30)
+    assert m["status"] == "READY", m
+    assert m["storage_bytes"] == E2E_DISK, m
+    vm = lab.vm(E2E_MAC)
+    wait_for(lambda: not vm.running, timeout=60, what="the VM to be off after commissioning")
+
+
+def test_e2e_deploy_boots_the_image_from_disk_with_its_ipam_address(e2e):
+    lab = e2e
+    if lab.get(E2E_HOST)["status"] != "READY":
+        pytest.fail("needs the READY machine of test_e2e_a_vm_is_commissioned_to_ready")
+    raw = image_file()
+    zst = raw + ".zst"
+    upload(lab, zst, "ironrack-test", "zstd")
+    assert "ironrack-test" in e2e_cli(lab, "images", "list").stdout
+    # Allocated (the only READY machine that has the disk).
+    st, m = lab.api("POST", "/api/v1/machines/allocate", {"min_disk_gb": 1, "comment": "deploy test"})
+    assert st == 200, (st, m)
+    assert m["hostname"] == E2E_HOST and m["status"] == "ALLOCATED", m
+    # Its NIC: a static address in IPAM.
+    iface = next(i for i in lab.interfaces(E2E_HOST) if i["mac"] == E2E_MAC)
+    for link in lab.links(iface["id"]):
+        e2e_ok(lab, "DELETE", f"/api/v1/interfaces/{iface['id']}/links/{link['id']}")
+    e2e_ok(lab, "POST", f"/api/v1/interfaces/{iface['id']}/links",
+           {"subnet": "10.46.0.0/24", "mode": "static", "ip": E2E_ADDR})
+    serial = lab.serial(E2E_MAC)
+    mark = serial.mark()
+    t0 = time.time()
+    st, out = lab.api("POST", f"/api/v1/machines/{E2E_HOST}/deploy",
+                      {"image": "ironrack-test", "user_data": "#cloud-config\nruncmd: [\"true\"]\n"})
+    assert st == 200, (st, out)
+    assert lab.get(E2E_HOST)["status"] == "DEPLOYING"
+    m = lab.wait_status(E2E_HOST, ("DEPLOYED", "FAILED_DEPLOYMENT"), timeout=E2E_TIMEOUT + 30)
+    assert m["status"] == "DEPLOYED", f"{m}\n{serial.text(mark)[-3000:]}"
+    # The deployed OS: from its own disk, its hostname and IPAM's address.
+    line = wait_for(lambda: re.search(r"^ironrack-deployed (\S+) (\S+)$", serial.text(mark), re.M),
+                    timeout=90, what="'ironrack-deployed' on the console")
+    assert (line.group(1), line.group(2)) == (E2E_HOST, E2E_ADDR), line.group(0)
+    t_line = next(t for t, text in serial.lines(mark) if text.startswith("ironrack-deployed "))
+    t_loader = [t for t, text in serial.lines(mark) if "SYSLINUX" in text]
+    text = serial.text(mark)
+    assert "ironrack-agent: t=" in text and "SYSLINUX" in text.split("step=posted")[-1], text[-3000:]
+    # The disk: the image byte for byte (but for the seed's MBR entry), the
+    # seed in the last 4 MiB, its network-config what IPAM says.
+    disk = lab.disk(E2E_MAC)
+    slot = same_but_the_seed_entry(disk, raw)
+    entries = mbr_entries(disk)
+    start = (E2E_DISK // MIB) * MIB - SEED_BYTES
+    assert (slot, 0, 0x0C, start // 512, SEED_BYTES // 512) in entries, entries
+    files, label = seed_files(disk, start)
+    assert "cidata" in label
+    meta = yaml.safe_load(files["meta-data"])
+    assert meta["local-hostname"] == E2E_HOST and meta["instance-id"].startswith("ironrack-"), meta
+    assert files["user-data"].startswith(b"#cloud-config\n") and b'runcmd: ["true"]' in files["user-data"]
+    net = yaml.safe_load(files["network-config"])
+    assert net["version"] == 2, net
+    eths = net["ethernets"]
+    assert list(eths) == ["eth0"], net
+    eth0 = eths["eth0"]
+    assert eth0["match"]["macaddress"] == E2E_MAC and eth0.get("set-name") == "eth0", eth0
+    assert eth0["addresses"] == [f"{E2E_ADDR}/24"], eth0
+    assert {"to": "0.0.0.0/0", "via": "10.46.0.1"} in eth0.get("routes", []), eth0
+    assert eth0["nameservers"]["addresses"] == ["10.46.0.1"], eth0
+    # Where the time went: the agent's own measurements, and the reboot from
+    # the rack's 200 to the done to the deployed OS's line.
+    answers = [t for t, s in report_answers(lab.rack_log(), t0) if s == 200]
+    iw = re.search(r"imgwrite: bytes=(\d+) download_ms=(\d+) write_ms=(\d+)", text)
+    assert iw and int(iw.group(1)) == os.path.getsize(raw), text[-3000:]
+    if len(answers) >= 2:
+        TIMINGS.append(f"e2e deploy of the test image ({os.path.getsize(raw) / MIB:.0f} MiB raw, "
+                       f"{os.path.getsize(zst) / MIB:.1f} MiB zstd): request -> agent start "
+                       f"{answers[0] - t0:.1f} s, download {int(iw.group(2)) / 1000:.1f} s, write (waiting on the "
+                       f"disk) {int(iw.group(3)) / 1000:.1f} s, start -> done {answers[-1] - answers[0]:.1f} s, "
+                       f"reboot (done -> 'ironrack-deployed') {t_line - answers[-1]:.1f} s "
+                       f"(power cycle, firmware, iPXE -> syslinux {t_loader[-1] - answers[-1]:.1f} s, "
+                       f"syslinux -> 'ironrack-deployed' {t_line - t_loader[-1]:.1f} s), request -> "
+                       f"'ironrack-deployed' {t_line - t0:.1f} s")
+
+
+def test_e2e_release_with_quick_erase_zeroes_the_disk_and_ends_ready(e2e):
+    lab = e2e
+    if lab.get(E2E_HOST)["status"] != "DEPLOYED":
+        pytest.fail("needs the DEPLOYED machine of the deploy test")
+    disk = lab.disk(E2E_MAC)
+    with open(disk, "rb") as f:
+        assert f.read(MIB) != bytes(MIB)
+    serial = lab.serial(E2E_MAC)
+    mark = serial.mark()
+    t0 = time.time()
+    st, out = lab.api("POST", f"/api/v1/machines/{E2E_HOST}/release", {"erase": "quick"})
+    assert st == 200, (st, out)
+    m = lab.wait_status(E2E_HOST, ("READY", "BROKEN"), timeout=E2E_TIMEOUT + 30)
+    assert m["status"] == "READY", f"{m}\n{serial.text(mark)[-3000:]}"
+    vm = lab.vm(E2E_MAC)
+    wait_for(lambda: not vm.running, timeout=60, what="the VM to be off after the release")
+    with open(disk, "rb") as f, open(image_file(), "rb") as img:
+        assert f.read(MIB) == bytes(MIB), "the first MiB is not zeroed"
+        img.seek(MIB)
+        assert f.read(4 * MIB) == img.read(4 * MIB), "quick erased more than the first MiB"
+        f.seek(E2E_DISK - MIB)
+        assert f.read(MIB) == bytes(MIB), "the last MiB is not zeroed"
+    assert "erase (quick)" in serial.text(mark), serial.text(mark)[-3000:]
+    TIMINGS.append(f"e2e release with quick erase: request -> READY {time.time() - t0:.1f} s")
+
+
+def test_e2e_a_corrupted_image_fails_the_deploy_with_the_checksum(e2e):
+    """The rack's cached copy of an image is changed in place (the region's
+    and its SHA-256 stay right): the agent's check of what it downloaded
+    fails the deploy at verify, and the machine says why."""
+    lab = e2e
+    if lab.get(E2E_HOST)["status"] != "READY":
+        pytest.fail("needs the READY machine of the release test")
+    raw = image_file()
+    img = upload(lab, raw, "ironrack-test-raw", "raw")
+    st, m = lab.api("POST", "/api/v1/machines/allocate", {"comment": "corrupted image"})
+    assert st == 200 and m["hostname"] == E2E_HOST, (st, m)
+    with open(rack_file(lab, "ironrack-test-raw"), "r+b") as f:
+        f.seek(5 * MIB)
+        b = f.read(1)
+        f.seek(5 * MIB)
+        f.write(bytes([b[0] ^ 0xFF]))
+    bad = sha256(rack_file(lab, "ironrack-test-raw"))
+    assert bad != img["sha256"]
+    serial = lab.serial(E2E_MAC)
+    mark = serial.mark()
+    st, out = lab.api("POST", f"/api/v1/machines/{E2E_HOST}/deploy", {"image": "ironrack-test-raw"})
+    assert st == 200, (st, out)
+    m = lab.wait_status(E2E_HOST, ("DEPLOYED", "FAILED_DEPLOYMENT"), timeout=E2E_TIMEOUT + 30)
+    assert m["status"] == "FAILED_DEPLOYMENT", f"{m}\n{serial.text(mark)[-3000:]}"
+    msg = m["status_message"]
+    assert "verify" in msg and "checksum" in msg and img["sha256"] in msg and bad in msg, msg
+    # The image was streamed to the disk, but no seed partition was added.
+    disk = lab.disk(E2E_MAC)
+    wait_for(lambda: not lab.vm(E2E_MAC).running, timeout=60, what="the VM to be off after the failure")
+    assert mbr_entries(disk) == mbr_entries(raw)
+    assert "waiting for the power cycle" not in serial.text(mark)
