@@ -10,9 +10,13 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/log.h"
+#include "common/util.h"
 #include "region/api/infra.h"
 #include "region/api/internal.h"
 #include "region/db/db.h"
+#include "region/machine/machine.h"
+#include "region/power/power.h"
 #include "region/region.h"
 
 #define INFRA_LIST_LIMIT_MAX 1000
@@ -390,6 +394,86 @@ void api_infra_disconnect(struct api_call *call)
 
 /* ---- plan, deploy, discard ---- */
 
+/* What the releases of deployed machines leave for the loop (power
+ * actions, boot configs racks must forget), sent with the reply. */
+struct deploy_after {
+	struct region *r;
+	struct region_machine_after *after;
+	size_t n;
+	int status;
+	json_t *obj;
+};
+
+static void deploy_after_free(void *arg)
+{
+	struct deploy_after *st = arg;
+	for (size_t i = 0; i < st->n; i++) {
+		/* The client may be gone: what was decided still goes out. */
+		if (!st->r->stopping)
+			region_machine_after_run(st->r, &st->after[i]);
+		region_machine_after_free(&st->after[i]);
+	}
+	free(st->after);
+	json_decref(st->obj);
+	free(st);
+}
+
+static void deploy_after_send(struct api_call *call)
+{
+	struct deploy_after *st = call->state;
+	for (size_t i = 0; i < st->n; i++)
+		region_machine_after_run(call->r, &st->after[i]);
+	st->n = 0;
+	region_power_changed(call->r);
+	api_reply_json(call, st->status, st->obj);
+	st->obj = NULL;
+}
+
+/* After a deploy committed: the deployed machines of instances that went
+ * are released as any machine is (powered off, back to READY); the
+ * answer says how each went ("released": the new status, or
+ * "release_error"). */
+static void handoffs_run(struct api_call *call, const char *infra, const struct infra_plan_result *res, json_t *reply)
+{
+	json_t *machines = json_object_get(reply, "machines");
+	struct deploy_after *st = NULL;
+
+	for (size_t i = 0; i < res->n_bindings; i++) {
+		const struct infra_binding *b = &res->bindings[i];
+		if (!b->handoff)
+			continue;
+		struct region_machine_release_req req = {.id = b->machine_id};
+		struct region_machine_op_result out;
+		snprintf(req.who, sizeof(req.who), "%s", call->who[0] ? call->who : call->peer);
+		snprintf(req.comment, sizeof(req.comment), "instance %s#%u of infrastructure %s removed", b->array,
+			 (unsigned)b->index, infra);
+		region_machine_release_run(call->r, call->db, &req, &out);
+		json_t *o = json_array_get(machines, i);
+		if (out.status != 200) {
+			log_warn("infrastructure %s: machine %s was unbound but not released: %s", infra, b->machine,
+				 out.message);
+			json_object_set_new(o, "release_error", json_string(out.message));
+			continue;
+		}
+		json_object_set_new(o, "released", json_string(out.new_status));
+		if (!st) {
+			st = xcalloc(1, sizeof(*st));
+			st->r = call->r;
+			st->after = xcalloc(res->n_bindings, sizeof(*st->after));
+		}
+		st->after[st->n++] = out.after;
+	}
+	if (!st) {
+		api_reply_json(call, 200, reply);
+		return;
+	}
+	st->status = 200;
+	st->obj = reply;
+	call->state = st;
+	call->state_free = deploy_after_free;
+	call->then = deploy_after_send;
+}
+
 static void plan_reply(struct api_call *call, bool deploy)
 {
 	const char *name = call->match->params[0];
@@ -401,7 +485,11 @@ static void plan_reply(struct api_call *call, bool deploy)
 		reply_db(call, r, &err);
 		return;
 	}
-	api_reply_json(call, 200, api_infra_plan_json(name, &res));
+	json_t *reply = api_infra_plan_json(name, &res);
+	if (deploy && reply)
+		handoffs_run(call, name, &res, reply);
+	else
+		api_reply_json(call, 200, reply);
 	db_infra_plan_result_done(&res);
 }
 

@@ -246,6 +246,11 @@ struct infra_binding {
 	char *array;
 	uint32_t index;
 	char *machine; /* hostname */
+	int64_t machine_id;
+	/* RELEASE of a machine that is deployed: unbound by deploy, released
+	 * after it commits by the machine's own release
+	 * (region_machine_release_run: powered off, back to READY). */
+	bool handoff;
 };
 
 /* An address a WAN gives an instance's port: a static link on its

@@ -26,20 +26,23 @@ static void owner_of(const char *infra, char *buf, size_t len)
 }
 
 static struct infra_binding *binding_push(struct infra_deploy *d, enum infra_bind_op op, const char *array,
-					  uint32_t index, const char *machine)
+					  uint32_t index, const char *machine, int64_t machine_id)
 {
 	struct infra_plan_result *o = d->out;
 	o->bindings = xreallocarray(o->bindings, o->n_bindings + 1, sizeof(*o->bindings));
 	struct infra_binding *b = &o->bindings[o->n_bindings++];
-	*b = (struct infra_binding){.op = op, .array = xstrdup(array), .index = index, .machine = xstrdup(machine)};
+	*b = (struct infra_binding){
+	    .op = op, .array = xstrdup(array), .index = index, .machine = xstrdup(machine), .machine_id = machine_id};
 	return b;
 }
 
 /* ---- instances that go ---- */
 
 /* The machines of the infrastructure's instances that go (all: every
- * one) are given back; a machine that is deployed is not taken from under
- * its OS here: the change is refused until it is released. */
+ * one) are given back: an ALLOCATED one at once (it never ran anything
+ * of ours), a deployed one (DEPLOYED, FAILED_DEPLOYMENT) is unbound here
+ * and released by the caller after the commit (handoff: powered off by
+ * its release); one mid-deploy refuses the change until it is aborted. */
 static int release(struct infra_deploy *d, bool all)
 {
 	char owner[128], event[256];
@@ -61,14 +64,14 @@ static int release(struct infra_deploy *d, bool all)
 			   *status = PQgetvalue(res, i, 5);
 		uint32_t idx = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
 		int64_t machine = strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		if (strcmp(status, "DEPLOYING") == 0 || strcmp(status, "DEPLOYED") == 0 ||
-		    strcmp(status, "FAILED_DEPLOYMENT") == 0) {
+		if (strcmp(status, "DEPLOYING") == 0) {
 			r = infra_fail(d->err, -EBUSY, "instances",
-				       "instance %s#%" PRIu32 " goes, but its machine %s is %s: release it first "
-				       "(ironrack machines release %s)",
-				       array, idx, host, status, host);
+				       "instance %s#%" PRIu32 " goes, but its machine %s is DEPLOYING: abort it first "
+				       "(ironrack machines abort %s)",
+				       array, idx, host, host);
 			break;
 		}
+		bool handoff = strcmp(status, "DEPLOYED") == 0 || strcmp(status, "FAILED_DEPLOYMENT") == 0;
 		snprintf(event, sizeof(event), "instance %s#%" PRIu32 " of %s removed", array, idx, owner);
 		/* A machine someone else moved on (released, marked broken)
 		 * is only unbound. */
@@ -87,7 +90,7 @@ static int release(struct infra_deploy *d, bool all)
 		if (r == -EAGAIN)
 			r = infra_fail(d->err, -EBUSY, "", "machine %s changed state meanwhile; deploy again", host);
 		if (r == 0)
-			binding_push(d, INFRA_RELEASE_MACHINE, array, idx, host);
+			binding_push(d, INFRA_RELEASE_MACHINE, array, idx, host, machine)->handoff = handoff;
 	}
 	PQclear(res);
 	return r;
@@ -105,6 +108,15 @@ int infra_machines_release_all(struct db *db, const char *infra, const char *id,
 
 	snprintf(d.id, sizeof(d.id), "%s", id);
 	int r = release(&d, true);
+	/* Nobody would release a deployed machine after the infrastructure
+	 * is gone: the operator does, first. */
+	for (size_t i = 0; i < out.n_bindings && r == 0; i++)
+		if (out.bindings[i].handoff)
+			r = infra_fail(err, -EBUSY, "",
+				       "machine %s of instance %s#%" PRIu32
+				       " is deployed: release it first (ironrack machines release %s)",
+				       out.bindings[i].machine, out.bindings[i].array, out.bindings[i].index,
+				       out.bindings[i].machine);
 	db_infra_plan_result_done(&out);
 	return r;
 }
@@ -191,7 +203,7 @@ static int bind_one(struct infra_deploy *d, const struct plan_bind_need *need, c
 			    "AND idx = $3::int",
 			    3, p, NULL);
 	if (r == 0)
-		binding_push(d, INFRA_BIND_MACHINE, need->array, need->index, m->hostname);
+		binding_push(d, INFRA_BIND_MACHINE, need->array, need->index, m->hostname, m->id);
 	return r;
 }
 

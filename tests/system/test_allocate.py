@@ -227,11 +227,43 @@ def test_infrastructure_binds_grows_refuses_and_releases(region):
     assert p["machines"] == []
     ok(region, "POST", f"{INFRA}/shop/discard")
 
+    # A deployed machine of an instance that goes is unbound by the deploy
+    # and released as any machine is (no power type: READY at once).
+    psql(region, "UPDATE machine SET status = 'DEPLOYED', status_previous = 'DEPLOYING' WHERE hostname = 'n2'")
+    ok(region, "PATCH", f"{INFRA}/shop/instance-arrays/web", {"instance_count": 1})
+    d = ok(region, "POST", f"{INFRA}/shop/deploy")
+    assert [(m["op"], m["instance"], m["machine"], m.get("released")) for m in d["machines"]] == [
+        ("release", 1, "n2", "READY")], d["machines"]
+    m = machine(region, "n2")
+    assert (m["status"], m["owner"]) == ("READY", "")
+    assert links_of(region, "n2") == []
+
+    # A machine given away by other means (its owner changes, as a release
+    # does) leaves its instance and its address; the next deploy binds
+    # another.
+    psql(region, "UPDATE machine SET status = 'READY', owner = '', allocated_at = NULL WHERE hostname = 'n1'")
+    inst = ok(region, "GET", f"{INFRA}/shop")["deployed"]["instance_arrays"][0]["instances"]
+    assert [(i["index"], i["machine"]) for i in inst] == [(0, None)]
+    assert links_of(region, "n1") == []
+    p = ok(region, "POST", f"{INFRA}/shop/plan")
+    assert [(m["op"], m["instance"], m["machine"]) for m in p["machines"]] == [("bind", 0, "n1")]
+    assert [(l["machine"], l["ip"]) for l in p["links"]] == [("n1", "198.51.100.2")]
+    ok(region, "POST", f"{INFRA}/shop/deploy")
+    assert machine(region, "n1")["owner"] == "infrastructure shop"
+
     # Deleting the infrastructure gives every machine back, with its
-    # addresses and the WAN's mirror in IPAM.
+    # addresses and the WAN's mirror in IPAM; not while one is deployed.
+    psql(region, "UPDATE machine SET status = 'DEPLOYED' WHERE hostname = 'n1'")
+    st, body = region.api("DELETE", f"{INFRA}/shop")
+    assert st == 409 and body["error"]["message"] == ("machine n1 of instance web#0 is deployed: release it first "
+                                                      "(ironrack machines release n1)"), body
+    assert links_of(region, "n1") == [("198.51.100.2", "static", "198.51.100.0/29")]
+    psql(region, "UPDATE machine SET status = 'ALLOCATED' WHERE hostname = 'n1'")
     ok(region, "DELETE", f"{INFRA}/shop")
-    for host in ("n1", "n2"):
-        assert machine(region, host)["status"] == "READY"
+    for host in ("n1", "n2", "n3"):
+        m = machine(region, host)
+        assert (m["status"], m["owner"]) == ("READY", ""), m
         assert links_of(region, host) == []
     st, _ = region.api("GET", "/api/v1/subnets/198.51.100.0-29")
     assert st == 404
+    assert psql(region, "SELECT count(*) FROM vlan WHERE name LIKE 'infra-shop-%'") == "0"

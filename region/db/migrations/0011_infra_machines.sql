@@ -58,3 +58,18 @@ BEGIN
 END $$;
 CREATE TRIGGER infra_instance_link_gone AFTER DELETE ON infra_instance_link
 	FOR EACH ROW EXECUTE FUNCTION infra_instance_link_gone();
+
+-- A machine an infrastructure holds that is given away by other means (an
+-- operator's release: the owner changes) leaves its instance: the
+-- instance's addresses go with the binding, and the next deploy binds
+-- another machine.
+CREATE FUNCTION infra_machine_owner_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM infra_instance_link l USING infra_instance i
+		WHERE i.machine_id = NEW.id AND l.array_id = i.array_id AND l.idx = i.idx;
+	UPDATE infra_instance SET machine_id = NULL WHERE machine_id = NEW.id;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER infra_machine_owner_changed AFTER UPDATE OF owner ON machine
+	FOR EACH ROW WHEN (OLD.owner LIKE 'infrastructure %' AND NEW.owner IS DISTINCT FROM OLD.owner)
+	EXECUTE FUNCTION infra_machine_owner_changed();
