@@ -35,6 +35,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+import zlib
 
 import pytest
 
@@ -484,6 +485,105 @@ def test_the_agent_writes_a_gzip_image_and_the_seed(agent_lab):
                    f"uptime at dhcp {st['dhcp']:.1f} s, job +{st['job'] - st['dhcp']:.1f} s, "
                    f"written +{st['written'] - st['job']:.1f} s, seed +{st['seed'] - st['written']:.1f} s, "
                    f"done posted +{st['posted'] - st['seed']:.1f} s")
+
+
+LINUX_FS = uuid.UUID("0fc63daf-8483-4772-8e79-3d69d8477de4")
+BASIC_DATA = uuid.UUID("ebd0a0a2-b9e5-4433-87c0-68b6b72699c7")
+
+
+def gpt_header(my, alt, first, last, entries_lba, entries, disk_guid):
+    n, esize = 128, 128
+    table = b"".join(entries).ljust(n * esize, b"\0")
+    h = struct.pack("<8sIIIIQQQQ16sQIII", b"EFI PART", 0x10000, 92, 0, 0, my, alt, first, last, disk_guid.bytes_le,
+                    entries_lba, n, esize, zlib.crc32(table))
+    h = h[:16] + struct.pack("<I", zlib.crc32(h)) + h[20:]
+    return h.ljust(512, b"\0"), table
+
+
+def gpt_entry(ptype, first, last, name):
+    return (ptype.bytes_le + uuid.uuid4().bytes_le + struct.pack("<QQQ", first, last, 0)
+            + name.encode("utf-16-le").ljust(72, b"\0"))
+
+
+def gpt_image(path, size=8 * MIB):
+    """A GPT disk image: protective MBR, one Linux partition at 1-2 MiB
+    full of random bytes, the backup GPT in its last sectors."""
+    sectors = size // 512
+    entries = [gpt_entry(LINUX_FS, 2048, 4095, "data")]
+    guid = uuid.uuid4()
+    head, table = gpt_header(1, sectors - 1, 34, sectors - 34, 2, entries, guid)
+    back, _ = gpt_header(sectors - 1, 1, 34, sectors - 34, sectors - 33, entries, guid)
+    img = bytearray(size)
+    img[446:462] = bytes([0, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF]) + struct.pack("<II", 1, sectors - 1)
+    img[510:512] = b"\x55\xaa"
+    img[512:1024] = head
+    img[1024:1024 + len(table)] = table
+    img[2048 * 512:4096 * 512] = os.urandom(MIB)
+    img[(sectors - 33) * 512:(sectors - 1) * 512] = table
+    img[(sectors - 1) * 512:] = back
+    with open(path, "wb") as f:
+        f.write(img)
+
+
+def gpt_read(disk, lba):
+    """(header fields, [(type, first, last, name)] of the used entries) of
+    the GPT header at lba; asserts both CRCs."""
+    with open(disk, "rb") as f:
+        f.seek(lba * 512)
+        h = f.read(512)
+        assert h[:8] == b"EFI PART", f"no GPT header at sector {lba}"
+        fields = struct.unpack("<8sIIIIQQQQ16sQIII", h[:92])
+        size = fields[2]
+        assert zlib.crc32(h[:16] + b"\0" * 4 + h[20:size]) == fields[3], "header CRC"
+        my, alt, first, last, elba, n, esize, ecrc = fields[5], fields[6], fields[7], fields[8], fields[10], \
+            fields[11], fields[12], fields[13]
+        f.seek(elba * 512)
+        table = f.read(n * esize)
+    assert zlib.crc32(table) == ecrc, "entries CRC"
+    used = []
+    for i in range(n):
+        e = table[i * esize:(i + 1) * esize]
+        if e[:16] != bytes(16):
+            used.append((uuid.UUID(bytes_le=e[:16]), *struct.unpack("<QQ", e[32:48]),
+                         e[56:128].decode("utf-16-le").rstrip("\0")))
+    return {"my": my, "alt": alt, "first": first, "last": last, "entries_lba": elba, "table": table}, used
+
+
+def test_the_agent_adds_the_seed_to_a_gpt_image(agent_lab):
+    """A GPT image (as cloud images are) on a larger disk: the backup GPT
+    moves to the disk's end, the seed takes the first free entry (basic
+    data, "cidata") for the last 4 MiB before it, every CRC is right, the
+    kernel saw the partition (the agent checks) and the seed holds the
+    files; the image's own partition is as it was."""
+    lab = agent_lab
+    img = os.path.join(lab.tmp, "gpt.img")
+    gpt_image(img)
+    lab.publish("gpt.img", img)
+    lab.job(deploy_job("gpt.img", "raw", img))
+    size = 64 * MIB
+    sectors = size // 512
+    disk = sparse_disk(os.path.join(lab.tmp, "gpt.raw"), size)
+    _, console, _ = lab.agent(disk, "deploy")
+    done = check_posts(lab.posts(), "deploy", ["start", "done"], console)
+    assert done["result"]["bytes"] == 8 * MIB
+    head, used = gpt_read(disk, 1)
+    back, used_back = gpt_read(disk, sectors - 1)
+    assert head["alt"] == sectors - 1 and head["last"] == sectors - 34, head
+    assert (back["my"], back["alt"], back["entries_lba"]) == (sectors - 1, 1, sectors - 33), back
+    assert back["table"] == head["table"] and used_back == used
+    start = (size - 33 * 512) // MIB * MIB - SEED_BYTES
+    assert used == [(LINUX_FS, 2048, 4095, "data"),
+                    (BASIC_DATA, start // 512, start // 512 + SEED_BYTES // 512 - 1, "cidata")], used
+    with open(disk, "rb") as d, open(img, "rb") as i:
+        d.seek(2048 * 512)
+        i.seek(2048 * 512)
+        assert d.read(MIB) == i.read(MIB), "the image's partition changed"
+        d.seek(8 * MIB - 512)
+        assert d.read(512) == bytes(512), "the image's old backup header is still there"
+        assert struct.unpack("<I", open(disk, "rb").read(512)[458:462])[0] == sectors - 1
+    files, label = seed_files(disk, start)
+    assert "cidata" in label and files == {k: v.encode() for k, v in SEED.items()}, files
+    assert "seed: GPT partition 2 of /dev/vda" in console
 
 
 def test_the_test_image_reads_a_seed_written_by_hand(agent_lab):
