@@ -54,15 +54,16 @@ int alloc_db_take(struct db *db, const struct alloc_filter *f, const char *owner
 	/* Best fit (alloc_fit_cmp's order); a row another transaction has
 	 * locked is skipped rather than waited for, and the UPDATE checks the
 	 * status again on the row it locked. */
-	int r = db_exec(db,
-			TAKE_SQL("SELECT c.id FROM machine c WHERE c.status = 'READY' "
-				 "AND ($5::text IS NULL OR c.zone_id = (SELECT z.id FROM zone z WHERE z.name = $5)) "
-				 "AND c.cpu_count >= $6::int AND c.memory_mib >= $7::bigint "
-				 "AND c.storage_bytes >= $8::bigint AND c.tags @> $9::text[] "
-				 "AND (SELECT count(*) FROM interface i WHERE i.machine_id = c.id) >= $10::int "
-				 "ORDER BY c.cpu_count, c.memory_mib, c.storage_bytes, c.id "
-				 "LIMIT 1 FOR UPDATE OF c SKIP LOCKED"),
-			10, p, &res);
+	int r = db_exec(
+	    db,
+	    TAKE_SQL("SELECT c.id FROM machine c WHERE c.status = 'READY' "
+		     "AND ($5::text IS NULL OR c.zone_id = (SELECT z.id FROM zone z WHERE z.name = $5)) "
+		     "AND c.cpu_count >= $6::int AND c.memory_mib >= $7::bigint "
+		     "AND c.storage_bytes >= $8::bigint AND c.tags @> $9::text[] "
+		     "AND ($10::int = 0 OR (SELECT count(*) FROM interface i WHERE i.machine_id = c.id) >= $10::int) "
+		     "ORDER BY c.cpu_count, c.memory_mib, c.storage_bytes, c.id "
+		     "LIMIT 1 FOR UPDATE OF c SKIP LOCKED"),
+	    10, p, &res);
 	if (r < 0)
 		return r;
 	if (PQntuples(res) != 1) {
