@@ -185,7 +185,7 @@ static void state_send(struct api_call *call)
 static void reply(struct api_call *call, int64_t id, struct region_machine_op_result *res)
 {
 	if (res->status != 200) {
-		api_reply_error(call, res->status, res->code, NULL, "%s", res->message);
+		api_reply_error(call, res->status, res->code, res->field[0] ? res->field : NULL, "%s", res->message);
 		return;
 	}
 	struct deploy_state *st = xcalloc(1, sizeof(*st));

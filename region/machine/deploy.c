@@ -18,6 +18,7 @@
 #include "region/db/image_db.h"
 #include "region/db/machine_db.h"
 #include "region/machine/machine.h"
+#include "region/machine/nocloud.h"
 #include "region/machine/token.h"
 #include "region/region.h"
 #include "region/secret.h"
@@ -124,6 +125,40 @@ static int machine_check(struct db *db, int64_t id, enum machine_action action, 
 	return 0;
 }
 
+/* Would the seed render for the machine with this user-data and these
+ * keys? A deploy that could not start is refused before it begins:
+ * 0, -EINVAL with msg, or another -errno from the database. */
+static int seed_check(struct db *db, const struct machine_db_row *m, const struct region_machine_deploy_req *req,
+		      char *msg, size_t msg_len)
+{
+	struct nocloud_model model;
+	struct nocloud_seed seed;
+	json_t *keys = json_loads(req->ssh_keys_json, 0, NULL);
+	size_t n = json_array_size(keys);
+	const char **k = xcalloc(n + 1, sizeof(*k));
+
+	for (size_t i = 0; i < n; i++)
+		k[i] = json_string_value(json_array_get(keys, i));
+	memset(&model, 0, sizeof(model));
+	snprintf(model.instance_id, sizeof(model.instance_id), "ironrack-%" PRId64 "-0", m->id);
+	snprintf(model.hostname, sizeof(model.hostname), "%s", m->hostname);
+	model.user_data = req->user_data;
+	model.ssh_keys = k;
+	model.n_ssh_keys = n;
+	int rc = nocloud_load(db, m->id, &model);
+	if (rc == -E2BIG)
+		snprintf(msg, msg_len, "the machine's network has more than the seed can carry");
+	if (rc == 0) {
+		rc = nocloud_build(&model, &seed, msg, msg_len);
+		if (rc == 0)
+			nocloud_seed_free(&seed);
+	}
+	nocloud_model_free(&model);
+	free(k);
+	json_decref(keys);
+	return rc == -E2BIG ? -EINVAL : rc;
+}
+
 static int deploy_write(struct region *r, struct db *db, const struct region_machine_deploy_req *req,
 			struct region_machine_op_result *res)
 {
@@ -139,7 +174,8 @@ static int deploy_write(struct region *r, struct db *db, const struct region_mac
 		return rc;
 	rc = image_db_get(db, req->image, &img);
 	if (rc == -ENOENT) {
-		res_set(res, 400, "invalid_argument", "image: no image named %s", req->image);
+		res_set(res, 400, "invalid_argument", "no image named %s", req->image);
+		snprintf(res->field, sizeof(res->field), "image");
 		return rc;
 	}
 	if (rc < 0)
@@ -151,6 +187,15 @@ static int deploy_write(struct region *r, struct db *db, const struct region_mac
 			img.name, img.status, img.uploaded, img.size);
 		return -EPERM;
 	}
+	char msg[512];
+	rc = seed_check(db, &m, req, msg, sizeof(msg));
+	if (rc == -EINVAL) {
+		res_set(res, 400, "invalid_argument", "machine %s: its NoCloud seed cannot be made: %s", m.hostname,
+			msg);
+		return rc;
+	}
+	if (rc < 0)
+		return db_failed(db, res, rc);
 	rc = deploy_db_create(db, m.id, img.id, img.name, img.sha256, req->user_data, req->ssh_keys_json, &number);
 	if (rc < 0)
 		return db_failed(db, res, rc);

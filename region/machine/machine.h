@@ -74,6 +74,7 @@ struct region_machine_op {
 struct region_machine_op_result {
 	int status; /* HTTP: 200, 404, 409, 503 */
 	char code[32];
+	char field[32]; /* the request's field the refusal is about, "" = none */
 	char message[512];
 	char new_status[24];
 	struct region_machine_after after;
