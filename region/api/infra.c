@@ -214,13 +214,17 @@ void api_infra_array_add(struct api_call *call)
 
 	if (!body)
 		return;
+	char *keys = NULL;
 	int r = api_infra_array_parse(body, true, &spec, &fail);
+	if (r == 0)
+		spec.ssh_keys = keys = api_infra_array_keys_dump(body);
 	if (r < 0)
 		reply_fail(call, &fail);
 	else if ((r = db_infra_array_add(call->db, name, &spec, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 201, name);
+	free(keys);
 	json_decref(body);
 }
 
@@ -234,13 +238,17 @@ void api_infra_array_update(struct api_call *call)
 
 	if (!body)
 		return;
+	char *keys = NULL;
 	int r = api_infra_array_parse(body, false, &spec, &fail);
+	if (r == 0)
+		spec.ssh_keys = keys = api_infra_array_keys_dump(body);
 	if (r < 0)
 		reply_fail(call, &fail);
 	else if ((r = db_infra_array_update(call->db, name, array, &spec, &err)) < 0)
 		reply_db(call, r, &err);
 	else
 		reply_infra(call, 200, name);
+	free(keys);
 	json_decref(body);
 }
 
@@ -429,14 +437,25 @@ static void deploy_after_send(struct api_call *call)
 	st->obj = NULL;
 }
 
+/* Keep what a machine release or deploy leaves for the loop. */
+static void after_keep(struct api_call *call, struct deploy_after **st, struct region_machine_after *after)
+{
+	if (!*st) {
+		*st = xcalloc(1, sizeof(**st));
+		(*st)->r = call->r;
+	}
+	(*st)->after = xreallocarray((*st)->after, (*st)->n + 1, sizeof(*(*st)->after));
+	(*st)->after[(*st)->n++] = *after;
+}
+
 /* After a deploy committed: the deployed machines of instances that went
  * are released as any machine is (powered off, back to READY); the
  * answer says how each went ("released": the new status, or
  * "release_error"). */
-static void handoffs_run(struct api_call *call, const char *infra, const struct infra_plan_result *res, json_t *reply)
+static void handoffs_run(struct api_call *call, const char *infra, const struct infra_plan_result *res, json_t *reply,
+			 struct deploy_after **st)
 {
 	json_t *machines = json_object_get(reply, "machines");
-	struct deploy_after *st = NULL;
 
 	for (size_t i = 0; i < res->n_bindings; i++) {
 		const struct infra_binding *b = &res->bindings[i];
@@ -456,13 +475,78 @@ static void handoffs_run(struct api_call *call, const char *infra, const struct 
 			continue;
 		}
 		json_object_set_new(o, "released", json_string(out.new_status));
-		if (!st) {
-			st = xcalloc(1, sizeof(*st));
-			st->r = call->r;
-			st->after = xcalloc(res->n_bindings, sizeof(*st->after));
-		}
-		st->after[st->n++] = out.after;
+		after_keep(call, st, &out.after);
 	}
+}
+
+/* One instance's machine deploy, as `ironrack machines deploy` does it;
+ * its entry in the answer's "deploys" and, for a deploy that applied
+ * something, a step in its history. */
+static void os_deploy_one(struct api_call *call, const char *infra, const struct infra_plan_result *res,
+			  const struct infra_os_job *job, json_t *deploys, struct deploy_after **st)
+{
+	struct region_machine_deploy_req req = {
+	    .id = job->machine_id, .user_data = job->user_data, .ssh_keys_json = job->ssh_keys};
+	struct region_machine_op_result out;
+	char subject[96], detail[768];
+
+	snprintf(req.who, sizeof(req.who), "%s", call->who[0] ? call->who : call->peer);
+	snprintf(req.comment, sizeof(req.comment), "instance %s#%u of infrastructure %s", job->array,
+		 (unsigned)job->index, infra);
+	snprintf(req.image, sizeof(req.image), "%s", job->image);
+	region_machine_deploy_run(call->r, call->db, &req, &out);
+	json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "array", job->array, "instance", (json_int_t)job->index,
+			      "machine", job->machine, "image", job->image);
+	if (out.status == 200) {
+		json_object_set_new(o, "status", json_string(out.new_status));
+		snprintf(detail, sizeof(detail), "%s image %s: %s", job->machine, job->image, out.new_status);
+		after_keep(call, st, &out.after);
+	} else {
+		log_warn("infrastructure %s: machine %s of instance %s#%u was not deployed: %s", infra, job->machine,
+			 job->array, (unsigned)job->index, out.message);
+		json_object_set_new(o, "error", json_string(out.message));
+		snprintf(detail, sizeof(detail), "%s image %s not started: %.600s", job->machine, job->image,
+			 out.message);
+	}
+	if (json_array_append_new(deploys, o) < 0)
+		oom_abort(0);
+	snprintf(subject, sizeof(subject), "%s#%u", job->array, (unsigned)job->index);
+	if (res->applied &&
+	    db_infra_history_append(call->db, infra, res->revision, "deploy", "machine", subject, detail) < 0)
+		log_warn("infrastructure %s: the machine deploy of %s is not in the history: %s", infra, subject,
+			 db_last_error(call->db));
+}
+
+/* After a deploy committed: every instance whose machine is ALLOCATED and
+ * whose array names an image gets a machine deploy (docs/deploy.md,
+ * "Infrastructures"); the answer's "deploys" says how each went. */
+static void os_deploys_run(struct api_call *call, const char *infra, const struct infra_plan_result *res, json_t *reply,
+			   struct deploy_after **st)
+{
+	struct infra_os_job *jobs = NULL;
+	size_t n = 0;
+	json_t *deploys = json_array();
+
+	if (!deploys)
+		oom_abort(0);
+	json_object_set_new(reply, "deploys", deploys);
+	if (db_infra_os_jobs(call->db, infra, &jobs, &n) < 0) {
+		log_err("infrastructure %s: cannot list the machines to deploy: %s", infra, db_last_error(call->db));
+		json_object_set_new(reply, "deploys_error", json_string("the machines to deploy cannot be listed"));
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		os_deploy_one(call, infra, res, &jobs[i], deploys, st);
+	db_infra_os_jobs_free(jobs, n);
+}
+
+static void deploy_after_reply(struct api_call *call, const char *infra, const struct infra_plan_result *res,
+			       json_t *reply)
+{
+	struct deploy_after *st = NULL;
+
+	handoffs_run(call, infra, res, reply, &st);
+	os_deploys_run(call, infra, res, reply, &st);
 	if (!st) {
 		api_reply_json(call, 200, reply);
 		return;
@@ -487,7 +571,7 @@ static void plan_reply(struct api_call *call, bool deploy)
 	}
 	json_t *reply = api_infra_plan_json(name, &res);
 	if (deploy && reply)
-		handoffs_run(call, name, &res, reply);
+		deploy_after_reply(call, name, &res, reply);
 	else
 		api_reply_json(call, 200, reply);
 	db_infra_plan_result_done(&res);

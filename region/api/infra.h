@@ -48,6 +48,9 @@ int api_infra_new_parse(const json_t *body, struct infra_new *ret, struct ippref
 int api_infra_update_parse(const json_t *body, struct infra_update *ret, struct ipprefix **ret_pools,
 			   struct api_fail *fail);
 int api_infra_array_parse(const json_t *body, bool create, struct infra_array_spec *ret, struct api_fail *fail);
+/* The body's ssh_keys (checked by api_infra_array_parse) as compact JSON,
+ * malloc'd; NULL when the body has none. */
+char *api_infra_array_keys_dump(const json_t *body);
 int api_infra_network_parse(const json_t *body, bool create, const char **ret_name, enum infra_net_type *ret_type,
 			    struct api_fail *fail);
 int api_infra_conn_parse(const json_t *body, const char **ret_array, uint32_t *ret_port, const char **ret_network,

@@ -9,6 +9,8 @@
 
 #include "common/util.h"
 #include "region/api/infra.h"
+#include "region/db/deploy_db.h"
+#include "region/machine/nocloud.h"
 
 /* ---- bodies ---- */
 
@@ -171,11 +173,59 @@ int api_infra_update_parse(const json_t *body, struct infra_update *ret, struct 
 	return r;
 }
 
+#define IMAGE_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-"
+
+/* A string without NUL bytes (JSON can carry \u0000). */
+static bool is_text(const json_t *v)
+{
+	return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v);
+}
+
+/* The array's OS, checked as a machine deploy checks its body
+ * (region/api/machines_deploy.c); "" as image = none. */
+static int os_members(const json_t *body, struct infra_array_spec *ret, struct api_fail *fail)
+{
+	const json_t *v = json_object_get(body, "image");
+
+	if (v) {
+		const char *s = json_string_value(v);
+		size_t n = json_string_length(v);
+		if (n > 63 || strspn(s, IMAGE_NAME_CHARS) != n || strlen(s) != n || (n && strchr("._+-", s[0]) != NULL))
+			return api_fail_set(fail, "image", "image must be an image's name, or \"\" for none");
+		ret->image = s;
+	}
+	v = json_object_get(body, "user_data");
+	if (v) {
+		if (!is_text(v) || json_string_length(v) > DEPLOY_USER_DATA_MAX)
+			return api_fail_set(fail, "user_data", "user_data must be a string of at most %d bytes",
+					    DEPLOY_USER_DATA_MAX);
+		ret->user_data = json_string_value(v);
+	}
+	v = json_object_get(body, "ssh_keys");
+	if (!v)
+		return 0;
+	if (json_array_size(v) > DEPLOY_SSH_KEYS_MAX)
+		return api_fail_set(fail, "ssh_keys", "ssh_keys: at most %d keys", DEPLOY_SSH_KEYS_MAX);
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		const json_t *k = json_array_get(v, i);
+		const char *s = json_string_value(k);
+		if (!is_text(k) || json_string_length(k) == 0 || json_string_length(k) > NOCLOUD_SSH_KEY_MAX)
+			return api_fail_set(fail, "ssh_keys", "ssh_keys[%zu]: a key is a string of 1 to %d characters",
+					    i, NOCLOUD_SSH_KEY_MAX);
+		for (size_t j = 0; s[j]; j++)
+			if ((unsigned char)s[j] < 0x20 || s[j] == 0x7f)
+				return api_fail_set(fail, "ssh_keys",
+						    "ssh_keys[%zu]: a key is one line without control characters", i);
+	}
+	return 0;
+}
+
 int api_infra_array_parse(const json_t *body, bool create, struct infra_array_spec *ret, struct api_fail *fail)
 {
 	static const struct field fields[] = {
 	    {"name", F_STRING},	    {"instance_count", F_INTEGER}, {"ports", F_INTEGER},
-	    {"min_cpu", F_INTEGER}, {"min_memory_gib", F_INTEGER}, {"min_disk_gb", F_INTEGER}};
+	    {"min_cpu", F_INTEGER}, {"min_memory_gib", F_INTEGER}, {"min_disk_gb", F_INTEGER},
+	    {"image", F_STRING},    {"user_data", F_STRING},	   {"ssh_keys", F_STRINGS}};
 
 	memset(ret, 0, sizeof(*ret));
 	int r = body_check(body, fields, sizeof(fields) / sizeof(fields[0]), fail);
@@ -186,8 +236,8 @@ int api_infra_array_parse(const json_t *body, bool create, struct infra_array_sp
 		return api_fail_set(fail, "name", "name is required");
 	if (!create && json_object_size(body) == 0)
 		return api_fail_set(fail, "",
-				    "nothing to change: give name, instance_count, ports, min_cpu, min_memory_gib or "
-				    "min_disk_gb");
+				    "nothing to change: give name, instance_count, ports, min_cpu, min_memory_gib, "
+				    "min_disk_gb, image, user_data or ssh_keys");
 	r = u32_member(body, "instance_count", 0, INFRA_INSTANCES_MAX, &ret->set_instances, &ret->instances, fail);
 	if (r == 0)
 		r = u32_member(body, "ports", 1, INFRA_PORTS_MAX, &ret->set_ports, &ret->ports, fail);
@@ -200,7 +250,21 @@ int api_infra_array_parse(const json_t *body, bool create, struct infra_array_sp
 	if (r == 0)
 		r = u32_member(body, "min_disk_gb", 0, INFRA_MIN_SIZE_MAX, &ret->set_min_disk_gb, &ret->min_disk_gb,
 			       fail);
+	if (r == 0)
+		r = os_members(body, ret, fail);
 	return r;
+}
+
+char *api_infra_array_keys_dump(const json_t *body)
+{
+	json_t *keys = json_object_get(body, "ssh_keys");
+
+	if (!keys)
+		return NULL;
+	char *s = json_dumps(keys, JSON_COMPACT);
+	if (!s)
+		oom_abort(0);
+	return s;
 }
 
 int api_infra_network_parse(const json_t *body, bool create, const char **ret_name, enum infra_net_type *ret_type,
@@ -362,10 +426,18 @@ static json_t *array_json(const struct infra_array_row *a, bool deployed)
 		json_decref(inst);
 		return NULL;
 	}
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o*}", "name", a->name, "instance_count",
+	json_t *keys = json_loads(a->ssh_keys ? a->ssh_keys : "[]", 0, NULL);
+	if (!json_is_array(keys)) {
+		json_decref(keys);
+		keys = json_array();
+	}
+	/* The user-data may hold secrets: only its size is shown. */
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:o, s:o, s:o*}", "name", a->name, "instance_count",
 			 (json_int_t)a->instances, "ports", (json_int_t)a->ports, "min_cpu", (json_int_t)a->min_cpu,
 			 "min_memory_gib", (json_int_t)a->min_memory_gib, "min_disk_gb", (json_int_t)a->min_disk_gb,
-			 "drives", drives, "instances", inst);
+			 "image", a->image ? a->image : "", "user_data_bytes",
+			 (json_int_t)(a->user_data ? strlen(a->user_data) : 0), "ssh_keys", keys, "drives", drives,
+			 "instances", inst);
 }
 
 static json_t *network_json(const struct infra_network_row *n, bool deployed)
@@ -488,6 +560,10 @@ static json_t *changes_json(const struct infra_action *a)
 					      "min_disk_gb", (json_int_t)a->old_req[2], "to", "min_cpu",
 					      (json_int_t)a->new_req[0], "min_memory_gib", (json_int_t)a->new_req[1],
 					      "min_disk_gb", (json_int_t)a->new_req[2]));
+	if (c && (a->changed & PLAN_CHANGED_OS))
+		json_object_set_new(c, "image",
+				    json_pack("{s:s, s:s}", "from", a->old_image ? a->old_image : "", "to",
+					      a->new_image ? a->new_image : ""));
 	if (c && (a->changed & PLAN_CHANGED_DRIVES))
 		json_object_set_new(
 		    c, "drives",
@@ -515,6 +591,7 @@ static json_t *action_json(const struct infra_action *a)
 		r |= json_object_set_new(o, "instance_count", json_integer(a->new_instances));
 		r |= json_object_set_new(o, "ports", json_integer(a->new_ports));
 		r |= json_object_set_new(o, "drives", json_integer(a->new_drives));
+		r |= json_object_set_new(o, "image", json_string(a->new_image ? a->new_image : ""));
 	}
 	if (a->op == PLAN_OP_CHANGE)
 		r |= json_object_set_new(o, "changes", changes_json(a));

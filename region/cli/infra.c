@@ -223,6 +223,87 @@ int cli_cmd_infra_delete(struct cli *cli, char **argv, size_t argc)
 
 /* ---- instance arrays ---- */
 
+#define ARRAY_USER_DATA_MAX (64 * 1024) /* bytes, as the region takes them */
+#define ARRAY_SSH_KEYS_MAX  32
+
+/* The --user-data file's text (NUL-terminated, malloc'd); NULL after
+ * saying why. "-" is standard input. */
+static char *user_data_read(const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "error: --user-data %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = xmalloc(ARRAY_USER_DATA_MAX + 2);
+	size_t n = fread(buf, 1, ARRAY_USER_DATA_MAX + 1, f);
+	int failed = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	buf[n] = '\0';
+	const char *why = failed			 ? "cannot read it"
+			  : n > ARRAY_USER_DATA_MAX	 ? "larger than 65536 bytes"
+			  : memchr(buf, '\0', n) != NULL ? "not text"
+							 : NULL;
+	if (why) {
+		fprintf(stderr, "error: --user-data %s: %s\n", path, why);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The array's OS into body from --image NAME ("" = none), --user-data
+ * FILE and --ssh-key KEY (repeated; --ssh-key "" alone clears them).
+ * false after saying why; *any when one was given. */
+static bool array_os(const struct cli *cli, json_t *body, bool *any)
+{
+	const char *keys[ARRAY_SSH_KEYS_MAX + 1];
+
+	if (cli->args->given & CLI_OPT_IMAGE) {
+		json_t *v = json_string(cli_opt_value(cli->args, CLI_OPT_IMAGE));
+		if (!v) {
+			fprintf(stderr, "error: --image is not UTF-8 text\n");
+			return false;
+		}
+		json_object_set_new(body, "image", v);
+		*any = true;
+	}
+	if (cli->args->given & CLI_OPT_USER_DATA) {
+		char *text = user_data_read(cli_opt_value(cli->args, CLI_OPT_USER_DATA));
+		json_t *v = text ? json_string(text) : NULL;
+		free(text);
+		if (!v) {
+			if (text)
+				fprintf(stderr, "error: --user-data: the file is not UTF-8 text\n");
+			return false;
+		}
+		json_object_set_new(body, "user_data", v);
+		*any = true;
+	}
+	size_t n = cli_opt_values(cli->args, CLI_OPT_SSH_KEY, keys, ARRAY_SSH_KEYS_MAX + 1);
+	if (n > ARRAY_SSH_KEYS_MAX) {
+		fprintf(stderr, "error: --ssh-key: at most %d keys\n", ARRAY_SSH_KEYS_MAX);
+		return false;
+	}
+	if (n == 0)
+		return true;
+	json_t *arr = json_array();
+	json_object_set_new(body, "ssh_keys", arr);
+	*any = true;
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = keys[i][0] ? json_string(keys[i]) : NULL;
+		if (keys[i][0] && (!v || strpbrk(keys[i], "\r\n"))) {
+			json_decref(v);
+			fprintf(stderr, "error: --ssh-key: a key is one line of UTF-8 text\n");
+			return false;
+		}
+		if (v && json_array_append_new(arr, v) < 0)
+			oom_abort(0);
+	}
+	return true;
+}
+
 /* {"instance_count":N,"ports":N,"min_cpu":N,...} from --count, --ports,
  * --min-cpu, --min-memory and --min-disk; NULL on a bad value. */
 static json_t *array_body(const struct cli *cli, bool need_one)
@@ -245,14 +326,22 @@ static json_t *array_body(const struct cli *cli, bool need_one)
 			return NULL;
 		any |= v[i] >= 0;
 	}
-	if (need_one && !any) {
-		fprintf(stderr, "error: give --count N, --ports N, --min-cpu N, --min-memory GiB or --min-disk GB\n");
-		return NULL;
-	}
 	json_t *body = json_object();
-	for (size_t i = 0; body && i < sizeof(opts) / sizeof(opts[0]); i++)
+	if (!body)
+		oom_abort(0);
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (v[i] >= 0)
 			json_object_set_new(body, opts[i].field, json_integer(v[i]));
+	if (!array_os(cli, body, &any)) {
+		json_decref(body);
+		return NULL;
+	}
+	if (need_one && !any) {
+		fprintf(stderr, "error: give --count N, --ports N, --min-cpu N, --min-memory GiB, --min-disk GB, "
+				"--image NAME, --user-data FILE or --ssh-key KEY\n");
+		json_decref(body);
+		return NULL;
+	}
 	return body;
 }
 

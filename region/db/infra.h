@@ -87,6 +87,9 @@ struct infra_array_row {
 	uint32_t ports;
 	/* What its instances' machines must have (0: anything). */
 	uint32_t min_cpu, min_memory_gib, min_disk_gb;
+	/* The OS its machines get: an image name ("" = none, bind only), the
+	 * operator's user-data and SSH keys (a JSON array of strings). */
+	char *image, *user_data, *ssh_keys;
 	struct infra_drive_row *drives;
 	size_t n_drives;
 	/* deployed design only */
@@ -172,6 +175,9 @@ struct infra_array_spec {
 	/* The machines' requirements (docs/deploy.md, "Infrastructures"). */
 	bool set_min_cpu, set_min_memory_gib, set_min_disk_gb;
 	uint32_t min_cpu, min_memory_gib, min_disk_gb;
+	/* The OS (NULL = unchanged; image "" = none): an image name, the
+	 * user-data, the SSH keys as a JSON array of strings. */
+	const char *image, *user_data, *ssh_keys;
 };
 
 int db_infra_array_add(struct db *db, const char *infra, const struct infra_array_spec *spec, struct infra_err *err);
@@ -215,6 +221,7 @@ struct infra_action {
 	uint32_t old_ports, new_ports;
 	uint32_t old_drives, new_drives;
 	uint32_t old_req[3], new_req[3]; /* array: min_cpu, min_memory_gib, min_disk_gb */
+	char *old_image, *new_image;	 /* array: its image ("" = none) */
 	bool san_pruned;
 };
 
@@ -282,6 +289,10 @@ struct infra_plan_result {
 	char *shortage;
 };
 
+/* An image an array of the staged design names that is unknown or not
+ * ready refuses plan and deploy (-EBUSY, field "image"), before anything
+ * changes. */
+
 /* The actions that deploy would apply, with the resources it would take
  * (computed in a transaction that is rolled back). */
 int db_infra_plan(struct db *db, const char *infra, struct infra_plan_result *ret, struct infra_err *err);
@@ -317,6 +328,28 @@ struct infra_history_row {
 int db_infra_history(struct db *db, const char *infra, size_t limit, struct infra_history_row **ret, size_t *ret_n,
 		     struct infra_err *err);
 void db_infra_history_free(struct infra_history_row *rows, size_t n);
+
+/* ---- the OS of bound machines (infra_os.c) ---- */
+
+/* An instance whose machine is ALLOCATED to the infrastructure and whose
+ * deployed array names an image: what a machine deploy needs. */
+struct infra_os_job {
+	char *array;
+	uint32_t index;
+	int64_t machine_id;
+	char *machine; /* hostname */
+	char *image;
+	char *user_data;
+	char *ssh_keys; /* JSON array of strings */
+};
+
+/* Every such instance of infra, by array and index. */
+int db_infra_os_jobs(struct db *db, const char *infra, struct infra_os_job **ret, size_t *ret_n);
+void db_infra_os_jobs_free(struct infra_os_job *jobs, size_t n);
+/* Append a step to the history of infra's deploy of that revision (what
+ * happened after it committed, such as machine deploys). */
+int db_infra_history_append(struct db *db, const char *infra, int64_t revision, const char *op, const char *object,
+			    const char *subject, const char *detail);
 
 /* Order an extra block of prefix length len for a deployed WAN, now (it
  * is an allocation, not a design change). */

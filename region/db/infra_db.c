@@ -378,6 +378,9 @@ void infra_design_rows_done(struct infra_design_rows *d)
 {
 	for (size_t i = 0; i < d->n_arrays; i++) {
 		free(d->arrays[i].name);
+		free(d->arrays[i].image);
+		free(d->arrays[i].user_data);
+		free(d->arrays[i].ssh_keys);
 		free(d->arrays[i].drives);
 		for (size_t k = 0; k < d->arrays[i].n_inst; k++)
 			free(d->arrays[i].inst[k].machine);
@@ -456,7 +459,8 @@ static int load_arrays(struct db *db, const char *id, struct infra_row *row)
 	PGresult *res;
 	int r = db_exec(db,
 			"SELECT id, s_name, s_instances, s_ports, d_name, d_instances, d_ports, "
-			"s_min_cpu, s_min_memory_gib, s_min_disk_gb, d_min_cpu, d_min_memory_gib, d_min_disk_gb "
+			"s_min_cpu, s_min_memory_gib, s_min_disk_gb, d_min_cpu, d_min_memory_gib, d_min_disk_gb, "
+			"s_image, s_user_data, s_ssh_keys, d_image, d_user_data, d_ssh_keys "
 			"FROM infra_array WHERE infrastructure_id = $1::bigint ORDER BY id",
 			1, p, &res);
 	if (r < 0)
@@ -479,6 +483,10 @@ static int load_arrays(struct db *db, const char *id, struct infra_row *row)
 			a->min_cpu = (uint32_t)strtoul(PQgetvalue(res, i, q), NULL, 10);
 			a->min_memory_gib = (uint32_t)strtoul(PQgetvalue(res, i, q + 1), NULL, 10);
 			a->min_disk_gb = (uint32_t)strtoul(PQgetvalue(res, i, q + 2), NULL, 10);
+			int o = 13 + 3 * d;
+			a->image = dup_col(res, i, o);
+			a->user_data = dup_col(res, i, o + 1);
+			a->ssh_keys = dup_col(res, i, o + 2);
 		}
 	}
 	PQclear(res);

@@ -37,7 +37,10 @@ static void view_build(const struct infra_design_rows *rows, struct infra_view *
 						    .drive_count = (uint32_t)a->n_drives,
 						    .min_cpu = a->min_cpu,
 						    .min_memory_gib = a->min_memory_gib,
-						    .min_disk_gb = a->min_disk_gb};
+						    .min_disk_gb = a->min_disk_gb,
+						    .image = a->image,
+						    .user_data = a->user_data,
+						    .ssh_keys = a->ssh_keys};
 	}
 	for (size_t i = 0; i < rows->n_networks; i++) {
 		const struct infra_network_row *n = &rows->networks[i];
@@ -106,6 +109,7 @@ static void action_describe(const struct infra_deploy *d, const struct plan_acti
 			o->old_req[0] = a->array_old->min_cpu;
 			o->old_req[1] = a->array_old->min_memory_gib;
 			o->old_req[2] = a->array_old->min_disk_gb;
+			o->old_image = name_dup(a->array_old->image);
 		}
 		if (a->array_new) {
 			o->new_instances = a->array_new->instance_count;
@@ -114,6 +118,7 @@ static void action_describe(const struct infra_deploy *d, const struct plan_acti
 			o->new_req[0] = a->array_new->min_cpu;
 			o->new_req[1] = a->array_new->min_memory_gib;
 			o->new_req[2] = a->array_new->min_disk_gb;
+			o->new_image = name_dup(a->array_new->image);
 		}
 	} else {
 		/* A connection that is created exists in the staged design; one
@@ -148,6 +153,8 @@ void db_infra_plan_result_done(struct infra_plan_result *r)
 		free(r->actions[i].old_name);
 		free(r->actions[i].array);
 		free(r->actions[i].network);
+		free(r->actions[i].old_image);
+		free(r->actions[i].new_image);
 	}
 	free(r->actions);
 	for (size_t i = 0; i < r->n_allocs; i++)
@@ -272,7 +279,8 @@ static int apply_array(struct infra_deploy *d, const struct plan_action *a)
 		return exec_id(
 		    d,
 		    "UPDATE infra_array SET d_name = s_name, d_instances = s_instances, d_ports = s_ports, "
-		    "d_min_cpu = s_min_cpu, d_min_memory_gib = s_min_memory_gib, d_min_disk_gb = s_min_disk_gb "
+		    "d_min_cpu = s_min_cpu, d_min_memory_gib = s_min_memory_gib, d_min_disk_gb = s_min_disk_gb, "
+		    "d_image = s_image, d_user_data = s_user_data, d_ssh_keys = s_ssh_keys "
 		    "WHERE id = $1::bigint",
 		    a->id);
 	case PLAN_OP_DELETE:
@@ -346,6 +354,9 @@ static int deploy_apply(struct infra_deploy *d)
 	int r = db_exec(d->db, "SELECT pg_advisory_xact_lock(" INFRA_POOL_LOCK_KEY ")", 0, NULL, NULL);
 
 	/* Before an array's deletion takes its instances with it. */
+	/* Refused before anything changes. */
+	if (r == 0)
+		r = infra_images_check(d);
 	if (r == 0)
 		r = infra_machines_release_gone(d);
 	for (size_t i = 0; i < d->plan.n && r == 0; i++) {
@@ -428,6 +439,12 @@ static void array_changes_text(const struct infra_action *a, char *buf, size_t l
 				 a->old_req[2], a->new_req[2]);
 		used += n > 0 ? (size_t)n : 0;
 	}
+	if ((a->changed & PLAN_CHANGED_OS) && used < len) {
+		int n = snprintf(buf + used, len - used, "%sos: image %s -> %s", used ? ", " : "",
+				 a->old_image && a->old_image[0] ? a->old_image : "(none)",
+				 a->new_image && a->new_image[0] ? a->new_image : "(none)");
+		used += n > 0 ? (size_t)n : 0;
+	}
 	if (a->old_name && used < len)
 		snprintf(buf + used, len - used, "%srenamed from %s", used ? ", " : "", a->old_name);
 }
@@ -448,8 +465,9 @@ static void action_text(const struct infra_action *a, char *subject, size_t slen
 	else if (a->op == PLAN_OP_CHANGE)
 		array_changes_text(a, detail, dlen);
 	else if (a->op == PLAN_OP_CREATE)
-		snprintf(detail, dlen, "%" PRIu32 " instances, %" PRIu32 " ports, %" PRIu32 " drives", a->new_instances,
-			 a->new_ports, a->new_drives);
+		snprintf(detail, dlen, "%" PRIu32 " instances, %" PRIu32 " ports, %" PRIu32 " drives%s%s",
+			 a->new_instances, a->new_ports, a->new_drives,
+			 a->new_image && a->new_image[0] ? ", image " : "", a->new_image ? a->new_image : "");
 }
 
 static int step_insert(struct infra_deploy *d, const char *deploy_id, size_t seq, const char *op, const char *object,
@@ -584,7 +602,8 @@ int db_infra_discard(struct db *db, const char *infra, struct infra_err *err)
 	    "AND a.infrastructure_id = $1::bigint AND NOT x.staged",
 	    "DELETE FROM infra_array WHERE infrastructure_id = $1::bigint AND d_name IS NULL",
 	    "UPDATE infra_array SET s_name = d_name, s_instances = d_instances, s_ports = d_ports, "
-	    "s_min_cpu = d_min_cpu, s_min_memory_gib = d_min_memory_gib, s_min_disk_gb = d_min_disk_gb "
+	    "s_min_cpu = d_min_cpu, s_min_memory_gib = d_min_memory_gib, s_min_disk_gb = d_min_disk_gb, "
+	    "s_image = d_image, s_user_data = d_user_data, s_ssh_keys = d_ssh_keys "
 	    "WHERE infrastructure_id = $1::bigint",
 	    "DELETE FROM infra_network WHERE infrastructure_id = $1::bigint AND d_name IS NULL",
 	    "UPDATE infra_network SET s_name = d_name, s_type = d_type WHERE infrastructure_id = $1::bigint",

@@ -101,6 +101,9 @@ int infra_machines_release_gone(struct infra_deploy *d);
 /* Deleting the infrastructure (id, locked): every instance's machine. */
 int infra_machines_release_all(struct db *db, const char *infra, const char *id, struct infra_err *err);
 int infra_machines_bind(struct infra_deploy *d);
+/* infra_os.c: every image the staged design's arrays name exists and is
+ * ready, else -EBUSY (field "image") naming the array and the image. */
+int infra_images_check(struct infra_deploy *d);
 /* infra_links.c: the WANs mirrored in IPAM and the instances' addresses
  * as links on their machines' interfaces. */
 int infra_machines_links(struct infra_deploy *d);

@@ -100,6 +100,8 @@ static int array_spec_check(const struct infra_array_spec *spec, bool create, st
 				  INFRA_INSTANCES_MAX);
 	if (spec->set_ports && (spec->ports < 1 || spec->ports > INFRA_PORTS_MAX))
 		return infra_fail(err, -EINVAL, "ports", "ports must be from 1 to %d", INFRA_PORTS_MAX);
+	if (spec->image && strlen(spec->image) > INFRA_NAME_MAX)
+		return infra_fail(err, -EINVAL, "image", "image must be an image's name");
 	return 0;
 }
 
@@ -139,13 +141,22 @@ int db_infra_array_add(struct db *db, const char *infra, const struct infra_arra
 	snprintf(cpu, sizeof(cpu), "%" PRIu32, spec->set_min_cpu ? spec->min_cpu : 0);
 	snprintf(mem, sizeof(mem), "%" PRIu32, spec->set_min_memory_gib ? spec->min_memory_gib : 0);
 	snprintf(disk, sizeof(disk), "%" PRIu32, spec->set_min_disk_gb ? spec->min_disk_gb : 0);
-	const char *p[] = {id, spec->name, count, ports, cpu, mem, disk};
+	const char *p[] = {id,
+			   spec->name,
+			   count,
+			   ports,
+			   cpu,
+			   mem,
+			   disk,
+			   spec->image ? spec->image : "",
+			   spec->user_data ? spec->user_data : "",
+			   spec->ssh_keys ? spec->ssh_keys : "[]"};
 	if (r == 0)
 		r = db_exec(db,
 			    "INSERT INTO infra_array (infrastructure_id, s_name, s_instances, s_ports, s_min_cpu, "
-			    "s_min_memory_gib, s_min_disk_gb) "
-			    "VALUES ($1::bigint, $2, $3::int, $4::int, $5::int, $6::int, $7::int)",
-			    7, p, NULL);
+			    "s_min_memory_gib, s_min_disk_gb, s_image, s_user_data, s_ssh_keys) "
+			    "VALUES ($1::bigint, $2, $3::int, $4::int, $5::int, $6::int, $7::int, $8, $9, $10)",
+			    10, p, NULL);
 	return stage_end(db, id, r);
 }
 
@@ -200,15 +211,20 @@ int db_infra_array_update(struct db *db, const char *infra, const char *array, c
 			   spec->set_ports ? ports : NULL,
 			   spec->set_min_cpu ? cpu : NULL,
 			   spec->set_min_memory_gib ? mem : NULL,
-			   spec->set_min_disk_gb ? disk : NULL};
+			   spec->set_min_disk_gb ? disk : NULL,
+			   spec->image,
+			   spec->user_data,
+			   spec->ssh_keys};
 	if (r == 0)
 		r = db_exec(db,
 			    "UPDATE infra_array SET s_name = coalesce($2, s_name), "
 			    "s_instances = coalesce($3::int, s_instances), s_ports = coalesce($4::int, s_ports), "
 			    "s_min_cpu = coalesce($5::int, s_min_cpu), "
 			    "s_min_memory_gib = coalesce($6::int, s_min_memory_gib), "
-			    "s_min_disk_gb = coalesce($7::int, s_min_disk_gb) WHERE id = $1::bigint",
-			    7, p, NULL);
+			    "s_min_disk_gb = coalesce($7::int, s_min_disk_gb), s_image = coalesce($8, s_image), "
+			    "s_user_data = coalesce($9, s_user_data), s_ssh_keys = coalesce($10, s_ssh_keys) "
+			    "WHERE id = $1::bigint",
+			    10, p, NULL);
 	return stage_end(db, id, r);
 }
 

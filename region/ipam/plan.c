@@ -259,7 +259,10 @@ static unsigned array_changes(const struct infra_array *o, const struct infra_ar
 	       (o->drive_count == n->drive_count ? 0 : PLAN_CHANGED_DRIVES) |
 	       (o->min_cpu == n->min_cpu && o->min_memory_gib == n->min_memory_gib && o->min_disk_gb == n->min_disk_gb
 		    ? 0
-		    : PLAN_CHANGED_REQUIREMENTS);
+		    : PLAN_CHANGED_REQUIREMENTS) |
+	       (str_eq(o->image, n->image) && str_eq(o->user_data, n->user_data) && str_eq(o->ssh_keys, n->ssh_keys)
+		    ? 0
+		    : PLAN_CHANGED_OS);
 }
 
 /* Steps 1 and 3: create networks / change networks. */

@@ -54,6 +54,10 @@ struct infra_array {
 	/* What its instances' machines must have (0: anything); a change
 	 * applies to instances bound from then on. */
 	uint32_t min_cpu, min_memory_gib, min_disk_gb;
+	/* The OS its machines get (borrowed, NULL equals ""): an image name,
+	 * user-data, SSH keys as JSON; a change applies to machines not yet
+	 * deployed. */
+	const char *image, *user_data, *ssh_keys;
 };
 
 struct infra_network {
@@ -97,6 +101,7 @@ enum plan_object {
 #define PLAN_CHANGED_DRIVES	  (1u << 3) /* array drive_count */
 #define PLAN_CHANGED_TYPE	  (1u << 4) /* network type (the caller may refuse it) */
 #define PLAN_CHANGED_REQUIREMENTS (1u << 5) /* array min_cpu, min_memory_gib or min_disk_gb */
+#define PLAN_CHANGED_OS		  (1u << 6) /* array image, user_data or ssh_keys */
 
 struct plan_action {
 	enum plan_op op;

@@ -32,7 +32,8 @@ static void db_init(struct db *b)
 
 static void db_array(struct db *b, int64_t id, const char *name, uint32_t instances, uint32_t ports, uint32_t drives)
 {
-	b->arrays[b->d.n_arrays++] = (struct infra_array){id, name, instances, ports, drives, 0, 0, 0};
+	b->arrays[b->d.n_arrays++] =
+	    (struct infra_array){id, name, instances, ports, drives, 0, 0, 0, NULL, NULL, NULL};
 }
 
 static void db_net(struct db *b, int64_t id, const char *name, enum infra_net_type t)
