@@ -72,20 +72,24 @@ static const struct cli_command commands[] = {
      "to their pools."},
     {"infra array add", "NAME ARRAY --count N", 2, 2,
      SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS | CLI_OPT_MIN_CPU | CLI_OPT_MIN_MEMORY |
-	 CLI_OPT_MIN_DISK,
+	 CLI_OPT_MIN_DISK | CLI_OPT_IMAGE | CLI_OPT_USER_DATA | CLI_OPT_SSH_KEY,
      cli_cmd_infra_array_add, "stage a new instance array",
      "Stages an instance array of --count identical instances (default 1, up to 1024)\n"
      "with --ports ports each (default 2, named eth0, eth1, ...). Deploy binds each\n"
      "instance to a READY machine of the infrastructure's zone with an interface for\n"
      "every port connected and at least --min-cpu N CPUs, --min-memory GiB of memory\n"
-     "and --min-disk GB of disk (default 0: anything)."},
+     "and --min-disk GB of disk (default 0: anything). With --image NAME (and\n"
+     "--user-data FILE, --ssh-key KEY...) deploy then deploys that image to every\n"
+     "instance's machine that is ALLOCATED."},
     {"infra array set", "NAME ARRAY --count N", 2, 2,
      SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_COUNT | CLI_OPT_PORTS | CLI_OPT_MIN_CPU | CLI_OPT_MIN_MEMORY |
-	 CLI_OPT_MIN_DISK,
+	 CLI_OPT_MIN_DISK | CLI_OPT_IMAGE | CLI_OPT_USER_DATA | CLI_OPT_SSH_KEY,
      cli_cmd_infra_array_set, "stage a resize of an instance array",
      "Stages a new instance count (--count N), port count (--ports N) and/or what its\n"
      "machines must have (--min-cpu N, --min-memory GiB, --min-disk GB; for instances\n"
-     "bound from then on). Fewer instances give the machines of the last ones back."},
+     "bound from then on). Fewer instances give the machines of the last ones back.\n"
+     "--image NAME (\"\" for none), --user-data FILE and --ssh-key KEY (\"\" clears the\n"
+     "keys) change the OS its machines get; DEPLOYED machines are not redeployed."},
     {"infra array remove", "NAME ARRAY", 2, 2, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_array_remove,
      "stage the removal of an instance array", "Stages the removal of the array with its connections and drives."},
     {"infra network add", "NAME NET --type T", 2, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_TYPE,
