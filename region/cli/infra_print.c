@@ -286,9 +286,10 @@ int cli_infra_plan_print(const json_t *plan, bool deployed, FILE *out)
 
 	const json_t *machines = json_object_get(plan, "machines"), *links = json_object_get(plan, "links");
 	const char *shortage = jstr(plan, "shortage");
+	const json_t *deploys = json_object_get(plan, "deploys");
 
 	if (json_array_size(actions) == 0 && json_array_size(allocs) == 0 && json_array_size(machines) == 0 &&
-	    json_array_size(links) == 0 && !shortage)
+	    json_array_size(links) == 0 && json_array_size(deploys) == 0 && !shortage)
 		return fprintf(out, "Nothing to deploy: the staged design of %s is the deployed one.\n", infra) < 0
 			   ? -EIO
 			   : 0;
@@ -333,6 +334,17 @@ int cli_infra_plan_print(const json_t *plan, bool deployed, FILE *out)
 		snprintf(detail, sizeof(detail), "%s %s %s", jstr(a, "machine") ? jstr(a, "machine") : "?",
 			 jstr(a, "interface") ? jstr(a, "interface") : "?", jstr(a, "ip") ? jstr(a, "ip") : "?");
 		const char *row[] = {jstr(a, "op"), "address", name, detail};
+		cli_table_add(&t, row);
+	}
+	/* The machine deploys started after the commit (deploy only). */
+	json_array_foreach(deploys, i, a)
+	{
+		char name[160], detail[512];
+		snprintf(name, sizeof(name), "%s#%lld", jstr(a, "array") ? jstr(a, "array") : "?", jint(a, "instance"));
+		snprintf(detail, sizeof(detail), "%s image %s: %s%s", jstr(a, "machine") ? jstr(a, "machine") : "?",
+			 jstr(a, "image") ? jstr(a, "image") : "?", jstr(a, "status") ? "" : "not started: ",
+			 jstr(a, "status") ? jstr(a, "status") : (jstr(a, "error") ? jstr(a, "error") : "?"));
+		const char *row[] = {"deploy", "machine", name, detail};
 		cli_table_add(&t, row);
 	}
 	int r = table_flush(&t, out);
