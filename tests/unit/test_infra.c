@@ -101,6 +101,43 @@ static void test_array_parse(void **state)
 	json_decref(b);
 }
 
+/* An array's OS: image ("" = none), user_data, ssh_keys kept as JSON. */
+static void test_array_os_parse(void **state)
+{
+	struct infra_array_spec spec;
+	struct api_fail fail;
+
+	json_t *b = parse("{\"image\":\"deb-12\",\"user_data\":\"#cloud-config\\n\","
+			  "\"ssh_keys\":[\"ssh-ed25519 AAAA a@b\"]}");
+	assert_int_equal(api_infra_array_parse(b, false, &spec, &fail), 0);
+	assert_string_equal(spec.image, "deb-12");
+	assert_string_equal(spec.user_data, "#cloud-config\n");
+	char *keys = api_infra_array_keys_dump(b);
+	assert_string_equal(keys, "[\"ssh-ed25519 AAAA a@b\"]");
+	free(keys);
+	json_decref(b);
+
+	b = parse("{\"image\":\"\"}");
+	assert_int_equal(api_infra_array_parse(b, false, &spec, &fail), 0);
+	assert_string_equal(spec.image, "");
+	assert_null(spec.user_data);
+	assert_null(api_infra_array_keys_dump(b));
+	json_decref(b);
+
+	const char *bad[][2] = {
+	    {"{\"image\":\"../x\"}", "image"},	   {"{\"image\":\"-x\"}", "image"},
+	    {"{\"image\":\"a/b\"}", "image"},	   {"{\"image\":3}", "image"},
+	    {"{\"user_data\":5}", "user_data"},	   {"{\"ssh_keys\":\"ssh-rsa x\"}", "ssh_keys"},
+	    {"{\"ssh_keys\":[\"\"]}", "ssh_keys"}, {"{\"ssh_keys\":[\"ssh-rsa a\\nssh-rsa b\"]}", "ssh_keys"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b = parse(bad[i][0]);
+		assert_int_equal(api_infra_array_parse(b, false, &spec, &fail), -EINVAL);
+		assert_string_equal(fail.field, bad[i][1]);
+		json_decref(b);
+	}
+}
+
 static void test_network_and_conn_parse(void **state)
 {
 	const char *name, *array, *net;
@@ -316,6 +353,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_new_parse),
 	    cmocka_unit_test(test_array_parse),
+	    cmocka_unit_test(test_array_os_parse),
 	    cmocka_unit_test(test_network_and_conn_parse),
 	    cmocka_unit_test(test_order_and_drive_parse),
 	    cmocka_unit_test(test_plan_json_and_print),
