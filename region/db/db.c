@@ -105,6 +105,25 @@ long db_affected(const PGresult *res)
 	return strtol(PQcmdTuples((PGresult *)res), NULL, 10);
 }
 
+long db_exec_count(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret)
+{
+	PGresult *res = NULL;
+	int r = db_exec(db, sql, n, params, &res);
+	if (r < 0)
+		return r;
+	long c = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : db_affected(res);
+	if (ret)
+		*ret = res;
+	else
+		PQclear(res);
+	return c;
+}
+
+void db_id_text(int64_t id, char buf[24])
+{
+	snprintf(buf, 24, "%" PRId64, id);
+}
+
 int db_begin(struct db *db)
 {
 	int r = db_exec(db, "BEGIN", 0, NULL, NULL);

@@ -27,6 +27,11 @@ struct db {
 int db_exec(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret);
 /* Rows a command touched (UPDATE/DELETE/INSERT), from its tag. */
 long db_affected(const PGresult *res);
+/* Run sql; the rows it returned (a query) or touched (a command), or
+ * -errno. With ret the result is the caller's to PQclear. */
+long db_exec_count(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret);
+/* id as a query parameter. */
+void db_id_text(int64_t id, char buf[24]);
 /* A single value query: *ret is a malloc'd copy of row 0 column 0;
  * -ENOENT without a row or for NULL. */
 int db_query_value(struct db *db, const char *sql, int n, const char *const *params, char **ret);

@@ -11,26 +11,6 @@
 #include "common/util.h"
 #include "region/db/db_internal.h"
 
-static void id_text(int64_t id, char buf[24])
-{
-	snprintf(buf, 24, "%" PRId64, id);
-}
-
-/* Run sql; rows it returned or touched, or -errno. */
-static long exec_count(struct db *db, const char *sql, int n, const char *const *p, PGresult **ret)
-{
-	PGresult *res = NULL;
-	int r = db_exec(db, sql, n, p, &res);
-	if (r < 0)
-		return r;
-	long c = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : db_affected(res);
-	if (ret)
-		*ret = res;
-	else
-		PQclear(res);
-	return c;
-}
-
 void deploy_db_row_free(struct deploy_db_row *d)
 {
 	if (!d)
@@ -48,11 +28,11 @@ int deploy_db_create(struct db *db, int64_t id, int64_t image_id, const char *im
 		     const char *user_data, const char *ssh_keys_json, int *ret_number)
 {
 	char ids[24], iids[24];
-	id_text(id, ids);
-	id_text(image_id, iids);
+	db_id_text(id, ids);
+	db_id_text(image_id, iids);
 	const char *p[] = {ids, iids, image_name, image_sha256, user_data, ssh_keys_json};
 	PGresult *res;
-	long n = exec_count(
+	long n = db_exec_count(
 	    db,
 	    "WITH m AS (UPDATE machine SET deploy_count = deploy_count + 1 WHERE id = $1::bigint "
 	    "RETURNING id, deploy_count) "
@@ -99,12 +79,12 @@ int deploy_db_get(struct db *db, int64_t id, struct deploy_db_row *ret)
 	char ids[24];
 	const char *p[] = {ids};
 	PGresult *res;
-	id_text(id, ids);
-	long n = exec_count(db,
-			    "SELECT machine_id, coalesce(image_id, 0), image_name, image_sha256, user_data, "
-			    "array_to_json(ssh_keys)::text, number, step, deployed_when FROM machine_deploy "
-			    "WHERE machine_id = $1::bigint",
-			    1, p, &res);
+	db_id_text(id, ids);
+	long n = db_exec_count(db,
+			       "SELECT machine_id, coalesce(image_id, 0), image_name, image_sha256, user_data, "
+			       "array_to_json(ssh_keys)::text, number, step, deployed_when FROM machine_deploy "
+			       "WHERE machine_id = $1::bigint",
+			       1, p, &res);
 	if (n < 0)
 		return (int)n;
 	if (n != 1) {
@@ -130,12 +110,12 @@ int deploy_db_get(struct db *db, int64_t id, struct deploy_db_row *ret)
 int deploy_db_step(struct db *db, int64_t id, const char *step, const char *result_json, const char *deployed_when)
 {
 	char ids[24];
-	id_text(id, ids);
+	db_id_text(id, ids);
 	const char *p[] = {ids, step, result_json, deployed_when};
-	long n = exec_count(db,
-			    "UPDATE machine_deploy SET step = $2, result = coalesce($3::jsonb, result), "
-			    "deployed_when = coalesce($4, deployed_when) WHERE machine_id = $1::bigint",
-			    4, p, NULL);
+	long n = db_exec_count(db,
+			       "UPDATE machine_deploy SET step = $2, result = coalesce($3::jsonb, result), "
+			       "deployed_when = coalesce($4, deployed_when) WHERE machine_id = $1::bigint",
+			       4, p, NULL);
 	return n < 0 ? (int)n : n == 0 ? -ENOENT : 0;
 }
 
@@ -144,11 +124,11 @@ int deploy_db_boot_state(struct db *db, int64_t id, char ret_step[16], char ret_
 	char ids[24];
 	const char *p[] = {ids};
 	PGresult *res;
-	id_text(id, ids);
-	long n = exec_count(db,
-			    "SELECT coalesce(d.step, ''), m.release_erase FROM machine m "
-			    "LEFT JOIN machine_deploy d ON d.machine_id = m.id WHERE m.id = $1::bigint",
-			    1, p, &res);
+	db_id_text(id, ids);
+	long n = db_exec_count(db,
+			       "SELECT coalesce(d.step, ''), m.release_erase FROM machine m "
+			       "LEFT JOIN machine_deploy d ON d.machine_id = m.id WHERE m.id = $1::bigint",
+			       1, p, &res);
 	if (n < 0)
 		return (int)n;
 	if (n != 1) {
@@ -164,25 +144,25 @@ int deploy_db_boot_state(struct db *db, int64_t id, char ret_step[16], char ret_
 int deploy_db_release(struct db *db, int64_t id, const char *erase, long *ret_freed)
 {
 	char ids[24];
-	id_text(id, ids);
+	db_id_text(id, ids);
 	const char *p[] = {ids, erase};
-	long n = exec_count(db,
-			    "UPDATE machine SET release_erase = $2, owner = '', allocated_at = NULL "
-			    "WHERE id = $1::bigint",
-			    2, p, NULL);
+	long n = db_exec_count(db,
+			       "UPDATE machine SET release_erase = $2, owner = '', allocated_at = NULL "
+			       "WHERE id = $1::bigint",
+			       2, p, NULL);
 	if (n < 0)
 		return (int)n;
 	if (n == 0)
 		return -ENOENT;
 	/* An auto-mode address was picked for this allocation; the link's
 	 * other modes (static, dhcp) are the operator's and stay. */
-	long freed = exec_count(db,
-				"DELETE FROM ip_address WHERE mode = 'auto' AND owner_kind = 'machine_interface' "
-				"AND interface_id IN (SELECT id FROM interface WHERE machine_id = $1::bigint)",
-				1, p, NULL);
+	long freed = db_exec_count(db,
+				   "DELETE FROM ip_address WHERE mode = 'auto' AND owner_kind = 'machine_interface' "
+				   "AND interface_id IN (SELECT id FROM interface WHERE machine_id = $1::bigint)",
+				   1, p, NULL);
 	if (freed < 0)
 		return (int)freed;
-	n = exec_count(db, "DELETE FROM machine_deploy WHERE machine_id = $1::bigint", 1, p, NULL);
+	n = db_exec_count(db, "DELETE FROM machine_deploy WHERE machine_id = $1::bigint", 1, p, NULL);
 	if (n < 0)
 		return (int)n;
 	if (ret_freed)
@@ -193,9 +173,9 @@ int deploy_db_release(struct db *db, int64_t id, const char *erase, long *ret_fr
 int deploy_db_message(struct db *db, int64_t id, const char *message)
 {
 	char ids[24];
-	id_text(id, ids);
+	db_id_text(id, ids);
 	const char *p[] = {ids, message};
-	long n = exec_count(db, "UPDATE machine SET status_message = $2 WHERE id = $1::bigint", 2, p, NULL);
+	long n = db_exec_count(db, "UPDATE machine SET status_message = $2 WHERE id = $1::bigint", 2, p, NULL);
 	return n < 0 ? (int)n : n == 0 ? -ENOENT : 0;
 }
 
@@ -203,8 +183,8 @@ int deploy_db_release_done(struct db *db, int64_t id)
 {
 	char ids[24];
 	const char *p[] = {ids};
-	id_text(id, ids);
-	long n = exec_count(db, "UPDATE machine SET release_erase = '' WHERE id = $1::bigint", 1, p, NULL);
+	db_id_text(id, ids);
+	long n = db_exec_count(db, "UPDATE machine SET release_erase = '' WHERE id = $1::bigint", 1, p, NULL);
 	return n < 0 ? (int)n : n == 0 ? -ENOENT : 0;
 }
 
@@ -213,7 +193,7 @@ int deploy_db_leases_seen(struct db *db, const char *rack_id, const char *leases
 	char min[24];
 	snprintf(min, sizeof(min), "%ld", min_lease_s);
 	const char *p[] = {leases_json, min, rack_id};
-	long n = exec_count(
+	long n = db_exec_count(
 	    db,
 	    "WITH l AS (SELECT DISTINCT ON (d.machine_id) d.machine_id AS id, e.ip "
 	    "FROM jsonb_to_recordset($1::jsonb) AS e(mac macaddr, ip text, expiry bigint) "

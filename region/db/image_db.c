@@ -14,11 +14,6 @@
 	"id, name, arch, format, sha256, size, status, uploaded, description, "                                        \
 	"to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-static void id_text(int64_t v, char buf[24])
-{
-	snprintf(buf, 24, "%" PRId64, v);
-}
-
 static void row_from(const PGresult *res, int i, struct image_row *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -81,7 +76,7 @@ int image_db_list(struct db *db, struct image_row **ret, size_t *ret_n)
 int image_db_create(struct db *db, const struct image_row *in, struct image_row *ret)
 {
 	char size[24];
-	id_text(in->size, size);
+	db_id_text(in->size, size);
 	const char *p[] = {in->name, in->arch[0] ? in->arch : "amd64", in->format, in->sha256, size, in->description};
 	return one_row(db,
 		       "INSERT INTO image (name, arch, format, sha256, size, description) "
@@ -99,7 +94,7 @@ static int touched(struct db *db, PGresult *res, int64_t id)
 		return 0;
 	char ids[24];
 	char *v = NULL;
-	id_text(id, ids);
+	db_id_text(id, ids);
 	const char *p[] = {ids};
 	int r = db_query_value(db, "SELECT id FROM image WHERE id = $1::bigint", 1, p, &v);
 	free(v);
@@ -110,9 +105,9 @@ int image_db_set_uploaded(struct db *db, int64_t id, int64_t from, int64_t to)
 {
 	char ids[24], f[24], t[24];
 	PGresult *res;
-	id_text(id, ids);
-	id_text(from, f);
-	id_text(to, t);
+	db_id_text(id, ids);
+	db_id_text(from, f);
+	db_id_text(to, t);
 	const char *p[] = {ids, f, t};
 	int r = db_exec(db,
 			"UPDATE image SET uploaded = $3::bigint "
@@ -125,7 +120,7 @@ int image_db_mark_ready(struct db *db, int64_t id)
 {
 	char ids[24];
 	PGresult *res;
-	id_text(id, ids);
+	db_id_text(id, ids);
 	const char *p[] = {ids};
 	int r = db_exec(db,
 			"UPDATE image SET status = 'ready' "
@@ -139,7 +134,7 @@ int image_db_delete(struct db *db, int64_t id, char *ret_host, size_t len)
 	char ids[24];
 	char *host = NULL;
 	PGresult *res;
-	id_text(id, ids);
+	db_id_text(id, ids);
 	const char *p[] = {ids};
 	/* The image row first, so that a deploy starting now waits for us. */
 	int r = db_exec(db, "SELECT id FROM image WHERE id = $1::bigint FOR UPDATE", 1, p, &res);

@@ -13,31 +13,11 @@
 #include "region/db/db_internal.h"
 #include "region/machine/token.h"
 
-static void id_text(int64_t id, char buf[24])
-{
-	snprintf(buf, 24, "%" PRId64, id);
-}
-
-/* Run sql; the number of rows it returned or touched. */
-static long exec_count(struct db *db, const char *sql, int n, const char *const *p, PGresult **ret)
-{
-	PGresult *res = NULL;
-	int r = db_exec(db, sql, n, p, &res);
-	if (r < 0)
-		return r;
-	long c = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : db_affected(res);
-	if (ret)
-		*ret = res;
-	else
-		PQclear(res);
-	return c;
-}
-
 /* A query that finds one row: 0 with *ret (to PQclear), -ENOENT when it
  * finds none (or several). */
 static int query_row(struct db *db, const char *sql, int n, const char *const *p, PGresult **ret)
 {
-	long c = exec_count(db, sql, n, p, ret);
+	long c = db_exec_count(db, sql, n, p, ret);
 	if (c < 0)
 		return (int)c;
 	if (c != 1) {
@@ -54,7 +34,7 @@ int machine_db_get(struct db *db, int64_t id, bool lock, struct machine_db_row *
 	char ids[24];
 	const char *p[] = {ids};
 	PGresult *res;
-	id_text(id, ids);
+	db_id_text(id, ids);
 	int r = query_row(db,
 			  lock ? "SELECT " ROW_COLS " FROM machine m WHERE m.id = $1::bigint FOR UPDATE OF m"
 			       : "SELECT " ROW_COLS " FROM machine m WHERE m.id = $1::bigint",
@@ -86,11 +66,11 @@ int machine_db_transition(struct db *db, int64_t id, const char *from, const cha
 			  const char *message, const char *actor, const char *event, int64_t action_id)
 {
 	char ids[24], dl[24], aids[24];
-	id_text(id, ids);
-	id_text(deadline_ms, dl);
-	id_text(action_id, aids);
+	db_id_text(id, ids);
+	db_id_text(deadline_ms, dl);
+	db_id_text(action_id, aids);
 	const char *p[] = {ids, from, to, deadline_ms ? dl : NULL, message, actor, event, action_id ? aids : NULL};
-	long n = exec_count(
+	long n = db_exec_count(
 	    db,
 	    "WITH m AS (UPDATE machine SET status = $3, status_previous = status, status_since = now(), "
 	    "status_deadline = to_timestamp($4::bigint / 1000.0), status_message = $5, "
@@ -120,10 +100,10 @@ int machine_db_transition_back(struct db *db, int64_t id, const char *from, cons
 int machine_db_set_action(struct db *db, int64_t id, int64_t action_id, const char *message)
 {
 	char ids[24], aids[24];
-	id_text(id, ids);
-	id_text(action_id, aids);
+	db_id_text(id, ids);
+	db_id_text(action_id, aids);
 	const char *p[] = {ids, action_id ? aids : NULL, message};
-	long n = exec_count(
+	long n = db_exec_count(
 	    db, "UPDATE machine SET status_action_id = $2::bigint, status_message = $3 WHERE id = $1::bigint", 3, p,
 	    NULL);
 	return n < 0 ? (int)n : n == 0 ? -ENOENT : 0;
@@ -133,8 +113,8 @@ int machine_db_delete(struct db *db, int64_t id, const char *from)
 {
 	char ids[24];
 	const char *p[] = {ids, from};
-	id_text(id, ids);
-	long n = exec_count(db, "DELETE FROM machine WHERE id = $1::bigint AND status = $2", 2, p, NULL);
+	db_id_text(id, ids);
+	long n = db_exec_count(db, "DELETE FROM machine WHERE id = $1::bigint AND status = $2", 2, p, NULL);
 	return n < 0 ? (int)n : n == 0 ? moved(db, id) : 0;
 }
 
@@ -154,18 +134,19 @@ int machine_db_token_new(struct db *db, int64_t id, const char *purpose, const c
 			 size_t sealed_len, int64_t expires_ms, int64_t *ret_token_id)
 {
 	char ids[24], ex[24];
-	id_text(id, ids);
-	id_text(expires_ms, ex);
+	db_id_text(id, ids);
+	db_id_text(expires_ms, ex);
 	char *hex = bytea_hex(sealed, sealed_len);
 	const char *p[] = {ids, purpose, hash, hex, ex};
 	PGresult *res;
-	long n = exec_count(db, "UPDATE machine_token SET used = now() WHERE machine_id = $1::bigint AND used IS NULL",
-			    1, p, NULL);
+	long n = db_exec_count(
+	    db, "UPDATE machine_token SET used = now() WHERE machine_id = $1::bigint AND used IS NULL", 1, p, NULL);
 	if (n >= 0)
-		n = exec_count(db,
-			       "INSERT INTO machine_token (machine_id, purpose, hash, sealed, expires) "
-			       "VALUES ($1::bigint, $2, $3, $4::bytea, to_timestamp($5::bigint / 1000.0)) RETURNING id",
-			       5, p, &res);
+		n = db_exec_count(
+		    db,
+		    "INSERT INTO machine_token (machine_id, purpose, hash, sealed, expires) "
+		    "VALUES ($1::bigint, $2, $3, $4::bytea, to_timestamp($5::bigint / 1000.0)) RETURNING id",
+		    5, p, &res);
 	free(hex);
 	if (n < 0)
 		return (int)n;
@@ -201,7 +182,7 @@ int machine_db_token_sealed(struct db *db, int64_t id, const char *purpose, int6
 	char ids[24];
 	const char *p[] = {ids, purpose};
 	PGresult *res;
-	id_text(id, ids);
+	db_id_text(id, ids);
 	int r = query_row(db,
 			  "SELECT id, sealed FROM machine_token WHERE machine_id = $1::bigint AND purpose = $2 "
 			  "AND used IS NULL AND expires > now() ORDER BY id DESC LIMIT 1",
@@ -230,9 +211,9 @@ int machine_db_token_use(struct db *db, int64_t token_id)
 {
 	char ids[24];
 	const char *p[] = {ids};
-	id_text(token_id, ids);
-	long n =
-	    exec_count(db, "UPDATE machine_token SET used = now() WHERE id = $1::bigint AND used IS NULL", 1, p, NULL);
+	db_id_text(token_id, ids);
+	long n = db_exec_count(db, "UPDATE machine_token SET used = now() WHERE id = $1::bigint AND used IS NULL", 1, p,
+			       NULL);
 	return n < 0 ? (int)n : n == 0 ? -EAGAIN : 0;
 }
 
@@ -240,9 +221,9 @@ int machine_db_tokens_spend(struct db *db, int64_t id)
 {
 	char ids[24];
 	const char *p[] = {ids};
-	id_text(id, ids);
-	long n = exec_count(db, "UPDATE machine_token SET used = now() WHERE machine_id = $1::bigint AND used IS NULL",
-			    1, p, NULL);
+	db_id_text(id, ids);
+	long n = db_exec_count(
+	    db, "UPDATE machine_token SET used = now() WHERE machine_id = $1::bigint AND used IS NULL", 1, p, NULL);
 	return n < 0 ? (int)n : 0;
 }
 
@@ -265,9 +246,9 @@ int machine_db_macs(struct db *db, int64_t id, char (**ret)[18], size_t *ret_n)
 	char ids[24];
 	const char *p[] = {ids};
 	PGresult *res;
-	id_text(id, ids);
+	db_id_text(id, ids);
 	long n =
-	    exec_count(db, "SELECT mac::text FROM interface WHERE machine_id = $1::bigint ORDER BY mac", 1, p, &res);
+	    db_exec_count(db, "SELECT mac::text FROM interface WHERE machine_id = $1::bigint ORDER BY mac", 1, p, &res);
 	if (n < 0)
 		return (int)n;
 	char(*macs)[18] = xcalloc((size_t)n + 1, sizeof(*macs));
@@ -289,22 +270,22 @@ static int nic_store(struct db *db, const char *ids, const struct inv_nic *nic, 
 	mac_format(nic->mac, mac, sizeof(mac));
 	snprintf(speed, sizeof(speed), "%u", nic->speed_mbps);
 	const char *p[] = {ids, mac, nic->driver, speed, nic->carrier ? "t" : "f", nic->name};
-	long n = exec_count(db,
-			    "UPDATE interface SET driver = $3, speed_mbps = $4::integer, carrier = $5::boolean "
-			    "WHERE mac = $2::macaddr AND machine_id = $1::bigint",
-			    5, p, NULL);
+	long n = db_exec_count(db,
+			       "UPDATE interface SET driver = $3, speed_mbps = $4::integer, carrier = $5::boolean "
+			       "WHERE mac = $2::macaddr AND machine_id = $1::bigint",
+			       5, p, NULL);
 	if (n < 0 || n > 0)
 		return n < 0 ? (int)n : 0;
 	/* A MAC another machine holds is moved here: the hardware says so. */
-	n = exec_count(db, "DELETE FROM interface WHERE mac = $2::macaddr AND machine_id <> $1::bigint", 2, p, NULL);
+	n = db_exec_count(db, "DELETE FROM interface WHERE mac = $2::macaddr AND machine_id <> $1::bigint", 2, p, NULL);
 	if (n < 0)
 		return (int)n;
-	n = exec_count(db,
-		       "INSERT INTO interface (machine_id, name, mac, driver, speed_mbps, carrier) "
-		       "SELECT $1::bigint, CASE WHEN EXISTS (SELECT 1 FROM interface WHERE machine_id = $1::bigint "
-		       "AND name = $6) THEN left($6, 10) || '-' || substr(replace($2, ':', ''), 9) ELSE $6 END, "
-		       "$2::macaddr, $3, $4::integer, $5::boolean",
-		       6, p, NULL);
+	n = db_exec_count(db,
+			  "INSERT INTO interface (machine_id, name, mac, driver, speed_mbps, carrier) "
+			  "SELECT $1::bigint, CASE WHEN EXISTS (SELECT 1 FROM interface WHERE machine_id = $1::bigint "
+			  "AND name = $6) THEN left($6, 10) || '-' || substr(replace($2, ':', ''), 9) ELSE $6 END, "
+			  "$2::macaddr, $3, $4::integer, $5::boolean",
+			  6, p, NULL);
 	if (n < 0)
 		return (int)n;
 	(*added)++;
@@ -315,7 +296,7 @@ int machine_db_hardware_store(struct db *db, int64_t id, const struct inventory 
 			      const char *client_address, int *ret_added, int *ret_removed)
 {
 	char ids[24], cpus[16], mem[24], storage[24], disks[16], boot[MAC_STRLEN] = "";
-	id_text(id, ids);
+	db_id_text(id, ids);
 	snprintf(cpus, sizeof(cpus), "%u", inv->cpu_count);
 	snprintf(mem, sizeof(mem), "%" PRIu64, inv->memory_mib);
 	uint64_t st = inventory_storage_bytes(inv);
@@ -326,13 +307,13 @@ int machine_db_hardware_store(struct db *db, int64_t id, const struct inventory 
 	else if (inv->n_nics == 1)
 		mac_format(inv->nics[0].mac, boot, sizeof(boot));
 	const char *p[] = {ids, inv_json, cpus, inv->cpu_model, mem, storage, disks, boot[0] ? boot : NULL, inv->arch};
-	long n = exec_count(db,
-			    "UPDATE machine SET hardware = $2::jsonb, hardware_at = now(), cpu_count = $3::integer, "
-			    "cpu_model = $4, memory_mib = $5::bigint, storage_bytes = $6::bigint, "
-			    "disk_count = $7::integer, boot_mac = coalesce($8::macaddr, boot_mac), "
-			    "architecture = CASE WHEN architecture = '' THEN $9 ELSE architecture END "
-			    "WHERE id = $1::bigint",
-			    9, p, NULL);
+	long n = db_exec_count(db,
+			       "UPDATE machine SET hardware = $2::jsonb, hardware_at = now(), cpu_count = $3::integer, "
+			       "cpu_model = $4, memory_mib = $5::bigint, storage_bytes = $6::bigint, "
+			       "disk_count = $7::integer, boot_mac = coalesce($8::macaddr, boot_mac), "
+			       "architecture = CASE WHEN architecture = '' THEN $9 ELSE architecture END "
+			       "WHERE id = $1::bigint",
+			       9, p, NULL);
 	if (n < 0)
 		return (int)n;
 	if (n == 0)
@@ -357,8 +338,8 @@ int machine_db_hardware_store(struct db *db, int64_t id, const struct inventory 
 	keep[o++] = '}';
 	keep[o] = '\0';
 	const char *pk[] = {ids, keep};
-	n = exec_count(db, "DELETE FROM interface WHERE machine_id = $1::bigint AND NOT (mac = ANY ($2::macaddr[]))", 2,
-		       pk, NULL);
+	n = db_exec_count(db, "DELETE FROM interface WHERE machine_id = $1::bigint AND NOT (mac = ANY ($2::macaddr[]))",
+			  2, pk, NULL);
 	free(keep);
 	if (n < 0)
 		return (int)n;
@@ -367,17 +348,17 @@ int machine_db_hardware_store(struct db *db, int64_t id, const struct inventory 
 	/* The boot interface's link: the subnet the agent's address is on. */
 	if (boot[0] && client_address && client_address[0]) {
 		const char *pl[] = {ids, boot, client_address};
-		n = exec_count(db,
-			       "WITH s AS (SELECT id, vlan_id FROM subnet WHERE $3::inet <<= cidr "
-			       "ORDER BY masklen(cidr) DESC LIMIT 1), "
-			       "i AS (UPDATE interface SET vlan_id = s.vlan_id FROM s "
-			       "WHERE interface.machine_id = $1::bigint AND interface.mac = $2::macaddr "
-			       "RETURNING interface.id AS iid, s.id AS sid) "
-			       "INSERT INTO ip_address (subnet_id, mode, owner_kind, interface_id) "
-			       "SELECT i.sid, 'dhcp', 'machine_interface', i.iid FROM i "
-			       "WHERE NOT EXISTS (SELECT 1 FROM ip_address a WHERE a.interface_id = i.iid "
-			       "AND a.subnet_id = i.sid)",
-			       3, pl, NULL);
+		n = db_exec_count(db,
+				  "WITH s AS (SELECT id, vlan_id FROM subnet WHERE $3::inet <<= cidr "
+				  "ORDER BY masklen(cidr) DESC LIMIT 1), "
+				  "i AS (UPDATE interface SET vlan_id = s.vlan_id FROM s "
+				  "WHERE interface.machine_id = $1::bigint AND interface.mac = $2::macaddr "
+				  "RETURNING interface.id AS iid, s.id AS sid) "
+				  "INSERT INTO ip_address (subnet_id, mode, owner_kind, interface_id) "
+				  "SELECT i.sid, 'dhcp', 'machine_interface', i.iid FROM i "
+				  "WHERE NOT EXISTS (SELECT 1 FROM ip_address a WHERE a.interface_id = i.iid "
+				  "AND a.subnet_id = i.sid)",
+				  3, pl, NULL);
 		if (n < 0)
 			return (int)n;
 	}
@@ -397,16 +378,16 @@ int machine_db_enlist_new(struct db *db, const struct inventory *inv, const char
 	const char *p[] = {base, actor};
 	PGresult *res;
 	long n =
-	    exec_count(db,
-		       "WITH h AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM machine WHERE hostname = $1) THEN $1 "
-		       "ELSE (SELECT $1 || '-' || k FROM generate_series(2, 1000) k WHERE NOT EXISTS "
-		       "(SELECT 1 FROM machine WHERE hostname = $1 || '-' || k) LIMIT 1) END AS name), "
-		       "m AS (INSERT INTO machine (hostname, status, status_message) "
-		       "SELECT name, 'NEW', 'enlisted' FROM h RETURNING id, hostname), "
-		       "e AS (INSERT INTO machine_event (machine_id, kind, actor, description) "
-		       "SELECT id, 'status', $2, 'enlisted as ' || hostname FROM m) "
-		       "SELECT id, hostname FROM m",
-		       2, p, &res);
+	    db_exec_count(db,
+			  "WITH h AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM machine WHERE hostname = $1) THEN $1 "
+			  "ELSE (SELECT $1 || '-' || k FROM generate_series(2, 1000) k WHERE NOT EXISTS "
+			  "(SELECT 1 FROM machine WHERE hostname = $1 || '-' || k) LIMIT 1) END AS name), "
+			  "m AS (INSERT INTO machine (hostname, status, status_message) "
+			  "SELECT name, 'NEW', 'enlisted' FROM h RETURNING id, hostname), "
+			  "e AS (INSERT INTO machine_event (machine_id, kind, actor, description) "
+			  "SELECT id, 'status', $2, 'enlisted as ' || hostname FROM m) "
+			  "SELECT id, hostname FROM m",
+			  2, p, &res);
 	if (n < 0)
 		return (int)n;
 	if (n != 1) {
@@ -427,10 +408,10 @@ int machine_db_due(struct db *db, long limit, struct machine_db_due **ret, size_
 	const char *p[] = {lim};
 	PGresult *res;
 	snprintf(lim, sizeof(lim), "%ld", limit);
-	long n = exec_count(db,
-			    "SELECT id, hostname, status FROM machine WHERE status_deadline IS NOT NULL "
-			    "AND status_deadline <= now() ORDER BY status_deadline LIMIT $1::bigint",
-			    1, p, &res);
+	long n = db_exec_count(db,
+			       "SELECT id, hostname, status FROM machine WHERE status_deadline IS NOT NULL "
+			       "AND status_deadline <= now() ORDER BY status_deadline LIMIT $1::bigint",
+			       1, p, &res);
 	if (n < 0)
 		return (int)n;
 	struct machine_db_due *d = xcalloc((size_t)n + 1, sizeof(*d));
@@ -449,6 +430,6 @@ int machine_db_hardware_json(struct db *db, int64_t id, char **ret)
 {
 	char ids[24];
 	const char *p[] = {ids};
-	id_text(id, ids);
+	db_id_text(id, ids);
 	return db_query_value(db, "SELECT hardware::text FROM machine WHERE id = $1::bigint", 1, p, ret);
 }

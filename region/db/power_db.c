@@ -14,11 +14,6 @@
 	"m.id, m.hostname, m.power_type, m.power_params::text, m.power_secret, m.power_state, "                        \
 	"coalesce((SELECT i.mac::text FROM interface i WHERE i.machine_id = m.id ORDER BY i.name LIMIT 1), '')"
 
-static void id_text(int64_t id, char buf[24])
-{
-	snprintf(buf, 24, "%" PRId64, id);
-}
-
 void power_db_machine_done(struct power_db_machine *m)
 {
 	if (!m)
@@ -68,7 +63,7 @@ int power_db_machine_get(struct db *db, int64_t id, bool lock, struct power_db_m
 	const char *p[] = {ids};
 	PGresult *res = NULL;
 
-	id_text(id, ids);
+	db_id_text(id, ids);
 	int r = db_exec(db,
 			lock ? "SELECT " MACHINE_COLS " FROM machine m WHERE m.id = $1::bigint FOR UPDATE OF m"
 			     : "SELECT " MACHINE_COLS " FROM machine m WHERE m.id = $1::bigint",
@@ -91,7 +86,7 @@ int power_db_params_set(struct db *db, int64_t id, const char *type, const char 
 	char *hex = NULL;
 	PGresult *res = NULL;
 
-	id_text(id, ids);
+	db_id_text(id, ids);
 	if (secret) {
 		hex = xmalloc(2 * secret_len + 3);
 		memcpy(hex, "\\x", 2);
@@ -121,7 +116,7 @@ int power_db_rack_for(struct db *db, int64_t id, const char *region_name, char r
 	const char *p[] = {ids, region_name};
 	PGresult *res = NULL;
 
-	id_text(id, ids);
+	db_id_text(id, ids);
 	rack[0] = iface[0] = how[0] = '\0';
 	int r =
 	    db_exec(db, "SELECT rack_id, coalesce(iface, ''), coalesce(how, '') FROM power_rack_for($1::bigint, $2)", 2,
@@ -156,7 +151,7 @@ int power_db_action_new(struct db *db, int64_t machine_id, const char *action, c
 	char ids[24];
 	const char *p[] = {ids, action, boot, requested_by, rack_id};
 
-	id_text(machine_id, ids);
+	db_id_text(machine_id, ids);
 	return exec_id(db,
 		       "WITH a AS (INSERT INTO power_action (machine_id, action, boot, requested_by, rack_id) "
 		       "VALUES ($1::bigint, $2, $3, $4, $5) RETURNING id), "
@@ -174,8 +169,8 @@ int power_db_action_finish(struct db *db, int64_t machine_id, int64_t action_id,
 	char mids[24], aids[24];
 	const char *p[] = {mids, aids, ok ? "t" : "f", state, message, needs_person ? "t" : "f"};
 
-	id_text(machine_id, mids);
-	id_text(action_id, aids);
+	db_id_text(machine_id, mids);
+	db_id_text(action_id, aids);
 	/* An action failed because its rack went away (rack_lost) still takes
 	 * the outcome the rack reports when it comes back. The machine's state
 	 * follows what was seen: a state an action reached, or a query that
@@ -231,7 +226,7 @@ int power_db_state_set(struct db *db, int64_t machine_id, const char *state, con
 	const char *p[] = {ids, state, error, rack_id};
 	PGresult *res = NULL;
 
-	id_text(machine_id, ids);
+	db_id_text(machine_id, ids);
 	int r = db_exec(db,
 			/* The old values come from the UPDATE's own FROM (the
 			 * snapshot before it), not from a FOR UPDATE CTE: that
@@ -265,8 +260,8 @@ int power_db_action_json(struct db *db, int64_t machine_id, int64_t action_id, c
 {
 	char mids[24], aids[24];
 	const char *p[] = {mids, aids};
-	id_text(machine_id, mids);
-	id_text(action_id, aids);
+	db_id_text(machine_id, mids);
+	db_id_text(action_id, aids);
 	return db_query_value(db,
 			      "SELECT " ACTION_JSON " FROM power_action a JOIN machine m ON m.id = a.machine_id "
 			      "WHERE a.id = $2::bigint AND a.machine_id = $1::bigint",
@@ -277,7 +272,7 @@ int power_db_power_json(struct db *db, int64_t machine_id, char **ret)
 {
 	char ids[24];
 	const char *p[] = {ids};
-	id_text(machine_id, ids);
+	db_id_text(machine_id, ids);
 	return db_query_value(
 	    db,
 	    "SELECT json_build_object('machine', m.hostname, 'power_type', m.power_type, "
@@ -292,9 +287,9 @@ int power_db_events_json(struct db *db, int64_t machine_id, int64_t after, long 
 {
 	char ids[24], afters[24], limits[24];
 	const char *p[] = {ids, afters, limits};
-	id_text(machine_id, ids);
-	id_text(after, afters);
-	id_text(limit, limits);
+	db_id_text(machine_id, ids);
+	db_id_text(after, afters);
+	db_id_text(limit, limits);
 	return db_query_value(db,
 			      "SELECT json_build_object('events', coalesce(json_agg(json_build_object('id', e.id, "
 			      "'at', ir_rfc3339(e.at), 'kind', e.kind, 'actor', e.actor, 'description', e.description, "
