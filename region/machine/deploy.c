@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,29 +31,6 @@ int region_machine_conf_check(const char *deployed_when, char *msg, size_t msg_l
 	return -EINVAL;
 }
 
-static void res_set(struct region_machine_op_result *res, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void res_set(struct region_machine_op_result *res, int status, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-	res->status = status;
-	snprintf(res->code, sizeof(res->code), "%s", code);
-	va_start(ap, fmt);
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
-	va_end(ap);
-}
-
-static int db_failed(struct db *db, struct region_machine_op_result *res, int rc)
-{
-	if (rc == -EAGAIN)
-		res_set(res, 409, "state", "the machine's state changed meanwhile; try again");
-	else if (rc == -ENOENT)
-		res_set(res, 404, "not_found", "no such machine");
-	else
-		res_set(res, 503, "unavailable", "database: %s", db_last_error(db));
-	return rc;
-}
-
 /* A one-time token for purpose, valid a minute past deadline: its hash
  * and a sealed copy stored (every earlier live token of the machine is
  * spent). */
@@ -72,12 +48,13 @@ static int token_issue(struct region *r, struct db *db, int64_t id, const char *
 	int rc = secret_box_seal(r->secrets, aad, token, &sealed, &sealed_len);
 	explicit_bzero(token, sizeof(token));
 	if (rc < 0) {
-		res_set(res, 503, "unavailable", "the region cannot seal the machine's token: %s", strerror(-rc));
+		region_machine_result_set(res, 503, "unavailable", "the region cannot seal the machine's token: %s",
+					  strerror(-rc));
 		return rc;
 	}
 	rc = machine_db_token_new(db, id, purpose, hash, sealed, sealed_len, deadline + 60000, &token_id);
 	free(sealed);
-	return rc < 0 ? db_failed(db, res, rc) : 0;
+	return rc < 0 ? region_machine_result_db(db, res, rc) : 0;
 }
 
 /* Power the machine up into the ephemeral environment (a BMC's cycle with
@@ -88,8 +65,9 @@ static int power_up(struct region *r, struct db *db, const struct machine_db_row
 	char msg[512];
 	int64_t action = region_machine_power(r, db, m->id, m->power_type, true, who, &res->after, msg, sizeof(msg));
 	if (action < 0) {
-		res_set(res, action == -EAGAIN ? 503 : 409, action == -EAGAIN ? "unavailable" : "conflict",
-			"machine %s cannot be powered on to %s: %s", m->hostname, doing, msg);
+		region_machine_result_set(res, action == -EAGAIN ? 503 : 409,
+					  action == -EAGAIN ? "unavailable" : "conflict",
+					  "machine %s cannot be powered on to %s: %s", m->hostname, doing, msg);
 		return (int)action;
 	}
 	if (action == 0)
@@ -98,7 +76,7 @@ static int power_up(struct region *r, struct db *db, const struct machine_db_row
 	if (strcmp(m->power_type, "manual") == 0 || strcmp(m->power_type, "wol") == 0)
 		snprintf(msg, sizeof(msg), "power action %" PRId64 " (%s) sent", action, m->power_type);
 	int rc = machine_db_set_action(db, m->id, action, msg);
-	return rc < 0 ? db_failed(db, res, rc) : 0;
+	return rc < 0 ? region_machine_result_db(db, res, rc) : 0;
 }
 
 /* Lock the machine and check the action against its state: 0 with *m
@@ -111,15 +89,16 @@ static int machine_check(struct db *db, int64_t id, enum machine_action action, 
 
 	int rc = machine_db_get(db, id, true, m);
 	if (rc < 0)
-		return db_failed(db, res, rc);
+		return region_machine_result_db(db, res, rc);
 	if (machine_state_parse(m->status, &state) < 0) {
-		res_set(res, 503, "unavailable", "machine %s has an unknown status %s", m->hostname, m->status);
+		region_machine_result_set(res, 503, "unavailable", "machine %s has an unknown status %s", m->hostname,
+					  m->status);
 		return -EIO;
 	}
 	if (machine_state_parse(m->previous, &previous) < 0)
 		previous = MS_NEW;
 	if (machine_lifecycle_step(state, action, previous, ret_next, why, sizeof(why)) < 0) {
-		res_set(res, 409, "state", "machine %s %s", m->hostname, why);
+		region_machine_result_set(res, 409, "state", "machine %s %s", m->hostname, why);
 		return -EPERM;
 	}
 	return 0;
@@ -174,31 +153,32 @@ static int deploy_write(struct region *r, struct db *db, const struct region_mac
 		return rc;
 	rc = image_db_get(db, req->image, &img);
 	if (rc == -ENOENT) {
-		res_set(res, 400, "invalid_argument", "no image named %s", req->image);
+		region_machine_result_set(res, 400, "invalid_argument", "no image named %s", req->image);
 		snprintf(res->field, sizeof(res->field), "image");
 		return rc;
 	}
 	if (rc < 0)
-		return db_failed(db, res, rc);
+		return region_machine_result_db(db, res, rc);
 	if (strcmp(img.status, "ready") != 0) {
-		res_set(res, 409, "conflict",
-			"image %s is not ready: %s, %" PRId64 " of %" PRId64 " bytes uploaded (ironrack images add "
-			"resumes it)",
-			img.name, img.status, img.uploaded, img.size);
+		region_machine_result_set(res, 409, "conflict",
+					  "image %s is not ready: %s, %" PRId64 " of %" PRId64
+					  " bytes uploaded (ironrack images add "
+					  "resumes it)",
+					  img.name, img.status, img.uploaded, img.size);
 		return -EPERM;
 	}
 	char msg[512];
 	rc = seed_check(db, &m, req, msg, sizeof(msg));
 	if (rc == -EINVAL) {
-		res_set(res, 400, "invalid_argument", "machine %s: its NoCloud seed cannot be made: %s", m.hostname,
-			msg);
+		region_machine_result_set(res, 400, "invalid_argument",
+					  "machine %s: its NoCloud seed cannot be made: %s", m.hostname, msg);
 		return rc;
 	}
 	if (rc < 0)
-		return db_failed(db, res, rc);
+		return region_machine_result_db(db, res, rc);
 	rc = deploy_db_create(db, m.id, img.id, img.name, img.sha256, req->user_data, req->ssh_keys_json, &number);
 	if (rc < 0)
-		return db_failed(db, res, rc);
+		return region_machine_result_db(db, res, rc);
 	region_machine_timeouts(r, &t);
 	int64_t deadline = machine_state_deadline(MS_DEPLOYING, clock_real_ms(), &t);
 	rc = token_issue(r, db, m.id, "deploy", deadline, res);
@@ -211,13 +191,13 @@ static int deploy_write(struct region *r, struct db *db, const struct region_mac
 						"from the network)";
 	rc = machine_db_transition(db, m.id, m.status, machine_state_name(next), deadline, waiting, req->who, event, 0);
 	if (rc < 0)
-		return db_failed(db, res, rc);
+		return region_machine_result_db(db, res, rc);
 	rc = power_up(r, db, &m, req->who, "deploy", res);
 	if (rc < 0)
 		return rc;
 	rc = region_machine_after_macs(db, m.id, &res->after);
 	if (rc < 0)
-		return db_failed(db, res, rc);
+		return region_machine_result_db(db, res, rc);
 	snprintf(res->new_status, sizeof(res->new_status), "%s", machine_state_name(next));
 	log_info("machines: %s: deploy %s (#%d) by %s: %s → %s", m.hostname, img.name, number, req->who, m.status,
 		 res->new_status);
@@ -234,7 +214,7 @@ static void run_tx(struct db *db, struct region_machine_op_result *res, int rc)
 	}
 	rc = db_commit(db);
 	if (rc < 0) {
-		db_failed(db, res, rc);
+		region_machine_result_db(db, res, rc);
 		region_machine_after_free(&res->after);
 		return;
 	}
@@ -247,7 +227,7 @@ void region_machine_deploy_run(struct region *r, struct db *db, const struct reg
 	memset(res, 0, sizeof(*res));
 	int rc = db_begin(db);
 	if (rc < 0) {
-		db_failed(db, res, rc);
+		region_machine_result_db(db, res, rc);
 		return;
 	}
 	run_tx(db, res, deploy_write(r, db, req, res));
@@ -269,7 +249,7 @@ static int release_write(struct region *r, struct db *db, const struct region_ma
 	if (rc == 0)
 		rc = machine_db_tokens_spend(db, m.id);
 	if (rc < 0)
-		return db_failed(db, res, rc);
+		return region_machine_result_db(db, res, rc);
 	region_machine_timeouts(r, &t);
 	int64_t deadline = machine_state_deadline(MS_RELEASING, clock_real_ms(), &t);
 	snprintf(event, sizeof(event), "release%s%s requested%s%.500s", req->erase[0] ? ", erase " : "", req->erase,
@@ -288,21 +268,23 @@ static int release_write(struct region *r, struct db *db, const struct region_ma
 		rc = machine_db_transition(db, m.id, m.status, machine_state_name(next), deadline, waiting, req->who,
 					   event, 0);
 		if (rc < 0)
-			return db_failed(db, res, rc);
+			return region_machine_result_db(db, res, rc);
 		rc = power_up(r, db, &m, req->who, "erase its disks", res);
 		if (rc < 0)
 			return rc;
 		snprintf(res->new_status, sizeof(res->new_status), "%s", machine_state_name(next));
-		return region_machine_after_macs(db, m.id, &res->after) < 0 ? db_failed(db, res, -EIO) : 0;
+		return region_machine_after_macs(db, m.id, &res->after) < 0 ? region_machine_result_db(db, res, -EIO)
+									    : 0;
 	}
 	rc = machine_db_transition(db, m.id, m.status, machine_state_name(next), deadline, "", req->who, event, 0);
 	if (rc < 0)
-		return db_failed(db, res, rc);
+		return region_machine_result_db(db, res, rc);
 	int64_t action =
 	    region_machine_power(r, db, m.id, m.power_type, false, req->who, &res->after, msg, sizeof(msg));
 	if (action < 0) {
-		res_set(res, action == -EAGAIN ? 503 : 409, action == -EAGAIN ? "unavailable" : "conflict",
-			"machine %s cannot be powered off to release it: %s", m.hostname, msg);
+		region_machine_result_set(res, action == -EAGAIN ? 503 : 409,
+					  action == -EAGAIN ? "unavailable" : "conflict",
+					  "machine %s cannot be powered off to release it: %s", m.hostname, msg);
 		return (int)action;
 	}
 	if (action > 0) {
@@ -323,7 +305,7 @@ static int release_write(struct region *r, struct db *db, const struct region_ma
 	}
 	if (rc == 0)
 		rc = region_machine_after_macs(db, m.id, &res->after);
-	return rc < 0 ? db_failed(db, res, rc) : 0;
+	return rc < 0 ? region_machine_result_db(db, res, rc) : 0;
 }
 
 void region_machine_release_run(struct region *r, struct db *db, const struct region_machine_release_req *req,
@@ -332,7 +314,7 @@ void region_machine_release_run(struct region *r, struct db *db, const struct re
 	memset(res, 0, sizeof(*res));
 	int rc = db_begin(db);
 	if (rc < 0) {
-		db_failed(db, res, rc);
+		region_machine_result_db(db, res, rc);
 		return;
 	}
 	run_tx(db, res, release_write(r, db, req, res));

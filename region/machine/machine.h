@@ -80,6 +80,13 @@ struct region_machine_op_result {
 	struct region_machine_after after;
 };
 
+/* res's status, code and message (ops.c; deploy.c answers the same way). */
+void region_machine_result_set(struct region_machine_op_result *res, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* res for a failed database call rc (-EAGAIN: the state changed, 409;
+ * -ENOENT: 404; else 503 with the database's error); returns rc. */
+int region_machine_result_db(struct db *db, struct region_machine_op_result *res, int rc);
+
 /* job: check op against the machine's state and write it (a transaction).
  * res->status says how it went. */
 void region_machine_op_run(struct region *r, struct db *db, const struct region_machine_op *op,

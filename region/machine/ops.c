@@ -113,9 +113,7 @@ int64_t region_machine_power(struct region *r, struct db *db, int64_t id, const 
 
 /* ---- operator actions ---- */
 
-static void res_set(struct region_machine_op_result *res, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void res_set(struct region_machine_op_result *res, int status, const char *code, const char *fmt, ...)
+void region_machine_result_set(struct region_machine_op_result *res, int status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	res->status = status;
@@ -125,14 +123,15 @@ static void res_set(struct region_machine_op_result *res, int status, const char
 	va_end(ap);
 }
 
-static void db_failed(struct db *db, struct region_machine_op_result *res, int rc)
+int region_machine_result_db(struct db *db, struct region_machine_op_result *res, int rc)
 {
 	if (rc == -EAGAIN)
-		res_set(res, 409, "state", "the machine's state changed meanwhile; try again");
+		region_machine_result_set(res, 409, "state", "the machine's state changed meanwhile; try again");
 	else if (rc == -ENOENT)
-		res_set(res, 404, "not_found", "no such machine");
+		region_machine_result_set(res, 404, "not_found", "no such machine");
 	else
-		res_set(res, 503, "unavailable", "database: %s", db_last_error(db));
+		region_machine_result_set(res, 503, "unavailable", "database: %s", db_last_error(db));
+	return rc;
 }
 
 /* Commission: a token, the state with its deadline, the power cycle. */
@@ -154,7 +153,8 @@ static int op_commission(struct region *r, struct db *db, const struct region_ma
 	int rc = secret_box_seal(r->secrets, aad, token, &sealed, &sealed_len);
 	explicit_bzero(token, sizeof(token));
 	if (rc < 0) {
-		res_set(res, 503, "unavailable", "the region cannot seal the machine's token: %s", strerror(-rc));
+		region_machine_result_set(res, 503, "unavailable", "the region cannot seal the machine's token: %s",
+					  strerror(-rc));
 		return rc;
 	}
 	/* The token outlives the state a little: an agent that posts just as
@@ -162,7 +162,7 @@ static int op_commission(struct region *r, struct db *db, const struct region_ma
 	rc = machine_db_token_new(db, m->id, "commission", hash, sealed, sealed_len, deadline + 60000, &token_id);
 	free(sealed);
 	if (rc < 0) {
-		db_failed(db, res, rc);
+		region_machine_result_db(db, res, rc);
 		return rc;
 	}
 	const char *waiting = "";
@@ -171,14 +171,15 @@ static int op_commission(struct region *r, struct db *db, const struct region_ma
 	rc = machine_db_transition(db, m->id, m->status, "COMMISSIONING", deadline, waiting, op->who,
 				   op->comment[0] ? op->comment : "commission requested", 0);
 	if (rc < 0) {
-		db_failed(db, res, rc);
+		region_machine_result_db(db, res, rc);
 		return rc;
 	}
 	int64_t action =
 	    region_machine_power(r, db, m->id, m->power_type, true, op->who, &res->after, msg, sizeof(msg));
 	if (action < 0) {
-		res_set(res, action == -EAGAIN ? 503 : 409, action == -EAGAIN ? "unavailable" : "conflict",
-			"machine %s cannot be powered on to commission: %s", m->hostname, msg);
+		region_machine_result_set(res, action == -EAGAIN ? 503 : 409,
+					  action == -EAGAIN ? "unavailable" : "conflict",
+					  "machine %s cannot be powered on to commission: %s", m->hostname, msg);
 		return (int)action;
 	}
 	if (action > 0) {
@@ -187,7 +188,7 @@ static int op_commission(struct region *r, struct db *db, const struct region_ma
 			snprintf(msg, sizeof(msg), "power action %" PRId64 " (%s) sent", action, m->power_type);
 		rc = machine_db_set_action(db, m->id, action, msg);
 		if (rc < 0) {
-			db_failed(db, res, rc);
+			region_machine_result_db(db, res, rc);
 			return rc;
 		}
 	}
@@ -204,23 +205,24 @@ void region_machine_op_run(struct region *r, struct db *db, const struct region_
 	memset(res, 0, sizeof(*res));
 	int rc = db_begin(db);
 	if (rc < 0) {
-		db_failed(db, res, rc);
+		region_machine_result_db(db, res, rc);
 		return;
 	}
 	rc = machine_db_get(db, op->id, true, &m);
 	if (rc < 0) {
-		db_failed(db, res, rc);
+		region_machine_result_db(db, res, rc);
 		goto fail;
 	}
 	if (machine_state_parse(m.status, &state) < 0) {
-		res_set(res, 503, "unavailable", "machine %s has an unknown status %s", m.hostname, m.status);
+		region_machine_result_set(res, 503, "unavailable", "machine %s has an unknown status %s", m.hostname,
+					  m.status);
 		rc = -EIO;
 		goto fail;
 	}
 	if (machine_state_parse(m.previous, &previous) < 0)
 		previous = MS_NEW;
 	if (machine_lifecycle_step(state, op->action, previous, &next, why, sizeof(why)) < 0) {
-		res_set(res, 409, "state", "machine %s %s", m.hostname, why);
+		region_machine_result_set(res, 409, "state", "machine %s %s", m.hostname, why);
 		rc = -EPERM;
 		goto fail;
 	}
@@ -252,18 +254,18 @@ void region_machine_op_run(struct region *r, struct db *db, const struct region_
 		if (rc == 0)
 			rc = region_machine_after_macs(db, m.id, &res->after);
 		if (rc < 0)
-			db_failed(db, res, rc);
+			region_machine_result_db(db, res, rc);
 		break;
 	case MA_DELETE:
 		rc = region_machine_after_macs(db, m.id, &res->after);
 		if (rc == 0)
 			rc = machine_db_delete(db, m.id, m.status);
 		if (rc < 0)
-			db_failed(db, res, rc);
+			region_machine_result_db(db, res, rc);
 		break;
 	default:
-		res_set(res, 400, "invalid_argument", "%s is not an operator's action",
-			machine_action_name(op->action));
+		region_machine_result_set(res, 400, "invalid_argument", "%s is not an operator's action",
+					  machine_action_name(op->action));
 		rc = -EINVAL;
 		break;
 	}
@@ -271,7 +273,7 @@ void region_machine_op_run(struct region *r, struct db *db, const struct region_
 		goto fail;
 	rc = db_commit(db);
 	if (rc < 0) {
-		db_failed(db, res, rc);
+		region_machine_result_db(db, res, rc);
 		region_machine_after_free(&res->after);
 		return;
 	}
