@@ -30,9 +30,6 @@ int cli_deploy_body(const struct cli_args *a, const char *user_data, size_t user
  * --comment. New reference in *ret. -EINVAL with err. */
 int cli_release_body(const struct cli_args *a, json_t **ret, char *err, size_t errlen);
 
-/* Is the machine (an API object) still in status (DEPLOYING, RELEASING)? */
-bool cli_machine_is(const json_t *machine, const char *status);
-
 int cli_cmd_machines_deploy(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_machines_release(struct cli *cli, char **argv, size_t argc);
 

@@ -144,9 +144,3 @@ int cli_release_body(const struct cli_args *a, json_t **ret, char *err, size_t e
 	*ret = body;
 	return 0;
 }
-
-bool cli_machine_is(const json_t *machine, const char *status)
-{
-	const char *s = json_string_value(json_object_get(machine, "status"));
-	return s && strcmp(s, status) == 0;
-}

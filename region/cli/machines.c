@@ -214,21 +214,21 @@ static json_t *answer_machine(const struct cli *cli, const struct cli_resp *resp
 	return json_incref(resp->json);
 }
 
-/* Poll GET /machines/{host} while *m is COMMISSIONING, until wait_ms
- * after start_ms. *m is replaced by each answer. */
-static int commission_wait(struct cli *cli, const char *host, int64_t wait_ms, json_t **m, int64_t start_ms)
+/* Poll the machine while it is in status, until wait_ms after start_ms;
+ * *m is replaced by each answer. */
+static int wait_while(struct cli *cli, const char *host, const char *status, int64_t wait_ms, int64_t start_ms,
+		      json_t **m)
 {
 	char path[PATH_LEN];
 
 	if (cli_machines_path(host, "", cli_path_escape, path, sizeof(path)) < 0)
 		return usage("the machine's name is too long");
-	for (unsigned n = 0; cli_machines_is_commissioning(*m); n++) {
+	for (unsigned n = 0; cli_machine_is(*m, status); n++) {
 		int64_t left = start_ms + wait_ms - clock_mono_ms();
 		if (left <= 0) {
 			fprintf(stderr,
-				"error: %s: still COMMISSIONING after %lld s (it goes on; see 'ironrack machines show "
-				"%s')\n",
-				host, (long long)(wait_ms / 1000), host);
+				"error: %s: still %s after %lld s (it goes on; see 'ironrack machines show %s')\n",
+				host, status, (long long)(wait_ms / 1000), host);
 			return CLI_EXIT_FAIL;
 		}
 		int64_t d = cli_machines_poll_delay_ms(n);
@@ -236,10 +236,8 @@ static int commission_wait(struct cli *cli, const char *host, int64_t wait_ms, j
 		struct cli_resp resp;
 		int rc = cli_net_request(cli, "GET", path, NULL, &resp);
 		if (rc != CLI_EXIT_OK) {
-			fprintf(stderr,
-				"error: stopped waiting for %s (commissioning may still finish; see 'ironrack machines "
-				"show %s')\n",
-				host, host);
+			fprintf(stderr, "error: stopped waiting for %s (see 'ironrack machines show %s')\n", host,
+				host);
 			return rc;
 		}
 		json_t *next = answer_machine(cli, &resp);
@@ -252,15 +250,14 @@ static int commission_wait(struct cli *cli, const char *host, int64_t wait_ms, j
 	return CLI_EXIT_OK;
 }
 
-static int action_run(struct cli *cli, const char *action, const char *host)
+/* POST body to /machines/HOST/action; with --wait, wait while the machine
+ * is `during` and succeed only when it ends `goal`. */
+int cli_machines_act(struct cli *cli, const char *host, const char *action, json_t *body, int64_t wait_ms,
+		     const char *during, const char *goal)
 {
-	char path[PATH_LEN], tail[32], err[256], line[1024];
+	char path[PATH_LEN], tail[32], line[1024];
 	struct cli_resp resp;
-	int64_t wait_ms;
-	json_t *body;
 
-	if (cli_machines_action_parse(action, cli->args, &wait_ms, &body, err, sizeof(err)) < 0)
-		return usage(err);
 	snprintf(tail, sizeof(tail), "/%s", action);
 	if (cli_machines_path(host, tail, cli_path_escape, path, sizeof(path)) < 0) {
 		json_decref(body);
@@ -275,27 +272,38 @@ static int action_run(struct cli *cli, const char *action, const char *host)
 	cli_resp_done(&resp);
 	if (!m)
 		return CLI_EXIT_FAIL;
+	bool json = cli->args->given & CLI_OPT_JSON;
 	if (wait_ms) {
-		if (!(cli->args->given & CLI_OPT_JSON)) {
-			/* What it is doing while we wait (manual power: a person must act). */
+		if (!json) {
 			cli_machines_status_line(m, line, sizeof(line));
 			printf("%s\n", line);
 			fflush(stdout);
 		}
-		rc = commission_wait(cli, host, wait_ms, &m, start);
+		rc = wait_while(cli, host, during, wait_ms, start, &m);
 	}
 	if (rc == CLI_EXIT_OK) {
-		bool ok = !wait_ms || strcmp(json_string_value(json_object_get(m, "status")), "READY") == 0;
-		if (cli->args->given & CLI_OPT_JSON) {
+		bool good = !wait_ms || cli_machine_is(m, goal);
+		if (json) {
 			cli_net_json_print(m);
 		} else {
 			cli_machines_status_line(m, line, sizeof(line));
-			fprintf(ok ? stdout : stderr, "%s%s\n", ok ? "" : "error: ", line);
+			fprintf(good ? stdout : stderr, "%s%s\n", good ? "" : "error: ", line);
 		}
-		rc = ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+		rc = good ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	}
 	json_decref(m);
 	return rc;
+}
+
+static int action_run(struct cli *cli, const char *action, const char *host)
+{
+	char err[256];
+	int64_t wait_ms;
+	json_t *body;
+
+	if (cli_machines_action_parse(action, cli->args, &wait_ms, &body, err, sizeof(err)) < 0)
+		return usage(err);
+	return cli_machines_act(cli, host, action, body, wait_ms, "COMMISSIONING", "READY");
 }
 
 int cli_cmd_machines_commission(struct cli *cli, char **argv, size_t argc)

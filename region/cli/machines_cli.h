@@ -41,8 +41,13 @@ int cli_machines_path(const char *host, const char *tail, char *(*escape)(const 
 /* How long to sleep before poll number n (0, 1, ...) of commission
  * --wait: 1 s, growing by half each time, at most 5 s. */
 int64_t cli_machines_poll_delay_ms(unsigned n);
-/* Is the machine still in a state --wait waits out (COMMISSIONING)? */
-bool cli_machines_is_commissioning(const json_t *machine);
+/* Is the machine (an API object) in status ("COMMISSIONING", "DEPLOYING")? */
+bool cli_machine_is(const json_t *machine, const char *status);
+/* POST body (taken) to /machines/HOST/ACTION and print the machine; with
+ * wait_ms, poll while it is `during` and succeed only when it ends `goal`
+ * (commission: COMMISSIONING, READY; deploy: DEPLOYING, DEPLOYED). */
+int cli_machines_act(struct cli *cli, const char *host, const char *action, json_t *body, int64_t wait_ms,
+		     const char *during, const char *goal);
 /* "node-1: READY", "node-1: COMMISSIONING (waiting for someone to power
  * the machine on (manual power))" — the status_message in brackets when
  * there is one. Sanitised (no control characters). */

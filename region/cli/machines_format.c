@@ -135,9 +135,9 @@ static uint64_t uint_of(const json_t *o, const char *key)
 	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
 }
 
-bool cli_machines_is_commissioning(const json_t *machine)
+bool cli_machine_is(const json_t *machine, const char *status)
 {
-	return strcmp(str(machine, "status"), "COMMISSIONING") == 0;
+	return strcmp(str(machine, "status"), status) == 0;
 }
 
 void cli_machines_status_line(const json_t *machine, char *buf, size_t len)

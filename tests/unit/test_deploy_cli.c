@@ -179,25 +179,12 @@ static void test_release_body_and_wait(void **state)
 	cli_args_done(&a);
 }
 
-static void test_machine_is(void **state)
-{
-	json_t *m = json_pack("{s:s}", "status", "DEPLOYING");
-	assert_true(cli_machine_is(m, "DEPLOYING"));
-	assert_false(cli_machine_is(m, "DEPLOYED"));
-	json_decref(m);
-	m = json_pack("{s:i}", "status", 1);
-	assert_false(cli_machine_is(m, "DEPLOYING"));
-	json_decref(m);
-	assert_false(cli_machine_is(NULL, "DEPLOYING"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_repeated_values),
 	    cmocka_unit_test(test_deploy_body),
 	    cmocka_unit_test(test_release_body_and_wait),
-	    cmocka_unit_test(test_machine_is),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,7 +175,7 @@ static void check_status(const char *json, bool commissioning, const char *want)
 	char buf[256];
 
 	assert_non_null(m);
-	assert_int_equal(cli_machines_is_commissioning(m), commissioning);
+	assert_int_equal(cli_machine_is(m, "COMMISSIONING"), commissioning);
 	cli_machines_status_line(m, buf, sizeof(buf));
 	assert_string_equal(buf, want);
 	json_decref(m);
@@ -370,9 +370,22 @@ static void test_show(void **state)
 	json_decref(m);
 }
 
+static void test_machine_is(void **state)
+{
+	json_t *m = json_pack("{s:s}", "status", "DEPLOYING");
+	assert_true(cli_machine_is(m, "DEPLOYING"));
+	assert_false(cli_machine_is(m, "DEPLOYED"));
+	json_decref(m);
+	m = json_pack("{s:i}", "status", 1);
+	assert_false(cli_machine_is(m, "DEPLOYING"));
+	json_decref(m);
+	assert_false(cli_machine_is(NULL, "DEPLOYING"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_machine_is),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_action_options),
 	    cmocka_unit_test(test_action_refusals),
