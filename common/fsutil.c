@@ -35,6 +35,22 @@ int fs_write_full(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int fs_pwrite_full(int fd, const void *data, size_t len, uint64_t off)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
 static int fsync_dir_of(const char *path)
 {
 	char dir[PATH_MAX];

@@ -2,13 +2,16 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
+/* write(2) all of data, through short writes and EINTR; 0 or -errno. */
+int fs_write_full(int fd, const void *data, size_t len);
+/* pwrite(2) all of data at off, through short writes and EINTR. */
+int fs_pwrite_full(int fd, const void *data, size_t len, uint64_t off);
 /* Write data to path atomically and durably: write a temporary file in the
  * same directory, fsync it, rename it over path, fsync the directory. A crash
  * at any point leaves either the old or the new content. */
-/* write(2) all of data, through short writes and EINTR; 0 or -errno. */
-int fs_write_full(int fd, const void *data, size_t len);
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Read a whole file (at most max bytes) into a malloc'd, NUL-terminated

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/util.h"
 #include "common/version.h"
 
@@ -28,21 +29,6 @@ struct xfer {
 	const atomic_bool *stop;
 	int err;
 };
-
-static int pwrite_full(int fd, const char *p, size_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
 
 /* Start the hash over from the bytes already in the .part file. */
 static int xfer_hash_part(struct xfer *x)
@@ -91,7 +77,7 @@ static size_t xfer_write(char *ptr, size_t size, size_t nmemb, void *arg)
 		x->err = -EFBIG;
 		return 0;
 	}
-	int rc = pwrite_full(x->fd, ptr, n, x->have);
+	int rc = fs_pwrite_full(x->fd, ptr, n, x->have);
 	if (rc < 0) {
 		x->err = rc;
 		return 0;

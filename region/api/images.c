@@ -388,26 +388,11 @@ static void upload_refused(struct upload *u, int rc)
 				  : "database unavailable; retry later");
 }
 
-static int pwrite_full(int fd, const char *p, size_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* The chunk into the file at first, then the row's uploaded after it. */
 static int upload_write(struct upload *u, struct db *db, int fd, const struct image_step *s)
 {
 	uint64_t end = u->range.last + 1;
-	int rc = pwrite_full(fd, u->body, u->body_len, u->range.first);
+	int rc = fs_pwrite_full(fd, u->body, u->body_len, u->range.first);
 	/* Bytes past the chunk are from a request that never committed. */
 	if (rc >= 0 && ftruncate(fd, (off_t)end) < 0)
 		rc = -errno;
