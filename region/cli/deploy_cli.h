@@ -15,11 +15,6 @@ struct cli;
 #define CLI_DEPLOY_USER_DATA_MAX (64 * 1024) /* bytes, as the region takes them */
 #define CLI_DEPLOY_SSH_KEYS_MAX	 32
 
-/* --wait and --timeout SECONDS (1..CLI_MACHINES_WAIT_MAX_S, only with
- * --wait; default CLI_MACHINES_WAIT_DEFAULT_S): *ret_wait_ms, 0 without
- * --wait. -EINVAL with err. */
-int cli_deploy_wait_parse(const struct cli_args *a, int64_t *ret_wait_ms, char *err, size_t errlen);
-
 /* POST /machines/HOST/deploy's body from --image NAME (required),
  * user_data (the --user-data file's text, NULL when not given), every
  * --ssh-key and --comment. New reference in *ret. -EINVAL with err. */

@@ -9,28 +9,6 @@
 #include "region/cli/deploy_cli.h"
 #include "region/cli/machines_cli.h"
 
-int cli_deploy_wait_parse(const struct cli_args *a, int64_t *ret_wait_ms, char *err, size_t errlen)
-{
-	const char *timeout = cli_opt_value(a, CLI_OPT_TIMEOUT);
-	bool wait = a->given & CLI_OPT_WAIT;
-	long s = CLI_MACHINES_WAIT_DEFAULT_S;
-
-	*ret_wait_ms = 0;
-	if ((a->given & CLI_OPT_TIMEOUT) && !wait) {
-		snprintf(err, errlen, "--timeout needs --wait (it bounds the wait)");
-		return -EINVAL;
-	}
-	if ((a->given & CLI_OPT_TIMEOUT) &&
-	    (!timeout || cli_number_parse(timeout, 1, CLI_MACHINES_WAIT_MAX_S, &s) < 0)) {
-		snprintf(err, errlen, "--timeout with --wait wants seconds from 1 to %d, not \"%s\"",
-			 CLI_MACHINES_WAIT_MAX_S, timeout ? timeout : "");
-		return -EINVAL;
-	}
-	if (wait)
-		*ret_wait_ms = s * 1000LL;
-	return 0;
-}
-
 static void set_new(json_t *o, const char *key, json_t *v)
 {
 	if (!v || json_object_set_new(o, key, v) < 0)

@@ -41,6 +41,10 @@ int cli_machines_path(const char *host, const char *tail, char *(*escape)(const 
 /* How long to sleep before poll number n (0, 1, ...) of commission
  * --wait: 1 s, growing by half each time, at most 5 s. */
 int64_t cli_machines_poll_delay_ms(unsigned n);
+/* --wait and --timeout SECONDS (1..CLI_MACHINES_WAIT_MAX_S, only with
+ * --wait; default CLI_MACHINES_WAIT_DEFAULT_S): *ret_wait_ms, 0 without
+ * --wait. -EINVAL with err. */
+int cli_machines_wait_parse(const struct cli_args *a, int64_t *ret_wait_ms, char *err, size_t errlen);
 /* Is the machine (an API object) in status ("COMMISSIONING", "DEPLOYING")? */
 bool cli_machine_is(const json_t *machine, const char *status);
 /* POST body (taken) to /machines/HOST/ACTION and print the machine; with

@@ -51,7 +51,7 @@ int cli_cmd_machines_deploy(struct cli *cli, char **argv, size_t argc)
 	int64_t wait_ms;
 	json_t *body;
 
-	if (cli_deploy_wait_parse(cli->args, &wait_ms, err, sizeof(err)) < 0)
+	if (cli_machines_wait_parse(cli->args, &wait_ms, err, sizeof(err)) < 0)
 		return usage(err);
 	const char *file = cli_opt_value(cli->args, CLI_OPT_USER_DATA);
 	if ((cli->args->given & CLI_OPT_USER_DATA) && file) {
@@ -72,7 +72,7 @@ int cli_cmd_machines_release(struct cli *cli, char **argv, size_t argc)
 	int64_t wait_ms;
 	json_t *body;
 
-	if (cli_deploy_wait_parse(cli->args, &wait_ms, err, sizeof(err)) < 0 ||
+	if (cli_machines_wait_parse(cli->args, &wait_ms, err, sizeof(err)) < 0 ||
 	    cli_release_body(cli->args, &body, err, sizeof(err)) < 0)
 		return usage(err);
 	return cli_machines_act(cli, argv[0], "release", body, wait_ms, "RELEASING", "READY");

@@ -38,19 +38,15 @@ void cli_machines_size_format(uint64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%.0f %s", v, units[u]);
 }
 
-static int wait_parse(const char *action, const struct cli_args *a, int64_t *ret_wait_ms, char *err, size_t errlen)
+int cli_machines_wait_parse(const struct cli_args *a, int64_t *ret_wait_ms, char *err, size_t errlen)
 {
 	const char *timeout = cli_opt_value(a, CLI_OPT_TIMEOUT);
 	bool wait = a->given & CLI_OPT_WAIT;
 	long s = CLI_MACHINES_WAIT_DEFAULT_S;
 
 	*ret_wait_ms = 0;
-	if (wait && strcmp(action, "commission") != 0) {
-		snprintf(err, errlen, "--wait applies to commission only");
-		return -EINVAL;
-	}
 	if ((a->given & CLI_OPT_TIMEOUT) && !wait) {
-		snprintf(err, errlen, "--timeout needs --wait (it bounds the wait for commissioning to end)");
+		snprintf(err, errlen, "--timeout needs --wait (it bounds the wait)");
 		return -EINVAL;
 	}
 	if ((a->given & CLI_OPT_TIMEOUT) &&
@@ -62,6 +58,16 @@ static int wait_parse(const char *action, const struct cli_args *a, int64_t *ret
 	if (wait)
 		*ret_wait_ms = s * 1000LL;
 	return 0;
+}
+
+static int wait_parse(const char *action, const struct cli_args *a, int64_t *ret_wait_ms, char *err, size_t errlen)
+{
+	*ret_wait_ms = 0;
+	if ((a->given & CLI_OPT_WAIT) && strcmp(action, "commission") != 0) {
+		snprintf(err, errlen, "--wait applies to commission only");
+		return -EINVAL;
+	}
+	return cli_machines_wait_parse(a, ret_wait_ms, err, errlen);
 }
 
 int cli_machines_action_parse(const char *action, const struct cli_args *a, int64_t *ret_wait_ms, json_t **ret_body,

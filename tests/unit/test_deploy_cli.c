@@ -15,6 +15,7 @@
 #include "region/cli/args.c"
 #include "region/cli/deploy_format.c"
 #include "region/cli/format.c"
+#include "region/cli/machines_format.c"
 #include "region/cli/table.c"
 
 static char *dump(const json_t *j)
@@ -140,7 +141,7 @@ static void test_release_body_and_wait(void **state)
 	assert_string_equal(text, "{\"comment\":\"bye\",\"erase\":\"quick\"}");
 	free(text);
 	json_decref(body);
-	assert_int_equal(cli_deploy_wait_parse(&a, &wait_ms, err, sizeof(err)), 0);
+	assert_int_equal(cli_machines_wait_parse(&a, &wait_ms, err, sizeof(err)), 0);
 	assert_int_equal(wait_ms, 0);
 	cli_args_done(&a);
 
@@ -157,25 +158,25 @@ static void test_release_body_and_wait(void **state)
 	assert_string_equal(text, "{}");
 	free(text);
 	json_decref(body);
-	assert_int_equal(cli_deploy_wait_parse(&a, &wait_ms, err, sizeof(err)), 0);
+	assert_int_equal(cli_machines_wait_parse(&a, &wait_ms, err, sizeof(err)), 0);
 	assert_int_equal(wait_ms, 90000);
 	cli_args_done(&a);
 
 	char *wait_default[] = {"ironrack", "--wait"};
 	assert_int_equal(cli_args_parse(2, wait_default, &a, err, sizeof(err)), 0);
-	assert_int_equal(cli_deploy_wait_parse(&a, &wait_ms, err, sizeof(err)), 0);
+	assert_int_equal(cli_machines_wait_parse(&a, &wait_ms, err, sizeof(err)), 0);
 	assert_int_equal(wait_ms, CLI_MACHINES_WAIT_DEFAULT_S * 1000LL);
 	cli_args_done(&a);
 
 	char *no_wait[] = {"ironrack", "--timeout", "90"};
 	assert_int_equal(cli_args_parse(3, no_wait, &a, err, sizeof(err)), 0);
-	assert_int_equal(cli_deploy_wait_parse(&a, &wait_ms, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cli_machines_wait_parse(&a, &wait_ms, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--timeout needs --wait (it bounds the wait)");
 	cli_args_done(&a);
 
 	char *too_long[] = {"ironrack", "--wait", "--timeout", "36001"};
 	assert_int_equal(cli_args_parse(4, too_long, &a, err, sizeof(err)), 0);
-	assert_int_equal(cli_deploy_wait_parse(&a, &wait_ms, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cli_machines_wait_parse(&a, &wait_ms, err, sizeof(err)), -EINVAL);
 	cli_args_done(&a);
 }
 

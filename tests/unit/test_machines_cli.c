@@ -135,7 +135,7 @@ static void test_action_refusals(void **state)
 	assert_null(body);
 	assert_int_equal(action_parse(ARGC(no_wait), no_wait, "commission", &wait_ms, &body, err, sizeof(err)),
 			 -EINVAL);
-	assert_string_equal(err, "--timeout needs --wait (it bounds the wait for commissioning to end)");
+	assert_string_equal(err, "--timeout needs --wait (it bounds the wait)");
 	assert_int_equal(action_parse(ARGC(too_long), too_long, "commission", &wait_ms, &body, err, sizeof(err)),
 			 -EINVAL);
 	assert_string_equal(err, "--timeout with --wait wants seconds from 1 to 36000, not \"36001\"");
