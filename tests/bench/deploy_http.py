@@ -241,7 +241,8 @@ class Bench:
         t0 = time.monotonic()
         for i, (argv, ns, out) in procs.items():
             with open(out, "wb") as f:
-                p = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdout=f, stderr=subprocess.STDOUT)
+                nice = ["nice", "-n", str(self.args.client_nice)] if self.args.client_nice else []
+                p = subprocess.Popen(["ip", "netns", "exec", ns, *nice, *argv], stdout=f, stderr=subprocess.STDOUT)
             started[i] = time.monotonic()
             running[p.pid] = (i, p)
         while running:  # every 2 ms: each client's end to within that
@@ -307,6 +308,9 @@ def main():
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--limits", default=LIMITS, help="tbf rates of the limited rounds, comma-separated "
                     f"(default {LIMITS}; empty: none)")
+    ap.add_argument("--client-nice", type=int, default=0, help="run the clients under nice -n N: on a "
+                    "machine whose CPUs are all busy, a single-threaded server competes with every client "
+                    "process for its share")
     ap.add_argument("--quick", action="store_true", help="one round")
     ap.add_argument("--json", help="write every round's figures here")
     args = ap.parse_args()
@@ -378,8 +382,8 @@ def main():
                 bench.limit(None)
         record["load_end"] = load()
 
-        print(f"1 GiB image (random bytes), {n} client namespaces each behind its own veth; "
-              f"{args.rounds} rounds; {os.cpu_count()} CPUs; load {record['load_start']} -> {record['load_end']}")
+        print(f"1 GiB image (random bytes), {n} client namespaces each behind its own veth"
+              f"{f', clients at nice {args.client_nice}' if args.client_nice else ''}; {args.rounds} rounds; {os.cpu_count()} CPUs; load {record['load_start']} -> {record['load_end']}")
         print(f"images add (upload + the region's SHA-256): {upload:.1f} s; rack fetch after ready: {fetch:.1f} s")
         summary = summarize(results)
         record["summary"] = summary
