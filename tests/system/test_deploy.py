@@ -41,10 +41,12 @@ import pytest
 
 import yaml
 
+import ipmisim
 import machines_lab
 from conftest import BUILD, CLI, ROOT, SANITIZED, cli, make_dir, needs_root, needs_tools, wait_for
 from machines_lab import BMC_PASS, BMC_USER, IPMI_IP, report_answers
 from nethelp import ok
+from readymachines import psql
 
 pytestmark = pytest.mark.skipif(SANITIZED, reason="QEMU boots run in the plain pass only")
 
@@ -878,3 +880,131 @@ def test_e2e_a_corrupted_image_fails_the_deploy_with_the_checksum(e2e):
     wait_for(lambda: not lab.vm(E2E_MAC).running, timeout=60, what="the VM to be off after the failure")
     assert mbr_entries(disk) == mbr_entries(raw)
     assert "waiting for the power cycle" not in serial.text(mark)
+
+
+# ---- end to end: an infrastructure's instance array on real VMs ----
+#
+# Three more VMs of the same lab, each behind its own ipmi_sim (10.46.0.11-13
+# in the BMC namespace, the chassis starting and stopping its VM), made
+# READY by hand (no commissioning: their real MACs on the lab's VLAN, IPMI,
+# and the hardware the array asks for, in a zone of their own so the
+# machine of the tests above is never bound). An infrastructure in that
+# zone with an instance array of 2 on a WAN, image ironrack-test: Deploy
+# binds two machines, gives each a WAN address and deploys both at once;
+# each boots from its disk printing its hostname and that address. Growing
+# the array to 3 binds the third and deploys it only.
+
+FARM = "farm"
+FARM_ZONE = "farm-lab"
+FARM_POOL = "203.0.113.0/24"
+FARM_VMS = {"farm-vm1": ("52:54:00:46:de:11", "10.46.0.11"),
+            "farm-vm2": ("52:54:00:46:de:12", "10.46.0.12"),
+            "farm-vm3": ("52:54:00:46:de:13", "10.46.0.13")}
+FARM_DISK = 1 << 30
+
+
+@pytest.fixture(scope="module")
+def farm(e2e):
+    """The three READY machines, their BMCs up; the zstd test image registered."""
+    lab = e2e
+    bmcs = []
+    try:
+        for host, (mac, bmc_ip) in FARM_VMS.items():
+            sh("ip", "-n", lab.bmc, "addr", "add", f"{bmc_ip}/24", "dev", "eth0")
+            lab.make_disk(mac, FARM_DISK)
+
+            def chassis(power, boot, mac=mac):
+                vm = lab.vm(mac, cpus=1)
+                if power == "on":
+                    lab.started[mac] = time.time()
+                    vm.start(boot)
+                else:
+                    vm.stop()
+            bmc = ipmisim.IpmiSim(lab.bmc, bmc_ip, BMC_USER, BMC_PASS, os.path.join(lab.workdir, "ipmi-" + host),
+                                  hook=chassis)
+            bmcs.append(bmc)
+            bmc.start()
+        st, _ = lab.api("GET", f"/api/v1/zones/{FARM_ZONE}")
+        if st == 404:
+            e2e_ok(lab, "POST", "/api/v1/zones", {"name": FARM_ZONE})
+        for host, (mac, bmc_ip) in FARM_VMS.items():
+            e2e_ok(lab, "POST", "/api/v1/machines", {
+                "hostname": host, "power_type": "ipmi", "power_address": bmc_ip, "power_user": BMC_USER,
+                "power_pass": BMC_PASS, "power_workarounds": "opensesspriv"})
+            e2e_ok(lab, "POST", f"/api/v1/machines/{host}/interfaces",
+                   {"name": "eth0", "mac": mac, "vlan": lab.vlan["id"]})
+            # What commissioning would have left: READY with its hardware.
+            psql(lab.region, f"UPDATE machine SET status = 'READY', status_previous = 'COMMISSIONING', "
+                             f"architecture = 'amd64', cpu_count = 1, memory_mib = 512, "
+                             f"storage_bytes = {FARM_DISK}, "
+                             f"zone_id = (SELECT id FROM zone WHERE name = '{FARM_ZONE}') "
+                             f"WHERE hostname = '{host}'")
+            assert lab.get(host)["status"] == "READY"
+        st, _ = lab.api("GET", "/api/v1/images/ironrack-test")
+        if st == 404:
+            upload(lab, image_file() + ".zst", "ironrack-test", "zstd")
+        yield lab
+    finally:
+        for bmc in bmcs:
+            bmc.stop()
+
+
+def farm_deployed(lab, hosts, marks, timeout):
+    """Waits until each host is DEPLOYED and its console (after its mark)
+    says `ironrack-deployed HOST ADDRESS` with the WAN address IPAM gave
+    its eth0 (a static link in the WAN's mirror). Returns {host: time of
+    the line}."""
+    for host in hosts:
+        mac = FARM_VMS[host][0]
+        m = lab.wait_status(host, ("DEPLOYED", "FAILED_DEPLOYMENT"), timeout=timeout)
+        assert m["status"] == "DEPLOYED", f"{m}\n{lab.serial(mac).text(marks[host])[-3000:]}"
+    out = {}
+    for host in hosts:
+        mac = FARM_VMS[host][0]
+        addrs = e2e_ok(lab, "GET", f"/api/v1/ip-addresses?machine={host}")["ip_addresses"]
+        assert [(a["mode"], a["subnet_cidr"]) for a in addrs] == [("static", "203.0.113.0/29")], addrs
+        serial = lab.serial(mac)
+        line = wait_for(lambda: re.search(r"^ironrack-deployed (\S+) (\S+)$", serial.text(marks[host]), re.M),
+                        timeout=120, what=f"'ironrack-deployed' on {host}'s console")
+        assert (line.group(1), line.group(2)) == (host, addrs[0]["ip"]), line.group(0)
+        out[host] = next(t for t, text in serial.lines(marks[host]) if text.startswith("ironrack-deployed "))
+    return out
+
+
+def test_e2e_an_instance_array_of_2_on_a_wan_deploys_two_vms_and_growing_to_3_deploys_a_third(farm):
+    lab = farm
+    marks = {host: lab.serial(mac).mark() for host, (mac, _) in FARM_VMS.items()}
+    e2e_ok(lab, "POST", "/api/v1/infrastructures", {"name": FARM, "zone": FARM_ZONE, "wan_pools": [FARM_POOL]})
+    e2e_ok(lab, "POST", f"/api/v1/infrastructures/{FARM}/instance-arrays",
+           {"name": "web", "instance_count": 2, "ports": 1, "min_disk_gb": 1, "image": "ironrack-test"})
+    e2e_ok(lab, "POST", f"/api/v1/infrastructures/{FARM}/networks", {"name": "inet", "type": "wan"})
+    e2e_ok(lab, "POST", f"/api/v1/infrastructures/{FARM}/connections", {"array": "web", "port": 0, "network": "inet"})
+    t0 = time.time()
+    d = e2e_ok(lab, "POST", f"/api/v1/infrastructures/{FARM}/deploy")
+    bound = [(b["op"], b["instance"], b["machine"]) for b in d["machines"]]
+    assert [(op, i) for op, i, _ in bound] == [("bind", 0), ("bind", 1)], d
+    first = [h for _, _, h in bound]
+    assert set(first) < set(FARM_VMS), first
+    assert [(x["instance"], x["machine"], x["image"], x["status"]) for x in d["deploys"]] == [
+        (0, first[0], "ironrack-test", "DEPLOYING"), (1, first[1], "ironrack-test", "DEPLOYING")], d
+    third = next(h for h in FARM_VMS if h not in first)
+    assert lab.get(third)["status"] == "READY"
+    lines = farm_deployed(lab, first, marks, E2E_TIMEOUT + 30)
+    t_two = max(lines.values()) - t0
+    assert not lab.vm(FARM_VMS[third][0]).running
+
+    # Growing to 3: the third machine is bound and deployed, the first two
+    # are left as they are.
+    for host in first:  # their work is done: the CPU for the third
+        lab.vm(FARM_VMS[host][0]).stop()
+    e2e_ok(lab, "PATCH", f"/api/v1/infrastructures/{FARM}/instance-arrays/web", {"instance_count": 3})
+    t1 = time.time()
+    d = e2e_ok(lab, "POST", f"/api/v1/infrastructures/{FARM}/deploy")
+    assert [(b["op"], b["instance"], b["machine"]) for b in d["machines"]] == [("bind", 2, third)], d
+    assert [(x["instance"], x["machine"], x["status"]) for x in d["deploys"]] == [(2, third, "DEPLOYING")], d
+    assert [lab.get(h)["status"] for h in first] == ["DEPLOYED", "DEPLOYED"]
+    line = farm_deployed(lab, [third], marks, E2E_TIMEOUT + 30)[third]
+    inst = e2e_ok(lab, "GET", f"/api/v1/infrastructures/{FARM}")["deployed"]["instance_arrays"][0]["instances"]
+    assert [(i["index"], i["machine"]) for i in inst] == [(0, first[0]), (1, first[1]), (2, third)], inst
+    TIMINGS.append(f"e2e infrastructure: deploy of 2 VMs at once -> both 'ironrack-deployed' {t_two:.1f} s; "
+                   f"growing to 3 -> the third's 'ironrack-deployed' {line - t1:.1f} s")
