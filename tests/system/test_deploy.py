@@ -18,7 +18,10 @@ ipmi_sim, a VM that PXE-boots from the rack): commissioned, allocated,
 given a static address, deployed with the test image (zstd, uploaded with
 `ironrack images add`), booted from its own disk printing its hostname and
 address; the disk and the seed checked; released with a quick erase; a
-deploy from a corrupted copy on the rack fails with the checksum.
+deploy from a corrupted copy on the rack fails with the checksum. Then
+three more VMs of that lab, READY by hand, each behind its own ipmi_sim:
+an infrastructure's instance array of 2 on a WAN deploys two at once, each
+booting with its WAN address from IPAM; growing it to 3 deploys the third.
 
 Nothing runs in the sanitizer pass (QEMU boots are not our C code; they
 must not run twice). The images come from make (ephemeral, testimage).
