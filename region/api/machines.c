@@ -12,6 +12,7 @@
 #include "region/api/internal.h"
 #include "region/api/machines_api.h"
 #include "region/api/net_api.h"
+#include "region/db/deploy_db.h"
 #include "region/db/machine_db.h"
 #include "region/machine/machine.h"
 #include "region/power/power.h"
@@ -128,7 +129,7 @@ void api_machine_delete(struct api_call *call, int64_t id)
 	op_run(call, &op);
 }
 
-void api_machine_hardware_add(struct api_call *call, int64_t id)
+void api_machine_details_add(struct api_call *call, int64_t id)
 {
 	char *text = NULL;
 	if (call->status != 200 || !json_is_object(call->reply))
@@ -137,5 +138,10 @@ void api_machine_hardware_add(struct api_call *call, int64_t id)
 		json_t *hw = json_loads(text, 0, NULL);
 		json_object_set_new(call->reply, "hardware", hw ? hw : json_object());
 	}
+	free(text);
+	text = NULL;
+	/* What it is (being) deployed with; null when nothing is. */
+	json_t *dep = deploy_db_json(call->db, id, &text) == 0 ? json_loads(text, 0, NULL) : NULL;
+	json_object_set_new(call->reply, "deploy", dep ? dep : json_null());
 	free(text);
 }

@@ -11,8 +11,8 @@ struct api_call;
 void api_machine_op(struct api_call *call);
 /* DELETE /machines/{id}: checked against the machine's state. */
 void api_machine_delete(struct api_call *call, int64_t id);
-/* GET /machines/{id}: the recorded object gets "hardware". */
-void api_machine_hardware_add(struct api_call *call, int64_t id);
+/* GET /machines/{id}: the recorded object gets "hardware" and "deploy". */
+void api_machine_details_add(struct api_call *call, int64_t id);
 
 /* POST /machines/allocate (region/api/machines_alloc.c) */
 struct alloc_filter;

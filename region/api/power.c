@@ -165,7 +165,7 @@ void api_machine(struct api_call *call)
 	}
 	api_net_object(call);
 	if (call->method == API_GET && call->status == 200)
-		api_machine_hardware_add(call, reply_id(call));
+		api_machine_details_add(call, reply_id(call));
 }
 
 /* ---- actions ---- */

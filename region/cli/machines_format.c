@@ -262,6 +262,45 @@ static void power_rows(struct rows *r, const json_t *m, int64_t now_ms, char *st
 	row_add(r, "Power rack:", str_or(m, "power_rack", "-"));
 }
 
+/* Who holds it, and its tags. */
+static void owner_rows(struct rows *r, const json_t *m)
+{
+	const json_t *tags = json_object_get(m, "tags"), *t;
+	char text[512] = "";
+	size_t i, o = 0;
+
+	if (*str(m, "owner"))
+		row_add(r, "Owner:", str(m, "owner"));
+	json_array_foreach(tags, i, t)
+	{
+		if (json_is_string(t) && o < sizeof(text))
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s", o ? ", " : "", json_string_value(t));
+	}
+	if (*text)
+		row_add(r, "Tags:", text);
+}
+
+/* What it is (being) deployed with, and what the agent measured. */
+static void deploy_rows(struct rows *r, const json_t *d)
+{
+	const json_t *res = json_object_get(d, "result");
+	char image[160], written[160];
+
+	if (!json_is_object(d))
+		return;
+	snprintf(image, sizeof(image), "%s (deploy %" JSON_INTEGER_FORMAT ", %s)", str_or(d, "image", "?"),
+		 json_integer_value(json_object_get(d, "number")), str_or(d, "step", "?"));
+	row_add(r, "Image:", image);
+	if (uint_of(res, "bytes")) {
+		char size[24];
+		cli_machines_size_format(uint_of(res, "bytes"), size, sizeof(size));
+		snprintf(written, sizeof(written), "%s to %s (download %.1f s, waiting on the disk %.1f s)", size,
+			 str_or(res, "disk", "?"), (double)uint_of(res, "download_ms") / 1000.0,
+			 (double)uint_of(res, "write_ms") / 1000.0);
+		row_add(r, "Written:", written);
+	}
+}
+
 static int machine_print(const json_t *m, int64_t now_ms, FILE *out)
 {
 	char name[320], since[96], deadline[96], power[160];
@@ -290,6 +329,8 @@ static int machine_print(const json_t *m, int64_t now_ms, FILE *out)
 	row_add(&r, "Architecture:", str_or(m, "architecture", "-"));
 	if (*str(m, "description"))
 		row_add(&r, "Description:", str(m, "description"));
+	owner_rows(&r, m);
+	deploy_rows(&r, json_object_get(m, "deploy"));
 	return rows_print(&r, out);
 }
 

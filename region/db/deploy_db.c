@@ -107,6 +107,18 @@ int deploy_db_get(struct db *db, int64_t id, struct deploy_db_row *ret)
 	return r;
 }
 
+int deploy_db_json(struct db *db, int64_t id, char **ret)
+{
+	char ids[24];
+	const char *p[] = {ids};
+	db_id_text(id, ids);
+	return db_query_value(db,
+			      "SELECT json_build_object('image', image_name, 'image_sha256', image_sha256, 'number', "
+			      "number, 'step', step, 'deployed_when', deployed_when, 'result', result, 'created', "
+			      "created, 'updated', updated)::text FROM machine_deploy WHERE machine_id = $1::bigint",
+			      1, p, ret);
+}
+
 int deploy_db_step(struct db *db, int64_t id, const char *step, const char *result_json, const char *deployed_when)
 {
 	char ids[24];

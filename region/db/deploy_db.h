@@ -39,6 +39,11 @@ int deploy_db_create(struct db *db, int64_t id, int64_t image_id, const char *im
 		     const char *user_data, const char *ssh_keys_json, int *ret_number);
 /* -ENOENT when machine id has no row. */
 int deploy_db_get(struct db *db, int64_t id, struct deploy_db_row *ret);
+/* What GET /machines/{id} shows of the row, as JSON object text
+ * (malloc'd): image, image_sha256, number, step, deployed_when, result
+ * (the agent's measurements), created, updated; no user-data or keys.
+ * -ENOENT when machine id has no row. */
+int deploy_db_json(struct db *db, int64_t id, char **ret);
 /* Set the row's step; result (JSON object text) and deployed_when when
  * not NULL. -ENOENT without a row. */
 int deploy_db_step(struct db *db, int64_t id, const char *step, const char *result_json, const char *deployed_when);

@@ -360,6 +360,29 @@ static void test_show(void **state)
 	free(text);
 	json_decref(view);
 
+	/* A deployed machine: its owner, tags, image and what the agent wrote. */
+	json_object_set_new(m, "status", json_string("DEPLOYED"));
+	json_object_set_new(m, "owner", json_string("admin"));
+	json_object_set_new(m, "tags", json_pack("[s,s]", "ssd", "rack-4"));
+	json_object_set_new(m, "deploy",
+			    json_pack("{s:s, s:i, s:s, s:{s:I, s:s, s:i, s:i}}", "image", "debian-12", "number", 2,
+				      "step", "deployed", "result", "bytes", (json_int_t)1073741824, "disk", "/dev/vda",
+				      "download_ms", 8123, "write_ms", 950));
+	view = json_pack("{s:O, s:[], s:[], s:[]}", "machine", m, "interfaces", "links", "events");
+	text = render(show_at_five_past, view);
+	assert_non_null(strstr(text,
+			       "Description:   rack 4, U12\n"
+			       "Owner:         admin\n"
+			       "Tags:          ssd, rack-4\n"
+			       "Image:         debian-12 (deploy 2, deployed)\n"
+			       "Written:       1.0 GiB to /dev/vda (download 8.1 s, waiting on the disk 0.9 s)\n"));
+	free(text);
+	json_object_set_new(m, "deploy", json_null());
+	text = render(show_at_five_past, view);
+	assert_null(strstr(text, "Image:"));
+	free(text);
+	json_decref(view);
+
 	/* Without a machine object there is nothing to show. */
 	view = json_pack("{s:[]}", "events");
 	assert_int_equal(cli_machines_show_print(view, 0, stdout), -EINVAL);
