@@ -155,9 +155,13 @@ unit: $(UNIT_BINS)
 system: all
 	$(PYTEST) -q -p no:cacheprovider --durations=25 tests/system $(PYTEST_ARGS)
 
+# make check builds with one job per CPU (the tests themselves run one at a
+# time); JOBS=1 for a serial build.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 # The sanitizer pass reuses the same unit and system tests on build-san/.
 check-san:
-	$(MAKE) SANITIZE=1 all $(UNIT_BINS_SAN)
+	$(MAKE) -j$(JOBS) SANITIZE=1 all $(UNIT_BINS_SAN)
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) SANITIZE=1 system
 
@@ -166,8 +170,9 @@ check: deps check-san
 else
 check: deps
 	$(MAKE) format-check
-	$(MAKE) all $(UNIT_BINS)
+	$(MAKE) -j$(JOBS) all $(UNIT_BINS)
 	$(MAKE) unit
+	$(MAKE) -j$(JOBS) fuzz-build
 	$(MAKE) fuzz-check
 	$(MAKE) system
 	$(MAKE) check-san
