@@ -16,6 +16,7 @@ interface."""
 
 import json
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -428,9 +429,23 @@ def capture_magic(lab, seconds):
     """Start a capture of UDP port 9 in the capture namespace; returns a
     function giving the MACs woken."""
     out = os.path.join(lab.workdir, "wol.pcap")
-    p = subprocess.Popen(["ip", "netns", "exec", lab.cap, "tcpdump", "-i", "eth0", "-U", "-w", out, "-c", "5",
+    p = subprocess.Popen(["ip", "netns", "exec", lab.cap, "tcpdump", "-i", "eth0", "--immediate-mode", "-U", "-w", out, "-c", "5",
                           "udp port 9"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1.0)
+    # tcpdump says "listening on" once its capture is open (a fixed sleep
+    # lost the packet on a loaded machine); --immediate-mode hands each packet
+    # over at once instead of when the kernel's one-second buffer timer fires,
+    # which the terminate below could beat
+    ready = False
+    deadline = time.monotonic() + 20
+    while not ready and time.monotonic() < deadline:
+        r, _, _ = select.select([p.stderr], [], [], deadline - time.monotonic())
+        if not r:
+            break
+        line = p.stderr.readline()
+        if not line:
+            break
+        ready = b"listening on" in line
+    assert ready, "tcpdump did not start its capture"
 
     def woken():
         p.terminate()
