@@ -49,41 +49,47 @@ static struct curl_slist *header_add(struct curl_slist *h, const char *line)
 	return n;
 }
 
-static struct curl_slist *headers_build(const struct cli_target *t, bool has_body)
+static struct curl_slist *headers_build(const struct cli_target *t, const struct cli_body *body)
 {
 	struct curl_slist *h = NULL;
-	char auth[CLI_KEY_MAX + 32];
+	char line[CLI_KEY_MAX + 64];
 
 	h = header_add(h, "Accept: application/json");
-	if (has_body) {
-		h = header_add(h, "Content-Type: application/json");
-		/* Send the (small) body at once instead of waiting for a
-		 * "100 Continue". */
+	if (body) {
+		snprintf(line, sizeof(line), "Content-Type: %s", body->type ? body->type : "application/json");
+		h = header_add(h, line);
+		/* Send the body at once instead of waiting for a "100
+		 * Continue". */
 		h = header_add(h, "Expect:");
+		if (body->header)
+			h = header_add(h, body->header);
 	}
 	if (t->key[0]) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->key);
-		h = header_add(h, auth);
-		explicit_bzero(auth, sizeof(auth));
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", t->key);
+		h = header_add(h, line);
+		explicit_bzero(line, sizeof(line));
 	}
 	return h;
 }
 
-static void easy_setup(CURL *c, const char *url, const char *method, const char *body, struct curl_slist *h,
-		       struct sink *s, char *errbuf)
+static void easy_setup(CURL *c, const char *url, const char *method, const struct cli_body *body, long timeout_ms,
+		       struct curl_slist *h, struct sink *s, char *errbuf)
 {
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->len ? body->data : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	} else {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CLI_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, CLI_TOTAL_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : CLI_TOTAL_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	/* The key goes in a header: never follow a redirect elsewhere, and
 	 * never speak anything but HTTP(S). */
@@ -92,42 +98,54 @@ static void easy_setup(CURL *c, const char *url, const char *method, const char 
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "ironrack-cli/" IRONRACK_VERSION);
 }
 
+int cli_exchange(CURL *c, const struct cli_target *t, const char *method, const char *url, const struct cli_body *body,
+		 long timeout_ms, struct cli_resp *ret, char *err, size_t errlen)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct sink s = {0};
+	struct curl_slist *h = headers_build(t, body);
+
+	memset(ret, 0, sizeof(*ret));
+	easy_setup(c, url, method, body, timeout_ms, h, &s, errbuf);
+	CURLcode rc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK) {
+		if (s.too_big)
+			snprintf(err, errlen, "answer larger than %d bytes", CLI_RESPONSE_MAX);
+		else
+			snprintf(err, errlen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		free(s.data);
+		return s.too_big ? -EFBIG : -EIO;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+	ret->body = s.data ? s.data : xstrdup("");
+	ret->len = s.len;
+	ret->json = ret->len ? json_loadb(ret->body, ret->len, 0, NULL) : NULL;
+	return 0;
+}
+
 int cli_request(const struct cli_target *t, const char *method, const char *path, const char *body,
 		struct cli_resp *ret)
 {
-	char url[CLI_URL_MAX + 512], errbuf[CURL_ERROR_SIZE] = "";
-	struct sink s = {0};
-	CURL *c;
-	struct curl_slist *h;
+	char url[CLI_URL_MAX + 512], err[CURL_ERROR_SIZE + 64];
+	struct cli_body b = {.data = body, .len = body ? strlen(body) : 0};
 
 	memset(ret, 0, sizeof(*ret));
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", t->url, path) >= sizeof(url)) {
 		fprintf(stderr, "error: URL too long: %s%s\n", t->url, path);
 		return -ENAMETOOLONG;
 	}
-	c = curl_easy_init();
+	CURL *c = curl_easy_init();
 	if (!c)
 		oom_abort(0);
-	h = headers_build(t, body != NULL);
-	easy_setup(c, url, method, body, h, &s, errbuf);
-	CURLcode rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+	int r = cli_exchange(c, t, method, url, body ? &b : NULL, 0, ret, err, sizeof(err));
 	curl_easy_cleanup(c);
-	curl_slist_free_all(h);
-	if (rc != CURLE_OK) {
-		if (s.too_big)
-			fprintf(stderr, "error: %s %s: answer larger than %d bytes\n", method, url, CLI_RESPONSE_MAX);
-		else
-			fprintf(stderr, "error: cannot reach the region at %s: %s\n", url,
-				errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		free(s.data);
-		return -EIO;
-	}
-	ret->body = s.data ? s.data : xstrdup("");
-	ret->len = s.len;
-	ret->json = ret->len ? json_loadb(ret->body, ret->len, 0, NULL) : NULL;
-	return 0;
+	if (r == -EFBIG)
+		fprintf(stderr, "error: %s %s: %s\n", method, url, err);
+	else if (r < 0)
+		fprintf(stderr, "error: cannot reach the region at %s: %s\n", url, err);
+	return r < 0 ? -EIO : 0;
 }
 
 void cli_resp_done(struct cli_resp *r)

@@ -1,6 +1,7 @@
 /* The CLI's HTTP client (libcurl) and its saved login. */
 #pragma once
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stddef.h>
 
@@ -31,6 +32,21 @@ struct cli_resp {
  * returned. */
 int cli_request(const struct cli_target *t, const char *method, const char *path, const char *body,
 		struct cli_resp *ret);
+/* A request body: len bytes of data of a type (NULL: JSON), with one
+ * more header line (or NULL). */
+struct cli_body {
+	const void *data;
+	size_t len;
+	const char *type;
+	const char *header;
+};
+/* One exchange on a curl handle the caller keeps (a long upload reuses
+ * its connection): METHOD url with an optional body and a total timeout
+ * (0: CLI_TOTAL_TIMEOUT_MS). 0 once the region answered (ret filled, any
+ * status); -EIO with the transfer's error in err (-EFBIG: the answer
+ * was larger than CLI_RESPONSE_MAX). */
+int cli_exchange(CURL *c, const struct cli_target *t, const char *method, const char *url, const struct cli_body *body,
+		 long timeout_ms, struct cli_resp *ret, char *err, size_t errlen);
 void cli_resp_done(struct cli_resp *r);
 /* Print the region's error for a non-2xx answer ("error: message (code)")
  * and return CLI_EXIT_FAIL. */

@@ -14,7 +14,6 @@
 
 #include "common/bootres.h"
 #include "common/util.h"
-#include "common/version.h"
 #include "region/cli/commands.h"
 #include "region/cli/images_cli.h"
 #include "region/cli/net_cli.h"
@@ -110,28 +109,6 @@ int cli_cmd_images_delete(struct cli *cli, char **argv, size_t argc)
 
 /* ---- add: the chunks ---- */
 
-struct sink {
-	char *data;
-	size_t len, cap;
-};
-
-static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct sink *s = arg;
-	size_t n = size * nmemb;
-
-	if (s->len + n > CLI_RESPONSE_MAX)
-		return 0;
-	if (s->len + n + 1 > s->cap) {
-		s->cap = (s->len + n + 1) * 2;
-		s->data = xrealloc(s->data, s->cap);
-	}
-	memcpy(s->data + s->len, ptr, n);
-	s->len += n;
-	s->data[s->len] = '\0';
-	return n;
-}
-
 /* One connection for every chunk of an upload. */
 struct uploader {
 	CURL *c;
@@ -141,65 +118,27 @@ struct uploader {
 	uint64_t size;
 };
 
-static struct curl_slist *header_add(struct curl_slist *h, const char *line)
-{
-	struct curl_slist *n = curl_slist_append(h, line);
-
-	if (!n)
-		oom_abort(0);
-	return n;
-}
-
 /* PUT len bytes of data at first (len 0: finish). 0 with *status and
  * *ret (the answer as JSON, or NULL) once the region answered; -EIO with
  * the transfer's error in err. */
 static int chunk_put(struct uploader *u, uint64_t first, const void *data, size_t len, long *status, json_t **ret,
 		     char *err, size_t errlen)
 {
-	char line[CLI_KEY_MAX + 64], range[96], cerr[CURL_ERROR_SIZE] = "";
-	struct curl_slist *h = NULL;
-	struct sink s = {0};
+	char line[128], range[96];
+	struct cli_resp resp;
 
 	cli_images_range_format(first, len, u->size, range, sizeof(range));
 	snprintf(line, sizeof(line), "Content-Range: %s", range);
-	h = header_add(h, line);
-	h = header_add(h, "Content-Type: application/octet-stream");
-	h = header_add(h, "Accept: application/json");
-	h = header_add(h, "Expect:");
-	if (u->t->key[0]) {
-		snprintf(line, sizeof(line), "Authorization: Bearer %s", u->t->key);
-		h = header_add(h, line);
-		explicit_bzero(line, sizeof(line));
-	}
-	CURL *c = u->c;
-	curl_easy_setopt(c, CURLOPT_URL, u->url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, len ? data : "");
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CLI_CONNECT_TIMEOUT_MS);
+	struct cli_body body = {.data = data, .len = len, .type = "application/octet-stream", .header = line};
 	/* The last chunk waits for the region's hash of the whole image. */
 	bool last = len == 0 || first + len == u->size;
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-			 CLI_TOTAL_TIMEOUT_MS + (last ? (long)(u->size / VERIFY_MIN_BPS) * 1000L : 0L));
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "ironrack-cli/" IRONRACK_VERSION);
-	CURLcode cc = curl_easy_perform(c);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(h);
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(cc));
-		free(s.data);
+	long timeout = CLI_TOTAL_TIMEOUT_MS + (last ? (long)(u->size / VERIFY_MIN_BPS) * 1000L : 0L);
+	int r = cli_exchange(u->c, u->t, "PUT", u->url, &body, timeout, &resp, err, errlen);
+	if (r < 0)
 		return -EIO;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	*ret = s.len ? json_loadb(s.data, s.len, 0, NULL) : NULL;
-	free(s.data);
+	*status = resp.status;
+	*ret = json_incref(resp.json);
+	cli_resp_done(&resp);
 	return 0;
 }
 
