@@ -54,7 +54,7 @@ int alloc_db_take(struct db *db, const struct alloc_filter *f, const char *owner
 	/* Best fit (alloc_fit_cmp's order); a row another transaction has
 	 * locked is skipped rather than waited for, and the UPDATE checks the
 	 * status again on the row it locked. */
-	int r = db_exec(
+	int r = db_query_row(
 	    db,
 	    TAKE_SQL("SELECT c.id FROM machine c WHERE c.status = 'READY' "
 		     "AND ($5::text IS NULL OR c.zone_id = (SELECT z.id FROM zone z WHERE z.name = $5)) "
@@ -66,10 +66,6 @@ int alloc_db_take(struct db *db, const struct alloc_filter *f, const char *owner
 	    10, p, &res);
 	if (r < 0)
 		return r;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return -ENOENT;
-	}
 	*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	snprintf(ret_hostname, 64, "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);

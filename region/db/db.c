@@ -119,6 +119,19 @@ long db_exec_count(struct db *db, const char *sql, int n, const char *const *par
 	return c;
 }
 
+int db_query_row(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret)
+{
+	long c = db_exec_count(db, sql, n, params, ret);
+	if (c < 0)
+		return (int)c;
+	if (c != 1) {
+		PQclear(*ret);
+		*ret = NULL;
+		return -ENOENT;
+	}
+	return 0;
+}
+
 void db_id_text(int64_t id, char buf[24])
 {
 	snprintf(buf, 24, "%" PRId64, id);

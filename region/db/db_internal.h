@@ -30,6 +30,9 @@ long db_affected(const PGresult *res);
 /* Run sql; the rows it returned (a query) or touched (a command), or
  * -errno. With ret the result is the caller's to PQclear. */
 long db_exec_count(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret);
+/* A query that must return exactly one row: 0 with *ret the result (to
+ * PQclear), -ENOENT (nothing to clear) for none or several, or -errno. */
+int db_query_row(struct db *db, const char *sql, int n, const char *const *params, PGresult **ret);
 /* id as a query parameter. */
 void db_id_text(int64_t id, char buf[24]);
 /* A single value query: *ret is a malloc'd copy of row 0 column 0;

@@ -32,7 +32,7 @@ int deploy_db_create(struct db *db, int64_t id, int64_t image_id, const char *im
 	db_id_text(image_id, iids);
 	const char *p[] = {ids, iids, image_name, image_sha256, user_data, ssh_keys_json};
 	PGresult *res;
-	long n = db_exec_count(
+	int r = db_query_row(
 	    db,
 	    "WITH m AS (UPDATE machine SET deploy_count = deploy_count + 1 WHERE id = $1::bigint "
 	    "RETURNING id, deploy_count) "
@@ -45,12 +45,8 @@ int deploy_db_create(struct db *db, int64_t id, int64_t image_id, const char *im
 	    "created = now() "
 	    "RETURNING number",
 	    6, p, &res);
-	if (n < 0)
-		return (int)n;
-	if (n != 1) {
-		PQclear(res);
-		return -ENOENT;
-	}
+	if (r < 0)
+		return r;
 	if (ret_number)
 		*ret_number = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
@@ -80,24 +76,20 @@ int deploy_db_get(struct db *db, int64_t id, struct deploy_db_row *ret)
 	const char *p[] = {ids};
 	PGresult *res;
 	db_id_text(id, ids);
-	long n = db_exec_count(db,
-			       "SELECT machine_id, coalesce(image_id, 0), image_name, image_sha256, user_data, "
-			       "array_to_json(ssh_keys)::text, number, step, deployed_when FROM machine_deploy "
-			       "WHERE machine_id = $1::bigint",
-			       1, p, &res);
-	if (n < 0)
-		return (int)n;
-	if (n != 1) {
-		PQclear(res);
-		return -ENOENT;
-	}
+	int r = db_query_row(db,
+			     "SELECT machine_id, coalesce(image_id, 0), image_name, image_sha256, user_data, "
+			     "array_to_json(ssh_keys)::text, number, step, deployed_when FROM machine_deploy "
+			     "WHERE machine_id = $1::bigint",
+			     1, p, &res);
+	if (r < 0)
+		return r;
 	memset(ret, 0, sizeof(*ret));
 	ret->machine_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	ret->image_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	snprintf(ret->image_name, sizeof(ret->image_name), "%s", PQgetvalue(res, 0, 2));
 	snprintf(ret->image_sha256, sizeof(ret->image_sha256), "%s", PQgetvalue(res, 0, 3));
 	ret->user_data = xstrdup(PQgetvalue(res, 0, 4));
-	int r = keys_parse(PQgetvalue(res, 0, 5), ret);
+	r = keys_parse(PQgetvalue(res, 0, 5), ret);
 	ret->number = (int)strtol(PQgetvalue(res, 0, 6), NULL, 10);
 	snprintf(ret->step, sizeof(ret->step), "%s", PQgetvalue(res, 0, 7));
 	snprintf(ret->deployed_when, sizeof(ret->deployed_when), "%s", PQgetvalue(res, 0, 8));
@@ -137,16 +129,12 @@ int deploy_db_boot_state(struct db *db, int64_t id, char ret_step[16], char ret_
 	const char *p[] = {ids};
 	PGresult *res;
 	db_id_text(id, ids);
-	long n = db_exec_count(db,
-			       "SELECT coalesce(d.step, ''), m.release_erase FROM machine m "
-			       "LEFT JOIN machine_deploy d ON d.machine_id = m.id WHERE m.id = $1::bigint",
-			       1, p, &res);
-	if (n < 0)
-		return (int)n;
-	if (n != 1) {
-		PQclear(res);
-		return -ENOENT;
-	}
+	int r = db_query_row(db,
+			     "SELECT coalesce(d.step, ''), m.release_erase FROM machine m "
+			     "LEFT JOIN machine_deploy d ON d.machine_id = m.id WHERE m.id = $1::bigint",
+			     1, p, &res);
+	if (r < 0)
+		return r;
 	snprintf(ret_step, 16, "%s", PQgetvalue(res, 0, 0));
 	snprintf(ret_erase, 8, "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);

@@ -33,13 +33,9 @@ static void row_from(const PGresult *res, int i, struct image_row *r)
 static int one_row(struct db *db, const char *sql, int n, const char *const *p, struct image_row *ret)
 {
 	PGresult *res;
-	int r = db_exec(db, sql, n, p, &res);
+	int r = db_query_row(db, sql, n, p, &res);
 	if (r < 0)
 		return r;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return -ENOENT;
-	}
 	row_from(res, 0, ret);
 	PQclear(res);
 	return 0;

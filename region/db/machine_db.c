@@ -13,20 +13,6 @@
 #include "region/db/db_internal.h"
 #include "region/machine/token.h"
 
-/* A query that finds one row: 0 with *ret (to PQclear), -ENOENT when it
- * finds none (or several). */
-static int query_row(struct db *db, const char *sql, int n, const char *const *p, PGresult **ret)
-{
-	long c = db_exec_count(db, sql, n, p, ret);
-	if (c < 0)
-		return (int)c;
-	if (c != 1) {
-		PQclear(*ret);
-		return -ENOENT;
-	}
-	return 0;
-}
-
 #define ROW_COLS "m.id, m.hostname, m.status, m.status_previous, m.power_type, m.status_message, ir_ms(m.status_since)"
 
 int machine_db_get(struct db *db, int64_t id, bool lock, struct machine_db_row *ret)
@@ -35,10 +21,10 @@ int machine_db_get(struct db *db, int64_t id, bool lock, struct machine_db_row *
 	const char *p[] = {ids};
 	PGresult *res;
 	db_id_text(id, ids);
-	int r = query_row(db,
-			  lock ? "SELECT " ROW_COLS " FROM machine m WHERE m.id = $1::bigint FOR UPDATE OF m"
-			       : "SELECT " ROW_COLS " FROM machine m WHERE m.id = $1::bigint",
-			  1, p, &res);
+	int r = db_query_row(db,
+			     lock ? "SELECT " ROW_COLS " FROM machine m WHERE m.id = $1::bigint FOR UPDATE OF m"
+				  : "SELECT " ROW_COLS " FROM machine m WHERE m.id = $1::bigint",
+			     1, p, &res);
 	if (r < 0)
 		return r;
 	memset(ret, 0, sizeof(*ret));
@@ -160,10 +146,10 @@ int machine_db_token_find(struct db *db, const char *hash, struct machine_token_
 {
 	const char *p[] = {hash};
 	PGresult *res;
-	int r = query_row(db,
-			  "SELECT id, machine_id, purpose, ir_ms(expires), used IS NOT NULL FROM machine_token "
-			  "WHERE hash = $1",
-			  1, p, &res);
+	int r = db_query_row(db,
+			     "SELECT id, machine_id, purpose, ir_ms(expires), used IS NOT NULL FROM machine_token "
+			     "WHERE hash = $1",
+			     1, p, &res);
 	if (r < 0)
 		return r;
 	memset(ret, 0, sizeof(*ret));
@@ -183,10 +169,10 @@ int machine_db_token_sealed(struct db *db, int64_t id, const char *purpose, int6
 	const char *p[] = {ids, purpose};
 	PGresult *res;
 	db_id_text(id, ids);
-	int r = query_row(db,
-			  "SELECT id, sealed FROM machine_token WHERE machine_id = $1::bigint AND purpose = $2 "
-			  "AND used IS NULL AND expires > now() ORDER BY id DESC LIMIT 1",
-			  2, p, &res);
+	int r = db_query_row(db,
+			     "SELECT id, sealed FROM machine_token WHERE machine_id = $1::bigint AND purpose = $2 "
+			     "AND used IS NULL AND expires > now() ORDER BY id DESC LIMIT 1",
+			     2, p, &res);
 	if (r < 0)
 		return r;
 	*ret_token_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -233,7 +219,7 @@ int machine_db_by_mac(struct db *db, const char *mac, int64_t *ret)
 {
 	const char *p[] = {mac};
 	PGresult *res;
-	int r = query_row(db, "SELECT machine_id FROM interface WHERE mac = $1::macaddr", 1, p, &res);
+	int r = db_query_row(db, "SELECT machine_id FROM interface WHERE mac = $1::macaddr", 1, p, &res);
 	if (r < 0)
 		return r;
 	*ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);

@@ -64,16 +64,12 @@ int power_db_machine_get(struct db *db, int64_t id, bool lock, struct power_db_m
 	PGresult *res = NULL;
 
 	db_id_text(id, ids);
-	int r = db_exec(db,
-			lock ? "SELECT " MACHINE_COLS " FROM machine m WHERE m.id = $1::bigint FOR UPDATE OF m"
-			     : "SELECT " MACHINE_COLS " FROM machine m WHERE m.id = $1::bigint",
-			1, p, &res);
+	int r = db_query_row(db,
+			     lock ? "SELECT " MACHINE_COLS " FROM machine m WHERE m.id = $1::bigint FOR UPDATE OF m"
+				  : "SELECT " MACHINE_COLS " FROM machine m WHERE m.id = $1::bigint",
+			     1, p, &res);
 	if (r < 0)
 		return r;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return -ENOENT;
-	}
 	machine_from(res, 0, ret);
 	PQclear(res);
 	return 0;
