@@ -83,6 +83,7 @@ static int tftp_start(struct rack *rack, const char *boot_root)
 	    .listen = rack->conf.tftp_listen,
 	    .root = boot_root,
 	    .max_transfers = (unsigned)rack->conf.tftp_max_transfers,
+	    .max_per_client = (unsigned)rack->conf.tftp_max_transfers_per_client,
 	    .max_blksize = (uint32_t)rack->conf.tftp_max_blksize,
 	    .nsfd = nsfd,
 	    .netns_name = rack->conf.netns,

@@ -23,7 +23,8 @@ void tftp_negotiate(const struct tftp_options *req, const struct tftp_limits *li
 		o.tsize = size;
 		o.present |= TFTP_OPT_TSIZE;
 	}
-	if ((req->present & TFTP_OPT_TIMEOUT) && req->timeout >= TFTP_TIMEOUT_MIN && req->timeout <= TFTP_TIMEOUT_MAX) {
+	uint64_t max_timeout = lim->max_timeout_s ? min_u64(lim->max_timeout_s, TFTP_TIMEOUT_MAX) : TFTP_TIMEOUT_MAX;
+	if ((req->present & TFTP_OPT_TIMEOUT) && req->timeout >= TFTP_TIMEOUT_MIN && req->timeout <= max_timeout) {
 		o.timeout = req->timeout;
 		o.present |= TFTP_OPT_TIMEOUT;
 	}
@@ -50,6 +51,16 @@ static int session_end(struct tftp_session *s, int result, struct tftp_action *a
 	return result;
 }
 
+/* The next timer: after the current timeout, but never past the end of
+ * the time a transfer may go without progress. */
+static void arm(struct tftp_session *s, int64_t now, struct tftp_action *a)
+{
+	s->deadline = now + s->rto_ms;
+	if (s->lim.max_stall_ms && s->deadline > s->progress_at + s->lim.max_stall_ms)
+		s->deadline = s->progress_at + s->lim.max_stall_ms;
+	a->deadline = s->deadline;
+}
+
 /* Send the window starting at block from; blocks at or below s->sent
  * were sent before and count as retransmissions. */
 static void send_window(struct tftp_session *s, uint64_t from, int64_t now, struct tftp_action *a)
@@ -64,15 +75,15 @@ static void send_window(struct tftp_session *s, uint64_t from, int64_t now, stru
 	if (to > s->sent)
 		s->sent = to;
 	s->blocks_sent += count;
-	s->deadline = now + s->rto_ms;
-	a->deadline = s->deadline;
+	arm(s, now, a);
 }
 
-/* Progress resets the backoff. */
-static void progress(struct tftp_session *s)
+/* Progress resets the backoff and the stall clock. */
+static void progress(struct tftp_session *s, int64_t now)
 {
 	s->retries = 0;
 	s->rto_ms = s->rto_first_ms;
+	s->progress_at = now;
 }
 
 int tftp_session_start(struct tftp_session *s, const struct tftp_limits *lim, const struct tftp_options *req,
@@ -91,13 +102,13 @@ int tftp_session_start(struct tftp_session *s, const struct tftp_limits *lim, co
 	if (s->lim.rto_max_ms < s->rto_first_ms)
 		s->lim.rto_max_ms = s->rto_first_ms;
 	s->rto_ms = s->rto_first_ms;
+	s->progress_at = now;
 	s->deadline = -1;
 	memset(ret, 0, sizeof(*ret));
 	if (s->oack.present) {
 		s->state = TFTP_SESSION_OACK;
 		ret->send_oack = true;
-		s->deadline = now + s->rto_ms;
-		ret->deadline = s->deadline;
+		arm(s, now, ret);
 		return TFTP_SESSION_CONTINUE;
 	}
 	s->state = TFTP_SESSION_DATA;
@@ -113,7 +124,7 @@ static int session_ack(struct tftp_session *s, uint16_t block, int64_t now, stru
 			return TFTP_SESSION_CONTINUE;
 		}
 		s->state = TFTP_SESSION_DATA;
-		progress(s);
+		progress(s, now);
 		send_window(s, 1, now, a);
 		return TFTP_SESSION_CONTINUE;
 	}
@@ -132,7 +143,7 @@ static int session_ack(struct tftp_session *s, uint16_t block, int64_t now, stru
 	s->acked += delta;
 	if (s->acked == s->last_block)
 		return session_end(s, TFTP_SESSION_FINISHED, a);
-	progress(s);
+	progress(s, now);
 	send_window(s, s->acked + 1, now, a);
 	return TFTP_SESSION_CONTINUE;
 }
@@ -167,14 +178,17 @@ int tftp_session_timeout(struct tftp_session *s, int64_t now, struct tftp_action
 	if (s->deadline < 0 || now < s->deadline)
 		return TFTP_SESSION_CONTINUE;
 	s->timeouts++;
+	if (s->lim.max_stall_ms && now - s->progress_at >= (int64_t)s->lim.max_stall_ms) {
+		s->stalled = true;
+		return session_end(s, -ETIMEDOUT, ret);
+	}
 	if (s->retries >= s->lim.max_retries)
 		return session_end(s, -ETIMEDOUT, ret);
 	s->retries++;
 	s->rto_ms = s->rto_ms > s->lim.rto_max_ms / 2 ? s->lim.rto_max_ms : s->rto_ms * 2;
 	if (s->state == TFTP_SESSION_OACK) {
 		ret->send_oack = true;
-		s->deadline = now + s->rto_ms;
-		ret->deadline = s->deadline;
+		arm(s, now, ret);
 		return TFTP_SESSION_CONTINUE;
 	}
 	send_window(s, s->acked + 1, now, ret);

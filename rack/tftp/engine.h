@@ -21,7 +21,16 @@
  *
  * Retransmission happens on timeout only: the outstanding window (or the
  * OACK) is sent again and the timeout doubles, up to rto_max_ms; after
- * max_retries timeouts in a row without progress the transfer fails.
+ * max_retries timeouts in a row without progress the transfer fails, and
+ * so it does once max_stall_ms have passed without progress, whatever the
+ * timeouts: a client that never acknowledges holds a transfer slot for a
+ * bounded time, not 6 x 255 s.
+ *
+ * The client's timeout option (RFC 2349) is acknowledged only up to
+ * max_timeout_s. RFC 2349 has the OACK echo the client's value exactly, so
+ * a larger one is not clamped but left unacknowledged (the client then
+ * keeps its own timer and the server uses rto_ms), as RFC 2347 allows for
+ * any option.
  * A duplicate ACK (for a block already acknowledged) never causes a send:
  * answering duplicates with data is the Sorcerer's Apprentice bug, where
  * every later window goes out twice, forever. ACKs for blocks not yet sent
@@ -39,6 +48,8 @@ struct tftp_limits {
 	uint32_t rto_ms;	 /* first retransmission timeout, unless the client asks for one */
 	uint32_t rto_max_ms;	 /* cap of the doubling */
 	unsigned max_retries;	 /* timeouts in a row before giving up */
+	uint32_t max_timeout_s;	 /* largest timeout option acknowledged; 0 = TFTP_TIMEOUT_MAX */
+	uint32_t max_stall_ms;	 /* longest time without progress before giving up; 0 = no bound */
 };
 
 enum tftp_session_state {
@@ -61,14 +72,16 @@ struct tftp_session {
 	uint32_t rto_first_ms;
 	uint32_t rto_ms;
 	unsigned retries;
-	int64_t deadline; /* -1 = no timer */
-	int result;	  /* once DONE or FAILED: what the last step returned */
+	int64_t progress_at; /* start, or the last ACK that moved the transfer on */
+	int64_t deadline;    /* -1 = no timer */
+	int result;	     /* once DONE or FAILED: what the last step returned */
 	/* statistics, for the shell's log line */
 	uint64_t blocks_sent; /* including retransmissions */
 	uint64_t blocks_resent;
 	uint64_t dup_acks;
 	uint64_t stray_acks; /* outside the window, or before the OACK was acknowledged */
 	unsigned timeouts;
+	bool stalled; /* failed for max_stall_ms (rather than max_retries) */
 };
 
 /* One step's decision. Send, in this order: the OACK (encode s->oack),
@@ -86,14 +99,15 @@ struct tftp_action {
 /* Return values of tftp_session_start/input/timeout. */
 #define TFTP_SESSION_CONTINUE 0
 #define TFTP_SESSION_FINISHED 1
-/* Negative: the transfer failed. -ETIMEDOUT: no answer after max_retries;
+/* Negative: the transfer failed. -ETIMEDOUT: no answer after max_retries
+ * or within max_stall_ms (s->stalled says which);
  * -ECONNRESET: the client sent an ERROR; -EPROTO: the client sent a packet
  * that has no place in a read transfer (an ERROR 4 is in the action). */
 
 /* Decide which of the client's options to acknowledge and with what value
  * (the OACK). blksize below 8 is ignored and above the limits clamped;
  * windowsize 0 is ignored and above the limit clamped; timeout outside
- * 1..255 is ignored; tsize is answered with size. Invalid and unknown
+ * 1..max_timeout_s is ignored; tsize is answered with size. Invalid and unknown
  * options are never acknowledged. */
 void tftp_negotiate(const struct tftp_options *req, const struct tftp_limits *lim, uint64_t size,
 		    struct tftp_options *ret_oack);

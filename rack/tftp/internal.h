@@ -8,6 +8,7 @@
 
 #include "common/wire/tftp.h"
 #include "rack/tftp/cache.h"
+#include "rack/tftp/clients.h"
 #include "rack/tftp/engine.h"
 #include "rack/tftp/root.h"
 #include "rack/tftp/server.h"
@@ -22,6 +23,13 @@ struct event_base;
  * overruns the client's socket buffer (RFC 7440's measurements flatten out
  * at 16-32), while the sender's loop would push it in one go. */
 #define TFTP_SERVER_MAX_WINDOWSIZE 64
+/* Largest timeout option acknowledged, in seconds. A boot ROM that wants
+ * more than this on a LAN is rare; a request for 255 s is how one host
+ * held hundreds of slots for 25 minutes each. */
+#define TFTP_SERVER_MAX_TIMEOUT_S 10
+/* A transfer that makes no progress for this long is given up, whatever
+ * its timeouts: 1 + 2 + 4 + 8 + 8 s of the default backoff fit. */
+#define TFTP_SERVER_MAX_STALL_MS 30000
 
 struct tftp_xfer;
 
@@ -36,6 +44,8 @@ struct tftp_server {
 	struct tftp_limits lim;
 	unsigned max_transfers;
 	unsigned n_transfers;
+	unsigned max_per_client;     /* transfers and held requests per client address */
+	struct tftp_clients clients; /* what each address holds of those */
 	struct tftp_xfer *xfers;
 	struct tftp_hook hook;	/* take == NULL: no hook */
 	struct tftp_held *held; /* requests the hook keeps */
@@ -63,6 +73,7 @@ struct tftp_held {
 	struct tftp_server *srv;
 	struct tftp_held *prev, *next;
 	struct tftp_request req;
+	struct tftp_client_key client;
 	enum tftp_mode mode;
 	struct tftp_options opts;
 	void *ctx;

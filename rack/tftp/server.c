@@ -196,6 +196,8 @@ static bool server_offer(struct tftp_server *s, const struct tftp_request *req, 
 		return false;
 	h->srv = s;
 	h->req = *req;
+	tftp_client_key_of((const struct sockaddr *)&req->peer, &h->client);
+	tftp_clients_take(&s->clients, &h->client, 0);
 	h->mode = p->mode;
 	h->opts = p->opts;
 	memcpy(h->filename, p->filename, p->filename_len);
@@ -216,6 +218,7 @@ static bool server_offer(struct tftp_server *s, const struct tftp_request *req, 
 	if (h->next)
 		h->next->prev = h->prev;
 	s->n_held--;
+	tftp_clients_put(&s->clients, &h->client);
 	free(h);
 	return false;
 }
@@ -232,6 +235,13 @@ static void server_rrq(struct tftp_server *s, struct tftp_request *req, const st
 	}
 	if (s->n_transfers >= s->max_transfers) {
 		server_refuse(s, req, "RRQ", TFTP_ERR_UNDEFINED, "server busy", "server busy (tftp_max_transfers)");
+		return;
+	}
+	struct tftp_client_key key;
+	if (tftp_client_key_of((const struct sockaddr *)&req->peer, &key) == 0 &&
+	    tftp_clients_count(&s->clients, &key) >= s->max_per_client) {
+		server_refuse(s, req, "RRQ", TFTP_ERR_UNDEFINED, "too many transfers from your address",
+			      "too many transfers from this address (tftp_max_transfers_per_client)");
 		return;
 	}
 	r = tftp_root_check_name(p->filename, p->filename_len, &rel, &rel_len);
@@ -258,6 +268,7 @@ static void held_unlink(struct tftp_held *h)
 	if (h->next)
 		h->next->prev = h->prev;
 	s->n_held--;
+	tftp_clients_put(&s->clients, &h->client);
 }
 
 const char *tftp_held_name(const struct tftp_held *h)
@@ -501,6 +512,8 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 	s->root.dirfd = -1;
 	s->nsfd = conf->nsfd >= 0 ? fcntl(conf->nsfd, F_DUPFD_CLOEXEC, 3) : -1;
 	s->max_transfers = conf->max_transfers;
+	s->max_per_client = conf->max_per_client ? conf->max_per_client : conf->max_transfers;
+	tftp_clients_init(&s->clients);
 	if (conf->hook)
 		s->hook = *conf->hook;
 	s->gso = true;
@@ -510,6 +523,8 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 	    .rto_ms = 1000,
 	    .rto_max_ms = 8000,
 	    .max_retries = 5,
+	    .max_timeout_s = TFTP_SERVER_MAX_TIMEOUT_S,
+	    .max_stall_ms = TFTP_SERVER_MAX_STALL_MS,
 	};
 	r = tftp_root_open(&s->root, conf->root);
 	if (r < 0) {
@@ -528,10 +543,12 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 	if (!s->ev)
 		oom_abort(0); /* a library's NULL: out of memory */
 	event_add(s->ev, NULL);
-	log_info("tftp: serving %s on %s%s%s, up to %u transfers, blksize up to %u, windowsize up to %u%s", conf->root,
-		 conf->listen, conf->nsfd >= 0 ? " in network namespace " : "",
-		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", s->max_transfers, s->lim.max_blksize,
-		 s->lim.max_windowsize, s->root.use_openat2 ? "" : " (no openat2: symlinks are not followed)");
+	log_info("tftp: serving %s on %s%s%s, up to %u transfers (%u per client), blksize up to %u, windowsize up to "
+		 "%u%s",
+		 conf->root, conf->listen, conf->nsfd >= 0 ? " in network namespace " : "",
+		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", s->max_transfers, s->max_per_client,
+		 s->lim.max_blksize, s->lim.max_windowsize,
+		 s->root.use_openat2 ? "" : " (no openat2: symlinks are not followed)");
 	*ret = s;
 	return 0;
 fail:
@@ -560,6 +577,7 @@ void tftp_server_free(struct tftp_server *s)
 		close(s->nsfd);
 	tftp_root_close(&s->root);
 	tftp_cache_free(s->cache);
+	tftp_clients_done(&s->clients);
 	free(s);
 }
 

@@ -7,7 +7,12 @@
  * address the client sent its request to and connected to the client, as
  * RFC 1350 wants; the kernel then drops packets from anyone else. All
  * transfers run on the daemon's event loop. Write requests are refused
- * with ERROR 2; past max_transfers, requests get ERROR 0 "server busy".
+ * with ERROR 2; past max_transfers, requests get ERROR 0 "server busy";
+ * past max_per_client transfers (and held requests) from one address,
+ * ERROR 0 "too many transfers from your address", so that one host cannot
+ * take every slot. A transfer whose client stops answering is given up
+ * after at most 30 s without progress, and a timeout option above 10 s is
+ * not acknowledged (internal.h).
  *
  * One log line when a transfer starts and one when it ends or fails (client
  * address, file, size, blksize, windowsize, duration, rate); one line per
@@ -41,6 +46,7 @@ struct tftp_server_conf {
 	const char *listen; /* "ADDRESS:PORT", "[V6]:PORT"; ADDRESS a literal ("0.0.0.0", "::") */
 	const char *root;   /* boot root directory (must exist) */
 	unsigned max_transfers;
+	unsigned max_per_client; /* 0 = max_transfers */
 	uint32_t max_blksize;
 	int nsfd;		      /* network namespace for every socket (netns_open), -1 = our own */
 	const char *netns_name;	      /* for the log */

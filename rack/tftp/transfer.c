@@ -37,7 +37,8 @@ struct tftp_xfer {
 	int64_t timer_at;
 	struct tftp_session sess;
 	struct tftp_file *file;
-	uint64_t tx_next, tx_end; /* DATA blocks still to push out */
+	struct tftp_client_key client; /* counted in srv->clients */
+	uint64_t tx_next, tx_end;      /* DATA blocks still to push out */
 	int64_t started_us;
 	enum tftp_mode mode;
 	uint16_t client_error_code;
@@ -57,6 +58,7 @@ static void xfer_free(struct tftp_xfer *x)
 	if (x->next)
 		x->next->prev = x->prev;
 	s->n_transfers--;
+	tftp_clients_put(&s->clients, &x->client);
 	event_free(x->rev);
 	event_free(x->wev);
 	event_free(x->timer);
@@ -69,7 +71,12 @@ static void xfer_describe_failure(const struct tftp_xfer *x, int rc, char *buf, 
 {
 	switch (rc) {
 	case -ETIMEDOUT:
-		snprintf(buf, len, "no answer from the client after %u retransmissions", x->sess.lim.max_retries);
+		if (x->sess.stalled)
+			snprintf(buf, len, "no progress for %u s (%u retransmissions)", x->sess.lim.max_stall_ms / 1000,
+				 x->sess.timeouts - 1);
+		else
+			snprintf(buf, len, "no answer from the client after %u retransmissions",
+				 x->sess.lim.max_retries);
 		break;
 	case -ECONNRESET:
 		snprintf(buf, len, "client sent ERROR %u '%s'", x->client_error_code, x->client_error);
@@ -406,6 +413,8 @@ int tftp_xfer_start(struct tftp_server *s, const struct tftp_request *req, const
 		s->xfers->prev = x;
 	s->xfers = x;
 	s->n_transfers++;
+	tftp_client_key_of((const struct sockaddr *)&req->peer, &x->client);
+	tftp_clients_take(&s->clients, &x->client, 0);
 	event_add(x->rev, NULL);
 
 	struct tftp_action a;

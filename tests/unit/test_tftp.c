@@ -281,6 +281,17 @@ static const struct tftp_limits lim_default = {
     .max_retries = 5,
 };
 
+/* What the rack's server uses (rack/tftp/internal.h). */
+static const struct tftp_limits lim_server = {
+    .max_blksize = 1468,
+    .max_windowsize = 64,
+    .rto_ms = 1000,
+    .rto_max_ms = 8000,
+    .max_retries = 5,
+    .max_timeout_s = 10,
+    .max_stall_ms = 30000,
+};
+
 static struct tftp_options nego(const struct tftp_limits *lim, unsigned present, uint64_t blksize, uint64_t timeout,
 				uint64_t windowsize)
 {
@@ -696,6 +707,131 @@ static void test_session_retransmit_window_and_oack(void **state)
 	assert_int_equal(a.count, 8);
 }
 
+static void test_negotiate_timeout_cap(void **state)
+{
+	/* Up to the cap the client's value is echoed; above it the option is
+	 * not acknowledged at all (RFC 2349: the OACK must carry the client's
+	 * own value, so clamping is not an option). */
+	assert_int_equal(nego(&lim_server, TFTP_OPT_TIMEOUT, 0, 1, 0).timeout, 1);
+	assert_int_equal(nego(&lim_server, TFTP_OPT_TIMEOUT, 0, 10, 0).timeout, 10);
+	assert_int_equal(nego(&lim_server, TFTP_OPT_TIMEOUT, 0, 11, 0).present, 0);
+	assert_int_equal(nego(&lim_server, TFTP_OPT_TIMEOUT, 0, 255, 0).present, 0);
+	/* The other options of the request are still acknowledged. */
+	struct tftp_options o = nego(&lim_server, TFTP_OPT_TIMEOUT | TFTP_OPT_BLKSIZE, 1468, 255, 0);
+	assert_int_equal(o.present, TFTP_OPT_BLKSIZE);
+	assert_int_equal(o.blksize, 1468);
+	/* A cap above the protocol's maximum is the protocol's. */
+	struct tftp_limits wide = lim_server;
+	wide.max_timeout_s = 1000;
+	assert_int_equal(nego(&wide, TFTP_OPT_TIMEOUT, 0, 255, 0).timeout, 255);
+	assert_int_equal(nego(&wide, TFTP_OPT_TIMEOUT, 0, 256, 0).present, 0);
+
+	/* The session then runs on the server's own timer, not 255 s. */
+	struct tftp_session s;
+	struct tftp_action a;
+	struct tftp_options req = {.present = TFTP_OPT_TIMEOUT | TFTP_OPT_BLKSIZE, .timeout = 255, .blksize = 1468};
+	tftp_session_start(&s, &lim_server, &req, 100000, 0, &a);
+	assert_true(a.send_oack);
+	assert_int_equal(s.oack.present, TFTP_OPT_BLKSIZE);
+	assert_int_equal(a.deadline, 1000);
+}
+
+/* Run timeouts at each deadline until the session gives up; the time it
+ * did and how many retransmissions it made. */
+static int64_t run_until_failed(struct tftp_session *s, struct tftp_action *a, int64_t now, unsigned *ret_resends)
+{
+	unsigned resends = 0;
+	for (int i = 0; i < 1000; i++) {
+		int rc = tftp_session_timeout(s, now, a);
+		if (rc < 0) {
+			assert_int_equal(rc, -ETIMEDOUT);
+			*ret_resends = resends;
+			return now;
+		}
+		assert_int_equal(rc, 0);
+		resends++;
+		assert_true(a->deadline > now);
+		now = a->deadline;
+	}
+	fail_msg("the session never gave up");
+	return -1;
+}
+
+static void test_session_stall_bound(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	struct tftp_options none = {0};
+	unsigned resends;
+
+	/* The default backoff (1, 2, 4, 8, 8 s) would wait 31 s in all; the
+	 * last wait is cut at 30 s without progress. */
+	tftp_session_start(&s, &lim_server, &none, 5000, 0, &a);
+	const int64_t next[] = {3000, 7000, 15000, 23000, 30000};
+	int64_t now = 1000;
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(tftp_session_timeout(&s, now, &a), 0);
+		assert_int_equal(a.deadline, next[i]);
+		now = a.deadline;
+	}
+	assert_int_equal(tftp_session_timeout(&s, 30000, &a), -ETIMEDOUT);
+	assert_true(s.stalled);
+	assert_int_equal(s.state, TFTP_SESSION_FAILED);
+
+	/* The largest timeout a client may have acknowledged (10 s) with
+	 * many retries allowed: still over at 30 s, after two resends. */
+	struct tftp_limits many = lim_server;
+	many.max_retries = 100;
+	struct tftp_options req = {.present = TFTP_OPT_TIMEOUT, .timeout = 10};
+	tftp_session_start(&s, &many, &req, 5000, 500, &a);
+	assert_true(a.send_oack);
+	assert_int_equal(a.deadline, 10500);
+	assert_int_equal(run_until_failed(&s, &a, a.deadline, &resends), 30500);
+	assert_int_equal(resends, 2);
+	assert_true(s.stalled);
+
+	/* Without the stall bound, a 255 s timeout would have held the slot
+	 * for 6 x 255 s: the bound is what ends it. */
+	struct tftp_limits unbounded = lim_default;
+	req.timeout = 255;
+	tftp_session_start(&s, &unbounded, &req, 5000, 0, &a);
+	assert_int_equal(run_until_failed(&s, &a, a.deadline, &resends), 6 * 255000);
+	assert_false(s.stalled);
+	many.max_timeout_s = 255;
+	tftp_session_start(&s, &many, &req, 5000, 0, &a);
+	assert_int_equal(a.deadline, 30000);
+	assert_int_equal(run_until_failed(&s, &a, a.deadline, &resends), 30000);
+	assert_int_equal(resends, 0);
+}
+
+static void test_session_stall_clock_restarts_on_progress(void **state)
+{
+	struct tftp_session s;
+	struct tftp_action a;
+	struct tftp_options none = {0};
+	unsigned resends;
+
+	/* A slow client that acknowledges just before the bound keeps its
+	 * transfer; each ACK that moves it on starts a new 30 s. */
+	tftp_session_start(&s, &lim_server, &none, 512 * 10, 0, &a);
+	tftp_session_timeout(&s, 1000, &a);
+	tftp_session_timeout(&s, 3000, &a);
+	tftp_session_timeout(&s, 7000, &a);
+	tftp_session_timeout(&s, 15000, &a);
+	tftp_session_timeout(&s, 23000, &a);
+	assert_int_equal(a.deadline, 30000);
+	assert_int_equal(input_ack(&s, 1, 29000, &a), 0);
+	assert_int_equal(a.first, 2);
+	assert_int_equal(a.deadline, 30000);
+	assert_int_equal(s.progress_at, 29000);
+	/* A duplicate ACK is not progress. */
+	assert_int_equal(input_ack(&s, 1, 29500, &a), 0);
+	assert_int_equal(s.progress_at, 29000);
+	assert_int_equal(run_until_failed(&s, &a, 30000, &resends), 59000);
+	assert_true(s.stalled);
+	assert_int_equal(s.acked, 1);
+}
+
 static void test_session_illegal_packets(void **state)
 {
 	const enum tftp_opcode ops[] = {TFTP_DATA, TFTP_RRQ, TFTP_WRQ, TFTP_OACK};
@@ -738,6 +874,9 @@ int main(void)
 	    cmocka_unit_test(test_session_rollover_partial_ack),
 	    cmocka_unit_test(test_session_retransmit_backoff),
 	    cmocka_unit_test(test_session_retransmit_window_and_oack),
+	    cmocka_unit_test(test_negotiate_timeout_cap),
+	    cmocka_unit_test(test_session_stall_bound),
+	    cmocka_unit_test(test_session_stall_clock_restarts_on_progress),
 	    cmocka_unit_test(test_session_illegal_packets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
