@@ -373,3 +373,83 @@ int wan_plan_grow(const struct wan_pool *pool, const struct ipprefix *blocks, si
 	space_done(&sp);
 	return r;
 }
+
+/* Whether any of used[] lies in iv. */
+static bool used_in(const uint64_t *used, size_t n_used, struct ival iv)
+{
+	for (size_t i = 0; i < n_used; i++)
+		if (iv.s <= used[i] && used[i] <= iv.e)
+			return true;
+	return false;
+}
+
+static int shrink_input(const struct ipprefix *blocks, size_t n_blocks, const struct ipaddr *used, size_t n_used,
+			uint64_t *ret_used)
+{
+	for (size_t i = 0; i < n_blocks; i++)
+		if (blocks[i].addr.family != AF_INET || blocks[i].len > 32)
+			return -EAFNOSUPPORT;
+	for (size_t i = 0; i < n_used; i++) {
+		if (used[i].family != AF_INET)
+			return -EAFNOSUPPORT;
+		ret_used[i] = (uint64_t)ipaddr_to_u128(&used[i]);
+	}
+	return 0;
+}
+
+/* Halve block i in place while the upper half is free and the hosts left
+ * still suffice; one SHRINK action for all the steps. */
+static void shrink_block(const struct ipprefix *b, size_t i, const uint64_t *used, size_t n_used, uint64_t need,
+			 uint64_t *have, struct wan_plan *plan)
+{
+	struct ival iv = prefix_ival(b);
+	unsigned len = b->len;
+
+	while (len < WAN_DEFAULT_LEN) {
+		uint64_t lost = wan_block_hosts(len) - wan_block_hosts(len + 1);
+		struct ival upper = {iv.s + block_size(len + 1), iv.e};
+		if (*have - lost < need || used_in(used, n_used, upper))
+			break;
+		iv.e = upper.s - 1;
+		len++;
+		*have -= lost;
+	}
+	if (len != b->len)
+		plan->actions[plan->n++] = (struct wan_action){
+		    .kind = WAN_ACTION_SHRINK, .index = i, .from = *b, .block = ival_prefix(iv.s, len)};
+}
+
+int wan_plan_shrink(const struct ipprefix *blocks, size_t n_blocks, const struct ipaddr *used, size_t n_used,
+		    uint64_t hosts_needed, struct wan_plan *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (n_blocks == 0 || !blocks)
+		return -EINVAL;
+	uint64_t *u = xcalloc(n_used + 1, sizeof(*u));
+	int r = shrink_input(blocks, n_blocks, used, n_used, u);
+	bool *gone = xcalloc(n_blocks, sizeof(*gone));
+	uint64_t have = 0;
+
+	for (size_t i = 0; r == 0 && i < n_blocks; i++)
+		have += wan_block_hosts(blocks[i].len);
+	ret->hosts_before = have;
+	/* Whole blocks first, the last added first; never the first. */
+	for (size_t i = n_blocks; r == 0 && i-- > 1 && ret->n < WAN_PLAN_MAX && have > hosts_needed;) {
+		uint64_t h = wan_block_hosts(blocks[i].len);
+		if (have - h < hosts_needed || used_in(u, n_used, prefix_ival(&blocks[i])))
+			continue;
+		gone[i] = true;
+		have -= h;
+		ret->actions[ret->n++] =
+		    (struct wan_action){.kind = WAN_ACTION_RELEASE, .index = i, .block = blocks[i]};
+	}
+	for (size_t i = n_blocks; r == 0 && i-- > 0 && ret->n < WAN_PLAN_MAX && have > hosts_needed;)
+		if (!gone[i])
+			shrink_block(&blocks[i], i, u, n_used, hosts_needed, &have, ret);
+	ret->hosts_after = have;
+	if (r < 0)
+		memset(ret, 0, sizeof(*ret));
+	free(gone);
+	free(u);
+	return r;
+}

@@ -27,6 +27,13 @@
  *    and the remainder is planned again (it may grow or add more).
  *  - An explicitly ordered extra subnet (wan_plan_order) goes to the lowest free
  *    aligned block of the chosen length.
+ *  - Shrinking is growth reversed (wan_plan_shrink): when the instances need
+ *    fewer hosts than the WAN's blocks offer, blocks added later are released
+ *    (the last first; never the first block, which holds the gateway), then
+ *    blocks are halved in place down to a /29, keeping the lower half (so the
+ *    network address and the gateway stay). Only space that holds no address
+ *    in use goes: addresses are never renumbered, so a WAN whose surviving
+ *    addresses are spread out keeps what holds them.
  */
 #pragma once
 
@@ -58,12 +65,14 @@ struct wan_pool {
 enum wan_action_kind {
 	WAN_ACTION_ADD = 0, /* allocate a new block: block */
 	WAN_ACTION_GROW,    /* replace the WAN's blocks[index] (from) by block */
+	WAN_ACTION_RELEASE, /* give the WAN's blocks[index] (block) back */
+	WAN_ACTION_SHRINK,  /* replace the WAN's blocks[index] (from) by its lower part block */
 };
 
 struct wan_action {
 	enum wan_action_kind kind;
-	size_t index;	      /* GROW: index into the caller's blocks[] */
-	struct ipprefix from; /* GROW: the block before growing */
+	size_t index;	      /* GROW, RELEASE, SHRINK: index into the caller's blocks[] */
+	struct ipprefix from; /* GROW, SHRINK: the block before */
 	struct ipprefix block;
 };
 
@@ -96,3 +105,15 @@ int wan_plan_grow(const struct wan_pool *pool, const struct ipprefix *blocks, si
  * len must be within [shortest parent length, 32].
  * Returns 0, -ENOSPC, -EINVAL (bad len), -EAFNOSUPPORT. */
 int wan_plan_order(const struct wan_pool *pool, unsigned len, struct wan_plan *ret);
+
+/* Plan for a WAN that has blocks[0..n_blocks) and needs only hosts_needed
+ * hosts (MetalSoft's growth reversed, see the policy above). used[0..n_used)
+ * are the addresses in use inside the blocks (any order; others are
+ * ignored): space holding one is kept. RELEASE actions come first (the last
+ * block first), then at most one SHRINK per block; a plan that would take
+ * more than WAN_PLAN_MAX actions stops there (the next plan goes on). Enough
+ * or too few hosts already: 0 with an empty plan. hosts_before/after as for
+ * wan_plan_grow.
+ * Returns 0, -EINVAL (n_blocks == 0), -EAFNOSUPPORT (a v6 block or address). */
+int wan_plan_shrink(const struct ipprefix *blocks, size_t n_blocks, const struct ipaddr *used, size_t n_used,
+		    uint64_t hosts_needed, struct wan_plan *ret);

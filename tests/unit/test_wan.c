@@ -304,6 +304,102 @@ static void test_plan_too_big(void **state)
 	assert_int_equal(pl.n, 0);
 }
 
+static struct ipaddr A(const char *s) {
+	struct ipaddr a;
+
+	assert_int_equal(ipaddr_parse(s, &a), 0);
+	return a;
+}
+
+/* Growth reversed: a /27 whose instances went back to 3 addresses in its
+ * lowest /29 becomes that /29 again; the gateway (network address) stays. */
+static void
+test_shrink_in_place(void **state)
+{
+	struct wan_plan pl;
+	struct ipprefix blk = P("198.51.100.0/27");
+	struct ipaddr used[] = {A("198.51.100.2"), A("198.51.100.3"), A("198.51.100.4")};
+
+	assert_int_equal(wan_plan_shrink(&blk, 1, used, 3, 3, &pl), 0);
+	assert_int_equal(pl.n, 1);
+	assert_int_equal(pl.actions[0].kind, WAN_ACTION_SHRINK);
+	assert_int_equal(pl.actions[0].index, 0);
+	check_prefix(&pl.actions[0].from, "198.51.100.0/27");
+	check_prefix(&pl.actions[0].block, "198.51.100.0/29");
+	assert_int_equal(pl.hosts_before, 29);
+	assert_int_equal(pl.hosts_after, 5);
+
+	/* 6 hosts needed: a /28 (13), not a /29 (5). */
+	assert_int_equal(wan_plan_shrink(&blk, 1, used, 3, 6, &pl), 0);
+	assert_int_equal(pl.n, 1);
+	check_prefix(&pl.actions[0].block, "198.51.100.0/28");
+
+	/* An address in use in the upper half keeps the /27 whole. */
+	struct ipaddr high[] = {A("198.51.100.2"), A("198.51.100.20")};
+	assert_int_equal(wan_plan_shrink(&blk, 1, high, 2, 1, &pl), 0);
+	assert_int_equal(pl.n, 0);
+	/* ... one in the second /29 keeps a /28. */
+	struct ipaddr mid[] = {A("198.51.100.9")};
+	assert_int_equal(wan_plan_shrink(&blk, 1, mid, 1, 1, &pl), 0);
+	assert_int_equal(pl.n, 1);
+	check_prefix(&pl.actions[0].block, "198.51.100.0/28");
+
+	/* Never below a /29, and nothing to do when the hosts just fit. */
+	struct ipprefix small = P("198.51.100.0/29");
+	assert_int_equal(wan_plan_shrink(&small, 1, NULL, 0, 0, &pl), 0);
+	assert_int_equal(pl.n, 0);
+	assert_int_equal(wan_plan_shrink(&blk, 1, used, 3, 29, &pl), 0);
+	assert_int_equal(pl.n, 0);
+	assert_int_equal(wan_plan_shrink(&blk, 1, used, 3, 100, &pl), 0);
+	assert_int_equal(pl.n, 0);
+}
+
+/* Blocks added later go first, the last one first; the first block never
+ * goes, and a block holding an address in use stays. */
+static void test_shrink_releases_blocks(void **state)
+{
+	struct wan_plan pl;
+	struct ipprefix blks[] = {P("10.30.0.0/29"), P("10.30.0.24/29"), P("10.30.0.32/29")};
+	struct ipaddr used[] = {A("10.30.0.2"), A("10.30.0.26")};
+
+	/* 5 + 5 + 5 hosts, 2 needed: the third goes, the second holds .26. */
+	assert_int_equal(wan_plan_shrink(blks, 3, used, 2, 2, &pl), 0);
+	assert_int_equal(pl.n, 1);
+	assert_int_equal(pl.actions[0].kind, WAN_ACTION_RELEASE);
+	assert_int_equal(pl.actions[0].index, 2);
+	check_prefix(&pl.actions[0].block, "10.30.0.32/29");
+	assert_int_equal(pl.hosts_after, 10);
+
+	/* Nothing in use: everything but the first block goes. */
+	assert_int_equal(wan_plan_shrink(blks, 3, NULL, 0, 0, &pl), 0);
+	assert_int_equal(pl.n, 2);
+	assert_int_equal(pl.actions[0].index, 2);
+	assert_int_equal(pl.actions[1].index, 1);
+	assert_int_equal(pl.hosts_after, 5);
+
+	/* 7 needed: one of the later blocks stays (the last goes first). */
+	assert_int_equal(wan_plan_shrink(blks, 3, NULL, 0, 7, &pl), 0);
+	assert_int_equal(pl.n, 1);
+	assert_int_equal(pl.actions[0].index, 2);
+
+	/* Release then shrink: a grown first block and an added one. */
+	struct ipprefix two[] = {P("10.30.0.0/28"), P("10.30.0.64/29")};
+	assert_int_equal(wan_plan_shrink(two, 2, used, 1, 1, &pl), 0);
+	assert_int_equal(pl.n, 2);
+	assert_int_equal(pl.actions[0].kind, WAN_ACTION_RELEASE);
+	assert_int_equal(pl.actions[0].index, 1);
+	assert_int_equal(pl.actions[1].kind, WAN_ACTION_SHRINK);
+	check_prefix(&pl.actions[1].block, "10.30.0.0/29");
+
+	/* Bad input. */
+	assert_int_equal(wan_plan_shrink(blks, 0, NULL, 0, 0, &pl), -EINVAL);
+	struct ipprefix v6 = P("2001:db8::/64");
+	assert_int_equal(wan_plan_shrink(&v6, 1, NULL, 0, 0, &pl), -EAFNOSUPPORT);
+	struct ipaddr a6 = A("2001:db8::1");
+	assert_int_equal(wan_plan_shrink(blks, 1, &a6, 1, 0, &pl), -EAFNOSUPPORT);
+	assert_int_equal(pl.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +407,7 @@ int main(void)
 	    cmocka_unit_test(test_growth_sequence), cmocka_unit_test(test_growth_multi_step),
 	    cmocka_unit_test(test_add_needed_size), cmocka_unit_test(test_order_extra),
 	    cmocka_unit_test(test_bad_input),	    cmocka_unit_test(test_plan_too_big),
+	    cmocka_unit_test(test_shrink_in_place), cmocka_unit_test(test_shrink_releases_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
