@@ -296,6 +296,7 @@ static void encode_header(const struct dhcp4_msg *m, uint8_t *buf)
  * continue in file, then sname, whichever are empty. */
 static int encode_overloaded(const struct dhcp4_msg *m, size_t limit, uint8_t *buf, size_t len)
 {
+	/* buf NULL: plan only, return the length encode would produce. */
 	int r;
 
 	/* The options field keeps 3 bytes for option 52 and 1 for END. */
@@ -325,6 +326,8 @@ static int encode_overloaded(const struct dhcp4_msg *m, size_t limit, uint8_t *b
 	}
 	size_t last = (size_t)r;
 	size_t out = DHCP4_OPTIONS_OFFSET + areas[0].used + 4;
+	if (!buf)
+		return (int)(out < DHCP4_BOOTP_MIN_LEN ? DHCP4_BOOTP_MIN_LEN : out);
 	if (out > len)
 		return -ENOSPC;
 
@@ -357,7 +360,8 @@ static int encode_overloaded(const struct dhcp4_msg *m, size_t limit, uint8_t *b
 	return (int)out;
 }
 
-int dhcp4_msg_encode(const struct dhcp4_msg *m, size_t max_size, uint8_t *buf, size_t len)
+/* buf NULL: dhcp4_msg_encoded_len(). */
+static int encode(const struct dhcp4_msg *m, size_t max_size, uint8_t *buf, size_t len)
 {
 	size_t total = 1; /* END */
 	int r = encode_check(m);
@@ -374,6 +378,8 @@ int dhcp4_msg_encode(const struct dhcp4_msg *m, size_t max_size, uint8_t *buf, s
 		size_t out = DHCP4_OPTIONS_OFFSET + total;
 		if (out < DHCP4_BOOTP_MIN_LEN)
 			out = DHCP4_BOOTP_MIN_LEN;
+		if (!buf)
+			return (int)out;
 		if (out > len)
 			return -ENOSPC;
 		encode_header(m, buf);
@@ -387,6 +393,18 @@ int dhcp4_msg_encode(const struct dhcp4_msg *m, size_t max_size, uint8_t *buf, s
 	}
 
 	return encode_overloaded(m, limit, buf, len);
+}
+
+int dhcp4_msg_encode(const struct dhcp4_msg *m, size_t max_size, uint8_t *buf, size_t len)
+{
+	if (!buf)
+		return -ENOSPC;
+	return encode(m, max_size, buf, len);
+}
+
+int dhcp4_msg_encoded_len(const struct dhcp4_msg *m, size_t max_size)
+{
+	return encode(m, max_size, NULL, 0);
 }
 
 /* ---- building and comparing ---------------------------------------------- */

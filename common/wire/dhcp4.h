@@ -214,6 +214,10 @@ int dhcp4_msg_decode(const uint8_t *buf, size_t len, struct dhcp4_msg *ret, cons
  * -EINVAL if m cannot be encoded (hlen > 16, sname or file text too long,
  * an option 0, 52 or 255 in the list, the same code twice). */
 int dhcp4_msg_encode(const struct dhcp4_msg *m, size_t max_size, uint8_t *buf, size_t len);
+/* The length dhcp4_msg_encode() would return for m and max_size with a
+ * large enough buffer (-EMSGSIZE, -EINVAL alike), without writing: to
+ * decide which options a reply can carry (RFC 2131 4.3.1). */
+int dhcp4_msg_encoded_len(const struct dhcp4_msg *m, size_t max_size);
 
 /* Equal field by field and option by option (same codes, order and
  * values)? .overload and the layout of optbuf are not compared. */

@@ -88,6 +88,9 @@ struct dhcp_subnet {
 	struct dhcp_snippets snippets;
 	const uint16_t *disabled_arches; /* option 93 values that get no boot file here */
 	size_t n_disabled_arches;
+	/* Key leases by option 61 when the client sends one (Kea's
+	 * match-client-id); false: by chaddr, as MAAS (see engine.h). */
+	bool match_client_id;
 };
 
 /* A served interface (one VLAN). subnets are on the link; relayed are

@@ -80,19 +80,43 @@ static int client_init(const struct dhcp4_msg *req, struct dhcp_client *c)
 	return 0;
 }
 
-static bool lease_is_client(const struct lease *l, const struct dhcp_client *c)
+/* Is the client known by its option 61 in subnet s? Only when it sent
+ * one and either has no hardware address or s matches client ids (Kea's
+ * match-client-id; off by default, see the top of engine.h). */
+static bool client_by_id(const struct dhcp_client *c, const struct dhcp_subnet *s)
 {
-	if (c->hlen)
-		return l->hlen == c->hlen && l->htype == c->htype && memcmp(l->chaddr, c->chaddr, c->hlen) == 0;
-	return l->client_id_len == c->client_id_len && memcmp(l->client_id, c->client_id, c->client_id_len) == 0;
+	return c->client_id && (!c->hlen || (s && s->match_client_id));
 }
 
-static const struct lease *client_lease(const struct ctx *x, uint32_t subnet_id)
+static const struct dhcp_subnet *subnet_of_lease(const struct ctx *x, const struct lease *l)
+{
+	for (size_t i = 0; i < x->link.n; i++)
+		if (dhcp_subnet_contains(&x->link.v[i], l->addr))
+			return &x->link.v[i];
+	return dhcp_config_subnet_of(x->cfg, l->addr);
+}
+
+/* Where client ids are matched, a client without one is its MAC among
+ * the records without one: the MAC's other stacks are other clients. */
+static bool lease_is_client(const struct ctx *x, const struct lease *l)
 {
 	const struct dhcp_client *c = &x->c;
-	if (c->hlen)
-		return lease_store_find_hwaddr(x->store, c->htype, c->hlen, c->chaddr, subnet_id);
-	return lease_store_find_client_id(x->store, c->client_id, c->client_id_len, subnet_id);
+	const struct dhcp_subnet *s = subnet_of_lease(x, l);
+	if (client_by_id(c, s))
+		return l->client_id_len == c->client_id_len &&
+		       memcmp(l->client_id, c->client_id, c->client_id_len) == 0;
+	if (s && s->match_client_id && l->client_id_len)
+		return false;
+	return c->hlen && l->hlen == c->hlen && l->htype == c->htype && memcmp(l->chaddr, c->chaddr, c->hlen) == 0;
+}
+
+static const struct lease *client_lease(const struct ctx *x, const struct dhcp_subnet *s)
+{
+	const struct dhcp_client *c = &x->c;
+	if (client_by_id(c, s))
+		return lease_store_find_client_id(x->store, c->client_id, c->client_id_len, s->id);
+	const struct lease *l = lease_store_find_hwaddr(x->store, c->htype, c->hlen, c->chaddr, s->id);
+	return l && s->match_client_id && l->client_id_len ? NULL : l;
 }
 
 /* A reservation is by Ethernet MAC. */
@@ -142,7 +166,7 @@ static bool addr_usable(const struct ctx *x, uint32_t addr, bool dynamic)
 	const struct lease *l = lease_store_find_addr(x->store, addr);
 	if (l && l->state == LEASE_DECLINED)
 		return false;
-	if (l && lease_is_client(l, &x->c))
+	if (l && lease_is_client(x, l))
 		return true;
 	if (l && lease_holds(l, x->now))
 		return false;
@@ -211,6 +235,7 @@ static void grant_init(struct ctx *x, struct dhcp_grant *g, const struct dhcp_su
 	g->server_id = server_id_for(x, s);
 	g->yiaddr = addr;
 	g->lease_time = grant_lease_time(x, s);
+	g->on_link = !x->link.relayed && !x->req->giaddr;
 }
 
 /* ---- DISCOVER ---- */
@@ -238,7 +263,7 @@ static int pick_address(struct ctx *x, struct pick *p)
 	}
 	for (size_t i = 0; i < x->link.n; i++) {
 		const struct dhcp_subnet *s = &x->link.v[i];
-		const struct lease *l = client_lease(x, s->id);
+		const struct lease *l = client_lease(x, s);
 		if (l && l->state != LEASE_DECLINED && l->state != LEASE_RESERVED && dhcp_subnet_contains(s, l->addr) &&
 		    dhcp_subnet_range_of(s, l->addr) && addr_usable(x, l->addr, true)) {
 			p->s = s;
@@ -278,7 +303,7 @@ static int pick_address(struct ctx *x, struct pick *p)
 static int hold(struct ctx *x, const struct dhcp_grant *g)
 {
 	const struct lease *l = lease_store_find_addr(x->store, g->yiaddr);
-	if (l && l->state == LEASE_ACTIVE && lease_is_client(l, &x->c))
+	if (l && l->state == LEASE_ACTIVE && lease_is_client(x, l))
 		return 0;
 	int64_t rc = stage(x, g, LEASE_OFFERED, x->now + dhcp_config_offer_hold(x->cfg));
 	return rc < 0 ? (int)rc : 0;
@@ -329,6 +354,23 @@ static int nak(struct ctx *x, const struct dhcp_subnet *s, const char *why)
 	return dhcp_reply_nak(x->req, server_id_for(x, s), why, x->ret);
 }
 
+/* RFC 2131 4.3.2, INIT-REBOOT: the server knows this client (it has a
+ * record of it on this link) and that record is not addr. Judged by the
+ * client's own record, not by addr's: addr may be free or unknown. */
+static bool client_holds_other(const struct ctx *x, uint32_t addr)
+{
+	bool known = false;
+	for (size_t i = 0; i < x->link.n; i++) {
+		const struct lease *l = client_lease(x, &x->link.v[i]);
+		if (!l || l->state == LEASE_DECLINED || l->state == LEASE_RESERVED)
+			continue;
+		if (l->addr == addr)
+			return false;
+		known = true;
+	}
+	return known;
+}
+
 /* The client asks for addr (SELECTING: the one we offered; INIT-REBOOT:
  * the one it remembers; RENEWING/REBINDING: the one it uses). */
 static int confirm(struct ctx *x, uint32_t addr, enum confirm_mode mode)
@@ -350,8 +392,10 @@ static int confirm(struct ctx *x, uint32_t addr, enum confirm_mode mode)
 	other = dhcp_subnet_host_by_addr(s, addr);
 	if (other && other != mine)
 		return nak(x, s, "address reserved for another client");
+	if (mode == CONFIRM_INIT_REBOOT && !mine && client_holds_other(x, addr))
+		return nak(x, s, "requested address is not the client's lease");
 	l = lease_store_find_addr(x->store, addr);
-	if (l && l->state != LEASE_DECLINED && l->state != LEASE_RESERVED && lease_is_client(l, &x->c))
+	if (l && l->state != LEASE_DECLINED && l->state != LEASE_RESERVED && lease_is_client(x, l))
 		return ack(x, s, addr, mine);
 	if (l && (lease_holds(l, x->now) || l->state == LEASE_DECLINED))
 		return nak(x, s, "address not available");
@@ -368,7 +412,7 @@ static int confirm(struct ctx *x, uint32_t addr, enum confirm_mode mode)
 static int drop_offer(struct ctx *x)
 {
 	for (size_t i = 0; i < x->link.n; i++) {
-		const struct lease *l = client_lease(x, x->link.v[i].id);
+		const struct lease *l = client_lease(x, &x->link.v[i]);
 		if (l && l->state == LEASE_OFFERED) {
 			int64_t rc = lease_store_remove(x->store, l->addr);
 			if (rc < 0 && rc != -ENOENT)
@@ -446,8 +490,10 @@ static int quarantine(struct ctx *x, uint32_t addr, enum lease_conflict why)
 	return 0;
 }
 
-/* The client found addr in use (RFC 2131 4.3.3). Only an address the
- * client holds can be declined, so a client cannot drain the pool. */
+/* The client found addr in use (RFC 2131 4.3.3). Only an address ACKed
+ * to this client can be declined: a client declines after its ACK, and
+ * accepting a DECLINE of a mere offer would let DISCOVER + DECLINE pairs
+ * from made-up MACs quarantine the whole pool. */
 static int do_decline(struct ctx *x)
 {
 	uint32_t addr;
@@ -457,10 +503,33 @@ static int do_decline(struct ctx *x)
 	if (foreign_server_id(x))
 		return ignore(x, "DECLINE for another server");
 	const struct lease *l = lease_store_find_addr(x->store, addr);
-	if (!l || !lease_is_client(l, &x->c) || (l->state != LEASE_OFFERED && l->state != LEASE_ACTIVE))
-		return ignore(x, "DECLINE of an address the client does not hold");
+	if (!l || !lease_is_client(x, l) || l->state != LEASE_ACTIVE)
+		return ignore(x, "DECLINE of an address not ACKed to the client");
 	int rc = quarantine(x, addr, LEASE_CONFLICT_DECLINE);
 	return rc < 0 ? rc : ignore(x, "address declined and quarantined");
+}
+
+/* A RELEASE names its client only by chaddr and ciaddr, which anyone can
+ * write. So it must also come from where the lease lives: on the link,
+ * from the lease's MAC and address (the frame's source, ret by the shell
+ * from its packet socket); routed without a relay, from the lease's
+ * address; through a relay, from a relay of the lease's subnet. NULL if
+ * it is genuine, else why not. */
+static const char *release_forged(const struct ctx *x, const struct lease *l)
+{
+	const struct dhcp_rx_info *rx = x->rx;
+	if (x->req->giaddr)
+		return x->link.n == 1 && x->link.v[0].id == l->subnet_id ? NULL
+									 : "RELEASE through a relay of another link";
+	if (!rx->has_src_addr || rx->src_addr != l->addr)
+		return "RELEASE not sent from the lease's address";
+	if (x->link.relayed)
+		return NULL;
+	if (!rx->has_src_mac)
+		return "RELEASE without its frame's source MAC (taken from the packet socket)";
+	if (l->htype != DHCP4_HTYPE_ETHER || l->hlen != 6 || memcmp(rx->src_mac, l->chaddr, 6) != 0)
+		return "RELEASE not sent from the lease's MAC";
+	return NULL;
 }
 
 static int do_release(struct ctx *x)
@@ -471,8 +540,11 @@ static int do_release(struct ctx *x)
 	if (foreign_server_id(x))
 		return ignore(x, "RELEASE for another server");
 	const struct lease *l = lease_store_find_addr(x->store, addr);
-	if (!l || !lease_is_client(l, &x->c) || (l->state != LEASE_ACTIVE && l->state != LEASE_OFFERED))
+	if (!l || !lease_is_client(x, l) || (l->state != LEASE_ACTIVE && l->state != LEASE_OFFERED))
 		return ignore(x, "RELEASE of an address the client does not hold");
+	const char *why = release_forged(x, l);
+	if (why)
+		return ignore(x, why);
 	struct lease r = *l;
 	r.state = LEASE_RELEASED; /* the record stays: the client's previous address */
 	r.expiry = x->now;
@@ -593,6 +665,7 @@ static void ctx_init(struct ctx *x, const struct dhcp_config *cfg, struct lease_
 	ret->probe_relayed = false;
 	ret->reason = NULL;
 	ret->max_size = 0;
+	ret->n_left_out = 0;
 }
 
 int dhcp_engine_handle(const struct dhcp_config *cfg, struct lease_store *leases, const struct dhcp4_msg *req,
@@ -621,7 +694,7 @@ int dhcp_engine_probe_done(const struct dhcp_config *cfg, struct lease_store *le
 		return -EINVAL;
 	const struct lease *l = lease_store_find_addr(leases, addr);
 	int rc = client_init(req, &x.c);
-	if (rc == 0 && (!l || !lease_holds(l, x.now) || (l->state == LEASE_OFFERED && lease_is_client(l, &x.c)))) {
+	if (rc == 0 && (!l || !lease_holds(l, x.now) || (l->state == LEASE_OFFERED && lease_is_client(&x, l)))) {
 		rc = quarantine(&x, addr, req->giaddr ? LEASE_CONFLICT_ICMP : LEASE_CONFLICT_ARP);
 		if (rc < 0)
 			return rc;

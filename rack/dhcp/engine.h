@@ -17,7 +17,10 @@
  * "ignore-client-uids true": a PXE ROM, iPXE and the installed OS send
  * different client ids for one NIC, and the machine must keep one address
  * through all of them. Option 61 is stored with the lease for reporting;
- * it is the identity only when there is no usable chaddr (hlen 0).
+ * it is the identity when there is no usable chaddr (hlen 0), and in a
+ * subnet with match_client_id (Kea's match-client-id) whenever the client
+ * sends one, so two stacks sharing a MAC get an address each. Every reply
+ * echoes the client's option 61 (RFC 6842).
  *
  * Conflict detection (config .probe): before OFFERing a dynamic address
  * that this client has not held before, the engine holds the address
@@ -61,16 +64,23 @@ struct dhcp_rx_info {
 	int ifindex;
 	uint32_t local_addr; /* the rack's address on that interface (host order) */
 	uint32_t dst_addr;   /* IP destination of the request; 0xffffffff = broadcast */
+	/* The request's IP source (host order) and, when it came through the
+	 * packet socket, its frame's source MAC: a RELEASE is honoured only
+	 * from where its lease lives. */
+	bool has_src_addr, has_src_mac;
+	uint32_t src_addr;
+	uint8_t src_mac[6];
 };
 
 /* How the shell sends the reply (RFC 2131 4.1). */
 enum dhcp_dest {
 	DHCP_DEST_NONE = 0,
 	DHCP_DEST_RELAY,     /* UDP to giaddr:67 */
-	DHCP_DEST_CIADDR,    /* UDP to ciaddr:68 (RENEWING, REBINDING, INFORM) */
+	DHCP_DEST_CIADDR,    /* UDP to ciaddr:68 (RENEWING, REBINDING, INFORM) from a routed client */
 	DHCP_DEST_BROADCAST, /* 255.255.255.255:68 on the interface */
-	DHCP_DEST_CHADDR,    /* to yiaddr:68 at chaddr without ARP (packet socket); the
-			      * shell may fall back to broadcast if it cannot */
+	DHCP_DEST_CHADDR,    /* to dest_addr:68 (yiaddr, or ciaddr of a client on the link) at
+			      * chaddr without ARP (packet socket); the shell may fall back
+			      * to UDP to ciaddr, else broadcast, if it cannot */
 };
 
 enum dhcp_event_kind {
@@ -109,13 +119,18 @@ struct dhcp_decision {
 	uint32_t probe_addr; /* DHCP_PROBE: address to probe (host order) */
 	bool probe_relayed;  /* DHCP_PROBE: the client is behind a relay: ICMP, not ARP */
 	const char *reason;  /* static text: why IGNORE or NAK (for the shell's debug log) */
+	unsigned n_left_out; /* options left out of the reply to fit max_size (RFC 2131 4.3.1) */
 	size_t n_events;
 	struct dhcp_event events[DHCP_EVENTS_MAX];
 };
 
 /* Decide what to do with req. Returns enum dhcp_verdict (>= 0), or -errno:
  * -EBADMSG (an option the engine needs is malformed), -EIO (the store is
- * poisoned), -EDQUOT/-ENOSPC (store limits). *ret is always reset first. */
+ * poisoned), -EDQUOT/-ENOSPC (store limits), -EMSGSIZE (even the options
+ * a reply cannot do without — type, server id, lease time, the echoed
+ * client id and relay information — exceed the client's maximum message
+ * size; everything else that does not fit is left out, see n_left_out).
+ * *ret is always reset first. */
 int dhcp_engine_handle(const struct dhcp_config *cfg, struct lease_store *leases, const struct dhcp4_msg *req,
 		       const struct dhcp_rx_info *rx, time_t now, struct dhcp_decision *ret);
 

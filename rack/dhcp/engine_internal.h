@@ -13,6 +13,7 @@ struct dhcp_grant {
 	uint32_t server_id;		/* host order */
 	uint32_t yiaddr;		/* host order */
 	uint32_t lease_time;
+	bool on_link; /* the client is on the arrival interface's link (not routed, no relay) */
 };
 
 /* The client as the engine sees it, from one request. */

@@ -26,10 +26,14 @@ static int set_ips_host(struct dhcp4_msg *m, uint8_t code, const uint32_t *ips, 
 	return dhcp4_msg_set_ips(m, code, net, n);
 }
 
-static int set_snippets(struct dhcp4_msg *m, const struct dhcp_snippets *sn)
+/* from_snippet[code]: the option's value came from a snippet (it is left
+ * out first when the reply does not fit). */
+static int set_snippets(struct dhcp4_msg *m, const struct dhcp_snippets *sn, bool from_snippet[256])
 {
-	for (size_t i = 0; i < sn->n; i++)
+	for (size_t i = 0; i < sn->n; i++) {
 		CHECK(dhcp4_msg_option_set(m, sn->v[i].code, sn->v[i].data, sn->v[i].len));
+		from_snippet[sn->v[i].code] = true;
+	}
 	return 0;
 }
 
@@ -162,8 +166,11 @@ static void order_options(const struct dhcp4_msg *req, struct dhcp4_msg *m)
 	}
 }
 
-/* RFC 2131 4.1, RFC 3046. */
-static void set_dest(const struct dhcp4_msg *req, uint8_t type, struct dhcp_decision *ret)
+/* RFC 2131 4.1, RFC 3046. A client on our link that has an address
+ * (RENEWING, INFORM) is answered at layer 2 too, at its chaddr: the
+ * kernel's neighbour entry for ciaddr may still name the address's
+ * previous holder. */
+static void set_dest(const struct dhcp4_msg *req, uint8_t type, bool on_link, struct dhcp_decision *ret)
 {
 	const struct dhcp4_msg *m = &ret->reply;
 
@@ -177,7 +184,7 @@ static void set_dest(const struct dhcp4_msg *req, uint8_t type, struct dhcp_deci
 		ret->dest = DHCP_DEST_BROADCAST;
 		ret->dest_addr = 0xffffffffu;
 	} else if (req->ciaddr) {
-		ret->dest = DHCP_DEST_CIADDR;
+		ret->dest = on_link ? DHCP_DEST_CHADDR : DHCP_DEST_CIADDR;
 		ret->dest_addr = ntohl(req->ciaddr);
 	} else if ((req->flags & DHCP4_FLAG_BROADCAST) || m->yiaddr == 0) {
 		ret->dest = DHCP_DEST_BROADCAST;
@@ -195,6 +202,93 @@ static int echo_relay_info(const struct dhcp4_msg *req, struct dhcp4_msg *m)
 	if (!rai || !req->giaddr)
 		return 0;
 	return dhcp4_msg_option_set(m, DHCP4_OPT_RELAY_INFO, rai, len);
+}
+
+/* RFC 6842 3: a server MUST return option 61, unaltered, in its reply
+ * when the client sent one (a client may drop replies without it). */
+static int echo_client_id(const struct dhcp4_msg *req, struct dhcp4_msg *m)
+{
+	size_t len;
+	const uint8_t *id = dhcp4_msg_option(req, DHCP4_OPT_CLIENT_ID, &len);
+	return id ? dhcp4_msg_option_set(m, DHCP4_OPT_CLIENT_ID, id, len) : 0;
+}
+
+/* ---- fitting the client's maximum message size ----
+ *
+ * RFC 2131 4.3.1: what does not fit is left out, not the whole reply.
+ * Classes, most important first: what the protocol needs (type, server
+ * id, lease time, the echoed client id and relay information); what the
+ * client asked for, in its parameter request list's order; the server's
+ * other options as built; snippets the client did not ask for. Within
+ * that order each option is kept if it still fits with everything kept
+ * before it, so one huge option does not push out the small ones after
+ * it. */
+
+static bool option_required(uint8_t code)
+{
+	return code == DHCP4_OPT_MSG_TYPE || code == DHCP4_OPT_SERVER_ID || code == DHCP4_OPT_LEASE_TIME ||
+	       code == DHCP4_OPT_CLIENT_ID || code == DHCP4_OPT_RELAY_INFO || code == DHCP4_OPT_MESSAGE;
+}
+
+static unsigned fit_rank(const struct dhcp4_msg *req, uint8_t code, size_t built_pos, const bool from_snippet[256])
+{
+	size_t prl_len;
+	const uint8_t *prl = dhcp4_msg_param_list(req, &prl_len);
+
+	if (option_required(code))
+		return 0;
+	for (size_t i = 0; prl && i < prl_len; i++)
+		if (prl[i] == code)
+			return 1 + (unsigned)i;
+	return (from_snippet[code] ? 2000u : 1000u) + (unsigned)built_pos;
+}
+
+static void fit_select(struct dhcp4_msg *m, const struct dhcp4_option *all, size_t n, const bool *keep)
+{
+	m->n_options = 0;
+	for (size_t i = 0; i < n; i++)
+		if (keep[i])
+			m->options[m->n_options++] = all[i];
+}
+
+/* Keep the options of m that fit max_size (m's order stays). Returns how
+ * many were left out; -EMSGSIZE if even the required ones do not fit. */
+static int fit_reply(const struct dhcp4_msg *req, struct dhcp4_msg *m, size_t max_size, const bool from_snippet[256])
+{
+	struct dhcp4_option all[DHCP4_OPTIONS_MAX];
+	unsigned rank[DHCP4_OPTIONS_MAX];
+	bool keep[DHCP4_OPTIONS_MAX];
+	size_t order[DHCP4_OPTIONS_MAX], k = 0, n = m->n_options;
+	int left_out = 0;
+
+	if (dhcp4_msg_encoded_len(m, max_size) >= 0)
+		return 0;
+	memcpy(all, m->options, n * sizeof(all[0]));
+	for (size_t i = 0; i < n; i++) {
+		rank[i] = fit_rank(req, all[i].code, i, from_snippet);
+		keep[i] = rank[i] == 0;
+		if (!keep[i]) {
+			size_t j = k++;
+			for (; j > 0 && rank[order[j - 1]] > rank[i]; j--)
+				order[j] = order[j - 1];
+			order[j] = i;
+		}
+	}
+	/* Left-out values stay in the arena, unreferenced: the encoder
+	 * writes only listed options. */
+	fit_select(m, all, n, keep);
+	if (dhcp4_msg_encoded_len(m, max_size) < 0)
+		return -EMSGSIZE;
+	for (size_t j = 0; j < k; j++) {
+		keep[order[j]] = true;
+		fit_select(m, all, n, keep);
+		if (dhcp4_msg_encoded_len(m, max_size) < 0) {
+			keep[order[j]] = false;
+			left_out++;
+		}
+	}
+	fit_select(m, all, n, keep);
+	return left_out;
 }
 
 static int set_lease_options(const struct dhcp_grant *g, struct dhcp4_msg *m)
@@ -238,15 +332,21 @@ int dhcp_reply_build(const struct dhcp_config *cfg, const struct dhcp4_msg *req,
 	CHECK(set_pxe(cfg, req, g, m));
 	/* Narrowest scope last, so it replaces what wider scopes and the
 	 * built-in options set (same code keeps its place, new value). */
-	CHECK(set_snippets(m, &cfg->snippets));
-	CHECK(set_snippets(m, &g->subnet->snippets));
+	bool from_snippet[256] = {false};
+	CHECK(set_snippets(m, &cfg->snippets, from_snippet));
+	CHECK(set_snippets(m, &g->subnet->snippets, from_snippet));
 	if (g->range)
-		CHECK(set_snippets(m, &g->range->snippets));
+		CHECK(set_snippets(m, &g->range->snippets, from_snippet));
 	if (g->host)
-		CHECK(set_snippets(m, &g->host->snippets));
+		CHECK(set_snippets(m, &g->host->snippets, from_snippet));
+	CHECK(echo_client_id(req, m));
 	CHECK(echo_relay_info(req, m));
 	order_options(req, m);
-	set_dest(req, type, ret);
+	set_dest(req, type, g->on_link, ret);
+	int left_out = fit_reply(req, m, ret->max_size, from_snippet);
+	if (left_out < 0)
+		return left_out;
+	ret->n_left_out = (unsigned)left_out;
 	return 0;
 }
 
@@ -261,8 +361,9 @@ int dhcp_reply_nak(const struct dhcp4_msg *req, uint32_t server_id, const char *
 		m->flags |= DHCP4_FLAG_BROADCAST;
 	CHECK(dhcp4_msg_set_ip(m, DHCP4_OPT_SERVER_ID, htonl(server_id)));
 	CHECK(dhcp4_msg_set_string(m, DHCP4_OPT_MESSAGE, why));
+	CHECK(echo_client_id(req, m));
 	CHECK(echo_relay_info(req, m));
-	set_dest(req, DHCP4_NAK, ret);
+	set_dest(req, DHCP4_NAK, false, ret);
 	ret->reason = why;
 	return DHCP_NAK;
 }

@@ -408,20 +408,24 @@ static int validate(const struct lease *in, struct lease *out)
 }
 
 /* Taken offered/active records of l's client in l's subnet, other than at
- * l->addr. The client is its id if it sent one, else its hardware address. */
+ * l->addr. Counted by hardware address whenever there is one, whatever the
+ * client ids: with leases keyed by option 61 (match_client_id) a client
+ * cycling made-up ids on one MAC still holds at most max_per_client; and
+ * cloned systems sharing an id on different MACs are not each other's
+ * quota. By client id only when there is no hardware address. */
 static unsigned client_holds(const struct lease_store *s, const struct lease *l)
 {
 	unsigned k = 0;
-	if (l->client_id_len) {
+	if (l->hlen) {
+		for (struct lease_node *n = lease_index_hw_chain(s, l->htype, l->hlen, l->chaddr); n; n = n->next_hw)
+			k += lease_has_hw(&n->l, l->htype, l->hlen, l->chaddr) && n->l.addr != l->addr &&
+			     n->l.subnet_id == l->subnet_id &&
+			     (n->l.state == LEASE_OFFERED || n->l.state == LEASE_ACTIVE);
+	} else if (l->client_id_len) {
 		for (struct lease_node *n = lease_index_client_chain(s, l->client_id, l->client_id_len); n;
 		     n = n->next_cid)
 			k += lease_has_client_id(&n->l, l->client_id, l->client_id_len) && n->l.addr != l->addr &&
 			     n->l.subnet_id == l->subnet_id &&
-			     (n->l.state == LEASE_OFFERED || n->l.state == LEASE_ACTIVE);
-	} else if (l->hlen) {
-		for (struct lease_node *n = lease_index_hw_chain(s, l->htype, l->hlen, l->chaddr); n; n = n->next_hw)
-			k += lease_has_hw(&n->l, l->htype, l->hlen, l->chaddr) && n->l.addr != l->addr &&
-			     n->l.subnet_id == l->subnet_id && n->l.client_id_len == 0 &&
 			     (n->l.state == LEASE_OFFERED || n->l.state == LEASE_ACTIVE);
 	}
 	return k;

@@ -115,7 +115,8 @@ struct lease_store_config {
 				  * (engine tests, fuzzing): commits succeed at once */
 	size_t max_leases;	 /* records of any state; 0 = 65536 */
 	unsigned max_per_client; /* taken records (offered/active) per client
-				  * per subnet; 0 = 4 */
+				  * per subnet; 0 = 4. A client is its hardware
+				  * address, or its client id when it has none */
 	int64_t reclaim_grace;	 /* seconds past expiry before reclaim; may be 0 */
 };
 

@@ -358,6 +358,7 @@ static int load_subnet(struct loader *ld, const char *ifwhere, const char *kind,
 		return fail(ld, w, "MTU %u is above 65535", pb->mtu);
 	s->mtu = (uint16_t)pb->mtu;
 	s->lease_time = pb->lease_time;
+	s->match_client_id = pb->match_client_id;
 	if ((rc = load_addr_list(ld, w, "DNS server", pb->dns, pb->n_dns, &s->dns, &s->n_dns)) < 0 ||
 	    (rc = load_addr_list(ld, w, "NTP server", pb->ntp, pb->n_ntp, &s->ntp, &s->n_ntp)) < 0 ||
 	    (rc = copy_str(ld, pb->domain, true, &s->domain)) < 0 || (rc = load_routes(ld, w, pb, s)) < 0 ||

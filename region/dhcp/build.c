@@ -150,6 +150,7 @@ static Ironrack__V1__DhcpSubnet *build_subnet(struct dhcp_arena *a, json_t *e, c
 	s->mtu = (uint32_t)jint(e, "mtu"); /* its own VLAN's, also behind a relay */
 	build_routes(a, json_object_get(e, "routes"), s);
 	s->lease_time = (uint32_t)jint(e, "lease_time");
+	s->match_client_id = json_is_true(json_object_get(e, "match_client_id"));
 	build_ranges(a, json_object_get(e, "ranges"), s);
 	build_hosts(a, json_object_get(e, "hosts"), s);
 	s->options = build_options(a, json_object_get(e, "options"), &s->n_options);

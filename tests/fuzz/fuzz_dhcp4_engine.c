@@ -9,11 +9,15 @@
  *   u8 ctl, u16 len (big-endian), len bytes of datagram
  * where ctl bit 0: destination was broadcast (else unicast to the rack);
  * bit 1: a probe of this packet finds the address in use; bits 2-4: seconds
- * to advance the clock, times 64; bit 5: commit the store; bit 6: reclaim.
+ * to advance the clock, times 64; bit 5: commit the store; bit 6: reclaim;
+ * bit 7: the frame came from the request's chaddr and ciaddr (as the
+ * shell's packet socket reports a RELEASE).
  * Every datagram that decodes goes through the engine; a PROBE is answered
  * at once. Checked after each step:
  *   - the verdict is one the header allows, with a matching destination;
- *   - every OFFER/ACK/NAK encodes and decodes back to an equal message;
+ *   - every OFFER/ACK/NAK encodes within the client's maximum message
+ *     size (RFC 2131 4.3.1: what does not fit is left out) and decodes
+ *     back to an equal message, echoing the client's option 61;
  *   - an OFFER or ACK never gives an address that another client held
  *     (an active lease, a live offer, a quarantine) before the step, and
  *     lies in a configured subnet;
@@ -117,11 +121,13 @@ static void check_reply(int rc, struct lease_store *s, const struct before *bs, 
 	CHECK(d.dest != DHCP_DEST_NONE);
 	CHECK(d.dest_port == 67 || d.dest_port == 68);
 	int len = dhcp4_msg_encode(&d.reply, d.max_size, wire, sizeof(wire));
-	CHECK(len >= DHCP4_BOOTP_MIN_LEN || len == -EMSGSIZE);
-	if (len > 0) {
-		CHECK(dhcp4_msg_decode(wire, (size_t)len, &back, NULL) == 0);
-		CHECK(dhcp4_msg_equal(&back, &d.reply));
-	}
+	CHECK(len >= DHCP4_BOOTP_MIN_LEN && (size_t)len <= d.max_size - DHCP4_IP_UDP_LEN);
+	CHECK(dhcp4_msg_decode(wire, (size_t)len, &back, NULL) == 0);
+	CHECK(dhcp4_msg_equal(&back, &d.reply));
+	size_t cl, rl;
+	const uint8_t *cid = dhcp4_msg_option(&req, DHCP4_OPT_CLIENT_ID, &cl);
+	const uint8_t *rid = dhcp4_msg_option(&d.reply, DHCP4_OPT_CLIENT_ID, &rl);
+	CHECK(!cid || (rid && rl == cl && memcmp(cid, rid, cl) == 0));
 	CHECK(dhcp4_msg_type(&d.reply) == rc);
 	uint32_t y = ntohl(d.reply.yiaddr);
 	if (rc == DHCP_NAK) {
@@ -148,7 +154,11 @@ static void step(struct lease_store *s, uint8_t ctl, int64_t now)
 	struct dhcp_rx_info rx = {.ifname = "eth0",
 				  .ifindex = 2,
 				  .local_addr = IP(192, 0, 2, 1),
-				  .dst_addr = (ctl & 1) ? 0xffffffffu : IP(192, 0, 2, 1)};
+				  .dst_addr = (ctl & 1) ? 0xffffffffu : IP(192, 0, 2, 1),
+				  .has_src_addr = (ctl & 0x80) != 0,
+				  .has_src_mac = (ctl & 0x80) != 0,
+				  .src_addr = ntohl(req.ciaddr)};
+	memcpy(rx.src_mac, req.chaddr, 6);
 	struct before bs[4];
 	uint32_t a = 0;
 
@@ -168,7 +178,7 @@ static void step(struct lease_store *s, uint8_t ctl, int64_t now)
 		rc = dhcp_engine_probe_done(&cfg, s, &req, &rx, d.probe_addr, (ctl & 2) != 0, now, &d);
 	}
 	CHECK(rc == DHCP_IGNORE || rc == DHCP_OFFER || rc == DHCP_ACK || rc == DHCP_NAK || rc == DHCP_PROBE ||
-	      rc == -EBADMSG || rc == -EDQUOT || rc == -ENOSPC);
+	      rc == -EBADMSG || rc == -EDQUOT || rc == -ENOSPC || rc == -EMSGSIZE);
 	CHECK(d.n_events <= DHCP_EVENTS_MAX);
 	if (rc == DHCP_OFFER || rc == DHCP_ACK || rc == DHCP_NAK)
 		check_reply(rc, s, bs, 3, now);

@@ -294,7 +294,7 @@ static void test_renew_rebind(void **state)
 	assert_int_equal(dhcp_engine_handle(&t->cfg, t->store, &t->req, &t->rx, NOW + 300, &t->d), DHCP_ACK);
 	assert_int_equal(ntohl(t->d.reply.yiaddr), a);
 	assert_int_equal(ntohl(t->d.reply.ciaddr), a);
-	assert_int_equal(t->d.dest, DHCP_DEST_CIADDR);
+	assert_int_equal(t->d.dest, DHCP_DEST_CHADDR); /* on the link: at layer 2, not through ARP */
 	assert_int_equal(t->d.dest_addr, a);
 	assert_int_equal(lease_at(t, a)->expiry, NOW + 300 + DHCP_DEFAULT_LEASE_TIME);
 
@@ -390,6 +390,9 @@ static void test_release(void **state)
 	t->req.ciaddr = htonl(a);
 	set_ip(&t->req, DHCP4_OPT_SERVER_ID, IP(192, 0, 2, 1));
 	t->rx.dst_addr = IP(192, 0, 2, 1);
+	t->rx.has_src_addr = t->rx.has_src_mac = true; /* the frame's source, as the packet socket saw it */
+	t->rx.src_addr = a;
+	mac_of(1, t->rx.src_mac);
 	assert_int_equal(run(t), DHCP_IGNORE);
 	assert_true(t->d.commit_seq > 0);
 	assert_int_equal(t->d.events[0].kind, DHCP_EV_LEASE_RELEASED);
@@ -418,7 +421,8 @@ static void test_inform(void **state)
 	assert_false(dhcp4_msg_has_option(&t->got, DHCP4_OPT_LEASE_TIME));
 	assert_false(dhcp4_msg_has_option(&t->got, DHCP4_OPT_RENEWAL_TIME));
 	assert_int_equal(opt_ip(t, DHCP4_OPT_ROUTER), IP(192, 0, 2, 254));
-	assert_int_equal(t->d.dest, DHCP_DEST_CIADDR);
+	assert_int_equal(t->d.dest, DHCP_DEST_CHADDR);
+	assert_int_equal(t->d.dest_addr, IP(192, 0, 2, 50));
 	assert_int_equal(t->d.commit_seq, 0);
 	assert_int_equal(lease_store_count(t->store), 0);
 }

@@ -474,6 +474,27 @@ static void test_limits(void **state)
 	c.addr = BASE + 11; /* renewing one it holds is fine */
 	c.state = LEASE_ACTIVE;
 	assert_true(lease_store_stage(s, &c) > 0);
+	/* The quota is the MAC's, whatever client ids it sends (leases keyed
+	 * by option 61 must not let one MAC take the pool)... */
+	c.addr = BASE + 13;
+	c.client_id[6] ^= 0xff;
+	assert_int_equal(lease_store_stage(s, &c), -EDQUOT);
+	/* ...and one client id on other MACs (cloned systems) is not the
+	 * same client. */
+	struct lease d = mk(3, LEASE_ACTIVE);
+	memcpy(d.client_id, mk(1, LEASE_ACTIVE).client_id, sizeof(d.client_id));
+	d.client_id_len = 7;
+	d.addr = BASE + 13;
+	assert_true(lease_store_stage(s, &d) > 0);
+	/* Without a hardware address, the client id is the client. */
+	struct lease e = mk(5, LEASE_ACTIVE);
+	e.hlen = 0;
+	for (uint32_t i = 0; i < 2; i++) {
+		e.addr = BASE + 20 + i;
+		assert_true(lease_store_stage(s, &e) > 0);
+	}
+	e.addr = BASE + 22;
+	assert_int_equal(lease_store_stage(s, &e), -EDQUOT);
 
 	struct lease bad = mk(1, LEASE_ACTIVE);
 	bad.addr = 0;
