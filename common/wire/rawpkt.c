@@ -95,6 +95,11 @@ static int ip_header_parse(const uint8_t *buf, size_t len, size_t *ret_hlen, siz
 
 int rawpkt_udp_parse(const uint8_t *buf, size_t len, struct rawpkt_udp *ret)
 {
+	return rawpkt_udp_parse_csum(buf, len, true, ret);
+}
+
+int rawpkt_udp_parse_csum(const uint8_t *buf, size_t len, bool check_udp_csum, struct rawpkt_udp *ret)
+{
 	size_t hlen, total;
 	int r = ip_header_parse(buf, len, &hlen, &total);
 	if (r < 0)
@@ -109,7 +114,8 @@ int rawpkt_udp_parse(const uint8_t *buf, size_t len, struct rawpkt_udp *ret)
 	if (udp_len < RAWPKT_UDP_HDR_LEN || udp_len > avail)
 		return -EBADMSG;
 	uint32_t src = be_get32(buf + 12), dst = be_get32(buf + 16);
-	if (be_get16(udp + 6) != 0 && rawpkt_csum(udp, udp_len, pseudo_sum(src, dst, IPPROTO_UDP_, udp_len)) != 0)
+	if (check_udp_csum && be_get16(udp + 6) != 0 &&
+	    rawpkt_csum(udp, udp_len, pseudo_sum(src, dst, IPPROTO_UDP_, udp_len)) != 0)
 		return -EBADMSG;
 	*ret = (struct rawpkt_udp){
 	    .src = src,

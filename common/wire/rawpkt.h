@@ -17,6 +17,7 @@
  * no fragments). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,11 @@ struct rawpkt_udp {
  * and the UDP checksum unless it is 0 (none). -EBADMSG if malformed,
  * -ENOMSG if valid IPv4 but not UDP. */
 int rawpkt_udp_parse(const uint8_t *buf, size_t len, struct rawpkt_udp *ret);
+/* The same; the UDP checksum is checked only when check_udp_csum. A
+ * packet socket sees locally delivered frames whose checksum the sender
+ * left to offload (veth, TP_STATUS_CSUMNOTREADY) or that the NIC already
+ * verified (TP_STATUS_CSUM_VALID): the caller knows, the bytes do not. */
+int rawpkt_udp_parse_csum(const uint8_t *buf, size_t len, bool check_udp_csum, struct rawpkt_udp *ret);
 
 struct rawpkt_arp {
 	uint16_t op; /* RAWPKT_ARP_REQUEST or RAWPKT_ARP_REPLY */

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/wire/rawpkt.h"
 #include "common/work.h"
 #include "rack/dhcp/server_internal.h"
 
@@ -179,7 +180,7 @@ static void server_queue(struct dhcp_server *s, struct dhcp_sock *sock, const st
 	memcpy(tx->chaddr, req->chaddr, sizeof(tx->chaddr));
 	if (req->htype != DHCP4_HTYPE_ETHER || req->hlen != 6) {
 		if (tx->dest == DHCP_DEST_CHADDR)
-			tx->dest = DHCP_DEST_BROADCAST;
+			tx->dest = req->ciaddr ? DHCP_DEST_CIADDR : DHCP_DEST_BROADCAST;
 	}
 }
 
@@ -203,6 +204,9 @@ static void server_log_decision(const struct dhcp_rx_info *rx, const struct dhcp
 		  req->chaddr[2], req->chaddr[3], req->chaddr[4], req->chaddr[5], req->xid,
 		  verdict < 0 ? strerror(-verdict) : dhcp_verdict_name(verdict), addr, d->reason ? " " : "",
 		  d->reason ? d->reason : "");
+	if (d->n_left_out && verdict > 0)
+		log_debug("dhcp: %s: xid 0x%08x: %u options left out to fit %zu bytes", rx->ifname, req->xid,
+			  d->n_left_out, d->max_size);
 }
 
 void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const struct dhcp4_msg *req,
@@ -253,6 +257,26 @@ static void server_send(struct dhcp_server *s, const struct dhcp_held_reply *p)
 	}
 }
 
+/* A quarantine takes an address out of the pool for an hour: the operator
+ * hears of each one (docs/dhcp.md, "Conflicts"), at most WARNINGS_PER_S
+ * lines a second. */
+static void server_log_conflicts(struct dhcp_server *s, const struct dhcp_held_reply *p)
+{
+	static const char *const why[] = {"conflict", "declined by its client", "answered an ARP probe",
+					  "answered an ICMP echo", "marked by the region"};
+	for (size_t i = 0; i < p->n_events; i++) {
+		const struct dhcp_event *e = &p->events[i];
+		if (e->kind != DHCP_EV_CONFLICT || !dhcp_server_warn_allowed(s))
+			continue;
+		struct in_addr a = {htonl(e->addr)};
+		char text[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &a, text, sizeof(text));
+		log_warn("dhcp: %s: %s quarantined for %lld s: %s (client %02x:%02x:%02x:%02x:%02x:%02x)", p->ifname,
+			 text, (long long)(e->expiry - (int64_t)time(NULL)), why[e->conflict < 5 ? e->conflict : 0],
+			 e->chaddr[0], e->chaddr[1], e->chaddr[2], e->chaddr[3], e->chaddr[4], e->chaddr[5]);
+	}
+}
+
 /* Send the replies and report the events whose changes are on disk; hold
  * the rest for the flush in flight. */
 static void server_deliver(struct dhcp_server *s)
@@ -275,6 +299,7 @@ static void server_deliver(struct dhcp_server *s)
 			s->stats.acks += p->tx.type == DHCP_ACK;
 			s->stats.naks += p->tx.type == DHCP_NAK;
 		}
+		server_log_conflicts(s, p);
 		if (p->n_events && s->ops && s->ops->on_events)
 			s->ops->on_events(s->arg, p->ifname, p->events, p->n_events);
 	}
@@ -397,6 +422,8 @@ static void server_on_datagram(void *arg, struct dhcp_sock *sock, const struct d
 	    .ifindex = pi && pi->ipi_ifindex ? pi->ipi_ifindex : sock->ifindex,
 	    .local_addr = sock->local_addr,
 	    .dst_addr = pi ? ntohl(pi->ipi_addr.s_addr) : 0xffffffffu,
+	    .has_src_addr = dg->src != NULL,
+	    .src_addr = dg->src ? ntohl(dg->src->sin_addr.s_addr) : 0,
 	};
 	if (!rx.local_addr && pi)
 		rx.local_addr = ntohl(pi->ipi_spec_dst.s_addr);
@@ -431,10 +458,40 @@ static void server_on_arp_readable(void *arg, struct dhcp_sock *sock)
 	dhcp_probe_arp_readable(&s->probes, sock);
 }
 
+/* A frame of the release socket. Only RELEASEs are taken here, with the
+ * frame's source MAC and address (the engine honours a RELEASE on the
+ * link only from its lease's); everything else was also read, and is
+ * answered, through the UDP socket. */
+static void server_on_frame(void *arg, struct dhcp_sock *sock, const struct dhcp_frame *f)
+{
+	struct dhcp_server *s = arg;
+	struct rawpkt_udp u;
+
+	if (!s->loaded || !s->leases || rawpkt_udp_parse_csum(f->buf, f->len, !f->csum_unchecked, &u) < 0 ||
+	    u.dport != DHCP4_SERVER_PORT || dhcp4_msg_decode(u.payload, u.len, &s->req, NULL) < 0 ||
+	    s->req.op != DHCP4_BOOTREQUEST || s->req.giaddr || dhcp4_msg_type(&s->req) != DHCP4_RELEASE)
+		return;
+	if (!sock->local_addr)
+		dhcp_sock_refresh(sock);
+	struct dhcp_rx_info rx = {
+	    .ifname = sock->name,
+	    .ifindex = sock->ifindex,
+	    .local_addr = sock->local_addr,
+	    .dst_addr = u.dst,
+	    .has_src_addr = true,
+	    .src_addr = u.src,
+	    .has_src_mac = true,
+	};
+	memcpy(rx.src_mac, f->src_mac, 6);
+	int v = dhcp_engine_handle(&s->loaded->cfg, s->leases, &s->req, &rx, time(NULL), &s->dec);
+	dhcp_server_dispatch(s, sock, &s->req, &rx, v, NULL);
+}
+
 static const struct dhcp_sock_ops server_sock_ops = {
     .on_datagram = server_on_datagram,
     .on_batch_end = server_on_batch_end,
     .on_arp_readable = server_on_arp_readable,
+    .on_frame = server_on_frame,
 };
 
 /* A probe ended: ask the engine again, now knowing whether the address is

@@ -62,8 +62,19 @@ struct dhcp_sock;
 struct dhcp_datagram {
 	const uint8_t *buf;
 	size_t len;
-	bool truncated;		     /* longer than DHCP_SRV_RX_BUF: not in buf whole */
-	const struct in_pktinfo *pi; /* NULL: the kernel gave none */
+	bool truncated;		       /* longer than DHCP_SRV_RX_BUF: not in buf whole */
+	const struct in_pktinfo *pi;   /* NULL: the kernel gave none */
+	const struct sockaddr_in *src; /* the sender; NULL: unknown */
+};
+
+/* One IPv4 frame from the interface's release socket: unicast UDP to
+ * port 67 from a client on the link (giaddr 0), with its Ethernet source.
+ * buf (the IPv4 header on) lives until the callback returns. */
+struct dhcp_frame {
+	const uint8_t *buf;
+	size_t len;
+	uint8_t src_mac[6];
+	bool csum_unchecked; /* the UDP checksum is not to be trusted nor checked (offload) */
 };
 
 struct dhcp_sock_ops {
@@ -73,6 +84,8 @@ struct dhcp_sock_ops {
 	void (*on_batch_end)(void *arg, struct dhcp_sock *sock, int err);
 	/* The interface's ARP socket is readable. */
 	void (*on_arp_readable)(void *arg, struct dhcp_sock *sock);
+	/* A frame from the release socket (after its frames, on_batch_end). */
+	void (*on_frame)(void *arg, struct dhcp_sock *sock, const struct dhcp_frame *f);
 };
 
 /* What every socket of one server shares (embedded in the server). */
@@ -111,6 +124,11 @@ struct dhcp_sock {
 	int udp_fd; /* 0.0.0.0:67 bound to the device */
 	struct event *udp_ev;
 	int pkt_fd; /* AF_PACKET SOCK_DGRAM, send only: replies to chaddr */
+	/* AF_PACKET SOCK_DGRAM ETH_P_IP with a filter for unicast UDP to port
+	 * 67 without giaddr: a RELEASE's frame source, which the UDP socket
+	 * does not tell (a RELEASE is honoured only from its lease's MAC). */
+	int rel_fd;
+	struct event *rel_ev;
 	int arp_fd; /* AF_PACKET SOCK_DGRAM ETH_P_ARP: probes; -1 unless cfg.probe */
 	struct event *arp_ev;
 	struct dhcp_ext ext;

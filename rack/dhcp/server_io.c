@@ -1,6 +1,8 @@
 /* The DHCP server's sockets: one UDP socket on port 67 per served
- * interface, a send-only packet socket for replies to chaddr, the ARP
- * socket for probes; the receive loop and the send paths.
+ * interface, a send-only packet socket for replies to chaddr, a filtered
+ * packet socket that shows the frame source of unicast requests (the
+ * release socket), the ARP socket for probes; the receive loop and the
+ * send paths.
  *
  * A leaf, like systemd's dhcp-network.c: it reads datagrams and hands
  * them to net->ops->on_datagram; it does not decode them, does not know
@@ -8,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -56,6 +59,63 @@ void dhcp_sock_refresh(struct dhcp_sock *sock)
 }
 
 static void sock_readable(evutil_socket_t fd, short what, void *arg);
+static void rel_readable(evutil_socket_t fd, short what, void *arg);
+
+/* Unicast IPv4 UDP to port 67, not a fragment, giaddr 0: requests a
+ * client on the link sent to us directly (RENEW, RELEASE, INFORM).
+ * Offsets from the IPv4 header (SOCK_DGRAM). Everything else, above all
+ * the broadcast and relayed bulk of DHCP, stays in the kernel. */
+static const struct sock_filter rel_filter[] = {
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),			  /* 0: protocol */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 9),	  /* 1: not UDP -> 11 */
+    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),			  /* 2: flags, fragment offset */
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 7, 0),		  /* 3: a fragment -> 11 */
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 16),			  /* 4: destination */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 5, 0),	  /* 5: broadcast -> 11 */
+    BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),			  /* 6: X = IP header length */
+    BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),			  /* 7: UDP destination port */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DHCP4_SERVER_PORT, 0, 2), /* 8: not 67 -> 11 */
+    BPF_STMT(BPF_LD | BPF_W | BPF_IND, RAWPKT_UDP_HDR_LEN + 24),  /* 9: giaddr */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),		  /* 10: 0 -> 12 */
+    BPF_STMT(BPF_RET | BPF_K, 0),				  /* 11: drop */
+    BPF_STMT(BPF_RET | BPF_K, 0xffff),				  /* 12: take */
+};
+
+/* The filter goes on before the bind, so nothing unfiltered is queued. */
+static int rel_open(struct dhcp_net *net, struct dhcp_sock *sock, char *why, size_t why_len)
+{
+	struct sock_fprog prog = {.len = sizeof(rel_filter) / sizeof(rel_filter[0]),
+				  .filter = (struct sock_filter *)rel_filter};
+	const char *step = "socket";
+	int r;
+	int fd = netns_socket(net->nsfd, AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = fd;
+		goto fail;
+	}
+	struct sockaddr_ll sll = {
+	    .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = sock->ifindex};
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0) {
+		r = -errno;
+		step = "SO_ATTACH_FILTER";
+	} else if ((r = set_int(fd, SOL_PACKET, PACKET_AUXDATA, 1)) < 0) {
+		step = "PACKET_AUXDATA";
+	} else if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		r = -errno;
+		step = "bind";
+	} else {
+		sock->rel_fd = fd;
+		sock->rel_ev = event_new(net->base, fd, EV_READ | EV_PERSIST, rel_readable, sock);
+		if (sock->rel_ev && event_add(sock->rel_ev, NULL) == 0)
+			return 0;
+		snprintf(why, why_len, "interface %s: cannot add the release socket to the event loop", sock->name);
+		return -ENOMEM;
+	}
+	close(fd);
+fail:
+	snprintf(why, why_len, "interface %s: release socket: %s: %s", sock->name, step, strerror(-r));
+	return r;
+}
 
 static int udp_open(struct dhcp_net *net, const char *name, char *why, size_t why_len)
 {
@@ -141,7 +201,7 @@ int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct
 	struct dhcp_sock *sock = xcalloc(1, sizeof(*sock));
 	sock->net = net;
 	snprintf(sock->name, sizeof(sock->name), "%s", name);
-	sock->pkt_fd = sock->arp_fd = sock->ext.fd = -1;
+	sock->pkt_fd = sock->arp_fd = sock->rel_fd = sock->ext.fd = -1;
 	sock->udp_fd = udp_open(net, name, why, why_len);
 	if (sock->udp_fd < 0) {
 		int r = sock->udp_fd;
@@ -161,6 +221,9 @@ int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct
 		snprintf(why, why_len, "interface %s: packet socket: %s", name, strerror(-r));
 		goto fail;
 	}
+	r = rel_open(net, sock, why, why_len);
+	if (r < 0)
+		goto fail;
 	if (want_arp) {
 		int fd;
 		r = dhcp_sock_open_arp(net, sock, &fd, why, why_len);
@@ -195,6 +258,10 @@ void dhcp_sock_free(struct dhcp_sock *sock)
 		close(sock->udp_fd);
 	if (sock->pkt_fd >= 0)
 		close(sock->pkt_fd);
+	if (sock->rel_ev)
+		event_free(sock->rel_ev);
+	if (sock->rel_fd >= 0)
+		close(sock->rel_fd);
 	free(sock);
 }
 
@@ -239,7 +306,48 @@ static void sock_readable(evutil_socket_t fd, short what, void *arg)
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
 			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
 				dg.pi = (const struct in_pktinfo *)CMSG_DATA(c);
+		if (mh->msg_namelen >= sizeof(peers[i]) && peers[i].sin_family == AF_INET)
+			dg.src = &peers[i];
 		net->ops->on_datagram(net->arg, sock, &dg);
+	}
+	net->ops->on_batch_end(net->arg, sock, 0);
+}
+
+/* Frames of the release socket: only those addressed to this host (a
+ * flooded frame for another MAC is not a request to us). */
+static void rel_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct dhcp_sock *sock = arg;
+	struct dhcp_net *net = sock->net;
+
+	for (int i = 0; i < DHCP_SRV_BATCH; i++) {
+		struct sockaddr_ll sll;
+		struct iovec iov = {net->rx_bufs[0], DHCP_SRV_RX_BUF};
+		union {
+			char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+			struct cmsghdr align;
+		} ctl;
+		struct msghdr mh = {.msg_name = &sll,
+				    .msg_namelen = sizeof(sll),
+				    .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = ctl.buf,
+				    .msg_controllen = sizeof(ctl.buf)};
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		if (n < 0)
+			break;
+		if ((mh.msg_flags & MSG_TRUNC) || sll.sll_pkttype != PACKET_HOST || sll.sll_halen != 6)
+			continue;
+		struct dhcp_frame f = {.buf = net->rx_bufs[0], .len = (size_t)n};
+		memcpy(f.src_mac, sll.sll_addr, 6);
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+				continue;
+			struct tpacket_auxdata aux;
+			memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+			f.csum_unchecked = (aux.tp_status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID)) != 0;
+		}
+		net->ops->on_frame(net->arg, sock, &f);
 	}
 	net->ops->on_batch_end(net->arg, sock, 0);
 }

@@ -90,6 +90,24 @@ static int build_hello(uint8_t *out, size_t cap)
 	return rawpkt_udp_build(out, cap, IP(10, 99, 0, 1), IP(10, 99, 0, 100), 67, 68, 0x1234, payload, 5);
 }
 
+/* A frame whose UDP checksum was left to offload (veth): the packet socket's
+ * caller says so, and only the UDP checksum is let go; the IP header's still
+ * counts. */
+static void test_udp_parse_offloaded(void **state)
+{
+	uint8_t p[64];
+	struct rawpkt_udp u;
+	int n = build_hello(p, sizeof(p));
+	p[26] ^= 0x5a; /* a partial checksum, as a sender with offload leaves it */
+	assert_int_equal(rawpkt_udp_parse(p, (size_t)n, &u), -EBADMSG);
+	assert_int_equal(rawpkt_udp_parse_csum(p, (size_t)n, true, &u), -EBADMSG);
+	assert_int_equal(rawpkt_udp_parse_csum(p, (size_t)n, false, &u), 0);
+	assert_int_equal(u.dport, 68);
+	assert_int_equal(u.len, 5);
+	p[10] ^= 0x01; /* the IP header checksum is still checked */
+	assert_int_equal(rawpkt_udp_parse_csum(p, (size_t)n, false, &u), -EBADMSG);
+}
+
 static void test_udp_parse_strict(void **state)
 {
 	uint8_t p[64];
@@ -269,10 +287,11 @@ static void test_icmp_reply_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_csum_rfc1071),     cmocka_unit_test(test_udp_build_known),
-	    cmocka_unit_test(test_udp_build_limits), cmocka_unit_test(test_udp_parse_strict),
-	    cmocka_unit_test(test_arp_probe),	     cmocka_unit_test(test_arp_parse),
-	    cmocka_unit_test(test_icmp_echo_build),  cmocka_unit_test(test_icmp_reply_parse),
+	    cmocka_unit_test(test_csum_rfc1071),	cmocka_unit_test(test_udp_build_known),
+	    cmocka_unit_test(test_udp_build_limits),	cmocka_unit_test(test_udp_parse_strict),
+	    cmocka_unit_test(test_udp_parse_offloaded), cmocka_unit_test(test_arp_probe),
+	    cmocka_unit_test(test_arp_parse),		cmocka_unit_test(test_icmp_echo_build),
+	    cmocka_unit_test(test_icmp_reply_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
