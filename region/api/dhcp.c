@@ -15,6 +15,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "common/wire/dhcp4.h"
 #include "region/api/codec.h"
@@ -142,7 +143,20 @@ static void reply_snippet(struct api_call *call, int status, int64_t id)
 		api_net_reply_err(call, r, &err);
 		return;
 	}
-	api_reply_json(call, status, snippet_json(&s));
+	json_t *o = snippet_json(&s);
+	size_t need;
+	/* Stored and served all the same: the rack leaves it out for clients
+	 * that take no more than 576 bytes (docs/dhcp.md, Snippets). */
+	if (o && s.enabled && !region_dhcp_option_fits(s.code, s.data, s.data_len, &need)) {
+		char w[320];
+		snprintf(w, sizeof(w),
+			 "option %u is %zu bytes: a reply carrying it needs %zu, more than the 576 every client takes; "
+			 "clients that send no larger option 57 get their address without it",
+			 s.code, s.data_len, need);
+		log_warn("DHCP snippet %lld (%s): %s", (long long)s.id, s.name, w);
+		json_object_set_new(o, "warnings", json_pack("[s]", w));
+	}
+	api_reply_json(call, status, o);
 }
 
 /* ---- request bodies ---- */

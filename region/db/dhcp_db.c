@@ -83,6 +83,17 @@ int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json)
 	return db_query_value(db, dhcp_db_model_sql, 1, p, ret_json);
 }
 
+int dhcp_db_conflicts_expire(struct db *db, long *ret_n)
+{
+	PGresult *res;
+	int r = db_exec(db, "DELETE FROM dhcp_conflict WHERE until <= now()", 0, NULL, &res);
+	if (r < 0)
+		return r;
+	*ret_n = db_affected(res);
+	PQclear(res);
+	return 0;
+}
+
 /* ---- lease reports ---- */
 
 /* Who holds ip, when it is not a DHCP lease ("" if nobody or a lease). */

@@ -28,6 +28,11 @@
  * enabled snippets. */
 int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json);
 
+/* Remove quarantine records whose end has passed (a rack that reported
+ * them may never report their expiry: it was replaced, or lied). *ret_n:
+ * how many. */
+int dhcp_db_conflicts_expire(struct db *db, long *ret_n);
+
 enum dhcp_db_event_kind {
 	DHCP_DB_GRANTED = 1,
 	DHCP_DB_RELEASED = 2,

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/wire/dhcp4.h"
 #include "region/db/dhcp_db.h"
 #include "region/dhcp/internal.h"
 #include "region/region.h"
@@ -164,6 +165,123 @@ static Ironrack__V1__DhcpSubnet *build_subnet(struct dhcp_arena *a, json_t *e, c
 	return s;
 }
 
+/* ---- does a reply fit the 576 bytes every client takes? ----
+ *
+ * The rack leaves out what does not fit a client's maximum message size
+ * (unrequested snippets first), so a config whose options cannot fit 576
+ * bytes still serves addresses, but a client that sends no larger option
+ * 57 (dhclient, udhcpc, many PXE ROMs) misses options: the operator hears
+ * of it when the config is built. */
+
+static size_t fit_len(const struct dhcp4_msg *m);
+
+static void fit_set(struct dhcp4_msg *m, uint32_t code, size_t len)
+{
+	static const uint8_t zero[256]; /* only the length matters */
+	if (len > sizeof(zero))
+		len = sizeof(zero);
+	dhcp4_msg_option_set(m, (uint8_t)code, zero, len);
+}
+
+static void fit_options(struct dhcp4_msg *m, Ironrack__V1__DhcpOption *const *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dhcp4_msg_option_set(m, (uint8_t)o[i]->code, o[i]->data.data, o[i]->data.len);
+}
+
+/* What every reply to a client of s carries before snippets: RFC 2131's
+ * options, the lease times, a 7-byte client id echoed, the subnet's own. */
+static void fit_subnet(struct dhcp4_msg *m, const Ironrack__V1__DhcpSubnet *s)
+{
+	static const uint32_t fixed[][2] = {{53, 1}, {54, 4}, {51, 4}, {58, 4}, {59, 4}, {61, 7}, {1, 4}, {28, 4}};
+	size_t routes = 0;
+
+	dhcp4_msg_init(m);
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		fit_set(m, fixed[i][0], fixed[i][1]);
+	if (*s->router)
+		fit_set(m, 3, 4);
+	if (s->n_dns)
+		fit_set(m, 6, 4 * s->n_dns);
+	if (*s->domain)
+		fit_set(m, 15, strlen(s->domain));
+	if (s->n_ntp)
+		fit_set(m, 42, 4 * s->n_ntp);
+	if (s->mtu && s->mtu != 1500)
+		fit_set(m, 26, 2);
+	for (size_t i = 0; i < s->n_routes; i++) {
+		const char *slash = strchr(s->routes[i]->destination, '/');
+		unsigned plen = slash ? (unsigned)atoi(slash + 1) : 32;
+		routes += 1 + (plen > 32 ? 4 : (plen + 7) / 8) + 4;
+	}
+	if (routes)
+		fit_set(m, 121, routes + (*s->router ? 5 : 0));
+}
+
+bool region_dhcp_option_fits(uint8_t code, const uint8_t *data, size_t len, size_t *ret_need)
+{
+	static const Ironrack__V1__DhcpSubnet bare = IRONRACK__V1__DHCP_SUBNET__INIT;
+	struct dhcp4_msg *m = xmalloc(sizeof(*m));
+	fit_subnet(m, &bare);
+	dhcp4_msg_option_set(m, code, data, len);
+	bool ok = dhcp4_msg_encoded_len(m, DHCP4_MIN_MAX_SIZE) >= 0;
+	*ret_need = fit_len(m);
+	free(m);
+	return ok;
+}
+
+/* The reply's length without overload, for the message. */
+static size_t fit_len(const struct dhcp4_msg *m)
+{
+	size_t n = DHCP4_IP_UDP_LEN + DHCP4_OPTIONS_OFFSET + 1;
+	for (size_t i = 0; i < m->n_options; i++)
+		n += 2 * (m->options[i].len ? (m->options[i].len + 254u) / 255u : 1u) + m->options[i].len;
+	return n;
+}
+
+/* Append a warning to why when a reply of s (with global, subnet, and one
+ * range's or host's snippets) cannot fit 576 bytes. */
+static void fit_check(const Ironrack__V1__DhcpSubnet *s, Ironrack__V1__DhcpOption *const *global, size_t n_global,
+		      char *why, size_t why_len)
+{
+	struct dhcp4_msg *base = xmalloc(sizeof(*base)), *m = xmalloc(sizeof(*m));
+	const char *where = NULL;
+	size_t worst = 0;
+
+	fit_subnet(base, s);
+	fit_options(base, global, n_global);
+	fit_options(base, s->options, s->n_options);
+	if (dhcp4_msg_encoded_len(base, DHCP4_MIN_MAX_SIZE) < 0) {
+		where = "";
+		worst = fit_len(base);
+	}
+	for (size_t i = 0; !where && i < s->n_ranges + s->n_hosts; i++) {
+		Ironrack__V1__DhcpOption *const *o =
+		    i < s->n_ranges ? s->ranges[i]->options : s->hosts[i - s->n_ranges]->options;
+		size_t n = i < s->n_ranges ? s->ranges[i]->n_options : s->hosts[i - s->n_ranges]->n_options;
+		if (!n)
+			continue;
+		*m = *base;
+		fit_options(m, o, n);
+		if (dhcp4_msg_encoded_len(m, DHCP4_MIN_MAX_SIZE) < 0) {
+			where = i < s->n_ranges ? " (with a range's snippets)" : " (with a host's snippets)";
+			worst = fit_len(m);
+		}
+	}
+	if (where) {
+		size_t used = strlen(why);
+		if (used + 1 < why_len)
+			snprintf(
+			    why + used, why_len - used,
+			    "%ssubnet %s: a reply with its options and snippets%s needs %zu bytes, more than the 576 "
+			    "every client takes; clients that send no larger option 57 get it without the options "
+			    "that do not fit (unrequested snippets first)",
+			    used ? "; " : "", s->cidr, where, worst);
+	}
+	free(base);
+	free(m);
+}
+
 static Ironrack__V1__DhcpSubnet **build_subnets(struct dhcp_arena *a, json_t *arr, const char *server,
 						struct dhcp_build_stats *st, size_t *ret_n)
 {
@@ -261,6 +379,12 @@ int dhcp_build(struct db *db, const struct dhcp_build_conf *c, const char *rack_
 	if (cfg.n_interfaces > 0) {
 		cfg.enabled = true;
 		cfg.options = build_options(&a, json_object_get(model, "options"), &cfg.n_options);
+		for (size_t i = 0; i < cfg.n_interfaces; i++) {
+			const Ironrack__V1__DhcpInterface *ifc = cfg.interfaces[i];
+			for (size_t j = 0; j < ifc->n_subnets + ifc->n_relayed; j++)
+				fit_check(j < ifc->n_subnets ? ifc->subnets[j] : ifc->relayed[j - ifc->n_subnets],
+					  cfg.options, cfg.n_options, why, why_len);
+		}
 		build_pxe(&a, c, &pxe);
 		cfg.pxe = &pxe;
 		cfg.lease_time = (uint32_t)c->lease_time;

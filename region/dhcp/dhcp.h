@@ -43,6 +43,12 @@ struct dhcp_build_conf {
 void region_dhcp_build_conf_get(struct region *r, struct dhcp_build_conf *ret);
 void region_dhcp_build_conf_done(struct dhcp_build_conf *c);
 
+/* Can a reply carrying this option (with the options every reply has)
+ * fit the 576 bytes every client takes? *ret_need: its length without
+ * overload. The rack still serves a config that cannot; it leaves the
+ * option out for such clients. */
+bool region_dhcp_option_fits(uint8_t code, const uint8_t *data, size_t len, size_t *ret_need);
+
 /* Build the DHCP config rack_id should serve now, packed (ironrack.v1.
  * DhcpConfig; empty when the rack serves no DHCP). *ret is malloc'ed.
  * -errno with a reason in why (e.g. a VLAN whose primary is this rack but

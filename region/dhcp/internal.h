@@ -17,6 +17,8 @@ struct dhcp_boot_file {
 	bool http;
 };
 
+#define DHCP_SWEEP_S 60
+
 /* Limits on what a rack's full lease report may make us hold. */
 #define DHCP_FULL_REPORT_MAX 262144
 
@@ -37,6 +39,7 @@ struct dhcp_rack_state {
 struct region_dhcp {
 	struct region *r;
 	struct event *timer; /* the debounce */
+	struct event *sweep; /* every DHCP_SWEEP_S: quarantine records past their end go */
 	struct dhcp_boot_file *files;
 	size_t n_files;
 	struct dhcp_rack_state *racks;

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "region/db/db.h"
+#include "region/db/dhcp_db.h"
 #include "region/dhcp/internal.h"
 #include "region/region.h"
 #include "region/rpc/dbjob.h"
@@ -164,6 +165,34 @@ void region_dhcp_changed(struct region *r)
 	evtimer_add(r->dhcp->timer, &tv);
 }
 
+/* ---- quarantines past their end ---- */
+
+struct sweep_job {
+	long removed;
+};
+
+static int dhcp_sweep_run(struct db *db, void *arg)
+{
+	struct sweep_job *j = arg;
+	return dhcp_db_conflicts_expire(db, &j->removed);
+}
+
+static void dhcp_sweep_done(void *arg, int status)
+{
+	struct sweep_job *j = arg;
+	if (status == 0 && j->removed > 0)
+		log_info("dhcp: %ld quarantined addresses past their end removed", j->removed);
+	else if (status < 0 && !region_dbjob_is_outage(status))
+		log_warn("dhcp: removing ended quarantines failed: %s", strerror(-status));
+	free(j);
+}
+
+static void dhcp_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct region *r = arg;
+	region_dbjob_submit(r, DB_LANE_WRITE, dhcp_sweep_run, dhcp_sweep_done, xcalloc(1, sizeof(struct sweep_job)));
+}
+
 int region_dhcp_init(struct region *r)
 {
 	char err[512];
@@ -177,7 +206,13 @@ int region_dhcp_init(struct region *r)
 		return rc;
 	}
 	d->timer = evtimer_new(r->base, dhcp_refresh_all, r);
-	if (!d->timer) {
+	d->sweep = event_new(r->base, -1, EV_PERSIST, dhcp_sweep, r);
+	struct timeval every = {DHCP_SWEEP_S, 0};
+	if (!d->timer || !d->sweep || event_add(d->sweep, &every) < 0) {
+		if (d->timer)
+			event_free(d->timer);
+		if (d->sweep)
+			event_free(d->sweep);
 		dhcp_boot_files_free(d->files, d->n_files);
 		free(d);
 		return -ENOMEM;
@@ -194,6 +229,7 @@ void region_dhcp_done(struct region *r)
 	if (!d)
 		return;
 	event_free(d->timer);
+	event_free(d->sweep);
 	dhcp_boot_files_free(d->files, d->n_files);
 	while (d->racks) {
 		struct dhcp_rack_state *s = d->racks;
