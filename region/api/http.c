@@ -482,8 +482,12 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
 
 	if (!path || !*path)
 		path = "/";
-	int rc = api_route_find(api_routes, sizeof(api_routes) / sizeof(api_routes[0]), call->method, path, &call->m);
-	if (rc == -EOPNOTSUPP) {
+	struct api_input_error bad;
+	int rc = api_request_route(api_routes, sizeof(api_routes) / sizeof(api_routes[0]), call->method, path,
+				   call->query, &call->m, &bad);
+	if (rc == -EILSEQ) {
+		api_reply_error(call, 400, "invalid_argument", bad.field, "%s", bad.message);
+	} else if (rc == -EOPNOTSUPP) {
 		api_allow_format(call->m.allow, allow, sizeof(allow));
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 	}
