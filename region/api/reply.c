@@ -26,19 +26,33 @@ void api_reply_json(struct api_call *call, int status, json_t *body)
 
 void api_reply_error(struct api_call *call, int status, const char *code, const char *field, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], clean[512], clean_field[API_PARAM_MAX + 1];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	api_reply_json(call, status, api_error_new(code, msg, field));
+	/* A message may quote the request (a path, a name): bytes that are
+	 * not UTF-8 would make the JSON unencodable and the answer a 500. */
+	api_utf8_sanitize(msg, clean, sizeof(clean));
+	if (field)
+		api_utf8_sanitize(field, clean_field, sizeof(clean_field));
+	api_reply_json(call, status, api_error_new(code, clean, field ? clean_field : NULL));
 }
 
 void api_reply_db_error(struct api_call *call, int err)
 {
-	if (call->db)
-		snprintf(call->db_error, sizeof(call->db_error), "%s", db_last_error(call->db));
+	/* db_last_error() is the database layer's own wording (region/db/db.c
+	 * never passes PostgreSQL's text on): a value the database refused is
+	 * the client's input, not an outage. */
+	const char *why = call->db ? db_last_error(call->db) : "";
+
+	if (err == -EINVAL || err == -EEXIST) {
+		api_reply_error(call, err == -EINVAL ? 400 : 409, err == -EINVAL ? "invalid_argument" : "conflict",
+				NULL, "%s", *why ? why : "the database refused a value of the request");
+		return;
+	}
+	snprintf(call->db_error, sizeof(call->db_error), "%s", why);
 	call->retry_after_s = 1;
 	api_reply_error(call, 503, "unavailable", NULL, "database unavailable (%s)", strerror(-err));
 }

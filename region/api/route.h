@@ -64,6 +64,43 @@ int api_route_find(const struct api_route *table, size_t n, unsigned method, con
  * longer than API_PARAM_MAX does not match. */
 bool api_path_match(const char *pattern, const char *path, char params[][API_PARAM_MAX + 1], size_t max, size_t *ret_n);
 
+/* ---- the request's inputs, before any handler sees them ----
+ *
+ * Handlers pass path parameters and query values to the database and echo
+ * them in answers; bytes that are not UTF-8 came back as a database error,
+ * or broke the JSON of the answer (a 500). So the router refuses them with
+ * a 400 that names the parameter. */
+
+/* Why a request was refused before its handler: the 400's field and
+ * message (both valid UTF-8, the field never longer than API_PARAM_MAX). */
+struct api_input_error {
+	char field[API_PARAM_MAX + 1];
+	char message[API_PARAM_MAX + 128];
+};
+
+/* Is s[0..len) UTF-8 as RFC 3629 has it: no overlong forms, no
+ * surrogates, nothing above U+10FFFF, no truncated sequence? */
+bool api_utf8_valid(const char *s, size_t len);
+
+/* Copy s into buf (NUL-terminated, cut at a character boundary to fit),
+ * each byte that is not part of valid UTF-8 written as "\xNN", so that
+ * text from a request can be quoted in a JSON answer. */
+void api_utf8_sanitize(const char *s, char *buf, size_t len);
+
+/* Check the inputs a handler would get: each decoded path parameter of
+ * match (named by its route's pattern), else — no route matched — the
+ * decoded path as a whole ("path"), then each name and value of query
+ * (NULL: none; '&'-separated, '%' and '+' decoded as evhttp does).
+ * 0, or -EILSEQ with *ret saying which parameter is not UTF-8. */
+int api_input_check(const struct api_match *match, const char *path, const char *query, struct api_input_error *ret);
+
+/* Route one request the way the REST dispatcher does: api_route_find(),
+ * then api_input_check(). 0, -ENOENT or -EOPNOTSUPP as api_route_find
+ * (*ret_match filled), or -EILSEQ (*ret_bad filled; the match is filled
+ * too, for the Allow header). Pure: the fuzz target calls exactly this. */
+int api_request_route(const struct api_route *table, size_t n, unsigned method, const char *path, const char *query,
+		      struct api_match *ret_match, struct api_input_error *ret_bad);
+
 /* "GET" for API_GET; "?" unless exactly one known bit is set. */
 const char *api_method_name(unsigned method);
 /* The value of an Allow header for mask, e.g. "GET, HEAD, POST". -ENOSPC
