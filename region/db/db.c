@@ -27,10 +27,70 @@ static void db_notice(void *arg, const char *msg)
 	log_debug("db: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
-static void db_error_set(struct db *db, const char *msg)
+/* What a failed statement says to whoever asked. PostgreSQL's own text
+ * names tables and constraints and quotes the offending input (bytes that
+ * may not even be UTF-8, which then broke the JSON of the answer), so it
+ * goes to the debug log only; callers, their logs and their answers get
+ * these words and the SQLSTATE. Our own triggers' messages (SQLSTATE
+ * IRnnn, and P0001 of a plain RAISE EXCEPTION) are written for API
+ * clients and pass as they are. Longest prefix first within a class. */
+static const struct {
+	const char *state; /* SQLSTATE or its class prefix */
+	const char *text;
+} db_state_texts[] = {
+    {"22021", "text is not valid UTF-8"},
+    {"22P05", "text has a character the database cannot store"},
+    {"22001", "a value is too long"},
+    {"22003", "a number is out of range"},
+    {"22P02", "a value is not in the expected format"},
+    {"22007", "a date or time is not valid"},
+    {"22008", "a date or time is out of range"},
+    {"22", "a value is not valid"},
+    {"23505", "an object with that value already exists"},
+    {"23503", "an object the change refers to does not exist, or another object still refers to it"},
+    {"23502", "a required value is missing"},
+    {"23514", "a value is not allowed"},
+    {"23P01", "the change overlaps an existing object"},
+    {"23", "the change conflicts with existing data"},
+    {"40", "the database gave up a conflicting transaction; retry"},
+    {"53", "the database is out of resources"},
+    {"57", "the database is shutting down or restarting"},
+    {"08", "the database connection was lost"},
+};
+
+/* Our words for state ("" or NULL: no SQLSTATE, a failure of the
+ * connection rather than of the statement). */
+static const char *db_state_text(const char *state, bool connection_ok)
 {
-	snprintf(db->last_error, sizeof(db->last_error), "%.*s", (int)strcspn(msg, "\n"), msg);
-	log_debug("db: %s", db->last_error);
+	if (!state || !*state)
+		return connection_ok ? "database error" : "the database connection was lost";
+	for (size_t i = 0; i < sizeof(db_state_texts) / sizeof(db_state_texts[0]); i++)
+		if (strncmp(state, db_state_texts[i].state, strlen(db_state_texts[i].state)) == 0)
+			return db_state_texts[i].text;
+	return "database error";
+}
+
+static bool db_state_is_ours(const char *state)
+{
+	return state && (strncmp(state, "IR", 2) == 0 || strcmp(state, "P0001") == 0);
+}
+
+/* Record why the last statement failed (res NULL or without a SQLSTATE:
+ * the connection's error). */
+static void db_error_set(struct db *db, const PGresult *res)
+{
+	const char *raw = res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	log_debug("db: %.*s", (int)strcspn(raw, "\n"), raw);
+	if (db_state_is_ours(state) && primary)
+		snprintf(db->last_error, sizeof(db->last_error), "%s", primary);
+	else if (state && *state)
+		snprintf(db->last_error, sizeof(db->last_error), "%s (SQLSTATE %s)", db_state_text(state, true), state);
+	else
+		snprintf(db->last_error, sizeof(db->last_error), "%s",
+			 db_state_text(NULL, PQstatus(db->conn) == CONNECTION_OK));
 }
 
 static void db_diag_copy(char *buf, size_t len, const PGresult *res, int field)
@@ -44,7 +104,11 @@ static void db_diag_set(struct db *db, const PGresult *res)
 	db_diag_copy(db->last_state, sizeof(db->last_state), res, PG_DIAG_SQLSTATE);
 	db_diag_copy(db->last_column, sizeof(db->last_column), res, PG_DIAG_COLUMN_NAME);
 	db_diag_copy(db->last_constraint, sizeof(db->last_constraint), res, PG_DIAG_CONSTRAINT_NAME);
-	db_diag_copy(db->last_message, sizeof(db->last_message), res, PG_DIAG_MESSAGE_PRIMARY);
+	if (db_state_is_ours(db->last_state))
+		db_diag_copy(db->last_message, sizeof(db->last_message), res, PG_DIAG_MESSAGE_PRIMARY);
+	else
+		snprintf(db->last_message, sizeof(db->last_message), "%s",
+			 db_state_text(db->last_state, PQstatus(db->conn) == CONNECTION_OK));
 }
 
 /* What a failed statement means to the caller. Values PostgreSQL rejects
@@ -84,8 +148,7 @@ int db_exec(struct db *db, const char *sql, int n, const char *const *params, PG
 			return 0;
 		}
 		int r = db_errno(res);
-		db_error_set(db,
-			     res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
+		db_error_set(db, res);
 		db_diag_set(db, res);
 		PQclear(res);
 		if (attempt > 0 || db->in_tx || PQstatus(db->conn) != CONNECTION_BAD)
@@ -93,7 +156,7 @@ int db_exec(struct db *db, const char *sql, int n, const char *const *params, PG
 		log_debug("db: connection lost; reconnecting");
 		PQreset(db->conn);
 		if (PQstatus(db->conn) != CONNECTION_OK) {
-			db_error_set(db, PQerrorMessage(db->conn));
+			db_error_set(db, NULL);
 			return -EIO;
 		}
 	}
