@@ -200,6 +200,8 @@ static void rackcfg_send(struct rack_session *s, const struct rack_config_row *r
 	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
 	m.body_case = IRONRACK__V1__REGION_MESSAGE__BODY_CONFIG;
 	m.config = &cfg;
+	/* From now on the rack may report on what this config serves. */
+	region_session_scope_sent(s, row->version, cfg.dhcp);
 	region_session_request(s, &m, timeout_ms, rackcfg_answered, w);
 	rackcfg_done(&cfg);
 }

@@ -439,6 +439,26 @@ static int dhcp_db_bulk(struct db *db, const char *rack_id, struct dhcp_db_event
 	return r < 0 ? r : 1;
 }
 
+/* What one rack may keep quarantined per subnet: past it the addresses it
+ * reported longest ago go (a rack cannot fill the table). */
+#define DHCP_DB_CONFLICTS_PER_SUBNET 1024
+
+static int dhcp_db_conflicts_trim(struct db *db, const char *rack_id, const struct dhcp_db_event *ev, size_t n)
+{
+	char cap[16];
+	size_t i = 0;
+	while (i < n && ev[i].kind != DHCP_DB_CONFLICT)
+		i++;
+	if (i == n)
+		return 0;
+	snprintf(cap, sizeof(cap), "%d", DHCP_DB_CONFLICTS_PER_SUBNET);
+	return db_exec(db,
+		       "DELETE FROM dhcp_conflict c USING (SELECT ip, row_number() OVER (PARTITION BY subnet_id "
+		       "ORDER BY last_seen DESC, until DESC, ip) AS n FROM dhcp_conflict WHERE rack_id = $1) o "
+		       "WHERE c.rack_id = $1 AND c.ip = o.ip AND o.n > $2::int",
+		       2, (const char *[]){rack_id, cap}, NULL);
+}
+
 int dhcp_db_leases_apply(struct db *db, const char *rack_id, struct dhcp_db_event *ev, size_t n,
 			 const char *keep_leases, const char *keep_conflicts, long *ret_dropped)
 {
@@ -465,6 +485,8 @@ int dhcp_db_leases_apply(struct db *db, const char *rack_id, struct dhcp_db_even
 		r = db_exec(db, ev[i].result < 0 ? "ROLLBACK TO SAVEPOINT dhcp_event" : "RELEASE SAVEPOINT dhcp_event",
 			    0, NULL, NULL);
 	}
+	if (r == 0)
+		r = dhcp_db_conflicts_trim(db, rack_id, ev, n);
 	if (r == 0 && keep_leases && keep_conflicts)
 		r = dhcp_db_reconcile(db, rack_id, keep_leases, keep_conflicts, &dropped);
 	if (r == 0)

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/ratelimit.h"
+
 struct event;
 struct rack_session;
 struct rpc_call;
@@ -25,7 +27,13 @@ struct region_racks {
 	size_t n;     /* live (checked) sessions */
 	bool db_down; /* an outage was logged; cleared when a write works */
 	struct region_call_hold *held;
+	/* Failed Enrols per source address (service.c). */
+	struct ratelimit enrol_failures;
 };
+
+/* service.c: summaries of failed Enrols whose window is over (the
+ * sessions' sweep calls it every second). */
+void region_rpc_auth_flush(struct region *r, int64_t now_us);
 
 void region_rpc_call_hold(struct region *r, struct region_call_hold *h, struct rpc_call *call);
 /* The call, now ours to answer, or NULL when the region answered it

@@ -19,6 +19,7 @@
 #include "region/rpc/dbjob.h"
 #include "region/rpc/internal.h"
 #include "region/rpc/rpc.h"
+#include "region/rpc/validate.h"
 
 #define RACK_ID_HEX 12
 
@@ -102,8 +103,10 @@ static void enrol_done(void *arg, int status)
 {
 	struct enrol_job *j = arg;
 	struct rpc_call *call = region_rpc_call_release(j->r, &j->hold);
+	char q[LOG_QUOTE_SIZE];
+	log_quote(q, sizeof(q), j->hostname);
 	if (call && status < 0) {
-		log_err("enrolment of '%s': database: %s", j->hostname, j->err[0] ? j->err : strerror(-status));
+		log_err("enrolment of %s: database: %s", q, j->err[0] ? j->err : strerror(-status));
 		rpc_call_fail(call, RPC_UNAVAILABLE, "region database unavailable");
 	} else if (call) {
 		Ironrack__V1__EnrolResponse resp = IRONRACK__V1__ENROL_RESPONSE__INIT;
@@ -111,10 +114,50 @@ static void enrol_done(void *arg, int status)
 		resp.cert_pem = j->cert;
 		resp.ca_pem = j->r->tls.ca_cert;
 		rpc_call_reply(call, &resp.base);
-		log_info("enrolled rack %s (host '%s', version %s) from %s", j->id, j->hostname, j->version, j->peer);
+		char qv[LOG_QUOTE_SIZE];
+		log_info("enrolled rack %s (host %s, version %s) from %s", j->id, q,
+			 log_quote(qv, sizeof(qv), j->version), j->peer);
 	}
 	free(j->cert);
 	free(j);
+}
+
+/* Failed Enrols per source address: after a burst, one a second; the log
+ * says the first of a window and then how many more (common/ratelimit.h). */
+static const struct ratelimit_conf enrol_failure_limits = {
+    .burst = 10,
+    .refill_us = 1000000,
+    .window_us = 5 * 1000000LL,
+    .lines_burst = 20,
+    .lines_refill_us = 1000000,
+};
+
+static void enrol_summary(void *arg, const char *addr, uint64_t count, uint64_t throttled, int64_t span_us)
+{
+	log_warn("Enrol: %llu more failed attempts from %s in the last %lld s (%llu refused unchecked: too many)",
+		 (unsigned long long)count, addr[0] ? addr : "other addresses", (long long)(span_us / 1000000),
+		 (unsigned long long)throttled);
+}
+
+void region_rpc_auth_flush(struct region *r, int64_t now_us)
+{
+	if (r->racks)
+		ratelimit_flush(&r->racks->enrol_failures, now_us, enrol_summary, NULL);
+}
+
+/* A failed Enrol from peer: answered code/why, logged within the limits. */
+static void enrol_refuse(struct region *r, struct rpc_call *call, const char *addr, bool throttled,
+			 const char *hostname, int code, const char *why)
+{
+	struct ratelimit_verdict v;
+	char q[LOG_QUOTE_SIZE];
+	int64_t now = clock_mono_us();
+	ratelimit_fail(&r->racks->enrol_failures, addr, throttled, now, &v);
+	if (v.summary_count)
+		enrol_summary(NULL, addr, v.summary_count, v.summary_throttled, v.summary_span_us);
+	if (v.log_this)
+		log_warn("refused enrolment of %s from %s: %s", log_quote(q, sizeof(q), hostname), addr, why);
+	rpc_call_fail(call, code, why);
 }
 
 static void region_enrol(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
@@ -122,16 +165,28 @@ static void region_enrol(struct rpc_call *call, const ProtobufCMessage *msg, voi
 	struct region *r = arg;
 	const Ironrack__V1__EnrolRequest *req = (const Ironrack__V1__EnrolRequest *)msg;
 	const char *peer = rpc_call_peer(call);
-	char secret[128];
+	char secret[128], addr[RATELIMIT_KEY_LEN];
 
+	ratelimit_peer_key(peer, addr, sizeof(addr));
 	if (region_secret_get(r->conf.state_dir, secret, sizeof(secret)) < 0) {
 		log_err("enrolment from %s: cannot read the enrolment secret", peer);
 		rpc_call_fail(call, RPC_INTERNAL, "region cannot read its enrolment secret");
 		return;
 	}
+	/* The right secret always goes through; a wrong one past the limit
+	 * is told to slow down. */
 	if (!pki_secret_equal(req->secret, secret)) {
-		log_warn("refused enrolment of '%s' from %s: wrong enrolment secret", req->hostname, peer);
-		rpc_call_fail(call, RPC_UNAUTHENTICATED, "wrong enrolment secret");
+		bool throttled = !ratelimit_allowed(&r->racks->enrol_failures, addr, clock_mono_us());
+		enrol_refuse(
+		    r, call, addr, throttled, req->hostname, throttled ? RPC_RESOURCE_EXHAUSTED : RPC_UNAUTHENTICATED,
+		    throttled ? "too many failed attempts from this address; retry later" : "wrong enrolment secret");
+		return;
+	}
+	struct rpcv_error verr;
+	char vtext[sizeof(verr.field) + sizeof(verr.message) + 4];
+	if (rpc_validate(msg, &verr) < 0) {
+		enrol_refuse(r, call, addr, false, req->hostname, RPC_INVALID_ARGUMENT,
+			     rpcv_error_text(&verr, vtext, sizeof(vtext)));
 		return;
 	}
 	struct enrol_job *j = xcalloc(1, sizeof(*j));
@@ -140,8 +195,9 @@ static void region_enrol(struct rpc_call *call, const ProtobufCMessage *msg, voi
 	snprintf(j->id, sizeof(j->id), "rack-%s", hex);
 	int rc = region_tls_sign_rack(r, req->csr_pem, j->id, &j->cert, j->serial, sizeof(j->serial));
 	if (rc < 0) {
-		log_warn("refused enrolment of '%s' from %s: bad certificate request (%s)", req->hostname, peer,
-			 strerror(-rc));
+		char q[LOG_QUOTE_SIZE];
+		log_warn("refused enrolment of %s from %s: bad certificate request (%s)",
+			 log_quote(q, sizeof(q), req->hostname), peer, strerror(-rc));
 		rpc_call_fail(call, RPC_INVALID_ARGUMENT, "certificate request is not valid");
 		free(j);
 		return;
@@ -211,8 +267,10 @@ static void register_done(void *arg, int status)
 		resp.heartbeat_interval_s = (uint32_t)j->r->conf.heartbeat_interval;
 		resp.config_version = j->config_version;
 		rpc_call_reply(call, &resp.base);
-		log_info("rack %s registered: host '%s', version %s, %zu interfaces", j->id, req->hostname,
-			 req->version, req->n_interfaces);
+		char qh[LOG_QUOTE_SIZE], qv[LOG_QUOTE_SIZE];
+		log_info("rack %s registered: host %s, version %s, %zu interfaces", j->id,
+			 log_quote(qh, sizeof(qh), req->hostname), log_quote(qv, sizeof(qv), req->version),
+			 req->n_interfaces);
 	}
 	register_job_free(j);
 }
@@ -229,14 +287,16 @@ static void register_checked(void *arg, int st)
 		register_job_free(j);
 		return;
 	}
-	for (size_t i = 0; i < req->n_interfaces; i++) {
-		if (req->interfaces[i]->vlan > 4094) {
-			struct rpc_call *call = region_rpc_call_release(j->r, &j->hold);
-			if (call)
-				rpc_call_fail(call, RPC_INVALID_ARGUMENT, "interface vlan must be 0..4094");
-			register_job_free(j);
-			return;
-		}
+	struct rpcv_error err;
+	if (rpc_validate(&req->base, &err) < 0) {
+		char text[sizeof(err.field) + sizeof(err.message) + 4];
+		struct rpc_call *call = region_rpc_call_release(j->r, &j->hold);
+		rpcv_error_text(&err, text, sizeof(text));
+		log_warn("refused Register from rack %s: %s", j->id, text);
+		if (call)
+			rpc_call_fail(call, RPC_INVALID_ARGUMENT, text);
+		register_job_free(j);
+		return;
 	}
 	region_dbjob_submit(j->r, DB_LANE_WRITE, register_store, register_done, j);
 }
@@ -319,6 +379,18 @@ static void boot_config_checked(void *arg, int st)
 {
 	struct boot_config_wait *w = arg;
 	uint8_t mac[6];
+	struct rpcv_error err;
+	if (st == RPC_OK && rpc_validate(&w->req->base, &err) < 0) {
+		char text[sizeof(err.field) + sizeof(err.message) + 4];
+		struct rpc_call *call = region_rpc_call_release(w->r, &w->hold);
+		rpcv_error_text(&err, text, sizeof(text));
+		log_warn("GetBootConfig from rack %s: refused: %s", w->id, text);
+		if (call)
+			rpc_call_fail(call, RPC_INVALID_ARGUMENT, text);
+		ironrack__v1__boot_config_request__free_unpacked(w->req, NULL);
+		free(w);
+		return;
+	}
 	if (st == RPC_OK && mac_parse(w->req->mac, mac) == 0) {
 		mac_format(mac, w->mac, sizeof(w->mac));
 		region_dbjob_submit(w->r, DB_LANE_READ, boot_config_lookup, boot_config_answered, w);
@@ -375,6 +447,7 @@ int region_rpc_start(struct region *r)
 	int rc = region_racks_new(r);
 	if (rc < 0)
 		return rc;
+	ratelimit_init(&r->racks->enrol_failures, &enrol_failure_limits);
 	rc = rpc_server_new(r->rpc_loop, r->conf.grpc_listen, &tls, region_methods,
 			    sizeof(region_methods) / sizeof(region_methods[0]), r, &r->rpc, &port);
 	if (rc < 0) {

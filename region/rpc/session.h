@@ -66,6 +66,11 @@ size_t region_sessions_each(struct region *r, void (*fn)(struct rack_session *s,
 uint64_t region_session_config_version(const struct rack_session *s);
 void region_session_config_version_set(struct rack_session *s, uint64_t version);
 
+/* A config with this DHCP part goes to the rack now: until it acknowledges
+ * it, the rack may report on what this one or the one it holds serves
+ * (scope.h). rackcfg.c calls it for every config it sends. */
+void region_session_scope_sent(struct rack_session *s, uint64_t version, const Ironrack__V1__DhcpConfig *dhcp);
+
 /* Queue a message to the rack; -errno (logged) if the stream is closing. */
 int region_session_send(struct rack_session *s, Ironrack__V1__RegionMessage *m);
 /* Answer a report (same request_id) with a Status: 0 OK, -EINVAL
