@@ -619,7 +619,9 @@ static json_t *alloc_json(const struct infra_alloc *a)
 				 "network", a->network, "prefix", prefix_json(&a->block), "kind",
 				 a->extra ? "extra" : "primary");
 	case INFRA_ALLOC_BLOCK_GROW:
-		return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s}", "op", "grow", "object", "subnet", "network",
+	case INFRA_ALLOC_BLOCK_SHRINK:
+		return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s}", "op",
+				 a->kind == INFRA_ALLOC_BLOCK_GROW ? "grow" : "shrink", "object", "subnet", "network",
 				 a->network, "from", prefix_json(&a->from), "prefix", prefix_json(&a->block), "kind",
 				 "primary");
 	}

@@ -269,7 +269,7 @@ static void alloc_cells(const json_t *a, char *detail, size_t dlen)
 
 	if (strcmp(object, "vlan") == 0)
 		snprintf(detail, dlen, "vid %lld", jint(a, "vid"));
-	else if (strcmp(op, "grow") == 0)
+	else if (strcmp(op, "grow") == 0 || strcmp(op, "shrink") == 0)
 		snprintf(detail, dlen, "%s -> %s", jstr(a, "from"), jstr(a, "prefix"));
 	else
 		snprintf(detail, dlen, "%s (%s)", jstr(a, "prefix"), jstr(a, "kind"));

@@ -231,6 +231,7 @@ enum infra_alloc_kind {
 	INFRA_ALLOC_BLOCK_ADD,	   /* a WAN got block */
 	INFRA_ALLOC_BLOCK_GROW,	   /* a WAN's block from grew to block */
 	INFRA_ALLOC_BLOCK_RELEASE, /* a WAN gave block back */
+	INFRA_ALLOC_BLOCK_SHRINK,  /* a WAN's block from shrank to block (its instances need fewer addresses) */
 };
 
 struct infra_alloc {
@@ -309,7 +310,7 @@ void db_infra_plan_result_done(struct infra_plan_result *r);
 /* ---- deploy history ---- */
 
 struct infra_history_step {
-	char *op;      /* "create", "change", "delete", "allocate", "grow", "release" */
+	char *op;      /* "create", "change", "delete", "allocate", "grow", "shrink", "release" */
 	char *object;  /* "network", "instance_array", "connection", "vlan", "subnet" */
 	char *subject; /* a name, or "array:ethN -> network" */
 	char *detail;

@@ -199,6 +199,8 @@ int db_infra_create(struct db *db, const struct infra_new *in, struct infra_err 
 	if (r == 0)
 		r = fabric_id(db, in->fabric, &fabric, err);
 	if (r == 0)
+		r = infra_pools_ipam_check(db, pools, err);
+	if (r == 0)
 		r = infra_insert(db, in, zone, fabric, pools, err);
 	if (r == 0)
 		r = db_commit(db);
@@ -249,6 +251,8 @@ int db_infra_update(struct db *db, const char *name, const struct infra_update *
 		r = zone_id(db, up->zone, &zone, err);
 	if (r == 0 && pools)
 		r = pools_still_hold(db, id, pools, err);
+	if (r == 0 && pools)
+		r = infra_pools_ipam_check(db, pools, err);
 	if (r == 0) {
 		const char *p[] = {id, up->description, zone, pools};
 		r = db_exec(db,
@@ -274,6 +278,8 @@ int db_infra_delete(struct db *db, const char *name, struct infra_err *err)
 	 * ids return to the pool (SET NULL). The machines are given back
 	 * first, and the WANs' IPAM mirrors go after. */
 	int r = db_begin(db);
+	if (r == 0)
+		r = infra_ipam_own(db);
 	if (r == 0)
 		r = infra_lock(db, name, id, err);
 	if (r == 0)

@@ -370,8 +370,11 @@ static int deploy_apply(struct infra_deploy *d)
 	}
 	if (r == 0)
 		r = sync_drives_instances(d);
+	/* Addresses the design no longer gives hold no space in a WAN. */
+	if (r == 0)
+		r = infra_links_stale_remove(d);
 	/* Every WAN of the staged design is deployed now (only SANs are
-	 * pruned): give each the addresses its instances need. */
+	 * pruned): give each the addresses its instances need, no more. */
 	for (size_t i = 0; i < d->row.staged.n_networks && r == 0; i++)
 		if (d->row.staged.networks[i].type == INFRA_NET_WAN)
 			r = infra_wan_grow(d, &d->row.staged.networks[i]);
@@ -403,7 +406,8 @@ static void alloc_text(const struct infra_alloc *a, const char **ret_op, const c
 		snprintf(detail, len, "%s (%s)", b, a->extra ? "extra" : "primary");
 		break;
 	case INFRA_ALLOC_BLOCK_GROW:
-		*ret_op = "grow";
+	case INFRA_ALLOC_BLOCK_SHRINK:
+		*ret_op = a->kind == INFRA_ALLOC_BLOCK_GROW ? "grow" : "shrink";
 		snprintf(detail, len, "%s -> %s", ipprefix_format(&a->from, f, sizeof(f)), b);
 		break;
 	}
@@ -554,6 +558,8 @@ static int plan_or_deploy(struct db *db, const char *infra, bool commit, struct 
 
 	memset(ret, 0, sizeof(*ret));
 	int r = db_begin(db);
+	if (r == 0)
+		r = infra_ipam_own(db);
 	if (r == 0)
 		r = deploy_load(&d);
 	if (r == 0) {

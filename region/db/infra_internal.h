@@ -90,8 +90,13 @@ int infra_vlan_release(struct infra_deploy *d, const char *net_id, const char *n
 int infra_blocks_release(struct infra_deploy *d, const char *net_id, const char *name);
 /* A new WAN's first block (seed 000: "By default a /29 IPv4 block"). */
 int infra_wan_first_block(struct infra_deploy *d, const char *net_id, const char *name);
-/* Grow or add to a WAN's blocks until its instances fit. */
+/* Grow or add to a WAN's blocks until its instances fit; shrink them or
+ * give blocks back when they need fewer addresses (wan_plan_shrink). */
 int infra_wan_grow(struct infra_deploy *d, const struct infra_network_row *net);
+/* WAN pools (cidr[] text) may not overlap an IPAM subnet with addresses in
+ * use, other than the mirrors of WAN blocks (their space is the
+ * infrastructures'): -EBUSY (field wan_pools) naming the subnet. */
+int infra_pools_ipam_check(struct db *db, const char *pools, struct infra_err *err);
 
 /* infra_machines.c: before the plan is applied, the machines of the
  * instances the staged design drops are given back; after it, every
@@ -104,9 +109,16 @@ int infra_machines_bind(struct infra_deploy *d);
 /* infra_os.c: every image the staged design's arrays name exists and is
  * ready, else -EBUSY (field "image") naming the array and the image. */
 int infra_images_check(struct infra_deploy *d);
-/* infra_links.c: the WANs mirrored in IPAM and the instances' addresses
- * as links on their machines' interfaces. */
+/* infra_links.c: the networks mirrored in IPAM and the instances'
+ * addresses as links on their machines' interfaces. */
 int infra_machines_links(struct infra_deploy *d);
+/* The links the design no longer gives (before WAN blocks are resized:
+ * their addresses no longer hold space). */
+int infra_links_stale_remove(struct infra_deploy *d);
+/* Tell the triggers of migration 0013 that this transaction is the
+ * infrastructure's own (deploy, deletion): it may write the IPAM objects
+ * an infrastructure holds. */
+int infra_ipam_own(struct db *db);
 /* Mirrors of WAN blocks and networks that are gone (any
  * infrastructure's). */
 int infra_ipam_prune(struct db *db);

@@ -1,13 +1,16 @@
 /* The addresses a WAN gives an infrastructure's instances, as IPAM sees
- * them (docs/deploy.md, "Infrastructures"): every deployed WAN is mirrored
- * as a VLAN (its fabric and vid) with one subnet per primary block
+ * them (docs/deploy.md, "Infrastructures"): every deployed network (LAN,
+ * WAN, SAN) is mirrored as a VLAN (its fabric and vid), every WAN with one
+ * subnet per primary block
  * (gateway: the block's first usable address, the SVI), and every port of
  * a bound instance that connects to a WAN gets the lowest free host
  * address of the WAN's blocks as a static link on its machine's interface
  * (the port's number counts the machine's interfaces in name order: eth0
  * is the first). Links that no longer match the design (a connection
  * removed, another machine) and mirrors of blocks or networks that are
- * gone are removed first. Runs inside deploy's transaction. */
+ * gone are removed first. Runs inside deploy's transaction, which says so
+ * to the triggers that keep everyone else off these objects (migration
+ * 0013, infra_ipam_own). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,10 +38,15 @@ static struct infra_link *link_push(struct infra_deploy *d, const PGresult *res,
 	return l;
 }
 
+int infra_ipam_own(struct db *db)
+{
+	return db_exec(db, "SELECT set_config('ironrack.infra_deploy', 'on', true)", 0, NULL, NULL);
+}
+
 /* Links of this infrastructure that the design no longer gives: the
  * connection is gone (or its network is no WAN any more), or the address
  * is on another machine than the instance's. */
-static int links_stale_remove(struct infra_deploy *d)
+int infra_links_stale_remove(struct infra_deploy *d)
 {
 	const char *p[] = {d->id};
 	PGresult *res;
@@ -82,7 +90,7 @@ int infra_ipam_prune(struct db *db)
 			    "DELETE FROM vlan v USING infra_ipam_vlan m WHERE m.vlan_id = v.id AND NOT EXISTS ("
 			    "SELECT 1 FROM infra_vlan_pool p JOIN infra_network n ON n.id = p.network_id "
 			    "JOIN vlan w ON w.fabric_id = p.fabric_id AND w.vid = p.vid "
-			    "WHERE p.network_id = m.network_id AND w.id = m.vlan_id AND n.d_type = 'wan')",
+			    "WHERE p.network_id = m.network_id AND w.id = m.vlan_id AND n.d_type IS NOT NULL)",
 			    0, NULL, NULL);
 	if (r == 0)
 		r = db_exec(
@@ -91,23 +99,25 @@ int infra_ipam_prune(struct db *db)
 	return r;
 }
 
-/* The VLAN and subnets of this infrastructure's deployed WANs: created
- * when missing, a grown block's subnet widened. */
+/* The VLANs of this infrastructure's deployed networks and the subnets of
+ * its WANs: created when missing, a grown or shrunk block's subnet
+ * resized. LANs and SANs have no addresses in the model, so no subnet. */
 static int mirrors_sync(struct infra_deploy *d)
 {
 	const char *p[] = {d->id, d->infra};
-	int r = db_exec(d->db,
-			"WITH w AS (SELECT n.id, n.d_name, v.fabric_id, v.vid FROM infra_network n "
-			"JOIN infra_vlan_pool v ON v.network_id = n.id "
-			"WHERE n.infrastructure_id = $1::bigint AND n.d_type = 'wan' "
-			"AND NOT EXISTS (SELECT 1 FROM infra_ipam_vlan m WHERE m.network_id = n.id)), "
-			"ins AS (INSERT INTO vlan (fabric_id, vid, name, description) "
-			"SELECT w.fabric_id, w.vid, left('infra-' || $2 || '-' || w.d_name, 255), "
-			"'WAN ' || w.d_name || ' of infrastructure ' || $2 FROM w ON CONFLICT DO NOTHING "
-			"RETURNING id, fabric_id, vid) "
-			"INSERT INTO infra_ipam_vlan (network_id, vlan_id) "
-			"SELECT w.id, ins.id FROM w JOIN ins ON ins.fabric_id = w.fabric_id AND ins.vid = w.vid",
-			2, p, NULL);
+	int r =
+	    db_exec(d->db,
+		    "WITH w AS (SELECT n.id, n.d_name, n.d_type, v.fabric_id, v.vid FROM infra_network n "
+		    "JOIN infra_vlan_pool v ON v.network_id = n.id "
+		    "WHERE n.infrastructure_id = $1::bigint AND n.d_type IS NOT NULL "
+		    "AND NOT EXISTS (SELECT 1 FROM infra_ipam_vlan m WHERE m.network_id = n.id)), "
+		    "ins AS (INSERT INTO vlan (fabric_id, vid, name, description) "
+		    "SELECT w.fabric_id, w.vid, left('infra-' || $2 || '-' || w.d_name, 255), "
+		    "upper(w.d_type) || ' ' || w.d_name || ' of infrastructure ' || $2 FROM w ON CONFLICT DO NOTHING "
+		    "RETURNING id, fabric_id, vid) "
+		    "INSERT INTO infra_ipam_vlan (network_id, vlan_id) "
+		    "SELECT w.id, ins.id FROM w JOIN ins ON ins.fabric_id = w.fabric_id AND ins.vid = w.vid",
+		    2, p, NULL);
 	/* A block grown in place: its subnet grows with it (the addresses in
 	 * it stay inside; the gateway follows the block's first address). */
 	if (r == 0)
@@ -207,7 +217,7 @@ int infra_machines_links(struct infra_deploy *d)
 	const char *p[] = {d->id};
 	PGresult *res;
 
-	int r = links_stale_remove(d);
+	int r = infra_links_stale_remove(d);
 	if (r == 0)
 		r = infra_ipam_prune(d->db);
 	if (r == 0)

@@ -85,7 +85,9 @@ int infra_blocks_release(struct infra_deploy *d, const char *net_id, const char 
 	return r;
 }
 
-/* Every block taken from the infrastructure's pools, by any WAN. */
+/* Every block taken from the infrastructure's pools, by any WAN, and every
+ * IPAM subnet in them that is not a WAN block's mirror: a block is never
+ * carved out of one (its mirror could not exist beside it). */
 static int taken_load(struct infra_deploy *d, struct ipprefix **ret, size_t *ret_n)
 {
 	char *pools = NULL;
@@ -101,8 +103,11 @@ static int taken_load(struct infra_deploy *d, struct ipprefix **ret, size_t *ret
 	}
 	snprintf(pools + used, len - used, "}");
 	const char *p[] = {pools};
-	int r = db_exec(d->db, "SELECT prefix FROM infra_wan_block WHERE prefix && ANY ($1::cidr[]) ORDER BY prefix", 1,
-			p, &res);
+	int r = db_exec(d->db,
+			"SELECT prefix FROM infra_wan_block WHERE prefix && ANY ($1::cidr[]) UNION "
+			"SELECT s.cidr FROM subnet s WHERE family(s.cidr) = 4 AND s.cidr && ANY ($1::cidr[]) "
+			"AND NOT EXISTS (SELECT 1 FROM infra_ipam_subnet m WHERE m.subnet_id = s.id) ORDER BY 1",
+			1, p, &res);
 	free(pools);
 	if (r < 0)
 		return r;
@@ -190,12 +195,22 @@ static int wan_apply(struct infra_deploy *d, const char *net_id, const char *nam
 		if (wa->kind == WAN_ACTION_ADD) {
 			r = block_insert(d, net_id, &wa->block, false);
 			a = r == 0 ? infra_alloc_push(d, INFRA_ALLOC_BLOCK_ADD, name) : NULL;
+		} else if (wa->kind == WAN_ACTION_RELEASE) {
+			if (wa->index >= n_ids)
+				return -EIO;
+			const char *p[] = {ids[wa->index]};
+			r = db_exec(d->db, "DELETE FROM infra_wan_block WHERE id = $1::bigint", 1, p, NULL);
+			a = r == 0 ? infra_alloc_push(d, INFRA_ALLOC_BLOCK_RELEASE, name) : NULL;
 		} else {
 			if (wa->index >= n_ids)
 				return -EIO;
 			const char *p[] = {ids[wa->index], ipprefix_format(&wa->block, t, sizeof(t))};
 			r = db_exec(d->db, "UPDATE infra_wan_block SET prefix = $2 WHERE id = $1::bigint", 2, p, NULL);
-			a = r == 0 ? infra_alloc_push(d, INFRA_ALLOC_BLOCK_GROW, name) : NULL;
+			a = r == 0 ? infra_alloc_push(d,
+						      wa->kind == WAN_ACTION_GROW ? INFRA_ALLOC_BLOCK_GROW
+										  : INFRA_ALLOC_BLOCK_SHRINK,
+						      name)
+				   : NULL;
 		}
 		if (a) {
 			a->from = wa->from;
@@ -203,6 +218,43 @@ static int wan_apply(struct infra_deploy *d, const char *net_id, const char *nam
 		}
 	}
 	return r;
+}
+
+/* The addresses in use inside a WAN's primary blocks, for a shrink. */
+static int used_load(struct infra_deploy *d, const char *net_id, struct ipaddr **ret, size_t *ret_n)
+{
+	const char *p[] = {net_id};
+	PGresult *res;
+	int r = db_exec(d->db,
+			"SELECT DISTINCT host(x.ip) FROM ip_address x JOIN infra_wan_block b ON x.ip <<= b.prefix "
+			"WHERE b.network_id = $1::bigint AND b.kind = 'primary'",
+			1, p, &res);
+	if (r < 0)
+		return r;
+	int n = PQntuples(res);
+	struct ipaddr *used = xcalloc((size_t)n + 1, sizeof(*used));
+	size_t k = 0;
+	for (int i = 0; i < n; i++)
+		if (ipaddr_parse(PQgetvalue(res, i, 0), &used[k]) == 0)
+			k++;
+	PQclear(res);
+	*ret = used;
+	*ret_n = k;
+	return 0;
+}
+
+/* MetalSoft's growth reversed: fewer instances give space back. */
+static int wan_shrink(struct infra_deploy *d, const char *net_id, const struct ipprefix *blocks, size_t n_blocks,
+		      uint64_t need, struct wan_plan *ret)
+{
+	struct ipaddr *used = NULL;
+	size_t n_used = 0;
+	int r = used_load(d, net_id, &used, &n_used);
+
+	if (r == 0)
+		r = wan_plan_shrink(blocks, n_blocks, used, n_used, need, ret);
+	free(used);
+	return r == -EINVAL || r == -EAFNOSUPPORT ? -EIO : r; /* the database holds only v4 blocks */
 }
 
 /* Seed 000: the block "is automatically expanded (to a /28, /27 etc if more
@@ -251,6 +303,8 @@ int infra_wan_grow(struct infra_deploy *d, const struct infra_network_row *net)
 				       "a block of WAN \"%s\" lies outside the WAN pools of \"%s\"", net->name,
 				       d->infra);
 	}
+	if (r == 0 && wp.n == 0 && wp.hosts_before > need)
+		r = wan_shrink(d, net_id, blocks, n_blocks, need, &wp);
 	if (r == 0)
 		r = wan_apply(d, net_id, net->name, &wp, ids, n_blocks);
 	free(taken);
@@ -392,5 +446,29 @@ int db_infra_subnets(struct db *db, const char *infra, const char *network, stru
 		*ret_n = net->n_blocks;
 	}
 	db_infra_row_done(&row);
+	return r;
+}
+
+/* ---- WAN pools and IPAM ---- */
+
+int infra_pools_ipam_check(struct db *db, const char *pools, struct infra_err *err)
+{
+	const char *p[] = {pools};
+	PGresult *res;
+	int r = db_exec(db,
+			"SELECT s.cidr, pool.c, (SELECT count(*) FROM ip_address a WHERE a.subnet_id = s.id) "
+			"FROM subnet s, unnest($1::cidr[]) AS pool(c) WHERE s.cidr && pool.c "
+			"AND EXISTS (SELECT 1 FROM ip_address a WHERE a.subnet_id = s.id) "
+			"AND NOT EXISTS (SELECT 1 FROM infra_ipam_subnet m WHERE m.subnet_id = s.id) "
+			"ORDER BY s.cidr LIMIT 1",
+			1, p, &res);
+	if (r < 0)
+		return r;
+	if (PQntuples(res) > 0)
+		r = infra_fail(err, -EBUSY, "wan_pools",
+			       "WAN pool %s overlaps subnet %s, which has %s address(es) in use; a WAN's blocks "
+			       "would take them away",
+			       PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
+	PQclear(res);
 	return r;
 }

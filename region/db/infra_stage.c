@@ -368,6 +368,29 @@ static int conn_resolve(struct db *db, const char *infra, const char *array, uin
 	return r;
 }
 
+/* A port connects to one network (seed 000: a port is dragged onto one
+ * network); two ports of an array may share one. */
+static int port_free(struct db *db, const struct conn_ids *ids, const char *array, uint32_t port, const char *network,
+		     struct infra_err *err)
+{
+	const char *p[] = {ids->array, ids->port, ids->network};
+	char *other = NULL;
+	int r = db_query_value(db,
+			       "SELECT n.s_name FROM infra_connection c JOIN infra_network n ON n.id = c.network_id "
+			       "WHERE c.array_id = $1::bigint AND c.port = $2::int AND c.staged "
+			       "AND c.network_id <> $3::bigint ORDER BY n.s_name LIMIT 1",
+			       3, p, &other);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = infra_fail(err, -EBUSY, "port",
+			       "port eth%" PRIu32 " of \"%s\" is already connected to \"%s\"; a port connects to one "
+			       "network (disconnect it first to connect it to \"%s\")",
+			       port, array, other, network);
+	free(other);
+	return r;
+}
+
 int db_infra_connect(struct db *db, const char *infra, const char *array, uint32_t port, const char *network,
 		     struct infra_err *err)
 {
@@ -383,6 +406,8 @@ int db_infra_connect(struct db *db, const char *infra, const char *array, uint32
 	if (r == 0 && n_conns >= INFRA_CONNECTIONS_MAX)
 		r = infra_fail(err, -ENOSPC, "network", "infrastructure \"%s\" already has %d connections", infra,
 			       INFRA_CONNECTIONS_MAX);
+	if (r == 0)
+		r = port_free(db, &ids, array, port, network, err);
 	if (r == 0) {
 		long n =
 		    exec_count(db,

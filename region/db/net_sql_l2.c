@@ -152,6 +152,9 @@ static const struct net_col vlan_cols[] = {
     {"subnets", NET_T_INT},
     {"created", NET_T_TIME},
     {"updated", NET_T_TIME},
+    /* read only: the infrastructure whose network this VLAN is (null:
+     * none; migration 0013) */
+    {"infrastructure", NET_T_TEXT},
 };
 
 static const struct net_field vlan_fields[] = {
@@ -184,7 +187,7 @@ const struct net_kind_def net_def_vlan = {
 		    "v.primary_rack_id, v.secondary_rack_id, v.relay_vlan_id, host(v.external_dhcp), "
 		    "v.external_dhcp_rack_id, ir_ms(v.external_dhcp_seen), (SELECT count(*) FROM subnet s WHERE "
 		    "s.vlan_id = v.id), "
-		    "ir_ms(v.created), ir_ms(v.updated), count(*) OVER () "
+		    "ir_ms(v.created), ir_ms(v.updated), infra_vlan_holder(v.id), count(*) OVER () "
 		    "FROM vlan v JOIN fabric f ON f.id = v.fabric_id LEFT JOIN space sp ON sp.id = v.space_id "
 		    "WHERE ($3::bigint IS NULL OR v.id = $3::bigint) "
 		    "AND ($4::bigint IS NULL OR v.fabric_id = $4::bigint) AND ($5::int IS NULL OR v.vid = $5::int) "

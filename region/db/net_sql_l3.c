@@ -40,6 +40,8 @@ static const struct net_col subnet_cols[] = {
     {"disabled_boot_arches", NET_T_INTS},
     {"created", NET_T_TIME},
     {"updated", NET_T_TIME},
+    /* read only: the infrastructure whose WAN block this is (null: none) */
+    {"infrastructure", NET_T_TEXT},
 };
 
 /* fabric and vid pick a VLAN when vlan is not given (subnet_vlan_pick). */
@@ -84,7 +86,8 @@ const struct net_kind_def net_def_subnet = {
 		"family(s.cidr), (SELECT count(*) FROM ip_address a WHERE a.subnet_id = s.id), "
 		"s.domain, array_to_string(ARRAY(SELECT host(n) FROM unnest(s.ntp_servers) "
 		"WITH ORDINALITY AS u(n, k) ORDER BY k), ' '), s.dhcp_lease_time, "
-		"array_to_string(s.disabled_boot_arches, ' '), ir_ms(s.created), ir_ms(s.updated), count(*) OVER () "
+		"array_to_string(s.disabled_boot_arches, ' '), ir_ms(s.created), ir_ms(s.updated), "
+		"infra_subnet_holder(s.id), count(*) OVER () "
 		"FROM subnet s JOIN vlan v ON v.id = s.vlan_id JOIN fabric f ON f.id = v.fabric_id "
 		"LEFT JOIN space sp ON sp.id = v.space_id "
 		"WHERE ($3::bigint IS NULL OR s.id = $3::bigint) AND ($4::bigint IS NULL OR s.vlan_id = $4::bigint) "
@@ -261,6 +264,10 @@ static const struct net_col ip_cols[] = {
     {"lease_mac", NET_T_MAC},
     {"lease_rack", NET_T_TEXT},
     {"lease_expiry", NET_T_TIME},
+    /* read only: the infrastructure and instance ("web#0") whose WAN
+     * address this is (null: none) */
+    {"infrastructure", NET_T_TEXT},
+    {"instance", NET_T_TEXT},
 };
 
 static const struct net_field ip_fields[] = {
@@ -289,7 +296,7 @@ const struct net_kind_def net_def_ip = {
 		"SELECT a.id, host(a.ip), a.subnet_id, s.cidr::text, a.mode, a.owner_kind, ip_holder(a.id), "
 		"i.machine_id, a.interface_id, a.device_id, a.rack_id, a.rack_interface, a.hostname, a.comment, "
 		"ir_ms(a.created), ir_ms(a.updated), a.lease_mac::text, a.lease_rack_id, ir_ms(a.lease_expiry), "
-		"a.total "
+		"infra_ip_holder(a.id), infra_ip_instance(a.id), a.total "
 		"FROM (SELECT a.*, count(*) OVER () AS total FROM ip_address a "
 		"LEFT JOIN interface i ON i.id = a.interface_id "
 		"WHERE ($3::bigint IS NULL OR a.id = $3::bigint) AND ($4::bigint IS NULL OR a.subnet_id = $4::bigint) "
