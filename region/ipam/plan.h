@@ -8,8 +8,10 @@
  * Identity: instance arrays and networks are matched between the two designs
  * by id (the database gives a staged-only object its id when it is staged). A
  * connection is the triple (array id, port, network id); it is created or
- * deleted, never changed (moving a port = disconnect + connect). A port may
- * be connected to several networks.
+ * deleted, never changed (moving a port = disconnect + connect). The editor
+ * connects a port to one network (region/db/infra_stage.c); the planner
+ * still accepts a port on several, as a design deployed before that rule
+ * may have it.
  *
  * SAN rule: "SAN - ... only present if drives are attached to server
  * instances". A SAN network of the staged design that is not connected to any
