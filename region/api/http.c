@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "region/api/api.h"
+#include "region/api/auth.h"
 #include "region/api/codec.h"
 #include "region/api/deploy_api.h"
 #include "region/api/dhcp_api.h"
@@ -338,7 +339,7 @@ static int api_auth_job_run(struct db *db, void *arg)
 static void api_auth_reject(struct api_call *call, int rc)
 {
 	if (rc == -EACCES) {
-		log_info("REST rejected an invalid API key from %s", call->peer);
+		api_auth_failed(call->api, call->peer, false);
 		api_reply_error(call, 401, "unauthenticated", NULL, "invalid API key");
 	} else {
 		snprintf(call->db_error, sizeof(call->db_error), "%s", "");
@@ -425,6 +426,15 @@ static void api_call_authenticate(struct api_call *call)
 			snprintf(call->who, sizeof(call->who), "key %s", name);
 		explicit_bzero(key, sizeof(key));
 		api_call_authorised(call);
+		return;
+	}
+	if (!api_auth_may_try(api, call->peer)) {
+		explicit_bzero(key, sizeof(key));
+		api_auth_failed(api, call->peer, true);
+		evhttp_add_header(evhttp_request_get_output_headers(call->req), "Retry-After", "1");
+		api_reply_error(call, 429, "too_many_requests", NULL,
+				"too many failed authentications from this address; retry later");
+		api_call_finish(call);
 		return;
 	}
 	api_pending_park(call);
