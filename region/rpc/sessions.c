@@ -26,9 +26,10 @@
  * sends Hello and queued reports at once); more close the session. */
 #define SESSION_EARLY_MAX	64
 #define SESSION_EARLY_BYTES_MAX (32u << 20)
-/* Refused reports of one rack: the first of a window is logged in full,
- * the rest counted and summed up when the window is over. */
+/* Refused messages of one rack: the first few of a window are logged in
+ * full, the rest counted and summed up when the window is over. */
 #define SESSION_REFUSED_WINDOW_US (10 * 1000000LL)
+#define SESSION_REFUSED_LINES	  5
 
 /* A request sent down a session, waiting for the rack's reply. */
 struct pending {
@@ -73,6 +74,7 @@ struct rack_session {
 	struct rack_scope *scope, *scope_sent;
 	/* Refused messages (refusal_note). */
 	int64_t refused_since_us; /* 0: no window open */
+	unsigned refused_lines;	  /* logged in full in this window */
 	uint64_t refused_held;
 	char refused_last[256];
 };
@@ -370,11 +372,12 @@ static void refusal_flush(struct rack_session *s, int64_t now, bool force)
 			 (unsigned long long)s->refused_held, (long long)((now - s->refused_since_us) / 1000000),
 			 s->refused_last);
 	s->refused_since_us = 0;
+	s->refused_lines = 0;
 	s->refused_held = 0;
 }
 
 /* Something the rack sent was refused: the log says which rack and why,
- * the first of a window at once, the rest as a count. */
+ * the first few of a window at once, the rest as a count. */
 static void refusal_note(struct rack_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void refusal_note(struct rack_session *s, const char *fmt, ...)
 {
@@ -385,8 +388,10 @@ static void refusal_note(struct rack_session *s, const char *fmt, ...)
 	va_end(ap);
 	int64_t now = clock_mono_us();
 	refusal_flush(s, now, false);
-	if (!s->refused_since_us) {
+	if (!s->refused_since_us)
 		s->refused_since_us = now;
+	if (s->refused_lines < SESSION_REFUSED_LINES) {
+		s->refused_lines++;
 		log_warn("rack %s: refused %s", s->rack_id, text);
 		return;
 	}
@@ -435,7 +440,7 @@ session_authorize_leases(struct rack_session *s, const Ironrack__V1__RackMessage
 	const struct rack_scope *scopes[] = {s->scope, s->scope_sent};
 	Ironrack__V1__LeaseEvent **kept = xcalloc(in->n_events ? in->n_events : 1, sizeof(*kept));
 	size_t k = 0, refused = 0;
-	char why[160], first[sizeof(why)] = "";
+	char why[160], first[sizeof(why) + 64] = "";
 
 	for (size_t i = 0; i < in->n_events; i++) {
 		Ironrack__V1__LeaseEvent *ev = in->events[i];
@@ -444,16 +449,17 @@ session_authorize_leases(struct rack_session *s, const Ironrack__V1__RackMessage
 			continue;
 		}
 		if (!refused++)
-			snprintf(first, sizeof(first), "%s", why);
-		refusal_note(s, "lease event %s for %s: %s", session_lease_kind(ev->kind), ev->address, why);
+			snprintf(first, sizeof(first), "%s for %s: %s", session_lease_kind(ev->kind), ev->address, why);
 	}
 	if (!refused) {
 		free(kept);
 		return m;
 	}
+	refusal_note(s, "%zu of %zu lease events (the first: %s)", refused, in->n_events, first);
 	if (k == 0 && !in->full) {
 		char text[sizeof(first) + 64];
-		snprintf(text, sizeof(text), "%zu lease event%s refused: %s", refused, refused == 1 ? "" : "s", first);
+		snprintf(text, sizeof(text), "%zu lease event%s refused (the first: %s)", refused,
+			 refused == 1 ? "" : "s", first);
 		region_session_reply_status(s, m->request_id, -EACCES, text);
 		free(kept);
 		return NULL;
