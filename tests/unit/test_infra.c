@@ -279,6 +279,41 @@ static void test_plan_json_and_print(void **state)
 	json_decref(j);
 }
 
+/* Shrinking a WAN: the plan's JSON and the CLI show the block released
+ * and the block halved (docs/deploy.md, "Shrinking a WAN"). */
+static void test_plan_shrink_json_and_print(void **state)
+{
+	struct infra_alloc allocs[] = {
+	    {.kind = INFRA_ALLOC_BLOCK_RELEASE, .network = "wan1"},
+	    {.kind = INFRA_ALLOC_BLOCK_SHRINK, .network = "wan1"},
+	};
+	ipprefix_parse("198.18.0.32/29", true, &allocs[0].block);
+	ipprefix_parse("198.18.0.0/27", true, &allocs[1].from);
+	ipprefix_parse("198.18.0.0/29", true, &allocs[1].block);
+	struct infra_plan_result r = {.revision = 4, .allocs = allocs, .n_allocs = 2};
+
+	json_t *j = api_infra_plan_json("om", &r);
+	assert_non_null(j);
+	char *text = json_dumps(json_object_get(j, "allocations"), JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(text, "[{\"kind\":\"primary\",\"network\":\"wan1\",\"object\":\"subnet\",\"op\":"
+				  "\"release\",\"prefix\":\"198.18.0.32/29\"},{\"from\":\"198.18.0.0/27\",\"kind\":"
+				  "\"primary\",\"network\":\"wan1\",\"object\":\"subnet\",\"op\":\"shrink\",\"prefix\":"
+				  "\"198.18.0.0/29\"}]");
+	free(text);
+
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	assert_int_equal(cli_infra_plan_print(j, false, out), 0);
+	fclose(out);
+	assert_string_equal(buf, "Plan for om (revision 4 -> 5):\n"
+				 "ACTION   OBJECT  NAME  DETAIL\n"
+				 "release  subnet  wan1  198.18.0.32/29 (primary)\n"
+				 "shrink   subnet  wan1  198.18.0.0/27 -> 198.18.0.0/29\n");
+	free(buf);
+	json_decref(j);
+}
+
 static void test_infra_json(void **state)
 {
 	struct infra_block_row blocks[2] = {{.extra = false}, {.extra = true}};
@@ -357,6 +392,7 @@ int main(void)
 	    cmocka_unit_test(test_network_and_conn_parse),
 	    cmocka_unit_test(test_order_and_drive_parse),
 	    cmocka_unit_test(test_plan_json_and_print),
+	    cmocka_unit_test(test_plan_shrink_json_and_print),
 	    cmocka_unit_test(test_infra_json),
 	    cmocka_unit_test(test_port_split),
 	};
