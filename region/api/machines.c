@@ -60,6 +60,13 @@ static void op_run(struct api_call *call, struct region_machine_op *op)
 			return;
 		int status;
 		api_reply_take(call, &status, &before);
+		/* What goes with it (docs/network.md, "Deletes"), read just
+		 * before the delete's own transaction. */
+		struct net_err nerr;
+		char *with = NULL;
+		if (net_deleted_with(call->db, NET_MACHINE, op->id, &with, &nerr) == 0)
+			api_net_deleted_with_add(before, with);
+		free(with);
 	}
 	region_machine_op_run(call->r, call->db, op, &res);
 	if (res.status != 200) {

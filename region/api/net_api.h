@@ -21,6 +21,8 @@ void api_net_reply_object(struct api_call *call, int status, enum net_kind kind,
 /* The list for kind, one filter fixed by the path (fixed_filter NULL: none). */
 void api_net_list(struct api_call *call, enum net_kind kind, const char *fixed_filter, int64_t fixed_id);
 void api_net_create(struct api_call *call, enum net_kind kind, int64_t parent);
+/* Set o's "deleted_with" from net_delete_with()'s text (NULL: {}). */
+void api_net_deleted_with_add(json_t *o, const char *with);
 
 /* net_subnet.c */
 void api_subnet_utilisation(struct api_call *call);

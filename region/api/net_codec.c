@@ -76,6 +76,26 @@ static bool time_valid(const char *s)
 	       s[2] <= '9' && s[3] == ':' && s[4] >= '0' && s[4] <= '9' && s[5] >= '0' && s[5] <= '9';
 }
 
+/* Descriptions and comments may run over several lines; every other text
+ * value (names above all) is one line. */
+static bool text_multiline(const struct net_field *f)
+{
+	return strcmp(f->name, "description") == 0 || strcmp(f->name, "comment") == 0;
+}
+
+/* A control character in UTF-8 text: C0 (tab and line breaks allowed in
+ * multi-line text), DEL, or C1 (U+0080-U+009F, encoded C2 80-C2 9F). */
+static bool text_has_control(const char *s, bool multiline)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 && !(multiline && (*p == '\t' || *p == '\n' || *p == '\r')))
+			return true;
+		if (*p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return true;
+	}
+	return false;
+}
+
 static int dup_out(const char *s, char **ret)
 {
 	*ret = xstrdup(s);
@@ -329,6 +349,9 @@ int api_net_value_parse(const struct net_field *f, const json_t *v, char **ret, 
 	size_t n = strlen(s);
 	if ((long)n < f->min || (f->max > 0 && (long)n > f->max))
 		return api_fail_set(fail, f->name, "%s must be %ld to %ld characters long", f->name, f->min, f->max);
+	if (text_has_control(s, text_multiline(f)))
+		return api_fail_set(fail, f->name, "%s must not contain control characters%s", f->name,
+				    text_multiline(f) ? " other than tabs and line breaks" : "");
 	return dup_out(s, ret);
 }
 

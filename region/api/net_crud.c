@@ -10,6 +10,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/util.h"
 #include "region/api/net_api.h"
 #include "region/api/net_codec.h"
 #include "region/region.h"
@@ -231,6 +232,18 @@ void api_net_list(struct api_call *call, enum net_kind kind, const char *fixed_f
 
 /* ---- writes ---- */
 
+/* The object just written, with a "warning" when the model keeps it but it
+ * does not do what it may seem to (net_write_warning). */
+static void api_net_reply_written(struct api_call *call, int status, enum net_kind kind, int64_t id)
+{
+	char warn[400];
+	json_t *extra = NULL;
+
+	if (net_write_warning(call->db, kind, id, warn, sizeof(warn)) > 0)
+		extra = json_pack("{s:s}", "warning", warn);
+	api_net_reply_object(call, status, kind, id, extra);
+}
+
 void api_net_create(struct api_call *call, enum net_kind kind, int64_t parent)
 {
 	const struct net_kind_info *k = net_kind_info(kind);
@@ -254,7 +267,7 @@ void api_net_create(struct api_call *call, enum net_kind kind, int64_t parent)
 		api_net_reply_err(call, r, &err);
 		return;
 	}
-	api_net_reply_object(call, 201, kind, id, NULL);
+	api_net_reply_written(call, 201, kind, id);
 }
 
 static void api_net_update(struct api_call *call, enum net_kind kind, int64_t id)
@@ -286,14 +299,16 @@ static void api_net_update(struct api_call *call, enum net_kind kind, int64_t id
 		api_net_reply_err(call, r, &err);
 		return;
 	}
-	api_net_reply_object(call, 200, kind, id, NULL);
+	api_net_reply_written(call, 200, kind, id);
 }
 
-/* The answer to a delete is the object as it was. */
+/* The answer to a delete is the object as it was, with "deleted_with":
+ * what the database's cascades took with it (docs/network.md, "Deletes"). */
 static void api_net_delete(struct api_call *call, enum net_kind kind, int64_t id)
 {
 	struct net_rows rows;
 	struct net_err err;
+	char *with = NULL;
 
 	int r = net_get(call->db, kind, id, &rows, &err);
 	if (r < 0) {
@@ -302,13 +317,23 @@ static void api_net_delete(struct api_call *call, enum net_kind kind, int64_t id
 	}
 	json_t *o = api_net_row_json(net_kind_info(kind), &rows, 0);
 	net_rows_done(&rows);
-	r = net_delete(call->db, kind, id, &err);
+	r = net_delete_with(call->db, kind, id, &with, &err);
 	if (r < 0) {
 		json_decref(o);
 		api_net_reply_err(call, r, &err);
 		return;
 	}
+	api_net_deleted_with_add(o, with);
+	free(with);
 	api_reply_json(call, 200, o);
+}
+
+void api_net_deleted_with_add(json_t *o, const char *with)
+{
+	json_t *w = with ? json_loads(with, 0, NULL) : NULL;
+
+	if (o && json_object_set_new(o, "deleted_with", w ? w : json_object()) < 0)
+		oom_abort(0);
 }
 
 void api_net_collection(struct api_call *call)

@@ -173,6 +173,22 @@ int net_create(struct db *db, enum net_kind kind, int64_t parent, const struct n
 	       struct net_err *err);
 int net_update(struct db *db, enum net_kind kind, int64_t id, const struct net_input *in, struct net_err *err);
 int net_delete(struct db *db, enum net_kind kind, int64_t id, struct net_err *err);
+/* net_delete() that also says what went with the object through the
+ * database's cascades (docs/network.md, "Deletes"): *ret_with is a JSON
+ * object as text, {"static_routes": [...], "dhcp_snippets": [...], ...}
+ * with empty lists left out ("{}" when nothing went), read in the same
+ * transaction as the delete. Malloc'd; NULL on failure. */
+int net_delete_with(struct db *db, enum net_kind kind, int64_t id, char **ret_with, struct net_err *err);
+/* What deleting the object would take with it now, as net_delete_with()
+ * says it, for callers that delete through other code (a machine's
+ * lifecycle). */
+int net_deleted_with(struct db *db, enum net_kind kind, int64_t id, char **ret_with, struct net_err *err);
+
+/* A warning about an object just written that the model keeps but that
+ * does not do what it may seem to (a dynamic range on an unmanaged
+ * subnet: DHCP never leases from it). 1 with buf filled, 0 when none,
+ * < 0 when the database failed. */
+int net_write_warning(struct db *db, enum net_kind kind, int64_t id, char *buf, size_t len);
 
 /* ---- addresses (net_alloc.c) ---- */
 

@@ -254,6 +254,17 @@ static int net_owner_resolve(struct db *db, const struct net_alloc_req *q, struc
 	return r == -ENOENT ? -EINVAL : r;
 }
 
+/* A machine interface's link: its subnet on the interface's VLAN, a dhcp or
+ * unconfigured link alone on the interface (ir_link_check, migrations/0014).
+ * An interface without a VLAN takes the subnet's. */
+static int net_link_check(struct db *db, const struct net_owner *o, const char *sid, enum net_mode mode,
+			  struct net_err *err)
+{
+	const char *p[] = {o->interface, sid, net_mode_name(mode)};
+
+	return net_exec(db, "SELECT ir_link_check($1::bigint, $2::bigint, $3)", 3, p, NULL, err);
+}
+
 /* A request that cannot make sense whatever the database holds. */
 static int net_req_check(const struct net_alloc_req *q, struct net_err *err)
 {
@@ -284,6 +295,10 @@ static int net_req_check(const struct net_alloc_req *q, struct net_err *err)
 					   net_mode_name(q->mode));
 		if (q->mode == NET_MODE_UNCONFIGURED && q->ip)
 			return net_err_set(err, -EINVAL, "ip", "an unconfigured link has no address");
+		/* The address comes from a lease (MAAS refuses one given). */
+		if (q->mode == NET_MODE_DHCP && q->ip)
+			return net_err_set(err, -EINVAL, "ip",
+					   "a dhcp link gets its address from DHCP; give no ip, or use mode static");
 		break;
 	}
 	return 0;
@@ -357,6 +372,13 @@ static int net_static_refuse(struct db *db, const struct net_view *v, const char
 		ipaddr_format(&x, a, sizeof(a));
 		ipaddr_from_u128(v->v.prefix.addr.family, v->ranges[c->range].last, &x);
 		ipaddr_format(&x, b, sizeof(b));
+		if (!v->v.managed)
+			return net_err_set(
+			    err, -EBUSY, "ip",
+			    "%s is inside the dynamic range %s-%s; subnet %s is unmanaged: DHCP never "
+			    "leases from an unmanaged subnet, so its dynamic ranges are not used, and their "
+			    "addresses are not assigned either until the subnet is managed",
+			    ip, a, b, v->cidr);
 		return net_err_set(err, -EBUSY, "ip", "%s is inside the dynamic range %s-%s, which DHCP hands out", ip,
 				   a, b);
 	case IPAM_STATIC_IN_USE:
@@ -385,8 +407,10 @@ static int net_exhausted(const struct net_view *v, struct net_err *err)
 				   "ranges, and it has none",
 				   v->cidr);
 	return net_err_set(err, -ENOSPC, NULL, "subnet %s has no free address for auto assign (%s)", v->cidr,
-			   v->v.managed ? "managed: addresses outside its reserved and dynamic ranges"
-					: "unmanaged: addresses inside its reserved ranges");
+			   !v->v.managed ? "unmanaged: addresses inside its reserved ranges"
+			   : ipam_auto_in_reserved(&v->v)
+			       ? "IPv6 with reserved ranges: machines get a static address inside its reserved ranges"
+			       : "managed: addresses outside its reserved and dynamic ranges");
 }
 
 /* Pick or check the address for q under the view. *ret_ip "" = none. */
@@ -465,6 +489,8 @@ static int net_allocate_once(struct db *db, const struct net_alloc_req *q, u128 
 	if (r < 0)
 		return db_rollback(db, r);
 	r = net_owner_resolve(db, q, &owner, err);
+	if (r == 0 && *owner.interface)
+		r = net_link_check(db, &owner, sid, q->mode, err);
 	if (r == 0)
 		r = net_address_decide(db, &v, sid, q, *from, ip, ret, err);
 	if (r < 0) {

@@ -79,6 +79,9 @@ static const struct {
     {"vlan_vid_range", "vid", -EINVAL, NULL, "vid must be from 0 to 4094"},
     {"vlan_mtu_range", "mtu", -EINVAL, NULL, "mtu must be from 552 to 65535"},
     {"subnet_cidr_key", "cidr", -EEXIST, "subnet %s already exists", "the subnet already exists"},
+    {"subnet_name_key", "name", -EEXIST, "a subnet named '%s' already exists", "the subnet name is taken"},
+    {"subnet_name_text", "name", -EINVAL, NULL, "name must not contain control characters"},
+    {"vlan_name_text", "name", -EINVAL, NULL, "name must not contain control characters"},
     {"subnet_no_overlap", "cidr", -EBUSY, "%s overlaps another subnet", "the subnet overlaps another subnet"},
     {"subnet_gateway_inside", "gateway", -EINVAL, "gateway %s is outside the subnet",
      "the gateway is outside the subnet"},
@@ -387,6 +390,20 @@ int net_create(struct db *db, enum net_kind kind, int64_t parent, const struct n
 	return 0;
 }
 
+/* Rules an update is checked against before it is written, for writes
+ * the API makes only (migrations/0014: enlistment and infrastructure
+ * deploy place links by their own rules). p as the update statement's. */
+static int net_update_rules(struct db *db, enum net_kind kind, const struct net_input *in, const char *const *p,
+			    struct net_err *err)
+{
+	int vlan = net_field_index(NET_INTERFACE, "vlan");
+
+	if (kind != NET_INTERFACE || vlan < 0 || !(in->given & (1u << vlan)))
+		return 0;
+	const char *q[] = {p[0], p[2 + vlan]};
+	return net_exec(db, "SELECT ir_interface_vlan_check($1::bigint, $2::bigint)", 2, q, NULL, err);
+}
+
 int net_update(struct db *db, enum net_kind kind, int64_t id, const struct net_input *in, struct net_err *err)
 {
 	const struct net_kind_def *d = net_def(kind);
@@ -407,6 +424,8 @@ int net_update(struct db *db, enum net_kind kind, int64_t id, const struct net_i
 	if (r < 0)
 		return net_err_set(err, r, NULL, "database unavailable");
 	r = net_fields_bind(db, &d->info, in, p + 2, ids, err);
+	if (r == 0)
+		r = net_update_rules(db, kind, in, p, err);
 	if (r == 0) {
 		r = net_exec(db, d->sql.update, 2 + (int)d->info.n_fields, p, &res, err);
 		if (r == 0) {
@@ -422,13 +441,69 @@ int net_update(struct db *db, enum net_kind kind, int64_t id, const struct net_i
 	return r < 0 ? db_rollback(db, r) : 0;
 }
 
-int net_delete(struct db *db, enum net_kind kind, int64_t id, struct net_err *err)
+/* The kind as ir_deleted_with() (migrations/0014) names it; NULL for kinds
+ * whose delete takes nothing with it. */
+static const char *net_dependants_kind(enum net_kind kind)
+{
+	switch (kind) {
+	case NET_SUBNET:
+		return "subnet";
+	case NET_RANGE:
+		return "ip_range";
+	case NET_INTERFACE:
+		return "interface";
+	case NET_MACHINE:
+		return "machine";
+	case NET_DEVICE:
+		return "device";
+	case NET_FABRIC:
+		return "fabric";
+	default:
+		return NULL;
+	}
+}
+
+static int net_dependants(struct db *db, enum net_kind kind, const char *idt, char **ret, struct net_err *err)
+{
+	const char *p[] = {net_dependants_kind(kind), idt};
+	PGresult *res;
+
+	if (!p[0]) {
+		*ret = xstrdup("{}");
+		return 0;
+	}
+	int r = net_exec(db, "SELECT ir_deleted_with($1, $2::bigint)::text", 2, p, &res, err);
+	if (r < 0)
+		return r;
+	*ret = xstrdup(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "{}");
+	PQclear(res);
+	return 0;
+}
+
+int net_deleted_with(struct db *db, enum net_kind kind, int64_t id, char **ret_with, struct net_err *err)
+{
+	char idt[24];
+
+	*ret_with = NULL;
+	net_id_text(id, idt);
+	int r = db_begin(db);
+	if (r < 0)
+		return net_err_set(err, r, NULL, "database unavailable");
+	r = net_dependants(db, kind, idt, ret_with, err);
+	/* Only read: the row locks it took end here. */
+	db_rollback(db, 0);
+	return r;
+}
+
+int net_delete_with(struct db *db, enum net_kind kind, int64_t id, char **ret_with, struct net_err *err)
 {
 	const struct net_kind_def *d = net_def(kind);
 	const char *p[1];
-	char idt[24];
+	char idt[24], *with = NULL;
 	PGresult *res;
 
+	if (ret_with)
+		*ret_with = NULL;
 	if (!d || kind == NET_RACK || !d->sql.del)
 		return net_err_set(err, -EINVAL, NULL, "cannot delete this kind");
 	net_id_text(id, idt);
@@ -436,7 +511,10 @@ int net_delete(struct db *db, enum net_kind kind, int64_t id, struct net_err *er
 	int r = db_begin(db);
 	if (r < 0)
 		return net_err_set(err, r, NULL, "database unavailable");
-	r = net_exec(db, d->sql.del, 1, p, &res, err);
+	if (ret_with)
+		r = net_dependants(db, kind, idt, &with, err);
+	if (r == 0)
+		r = net_exec(db, d->sql.del, 1, p, &res, err);
 	if (r == 0) {
 		if (PQntuples(res) == 0)
 			r = net_err_set(err, -ENOENT, NULL, "%s %" PRId64 " not found", d->info.name, id);
@@ -444,5 +522,46 @@ int net_delete(struct db *db, enum net_kind kind, int64_t id, struct net_err *er
 	}
 	if (r == 0 && (r = db_commit(db)) < 0)
 		net_err_from_state(db, r, err);
-	return r < 0 ? db_rollback(db, r) : 0;
+	if (r < 0) {
+		free(with);
+		return db_rollback(db, r);
+	}
+	if (ret_with)
+		*ret_with = with;
+	return 0;
+}
+
+int net_delete(struct db *db, enum net_kind kind, int64_t id, struct net_err *err)
+{
+	return net_delete_with(db, kind, id, NULL, err);
+}
+
+int net_write_warning(struct db *db, enum net_kind kind, int64_t id, char *buf, size_t len)
+{
+	char idt[24], *v = NULL;
+	const char *p[] = {idt};
+
+	buf[0] = '\0';
+	if (kind != NET_RANGE && kind != NET_SUBNET)
+		return 0;
+	net_id_text(id, idt);
+	/* One rule, said the same way wherever it shows (docs/network.md,
+	 * "Unmanaged subnets"). */
+	int r = db_query_value(
+	    db,
+	    kind == NET_RANGE ? "SELECT s.cidr::text FROM ip_range r JOIN subnet s ON s.id = r.subnet_id "
+				"WHERE r.id = $1::bigint AND r.type = 'dynamic' AND NOT s.managed"
+			      : "SELECT s.cidr::text FROM subnet s WHERE s.id = $1::bigint AND NOT s.managed "
+				"AND EXISTS (SELECT 1 FROM ip_range r WHERE r.subnet_id = s.id AND r.type = 'dynamic')",
+	    1, p, &v);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	snprintf(buf, len,
+		 "subnet %s is unmanaged: DHCP never leases from an unmanaged subnet, so its dynamic ranges are "
+		 "not used; their addresses are not assigned either until the subnet is managed",
+		 v);
+	free(v);
+	return 1;
 }

@@ -34,12 +34,20 @@
 #define PG_STOP_MS   30000
 #define PG_INITDB_MS 300000
 #define PG_POLL_MS   100
-/* pg.log is appended to across restarts; beyond this it is rotated once at
- * start so it cannot fill the disk over months of restarts. */
+/* pg.log holds what the server says before its logging collector runs
+ * (and initdb's output); it is appended to across restarts and beyond this
+ * it is rotated once at start so it cannot fill the disk over months of
+ * restarts. Once running, the server writes <state>/pg/log/ itself. */
 #define PG_LOG_ROTATE_BYTES (16L * 1024 * 1024)
 #define PG_LOG_TAIL_LINES   6
 /* Written to pg.log before each child, so an error quotes only this run. */
 #define PG_LOG_MARK "---- ironrack-regiond: "
+/* The region's own sessions: a refused request (a constraint or a rule of
+ * the model, SQLSTATE 23xxx or IRxxx) is an ERROR the region answers and
+ * logs itself, so its sessions log from LOG up (FATAL, PANIC and LOG lines
+ * such as checkpoints) and never echo a statement. Background processes
+ * keep the server's defaults. */
+#define PG_SESSION_OPTIONS "-c log_min_messages=log -c log_min_error_statement=panic"
 
 struct pgembed {
 	char state[PATH_MAX];
@@ -268,7 +276,8 @@ static int dsn_append(char *buf, size_t len, const char *key, const char *val)
 	return 0;
 }
 
-static int pg_dsn_build(char *buf, size_t len, const char *sockdir, const char *dbname, const char *user)
+static int pg_dsn_build(char *buf, size_t len, const char *sockdir, const char *dbname, const char *user,
+			const char *options)
 {
 	buf[0] = '\0';
 	int r = dsn_append(buf, len, "host", sockdir);
@@ -278,6 +287,8 @@ static int pg_dsn_build(char *buf, size_t len, const char *sockdir, const char *
 		r = dsn_append(buf, len, "dbname", dbname);
 	if (r == 0)
 		r = dsn_append(buf, len, "user", user);
+	if (r == 0 && options)
+		r = dsn_append(buf, len, "options", options);
 	return r;
 }
 
@@ -305,8 +316,8 @@ static int pg_paths_init(struct pgembed *pg, const char *state_dir, const struct
 			pg->sockdir);
 		return -ENAMETOOLONG;
 	}
-	if (pg_dsn_build(pg->dsn, sizeof(pg->dsn), pg->sockdir, PG_DBNAME, u->name) < 0 ||
-	    pg_dsn_build(pg->admin_dsn, sizeof(pg->admin_dsn), pg->sockdir, "postgres", u->name) < 0) {
+	if (pg_dsn_build(pg->dsn, sizeof(pg->dsn), pg->sockdir, PG_DBNAME, u->name, PG_SESSION_OPTIONS) < 0 ||
+	    pg_dsn_build(pg->admin_dsn, sizeof(pg->admin_dsn), pg->sockdir, "postgres", u->name, NULL) < 0) {
 		err_set(err, errlen, "connection string too long");
 		return -ENAMETOOLONG;
 	}
@@ -525,18 +536,14 @@ static int pg_server_start(struct pgembed *pg, const struct pgproc_user *u, char
 	char postgres[PATH_MAX + 16];
 	/* No TCP at all; the socket directory is 0700, and so is the socket,
 	 * which is why trust authentication is safe. */
-	const char *argv[] = {postgres,
-			      "-D",
-			      pg->datadir,
-			      "-k",
-			      pg->sockdir,
-			      "-p",
-			      PG_PORT,
-			      "-c",
-			      "listen_addresses=",
-			      "-c",
-			      "unix_socket_permissions=0700",
-			      NULL};
+	const char *argv[] = {postgres, "-D", pg->datadir, "-k", pg->sockdir, "-p", PG_PORT, "-c",
+			      "listen_addresses=", "-c", "unix_socket_permissions=0700",
+			      /* The server's log rotates: one file per hour of
+			       * the day in <state>/pg/log, each emptied when its
+			       * hour comes round again, so at most a day is kept. */
+			      "-c", "logging_collector=on", "-c", "log_directory=log", "-c",
+			      "log_filename=postgresql-%H.log", "-c", "log_truncate_on_rotation=on", "-c",
+			      "log_rotation_age=60", "-c", "log_rotation_size=0", NULL};
 
 	snprintf(postgres, sizeof(postgres), "%s/postgres", pg->bindir);
 	int logfd = pg_log_open(pg, u);

@@ -9,6 +9,7 @@
  * never on the size of the prefix. */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "region/ipam/internal.h"
 
@@ -264,10 +265,26 @@ static bool segment_inside_ranges(const struct ipam_view *v, enum ipam_range_kin
 	return false;
 }
 
+bool ipam_auto_in_reserved(const struct ipam_view *v)
+{
+	size_t n = v->ranges ? v->n_ranges : 0;
+
+	if (!v->managed)
+		return true;
+	if (v->prefix.addr.family != AF_INET6)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v->ranges[i].kind == IPAM_RANGE_RESERVED)
+			return true;
+	return false;
+}
+
 static bool pool_segment(const struct ipam_view *v, enum ipam_pool pool, u128 x, u128 uf, u128 ul, u128 *ret_first,
 			 u128 *ret_last)
 {
 	switch (pool) {
+	case IPAM_POOL_UNRANGED:
+		return segment_outside_ranges(v, x, uf, ul, ret_first, ret_last);
 	case IPAM_POOL_USABLE:
 		if (x > ul)
 			return false;
@@ -275,7 +292,7 @@ static bool pool_segment(const struct ipam_view *v, enum ipam_pool pool, u128 x,
 		*ret_last = ul;
 		return true;
 	case IPAM_POOL_AUTO:
-		if (v->managed)
+		if (!ipam_auto_in_reserved(v))
 			return segment_outside_ranges(v, x, uf, ul, ret_first, ret_last);
 		return segment_inside_ranges(v, IPAM_RANGE_RESERVED, x, uf, ul, ret_first, ret_last);
 	case IPAM_POOL_DHCP:

@@ -31,11 +31,18 @@
  *           addresses inside this range"). Unmanaged subnet: usable addresses
  *           inside reserved (not dynamic) ranges only ("MAAS will only assign IP
  *           addresses inside this range"; "MAAS never uses IP addresses from
- *           [a dynamic] range for an unmanaged subnet").
+ *           [a dynamic] range for an unmanaged subnet"). Managed IPv6 subnet
+ *           with at least one reserved range: inside its reserved ranges, as
+ *           on an unmanaged one (seed 001, "About IPv6 subnets": "If you
+ *           define a reserved static IP range, then machines deployed on the
+ *           subnet will get a static address in this range"); without one,
+ *           as any managed subnet. See ipam_auto_in_reserved().
  *    DHCP   Managed subnet: usable addresses inside dynamic ranges. Unmanaged
  *           subnet: empty ("DHCP will never lease addresses from an unmanaged
  *           subnet").
  *    USABLE every usable address, ranges ignored (UI listings, static checks).
+ *    UNRANGED usable addresses outside every range (where a new range
+ *           may go: suggestions).
  *
  *  Blocked addresses: an address is *free* in a pool when it is in the pool and
  *  is not in used[], not in excluded[] and not in neighbours[]. Neighbours are
@@ -129,7 +136,12 @@ enum ipam_pool {
 	IPAM_POOL_AUTO = 0,
 	IPAM_POOL_DHCP,
 	IPAM_POOL_USABLE,
+	IPAM_POOL_UNRANGED,
 };
+
+/* Does the AUTO pool of v lie inside its reserved ranges (unmanaged, or
+ * IPv6 with a reserved range) rather than outside every range? */
+bool ipam_auto_in_reserved(const struct ipam_view *v);
 
 /* An inclusive block of addresses. size = last - first + 1; it cannot overflow
  * because no usable set spans all 2^128 addresses (see "Usable addresses"). */

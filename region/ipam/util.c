@@ -145,6 +145,7 @@ static void count_blocked(const struct ipam_view *v, u128 uf, u128 ul, u128 *ret
 	struct ipam_pts pts[IPAM_N_PTS];
 	size_t pos[IPAM_N_PTS];
 	u128 all = 0, in_auto = 0, in_dhcp = 0;
+	bool auto_reserved = ipam_auto_in_reserved(v);
 
 	ipam_view_pts(v, pts);
 	for (int k = 0; k < IPAM_N_PTS; k++)
@@ -166,7 +167,7 @@ static void count_blocked(const struct ipam_view *v, u128 uf, u128 ul, u128 *ret
 		all++;
 		ptrdiff_t r = ipam_range_find(v, a);
 		enum ipam_range_kind kind = r >= 0 ? v->ranges[r].kind : IPAM_RANGE_RESERVED;
-		if (v->managed ? r < 0 : (r >= 0 && kind == IPAM_RANGE_RESERVED))
+		if (auto_reserved ? (r >= 0 && kind == IPAM_RANGE_RESERVED) : r < 0)
 			in_auto++;
 		if (v->managed && r >= 0 && kind == IPAM_RANGE_DYNAMIC)
 			in_dhcp++;
@@ -196,7 +197,7 @@ void ipam_utilisation(const struct ipam_view *v, struct ipam_utilisation *ret)
 	ret->total = ul - uf + 1;
 	ret->used = blocked;
 	ret->reserved = reserved;
-	auto_size = v->managed ? ret->total - reserved : reserved_kind;
+	auto_size = ipam_auto_in_reserved(v) ? reserved_kind : ret->total - reserved;
 	ret->available = auto_size - blocked_auto;
 	ret->unavailable = ret->total - ret->available;
 	ret->used_pct = ret->total ? (double)ret->unavailable * 100.0 / (double)ret->total : 0.0;
@@ -232,7 +233,9 @@ void ipam_suggest(const struct ipam_view *v, struct ipam_suggestion *ret)
 	}
 	if (!v->managed || has_dynamic_range(v))
 		return;
-	ipam_largest_free(v, IPAM_POOL_AUTO, &b);
+	/* Where no range is yet: with the IPv6 rule the AUTO pool is inside
+	 * the reserved ranges, and a dynamic range cannot overlap them. */
+	ipam_largest_free(v, IPAM_POOL_UNRANGED, &b);
 	if (b.size < 4)
 		return;
 	/* the upper half, rounded up: size/2 + size%2 cannot overflow */

@@ -192,6 +192,55 @@ static void test_unmanaged(void **state)
 	assert_int_equal(ipam_alloc_next(&b.v, IPAM_POOL_AUTO, 0, &al), -ENOSPC);
 }
 
+/* --- IPv6 reserved ranges ------------------------------------------------- */
+
+/* Seed 001, "About IPv6 subnets": "If you define a reserved static IP range,
+ * then machines deployed on the subnet will get a static address in this
+ * range". A managed IPv6 subnet with a reserved range assigns inside it; one
+ * without keeps the managed rule; IPv4 is unchanged. */
+static void test_v6_reserved_range_is_the_auto_pool(void **state)
+{
+	struct vb b;
+	struct ipam_alloc al;
+	struct ipam_utilisation u;
+
+	vb_init(&b, "2001:db8:5::/64", true);
+	vb_done(&b);
+	assert_false(ipam_auto_in_reserved(&b.v));
+	alloc_is(&b.v, IPAM_POOL_AUTO, 0, "2001:db8:5::1", false);
+
+	/* a dynamic range alone changes nothing for auto assign */
+	vb_range(&b, "2001:db8:5::8000", "2001:db8:5::ffff", IPAM_RANGE_DYNAMIC);
+	vb_done(&b);
+	assert_false(ipam_auto_in_reserved(&b.v));
+	alloc_is(&b.v, IPAM_POOL_AUTO, 0, "2001:db8:5::1", false);
+
+	vb_range(&b, "2001:db8:5::100", "2001:db8:5::103", IPAM_RANGE_RESERVED);
+	vb_excl(&b, "2001:db8:5::100"); /* e.g. the gateway */
+	vb_done(&b);
+	assert_true(ipam_auto_in_reserved(&b.v));
+	alloc_is(&b.v, IPAM_POOL_AUTO, 0, "2001:db8:5::101", false);
+	alloc_is(&b.v, IPAM_POOL_AUTO, A("2001:db8:5::104"), "2001:db8:5::101", false); /* wraps into the range */
+	alloc_is(&b.v, IPAM_POOL_DHCP, 0, "2001:db8:5::8000", false);
+	ipam_utilisation(&b.v, &u);
+	check_u128(u.available, 3);
+	vb_used(&b, "2001:db8:5::101", 1);
+	vb_used(&b, "2001:db8:5::102", 2);
+	vb_used(&b, "2001:db8:5::103", 3);
+	vb_done(&b);
+	/* full: never spills outside the reserved range */
+	assert_int_equal(ipam_alloc_next(&b.v, IPAM_POOL_AUTO, 0, &al), -ENOSPC);
+	ipam_utilisation(&b.v, &u);
+	check_u128(u.available, 0);
+
+	/* the same ranges on IPv4 keep the managed rule */
+	vb_init(&b, "10.5.0.0/24", true);
+	vb_range(&b, "10.5.0.1", "10.5.0.3", IPAM_RANGE_RESERVED);
+	vb_done(&b);
+	assert_false(ipam_auto_in_reserved(&b.v));
+	alloc_is(&b.v, IPAM_POOL_AUTO, 0, "10.5.0.4", false);
+}
+
 /* --- neighbours ----------------------------------------------------------- */
 
 static void test_neighbour_avoid_and_recheck(void **state)
@@ -329,8 +378,11 @@ static void test_v6_64(void **state)
 	vb_nb(&b, "2001:db8:4d41:4153::3", 10);
 	vb_done(&b);
 
-	alloc_is(&b.v, IPAM_POOL_AUTO, 0, "2001:db8:4d41:4153::4", false);
-	alloc_is(&b.v, IPAM_POOL_AUTO, A("2001:db8:4d41:4153::100"), "2001:db8:4d41:4153::200", false);
+	/* IPv6 with a reserved range: machines get their address inside it
+	 * (seed 001; test_v6_reserved_range_is_the_auto_pool). */
+	alloc_is(&b.v, IPAM_POOL_AUTO, 0, "2001:db8:4d41:4153::100", false);
+	alloc_is(&b.v, IPAM_POOL_AUTO, A("2001:db8:4d41:4153::150"), "2001:db8:4d41:4153::150", false);
+	alloc_is(&b.v, IPAM_POOL_AUTO, A("2001:db8:4d41:4153::200"), "2001:db8:4d41:4153::100", false);
 	alloc_is(&b.v, IPAM_POOL_DHCP, 0, "2001:db8:4d41:4153:8000::", false);
 	/* the Subnet-Router anycast address is not usable */
 	assert_int_equal(ipam_static_check(&b.v, A("2001:db8:4d41:4153::"), &sc), -EADDRNOTAVAIL);
@@ -344,15 +396,15 @@ static void test_v6_64(void **state)
 	check_u128(u.total, total);
 	check_u128(u.used, 3);
 	check_u128(u.reserved, 256 + dyn);
-	check_u128(u.available, total - 256 - dyn - 3);
-	check_u128(u.unavailable, 256 + dyn + 3);
+	check_u128(u.available, 256);
+	check_u128(u.unavailable, total - 256);
 	check_u128(u.dhcp_total, dyn);
 	check_u128(u.dhcp_available, dyn);
-	assert_float_equal(u.used_pct, 50.0, 1e-9);
-	/* largest free: ::200 .. 7fff:ffff:ffff:ffff */
-	check_addr(&b.v, u.largest_free.first, "2001:db8:4d41:4153::200");
-	check_addr(&b.v, u.largest_free.last, "2001:db8:4d41:4153:7fff:ffff:ffff:ffff");
-	check_u128(u.largest_free.size, dyn - 0x200);
+	assert_float_equal(u.used_pct, 100.0, 1e-9);
+	/* largest free of the auto pool: the reserved range */
+	check_addr(&b.v, u.largest_free.first, "2001:db8:4d41:4153::100");
+	check_addr(&b.v, u.largest_free.last, "2001:db8:4d41:4153::1ff");
+	check_u128(u.largest_free.size, 256);
 }
 
 static void test_v6_32(void **state)
@@ -379,11 +431,12 @@ static void test_v6_32(void **state)
 	vb_range(&b, "2001:db8::", "2001:db8:ffff:fffe:ffff:ffff:ffff:ffff", IPAM_RANGE_RESERVED);
 	vb_used(&b, "2001:db8:ffff:ffff::", 1);
 	vb_done(&b);
-	alloc_is(&b.v, IPAM_POOL_AUTO, 0, "2001:db8:ffff:ffff::1", false);
+	/* IPv6 with a reserved range: auto assign inside it, managed or not */
+	alloc_is(&b.v, IPAM_POOL_AUTO, 0, "2001:db8::1", false);
 	ipam_utilisation(&b.v, &u);
 	check_u128(u.reserved, total - ((u128)1 << 64)); /* clipped: the anycast address is not usable */
-	check_u128(u.available, ((u128)1 << 64) - 1);
-	/* unmanaged: only the reserved range; used_pct complementary */
+	check_u128(u.available, total - ((u128)1 << 64));
+	/* unmanaged: the same pool */
 	b.v.managed = false;
 	alloc_is(&b.v, IPAM_POOL_AUTO, 0, "2001:db8::1", false);
 	ipam_utilisation(&b.v, &u);
@@ -420,6 +473,7 @@ int main(void)
 	    cmocka_unit_test(test_managed_dhcp_pool),
 	    cmocka_unit_test(test_run_across_ranges),
 	    cmocka_unit_test(test_unmanaged),
+	    cmocka_unit_test(test_v6_reserved_range_is_the_auto_pool),
 	    cmocka_unit_test(test_neighbour_avoid_and_recheck),
 	    cmocka_unit_test(test_neighbour_ties_and_pools),
 	    cmocka_unit_test(test_v4_31_32),

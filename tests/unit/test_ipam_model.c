@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -86,13 +87,19 @@ static void random_view(struct ipam_view *v, const char *prefix, struct ipam_ran
 	v->n_neighbours = nn;
 	assert_int_equal(ipam_view_check(v, NULL, NULL), 0);
 
+	/* Seed 001: on IPv6, a reserved range is where machines' static
+	 * addresses come from, managed or not. */
+	bool auto_reserved = !v->managed;
+	for (size_t r = 0; r < nr; r++)
+		if (v->prefix.addr.family == AF_INET6 && ranges[r].kind == IPAM_RANGE_RESERVED)
+			auto_reserved = true;
 	for (uint32_t i = 0; i < MODEL_N; i++) {
 		m->usable[i] = base + i >= uf && base + i <= ul;
 		int kind = -1;
 		for (size_t r = 0; r < nr; r++)
 			if (base + i >= ranges[r].first && base + i <= ranges[r].last)
 				kind = (int)ranges[r].kind;
-		m->in_auto[i] = m->usable[i] && (v->managed ? kind < 0 : kind == IPAM_RANGE_RESERVED);
+		m->in_auto[i] = m->usable[i] && (auto_reserved ? kind == IPAM_RANGE_RESERVED : kind < 0);
 		m->in_dhcp[i] = m->usable[i] && v->managed && kind == IPAM_RANGE_DYNAMIC;
 	}
 	for (size_t k = 0; k < nu; k++)

@@ -223,6 +223,16 @@ static void test_suggest(void **state)
 	vb_done(&b);
 	ipam_suggest(&b.v, &s);
 	assert_false(s.has_dynamic);
+
+	/* IPv6 with a reserved range: auto assign is inside it, but the
+	 * suggested dynamic range goes where no range is. */
+	vb_init(&b, "2001:db8:7::/64", true);
+	vb_range(&b, "2001:db8:7::1", "2001:db8:7::ff", IPAM_RANGE_RESERVED);
+	vb_done(&b);
+	ipam_suggest(&b.v, &s);
+	assert_true(s.has_dynamic);
+	check_addr(&b.v, s.dynamic_first, "2001:db8:7:0:8000::80");
+	check_addr(&b.v, s.dynamic_last, "2001:db8:7:0:ffff:ffff:ffff:ffff");
 }
 
 /* --- view validation and formatting --------------------------------------- */

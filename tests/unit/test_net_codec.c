@@ -125,6 +125,39 @@ static void test_values_scalars(void **state)
 	expect_fail(desc, big, "0 to 1024 characters");
 }
 
+/* Names are one line of text: no control character (C0, DEL, C1) in any
+ * kind's name; descriptions and comments may break lines but hold no other
+ * control character (issue 13). */
+static void test_values_control_characters(void **state)
+{
+	const struct net_field *names[] = {
+	    field_of(NET_SUBNET, "name"),     field_of(NET_VLAN, "name"),  field_of(NET_ZONE, "name"),
+	    field_of(NET_FABRIC, "name"),     field_of(NET_SPACE, "name"), field_of(NET_MACHINE, "hostname"),
+	    field_of(NET_DEVICE, "hostname"),
+	};
+	const struct net_field *desc = field_of(NET_SUBNET, "description"), *comment = field_of(NET_RANGE, "comment");
+	const struct net_field *owner = field_of(NET_RANGE, "owner");
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		expect_fail(names[i], "\"lab\\u0007x\"", names[i]->name);
+		expect_fail(names[i], "\"lab\\nx\"", names[i]->name);
+		expect_fail(names[i], "\"lab\\u007fx\"", names[i]->name);
+		expect_fail(names[i], "\"lab\\u0085x\"", names[i]->name);
+		expect_fail(names[i], "\"lab\\tx\"", names[i]->name);
+	}
+	expect_fail(field_of(NET_SUBNET, "name"), "\"a\\u001bb\"", "must not contain control characters");
+	expect_fail(field_of(NET_VLAN, "name"), "\"storage\\r\"", "must not contain control characters");
+	/* Not a control character: U+00A0 (C2 A0), U+00E9, U+2028 stay. */
+	expect_ok(field_of(NET_SUBNET, "name"), "\"caf\\u00e9 \\u00a0row\\u2028\"",
+		  "caf\xc3\xa9 \xc2\xa0row\xe2\x80\xa8");
+	expect_ok(field_of(NET_VLAN, "name"), "\"storage (row 2)\"", "storage (row 2)");
+	expect_ok(desc, "\"line one\\nline\\ttwo\\r\\n\"", "line one\nline\ttwo\r\n");
+	expect_fail(desc, "\"bell\\u0007\"", "other than tabs and line breaks");
+	expect_ok(comment, "\"PXE\\nrow 2\"", "PXE\nrow 2");
+	expect_fail(comment, "\"x\\u009by\"", "control characters");
+	expect_fail(owner, "\"ops\\nteam\"", "must not contain control characters");
+}
+
 static void test_values_refs(void **state)
 {
 	const struct net_field *fabric = field_of(NET_VLAN, "fabric"), *space = field_of(NET_VLAN, "space");
@@ -326,6 +359,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_values_addresses),
 	    cmocka_unit_test(test_values_scalars),
+	    cmocka_unit_test(test_values_control_characters),
 	    cmocka_unit_test(test_values_refs),
 	    cmocka_unit_test(test_subnet_key),
 	    cmocka_unit_test(test_body),
