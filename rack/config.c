@@ -13,7 +13,11 @@ const struct conf_key rack_conf_keys[] = {
 	    "identity (key, certificate, pinned CA) and the last configuration from the region"),
 	KEY("region", CONF_LIST, region, 0, 0, "",
 	    "region gRPC endpoints (host:port, default port 5250), tried in turn with backoff"),
-	KEY("secret", CONF_STRING, secret, 0, 0, "", "enrolment secret; needed only until the rack is enrolled"),
+	KEY("secret", CONF_STRING, secret, 0, 0, "",
+	    "enrolment secret; needed only until the rack is enrolled (on the command line every user sees it in ps: "
+	    "prefer secret_file)"),
+	KEY("secret_file", CONF_STRING, secret_file, 0, 0, "",
+	    "file holding the enrolment secret (its first line); default: $IRONRACK_ENROL_SECRET_FILE"),
 	KEY("ca_fingerprint", CONF_STRING, ca_fingerprint, 0, 0, "",
 	    "SHA256 fingerprint of the region CA to pin at enrolment; empty = trust on first use"),
 	KEY("hostname", CONF_STRING, hostname, 0, 0, "", "name reported to the region; empty = system hostname"),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/conf.h"
@@ -28,7 +29,10 @@ static void usage(FILE *out)
 		"usage: ironrack-rackd [OPTIONS]\n"
 		"\n"
 		"First start (enrolment):\n"
-		"  ironrack-rackd --region HOST:5250 --secret SECRET [--ca-fingerprint SHA256:...]\n"
+		"  ironrack-rackd --region HOST:5250 --secret-file FILE [--ca-fingerprint SHA256:...]\n"
+		"FILE holds the region's enrolment secret (ironrack-regiond enrol-secret prints it);\n"
+		"IRONRACK_ENROL_SECRET_FILE=FILE in the environment does the same. --secret SECRET\n"
+		"works too, but every user on the machine sees a command line.\n"
 		"Afterwards the rack uses the identity in its state directory and needs no secret.\n"
 		"\n"
 		"Options:\n"
@@ -110,6 +114,59 @@ static int parse_args(struct rack *rack, int argc, char **argv)
 	return apply_flags(rack, argc, argv, config, config_given);
 }
 
+/* The enrolment secret from secret_file (or $IRONRACK_ENROL_SECRET_FILE):
+ * its first line, without surrounding blanks. Kept off the command line,
+ * where every user of the machine can read it (ps, /proc). */
+static int secret_load(struct rack *rack, bool secret_on_command_line)
+{
+	const char *path = rack->conf.secret_file;
+	char *data = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	if (!path[0]) {
+		path = getenv("IRONRACK_ENROL_SECRET_FILE");
+		if (!path || !path[0] || rack->conf.secret[0]) {
+			if (secret_on_command_line)
+				log_warn(
+				    "the enrolment secret is on the command line, where every user of this machine "
+				    "can read it; use --secret-file FILE");
+			return 0;
+		}
+	} else if (rack->conf.secret[0]) {
+		fprintf(stderr, "ironrack-rackd: give the enrolment secret once: secret or secret_file, not both\n");
+		return -EINVAL;
+	}
+	int rc = fs_read_all(path, 4096, &data, &len);
+	if (rc == -ENOENT) {
+		/* Deleted after enrolment, as it should be; an unenrolled rack
+		 * says at enrolment that it has no secret. */
+		log_info("no enrolment secret in %s (not needed once the rack is enrolled)", path);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "ironrack-rackd: cannot read the enrolment secret from %s: %s\n", path, strerror(-rc));
+		return rc;
+	}
+	if (stat(path, &st) == 0 && (st.st_mode & 0077))
+		log_warn("%s (the enrolment secret) can be read by other users (mode %04o); chmod 600 it", path,
+			 (unsigned)(st.st_mode & 07777));
+	size_t start = strspn(data, " \t\r\n"), end = start + strcspn(data + start, "\r\n");
+	while (end > start && (data[end - 1] == ' ' || data[end - 1] == '\t'))
+		end--;
+	if (end == start || memchr(data, '\0', len)) {
+		explicit_bzero(data, len);
+		free(data);
+		fprintf(stderr, "ironrack-rackd: %s does not hold an enrolment secret on its first line\n", path);
+		return -EINVAL;
+	}
+	free(rack->conf.secret);
+	rack->conf.secret = xstrndup(data + start, end - start);
+	explicit_bzero(data, len);
+	free(data);
+	return 0;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct rack *rack = arg;
@@ -174,6 +231,11 @@ int main(int argc, char **argv)
 	if (parse_args(rack, argc, argv) < 0)
 		return 2;
 	log_set_level((enum log_level)rack->conf.log_level);
+	bool secret_argv = false;
+	for (int i = 1; i < argc; i++)
+		secret_argv |= strcmp(argv[i], "--secret") == 0 || strncmp(argv[i], "--secret=", 9) == 0;
+	if (secret_load(rack, secret_argv) < 0)
+		return 2;
 	if (rack->conf.hostname[0])
 		snprintf(rack->hostname, sizeof(rack->hostname), "%s", rack->conf.hostname);
 	else if (gethostname(rack->hostname, sizeof(rack->hostname) - 1) < 0)

@@ -26,6 +26,7 @@ struct rack_conf {
 	char *state_dir;
 	struct conf_list region; /* region gRPC endpoints, tried in turn */
 	char *secret;		 /* enrolment secret, needed until enrolled */
+	char *secret_file;	 /* or the file it is in */
 	char *ca_fingerprint;	 /* expected region CA; "" = trust on first use */
 	char *hostname;		 /* "" = system hostname */
 	char *netns;		 /* namespace whose interfaces this rack serves */
