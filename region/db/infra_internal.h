@@ -115,6 +115,9 @@ int infra_machines_links(struct infra_deploy *d);
 /* The links the design no longer gives (before WAN blocks are resized:
  * their addresses no longer hold space). */
 int infra_links_stale_remove(struct infra_deploy *d);
+/* The IPAM VLANs of the deployed networks and subnets of the WANs' blocks
+ * (d->id and d->infra set). */
+int infra_ipam_mirrors_sync(struct infra_deploy *d);
 /* Tell the triggers of migration 0013 that this transaction is the
  * infrastructure's own (deploy, deletion): it may write the IPAM objects
  * an infrastructure holds. */

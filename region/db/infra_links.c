@@ -1,10 +1,10 @@
 /* The addresses a WAN gives an infrastructure's instances, as IPAM sees
  * them (docs/deploy.md, "Infrastructures"): every deployed network (LAN,
  * WAN, SAN) is mirrored as a VLAN (its fabric and vid), every WAN with one
- * subnet per primary block
- * (gateway: the block's first usable address, the SVI), and every port of
- * a bound instance that connects to a WAN gets the lowest free host
- * address of the WAN's blocks as a static link on its machine's interface
+ * subnet per block, primary or extra (gateway: the block's first usable
+ * address, the SVI; none for a /31 or /32), and every port of a bound
+ * instance that connects to a WAN gets the lowest free host address of the
+ * WAN's primary blocks as a static link on its machine's interface
  * (the port's number counts the machine's interfaces in name order: eth0
  * is the first). Links that no longer match the design (a connection
  * removed, another machine) and mirrors of blocks or networks that are
@@ -83,7 +83,7 @@ int infra_ipam_prune(struct db *db)
 	int r = db_exec(db,
 			"DELETE FROM subnet s USING infra_ipam_subnet m WHERE m.subnet_id = s.id AND NOT EXISTS ("
 			"SELECT 1 FROM infra_wan_block b JOIN infra_network n ON n.id = b.network_id "
-			"WHERE b.id = m.block_id AND b.kind = 'primary' AND n.d_type = 'wan')",
+			"WHERE b.id = m.block_id AND n.d_type = 'wan')",
 			0, NULL, NULL);
 	if (r == 0)
 		r = db_exec(db,
@@ -100,9 +100,9 @@ int infra_ipam_prune(struct db *db)
 }
 
 /* The VLANs of this infrastructure's deployed networks and the subnets of
- * its WANs: created when missing, a grown or shrunk block's subnet
+ * its WANs' blocks: created when missing, a grown or shrunk block's subnet
  * resized. LANs and SANs have no addresses in the model, so no subnet. */
-static int mirrors_sync(struct infra_deploy *d)
+int infra_ipam_mirrors_sync(struct infra_deploy *d)
 {
 	const char *p[] = {d->id, d->infra};
 	int r =
@@ -125,21 +125,24 @@ static int mirrors_sync(struct infra_deploy *d)
 			    "UPDATE subnet s SET cidr = b.prefix, gateway = host(network(b.prefix))::inet + 1 "
 			    "FROM infra_ipam_subnet m JOIN infra_wan_block b ON b.id = m.block_id "
 			    "JOIN infra_network n ON n.id = b.network_id "
-			    "WHERE m.subnet_id = s.id AND n.infrastructure_id = $1::bigint AND s.cidr <> b.prefix",
+			    "WHERE m.subnet_id = s.id AND n.infrastructure_id = $1::bigint AND s.cidr <> b.prefix "
+			    "AND b.kind = 'primary'",
 			    1, p, NULL);
 	/* A new block: a new subnet, on the network's VLAN (the mirror, or a
 	 * VLAN an operator made with that vid meanwhile). */
 	if (r == 0)
 		r = db_exec(d->db,
-			    "WITH b AS (SELECT b.id, b.prefix, n.id AS network_id, n.d_name, "
+			    "WITH b AS (SELECT b.id, b.prefix, b.kind, n.id AS network_id, n.d_name, "
 			    "(SELECT w.id FROM vlan w WHERE w.fabric_id = p.fabric_id AND w.vid = p.vid) AS vlan_id "
 			    "FROM infra_wan_block b JOIN infra_network n ON n.id = b.network_id "
 			    "JOIN infra_vlan_pool p ON p.network_id = n.id "
-			    "WHERE n.infrastructure_id = $1::bigint AND n.d_type = 'wan' AND b.kind = 'primary' "
+			    "WHERE n.infrastructure_id = $1::bigint AND n.d_type = 'wan' "
 			    "AND NOT EXISTS (SELECT 1 FROM infra_ipam_subnet m WHERE m.block_id = b.id)), "
 			    "s AS (INSERT INTO subnet (cidr, name, vlan_id, gateway, description) "
 			    "SELECT b.prefix, left('infra-' || $2 || '-' || b.d_name || '-' || b.id, 255), b.vlan_id, "
-			    "host(network(b.prefix))::inet + 1, 'WAN ' || b.d_name || ' of infrastructure ' || $2 "
+			    "CASE WHEN masklen(b.prefix) <= 30 THEN host(network(b.prefix))::inet + 1 END, "
+			    "'WAN ' || b.d_name || ' of infrastructure ' || $2 "
+			    "|| CASE WHEN b.kind = 'extra' THEN ' (extra)' ELSE '' END "
 			    "FROM b RETURNING id, cidr) "
 			    "INSERT INTO infra_ipam_subnet (subnet_id, network_id, block_id) "
 			    "SELECT s.id, b.network_id, b.id FROM s JOIN b ON b.prefix = s.cidr",
@@ -148,13 +151,14 @@ static int mirrors_sync(struct infra_deploy *d)
 }
 
 /* One link: the port-th interface of the machine (name order), the
- * lowest free host address of the network's mirrored subnets (not the
+ * lowest free host address of the network's primary blocks' subnets (not the
  * network, gateway or broadcast address). $1 machine, $2 port, $3
  * network, $4 hostname, $5 comment, $6 array id, $7 index. */
 static const char link_sql[] =
     "WITH f AS (SELECT id, name FROM interface WHERE machine_id = $1::bigint ORDER BY name, id "
     "OFFSET $2::int LIMIT 1), "
     "a AS (SELECT s.id AS subnet_id, host(network(s.cidr))::inet + g AS ip FROM infra_ipam_subnet m "
+    "JOIN infra_wan_block b ON b.id = m.block_id AND b.kind = 'primary' "
     "JOIN subnet s ON s.id = m.subnet_id, generate_series(2, (2 ^ (32 - masklen(s.cidr)))::bigint - 2) AS g "
     "WHERE m.network_id = $3::bigint AND NOT EXISTS (SELECT 1 FROM ip_address x "
     "WHERE x.ip = host(network(s.cidr))::inet + g) ORDER BY m.block_id, g LIMIT 1), "
@@ -221,7 +225,7 @@ int infra_machines_links(struct infra_deploy *d)
 	if (r == 0)
 		r = infra_ipam_prune(d->db);
 	if (r == 0)
-		r = mirrors_sync(d);
+		r = infra_ipam_mirrors_sync(d);
 	if (r < 0)
 		return r;
 	r = db_exec(d->db,

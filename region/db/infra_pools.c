@@ -414,6 +414,11 @@ int db_infra_subnet_order(struct db *db, const char *infra, const char *network,
 	}
 	if (r == 0)
 		r = subnet_order_locked(&d, net_id, network, len, ret_block);
+	/* The block is a subnet of the WAN's VLAN at once, like the others. */
+	if (r == 0)
+		r = infra_ipam_own(db);
+	if (r == 0)
+		r = infra_ipam_mirrors_sync(&d);
 	if (r == 0)
 		r = db_commit(db);
 	infra_deploy_done(&d);

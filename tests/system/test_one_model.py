@@ -83,8 +83,11 @@ def test_deployed_objects_are_listed_with_their_holder(region, om):
     # LANs and SANs have no addresses in the model: a VLAN, no subnet.
     assert vlans[om["lan1"]["vid"]]["subnets"] == 0 and vlans[om["san1"]["vid"]]["subnets"] == 0
 
+    # The primary blocks of wan1 and wan2, and the extra one of wan2.
     subnets = {s["cidr"]: s for s in items(region, "subnets")}
-    assert set(subnets) == {"198.18.0.0/29", "198.18.0.16/29"}  # the primary blocks of wan1, wan2
+    assert set(subnets) == {"198.18.0.0/29", "198.18.0.8/29", "198.18.0.16/29"}
+    assert {s["infrastructure"] for s in subnets.values()} == {"om"}
+    assert (subnets["198.18.0.8/29"]["vid"], subnets["198.18.0.8/29"]["gateway"]) == (om["wan2"]["vid"], "198.18.0.9")
     s = ok(region, "GET", f"/api/v1/subnets/{key('198.18.0.0/29')}")
     assert (s["infrastructure"], s["vid"], s["gateway"]) == ("om", om["wan1"]["vid"], "198.18.0.1"), s
 
@@ -117,6 +120,7 @@ def test_ipam_refuses_what_collides_with_an_infrastructure(region, om):
                 field="cidr")
     refused_409(region, "POST", "/api/v1/subnets", {"cidr": "198.18.0.8/30"}, held, "198.18.0.8/29", "wan2",
                 field="cidr")
+    refused_409(region, "DELETE", f"/api/v1/subnets/{key('198.18.0.8/29')}", None, held)
     refused_409(region, "POST", "/api/v1/subnets", {"cidr": "10.78.0.0/24", "vlan": lan1["id"]}, held,
                 field="vlan")
     refused_409(region, "PATCH", f"/api/v1/subnets/{key('10.77.0.0/24')}", {"cidr": "198.18.0.16/28"}, held,
