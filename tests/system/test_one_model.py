@@ -134,11 +134,14 @@ def test_ipam_refuses_what_collides_with_an_infrastructure(region, om):
                 "198.18.0.5", held, field="ip")
     refused_409(region, "DELETE", "/api/v1/ip-addresses/198.18.0.2", None, "web#0", held)
 
-    # What stays the operator's: names and descriptions.
+    # What stays the operator's: names and descriptions, and the addresses
+    # of an extra block (MetalLB's).
     v = ok(region, "PATCH", f"/api/v1/vlans/{wan1['id']}", {"description": "uplink"})
     assert (v["description"], v["infrastructure"]) == ("uplink", "om")
     a = ok(region, "PATCH", "/api/v1/ip-addresses/198.18.0.2", {"comment": "front"})
     assert (a["comment"], a["instance"]) == ("front", "web#0")
+    lb = allocate(region, "198.18.0.8/29", ip="198.18.0.10", hostname="lb-vip")
+    assert (lb["mode"], lb["infrastructure"]) == ("static", None)
 
 
 def test_editor_refuses_a_pool_over_a_subnet_in_use_and_a_port_on_two_networks(region, om):

@@ -3,8 +3,8 @@
 --
 -- A deployed infrastructure's networks are IPAM objects: every network
 -- (LAN, WAN, SAN) is a VLAN with the vid it holds in infra_vlan_pool on the
--- infrastructure's fabric (infra_ipam_vlan, 0011), every primary WAN block
--- a subnet on it (infra_ipam_subnet) and every instance's WAN address a
+-- infrastructure's fabric (infra_ipam_vlan, 0011), every WAN block a
+-- subnet on it (infra_ipam_subnet) and every instance's WAN address a
 -- static link on its machine's interface (infra_instance_link). Deploy
 -- writes them in its transaction; nothing else may. The triggers below
 -- refuse, with SQLSTATE IR409 naming the infrastructure, what would
@@ -12,8 +12,10 @@
 --  * a VLAN with a vid an infrastructure holds on that fabric;
 --  * a subnet overlapping a WAN block, or on a VLAN an infrastructure
 --    holds (its subnets are the infrastructure's);
---  * a static or auto address inside a WAN block (addresses seen on the
---    wire, DHCP leases and discovered ones, are observations and pass);
+--  * a static or auto address inside a primary WAN block, whose addresses
+--    deploy hands to instances (an extra block's are the operator's, for
+--    MetalLB and the like; addresses seen on the wire, DHCP leases and
+--    discovered ones, are observations and pass);
 --  * changing what the infrastructure decides of its objects -- a VLAN's
 --    fabric and vid; a subnet's CIDR, VLAN and gateway; an address's ip,
 --    subnet, mode and holder -- and deleting them. Names, descriptions and
@@ -165,7 +167,8 @@ BEGIN
 	END IF;
 	IF net IS NULL AND NEW.ip IS NOT NULL AND NEW.mode IN ('static', 'auto')
 			AND (TG_OP = 'INSERT' OR NEW.ip IS DISTINCT FROM OLD.ip OR NEW.mode <> OLD.mode) THEN
-		SELECT b.prefix, b.network_id INTO o FROM infra_wan_block b WHERE NEW.ip <<= b.prefix LIMIT 1;
+		SELECT b.prefix, b.network_id INTO o FROM infra_wan_block b
+			WHERE NEW.ip <<= b.prefix AND b.kind = 'primary' LIMIT 1;
 		IF FOUND THEN
 			RAISE EXCEPTION '% is inside block % of %; its addresses are the infrastructure''s', host(NEW.ip),
 				o.prefix, infra_network_text(o.network_id) USING ERRCODE = 'IR409', COLUMN = 'ip';
