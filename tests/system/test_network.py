@@ -338,11 +338,13 @@ def test_static_clash_names_the_holder(region):
     assert snapshot(region) == before
     # auto assign skips every one of them
     assert allocate(region, cidr)["ip"] == "192.0.2.3"
-    # A DHCP link of an interface has no address until a lease is seen.
-    dhcp = ok(region, "POST", f"/api/v1/interfaces/{eth0['id']}/links", {"subnet": cidr, "mode": "dhcp"}, status=201)
+    # A DHCP link of an interface has no address until a lease is seen
+    # (and is the interface's only link: docs/network.md, "Model rules").
+    eth1 = ok(region, "POST", "/api/v1/machines/node-3/interfaces", {"name": "eth1", "mac": "02:00:00:00:00:11"})
+    dhcp = ok(region, "POST", f"/api/v1/interfaces/{eth1['id']}/links", {"subnet": cidr, "mode": "dhcp"}, status=201)
     assert dhcp["ip"] is None and dhcp["mode"] == "dhcp"
     assert len(items(region, "ip-addresses", "?machine=node-3")) == 2
-    ok(region, "DELETE", f"/api/v1/interfaces/{eth0['id']}/links/{dhcp['id']}")
+    ok(region, "DELETE", f"/api/v1/interfaces/{eth1['id']}/links/{dhcp['id']}")
     # Deleting the machine releases its addresses; the device keeps its own.
     ok(region, "DELETE", "/api/v1/machines/node-3")
     assert [a["ip"] for a in items(region, "ip-addresses", f"?subnet={key(cidr)}")] == ["192.0.2.3", "192.0.2.11"]
