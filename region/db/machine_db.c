@@ -363,17 +363,19 @@ int machine_db_enlist_new(struct db *db, const struct inventory *inv, const char
 	snprintf(base, sizeof(base), "node-%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 	const char *p[] = {base, actor};
 	PGresult *res;
-	long n =
-	    db_exec_count(db,
-			  "WITH h AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM machine WHERE hostname = $1) THEN $1 "
-			  "ELSE (SELECT $1 || '-' || k FROM generate_series(2, 1000) k WHERE NOT EXISTS "
-			  "(SELECT 1 FROM machine WHERE hostname = $1 || '-' || k) LIMIT 1) END AS name), "
-			  "m AS (INSERT INTO machine (hostname, status, status_message) "
-			  "SELECT name, 'NEW', 'enlisted' FROM h RETURNING id, hostname), "
-			  "e AS (INSERT INTO machine_event (machine_id, kind, actor, description) "
-			  "SELECT id, 'status', $2, 'enlisted as ' || hostname FROM m) "
-			  "SELECT id, hostname FROM m",
-			  2, p, &res);
+	/* Host names are unique across machines and devices (migrations/0014). */
+	long n = db_exec_count(db,
+			       "WITH h AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM machine WHERE hostname = $1 "
+			       "UNION ALL SELECT 1 FROM device WHERE hostname = $1) THEN $1 "
+			       "ELSE (SELECT $1 || '-' || k FROM generate_series(2, 1000) k WHERE NOT EXISTS "
+			       "(SELECT 1 FROM machine WHERE hostname = $1 || '-' || k "
+			       "UNION ALL SELECT 1 FROM device WHERE hostname = $1 || '-' || k) LIMIT 1) END AS name), "
+			       "m AS (INSERT INTO machine (hostname, status, status_message) "
+			       "SELECT name, 'NEW', 'enlisted' FROM h RETURNING id, hostname), "
+			       "e AS (INSERT INTO machine_event (machine_id, kind, actor, description) "
+			       "SELECT id, 'status', $2, 'enlisted as ' || hostname FROM m) "
+			       "SELECT id, hostname FROM m",
+			       2, p, &res);
 	if (n < 0)
 		return (int)n;
 	if (n != 1) {
