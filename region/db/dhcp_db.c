@@ -46,7 +46,7 @@ static const char dhcp_db_model_sql[] =
 	"  'domain', s.domain,"
 	"  'ntp', (SELECT coalesce(json_agg(host(d) ORDER BY o), '[]')"
 	"   FROM unnest(s.ntp_servers) WITH ORDINALITY AS x(d, o) WHERE family(d) = 4),"
-	"  'lease_time', s.dhcp_lease_time,"
+	"  'lease_time', s.dhcp_lease_time, 'match_client_id', s.dhcp_match_client_id,"
 	"  'disabled_arches', to_json(s.disabled_boot_arches),"
 	"  'routes', (SELECT coalesce(json_agg(json_build_object('destination', d.cidr::text,"
 	"   'gateway', host(rt.gateway)) ORDER BY rt.id), '[]')"
@@ -176,10 +176,13 @@ static int dhcp_db_granted(struct db *db, const char *rack_id, struct dhcp_db_ev
 		free(v);
 		return r;
 	}
-	/* One lease per client and subnet: a new address replaces the old. */
+	/* One lease per client and subnet: a new address replaces the old.
+	 * Where the subnet matches client ids, one MAC may be several
+	 * clients (the rack keeps their leases apart). */
 	r = db_exec(db,
 		    "DELETE FROM ip_address WHERE owner_kind = 'dhcp_lease' AND lease_mac = $1::macaddr "
-		    "AND subnet_id = $2::bigint AND ip <> $3::inet",
+		    "AND subnet_id = $2::bigint AND ip <> $3::inet "
+		    "AND NOT (SELECT dhcp_match_client_id FROM subnet WHERE id = $2::bigint)",
 		    3, (const char *[]){e->mac, subnet, e->ip}, NULL);
 	if (r < 0)
 		return r;
@@ -379,7 +382,8 @@ static int dhcp_db_bulk(struct db *db, const char *rack_id, struct dhcp_db_event
 	    "DELETE FROM dhcp_conflict c USING " DHCP_DB_EV " WHERE e.kind = 3 AND c.ip = e.ip AND c.rack_id = $1",
 	    /* GRANTED: one lease per client and subnet */
 	    "DELETE FROM ip_address a USING " DHCP_DB_EV " WHERE e.kind = 1 AND a.owner_kind = 'dhcp_lease' "
-	    "AND a.lease_mac = e.mac AND a.subnet_id = e.subnet_id AND a.ip <> e.ip AND $1::text IS NOT NULL",
+	    "AND a.lease_mac = e.mac AND a.subnet_id = e.subnet_id AND a.ip <> e.ip AND $1::text IS NOT NULL "
+	    "AND NOT (SELECT dhcp_match_client_id FROM subnet WHERE id = e.subnet_id)",
 	    /* CONFLICT */
 	    "INSERT INTO dhcp_conflict (ip, rack_id, subnet_id, mac, reason, until) "
 	    "SELECT e.ip, $1, s.id, e.mac, e.reason, coalesce(to_timestamp(nullif(e.expiry, 0)), "

@@ -38,6 +38,7 @@ static const struct net_col subnet_cols[] = {
     {"ntp_servers", NET_T_LIST},
     {"dhcp_lease_time", NET_T_INT},
     {"disabled_boot_arches", NET_T_INTS},
+    {"dhcp_match_client_id", NET_T_BOOL},
     {"created", NET_T_TIME},
     {"updated", NET_T_TIME},
     /* read only: the infrastructure whose WAN block this is (null: none) */
@@ -65,6 +66,8 @@ static const struct net_field subnet_fields[] = {
     {"dhcp_lease_time", NET_T_INT, NET_F_NULLABLE, 30, 31536000, NULL, 0},
     /* Option 93 architectures that get no boot file on this subnet. */
     {"disabled_boot_arches", NET_T_INTS, NET_F_NULLABLE, 0, 65535, NULL, 0},
+    /* DHCP leases keyed by option 61 when sent (docs/dhcp.md). */
+    {"dhcp_match_client_id", NET_T_BOOL, 0, 0, 0, NULL, 0},
 };
 
 static const struct net_filter_def subnet_filters[] = {
@@ -86,7 +89,8 @@ const struct net_kind_def net_def_subnet = {
 		"family(s.cidr), (SELECT count(*) FROM ip_address a WHERE a.subnet_id = s.id), "
 		"s.domain, array_to_string(ARRAY(SELECT host(n) FROM unnest(s.ntp_servers) "
 		"WITH ORDINALITY AS u(n, k) ORDER BY k), ' '), s.dhcp_lease_time, "
-		"array_to_string(s.disabled_boot_arches, ' '), ir_ms(s.created), ir_ms(s.updated), "
+		"array_to_string(s.disabled_boot_arches, ' '), s.dhcp_match_client_id, ir_ms(s.created), "
+		"ir_ms(s.updated), "
 		"infra_subnet_holder(s.id), count(*) OVER () "
 		"FROM subnet s JOIN vlan v ON v.id = s.vlan_id JOIN fabric f ON f.id = v.fabric_id "
 		"LEFT JOIN space sp ON sp.id = v.space_id "
@@ -98,12 +102,12 @@ const struct net_kind_def net_def_subnet = {
 		"ORDER BY family(s.cidr), s.cidr LIMIT $1::bigint OFFSET $2::bigint",
 	    .insert = "INSERT INTO subnet (cidr, name, vlan_id, gateway, dns_servers, description, managed, "
 		      "active_discovery, discovery_interval, allow_proxy, allow_dns, domain, ntp_servers, "
-		      "dhcp_lease_time, disabled_boot_arches) "
+		      "dhcp_lease_time, disabled_boot_arches, dhcp_match_client_id) "
 		      "VALUES ($1::cidr, coalesce($2, $1::cidr::text), subnet_vlan_pick($3::bigint, $4::bigint, "
 		      "$5::int), $6::inet, coalesce($7::inet[], '{}'), coalesce($8, ''), coalesce($9::boolean, true), "
 		      "coalesce($10::boolean, false), coalesce($11::int, 10800), coalesce($12::boolean, true), "
 		      "coalesce($13::boolean, true), coalesce($14, ''), coalesce($15::inet[], '{}'), $16::int, "
-		      "coalesce($17::int[], '{}')) "
+		      "coalesce($17::int[], '{}'), coalesce($18::boolean, false)) "
 		      "RETURNING id",
 	    /* A name that was the old CIDR follows a new CIDR. vlan,
 	     * fabric or vid (bits 4, 8, 16) move the subnet; vid alone
@@ -129,7 +133,9 @@ const struct net_kind_def net_def_subnet = {
 		      "ELSE s.ntp_servers END, "
 		      "dhcp_lease_time = CASE WHEN $2::int & 32768 <> 0 THEN $18::int ELSE s.dhcp_lease_time END, "
 		      "disabled_boot_arches = CASE WHEN $2::int & 65536 <> 0 THEN coalesce($19::int[], '{}') "
-		      "ELSE s.disabled_boot_arches END "
+		      "ELSE s.disabled_boot_arches END, "
+		      "dhcp_match_client_id = CASE WHEN $2::int & 131072 <> 0 THEN $20::boolean "
+		      "ELSE s.dhcp_match_client_id END "
 		      "WHERE s.id = $1::bigint RETURNING s.id",
 	    /* Refused by the subnet_protect trigger while addresses are
 	     * in use; ranges and routes go with the subnet. */
