@@ -22,8 +22,8 @@ const size_t cli_net_opts_n = sizeof(cli_net_opts) / sizeof(cli_net_opts[0]);
 
 static const char *const int_keys[] = {
     "vid", "mtu", "metric", "discovery_interval", "limit", "offset", "dhcp_lease_time", "code", NULL};
-static const char *const bool_keys[] = {"managed", "dhcp_on", "active_discovery", "allow_proxy", "allow_dns",
-					"enabled", NULL};
+static const char *const bool_keys[] = {"managed",   "dhcp_on", "active_discovery",	"allow_proxy",
+					"allow_dns", "enabled", "dhcp_match_client_id", NULL};
 static const char *const list_keys[] = {"dns_servers", "ntp_servers", "tags", NULL};
 
 static bool in_list(const char *const *list, const char *key)
