@@ -178,25 +178,6 @@ enum boot_range boot_http_range_parse(const char *header, uint64_t size, uint64_
 	return BOOT_RANGE_PARTIAL;
 }
 
-static void log_escape(const char *s, size_t len, char *buf, size_t buflen)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char tmp[5];
-		int n = (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') ? snprintf(tmp, sizeof(tmp), "%c", c)
-									  : snprintf(tmp, sizeof(tmp), "\\x%02x", c);
-		if (o + (size_t)n + 4 > buflen) {
-			snprintf(buf + o, buflen - o, "...");
-			return;
-		}
-		memcpy(buf + o, tmp, (size_t)n);
-		o += (size_t)n;
-	}
-	buf[o] = '\0';
-}
-
 /* ---- replies ---- */
 
 static void reply_log(const struct http_req *r, int status, uint64_t bytes, const char *why)
@@ -447,7 +428,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	http_req_init(&r, h, req);
 	request_addrs(req, r.client, sizeof(r.client), &local);
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	log_escape(path ? path : "", path ? strlen(path) : 0, r.path, sizeof(r.path));
+	log_escape(r.path, sizeof(r.path), path ? path : "", path ? strlen(path) : 0, LOG_ESCAPE_QUOTED);
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	bool report = h->agent && path && strcmp(path, AGENT_REPORT_PATH) == 0;
 	if (report && cmd != EVHTTP_REQ_POST) {
