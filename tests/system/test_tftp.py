@@ -28,6 +28,7 @@ CLIENT6 = "2001:db8:69::2"
 BIG = 64 << 20
 MID = 16 << 20
 MAX_TRANSFERS = 60
+ATTACKER = "198.51.100.3"  # a second address of the client namespace
 
 
 
@@ -131,9 +132,14 @@ class TftpRack:
         self.cfg_size = os.path.getsize(os.path.join(self.root, "pxelinux.cfg"))
         self.aborted = 0  # transfers the raw client started and ended with an ERROR
 
-    def start_rack(self, listen="0.0.0.0:69", wait=True, first=False):
+    def start_rack(self, listen="0.0.0.0:69", wait=True, first=False, max_transfers=MAX_TRANSFERS,
+                   per_client=MAX_TRANSFERS):
+        # The tests here run many transfers from one client address; the
+        # per-client limit has its own test, with the default.
         extra = ["--netns", self.lab.srv, "--tftp-listen", listen, "--boot-root", self.root,
-                 "--tftp-max-transfers", str(MAX_TRANSFERS)]
+                 "--tftp-max-transfers", str(max_transfers)]
+        if per_client is not None:
+            extra += ["--tftp-max-transfers-per-client", str(per_client)]
         if first:
             self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint, extra=extra)
         else:
@@ -453,6 +459,88 @@ def test_server_busy_past_the_limit(tftp, lab):
     out = os.path.join(tftp.out, "after-busy")
     lab.run(["curl", "-sS", "-o", out, f"tftp://{SERVER}/pxelinux.cfg"])
     assert os.path.getsize(out) == tftp.cfg_size
+
+
+# One host opening RRQs it never acknowledges, each from its own port and
+# asking for a 255 s timeout, from job["source"]. Prints the first answer
+# to each as one JSON line, keeps its sockets open until a line arrives on
+# stdin, then ends the transfers it got with an ERROR.
+FLOOD_CLIENT = r'''
+import json, socket, struct, sys
+job = json.loads(sys.stdin.readline())
+server = (job["server"], 69)
+pkt = b"\0\1" + job["name"].encode() + b"\0octet\0timeout\0" + b"255\0blksize\0" + b"1468\0"
+socks = []
+for _ in range(job["n"]):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((job["source"], 0))
+    s.sendto(pkt, server)
+    socks.append(s)
+results = []
+for s in socks:
+    s.settimeout(3)
+    try:
+        data, addr = s.recvfrom(70000)
+    except socket.timeout:
+        results.append({"op": None})
+        continue
+    op = struct.unpack("!H", data[:2])[0]
+    r = {"op": op, "port": addr[1]}
+    if op == 5:
+        r["code"] = struct.unpack("!H", data[2:4])[0]
+        r["msg"] = data[4:].split(b"\0")[0].decode(errors="replace")
+    if op == 6:
+        f = data[2:].split(b"\0")
+        r["options"] = {f[i].decode(): f[i + 1].decode() for i in range(0, len(f) - 1, 2)}
+    results.append(r)
+print(json.dumps(results), flush=True)
+sys.stdin.readline()
+for s, r in zip(socks, results):
+    if r["op"] == 6:
+        s.sendto(struct.pack("!HH", 5, 0) + b"flood over\0", (job["server"], r["port"]))
+'''
+
+
+def test_one_host_cannot_take_every_slot(tftp, lab):
+    """issue 15: one host held 743 slots with never-acknowledged
+    'timeout 255' requests and a real client then got 'server busy'. With
+    the default per-client limit (16) of 40 slots, the flood gets 16 and a
+    refusal, the 255 s timeout is not acknowledged, and tftp-hpa from
+    another address is served while the flood's transfers are still open."""
+    lab.run(["ip", "addr", "add", f"{ATTACKER}/24", "dev", "eth0"])
+    tftp.rack.stop()
+    proc = None
+    try:
+        tftp.start_rack(max_transfers=40, per_client=None)
+        assert "up to 40 transfers (16 per client)" in tftp.log()
+        proc = subprocess.Popen(["ip", "netns", "exec", lab.cli, "/usr/bin/python3", "-c", FLOOD_CLIENT],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        proc.stdin.write(json.dumps({"server": SERVER, "source": ATTACKER, "name": "big.bin", "n": 60}) + "\n")
+        proc.stdin.flush()
+        results = json.loads(proc.stdout.readline())
+        started = [r for r in results if r["op"] == 6]
+        refused = [r for r in results if r["op"] == 5]
+        assert len(started) == 16 and len(refused) == 44, results
+        assert all(r["options"] == {"blksize": "1468"} for r in started), started[:2]
+        assert all(r["code"] == 0 and r["msg"] == "too many transfers from your address" for r in refused), refused[:2]
+        assert "too many transfers from this address (tftp_max_transfers_per_client)" in tftp.log()
+        # The 16 are still open (never acknowledged); a real client is served.
+        out_path = os.path.join(tftp.out, "hpa-during-flood")
+        r = lab.run(["tftp", "-m", "binary", SERVER, "-c", "get", "pxelinux.cfg", out_path], timeout=60)
+        assert os.path.getsize(out_path) == tftp.cfg_size, r.stdout + r.stderr + tftp.log()[-2000:]
+        assert f"tftp: {CLIENT}:" in tftp.log() and "sent 'pxelinux.cfg'" in tftp.log()
+        assert f"tftp: {ATTACKER}:" in tftp.log() and "'big.bin' failed" not in tftp.log()
+        proc.stdin.write("end\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=30) == 0
+        tftp.rack.daemon.wait_log("with ERROR 0 'flood over'", count=16, timeout=10)
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        tftp.rack.stop()
+        lab.run(["ip", "addr", "del", f"{ATTACKER}/24", "dev", "eth0"], check=False)
+        tftp.start_rack()
 
 
 def test_ipv6_and_ipv4_on_a_dual_stack_socket(tftp, lab):
