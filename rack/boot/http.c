@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/httpguard.h"
 #include "common/inventory.h"
 #include "common/log.h"
 #include "common/net.h"
@@ -32,20 +33,15 @@
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
-#define HTTP_PORT_DEFAULT  5248
-#define HTTP_TIMEOUT_S	   60 /* idle or stalled connection */
-#define HTTP_HEADERS_MAX   8192
-#define HTTP_BODY_MAX	   INV_BODY_MAX /* the agent's report; GET and HEAD carry none */
-#define HTTP_BACKLOG	   256
-#define HTTP_CLIENT_STRLEN 64
-#define HTTP_PATH_LOGLEN   160
-
-/* A connection we have seen a request on (for the connection limit). */
-struct http_conn {
-	struct boot_http *h;
-	struct http_conn *prev, *next;
-	struct evhttp_connection *evcon;
-};
+#define HTTP_PORT_DEFAULT	5248
+#define HTTP_TIMEOUT_S		60 /* idle or stalled connection */
+#define HTTP_HEADER_TIMEOUT_MS	10000
+#define HTTP_REQUEST_TIMEOUT_MS 60000
+#define HTTP_HEADERS_MAX	8192
+#define HTTP_BODY_MAX		INV_BODY_MAX /* the agent's report; GET and HEAD carry none */
+#define HTTP_BACKLOG		256
+#define HTTP_CLIENT_STRLEN	64
+#define HTTP_PATH_LOGLEN	160
 
 /* A request for a boot config waiting for GetBootConfig. libevent keeps an
  * unanswered request alive even when its client goes away (it only
@@ -69,9 +65,8 @@ struct boot_http {
 	struct tftp_root root;
 	struct rack *rack;
 	int port; /* bound, host order */
-	unsigned max_connections;
-	unsigned n_conns;
-	struct http_conn *conns;
+	struct httpguard *guard;
+	unsigned max_conns, max_conns_per_client; /* what the guard enforces */
 	struct http_wait *waits;
 	struct rack_agent *agent; /* POST AGENT_REPORT_PATH; NULL without a rack */
 };
@@ -331,43 +326,11 @@ static void wait_done(struct rack_boot_wait *bw, const struct boot_config *c, co
 
 /* ---- requests ---- */
 
+/* Every connection evhttp frees (httpguard_conf.on_close). */
 static void conn_closed(struct evhttp_connection *evcon, void *arg)
 {
-	struct http_conn *c = arg;
-	struct boot_http *h = c->h;
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		h->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	h->n_conns--;
-	free(c);
+	struct boot_http *h = arg;
 	rack_agent_conn_closed(h->agent, evcon);
-}
-
-/* Count the connection on its first request. false: over the limit. */
-static bool conn_admit(struct boot_http *h, struct evhttp_connection *evcon)
-{
-	if (!evcon)
-		return true;
-	for (struct http_conn *c = h->conns; c; c = c->next) {
-		if (c->evcon == evcon)
-			return true;
-	}
-	if (h->n_conns >= h->max_connections)
-		return false;
-	struct http_conn *c = xcalloc(1, sizeof(*c));
-	c->h = h;
-	c->evcon = evcon;
-	c->next = h->conns;
-	if (h->conns)
-		h->conns->prev = c;
-	h->conns = c;
-	h->n_conns++;
-	evhttp_connection_set_closecb(evcon, conn_closed, c);
-	return true;
 }
 
 static void request_addrs(struct evhttp_request *req, char *client, size_t len, struct sockaddr_storage *local)
@@ -447,11 +410,6 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		reply_error(&r, 405, "Method Not Allowed", "only GET and HEAD");
 		return;
 	}
-	if (!conn_admit(h, evhttp_request_get_connection(req))) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		reply_error(&r, 503, "Service Unavailable", "too many connections (http_boot_max_connections)");
-		return;
-	}
 	if (report) {
 		rack_agent_request(h->agent, req, r.client, (const struct sockaddr *)&local);
 		return;
@@ -525,6 +483,28 @@ static int listen_socket(int nsfd, const struct sockaddr_storage *addr, socklen_
 	return fd;
 }
 
+/* Connections counted at accept, deadlines, strict framing, accept paused
+ * when descriptors run out (common/httpguard.h). Zeros in conf take the
+ * defaults. */
+static int http_guard(struct boot_http *h, const struct boot_http_conf *conf, struct evhttp_bound_socket *sock)
+{
+	unsigned header_ms = conf->header_timeout_ms ? conf->header_timeout_ms : HTTP_HEADER_TIMEOUT_MS;
+	unsigned request_ms = conf->request_timeout_ms ? conf->request_timeout_ms : HTTP_REQUEST_TIMEOUT_MS;
+	h->max_conns = conf->max_connections ? conf->max_connections : 1;
+	h->max_conns_per_client = conf->max_connections_per_client ? conf->max_connections_per_client : h->max_conns;
+	struct httpguard_conf g = {
+	    .name = "http",
+	    .max_conns = h->max_conns,
+	    .max_conns_per_client = h->max_conns_per_client,
+	    .header_timeout_ms = header_ms,
+	    .request_timeout_ms = request_ms > header_ms ? request_ms : header_ms,
+	    .head_max = HTTP_HEADERS_MAX,
+	    .on_close = conn_closed,
+	    .on_close_arg = h,
+	};
+	return httpguard_attach(h->http, sock, &g, &h->guard);
+}
+
 int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, struct boot_http **ret)
 {
 	struct sockaddr_storage addr;
@@ -539,7 +519,6 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 	struct boot_http *h = xcalloc(1, sizeof(*h));
 	h->base = base;
 	h->rack = conf->rack;
-	h->max_connections = conf->max_connections;
 	h->root.dirfd = -1;
 	r = tftp_root_open(&h->root, conf->root);
 	if (r < 0) {
@@ -556,7 +535,8 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 	}
 	h->port = sock_bound_port(fd);
 	h->http = evhttp_new(base);
-	if (!h->http || !evhttp_accept_socket_with_handle(h->http, fd)) {
+	struct evhttp_bound_socket *sock = h->http ? evhttp_accept_socket_with_handle(h->http, fd) : NULL;
+	if (!sock || http_guard(h, conf, sock) < 0) {
 		log_err("http: cannot set up the HTTP server on %s", conf->listen);
 		if (h->http)
 			evhttp_free(h->http);
@@ -572,16 +552,15 @@ int boot_http_new(struct event_base *base, const struct boot_http_conf *conf, st
 	 * the rest first, so the client sees the answer and not a reset. */
 	evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);
-	evhttp_set_max_headers_size(h->http, HTTP_HEADERS_MAX);
 	evhttp_set_max_body_size(h->http, HTTP_BODY_MAX);
 	evhttp_set_gencb(h->http, request_cb, h);
 	if (h->rack) {
 		h->agent = rack_agent_new(base, h->rack);
 		h->rack->agent = h->agent; /* the session's replies find it there */
 	}
-	log_info("http: serving %s and boot configs on %s (port %d)%s%s, up to %u connections", conf->root,
-		 conf->listen, h->port, conf->nsfd >= 0 ? " in network namespace " : "",
-		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", h->max_connections);
+	log_info("http: serving %s and boot configs on %s (port %d)%s%s, up to %u connections (%u per client)",
+		 conf->root, conf->listen, h->port, conf->nsfd >= 0 ? " in network namespace " : "",
+		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", h->max_conns, h->max_conns_per_client);
 	*ret = h;
 	return 0;
 }
@@ -605,13 +584,8 @@ void boot_http_free(struct boot_http *h)
 		h->rack->agent = NULL;
 	rack_agent_free(h->agent);
 	h->agent = NULL;
+	httpguard_free(h->guard);
 	evhttp_free(h->http);
-	/* Connections evhttp freed without telling us. */
-	while (h->conns) {
-		struct http_conn *c = h->conns;
-		h->conns = c->next;
-		free(c);
-	}
 	tftp_root_close(&h->root);
 	free(h);
 }

@@ -15,8 +15,12 @@
  * segment), never read into memory; Content-Length, Last-Modified,
  * Accept-Ranges; one "Range: bytes=..." range gets 206 with Content-Range
  * (416 when it lies beyond the file); several ranges are ignored and the
- * whole file is sent (200). At most max_connections connections are served
- * at once: a request on a further one gets 503 and the connection closes.
+ * whole file is sent (200). Connections are guarded by common/httpguard.h:
+ * at most max_connections at once (max_connections_per_client from one
+ * address), counted at accept, a further one answered 503 and closed at
+ * once; a request's header must be complete header_timeout_ms after the
+ * connection was accepted (or the request's first byte), its body
+ * request_timeout_ms after; strict framing (400 for ambiguous framing).
  *
  * One log line per request: client, method, path, status, bytes. */
 #pragma once
@@ -30,12 +34,15 @@ struct boot_http;
 struct rack_agent;
 
 struct boot_http_conf {
-	const char *listen; /* "ADDRESS:PORT", "[V6]:PORT"; a literal address */
-	const char *root;   /* boot root directory (must exist) */
-	unsigned max_connections;
-	int nsfd;		/* network namespace for the socket (netns_open), -1 = our own */
-	const char *netns_name; /* for the log */
-	struct rack *rack;	/* boot configs (rack/boot/service.h); NULL: files only */
+	const char *listen;		     /* "ADDRESS:PORT", "[V6]:PORT"; a literal address */
+	const char *root;		     /* boot root directory (must exist) */
+	unsigned max_connections;	     /* at once, counted at accept */
+	unsigned max_connections_per_client; /* 0 = max_connections */
+	unsigned header_timeout_ms;	     /* accept (or a request's first byte) to its header's end; 0 = 10 s */
+	unsigned request_timeout_ms;	     /* ... to its body's end; 0 = 60 s */
+	int nsfd;			     /* network namespace for the socket (netns_open), -1 = our own */
+	const char *netns_name;		     /* for the log */
+	struct rack *rack;		     /* boot configs (rack/boot/service.h); NULL: files only */
 };
 
 /* Bind and listen. Logs its own errors. */

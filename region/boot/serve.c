@@ -39,6 +39,7 @@
 
 #include "common/bootres.h"
 #include "common/fsutil.h"
+#include "common/httpguard.h"
 #include "common/log.h"
 #include "common/rpc/rpc.h"
 #include "common/util.h"
@@ -53,6 +54,7 @@
 struct bootres_server {
 	struct region_bootres *rb;
 	struct evhttp *http;
+	struct httpguard *guard;
 	SSL_CTX *ctx;
 	unsigned active; /* transfers in flight */
 };
@@ -114,7 +116,7 @@ static void serve_next(struct evhttp_connection *evcon, void *arg)
 {
 	struct serve *sv = arg;
 	if (sv->pos == sv->end) {
-		evhttp_connection_set_closecb(sv->evcon, NULL, NULL);
+		httpguard_set_closecb(sv->evcon, NULL, NULL);
 		evhttp_send_reply_end(sv->req);
 		double secs = (double)(clock_mono_us() - sv->start_us) / 1e6;
 		log_info("boot resources: sent %s (%" PRIu64 " bytes from %" PRIu64 ") to rack %s in %.2f s", sv->name,
@@ -128,7 +130,7 @@ static void serve_next(struct evhttp_connection *evcon, void *arg)
 		log_warn("boot resources: %s shrank or failed while being sent to rack %s (%s): closing the connection",
 			 sv->name, sv->rack, strerror(-rc));
 		struct evhttp_connection *c = sv->evcon;
-		evhttp_connection_set_closecb(c, NULL, NULL);
+		httpguard_set_closecb(c, NULL, NULL);
 		serve_free(sv);
 		evhttp_connection_free(c);
 		return;
@@ -264,7 +266,7 @@ static void serve_file(struct bootres_server *s, struct evhttp_request *req, con
 		return;
 	}
 	evhttp_send_reply_start(req, code, code == 206 ? "Partial Content" : "OK");
-	evhttp_connection_set_closecb(sv->evcon, serve_closed, sv);
+	httpguard_set_closecb(sv->evcon, serve_closed, sv);
 	evhttp_send_reply_chunk_with_cb(req, buf, serve_next, sv);
 	evbuffer_free(buf);
 }
@@ -312,7 +314,7 @@ static void serve_checked(void *arg, int st)
 {
 	struct serve_check *c = arg;
 	if (c->req) {
-		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+		httpguard_set_closecb(c->evcon, NULL, NULL);
 		if (st != RPC_OK)
 			reply_status(c->req, st == RPC_UNAVAILABLE ? 503 : 403,
 				     st == RPC_UNAVAILABLE ? "Service Unavailable" : "Forbidden");
@@ -342,11 +344,12 @@ static void serve_request(struct evhttp_request *req, void *arg)
 	c->req = req;
 	c->evcon = evhttp_request_get_connection(req);
 	snprintf(c->rack, sizeof(c->rack), "%s", rack);
-	evhttp_connection_set_closecb(c->evcon, serve_check_closed, c);
+	httpguard_set_closecb(c->evcon, serve_check_closed, c);
 	/* May answer before returning. */
 	region_rpc_check_rack(r, rack, peer, "boot resource request", serve_checked, c);
 }
 
+/* The transport of a new connection (httpguard_conf.transport_new). */
 static struct bufferevent *serve_bevcb(struct event_base *base, void *arg)
 {
 	struct bootres_server *s = arg;
@@ -355,7 +358,7 @@ static struct bufferevent *serve_bevcb(struct event_base *base, void *arg)
 		oom_abort(sizeof(SSL *));
 	struct bufferevent *bev =
 	    bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	/* NULL makes evhttp fall back to plain TCP, which serve_identity()
+	/* NULL makes the guard fall back to plain TCP, which serve_identity()
 	 * refuses (no SSL on the connection). */
 	if (bev)
 		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
@@ -455,6 +458,34 @@ static int listen_parse(const char *listen, struct sockaddr_storage *ss, int *re
 	return 0;
 }
 
+/* Connections counted at accept (over TLS a refused one is just closed),
+ * the TLS handshake and the request within http_header_timeout, accept
+ * paused when descriptors run out (common/httpguard.h). Each transfer holds
+ * a socket and a file: at most a quarter of what the reserve leaves. */
+static int serve_guard(struct bootres_server *s, struct evhttp_bound_socket *sock)
+{
+	const struct region_conf *c = &s->rb->r->conf;
+	unsigned want = (unsigned)c->boot_resources_max_connections;
+	struct httpguard_conf g = {
+	    .name = "boot resources",
+	    .max_conns = httpguard_fd_cap(want, 4, REGION_FD_RESERVE),
+	    .max_conns_per_client = (unsigned)c->http_max_connections_per_client,
+	    .header_timeout_ms = (unsigned)c->http_header_timeout * 1000,
+	    .request_timeout_ms = (unsigned)c->http_header_timeout * 1000, /* no bodies */
+	    .head_max = HEADERS_MAX,
+	    .transport_new = serve_bevcb,
+	    .transport_arg = s,
+	};
+	if (g.max_conns < want)
+		log_warn("boot resources: at most %u connections, not %u (boot_resources_max_connections): the open "
+			 "file limit",
+			 g.max_conns, want);
+	int rc = httpguard_attach(s->http, sock, &g, &s->guard);
+	if (rc < 0)
+		log_err("boot resources: cannot guard the listener: %s", strerror(-rc));
+	return rc;
+}
+
 int bootres_server_new(struct region_bootres *rb, const char *listen, struct bootres_server **ret, unsigned *ret_port)
 {
 	struct sockaddr_storage ss;
@@ -474,9 +505,7 @@ int bootres_server_new(struct region_bootres *rb, const char *listen, struct boo
 	s->http = evhttp_new(rb->r->base);
 	if (!s->http)
 		oom_abort(sizeof(struct evhttp *));
-	evhttp_set_bevcb(s->http, serve_bevcb, s);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_max_headers_size(s->http, HEADERS_MAX);
 	evhttp_set_max_body_size(s->http, 0);
 	evhttp_set_timeout(s->http, IO_TIMEOUT_S);
 	evhttp_set_gencb(s->http, serve_request, s);
@@ -490,6 +519,10 @@ int bootres_server_new(struct region_bootres *rb, const char *listen, struct boo
 			evconnlistener_free(l);
 		bootres_server_free(s);
 		return -EADDRINUSE;
+	}
+	if (serve_guard(s, sock) < 0) {
+		bootres_server_free(s);
+		return -EINVAL;
 	}
 	int bound = sock_bound_port(evhttp_bound_socket_get_fd(sock));
 	*ret_port = bound > 0 ? (unsigned)bound : 5241;
@@ -511,6 +544,7 @@ void bootres_server_free(struct bootres_server *s)
 {
 	if (!s)
 		return;
+	httpguard_free(s->guard);
 	if (s->http)
 		evhttp_free(s->http); /* closes connections: serve_closed frees their transfers */
 	SSL_CTX_free(s->ctx);
