@@ -16,6 +16,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "common/fsutil.h"
+#include "common/httpguard.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/util.h"
@@ -537,6 +538,33 @@ static void api_limits_set(struct api *api)
 	evhttp_set_gencb(api->http, api_dispatch, api);
 }
 
+/* Connections counted at accept, deadlines, strict framing, accept paused
+ * when descriptors run out (common/httpguard.h). The REST API takes at most
+ * half of the descriptors the reserve leaves: the boot-resource server and
+ * rack sessions need the rest. */
+static int api_guard(struct api *api)
+{
+	const struct region_conf *c = &api->r->conf;
+	unsigned want = (unsigned)c->http_max_connections;
+	long request_s =
+	    c->http_request_timeout > c->http_header_timeout ? c->http_request_timeout : c->http_header_timeout;
+	struct httpguard_conf g = {
+	    .name = "REST API",
+	    .max_conns = httpguard_fd_cap(want, 2, REGION_FD_RESERVE),
+	    .max_conns_per_client = (unsigned)c->http_max_connections_per_client,
+	    .header_timeout_ms = (unsigned)c->http_header_timeout * 1000,
+	    .request_timeout_ms = (unsigned)request_s * 1000,
+	    .head_max = API_MAX_HEADERS_BYTES,
+	};
+	if (g.max_conns < want)
+		log_warn("REST API: at most %u connections, not %u (http_max_connections): the open file limit",
+			 g.max_conns, want);
+	int rc = httpguard_attach(api->http, api->sock, &g, &api->guard);
+	if (rc < 0)
+		log_err("REST API: cannot guard the listener: %s", strerror(-rc));
+	return rc;
+}
+
 int api_start(struct region *r, const char *listen, struct api **ret)
 {
 	char host[256];
@@ -564,6 +592,12 @@ int api_start(struct region *r, const char *listen, struct api **ret)
 		free(api);
 		return -err;
 	}
+	if (api_guard(api) < 0) {
+		evhttp_free(api->http);
+		api_auth_cache_free(api->auth);
+		free(api);
+		return -EINVAL;
+	}
 	int bound = sock_bound_port(evhttp_bound_socket_get_fd(api->sock));
 	if (bound > 0)
 		port = (uint16_t)bound;
@@ -585,6 +619,7 @@ void api_stop(struct api *api)
 	/* Racks may still answer parked requests later; those callbacks must
 	 * find neither the api nor the (freed) requests. */
 	api_pending_abandon_all(api);
+	httpguard_free(api->guard);
 	evhttp_free(api->http);
 	api_auth_cache_free(api->auth);
 	free(api);

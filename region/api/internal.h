@@ -29,6 +29,7 @@ struct api_pending;
 #define API_DEFAULT_BODY_BYTES (1024 * 1024)
 
 struct api_auth_cache;
+struct httpguard;
 
 struct api {
 	struct region *r;
@@ -37,6 +38,7 @@ struct api {
 	struct api_pending *pending; /* parked requests (database jobs, racks) */
 	size_t n_pending;	     /* of those, the ones waiting on a rack */
 	struct api_auth_cache *auth; /* auth.c */
+	struct httpguard *guard;     /* common/httpguard.h */
 };
 
 struct api_call;

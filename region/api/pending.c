@@ -3,12 +3,14 @@
  * evhttp (2.1) keeps a request alive until we reply, but two things can
  * happen meanwhile: the client closes its connection, or the API
  * shuts down (evhttp_free). Both run the connection's close callback, so
- * that is where a parked request learns it has nobody to answer. */
+ * that is where a parked request learns it has nobody to answer (through
+ * common/httpguard, which holds evhttp's one close callback slot). */
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/http.h>
 
+#include "common/httpguard.h"
 #include "common/util.h"
 
 #include "region/api/internal.h"
@@ -62,7 +64,7 @@ static struct api_pending *pending_new(struct api_call *call, bool on_rack)
 	/* One request at a time per connection: evhttp reads the next one
 	 * only after we replied, so this callback slot is ours until then. */
 	if (p->evcon)
-		evhttp_connection_set_closecb(p->evcon, pending_closed, p);
+		httpguard_set_closecb(p->evcon, pending_closed, p);
 	return p;
 }
 
@@ -91,7 +93,7 @@ struct evhttp_request *api_pending_release(struct api_pending *p)
 	struct evhttp_request *req = p->req;
 
 	if (req && p->evcon)
-		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+		httpguard_set_closecb(p->evcon, NULL, NULL);
 	pending_unlink(p);
 	p->req = NULL;
 	p->evcon = NULL;
@@ -111,7 +113,7 @@ void api_pending_abandon_all(struct api *api)
 	while (api->pending) {
 		struct api_pending *p = api->pending;
 		if (p->req && p->evcon)
-			evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+			httpguard_set_closecb(p->evcon, NULL, NULL);
 		p->req = NULL;
 		p->evcon = NULL;
 		pending_unlink(p);
