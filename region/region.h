@@ -54,7 +54,19 @@ struct region_conf {
 	long deploying_timeout;		   /* ... DEPLOYING */
 	long releasing_timeout;		   /* ... RELEASING */
 	char *deployed_when;		   /* boot | dhcp: when a deploy ends in DEPLOYED */
+
+	/* The REST API's and the boot-resource server's guard (common/httpguard.h);
+	 * the timeouts in seconds. */
+	long http_max_connections;
+	long http_max_connections_per_client;
+	long http_header_timeout;
+	long http_request_timeout;
+	long boot_resources_max_connections;
 };
+
+/* Descriptors the HTTP servers leave for the region's own files, sockets
+ * and database connections (common/httpguard.h, httpguard_fd_cap). */
+#define REGION_FD_RESERVE 256
 
 extern const struct conf_key region_conf_keys[];
 extern const size_t region_conf_keys_n;
