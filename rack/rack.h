@@ -39,6 +39,9 @@ struct rack_conf {
 	long tftp_max_blksize;
 	char *http_boot_listen; /* "ADDRESS:PORT"; "" = no HTTP boot server */
 	long http_boot_max_connections;
+	long http_boot_max_connections_per_client;
+	long http_boot_header_timeout; /* seconds; common/httpguard.h */
+	long http_boot_request_timeout;
 	char *loaders;		 /* "auto" | "off" (rack/boot/loaders.c) */
 	char *dhcp_dir;		 /* lease store; "" = state_dir/dhcp */
 	long dhcp_probe_timeout; /* ms: ARP/ICMP conflict probe wait */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/httpguard.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/util.h"
@@ -119,7 +120,11 @@ static int http_start(struct rack *rack, const char *boot_root)
 	struct boot_http_conf hc = {
 	    .listen = rack->conf.http_boot_listen,
 	    .root = boot_root,
-	    .max_connections = (unsigned)rack->conf.http_boot_max_connections,
+	    .max_connections = httpguard_fd_cap((unsigned)rack->conf.http_boot_max_connections, 2,
+						FD_RESERVE + (unsigned)rack->conf.tftp_max_transfers),
+	    .max_connections_per_client = (unsigned)rack->conf.http_boot_max_connections_per_client,
+	    .header_timeout_ms = (unsigned)rack->conf.http_boot_header_timeout * 1000,
+	    .request_timeout_ms = (unsigned)rack->conf.http_boot_request_timeout * 1000,
 	    .nsfd = nsfd,
 	    .netns_name = rack->conf.netns,
 	    .rack = rack,
