@@ -11,6 +11,7 @@
 
 #include "common/conf.h"
 #include "common/fsutil.h"
+#include "common/httpguard.h"
 #include "common/log.h"
 #include "common/rpc/rpc.h"
 #include "common/util.h"
@@ -243,6 +244,11 @@ int main(int argc, char **argv)
 	rack->started_us = clock_mono_us();
 	srandom((unsigned)(clock_real_ms() ^ clock_mono_us() ^ getpid()));
 
+	/* Descriptors: as many as we may; the HTTP boot server's cap is derived
+	 * from what this leaves (common/httpguard.h). */
+	long nofile = httpguard_nofile_raise();
+	if (nofile < 0)
+		log_warn("cannot read the open file limit: %s", strerror((int)-nofile));
 	rack->base = event_base_new();
 	rpc_lib_init();
 	int rc = 1;

@@ -13,6 +13,7 @@
 
 #include "common/conf.h"
 #include "common/fsutil.h"
+#include "common/httpguard.h"
 #include "common/log.h"
 #include "common/rpc/rpc.h"
 #include "common/util.h"
@@ -312,6 +313,11 @@ static int region_run(struct region *r)
 		goto out_db;
 	db_racks_disconnect_region(r->db, r->name);
 
+	/* Descriptors: as many as we may; the HTTP servers' caps are derived
+	 * from what this leaves (common/httpguard.h). */
+	long nofile = httpguard_nofile_raise();
+	if (nofile < 0)
+		log_warn("cannot read the open file limit: %s", strerror((int)-nofile));
 	r->base = event_base_new();
 	const char *dsn = r->pg ? pgembed_dsn(r->pg) : r->conf.database_dsn;
 	if (db_pool_new(r->base, dsn, 0, &r->dbpool, err, sizeof(err)) < 0) {
