@@ -159,11 +159,12 @@ int power_db_action_new(struct db *db, int64_t machine_id, const char *action, c
 		       5, p, ret_id);
 }
 
-int power_db_action_finish(struct db *db, int64_t machine_id, int64_t action_id, bool ok, const char *state,
-			   const char *message, bool needs_person)
+int power_db_action_finish(struct db *db, int64_t machine_id, int64_t action_id, const char *rack_id, bool ok,
+			   const char *state, const char *message, bool needs_person)
 {
 	char mids[24], aids[24];
-	const char *p[] = {mids, aids, ok ? "t" : "f", state, message, needs_person ? "t" : "f"};
+	const char *p[] = {mids, aids, ok ? "t" : "f", state, message, needs_person ? "t" : "f", rack_id};
+	int64_t id = 0;
 
 	db_id_text(machine_id, mids);
 	db_id_text(action_id, aids);
@@ -172,30 +173,33 @@ int power_db_action_finish(struct db *db, int64_t machine_id, int64_t action_id,
 	 * follows what was seen: a state an action reached, or a query that
 	 * could not see (error); an on, off or cycle that failed (or was
 	 * superseded) says nothing of the state, its action and event do. */
-	return exec_id(db,
-		       "WITH o AS (SELECT rack_lost FROM power_action WHERE id = $2::bigint), "
-		       "a AS (UPDATE power_action SET status = CASE WHEN $3::boolean THEN 'done' ELSE 'failed' END, "
-		       "state = $4, message = $5, needs_person = $6::boolean, finished = now(), rack_lost = false "
-		       "WHERE id = $2::bigint AND machine_id = $1::bigint AND (status = 'pending' OR rack_lost) "
-		       "RETURNING id, action), "
-		       "m AS (UPDATE machine SET "
-		       "power_state = CASE WHEN $4 IN ('on', 'off') THEN $4 "
-		       "WHEN NOT $3::boolean AND (SELECT action FROM a) = 'query' THEN 'error' ELSE power_state END, "
-		       "power_state_at = CASE WHEN $4 IN ('on', 'off') OR (NOT $3::boolean AND "
-		       "(SELECT action FROM a) = 'query') THEN now() ELSE power_state_at END, "
-		       "power_error = CASE WHEN $3::boolean THEN '' WHEN (SELECT action FROM a) = 'query' THEN $5 "
-		       "ELSE power_error END "
-		       "WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM a) AND NOT $6::boolean RETURNING id), "
-		       "e AS (INSERT INTO machine_event (machine_id, kind, description, action_id) "
-		       "SELECT $1::bigint, CASE WHEN $6::boolean THEN 'power.needs_person' WHEN $3::boolean "
-		       "THEN 'power.done' ELSE 'power.failed' END, "
-		       "format('power %s %s%s%s%s', a.action, CASE WHEN $6::boolean THEN 'needs a person' "
-		       "WHEN $3::boolean THEN 'done' ELSE 'failed' END, "
-		       "CASE WHEN $4 <> '' AND $4 <> 'unknown' THEN ' (state ' || $4 || ')' ELSE '' END, "
-		       "CASE WHEN (SELECT rack_lost FROM o) THEN ', reported after its rack came back' ELSE '' END, "
-		       "CASE WHEN $5 <> '' THEN ': ' || $5 ELSE '' END), a.id FROM a) "
-		       "SELECT id FROM a",
-		       6, p, NULL);
+	int r = exec_id(db,
+			"WITH o AS (SELECT rack_lost FROM power_action WHERE id = $2::bigint), "
+			"a AS (UPDATE power_action SET status = CASE WHEN $3::boolean THEN 'done' ELSE 'failed' END, "
+			"state = $4, message = $5, needs_person = $6::boolean, finished = now(), rack_lost = false "
+			"WHERE id = $2::bigint AND machine_id = $1::bigint AND (status = 'pending' OR rack_lost) "
+			"AND ($7::text IS NULL OR rack_id = $7) RETURNING id, action), "
+			"m AS (UPDATE machine SET "
+			"power_state = CASE WHEN $4 IN ('on', 'off') THEN $4 "
+			"WHEN NOT $3::boolean AND (SELECT action FROM a) = 'query' THEN 'error' ELSE power_state END, "
+			"power_state_at = CASE WHEN $4 IN ('on', 'off') OR (NOT $3::boolean AND "
+			"(SELECT action FROM a) = 'query') THEN now() ELSE power_state_at END, "
+			"power_error = CASE WHEN $3::boolean THEN '' WHEN (SELECT action FROM a) = 'query' THEN $5 "
+			"ELSE power_error END "
+			"WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM a) AND NOT $6::boolean RETURNING id), "
+			"e AS (INSERT INTO machine_event (machine_id, kind, description, action_id) "
+			"SELECT $1::bigint, CASE WHEN $6::boolean THEN 'power.needs_person' WHEN $3::boolean "
+			"THEN 'power.done' ELSE 'power.failed' END, "
+			"format('power %s %s%s%s%s', a.action, CASE WHEN $6::boolean THEN 'needs a person' "
+			"WHEN $3::boolean THEN 'done' ELSE 'failed' END, "
+			"CASE WHEN $4 <> '' AND $4 <> 'unknown' THEN ' (state ' || $4 || ')' ELSE '' END, "
+			"CASE WHEN (SELECT rack_lost FROM o) THEN ', reported after its rack came back' ELSE '' END, "
+			"CASE WHEN $5 <> '' THEN ': ' || $5 ELSE '' END), a.id FROM a) "
+			/* -1: the action was asked of another rack */
+			"SELECT coalesce((SELECT id FROM a), (SELECT -1 FROM power_action x WHERE x.id = $2::bigint "
+			"AND x.machine_id = $1::bigint AND $7::text IS NOT NULL AND x.rack_id IS DISTINCT FROM $7))",
+			7, p, &id);
+	return r == 0 && id < 0 ? -EACCES : r;
 }
 
 int power_db_actions_fail_rack(struct db *db, const char *rack_id, const char *message)
@@ -229,21 +233,23 @@ int power_db_state_set(struct db *db, int64_t machine_id, const char *state, con
 			 * one would see the row this statement updates. */
 			"WITH u AS (UPDATE machine m SET power_state = $2, power_error = $3, power_state_at = now() "
 			"FROM (SELECT id, power_state, power_error FROM machine WHERE id = $1::bigint) o "
-			"WHERE m.id = o.id RETURNING o.power_state AS old_state, o.power_error AS old_error), "
+			"WHERE m.id = o.id AND m.power_rack_id = $4 "
+			"RETURNING o.power_state AS old_state, o.power_error AS old_error), "
 			"e AS (INSERT INTO machine_event (machine_id, kind, actor, description) "
 			"SELECT $1::bigint, 'power.state', 'rack ' || $4, "
 			"CASE WHEN $3 <> '' THEN format('power state %s: %s', $2, $3) "
 			"ELSE format('power state %s (was %s)', $2, u.old_state) END FROM u "
 			"WHERE u.old_state <> $2 OR u.old_error <> $3) "
 			"SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM u WHERE u.old_state <> $2 OR "
-			"u.old_error <> $3)",
+			"u.old_error <> $3), (SELECT count(*) FROM machine WHERE id = $1::bigint)",
 			4, p, &res);
 	if (r < 0)
 		return r;
 	bool found = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
 	bool changed = strcmp(PQgetvalue(res, 0, 1), "1") == 0;
+	bool exists = strcmp(PQgetvalue(res, 0, 2), "1") == 0;
 	PQclear(res);
-	return !found ? -ENOENT : changed ? 1 : 0;
+	return found ? (changed ? 1 : 0) : exists ? -EACCES : -ENOENT;
 }
 
 #define ACTION_JSON                                                                                                    \

@@ -41,14 +41,18 @@ int power_db_action_new(struct db *db, int64_t machine_id, const char *action, c
 			const char *requested_by, const char *rack_id, int64_t *ret_id);
 /* An action's outcome: the action row, an event, and (when the state is
  * known) the machine's power state. -ENOENT: no pending action with that
- * id on that machine (already finished: a repeated report). */
-int power_db_action_finish(struct db *db, int64_t machine_id, int64_t action_id, bool ok, const char *state,
-			   const char *message, bool needs_person);
+ * id on that machine (already finished: a repeated report); -EACCES: the
+ * action was asked of another rack than rack_id (NULL: any rack, for the
+ * region's own verdicts). */
+int power_db_action_finish(struct db *db, int64_t machine_id, int64_t action_id, const char *rack_id, bool ok,
+			   const char *state, const char *message, bool needs_person);
 /* Fail every action still pending on rack_id (its session ended). Returns
  * how many. */
 int power_db_actions_fail_rack(struct db *db, const char *rack_id, const char *message);
-/* A polled state: stored; a change of state or error also becomes a
- * "power.state" event. Returns 1 when it changed, 0 when not. */
+/* A polled state from the rack that polls the machine (its power_rack_id):
+ * stored; a change of state or error also becomes a "power.state" event.
+ * Returns 1 when it changed, 0 when not; -ENOENT: no such machine;
+ * -EACCES: another rack polls it (nothing changed). */
 int power_db_state_set(struct db *db, int64_t machine_id, const char *state, const char *error, const char *rack_id);
 
 /* JSON documents for the API (text, to json_loads; free()). */

@@ -48,7 +48,7 @@ struct report_job {
 	struct region_session_ref ref;
 	uint64_t request_id;
 	Ironrack__V1__PowerReport *rep; /* unpacked copy */
-	int applied, changed;
+	int applied, changed, refused;
 	char err[256];
 };
 
@@ -61,8 +61,8 @@ static int report_apply(struct db *db, void *arg)
 		const char *error = res->error ? res->error : "";
 		int rc;
 		if (res->action_id) {
-			rc = power_db_action_finish(db, (int64_t)res->machine_id, (int64_t)res->action_id, res->ok,
-						    state, error, res->needs_person);
+			rc = power_db_action_finish(db, (int64_t)res->machine_id, (int64_t)res->action_id,
+						    j->ref.rack_id, res->ok, state, error, res->needs_person);
 			if (rc == -ENOENT) /* already finished (a resend), or failed meanwhile */
 				continue;
 		} else {
@@ -72,6 +72,10 @@ static int report_apply(struct db *db, void *arg)
 				continue;
 			if (rc == 1)
 				j->changed++;
+		}
+		if (rc == -EACCES) { /* not this rack's machine or action */
+			j->refused++;
+			continue;
 		}
 		if (rc < 0) {
 			snprintf(j->err, sizeof(j->err), "%s", db_last_error(db));
@@ -92,6 +96,10 @@ static void report_applied(void *arg, int status)
 		else
 			log_debug("rack %s: power report: %d result%s recorded, %d state change%s", j->ref.rack_id,
 				  j->applied, j->applied == 1 ? "" : "s", j->changed, j->changed == 1 ? "" : "s");
+		if (status == 0 && j->refused)
+			log_warn("rack %s: power report: %d result%s refused: about machines another rack polls or "
+				 "actions asked of another rack",
+				 j->ref.rack_id, j->refused, j->refused == 1 ? "" : "s");
 		struct rack_session *s = region_session_find(j->r, &j->ref);
 		if (s)
 			region_session_reply_status(s, j->request_id, status < 0 ? -EIO : 0, j->err);
@@ -146,7 +154,7 @@ static int fail_run(struct db *db, void *arg)
 {
 	struct fail_job *j = arg;
 	if (j->action_id) {
-		int rc = power_db_action_finish(db, j->machine_id, j->action_id, false, "", j->message, false);
+		int rc = power_db_action_finish(db, j->machine_id, j->action_id, NULL, false, "", j->message, false);
 		return rc == -ENOENT ? 0 : rc;
 	}
 	j->n = power_db_actions_fail_rack(db, j->rack, j->message);

@@ -3,7 +3,9 @@ config the region pushed it serves. A second rack that serves nothing
 reports a lease on the first rack's subnet, releases a lease the first
 rack granted, sends conflicts for addresses outside the subnet it names
 and sets a VLAN's external DHCP server: all refused, the database
-unchanged, the log naming the rack. Also: every field of what racks send
+unchanged, the log naming the rack. Likewise power: outcomes of actions
+asked of another rack and polled states of machines another rack polls
+are refused. Also: every field of what racks send
 is checked at the boundary (INVALID_ARGUMENT naming it), a rack's
 quarantined addresses are bounded, and a peer string cannot forge a log
 line. Both racks are python3-grpcio speaking the real contract (the
@@ -174,3 +176,33 @@ def test_peer_strings_cannot_forge_log_lines(region, pb, tmp_path):
     assert not [line for line in lines if line.startswith("2099-")]
     assert not [line for line in lines if "\x1b" in line]
     assert [line for line in lines if "rack-forged\\x1b[2K\"" in line]
+
+
+def power_row(region, mid):
+    return psql(region, f"SELECT power_state || ' ' || power_error FROM machine WHERE id = {mid}")
+
+
+def test_second_rack_cannot_report_power_of_the_first_racks_machines(region, racks, pb):
+    """Power outcomes and polled states count only from the rack the action
+    was asked of, or the rack that polls the machine."""
+    a, b = racks
+    m = ok(region, "POST", "/api/v1/machines", {"hostname": "authz-power"})
+    mid = m["id"]
+    psql(region, f"UPDATE machine SET power_rack_id = '{a.rack_id}', power_state = 'off' WHERE id = {mid}")
+    act = int(psql(region, f"INSERT INTO power_action (machine_id, action, boot, rack_id) "
+                           f"VALUES ({mid}, 'on', '', '{a.rack_id}') RETURNING id").split()[0])
+    before = power_row(region, mid)
+    # B says the machine is on (a poll) and that A's action failed
+    st = b.report(power_report=pb.PowerReport(results=[
+        pb.PowerResult(machine_id=mid, action="query", ok=True, state="on"),
+        pb.PowerResult(machine_id=mid, action_id=act, action="on", ok=False, error="forged")]))
+    assert st.code == 0, st
+    assert power_row(region, mid) == before
+    assert psql(region, f"SELECT status FROM power_action WHERE id = {act}") == "pending"
+    region.daemon.wait_log(f"rack {b.rack_id}: power report: 2 results refused")
+    # the rack that polls it and was asked: both count
+    st = a.report(power_report=pb.PowerReport(results=[
+        pb.PowerResult(machine_id=mid, action_id=act, action="on", ok=True, state="on")]))
+    assert st.code == 0, st
+    assert psql(region, f"SELECT status FROM power_action WHERE id = {act}") == "done"
+    assert power_row(region, mid) == "on"
