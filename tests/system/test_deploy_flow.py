@@ -425,7 +425,13 @@ def test_deployed_when_dhcp(pb, tmp_path):
         rack.register([pb.Interface(name="eth1", mac="02:00:00:00:77:fe", addresses=["10.77.0.2/24"])])
         v = ok(region, "POST", "/api/v1/vlans", {"fabric": "fabric-0", "vid": 77})
         s = ok(region, "POST", "/api/v1/subnets", {"cidr": "10.77.0.0/24", "vlan": v["id"]})
+        # the rack serves the subnet: the region takes lease reports only
+        # from the racks whose pushed config has it
+        ok(region, "POST", "/api/v1/ip-ranges", {"subnet": "10.77.0.0/24", "type": "dynamic",
+                                                 "start_ip": "10.77.0.50", "end_ip": "10.77.0.99"})
+        ok(region, "PATCH", f"/api/v1/vlans/{v['id']}", {"dhcp_on": True, "primary_rack": rack.rack_id})
         rack.connect()
+        rack.config(lambda c: c.dhcp.enabled)
         allocated_machine(lab, "dep-e", MAC_E)
         ok(region, "POST", "/api/v1/machines/dep-e/deploy", {"image": "flow-img"})
         token = lab.wait_boot(MAC_E, "deploy")["ironrack.token"]
