@@ -26,6 +26,7 @@
 #include "common/wire/httpframe.h"
 
 #define PAUSE_MS	1000  /* accept paused after it ran out of descriptors */
+#define RESUME_SOON_MS	10    /* ... or until shortly after one of ours closed */
 #define OPEN_MARGIN	32    /* connections being refused beyond max_conns before accept pauses */
 #define LOG_EVERY_MS	10000 /* refusals, deadlines, bad requests: one line per kind */
 #define LOG_ACCEPT_MS	60000 /* out of descriptors: one line */
@@ -270,10 +271,11 @@ static void conn_free(struct guard_conn *c)
 		connlimit_release(g->limit, &c->peer);
 	g->open--;
 	free(c);
-	/* A descriptor is about to be free: try accepting again. */
-	if (g->paused_fds) {
-		g->paused_fds = false;
-		event_del(g->resume);
+	/* A descriptor is about to be free (libevent closes it on the next turn
+	 * of the loop): try accepting again then. */
+	if (g->paused_fds && !g->detached) {
+		struct timeval tv = {0, RESUME_SOON_MS * 1000};
+		event_add(g->resume, &tv);
 	}
 	guard_listen_update(g);
 	guard_unref(g);
