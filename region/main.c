@@ -242,7 +242,8 @@ static int bootstrap_admin(struct region *r)
 	char line[256];
 	snprintf(line, sizeof(line), "%s\n", key);
 	fs_write_atomic(path, line, strlen(line), 0600);
-	log_info("created the first API key 'admin' (also saved to %s): %s", path, key);
+	/* The key itself is never logged: logs travel further than a 0600 file. */
+	log_info("created the first API key 'admin': read it from %s", path);
 	free(key);
 	return 0;
 }
@@ -308,7 +309,7 @@ static int region_run(struct region *r)
 		 r->conf.state_dir);
 	log_info("region CA fingerprint: %s", r->ca_fingerprint);
 	if (new_secret > 0)
-		log_info("enrolment secret: %s (show again: ironrack-regiond enrol-secret)", secret);
+		log_info("created an enrolment secret: show it with ironrack-regiond enrol-secret");
 	if (open_database(r) < 0 || bootstrap_admin(r) < 0)
 		goto out_db;
 	db_racks_disconnect_region(r->db, r->name);

@@ -20,6 +20,10 @@ def test_embedded_region_serves_version(region):
     assert os.path.exists(os.path.join(region.state_dir, "pg", "PG_VERSION"))
     assert region.fingerprint.startswith("SHA256:")
     assert len(region.secret) >= 32
+    # Its secrets are in 0600 files, never in the log.
+    text = region.daemon.text()
+    assert "created the first API key 'admin': read it from" in text
+    assert region.secret not in text and region.admin_key not in text
 
 
 def test_two_racks_enrol_and_are_listed(region, make_rack):
