@@ -55,7 +55,9 @@ class Lab:
         self.rack = Rack(self.region, os.path.join(workdir, "rack"), "agent-rack")
         self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint,
                         extra=["--http-boot-listen", "127.0.0.1:0", "--boot-root", root,
-                               "--agent-hold-timeout", f"{TIMEOUT_S}s"])
+                               "--agent-hold-timeout", f"{TIMEOUT_S}s",
+                               # the 256 held reports come from one address here
+                               "--http-boot-max-connections-per-client", "300"])
         self.port = port_file(self.rack.state_dir, "http-boot", self.rack.daemon.proc)[1]
 
     def request(self, method, body=None, path=PATH, headers=None, timeout=60):
