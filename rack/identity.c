@@ -192,8 +192,9 @@ static int enrol_once(struct rack *rack, const char *url, const char *key, const
 int rack_enrol(struct rack *rack)
 {
 	if (!rack->conf.secret[0]) {
-		log_err("this rack is not enrolled: give the region's enrolment secret with --secret "
-			"(ironrack-regiond enrol-secret prints it)");
+		log_err("this rack is not enrolled: give the region's enrolment secret in a file with "
+			"--secret-file (or secret_file, or $IRONRACK_ENROL_SECRET_FILE); ironrack-regiond "
+			"enrol-secret prints it");
 		return -EACCES;
 	}
 	if (rack->conf.region.n == 0) {
