@@ -96,8 +96,7 @@ struct guard_conn {
  * connection is gone): for the evconnlistener error callback, which libevent
  * passes the listener's user data, the evhttp (evhttp_bind_listener sets it
  * so, and evhttp's accept callback is not ours to call), and to find a
- * connection in httpguard_set_closecb. Loop thread only; the one global of
- * common/. */
+ * connection in httpguard_set_closecb. Loop thread only. */
 static struct httpguard *guard_list;
 
 static bool ratelog_allow(struct ratelog *r, int64_t period_ms, unsigned *ret_skipped)
@@ -455,21 +454,22 @@ static void conn_bad(struct guard_conn *c, bool in_head, struct evbuffer *in)
 }
 
 /* Take the last n bytes of in into c->fresh. */
-static void conn_take_tail(struct guard_conn *c, struct evbuffer *in, size_t n)
+static int conn_take_tail(struct guard_conn *c, struct evbuffer *in, size_t n)
 {
 	size_t len = evbuffer_get_length(in);
-	if (n >= len) {
-		evbuffer_add_buffer(c->fresh, in);
-		return;
-	}
+	if (n >= len)
+		return evbuffer_add_buffer(c->fresh, in);
 	/* The bytes before them (evhttp's, not read yet) go aside and back. */
 	struct evbuffer *front = evbuffer_new();
 	if (!front)
 		oom_abort(0);
-	evbuffer_remove_buffer(in, front, len - n);
-	evbuffer_add_buffer(c->fresh, in);
-	evbuffer_add_buffer(in, front);
+	int rc = evbuffer_remove_buffer(in, front, len - n) == (int)(len - n) ? 0 : -1;
+	if (rc == 0)
+		rc = evbuffer_add_buffer(c->fresh, in);
+	if (rc == 0)
+		rc = evbuffer_add_buffer(in, front);
 	evbuffer_free(front);
+	return rc;
 }
 
 /* New bytes at the end of the input, before evhttp reads them: pass what
@@ -495,14 +495,21 @@ static void conn_scan_fresh(struct guard_conn *c, struct evbuffer *in)
 		}
 		if (!used)
 			break;
+		int rc;
 		if (in_head) {
-			evbuffer_remove_buffer(c->fresh, c->held, used);
-			if (ev == HTTPFRAME_MORE)
+			rc = evbuffer_remove_buffer(c->fresh, c->held, used) == (int)used ? 0 : -1;
+			if (rc == 0 && ev == HTTPFRAME_MORE)
 				continue;
 			/* The head is complete and valid: evhttp may have it. */
-			evbuffer_add_buffer(in, c->held);
+			if (rc == 0)
+				rc = evbuffer_add_buffer(in, c->held);
 		} else {
-			evbuffer_remove_buffer(c->fresh, in, used);
+			rc = evbuffer_remove_buffer(c->fresh, in, used) == (int)used ? 0 : -1;
+		}
+		if (rc < 0) { /* the input was frozen: see httpguard_conf.transport_new */
+			log_err("%s: cannot pass a request on to evhttp; closing the connection", c->g->name);
+			conn_close(c);
+			return;
 		}
 		if (ev == HTTPFRAME_HEAD)
 			conn_arm(c, c->start_ms + conf->request_timeout_ms);
@@ -520,13 +527,15 @@ static void conn_input(struct evbuffer *in, const struct evbuffer_cb_info *info,
 	if (c->busy || !info->n_added)
 		return;
 	c->busy = true;
-	if (c->phase == CONN_CLOSING || c->phase == CONN_REJECTED) {
-		conn_take_tail(c, in, info->n_added);
-		evbuffer_drain(c->fresh, evbuffer_get_length(c->fresh));
-	} else {
-		conn_take_tail(c, in, info->n_added);
-		conn_scan_fresh(c, in);
+	int rc = conn_take_tail(c, in, info->n_added);
+	if (rc < 0) {
+		log_err("%s: cannot check a request: its input buffer is frozen; closing the connection", c->g->name);
+		conn_close(c);
 	}
+	if (c->phase == CONN_CLOSING || c->phase == CONN_REJECTED)
+		evbuffer_drain(c->fresh, evbuffer_get_length(c->fresh));
+	else
+		conn_scan_fresh(c, in);
 	c->busy = false;
 }
 

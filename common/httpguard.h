@@ -54,8 +54,9 @@ struct httpguard_conf {
 	unsigned header_timeout_ms;    /* see above */
 	unsigned request_timeout_ms;   /* >= header_timeout_ms */
 	size_t head_max;	       /* request line + fields; also evhttp's max headers size */
-	/* The transport of a new connection (socket -1, BEV_OPT_CLOSE_ON_FREE);
-	 * NULL = a plain socket bufferevent. */
+	/* The transport of a new connection (socket -1, BEV_OPT_CLOSE_ON_FREE,
+	 * not BEV_OPT_DEFER_CALLBACKS: the guard reads its input inside the read,
+	 * before evhttp); NULL = a plain socket bufferevent. */
 	struct bufferevent *(*transport_new)(struct event_base *base, void *arg);
 	void *transport_arg;
 	/* Told of every guarded connection evhttp frees (NULL = nobody). */

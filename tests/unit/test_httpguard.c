@@ -259,14 +259,22 @@ struct server {
 	struct evhttp *http;
 	struct httpguard *guard;
 	int port, listen_fd;
-	int handled;
+	int handled, closed;
 };
+
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	int *closed = arg;
+	(*closed)++;
+}
 
 static void handler(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
 	struct evbuffer *b = evbuffer_new();
 	s->handled++;
+	/* the server's own close callback, through the guard's slot */
+	httpguard_set_closecb(evhttp_request_get_connection(req), conn_closed, &s->closed);
 	evbuffer_add_printf(b, "ok %s\n", evhttp_request_get_uri(req));
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
@@ -327,6 +335,13 @@ static int client(const struct server *s, const char *from)
 static void client_send(int fd, const char *s)
 {
 	assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+static void run_loop(struct server *s, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(s->base, &tv);
+	event_base_dispatch(s->base);
 }
 
 /* Run the loop until fd is closed by the server (or max_ms), collecting
@@ -390,7 +405,17 @@ static void test_guard_requests_and_framing(void **state)
 	assert_true(client_read_until(&s, fd, buf, sizeof(buf), "ok /b", 3000));
 	assert_non_null(strstr(buf, "ok /a"));
 	assert_int_equal(s.handled, 2);
+	assert_int_equal(httpguard_open(s.guard), 1);
 	close(fd);
+	/* evhttp frees the connection: the guard forgets it and passes the
+	 * close on to the server's callback */
+	int other = client(&s, NULL);
+	run_loop(&s, 300);
+	assert_int_equal(s.closed, 1);
+	assert_int_equal(httpguard_open(s.guard), 1);
+	close(other);
+	run_loop(&s, 200);
+	assert_int_equal(httpguard_open(s.guard), 0);
 
 	/* each bad framing: 400 from evhttp, the handler never sees it, the
 	 * connection closed; the good request before it is answered first */
