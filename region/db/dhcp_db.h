@@ -18,7 +18,8 @@
  *               "subnets": [SUBNET], "relayed": [SUBNET]}],
  *    "options": [OPTION]}                  (global snippets)
  *   SUBNET: {"id", "cidr", "server", "router", "dns": [], "domain",
- *            "ntp": [], "lease_time" (null = default), "disabled_arches": [],
+ *            "ntp": [], "lease_time" (null = default), "match_client_id",
+ *            "disabled_arches": [],
  *            "routes": [{"destination", "gateway"}],
  *            "ranges": [{"id", "first", "last", "options"}],
  *            "hosts": [{"mac", "address", "hostname", "options"}],
