@@ -17,6 +17,7 @@
 #include "rack/dhcp/config.h"
 #include "rack/dhcp/engine.h"
 #include "rack/dhcp/leases.h"
+#include "tests/unit/dhcp_engine_util.h"
 
 #define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 #define NOW	       1700000000
@@ -139,23 +140,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void mac_of(unsigned n, uint8_t mac[6])
-{
-	const uint8_t m[6] = {0x52, 0x54, 0, 0, (uint8_t)(n >> 8), (uint8_t)n};
-	memcpy(mac, m, 6);
-}
-
 /* A fresh request of type from client n (MAC 52:54:00:00:00:n). */
 static struct dhcp4_msg *msg(struct t *t, uint8_t type, unsigned n)
 {
 	struct dhcp4_msg *m = &t->req;
-	dhcp4_msg_init(m);
-	m->op = DHCP4_BOOTREQUEST;
-	m->htype = DHCP4_HTYPE_ETHER;
-	m->hlen = 6;
-	m->xid = 0x1000 + n;
-	mac_of(n, m->chaddr);
-	assert_int_equal(dhcp4_msg_set_u8(m, DHCP4_OPT_MSG_TYPE, type), 0);
+	request_init(m, type, n, 0x1000 + n);
 	t->rx.dst_addr = 0xffffffffu;
 	return m;
 }
