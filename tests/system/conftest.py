@@ -375,6 +375,19 @@ def region(workdir):
     assert not os.path.exists(os.path.join(r.state_dir, "pg", "postmaster.pid")), "embedded PostgreSQL left running"
 
 
+def module_region(prefix):
+    """A region of its own in a fresh directory, for a module-scoped
+    fixture to yield from: `yield from module_region("irfoo-")`."""
+    d = make_dir(prefix)
+    r = Region(os.path.join(d, "region"))
+    os.makedirs(r.state_dir, mode=0o700)
+    r.start()
+    try:
+        yield r
+    finally:
+        r.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
 
 @pytest.fixture
 def make_rack(region, workdir):

@@ -7,12 +7,11 @@ import http.client
 import json
 import os
 import re
-import shutil
 
 import grpc
 import pytest
 
-from conftest import Region, make_dir, wait_for
+from conftest import module_region, wait_for
 from test_dhcp_region import FakeRack
 
 BAD_KEY = "irk_" + "0" * 40
@@ -20,13 +19,7 @@ BAD_KEY = "irk_" + "0" * 40
 
 @pytest.fixture(scope="module")
 def region():
-    d = make_dir("irthrottle-")
-    r = Region(os.path.join(d, "region"))
-    os.makedirs(r.state_dir, mode=0o700)
-    r.start()
-    yield r
-    r.stop()
-    shutil.rmtree(d, ignore_errors=True)
+    yield from module_region("irthrottle-")
 
 
 def get(region, key, conn=None, source="127.0.0.1"):

@@ -8,24 +8,17 @@ which rotates."""
 
 import glob
 import os
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import Region, make_dir
+from conftest import module_region
 from nethelp import allocate, items, key, ok, refused, snapshot, subnet
 
 
 @pytest.fixture(scope="module")
 def region():
-    d = make_dir("irrules-")
-    r = Region(os.path.join(d, "region"))
-    os.makedirs(r.state_dir, mode=0o700)
-    r.start()
-    yield r
-    r.stop()
-    shutil.rmtree(d, ignore_errors=True)
+    yield from module_region("irrules-")
 
 
 def listings(region):

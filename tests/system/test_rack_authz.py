@@ -18,7 +18,7 @@ import time
 import grpc
 import pytest
 
-from conftest import Region, make_dir
+from conftest import make_dir, module_region
 from nethelp import ok, psql, subnet
 from test_dhcp_region import FakeRack, granted, leases_of
 
@@ -30,13 +30,7 @@ PERMISSION_DENIED, INVALID_ARGUMENT = 7, 3
 
 @pytest.fixture(scope="module")
 def region():
-    d = make_dir("irauthz-")
-    r = Region(os.path.join(d, "region"))
-    os.makedirs(r.state_dir, mode=0o700)
-    r.start()
-    yield r
-    r.stop()
-    shutil.rmtree(d, ignore_errors=True)
+    yield from module_region("irauthz-")
 
 
 @pytest.fixture(scope="module")
