@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "common/fsutil.h"
 #include "common/httpguard.h"
 #include "common/log.h"
+#include "common/privs.h"
 #include "common/rpc/rpc.h"
 #include "common/util.h"
 #include "common/version.h"
@@ -249,6 +251,21 @@ int main(int argc, char **argv)
 	long nofile = httpguard_nofile_raise();
 	if (nofile < 0)
 		log_warn("cannot read the open file limit: %s", strerror((int)-nofile));
+	/* Root, but only with what a rack does: raw and packet sockets (DHCP,
+	 * ARP and ICMP probes, Wake-on-LAN), ports below 1024 (DHCP, TFTP),
+	 * interface and neighbour changes, and entering its namespace. */
+	uint64_t keep = PRIVS_CAP(CAP_NET_RAW) | PRIVS_CAP(CAP_NET_BIND_SERVICE) | PRIVS_CAP(CAP_NET_ADMIN);
+	if (rack->conf.netns && rack->conf.netns[0])
+		keep |= PRIVS_CAP(CAP_SYS_ADMIN);
+	char err[256], caps[256];
+	if (privs_keep_caps(keep, err, sizeof(err)) < 0) {
+		log_err("cannot give up capabilities: %s", err);
+		return 1;
+	}
+	uint64_t eff = 0;
+	privs_effective(&eff);
+	privs_caps_format(eff, caps, sizeof(caps));
+	log_info("capabilities: %s", caps);
 	rack->base = event_base_new();
 	rpc_lib_init();
 	int rc = 1;

@@ -15,6 +15,7 @@ No host interface is touched; every namespace is deleted at the end, also
 on failure."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -167,6 +168,18 @@ def test_region_configures_the_rack_over_grpc(site, vlans):
     env = udhcpc(site.net, site.client(), "first", timeout=30 * SLOW)
     assert in_range(env["ip"], RANGE_A), env
     assert env["serverid"] == RACK_A, env
+
+
+def test_rack_keeps_only_the_capabilities_it_needs(site, vlans):
+    """Root, but with raw sockets, low ports, interface changes and (for
+    --netns) entering its namespace only: the bounding set too, so nothing
+    it execs gets more."""
+    status = open(f"/proc/{site.rack.daemon.proc.pid}/status").read()
+    caps = {k: int(v, 16) for k, v in re.findall(r"^(Cap\w+):\s*([0-9a-f]+)$", status, re.M)}
+    want = (1 << 10) | (1 << 12) | (1 << 13) | (1 << 21)  # net_bind_service, net_admin, net_raw, sys_admin
+    assert caps["CapEff"] == want and caps["CapPrm"] == want and caps["CapBnd"] == want, caps
+    assert caps["CapInh"] == 0 and caps.get("CapAmb", 0) == 0, caps
+    assert "capabilities: net_bind_service,net_admin,net_raw,sys_admin" in site.rack_log()
 
 
 def check_lease(site, mac, ip):

@@ -1,6 +1,7 @@
 """Enrolment, identity and session lifecycle between real daemons."""
 
 import os
+import re
 import signal
 import socket
 import time
@@ -20,6 +21,12 @@ def test_embedded_region_serves_version(region):
     assert os.path.exists(os.path.join(region.state_dir, "pg", "PG_VERSION"))
     assert region.fingerprint.startswith("SHA256:")
     assert len(region.secret) >= 32
+    # Root only for its embedded PostgreSQL: chown, dac_override,
+    # dac_read_search, fowner, kill, setgid, setuid, the bounding set too.
+    status = open(f"/proc/{region.daemon.proc.pid}/status").read()
+    caps = {k: int(v, 16) for k, v in re.findall(r"^(Cap\w+):\s*([0-9a-f]+)$", status, re.M)}
+    if os.geteuid() == 0:
+        assert caps["CapEff"] == caps["CapBnd"] == 0xEF and caps["CapInh"] == 0, caps
     # Its secrets are in 0600 files, never in the log.
     text = region.daemon.text()
     assert "created the first API key 'admin': read it from" in text
