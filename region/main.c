@@ -321,14 +321,14 @@ static int region_run(struct region *r)
 	long nofile = httpguard_nofile_raise();
 	if (nofile < 0)
 		log_warn("cannot read the open file limit: %s", strerror((int)-nofile));
-	/* The embedded PostgreSQL runs as its own user: starting, stopping and
-	 * owning its files is all root is needed for. With an external
-	 * database, nothing. The unit's bounding set says the same; this
+	/* Root only for what the embedded PostgreSQL needs: starting it as its
+	 * own user, owning and reaching its files and socket, stopping it. The
+	 * same set with an external database (a private socket directory may
+	 * be how it is reached); to have none, run as a user of its own
+	 * (docs/operations.md). The unit's bounding set says the same; this
 	 * does not depend on it. */
-	uint64_t keep = 0;
-	if (r->pg)
-		keep = PRIVS_CAP(CAP_SETUID) | PRIVS_CAP(CAP_SETGID) | PRIVS_CAP(CAP_CHOWN) | PRIVS_CAP(CAP_FOWNER) |
-		       PRIVS_CAP(CAP_DAC_OVERRIDE) | PRIVS_CAP(CAP_DAC_READ_SEARCH) | PRIVS_CAP(CAP_KILL);
+	uint64_t keep = PRIVS_CAP(CAP_SETUID) | PRIVS_CAP(CAP_SETGID) | PRIVS_CAP(CAP_CHOWN) | PRIVS_CAP(CAP_FOWNER) |
+			PRIVS_CAP(CAP_DAC_OVERRIDE) | PRIVS_CAP(CAP_DAC_READ_SEARCH) | PRIVS_CAP(CAP_KILL);
 	if (privs_keep_caps(keep, err, sizeof(err)) < 0) {
 		log_err("cannot give up capabilities: %s", err);
 		goto out_db;
@@ -341,8 +341,11 @@ static int region_run(struct region *r)
 	r->base = event_base_new();
 	const char *dsn = r->pg ? pgembed_dsn(r->pg) : r->conf.database_dsn;
 	if (db_pool_new(r->base, dsn, 0, &r->dbpool, err, sizeof(err)) < 0) {
+		/* Nothing else started yet (gRPC is not even initialised). */
 		log_err("database pool: %s", err);
-		goto out_rpc;
+		event_base_free(r->base);
+		r->base = NULL;
+		goto out_db;
 	}
 	rpc_lib_init();
 	if (rpc_loop_new(r->base, &r->rpc_loop) < 0 || region_rpc_start(r) < 0)
