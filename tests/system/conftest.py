@@ -25,6 +25,11 @@ REGIOND = os.path.join(BUILD, "ironrack-regiond")
 RACKD = os.path.join(BUILD, "ironrack-rackd")
 CLI = os.path.join(BUILD, "ironrack")
 SANITIZED = os.path.basename(BUILD.rstrip("/")) == "build-san"
+# Tests that mostly wait on timers (timeouts, reconnects, scale): the plain
+# pass runs them; the code they reach runs under the sanitizers in shorter
+# tests, so the sanitizer pass does not spend its minutes waiting again.
+plain_pass_only = pytest.mark.skipif(SANITIZED, reason="waits on timers: run by the plain pass; its code paths run under "
+                                     "the sanitizers in shorter tests")
 # CI runs make check as root with every package of deploy/install-deps.
 CI = os.environ.get("CI") == "true"
 

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.request
 
-from conftest import wait_for
+from conftest import wait_for, plain_pass_only
 
 LOCK_S = 10
 
@@ -48,6 +48,7 @@ def summary(name, secs):
     return secs[-1]
 
 
+@plain_pass_only
 def test_a_held_lock_stalls_only_the_requests_that_need_it(region, make_rack):
     rack = make_rack("lockrack")
     rid = rack.rack_id

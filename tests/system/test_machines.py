@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import CLI, SANITIZED, cli, make_dir, needs_root, needs_tools, wait_for
+from conftest import CLI, SANITIZED, cli, make_dir, needs_root, needs_tools, wait_for, plain_pass_only
 from machines_lab import (BMC_PASS, BMC_USER, GIB, HOLD_S, IMAGE_NAMES, IMAGES, IPMI_IP, NET,
                           RACK_URL, RANGE, BootTiming, Lab, http_gets, inventory, kernel_args, report_answers)
 from nethelp import ok, refused
@@ -375,6 +375,7 @@ def test_a_report_posted_while_the_region_is_away_is_held_and_delivered(lab, vla
           f"{len(answers)} post(s): {[a[1] for a in answers]}")
 
 
+@plain_pass_only
 def test_a_report_the_region_cannot_answer_in_time_gets_503_and_the_retry_is_taken(lab, vlan):
     h, mac = "mc-away-long", "02:00:00:46:04:02"
     machine(lab, h, mac, vlan, power_type="manual")
@@ -603,6 +604,7 @@ def test_the_region_away_during_commissioning_the_machine_finishes_when_it_is_ba
 # ---- last: the machine nobody powered on ----
 
 
+@plain_pass_only
 def test_a_machine_whose_agent_never_reports_fails_after_the_timeout(lab, vlan):
     m = lab.wait_status("mc-stuck", ("FAILED_COMMISSIONING",),
                         timeout=max(0, lab.stuck_since + COMMISSIONING_TIMEOUT - time.time()) + 30 * SLOW)

@@ -7,7 +7,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Region
+from conftest import Region, plain_pass_only
 from nethelp import items, key, psql, subnet
 
 CLIENTS = 16
@@ -56,6 +56,7 @@ def test_16_clients_one_region(region):
     print(f"{ALLOCATIONS} allocations by {CLIENTS} clients through one region in {took:.1f} s")
 
 
+@plain_pass_only
 def test_16_clients_two_regions_one_database(region, workdir):
     sock = os.path.join(region.state_dir, "pg-run")
     user = "ironrack" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
