@@ -1,9 +1,15 @@
 /* Capabilities kept and dropped; see privs.h. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,7 +67,9 @@ int privs_effective(uint64_t *ret)
 	return r;
 }
 
-int privs_keep_caps(uint64_t keep, char *err, size_t errlen)
+/* The bounding set becomes bound (when we may change it), the permitted
+ * and effective sets what they held of keep. */
+static int caps_narrow(uint64_t bound, uint64_t keep, char *err, size_t errlen)
 {
 	struct __user_cap_data_struct d[2];
 	int r = caps_get(d);
@@ -77,7 +85,7 @@ int privs_keep_caps(uint64_t keep, char *err, size_t errlen)
 	 * the sets below may no longer hold. */
 	if (effective & PRIVS_CAP(CAP_SETPCAP)) {
 		for (int c = 0; c <= last; c++) {
-			if (keep & PRIVS_CAP(c))
+			if (bound & PRIVS_CAP(c))
 				continue;
 			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) {
 				r = -errno;
@@ -105,6 +113,172 @@ int privs_keep_caps(uint64_t keep, char *err, size_t errlen)
 		return r;
 	}
 	return 0;
+}
+
+int privs_keep_caps(uint64_t keep, char *err, size_t errlen)
+{
+	return caps_narrow(keep, keep, err, errlen);
+}
+
+int privs_user_lookup(const char *name, struct privs_user *u, char *err, size_t errlen)
+{
+	char buf[16384];
+	struct passwd pw, *res = NULL;
+	int r = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+	if (!res) {
+		snprintf(err, errlen,
+			 "user '%s' does not exist: create it with `useradd --system --home-dir /nonexistent "
+			 "--shell /usr/sbin/nologin %s` (deploy/install does), or set user = root",
+			 name, name);
+		return r ? -r : -ENOENT;
+	}
+	if (snprintf(u->name, sizeof(u->name), "%s", pw.pw_name) >= (int)sizeof(u->name)) {
+		snprintf(err, errlen, "user name '%s' is too long", name);
+		return -ENAMETOOLONG;
+	}
+	u->uid = pw.pw_uid;
+	u->gid = pw.pw_gid;
+	return 0;
+}
+
+static long give_dir(int dfd, const char *path, dev_t dev, const struct privs_user *u, int depth, char *err,
+		     size_t errlen);
+
+/* The directory name in the one open at dfd (which is path). */
+static long give_subdir(int dfd, const char *path, const char *name, dev_t dev, const struct privs_user *u, int depth,
+			char *err, size_t errlen)
+{
+	char sub[4096];
+	if (snprintf(sub, sizeof(sub), "%s/%s", path, name) >= (int)sizeof(sub)) {
+		snprintf(err, errlen, "%s/%s: %s", path, name, strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		snprintf(err, errlen, "%s: %s", sub, strerror(-r));
+		return r;
+	}
+	return give_dir(fd, sub, dev, u, depth + 1, err, errlen); /* closes fd */
+}
+
+/* Everything in the directory open at dfd (which is path), depth first. */
+static long give_dir(int dfd, const char *path, dev_t dev, const struct privs_user *u, int depth, char *err,
+		     size_t errlen)
+{
+	if (depth > 64) {
+		snprintf(err, errlen, "%s: more than 64 directories deep", path);
+		return -ELOOP;
+	}
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		int r = -errno;
+		close(dfd);
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	long n = 0;
+	struct dirent *e;
+	while ((errno = 0, e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue; /* gone meanwhile */
+			n = -errno;
+			snprintf(err, errlen, "%s/%s: %s", path, e->d_name, strerror(errno));
+			break;
+		}
+		if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
+			long m = give_subdir(dirfd(d), path, e->d_name, dev, u, depth, err, errlen);
+			if (m < 0) {
+				n = m;
+				break;
+			}
+			n += m;
+		}
+		if ((st.st_uid != u->uid || st.st_gid != u->gid) &&
+		    fchownat(dirfd(d), e->d_name, u->uid, u->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+			n = -errno;
+			snprintf(err, errlen, "%s/%s: %s", path, e->d_name, strerror(errno));
+			break;
+		}
+		n += st.st_uid != u->uid || st.st_gid != u->gid;
+	}
+	if (n >= 0 && errno) {
+		n = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	}
+	closedir(d);
+	return n;
+}
+
+long privs_give_tree(const char *path, const struct privs_user *u, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (st.st_uid == u->uid && st.st_gid == u->gid) {
+		close(fd);
+		return 0;
+	}
+	long n = give_dir(fd, path, st.st_dev, u, 0, err, errlen); /* closes fd */
+	if (n < 0)
+		return n;
+	if (chown(path, u->uid, u->gid) < 0) {
+		int r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	return n + 1;
+}
+
+int privs_become(const struct privs_user *u, uint64_t keep, char *err, size_t errlen)
+{
+	int n = 0, r;
+	getgrouplist(u->name, u->gid, NULL, &n);
+	gid_t *groups = calloc((size_t)n + 1, sizeof(gid_t));
+	if (!groups) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int ngroups = n + 1;
+	if (getgrouplist(u->name, u->gid, groups, &ngroups) < 0) {
+		groups[0] = u->gid;
+		ngroups = 1;
+	}
+	/* setuid and setgid only until the switch below. */
+	uint64_t id = PRIVS_CAP(CAP_SETUID) | PRIVS_CAP(CAP_SETGID);
+	if ((r = caps_narrow(keep, keep | id, err, errlen)) < 0)
+		goto out;
+	if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot keep capabilities across the user change: %s", strerror(errno));
+		goto out;
+	}
+	if (setgroups((size_t)ngroups, groups) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
+	    setresuid(u->uid, u->uid, u->uid) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot become user '%s' (uid %ld): %s", u->name, (long)u->uid, strerror(errno));
+		goto out;
+	}
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	if ((r = caps_narrow(keep, keep, err, errlen)) < 0)
+		goto out;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot set no_new_privs: %s", strerror(errno));
+	}
+out:
+	free(groups);
+	return r;
 }
 
 void privs_caps_format(uint64_t caps, char *buf, size_t len)

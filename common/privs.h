@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A set of capabilities: bit N is capability N (CAP_NET_RAW is 13). */
 #define PRIVS_CAP(n) (UINT64_C(1) << (n))
@@ -22,3 +23,28 @@ int privs_effective(uint64_t *ret);
 
 /* keep as names ("net_admin,net_raw"), for a log line. */
 void privs_caps_format(uint64_t caps, char *buf, size_t len);
+
+/* The user a daemon runs as (config key `user`). */
+struct privs_user {
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Looks up name in the user database. 0, or -errno with err saying what
+ * failed and, for a missing user, how to create it. */
+int privs_user_lookup(const char *name, struct privs_user *u, char *err, size_t errlen);
+
+/* Gives path and everything under it (not following symbolic links; not
+ * crossing into other file systems) to u and u's group, the top last, so an
+ * interrupted walk is done again at the next start. Nothing is done when
+ * the top already belongs to u. The number of entries changed, or -errno
+ * with err naming the path that failed. */
+long privs_give_tree(const char *path, const struct privs_user *u, char *err, size_t errlen);
+
+/* A root process becomes u: u's groups, group and user, keeping only the
+ * capabilities in keep (effective and permitted; the bounding set holds
+ * only them; ambient and inheritable empty), and no exec can gain more
+ * (no_new_privs). 0, or -errno with what failed in err; on failure the
+ * process may be part way and must exit. */
+int privs_become(const struct privs_user *u, uint64_t keep, char *err, size_t errlen);
