@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/privs.h"
 
 /* The names of the capabilities a daemon of ours may keep; others print
@@ -279,6 +281,60 @@ int privs_become(const struct privs_user *u, uint64_t keep, char *err, size_t er
 out:
 	free(groups);
 	return r;
+}
+
+static void log_caps(const char *who)
+{
+	uint64_t eff = 0;
+	char caps[256];
+	privs_effective(&eff);
+	privs_caps_format(eff, caps, sizeof(caps));
+	log_info("running as %s, capabilities: %s", who, caps);
+}
+
+int privs_drop(const char *user, const char *const *dirs, size_t ndirs, uint64_t keep, uint64_t keep_root, char *err,
+	       size_t errlen)
+{
+	struct privs_user u;
+	char who[128];
+	int r;
+	if (geteuid() != 0 || !user || !*user || !strcmp(user, "root")) {
+		bool root = geteuid() == 0;
+		if ((r = privs_keep_caps(root ? keep_root : keep, err, errlen)) < 0)
+			return r;
+		snprintf(who, sizeof(who), "%s (uid %ld)", root ? "root" : "an unprivileged user", (long)geteuid());
+		log_caps(who);
+		return 0;
+	}
+	if ((r = privs_user_lookup(user, &u, err, errlen)) < 0)
+		return r;
+	for (size_t i = 0; i < ndirs; i++) {
+		char why[512];
+		long n = dirs[i] && *dirs[i] ? privs_give_tree(dirs[i], &u, why, sizeof(why)) : 0;
+		if (n == -ENOENT)
+			continue; /* made later, by the daemon as u */
+		if (n < 0) {
+			snprintf(err, errlen, "cannot give %s to user '%s': %s", dirs[i], u.name, why);
+			return (int)n;
+		}
+		if (n > 0)
+			log_info("gave %s (%ld entries) to user '%s'", dirs[i], n, u.name);
+	}
+	if ((r = privs_become(&u, keep, err, errlen)) < 0)
+		return r;
+	for (size_t i = 0; i < ndirs; i++) {
+		if (dirs[i] && *dirs[i] && access(dirs[i], R_OK | W_OK | X_OK) < 0 && errno != ENOENT) {
+			r = -errno;
+			snprintf(
+			    err, errlen,
+			    "user '%s' cannot use %s: %s (each directory above it must be searchable by that user)",
+			    u.name, dirs[i], strerror(errno));
+			return r;
+		}
+	}
+	snprintf(who, sizeof(who), "user '%s' (uid %ld)", u.name, (long)u.uid);
+	log_caps(who);
+	return 0;
 }
 
 void privs_caps_format(uint64_t caps, char *buf, size_t len)

@@ -48,3 +48,12 @@ long privs_give_tree(const char *path, const struct privs_user *u, char *err, si
  * (no_new_privs). 0, or -errno with what failed in err; on failure the
  * process may be part way and must exit. */
 int privs_become(const struct privs_user *u, uint64_t keep, char *err, size_t errlen);
+
+/* What a daemon does at start. Started as root with user set (not "root"):
+ * gives user the directories in dirs that exist (the daemon's own:
+ * privs_give_tree), becomes it keeping keep, and checks it can use each of
+ * those directories. As root with user "root" (or empty): stays root with
+ * keep_root only. Not started as root: narrows its sets to keep. Logs what
+ * it did; 0, or -errno with err. */
+int privs_drop(const char *user, const char *const *dirs, size_t ndirs, uint64_t keep, uint64_t keep_root, char *err,
+	       size_t errlen);

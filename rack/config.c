@@ -23,6 +23,9 @@ const struct conf_key rack_conf_keys[] = {
 	KEY("hostname", CONF_STRING, hostname, 0, 0, "", "name reported to the region; empty = system hostname"),
 	KEY("netns", CONF_STRING, netns, 0, 0, "",
 	    "network namespace (ip netns name) holding the interfaces this rack serves; empty = its own"),
+	KEY("user", CONF_STRING, user, 0, 0, "ironrack",
+	    "unprivileged user the rack runs as when started as root, keeping only its network capabilities; it is "
+	    "given state_dir, boot_root and dhcp_dir; root = stay root"),
 	KEY("reconnect_max", CONF_DURATION, reconnect_max, 1, 3600, "30s",
 	    "longest wait between attempts to reach a region"),
 	KEY("log_level", CONF_LOGLEVEL, log_level, 0, 0, "info", "error, warn, info or debug"),

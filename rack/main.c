@@ -251,21 +251,30 @@ int main(int argc, char **argv)
 	long nofile = httpguard_nofile_raise();
 	if (nofile < 0)
 		log_warn("cannot read the open file limit: %s", strerror((int)-nofile));
-	/* Root, but only with what a rack does: raw and packet sockets (DHCP,
-	 * ARP and ICMP probes, Wake-on-LAN), ports below 1024 (DHCP, TFTP),
-	 * interface and neighbour changes, and entering its namespace. */
+	/* Only what a rack does: raw and packet sockets (DHCP, ARP and ICMP
+	 * probes, Wake-on-LAN), ports below 1024 (DHCP, TFTP), interface and
+	 * neighbour changes, and entering its namespace; as its own user,
+	 * owning its directories, unless told to stay root. */
 	uint64_t keep = PRIVS_CAP(CAP_NET_RAW) | PRIVS_CAP(CAP_NET_BIND_SERVICE) | PRIVS_CAP(CAP_NET_ADMIN);
 	if (rack->conf.netns && rack->conf.netns[0])
 		keep |= PRIVS_CAP(CAP_SYS_ADMIN);
-	char err[256], caps[256];
-	if (privs_keep_caps(keep, err, sizeof(err)) < 0) {
-		log_err("cannot give up capabilities: %s", err);
+	char err[512], boot_root[PATH_MAX], dhcp_dir[PATH_MAX];
+	int mk = fs_mkdir_p(rack->conf.state_dir, 0700);
+	if (mk < 0) {
+		log_err("cannot create state directory %s: %s", rack->conf.state_dir, strerror(-mk));
 		return 1;
 	}
-	uint64_t eff = 0;
-	privs_effective(&eff);
-	privs_caps_format(eff, caps, sizeof(caps));
-	log_info("capabilities: %s", caps);
+	if (rack_boot_root(rack, boot_root, sizeof(boot_root)) < 0)
+		boot_root[0] = '\0';
+	if (rack->conf.dhcp_dir[0])
+		snprintf(dhcp_dir, sizeof(dhcp_dir), "%s", rack->conf.dhcp_dir);
+	else
+		fs_path_join(dhcp_dir, sizeof(dhcp_dir), rack->conf.state_dir, "dhcp");
+	const char *dirs[] = {rack->conf.state_dir, boot_root, dhcp_dir};
+	if (privs_drop(rack->conf.user, dirs, 3, keep, keep, err, sizeof(err)) < 0) {
+		log_err("cannot give up privileges: %s", err);
+		return 1;
+	}
 	rack->base = event_base_new();
 	rpc_lib_init();
 	int rc = 1;

@@ -30,6 +30,7 @@ struct rack_conf {
 	char *ca_fingerprint;	 /* expected region CA; "" = trust on first use */
 	char *hostname;		 /* "" = system hostname */
 	char *netns;		 /* namespace whose interfaces this rack serves */
+	char *user;		 /* runs as, when started as root */
 	long reconnect_max;	 /* seconds, cap of the reconnect backoff */
 	int log_level;
 	char *tftp_listen; /* "ADDRESS:PORT"; "" = no TFTP server */

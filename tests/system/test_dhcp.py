@@ -15,6 +15,7 @@ No host interface is touched; every namespace is deleted at the end, also
 on failure."""
 
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -180,6 +181,12 @@ def test_rack_keeps_only_the_capabilities_it_needs(site, vlans):
     assert caps["CapEff"] == want and caps["CapPrm"] == want and caps["CapBnd"] == want, caps
     assert caps["CapInh"] == 0 and caps.get("CapAmb", 0) == 0, caps
     assert "capabilities: net_bind_service,net_admin,net_raw,sys_admin" in site.rack_log()
+    # As its own user, which owns its state.
+    uid = pwd.getpwnam("ironrack").pw_uid
+    assert re.search(rf"^Uid:\s+{uid}\s+{uid}\s+{uid}\s+{uid}$", status, re.M), status
+    assert re.search(r"^NoNewPrivs:\s+1$", status, re.M), status
+    assert os.stat(site.rack.state_dir).st_uid == uid
+    assert "running as user 'ironrack'" in site.rack_log()
 
 
 def check_lease(site, mac, ip):
