@@ -19,6 +19,9 @@ const struct conf_key region_conf_keys[] = {
 	KEY("pg_user", CONF_STRING, pg_user, 0, 0, "ironrack",
 	    "unprivileged system user that runs the embedded cluster when the region runs as root"),
 	KEY("http_listen", CONF_LISTEN, http_listen, 0, 0, "0.0.0.0:5240", "REST API and web UI address"),
+	KEY("http_tls", CONF_STRING, http_tls, 0, 0, "auto",
+	    "REST API over HTTPS with the region CA's certificate: auto (HTTPS unless http_listen is a loopback "
+	    "address), on, or off (plain HTTP, even off loopback)"),
 	KEY("grpc_listen", CONF_LISTEN, grpc_listen, 0, 0, "0.0.0.0:5250", "address racks connect to (gRPC, TLS)"),
 	KEY("region_name", CONF_STRING, region_name, 0, 0, "", "name of this region process; empty = hostname"),
 	KEY("tls_names", CONF_LIST, tls_names, 0, 0, "",

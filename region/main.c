@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "region/api/api.h"
+#include "region/api/https.h"
 #include "region/boot/boot.h"
 #include "region/db/db.h"
 #include "region/db/pgembed.h"
@@ -185,6 +186,10 @@ static int load_config(struct region *r, const struct args *a, char **kv, size_t
 	}
 	if (region_machine_conf_check(r->conf.deployed_when, err, sizeof(err)) < 0) {
 		conf_report_origin(a, kv, n, "deployed_when", err);
+		return -EINVAL;
+	}
+	if (api_tls_conf_check(r->conf.http_tls, err, sizeof(err)) < 0) {
+		conf_report_origin(a, kv, n, "http_tls", err);
 		return -EINVAL;
 	}
 	log_set_level((enum log_level)r->conf.log_level);
@@ -370,7 +375,13 @@ static int region_run(struct region *r)
 	 * loop (region/db/pool.h). */
 	db_close(r->db);
 	r->db = NULL;
-	log_info("region ready: API http://%s/api/v1, racks connect to %s", r->conf.http_listen, r->conf.grpc_listen);
+	if (api_is_https(r->api))
+		log_info("region ready: API https://%s/api/v1 (region CA %s: ironrack login pins it), racks connect to "
+			 "%s",
+			 r->conf.http_listen, r->ca_fingerprint, r->conf.grpc_listen);
+	else
+		log_info("region ready: API http://%s/api/v1, racks connect to %s", r->conf.http_listen,
+			 r->conf.grpc_listen);
 	event_base_dispatch(r->base);
 	event_free(sigint);
 	event_free(sigterm);

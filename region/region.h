@@ -29,6 +29,7 @@ struct region_conf {
 	char *pg_bindir;	     /* "" = newest /usr/lib/postgresql/N/bin */
 	char *pg_user;		     /* runs the embedded cluster when we are root */
 	char *http_listen;	     /* REST API + web UI */
+	char *http_tls;		     /* auto | on | off (region/api/https.h) */
 	char *grpc_listen;	     /* rack RPC */
 	char *region_name;	     /* "" = hostname */
 	struct conf_list tls_names;  /* extra DNS names / IPs in the server cert */

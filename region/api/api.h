@@ -2,6 +2,8 @@
  * region that speaks HTTP or JSON. */
 #pragma once
 
+#include <stdbool.h>
+
 struct region;
 struct api;
 
@@ -9,3 +11,5 @@ struct api;
  * a log line saying why (e.g. address in use). */
 int api_start(struct region *r, const char *listen, struct api **ret);
 void api_stop(struct api *api);
+/* Does the API serve HTTPS (http_tls, region/api/https.h)? */
+bool api_is_https(const struct api *api);

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/ssl.h>
 
 #include "common/fsutil.h"
 #include "common/httpguard.h"
@@ -26,6 +27,7 @@
 #include "region/api/codec.h"
 #include "region/api/deploy_api.h"
 #include "region/api/dhcp_api.h"
+#include "region/api/https.h"
 #include "region/api/images_api.h"
 #include "region/api/infra.h"
 #include "region/api/internal.h"
@@ -555,6 +557,10 @@ static int api_guard(struct api *api)
 	    .header_timeout_ms = (unsigned)c->http_header_timeout * 1000,
 	    .request_timeout_ms = (unsigned)request_s * 1000,
 	    .head_max = API_MAX_HEADERS_BYTES,
+	    /* TLS or not, the same guard: the handshake counts against the
+	     * header deadline, so a client that never finishes it is closed. */
+	    .transport_new = api->tls ? api_tls_transport_new : NULL,
+	    .transport_arg = api->tls,
 	};
 	if (g.max_conns < want)
 		log_warn("REST API: at most %u connections, not %u (http_max_connections): the open file limit",
@@ -563,6 +569,37 @@ static int api_guard(struct api *api)
 	if (rc < 0)
 		log_err("REST API: cannot guard the listener: %s", strerror(-rc));
 	return rc;
+}
+
+/* HTTPS unless http_tls and the address say otherwise (https.h). */
+static int api_tls_setup(struct api *api, const char *host)
+{
+	struct api_tls_plan plan;
+	if (api_tls_plan(api->r->conf.http_tls, host, &plan) < 0) {
+		log_err("REST API: http_tls must be auto, on or off");
+		return -EINVAL;
+	}
+	if (plan.warn_cleartext)
+		log_warn("REST API: plain HTTP on %s because http_tls = off: API keys cross the network in the clear",
+			 host);
+	if (!plan.tls)
+		return 0;
+	api->tls = api_tls_ctx_new(&api->r->tls);
+	if (!api->tls) {
+		log_err("REST API: cannot set up TLS with the region's server certificate");
+		return -EIO;
+	}
+	return 0;
+}
+
+static void api_free(struct api *api)
+{
+	httpguard_free(api->guard);
+	if (api->http)
+		evhttp_free(api->http);
+	SSL_CTX_free(api->tls);
+	api_auth_cache_free(api->auth);
+	free(api);
 }
 
 int api_start(struct region *r, const char *listen, struct api **ret)
@@ -578,6 +615,11 @@ int api_start(struct region *r, const char *listen, struct api **ret)
 	api = xcalloc(1, sizeof(*api));
 	api->r = r;
 	api->auth = api_auth_cache_new();
+	int rc = api_tls_setup(api, host);
+	if (rc < 0) {
+		api_free(api);
+		return rc;
+	}
 	api->http = evhttp_new(r->base);
 	if (!api->http) /* libevent's only failure here is an allocation */
 		oom_abort(0);
@@ -587,15 +629,11 @@ int api_start(struct region *r, const char *listen, struct api **ret)
 	if (!api->sock) {
 		int err = errno ? errno : EADDRNOTAVAIL;
 		log_err("REST API: cannot listen on %s: %s", listen, strerror(err));
-		evhttp_free(api->http);
-		api_auth_cache_free(api->auth);
-		free(api);
+		api_free(api);
 		return -err;
 	}
 	if (api_guard(api) < 0) {
-		evhttp_free(api->http);
-		api_auth_cache_free(api->auth);
-		free(api);
+		api_free(api);
 		return -EINVAL;
 	}
 	int bound = sock_bound_port(evhttp_bound_socket_get_fd(api->sock));
@@ -604,12 +642,16 @@ int api_start(struct region *r, const char *listen, struct api **ret)
 	int prc = port_file_write(r->conf.state_dir, "http", host, port);
 	if (prc < 0)
 		log_warn("REST API: cannot write %s/ports/http: %s", r->conf.state_dir, strerror(-prc));
-	if (strchr(host, ':'))
-		log_info("REST API listening on http://[%s]:%u", host, port);
-	else
-		log_info("REST API listening on http://%s:%u", host, port);
+	bool v6 = strchr(host, ':') != NULL;
+	log_info("REST API listening on %s://%s%s%s:%u%s", api->tls ? "https" : "http", v6 ? "[" : "", host,
+		 v6 ? "]" : "", port, api->tls ? " (certificate of the region CA)" : "");
 	*ret = api;
 	return 0;
+}
+
+bool api_is_https(const struct api *api)
+{
+	return api && api->tls;
 }
 
 void api_stop(struct api *api)
@@ -619,8 +661,5 @@ void api_stop(struct api *api)
 	/* Racks may still answer parked requests later; those callbacks must
 	 * find neither the api nor the (freed) requests. */
 	api_pending_abandon_all(api);
-	httpguard_free(api->guard);
-	evhttp_free(api->http);
-	api_auth_cache_free(api->auth);
-	free(api);
+	api_free(api);
 }

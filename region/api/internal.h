@@ -30,6 +30,7 @@ struct api_pending;
 
 struct api_auth_cache;
 struct httpguard;
+struct ssl_ctx_st;
 
 struct api {
 	struct region *r;
@@ -39,6 +40,7 @@ struct api {
 	size_t n_pending;	     /* of those, the ones waiting on a rack */
 	struct api_auth_cache *auth; /* auth.c */
 	struct httpguard *guard;     /* common/httpguard.h */
+	struct ssl_ctx_st *tls;	     /* HTTPS (region/api/https.h); NULL = plain HTTP */
 };
 
 struct api_call;
