@@ -54,6 +54,8 @@ static const struct {
     {"--user-data", CLI_OPT_USER_DATA, true},
     {"--ssh-key", CLI_OPT_SSH_KEY, true},
     {"--erase", CLI_OPT_ERASE, true},
+    {"--ca", CLI_OPT_CA, true},
+    {"--ca-fingerprint", CLI_OPT_CA_FINGERPRINT, true},
 };
 #define N_OPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 

@@ -74,7 +74,11 @@ enum cli_opt {
 #define CLI_OPT_USER_DATA (UINT64_C(1) << 37)
 #define CLI_OPT_SSH_KEY	  (UINT64_C(1) << 38) /* may be given more than once */
 #define CLI_OPT_ERASE	  (UINT64_C(1) << 39)
-#define CLI_OPT_BITS	  64
+/* https:// (session.c): the region CA to trust, and at login the
+ * fingerprint it must have */
+#define CLI_OPT_CA	       (UINT64_C(1) << 40)
+#define CLI_OPT_CA_FINGERPRINT (UINT64_C(1) << 41)
+#define CLI_OPT_BITS	       64
 
 /* The command line split into options (accepted anywhere, as in
  * `ironrack racks list --json`) and the remaining words. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -72,8 +73,28 @@ static struct curl_slist *headers_build(const struct cli_target *t, const struct
 	return h;
 }
 
-static void easy_setup(CURL *c, const char *url, const char *method, const struct cli_body *body, long timeout_ms,
-		       struct curl_slist *h, struct sink *s, char *errbuf)
+/* Trust the pinned region CA and nothing else: no system CA file or
+ * directory. The host name is not checked: the region CA is private to
+ * the region and issues server certificates only to it (racks' are for
+ * clients only, which a TLS client refuses from a server), so a
+ * certificate that chains to it is the region's whatever name or address
+ * the URL uses. */
+static void tls_setup(CURL *c, const struct cli_target *t)
+{
+	struct curl_blob ca = {.data = (void *)t->ca_pem, .len = strlen(t->ca_pem), .flags = CURL_BLOB_COPY};
+
+	if (!t->ca_pem[0])
+		return;
+	curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
+	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+}
+
+static void easy_setup(CURL *c, const struct cli_target *t, const char *url, const char *method,
+		       const struct cli_body *body, long timeout_ms, struct curl_slist *h, struct sink *s, char *errbuf)
 {
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -96,6 +117,7 @@ static void easy_setup(CURL *c, const char *url, const char *method, const struc
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "ironrack-cli/" IRONRACK_VERSION);
+	tls_setup(c, t);
 }
 
 int cli_exchange(CURL *c, const struct cli_target *t, const char *method, const char *url, const struct cli_body *body,
@@ -106,7 +128,15 @@ int cli_exchange(CURL *c, const struct cli_target *t, const char *method, const 
 	struct curl_slist *h = headers_build(t, body);
 
 	memset(ret, 0, sizeof(*ret));
-	easy_setup(c, url, method, body, timeout_ms, h, &s, errbuf);
+	if (cli_url_is_https(url) && !t->ca_pem[0]) {
+		/* Never send a key to a server nothing vouches for. */
+		snprintf(err, errlen,
+			 "no region CA to verify it with: run 'ironrack login URL KEY' (it pins the CA), "
+			 "or pass --ca FILE");
+		curl_slist_free_all(h);
+		return -EIO;
+	}
+	easy_setup(c, t, url, method, body, timeout_ms, h, &s, errbuf);
 	CURLcode rc = curl_easy_perform(c);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
@@ -146,6 +176,59 @@ int cli_request(const struct cli_target *t, const char *method, const char *path
 	else if (r < 0)
 		fprintf(stderr, "error: cannot reach the region at %s: %s\n", url, err);
 	return r < 0 ? -EIO : 0;
+}
+
+bool cli_url_is_https(const char *url)
+{
+	return strncasecmp(url, "https://", 8) == 0;
+}
+
+/* "Cert:-----BEGIN CERTIFICATE-----..." among a certificate's fields. */
+static const char *certinfo_pem(const struct curl_slist *fields)
+{
+	for (; fields; fields = fields->next)
+		if (strncmp(fields->data, "Cert:", 5) == 0)
+			return fields->data + 5;
+	return NULL;
+}
+
+int cli_tls_peer_chain(const char *url, char ***ret_pems, size_t *ret_n, char *err, size_t errlen)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_certinfo *info = NULL;
+	CURL *c = curl_easy_init();
+	if (!c)
+		oom_abort(0);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L); /* the handshake, no request */
+	curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CLI_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	CURLcode rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		rc = curl_easy_getinfo(c, CURLINFO_CERTINFO, &info);
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		curl_easy_cleanup(c);
+		return -EIO;
+	}
+	size_t n = info && info->num_of_certs > 0 ? (size_t)info->num_of_certs : 0;
+	char **pems = xcalloc(n ? n : 1, sizeof(char *));
+	size_t got = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *pem = certinfo_pem(info->certinfo[i]);
+		if (pem)
+			pems[got++] = xstrdup(pem);
+	}
+	curl_easy_cleanup(c);
+	*ret_pems = pems;
+	*ret_n = got;
+	return 0;
 }
 
 void cli_resp_done(struct cli_resp *r)

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CLI_URL_MAX 1024
@@ -13,10 +14,17 @@
 /* Above the API's longest rack wait (60 s) so its 504 reaches us. */
 #define CLI_TOTAL_TIMEOUT_MS 70000L
 
+/* Largest region CA file (PEM) we read. */
+#define CLI_CA_MAX 16384
+
 /* Where and as whom to talk: a normalised base URL and an API key. */
 struct cli_target {
 	char url[CLI_URL_MAX];
 	char key[CLI_KEY_MAX]; /* "" = send no Authorization header */
+	/* https://: the CA the region's certificate must chain to, PEM (pinned
+	 * at login, or --ca / IRONRACK_CA); the only one trusted. "" = none,
+	 * and then an https:// URL is refused. */
+	char ca_pem[CLI_CA_MAX];
 };
 
 struct cli_resp {
@@ -48,6 +56,13 @@ struct cli_body {
 int cli_exchange(CURL *c, const struct cli_target *t, const char *method, const char *url, const struct cli_body *body,
 		 long timeout_ms, struct cli_resp *ret, char *err, size_t errlen);
 void cli_resp_done(struct cli_resp *r);
+/* Is url https://? */
+bool cli_url_is_https(const char *url);
+/* The certificates an https:// server presents (PEM, its own first), from
+ * a handshake alone: no request is sent and nothing is verified, so the
+ * caller must pin what it keeps (region/cli/pin.h). A malloc'd array of
+ * malloc'd strings; -EIO with err set. */
+int cli_tls_peer_chain(const char *url, char ***ret_pems, size_t *ret_n, char *err, size_t errlen);
 /* Print the region's error for a non-2xx answer ("error: message (code)")
  * and return CLI_EXIT_FAIL. */
 int cli_resp_error(const struct cli_target *t, const struct cli_resp *r);
@@ -56,8 +71,11 @@ char *cli_path_escape(const char *segment);
 
 /* $IRONRACK_CONFIG, else ~/.config/ironrack/cli.conf. */
 int cli_conf_path(char *buf, size_t len);
-/* Load the saved url and key into t (fields left "" when absent).
- * -ENOENT when there is no file; other errors are described in err. */
+/* Load the saved url, key and pinned CA into t (fields left "" when
+ * absent). -ENOENT when there is no file; other errors (a CA file that is
+ * gone or not the one whose fingerprint was saved) are described in err. */
 int cli_conf_load(const char *path, struct cli_target *t, char *err, size_t errlen);
-/* Save url and key (file mode 0600, new directories 0700). */
+/* Save url and key, and t->ca_pem if any to the file cli_pin_ca_path()
+ * names with its fingerprint in the login file, or remove that file if
+ * there is none (files 0600, new directories 0700). */
 int cli_conf_save(const char *path, const struct cli_target *t, char *err, size_t errlen);

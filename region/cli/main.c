@@ -15,7 +15,7 @@
 #include "region/cli/net_cli.h"
 #include "region/cli/power_cli.h"
 
-#define SERVER_OPTS (CLI_OPT_URL | CLI_OPT_KEY)
+#define SERVER_OPTS (CLI_OPT_URL | CLI_OPT_KEY | CLI_OPT_CA)
 
 struct cli_command {
 	const char *name; /* words, e.g. "racks push-config" */
@@ -28,10 +28,21 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
-    {"login", "URL KEY", 2, 2, 0, cli_cmd_login, "check an API key against a region and save both",
+    {"login", "URL KEY", 2, 2, CLI_OPT_CA | CLI_OPT_CA_FINGERPRINT, cli_cmd_login,
+     "check an API key against a region and save both",
      "Checks KEY with GET URL/api/v1/racks and, if the region accepts it, saves URL and\n"
      "KEY to $IRONRACK_CONFIG or ~/.config/ironrack/cli.conf (mode 0600). KEY \"-\" reads\n"
-     "the key from the first line of standard input."},
+     "the key from the first line of standard input.\n"
+     "For an https:// URL it first pins the region's CA: a handshake that sends nothing\n"
+     "(not the key) shows the server's certificate and the CA that issued it; that CA is\n"
+     "saved next to the login file (cli-ca.pem) and every later command trusts it and\n"
+     "nothing else. Only then does the key go out, over a connection verified with it.\n"
+     "  --ca-fingerprint SHA256:...  the fingerprint the region logged at start\n"
+     "                        (ironrack-regiond ca-fingerprint); a CA that differs is\n"
+     "                        refused and nothing is saved. Without it the CA is\n"
+     "                        trusted on first use and its fingerprint printed.\n"
+     "  --ca FILE             take the CA from FILE (the region's state_dir/tls/ca.crt)\n"
+     "                        instead of from the handshake."},
     {"logout", "", 0, 0, 0, cli_cmd_logout, "forget the saved URL and key", "Removes the saved login file."},
     {"racks list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_racks_list, "list racks",
      "Shows every rack: status, when it was last heard from, its software version, its\n"
@@ -398,6 +409,8 @@ static const struct cli_command commands[] = {
 static const char options_help[] = "Options:\n"
 				   "  --url URL      region URL (overrides IRONRACK_URL and the saved login)\n"
 				   "  --key KEY      API key (overrides IRONRACK_KEY and the saved login)\n"
+				   "  --ca FILE      region CA to verify an https:// region with (overrides\n"
+				   "                 IRONRACK_CA and the CA pinned at login)\n"
 				   "  --json         print the API's JSON answer\n"
 				   "  --timeout MS   how long to wait for a rack (1-60000 ms); with --wait of\n"
 				   "                 a power command or commission: seconds\n"
@@ -445,7 +458,7 @@ static const struct cli_command *command_find(char **words, size_t n, size_t *re
 
 static void usage_print(FILE *out, const char *group)
 {
-	fprintf(out, "Usage: ironrack [--url URL] [--key KEY] COMMAND [ARGS]\n\nCommands:\n");
+	fprintf(out, "Usage: ironrack [--url URL] [--key KEY] [--ca FILE] COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++) {
 		const struct cli_command *c = &commands[i];
 		char line[128];
@@ -455,7 +468,8 @@ static void usage_print(FILE *out, const char *group)
 		fprintf(out, "  %-38s %s\n", line, c->summary);
 	}
 	fprintf(out, "  %-38s %s\n\n%s", "help [COMMAND]", "show help for a command", options_help);
-	fprintf(out, "\nThe login is saved in $IRONRACK_CONFIG or ~/.config/ironrack/cli.conf.\n");
+	fprintf(out, "\nThe login is saved in $IRONRACK_CONFIG or ~/.config/ironrack/cli.conf; for an https://\n"
+		     "region, the CA pinned at login next to it (cli-ca.pem).\n");
 }
 
 static void command_help_print(const struct cli_command *c)
@@ -468,7 +482,10 @@ static void command_help_print(const struct cli_command *c)
 	printf("Usage: ironrack %s%s%s%s%s%s%s%s\n\n%s\n", c->name, *c->usage_args ? " " : "", c->usage_args, timeout,
 	       (c->opts & CLI_OPT_BOOT) ? " [--boot pxe|disk [--boot-persistent] [--boot-efi]]" : "",
 	       (c->opts & CLI_OPT_LIMIT) ? " [--limit N]" : "", (c->opts & CLI_OPT_JSON) ? " [--json]" : "",
-	       (c->opts & CLI_OPT_URL) ? " [--url URL] [--key KEY]" : "", c->help);
+	       (c->opts & CLI_OPT_URL)	? " [--url URL] [--key KEY] [--ca FILE]"
+	       : (c->opts & CLI_OPT_CA) ? " [--ca-fingerprint SHA256:...] [--ca FILE]"
+					: "",
+	       c->help);
 }
 
 static int usage_error(const char *fmt, const char *arg)

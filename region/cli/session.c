@@ -10,17 +10,24 @@
 
 #include "common/conf.h"
 #include "common/fsutil.h"
+#include "common/pki.h"
 #include "common/version.h"
 #include "region/cli/commands.h"
+#include "region/cli/pin.h"
 
 struct saved_login {
 	char *url;
 	char *key;
+	char *ca_file;
+	char *ca_fingerprint;
 };
 
 static const struct conf_key login_keys[] = {
     {"url", CONF_STRING, offsetof(struct saved_login, url), 0, 0, NULL, "region URL"},
     {"key", CONF_STRING, offsetof(struct saved_login, key), 0, 0, NULL, "API key"},
+    {"ca_file", CONF_STRING, offsetof(struct saved_login, ca_file), 0, 0, NULL, "pinned region CA (PEM)"},
+    {"ca_fingerprint", CONF_STRING, offsetof(struct saved_login, ca_fingerprint), 0, 0, NULL,
+     "its SHA-256 fingerprint"},
 };
 #define N_LOGIN_KEYS (sizeof(login_keys) / sizeof(login_keys[0]))
 
@@ -40,15 +47,46 @@ int cli_conf_path(char *buf, size_t len)
 	return snprintf(buf, len, "%s/.config/ironrack/cli.conf", home) < (int)len ? 0 : -ENAMETOOLONG;
 }
 
+/* A CA file into t->ca_pem; want (if not NULL) is the fingerprint it
+ * must have. */
+static int ca_file_load(const char *path, const char *want, struct cli_target *t, char *err, size_t errlen)
+{
+	char *pem = NULL, fp[PKI_FINGERPRINT_LEN];
+	int r = fs_read_all(path, CLI_CA_MAX - 1, &pem, NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read the region CA %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = pki_cert_fingerprint(pem, fp, sizeof(fp));
+	if (r < 0)
+		snprintf(err, errlen, "%s holds no certificate", path);
+	else if (want && !pki_fingerprint_equal(fp, want))
+		r = -EKEYREJECTED;
+	if (r == -EKEYREJECTED)
+		snprintf(err, errlen, "the region CA in %s is %s, not %s", path, fp, want);
+	if (r == 0)
+		snprintf(t->ca_pem, sizeof(t->ca_pem), "%s", pem);
+	free(pem);
+	return r;
+}
+
 int cli_conf_load(const char *path, struct cli_target *t, char *err, size_t errlen)
 {
-	struct saved_login s = {NULL, NULL};
+	struct saved_login s = {NULL, NULL, NULL, NULL};
 
 	int r = conf_load_file(path, login_keys, N_LOGIN_KEYS, &s, err, errlen);
 	if (r == 0) {
 		snprintf(t->url, sizeof(t->url), "%s", s.url ? s.url : "");
 		snprintf(t->key, sizeof(t->key), "%s", s.key ? s.key : "");
+		t->ca_pem[0] = '\0';
 	}
+	if (r == 0 && s.ca_file && s.ca_file[0])
+		r = ca_file_load(s.ca_file, s.ca_fingerprint ? s.ca_fingerprint : "", t, err, errlen);
+	if (r == -EKEYREJECTED)
+		snprintf(err, errlen,
+			 "%s is not the region CA pinned at login (its fingerprint is not the one in %s): "
+			 "run 'ironrack login' again",
+			 s.ca_file, path);
 	if (s.key)
 		explicit_bzero(s.key, strlen(s.key));
 	conf_free(login_keys, N_LOGIN_KEYS, &s);
@@ -57,9 +95,19 @@ int cli_conf_load(const char *path, struct cli_target *t, char *err, size_t errl
 
 int cli_conf_save(const char *path, const struct cli_target *t, char *err, size_t errlen)
 {
-	char dir[PATH_MAX], text[CLI_URL_MAX + CLI_KEY_MAX + 128];
+	char dir[PATH_MAX], text[CLI_URL_MAX + CLI_KEY_MAX + PATH_MAX + 256];
+	char ca_path[PATH_MAX], fp[PKI_FINGERPRINT_LEN] = "";
 	const char *slash = strrchr(path, '/');
 	int r;
+
+	if (cli_pin_ca_path(path, ca_path, sizeof(ca_path)) < 0) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	if (t->ca_pem[0] && (r = pki_cert_fingerprint(t->ca_pem, fp, sizeof(fp))) < 0) {
+		snprintf(err, errlen, "the region CA is not a certificate");
+		return r;
+	}
 
 	if (slash && slash != path) {
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
@@ -69,8 +117,26 @@ int cli_conf_save(const char *path, const struct cli_target *t, char *err, size_
 			return r;
 		}
 	}
+	if (t->ca_pem[0]) {
+		r = fs_write_atomic(ca_path, t->ca_pem, strlen(t->ca_pem), 0600);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write %s: %s", ca_path, strerror(-r));
+			return r;
+		}
+	} else if (unlink(ca_path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove %s: %s", ca_path, strerror(errno));
+		return -errno;
+	}
 	int n = snprintf(text, sizeof(text), "# ironrack CLI login (written by 'ironrack login')\nurl = %s\nkey = %s\n",
 			 t->url, t->key);
+	if (t->ca_pem[0])
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "ca_file = \"%s\"\nca_fingerprint = %s\n", ca_path,
+			      fp);
+	if ((size_t)n >= sizeof(text)) {
+		explicit_bzero(text, sizeof(text));
+		snprintf(err, errlen, "%s: login too long", path);
+		return -ENAMETOOLONG;
+	}
 	r = fs_write_atomic(path, text, (size_t)n, 0600);
 	explicit_bzero(text, sizeof(text));
 	if (r < 0)
@@ -111,6 +177,13 @@ static int target_load(struct cli *cli)
 	}
 	if (t->url[0])
 		snprintf(t->url, sizeof(t->url), "%s", url);
+	const char *ca = cli_opt_value(cli->args, CLI_OPT_CA);
+	if (!ca)
+		ca = getenv("IRONRACK_CA");
+	if (ca && *ca && ca_file_load(ca, NULL, t, err, sizeof(err)) < 0) {
+		fprintf(stderr, "error: %s\n", err);
+		return CLI_EXIT_FAIL;
+	}
 	return CLI_EXIT_OK;
 }
 
@@ -128,6 +201,13 @@ int cli_target_resolve(struct cli *cli, bool need_key)
 		fprintf(stderr, "error: no API key: run 'ironrack login URL KEY', pass --key or set IRONRACK_KEY\n");
 		return CLI_EXIT_FAIL;
 	}
+	if (cli_url_is_https(cli->target.url) && !cli->target.ca_pem[0]) {
+		fprintf(stderr,
+			"error: no region CA to verify %s with: run 'ironrack login %s KEY' (it pins the region's CA), "
+			"or pass --ca FILE or set IRONRACK_CA to the region's ca.crt\n",
+			cli->target.url, cli->target.url);
+		return CLI_EXIT_FAIL;
+	}
 	return CLI_EXIT_OK;
 }
 
@@ -143,9 +223,67 @@ static int key_read(const char *arg, char *key, size_t len)
 	return 0;
 }
 
+/* The region CA for an https:// login: from --ca FILE, or from the
+ * handshake (nothing sent), checked against --ca-fingerprint or trusted on
+ * first use. Fills t->ca_pem. */
+static int login_pin(struct cli *cli, struct cli_target *t)
+{
+	const char *want = cli_opt_value(cli->args, CLI_OPT_CA_FINGERPRINT);
+	const char *file = cli_opt_value(cli->args, CLI_OPT_CA);
+	char err[1024], fp[PKI_FINGERPRINT_LEN];
+	char **pems = NULL, *ca = NULL;
+	size_t n = 0;
+
+	if (file) {
+		if (ca_file_load(file, want, t, err, sizeof(err)) < 0) {
+			fprintf(stderr, "error: %s\n", err);
+			return CLI_EXIT_FAIL;
+		}
+		return CLI_EXIT_OK;
+	}
+	if (cli_tls_peer_chain(t->url, &pems, &n, err, sizeof(err)) < 0) {
+		fprintf(stderr, "error: cannot reach the region at %s: %s\n", t->url, err);
+		return CLI_EXIT_FAIL;
+	}
+	int rc = cli_pin_chain_ca((const char *const *)pems, n, &ca, fp, sizeof(fp));
+	for (size_t i = 0; i < n; i++)
+		free(pems[i]);
+	free(pems);
+	if (rc == -ENOENT || rc == -EINVAL)
+		fprintf(stderr,
+			"error: %s sent no self-signed CA with its certificate: not an ironrack region (or a proxy "
+			"with a certificate of its own: pass --ca FILE with the CA that issued it)\n",
+			t->url);
+	else if (rc == -EKEYREJECTED)
+		fprintf(stderr,
+			"error: the certificate of %s does not chain to the CA it sent as a server certificate\n",
+			t->url);
+	else if (rc < 0)
+		fprintf(stderr, "error: the certificates of %s do not parse\n", t->url);
+	if (rc < 0)
+		return CLI_EXIT_FAIL;
+	if (want && !pki_fingerprint_equal(fp, want)) {
+		fprintf(stderr,
+			"error: the region CA at %s is %s, not %s (--ca-fingerprint): someone may be in between, or "
+			"it is another region; nothing saved\n",
+			t->url, fp, want);
+		free(ca);
+		return CLI_EXIT_FAIL;
+	}
+	if (!want)
+		fprintf(stderr,
+			"trusting region CA %s on first use (compare with the fingerprint the region logged at "
+			"start; pin it with --ca-fingerprint)\n",
+			fp);
+	snprintf(t->ca_pem, sizeof(t->ca_pem), "%s", ca);
+	free(ca);
+	return CLI_EXIT_OK;
+}
+
 int cli_cmd_login(struct cli *cli, char **argv, size_t argc)
 {
 	struct cli_target *t = &cli->target;
+	const char *want = cli_opt_value(cli->args, CLI_OPT_CA_FINGERPRINT);
 	struct cli_resp resp;
 	char err[1024];
 
@@ -153,11 +291,29 @@ int cli_cmd_login(struct cli *cli, char **argv, size_t argc)
 		fprintf(stderr, "error: \"%s\" is not an http:// or https:// URL\n", argv[0]);
 		return CLI_EXIT_USAGE;
 	}
+	if (!cli_url_is_https(t->url) && (cli->args->given & (CLI_OPT_CA | CLI_OPT_CA_FINGERPRINT))) {
+		fprintf(stderr, "error: %s applies to https:// URLs only\n",
+			cli_opt_name(cli->args->given & (CLI_OPT_CA | CLI_OPT_CA_FINGERPRINT)));
+		return CLI_EXIT_USAGE;
+	}
+	if (want && !cli_pin_fingerprint_valid(want)) {
+		fprintf(stderr, "error: --ca-fingerprint wants a SHA-256 fingerprint (SHA256:AB:CD:...), not \"%s\"\n",
+			want);
+		return CLI_EXIT_USAGE;
+	}
 	if (key_read(argv[1], t->key, sizeof(t->key)) < 0 || !t->key[0]) {
 		fprintf(stderr, "error: no usable API key given\n");
 		return CLI_EXIT_USAGE;
 	}
-	/* Any authenticated endpoint proves the key; listing racks is cheap. */
+	t->ca_pem[0] = '\0';
+	if (cli_url_is_https(t->url)) {
+		int rc = login_pin(cli, t);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+	}
+	/* Any authenticated endpoint proves the key; listing racks is cheap.
+	 * Over https:// the connection is verified against the CA just
+	 * pinned before the key goes out; nothing is saved before it passed. */
 	if (cli_request(t, "GET", "/api/v1/racks", NULL, &resp) < 0)
 		return CLI_EXIT_FAIL;
 	if (resp.status == 401) {
@@ -167,6 +323,11 @@ int cli_cmd_login(struct cli *cli, char **argv, size_t argc)
 		return CLI_EXIT_FAIL;
 	}
 	int rc = resp.status == 200 ? CLI_EXIT_OK : cli_resp_error(t, &resp);
+	if (rc == CLI_EXIT_OK && !json_is_array(json_object_get(resp.json, "racks"))) {
+		/* The rack port (gRPC) answers 200 to anything, over the same CA. */
+		fprintf(stderr, "error: %s does not answer like an ironrack region's REST API\n", t->url);
+		rc = CLI_EXIT_FAIL;
+	}
 	cli_resp_done(&resp);
 	if (rc != CLI_EXIT_OK)
 		return rc;
@@ -180,6 +341,10 @@ int cli_cmd_login(struct cli *cli, char **argv, size_t argc)
 
 int cli_cmd_logout(struct cli *cli, char **argv, size_t argc)
 {
+	char ca_path[PATH_MAX];
+
+	if (cli_pin_ca_path(cli->conf_path, ca_path, sizeof(ca_path)) == 0 && unlink(ca_path) < 0 && errno != ENOENT)
+		fprintf(stderr, "warning: cannot remove %s: %s\n", ca_path, strerror(errno));
 	if (unlink(cli->conf_path) < 0) {
 		if (errno == ENOENT) {
 			printf("Not logged in (no %s)\n", cli->conf_path);
