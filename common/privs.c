@@ -5,7 +5,6 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,12 +226,8 @@ long privs_give_tree(const char *path, const struct privs_user *u, char *err, si
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	if (st.st_uid == u->uid && st.st_gid == u->gid) {
-		close(fd);
-		return 0;
-	}
 	long n = give_dir(fd, path, st.st_dev, u, 0, err, errlen); /* closes fd */
-	if (n < 0)
+	if (n < 0 || (st.st_uid == u->uid && st.st_gid == u->gid))
 		return n;
 	if (chown(path, u->uid, u->gid) < 0) {
 		int r = -errno;
@@ -292,8 +287,8 @@ static void log_caps(const char *who)
 	log_info("running as %s, capabilities: %s", who, caps);
 }
 
-int privs_drop(const char *user, const char *const *dirs, size_t ndirs, uint64_t keep, uint64_t keep_root, char *err,
-	       size_t errlen)
+int privs_drop(const char *user, const char *const *dirs, size_t ndirs, uint64_t keep, uint64_t keep_root,
+	       bool announce, char *err, size_t errlen)
 {
 	struct privs_user u;
 	char who[128];
@@ -303,7 +298,8 @@ int privs_drop(const char *user, const char *const *dirs, size_t ndirs, uint64_t
 		if ((r = privs_keep_caps(root ? keep_root : keep, err, errlen)) < 0)
 			return r;
 		snprintf(who, sizeof(who), "%s (uid %ld)", root ? "root" : "an unprivileged user", (long)geteuid());
-		log_caps(who);
+		if (announce)
+			log_caps(who);
 		return 0;
 	}
 	if ((r = privs_user_lookup(user, &u, err, errlen)) < 0)
@@ -333,7 +329,8 @@ int privs_drop(const char *user, const char *const *dirs, size_t ndirs, uint64_t
 		}
 	}
 	snprintf(who, sizeof(who), "user '%s' (uid %ld)", u.name, (long)u.uid);
-	log_caps(who);
+	if (announce)
+		log_caps(who);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * calls and PR_CAPBSET_DROP. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -36,10 +37,10 @@ struct privs_user {
 int privs_user_lookup(const char *name, struct privs_user *u, char *err, size_t errlen);
 
 /* Gives path and everything under it (not following symbolic links; not
- * crossing into other file systems) to u and u's group, the top last, so an
- * interrupted walk is done again at the next start. Nothing is done when
- * the top already belongs to u. The number of entries changed, or -errno
- * with err naming the path that failed. */
+ * crossing into other file systems) to u and u's group, the top last: the
+ * whole tree is walked each time, so what a command run as root left in it
+ * is given too. The number of entries changed, or -errno with err naming
+ * the path that failed. */
 long privs_give_tree(const char *path, const struct privs_user *u, char *err, size_t errlen);
 
 /* A root process becomes u: u's groups, group and user, keeping only the
@@ -54,6 +55,7 @@ int privs_become(const struct privs_user *u, uint64_t keep, char *err, size_t er
  * privs_give_tree), becomes it keeping keep, and checks it can use each of
  * those directories. As root with user "root" (or empty): stays root with
  * keep_root only. Not started as root: narrows its sets to keep. Logs what
- * it did; 0, or -errno with err. */
-int privs_drop(const char *user, const char *const *dirs, size_t ndirs, uint64_t keep, uint64_t keep_root, char *err,
-	       size_t errlen);
+ * it did (the directories given; the user and capabilities when announce);
+ * 0, or -errno with err. */
+int privs_drop(const char *user, const char *const *dirs, size_t ndirs, uint64_t keep, uint64_t keep_root,
+	       bool announce, char *err, size_t errlen);

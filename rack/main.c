@@ -271,7 +271,7 @@ int main(int argc, char **argv)
 	else
 		fs_path_join(dhcp_dir, sizeof(dhcp_dir), rack->conf.state_dir, "dhcp");
 	const char *dirs[] = {rack->conf.state_dir, boot_root, dhcp_dir};
-	if (privs_drop(rack->conf.user, dirs, 3, keep, keep, err, sizeof(err)) < 0) {
+	if (privs_drop(rack->conf.user, dirs, 3, keep, keep, true, err, sizeof(err)) < 0) {
 		log_err("cannot give up privileges: %s", err);
 		return 1;
 	}

@@ -16,8 +16,11 @@ const struct conf_key region_conf_keys[] = {
 	    "libpq connection string of an existing PostgreSQL; empty = run an embedded cluster in state_dir"),
 	KEY("pg_bindir", CONF_STRING, pg_bindir, 0, 0, "",
 	    "directory with initdb and postgres for the embedded cluster; empty = newest /usr/lib/postgresql/N/bin"),
+	KEY("user", CONF_STRING, user, 0, 0, "ironrack",
+	    "unprivileged user the region runs as when started as root, with no capabilities; it owns state_dir and "
+	    "boot_resources_dir and runs the embedded cluster; root = stay root (then pg_user runs the cluster)"),
 	KEY("pg_user", CONF_STRING, pg_user, 0, 0, "ironrack",
-	    "unprivileged system user that runs the embedded cluster when the region runs as root"),
+	    "unprivileged system user that runs the embedded cluster when the region stays root (user = root)"),
 	KEY("http_listen", CONF_LISTEN, http_listen, 0, 0, "0.0.0.0:5240", "REST API and web UI address"),
 	KEY("http_tls", CONF_STRING, http_tls, 0, 0, "auto",
 	    "REST API over HTTPS with the region CA's certificate: auto (HTTPS unless http_listen is a loopback "

@@ -286,6 +286,44 @@ static int lock_state_dir(const char *dir)
 	return fd; /* held until exit */
 }
 
+/* Whether a listen address ("host:port") asks for a port below 1024. */
+static bool listen_port_low(const char *spec)
+{
+	const char *colon = spec ? strrchr(spec, ':') : NULL;
+	if (!colon)
+		return false;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port > 0 && port < 1024;
+}
+
+/* Started as root: become the region's own user, which owns its state
+ * and runs the embedded PostgreSQL too, with no capability at all (but
+ * net_bind_service for a port below 1024). With user = root: root only
+ * for what the embedded PostgreSQL needs as another user — starting it,
+ * owning and reaching its files and socket, stopping it (the same set
+ * with an external database: a private socket directory may be how it is
+ * reached). The unit's bounding set says the same; this does not depend
+ * on it. */
+static int region_drop_privileges(struct region *r, bool announce)
+{
+	char err[512];
+	uint64_t keep = 0;
+	uint64_t keep_root = PRIVS_CAP(CAP_SETUID) | PRIVS_CAP(CAP_SETGID) | PRIVS_CAP(CAP_CHOWN) |
+			     PRIVS_CAP(CAP_FOWNER) | PRIVS_CAP(CAP_DAC_OVERRIDE) | PRIVS_CAP(CAP_DAC_READ_SEARCH) |
+			     PRIVS_CAP(CAP_KILL);
+	if (listen_port_low(r->conf.http_listen) || listen_port_low(r->conf.grpc_listen) ||
+	    listen_port_low(r->conf.boot_resources_listen))
+		keep |= PRIVS_CAP(CAP_NET_BIND_SERVICE);
+	keep_root |= keep;
+	const char *dirs[] = {r->conf.state_dir, r->conf.boot_resources_dir};
+	if (privs_drop(r->conf.user, dirs, 2, keep, keep_root, announce, err, sizeof(err)) < 0) {
+		log_err("cannot give up privileges: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int region_run(struct region *r)
 {
 	char err[512], secret[128];
@@ -326,23 +364,6 @@ static int region_run(struct region *r)
 	long nofile = httpguard_nofile_raise();
 	if (nofile < 0)
 		log_warn("cannot read the open file limit: %s", strerror((int)-nofile));
-	/* Root only for what the embedded PostgreSQL needs: starting it as its
-	 * own user, owning and reaching its files and socket, stopping it. The
-	 * same set with an external database (a private socket directory may
-	 * be how it is reached); to have none, run as a user of its own
-	 * (docs/operations.md). The unit's bounding set says the same; this
-	 * does not depend on it. */
-	uint64_t keep = PRIVS_CAP(CAP_SETUID) | PRIVS_CAP(CAP_SETGID) | PRIVS_CAP(CAP_CHOWN) | PRIVS_CAP(CAP_FOWNER) |
-			PRIVS_CAP(CAP_DAC_OVERRIDE) | PRIVS_CAP(CAP_DAC_READ_SEARCH) | PRIVS_CAP(CAP_KILL);
-	if (privs_keep_caps(keep, err, sizeof(err)) < 0) {
-		log_err("cannot give up capabilities: %s", err);
-		goto out_db;
-	}
-	uint64_t eff = 0;
-	char caps[256];
-	privs_effective(&eff);
-	privs_caps_format(eff, caps, sizeof(caps));
-	log_info("capabilities: %s", caps);
 	r->base = event_base_new();
 	const char *dsn = r->pg ? pgembed_dsn(r->pg) : r->conf.database_dsn;
 	if (db_pool_new(r->base, dsn, 0, &r->dbpool, err, sizeof(err)) < 0) {
@@ -550,7 +571,15 @@ int main(int argc, char **argv)
 	free(kv);
 	if (rc < 0)
 		return 2;
-	if (strcmp(a.command, "run") == 0)
+	/* Every command works on the state directory as the region's user:
+	 * what one run as root writes there (a rotated secret, a key) stays
+	 * readable by the daemon. */
+	if ((rc = fs_mkdir_p(r->conf.state_dir, 0700)) < 0) {
+		log_err("cannot create state directory %s: %s", r->conf.state_dir, strerror(-rc));
+		rc = 1;
+	} else if (region_drop_privileges(r, strcmp(a.command, "run") == 0) < 0)
+		rc = 1;
+	else if (strcmp(a.command, "run") == 0)
 		rc = region_run(r);
 	else if (strcmp(a.command, "enrol-secret") == 0)
 		rc = cmd_secret(r, &a);

@@ -28,6 +28,7 @@ struct region_conf {
 	char *database_dsn;	     /* "" = embedded PostgreSQL */
 	char *pg_bindir;	     /* "" = newest /usr/lib/postgresql/N/bin */
 	char *pg_user;		     /* runs the embedded cluster when we are root */
+	char *user;		     /* runs as, when started as root */
 	char *http_listen;	     /* REST API + web UI */
 	char *http_tls;		     /* auto | on | off (region/api/https.h) */
 	char *grpc_listen;	     /* rack RPC */

@@ -114,6 +114,7 @@ def uncommented_example(example, workdir):
 def test_examples_parse(daemon):
     which, _, example, binary = daemon
     with tempfile.TemporaryDirectory(prefix="irdocs-") as workdir:
+        os.chmod(workdir, 0o755)  # the daemons run as their own user
         conf = uncommented_example(example, workdir)
         if which == "region":
             # enrol-secret reads the whole configuration, then only

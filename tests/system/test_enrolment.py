@@ -1,6 +1,7 @@
 """Enrolment, identity and session lifecycle between real daemons."""
 
 import os
+import pwd
 import re
 import signal
 import socket
@@ -21,12 +22,21 @@ def test_embedded_region_serves_version(region):
     assert os.path.exists(os.path.join(region.state_dir, "pg", "PG_VERSION"))
     assert region.fingerprint.startswith("SHA256:")
     assert len(region.secret) >= 32
-    # Root only for its embedded PostgreSQL: chown, dac_override,
-    # dac_read_search, fowner, kill, setgid, setuid, the bounding set too.
+    # Started as root, it runs as its own user with no capability at all
+    # (the bounding set too, and no_new_privs); so does its PostgreSQL,
+    # and that user owns the state.
     status = open(f"/proc/{region.daemon.proc.pid}/status").read()
     caps = {k: int(v, 16) for k, v in re.findall(r"^(Cap\w+):\s*([0-9a-f]+)$", status, re.M)}
     if os.geteuid() == 0:
-        assert caps["CapEff"] == caps["CapBnd"] == 0xEF and caps["CapInh"] == 0, caps
+        uid = pwd.getpwnam("ironrack").pw_uid
+        assert caps["CapEff"] == caps["CapPrm"] == caps["CapBnd"] == caps["CapInh"] == 0, caps
+        assert re.search(rf"^Uid:\s+{uid}\s+{uid}\s+{uid}\s+{uid}$", status, re.M), status
+        assert re.search(r"^NoNewPrivs:\s+1$", status, re.M), status
+        assert os.stat(region.state_dir).st_uid == uid
+        assert os.stat(os.path.join(region.state_dir, "enrol-secret")).st_uid == uid
+        pg_pid = int(open(os.path.join(region.state_dir, "pg", "postmaster.pid")).readline())
+        assert os.stat(f"/proc/{pg_pid}").st_uid == uid
+        assert "running as user 'ironrack'" in region.daemon.text()
     # Its secrets are in 0600 files, never in the log.
     text = region.daemon.text()
     assert "created the first API key 'admin': read it from" in text

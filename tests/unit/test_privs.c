@@ -108,6 +108,10 @@ static void give_tree_changes_owners_but_not_link_targets(void **state)
 	assert_int_equal(stat(target, &st), 0);
 	assert_int_equal(st.st_uid, 0);
 	assert_int_equal(privs_give_tree(dir, &u, err, sizeof(err)), 0);
+	/* what root adds later inside a tree already given is given next time */
+	snprintf(p, sizeof(p), "%s/a/later", dir);
+	touch(p);
+	assert_int_equal(privs_give_tree(dir, &u, err, sizeof(err)), 1);
 	assert_true(privs_give_tree("/nonexistent/x", &u, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "/nonexistent/x"));
 	char cmd[300];
