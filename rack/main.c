@@ -34,7 +34,8 @@ static void usage(FILE *out)
 		"First start (enrolment):\n"
 		"  ironrack-rackd --region HOST:5250 --secret-file FILE [--ca-fingerprint SHA256:...]\n"
 		"FILE holds the region's enrolment secret (ironrack-regiond enrol-secret prints it);\n"
-		"IRONRACK_ENROL_SECRET_FILE=FILE in the environment does the same. --secret SECRET\n"
+		"IRONRACK_ENROL_SECRET_FILE=FILE in the environment does the same, and\n"
+		"IRONRACK_ENROL_SECRET=SECRET gives the secret itself. --secret SECRET\n"
 		"works too, but every user on the machine sees a command line.\n"
 		"Afterwards the rack uses the identity in its state directory and needs no secret.\n"
 		"\n"
@@ -117,6 +118,24 @@ static int parse_args(struct rack *rack, int argc, char **argv)
 	return apply_flags(rack, argc, argv, config, config_given);
 }
 
+/* The enrolment secret itself in $IRONRACK_ENROL_SECRET (a container's
+ * secret, say): taken, then wiped from the environment block, which
+ * /proc/PID/environ shows to this user and root. */
+static bool secret_from_env(struct rack *rack)
+{
+	char *v = getenv("IRONRACK_ENROL_SECRET");
+	if (!v || !v[0])
+		return false;
+	size_t start = strspn(v, " \t\r\n"), end = strlen(v);
+	while (end > start && strchr(" \t\r\n", v[end - 1]))
+		end--;
+	free(rack->conf.secret);
+	rack->conf.secret = xstrndup(v + start, end - start);
+	explicit_bzero(v, strlen(v));
+	unsetenv("IRONRACK_ENROL_SECRET");
+	return true;
+}
+
 /* The enrolment secret from secret_file (or $IRONRACK_ENROL_SECRET_FILE):
  * its first line, without surrounding blanks. Kept off the command line,
  * where every user of the machine can read it (ps, /proc). */
@@ -129,6 +148,8 @@ static int secret_load(struct rack *rack, bool secret_on_command_line)
 
 	if (!path[0]) {
 		path = getenv("IRONRACK_ENROL_SECRET_FILE");
+		if ((!path || !path[0]) && !rack->conf.secret[0] && secret_from_env(rack))
+			return 0;
 		if (!path || !path[0] || rack->conf.secret[0]) {
 			if (secret_on_command_line)
 				log_warn(

@@ -334,7 +334,7 @@ class Rack:
         self.daemon = None
         self.starts = 0
 
-    def start(self, secret=None, fingerprint=None, extra=(), wait=True, regions=None):
+    def start(self, secret=None, fingerprint=None, extra=(), wait=True, regions=None, env=None):
         self.starts += 1
         # No TFTP or HTTP boot server unless a test asks for one (in its own
         # namespace, through extra): ports 69 and 5248 on the host are not ours.
@@ -348,7 +348,7 @@ class Rack:
             argv += ["--ca-fingerprint", fingerprint]
         argv += list(extra)
         log = os.path.join(os.path.dirname(self.state_dir), f"{self.name}-rackd-{self.starts}.log")
-        self.daemon = Daemon(argv, log).start()
+        self.daemon = Daemon(argv, log, env=None if env is None else {**os.environ, **env}).start()
         if wait:
             self.daemon.wait_log("connected to region", timeout=60)
         return self

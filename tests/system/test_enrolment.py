@@ -145,6 +145,26 @@ def test_secret_rotation(region, workdir):
     rack2.stop()
 
 
+def test_secret_off_the_command_line(region, workdir):
+    """--secret-file and IRONRACK_ENROL_SECRET enrol without the secret in
+    ps; the variable is wiped from the environment the daemon keeps."""
+    secret = region.secret
+    path = os.path.join(workdir, "enrol-secret")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(f"  {secret}  \n")
+    a = Rack(region, os.path.join(workdir, "sf"), "sf")
+    a.start(fingerprint=region.fingerprint, extra=["--secret-file", path])
+    b = Rack(region, os.path.join(workdir, "se"), "se")
+    b.start(fingerprint=region.fingerprint, env={"IRONRACK_ENROL_SECRET": secret})
+    for rack in (a, b):
+        pid = rack.daemon.proc.pid
+        assert secret.encode() not in open(f"/proc/{pid}/cmdline", "rb").read()
+        assert secret.encode() not in open(f"/proc/{pid}/environ", "rb").read()
+        assert "on the command line" not in rack.daemon.text()
+        assert rack.rack_id.startswith("rack-")
+        rack.stop()
+
+
 def test_config_snapshot_survives_sigkill(region, make_rack):
     a = make_rack("rack-a")
     st, body = region.api("POST", f"/api/v1/racks/{a.rack_id}/config",
