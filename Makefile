@@ -21,7 +21,7 @@ SANFLAGS =
 endif
 
 CC      ?= cc
-PKGS    = grpc libprotobuf-c libevent libevent_pthreads libevent_openssl jansson libpq openssl libcurl libfreeipmi
+PKGS    = grpc libprotobuf-c libevent libevent_pthreads libevent_openssl jansson libpq openssl libcurl libfreeipmi libpcap
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/gen \
