@@ -65,6 +65,17 @@ const struct conf_key rack_conf_keys[] = {
 	KEY("agent_hold_timeout", CONF_DURATION, agent_hold_timeout, 1, 600, "25s",
 	    "how long a machine agent's report waits for the region (held while it is away) before the agent is told "
 	    "503 and posts it again"),
+	KEY("discovery", CONF_BOOL, discovery, 0, 0, "on",
+	    "passive discovery: watch ARP and mDNS on the served DHCP interfaces (and discovery_interfaces) and report "
+	    "who uses which address to the region"),
+	KEY("discovery_interfaces", CONF_LIST, discovery_interfaces, 0, 0, "",
+	    "more interfaces to observe only (no DHCP served there); the served DHCP interfaces are always observed"),
+	KEY("discovery_rate", CONF_INT, discovery_rate, 1, 100000, "100",
+	    "discovery events per second per interface reported to the region; more are dropped and counted"),
+	KEY("discovery_burst", CONF_INT, discovery_burst, 1, 1000000, "500",
+	    "discovery events per interface reported at once before discovery_rate applies"),
+	KEY("discovery_refresh", CONF_DURATION, discovery_refresh, 60, 86400, "10m",
+	    "an address seen again with nothing changed is reported again (REFRESHED) after this long"),
 };
 
 /* clang-format on */

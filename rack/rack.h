@@ -50,6 +50,11 @@ struct rack_conf {
 	long power_timeout;	 /* seconds per power action, retries included */
 	long power_attempts;	 /* tries of an action that fails transiently */
 	long agent_hold_timeout; /* seconds an agent's report waits on the region (rack/machine) */
+	bool discovery;			       /* rack/discovery: passive ARP/mDNS observation */
+	struct conf_list discovery_interfaces; /* observed only, besides the served DHCP interfaces */
+	long discovery_rate;		       /* events per second per interface */
+	long discovery_burst;
+	long discovery_refresh; /* seconds: REFRESHED after this long */
 };
 
 extern const struct conf_key rack_conf_keys[];
