@@ -16,6 +16,7 @@ import resource
 import select
 import shutil
 import socket
+import subprocess
 import time
 import urllib.request
 
@@ -167,13 +168,28 @@ def slowloris(port, request):
         s.close()
 
 
+def get_nofile(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(x for x in f if x.startswith("Max open files"))
+    return tuple(int(v) for v in line.split()[3:5])
+
+
+def set_nofile(pid, limits):
+    """prlimit as the daemon's own user: the daemons run as their own user
+    and root here may lack CAP_SYS_RESOURCE, which another user's process
+    would need."""
+    st = os.stat(f"/proc/{pid}")
+    subprocess.run(["setpriv", f"--reuid={st.st_uid}", f"--regid={st.st_gid}", "--clear-groups", "prlimit",
+                    f"--pid={pid}", f"--nofile={limits[0]}:{limits[1]}"], check=True, capture_output=True)
+
+
 def flood(daemon, port, partial, normal):
     """Flood port under a lowered descriptor limit; normal() must still succeed."""
     pid = daemon.proc.pid
-    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    limits = get_nofile(pid)
     lines0, cpu0, t0 = log_lines(daemon), cpu_seconds(pid), time.monotonic()
     low = open_fds(pid) + SPARE_FDS
-    resource.prlimit(pid, resource.RLIMIT_NOFILE, (low, limits[1]))
+    set_nofile(pid, (low, limits[1]))
     socks = []
     try:
         socks = half_open(port, FLOOD, partial)
@@ -187,7 +203,7 @@ def flood(daemon, port, partial, normal):
     finally:
         for s in socks:
             s.close()
-        resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+        set_nofile(pid, limits)
     text = daemon.text()
     new_lines = log_lines(daemon) - lines0
     print(f"flood of {FLOOD} on port {port}: {cpu:.2f} s CPU in {wall:.1f} s, {new_lines} log lines")
