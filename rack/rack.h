@@ -21,6 +21,7 @@ struct dhcp_server;
 struct dhcp_report;
 struct rack_power;
 struct rack_agent;
+struct rack_discovery;
 
 struct rack_conf {
 	char *state_dir;
@@ -96,6 +97,7 @@ struct rack {
 	struct dhcp_report *report;	  /* rack/dhcp/report.c: lease reports to the region */
 	int dhcp_nsfd;			  /* netns fd the DHCP server's sockets are made in, or -1 */
 	struct rack_power *power;	  /* rack/power/service.c */
+	struct rack_discovery *discovery; /* rack/discovery/service.c; NULL when off */
 
 	/* stored configuration (rack/store.c) */
 	uint64_t config_version;
