@@ -8,6 +8,7 @@
 #include "rack/boot/resources.h"
 #include "rack/boot/service.h"
 #include "rack/dhcp/glue.h"
+#include "rack/discovery/service.h"
 #include "rack/machine/agent.h"
 #include "rack/ping.h"
 #include "rack/power/service.h"
@@ -28,22 +29,19 @@ const struct rack_config_part *const rack_config_parts[] = {
     &rack_resources_config_part,
     &rack_boot_config_part,
     &rack_dhcp_config_part,
+    &rack_discovery_config_part,
 };
 const size_t rack_config_parts_n = ARRAY_SIZE(rack_config_parts);
 
 const struct rack_session_hook *const rack_session_hooks[] = {
-    &rack_dhcp_session_hook,
-    &rack_power_session_hook,
-    &rack_boot_session_hook,
-    &rack_agent_session_hook,
+    &rack_dhcp_session_hook,  &rack_power_session_hook,	    &rack_boot_session_hook,
+    &rack_agent_session_hook, &rack_discovery_session_hook,
 };
 const size_t rack_session_hooks_n = ARRAY_SIZE(rack_session_hooks);
 
 const struct rack_reply_route *const rack_reply_routes[] = {
-    &rack_dhcp_lease_route,
-    &rack_dhcp_external_route,
-    &rack_power_report_route,
-    &rack_agent_report_route,
+    &rack_dhcp_lease_route,   &rack_dhcp_external_route,    &rack_power_report_route,
+    &rack_agent_report_route, &rack_discovery_report_route,
 };
 const size_t rack_reply_routes_n = ARRAY_SIZE(rack_reply_routes);
 

@@ -20,6 +20,7 @@
 #include "rack/boot/resources.h"
 #include "rack/boot/service.h"
 #include "rack/dhcp/glue.h"
+#include "rack/discovery/service.h"
 #include "rack/netns.h"
 #include "rack/power/service.h"
 #include "rack/rack.h"
@@ -160,15 +161,24 @@ static int power_start(struct rack *rack, const char *boot_root)
 	return rack_power_start(rack);
 }
 
+static int discovery_start(struct rack *rack, const char *boot_root)
+{
+	return rack_discovery_start(rack);
+}
+
 /* Started in this order, stopped in reverse. */
 static const struct rack_service {
 	const char *name;
 	int (*start)(struct rack *rack, const char *boot_root);
 	void (*stop)(struct rack *rack);
 } services[] = {
-    {"loaders", loaders_start, NULL},	  {"boot resources", rack_resources_start, rack_resources_stop},
-    {"tftp", tftp_start, tftp_stop},	  {"http boot", http_start, http_stop},
-    {"dhcp", dhcp_start, rack_dhcp_stop}, {"power", power_start, rack_power_stop},
+    {"loaders", loaders_start, NULL},
+    {"boot resources", rack_resources_start, rack_resources_stop},
+    {"tftp", tftp_start, tftp_stop},
+    {"http boot", http_start, http_stop},
+    {"dhcp", dhcp_start, rack_dhcp_stop},
+    {"power", power_start, rack_power_stop},
+    {"discovery", discovery_start, rack_discovery_stop},
 };
 
 #define N_SERVICES (sizeof(services) / sizeof(services[0]))

@@ -6,6 +6,9 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,7 +31,7 @@ struct capture {
 
 void capture_opts_default(struct capture_opts *opts)
 {
-	*opts = (struct capture_opts){.snaplen = CAPTURE_SNAPLEN, .buffer_bytes = CAPTURE_BUFFER_BYTES};
+	*opts = (struct capture_opts){.snaplen = CAPTURE_SNAPLEN, .buffer_bytes = CAPTURE_BUFFER_BYTES, .nsfd = -1};
 }
 
 static void malformed(struct capture_stats *st, const char *why)
@@ -153,7 +156,8 @@ static void readable(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The mDNS group's MAC on the capture socket: without it a NIC filtering
- * multicast would hide mDNS unless something else on the rack joined. */
+ * multicast would hide mDNS unless something else on the rack joined.
+ * Runs where the handle was activated: the index is the namespace's. */
 static void join_mdns_group(struct capture *c, int fd)
 {
 	struct packet_mreq mr = {.mr_ifindex = (int)if_nametoindex(c->ifname),
@@ -164,27 +168,77 @@ static void join_mdns_group(struct capture *c, int fd)
 		log_debug("discovery: %s: cannot join the mDNS group's MAC: %s", c->ifname, strerror(errno));
 }
 
+/* pcap_create() and pcap_activate(): the packet socket is made and bound
+ * to the interface here, so in the interface's namespace. */
+struct activate_job {
+	struct capture *c;
+	const struct capture_opts *opts;
+	int nsfd;
+	int status; /* pcap_activate's, or PCAP_ERROR */
+	char err[PCAP_ERRBUF_SIZE + 64];
+};
+
+static void *activate_run(void *arg)
+{
+	struct activate_job *j = arg;
+	struct capture *c = j->c;
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+
+	j->status = PCAP_ERROR;
+	if (j->nsfd >= 0 && setns(j->nsfd, CLONE_NEWNET) < 0) {
+		snprintf(j->err, sizeof(j->err), "cannot enter the network namespace: %s", strerror(errno));
+		return NULL;
+	}
+	c->p = pcap_create(c->ifname, ebuf);
+	if (!c->p) {
+		snprintf(j->err, sizeof(j->err), "%s", ebuf);
+		return NULL;
+	}
+	pcap_set_snaplen(c->p, j->opts->snaplen);
+	pcap_set_promisc(c->p, j->opts->promisc);
+	pcap_set_immediate_mode(c->p, 1);
+	pcap_set_buffer_size(c->p, j->opts->buffer_bytes);
+	j->status = pcap_activate(c->p);
+	if (j->status < 0) {
+		snprintf(j->err, sizeof(j->err), "%s (%s)", pcap_statustostr(j->status), pcap_geterr(c->p));
+		return NULL;
+	}
+	int fd = pcap_get_selectable_fd(c->p);
+	if (fd >= 0)
+		join_mdns_group(c, fd);
+	return NULL;
+}
+
+static int handle_activate(struct capture *c, const struct capture_opts *opts, char *err, size_t errlen)
+{
+	struct activate_job j = {.c = c, .opts = opts, .nsfd = opts->nsfd};
+	if (opts->nsfd < 0) {
+		activate_run(&j);
+	} else {
+		pthread_t t;
+		int r = pthread_create(&t, NULL, activate_run, &j);
+		if (r != 0) {
+			err_set(err, errlen, "cannot start a thread: %s", strerror(r));
+			return -1;
+		}
+		pthread_join(t, NULL);
+	}
+	if (j.status < 0) {
+		err_set(err, errlen, "%s", j.err);
+		return -1;
+	}
+	if (j.status > 0)
+		log_warn("discovery: %s: %s (%s)", c->ifname, pcap_statustostr(j.status), pcap_geterr(c->p));
+	return 0;
+}
+
 static int handle_setup(struct capture *c, const struct capture_opts *opts, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct bpf_program prog;
 
-	c->p = pcap_create(c->ifname, ebuf);
-	if (!c->p) {
-		err_set(err, errlen, "%s", ebuf);
+	if (handle_activate(c, opts, err, errlen) < 0)
 		return -1;
-	}
-	pcap_set_snaplen(c->p, opts->snaplen);
-	pcap_set_promisc(c->p, opts->promisc);
-	pcap_set_immediate_mode(c->p, 1);
-	pcap_set_buffer_size(c->p, opts->buffer_bytes);
-	int r = pcap_activate(c->p);
-	if (r < 0) {
-		err_set(err, errlen, "%s (%s)", pcap_statustostr(r), pcap_geterr(c->p));
-		return -1;
-	}
-	if (r > 0)
-		log_warn("discovery: %s: %s (%s)", c->ifname, pcap_statustostr(r), pcap_geterr(c->p));
 	if (pcap_datalink(c->p) != DLT_EN10MB) {
 		err_set(err, errlen, "not an Ethernet interface (link type %d)", pcap_datalink(c->p));
 		return -1;
@@ -194,7 +248,7 @@ static int handle_setup(struct capture *c, const struct capture_opts *opts, char
 		err_set(err, errlen, "%s", pcap_geterr(c->p));
 		return -1;
 	}
-	r = pcap_setfilter(c->p, &prog);
+	int r = pcap_setfilter(c->p, &prog);
 	pcap_freecode(&prog);
 	if (r < 0 || pcap_setnonblock(c->p, 1, ebuf) < 0) {
 		err_set(err, errlen, "%s", r < 0 ? pcap_geterr(c->p) : ebuf);
@@ -232,7 +286,6 @@ struct capture *capture_open(struct event_base *base, struct neigh_table *tbl, c
 		capture_free(c);
 		return NULL;
 	}
-	join_mdns_group(c, fd);
 	c->ev = event_new(base, fd, EV_READ | EV_PERSIST, readable, c);
 	if (!c->ev)
 		oom_abort(0);

@@ -35,6 +35,11 @@ struct capture_opts {
 	bool promisc;	  /* see unicast ARP replies between other hosts */
 	int snaplen;	  /* CAPTURE_SNAPLEN */
 	int buffer_bytes; /* the kernel ring, CAPTURE_BUFFER_BYTES */
+	/* The network namespace (rack/netns.h netns_open()) the interface is
+	 * in, -1: the caller's. The handle is activated there by a short-lived
+	 * thread (a packet socket belongs to the namespace it was made in);
+	 * needs CAP_SYS_ADMIN besides CAP_NET_RAW. */
+	int nsfd;
 };
 
 void capture_opts_default(struct capture_opts *opts);
