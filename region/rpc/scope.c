@@ -47,9 +47,11 @@ struct rack_scope *rack_scope_new(const Ironrack__V1__DhcpConfig *cfg, uint64_t 
 	for (size_t i = 0; i < cfg->n_interfaces; i++)
 		n_sub += cfg->interfaces[i]->n_subnets + cfg->interfaces[i]->n_relayed;
 	s->vlans = xcalloc(cfg->n_interfaces ? cfg->n_interfaces : 1, sizeof(*s->vlans));
+	s->ifnames = xcalloc(cfg->n_interfaces ? cfg->n_interfaces : 1, sizeof(*s->ifnames));
 	s->subnets = xcalloc(n_sub ? n_sub : 1, sizeof(*s->subnets));
 	for (size_t i = 0; i < cfg->n_interfaces; i++) {
 		const Ironrack__V1__DhcpInterface *in = cfg->interfaces[i];
+		s->ifnames[s->n_vlans] = xstrdup(in->name ? in->name : "");
 		s->vlans[s->n_vlans++] = in->vlan_id;
 		scope_add_subnets(s, in->subnets, in->n_subnets, in->vlan_id);
 		scope_add_subnets(s, in->relayed, in->n_relayed, in->vlan_id);
@@ -76,6 +78,9 @@ void rack_scope_free(struct rack_scope *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; s->ifnames && i < s->n_vlans; i++)
+		free(s->ifnames[i]);
+	free(s->ifnames);
 	free(s->vlans);
 	free(s->subnets);
 	free(s);
@@ -131,5 +136,23 @@ int rack_scope_check_lease(const struct rack_scope *const *scopes, size_t n, uin
 	} else {
 		snprintf(why, why_len, "%s is in no subnet this rack serves", address);
 	}
+	return -EACCES;
+}
+
+int rack_scope_check_neighbour(const struct rack_scope *const *scopes, size_t n, const char *ifname, uint64_t vlan_id,
+			       char *why, size_t why_len)
+{
+	if (vlan_id == 0) {
+		snprintf(why, why_len, "%s is not a served interface", ifname ? ifname : "");
+		return -ENOENT;
+	}
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; scopes[k] && i < scopes[k]->n_vlans; i++) {
+			if (scopes[k]->vlans[i] == vlan_id && ifname && strcmp(scopes[k]->ifnames[i], ifname) == 0)
+				return 0;
+		}
+	}
+	snprintf(why, why_len, "VLAN %llu is not served by this rack on %s", (unsigned long long)vlan_id,
+		 ifname ? ifname : "?");
 	return -EACCES;
 }

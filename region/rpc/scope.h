@@ -26,6 +26,7 @@ struct rack_scope_subnet {
 struct rack_scope {
 	uint64_t version; /* the config version it came from */
 	uint64_t *vlans;
+	char **ifnames; /* the rack interface serving vlans[i] */
 	size_t n_vlans;
 	struct rack_scope_subnet *subnets;
 	size_t n_subnets;
@@ -49,3 +50,12 @@ bool rack_scope_has_vlan(const struct rack_scope *const *scopes, size_t n, uint6
  * (10.55.0.0/24)"); -EINVAL if address is not a dotted quad. */
 int rack_scope_check_lease(const struct rack_scope *const *scopes, size_t n, uint64_t subnet_id, const char *address,
 			   char *why, size_t why_len);
+
+/* A discovery event (NeighbourEvent) seen on the rack's interface ifname
+ * and attributed to the region's VLAN vlan_id: 0 if a scope serves that
+ * VLAN on that interface; -EACCES with why ("VLAN 7 is not served by this
+ * rack on eth1") otherwise. vlan_id 0 (an interface observed only) is not
+ * decided here (-ENOENT): the region keeps such sightings only inside the
+ * networks of the rack's own addresses on that interface. */
+int rack_scope_check_neighbour(const struct rack_scope *const *scopes, size_t n, const char *ifname, uint64_t vlan_id,
+			       char *why, size_t why_len);

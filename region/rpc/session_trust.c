@@ -150,6 +150,28 @@ static bool authorize_external(struct rack_session *s, const Ironrack__V1__RackM
 	return false;
 }
 
+/* Discovery events only on the VLANs the rack serves, on the interface
+ * that serves them (vlan_id 0, an interface observed only, is checked
+ * against the rack's own addresses when stored). One event out of scope
+ * refuses the report whole: a rack that follows its config never sends
+ * one. */
+static bool authorize_neighbours(struct rack_session *s, const Ironrack__V1__RackMessage *m)
+{
+	const Ironrack__V1__NeighbourReport *in = m->neighbour_report;
+	const struct rack_scope *scopes[] = {s->scope, s->scope_sent};
+	char why[160], text[sizeof(why) + 64];
+	for (size_t i = 0; i < in->n_events; i++) {
+		const Ironrack__V1__NeighbourEvent *ev = in->events[i];
+		if (rack_scope_check_neighbour(scopes, 2, ev->interface, ev->vlan_id, why, sizeof(why)) != -EACCES)
+			continue;
+		snprintf(text, sizeof(text), "discovery event for %s: %s", ev->address, why);
+		refusal_note(s, "a neighbour report: %s", text);
+		region_session_reply_status(s, m->request_id, -EACCES, text);
+		return false;
+	}
+	return true;
+}
+
 void region_session_scope_sent(struct rack_session *s, uint64_t version, const Ironrack__V1__DhcpConfig *dhcp)
 {
 	rack_scope_free(s->scope_sent);
@@ -192,6 +214,8 @@ const Ironrack__V1__RackMessage *session_trust_admit(struct rack_session *s, con
 		return authorize_leases(s, m, tmp, tmp_rep, ret_kept);
 	case IRONRACK__V1__RACK_MESSAGE__BODY_EXTERNAL_DHCP:
 		return authorize_external(s, m) ? m : NULL;
+	case IRONRACK__V1__RACK_MESSAGE__BODY_NEIGHBOUR_REPORT:
+		return authorize_neighbours(s, m) ? m : NULL;
 	default:
 		return m;
 	}

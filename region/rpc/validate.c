@@ -175,6 +175,25 @@ static const struct rpcv_row agent_report_rows[] = {
     ANY("received_unix_ms"),
 };
 
+/* Discovery (docs/discovery.md): what the rack's neighbour table saw. */
+static const struct rpcv_row neighbour_event_rows[] = {
+    NUM("kind", 1, 4),
+    {.name = "interface", .kind = RPCV_IFNAME, .required = true},
+    NUM("vid", 0, 4094),
+    ANY("vlan_id"),
+    {.name = "address", .kind = RPCV_IP, .required = true},
+    {.name = "mac", .kind = RPCV_MAC},
+    {.name = "old_mac", .kind = RPCV_MAC},
+    STR("hostname", RPCV_LINE, RPCV_HOSTNAME_MAX),
+    NUM("first_seen_unix_ms", 0, INT64_MAX),
+    NUM("last_seen_unix_ms", 0, INT64_MAX),
+};
+
+static const struct rpcv_row neighbour_report_rows[] = {
+    {.name = "events", .kind = RPCV_MSG, .count_max = RPCV_NEIGH_EVENTS},
+    ANY("dropped"),
+};
+
 static const struct rpcv_row rack_message_rows[] = {
     ANY("request_id"),
     ANY("deadline_unix_ms"),
@@ -187,6 +206,7 @@ static const struct rpcv_row rack_message_rows[] = {
     {.name = "external_dhcp", .kind = RPCV_MSG},
     {.name = "power_report", .kind = RPCV_MSG},
     {.name = "agent_report", .kind = RPCV_MSG},
+    {.name = "neighbour_report", .kind = RPCV_MSG},
 };
 
 static const struct rpcv_table rpcv_tables[] = {
@@ -206,6 +226,8 @@ static const struct rpcv_table rpcv_tables[] = {
     ROWS(ironrack__v1__power_result__descriptor, power_result_rows),
     ROWS(ironrack__v1__power_report__descriptor, power_report_rows),
     ROWS(ironrack__v1__agent_report__descriptor, agent_report_rows),
+    ROWS(ironrack__v1__neighbour_event__descriptor, neighbour_event_rows),
+    ROWS(ironrack__v1__neighbour_report__descriptor, neighbour_report_rows),
     ROWS(ironrack__v1__rack_message__descriptor, rack_message_rows),
 };
 

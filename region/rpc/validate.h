@@ -32,6 +32,7 @@
 #define RPCV_STATUS_MSG_MAX 1024
 #define RPCV_TOKEN_MAX	    128
 #define RPCV_INVENTORY_MAX  (256 * 1024) /* INV_BODY_MAX */
+#define RPCV_NEIGH_EVENTS   4096	 /* a rack sends DISC_REPORT_BATCH_MAX */
 
 struct rpcv_error {
 	char field[128];  /* dotted path, "" for the message itself */
