@@ -27,6 +27,7 @@
 #include "region/api/codec.h"
 #include "region/api/deploy_api.h"
 #include "region/api/dhcp_api.h"
+#include "region/api/discoveries_api.h"
 #include "region/api/https.h"
 #include "region/api/images_api.h"
 #include "region/api/infra.h"
@@ -95,6 +96,10 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/devices/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
     {API_PREFIX "/neighbours", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
     {API_PREFIX "/neighbours/{id}", API_GET | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
+    /* discovery (region/api/discoveries.c) */
+    {API_PREFIX "/discoveries", API_GET | API_DELETE, api_discoveries, false, API_RUN_DEFAULT},
+    {API_PREFIX "/discoveries/claim", API_POST, api_discoveries_claim, false, API_RUN_DEFAULT},
+    {API_PREFIX "/discoveries/events", API_GET, api_discoveries_events, false, API_RUN_DEFAULT},
     /* DHCP (region/api/dhcp.c) */
     {API_PREFIX "/dhcp-snippets", API_GET | API_POST, api_dhcp_snippets, false, API_RUN_DEFAULT},
     {API_PREFIX "/dhcp-snippets/{id}", API_GET | API_PATCH | API_DELETE, api_dhcp_snippet, false, API_RUN_DEFAULT},
