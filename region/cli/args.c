@@ -56,6 +56,7 @@ static const struct {
     {"--erase", CLI_OPT_ERASE, true},
     {"--ca", CLI_OPT_CA, true},
     {"--ca-fingerprint", CLI_OPT_CA_FINGERPRINT, true},
+    {"--unknown", CLI_OPT_UNKNOWN, false},
 };
 #define N_OPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 

@@ -80,6 +80,9 @@ enum cli_opt {
 #define CLI_OPT_CA_FINGERPRINT (UINT64_C(1) << 41)
 #define CLI_OPT_BITS	       64
 
+/* discoveries list (discoveries.c) */
+#define CLI_OPT_UNKNOWN (UINT64_C(1) << 42)
+
 /* The command line split into options (accepted anywhere, as in
  * `ironrack racks list --json`) and the remaining words. */
 struct cli_args {
