@@ -9,6 +9,7 @@
 #include "common/version.h"
 #include "region/cli/commands.h"
 #include "region/cli/deploy_cli.h"
+#include "region/cli/discoveries_cli.h"
 #include "region/cli/images_cli.h"
 #include "region/cli/infra.h"
 #include "region/cli/machines_cli.h"
@@ -374,6 +375,22 @@ static const struct cli_command commands[] = {
      "  [last_seen=RFC3339] | delete ID\n"
      "Auto assign avoids these addresses; when nothing else is free it offers the least\n"
      "recently seen one for a re-check."},
+    /* discovery (region/cli/discoveries.c) */
+    {"discoveries list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_UNKNOWN, cli_cmd_discoveries_list,
+     "list what racks see on the wire",
+     "Shows one line per address and MAC racks have seen (ARP, mDNS): the name heard over\n"
+     "mDNS, the subnet, the rack and interface, first and last seen, and what accounts for\n"
+     "it (a machine's or device's interface, an assigned address, a DHCP lease) or \"no\".\n"
+     "--unknown shows only those nothing accounts for."},
+    {"discoveries clear", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_discoveries_clear, "forget every sighting",
+     "Deletes every sighting racks reported; racks report what they see again."},
+    {"discoveries claim", "IP --hostname NAME", 1, 1, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_HOSTNAME,
+     cli_cmd_discoveries_claim, "make a device of a discovered address",
+     "Creates device NAME with the MAC last seen at IP and gives it IP as a static address\n"
+     "in the subnet that holds it, so IPAM never hands the address out."},
+    {"discoveries events", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_discoveries_events, "what discovery raised",
+     "Shows the newest events discovery raised: 'conflict' when an address of a managed\n"
+     "subnet is seen with a new MAC (a possible address conflict)."},
     /* deployable OS images (region/cli/images.c) */
     {"images list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_images_list, "list the deployable OS images",
      "Shows every image: name, architecture, format (raw, gzip, zstd), size, status\n"
