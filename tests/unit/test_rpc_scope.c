@@ -104,11 +104,39 @@ static void test_scope_vlans_and_union(void **state)
 	rack_scope_free(s);
 }
 
+/* Discovery events: only a VLAN the rack serves, on the interface serving
+ * it; another rack (serving nothing here) is refused the same report. */
+static void test_scope_neighbours(void **state)
+{
+	(void)state;
+	struct rack_scope *s = scope_lab();
+	struct rack_scope *other = rack_scope_new(NULL, 1);
+	const struct rack_scope *mine[] = {s, NULL}, *theirs[] = {other, NULL};
+	char why[160];
+
+	assert_int_equal(rack_scope_check_neighbour(mine, 2, "eth1", 70, why, sizeof(why)), 0);
+	assert_int_equal(rack_scope_check_neighbour(mine, 2, "eth0", 70, why, sizeof(why)), -EACCES);
+	assert_string_equal(why, "VLAN 70 is not served by this rack on eth0");
+	assert_int_equal(rack_scope_check_neighbour(mine, 2, "eth1", 7, why, sizeof(why)), -EACCES);
+	assert_int_equal(rack_scope_check_neighbour(mine, 2, "eth1", 71, why, sizeof(why)), -EACCES);
+	assert_int_equal(rack_scope_check_neighbour(theirs, 2, "eth1", 70, why, sizeof(why)), -EACCES);
+	assert_non_null(strstr(why, "VLAN 70"));
+	/* Observed only: decided where it is stored, against the rack's own
+	 * addresses. */
+	assert_int_equal(rack_scope_check_neighbour(theirs, 2, "eth9", 0, why, sizeof(why)), -ENOENT);
+	/* The config being sent counts too, as for leases. */
+	const struct rack_scope *sent[] = {other, s};
+	assert_int_equal(rack_scope_check_neighbour(sent, 2, "eth1", 70, why, sizeof(why)), 0);
+	rack_scope_free(other);
+	rack_scope_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scope_leases),
 	    cmocka_unit_test(test_scope_vlans_and_union),
+	    cmocka_unit_test(test_scope_neighbours),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -221,6 +221,64 @@ static void test_rpcv_session_bodies(void **state)
 	expect(&m.base, -EINVAL, "status.code", "0..16");
 }
 
+/* Discovery's NeighbourReport: every field a rack's table can fill. */
+static void test_rpcv_neighbour_report(void **state)
+{
+	(void)state;
+	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
+	Ironrack__V1__NeighbourReport rep = IRONRACK__V1__NEIGHBOUR_REPORT__INIT;
+	Ironrack__V1__NeighbourEvent ev = IRONRACK__V1__NEIGHBOUR_EVENT__INIT, *evp = &ev;
+
+	ev.kind = IRONRACK__V1__NEIGHBOUR_EVENT__KIND__MOVED;
+	ev.interface = "eth0";
+	ev.vid = 44;
+	ev.vlan_id = 3;
+	ev.address = "10.44.0.10";
+	ev.mac = "02:00:00:00:44:aa";
+	ev.old_mac = "02:00:00:00:44:0a";
+	ev.hostname = "labhost.local";
+	ev.first_seen_unix_ms = 1;
+	ev.last_seen_unix_ms = 2;
+	rep.events = &evp;
+	rep.n_events = 1;
+	rep.dropped = 12345;
+	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_NEIGHBOUR_REPORT;
+	m.neighbour_report = &rep;
+	expect(&m.base, 0, "", "");
+	ev.address = "fe80::1";
+	expect(&m.base, 0, "", "");
+	ev.mac = "";
+	ev.old_mac = ""; /* known by name only */
+	expect(&m.base, 0, "", "");
+	ev.address = "10.44.0.300";
+	expect(&m.base, -EINVAL, "neighbour_report.events[0].address", "IP address");
+	ev.address = "";
+	expect(&m.base, -EINVAL, "neighbour_report.events[0].address", "empty");
+	ev.address = "10.44.0.10";
+	ev.old_mac = "02:00:00:00:44";
+	expect(&m.base, -EINVAL, "neighbour_report.events[0].old_mac", "aa:bb");
+	ev.old_mac = "";
+	ev.interface = "";
+	expect(&m.base, -EINVAL, "neighbour_report.events[0].interface", "empty");
+	ev.interface = "eth0/1";
+	expect(&m.base, -EINVAL, "neighbour_report.events[0].interface", "interface name");
+	ev.interface = "eth0";
+	ev.hostname = "evil\x1b[2J.local";
+	expect(&m.base, -EINVAL, "neighbour_report.events[0].hostname", "control");
+	ev.hostname = "";
+	ev.vid = 4095;
+	expect(&m.base, -EINVAL, "neighbour_report.events[0].vid", "0..4094");
+	ev.vid = 0;
+	ev.kind = 0;
+	expect(&m.base, -EINVAL, "neighbour_report.events[0].kind", "1..4");
+	ev.kind = 4;
+	ev.last_seen_unix_ms = -5;
+	expect(&m.base, -EINVAL, "neighbour_report.events[0].last_seen_unix_ms", "must be");
+	ev.last_seen_unix_ms = 2;
+	rep.n_events = RPCV_NEIGH_EVENTS + 1;
+	expect(&m.base, -EINVAL, "neighbour_report.events", "more than 4096");
+}
+
 static void test_rpcv_packed(void **state)
 {
 	(void)state;
@@ -251,6 +309,7 @@ int main(void)
 	    cmocka_unit_test(test_rpcv_values),
 	    cmocka_unit_test(test_rpcv_register),
 	    cmocka_unit_test(test_rpcv_session_bodies),
+	    cmocka_unit_test(test_rpcv_neighbour_report),
 	    cmocka_unit_test(test_rpcv_packed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
