@@ -44,13 +44,14 @@ struct rack_conf {
 	long http_boot_max_connections_per_client;
 	long http_boot_header_timeout; /* seconds; common/httpguard.h */
 	long http_boot_request_timeout;
-	char *loaders;		 /* "auto" | "off" (rack/boot/loaders.c) */
-	char *dhcp_dir;		 /* lease store; "" = state_dir/dhcp */
-	long dhcp_probe_timeout; /* ms: ARP/ICMP conflict probe wait */
-	long power_concurrency;	 /* BMC calls at once (rack/power) */
-	long power_timeout;	 /* seconds per power action, retries included */
-	long power_attempts;	 /* tries of an action that fails transiently */
-	long agent_hold_timeout; /* seconds an agent's report waits on the region (rack/machine) */
+	char *loaders;			       /* "auto" | "off" (rack/boot/loaders.c) */
+	char *dhcp_dir;			       /* lease store; "" = state_dir/dhcp */
+	long dhcp_probe_timeout;	       /* ms: ARP/ICMP conflict probe wait */
+	long dhcp_commit_interval;	       /* ms between lease journal commits */
+	long power_concurrency;		       /* BMC calls at once (rack/power) */
+	long power_timeout;		       /* seconds per power action, retries included */
+	long power_attempts;		       /* tries of an action that fails transiently */
+	long agent_hold_timeout;	       /* seconds an agent's report waits on the region (rack/machine) */
 	bool discovery;			       /* rack/discovery: passive ARP/mDNS observation */
 	struct conf_list discovery_interfaces; /* observed only, besides the served DHCP interfaces */
 	long discovery_rate;		       /* events per second per interface */

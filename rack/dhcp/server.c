@@ -350,9 +350,7 @@ static void flush_done(void *arg, bool cancelled)
 		server_commit_failed(s, r);
 		return;
 	}
-	server_deliver(s);
-	if (lease_store_has_pending(s->leases))
-		server_flush_start(s);
+	dhcp_server_flush(s); /* send; commit what came meanwhile when its time comes */
 }
 
 static void server_flush_start(struct dhcp_server *s)
@@ -365,15 +363,29 @@ static void server_flush_start(struct dhcp_server *s)
 		return;
 	}
 	s->flushing = true;
+	s->last_commit_us = clock_mono_us();
 	s->flush_tok.result = FLUSH_NOT_RUN;
 	s->io.commit(s->io.io_arg, flush_work, flush_done, s);
 }
 
 void dhcp_server_flush(struct dhcp_server *s)
 {
-	if (s->leases && !s->flushing && lease_store_has_pending(s->leases))
-		server_flush_start(s);
+	if (s->leases && !s->flushing && lease_store_has_pending(s->leases)) {
+		int64_t wait = s->last_commit_us + s->commit_interval_us - clock_mono_us();
+		if (wait <= 0) {
+			evtimer_del(s->commit_timer);
+			server_flush_start(s);
+		} else if (!evtimer_pending(s->commit_timer, NULL)) {
+			struct timeval tv = {wait / 1000000, wait % 1000000};
+			evtimer_add(s->commit_timer, &tv);
+		}
+	}
 	server_deliver(s);
+}
+
+static void server_commit_due(evutil_socket_t fd, short what, void *arg)
+{
+	dhcp_server_flush(arg);
 }
 
 /* The socket is going away: replies still waiting for a commit through it
@@ -607,13 +619,15 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 	s->held_cap = HELD_INITIAL;
 	s->held = xreallocarray(NULL, s->held_cap, sizeof(*s->held));
 	s->tick = event_new(base, -1, EV_PERSIST, server_tick, s);
+	s->commit_interval_us = conf->commit_interval_us > 0 ? conf->commit_interval_us : 0;
+	s->commit_timer = evtimer_new(base, server_commit_due, s);
 	if (conf->io) {
 		s->io = *conf->io;
 	} else if (work_pool_new(base, 1, &s->flusher) >= 0) {
 		s->io = (struct dhcp_server_io){dhcp_sock_open, dhcp_sock_free, dhcp_sock_send, server_commit_submit,
 						s->flusher};
 	}
-	if (!s->tick || !s->io.commit) {
+	if (!s->tick || !s->commit_timer || !s->io.commit) {
 		dhcp_server_free(s);
 		return -ENOMEM;
 	}
@@ -641,6 +655,8 @@ void dhcp_server_free(struct dhcp_server *s)
 	dhcp_probe_icmp_attach(&s->probes, -1);
 	if (s->tick)
 		event_free(s->tick);
+	if (s->commit_timer)
+		event_free(s->commit_timer);
 	if (s->leases) {
 		int r = lease_store_commit(s->leases);
 		if (r < 0)

@@ -52,6 +52,10 @@ struct dhcp_server_conf {
 	const char *lease_dir;	  /* created if missing */
 	int nsfd;		  /* netns_open() result, or -1 = the rack's own namespace */
 	int64_t probe_timeout_ms; /* ARP/ICMP probe wait; 0 = 300 */
+	/* At most one group commit (write + fdatasync) per this many
+	 * microseconds: replies that wait for one wait up to this much
+	 * longer, and each fdatasync covers more of them. 0 = none. */
+	int64_t commit_interval_us;
 	/* NULL: real sockets (server_io.c) and a worker thread for the group
 	 * commit. Tests give fakes (server_internal.h). */
 	const struct dhcp_server_io *io;

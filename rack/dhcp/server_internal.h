@@ -231,6 +231,8 @@ struct dhcp_server {
 	struct work_pool *flusher;
 	struct lease_flush flush_tok;
 	bool flushing;
+	int64_t commit_interval_us, last_commit_us; /* commits spaced this far apart */
+	struct event *commit_timer;		    /* the next one, when it waits for the interval */
 
 	/* Rate limit for warnings (send failures and the like). */
 	int64_t warn_second;
@@ -249,7 +251,8 @@ bool dhcp_server_is_own_addr(const struct dhcp_server *s, uint32_t addr);
  * NULL. */
 void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const struct dhcp4_msg *req,
 			  const struct dhcp_rx_info *rx, int verdict, struct dhcp_probe *probe);
-/* Commit what is staged, then send what may go and report events. */
+/* Commit what is staged (at once, or when commit_interval_us since the
+ * last commit has passed), then send what may go and report events. */
 void dhcp_server_flush(struct dhcp_server *s);
 /* The socket is going away: replies held for it are dropped (their
  * events are still reported). */

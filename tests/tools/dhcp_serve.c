@@ -3,7 +3,7 @@
  * namespaces and for benchmarks. No region, no load.c: the config is
  * built by hand and wrapped in a struct dhcp_loaded with arena = NULL.
  *
- *   dhcp_serve -l LEASEDIR [-N NETNS] [-v] [-p] [-T PROBE_MS] [-e SECONDS]
+ *   dhcp_serve -l LEASEDIR [-N NETNS] [-v] [-p] [-T PROBE_MS] [-C COMMIT_US] [-e SECONDS]
  *              [-t LEASE_S] [-B ARCH=FILE[,http]]...
  *              -i IFACE [-V VID]
  *                -s NET/LEN | -x NET/LEN    (on-link | relayed subnet of IFACE)
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 	struct dhcp_loaded *l = calloc(1, sizeof(*l));
 	int opt;
 
-	while ((opt = getopt(argc, argv, "l:N:vpT:e:t:B:i:V:s:x:r:g:d:a:H:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:N:vpT:C:e:t:B:i:V:s:x:r:g:d:a:H:")) != -1) {
 		switch (opt) {
 		case 'l':
 			conf.lease_dir = optarg;
@@ -254,6 +254,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			conf.probe_timeout_ms = atoll(optarg);
+			break;
+		case 'C':
+			conf.commit_interval_us = atoll(optarg);
 			break;
 		case 'e':
 			external = (uint32_t)atoi(optarg);

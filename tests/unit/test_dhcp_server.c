@@ -122,6 +122,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+static int64_t commit_interval_us; /* for the next setup */
+
 static int setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
@@ -131,7 +133,8 @@ static int setup(void **state)
 	f->base = event_base_new();
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test_dhcp_server.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	struct dhcp_server_conf conf = {.lease_dir = f->dir, .nsfd = -1, .io = &io};
+	struct dhcp_server_conf conf = {
+	    .lease_dir = f->dir, .nsfd = -1, .io = &io, .commit_interval_us = commit_interval_us};
 	assert_int_equal(dhcp_server_new(f->base, &conf, NULL, NULL, &f->srv), 0);
 
 	struct dhcp_loaded *l = xcalloc(1, sizeof(*l)); /* hand-built: arena NULL */
@@ -142,6 +145,14 @@ static int setup(void **state)
 	assert_non_null(f->sock);
 	*state = f;
 	return 0;
+}
+
+static int setup_interval(void **state)
+{
+	commit_interval_us = 30000;
+	int r = setup(state);
+	commit_interval_us = 0;
+	return r;
 }
 
 static int teardown(void **state)
@@ -249,11 +260,55 @@ static void test_ack_staged_during_commit_waits_for_the_next(void **state)
 	assert_true(f->sent[2].durable_seq >= second_seq);
 }
 
+/* An OFFER promises nothing: it leaves at once and starts no commit. */
+static void test_offer_costs_no_commit(void **state)
+{
+	struct fx *f = *state;
+
+	receive(f, DHCP4_DISCOVER, 0);
+	assert_int_equal(f->n_sent, 1);
+	assert_int_equal(f->sent[0].type, DHCP_OFFER);
+	assert_null(f->run);
+	assert_int_equal(f->commits, 0);
+	receive(f, DHCP4_REQUEST, f->sent[0].yiaddr);
+	assert_int_equal(f->commits, 1);
+	commit_finish(f);
+	assert_int_equal(f->n_sent, 2);
+	assert_int_equal(f->sent[1].type, DHCP_ACK);
+}
+
+/* With a commit interval, a commit needed right after another waits for
+ * the interval (the loop's timer), then covers what came meanwhile. */
+static void test_commit_interval_spaces_commits(void **state)
+{
+	struct fx *f = *state;
+
+	receive(f, DHCP4_DISCOVER, 0);
+	uint32_t offered = f->sent[0].yiaddr;
+	receive(f, DHCP4_REQUEST, offered);
+	assert_int_equal(f->commits, 1); /* the first one at once */
+	commit_finish(f);
+	assert_int_equal(f->n_sent, 2);
+	receive(f, DHCP4_REQUEST, offered); /* a retransmission: a new ACK, a new commit */
+	receive(f, DHCP4_REQUEST, offered);
+	assert_int_equal(f->commits, 1); /* waits for the interval */
+	assert_int_equal(f->n_sent, 2);
+	while (!f->run)
+		assert_int_equal(event_base_loop(f->base, EVLOOP_ONCE), 0);
+	assert_int_equal(f->commits, 2); /* one for both */
+	commit_finish(f);
+	assert_int_equal(f->n_sent, 4);
+	assert_int_equal(f->sent[2].type, DHCP_ACK);
+	assert_int_equal(f->sent[3].type, DHCP_ACK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_ack_waits_for_durable_lease, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ack_staged_during_commit_waits_for_the_next, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_offer_costs_no_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_interval_spaces_commits, setup_interval, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
