@@ -7,21 +7,15 @@
 #include "region/cli/discoveries_cli.h"
 #include "region/cli/net_cli.h"
 
+static int discoveries_print_now(const json_t *list, FILE *out)
+{
+	return cli_discoveries_print(list, clock_real_ms(), out);
+}
+
 int cli_cmd_discoveries_list(struct cli *cli, char **argv, size_t argc)
 {
-	struct cli_resp resp;
-	int rc = cli_net_request(cli, "GET", cli_discoveries_path(cli->args->given & CLI_OPT_UNKNOWN), NULL, &resp);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	const json_t *list = json_object_get(resp.json, "discoveries");
-	if (cli->args->given & CLI_OPT_JSON)
-		rc = cli_net_json_print(resp.json);
-	else if (json_array_size(list) == 0)
-		printf("No discoveries.\n");
-	else
-		rc = cli_discoveries_print(list, clock_real_ms(), stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-	cli_resp_done(&resp);
-	return rc;
+	return cli_net_list(cli, cli_discoveries_path(cli->args->given & CLI_OPT_UNKNOWN), "discoveries",
+			    "No discoveries.", discoveries_print_now);
 }
 
 int cli_cmd_discoveries_clear(struct cli *cli, char **argv, size_t argc)
@@ -65,17 +59,5 @@ int cli_cmd_discoveries_claim(struct cli *cli, char **argv, size_t argc)
 
 int cli_cmd_discoveries_events(struct cli *cli, char **argv, size_t argc)
 {
-	struct cli_resp resp;
-	int rc = cli_net_request(cli, "GET", "/api/v1/discoveries/events", NULL, &resp);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	const json_t *events = json_object_get(resp.json, "events");
-	if (cli->args->given & CLI_OPT_JSON)
-		rc = cli_net_json_print(resp.json);
-	else if (json_array_size(events) == 0)
-		printf("No events.\n");
-	else
-		rc = cli_discovery_events_print(events, stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-	cli_resp_done(&resp);
-	return rc;
+	return cli_net_list(cli, "/api/v1/discoveries/events", "events", "No events.", cli_discovery_events_print);
 }

@@ -83,6 +83,11 @@ void cli_net_utilisation_format(const json_t *u, char *buf, size_t len);
 int cli_net_request(struct cli *cli, const char *method, const char *path, const json_t *body, struct cli_resp *resp);
 /* j as indented JSON on stdout (--json). CLI_EXIT_OK. */
 int cli_net_json_print(const json_t *j);
+/* GET path and show it: the whole answer with --json; else the array
+ * under key through print (< 0: failed), or the line empty when it has
+ * no item. */
+int cli_net_list(struct cli *cli, const char *path, const char *key, const char *empty,
+		 int (*print)(const json_t *items, FILE *out));
 /* the run functions of the command table */
 int cli_cmd_zones(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_fabrics(struct cli *cli, char **argv, size_t argc);

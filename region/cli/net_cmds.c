@@ -191,6 +191,24 @@ int cli_net_json_print(const json_t *j)
 	return json_out(j);
 }
 
+int cli_net_list(struct cli *cli, const char *path, const char *key, const char *empty,
+		 int (*print)(const json_t *items, FILE *out))
+{
+	struct cli_resp resp;
+	int rc = cli_net_request(cli, "GET", path, NULL, &resp);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	const json_t *items = json_object_get(resp.json, key);
+	if (cli->args->given & CLI_OPT_JSON)
+		rc = cli_net_json_print(resp.json);
+	else if (json_array_size(items) == 0)
+		printf("%s\n", empty);
+	else
+		rc = print(items, stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	cli_resp_done(&resp);
+	return rc;
+}
+
 /* "/api/v1/<collection>[/<key>][suffix]", the key in the API's form. */
 static int object_path(const char *collection, const char *key, const char *suffix, char *buf, size_t len)
 {

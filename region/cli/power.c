@@ -228,20 +228,8 @@ int cli_cmd_machines_power(struct cli *cli, char **argv, size_t argc)
 int cli_cmd_machines_events(struct cli *cli, char **argv, size_t argc)
 {
 	char path[PATH_LEN], err[256];
-	struct cli_resp resp;
 
 	if (cli_power_events_path(argv[0], cli->args, cli_path_escape, path, sizeof(path), err, sizeof(err)) < 0)
 		return usage(err);
-	int rc = cli_net_request(cli, "GET", path, NULL, &resp);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	const json_t *events = json_object_get(resp.json, "events");
-	if (cli->args->given & CLI_OPT_JSON)
-		rc = cli_net_json_print(resp.json);
-	else if (json_array_size(events) == 0)
-		printf("No events.\n");
-	else
-		rc = cli_power_events_print(events, stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-	cli_resp_done(&resp);
-	return rc;
+	return cli_net_list(cli, path, "events", "No events.", cli_power_events_print);
 }
