@@ -79,6 +79,8 @@ const struct conf_key rack_conf_keys[] = {
 	    "discovery events per interface reported at once before discovery_rate applies"),
 	KEY("discovery_refresh", CONF_DURATION, discovery_refresh, 60, 86400, "10m",
 	    "an address seen again with nothing changed is reported again (REFRESHED) after this long"),
+	KEY("discovery_scan_rate", CONF_INT, discovery_scan_rate, 1, 10000, "100",
+	    "ARP requests per second the active scan sends, all subnets together (the region says which subnets)"),
 };
 
 /* clang-format on */

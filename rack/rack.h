@@ -56,7 +56,8 @@ struct rack_conf {
 	struct conf_list discovery_interfaces; /* observed only, besides the served DHCP interfaces */
 	long discovery_rate;		       /* events per second per interface */
 	long discovery_burst;
-	long discovery_refresh; /* seconds: REFRESHED after this long */
+	long discovery_refresh;	  /* seconds: REFRESHED after this long */
+	long discovery_scan_rate; /* ARP requests per second of the active scan */
 };
 
 extern const struct conf_key rack_conf_keys[];
