@@ -16,10 +16,8 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 const struct rack_command *const rack_commands[] = {
-    &rack_ping_command,
-    &rack_power_command,
-    &rack_power_poll_set_command,
-    &rack_boot_forget_command,
+    &rack_ping_command,	       &rack_power_command,	     &rack_power_poll_set_command,
+    &rack_boot_forget_command, &rack_discovery_scan_command,
 };
 const size_t rack_commands_n = ARRAY_SIZE(rack_commands);
 

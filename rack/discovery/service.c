@@ -15,6 +15,7 @@
 #include "rack/discovery/capture.h"
 #include "rack/discovery/neigh.h"
 #include "rack/discovery/report.h"
+#include "rack/discovery/scanner.h"
 #include "rack/netns.h"
 #include "rack/rack.h"
 
@@ -31,6 +32,7 @@ struct rack_discovery {
 	int nsfd;
 	struct neigh_table *tbl;
 	struct disc_report *report;
+	struct disc_scanner *scanner; /* the active scan */
 	struct capture *caps[NEIGH_IFACES_MAX];
 	size_t n_caps;
 	struct disc_served *served;
@@ -199,6 +201,7 @@ static void disc_config_commit(struct rack *rack, const Ironrack__V1__RackConfig
 		return;
 	disc_served_set(d, cfg->dhcp);
 	disc_sync(d);
+	disc_scanner_config(d->scanner, cfg->dhcp);
 }
 
 const struct rack_config_part rack_discovery_config_part = {
@@ -206,6 +209,31 @@ const struct rack_config_part rack_discovery_config_part = {
     .check = disc_config_check,
     .commit = disc_config_commit,
 };
+
+/* ---- the active scan on demand ---- */
+
+/* DiscoveryScanRequest: scan a subnet of the current config now. */
+static void disc_scan_run(struct rack *rack, const Ironrack__V1__RegionMessage *in)
+{
+	const Ironrack__V1__DiscoveryScanRequest *req = in->command->discovery_scan;
+	char msg[256];
+	if (!rack->discovery) {
+		rack_session_reply_status(rack, in->request_id, RPC_FAILED_PRECONDITION,
+					  "discovery is off on this rack (discovery = off)");
+		return;
+	}
+	if (!req || !req->subnet_id) {
+		rack_session_reply_status(rack, in->request_id, RPC_INVALID_ARGUMENT, "no subnet named");
+		return;
+	}
+	int code = disc_scanner_request(rack->discovery->scanner, req->subnet_id, req->cidr, req->requested_by, msg,
+					sizeof(msg));
+	if (code != RPC_OK)
+		log_warn("discovery: the region asked for a scan the rack refuses: %s", msg);
+	rack_session_reply_status(rack, in->request_id, code, msg);
+}
+
+const struct rack_command rack_discovery_scan_command = {IRONRACK__V1__COMMAND__COMMAND_DISCOVERY_SCAN, disc_scan_run};
 
 /* ---- the service ---- */
 
@@ -242,13 +270,18 @@ int rack_discovery_start(struct rack *rack)
 		}
 	}
 	d->report = disc_report_new(rack->base, d->tbl, NULL, &disc_report_ops, rack);
+	d->scanner = disc_scanner_new(rack->base, d->nsfd, (uint32_t)rack->conf.discovery_scan_rate);
 	rack->discovery = d;
 	Ironrack__V1__RackConfig *cfg = NULL;
 	if (rack_store_read(rack, &cfg) == 0) {
 		disc_served_set(d, cfg->dhcp);
+		/* the captures first: a scan's answers are theirs to see */
+		disc_sync(d);
+		disc_scanner_config(d->scanner, cfg->dhcp);
 		ironrack__v1__rack_config__free_unpacked(cfg, NULL);
+	} else {
+		disc_sync(d);
 	}
-	disc_sync(d);
 	if (rack_session_is_connected(rack))
 		disc_report_connected(d->report);
 	return 0;
@@ -259,6 +292,7 @@ void rack_discovery_stop(struct rack *rack)
 	struct rack_discovery *d = rack->discovery;
 	if (!d)
 		return;
+	disc_scanner_free(d->scanner);
 	for (size_t i = 0; i < d->n_caps; i++)
 		capture_free(d->caps[i]);
 	disc_report_free(d->report);

@@ -26,3 +26,5 @@ void rack_discovery_stop(struct rack *rack);
 extern const struct rack_config_part rack_discovery_config_part;
 extern const struct rack_session_hook rack_discovery_session_hook;
 extern const struct rack_reply_route rack_discovery_report_route;
+/* DiscoveryScanRequest: the active scan of one subnet, now (scanner.h). */
+extern const struct rack_command rack_discovery_scan_command;
