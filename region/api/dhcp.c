@@ -643,16 +643,29 @@ static json_t *pxe_json(const Ironrack__V1__DhcpPxe *p)
 			 "lease_time", (int)p->lease_time);
 }
 
+static json_t *scans_json(Ironrack__V1__DiscoveryScan **v, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++)
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:o, s:i}", "subnet", (json_int_t)v[i]->subnet_id,
+						     "cidr", v[i]->cidr, "source", v[i]->source, "own",
+						     strings_json(v[i]->own, v[i]->n_own), "interval_s",
+						     (int)v[i]->interval_s));
+	return arr;
+}
+
 static json_t *dhcp_config_json(const char *rack, const Ironrack__V1__DhcpConfig *c)
 {
 	json_t *ifaces = json_array();
 
 	for (size_t i = 0; ifaces && i < c->n_interfaces; i++) {
 		const Ironrack__V1__DhcpInterface *f = c->interfaces[i];
-		json_array_append_new(ifaces, json_pack("{s:s, s:i, s:I, s:o, s:o}", "name", f->name, "vid",
+		json_array_append_new(ifaces, json_pack("{s:s, s:i, s:I, s:o, s:o, s:o}", "name", f->name, "vid",
 							(int)f->vid, "vlan", (json_int_t)f->vlan_id, "subnets",
 							subnets_json(f->subnets, f->n_subnets), "relayed",
-							subnets_json(f->relayed, f->n_relayed)));
+							subnets_json(f->relayed, f->n_relayed), "scans",
+							scans_json(f->scans, f->n_scans)));
 	}
 	return json_pack("{s:s, s:b, s:o, s:o, s:o, s:i, s:i, s:i, s:b, s:i}", "rack", rack, "enabled", c->enabled,
 			 "interfaces", ifaces, "options", options_json(c->options, c->n_options), "pxe",

@@ -72,7 +72,19 @@ static const char dhcp_db_model_sql[] =
 	"  'name', v.name, 'fabric', v.fabric, 'iface', v.srv->>'iface', 'address', v.srv->>'address',"
 	"  'subnets', (SELECT coalesce(json_agg(x.doc ORDER BY x.id), '[]') FROM subs x WHERE x.vlan_id = v.id),"
 	"  'relayed', (SELECT coalesce(json_agg(x.doc ORDER BY x.id), '[]') FROM subs x"
-	"   JOIN vlan r ON r.id = x.vlan_id WHERE r.relay_vlan_id = v.id AND r.id <> v.id))"
+	"   JOIN vlan r ON r.id = x.vlan_id WHERE r.relay_vlan_id = v.id AND r.id <> v.id),"
+	/* Active discovery: the IPv4 subnets of the VLAN (/16 or narrower)
+	 * holding a rack address on the served interface, the ARP sender; an
+	 * interval where active_discovery is on, else 0 (on demand only). */
+	"  'scans', (SELECT coalesce(json_agg(json_build_object('id', s.id, 'cidr', s.cidr::text,"
+	"   'source', x.source, 'interval', CASE WHEN s.active_discovery THEN s.discovery_interval ELSE 0 END,"
+	"   'own', (SELECT coalesce(json_agg(DISTINCT host(a.addr) ORDER BY host(a.addr)), '[]')"
+	"    FROM rack_interface ri CROSS JOIN unnest(ri.addresses) AS a(addr)"
+	"    WHERE ri.rack_id = $1 AND a.addr <<= s.cidr)) ORDER BY s.id), '[]')"
+	"   FROM subnet s CROSS JOIN LATERAL (SELECT host(a.addr) AS source"
+	"    FROM rack_interface ri CROSS JOIN unnest(ri.addresses) AS a(addr)"
+	"    WHERE ri.rack_id = $1 AND ri.name = v.srv->>'iface' AND a.addr <<= s.cidr ORDER BY a.addr LIMIT 1) x"
+	"   WHERE s.vlan_id = v.id AND family(s.cidr) = 4 AND masklen(s.cidr) >= 16))"
 	"  ORDER BY v.id), '[]') FROM served v),"
 	" 'options', " DHCP_DB_OPTIONS("num_nonnulls(n.subnet_id, n.ip_range_id, n.interface_id) = 0") ")::text";
 /* clang-format on */

@@ -293,6 +293,24 @@ static Ironrack__V1__DhcpSubnet **build_subnets(struct dhcp_arena *a, json_t *ar
 	return out;
 }
 
+/* Active discovery: the subnets of the link the rack may ARP-scan. */
+static void build_scans(struct dhcp_arena *a, json_t *arr, Ironrack__V1__DhcpInterface *ifc)
+{
+	size_t n = json_array_size(arr);
+	ifc->scans = arena_alloc(a, n * sizeof(*ifc->scans));
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		Ironrack__V1__DiscoveryScan *d = arena_alloc(a, sizeof(*d));
+		ironrack__v1__discovery_scan__init(d);
+		d->subnet_id = jint(e, "id");
+		d->cidr = jstr(e, "cidr");
+		d->source = jstr(e, "source");
+		d->own = build_strings(a, json_object_get(e, "own"), &d->n_own);
+		d->interval_s = (uint32_t)jint(e, "interval");
+		ifc->scans[ifc->n_scans++] = d;
+	}
+}
+
 static void why_append(char *why, size_t why_len, const char *fmt, const char *label, uint64_t id)
 {
 	size_t used = strlen(why);
@@ -324,6 +342,7 @@ static void build_interfaces(struct dhcp_arena *a, json_t *vlans, Ironrack__V1__
 		ifc->vlan_id = jint(v, "id");
 		ifc->subnets = build_subnets(a, json_object_get(v, "subnets"), jstr(v, "address"), st, &ifc->n_subnets);
 		ifc->relayed = build_subnets(a, json_object_get(v, "relayed"), NULL, st, &ifc->n_relayed);
+		build_scans(a, json_object_get(v, "scans"), ifc);
 		cfg->interfaces[cfg->n_interfaces++] = ifc;
 		st->vlans++;
 	}
