@@ -69,6 +69,7 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/subnets/{id}/suggestions", API_GET, api_subnet_suggestions, false, API_RUN_DEFAULT},
     {API_PREFIX "/subnets/{id}/allocate-ip", API_POST, api_subnet_allocate_ip, false, API_RUN_DEFAULT},
     {API_PREFIX "/subnets/{id}/release-ip", API_POST, api_subnet_release_ip, false, API_RUN_DEFAULT},
+    {API_PREFIX "/subnets/{id}/scan", API_POST, api_subnet_scan, false, API_RUN_READ},
     {API_PREFIX "/ip-ranges", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
     {API_PREFIX "/ip-ranges/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},
     {API_PREFIX "/static-routes", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
