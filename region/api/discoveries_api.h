@@ -21,6 +21,10 @@
 void api_discoveries(struct api_call *call); /* GET list, DELETE clear */
 void api_discoveries_claim(struct api_call *call);
 void api_discoveries_events(struct api_call *call);
+/* POST /api/v1/subnets/{id}/scan[?timeout_ms=]: the subnet's serving rack
+ * scans it now (region/api/subnet_scan.c); 202 with the rack's answer. */
+void api_subnet_scan(struct api_call *call);
+#define SCAN_PREFIX_MIN_API 16 /* as the rack's SCAN_PREFIX_MIN */
 
 /* A host name as devices and machines take it: one DNS label of 1-63
  * letters, digits and '-', not starting or ending with '-', not all

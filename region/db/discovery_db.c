@@ -260,3 +260,32 @@ int disc_db_events(struct db *db, long limit, struct disc_event_row **ret, size_
 	*ret_n = n;
 	return 0;
 }
+
+int disc_db_scan_who(struct db *db, int64_t subnet_id, struct disc_scan_who *ret)
+{
+	char id[24];
+	PGresult *res;
+	snprintf(id, sizeof(id), "%" PRId64, subnet_id);
+	const char *p[] = {id};
+	int r = db_exec(db,
+			"SELECT s.cidr::text, family(s.cidr), masklen(s.cidr), v.vid, f.name, "
+			"CASE WHEN v.dhcp_on THEN coalesce(v.primary_rack_id, '') ELSE '' END "
+			"FROM subnet s JOIN vlan v ON v.id = s.vlan_id JOIN fabric f ON f.id = v.fabric_id "
+			"WHERE s.id = $1::bigint",
+			1, p, &res);
+	if (r < 0)
+		return r;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	memset(ret, 0, sizeof(*ret));
+	copy_col(ret->cidr, sizeof(ret->cidr), res, 0, 0);
+	ret->family = (int)int_col(res, 0, 1);
+	ret->prefix = (int)int_col(res, 0, 2);
+	ret->vid = (int)int_col(res, 0, 3);
+	copy_col(ret->fabric, sizeof(ret->fabric), res, 0, 4);
+	copy_col(ret->rack_id, sizeof(ret->rack_id), res, 0, 5);
+	PQclear(res);
+	return 0;
+}

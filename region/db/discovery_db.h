@@ -77,3 +77,16 @@ struct disc_event_row {
 };
 /* The newest limit events, oldest first. */
 int disc_db_events(struct db *db, long limit, struct disc_event_row **ret, size_t *ret_n);
+
+/* Who would scan subnet_id (POST /subnets/{id}/scan): the subnet's CIDR,
+ * family and prefix length, its VLAN, and the VLAN's primary rack when
+ * DHCP is on there (the rack that serves it; "" none). -ENOENT. */
+struct disc_scan_who {
+	char cidr[50];
+	int family; /* 4 or 6 */
+	int prefix;
+	int vid;
+	char fabric[256];
+	char rack_id[64];
+};
+int disc_db_scan_who(struct db *db, int64_t subnet_id, struct disc_scan_who *ret);
