@@ -170,11 +170,13 @@ static const struct cli_command commands[] = {
     {"subnets", "ACTION [CIDR] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_subnets, "subnets",
      "ironrack subnets list [fabric=F] [vlan=ID] [space=S] [managed=BOOL] [family=4|6] |\n"
      "  show CIDR | create CIDR [--gateway A] [dns_servers=A,B] [managed=false] [--fabric F --vid N] |\n"
-     "  update CIDR KEY=VALUE... | delete CIDR\n"
+     "  update CIDR KEY=VALUE... | delete CIDR | scan CIDR\n"
      "Fields: name, vlan, gateway, dns_servers, description, managed, active_discovery,\n"
-     "discovery_interval (s), allow_proxy, allow_dns, domain, ntp_servers, dhcp_lease_time\n"
-     "(s; empty: the default). A subnet with addresses in use\n"
-     "is not deleted."},
+     "discovery_interval (s, or 30m, 3h, 1d), allow_proxy, allow_dns, domain, ntp_servers,\n"
+     "dhcp_lease_time (s; empty: the default). A subnet with addresses in use\n"
+     "is not deleted. scan: the rack serving the subnet's VLAN ARP-scans it now (IPv4);\n"
+     "what answers shows in 'ironrack discoveries list'. active_discovery=on scans it\n"
+     "every discovery_interval (default 3h)."},
     {"subnet", "ACTION CIDR [ARGS]", 2, SIZE_MAX, CLI_NET_OPTS, cli_cmd_subnet,
      "one subnet: details with utilisation, assign and release addresses",
      "ironrack subnet show CIDR                 details, utilisation, ranges, suggestions\n"
@@ -184,7 +186,8 @@ static const struct cli_command commands[] = {
      "        reserved ranges), avoiding the gateway, DNS servers, rack addresses and\n"
      "        addresses seen on the wire. Prints the address.\n"
      "ironrack subnet release-ip CIDR IP\n"
-     "ironrack subnet next-free CIDR [pool=dhcp]  the address auto assign would pick"},
+     "ironrack subnet next-free CIDR [pool=dhcp]  the address auto assign would pick\n"
+     "ironrack subnet scan CIDR                 the serving rack ARP-scans it now"},
     {"ranges", "ACTION [ID] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_ranges,
      "reserved and dynamic IP ranges",
      "ironrack ranges list [--subnet CIDR] [--type T] | show ID |\n"

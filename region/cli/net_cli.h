@@ -55,7 +55,8 @@ extern const size_t cli_net_opts_n;
 /* The text a cell shows. now_ms for CLI_NF_AGO. */
 void cli_net_cell(const json_t *o, const struct cli_net_col *c, int64_t now_ms, char *buf, size_t len);
 /* A JSON value for KEY=VALUE text: integers for vid, mtu, metric and
- * discovery_interval; booleans (true/false, yes/no, on/off) for managed,
+ * discovery_interval (which also takes 90s, 30m, 3h, 1d); booleans
+ * (true/false, yes/no, on/off) for managed,
  * dhcp_on, active_discovery, allow_proxy, allow_dns; an array of
  * comma-separated addresses for dns_servers; "" means null; otherwise a
  * string. NULL (err set) when the text does not fit the key. */

@@ -428,8 +428,12 @@ int cli_cmd_vlans(struct cli *cli, char **argv, size_t argc)
 	return net_run(cli, &g_vlans, argv, argc);
 }
 
+static int subnet_scan(struct cli *cli, const char *key);
+
 int cli_cmd_subnets(struct cli *cli, char **argv, size_t argc)
 {
+	if (argc == 2 && strcmp(argv[0], "scan") == 0)
+		return subnet_scan(cli, argv[1]);
 	return net_run(cli, &g_subnets, argv, argc);
 }
 
@@ -542,6 +546,12 @@ static void subnet_print(const json_t *s, const json_t *u, const json_t *ranges,
 		 json_string_value(json_object_get(s, "fabric_name")) ?: "?",
 		 json_integer_value(json_object_get(s, "vid")));
 	const char *yes = "yes", *no = "no";
+	char discovery[64] = "no", every[32];
+	if (json_is_true(json_object_get(s, "active_discovery"))) {
+		duration_format((uint64_t)json_integer_value(json_object_get(s, "discovery_interval")), every,
+				sizeof(every));
+		snprintf(discovery, sizeof(discovery), "yes, every %s", every);
+	}
 	const char *rows[][2] = {
 	    {"Subnet:", json_string_value(json_object_get(s, "cidr"))},
 	    {"Name:", json_string_value(json_object_get(s, "name"))},
@@ -553,7 +563,7 @@ static void subnet_print(const json_t *s, const json_t *u, const json_t *ranges,
 	    {"NTP:", ntp},
 	    {"DHCP lease time:", lease},
 	    {"Managed:", json_is_true(json_object_get(s, "managed")) ? yes : no},
-	    {"Active mapping:", json_is_true(json_object_get(s, "active_discovery")) ? yes : no},
+	    {"Active discovery:", discovery},
 	    {"Proxy access:", json_is_true(json_object_get(s, "allow_proxy")) ? yes : no},
 	    {"Allow DNS:", json_is_true(json_object_get(s, "allow_dns")) ? yes : no},
 	    {"Utilisation:", util},
@@ -688,12 +698,33 @@ static int subnet_next_free(struct cli *cli, const char *key, char **argv, size_
 	return rc;
 }
 
+/* The serving rack ARP-scans the subnet now; its findings arrive as
+ * discoveries (ironrack discoveries list). */
+static int subnet_scan(struct cli *cli, const char *key)
+{
+	char path[PATH_LEN];
+	struct cli_resp resp;
+
+	if (object_path("subnets", key, "/scan", path, sizeof(path)) < 0)
+		return CLI_EXIT_FAIL;
+	int rc = request(cli, "POST", path, NULL, &resp);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (cli->args->given & CLI_OPT_JSON)
+		rc = json_out(resp.json);
+	else
+		printf("rack %s: %s\n", json_string_value(json_object_get(resp.json, "rack")) ?: "?",
+		       json_string_value(json_object_get(resp.json, "message")) ?: "scanning");
+	cli_resp_done(&resp);
+	return rc;
+}
+
 int cli_cmd_subnet(struct cli *cli, char **argv, size_t argc)
 {
 	const char *action = argc ? argv[0] : "";
 
 	if (argc < 2)
-		return usage("%s", "usage: ironrack subnet show|allocate-ip|release-ip|next-free CIDR|ID ...");
+		return usage("%s", "usage: ironrack subnet show|allocate-ip|release-ip|next-free|scan CIDR|ID ...");
 	if (strcmp(action, "show") == 0 && argc == 2)
 		return subnet_show(cli, argv[1]);
 	if (strcmp(action, "allocate-ip") == 0)
@@ -702,5 +733,7 @@ int cli_cmd_subnet(struct cli *cli, char **argv, size_t argc)
 		return subnet_release(cli, argv[1], argv[2]);
 	if (strcmp(action, "next-free") == 0)
 		return subnet_next_free(cli, argv[1], argv + 2, argc - 2);
+	if (strcmp(action, "scan") == 0 && argc == 2)
+		return subnet_scan(cli, argv[1]);
 	return usage("unknown or misused action \"%s\"; see ironrack help subnet", action);
 }

@@ -41,6 +41,17 @@ json_t *cli_net_value(const char *key, const char *value, char *err, size_t errl
 	if (in_list(int_keys, key)) {
 		char *end;
 		long long v = strtoll(value, &end, 10);
+		/* an interval also as 90s, 30m, 3h, 1d */
+		long long unit = !*end || end[1] || strcmp(key, "discovery_interval") != 0 ? 0
+				 : *end == 's'						   ? 1
+				 : *end == 'm'						   ? 60
+				 : *end == 'h'						   ? 3600
+				 : *end == 'd'						   ? 86400
+											   : 0;
+		if (unit && end != value && v >= 0 && v <= 1000000) {
+			v *= unit;
+			end++;
+		}
 		if (*end || !((*value >= '0' && *value <= '9') || *value == '-')) {
 			snprintf(err, errlen, "%s wants an integer, not \"%s\"", key, value);
 			return NULL;

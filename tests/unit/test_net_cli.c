@@ -40,6 +40,20 @@ static void test_values(void **state)
 	v = cli_net_value("name", "123", err, sizeof(err));
 	assert_string_equal(json_string_value(v), "123");
 	json_decref(v);
+	/* discovery_interval: seconds, or one unit */
+	static const struct {
+		const char *text;
+		json_int_t secs;
+	} intervals[] = {{"10800", 10800}, {"3h", 10800}, {"90s", 90}, {"30m", 1800}, {"1d", 86400}};
+	for (size_t i = 0; i < sizeof(intervals) / sizeof(intervals[0]); i++) {
+		v = cli_net_value("discovery_interval", intervals[i].text, err, sizeof(err));
+		assert_true(json_is_integer(v) && json_integer_value(v) == intervals[i].secs);
+		json_decref(v);
+	}
+	assert_null(cli_net_value("discovery_interval", "3hours", err, sizeof(err)));
+	assert_null(cli_net_value("discovery_interval", "h", err, sizeof(err)));
+	assert_null(cli_net_value("discovery_interval", "1h30m", err, sizeof(err)));
+	assert_null(cli_net_value("mtu", "9m", err, sizeof(err))); /* units only for the interval */
 }
 
 static void test_body_words(void **state)
