@@ -141,17 +141,20 @@ int scan_engine_set(struct scan_engine *e, const struct scan_target *t, size_t n
 		struct scan_slot *s = &slots[i];
 		s->t = t[i];
 		s->last_start_ms = -1;
+		bool turned_on = false;
 		for (size_t k = 0; k < e->n; k++) {
 			const struct scan_slot *old = &e->slots[k];
 			if (!target_same(&old->t, &t[i]))
 				continue;
 			s->last_start_ms = old->last_start_ms;
 			s->queued = old->queued;
+			turned_on = old->t.interval_s == 0 && t[i].interval_s > 0;
 			if ((long)k == e->running)
 				running = (long)i;
 			break;
 		}
-		s->due_ms = due_after(s->last_start_ms, s->t.interval_s, now_ms);
+		/* active discovery just turned on: a first scan now */
+		s->due_ms = turned_on ? now_ms : due_after(s->last_start_ms, s->t.interval_s, now_ms);
 	}
 	if (e->running >= 0 && running < 0)
 		e->st.stopped++;

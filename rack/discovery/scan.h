@@ -10,8 +10,9 @@
  * request for anything else is refused.
  *
  *   - A target with an interval is scanned every interval (measured from
- *     the start of its last scan); a new one is due at once. A target
- *     without one is scanned only on demand.
+ *     the start of its last scan); a new one, or one whose interval was 0
+ *     until now, is due at once. A target without one is scanned only on
+ *     demand.
  *   - On demand (scan_engine_request) runs a target next whatever its
  *     interval says, and counts as its scan.
  *   - One scan runs at a time. A scan probes every host address of the
@@ -77,8 +78,8 @@ void scan_engine_free(struct scan_engine *e);
  * changed). A target kept from before (same subnet id, interface, network
  * and prefix) keeps its schedule, its queued request and a scan in
  * progress; a changed interval is counted from its last scan. A new
- * target with an interval is due now. The scan of a target that is gone
- * stops. */
+ * target with an interval, or one whose interval was 0 (active discovery
+ * turned on), is due now. The scan of a target that is gone stops. */
 int scan_engine_set(struct scan_engine *e, const struct scan_target *t, size_t n, int64_t now_ms);
 
 /* Scan subnet_id next. 0: queued; -EALREADY: it is being scanned or is

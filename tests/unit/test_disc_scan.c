@@ -222,6 +222,25 @@ static void test_intervals(void **state)
 	assert_int_equal(scan_engine_wait_ms(e, now), 0);
 	assert_int_equal(drain(e, &now, now + 10, p, 8), 1);
 	assert_int_equal(p[0].target, IP(10, 4, 2, 2));
+	/* on demand only, scanned, then active discovery turned on: a scan
+	 * at once, then every interval */
+	assert_int_equal(scan_engine_request(e, 2, now), 0);
+	assert_int_equal(drain(e, &now, now + 10, p, 8), 1);
+	assert_int_equal(p[0].target, IP(10, 4, 1, 2));
+	assert_int_equal(drain(e, &now, now + 1000, p, 8), 0);
+	t[1].interval_s = 120;
+	assert_int_equal(scan_engine_set(e, t, 2, now), 0);
+	assert_int_equal(scan_engine_wait_ms(e, now), 0);
+	assert_int_equal(drain(e, &now, now + 10, p, 8), 1);
+	assert_int_equal(p[0].subnet_id, 2);
+	int64_t on = now;
+	/* (subnet 1 goes on every 60 s meanwhile) */
+	size_t n = drain(e, &now, on + 119 * 1000, p, 8);
+	assert_int_equal(n, 2);
+	assert_true(p[0].subnet_id == 1 && p[1].subnet_id == 1);
+	n = drain(e, &now, on + 121 * 1000, p, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(p[0].subnet_id, 2);
 	scan_engine_free(e);
 }
 
