@@ -170,14 +170,12 @@ static int state_from(const Ironrack__V1__HaState *s, struct ha_state_msg *o, co
 		return bad(why, "state.since_ms");
 	if (!is_time(s->unix_ms, HA_TIME_MAX * 1000))
 		return bad(why, "state.unix_ms");
-	*o = (struct ha_state_msg){
-	    .state = (enum ha_state)s->state,
-	    .since_ms = s->since_ms,
-	    .unix_ms = s->unix_ms,
-	    .last_seq = s->last_seq,
-	    .tail_sent = s->tail_sent,
-	    .merged = s->merged,
-	};
+	o->state = (enum ha_state)s->state;
+	o->since_ms = s->since_ms;
+	o->unix_ms = s->unix_ms;
+	o->last_seq = s->last_seq;
+	o->tail_sent = s->tail_sent;
+	o->merged = s->merged;
 	return 0;
 }
 
