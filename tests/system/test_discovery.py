@@ -16,13 +16,11 @@ the module.
 
 import json
 import os
-import shutil
-import subprocess
 
 import pytest
 
-from conftest import ROOT, Rack, Region, cli, make_dir, needs_root, needs_tools, wait_for
-from dhcpnet import DhcpNet
+from conftest import ROOT, cli, needs_root, needs_tools, wait_for
+from disclab import discovery_lab
 from nethelp import ok
 
 NET, RACK_IP = "10.44.0.0/24", "10.44.0.1"
@@ -36,31 +34,7 @@ SEND = os.path.join(ROOT, "tests", "system", "discsend.py")
 def site():
     needs_root()
     needs_tools("ip", "arping")
-    workdir = make_dir("irdisc-")
-    net = DhcpNet(os.path.join(workdir, "net"), tag="irdi", rack_addrs=(f"{RACK_IP}/24",))
-    os.makedirs(net.workdir)
-    region = Region(os.path.join(workdir, "region"))
-    os.makedirs(region.state_dir, mode=0o700)
-    rack = Rack(region, os.path.join(workdir, "rack"), "disc-rack")
-    try:
-        net.up()
-        region.start()
-        rack.start(secret=region.secret, fingerprint=region.fingerprint, extra=["--netns", net.rack])
-        vlan = ok(region, "POST", "/api/v1/vlans", {"fabric": "fabric-0", "vid": 44, "name": "disc"})
-        ok(region, "POST", "/api/v1/subnets", {"cidr": NET, "vlan": vlan["id"]})
-        ok(region, "POST", "/api/v1/ip-ranges", {"subnet": NET, "type": "dynamic", "start_ip": RANGE[0],
-                                                 "end_ip": RANGE[1]})
-        ok(region, "PATCH", f"/api/v1/vlans/{vlan['id']}", {"dhcp_on": True, "primary_rack": rack.rack_id})
-        rack.daemon.wait_log("discovery: observing eth0", timeout=30)
-        yield {"net": net, "region": region, "rack": rack, "vlan": vlan}
-    finally:
-        try:
-            rack.stop()
-        finally:
-            region.stop()
-            net.down()
-            if not os.environ.get("IRONRACK_KEEP"):
-                shutil.rmtree(workdir, ignore_errors=True)
+    yield from discovery_lab("irdisc-", "irdi", 44, NET, RACK_IP, RANGE)
 
 
 def kernel_arp(net, ns, ip):

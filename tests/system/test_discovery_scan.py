@@ -18,15 +18,14 @@ scan it. One region and one rack for the module.
 import json
 import os
 import re
-import shutil
 import signal
 import time
 from datetime import datetime
 
 import pytest
 
-from conftest import Rack, Region, cli, make_dir, needs_root, needs_tools, wait_for
-from dhcpnet import DhcpNet
+from conftest import cli, needs_root, needs_tools, wait_for
+from disclab import discovery_lab
 from nethelp import ok
 
 NET, RACK_IP, RACK_MAC = "10.45.0.0/27", "10.45.0.1", "02:00:00:00:00:01"
@@ -41,34 +40,9 @@ PROBES = 29  # hosts .1-.30 of the /27 without the rack's .1
 def site():
     needs_root()
     needs_tools("ip", "tcpdump")
-    workdir = make_dir("irdscan-")
-    net = DhcpNet(os.path.join(workdir, "net"), tag="irds", rack_addrs=(f"{RACK_IP}/27",))
-    os.makedirs(net.workdir)
-    region = Region(os.path.join(workdir, "region"))
-    os.makedirs(region.state_dir, mode=0o700)
-    rack = Rack(region, os.path.join(workdir, "rack"), "scan-rack")
-    try:
-        net.up()
-        region.start()
-        rack.start(secret=region.secret, fingerprint=region.fingerprint,
-                   extra=["--netns", net.rack, "--discovery-scan-rate", str(RATE)])
-        vlan = ok(region, "POST", "/api/v1/vlans", {"fabric": "fabric-0", "vid": 45, "name": "scan"})
-        subnet = ok(region, "POST", "/api/v1/subnets", {"cidr": NET, "vlan": vlan["id"]})
-        ok(region, "POST", "/api/v1/subnets", {"cidr": OTHER, "vlan": vlan["id"]})
-        ok(region, "POST", "/api/v1/ip-ranges", {"subnet": NET, "type": "dynamic", "start_ip": "10.45.0.24",
-                                                 "end_ip": "10.45.0.28"})
-        ok(region, "PATCH", f"/api/v1/vlans/{vlan['id']}", {"dhcp_on": True, "primary_rack": rack.rack_id})
-        rack.daemon.wait_log("discovery: 1 subnets may be scanned (0 every interval", timeout=30)
-        rack.daemon.wait_log("discovery: observing eth0", timeout=10)
-        yield {"net": net, "region": region, "rack": rack, "vlan": vlan, "subnet": subnet, "dir": workdir}
-    finally:
-        try:
-            rack.stop()
-        finally:
-            region.stop()
-            net.down()
-            if not os.environ.get("IRONRACK_KEEP"):
-                shutil.rmtree(workdir, ignore_errors=True)
+    yield from discovery_lab("irdscan-", "irds", 45, NET, RACK_IP, ("10.45.0.24", "10.45.0.28"),
+                             rack_extra=["--discovery-scan-rate", str(RATE)], subnets=[OTHER],
+                             wait=["discovery: 1 subnets may be scanned (0 every interval"])
 
 
 def silent_host(net, name, ip, mac):
