@@ -2,6 +2,7 @@
 #include "rack/discovery/service.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,9 @@ struct disc_served {
 	uint64_t vlan_id;
 };
 
+/* How often losses (capture ring, rate, queue) are looked for and logged. */
+#define DISC_STATS_INTERVAL_S 60
+
 struct rack_discovery {
 	struct rack *rack;
 	int nsfd;
@@ -34,7 +38,9 @@ struct rack_discovery {
 	struct disc_report *report;
 	struct disc_scanner *scanner; /* the active scan */
 	struct capture *caps[NEIGH_IFACES_MAX];
+	uint64_t lost_logged[NEIGH_IFACES_MAX]; /* caps[i]'s losses as last logged */
 	size_t n_caps;
+	struct event *stats_timer;
 	struct disc_served *served;
 	size_t n_served;
 };
@@ -103,6 +109,50 @@ static void disc_notify(void *arg)
 	disc_report_notify(d->report);
 }
 
+/* ---- counters ---- */
+
+/* What a capture has read and lost, and what its interface's events came
+ * to: one line, at info when the capture closes, at warn when something
+ * was lost since the last line. */
+static uint64_t disc_log_stats(struct rack_discovery *d, struct capture *c, bool closing, uint64_t lost_before)
+{
+	struct capture_stats cs;
+	struct neigh_iface_stats ns;
+	capture_get_stats(c, &cs);
+	neigh_iface_stats(d->tbl, capture_iface(c), &ns);
+	uint64_t lost = cs.pcap_drop + cs.pcap_ifdrop + ns.rate_dropped + ns.queue_dropped;
+	if (!closing && lost == lost_before)
+		return lost;
+	log_msg(
+	    closing && lost == lost_before ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+	    "discovery: %s: %llu frames read (%llu ARP bindings, %llu probes, %llu mDNS responses, %llu malformed), "
+	    "%llu lost by the capture ring; events %llu new, %llu moved, %llu named, %llu refreshed, "
+	    "%llu over discovery_rate, %llu over the queue",
+	    capture_ifname(c), (unsigned long long)cs.frames, (unsigned long long)cs.arp,
+	    (unsigned long long)cs.arp_probes, (unsigned long long)cs.mdns, (unsigned long long)cs.malformed,
+	    (unsigned long long)(cs.pcap_drop + cs.pcap_ifdrop), (unsigned long long)ns.events[NEIGH_EV_NEW],
+	    (unsigned long long)ns.events[NEIGH_EV_MOVED], (unsigned long long)ns.events[NEIGH_EV_NAMED],
+	    (unsigned long long)ns.events[NEIGH_EV_REFRESHED], (unsigned long long)ns.rate_dropped,
+	    (unsigned long long)ns.queue_dropped);
+	return lost;
+}
+
+static void disc_stats_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct rack_discovery *d = arg;
+	for (size_t i = 0; i < d->n_caps; i++)
+		d->lost_logged[i] = disc_log_stats(d, d->caps[i], false, d->lost_logged[i]);
+}
+
+static void disc_close(struct rack_discovery *d, size_t i)
+{
+	disc_log_stats(d, d->caps[i], true, d->lost_logged[i]);
+	capture_free(d->caps[i]);
+	d->n_caps--;
+	d->caps[i] = d->caps[d->n_caps];
+	d->lost_logged[i] = d->lost_logged[d->n_caps];
+}
+
 static bool disc_wanted(const struct rack_discovery *d, const char *ifname)
 {
 	for (size_t i = 0; i < d->n_served; i++) {
@@ -143,6 +193,7 @@ static void disc_open(struct rack_discovery *d, const char *ifname)
 		log_warn("discovery: cannot observe %s: %s", ifname, err);
 		return;
 	}
+	d->lost_logged[d->n_caps] = 0;
 	d->caps[d->n_caps++] = c;
 	log_info("discovery: observing %s", ifname);
 }
@@ -156,8 +207,7 @@ static void disc_sync(struct rack_discovery *d)
 			continue;
 		}
 		log_info("discovery: no longer observing %s", capture_ifname(d->caps[i]));
-		capture_free(d->caps[i]);
-		d->caps[i] = d->caps[--d->n_caps];
+		disc_close(d, i);
 	}
 	for (size_t i = 0; i < d->n_served; i++)
 		disc_open(d, d->served[i].ifname);
@@ -271,6 +321,9 @@ int rack_discovery_start(struct rack *rack)
 	}
 	d->report = disc_report_new(rack->base, d->tbl, NULL, &disc_report_ops, rack);
 	d->scanner = disc_scanner_new(rack->base, d->nsfd, (uint32_t)rack->conf.discovery_scan_rate);
+	d->stats_timer = event_new(rack->base, -1, EV_PERSIST, disc_stats_tick, d);
+	struct timeval minute = {DISC_STATS_INTERVAL_S, 0};
+	event_add(d->stats_timer, &minute);
 	rack->discovery = d;
 	Ironrack__V1__RackConfig *cfg = NULL;
 	if (rack_store_read(rack, &cfg) == 0) {
@@ -293,8 +346,9 @@ void rack_discovery_stop(struct rack *rack)
 	if (!d)
 		return;
 	disc_scanner_free(d->scanner);
-	for (size_t i = 0; i < d->n_caps; i++)
-		capture_free(d->caps[i]);
+	event_free(d->stats_timer);
+	while (d->n_caps)
+		disc_close(d, d->n_caps - 1);
 	disc_report_free(d->report);
 	neigh_table_free(d->tbl);
 	free(d->served);
