@@ -70,8 +70,9 @@ static json_t *str_or_null(const char *s)
 
 json_t *api_discovery_json(const struct disc_row *d)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:b, s:o}", "ip", d->ip, "mac",
-			 d->mac, "hostname", str_or_null(d->hostname), "vlan", id_or_null(d->vlan_id), "subnet",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:b, s:o}", "ip", d->ip, "mac",
+			 d->mac, "hostname", str_or_null(d->hostname), "hostname_source",
+			 str_or_null(d->hostname_source), "vlan", id_or_null(d->vlan_id), "subnet",
 			 id_or_null(d->subnet_id), "subnet_cidr", str_or_null(d->subnet_cidr), "rack",
 			 str_or_null(d->rack), "interface", str_or_null(d->interface), "first_seen",
 			 api_time_json(d->first_seen_ms), "last_seen", api_time_json(d->last_seen_ms), "count",

@@ -121,7 +121,7 @@ int disc_db_list(struct db *db, bool unknown_only, long limit, long offset, stru
 	int r = db_exec(db,
 			"SELECT host(ip), mac::text, hostname, vlan_id, subnet_id, coalesce(subnet_cidr::text, ''), "
 			"coalesce(rack_id, ''), interface, ir_ms(first_seen), ir_ms(last_seen), count, known, "
-			"known_as, count(*) OVER () FROM discovery WHERE NOT ($3::boolean AND known) "
+			"known_as, count(*) OVER (), hostname_source FROM discovery WHERE NOT ($3::boolean AND known) "
 			"ORDER BY ip, mac LIMIT $1::bigint OFFSET $2::bigint",
 			3, p, &res);
 	if (r < 0)
@@ -145,6 +145,7 @@ int disc_db_list(struct db *db, bool unknown_only, long limit, long offset, stru
 		d->known = strcmp(PQgetvalue(res, k, 11), "t") == 0;
 		copy_col(d->known_as, sizeof(d->known_as), res, k, 12);
 		*ret_total = int_col(res, k, 13);
+		copy_col(d->hostname_source, sizeof(d->hostname_source), res, k, 14);
 	}
 	PQclear(res);
 	*ret = rows;

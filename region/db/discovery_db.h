@@ -37,8 +37,9 @@ struct disc_row {
 	char ip[46];
 	char mac[18];
 	char hostname[256];
-	int64_t vlan_id;   /* 0 = none */
-	int64_t subnet_id; /* 0 = in no subnet */
+	char hostname_source[8]; /* "mdns", "dhcp" (option 12 of a lease), "" none */
+	int64_t vlan_id;	 /* 0 = none */
+	int64_t subnet_id;	 /* 0 = in no subnet */
 	char subnet_cidr[64];
 	char rack[64];
 	char interface[32];
