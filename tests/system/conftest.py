@@ -30,6 +30,9 @@ SANITIZED = os.path.basename(BUILD.rstrip("/")) == "build-san"
 # tests, so the sanitizer pass does not spend its minutes waiting again.
 plain_pass_only = pytest.mark.skipif(SANITIZED, reason="waits on timers: run by the plain pass; its code paths run under "
                                      "the sanitizers in shorter tests")
+# QEMU boots are slow: they run once, in the plain pass (the rack code they
+# reach runs under the sanitizers in the tests with real clients).
+qemu_once = pytest.mark.skipif(SANITIZED, reason="QEMU boots run once, in the plain pass")
 # CI runs make check as root with every package of deploy/install-deps.
 CI = os.environ.get("CI") == "true"
 

@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, Rack, Region, make_dir, needs_root, needs_tools, wait_for
+from conftest import ROOT, Rack, Region, make_dir, needs_root, needs_tools, qemu_once, wait_for
 from nethelp import psql
 
 SERVER = "198.51.100.1"
@@ -507,6 +507,7 @@ def run_guest(boot, lab, work, dnsmasq=False):
         subprocess.run(["ip", "-n", lab.sw, "link", "del", "tap0"], capture_output=True)
 
 
+@qemu_once
 def test_ipxe_in_qemu_boots_from_the_rack(boot, lab):
     """iPXE in a QEMU guest gets an address from dnsmasq (DHCP only) in the
     rack's namespace, fetches its per-MAC iPXE script from the rack over TFTP
@@ -520,6 +521,7 @@ def test_ipxe_in_qemu_boots_from_the_rack(boot, lab):
     assert f"sent 'ipxe/{GUEST}.ipxe'" in log
 
 
+@qemu_once
 def test_ipxe_in_qemu_gets_dhcp_from_the_rack(boot, lab):
     """The whole path on the rack: DHCP turned on for the lab's subnet
     through the API, the rack's DHCP server answers the guest's iPXE (user

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from conftest import make_dir, needs_root, needs_tools
+from conftest import make_dir, needs_root, needs_tools, qemu_once
 
 from redfish_emu import RESET_TYPES, RedfishEmulator
 
@@ -518,6 +518,7 @@ def sh(*argv, check=True):
     return out
 
 
+@qemu_once
 def test_redfish_power_on_starts_a_vm_that_pxe_boots(work):
     """The emulator in a BMC namespace on a lab bridge, qemuvm.py as its
     hook: a Redfish power-on (after a Once/Pxe override, over the lab from
