@@ -186,7 +186,7 @@ static int key_generate(EVP_PKEY **ret)
 
 /* ---- Certificate construction ------------------------------------------ */
 
-enum cert_kind { CERT_CA, CERT_SERVER, CERT_CLIENT };
+enum cert_kind { CERT_CA, CERT_SERVER, CERT_CLIENT, CERT_PEER };
 
 struct cert_spec {
 	X509 *issuer; /* NULL: self-signed */
@@ -248,7 +248,10 @@ static int cert_ext_add(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 static int cert_exts_add(X509 *x, const struct cert_spec *s)
 {
 	bool ca = s->kind == CERT_CA;
-	const char *eku = s->kind == CERT_SERVER ? "serverAuth" : s->kind == CERT_CLIENT ? "clientAuth" : NULL;
+	const char *eku = s->kind == CERT_SERVER   ? "serverAuth"
+			  : s->kind == CERT_CLIENT ? "clientAuth"
+			  : s->kind == CERT_PEER   ? "serverAuth,clientAuth"
+						   : NULL;
 	/* The subject key identifier must exist before the authority key
 	 * identifier of a self-signed certificate can copy it. A leaf falls
 	 * back to issuer+serial if its CA has no subject key identifier. */
@@ -469,8 +472,13 @@ static int csr_check(X509_REQ *req)
 	return 0;
 }
 
+static enum cert_kind leaf_kind(enum pki_usage usage)
+{
+	return usage == PKI_SERVER ? CERT_SERVER : usage == PKI_PEER ? CERT_PEER : CERT_CLIENT;
+}
+
 int pki_csr_sign(const char *ca_key_pem, const char *ca_cert_pem, const char *csr_pem, const char *cn, int days,
-		 bool server, const char *const *sans, uint64_t serial, char **ret_cert_pem)
+		 enum pki_usage usage, const char *const *sans, uint64_t serial, char **ret_cert_pem)
 {
 	ERR_set_mark();
 	X509_REQ *req = NULL;
@@ -482,7 +490,7 @@ int pki_csr_sign(const char *ca_key_pem, const char *ca_cert_pem, const char *cs
 		    .subject_key = X509_REQ_get0_pubkey(req),
 		    .cn = cn,
 		    .days = days,
-		    .kind = server ? CERT_SERVER : CERT_CLIENT,
+		    .kind = leaf_kind(usage),
 		    .sans = sans,
 		    .serial = serial,
 		};
@@ -494,7 +502,7 @@ int pki_csr_sign(const char *ca_key_pem, const char *ca_cert_pem, const char *cs
 }
 
 int pki_cert_issue(const char *ca_key_pem, const char *ca_cert_pem, const char *key_pem, const char *cn, int days,
-		   bool server, const char *const *sans, uint64_t serial, char **ret_cert_pem)
+		   enum pki_usage usage, const char *const *sans, uint64_t serial, char **ret_cert_pem)
 {
 	ERR_set_mark();
 	EVP_PKEY *key = NULL;
@@ -504,7 +512,7 @@ int pki_cert_issue(const char *ca_key_pem, const char *ca_cert_pem, const char *
 		    .subject_key = key,
 		    .cn = cn,
 		    .days = days,
-		    .kind = server ? CERT_SERVER : CERT_CLIENT,
+		    .kind = leaf_kind(usage),
 		    .sans = sans,
 		    .serial = serial,
 		};

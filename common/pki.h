@@ -19,18 +19,24 @@ int pki_ca_create(const char *cn, int days, char **ret_key_pem, char **ret_cert_
 /* A PKCS#10 request for key_pem with subject CN=cn. */
 int pki_csr_create(const char *key_pem, const char *cn, char **ret_csr_pem);
 
+/* What a leaf certificate is for (its extendedKeyUsage). */
+enum pki_usage {
+	PKI_CLIENT, /* clientAuth: a rack towards the region */
+	PKI_SERVER, /* serverAuth: the region's listeners */
+	PKI_PEER,   /* both: a rack, which is also the server of its HA partner's link */
+};
+
 /* Sign a CSR with the CA. The subject is CN=cn (the CSR's own subject is
- * ignored; the CSR's signature is verified). server: extendedKeyUsage
- * serverAuth with sans (DNS names or IP addresses, NULL-terminated list,
- * may be NULL) as subjectAltName; otherwise clientAuth. serial must be
- * non-zero and unique per CA. */
+ * ignored; the CSR's signature is verified). usage: the extendedKeyUsage;
+ * sans (DNS names or IP addresses, NULL-terminated list, may be NULL) go
+ * into subjectAltName. serial must be non-zero and unique per CA. */
 int pki_csr_sign(const char *ca_key_pem, const char *ca_cert_pem, const char *csr_pem, const char *cn, int days,
-		 bool server, const char *const *sans, uint64_t serial, char **ret_cert_pem);
+		 enum pki_usage usage, const char *const *sans, uint64_t serial, char **ret_cert_pem);
 
 /* Issue a certificate for an existing key directly (the region's own server
  * certificate). Same meaning of the arguments as pki_csr_sign. */
 int pki_cert_issue(const char *ca_key_pem, const char *ca_cert_pem, const char *key_pem, const char *cn, int days,
-		   bool server, const char *const *sans, uint64_t serial, char **ret_cert_pem);
+		   enum pki_usage usage, const char *const *sans, uint64_t serial, char **ret_cert_pem);
 
 /* "SHA256:AB:CD:..." over the DER of the first certificate in cert_pem. */
 int pki_cert_fingerprint(const char *cert_pem, char *ret, size_t len);

@@ -151,7 +151,7 @@ static int tls_create_server(struct region *r, char *err, size_t errlen)
 	char *key = NULL, *cert = NULL;
 	int rc = pki_key_create(&key);
 	if (rc >= 0)
-		rc = pki_cert_issue(r->tls.ca_key, r->tls.ca_cert, key, SERVER_NAME, SERVER_DAYS, true, sans,
+		rc = pki_cert_issue(r->tls.ca_key, r->tls.ca_cert, key, SERVER_NAME, SERVER_DAYS, PKI_SERVER, sans,
 				    tls_serial(), &cert);
 	if (rc >= 0)
 		rc = tls_write(r->conf.state_dir, "server.key", key);
@@ -238,7 +238,10 @@ int region_tls_sign_rack(struct region *r, const char *csr_pem, const char *rack
 {
 	uint64_t serial = tls_serial();
 	snprintf(ret_serial, serial_len, "%016" PRIx64, serial);
-	return pki_csr_sign(r->tls.ca_key, r->tls.ca_cert, csr_pem, rack_id, RACK_DAYS, false, NULL, serial,
+	/* Client towards the region, server towards its HA partner, which
+	 * checks the name it dialled: the rack id (docs/dhcp-ha.md). */
+	const char *const sans[] = {rack_id, NULL};
+	return pki_csr_sign(r->tls.ca_key, r->tls.ca_cert, csr_pem, rack_id, RACK_DAYS, PKI_PEER, sans, serial,
 			    ret_cert_pem);
 }
 

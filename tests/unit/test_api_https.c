@@ -96,7 +96,7 @@ static void pki_make(struct region_tls *t)
 	assert_int_equal(pki_ca_create("test CA", 30, &t->ca_key, &t->ca_cert), 0);
 	assert_int_equal(pki_key_create(&t->server_key), 0);
 	assert_int_equal(
-	    pki_cert_issue(t->ca_key, t->ca_cert, t->server_key, "ironrack-region", 30, true, sans, 7, &leaf), 0);
+	    pki_cert_issue(t->ca_key, t->ca_cert, t->server_key, "ironrack-region", 30, PKI_SERVER, sans, 7, &leaf), 0);
 	size_t a = strlen(leaf), b = strlen(t->ca_cert);
 	t->server_chain = malloc(a + b + 1);
 	assert_non_null(t->server_chain);

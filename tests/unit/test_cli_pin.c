@@ -35,9 +35,9 @@ static char *leaf_make(const struct ca *c, bool server, uint64_t serial)
 	const char *sans[] = {"ironrack-region", "127.0.0.1", NULL};
 	char *key = NULL, *cert = NULL;
 	assert_int_equal(pki_key_create(&key), 0);
-	assert_int_equal(
-	    pki_cert_issue(c->key, c->cert, key, "ironrack-region", 30, server, server ? sans : NULL, serial, &cert),
-	    0);
+	assert_int_equal(pki_cert_issue(c->key, c->cert, key, "ironrack-region", 30, server ? PKI_SERVER : PKI_CLIENT,
+					server ? sans : NULL, serial, &cert),
+			 0);
 	free(key);
 	return cert;
 }

@@ -125,7 +125,8 @@ static void rack_enrol(const struct fixture *f, const char *csr_cn, const char *
 {
 	assert_int_equal(pki_key_create(&ret->key), 0);
 	assert_int_equal(pki_csr_create(ret->key, csr_cn, &ret->csr), 0);
-	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, ret->csr, cn, DAYS, false, NULL, serial, &ret->cert), 0);
+	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, ret->csr, cn, DAYS, PKI_CLIENT, NULL, serial, &ret->cert),
+			 0);
 }
 
 static void rack_done(struct rack *r)
@@ -310,7 +311,7 @@ static void test_ca_key_mismatch(void **state)
 	struct rack r;
 	rack_enrol(f, "rack-06", "rack-06", 6, &r);
 	char *cert = NULL;
-	assert_int_equal(pki_csr_sign(f->ca2_key, f->ca_cert, r.csr, "rack-06", DAYS, false, NULL, 7, &cert),
+	assert_int_equal(pki_csr_sign(f->ca2_key, f->ca_cert, r.csr, "rack-06", DAYS, PKI_CLIENT, NULL, 7, &cert),
 			 -EKEYREJECTED);
 	assert_null(cert);
 	rack_done(&r);
@@ -324,7 +325,7 @@ static void test_server_cert_sans(void **state)
 	const char *const sans[] = {"region.example", "localhost", "127.0.0.1", "::1", NULL};
 	char *key, *cert;
 	assert_int_equal(pki_key_create(&key), 0);
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "region", DAYS, true, sans, 42, &cert), 0);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "region", DAYS, PKI_SERVER, sans, 42, &cert), 0);
 	assert_int_equal(pki_cert_verify(f->ca_cert, cert), 0);
 	assert_string_equal(verify_strict(f->ca_cert, cert, X509_PURPOSE_SSL_SERVER), "ok");
 	assert_int_equal(pki_key_matches_cert(key, cert), 0);
@@ -369,11 +370,35 @@ static void test_server_cert_from_csr(void **state)
 	struct rack r;
 	rack_enrol(f, "x", "rack-07", 8, &r);
 	char *cert;
-	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, r.csr, "rack-07", DAYS, true, sans, 9, &cert), 0);
+	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, r.csr, "rack-07", DAYS, PKI_SERVER, sans, 9, &cert), 0);
 	assert_string_equal(verify_strict(f->ca_cert, cert, X509_PURPOSE_SSL_SERVER), "ok");
 	X509 *x = x509_parse(cert);
 	assert_int_equal(X509_check_ip_asc(x, "10.1.2.3", 0), 1);
 	X509_free(x);
+	free(cert);
+	rack_done(&r);
+}
+
+/* A rack's certificate (PKI_PEER): a TLS client towards the region and a
+ * TLS server towards its HA partner, named by its rack id. */
+static void test_peer_cert_is_client_and_server(void **state)
+{
+	const struct fixture *f = *state;
+	const char *const sans[] = {"rack-08", NULL};
+	struct rack r;
+	rack_enrol(f, "x", "rack-08", 10, &r);
+	char *cert;
+	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, r.csr, "rack-08", DAYS, PKI_PEER, sans, 11, &cert), 0);
+	assert_string_equal(verify_strict(f->ca_cert, cert, X509_PURPOSE_SSL_SERVER), "ok");
+	assert_string_equal(verify_strict(f->ca_cert, cert, X509_PURPOSE_SSL_CLIENT), "ok");
+	X509 *x = x509_parse(cert);
+	assert_int_equal(X509_check_host(x, "rack-08", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_host(x, "rack-09", 0, 0, NULL), 0);
+	X509_free(x);
+	free(cert);
+	/* a client certificate is not a server's */
+	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, r.csr, "rack-08", DAYS, PKI_CLIENT, NULL, 12, &cert), 0);
+	assert_string_not_equal(verify_strict(f->ca_cert, cert, X509_PURPOSE_SSL_SERVER), "ok");
 	free(cert);
 	rack_done(&r);
 }
@@ -388,18 +413,20 @@ static void test_invalid_arguments(void **state)
 	long_cn[sizeof(long_cn) - 1] = '\0';
 	char *key, *cert = NULL, *csr = NULL;
 	assert_int_equal(pki_key_create(&key), 0);
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "r", DAYS, true, bad_san, 1, &cert), -EINVAL);
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "r", DAYS, true, empty_san, 1, &cert), -EINVAL);
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "r", DAYS, false, NULL, 0, &cert), -EINVAL);
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "r", 0, false, NULL, 1, &cert), -EINVAL);
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "", DAYS, false, NULL, 1, &cert), -EINVAL);
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, long_cn, DAYS, false, NULL, 1, &cert), -EINVAL);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "r", DAYS, PKI_SERVER, bad_san, 1, &cert), -EINVAL);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "r", DAYS, PKI_SERVER, empty_san, 1, &cert),
+			 -EINVAL);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "r", DAYS, PKI_CLIENT, NULL, 0, &cert), -EINVAL);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "r", 0, PKI_CLIENT, NULL, 1, &cert), -EINVAL);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, "", DAYS, PKI_CLIENT, NULL, 1, &cert), -EINVAL);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, long_cn, DAYS, PKI_CLIENT, NULL, 1, &cert),
+			 -EINVAL);
 	assert_int_equal(pki_csr_create(key, "", &csr), -EINVAL);
 	assert_null(cert);
 	assert_null(csr);
 	/* 64 characters is the longest CN X.509 allows. */
 	long_cn[64] = '\0';
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, long_cn, DAYS, false, NULL, 1, &cert), 0);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, key, long_cn, DAYS, PKI_CLIENT, NULL, 1, &cert), 0);
 	free(cert);
 	free(key);
 }
@@ -429,7 +456,7 @@ static void test_csr_tampered(void **state)
 	OPENSSL_free(der);
 	char *tampered = req_to_pem(req);
 	X509_REQ_free(req);
-	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, tampered, "rack-10", DAYS, false, NULL, 10, &cert),
+	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, tampered, "rack-10", DAYS, PKI_CLIENT, NULL, 10, &cert),
 			 -EKEYREJECTED);
 	assert_null(cert);
 	free(tampered);
@@ -451,7 +478,7 @@ static void test_csr_wrong_key(void **state)
 	EVP_PKEY *k = key_parse(other);
 	assert_int_equal(X509_REQ_set_pubkey(req, k), 1);
 	char *forged = req_to_pem(req);
-	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, forged, "rack-11", DAYS, false, NULL, 11, &cert),
+	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, forged, "rack-11", DAYS, PKI_CLIENT, NULL, 11, &cert),
 			 -EKEYREJECTED);
 	assert_null(cert);
 	EVP_PKEY_free(k);
@@ -482,11 +509,12 @@ static void test_garbage_pem(void **state)
 	assert_int_equal(pki_key_matches_cert(garbage, f->ca_cert), -EBADMSG);
 	assert_int_equal(pki_key_matches_cert(key, garbage), -EBADMSG);
 	assert_int_equal(pki_csr_create(garbage, "x", &out), -EBADMSG);
-	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, garbage, "x", DAYS, false, NULL, 1, &out), -EBADMSG);
-	assert_int_equal(pki_csr_sign(garbage, f->ca_cert, garbage, "x", DAYS, false, NULL, 1, &out), -EBADMSG);
-	assert_int_equal(pki_cert_issue(f->ca_key, garbage, key, "x", DAYS, false, NULL, 1, &out), -EBADMSG);
+	assert_int_equal(pki_csr_sign(f->ca_key, f->ca_cert, garbage, "x", DAYS, PKI_CLIENT, NULL, 1, &out), -EBADMSG);
+	assert_int_equal(pki_csr_sign(garbage, f->ca_cert, garbage, "x", DAYS, PKI_CLIENT, NULL, 1, &out), -EBADMSG);
+	assert_int_equal(pki_cert_issue(f->ca_key, garbage, key, "x", DAYS, PKI_CLIENT, NULL, 1, &out), -EBADMSG);
 	/* A certificate where a key is expected. */
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, f->ca_cert, "x", DAYS, false, NULL, 1, &out), -EBADMSG);
+	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, f->ca_cert, "x", DAYS, PKI_CLIENT, NULL, 1, &out),
+			 -EBADMSG);
 	assert_null(out);
 	assert_int_equal(ERR_peek_error(), 0);
 	free(key);
@@ -605,7 +633,8 @@ static SSL_CTX *server_ctx_new(const struct fixture *f, int flags, char **ret_ke
 {
 	const char *const sans[] = {"localhost", "127.0.0.1", "::1", NULL};
 	assert_int_equal(pki_key_create(ret_key), 0);
-	assert_int_equal(pki_cert_issue(f->ca_key, f->ca_cert, *ret_key, "region", DAYS, true, sans, 99, ret_cert), 0);
+	assert_int_equal(
+	    pki_cert_issue(f->ca_key, f->ca_cert, *ret_key, "region", DAYS, PKI_SERVER, sans, 99, ret_cert), 0);
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	X509 *cert = x509_parse(*ret_cert), *ca = x509_parse(f->ca_cert);
 	EVP_PKEY *key = key_parse(*ret_key);
@@ -849,6 +878,7 @@ int main(void)
 	    cmocka_unit_test(test_ca_key_mismatch),
 	    cmocka_unit_test(test_server_cert_sans),
 	    cmocka_unit_test(test_server_cert_from_csr),
+	    cmocka_unit_test(test_peer_cert_is_client_and_server),
 	    cmocka_unit_test(test_invalid_arguments),
 	    cmocka_unit_test(test_csr_tampered),
 	    cmocka_unit_test(test_csr_wrong_key),

@@ -59,18 +59,18 @@ static void pki_make(struct pki *p)
 	assert_int_equal(pki_ca_create("test CA", 2, &p->ca_key, &p->ca), 0);
 	assert_int_equal(pki_key_create(&p->srv_key), 0);
 	assert_int_equal(
-	    pki_cert_issue(p->ca_key, p->ca, p->srv_key, "ironrack-region", 2, true, sans, 2, &p->srv_cert), 0);
+	    pki_cert_issue(p->ca_key, p->ca, p->srv_key, "ironrack-region", 2, PKI_SERVER, sans, 2, &p->srv_cert), 0);
 	p->chain = malloc(strlen(p->srv_cert) + strlen(p->ca) + 2);
 	sprintf(p->chain, "%s%s", p->srv_cert, p->ca);
 	assert_int_equal(pki_key_create(&p->cli_key), 0);
 	assert_int_equal(pki_csr_create(p->cli_key, "x", &csr), 0);
-	assert_int_equal(pki_csr_sign(p->ca_key, p->ca, csr, "rack-test", 2, false, NULL, 3, &p->cli_cert), 0);
+	assert_int_equal(pki_csr_sign(p->ca_key, p->ca, csr, "rack-test", 2, PKI_CLIENT, NULL, 3, &p->cli_cert), 0);
 	free(csr);
 	assert_int_equal(pki_ca_create("other CA", 2, &p->other_ca_key, &p->other_ca), 0);
 	assert_int_equal(pki_key_create(&p->other_key), 0);
 	assert_int_equal(pki_csr_create(p->other_key, "x", &csr), 0);
 	assert_int_equal(
-	    pki_csr_sign(p->other_ca_key, p->other_ca, csr, "rack-evil", 2, false, NULL, 4, &p->other_cert), 0);
+	    pki_csr_sign(p->other_ca_key, p->other_ca, csr, "rack-evil", 2, PKI_CLIENT, NULL, 4, &p->other_cert), 0);
 	free(csr);
 }
 
