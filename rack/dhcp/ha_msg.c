@@ -228,8 +228,17 @@ int ha_msg_decode(const uint8_t *buf, size_t len, struct ha_msg *ret, const char
 			*ret_why = "not an HaMessage";
 		return -EBADMSG;
 	}
-	int rc = convert(p, ret, ret_why);
+	int rc = ha_msg_from_pb(p, ret, ret_why);
 	ironrack__v1__ha_message__free_unpacked(p, NULL);
+	return rc;
+}
+
+int ha_msg_from_pb(const Ironrack__V1__HaMessage *p, struct ha_msg *ret, const char **ret_why)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (ret_why)
+		*ret_why = NULL;
+	int rc = convert(p, ret, ret_why);
 	if (rc < 0)
 		ha_msg_done(ret);
 	return rc;

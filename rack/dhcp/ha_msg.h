@@ -91,6 +91,11 @@ struct ha_msg {
 int ha_msg_decode(const uint8_t *buf, size_t len, struct ha_msg *ret, const char **ret_why);
 void ha_msg_done(struct ha_msg *m);
 
+/* The same checks on a message already unpacked (the gRPC layer unpacks
+ * what arrives on the partner stream). */
+struct Ironrack__V1__HaMessage;
+int ha_msg_from_pb(const struct Ironrack__V1__HaMessage *p, struct ha_msg *ret, const char **ret_why);
+
 /* Encode m (as the shell sends it, and for tests). *ret_buf is malloc'd.
  * Returns 0, or -EINVAL for a type out of range or a field the wire cannot
  * carry (hlen > 16). The result is not checked against the decoder's
