@@ -81,6 +81,16 @@ const struct conf_key rack_conf_keys[] = {
 	    "an address seen again with nothing changed is reported again (REFRESHED) after this long"),
 	KEY("discovery_scan_rate", CONF_INT, discovery_scan_rate, 1, 10000, "100",
 	    "ARP requests per second the active scan sends, all subnets together (the region says which subnets)"),
+	KEY("ha_listen", CONF_STRING, ha_listen, 0, 0, "0.0.0.0:5251",
+	    "DHCP HA partner link: address:port the rack listens on as the secondary of a pair (its own namespace, "
+	    "not netns: the management network); empty = the rack takes no HA role"),
+	KEY("ha_advertise", CONF_STRING, ha_advertise, 0, 0, "",
+	    "host:port the HA partner dials to reach ha_listen when the address the region sees is not it (NAT); "
+	    "empty = that address and ha_listen's port"),
+	KEY("ha_heartbeat_ms", CONF_INT, ha_heartbeat_ms, 50, 60000, "1000",
+	    "DHCP HA: milliseconds between the state messages a rack sends its partner"),
+	KEY("ha_timeout_ms", CONF_INT, ha_timeout_ms, 200, 600000, "5000",
+	    "DHCP HA: a partner silent this long is dropped and redialled (longer than ha_heartbeat_ms)"),
 };
 
 /* clang-format on */

@@ -22,6 +22,7 @@ struct dhcp_report;
 struct rack_power;
 struct rack_agent;
 struct rack_discovery;
+struct rack_ha;
 
 struct rack_conf {
 	char *state_dir;
@@ -58,6 +59,9 @@ struct rack_conf {
 	long discovery_burst;
 	long discovery_refresh;	  /* seconds: REFRESHED after this long */
 	long discovery_scan_rate; /* ARP requests per second of the active scan */
+	char *ha_listen;	  /* "ADDRESS:PORT" of the HA partner link; "" = no HA role */
+	char *ha_advertise;	  /* what the partner dials, when not the region's view */
+	long ha_heartbeat_ms, ha_timeout_ms;
 };
 
 extern const struct conf_key rack_conf_keys[];
@@ -100,6 +104,7 @@ struct rack {
 	int dhcp_nsfd;			  /* netns fd the DHCP server's sockets are made in, or -1 */
 	struct rack_power *power;	  /* rack/power/service.c */
 	struct rack_discovery *discovery; /* rack/discovery/service.c; NULL when off */
+	struct rack_ha *ha;		  /* rack/dhcp/ha_service.c */
 
 	/* stored configuration (rack/store.c) */
 	uint64_t config_version;

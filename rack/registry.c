@@ -8,6 +8,7 @@
 #include "rack/boot/resources.h"
 #include "rack/boot/service.h"
 #include "rack/dhcp/glue.h"
+#include "rack/dhcp/ha_service.h"
 #include "rack/discovery/service.h"
 #include "rack/machine/agent.h"
 #include "rack/ping.h"
@@ -24,10 +25,8 @@ const size_t rack_commands_n = ARRAY_SIZE(rack_commands);
 /* Checked in this order, committed in this order. Parts that take effect
  * in their check (DHCP) come after the parts that only check. */
 const struct rack_config_part *const rack_config_parts[] = {
-    &rack_resources_config_part,
-    &rack_boot_config_part,
-    &rack_dhcp_config_part,
-    &rack_discovery_config_part,
+    &rack_resources_config_part, &rack_boot_config_part, &rack_dhcp_config_part,
+    &rack_discovery_config_part, &rack_ha_config_part,
 };
 const size_t rack_config_parts_n = ARRAY_SIZE(rack_config_parts);
 

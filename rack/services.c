@@ -20,6 +20,7 @@
 #include "rack/boot/resources.h"
 #include "rack/boot/service.h"
 #include "rack/dhcp/glue.h"
+#include "rack/dhcp/ha_service.h"
 #include "rack/discovery/service.h"
 #include "rack/netns.h"
 #include "rack/power/service.h"
@@ -166,6 +167,11 @@ static int discovery_start(struct rack *rack, const char *boot_root)
 	return rack_discovery_start(rack);
 }
 
+static int ha_start(struct rack *rack, const char *boot_root)
+{
+	return rack_ha_start(rack);
+}
+
 /* Started in this order, stopped in reverse. */
 static const struct rack_service {
 	const char *name;
@@ -179,6 +185,7 @@ static const struct rack_service {
     {"dhcp", dhcp_start, rack_dhcp_stop},
     {"power", power_start, rack_power_stop},
     {"discovery", discovery_start, rack_discovery_stop},
+    {"dhcp ha", ha_start, rack_ha_stop},
 };
 
 #define N_SERVICES (sizeof(services) / sizeof(services[0]))

@@ -302,6 +302,8 @@ static void session_open_stream(struct rack *rack)
 	Ironrack__V1__Hello hello = IRONRACK__V1__HELLO__INIT;
 	hello.config_version = rack->config_version;
 	hello.version = IRONRACK_VERSION;
+	/* where the HA partner link listens (docs/dhcp-ha.md) */
+	hello.ha_endpoint = rack->conf.ha_advertise[0] ? rack->conf.ha_advertise : rack->conf.ha_listen;
 	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
 	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_HELLO;
 	m.hello = &hello;

@@ -433,6 +433,7 @@ void region_racks_config_renew(struct region *r, const char *why)
 static void rackcfg_on_hello(struct rack_session *s, const Ironrack__V1__RackMessage *m)
 {
 	region_session_config_version_set(s, m->hello->config_version);
+	region_dhcp_ha_hello(s, m->hello->ha_endpoint);
 	region_rack_offer_config(region_session_region(s), region_session_rack_id(s));
 }
 

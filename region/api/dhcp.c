@@ -667,11 +667,20 @@ static json_t *dhcp_config_json(const char *rack, const Ironrack__V1__DhcpConfig
 							subnets_json(f->relayed, f->n_relayed), "scans",
 							scans_json(f->scans, f->n_scans)));
 	}
-	return json_pack("{s:s, s:b, s:o, s:o, s:o, s:i, s:i, s:i, s:b, s:i}", "rack", rack, "enabled", c->enabled,
+	json_t *ha = json_array();
+	for (size_t i = 0; ha && i < c->n_ha; i++) {
+		const Ironrack__V1__DhcpHaPair *p = c->ha[i];
+		json_array_append_new(ha,
+				      json_pack("{s:I, s:i, s:s, s:s, s:o}", "vlan", (json_int_t)p->vlan_id, "vid",
+						(int)p->vid, "role", p->role == 1 ? "primary" : "secondary", "partner",
+						p->partner_rack_id, "partner_address",
+						p->partner_address[0] ? json_string(p->partner_address) : json_null()));
+	}
+	return json_pack("{s:s, s:b, s:o, s:o, s:o, s:i, s:i, s:i, s:b, s:i, s:o}", "rack", rack, "enabled", c->enabled,
 			 "interfaces", ifaces, "options", options_json(c->options, c->n_options), "pxe",
 			 pxe_json(c->pxe), "lease_time", (int)c->lease_time, "offer_hold", (int)c->offer_hold,
 			 "quarantine_time", (int)c->quarantine_time, "probe", c->probe, "external_probe_interval_s",
-			 (int)c->external_probe_interval_s);
+			 (int)c->external_probe_interval_s, "ha", ha);
 }
 
 void api_rack_dhcp(struct api_call *call)

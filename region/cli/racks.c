@@ -328,6 +328,21 @@ static void dhcp_subnet_row(struct cli_table *t, const char *iface, json_int_t v
 	cli_table_add(t, row);
 }
 
+/* The HA pairs (docs/dhcp-ha.md), one line each. */
+static void dhcp_ha_lines(const json_t *ha)
+{
+	size_t i;
+	const json_t *p;
+	json_array_foreach(ha, i, p)
+	{
+		const char *addr = jstr(p, "partner_address");
+		printf("HA: %s of VLAN %lld (vid %lld) with %s%s%s\n", jstr(p, "role") ?: "?",
+		       (long long)json_integer_value(json_object_get(p, "vlan")),
+		       (long long)json_integer_value(json_object_get(p, "vid")), jstr(p, "partner") ?: "?",
+		       addr ? " at " : "", addr ? addr : " (its link endpoint is not known yet)");
+	}
+}
+
 int cli_cmd_racks_dhcp(struct cli *cli, char **argv, size_t argc)
 {
 	static const char *const headers[] = {"INTERFACE", "VID",	   "SUBNET", "SERVER",
@@ -367,6 +382,8 @@ int cli_cmd_racks_dhcp(struct cli *cli, char **argv, size_t argc)
 		rc = cli_table_print(&t, stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 		cli_table_done(&t);
 	}
+	if (!(cli->args->given & CLI_OPT_JSON))
+		dhcp_ha_lines(json_object_get(resp.json, "ha"));
 	cli_resp_done(&resp);
 	return rc;
 }

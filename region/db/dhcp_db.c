@@ -86,8 +86,23 @@ static const char dhcp_db_model_sql[] =
 	"    WHERE ri.rack_id = $1 AND ri.name = v.srv->>'iface' AND a.addr <<= s.cidr ORDER BY a.addr LIMIT 1) x"
 	"   WHERE s.vlan_id = v.id AND family(s.cidr) = 4 AND masklen(s.cidr) >= 16))"
 	"  ORDER BY v.id), '[]') FROM served v),"
+	/* HA pairs (docs/dhcp-ha.md): VLANs with DHCP on and both racks set,
+	 * this rack one of them; the partner's endpoint as its hello said. */
+	" 'ha', (SELECT coalesce(json_agg(json_build_object('vlan_id', v.id, 'vid', v.vid,"
+	"  'role', CASE WHEN v.primary_rack_id = $1 THEN 1 ELSE 2 END, 'partner', p.id, 'address', p.ha_endpoint)"
+	"  ORDER BY v.id), '[]')"
+	"  FROM vlan v JOIN rack p ON p.id = CASE WHEN v.primary_rack_id = $1 THEN v.secondary_rack_id"
+	"   ELSE v.primary_rack_id END"
+	"  WHERE v.dhcp_on AND v.secondary_rack_id IS NOT NULL AND $1 IN (v.primary_rack_id, v.secondary_rack_id)),"
 	" 'options', " DHCP_DB_OPTIONS("num_nonnulls(n.subnet_id, n.ip_range_id, n.interface_id) = 0") ")::text";
 /* clang-format on */
+
+int dhcp_db_rack_ha_endpoint_set(struct db *db, const char *rack_id, const char *endpoint)
+{
+	const char *p[] = {rack_id, endpoint};
+	long n = db_exec_count(db, "UPDATE rack SET ha_endpoint = $2 WHERE id = $1 AND ha_endpoint <> $2", 2, p, NULL);
+	return n < 0 ? (int)n : n > 0;
+}
 
 int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json)
 {

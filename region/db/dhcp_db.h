@@ -29,6 +29,10 @@
  * enabled snippets. */
 int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json);
 
+/* Store where the rack's HA partner link listens: 1 when it changed, 0
+ * when it was already that (or the rack is gone), or -errno. */
+int dhcp_db_rack_ha_endpoint_set(struct db *db, const char *rack_id, const char *endpoint);
+
 /* Remove quarantine records whose end has passed (a rack that reported
  * them may never report their expiry: it was replaced, or lied). *ret_n:
  * how many. */

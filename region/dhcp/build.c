@@ -348,6 +348,26 @@ static void build_interfaces(struct dhcp_arena *a, json_t *vlans, Ironrack__V1__
 	}
 }
 
+/* The HA pairs of the rack (docs/dhcp-ha.md). */
+static void build_ha(struct dhcp_arena *a, json_t *arr, Ironrack__V1__DhcpConfig *cfg)
+{
+	size_t n = json_array_size(arr);
+	if (!n)
+		return;
+	cfg->ha = arena_alloc(a, n * sizeof(*cfg->ha));
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		Ironrack__V1__DhcpHaPair *p = arena_alloc(a, sizeof(*p));
+		ironrack__v1__dhcp_ha_pair__init(p);
+		p->vlan_id = jint(e, "vlan_id");
+		p->vid = (uint32_t)jint(e, "vid");
+		p->role = (uint32_t)jint(e, "role");
+		p->partner_rack_id = jstr(e, "partner");
+		p->partner_address = jstr(e, "address");
+		cfg->ha[cfg->n_ha++] = p;
+	}
+}
+
 static void build_pxe(struct dhcp_arena *a, const struct dhcp_build_conf *c, Ironrack__V1__DhcpPxe *pxe)
 {
 	ironrack__v1__dhcp_pxe__init(pxe);
@@ -393,10 +413,11 @@ int dhcp_build(struct db *db, const struct dhcp_build_conf *c, const char *rack_
 	Ironrack__V1__DhcpConfig cfg = IRONRACK__V1__DHCP_CONFIG__INIT;
 	Ironrack__V1__DhcpPxe pxe;
 	build_interfaces(&a, json_object_get(model, "vlans"), &cfg, st, why, why_len);
-	/* No interface: the rack serves no DHCP, and its config is empty
-	 * (like that of a rack that never had any). */
-	if (cfg.n_interfaces > 0) {
-		cfg.enabled = true;
+	build_ha(&a, json_object_get(model, "ha"), &cfg);
+	/* No interface and no HA pair: the rack serves no DHCP, and its config
+	 * is empty (like that of a rack that never had any). */
+	if (cfg.n_interfaces > 0 || cfg.n_ha > 0) {
+		cfg.enabled = cfg.n_interfaces > 0;
 		cfg.options = build_options(&a, json_object_get(model, "options"), &cfg.n_options);
 		for (size_t i = 0; i < cfg.n_interfaces; i++) {
 			const Ironrack__V1__DhcpInterface *ifc = cfg.interfaces[i];

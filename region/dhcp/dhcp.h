@@ -30,6 +30,12 @@ void region_dhcp_done(struct region *r);
  * rack's DHCP config soon (debounced), push where it differs. */
 void region_dhcp_changed(struct region *r);
 
+/* A rack's hello said where its HA partner link listens (ha_endpoint):
+ * store it (a wildcard host becomes the address the session came from)
+ * and, when it changed, rebuild the configs (its partner's names it). */
+struct rack_session;
+void region_dhcp_ha_hello(struct rack_session *s, const char *ha_endpoint);
+
 /* What a build needs besides the model: regiond.conf's DHCP keys, copied
  * on the loop so a database job can build without touching loop state. */
 struct dhcp_build_conf {

@@ -51,6 +51,8 @@ extern const size_t region_session_features_n;
 
 struct region *region_session_region(const struct rack_session *s);
 const char *region_session_rack_id(const struct rack_session *s);
+/* The transport's view of the rack: "ipv4:10.0.0.5:41234". */
+const char *region_session_peer(const struct rack_session *s);
 void region_session_ref_get(const struct rack_session *s, struct region_session_ref *ret);
 /* The live session ref names, or NULL. */
 struct rack_session *region_session_find(struct region *r, const struct region_session_ref *ref);

@@ -99,6 +99,11 @@ const char *region_session_rack_id(const struct rack_session *s)
 	return s->rack_id;
 }
 
+const char *region_session_peer(const struct rack_session *s)
+{
+	return s->stream ? rpc_stream_peer(s->stream) : "";
+}
+
 uint64_t region_session_config_version(const struct rack_session *s)
 {
 	return s->rack_config_version;

@@ -339,10 +339,11 @@ class Rack:
 
     def start(self, secret=None, fingerprint=None, extra=(), wait=True, regions=None, env=None):
         self.starts += 1
-        # No TFTP or HTTP boot server unless a test asks for one (in its own
-        # namespace, through extra): ports 69 and 5248 on the host are not ours.
+        # No TFTP or HTTP boot server, and no HA partner link listener,
+        # unless a test asks for one (through extra): ports 69, 5248 and 5251
+        # on the host are not ours.
         argv = [RACKD, "--state-dir", self.state_dir, "--hostname", self.name, "--reconnect-max", "2s",
-                "--log-level", "info", "--tftp-listen", "", "--http-boot-listen", ""]
+                "--log-level", "info", "--tftp-listen", "", "--http-boot-listen", "", "--ha-listen", ""]
         for target in regions or [self.region.grpc_target]:
             argv += ["--region", target]
         if secret:

@@ -1,0 +1,91 @@
+/* The region's part of DHCP HA (docs/dhcp-ha.md, "Region and operator"):
+ * where each rack's partner link listens, as its hello says. The pairs
+ * themselves are the VLANs' primary_rack and secondary_rack, built into
+ * each rack's DHCP config (build.c, the model's "ha"). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/net.h"
+#include "common/ratelimit.h"
+#include "common/util.h"
+#include "region/db/db.h"
+#include "region/db/dhcp_db.h"
+#include "region/dhcp/dhcp.h"
+#include "region/region.h"
+#include "region/rpc/dbjob.h"
+#include "region/rpc/session.h"
+
+struct ha_hello_job {
+	struct region *r;
+	char rack_id[64];
+	char endpoint[300];
+	int changed;
+};
+
+static bool host_is_wildcard(const char *h)
+{
+	return !h[0] || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
+}
+
+/* "host:port" as the partner must dial it; "" when the rack said nothing
+ * usable (no HA role, or a malformed endpoint: logged). */
+static void endpoint_resolve(const char *rack_id, const char *said, const char *peer, char *out, size_t len)
+{
+	char host[256], peer_host[256];
+	uint16_t port;
+	out[0] = '\0';
+	if (!said || !said[0])
+		return;
+	if (endpoint_parse(said, 0, host, sizeof(host), &port) < 0 || !port) {
+		log_warn("rack %s: its HA endpoint '%.80s' is not host:port; it cannot be an HA partner", rack_id,
+			 said);
+		return;
+	}
+	if (host_is_wildcard(host)) {
+		ratelimit_peer_key(peer, peer_host, sizeof(peer_host));
+		if (!peer_host[0] || strncmp(peer, "unix:", 5) == 0) {
+			log_warn(
+			    "rack %s: its HA endpoint '%s' has no host and its session's address '%s' is none; set "
+			    "ha_advertise on the rack",
+			    rack_id, said, peer);
+			return;
+		}
+		snprintf(host, sizeof(host), "%s", peer_host);
+	}
+	snprintf(out, len, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+}
+
+static int ha_hello_store(struct db *db, void *arg)
+{
+	struct ha_hello_job *j = arg;
+	int rc = dhcp_db_rack_ha_endpoint_set(db, j->rack_id, j->endpoint);
+	if (rc < 0)
+		return rc;
+	j->changed = rc;
+	return 0;
+}
+
+static void ha_hello_done(void *arg, int status)
+{
+	struct ha_hello_job *j = arg;
+	if (status < 0 && status != -ECANCELED) {
+		log_err("rack %s: cannot record its HA endpoint: %s", j->rack_id, strerror(-status));
+	} else if (status >= 0 && j->changed) {
+		log_info("rack %s: HA partner link at %s", j->rack_id,
+			 j->endpoint[0] ? j->endpoint : "(none: no HA role)");
+		region_dhcp_changed(j->r);
+	}
+	free(j);
+}
+
+void region_dhcp_ha_hello(struct rack_session *s, const char *ha_endpoint)
+{
+	struct ha_hello_job *j = xcalloc(1, sizeof(*j));
+	j->r = region_session_region(s);
+	snprintf(j->rack_id, sizeof(j->rack_id), "%s", region_session_rack_id(s));
+	endpoint_resolve(j->rack_id, ha_endpoint, region_session_peer(s), j->endpoint, sizeof(j->endpoint));
+	region_dbjob_submit(j->r, DB_LANE_WRITE, ha_hello_store, ha_hello_done, j);
+}
