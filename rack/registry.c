@@ -32,7 +32,7 @@ const size_t rack_config_parts_n = ARRAY_SIZE(rack_config_parts);
 
 const struct rack_session_hook *const rack_session_hooks[] = {
     &rack_dhcp_session_hook,  &rack_power_session_hook,	    &rack_boot_session_hook,
-    &rack_agent_session_hook, &rack_discovery_session_hook,
+    &rack_agent_session_hook, &rack_discovery_session_hook, &rack_ha_session_hook,
 };
 const size_t rack_session_hooks_n = ARRAY_SIZE(rack_session_hooks);
 

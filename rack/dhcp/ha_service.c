@@ -12,7 +12,11 @@
 #include "rack/dhcp/ha_link.h"
 #include "rack/rack.h"
 
+struct rack_ha;
+
 struct ha_pair {
+	struct rack_ha *h;
+	int64_t down_since_ms; /* monotonic: when the link went down (or the pair began) */
 	uint64_t vlan_id;
 	uint16_t vid;
 	enum ha_role role;
@@ -23,11 +27,66 @@ struct ha_pair {
 
 struct rack_ha {
 	struct rack *rack;
-	struct ha_pair *pairs;
+	struct ha_pair **pairs; /* each its own allocation: its link's callbacks hold it */
 	size_t n;
 };
 
-static const struct ha_link_ops pair_ops = {0}; /* the links log what happens */
+/* ---- the report to the region ---- */
+
+static int64_t mono_to_unix_ms(int64_t mono_ms)
+{
+	return mono_ms ? clock_real_ms() - (clock_mono_ms() - mono_ms) : 0;
+}
+
+/* Every pair's link, as the rack sees it (HaStatusReport): when a link
+ * goes up or down, the pairs change or the session (re)connects. */
+static void ha_report(struct rack_ha *h)
+{
+	if (!rack_session_is_connected(h->rack))
+		return;
+	Ironrack__V1__HaStatusReport rep = IRONRACK__V1__HA_STATUS_REPORT__INIT;
+	Ironrack__V1__HaPairStatus *st = xcalloc(h->n ? h->n : 1, sizeof(*st));
+	Ironrack__V1__HaPairStatus **ptrs = xcalloc(h->n ? h->n : 1, sizeof(*ptrs));
+	for (size_t i = 0; i < h->n; i++) {
+		const struct ha_pair *p = h->pairs[i];
+		struct ha_link_status ls;
+		ha_link_get_status(p->link, &ls);
+		ironrack__v1__ha_pair_status__init(&st[i]);
+		st[i].vlan_id = p->vlan_id;
+		st[i].vid = p->vid;
+		st[i].role = (uint32_t)p->role;
+		st[i].partner_rack_id = (char *)p->partner;
+		st[i].link_up = ls.up;
+		st[i].since_unix_ms = mono_to_unix_ms(ls.up ? ls.up_since_ms : p->down_since_ms);
+		st[i].last_contact_unix_ms = mono_to_unix_ms(ls.last_rx_ms);
+		st[i].refused = ls.refused;
+		st[i].last_error = ls.last_error;
+		ptrs[i] = &st[i];
+	}
+	rep.pairs = ptrs;
+	rep.n_pairs = h->n;
+	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
+	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_HA_STATUS;
+	m.ha_status = &rep;
+	rack_session_send(h->rack, &m);
+	free(ptrs);
+	free(st);
+}
+
+static void pair_up(struct ha_link *l, const struct ha_hello *partner, void *arg)
+{
+	struct ha_pair *p = arg;
+	ha_report(p->h);
+}
+
+static void pair_down(struct ha_link *l, const char *why, void *arg)
+{
+	struct ha_pair *p = arg;
+	p->down_since_ms = clock_mono_ms();
+	ha_report(p->h);
+}
+
+static const struct ha_link_ops pair_ops = {.up = pair_up, .down = pair_down};
 
 static bool pair_same(const struct ha_pair *a, const Ironrack__V1__DhcpHaPair *b)
 {
@@ -65,14 +124,14 @@ static bool pair_start(struct rack_ha *h, struct ha_pair *p)
 static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 {
 	size_t n = dhcp ? dhcp->n_ha : 0;
-	struct ha_pair *next = xcalloc(n ? n : 1, sizeof(*next));
+	struct ha_pair **next = xcalloc(n ? n : 1, sizeof(*next));
 	size_t m = 0;
 	bool secondary_taken = false;
 	for (size_t i = 0; i < n; i++) {
 		const Ironrack__V1__DhcpHaPair *in = dhcp->ha[i];
 		if ((in->role != HA_ROLE_PRIMARY && in->role != HA_ROLE_SECONDARY) || !in->partner_rack_id[0] ||
 		    strlen(in->partner_rack_id) > HA_RACK_ID_MAX ||
-		    strlen(in->partner_address) >= sizeof(next->address)) {
+		    strlen(in->partner_address) >= sizeof((*next)->address)) {
 			log_warn("dhcp-ha: VLAN %u: an HA pair the rack cannot use (role %u, partner '%.64s')", in->vid,
 				 in->role, in->partner_rack_id);
 			continue;
@@ -89,36 +148,43 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 			continue;
 		}
 		secondary_taken |= in->role == HA_ROLE_SECONDARY;
-		struct ha_pair *p = &next[m];
 		/* keep a running link whose pair is unchanged */
+		struct ha_pair *p = NULL;
 		for (size_t k = 0; k < h->n; k++) {
-			if (h->pairs[k].link && pair_same(&h->pairs[k], in)) {
-				*p = h->pairs[k];
-				h->pairs[k].link = NULL;
+			if (h->pairs[k] && pair_same(h->pairs[k], in)) {
+				p = h->pairs[k];
+				h->pairs[k] = NULL;
 				break;
 			}
 		}
-		if (!p->link) {
+		if (!p) {
+			p = xcalloc(1, sizeof(*p));
+			p->h = h;
+			p->down_since_ms = clock_mono_ms();
 			p->vlan_id = in->vlan_id;
 			p->vid = (uint16_t)in->vid;
 			p->role = (enum ha_role)in->role;
 			snprintf(p->partner, sizeof(p->partner), "%s", in->partner_rack_id);
 			snprintf(p->address, sizeof(p->address), "%s", in->partner_address);
-			if (!pair_start(h, p))
+			if (!pair_start(h, p)) {
+				free(p);
 				continue;
+			}
 		}
-		m++;
+		next[m++] = p;
 	}
 	for (size_t k = 0; k < h->n; k++) {
-		if (h->pairs[k].link) {
+		if (h->pairs[k]) {
 			log_info("dhcp-ha: VLAN %u: link with %s stopped (the pair changed or is gone)",
-				 h->pairs[k].vid, h->pairs[k].partner);
-			ha_link_free(h->pairs[k].link);
+				 h->pairs[k]->vid, h->pairs[k]->partner);
+			ha_link_free(h->pairs[k]->link);
+			free(h->pairs[k]);
 		}
 	}
 	free(h->pairs);
 	h->pairs = next;
 	h->n = m;
+	ha_report(h);
 }
 
 static int ha_config_check(struct rack *rack, const Ironrack__V1__RackConfig *cfg, void **ret_state, char *msg,
@@ -132,6 +198,17 @@ static void ha_config_commit(struct rack *rack, const Ironrack__V1__RackConfig *
 	if (rack->ha)
 		ha_apply(rack->ha, cfg->dhcp);
 }
+
+static void ha_session_connected(struct rack *rack)
+{
+	if (rack->ha)
+		ha_report(rack->ha);
+}
+
+const struct rack_session_hook rack_ha_session_hook = {
+    .name = "dhcp-ha",
+    .on_connected = ha_session_connected,
+};
 
 const struct rack_config_part rack_ha_config_part = {
     .name = "dhcp-ha",
@@ -162,8 +239,10 @@ void rack_ha_stop(struct rack *rack)
 	struct rack_ha *h = rack->ha;
 	if (!h)
 		return;
-	for (size_t k = 0; k < h->n; k++)
-		ha_link_free(h->pairs[k].link);
+	for (size_t k = 0; k < h->n; k++) {
+		ha_link_free(h->pairs[k]->link);
+		free(h->pairs[k]);
+	}
 	free(h->pairs);
 	free(h);
 	rack->ha = NULL;

@@ -21,3 +21,5 @@ int rack_ha_start(struct rack *rack);
 void rack_ha_stop(struct rack *rack);
 
 extern const struct rack_config_part rack_ha_config_part;
+/* An HaStatusReport of every pair when the session (re)connects. */
+extern const struct rack_session_hook rack_ha_session_hook;

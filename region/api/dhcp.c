@@ -23,6 +23,7 @@
 #include "region/api/net_api.h"
 #include "region/api/net_codec.h"
 #include "region/db/db.h"
+#include "region/db/dhcp_db.h"
 #include "region/db/dhcp_snippet.h"
 #include "region/dhcp/dhcp.h"
 #include "region/region.h"
@@ -683,6 +684,45 @@ static json_t *dhcp_config_json(const char *rack, const Ironrack__V1__DhcpConfig
 			 (int)c->external_probe_interval_s, "ha", ha);
 }
 
+/* Each HA pair's link as the rack last reported it ("link": null before
+ * any report). */
+static void ha_link_merge(struct api_call *call, const char *rack_id, json_t *ha)
+{
+	char *text = NULL;
+	if (!json_array_size(ha) || dhcp_db_rack_ha_status(call->db, rack_id, &text) < 0)
+		return;
+	json_t *st = json_loads(text, 0, NULL);
+	free(text);
+	const json_t *pairs = json_object_get(st, "pairs");
+	json_int_t at = json_integer_value(json_object_get(st, "at"));
+	size_t i, k;
+	json_t *p;
+	const json_t *s;
+	json_array_foreach(ha, i, p)
+	{
+		json_t *link = json_null();
+		json_array_foreach(pairs, k, s)
+		{
+			if (json_integer_value(json_object_get(s, "vlan_id")) !=
+			    json_integer_value(json_object_get(p, "vlan")))
+				continue;
+			json_int_t since = json_integer_value(json_object_get(s, "since_unix_ms"));
+			json_int_t contact = json_integer_value(json_object_get(s, "last_contact_unix_ms"));
+			const char *err = json_string_value(json_object_get(s, "last_error"));
+			json_decref(link);
+			link =
+			    json_pack("{s:b, s:o, s:o, s:I, s:o, s:o}", "up",
+				      json_is_true(json_object_get(s, "link_up")), "since", api_time_json(since),
+				      "last_contact", contact ? api_time_json(contact) : json_null(), "refused",
+				      json_integer_value(json_object_get(s, "refused")), "last_error",
+				      err && err[0] ? json_string(err) : json_null(), "reported_at", api_time_json(at));
+			break;
+		}
+		json_object_set_new(p, "link", link ? link : json_null());
+	}
+	json_decref(st);
+}
+
 void api_rack_dhcp(struct api_call *call)
 {
 	const char *id = call->match->params[0];
@@ -733,6 +773,8 @@ void api_rack_dhcp(struct api_call *call)
 		ironrack__v1__dhcp_config__free_unpacked(c, NULL);
 	}
 	free(packed);
+	if (o)
+		ha_link_merge(call, id, json_object_get(o, "ha"));
 	/* A VLAN skipped for this rack (no address on it) is worth showing. */
 	if (o && why[0])
 		json_object_set_new(o, "warning", json_string(why));

@@ -97,6 +97,26 @@ static const char dhcp_db_model_sql[] =
 	" 'options', " DHCP_DB_OPTIONS("num_nonnulls(n.subnet_id, n.ip_range_id, n.interface_id) = 0") ")::text";
 /* clang-format on */
 
+int dhcp_db_rack_ha_status_set(struct db *db, const char *rack_id, const char *json, char **ret_old)
+{
+	const char *p[] = {rack_id, json};
+	*ret_old = NULL;
+	return db_query_value(db,
+			      "WITH old AS (SELECT ha_status FROM rack WHERE id = $1 FOR UPDATE), "
+			      "upd AS (UPDATE rack SET ha_status = $2::jsonb, ha_status_at = now() WHERE id = $1) "
+			      "SELECT coalesce((SELECT ha_status FROM old), '[]')::text",
+			      2, p, ret_old);
+}
+
+int dhcp_db_rack_ha_status(struct db *db, const char *rack_id, char **ret_json)
+{
+	const char *p[] = {rack_id};
+	return db_query_value(db,
+			      "SELECT json_build_object('pairs', ha_status, 'at', ir_ms(ha_status_at))::text FROM rack "
+			      "WHERE id = $1",
+			      1, p, ret_json);
+}
+
 int dhcp_db_rack_ha_endpoint_set(struct db *db, const char *rack_id, const char *endpoint)
 {
 	const char *p[] = {rack_id, endpoint};

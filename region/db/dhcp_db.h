@@ -29,6 +29,12 @@
  * enabled snippets. */
 int dhcp_db_rack_model(struct db *db, const char *rack_id, char **ret_json);
 
+/* Replace the rack's HA status (a JSON array, see migration 0019); the
+ * previous one in *ret_old (malloc'd text, "[]" when none). */
+int dhcp_db_rack_ha_status_set(struct db *db, const char *rack_id, const char *json, char **ret_old);
+/* The rack's HA status and when it was reported: {"pairs": [...], "at": ms|null}. */
+int dhcp_db_rack_ha_status(struct db *db, const char *rack_id, char **ret_json);
+
 /* Store where the rack's HA partner link listens: 1 when it changed, 0
  * when it was already that (or the rack is gone), or -errno. */
 int dhcp_db_rack_ha_endpoint_set(struct db *db, const char *rack_id, const char *endpoint);

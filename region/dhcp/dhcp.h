@@ -35,6 +35,9 @@ void region_dhcp_changed(struct region *r);
  * and, when it changed, rebuild the configs (its partner's names it). */
 struct rack_session;
 void region_dhcp_ha_hello(struct rack_session *s, const char *ha_endpoint);
+/* A rack's HaStatusReport: stored (racks dhcp shows it); a pair whose link
+ * went down is logged as degraded, one that came back as restored. */
+void region_dhcp_on_ha_status(struct rack_session *s, const Ironrack__V1__RackMessage *m);
 
 /* What a build needs besides the model: regiond.conf's DHCP keys, copied
  * on the loop so a database job can build without touching loop state. */

@@ -3,6 +3,7 @@
  * themselves are the VLANs' primary_rack and secondary_rack, built into
  * each rack's DHCP config (build.c, the model's "ha"). */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,4 +89,97 @@ void region_dhcp_ha_hello(struct rack_session *s, const char *ha_endpoint)
 	snprintf(j->rack_id, sizeof(j->rack_id), "%s", region_session_rack_id(s));
 	endpoint_resolve(j->rack_id, ha_endpoint, region_session_peer(s), j->endpoint, sizeof(j->endpoint));
 	region_dbjob_submit(j->r, DB_LANE_WRITE, ha_hello_store, ha_hello_done, j);
+}
+
+/* ---- the racks' view of their pairs ---- */
+
+struct ha_status_job {
+	struct region *r;
+	char rack_id[64];
+	char *json; /* what the report said, as stored */
+	char *old;  /* what was stored before */
+};
+
+static int ha_status_store(struct db *db, void *arg)
+{
+	struct ha_status_job *j = arg;
+	return dhcp_db_rack_ha_status_set(db, j->rack_id, j->json, &j->old);
+}
+
+static const json_t *pair_of(const json_t *arr, json_int_t vlan)
+{
+	size_t i;
+	const json_t *p;
+	json_array_foreach(arr, i, p)
+	{
+		if (json_integer_value(json_object_get(p, "vlan_id")) == vlan)
+			return p;
+	}
+	return NULL;
+}
+
+/* A pair whose link went down since the last report is degraded; one
+ * that came up again is restored. Both are said in the log, where
+ * operators' alerting looks. */
+static void ha_status_compare(const char *rack_id, const json_t *old, const json_t *now)
+{
+	size_t i;
+	const json_t *p;
+	json_array_foreach(now, i, p)
+	{
+		json_int_t vlan = json_integer_value(json_object_get(p, "vlan_id"));
+		const json_t *before = pair_of(old, vlan);
+		bool up = json_is_true(json_object_get(p, "link_up"));
+		bool was_up = before && json_is_true(json_object_get(before, "link_up"));
+		const char *partner = json_string_value(json_object_get(p, "partner"));
+		if (was_up && !up)
+			log_warn("DHCP HA pair of VLAN %lld degraded: rack %s lost its link to %s: %s", (long long)vlan,
+				 rack_id, partner ? partner : "?",
+				 json_string_value(json_object_get(p, "last_error")) ?: "no reason given");
+		else if (!was_up && up)
+			log_info("DHCP HA pair of VLAN %lld: rack %s linked with %s", (long long)vlan, rack_id,
+				 partner ? partner : "?");
+	}
+}
+
+static void ha_status_done(void *arg, int status)
+{
+	struct ha_status_job *j = arg;
+	if (status < 0 && status != -ECANCELED) {
+		log_err("rack %s: cannot store its HA status: %s", j->rack_id, strerror(-status));
+	} else if (status >= 0) {
+		json_t *old = json_loads(j->old ? j->old : "[]", 0, NULL), *now = json_loads(j->json, 0, NULL);
+		ha_status_compare(j->rack_id, old, now);
+		json_decref(old);
+		json_decref(now);
+	}
+	free(j->json);
+	free(j->old);
+	free(j);
+}
+
+void region_dhcp_on_ha_status(struct rack_session *s, const Ironrack__V1__RackMessage *m)
+{
+	const Ironrack__V1__HaStatusReport *rep = m->ha_status;
+	json_t *arr = json_array();
+	for (size_t i = 0; rep && i < rep->n_pairs; i++) {
+		const Ironrack__V1__HaPairStatus *p = rep->pairs[i];
+		json_array_append_new(arr,
+				      json_pack("{s:I, s:i, s:s, s:s, s:b, s:I, s:I, s:I, s:s}", "vlan_id",
+						(json_int_t)p->vlan_id, "vid", (int)p->vid, "role",
+						p->role == 1 ? "primary" : "secondary", "partner", p->partner_rack_id,
+						"link_up", p->link_up, "since_unix_ms", (json_int_t)p->since_unix_ms,
+						"last_contact_unix_ms", (json_int_t)p->last_contact_unix_ms, "refused",
+						(json_int_t)p->refused, "last_error", p->last_error));
+	}
+	struct ha_status_job *j = xcalloc(1, sizeof(*j));
+	j->r = region_session_region(s);
+	snprintf(j->rack_id, sizeof(j->rack_id), "%s", region_session_rack_id(s));
+	j->json = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (!j->json) {
+		free(j);
+		return;
+	}
+	region_dbjob_submit(j->r, DB_LANE_WRITE, ha_status_store, ha_status_done, j);
 }

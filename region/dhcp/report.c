@@ -380,6 +380,7 @@ static void dhcp_on_session_open(struct region *r, const char *rack_id)
 static const struct region_session_handler dhcp_handlers[] = {
     {IRONRACK__V1__RACK_MESSAGE__BODY_LEASE_REPORT, dhcp_on_lease_report},
     {IRONRACK__V1__RACK_MESSAGE__BODY_EXTERNAL_DHCP, dhcp_on_external_report},
+    {IRONRACK__V1__RACK_MESSAGE__BODY_HA_STATUS, region_dhcp_on_ha_status},
 };
 
 const struct region_session_feature region_dhcp_session = {

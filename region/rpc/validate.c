@@ -195,6 +195,23 @@ static const struct rpcv_row neighbour_report_rows[] = {
     ANY("dropped"),
 };
 
+/* DHCP HA (docs/dhcp-ha.md): the rack's view of its pairs. */
+static const struct rpcv_row ha_pair_status_rows[] = {
+    ANY("vlan_id"),
+    NUM("vid", 0, 4094),
+    NUM("role", 1, 2),
+    STR("partner_rack_id", RPCV_LINE, 64),
+    ANY("link_up"),
+    NUM("since_unix_ms", 0, INT64_MAX),
+    NUM("last_contact_unix_ms", 0, INT64_MAX),
+    ANY("refused"),
+    STR("last_error", RPCV_LINE, 256),
+};
+
+static const struct rpcv_row ha_status_report_rows[] = {
+    {.name = "pairs", .kind = RPCV_MSG, .count_max = 4096},
+};
+
 static const struct rpcv_row rack_message_rows[] = {
     ANY("request_id"),
     ANY("deadline_unix_ms"),
@@ -208,6 +225,7 @@ static const struct rpcv_row rack_message_rows[] = {
     {.name = "power_report", .kind = RPCV_MSG},
     {.name = "agent_report", .kind = RPCV_MSG},
     {.name = "neighbour_report", .kind = RPCV_MSG},
+    {.name = "ha_status", .kind = RPCV_MSG},
 };
 
 static const struct rpcv_table rpcv_tables[] = {
@@ -229,6 +247,8 @@ static const struct rpcv_table rpcv_tables[] = {
     ROWS(ironrack__v1__agent_report__descriptor, agent_report_rows),
     ROWS(ironrack__v1__neighbour_event__descriptor, neighbour_event_rows),
     ROWS(ironrack__v1__neighbour_report__descriptor, neighbour_report_rows),
+    ROWS(ironrack__v1__ha_pair_status__descriptor, ha_pair_status_rows),
+    ROWS(ironrack__v1__ha_status_report__descriptor, ha_status_report_rows),
     ROWS(ironrack__v1__rack_message__descriptor, rack_message_rows),
 };
 

@@ -3,7 +3,8 @@ and a secondary rack puts an HA pair into both racks' DHCP configs, with
 the partner's endpoint as its hello told the region; the racks link to
 each other directly over mutual TLS with their region-issued
 certificates, and the primary redials a secondary that was killed and
-came back. The primary keeps serving the VLAN's clients meanwhile (the
+came back, and the region shows each link as the racks report it and logs
+a pair that degrades. The primary keeps serving the VLAN's clients meanwhile (the
 engine's use of the pair is not built yet: the secondary serves nothing).
 
     <prefix>-sw     br0
@@ -18,7 +19,7 @@ import signal
 
 import pytest
 
-from conftest import Rack, Region, cli, free_port, make_dir, needs_root, needs_tools
+from conftest import Rack, Region, cli, free_port, make_dir, needs_root, needs_tools, wait_for
 from dhcpnet import DhcpNet, udhcpc
 from nethelp import ok
 
@@ -62,14 +63,25 @@ def pair():
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def link_state(region, rack, up):
+    """The rack's DHCP view once its one pair's link is reported up (or down)."""
+    def reported():
+        d = ok(region, "GET", f"/api/v1/racks/{rack.rack_id}/dhcp")
+        link = d["ha"][0].get("link") if d["ha"] else None
+        return d if link and link["up"] is up else None
+    return wait_for(reported, timeout=20, what=f"{rack.name}'s HA link reported {'up' if up else 'down'}")
+
+
 def test_both_racks_get_the_pair_and_link_over_mutual_tls(pair):
     region, a, b = pair["region"], pair["a"], pair["b"]
     a.daemon.wait_log(f"dhcp-ha: link to partner {b.rack_id} (secondary) up", timeout=30)
     b.daemon.wait_log(f"dhcp-ha: link to partner {a.rack_id} (primary) up", timeout=30)
-    da = ok(region, "GET", f"/api/v1/racks/{a.rack_id}/dhcp")
-    db = ok(region, "GET", f"/api/v1/racks/{b.rack_id}/dhcp")
+    da = link_state(region, a, up=True)
+    db = link_state(region, b, up=True)
+    link = da["ha"][0].pop("link")
     assert da["ha"] == [{"vlan": pair["vlan"]["id"], "vid": 46, "role": "primary", "partner": b.rack_id,
                          "partner_address": f"127.0.0.1:{pair['port_b']}"}], da
+    assert link["last_contact"] and link["since"] and link["refused"] == 0 and link["reported_at"], link
     assert [(p["role"], p["partner"], p["vid"]) for p in db["ha"]] == [("secondary", a.rack_id, 46)], db
     assert db["ha"][0]["partner_address"].startswith("127.0.0.1:"), db
     # the secondary serves nothing alone yet; the primary serves the VLAN
@@ -88,9 +100,15 @@ def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
     a.daemon.wait_log(f"dhcp-ha: link to partner {b.rack_id} (secondary) up", timeout=30)
     b.daemon.stop(sig=signal.SIGKILL)
     a.daemon.wait_log(f"dhcp-ha: link to partner {b.rack_id} down", timeout=15)
+    # the region hears of it, says the pair is degraded, and shows why
+    link = link_state(pair["region"], a, up=False)["ha"][0]["link"]
+    assert link["last_error"] and link["up"] is False, link
+    pair["region"].daemon.wait_log(f"DHCP HA pair of VLAN {pair['vlan']['id']} degraded: rack {a.rack_id} lost "
+                                   f"its link to {b.rack_id}", timeout=10)
     # clients are served by the primary while its partner is away
     c = net.host("c1")
     assert udhcpc(net, c)["ip"].startswith("10.46.0.")
     b.start(extra=pair["b_extra"])
     a.daemon.wait_log(f"dhcp-ha: link to partner {b.rack_id} (secondary) up", timeout=30, count=2)
     b.daemon.wait_log(f"dhcp-ha: link to partner {a.rack_id} (primary) up", timeout=30)
+    link_state(pair["region"], a, up=True)
