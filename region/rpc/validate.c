@@ -100,8 +100,7 @@ static const struct rpcv_row status_rows[] = {
 };
 
 static const struct rpcv_row hello_rows[] = {
-    ANY("config_version"),
-    STR("version", RPCV_LINE, RPCV_VERSION_MAX),
+    ANY("config_version"), STR("version", RPCV_LINE, RPCV_VERSION_MAX),
     STR("ha_endpoint", RPCV_LINE, 300), /* "host:port"; parsed by region/dhcp/ha.c */
 };
 
