@@ -69,9 +69,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
 import dhcpnet  # noqa: E402
 import debpeers  # noqa: E402  (tests/bench, the script's own directory)
+from benchutil import log, proc_cpu, wait_for  # noqa: E402  (tests/bench)
 from dhcpnet import DhcpNet, LoadClient, parse_perfdhcp  # noqa: E402
 
-HZ = os.sysconf("SC_CLK_TCK")
 SERVER = "10.20.0.1"
 PERF = "10.20.0.3"
 CIDR = "10.20.0.0/16"
@@ -80,27 +80,8 @@ ROUTER, DNS = "10.20.0.254", "10.20.0.53"
 LEASE = 600
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
 def sh(*argv, check=True, timeout=120, **kw):
     return dhcpnet.sh(*argv, check=check, timeout=timeout, **kw)
-
-
-def proc_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ  # utime + stime
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
 
 
 # ---- Kea from Debian's packages, privately ----

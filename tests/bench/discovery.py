@@ -88,10 +88,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
 import debpeers  # noqa: E402  (tests/bench, the script's own directory)
+from benchutil import log, proc_cpu, wait_for  # noqa: E402  (tests/bench)
 import dhcpnet  # noqa: E402
 from dhcpnet import DhcpNet, LoadClient  # noqa: E402
 
-HZ = os.sysconf("SC_CLK_TCK")
 SERVER, CLIENT = "10.20.0.1", "10.20.0.3"
 CIDR = "10.20.0.0/16"
 POOL = ("10.20.1.0", "10.20.255.200")
@@ -103,27 +103,8 @@ STATS_RE = re.compile(
     r"(\d+) over discovery_rate, (\d+) over the queue")
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
 def sh(*argv, check=True, timeout=120, **kw):
     return dhcpnet.sh(*argv, check=check, timeout=timeout, **kw)
-
-
-def proc_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ  # utime + stime
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
 
 
 def settle(pid, quiet=0.5, limit=15.0):

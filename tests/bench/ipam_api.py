@@ -37,13 +37,10 @@ import sys
 import tempfile
 import threading
 import time
+from benchutil import log  # noqa: E402  (tests/bench)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CPUACCT = "/sys/fs/cgroup/cpuacct"
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def free_port():

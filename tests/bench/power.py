@@ -95,12 +95,12 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from benchutil import proc_cpu  # tests/bench/benchutil.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
-HZ = os.sysconf("SC_CLK_TCK")
 NET = "10.46.0.0/16"
 RACK_IP, PERF_IP = "10.46.0.1", "10.46.0.3"
 BMC_GW = "10.46.0.10"  # the BMC namespace's eth0: the rack's route to BMC_NET
@@ -113,12 +113,6 @@ INTERVAL = 10  # --power-poll-interval: the region's minimum
 
 def log(msg):
     print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
-
-
-def proc_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ  # utime + stime, every thread
 
 
 def pids_cpu(pids):

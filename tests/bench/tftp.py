@@ -55,6 +55,7 @@ import time
 import uuid
 
 import debpeers  # tests/bench/debpeers.py
+from benchutil import log, wait_for  # tests/bench/benchutil.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NET = "192.0.2"
@@ -65,10 +66,6 @@ HZ = os.sysconf("SC_CLK_TCK")
 CPUACCT = "/sys/fs/cgroup/cpuacct"
 PEER_PACKAGES = ("tftpd-hpa", "atftpd", "libwrap0")
 NS_PREFIX = "irbt-"
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def sh(*argv, check=True, timeout=60, env=None):
@@ -82,15 +79,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
 def sha256_file(path):
