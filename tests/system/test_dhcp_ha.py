@@ -39,7 +39,10 @@ def pair():
     a = Rack(region, os.path.join(workdir, "rack-a"), "irha-a")
     b = Rack(region, os.path.join(workdir, "rack-b"), "irha-b")
     port_b = free_port()
-    b_extra = ["--ha-listen", f"127.0.0.1:{port_b}", *HA_OPTS]
+    # B advertises a wildcard host: the region puts in the address its
+    # session comes from (loopback here), as for a rack listening on all
+    # addresses.
+    b_extra = ["--ha-listen", f"127.0.0.1:{port_b}", "--ha-advertise", f"0.0.0.0:{port_b}", *HA_OPTS]
     try:
         net.up()
         region.start()
