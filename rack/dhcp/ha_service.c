@@ -47,20 +47,22 @@ static void ha_report(struct rack_ha *h)
 	Ironrack__V1__HaStatusReport rep = IRONRACK__V1__HA_STATUS_REPORT__INIT;
 	Ironrack__V1__HaPairStatus *st = xcalloc(h->n ? h->n : 1, sizeof(*st));
 	Ironrack__V1__HaPairStatus **ptrs = xcalloc(h->n ? h->n : 1, sizeof(*ptrs));
+	/* the report points into these until it is sent */
+	struct ha_link_status *links = xcalloc(h->n ? h->n : 1, sizeof(*links));
 	for (size_t i = 0; i < h->n; i++) {
 		const struct ha_pair *p = h->pairs[i];
-		struct ha_link_status ls;
-		ha_link_get_status(p->link, &ls);
+		struct ha_link_status *ls = &links[i];
+		ha_link_get_status(p->link, ls);
 		ironrack__v1__ha_pair_status__init(&st[i]);
 		st[i].vlan_id = p->vlan_id;
 		st[i].vid = p->vid;
 		st[i].role = (uint32_t)p->role;
 		st[i].partner_rack_id = (char *)p->partner;
-		st[i].link_up = ls.up;
-		st[i].since_unix_ms = mono_to_unix_ms(ls.up ? ls.up_since_ms : p->down_since_ms);
-		st[i].last_contact_unix_ms = mono_to_unix_ms(ls.last_rx_ms);
-		st[i].refused = ls.refused;
-		st[i].last_error = ls.last_error;
+		st[i].link_up = ls->up;
+		st[i].since_unix_ms = mono_to_unix_ms(ls->up ? ls->up_since_ms : p->down_since_ms);
+		st[i].last_contact_unix_ms = mono_to_unix_ms(ls->last_rx_ms);
+		st[i].refused = ls->refused;
+		st[i].last_error = ls->last_error;
 		ptrs[i] = &st[i];
 	}
 	rep.pairs = ptrs;
@@ -69,6 +71,7 @@ static void ha_report(struct rack_ha *h)
 	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_HA_STATUS;
 	m.ha_status = &rep;
 	rack_session_send(h->rack, &m);
+	free(links);
 	free(ptrs);
 	free(st);
 }
