@@ -169,13 +169,11 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 			p->role = (enum ha_role)in->role;
 			snprintf(p->partner, sizeof(p->partner), "%s", in->partner_rack_id);
 			snprintf(p->address, sizeof(p->address), "%s", in->partner_address);
-			if (!pair_start(h, p)) {
-				free(p);
-				continue;
-			}
 		}
 		next[m++] = p;
 	}
+	/* the links no longer wanted go first: a new secondary's listener
+	 * takes the same ha_listen as the one it replaces */
 	for (size_t k = 0; k < h->n; k++) {
 		if (h->pairs[k]) {
 			log_info("dhcp-ha: VLAN %u: link with %s stopped (the pair changed or is gone)",
@@ -186,7 +184,14 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 	}
 	free(h->pairs);
 	h->pairs = next;
-	h->n = m;
+	h->n = 0;
+	for (size_t k = 0; k < m; k++) {
+		if (!next[k]->link && !pair_start(h, next[k])) {
+			free(next[k]);
+			continue;
+		}
+		next[h->n++] = next[k];
+	}
 	ha_report(h);
 }
 

@@ -115,3 +115,17 @@ def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
     a.daemon.wait_log(f"dhcp-ha: link to partner {b.rack_id} (secondary) up", timeout=30, count=2)
     b.daemon.wait_log(f"dhcp-ha: link to partner {a.rack_id} (primary) up", timeout=30)
     link_state(pair["region"], a, up=True)
+
+
+def test_swapping_the_roles_relinks_the_other_way(pair):
+    """The VLAN's primary and secondary swap: each rack stops its old link
+    and starts the new one (B now dials A, which listens)."""
+    region, a, b = pair["region"], pair["a"], pair["b"]
+    link_state(region, a, up=True)
+    ok(region, "PATCH", f"/api/v1/vlans/{pair['vlan']['id']}",
+       {"primary_rack": b.rack_id, "secondary_rack": a.rack_id})
+    a.daemon.wait_log(f"dhcp-ha: link to partner {b.rack_id} (primary) up", timeout=30)
+    b.daemon.wait_log(f"dhcp-ha: link to partner {a.rack_id} (secondary) up", timeout=30)
+    da = link_state(region, a, up=True)
+    assert [(p["role"], p["partner"]) for p in da["ha"]] == [("secondary", b.rack_id)], da
+    assert "link with" in a.daemon.text() and "stopped (the pair changed or is gone)" in a.daemon.text()
