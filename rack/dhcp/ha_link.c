@@ -18,7 +18,6 @@
 
 struct ha_link {
 	struct event_base *base;
-	struct rpc_loop *loop;
 	enum ha_role role;
 	char self_id[HA_RACK_ID_MAX + 1], partner_id[HA_RACK_ID_MAX + 1];
 	uint16_t vlan;
@@ -335,7 +334,6 @@ int ha_link_new(struct event_base *base, struct rpc_loop *loop, const struct ha_
 
 	struct ha_link *l = xcalloc(1, sizeof(*l));
 	l->base = base;
-	l->loop = loop;
 	l->role = conf->role;
 	snprintf(l->self_id, sizeof(l->self_id), "%s", conf->self_id);
 	snprintf(l->partner_id, sizeof(l->partner_id), "%s", conf->partner_id);
