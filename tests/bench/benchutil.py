@@ -1,6 +1,7 @@
 """Small helpers every benchmark in tests/bench uses. Not a benchmark."""
 
 import os
+import subprocess
 import sys
 import time
 
@@ -25,3 +26,67 @@ def wait_for(pred, timeout, what, interval=0.1):
             return
         time.sleep(interval)
     raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+class RegionRack:
+    """ironrack-regiond on loopback (fresh embedded PostgreSQL, no DHCP
+    conflict probes: the peers do not probe either) and one ironrack-rackd
+    enrolled with it, serving net's rack namespace through --netns, as
+    tests/system/conftest.py runs them. The caller puts tests/system on
+    sys.path. configure() gives the rack one subnet with a dynamic range on
+    the untagged VLAN of fabric-0."""
+
+    def __init__(self, net, work, build, region_args=()):
+        from conftest import Rack, Region  # tests/system/conftest.py
+        os.environ["IRONRACK_BUILD"] = build
+        self.net, self.work = net, work
+
+        class BenchRegion(Region):
+            def args(self):
+                return super().args() + ["--dhcp-probe", "no", *region_args]
+        self.region = BenchRegion(os.path.join(work, "region"))
+        os.makedirs(self.region.state_dir, mode=0o700)
+        self.region.start()
+        self.rack = Rack(self.region, os.path.join(work, "rack"), "bench-rack")
+        self.rackd_version = subprocess.run([os.path.join(build, "ironrack-rackd"), "--version"],
+                                            capture_output=True, text=True).stdout.strip()
+        self.enrolled = False
+
+    def configure(self, cidr, pool, **subnet):
+        """subnet: more fields of the subnet (gateway, dns_servers, ...)."""
+        r = self.region
+
+        def ok(method, path, body=None):
+            st, out = r.api(method, path, body)
+            if st not in (200, 201):
+                raise RuntimeError(f"{method} {path} {body}: {st} {out}")
+            return out
+        st, vl = r.api("GET", "/api/v1/vlans")
+        vlan = [v for v in vl["vlans"] if v["fabric_name"] == "fabric-0" and v["vid"] == 0][0]
+        ok("POST", "/api/v1/subnets", {"cidr": cidr, "vlan": vlan["id"], **subnet})
+        ok("POST", "/api/v1/ip-ranges", {"subnet": cidr, "type": "dynamic", "start_ip": pool[0], "end_ip": pool[1]})
+        ok("PATCH", f"/api/v1/vlans/{vlan['id']}", {"dhcp_on": True, "primary_rack": self.rack.rack_id})
+
+    def start_rack(self):
+        """Enrol and configure the first time (configure_first()), restart
+        from its stored config after that."""
+        extra = ["--netns", self.net.rack]
+        if not self.enrolled:
+            self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint, extra=extra)
+            self.enrolled = True
+            self.configure_first()
+        else:
+            self.rack.start(extra=extra)
+
+    def configure_first(self):
+        raise NotImplementedError
+
+    @property
+    def pid(self):
+        return self.rack.daemon.proc.pid
+
+    def close(self):
+        try:
+            self.rack.stop()
+        finally:
+            self.region.stop()

@@ -69,7 +69,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
 import dhcpnet  # noqa: E402
 import debpeers  # noqa: E402  (tests/bench, the script's own directory)
-from benchutil import log, proc_cpu, wait_for  # noqa: E402  (tests/bench)
+from benchutil import RegionRack, log, proc_cpu, wait_for  # noqa: E402  (tests/bench)
 from dhcpnet import DhcpNet, LoadClient, parse_perfdhcp  # noqa: E402
 
 SERVER = "10.20.0.1"
@@ -188,65 +188,27 @@ class IronrackServe(Proc):
         self.p = self.net.spawn(self.net.rack, argv, "dhcp_serve")
 
 
-class IronrackDaemon:
+class IronrackDaemon(RegionRack):
     """ironrack-rackd (host namespace, serving the server namespace through
     --netns) enrolled with an ironrack-regiond on loopback; DHCP configured
-    through the REST API."""
+    through the REST API. No ARP/ICMP probe before an offer: Kea does not
+    probe and dnsmasq runs with --no-ping."""
     label = "ironrack"
 
     def __init__(self, net, work, build):
-        from conftest import Rack, Region  # tests/system/conftest.py
-        os.environ["IRONRACK_BUILD"] = build
-        self.net, self.work = net, work
-        class BenchRegion(Region):
-            def args(self):
-                # No ARP/ICMP probe before an offer: Kea does not probe and
-                # dnsmasq runs with --no-ping.
-                return super().args() + ["--dhcp-probe", "no"]
-        self.region = BenchRegion(os.path.join(work, "region"))
-        os.makedirs(self.region.state_dir, mode=0o700)
-        self.region.start()
-        self.rack = Rack(self.region, os.path.join(work, "rack"), "bench-rack")
-        self.version = "rackd " + subprocess.run([os.path.join(build, "ironrack-rackd"), "--version"],
-                                                 capture_output=True, text=True).stdout.strip()
-        self.enrolled = False
+        super().__init__(net, work, build)
+        self.version = "rackd " + self.rackd_version
 
-    def configure(self):
-        r = self.region
-
-        def ok(method, path, body=None):
-            st, out = r.api(method, path, body)
-            if st not in (200, 201):
-                raise RuntimeError(f"{method} {path} {body}: {st} {out}")
-            return out
-        st, vl = r.api("GET", "/api/v1/vlans")
-        vlan = [v for v in vl["vlans"] if v["fabric_name"] == "fabric-0" and v["vid"] == 0][0]
-        ok("POST", "/api/v1/subnets", {"cidr": CIDR, "vlan": vlan["id"], "gateway": ROUTER, "dns_servers": [DNS]})
-        ok("POST", "/api/v1/ip-ranges", {"subnet": CIDR, "type": "dynamic", "start_ip": POOL[0], "end_ip": POOL[1]})
-        ok("PATCH", f"/api/v1/vlans/{vlan['id']}", {"dhcp_on": True, "primary_rack": self.rack.rack_id})
+    def configure_first(self):
+        self.configure(CIDR, POOL, gateway=ROUTER, dns_servers=[DNS])
 
     def start(self):
-        extra = ["--netns", self.net.rack]
-        if not self.enrolled:
-            self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint, extra=extra)
-            self.enrolled = True
-            self.configure()
-        else:
+        if self.enrolled:  # every trial starts from an empty lease store
             shutil.rmtree(os.path.join(self.rack.state_dir, "dhcp"), ignore_errors=True)
-            self.rack.start(extra=extra)
-
-    @property
-    def pid(self):
-        return self.rack.daemon.proc.pid
+        self.start_rack()
 
     def stop(self):
         self.rack.stop()
-
-    def close(self):
-        try:
-            self.rack.stop()
-        finally:
-            self.region.stop()
 
 
 def ensure_binaries(build, names):

@@ -88,7 +88,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
 import debpeers  # noqa: E402  (tests/bench, the script's own directory)
-from benchutil import log, proc_cpu, wait_for  # noqa: E402  (tests/bench)
+from benchutil import RegionRack, log, proc_cpu, wait_for  # noqa: E402  (tests/bench)
 import dhcpnet  # noqa: E402
 from dhcpnet import DhcpNet, LoadClient  # noqa: E402
 
@@ -227,47 +227,18 @@ def flood(net, build, rate, seconds):
 
 # ---- ironrack-rackd ----
 
-class Rackd:
+class Rackd(RegionRack):
     label = "rackd"
 
     def __init__(self, net, work, build):
-        from conftest import Rack, Region  # tests/system/conftest.py
-        os.environ["IRONRACK_BUILD"] = build
-        self.net, self.work = net, work
+        super().__init__(net, work, build)
+        self.version = self.rackd_version
 
-        class BenchRegion(Region):
-            def args(self):
-                return super().args() + ["--dhcp-probe", "no"]
-        self.region = BenchRegion(os.path.join(work, "region"))
-        os.makedirs(self.region.state_dir, mode=0o700)
-        self.region.start()
-        self.rack = Rack(self.region, os.path.join(work, "rack"), "bench-rack")
-        self.version = subprocess.run([os.path.join(build, "ironrack-rackd"), "--version"], capture_output=True,
-                                      text=True).stdout.strip()
-        self.enrolled = False
-
-    def configure(self):
-        r = self.region
-
-        def ok(method, path, body=None):
-            st, out = r.api(method, path, body)
-            if st not in (200, 201):
-                raise RuntimeError(f"{method} {path} {body}: {st} {out}")
-            return out
-        st, vl = r.api("GET", "/api/v1/vlans")
-        vlan = [v for v in vl["vlans"] if v["fabric_name"] == "fabric-0" and v["vid"] == 0][0]
-        ok("POST", "/api/v1/subnets", {"cidr": CIDR, "vlan": vlan["id"]})
-        ok("POST", "/api/v1/ip-ranges", {"subnet": CIDR, "type": "dynamic", "start_ip": POOL[0], "end_ip": POOL[1]})
-        ok("PATCH", f"/api/v1/vlans/{vlan['id']}", {"dhcp_on": True, "primary_rack": self.rack.rack_id})
+    def configure_first(self):
+        self.configure(CIDR, POOL)
 
     def start(self):
-        extra = ["--netns", self.net.rack]
-        if not self.enrolled:
-            self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint, extra=extra)
-            self.enrolled = True
-            self.configure()
-        else:
-            self.rack.start(extra=extra)
+        self.start_rack()
         self.rack.daemon.wait_log("discovery: observing eth0", timeout=60)
         # Serving: one DORA answered (MACs 02:7e:...).
         deadline = time.monotonic() + 60
@@ -281,10 +252,6 @@ class Rackd:
                 raise RuntimeError(f"rackd exited {self.rack.daemon.proc.returncode}")
         raise RuntimeError("rackd: no ACK within 60 s")
 
-    @property
-    def pid(self):
-        return self.rack.daemon.proc.pid
-
     def stop(self):
         """Stops rackd; returns its capture counters for eth0 (the last
         counters line of its log)."""
@@ -294,12 +261,6 @@ class Rackd:
             raise RuntimeError(f"no discovery counters in {self.rack.daemon.log_path}")
         f = [int(x) for x in found[-1]]
         return {"read": f[0], "arp": f[1], "ring_lost": f[5], "new": f[6], "over_rate": f[10], "over_queue": f[11]}
-
-    def close(self):
-        try:
-            self.rack.stop()
-        finally:
-            self.region.stop()
 
 
 # ---- arpwatch ----
