@@ -91,6 +91,9 @@ const struct conf_key rack_conf_keys[] = {
 	    "DHCP HA: milliseconds between the state messages a rack sends its partner"),
 	KEY("ha_timeout_ms", CONF_INT, ha_timeout_ms, 200, 600000, "5000",
 	    "DHCP HA: a partner silent this long is dropped and redialled (longer than ha_heartbeat_ms)"),
+	KEY("ha_mclt", CONF_DURATION, ha_mclt_s, 1, 7 * 86400, "1h",
+	    "DHCP HA: maximum client lead time, how far past what the partner knows a lease may be promised "
+	    "while the partner cannot be reached (docs/dhcp-ha.md)"),
 };
 
 /* clang-format on */

@@ -62,6 +62,7 @@ struct rack_conf {
 	char *ha_listen;	  /* "ADDRESS:PORT" of the HA partner link; "" = no HA role */
 	char *ha_advertise;	  /* what the partner dials, when not the region's view */
 	long ha_heartbeat_ms, ha_timeout_ms;
+	long ha_mclt_s;
 };
 
 extern const struct conf_key rack_conf_keys[];

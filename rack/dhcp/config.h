@@ -27,6 +27,10 @@
 #define DHCP_HTTP_BOOT_PORT	5248 /* the rack's HTTP boot server */
 #define DHCP_MTU_DEFAULT	1500 /* option 26 is sent only for another MTU */
 #define DHCP_HOSTNAME_MAX	63
+#define DHCP_HA_TAKEOVER_SECS	10   /* RFC 3074 service delay before answering the partner's clients */
+#define DHCP_HA_MCLT		3600 /* maximum client lead time (docs/dhcp-ha.md "Terms") */
+#define DHCP_HA_TIMEOUT		10   /* partner timeout, seconds, until the HA service says otherwise */
+#define DHCP_HA_MAX_SKEW	5    /* clock difference the pair tolerates (rule 8) */
 
 /* One extra option, pre-encoded by the region (it validated and encoded
  * the (code, type, value) triple; the rack checks it again). */
@@ -93,6 +97,22 @@ struct dhcp_subnet {
 	bool match_client_id;
 };
 
+/* DHCP HA (docs/dhcp-ha.md): the VLAN of an interface is served by a
+ * pair of racks. The loader fills role and takeover_secs from the
+ * region's pair; the server keeps the rest current as the pair's state
+ * changes — the one part of a config that is not immutable. The engine
+ * only reads it (rack/dhcp/engine_ha.c). */
+struct dhcp_ha {
+	uint8_t role;		/* enum ha_role (rack/dhcp/ha_hash.h) */
+	uint16_t takeover_secs; /* answer the partner's clients once secs exceeds this (RFC 3074); 0 = never */
+	/* The pair's state, set by the server. */
+	uint8_t state;	   /* enum ha_state (rack/dhcp/ha_state.h); RECOVER until told otherwise */
+	bool takeover;	   /* PARTNER-DOWN past the MCLT: the partner's share is ours too */
+	int64_t mclt_s;	   /* maximum client lead time */
+	int64_t timeout_s; /* the partner timeout (reuse wait in NORMAL) */
+	int64_t skew_s;	   /* clock difference the pair tolerates */
+};
+
 /* A served interface (one VLAN). subnets are on the link; relayed are
  * the subnets of VLANs whose relay VLAN is this one — requests for them
  * arrive through a relay agent (giaddr) and are matched by giaddr or by
@@ -104,6 +124,7 @@ struct dhcp_iface {
 	size_t n_subnets;
 	const struct dhcp_subnet *relayed;
 	size_t n_relayed;
+	struct dhcp_ha *ha; /* NULL: this rack serves the VLAN alone */
 };
 
 /* Boot file per client architecture (option 93). */

@@ -28,6 +28,7 @@ struct ctx {
 	struct dhcp_decision *ret;
 	struct dhcp_client c;
 	struct link link;
+	const struct dhcp_ha *ha; /* the arrival interface's HA pair; NULL: served alone */
 };
 
 enum confirm_mode { CONFIRM_SELECTING, CONFIRM_INIT_REBOOT, CONFIRM_RENEWING, CONFIRM_REBINDING };
@@ -158,19 +159,39 @@ static bool lease_holds(const struct lease *l, int64_t now)
 	}
 }
 
+/* May this rack give a new dynamic address from addr's share? Its own
+ * share alone; in an HA pair, what the pair's state permits (nothing new
+ * in RECOVER or FENCED, the partner's share too after a takeover). */
+static bool share_ok(const struct ctx *x, uint32_t addr)
+{
+	bool peer = lease_store_pool_owner(x->store, addr) == LEASE_OWNER_PEER;
+	if (!x->ha)
+		return !peer;
+	return dhcp_ha_may_allocate(x->ha, peer);
+}
+
 /* May addr be given to this client? Yes if it has no record, a free one,
  * or one of this client's (not a quarantine). A dynamic address must also
- * be ours to give (HA pool split). */
+ * be ours to give (HA pool split) unless it is the client's live binding;
+ * in an HA pair another client's ended lease must be past the reuse wait
+ * (the partner may have extended it). */
 static bool addr_usable(const struct ctx *x, uint32_t addr, bool dynamic)
 {
 	const struct lease *l = lease_store_find_addr(x->store, addr);
 	if (l && l->state == LEASE_DECLINED)
 		return false;
-	if (l && lease_is_client(x, l))
-		return true;
+	if (l && lease_is_client(x, l)) {
+		if (!x->ha || !dynamic || l->state == LEASE_ACTIVE || l->state == LEASE_OFFERED)
+			return true;
+		return share_ok(x, addr);
+	}
 	if (l && lease_holds(l, x->now))
 		return false;
-	return !dynamic || lease_store_pool_owner(x->store, addr) == LEASE_OWNER_LOCAL;
+	if (!dynamic)
+		return true;
+	if (x->ha && l && !dhcp_ha_reusable(x->ha, l, x->now))
+		return false;
+	return share_ok(x, addr);
 }
 
 static uint32_t server_id_for(const struct ctx *x, const struct dhcp_subnet *s)
@@ -223,6 +244,10 @@ static int64_t stage(struct ctx *x, const struct dhcp_grant *g, enum lease_state
 	l.expiry = expiry;
 	l.subnet_id = g->subnet->id;
 	l.range_id = g->range ? g->range->id : 0;
+	/* What the HA partner acknowledged stays known across a renewal. */
+	const struct lease *old = lease_store_find_addr(x->store, g->yiaddr);
+	if (old && old->state == LEASE_ACTIVE && lease_is_client(x, old))
+		l.acked_expiry = old->acked_expiry;
 	return lease_store_stage(x->store, &l);
 }
 
@@ -246,6 +271,31 @@ struct pick {
 	uint32_t addr;
 	bool probe; /* not known to be this client's: check the wire first */
 };
+
+/* The first address of r this rack may give a new client: free, in a
+ * share it may allocate from, and (HA) past the reuse wait. -ENOSPC. */
+static int first_free(const struct ctx *x, const struct dhcp_range *r, uint32_t *ret)
+{
+	if (!x->ha)
+		return lease_store_first_free(x->store, r->first, r->last, LEASE_OWNER_LOCAL, ret);
+	for (int peer = 0; peer <= 1; peer++) {
+		if (!dhcp_ha_may_allocate(x->ha, peer))
+			continue;
+		enum lease_owner owner = peer ? LEASE_OWNER_PEER : LEASE_OWNER_LOCAL;
+		uint32_t from = r->first, a;
+		while (lease_store_first_free(x->store, from, r->last, owner, &a) == 0) {
+			const struct lease *l = lease_store_find_addr(x->store, a);
+			if (!l || dhcp_ha_reusable(x->ha, l, x->now)) {
+				*ret = a;
+				return 0;
+			}
+			if (a == r->last)
+				break;
+			from = a + 1;
+		}
+	}
+	return -ENOSPC;
+}
 
 /* RFC 2131 4.3.1 order: reservation; the client's current or previous
  * address; the requested address; the first free one. */
@@ -286,8 +336,7 @@ static int pick_address(struct ctx *x, struct pick *p)
 	for (size_t i = 0; i < x->link.n; i++) {
 		const struct dhcp_subnet *s = &x->link.v[i];
 		for (size_t j = 0; j < s->n_ranges; j++) {
-			if (lease_store_first_free(x->store, s->ranges[j].first, s->ranges[j].last, LEASE_OWNER_LOCAL,
-						   &p->addr) == 0) {
+			if (first_free(x, &s->ranges[j], &p->addr) == 0) {
 				p->s = s;
 				p->probe = true;
 				return 0;
@@ -334,24 +383,32 @@ static int do_discover(struct ctx *x, uint32_t probed_ok)
 
 /* ---- REQUEST ---- */
 
+static int nak(struct ctx *x, const struct dhcp_subnet *s, const char *why)
+{
+	return dhcp_reply_nak(x->req, server_id_for(x, s), why, x->ret);
+}
+
 static int ack(struct ctx *x, const struct dhcp_subnet *s, uint32_t addr, const struct dhcp_host *host)
 {
 	struct dhcp_grant g;
 	grant_init(x, &g, s, addr, host);
-	int64_t seq = stage(x, &g, LEASE_ACTIVE, x->now + g.lease_time);
+	int64_t expiry = x->now + g.lease_time;
+	if (x->ha && g.range) {
+		const struct lease *cur = lease_store_find_addr(x->store, addr);
+		expiry = dhcp_ha_expiry(x->ha, x->now, expiry, cur && lease_is_client(x, cur) ? cur : NULL);
+		if (expiry <= x->now)
+			return nak(x, s, "HA: the lease cannot be extended in this state");
+		g.lease_time = (uint32_t)(expiry - x->now);
+	}
+	int64_t seq = stage(x, &g, LEASE_ACTIVE, expiry);
 	if (seq < 0)
 		return (int)seq;
 	x->ret->commit_seq = seq;
 	int rc = dhcp_reply_build(x->cfg, x->req, &x->c, &g, DHCP4_ACK, x->ret);
 	if (rc < 0)
 		return rc;
-	add_event(x, DHCP_EV_LEASE_GRANTED, addr, s, x->now + g.lease_time, 0);
+	add_event(x, DHCP_EV_LEASE_GRANTED, addr, s, expiry, 0);
 	return DHCP_ACK;
-}
-
-static int nak(struct ctx *x, const struct dhcp_subnet *s, const char *why)
-{
-	return dhcp_reply_nak(x->req, server_id_for(x, s), why, x->ret);
 }
 
 /* RFC 2131 4.3.2, INIT-REBOOT: the server knows this client (it has a
@@ -395,15 +452,18 @@ static int confirm(struct ctx *x, uint32_t addr, enum confirm_mode mode)
 	if (mode == CONFIRM_INIT_REBOOT && !mine && client_holds_other(x, addr))
 		return nak(x, s, "requested address is not the client's lease");
 	l = lease_store_find_addr(x->store, addr);
-	if (l && l->state != LEASE_DECLINED && l->state != LEASE_RESERVED && lease_is_client(x, l))
-		return ack(x, s, addr, mine);
+	if (l && l->state != LEASE_DECLINED && l->state != LEASE_RESERVED && lease_is_client(x, l)) {
+		if (mine || addr_usable(x, addr, dhcp_subnet_range_of(s, addr) != NULL))
+			return ack(x, s, addr, mine);
+		return nak(x, s, "HA: the address is in the partner's share");
+	}
 	if (l && (lease_holds(l, x->now) || l->state == LEASE_DECLINED))
 		return nak(x, s, "address not available");
 	if (mine)
 		return ack(x, s, addr, mine);
 	if (mode == CONFIRM_INIT_REBOOT)
 		return ignore(x, "no record of this client (RFC 2131 4.3.2: remain silent)");
-	if (dhcp_subnet_range_of(s, addr) && lease_store_pool_owner(x->store, addr) == LEASE_OWNER_LOCAL)
+	if (dhcp_subnet_range_of(s, addr) && addr_usable(x, addr, true))
 		return ack(x, s, addr, NULL);
 	return nak(x, s, "address not valid");
 }
@@ -585,6 +645,7 @@ static int select_link(struct ctx *x, int type)
 	memset(k, 0, sizeof(*k));
 	if (!ifc)
 		return -ENOENT;
+	x->ha = ifc->ha;
 	if (req->giaddr) {
 		struct dhcp4_relay_info rai;
 		sel = ntohl(req->giaddr);
@@ -612,6 +673,19 @@ static int select_link(struct ctx *x, int type)
 	return k->n ? 0 : -ENOENT;
 }
 
+/* Is the message meant for this rack alone (RFC 3074 balances only what
+ * every server hears)? A unicast from a configured client, a RELEASE or
+ * DECLINE, or a REQUEST naming our server id. */
+static bool addressed_to_us(const struct ctx *x, int type)
+{
+	uint32_t sid;
+	if (type == DHCP4_RELEASE || type == DHCP4_DECLINE)
+		return true;
+	if (!x->req->giaddr && x->req->ciaddr && x->rx->dst_addr != 0xffffffffu)
+		return true;
+	return type == DHCP4_REQUEST && dhcp4_msg_server_id(x->req, &sid) == 0 && is_our_server_id(x, ntohl(sid));
+}
+
 static int handle(struct ctx *x, uint32_t probed_ok)
 {
 	int type = dhcp4_msg_type(x->req);
@@ -626,6 +700,8 @@ static int handle(struct ctx *x, uint32_t probed_ok)
 		return ignore(x, "no hardware address or client id");
 	if (select_link(x, type) < 0)
 		return ignore(x, "no subnet for this interface or relay");
+	if (x->ha && !dhcp_ha_answers(x->ha, x->req, &x->c, x->link.v[0].match_client_id, addressed_to_us(x, type)))
+		return ignore(x, "HA: a client of the partner's buckets");
 	switch (type) {
 	case DHCP4_DISCOVER:
 		return do_discover(x, probed_ok);

@@ -31,3 +31,24 @@ int dhcp_reply_build(const struct dhcp_config *cfg, const struct dhcp4_msg *req,
 		     const struct dhcp_grant *g, uint8_t type, struct dhcp_decision *ret);
 /* A NAK from server_id (host order). */
 int dhcp_reply_nak(const struct dhcp4_msg *req, uint32_t server_id, const char *why, struct dhcp_decision *ret);
+
+/* ---- engine_ha.c: what a rack of an HA pair may do (docs/dhcp-ha.md) ----
+ * Each takes the interface's pair (never NULL) and answers from its state
+ * and the pure rules of ha_hash.h and ha_state.h. */
+
+/* Does this rack answer the client at all? Load balancing (NORMAL only):
+ * its own buckets, the partner's once secs exceeds takeover_secs. A
+ * message addressed to this rack (a unicast renewal, a REQUEST naming our
+ * server id) is always answered. Outside NORMAL every client is. */
+bool dhcp_ha_answers(const struct dhcp_ha *ha, const struct dhcp4_msg *req, const struct dhcp_client *c,
+		     bool match_client_id, bool to_us);
+/* May a new address be taken from the share of `partner` (true: the
+ * partner's share, false: ours)? */
+bool dhcp_ha_may_allocate(const struct dhcp_ha *ha, bool partner);
+/* May an address whose last lease (l, another client's, not holding) ended
+ * go to a different client now? */
+bool dhcp_ha_reusable(const struct dhcp_ha *ha, const struct lease *l, int64_t now);
+/* The expiry to grant: want (now + the lease time), capped by the pair's
+ * rules; cur: the client's record at that address, or NULL. <= now: the
+ * lease cannot be extended (NAK). */
+int64_t dhcp_ha_expiry(const struct dhcp_ha *ha, int64_t now, int64_t want, const struct lease *cur);

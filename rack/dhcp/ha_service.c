@@ -2,6 +2,7 @@
 #include "rack/dhcp/ha_service.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common/rpc/rpc.h"
 #include "common/util.h"
 #include "rack/dhcp/ha_link.h"
+#include "rack/dhcp/server.h"
 #include "rack/rack.h"
 
 struct rack_ha;
@@ -23,6 +25,22 @@ struct ha_pair {
 	char partner[HA_RACK_ID_MAX + 1];
 	char address[300];
 	struct ha_link *link;
+
+	/* The pair's state (ha_state.h) and its timer. */
+	struct ha_sm sm;
+	struct ha_timing tm;
+	struct event *timer;
+	/* This session's sync (RECOVER): ours sent up to sync_target (the
+	 * partner's acks reach it: it holds everything of ours), the
+	 * partner's tail received (its State said tail_sent). The primary's
+	 * State{tail_sent} waits until its split is durable (tail_wait). */
+	bool sync_sent, tail_sent, got_tail;
+	uint64_t sync_target, acked, tail_wait;
+	/* An UpdatesAck owed: the partner's seq, once our journal reaches
+	 * owe_wait. */
+	uint64_t owe_seq, owe_wait;
+	uint64_t unacked; /* records sent since the last ack */
+	uint64_t conflicts;
 };
 
 struct rack_ha {
@@ -63,6 +81,12 @@ static void ha_report(struct rack_ha *h)
 		st[i].last_contact_unix_ms = mono_to_unix_ms(ls->last_rx_ms);
 		st[i].refused = ls->refused;
 		st[i].last_error = ls->last_error;
+		st[i].state = (char *)ha_state_name(p->sm.state);
+		st[i].state_since_unix_ms = mono_to_unix_ms(p->sm.since_us / 1000);
+		st[i].unacked = p->unacked;
+		st[i].conflicts = p->conflicts;
+		if (h->rack->dhcp)
+			dhcp_server_ha_free(h->rack->dhcp, p->vlan_id, &st[i].free_own, &st[i].free_partner);
 		ptrs[i] = &st[i];
 	}
 	rep.pairs = ptrs;
@@ -76,9 +100,175 @@ static void ha_report(struct rack_ha *h)
 	free(st);
 }
 
+/* ---- the pair's state machine ---- */
+
+static uint64_t durable_seq(const struct rack *rack)
+{
+	const struct lease_store *st = rack->dhcp ? dhcp_server_leases(rack->dhcp) : NULL;
+	return st ? lease_store_durable_seq(st) : 0;
+}
+
+/* What our heartbeats say, and what the DHCP server serves by. */
+static void pair_publish(struct ha_pair *p)
+{
+	struct rack *rack = p->h->rack;
+	struct ha_state_msg st = {
+	    .state = p->sm.state,
+	    .since_ms = p->sm.since_us / 1000,
+	    .unix_ms = clock_real_ms(),
+	    .last_seq = durable_seq(rack),
+	    .tail_sent = p->tail_sent,
+	    .merged = p->got_tail,
+	};
+	if (p->link)
+		ha_link_set_state(p->link, &st);
+	if (rack->dhcp) {
+		struct ha_permits pm;
+		ha_permits(p->sm.state, p->sm.takeover, &pm);
+		struct dhcp_ha_state ds = {
+		    .state = (uint8_t)p->sm.state,
+		    .takeover = p->sm.takeover,
+		    .wait_ack = pm.wait_ack,
+		    .mclt_s = p->tm.mclt_us / 1000000,
+		    .timeout_s = (p->tm.timeout_us + 999999) / 1000000,
+		    .skew_s = DHCP_HA_MAX_SKEW,
+		};
+		dhcp_server_ha_set(rack->dhcp, p->vlan_id, &ds);
+	}
+}
+
+static void pair_send_state(struct ha_pair *p)
+{
+	struct ha_msg m = {.type = HA_MSG_STATE};
+	m.state = (struct ha_state_msg){.state = p->sm.state,
+					.since_ms = p->sm.since_us / 1000,
+					.unix_ms = clock_real_ms(),
+					.last_seq = durable_seq(p->h->rack),
+					.tail_sent = p->tail_sent,
+					.merged = p->got_tail};
+	if (p->link)
+		ha_link_send(p->link, &m);
+}
+
+/* Our records, to the partner, in HaUpdates of at most HA_UPDATES_MAX.
+ * false: not sent (the link is down). */
+static bool pair_send_records(struct ha_pair *p, const struct lease *l, size_t n)
+{
+	for (size_t i = 0; i < n; i += HA_UPDATES_MAX) {
+		struct ha_msg m = {.type = HA_MSG_UPDATES};
+		m.leases = (struct lease *)(l + i);
+		m.n_leases = n - i < HA_UPDATES_MAX ? n - i : HA_UPDATES_MAX;
+		m.seq = m.leases[0].seq;
+		int rc = p->link ? ha_link_send(p->link, &m) : -ENOTCONN;
+		if (rc < 0)
+			return false;
+		p->unacked += m.n_leases;
+	}
+	return true;
+}
+
+static void pair_step(struct ha_pair *p, enum ha_event ev);
+
+static void pair_check_synced(struct ha_pair *p)
+{
+	if (p->sm.state != HA_RECOVER || !p->sync_sent || !p->tail_sent || !p->got_tail || p->acked < p->sync_target)
+		return;
+	pair_step(p, HA_EV_SYNC_DONE);
+}
+
+/* The primary's State{tail_sent} goes once its split is on disk: the
+ * secondary takes its half when it reads it. */
+static void pair_send_tail(struct ha_pair *p)
+{
+	if (p->tail_sent || !p->sync_sent || durable_seq(p->h->rack) < p->tail_wait)
+		return;
+	p->tail_sent = true;
+	pair_publish(p);
+	pair_send_state(p);
+	pair_check_synced(p);
+}
+
+/* RECOVER: send the partner every record we hold of the VLAN, then say
+ * so. The primary splits the ranges first (it gives, so it goes first:
+ * its half shrinks before the secondary's grows). */
+static void pair_sync(struct ha_pair *p)
+{
+	struct rack *rack = p->h->rack;
+	if (!p->link || !rack->dhcp)
+		return;
+	struct ha_link_status ls;
+	ha_link_get_status(p->link, &ls);
+	if (!ls.up)
+		return;
+	if (p->role == HA_ROLE_PRIMARY)
+		dhcp_server_ha_split(rack->dhcp, p->vlan_id);
+	const struct lease_store *st = dhcp_server_leases(rack->dhcp);
+	p->tail_wait = st ? lease_store_last_seq(st) : 0;
+	struct lease *recs = NULL;
+	size_t n = dhcp_server_ha_records(rack->dhcp, p->vlan_id, &recs);
+	p->tail_sent = false;
+	p->sync_sent = pair_send_records(p, recs, n);
+	p->sync_target = n ? recs[n - 1].seq : 0;
+	log_info("dhcp-ha: VLAN %u: sync with %s: %zu records sent", p->vid, p->partner, n);
+	free(recs);
+	pair_send_tail(p);
+}
+
+static void pair_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static void pair_arm(struct ha_pair *p)
+{
+	int64_t at = ha_sm_deadline(&p->sm, &p->tm);
+	evtimer_del(p->timer);
+	if (at == INT64_MAX)
+		return;
+	int64_t wait = at - clock_mono_us();
+	if (wait < 0)
+		wait = 0;
+	struct timeval tv = {wait / 1000000, wait % 1000000};
+	evtimer_add(p->timer, &tv);
+}
+
+static void pair_step(struct ha_pair *p, enum ha_event ev)
+{
+	struct ha_step st;
+	int64_t now = clock_mono_us();
+	bool changed = ha_sm_handle(&p->sm, ev, now, &st);
+	if (st.actions & HA_ACT_REFUSE)
+		log_warn("dhcp-ha: VLAN %u: partner-down refused: %s is in contact", p->vid, p->partner);
+	if (changed) {
+		log_info("dhcp-ha: VLAN %u: %s -> %s (%s; partner %s)", p->vid, ha_state_name(st.from),
+			 ha_state_name(st.to), ha_event_name(ev), p->partner);
+		if (st.to == HA_RECOVER)
+			p->got_tail = p->tail_sent = p->sync_sent = false;
+	}
+	pair_publish(p);
+	if (changed && p->sm.state != HA_RECOVER)
+		pair_send_state(p);
+	if (st.actions & HA_ACT_SEND_SYNC)
+		pair_sync(p);
+	if (changed)
+		ha_report(p->h);
+	pair_arm(p);
+}
+
+static void pair_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ha_pair *p = arg;
+	enum ha_event ev;
+	for (int i = 0; i < 8 && (ev = ha_sm_due(&p->sm, &p->tm, clock_mono_us())) != HA_EV_NONE; i++)
+		pair_step(p, ev);
+	pair_arm(p);
+}
+
 static void pair_up(struct ha_link *l, const struct ha_hello *partner, void *arg)
 {
 	struct ha_pair *p = arg;
+	p->got_tail = p->tail_sent = p->sync_sent = false;
+	p->acked = 0;
+	p->owe_seq = p->owe_wait = 0;
+	p->unacked = 0;
+	pair_step(p, HA_EV_PARTNER_HELLO);
 	ha_report(p->h);
 }
 
@@ -89,13 +279,126 @@ static void pair_down(struct ha_link *l, const char *why, void *arg)
 	ha_report(p->h);
 }
 
-static const struct ha_link_ops pair_ops = {.up = pair_up, .down = pair_down};
+static void pair_ack(struct ha_pair *p, uint64_t seq)
+{
+	struct ha_msg m = {.type = HA_MSG_ACK, .seq = seq};
+	if (p->link)
+		ha_link_send(p->link, &m);
+}
+
+static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
+{
+	struct ha_pair *p = arg;
+	struct rack *rack = p->h->rack;
+	pair_step(p, HA_EV_PARTNER_HEARTBEAT);
+	switch (m->type) {
+	case HA_MSG_UPDATES: {
+		if (!rack->dhcp || !m->n_leases)
+			break;
+		size_t conflicts = 0;
+		int64_t wait = dhcp_server_ha_stage(rack->dhcp, m->leases, m->n_leases, &conflicts);
+		p->conflicts += conflicts;
+		uint64_t last = m->leases[m->n_leases - 1].seq;
+		if (wait < 0)
+			break; /* not stored: not acknowledged */
+		if (wait == 0 || durable_seq(rack) >= (uint64_t)wait) {
+			pair_ack(p, last);
+		} else {
+			p->owe_seq = last;
+			p->owe_wait = (uint64_t)wait;
+		}
+		break;
+	}
+	case HA_MSG_ACK:
+		if (m->seq > p->acked)
+			p->acked = m->seq;
+		p->unacked = 0;
+		if (rack->dhcp)
+			dhcp_server_ha_acked(rack->dhcp, p->vlan_id, m->seq);
+		pair_check_synced(p);
+		break;
+	case HA_MSG_STATE:
+		if (m->state.tail_sent && !p->got_tail && p->sm.state == HA_RECOVER) {
+			p->got_tail = true;
+			if (p->role == HA_ROLE_SECONDARY && rack->dhcp)
+				dhcp_server_ha_split(rack->dhcp, p->vlan_id);
+			pair_publish(p);
+			pair_check_synced(p);
+		}
+		break;
+	default:
+		break; /* pool rebalance: not yet (docs/dhcp-ha.md) */
+	}
+}
+
+static const struct ha_link_ops pair_ops = {.up = pair_up, .down = pair_down, .message = pair_message};
+
+/* ---- the DHCP server's side ---- */
+
+static struct ha_pair *pair_of_vlan(struct rack_ha *h, uint64_t vlan_id)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->pairs[i]->vlan_id == vlan_id)
+			return h->pairs[i];
+	return NULL;
+}
+
+static bool ha_on_updates(void *arg, uint64_t vlan_id, const struct lease *l, size_t n)
+{
+	struct ha_pair *p = pair_of_vlan(arg, vlan_id);
+	if (!p || !p->sync_sent)
+		return false; /* the next sync carries them */
+	return pair_send_records(p, l, n);
+}
+
+static void ha_on_durable(void *arg, uint64_t seq)
+{
+	struct rack_ha *h = arg;
+	for (size_t i = 0; i < h->n; i++) {
+		struct ha_pair *p = h->pairs[i];
+		if (p->owe_seq && seq >= p->owe_wait) {
+			pair_ack(p, p->owe_seq);
+			p->owe_seq = p->owe_wait = 0;
+		}
+		pair_send_tail(p);
+	}
+}
+
+static const struct dhcp_ha_ops ha_server_ops = {.on_updates = ha_on_updates, .on_durable = ha_on_durable};
 
 static bool pair_same(const struct ha_pair *a, const Ironrack__V1__DhcpHaPair *b)
 {
 	return a->vlan_id == b->vlan_id && a->vid == b->vid && (uint32_t)a->role == b->role &&
 	       strcmp(a->partner, b->partner_rack_id) == 0 &&
 	       (a->role == HA_ROLE_SECONDARY || strcmp(a->address, b->partner_address) == 0);
+}
+
+static struct ha_pair *pair_new(struct rack_ha *h, const Ironrack__V1__DhcpHaPair *in)
+{
+	struct rack *rack = h->rack;
+	struct ha_pair *p = xcalloc(1, sizeof(*p));
+	p->h = h;
+	p->down_since_ms = clock_mono_ms();
+	p->vlan_id = in->vlan_id;
+	p->vid = (uint16_t)in->vid;
+	p->role = (enum ha_role)in->role;
+	snprintf(p->partner, sizeof(p->partner), "%s", in->partner_rack_id);
+	snprintf(p->address, sizeof(p->address), "%s", in->partner_address);
+	ha_timing_default(&p->tm, 0); /* no automatic partner-down yet: no fencing */
+	p->tm.heartbeat_us = rack->conf.ha_heartbeat_ms * 1000LL;
+	p->tm.timeout_us = rack->conf.ha_timeout_ms * 1000LL;
+	p->tm.mclt_us = rack->conf.ha_mclt_s * 1000000LL;
+	ha_sm_init(&p->sm, clock_mono_us());
+	p->timer = evtimer_new(rack->base, pair_timer_cb, p);
+	return p;
+}
+
+static void pair_free(struct ha_pair *p)
+{
+	ha_link_free(p->link);
+	if (p->timer)
+		event_free(p->timer);
+	free(p);
 }
 
 /* Start the link of p; false (logged) when it cannot run. */
@@ -160,16 +463,8 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 				break;
 			}
 		}
-		if (!p) {
-			p = xcalloc(1, sizeof(*p));
-			p->h = h;
-			p->down_since_ms = clock_mono_ms();
-			p->vlan_id = in->vlan_id;
-			p->vid = (uint16_t)in->vid;
-			p->role = (enum ha_role)in->role;
-			snprintf(p->partner, sizeof(p->partner), "%s", in->partner_rack_id);
-			snprintf(p->address, sizeof(p->address), "%s", in->partner_address);
-		}
+		if (!p)
+			p = pair_new(h, in);
 		next[m++] = p;
 	}
 	/* the links no longer wanted go first: a new secondary's listener
@@ -178,19 +473,24 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 		if (h->pairs[k]) {
 			log_info("dhcp-ha: VLAN %u: link with %s stopped (the pair changed or is gone)",
 				 h->pairs[k]->vid, h->pairs[k]->partner);
-			ha_link_free(h->pairs[k]->link);
-			free(h->pairs[k]);
+			pair_free(h->pairs[k]);
 		}
 	}
 	free(h->pairs);
 	h->pairs = next;
 	h->n = 0;
 	for (size_t k = 0; k < m; k++) {
-		if (!next[k]->link && !pair_start(h, next[k])) {
-			free(next[k]);
+		struct ha_pair *p = next[k];
+		bool fresh = !p->link;
+		if (fresh && !pair_start(h, p)) {
+			pair_free(p);
 			continue;
 		}
-		next[h->n++] = next[k];
+		next[h->n++] = p;
+		if (fresh && rack_session_is_connected(h->rack))
+			pair_step(p, HA_EV_REGION_UP);
+		else
+			pair_publish(p);
 	}
 	ha_report(h);
 }
@@ -209,13 +509,25 @@ static void ha_config_commit(struct rack *rack, const Ironrack__V1__RackConfig *
 
 static void ha_session_connected(struct rack *rack)
 {
-	if (rack->ha)
-		ha_report(rack->ha);
+	if (!rack->ha)
+		return;
+	for (size_t i = 0; i < rack->ha->n; i++)
+		pair_step(rack->ha->pairs[i], HA_EV_REGION_UP);
+	ha_report(rack->ha);
+}
+
+static void ha_session_disconnected(struct rack *rack)
+{
+	if (!rack->ha)
+		return;
+	for (size_t i = 0; i < rack->ha->n; i++)
+		pair_step(rack->ha->pairs[i], HA_EV_REGION_DOWN);
 }
 
 const struct rack_session_hook rack_ha_session_hook = {
     .name = "dhcp-ha",
     .on_connected = ha_session_connected,
+    .on_disconnected = ha_session_disconnected,
 };
 
 const struct rack_config_part rack_ha_config_part = {
@@ -234,6 +546,8 @@ int rack_ha_start(struct rack *rack)
 	struct rack_ha *h = xcalloc(1, sizeof(*h));
 	h->rack = rack;
 	rack->ha = h;
+	if (rack->dhcp)
+		dhcp_server_set_ha_ops(rack->dhcp, &ha_server_ops, h);
 	Ironrack__V1__RackConfig *cfg = NULL;
 	if (rack_store_read(rack, &cfg) == 0) {
 		ha_apply(h, cfg->dhcp);
@@ -247,10 +561,10 @@ void rack_ha_stop(struct rack *rack)
 	struct rack_ha *h = rack->ha;
 	if (!h)
 		return;
-	for (size_t k = 0; k < h->n; k++) {
-		ha_link_free(h->pairs[k]->link);
-		free(h->pairs[k]);
-	}
+	if (rack->dhcp)
+		dhcp_server_set_ha_ops(rack->dhcp, NULL, NULL);
+	for (size_t k = 0; k < h->n; k++)
+		pair_free(h->pairs[k]);
 	free(h->pairs);
 	free(h);
 	rack->ha = NULL;

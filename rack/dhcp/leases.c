@@ -400,7 +400,8 @@ static int validate(const struct lease *in, struct lease *out)
 			      .start = in->start,
 			      .expiry = in->expiry,
 			      .subnet_id = in->subnet_id,
-			      .range_id = in->range_id};
+			      .range_id = in->range_id,
+			      .acked_expiry = in->acked_expiry};
 	memcpy(out->chaddr, in->chaddr, in->hlen);
 	memcpy(out->client_id, in->client_id, in->client_id_len);
 	strcpy(out->hostname, in->hostname);
@@ -506,7 +507,23 @@ int64_t lease_store_stage(struct lease_store *s, const struct lease *in)
 			return r;
 	}
 	struct lease_rec rec = {.type = LEASE_REC_PUT, .lease = l};
-	return (int64_t)batch_put(s, &rec);
+	int64_t seq = (int64_t)batch_put(s, &rec);
+	if (s->observer)
+		s->observer(s->observer_arg, &l);
+	return seq;
+}
+
+void lease_store_set_acked(struct lease_store *s, uint32_t addr, int64_t expiry)
+{
+	struct lease_node *n = lease_index_find(s, addr);
+	if (n && n->l.state != LEASE_OFFERED && expiry > n->l.acked_expiry)
+		n->l.acked_expiry = expiry;
+}
+
+void lease_store_set_observer(struct lease_store *s, lease_store_observer_fn fn, void *arg)
+{
+	s->observer = fn;
+	s->observer_arg = arg;
 }
 
 int64_t lease_store_remove(struct lease_store *s, uint32_t addr)
@@ -670,6 +687,8 @@ int lease_store_reclaim(struct lease_store *s, int64_t now, struct lease *ret, s
 		lease_index_replace(s, n, &l);
 		struct lease_rec rec = {.type = LEASE_REC_PUT, .lease = l};
 		batch_put(s, &rec);
+		if (s->observer)
+			s->observer(s->observer_arg, &l);
 		i++;
 	}
 	return (int)k;

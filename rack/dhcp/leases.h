@@ -108,6 +108,11 @@ struct lease {
 	uint32_t range_id;		   /* config id of the dynamic range; 0 = not from a range */
 	uint64_t seq;			   /* set by the store: journal sequence of the last change;
 					    * 0 for an OFFERED record (never journaled) */
+	/* DHCP HA (docs/dhcp-ha.md "Terms"): the latest expiry the partner
+	 * acknowledged storing for this lease; 0 = none known. Memory only:
+	 * never journaled (after a restart the pair merges again), set with
+	 * lease_store_set_acked(), kept by the engine across a renewal. */
+	int64_t acked_expiry;
 };
 
 struct lease_store_config {
@@ -192,6 +197,18 @@ int64_t lease_store_remove(struct lease_store *s, uint32_t addr);
 #define LEASE_POOL_SPAN_MAX (1u << 24)
 int64_t lease_store_pool_set_owner(struct lease_store *s, uint32_t first, uint32_t last, enum lease_owner owner);
 enum lease_owner lease_store_pool_owner(const struct lease_store *s, uint32_t addr);
+
+/* DHCP HA: the partner acknowledged the record at addr with this expiry.
+ * Raises l->acked_expiry (memory only; nothing journaled) when the record
+ * exists and is not OFFERED. */
+void lease_store_set_acked(struct lease_store *s, uint32_t addr, int64_t expiry);
+
+/* Called with every record staged for the journal (lease_store_stage of a
+ * state other than OFFERED, and reclaim's EXPIRED transitions), after the
+ * store took it (l->seq set). NULL turns it off. The DHCP HA shell uses it
+ * to send each change to the partner. */
+typedef void (*lease_store_observer_fn)(void *arg, const struct lease *l);
+void lease_store_set_observer(struct lease_store *s, lease_store_observer_fn fn, void *arg);
 
 /* Synchronous group commit: write the batch, fdatasync. 0 when the batch
  * was empty too. On error the store is poisoned (see top). */

@@ -42,6 +42,8 @@ struct lease_store {
 	uint64_t durable; /* last seq on disk */
 	bool flushing;	  /* a struct lease_flush is out */
 	bool poisoned;
+	lease_store_observer_fn observer;
+	void *observer_arg;
 };
 
 #define SNAP_NAME    "leases.snap"

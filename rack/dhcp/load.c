@@ -17,6 +17,8 @@
 
 #include "common/net.h"
 #include "ironrack/v1/region.pb-c.h"
+#include "rack/dhcp/ha_hash.h"
+#include "rack/dhcp/ha_state.h"
 #include "rack/dhcp/load.h"
 
 /* ---- arena: a bump allocator over malloc'ed chunks ---- */
@@ -436,6 +438,44 @@ static int load_pxe(struct loader *ld, const Ironrack__V1__DhcpPxe *pb, struct d
 	return 0;
 }
 
+/* The HA pair of each served VLAN that has one (docs/dhcp-ha.md). A pair
+ * whose VLAN is not served here is the HA service's business only. */
+static int load_ha(struct loader *ld, const Ironrack__V1__DhcpConfig *pb, struct dhcp_iface *ifaces,
+		   const uint64_t *vlan_ids)
+{
+	for (size_t i = 0; i < pb->n_ha; i++) {
+		const Ironrack__V1__DhcpHaPair *p = pb->ha[i];
+		if (!p)
+			return fail(ld, "", "HA pair %zu is missing", i);
+		for (size_t k = 0; k < pb->n_interfaces; k++) {
+			if (vlan_ids[k] != p->vlan_id)
+				continue;
+			char w[64];
+			snprintf(w, sizeof(w), "interface %.20s", ifaces[k].name);
+			if (p->role != HA_ROLE_PRIMARY && p->role != HA_ROLE_SECONDARY)
+				return fail(ld, w, "HA role %u is not 1 (primary) or 2 (secondary)", p->role);
+			if (ifaces[k].ha)
+				return fail(ld, w, "VLAN %u has two HA pairs", p->vid);
+			if (p->takeover_secs > 65535)
+				return fail(ld, w, "HA takeover after %u s is not 0..65535", p->takeover_secs);
+			struct dhcp_ha *ha;
+			int rc = alloc_array(ld, 1, sizeof(*ha), &ha);
+			if (rc < 0)
+				return rc;
+			*ha = (struct dhcp_ha){
+			    .role = (uint8_t)p->role,
+			    .takeover_secs = p->takeover_secs ? (uint16_t)p->takeover_secs : DHCP_HA_TAKEOVER_SECS,
+			    .state = HA_RECOVER,
+			    .mclt_s = DHCP_HA_MCLT,
+			    .timeout_s = DHCP_HA_TIMEOUT,
+			    .skew_s = DHCP_HA_MAX_SKEW,
+			};
+			ifaces[k].ha = ha;
+		}
+	}
+	return 0;
+}
+
 static int load_all(struct loader *ld, const Ironrack__V1__DhcpConfig *pb, struct dhcp_loaded *l)
 {
 	struct dhcp_config *cfg = &l->cfg;
@@ -455,6 +495,8 @@ static int load_all(struct loader *ld, const Ironrack__V1__DhcpConfig *pb, struc
 		if (rc < 0)
 			return rc;
 	}
+	if ((rc = load_ha(ld, pb, ifaces, l->vlan_ids)) < 0)
+		return rc;
 	if ((rc = load_snippets(ld, "global", pb->options, pb->n_options, &cfg->snippets)) < 0 ||
 	    (rc = load_pxe(ld, pb->pxe, &cfg->pxe)) < 0)
 		return rc;

@@ -106,6 +106,8 @@ static int server_store_open(struct dhcp_server *s)
 		log_err("dhcp: lease journal was corrupt before its end; copy kept as leases.journal.corrupt");
 	if (st.stale_tmp)
 		log_info("dhcp: removed the temporary file of an interrupted compaction");
+	if (s->ha_ops)
+		dhcp_server_set_ha_ops(s, s->ha_ops, s->ha_arg);
 	return 0;
 }
 
@@ -134,6 +136,7 @@ static struct dhcp_held_reply *held_add(struct dhcp_server *s)
 	p->tx.len = 0;
 	p->n_events = 0;
 	p->commit_seq = 0;
+	p->ha_vlan = 0;
 	return p;
 }
 
@@ -158,6 +161,8 @@ static void server_queue(struct dhcp_server *s, struct dhcp_sock *sock, const st
 	struct dhcp_held_reply *p = held_add(s);
 	snprintf(p->ifname, sizeof(p->ifname), "%s", rx->ifname ? rx->ifname : "");
 	p->commit_seq = d->commit_seq;
+	if (reply && d->commit_seq > 0)
+		p->ha_vlan = dhcp_server_ha_wait_vlan(s, sock);
 	p->n_events = d->n_events;
 	memcpy(p->events, d->events, d->n_events * sizeof(d->events[0]));
 	if (!reply || !sock)
@@ -286,7 +291,9 @@ static void server_deliver(struct dhcp_server *s)
 
 	for (size_t i = 0; i < s->n_held; i++) {
 		const struct dhcp_held_reply *p = &s->held[i];
-		if (p->commit_seq > 0 && (uint64_t)p->commit_seq > durable) {
+		if (p->commit_seq > 0 &&
+		    ((uint64_t)p->commit_seq > durable ||
+		     (p->ha_vlan && !dhcp_server_ha_acked_seq(s, p->ha_vlan, (uint64_t)p->commit_seq)))) {
 			if (kept != i)
 				s->held[kept] = *p;
 			kept++;
@@ -350,6 +357,8 @@ static void flush_done(void *arg, bool cancelled)
 		server_commit_failed(s, r);
 		return;
 	}
+	if (s->ha_ops && s->ha_ops->on_durable)
+		s->ha_ops->on_durable(s->ha_arg, lease_store_durable_seq(s->leases));
 	dhcp_server_flush(s); /* send; commit what came meanwhile when its time comes */
 }
 
@@ -364,6 +373,7 @@ static void server_flush_start(struct dhcp_server *s)
 	}
 	s->flushing = true;
 	s->last_commit_us = clock_mono_us();
+	dhcp_server_ha_commit_begin(s); /* the partner's round trip overlaps the fdatasync */
 	s->flush_tok.result = FLUSH_NOT_RUN;
 	s->io.commit(s->io.io_arg, flush_work, flush_done, s);
 }
@@ -664,6 +674,7 @@ void dhcp_server_free(struct dhcp_server *s)
 		lease_store_free(s->leases);
 	}
 	dhcp_loaded_free(s->loaded);
+	dhcp_server_ha_free_all(s);
 	free(s->held);
 	free(s->net.rx_bufs);
 	free(s->lease_dir);

@@ -75,6 +75,53 @@ void dhcp_server_free(struct dhcp_server *s);
 /* The store, read-only, for the full lease report after (re)connecting. */
 const struct lease_store *dhcp_server_leases(const struct dhcp_server *s);
 
+/* ---- DHCP HA (docs/dhcp-ha.md; server_ha.c) ----
+ * The server's side of a pair: the pair's state as the engine serves it,
+ * the lease changes to send to the partner, the partner's records to
+ * merge, and ACKs that wait for the partner's UpdatesAck (in NORMAL: no
+ * ACK leaves before both journals hold its lease). The HA service
+ * (ha_service.c) drives it from the partner link. VLANs are the region's
+ * ids (DhcpInterface.vlan_id). */
+struct dhcp_ha_ops {
+	/* Records of an HA VLAN this rack staged (not the partner's), in seq
+	 * order, as a group commit takes them. true: sent to the partner
+	 * (their acked expiries are set when it acks); false: not (the link
+	 * is down; the next sync carries them). */
+	bool (*on_updates)(void *arg, uint64_t vlan_id, const struct lease *l, size_t n);
+	/* The journal is durable up to seq. */
+	void (*on_durable)(void *arg, uint64_t seq);
+};
+void dhcp_server_set_ha_ops(struct dhcp_server *s, const struct dhcp_ha_ops *ops, void *arg);
+
+struct dhcp_ha_state {
+	uint8_t state; /* enum ha_state */
+	bool takeover;
+	bool wait_ack; /* ACKs wait for the partner's UpdatesAck */
+	int64_t mclt_s, timeout_s, skew_s;
+};
+/* The pair's state for vlan_id from now on (kept across config applies).
+ * Leaving wait_ack drops the replies still waiting for the partner: their
+ * clients retransmit and get the new state's answer. */
+void dhcp_server_ha_set(struct dhcp_server *s, uint64_t vlan_id, const struct dhcp_ha_state *st);
+/* The partner has everything of ours up to seq: replies waiting for it
+ * go, and the leases sent get their acked expiry. */
+void dhcp_server_ha_acked(struct dhcp_server *s, uint64_t vlan_id, uint64_t seq);
+/* The partner's records (its view: owner LOCAL = granted by it), merged
+ * one by one with ours (rack/dhcp/ha_merge.h); the winners are staged here
+ * and committed. Returns the seq to wait for before acknowledging them
+ * (0: nothing staged, acknowledge at once), -EIO when the store is gone.
+ * *ret_conflicts counts two clients on one address (logged). */
+int64_t dhcp_server_ha_stage(struct dhcp_server *s, const struct lease *peer, size_t n, size_t *ret_conflicts);
+/* Every record (but offers) of vlan_id's subnets, in seq order, for a
+ * sync; *ret is malloc'd. */
+size_t dhcp_server_ha_records(const struct dhcp_server *s, uint64_t vlan_id, struct lease **ret);
+/* The first sync with the partner is done: split every dynamic range of
+ * vlan_id that is not split yet (ha_split_initial), durably. */
+void dhcp_server_ha_split(struct dhcp_server *s, uint64_t vlan_id);
+/* Free addresses of vlan_id's dynamic ranges in our share and in the
+ * partner's. */
+void dhcp_server_ha_free(const struct dhcp_server *s, uint64_t vlan_id, uint64_t *ret_own, uint64_t *ret_partner);
+
 struct dhcp_server_stats {
 	uint64_t received, replied, offers, acks, naks, ignored, dropped_busy, probes, conflicts;
 	uint64_t commits; /* fdatasyncs */

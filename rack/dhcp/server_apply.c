@@ -187,6 +187,7 @@ int dhcp_server_apply(struct dhcp_server *s, struct dhcp_loaded *cfg, char *why,
 	struct dhcp_loaded *old = s->loaded;
 	s->loaded = cfg;
 	dhcp_loaded_free(old);
+	dhcp_server_ha_applied(s);
 	if (cfg)
 		log_info("dhcp: config %llu applied (%zu interface%s, probe %s, external detection %s)",
 			 (unsigned long long)cfg->cfg.version, n, n == 1 ? "" : "s", cfg->cfg.probe ? "on" : "off",

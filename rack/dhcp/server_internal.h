@@ -142,6 +142,7 @@ struct dhcp_held_reply {
 	char ifname[IFNAMSIZ];
 	int64_t commit_seq;
 	struct dhcp_tx tx;
+	uint64_t ha_vlan; /* != 0: also waits for the HA partner's ack of commit_seq */
 	size_t n_events;
 	struct dhcp_event events[DHCP_EVENTS_MAX];
 };
@@ -239,6 +240,13 @@ struct dhcp_server {
 	unsigned warn_lines, warn_suppressed;
 
 	struct dhcp_server_stats stats;
+
+	/* DHCP HA (server_ha.c) */
+	struct dhcp_ha_vlan **ha;
+	size_t n_ha;
+	const struct dhcp_ha_ops *ha_ops;
+	void *ha_arg;
+	bool ha_applying; /* staging the partner's records: not sent back to it */
 };
 
 /* server.c */
@@ -257,6 +265,19 @@ void dhcp_server_flush(struct dhcp_server *s);
 /* The socket is going away: replies held for it are dropped (their
  * events are still reported). */
 void dhcp_server_forget_sock(struct dhcp_server *s, const struct dhcp_sock *sock);
+
+/* server_ha.c */
+/* After an apply: follow the new config's HA VLANs (state kept per VLAN,
+ * copied into the config; a secondary's never-split ranges held back until
+ * the first sync; ranges of a VLAN no longer in a pair all ours again). */
+void dhcp_server_ha_applied(struct dhcp_server *s);
+/* The HA VLAN a reply through sock waits for (0: none). */
+uint64_t dhcp_server_ha_wait_vlan(const struct dhcp_server *s, const struct dhcp_sock *sock);
+/* May a reply waiting for vlan's ack of seq go? */
+bool dhcp_server_ha_acked_seq(const struct dhcp_server *s, uint64_t vlan_id, uint64_t seq);
+/* A group commit took the batch: send the staged records to the partner. */
+void dhcp_server_ha_commit_begin(struct dhcp_server *s);
+void dhcp_server_ha_free_all(struct dhcp_server *s);
 
 /* server_io.c */
 int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,

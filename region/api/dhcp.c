@@ -716,6 +716,16 @@ static void ha_link_merge(struct api_call *call, const char *rack_id, json_t *ha
 				      "last_contact", contact ? api_time_json(contact) : json_null(), "refused",
 				      json_integer_value(json_object_get(s, "refused")), "last_error",
 				      err && err[0] ? json_string(err) : json_null(), "reported_at", api_time_json(at));
+			/* The pair's state on this rack (docs/dhcp-ha.md "States"). */
+			const char *state = json_string_value(json_object_get(s, "state"));
+			json_int_t state_since = json_integer_value(json_object_get(s, "state_since_unix_ms"));
+			json_object_set_new(link, "state", json_string(state ? state : "unknown"));
+			json_object_set_new(link, "state_since",
+					    state_since ? api_time_json(state_since) : json_null());
+			static const char *const counts[] = {"unacked", "free_own", "free_partner", "conflicts"};
+			for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
+				json_object_set_new(link, counts[c],
+						    json_integer(json_integer_value(json_object_get(s, counts[c]))));
 			break;
 		}
 		json_object_set_new(p, "link", link ? link : json_null());

@@ -22,8 +22,9 @@
 
 /* clang-format off */
 static const char dhcp_db_model_sql[] =
-	/* VLANs this rack is primary for, with the rack's interface there:
-	 * the one holding an address in a managed IPv4 subnet of the VLAN. */
+	/* VLANs this rack serves, as their primary or as the secondary of
+	 * an HA pair (docs/dhcp-ha.md), with the rack's interface there: the
+	 * one holding an address in a managed IPv4 subnet of the VLAN. */
 	"WITH served AS ("
 	" SELECT v.id, v.vid, v.mtu, v.name, f.name AS fabric,"
 	"  (SELECT json_build_object('iface', ri.name, 'address', host(a.addr))"
@@ -31,7 +32,7 @@ static const char dhcp_db_model_sql[] =
 	"   WHERE ri.rack_id = $1 AND s.vlan_id = v.id AND s.managed AND family(s.cidr) = 4"
 	"   ORDER BY ri.name, s.id, a.addr LIMIT 1) AS srv"
 	" FROM vlan v JOIN fabric f ON f.id = v.fabric_id"
-	" WHERE v.dhcp_on AND v.primary_rack_id = $1),"
+	" WHERE v.dhcp_on AND $1 IN (v.primary_rack_id, v.secondary_rack_id)),"
 	/* Their subnets and those of VLANs relaying to them; each subnet
 	 * carries the MTU of its own VLAN. */
 	" subs AS ("

@@ -132,6 +132,14 @@ static void ha_status_compare(const char *rack_id, const json_t *old, const json
 		bool up = json_is_true(json_object_get(p, "link_up"));
 		bool was_up = before && json_is_true(json_object_get(before, "link_up"));
 		const char *partner = json_string_value(json_object_get(p, "partner"));
+		const char *st = json_string_value(json_object_get(p, "state"));
+		const char *was_st = before ? json_string_value(json_object_get(before, "state")) : NULL;
+		if (st && was_st && strcmp(st, was_st) != 0 && strcmp(st, "normal") != 0 && strcmp(st, "recover") != 0)
+			log_warn("DHCP HA pair of VLAN %lld degraded: rack %s is in state %s (partner %s)",
+				 (long long)vlan, rack_id, st, partner ? partner : "?");
+		else if (st && was_st && strcmp(st, was_st) != 0 && strcmp(st, "normal") == 0)
+			log_info("DHCP HA pair of VLAN %lld: rack %s is back to normal with %s", (long long)vlan,
+				 rack_id, partner ? partner : "?");
 		if (was_up && !up)
 			log_warn("DHCP HA pair of VLAN %lld degraded: rack %s lost its link to %s: %s", (long long)vlan,
 				 rack_id, partner ? partner : "?",
@@ -164,13 +172,17 @@ void region_dhcp_on_ha_status(struct rack_session *s, const Ironrack__V1__RackMe
 	json_t *arr = json_array();
 	for (size_t i = 0; rep && i < rep->n_pairs; i++) {
 		const Ironrack__V1__HaPairStatus *p = rep->pairs[i];
-		json_array_append_new(arr,
-				      json_pack("{s:I, s:i, s:s, s:s, s:b, s:I, s:I, s:I, s:s}", "vlan_id",
-						(json_int_t)p->vlan_id, "vid", (int)p->vid, "role",
-						p->role == 1 ? "primary" : "secondary", "partner", p->partner_rack_id,
-						"link_up", p->link_up, "since_unix_ms", (json_int_t)p->since_unix_ms,
-						"last_contact_unix_ms", (json_int_t)p->last_contact_unix_ms, "refused",
-						(json_int_t)p->refused, "last_error", p->last_error));
+		json_array_append_new(
+		    arr, json_pack("{s:I, s:i, s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I,"
+				   " s:I}",
+				   "vlan_id", (json_int_t)p->vlan_id, "vid", (int)p->vid, "role",
+				   p->role == 1 ? "primary" : "secondary", "partner", p->partner_rack_id, "link_up",
+				   p->link_up, "since_unix_ms", (json_int_t)p->since_unix_ms, "last_contact_unix_ms",
+				   (json_int_t)p->last_contact_unix_ms, "refused", (json_int_t)p->refused, "last_error",
+				   p->last_error, "state", p->state[0] ? p->state : "unknown", "state_since_unix_ms",
+				   (json_int_t)p->state_since_unix_ms, "unacked", (json_int_t)p->unacked, "free_own",
+				   (json_int_t)p->free_own, "free_partner", (json_int_t)p->free_partner, "conflicts",
+				   (json_int_t)p->conflicts));
 	}
 	struct ha_status_job *j = xcalloc(1, sizeof(*j));
 	j->r = region_session_region(s);

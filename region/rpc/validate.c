@@ -194,7 +194,11 @@ static const struct rpcv_row neighbour_report_rows[] = {
     ANY("dropped"),
 };
 
-/* DHCP HA (docs/dhcp-ha.md): the rack's view of its pairs. */
+/* DHCP HA (docs/dhcp-ha.md): the rack's view of its pairs. "" from a
+ * rack that predates pair states. */
+static const char *const ha_states[] = {"",	  "recover", "normal", "communications-interrupted", "partner-down",
+					"fenced", NULL};
+
 static const struct rpcv_row ha_pair_status_rows[] = {
     ANY("vlan_id"),
     NUM("vid", 0, 4094),
@@ -205,6 +209,12 @@ static const struct rpcv_row ha_pair_status_rows[] = {
     NUM("last_contact_unix_ms", 0, INT64_MAX),
     ANY("refused"),
     STR("last_error", RPCV_LINE, 256),
+    {.name = "state", .kind = RPCV_CHOICE, .choices = ha_states},
+    NUM("state_since_unix_ms", 0, INT64_MAX),
+    ANY("unacked"),
+    ANY("free_own"),
+    ANY("free_partner"),
+    ANY("conflicts"),
 };
 
 static const struct rpcv_row ha_status_report_rows[] = {

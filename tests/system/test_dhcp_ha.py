@@ -1,29 +1,33 @@
-"""DHCP HA, the part built so far (docs/dhcp-ha.md): a VLAN with a primary
-and a secondary rack puts an HA pair into both racks' DHCP configs, with
-the partner's endpoint as its hello told the region; the racks link to
-each other directly over mutual TLS with their region-issued
-certificates, and the primary redials a secondary that was killed and
-came back, and the region shows each link as the racks report it and logs
-a pair that degrades. The primary keeps serving the VLAN's clients meanwhile (the
-engine's use of the pair is not built yet: the secondary serves nothing).
+"""DHCP HA (docs/dhcp-ha.md): a VLAN with a primary and a secondary rack
+puts an HA pair into both racks' DHCP configs, with the partner's endpoint
+as its hello told the region; the racks link to each other directly over
+mutual TLS with their region-issued certificates, sync their lease
+records, split the dynamic range and serve together: each answers the
+clients of its RFC 3074 buckets, every lease reaches the partner's journal
+before the client's ACK, and a rack whose partner died serves every
+client, renewing the dead one's leases at the same address. The region
+shows each pair's link and state as the racks report them and logs a pair
+that degrades.
 
     <prefix>-sw     br0
     <prefix>-rack   eth0 10.46.0.1/24: rack A (primary) serves DHCP here
-    <prefix>-c1     a udhcpc client
-Rack B (secondary) runs without a namespace: it serves nothing. Both HA
-links listen or dial on loopback (the management network)."""
+    <prefix>-rackb  eth0 10.46.0.2/24: rack B (secondary) serves DHCP here
+    <prefix>-c1     udhcpc clients (one MAC after another)
+Both HA links listen or dial on loopback (the management network)."""
 
 import os
+import re
 import shutil
 import signal
 
 import pytest
 
 from conftest import Rack, Region, cli, free_port, make_dir, needs_root, needs_tools, wait_for
-from dhcpnet import DhcpNet, udhcpc
+from dhcpnet import DhcpNet, sh, udhcpc
 from nethelp import ok
 
-NET, RACK_IP = "10.46.0.0/24", "10.46.0.1"
+NET, RACK_IP, RACK_B_IP = "10.46.0.0/24", "10.46.0.1", "10.46.0.2"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HA_OPTS = ["--ha-heartbeat-ms", "100", "--ha-timeout-ms", "1000"]
 
 
@@ -34,6 +38,7 @@ def pair():
     workdir = make_dir("irha-")
     net = DhcpNet(os.path.join(workdir, "net"), tag="irha", rack_addrs=(f"{RACK_IP}/24",))
     os.makedirs(net.workdir)
+    rack_b_ns = f"{net.prefix}-rackb"
     region = Region(os.path.join(workdir, "region"))
     os.makedirs(region.state_dir, mode=0o700)
     a = Rack(region, os.path.join(workdir, "rack-a"), "irha-a")
@@ -42,9 +47,11 @@ def pair():
     # B advertises a wildcard host: the region puts in the address its
     # session comes from (loopback here), as for a rack listening on all
     # addresses.
-    b_extra = ["--ha-listen", f"127.0.0.1:{port_b}", "--ha-advertise", f"0.0.0.0:{port_b}", *HA_OPTS]
+    b_extra = ["--netns", rack_b_ns, "--ha-listen", f"127.0.0.1:{port_b}", "--ha-advertise", f"0.0.0.0:{port_b}",
+               *HA_OPTS]
     try:
         net.up()
+        net.host("rackb", addrs=[f"{RACK_B_IP}/24"], mac="02:00:00:00:00:02")
         region.start()
         a.start(secret=region.secret, fingerprint=region.fingerprint,
                 extra=["--netns", net.rack, "--ha-listen", f"127.0.0.1:{free_port()}", *HA_OPTS])
@@ -87,15 +94,90 @@ def test_both_racks_get_the_pair_and_link_over_mutual_tls(pair):
     assert link["last_contact"] and link["since"] and link["refused"] == 0 and link["reported_at"], link
     assert [(p["role"], p["partner"], p["vid"]) for p in db["ha"]] == [("secondary", a.rack_id, 46)], db
     assert db["ha"][0]["partner_address"].startswith("127.0.0.1:"), db
-    # the secondary serves nothing alone yet; the primary serves the VLAN
-    assert db["enabled"] is False and db["interfaces"] == [], db
+    # both serve the VLAN
+    assert db["enabled"] is True and [i["vid"] for i in db["interfaces"]] == [46], db
     assert da["enabled"] is True and [i["vid"] for i in da["interfaces"]] == [46], da
     out = cli(region, "racks", "dhcp", a.rack_id).stdout
     assert f"HA: primary of VLAN {pair['vlan']['id']} (vid 46) with {b.rack_id} at 127.0.0.1:" in out, out
     out = cli(region, "racks", "dhcp", b.rack_id).stdout
-    assert "serves no DHCP" in out and f"HA: secondary of VLAN {pair['vlan']['id']} (vid 46) with {a.rack_id}" in out
+    assert f"HA: secondary of VLAN {pair['vlan']['id']} (vid 46) with {a.rack_id}" in out, out
     # nobody else's certificate was refused on the way
     assert "refused" not in b.daemon.text() and "refused" not in a.daemon.text()
+
+
+def rfc3074_bucket(mac):
+    """RFC 3074's hash of a MAC, with the mixing table read from our own
+    source (the unit test checks it against the RFC's examples)."""
+    src = open(os.path.join(ROOT, "rack/dhcp/ha_hash.c")).read()
+    body = src[src.index("ha_hash_table[HA_BUCKETS] = {"):]
+    table = [int(x) for x in re.findall(r"\d+", body[body.index("{") + 1:body.index("}")])]
+    assert len(table) == 256
+    key = bytes.fromhex(mac.replace(":", ""))
+    h = len(key)
+    for b in reversed(key):
+        h = table[h ^ b]
+    return h
+
+
+def both_normal(pair):
+    region, a, b = pair["region"], pair["a"], pair["b"]
+    def normal():
+        sa = ok(region, "GET", f"/api/v1/racks/{a.rack_id}/dhcp")["ha"][0].get("link") or {}
+        sb = ok(region, "GET", f"/api/v1/racks/{b.rack_id}/dhcp")["ha"][0].get("link") or {}
+        return (sa, sb) if sa.get("state") == "normal" and sb.get("state") == "normal" else None
+    return wait_for(normal, timeout=30, what="both racks of the pair in state normal")
+
+
+def lease_as(net, c, mac, extra=()):
+    sh("ip", "-n", c, "link", "set", "eth0", "down")
+    sh("ip", "-n", c, "link", "set", "eth0", "address", mac)
+    sh("ip", "-n", c, "link", "set", "eth0", "up")
+    return udhcpc(net, c, name=f"udhcpc-{mac[-5:].replace(':', '')}", extra=extra)
+
+
+def test_both_racks_answer_their_own_buckets_and_replicate_each_lease(pair):
+    net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
+    sa, sb = both_normal(pair)
+    # the primary split the range: each has half of the 100 addresses free
+    assert sa["free_own"] == 50 and sa["free_partner"] == 50, sa
+    assert sb["free_own"] == 50 and sb["free_partner"] == 50, sb
+    c = pair.setdefault("c1", net.host("c1"))
+    got = {}
+    for i in range(12):
+        mac = f"02:46:00:00:01:{i:02x}"
+        env = lease_as(net, c, mac)
+        want = RACK_IP if rfc3074_bucket(mac) < 128 else RACK_B_IP
+        assert env["serverid"] == want, (mac, rfc3074_bucket(mac), env)
+        got[mac] = env
+    # clients spread over both racks, each from its own half
+    by_a = [e["ip"] for e in got.values() if e["serverid"] == RACK_IP]
+    by_b = [e["ip"] for e in got.values() if e["serverid"] == RACK_B_IP]
+    assert by_a and by_b, got
+    assert all(int(ip.split(".")[3]) < 150 for ip in by_a), by_a
+    assert all(int(ip.split(".")[3]) >= 150 for ip in by_b), by_b
+    # that each lease also reached the partner's journal shows in the next
+    # test: the survivor renews the dead rack's clients at their addresses
+    pair["leases"] = got
+
+
+def test_a_rack_whose_partner_died_renews_its_clients_at_the_same_address(pair):
+    net, a, b = pair["net"], pair["a"], pair["b"]
+    got = pair["leases"]
+    a_macs = [m for m, e in got.items() if e["serverid"] == RACK_IP]
+    b.daemon.stop(sig=signal.SIGKILL)
+    a.daemon.wait_log("dhcp-ha: VLAN 46: normal -> communications-interrupted", timeout=15)
+    c = pair["c1"]
+    # B's clients come back to A, which knows their leases from B's
+    # updates: same address, now from A
+    for mac in [m for m in got if m not in a_macs][:4]:
+        env = lease_as(net, c, mac, extra=["-r", got[mac]["ip"]])
+        assert env["serverid"] == RACK_IP and env["ip"] == got[mac]["ip"], (mac, got[mac], env)
+    # a new client gets an address of A's own share
+    env = lease_as(net, c, "02:46:00:00:02:01")
+    assert env["serverid"] == RACK_IP and int(env["ip"].split(".")[3]) < 150, env
+    b.start(extra=pair["b_extra"])
+    both_normal(pair)
+    b.daemon.wait_log("dhcp-ha: VLAN 46: recover -> normal", timeout=30)
 
 
 def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
@@ -109,8 +191,9 @@ def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
     pair["region"].daemon.wait_log(f"DHCP HA pair of VLAN {pair['vlan']['id']} degraded: rack {a.rack_id} lost "
                                    f"its link to {b.rack_id}", timeout=10)
     # clients are served by the primary while its partner is away
-    c = net.host("c1")
-    assert udhcpc(net, c)["ip"].startswith("10.46.0.")
+    c = pair.setdefault("c1", net.host("c1"))
+    env = lease_as(net, c, "02:46:00:00:03:01")
+    assert env["ip"].startswith("10.46.0.") and env["serverid"] == RACK_IP, env
     b.start(extra=pair["b_extra"])
     a.daemon.wait_log(f"dhcp-ha: link to partner {b.rack_id} (secondary) up", timeout=30, count=2)
     b.daemon.wait_log(f"dhcp-ha: link to partner {a.rack_id} (primary) up", timeout=30)
