@@ -5,12 +5,12 @@
  * configs are committed. Links run in the rack's own namespace (the
  * management network), never in netns.
  *
- * What is built: the link, its identity checks and heartbeats. What is
- * not yet: the DHCP engine's use of it (buckets, shares, updates acked by
- * the partner before the ACK, partner-down) — until then the region sends
- * a secondary no interfaces to serve, and a primary serves its VLAN alone
- * as it did before HA. At most one pair per rack as secondary (one
- * ha_listen); others are logged and skipped. */
+ * For each pair it runs the state machine (ha_state.h) from the link's
+ * events, the region session and its timers; syncs both racks' records on
+ * every link-up; sends the DHCP server's lease changes to the partner and
+ * stages the partner's (server.h, "DHCP HA"), acknowledging them once
+ * durable; and tells the DHCP server the pair's state. At most one pair
+ * per rack as secondary (one ha_listen); others are logged and skipped. */
 #pragma once
 
 #include "rack/session.h"

@@ -340,6 +340,21 @@ static void dhcp_ha_lines(const json_t *ha)
 		       (long long)json_integer_value(json_object_get(p, "vlan")),
 		       (long long)json_integer_value(json_object_get(p, "vid")), jstr(p, "partner") ?: "?",
 		       addr ? " at " : "", addr ? addr : " (its link endpoint is not known yet)");
+		const json_t *link = json_object_get(p, "link");
+		if (!json_is_object(link)) {
+			printf("    no report from the rack yet\n");
+			continue;
+		}
+		printf("    state %s since %s; link %s, last contact %s; unacked %lld; free: %lld ours, %lld the "
+		       "partner's; conflicts %lld\n",
+		       jstr(link, "state") ?: "unknown", jstr(link, "state_since") ?: "-",
+		       json_is_true(json_object_get(link, "up")) ? "up" : "down", jstr(link, "last_contact") ?: "never",
+		       (long long)json_integer_value(json_object_get(link, "unacked")),
+		       (long long)json_integer_value(json_object_get(link, "free_own")),
+		       (long long)json_integer_value(json_object_get(link, "free_partner")),
+		       (long long)json_integer_value(json_object_get(link, "conflicts")));
+		if (jstr(link, "last_error") && !json_is_true(json_object_get(link, "up")))
+			printf("    link down: %s\n", jstr(link, "last_error"));
 	}
 }
 
