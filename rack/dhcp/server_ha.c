@@ -388,7 +388,8 @@ size_t dhcp_server_ha_records(const struct dhcp_server *s, uint64_t vlan_id, str
 	if (!c.v || !s->leases)
 		return 0;
 	lease_store_foreach(s->leases, collect_one, &c);
-	qsort(c.out, c.n, sizeof(*c.out), by_seq);
+	if (c.n)
+		qsort(c.out, c.n, sizeof(*c.out), by_seq);
 	*ret = c.out;
 	return c.n;
 }

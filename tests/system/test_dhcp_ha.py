@@ -184,6 +184,41 @@ def test_a_rack_whose_partner_died_renews_its_clients_at_the_same_address(pair):
     b.daemon.wait_log("dhcp-ha: VLAN 46: recover -> normal", timeout=30)
 
 
+def leases_of(region):
+    st, out = region.api("GET", "/api/v1/ip-addresses?owner_kind=dhcp_lease&limit=1000")
+    assert st == 200, out
+    return {r["ip"]: r["lease_mac"] for r in out["ip_addresses"]}
+
+
+def test_the_pair_serves_with_the_region_stopped_and_reports_every_lease_after(pair):
+    """A site keeps its HA while the region is away: the racks talk to each
+    other directly. The leases taken meanwhile reach the region once it is
+    back (each rack's full report after reconnecting)."""
+    net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
+    both_normal(pair)
+    c = pair.setdefault("c1", net.host("c1"))
+    left_a = a.daemon.text().count("dhcp-ha: VLAN 46: normal -> ")
+    left_b = b.daemon.text().count("dhcp-ha: VLAN 46: normal -> ")
+    region.stop()
+    got = {}
+    for i in range(6):
+        mac = f"02:46:00:00:04:{i:02x}"
+        env = lease_as(net, c, mac)
+        assert env["serverid"] == (RACK_IP if rfc3074_bucket(mac) < 128 else RACK_B_IP), (mac, env)
+        got[env["ip"]] = mac
+    assert len(set(got)) == 6, got
+    # nothing left NORMAL: the region's absence is no reason to
+    assert a.daemon.text().count("dhcp-ha: VLAN 46: normal -> ") == left_a, a.daemon.text()
+    assert b.daemon.text().count("dhcp-ha: VLAN 46: normal -> ") == left_b, b.daemon.text()
+    region.start()
+    def reported():
+        have = leases_of(region)
+        return have if all(have.get(ip) == mac for ip, mac in got.items()) else None
+    have = wait_for(reported, timeout=60, what="the leases taken while the region was away reported")
+    # one row per address, the client's MAC on it
+    assert len(have) == len(set(have)) and len(set(have.values())) == len(have), have
+
+
 def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
     net, a, b = pair["net"], pair["a"], pair["b"]
     a.daemon.wait_log(f"dhcp-ha: link to partner {b.rack_id} (secondary) up", timeout=30)
