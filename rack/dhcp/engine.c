@@ -7,30 +7,6 @@
 
 #include "rack/dhcp/engine_internal.h"
 
-/* The subnets a request may be served from. On a link: every subnet of
- * the interface (a VLAN can carry several). Through a relay, or for a
- * unicast renewal: the one subnet the selector (giaddr, link selection,
- * ciaddr) falls in. */
-struct link {
-	const struct dhcp_subnet *v;
-	size_t n;
-	bool relayed;
-	bool has_sid_override; /* RFC 5107 server id override from the relay */
-	uint32_t sid_override;
-};
-
-struct ctx {
-	const struct dhcp_config *cfg;
-	struct lease_store *store;
-	const struct dhcp4_msg *req;
-	const struct dhcp_rx_info *rx;
-	int64_t now;
-	struct dhcp_decision *ret;
-	struct dhcp_client c;
-	struct link link;
-	const struct dhcp_ha *ha; /* the arrival interface's HA pair; NULL: served alone */
-};
-
 enum confirm_mode { CONFIRM_SELECTING, CONFIRM_INIT_REBOOT, CONFIRM_RENEWING, CONFIRM_REBINDING };
 
 static int ignore(struct ctx *x, const char *why)
@@ -61,104 +37,6 @@ static void add_event(struct ctx *x, enum dhcp_event_kind kind, uint32_t addr, c
 		e->hostname[i] = (h[i] >= 0x20 && h[i] < 0x7f) ? h[i] : '?';
 }
 
-/* ---- client identity and lease records ---- */
-
-static int client_init(const struct dhcp4_msg *req, struct dhcp_client *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->client_id = dhcp4_msg_client_id(req, &c->client_id_len);
-	if (c->client_id && (c->client_id_len == 0 || c->client_id_len > LEASE_CLIENT_ID_MAX))
-		c->client_id = NULL;
-	if (req->hlen >= 1 && req->hlen <= LEASE_HWADDR_MAX && req->htype != 0) {
-		c->htype = req->htype;
-		c->hlen = req->hlen;
-		memcpy(c->chaddr, req->chaddr, req->hlen);
-	} else if (!c->client_id) {
-		return -ENOENT;
-	}
-	c->pxe =
-	    dhcp4_msg_vendor_class_has_prefix(req, "PXEClient") || dhcp4_msg_vendor_class_has_prefix(req, "HTTPClient");
-	return 0;
-}
-
-/* Is the client known by its option 61 in subnet s? Only when it sent
- * one and either has no hardware address or s matches client ids (Kea's
- * match-client-id; off by default, see the top of engine.h). */
-static bool client_by_id(const struct dhcp_client *c, const struct dhcp_subnet *s)
-{
-	return c->client_id && (!c->hlen || (s && s->match_client_id));
-}
-
-static const struct dhcp_subnet *subnet_of_lease(const struct ctx *x, const struct lease *l)
-{
-	for (size_t i = 0; i < x->link.n; i++)
-		if (dhcp_subnet_contains(&x->link.v[i], l->addr))
-			return &x->link.v[i];
-	return dhcp_config_subnet_of(x->cfg, l->addr);
-}
-
-/* Where client ids are matched, a client without one is its MAC among
- * the records without one: the MAC's other stacks are other clients. */
-static bool lease_is_client(const struct ctx *x, const struct lease *l)
-{
-	const struct dhcp_client *c = &x->c;
-	const struct dhcp_subnet *s = subnet_of_lease(x, l);
-	if (client_by_id(c, s))
-		return l->client_id_len == c->client_id_len &&
-		       memcmp(l->client_id, c->client_id, c->client_id_len) == 0;
-	if (s && s->match_client_id && l->client_id_len)
-		return false;
-	return c->hlen && l->hlen == c->hlen && l->htype == c->htype && memcmp(l->chaddr, c->chaddr, c->hlen) == 0;
-}
-
-static const struct lease *client_lease(const struct ctx *x, const struct dhcp_subnet *s)
-{
-	const struct dhcp_client *c = &x->c;
-	if (client_by_id(c, s))
-		return lease_store_find_client_id(x->store, c->client_id, c->client_id_len, s->id);
-	const struct lease *l = lease_store_find_hwaddr(x->store, c->htype, c->hlen, c->chaddr, s->id);
-	return l && s->match_client_id && l->client_id_len ? NULL : l;
-}
-
-/* A reservation is by Ethernet MAC. */
-static const struct dhcp_host *client_host(const struct ctx *x, const struct dhcp_subnet **ret_s)
-{
-	if (x->c.htype != DHCP4_HTYPE_ETHER || x->c.hlen != 6)
-		return NULL;
-	for (size_t i = 0; i < x->link.n; i++) {
-		const struct dhcp_host *h = dhcp_subnet_host_by_mac(&x->link.v[i], x->c.chaddr);
-		if (h) {
-			*ret_s = &x->link.v[i];
-			return h;
-		}
-	}
-	return NULL;
-}
-
-static const struct dhcp_subnet *link_subnet_of(const struct link *k, uint32_t addr)
-{
-	for (size_t i = 0; i < k->n; i++)
-		if (dhcp_subnet_contains(&k->v[i], addr))
-			return &k->v[i];
-	return NULL;
-}
-
-/* Does l hold its address against everyone but its own client? A stale
- * offer (past its hold) holds nothing, even before reclaim drops it. */
-static bool lease_holds(const struct lease *l, int64_t now)
-{
-	switch (l->state) {
-	case LEASE_OFFERED:
-		return l->expiry > now;
-	case LEASE_ACTIVE:
-	case LEASE_DECLINED:
-	case LEASE_RESERVED:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* May this rack give a new dynamic address from addr's share? Its own
  * share alone; in an HA pair, what the pair's state permits (nothing new
  * in RECOVER or FENCED, the partner's share too after a takeover). */
@@ -180,12 +58,12 @@ static bool addr_usable(const struct ctx *x, uint32_t addr, bool dynamic)
 	const struct lease *l = lease_store_find_addr(x->store, addr);
 	if (l && l->state == LEASE_DECLINED)
 		return false;
-	if (l && lease_is_client(x, l)) {
+	if (l && dhcp_lease_is_client(x, l)) {
 		if (!x->ha || !dynamic || l->state == LEASE_ACTIVE || l->state == LEASE_OFFERED)
 			return true;
 		return share_ok(x, addr);
 	}
-	if (l && lease_holds(l, x->now))
+	if (l && dhcp_lease_holds(l, x->now))
 		return false;
 	if (!dynamic)
 		return true;
@@ -246,7 +124,7 @@ static int64_t stage(struct ctx *x, const struct dhcp_grant *g, enum lease_state
 	l.range_id = g->range ? g->range->id : 0;
 	/* What the HA partner acknowledged stays known across a renewal. */
 	const struct lease *old = lease_store_find_addr(x->store, g->yiaddr);
-	if (old && old->state == LEASE_ACTIVE && lease_is_client(x, old))
+	if (old && old->state == LEASE_ACTIVE && dhcp_lease_is_client(x, old))
 		l.acked_expiry = old->acked_expiry;
 	return lease_store_stage(x->store, &l);
 }
@@ -302,7 +180,7 @@ static int first_free(const struct ctx *x, const struct dhcp_range *r, uint32_t 
 static int pick_address(struct ctx *x, struct pick *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->host = client_host(x, &p->s);
+	p->host = dhcp_client_host(x, &p->s);
 	if (p->host) {
 		p->addr = p->host->addr;
 		if (!addr_usable(x, p->addr, false)) {
@@ -313,7 +191,7 @@ static int pick_address(struct ctx *x, struct pick *p)
 	}
 	for (size_t i = 0; i < x->link.n; i++) {
 		const struct dhcp_subnet *s = &x->link.v[i];
-		const struct lease *l = client_lease(x, s);
+		const struct lease *l = dhcp_client_lease(x, s);
 		if (l && l->state != LEASE_DECLINED && l->state != LEASE_RESERVED && dhcp_subnet_contains(s, l->addr) &&
 		    dhcp_subnet_range_of(s, l->addr) && addr_usable(x, l->addr, true)) {
 			p->s = s;
@@ -325,7 +203,7 @@ static int pick_address(struct ctx *x, struct pick *p)
 	uint32_t want;
 	if (dhcp4_msg_requested_ip(x->req, &want) == 0) {
 		want = ntohl(want);
-		const struct dhcp_subnet *s = link_subnet_of(&x->link, want);
+		const struct dhcp_subnet *s = dhcp_link_subnet_of(&x->link, want);
 		if (s && dhcp_subnet_range_of(s, want) && addr_usable(x, want, true)) {
 			p->s = s;
 			p->addr = want;
@@ -352,7 +230,7 @@ static int pick_address(struct ctx *x, struct pick *p)
 static int hold(struct ctx *x, const struct dhcp_grant *g)
 {
 	const struct lease *l = lease_store_find_addr(x->store, g->yiaddr);
-	if (l && l->state == LEASE_ACTIVE && lease_is_client(x, l))
+	if (l && l->state == LEASE_ACTIVE && dhcp_lease_is_client(x, l))
 		return 0;
 	int64_t rc = stage(x, g, LEASE_OFFERED, x->now + dhcp_config_offer_hold(x->cfg));
 	return rc < 0 ? (int)rc : 0;
@@ -395,7 +273,7 @@ static int ack(struct ctx *x, const struct dhcp_subnet *s, uint32_t addr, const 
 	int64_t expiry = x->now + g.lease_time;
 	if (x->ha && g.range) {
 		const struct lease *cur = lease_store_find_addr(x->store, addr);
-		expiry = dhcp_ha_expiry(x->ha, x->now, expiry, cur && lease_is_client(x, cur) ? cur : NULL);
+		expiry = dhcp_ha_expiry(x->ha, x->now, expiry, cur && dhcp_lease_is_client(x, cur) ? cur : NULL);
 		if (expiry <= x->now)
 			return nak(x, s, "HA: the lease cannot be extended in this state");
 		g.lease_time = (uint32_t)(expiry - x->now);
@@ -418,7 +296,7 @@ static bool client_holds_other(const struct ctx *x, uint32_t addr)
 {
 	bool known = false;
 	for (size_t i = 0; i < x->link.n; i++) {
-		const struct lease *l = client_lease(x, &x->link.v[i]);
+		const struct lease *l = dhcp_client_lease(x, &x->link.v[i]);
 		if (!l || l->state == LEASE_DECLINED || l->state == LEASE_RESERVED)
 			continue;
 		if (l->addr == addr)
@@ -432,7 +310,7 @@ static bool client_holds_other(const struct ctx *x, uint32_t addr)
  * the one it remembers; RENEWING/REBINDING: the one it uses). */
 static int confirm(struct ctx *x, uint32_t addr, enum confirm_mode mode)
 {
-	const struct dhcp_subnet *s = link_subnet_of(&x->link, addr), *hs = NULL;
+	const struct dhcp_subnet *s = dhcp_link_subnet_of(&x->link, addr), *hs = NULL;
 	const struct dhcp_host *mine, *other;
 	const struct lease *l;
 
@@ -443,7 +321,7 @@ static int confirm(struct ctx *x, uint32_t addr, enum confirm_mode mode)
 			return ignore(x, "renewal of an address we do not serve");
 		return nak(x, x->link.n ? &x->link.v[0] : NULL, "address not on this network");
 	}
-	mine = client_host(x, &hs);
+	mine = dhcp_client_host(x, &hs);
 	if (mine && mine->addr != addr)
 		return nak(x, s, "client has another reserved address");
 	other = dhcp_subnet_host_by_addr(s, addr);
@@ -452,12 +330,12 @@ static int confirm(struct ctx *x, uint32_t addr, enum confirm_mode mode)
 	if (mode == CONFIRM_INIT_REBOOT && !mine && client_holds_other(x, addr))
 		return nak(x, s, "requested address is not the client's lease");
 	l = lease_store_find_addr(x->store, addr);
-	if (l && l->state != LEASE_DECLINED && l->state != LEASE_RESERVED && lease_is_client(x, l)) {
+	if (l && l->state != LEASE_DECLINED && l->state != LEASE_RESERVED && dhcp_lease_is_client(x, l)) {
 		if (mine || addr_usable(x, addr, dhcp_subnet_range_of(s, addr) != NULL))
 			return ack(x, s, addr, mine);
 		return nak(x, s, "HA: the address is in the partner's share");
 	}
-	if (l && (lease_holds(l, x->now) || l->state == LEASE_DECLINED))
+	if (l && (dhcp_lease_holds(l, x->now) || l->state == LEASE_DECLINED))
 		return nak(x, s, "address not available");
 	if (mine)
 		return ack(x, s, addr, mine);
@@ -472,7 +350,7 @@ static int confirm(struct ctx *x, uint32_t addr, enum confirm_mode mode)
 static int drop_offer(struct ctx *x)
 {
 	for (size_t i = 0; i < x->link.n; i++) {
-		const struct lease *l = client_lease(x, &x->link.v[i]);
+		const struct lease *l = dhcp_client_lease(x, &x->link.v[i]);
 		if (l && l->state == LEASE_OFFERED) {
 			int64_t rc = lease_store_remove(x->store, l->addr);
 			if (rc < 0 && rc != -ENOENT)
@@ -563,7 +441,7 @@ static int do_decline(struct ctx *x)
 	if (foreign_server_id(x))
 		return ignore(x, "DECLINE for another server");
 	const struct lease *l = lease_store_find_addr(x->store, addr);
-	if (!l || !lease_is_client(x, l) || l->state != LEASE_ACTIVE)
+	if (!l || !dhcp_lease_is_client(x, l) || l->state != LEASE_ACTIVE)
 		return ignore(x, "DECLINE of an address not ACKed to the client");
 	int rc = quarantine(x, addr, LEASE_CONFLICT_DECLINE);
 	return rc < 0 ? rc : ignore(x, "address declined and quarantined");
@@ -600,7 +478,7 @@ static int do_release(struct ctx *x)
 	if (foreign_server_id(x))
 		return ignore(x, "RELEASE for another server");
 	const struct lease *l = lease_store_find_addr(x->store, addr);
-	if (!l || !lease_is_client(x, l) || (l->state != LEASE_ACTIVE && l->state != LEASE_OFFERED))
+	if (!l || !dhcp_lease_is_client(x, l) || (l->state != LEASE_ACTIVE && l->state != LEASE_OFFERED))
 		return ignore(x, "RELEASE of an address the client does not hold");
 	const char *why = release_forged(x, l);
 	if (why)
@@ -619,12 +497,12 @@ static int do_release(struct ctx *x)
 static int do_inform(struct ctx *x)
 {
 	uint32_t addr = ntohl(x->req->ciaddr);
-	const struct dhcp_subnet *s = link_subnet_of(&x->link, addr), *hs = NULL;
+	const struct dhcp_subnet *s = dhcp_link_subnet_of(&x->link, addr), *hs = NULL;
 	struct dhcp_grant g;
 
 	if (!addr || !s)
 		return ignore(x, "INFORM from an address we do not serve");
-	const struct dhcp_host *host = client_host(x, &hs);
+	const struct dhcp_host *host = dhcp_client_host(x, &hs);
 	grant_init(x, &g, s, 0, host && host->addr == addr ? host : NULL);
 	g.range = NULL;
 	g.lease_time = 0; /* RFC 2131 4.3.5: no lease time, no yiaddr */
@@ -696,7 +574,7 @@ static int handle(struct ctx *x, uint32_t probed_ok)
 		return type;
 	if (x->req->op != DHCP4_BOOTREQUEST)
 		return ignore(x, "not a BOOTREQUEST");
-	if (client_init(x->req, &x->c) < 0)
+	if (dhcp_client_init(x->req, &x->c) < 0)
 		return ignore(x, "no hardware address or client id");
 	if (select_link(x, type) < 0)
 		return ignore(x, "no subnet for this interface or relay");
@@ -769,8 +647,9 @@ int dhcp_engine_probe_done(const struct dhcp_config *cfg, struct lease_store *le
 	if (!dhcp_config_subnet_of(cfg, addr))
 		return -EINVAL;
 	const struct lease *l = lease_store_find_addr(leases, addr);
-	int rc = client_init(req, &x.c);
-	if (rc == 0 && (!l || !lease_holds(l, x.now) || (l->state == LEASE_OFFERED && lease_is_client(&x, l)))) {
+	int rc = dhcp_client_init(req, &x.c);
+	if (rc == 0 &&
+	    (!l || !dhcp_lease_holds(l, x.now) || (l->state == LEASE_OFFERED && dhcp_lease_is_client(&x, l)))) {
 		rc = quarantine(&x, addr, req->giaddr ? LEASE_CONFLICT_ICMP : LEASE_CONFLICT_ARP);
 		if (rc < 0)
 			return rc;

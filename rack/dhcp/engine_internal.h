@@ -1,5 +1,7 @@
-/* Shared between rack/dhcp/engine.c (state machine, allocation) and
- * rack/dhcp/engine_reply.c (reply options, PXE, destination). Not API. */
+/* Shared between rack/dhcp/engine.c (state machine, allocation),
+ * engine_client.c (the client and its records), engine_reply.c (reply
+ * options, PXE, destination) and engine_ha.c (the HA pair's rules). Not
+ * API. */
 #pragma once
 
 #include "rack/dhcp/engine.h"
@@ -24,6 +26,50 @@ struct dhcp_client {
 	size_t client_id_len;
 	bool pxe; /* vendor class PXEClient / HTTPClient: short lease, boot info */
 };
+
+/* ---- the request being decided (engine.c, engine_client.c) ---- */
+
+/* The subnets a request may be served from. On a link: every subnet of
+ * the interface (a VLAN can carry several). Through a relay, or for a
+ * unicast renewal: the one subnet the selector (giaddr, link selection,
+ * ciaddr) falls in. */
+struct link {
+	const struct dhcp_subnet *v;
+	size_t n;
+	bool relayed;
+	bool has_sid_override; /* RFC 5107 server id override from the relay */
+	uint32_t sid_override;
+};
+
+struct ctx {
+	const struct dhcp_config *cfg;
+	struct lease_store *store;
+	const struct dhcp4_msg *req;
+	const struct dhcp_rx_info *rx;
+	int64_t now;
+	struct dhcp_decision *ret;
+	struct dhcp_client c;
+	struct link link;
+	const struct dhcp_ha *ha; /* the arrival interface's HA pair; NULL: served alone */
+};
+
+/* ---- engine_client.c: who the client is, what the store holds of it ---- */
+
+/* The client of req; -ENOENT when it has neither a hardware address nor a
+ * client id. */
+int dhcp_client_init(const struct dhcp4_msg *req, struct dhcp_client *c);
+/* Is the client known by its option 61 in subnet s? */
+bool dhcp_client_by_id(const struct dhcp_client *c, const struct dhcp_subnet *s);
+const struct dhcp_subnet *dhcp_lease_subnet(const struct ctx *x, const struct lease *l);
+/* Is l the request's client's record? */
+bool dhcp_lease_is_client(const struct ctx *x, const struct lease *l);
+/* The client's record in subnet s, or NULL. */
+const struct lease *dhcp_client_lease(const struct ctx *x, const struct dhcp_subnet *s);
+/* The client's reservation on the link (and its subnet), or NULL. */
+const struct dhcp_host *dhcp_client_host(const struct ctx *x, const struct dhcp_subnet **ret_s);
+const struct dhcp_subnet *dhcp_link_subnet_of(const struct link *k, uint32_t addr);
+/* Does l hold its address against everyone but its own client? */
+bool dhcp_lease_holds(const struct lease *l, int64_t now);
 
 /* Fill ret->reply (type OFFER or ACK) with fields and options, and the
  * destination. -ENOSPC if the options do not fit the message arena. */
