@@ -246,6 +246,9 @@ static void session_on_welcome(struct rack *rack, const Ironrack__V1__RegionMess
 {
 	if (in->welcome->heartbeat_interval_s > 0 && in->welcome->heartbeat_interval_s <= 3600)
 		rack->heartbeat_s = in->welcome->heartbeat_interval_s;
+	for (size_t i = 0; i < rack_session_hooks_n; i++)
+		if (rack_session_hooks[i]->on_welcome)
+			rack_session_hooks[i]->on_welcome(rack, in->welcome);
 }
 
 /* The envelope: which body goes where. Features add commands, config

@@ -69,11 +69,13 @@ struct rack_config_part {
 	void (*abort)(struct rack *rack, void *state);
 };
 
-/* The session came up (after Hello) or went down. */
+/* The session came up (after Hello), the region answered it (Welcome), or
+ * the session went down. Any may be NULL. */
 struct rack_session_hook {
 	const char *name;
 	void (*on_connected)(struct rack *rack);
 	void (*on_disconnected)(struct rack *rack);
+	void (*on_welcome)(struct rack *rack, const Ironrack__V1__Welcome *w);
 };
 
 /* The region's Status reply to a message sent with

@@ -221,7 +221,11 @@ static void boot_on_connected(struct rack *rack)
 	rack_boot_forget(rack, NULL, 0);
 }
 
-const struct rack_session_hook rack_boot_session_hook = {"boot", boot_on_connected, NULL};
+const struct rack_session_hook rack_boot_session_hook = {
+    .name = "boot",
+    .on_connected = boot_on_connected,
+    .on_disconnected = NULL,
+};
 
 /* ---- addresses ---- */
 

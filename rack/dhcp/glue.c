@@ -133,7 +133,11 @@ static void glue_on_disconnected(struct rack *rack)
 		dhcp_report_disconnected(rack->report);
 }
 
-const struct rack_session_hook rack_dhcp_session_hook = {"dhcp", glue_on_connected, glue_on_disconnected};
+const struct rack_session_hook rack_dhcp_session_hook = {
+    .name = "dhcp",
+    .on_connected = glue_on_connected,
+    .on_disconnected = glue_on_disconnected,
+};
 
 /* ---- configuration ---- */
 

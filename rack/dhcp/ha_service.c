@@ -41,6 +41,10 @@ struct ha_pair {
 	uint64_t owe_seq, owe_wait;
 	uint64_t unacked; /* records sent since the last ack */
 	uint64_t conflicts;
+	/* Partner-down as the region's config says: held by us (the
+	 * operator's word that the partner is dead) or by the partner
+	 * against us (rule 6: stay in RECOVER until merged). */
+	enum { PD_NONE, PD_OURS, PD_AGAINST_US } pd, pd_next;
 };
 
 struct rack_ha {
@@ -236,6 +240,9 @@ static void pair_step(struct ha_pair *p, enum ha_event ev)
 	bool changed = ha_sm_handle(&p->sm, ev, now, &st);
 	if (st.actions & HA_ACT_REFUSE)
 		log_warn("dhcp-ha: VLAN %u: partner-down refused: %s is in contact", p->vid, p->partner);
+	if (st.actions & HA_ACT_TAKEOVER)
+		log_warn("dhcp-ha: VLAN %u: the MCLT has passed since partner-down: serving %s's share too", p->vid,
+			 p->partner);
 	if (changed) {
 		log_info("dhcp-ha: VLAN %u: %s -> %s (%s; partner %s)", p->vid, ha_state_name(st.from),
 			 ha_state_name(st.to), ha_event_name(ev), p->partner);
@@ -250,6 +257,11 @@ static void pair_step(struct ha_pair *p, enum ha_event ev)
 	if (changed)
 		ha_report(p->h);
 	pair_arm(p);
+	/* An operator's partner-down given while the partner was still in
+	 * contact (refused then) holds until the region ends it: it takes
+	 * effect once the partner is lost. */
+	if (p->pd == PD_OURS && p->sm.partner_lost && p->sm.state != HA_PARTNER_DOWN && ev != HA_EV_OPERATOR_DOWN)
+		pair_step(p, HA_EV_OPERATOR_DOWN);
 }
 
 static void pair_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -373,6 +385,32 @@ static bool pair_same(const struct ha_pair *a, const Ironrack__V1__DhcpHaPair *b
 	       (a->role == HA_ROLE_SECONDARY || strcmp(a->address, b->partner_address) == 0);
 }
 
+/* The config's word on partner-down changed. */
+static void pair_partner_down(struct ha_pair *p)
+{
+	if (p->pd_next == p->pd)
+		return;
+	int was = p->pd;
+	p->pd = p->pd_next;
+	switch (p->pd) {
+	case PD_OURS:
+		log_warn("dhcp-ha: VLAN %u: partner-down: the operator says %s is dead", p->vid, p->partner);
+		pair_step(p, HA_EV_OPERATOR_DOWN);
+		break;
+	case PD_AGAINST_US:
+		log_warn("dhcp-ha: VLAN %u: %s holds partner-down against this rack: no new addresses until the two "
+			 "have merged",
+			 p->vid, p->partner);
+		pair_step(p, HA_EV_DECLARED_DOWN);
+		break;
+	case PD_NONE:
+		log_info("dhcp-ha: VLAN %u: partner-down is over", p->vid);
+		if (was == PD_AGAINST_US && rack_session_is_connected(p->h->rack))
+			pair_step(p, HA_EV_REGION_UP);
+		break;
+	}
+}
+
 static struct ha_pair *pair_new(struct rack_ha *h, const Ironrack__V1__DhcpHaPair *in)
 {
 	struct rack *rack = h->rack;
@@ -465,6 +503,10 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 		}
 		if (!p)
 			p = pair_new(h, in);
+		p->pd_next = !in->partner_down_by[0]				     ? PD_NONE
+			     : strcmp(in->partner_down_by, h->rack->id.rack_id) == 0 ? PD_OURS
+			     : strcmp(in->partner_down_by, p->partner) == 0	     ? PD_AGAINST_US
+										     : PD_NONE;
 		next[m++] = p;
 	}
 	/* the links no longer wanted go first: a new secondary's listener
@@ -487,10 +529,11 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 			continue;
 		}
 		next[h->n++] = p;
-		if (fresh && rack_session_is_connected(h->rack))
+		if (fresh && rack_session_is_connected(h->rack) && p->pd_next != PD_AGAINST_US)
 			pair_step(p, HA_EV_REGION_UP);
 		else
 			pair_publish(p);
+		pair_partner_down(p);
 	}
 	ha_report(h);
 }
@@ -509,11 +552,29 @@ static void ha_config_commit(struct rack *rack, const Ironrack__V1__RackConfig *
 
 static void ha_session_connected(struct rack *rack)
 {
+	if (rack->ha)
+		ha_report(rack->ha);
+}
+
+/* The region answered: REGION_UP for every pair, unless the partner
+ * holds partner-down against us (rule 6), which the welcome says even
+ * when the stored config is older than the partner-down. */
+static void ha_session_welcome(struct rack *rack, const Ironrack__V1__Welcome *w)
+{
 	if (!rack->ha)
 		return;
-	for (size_t i = 0; i < rack->ha->n; i++)
-		pair_step(rack->ha->pairs[i], HA_EV_REGION_UP);
-	ha_report(rack->ha);
+	for (size_t i = 0; i < rack->ha->n; i++) {
+		struct ha_pair *p = rack->ha->pairs[i];
+		bool down = false;
+		for (size_t k = 0; k < w->n_ha_declared_down; k++)
+			down |= w->ha_declared_down[k] == p->vlan_id;
+		if (down) {
+			p->pd_next = PD_AGAINST_US;
+			pair_partner_down(p);
+		} else if (p->pd != PD_AGAINST_US) {
+			pair_step(p, HA_EV_REGION_UP);
+		}
+	}
 }
 
 static void ha_session_disconnected(struct rack *rack)
@@ -528,6 +589,7 @@ const struct rack_session_hook rack_ha_session_hook = {
     .name = "dhcp-ha",
     .on_connected = ha_session_connected,
     .on_disconnected = ha_session_disconnected,
+    .on_welcome = ha_session_welcome,
 };
 
 const struct rack_config_part rack_ha_config_part = {

@@ -99,7 +99,11 @@ static void disc_on_disconnected(struct rack *rack)
 		disc_report_disconnected(rack->discovery->report);
 }
 
-const struct rack_session_hook rack_discovery_session_hook = {"discovery", disc_on_connected, disc_on_disconnected};
+const struct rack_session_hook rack_discovery_session_hook = {
+    .name = "discovery",
+    .on_connected = disc_on_connected,
+    .on_disconnected = disc_on_disconnected,
+};
 
 /* ---- captures ---- */
 

@@ -412,7 +412,11 @@ static void on_disconnected(struct rack *rack)
 		agent_arm(a);
 }
 
-const struct rack_session_hook rack_agent_session_hook = {"agent", on_connected, on_disconnected};
+const struct rack_session_hook rack_agent_session_hook = {
+    .name = "agent",
+    .on_connected = on_connected,
+    .on_disconnected = on_disconnected,
+};
 
 /* ---- lifetime ---- */
 

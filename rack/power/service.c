@@ -544,7 +544,11 @@ static void on_disconnected(struct rack *rack)
 		power_reports_disconnected(p->reports);
 }
 
-const struct rack_session_hook rack_power_session_hook = {"power", on_connected, on_disconnected};
+const struct rack_session_hook rack_power_session_hook = {
+    .name = "power",
+    .on_connected = on_connected,
+    .on_disconnected = on_disconnected,
+};
 
 /* ---- lifecycle ---- */
 

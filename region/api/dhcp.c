@@ -671,11 +671,12 @@ static json_t *dhcp_config_json(const char *rack, const Ironrack__V1__DhcpConfig
 	json_t *ha = json_array();
 	for (size_t i = 0; ha && i < c->n_ha; i++) {
 		const Ironrack__V1__DhcpHaPair *p = c->ha[i];
-		json_array_append_new(ha,
-				      json_pack("{s:I, s:i, s:s, s:s, s:o}", "vlan", (json_int_t)p->vlan_id, "vid",
-						(int)p->vid, "role", p->role == 1 ? "primary" : "secondary", "partner",
-						p->partner_rack_id, "partner_address",
-						p->partner_address[0] ? json_string(p->partner_address) : json_null()));
+		json_array_append_new(
+		    ha, json_pack(
+			    "{s:I, s:i, s:s, s:s, s:o, s:o}", "vlan", (json_int_t)p->vlan_id, "vid", (int)p->vid,
+			    "role", p->role == 1 ? "primary" : "secondary", "partner", p->partner_rack_id,
+			    "partner_address", p->partner_address[0] ? json_string(p->partner_address) : json_null(),
+			    "partner_down_by", p->partner_down_by[0] ? json_string(p->partner_down_by) : json_null()));
 	}
 	return json_pack("{s:s, s:b, s:o, s:o, s:o, s:i, s:i, s:i, s:b, s:i, s:o}", "rack", rack, "enabled", c->enabled,
 			 "interfaces", ifaces, "options", options_json(c->options, c->n_options), "pxe",

@@ -64,6 +64,14 @@ static const struct cli_command commands[] = {
      "Shows the DHCP configuration the region would send the rack now: per interface the\n"
      "VLAN, subnets (server address, router, lease time), dynamic ranges and how many\n"
      "reservations and options each subnet has. --json prints the whole configuration."},
+    {"racks dhcp-partner-down", "ID [VLAN]", 1, 2, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_racks_dhcp_partner_down,
+     "declare a DHCP HA rack's partner dead",
+     "The operator's word that the other rack of ID's DHCP HA pair is dead\n"
+     "(docs/dhcp-ha.md, PARTNER-DOWN): ID serves every client and, once the maximum\n"
+     "client lead time (ha_mclt) has passed, the partner's share of the addresses too.\n"
+     "Refused while ID still hears its partner. VLAN names the pair when ID is in\n"
+     "several. Over when the two are normal again; the API's DELETE\n"
+     "/api/v1/vlans/VLAN/dhcp-partner-down ends it by hand."},
     /* infrastructure editor (region/cli/infra.c) */
     {"infra list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_list, "list infrastructures",
      "Shows every infrastructure with its zone, fabric, revision (deploys so far) and how\n"

@@ -340,6 +340,8 @@ static void dhcp_ha_lines(const json_t *ha)
 		       (long long)json_integer_value(json_object_get(p, "vlan")),
 		       (long long)json_integer_value(json_object_get(p, "vid")), jstr(p, "partner") ?: "?",
 		       addr ? " at " : "", addr ? addr : " (its link endpoint is not known yet)");
+		if (jstr(p, "partner_down_by"))
+			printf("    partner-down held by %s\n", jstr(p, "partner_down_by"));
 		const json_t *link = json_object_get(p, "link");
 		if (!json_is_object(link)) {
 			printf("    no report from the rack yet\n");
@@ -399,6 +401,67 @@ int cli_cmd_racks_dhcp(struct cli *cli, char **argv, size_t argc)
 	}
 	if (!(cli->args->given & CLI_OPT_JSON))
 		dhcp_ha_lines(json_object_get(resp.json, "ha"));
+	cli_resp_done(&resp);
+	return rc;
+}
+
+/* The VLAN of the rack's one HA pair, or of the pair given as argv[1];
+ * 0 after printing why not. */
+static uint64_t ha_pair_vlan(struct cli *cli, char **argv, size_t argc)
+{
+	struct cli_resp resp;
+	char *path = rack_path(argv[0], "/dhcp");
+	int rc = api_call(cli, "GET", path, NULL, 200, 200, &resp);
+	free(path);
+	if (rc != CLI_EXIT_OK)
+		return 0;
+	const json_t *ha = json_object_get(resp.json, "ha");
+	uint64_t vlan = 0;
+	if (argc > 1) {
+		char *end = NULL;
+		unsigned long long want = strtoull(argv[1], &end, 10);
+		size_t i;
+		const json_t *p;
+		json_array_foreach(ha, i, p)
+		{
+			if (*end == '\0' && (uint64_t)json_integer_value(json_object_get(p, "vlan")) == want)
+				vlan = want;
+		}
+		if (!vlan)
+			fprintf(stderr, "error: rack %s has no DHCP HA pair on VLAN %s (see: ironrack racks dhcp %s)\n",
+				argv[0], argv[1], argv[0]);
+	} else if (json_array_size(ha) == 1) {
+		vlan = (uint64_t)json_integer_value(json_object_get(json_array_get(ha, 0), "vlan"));
+	} else {
+		fprintf(stderr, "error: rack %s is in %zu DHCP HA pairs; name the VLAN (see: ironrack racks dhcp %s)\n",
+			argv[0], json_array_size(ha), argv[0]);
+	}
+	cli_resp_done(&resp);
+	return vlan;
+}
+
+int cli_cmd_racks_dhcp_partner_down(struct cli *cli, char **argv, size_t argc)
+{
+	uint64_t vlan = ha_pair_vlan(cli, argv, argc);
+	if (!vlan)
+		return CLI_EXIT_FAIL;
+	struct cli_resp resp;
+	char *path = xasprintf("/api/v1/vlans/%llu/dhcp-partner-down", (unsigned long long)vlan);
+	json_t *body = json_pack("{s:s}", "rack", argv[0]);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	int rc = api_call(cli, "POST", path, text, 200, 200, &resp);
+	free(text);
+	free(path);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (cli->args->given & CLI_OPT_JSON)
+		rc = json_print(resp.json);
+	else
+		printf("rack %s holds partner-down on VLAN %llu: it serves %s's share too once the MCLT has passed "
+		       "(racks dhcp %s shows the state)\n",
+		       argv[0], (unsigned long long)vlan, json_string_value(json_object_get(resp.json, "partner")),
+		       argv[0]);
 	cli_resp_done(&resp);
 	return rc;
 }

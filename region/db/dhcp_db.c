@@ -90,7 +90,9 @@ static const char dhcp_db_model_sql[] =
 	/* HA pairs (docs/dhcp-ha.md): VLANs with DHCP on and both racks set,
 	 * this rack one of them; the partner's endpoint as its hello said. */
 	" 'ha', (SELECT coalesce(json_agg(json_build_object('vlan_id', v.id, 'vid', v.vid,"
-	"  'role', CASE WHEN v.primary_rack_id = $1 THEN 1 ELSE 2 END, 'partner', p.id, 'address', p.ha_endpoint)"
+	"  'role', CASE WHEN v.primary_rack_id = $1 THEN 1 ELSE 2 END, 'partner', p.id, 'address', p.ha_endpoint,"
+	"  'partner_down_by', CASE WHEN v.ha_partner_down_rack_id IN (v.primary_rack_id, v.secondary_rack_id)"
+	"   THEN v.ha_partner_down_rack_id ELSE '' END)"
 	"  ORDER BY v.id), '[]')"
 	"  FROM vlan v JOIN rack p ON p.id = CASE WHEN v.primary_rack_id = $1 THEN v.secondary_rack_id"
 	"   ELSE v.primary_rack_id END"
@@ -115,6 +117,60 @@ int dhcp_db_rack_ha_status(struct db *db, const char *rack_id, char **ret_json)
 	return db_query_value(db,
 			      "SELECT json_build_object('pairs', ha_status, 'at', ir_ms(ha_status_at))::text FROM rack "
 			      "WHERE id = $1",
+			      1, p, ret_json);
+}
+
+int dhcp_db_partner_down_get(struct db *db, uint64_t vlan_id, const char *rack_id, char **ret_json)
+{
+	char id[24];
+	db_id_text((int64_t)vlan_id, id);
+	const char *p[] = {id, rack_id};
+	return db_query_value(
+	    db,
+	    "SELECT json_build_object('id', v.id, 'dhcp_on', v.dhcp_on, 'primary', v.primary_rack_id, "
+	    "'secondary', v.secondary_rack_id, 'holder', v.ha_partner_down_rack_id, "
+	    "'since', ir_ms(v.ha_partner_down_at), "
+	    "'status', (SELECT e FROM rack r CROSS JOIN jsonb_array_elements(r.ha_status) e "
+	    " WHERE r.id = $2 AND (e->>'vlan_id')::bigint = v.id LIMIT 1))::text "
+	    "FROM vlan v WHERE v.id = $1::bigint",
+	    2, p, ret_json);
+}
+
+int dhcp_db_partner_down_set(struct db *db, uint64_t vlan_id, const char *rack_id, int64_t *ret_ms)
+{
+	char id[24], *text = NULL;
+	db_id_text((int64_t)vlan_id, id);
+	const char *p[] = {id, rack_id};
+	int rc = db_query_value(db,
+				"UPDATE vlan SET ha_partner_down_rack_id = $2, "
+				"ha_partner_down_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END "
+				"WHERE id = $1::bigint RETURNING coalesce(ir_ms(ha_partner_down_at), 0)::text",
+				2, p, &text);
+	*ret_ms = rc >= 0 ? strtoll(text, NULL, 10) : 0;
+	free(text);
+	return rc;
+}
+
+int dhcp_db_partner_down_clear_normal(struct db *db, const char *rack_id, const char *json, char **ret_json)
+{
+	const char *p[] = {rack_id, json};
+	return db_query_value(db,
+			      "WITH c AS (UPDATE vlan SET ha_partner_down_rack_id = NULL, ha_partner_down_at = NULL "
+			      " WHERE ha_partner_down_rack_id = $1 AND id IN (SELECT (e->>'vlan_id')::bigint "
+			      "  FROM jsonb_array_elements($2::jsonb) e WHERE e->>'state' = 'normal'"
+			      "  AND (e->>'state_since_unix_ms')::bigint > ir_ms(ha_partner_down_at)) RETURNING id) "
+			      "SELECT coalesce(json_agg(id ORDER BY id), '[]')::text FROM c",
+			      2, p, ret_json);
+}
+
+int dhcp_db_partner_down_against(struct db *db, const char *rack_id, char **ret_json)
+{
+	const char *p[] = {rack_id};
+	return db_query_value(db,
+			      "SELECT coalesce(json_agg(id ORDER BY id), '[]')::text FROM vlan "
+			      "WHERE ha_partner_down_rack_id IS NOT NULL AND ha_partner_down_rack_id <> $1 "
+			      "AND $1 IN (primary_rack_id, secondary_rack_id) "
+			      "AND ha_partner_down_rack_id IN (primary_rack_id, secondary_rack_id)",
 			      1, p, ret_json);
 }
 

@@ -35,6 +35,23 @@ int dhcp_db_rack_ha_status_set(struct db *db, const char *rack_id, const char *j
 /* The rack's HA status and when it was reported: {"pairs": [...], "at": ms|null}. */
 int dhcp_db_rack_ha_status(struct db *db, const char *rack_id, char **ret_json);
 
+/* DHCP HA partner-down (migration 0020). The VLAN's pair as the API checks
+ * it: {"id", "dhcp_on", "primary", "secondary", "holder", "since" (ms),
+ * "status": the reported pair of rack_id for this VLAN or null}; -ENOENT
+ * for no such VLAN. */
+int dhcp_db_partner_down_get(struct db *db, uint64_t vlan_id, const char *rack_id, char **ret_json);
+/* Record rack_id (NULL: nobody) as the holder; the time it was set in
+ * *ret_ms (0 when cleared). -ENOENT for no such VLAN. */
+int dhcp_db_partner_down_set(struct db *db, uint64_t vlan_id, const char *rack_id, int64_t *ret_ms);
+/* Clear the partner-down rack_id holds on the VLANs its report (a JSON
+ * array as in migration 0019) shows in state normal since after the
+ * partner-down was declared. The VLAN ids cleared, as a JSON array, in
+ * *ret_json. */
+int dhcp_db_partner_down_clear_normal(struct db *db, const char *rack_id, const char *json, char **ret_json);
+/* The VLANs whose partner holds partner-down against rack_id, as a JSON
+ * array of ids. */
+int dhcp_db_partner_down_against(struct db *db, const char *rack_id, char **ret_json);
+
 /* Store where the rack's HA partner link listens: 1 when it changed, 0
  * when it was already that (or the rack is gone), or -errno. */
 int dhcp_db_rack_ha_endpoint_set(struct db *db, const char *rack_id, const char *endpoint);

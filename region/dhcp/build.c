@@ -364,6 +364,7 @@ static void build_ha(struct dhcp_arena *a, json_t *arr, Ironrack__V1__DhcpConfig
 		p->role = (uint32_t)jint(e, "role");
 		p->partner_rack_id = jstr(e, "partner");
 		p->partner_address = jstr(e, "address");
+		p->partner_down_by = jstr(e, "partner_down_by");
 		cfg->ha[cfg->n_ha++] = p;
 	}
 }

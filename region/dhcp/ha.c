@@ -96,14 +96,18 @@ void region_dhcp_ha_hello(struct rack_session *s, const char *ha_endpoint)
 struct ha_status_job {
 	struct region *r;
 	char rack_id[64];
-	char *json; /* what the report said, as stored */
-	char *old;  /* what was stored before */
+	char *json;    /* what the report said, as stored */
+	char *old;     /* what was stored before */
+	char *cleared; /* VLANs whose partner-down this rack held and its normal state cleared (JSON) */
 };
 
 static int ha_status_store(struct db *db, void *arg)
 {
 	struct ha_status_job *j = arg;
-	return dhcp_db_rack_ha_status_set(db, j->rack_id, j->json, &j->old);
+	int rc = dhcp_db_rack_ha_status_set(db, j->rack_id, j->json, &j->old);
+	if (rc >= 0)
+		rc = dhcp_db_partner_down_clear_normal(db, j->rack_id, j->json, &j->cleared);
+	return rc;
 }
 
 static const json_t *pair_of(const json_t *arr, json_int_t vlan)
@@ -160,9 +164,22 @@ static void ha_status_done(void *arg, int status)
 		ha_status_compare(j->rack_id, old, now);
 		json_decref(old);
 		json_decref(now);
+		json_t *cleared = json_loads(j->cleared ? j->cleared : "[]", 0, NULL);
+		size_t i;
+		json_t *v;
+		json_array_foreach(cleared, i, v)
+		{
+			log_info("DHCP HA pair of VLAN %lld: the partner-down rack %s held is over: the pair is normal "
+				 "again",
+				 (long long)json_integer_value(v), j->rack_id);
+		}
+		if (json_array_size(cleared))
+			region_dhcp_changed(j->r);
+		json_decref(cleared);
 	}
 	free(j->json);
 	free(j->old);
+	free(j->cleared);
 	free(j);
 }
 

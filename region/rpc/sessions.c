@@ -5,6 +5,7 @@
  * (handlers.c). What a message means is the feature's business. */
 #include <errno.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "common/rpc/rpc.h"
 #include "common/util.h"
 #include "region/db/db.h"
+#include "region/db/dhcp_db.h"
 #include "region/region.h"
 #include "region/rpc/dbjob.h"
 #include "region/rpc/internal.h"
@@ -415,6 +417,8 @@ struct session_check {
 	struct rack_session *s; /* NULL once the session ended first */
 	char rack_id[64];
 	struct rack_config_row latest, acked;
+	uint64_t *ha_down; /* VLANs whose HA partner holds partner-down against the rack */
+	size_t n_ha_down;
 	char err[256];
 };
 
@@ -444,7 +448,7 @@ static void session_early_replay(struct rack_session *s)
 	session_early_free(s);
 }
 
-static void session_start(struct rack_session *s)
+static void session_start(struct rack_session *s, const uint64_t *ha_down, size_t n_ha_down)
 {
 	struct region *r = s->r;
 	struct rack_session *old = region_session_of_rack(r, s->rack_id);
@@ -462,6 +466,8 @@ static void session_start(struct rack_session *s)
 	Ironrack__V1__Welcome w = IRONRACK__V1__WELCOME__INIT;
 	w.rack_id = s->rack_id;
 	w.heartbeat_interval_s = (uint32_t)r->conf.heartbeat_interval;
+	w.ha_declared_down = (uint64_t *)ha_down;
+	w.n_ha_declared_down = n_ha_down;
 	Ironrack__V1__RegionMessage m = IRONRACK__V1__REGION_MESSAGE__INIT;
 	m.body_case = IRONRACK__V1__REGION_MESSAGE__BODY_WELCOME;
 	m.welcome = &w;
@@ -489,6 +495,20 @@ static int session_scope_load(struct db *db, void *arg)
 		rc = db_rack_config_get_full(db, c->rack_id, acked, &c->acked);
 	if (rc == -ENOENT) /* no snapshot (yet, or any more): it serves nothing */
 		rc = 0;
+	/* DHCP HA rule 6 (docs/dhcp-ha.md): the welcome says which partners
+	 * hold partner-down against the rack. */
+	char *down = NULL;
+	if (rc >= 0)
+		rc = dhcp_db_partner_down_against(db, c->rack_id, &down);
+	if (rc >= 0) {
+		json_t *arr = json_loads(down, 0, NULL);
+		c->n_ha_down = json_array_size(arr);
+		c->ha_down = xcalloc(c->n_ha_down ? c->n_ha_down : 1, sizeof(*c->ha_down));
+		for (size_t i = 0; i < c->n_ha_down; i++)
+			c->ha_down[i] = (uint64_t)json_integer_value(json_array_get(arr, i));
+		json_decref(arr);
+	}
+	free(down);
 	if (rc < 0)
 		snprintf(c->err, sizeof(c->err), "%s", db_last_error(db));
 	return rc;
@@ -514,11 +534,12 @@ static void session_scope_loaded(void *arg, int status)
 			} else {
 				s->scope = latest;
 			}
-			session_start(s);
+			session_start(s, c->ha_down, c->n_ha_down);
 		}
 	}
 	db_rack_config_row_done(&c->latest);
 	db_rack_config_row_done(&c->acked);
+	free(c->ha_down);
 	free(c);
 }
 

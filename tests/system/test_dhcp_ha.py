@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import signal
+import time
 
 import pytest
 
@@ -28,7 +29,8 @@ from nethelp import ok
 
 NET, RACK_IP, RACK_B_IP = "10.46.0.0/24", "10.46.0.1", "10.46.0.2"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HA_OPTS = ["--ha-heartbeat-ms", "100", "--ha-timeout-ms", "1000"]
+MCLT_S = 3
+HA_OPTS = ["--ha-heartbeat-ms", "100", "--ha-timeout-ms", "1000", "--ha-mclt", f"{MCLT_S}s"]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +92,7 @@ def test_both_racks_get_the_pair_and_link_over_mutual_tls(pair):
     db = link_state(region, b, up=True)
     link = da["ha"][0].pop("link")
     assert da["ha"] == [{"vlan": pair["vlan"]["id"], "vid": 46, "role": "primary", "partner": b.rack_id,
-                         "partner_address": f"127.0.0.1:{pair['port_b']}"}], da
+                         "partner_address": f"127.0.0.1:{pair['port_b']}", "partner_down_by": None}], da
     assert link["last_contact"] and link["since"] and link["refused"] == 0 and link["reported_at"], link
     assert [(p["role"], p["partner"], p["vid"]) for p in db["ha"]] == [("secondary", a.rack_id, 46)], db
     assert db["ha"][0]["partner_address"].startswith("127.0.0.1:"), db
@@ -217,6 +219,48 @@ def test_the_pair_serves_with_the_region_stopped_and_reports_every_lease_after(p
     have = wait_for(reported, timeout=60, what="the leases taken while the region was away reported")
     # one row per address, the client's MAC on it
     assert len(have) == len(set(have)) and len(set(have.values())) == len(have), have
+
+
+def test_partner_down_by_command_takes_the_partners_share_only_after_the_mclt(pair):
+    net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
+    vlan = pair["vlan"]["id"]
+    both_normal(pair)
+    # refused while A still hears B
+    st, out = region.api("POST", f"/api/v1/vlans/{vlan}/dhcp-partner-down", {"rack": a.rack_id})
+    assert st == 409 and "still hears its partner" in out["error"]["message"], (st, out)
+    b.daemon.stop(sig=signal.SIGKILL)
+    link_state(region, a, up=False)
+    c = pair.setdefault("c1", net.host("c1"))
+    out = cli(region, "racks", "dhcp-partner-down", a.rack_id).stdout
+    t0 = time.monotonic()
+    assert f"rack {a.rack_id} holds partner-down on VLAN {vlan}" in out, out
+    a.daemon.wait_log("dhcp-ha: VLAN 46: partner-down: the operator says", timeout=15)
+    a.daemon.wait_log("dhcp-ha: VLAN 46: communications-interrupted -> partner-down", timeout=15)
+    # before the MCLT has passed, an address of B's share is not given
+    env = lease_as(net, c, "02:46:00:00:05:01", extra=["-r", "10.46.0.190"])
+    early = time.monotonic() - t0
+    if early < MCLT_S:
+        assert env["ip"] != "10.46.0.190" and int(env["ip"].split(".")[3]) < 150, env
+    a.daemon.wait_log("the MCLT has passed since partner-down", timeout=30)
+    assert time.monotonic() - t0 >= MCLT_S
+    env = lease_as(net, c, "02:46:00:00:05:02", extra=["-r", "10.46.0.190"])
+    assert env["ip"] == "10.46.0.190" and env["serverid"] == RACK_IP, env
+    out = cli(region, "racks", "dhcp", a.rack_id).stdout
+    assert f"partner-down held by {a.rack_id}" in out and "state partner-down" in out, out
+    # B comes back: it learns of the partner-down in its welcome, stays in
+    # RECOVER until it has merged with A; then both are normal, the region
+    # ends the partner-down, and B knows .190 is taken
+    b.start(extra=pair["b_extra"])
+    b.daemon.wait_log(f"dhcp-ha: VLAN 46: {a.rack_id} holds partner-down against this rack", timeout=30)
+    both_normal(pair)
+    region.daemon.wait_log(f"the partner-down rack {a.rack_id} held is over", timeout=30)
+    def cleared():
+        ha = ok(region, "GET", f"/api/v1/racks/{b.rack_id}/dhcp")["ha"][0]
+        return ha if ha["partner_down_by"] is None else None
+    wait_for(cleared, timeout=30, what="the partner-down ended")
+    mac_b = next(f"02:46:00:00:06:{i:02x}" for i in range(256) if rfc3074_bucket(f"02:46:00:00:06:{i:02x}") >= 128)
+    env = lease_as(net, c, mac_b, extra=["-r", "10.46.0.190"])
+    assert env["serverid"] == RACK_B_IP and env["ip"] != "10.46.0.190", env
 
 
 def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
