@@ -19,6 +19,8 @@ import os
 import re
 import shutil
 import signal
+import socket
+import threading
 import time
 
 import pytest
@@ -31,6 +33,79 @@ NET, RACK_IP, RACK_B_IP = "10.46.0.0/24", "10.46.0.1", "10.46.0.2"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MCLT_S = 3
 HA_OPTS = ["--ha-heartbeat-ms", "100", "--ha-timeout-ms", "1000", "--ha-mclt", f"{MCLT_S}s"]
+
+
+class LinkCutter:
+    """The HA link between the racks runs through this TCP relay on
+    loopback, so a test can cut it (a partition of the racks' management
+    path) while the clients' network stays whole, and heal it. Cut: every
+    relayed connection is closed and new ones are closed at once."""
+
+    def __init__(self, target_port):
+        self.target = ("127.0.0.1", target_port)
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.cut = False
+        self.conns = []
+        self.lock = threading.Lock()
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            if self.cut:
+                c.close()
+                continue
+            try:
+                s = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, s]
+            for a, b in ((c, s), (s, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data or self.cut:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def partition(self):
+        self.cut = True
+        with self.lock:
+            for x in self.conns:
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                x.close()
+            self.conns = []
+
+    def heal(self):
+        self.cut = False
+
+    def close(self):
+        self.stopped = True
+        self.partition()
+        self.lsock.close()
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +121,12 @@ def pair():
     a = Rack(region, os.path.join(workdir, "rack-a"), "irha-a")
     b = Rack(region, os.path.join(workdir, "rack-b"), "irha-b")
     port_b = free_port()
+    cutter = LinkCutter(port_b)
     # B advertises a wildcard host: the region puts in the address its
     # session comes from (loopback here), as for a rack listening on all
-    # addresses.
-    b_extra = ["--netns", rack_b_ns, "--ha-listen", f"127.0.0.1:{port_b}", "--ha-advertise", f"0.0.0.0:{port_b}",
-               *HA_OPTS]
+    # addresses. The port is the cutter's, which relays to B's.
+    b_extra = ["--netns", rack_b_ns, "--ha-listen", f"127.0.0.1:{port_b}", "--ha-advertise",
+               f"0.0.0.0:{cutter.port}", *HA_OPTS]
     try:
         net.up()
         net.host("rackb", addrs=[f"{RACK_B_IP}/24"], mac="02:00:00:00:00:02")
@@ -64,9 +140,10 @@ def pair():
                                                  "end_ip": "10.46.0.199"})
         ok(region, "PATCH", f"/api/v1/vlans/{vlan['id']}",
            {"dhcp_on": True, "primary_rack": a.rack_id, "secondary_rack": b.rack_id})
-        yield {"net": net, "region": region, "a": a, "b": b, "vlan": vlan, "port_b": port_b, "b_extra": b_extra}
+        yield {"net": net, "region": region, "a": a, "b": b, "vlan": vlan, "port_b": cutter.port, "b_extra": b_extra,
+               "cutter": cutter}
     finally:
-        for step in (a.stop, b.stop, region.stop, net.down):
+        for step in (a.stop, b.stop, region.stop, net.down, cutter.close):
             try:
                 step()
             except Exception:  # noqa: BLE001 - teardown goes on
@@ -261,6 +338,51 @@ def test_partner_down_by_command_takes_the_partners_share_only_after_the_mclt(pa
     mac_b = next(f"02:46:00:00:06:{i:02x}" for i in range(256) if rfc3074_bucket(f"02:46:00:00:06:{i:02x}") >= 128)
     env = lease_as(net, c, mac_b, extra=["-r", "10.46.0.190"])
     assert env["serverid"] == RACK_B_IP and env["ip"] != "10.46.0.190", env
+
+
+def test_a_partition_between_the_racks_binds_no_address_twice(pair):
+    """The racks lose each other (their link is cut; the clients still
+    reach both) for a while under a stream of new clients, then meet again.
+    Both serve everyone meanwhile, each from its own share; no address is
+    ever bound to two MACs: the region's lease table is watched throughout,
+    and the merge after the partition finds no conflict."""
+    net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
+    both_normal(pair)
+    c = pair.setdefault("c1", net.host("c1"))
+    seen, stop = {}, threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            try:
+                for ip, mac in leases_of(region).items():
+                    seen.setdefault(ip, set()).add(mac)
+            except Exception:  # noqa: BLE001 - a slow answer is not a finding
+                pass
+            time.sleep(0.1)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ci_a = a.daemon.text().count("normal -> communications-interrupted")
+    ci_b = b.daemon.text().count("normal -> communications-interrupted")
+    pair["cutter"].partition()
+    a.daemon.wait_log("dhcp-ha: VLAN 46: normal -> communications-interrupted", timeout=15, count=ci_a + 1)
+    b.daemon.wait_log("dhcp-ha: VLAN 46: normal -> communications-interrupted", timeout=15, count=ci_b + 1)
+    got = {}
+    for i in range(12):
+        mac = f"02:46:00:00:07:{i:02x}"
+        env = lease_as(net, c, mac)
+        half_a = int(env["ip"].split(".")[3]) < 150
+        assert half_a == (env["serverid"] == RACK_IP), env  # each from its own share
+        got[mac] = env["ip"]
+    assert len(set(got.values())) == len(got), got
+    pair["cutter"].heal()
+    sa, sb = both_normal(pair)
+    time.sleep(1)
+    stop.set()
+    watcher.join(5)
+    twice = {ip: macs for ip, macs in seen.items() if len(macs) > 1}
+    assert not twice, twice
+    assert all(seen.get(ip) == {mac} for mac, ip in got.items()), (got, seen)
+    assert sa["conflicts"] == 0 and sb["conflicts"] == 0, (sa, sb)
 
 
 def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
