@@ -36,9 +36,12 @@ struct ha_pair {
 	 * State{tail_sent} waits until its split is durable (tail_wait). */
 	bool sync_sent, tail_sent, got_tail;
 	uint64_t sync_target, acked, tail_wait;
-	/* An UpdatesAck owed: the partner's seq, once our journal reaches
-	 * owe_wait. */
-	uint64_t owe_seq, owe_wait;
+	/* UpdatesAcks owed: each message's last seq, once our journal
+	 * reaches its wait (in arrival order; waits increase). */
+	struct ha_owed {
+		uint64_t seq, wait;
+	} * owed;
+	size_t n_owed, cap_owed;
 	uint64_t unacked; /* records sent since the last ack */
 	uint64_t conflicts;
 	/* Partner-down as the region's config says: held by us (the
@@ -278,7 +281,7 @@ static void pair_up(struct ha_link *l, const struct ha_hello *partner, void *arg
 	struct ha_pair *p = arg;
 	p->got_tail = p->tail_sent = p->sync_sent = false;
 	p->acked = 0;
-	p->owe_seq = p->owe_wait = 0;
+	p->n_owed = 0;
 	p->unacked = 0;
 	pair_step(p, HA_EV_PARTNER_HELLO);
 	ha_report(p->h);
@@ -313,11 +316,21 @@ static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 		uint64_t last = m->leases[m->n_leases - 1].seq;
 		if (wait < 0)
 			break; /* not stored: not acknowledged */
-		if (wait == 0 || durable_seq(rack) >= (uint64_t)wait) {
+		/* An ack says "everything up to seq": it goes once this
+		 * message's records and every earlier message's are durable.
+		 * Each waits for its own records only (a later message must not
+		 * hold back an earlier one's ack). */
+		uint64_t need = (uint64_t)wait;
+		if (p->n_owed && p->owed[p->n_owed - 1].wait > need)
+			need = p->owed[p->n_owed - 1].wait;
+		if (!p->n_owed && durable_seq(rack) >= need) {
 			pair_ack(p, last);
 		} else {
-			p->owe_seq = last;
-			p->owe_wait = (uint64_t)wait;
+			if (p->n_owed == p->cap_owed) {
+				p->cap_owed = p->cap_owed ? p->cap_owed * 2 : 16;
+				p->owed = xreallocarray(p->owed, p->cap_owed, sizeof(*p->owed));
+			}
+			p->owed[p->n_owed++] = (struct ha_owed){last, need};
 		}
 		break;
 	}
@@ -368,9 +381,13 @@ static void ha_on_durable(void *arg, uint64_t seq)
 	struct rack_ha *h = arg;
 	for (size_t i = 0; i < h->n; i++) {
 		struct ha_pair *p = h->pairs[i];
-		if (p->owe_seq && seq >= p->owe_wait) {
-			pair_ack(p, p->owe_seq);
-			p->owe_seq = p->owe_wait = 0;
+		size_t k = 0;
+		while (k < p->n_owed && p->owed[k].wait <= seq)
+			k++;
+		if (k) {
+			pair_ack(p, p->owed[k - 1].seq); /* one ack covers them all */
+			memmove(p->owed, p->owed + k, (p->n_owed - k) * sizeof(*p->owed));
+			p->n_owed -= k;
 		}
 		pair_send_tail(p);
 	}
@@ -434,6 +451,7 @@ static struct ha_pair *pair_new(struct rack_ha *h, const Ironrack__V1__DhcpHaPai
 static void pair_free(struct ha_pair *p)
 {
 	ha_link_free(p->link);
+	free(p->owed);
 	if (p->timer)
 		event_free(p->timer);
 	free(p);
