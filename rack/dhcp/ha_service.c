@@ -252,7 +252,10 @@ static void pair_step(struct ha_pair *p, enum ha_event ev)
 		if (st.to == HA_RECOVER)
 			p->got_tail = p->tail_sent = p->sync_sent = false;
 	}
-	pair_publish(p);
+	/* Most steps are heartbeats (every partner message is one): only a
+	 * change reaches the DHCP server and our own heartbeats. */
+	if (changed || st.actions)
+		pair_publish(p);
 	if (changed && p->sm.state != HA_RECOVER)
 		pair_send_state(p);
 	if (st.actions & HA_ACT_SEND_SYNC)
