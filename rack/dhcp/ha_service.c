@@ -550,6 +550,20 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 			continue;
 		}
 		next[h->n++] = p;
+		if (!fresh && h->rack->dhcp && dhcp_server_ha_take_resync(h->rack->dhcp, p->vlan_id)) {
+			/* a range was held back under the running pair: meet
+			 * again (RECOVER on both sides) and split it anew */
+			log_info("dhcp-ha: VLAN %u: the ranges changed: relinking with %s to split them again", p->vid,
+				 p->partner);
+			ha_link_free(p->link);
+			p->link = NULL;
+			p->down_since_ms = clock_mono_ms();
+			if (!pair_start(h, p)) {
+				h->n--;
+				pair_free(p);
+				continue;
+			}
+		}
 		if (fresh && rack_session_is_connected(h->rack) && p->pd_next != PD_AGAINST_US)
 			pair_step(p, HA_EV_REGION_UP);
 		else

@@ -118,6 +118,10 @@ size_t dhcp_server_ha_records(const struct dhcp_server *s, uint64_t vlan_id, str
 /* The first sync with the partner is done: split every dynamic range of
  * vlan_id that is not split yet (ha_split_initial), durably. */
 void dhcp_server_ha_split(struct dhcp_server *s, uint64_t vlan_id);
+/* Did the last config apply hold back a range of vlan_id under a running
+ * pair (a range changed, a role swapped)? Then the two must meet again and
+ * split it: true once, and the flag is cleared. */
+bool dhcp_server_ha_take_resync(struct dhcp_server *s, uint64_t vlan_id);
 /* Free addresses of vlan_id's dynamic ranges in our share and in the
  * partner's. */
 void dhcp_server_ha_free(const struct dhcp_server *s, uint64_t vlan_id, uint64_t *ret_own, uint64_t *ret_partner);

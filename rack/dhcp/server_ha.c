@@ -30,6 +30,7 @@ struct dhcp_ha_vlan {
 	size_t n_pending, cap_pending;
 	struct ha_sent *sent; /* sent, not yet acked */
 	size_t n_sent, cap_sent;
+	bool resync; /* a range was held back under a running pair: the two must split it again */
 };
 
 static struct dhcp_ha_vlan *ha_find(const struct dhcp_server *s, uint64_t vlan_id)
@@ -123,14 +124,59 @@ static void set_owner(struct dhcp_server *s, const struct dhcp_range *r, enum le
 		log_warn("dhcp-ha: cannot set the owner of range %u: %s", r->id, strerror((int)-rc));
 }
 
-/* A secondary that never synced with its partner takes nothing: the
- * primary may have served the whole range alone before the pair, and
- * only the first merge tells the secondary what is in use. */
+static bool ends_owned_by(struct dhcp_server *s, const struct dhcp_range *r, enum lease_owner owner)
+{
+	return lease_store_pool_owner(s->leases, r->first) == owner &&
+	       lease_store_pool_owner(s->leases, r->last) == owner;
+}
+
+/* Does r's ownership look like the split a rack of `role` gets
+ * (ha_split_initial)? Probed at both ends of each half: a range that grew,
+ * shrank or moved since it was split has its middle elsewhere. */
+static bool split_matches(struct dhcp_server *s, const struct dhcp_range *r, enum ha_role role)
+{
+	struct ha_owner_span sp[2];
+	int n = ha_split_initial(r->first, r->last, role, sp);
+	for (int i = 0; i < n; i++)
+		if (lease_store_pool_owner(s->leases, sp[i].first) != sp[i].owner ||
+		    lease_store_pool_owner(s->leases, sp[i].last) != sp[i].owner)
+			return false;
+	return n > 0;
+}
+
+struct hold_ctx {
+	enum ha_role role;
+	bool new_pairing; /* this rack just became one of the pair (not a restart) */
+	bool held;	  /* set when a range was held back */
+};
+
+/* Which ranges a rack of the pair must not allocate from until the next
+ * split (docs/dhcp-ha.md, "What runs today": the split):
+ *   - a secondary's range that is not its half of the current range: one
+ *     it never split (the primary may have served it alone before the
+ *     pair, and only the first merge says what is in use), one from a
+ *     role swap, one that changed since it was split; and every range of
+ *     a pairing that is new while the rack runs (a split left from an
+ *     earlier pairing is stale: the primary served alone since);
+ *   - a primary's range that is neither all its own (it served alone:
+ *     it gives at the split) nor its half of the current range.
+ * Held back = every address the partner's; the split at the next sync
+ * gives each its half again. */
 static void hold_back(struct dhcp_server *s, const struct dhcp_range *r, void *arg)
 {
-	if (lease_store_pool_owner(s->leases, r->first) == LEASE_OWNER_LOCAL &&
-	    lease_store_pool_owner(s->leases, r->last) == LEASE_OWNER_LOCAL)
-		set_owner(s, r, LEASE_OWNER_PEER);
+	struct hold_ctx *c = arg;
+	if (ends_owned_by(s, r, LEASE_OWNER_PEER))
+		return; /* held back already */
+	bool hold = c->role == HA_ROLE_SECONDARY
+			? c->new_pairing || !split_matches(s, r, c->role)
+			: !ends_owned_by(s, r, LEASE_OWNER_LOCAL) && !split_matches(s, r, c->role);
+	if (!hold)
+		return;
+	log_info("dhcp-ha: range %u (%u.%u.%u.%u-%u.%u.%u.%u) held back until the pair splits it again", r->id,
+		 r->first >> 24, (r->first >> 16) & 0xff, (r->first >> 8) & 0xff, r->first & 0xff, r->last >> 24,
+		 (r->last >> 16) & 0xff, (r->last >> 8) & 0xff, r->last & 0xff);
+	set_owner(s, r, LEASE_OWNER_PEER);
+	c->held = true;
 }
 
 /* A range of a VLAN this rack serves alone is all its own. */
@@ -141,9 +187,9 @@ static void take_all(struct dhcp_server *s, const struct dhcp_range *r, void *ar
 		set_owner(s, r, LEASE_OWNER_LOCAL);
 }
 
-/* The initial split, once: a range is split when its two ends have
- * different owners (the split's halves; rebalancing never gives a range
- * away whole). */
+/* The split, at a sync: a range whose two ends have one owner (never
+ * split, or held back) gets the halves of ha_split_initial; one already
+ * split keeps its halves (rebalancing never gives a range away whole). */
 static void split_range(struct dhcp_server *s, const struct dhcp_range *r, void *arg)
 {
 	const enum ha_role *role = arg;
@@ -155,6 +201,11 @@ static void split_range(struct dhcp_server *s, const struct dhcp_range *r, void 
 		int64_t rc = lease_store_pool_set_owner(s->leases, spans[i].first, spans[i].last, spans[i].owner);
 		if (rc < 0)
 			log_warn("dhcp-ha: cannot split range %u: %s", r->id, strerror((int)-rc));
+		else if (spans[i].owner == LEASE_OWNER_LOCAL)
+			log_info("dhcp-ha: range %u split: %u.%u.%u.%u-%u.%u.%u.%u is this rack's share", r->id,
+				 spans[i].first >> 24, (spans[i].first >> 16) & 0xff, (spans[i].first >> 8) & 0xff,
+				 spans[i].first & 0xff, spans[i].last >> 24, (spans[i].last >> 16) & 0xff,
+				 (spans[i].last >> 8) & 0xff, spans[i].last & 0xff);
 	}
 }
 
@@ -171,6 +222,7 @@ void dhcp_server_ha_applied(struct dhcp_server *s)
 			continue;
 		}
 		struct dhcp_ha_vlan *v = ha_find(s, l->vlan_ids[i]);
+		bool fresh = !v || v->role != (enum ha_role)ifc->ha->role;
 		if (v) {
 			for (size_t k = 0; k < s->n_ha; k++)
 				if (s->ha[k] == v)
@@ -188,9 +240,14 @@ void dhcp_server_ha_applied(struct dhcp_server *s)
 		v->role = (enum ha_role)ifc->ha->role;
 		next[m++] = v;
 		ha_copy_to_config(s, v);
-		if (s->leases && v->role == HA_ROLE_SECONDARY)
-			foreach_range(s, ifc, hold_back, NULL);
+		if (s->leases) {
+			struct hold_ctx c = {.role = v->role, .new_pairing = fresh && s->ha_applied_once};
+			foreach_range(s, ifc, hold_back, &c);
+			v->resync |= c.held && !fresh;
+		}
 	}
+	if (l)
+		s->ha_applied_once = true;
 	for (size_t k = 0; k < s->n_ha; k++) {
 		if (!s->ha[k])
 			continue;
@@ -394,12 +451,22 @@ size_t dhcp_server_ha_records(const struct dhcp_server *s, uint64_t vlan_id, str
 	return c.n;
 }
 
+bool dhcp_server_ha_take_resync(struct dhcp_server *s, uint64_t vlan_id)
+{
+	struct dhcp_ha_vlan *v = ha_find(s, vlan_id);
+	bool r = v && v->resync;
+	if (v)
+		v->resync = false;
+	return r;
+}
+
 void dhcp_server_ha_split(struct dhcp_server *s, uint64_t vlan_id)
 {
 	struct dhcp_ha_vlan *v = ha_find(s, vlan_id);
 	ssize_t i = iface_of_vlan(s, vlan_id);
 	if (!v || i < 0 || !s->leases)
 		return;
+	v->resync = false;
 	foreach_range(s, &s->loaded->cfg.ifaces[i], split_range, &v->role);
 	dhcp_server_flush(s);
 }

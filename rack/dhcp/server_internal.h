@@ -246,7 +246,8 @@ struct dhcp_server {
 	size_t n_ha;
 	const struct dhcp_ha_ops *ha_ops;
 	void *ha_arg;
-	bool ha_applying; /* staging the partner's records: not sent back to it */
+	bool ha_applying;     /* staging the partner's records: not sent back to it */
+	bool ha_applied_once; /* a config was applied since start (a new pairing after that is no restart) */
 };
 
 /* server.c */

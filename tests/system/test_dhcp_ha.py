@@ -405,6 +405,47 @@ def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
     link_state(pair["region"], a, up=True)
 
 
+def mac_of_bucket(prefix, primary):
+    """A MAC starting with prefix whose RFC 3074 bucket the primary (or the
+    secondary) answers."""
+    return next(m for m in (f"{prefix}:{i:02x}" for i in range(256)) if (rfc3074_bucket(m) < 128) == primary)
+
+
+def test_a_paired_vlans_dynamic_ranges_change_only_without_its_secondary(pair):
+    """A range that changed under a running pair would leave addresses both
+    racks believe theirs: the region refuses it while the VLAN has a
+    secondary; without it the primary serves alone, and when the secondary
+    is set again the two split the new ranges."""
+    region, vlan = pair["region"], pair["vlan"]["id"]
+    both_normal(pair)
+    st, out = region.api("POST", "/api/v1/ip-ranges", {"subnet": NET, "type": "dynamic", "start_ip": "10.46.0.210",
+                                                       "end_ip": "10.46.0.220"})
+    assert st == 409 and "remove the VLAN's secondary_rack" in out["error"]["message"], (st, out)
+    # reserved ranges are not split between the racks
+    st, out = region.api("POST", "/api/v1/ip-ranges", {"subnet": NET, "type": "reserved",
+                                                       "start_ip": "10.46.0.230", "end_ip": "10.46.0.231"})
+    assert st in (200, 201), out
+    ok(region, "PATCH", f"/api/v1/vlans/{vlan}", {"secondary_rack": None})
+    ok(region, "POST", "/api/v1/ip-ranges", {"subnet": NET, "type": "dynamic", "start_ip": "10.46.0.210",
+                                             "end_ip": "10.46.0.220"})
+    ok(region, "PATCH", f"/api/v1/vlans/{vlan}", {"secondary_rack": pair["b"].rack_id})
+    pair["b"].daemon.wait_log("held back until the pair splits it again", timeout=30)
+    # B relinks, and the two split the new range when they meet
+    pair["a"].daemon.wait_log("split: 10.46.0.210-10.46.0.215 is this rack's share", timeout=30)
+    pair["b"].daemon.wait_log("split: 10.46.0.216-10.46.0.220 is this rack's share", timeout=30)
+    both_normal(pair)
+    # the new range is split too: .210-.215 the primary's, .216-.220 the
+    # secondary's; neither gives the other's
+    net = pair["net"]
+    c = pair.setdefault("c1", net.host("c1"))
+    env = lease_as(net, c, mac_of_bucket("02:46:00:00:09", primary=True), extra=["-r", "10.46.0.218"])
+    assert env["serverid"] == RACK_IP and env["ip"] != "10.46.0.218", env
+    env = lease_as(net, c, mac_of_bucket("02:46:00:00:0a", primary=False), extra=["-r", "10.46.0.212"])
+    assert env["serverid"] == RACK_B_IP and env["ip"] != "10.46.0.212", env
+    env = lease_as(net, c, mac_of_bucket("02:46:00:00:0b", primary=False), extra=["-r", "10.46.0.218"])
+    assert env["serverid"] == RACK_B_IP and env["ip"] == "10.46.0.218", env
+
+
 def test_swapping_the_roles_relinks_the_other_way(pair):
     """The VLAN's primary and secondary swap: each rack stops its old link
     and starts the new one (B now dials A, which listens)."""
@@ -417,3 +458,15 @@ def test_swapping_the_roles_relinks_the_other_way(pair):
     da = link_state(region, a, up=True)
     assert [(p["role"], p["partner"]) for p in da["ha"]] == [("secondary", b.rack_id)], da
     assert "link with" in a.daemon.text() and "stopped (the pair changed or is gone)" in a.daemon.text()
+    # both gave up their old halves and split again: B, the primary now,
+    # gives its buckets addresses of the lower half, A of the upper
+    both_normal(pair)
+    net = pair["net"]
+    c = pair.setdefault("c1", net.host("c1"))
+    for i in range(6):
+        mac = f"02:46:00:00:08:{i:02x}"
+        env = lease_as(net, c, mac)
+        if rfc3074_bucket(mac) < 128:
+            assert env["serverid"] == RACK_B_IP and int(env["ip"].split(".")[3]) < 150, (mac, env)
+        else:
+            assert env["serverid"] == RACK_IP and 150 <= int(env["ip"].split(".")[3]) < 200, (mac, env)
