@@ -158,6 +158,7 @@ class KeaSetup:
             if not os.path.exists(os.path.join(self.hooks, lib)):
                 raise RuntimeError(f"{self.hooks}/{lib} missing (package kea-common)")
         self.procs = []
+        self.threads = 1  # per pair member; 0 = Kea's default (one per core)
 
     def conf(self, name, pair):
         d = os.path.join(self.dir, name)
@@ -180,7 +181,7 @@ class KeaSetup:
                         {"name": "kea-dhcp4.ha-hooks", "output_options": [{"output": "stdout"}],
                          "severity": "INFO"}]}
         if pair:
-            dhcp["multi-threading"] = {"enable-multi-threading": True, "thread-pool-size": 1,
+            dhcp["multi-threading"] = {"enable-multi-threading": True, "thread-pool-size": self.threads,
                                        "packet-queue-size": 64}
             dhcp["subnet4"][0]["pools"] = [{"pool": f"{POOL[0]} - {HALF[0]}", "client-class": "HA_server1"},
                                            {"pool": f"{HALF[1]} - {POOL[1]}", "client-class": "HA_server2"}]
@@ -191,7 +192,7 @@ class KeaSetup:
                     "heartbeat-delay": 1000, "max-response-delay": 5000, "max-ack-delay": 5000,
                     "max-unacked-clients": 5, "sync-timeout": 60000,
                     "multi-threading": {"enable-multi-threading": True, "http-dedicated-listener": True,
-                                        "http-listener-threads": 1, "http-client-threads": 1},
+                                        "http-listener-threads": self.threads, "http-client-threads": self.threads},
                     "peers": [{"name": "server1", "url": f"http://{S1}:8008/", "role": "primary",
                                "auto-failover": True},
                               {"name": "server2", "url": f"http://{S2}:8008/", "role": "secondary",
@@ -307,6 +308,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 2 s trials, no bisection")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     ap.add_argument("--pair-only", action="store_true", help="only the pairs (no single-server setups)")
+    ap.add_argument("--kea-threads", type=int, default=1,
+                    help="packet and HTTP threads of each Kea pair member (default 1, as the single Kea; 0 = Kea's "
+                         "default, one per core)")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.period, a.steps, a.cpu_period = 1, 2, 0, 3
@@ -328,6 +332,7 @@ def main():
         if "kea" in only:
             kea_bin, kea_env, kea_versions = fetch_kea(a.peers or os.path.join(build, "bench", "peers-dhcp"))
             kea = KeaSetup(net, work, kea_bin, kea_env, kea_versions.get("kea-dhcp4-server", "?"))
+            kea.threads = a.kea_threads
             setups += [("kea single", kea, False), ("kea pair", kea, True)]
         if a.pair_only:
             setups = [x for x in setups if x[2]]
