@@ -28,6 +28,37 @@ def wait_for(pred, timeout, what, interval=0.1):
     raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
+def sustained_rate(trial, start, limit, steps, describe):
+    """The highest rate whose trial leaves under 1% dropped: a geometric
+    ramp (x1.6) from start up to limit, then `steps` bisections between
+    the last good and the first bad rate. trial(rate) returns a dict with
+    at least "rate" and "drop"; describe(t) is its log line. Returns
+    (good, bad, trials); good is None when even start failed."""
+    good, bad, trials = None, None, []
+    rate = start
+    while rate <= limit:
+        t = trial(rate)
+        trials.append(t)
+        log(describe(t))
+        if t["drop"] < 0.01:
+            good, rate = t, int(rate * 1.6)
+        else:
+            bad = t
+            break
+    for _ in range(steps if good and bad else 0):
+        mid = (good["rate"] + bad["rate"]) // 2
+        if mid in (good["rate"], bad["rate"]):
+            break
+        t = trial(mid)
+        trials.append(t)
+        log(describe(t))
+        if t["drop"] < 0.01:
+            good = t
+        else:
+            bad = t
+    return good, bad, trials
+
+
 class RegionRack:
     """ironrack-regiond on loopback (fresh embedded PostgreSQL, no DHCP
     conflict probes: the peers do not probe either) and one ironrack-rackd

@@ -69,7 +69,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
 import dhcpnet  # noqa: E402
 import debpeers  # noqa: E402  (tests/bench, the script's own directory)
-from benchutil import RegionRack, log, proc_cpu, wait_for  # noqa: E402  (tests/bench)
+from benchutil import RegionRack, log, proc_cpu, sustained_rate, wait_for  # noqa: E402  (tests/bench)
 from dhcpnet import DhcpNet, LoadClient, parse_perfdhcp  # noqa: E402
 
 SERVER = "10.20.0.1"
@@ -281,34 +281,11 @@ def rcvbuf_errors(ns):
 
 
 def sustained(net, server, period, start, limit, steps):
-    """Highest rate with < 1% drops: geometric ramp (x1.6) from start, then
-    `steps` bisections between the last good and first bad rate."""
-    good, bad, trials = None, None, []
-    rate = start
-    while rate <= limit:
-        t = perf_trial(net, server, rate, period)
-        trials.append(t)
-        log(f"  {server.label:8} r={rate:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
-            f"server cpu {t['cpu']:.2f}s, perfdhcp cpu {t['perf_cpu']}, client rcvbuf drops {t['rcvbuf']}")
-        if t["drop"] < 0.01:
-            good = t
-            rate = int(rate * 1.6)
-        else:
-            bad = t
-            break
-    for _ in range(steps if good and bad else 0):
-        mid = (good["rate"] + bad["rate"]) // 2
-        if mid in (good["rate"], bad["rate"]):
-            break
-        t = perf_trial(net, server, mid, period)
-        trials.append(t)
-        log(f"  {server.label:8} r={mid:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
-            f"server cpu {t['cpu']:.2f}s, perfdhcp cpu {t['perf_cpu']}, client rcvbuf drops {t['rcvbuf']}")
-        if t["drop"] < 0.01:
-            good = t
-        else:
-            bad = t
-    return good, bad, trials
+    """Highest rate with < 1% drops (benchutil.sustained_rate)."""
+    def describe(t):
+        return (f"  {server.label:8} r={t['rate']:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
+                f"server cpu {t['cpu']:.2f}s, perfdhcp cpu {t['perf_cpu']}, client rcvbuf drops {t['rcvbuf']}")
+    return sustained_rate(lambda rate: perf_trial(net, server, rate, period), start, limit, steps, describe)
 
 
 def median(xs):

@@ -58,7 +58,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 sys.path.insert(0, HERE)
 
-from benchutil import log, proc_cpu, wait_for  # noqa: E402
+from benchutil import log, proc_cpu, sustained_rate, wait_for  # noqa: E402
 from dhcp import fetch_kea, median, rcvbuf_errors, sh  # noqa: E402
 from dhcpnet import DhcpNet, parse_perfdhcp  # noqa: E402
 
@@ -268,28 +268,11 @@ def trial(net, setup, pair, rate, period):
 
 
 def sustained(net, setup, pair, label, period, start, limit, steps):
-    good, bad = None, None
-    rate = start
-    while rate <= limit:
-        t = trial(net, setup, pair, rate, period)
-        log(f"  {label:16} r={rate:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
-            f"server cpu {t['cpu']:.2f}s, client rcvbuf drops {t['rcvbuf']}, avg delay DO/RA {t['delays']}")
-        if t["drop"] < 0.01:
-            good, rate = t, int(rate * 1.6)
-        else:
-            bad = t
-            break
-    for _ in range(steps if good and bad else 0):
-        mid = (good["rate"] + bad["rate"]) // 2
-        if mid in (good["rate"], bad["rate"]):
-            break
-        t = trial(net, setup, pair, mid, period)
-        log(f"  {label:16} r={mid:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
-            f"server cpu {t['cpu']:.2f}s, client rcvbuf drops {t['rcvbuf']}")
-        if t["drop"] < 0.01:
-            good = t
-        else:
-            bad = t
+    """Highest rate with < 1% drops (benchutil.sustained_rate)."""
+    def describe(t):
+        return (f"  {label:16} r={t['rate']:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
+                f"server cpu {t['cpu']:.2f}s, client rcvbuf drops {t['rcvbuf']}, avg delay DO/RA {t['delays']}")
+    good, _, _ = sustained_rate(lambda rate: trial(net, setup, pair, rate, period), start, limit, steps, describe)
     return good
 
 
