@@ -76,6 +76,10 @@ const struct conf_key region_conf_keys[] = {
 	    "racks probe an address (ARP, ICMP) before offering it and quarantine it if something answers"),
 	KEY("dhcp_external_probe_interval", CONF_DURATION, dhcp_external_probe_interval, 0, 86400, "10m",
 	    "how often racks look for other DHCP servers on the VLANs they serve; 0 = never"),
+	KEY("dhcp_ha_auto_down", CONF_DURATION, dhcp_ha_auto_down, 0, 2592000, "1h",
+	    "DHCP HA: the region grants a rack partner-down (it serves its dead partner's share after the MCLT) "
+	    "once it has heard nothing from the partner for this long; a VLAN's dhcp_ha_auto_down overrides it; "
+	    "0 = only by the operator's command"),
 	KEY("power_poll_interval", CONF_DURATION, power_poll_interval, 10, 86400, "5m",
 	    "how often racks poll each machine's BMC for its power state (spread over the interval)"),
 	KEY("commissioning_timeout", CONF_DURATION, commissioning_timeout, 5, 86400, "30m",

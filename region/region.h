@@ -51,6 +51,7 @@ struct region_conf {
 	long dhcp_lease_time;	  /* seconds; a subnet's own overrides it */
 	bool dhcp_probe;
 	long dhcp_external_probe_interval; /* seconds; 0 = off */
+	long dhcp_ha_auto_down;		   /* seconds; 0 = only the operator's partner-down */
 	long power_poll_interval;	   /* seconds between polls of a machine's power state */
 	long commissioning_timeout;	   /* seconds a machine may stay COMMISSIONING */
 	long deploying_timeout;		   /* ... DEPLOYING */

@@ -48,6 +48,12 @@ struct ha_pair {
 	 * operator's word that the partner is dead) or by the partner
 	 * against us (rule 6: stay in RECOVER until merged). */
 	enum { PD_NONE, PD_OURS, PD_AGAINST_US } pd, pd_next;
+	bool pd_witness, pd_witness_next; /* PD_OURS is the region's grant as witness */
+	/* Automatic partner-down (DhcpHaPair.auto_down_ms; 0 = off) and
+	 * whether our timers keep its invariant: a rack whose fence cannot
+	 * come early enough refuses the witness's grants. */
+	int64_t auto_down_us;
+	bool witness_ok;
 };
 
 struct rack_ha {
@@ -246,6 +252,10 @@ static void pair_step(struct ha_pair *p, enum ha_event ev)
 	if (st.actions & HA_ACT_TAKEOVER)
 		log_warn("dhcp-ha: VLAN %u: the MCLT has passed since partner-down: serving %s's share too", p->vid,
 			 p->partner);
+	if (changed && st.to == HA_FENCED)
+		log_warn("dhcp-ha: VLAN %u: fenced: neither %s nor the region heard for %llds: no new addresses and "
+			 "no lease extensions until one of them answers",
+			 p->vid, p->partner, (long long)(p->tm.fence_us / 1000000));
 	if (changed) {
 		log_info("dhcp-ha: VLAN %u: %s -> %s (%s; partner %s)", p->vid, ha_state_name(st.from),
 			 ha_state_name(st.to), ha_event_name(ev), p->partner);
@@ -265,8 +275,11 @@ static void pair_step(struct ha_pair *p, enum ha_event ev)
 	pair_arm(p);
 	/* An operator's partner-down given while the partner was still in
 	 * contact (refused then) holds until the region ends it: it takes
-	 * effect once the partner is lost. */
-	if (p->pd == PD_OURS && p->sm.partner_lost && p->sm.state != HA_PARTNER_DOWN && ev != HA_EV_OPERATOR_DOWN)
+	 * effect once the partner is lost. The witness's grant does not: it
+	 * was given for a partner cut off at that moment, and a later loss
+	 * needs its own wait. */
+	if (p->pd == PD_OURS && !p->pd_witness && p->sm.partner_lost && p->sm.state != HA_PARTNER_DOWN &&
+	    ev != HA_EV_OPERATOR_DOWN)
 		pair_step(p, HA_EV_OPERATOR_DOWN);
 }
 
@@ -408,14 +421,26 @@ static bool pair_same(const struct ha_pair *a, const Ironrack__V1__DhcpHaPair *b
 /* The config's word on partner-down changed. */
 static void pair_partner_down(struct ha_pair *p)
 {
-	if (p->pd_next == p->pd)
+	if (p->pd_next == p->pd && p->pd_witness_next == p->pd_witness)
 		return;
 	int was = p->pd;
 	p->pd = p->pd_next;
+	p->pd_witness = p->pd_witness_next;
 	switch (p->pd) {
 	case PD_OURS:
-		log_warn("dhcp-ha: VLAN %u: partner-down: the operator says %s is dead", p->vid, p->partner);
-		pair_step(p, HA_EV_OPERATOR_DOWN);
+		if (!p->pd_witness) {
+			log_warn("dhcp-ha: VLAN %u: partner-down: the operator says %s is dead", p->vid, p->partner);
+			pair_step(p, HA_EV_OPERATOR_DOWN);
+		} else if (!p->witness_ok) {
+			log_err("dhcp-ha: VLAN %u: partner-down granted by the region as witness refused: this rack's "
+				"timers cannot fence early enough for dhcp_ha_auto_down %llds",
+				p->vid, (long long)(p->auto_down_us / 1000000));
+		} else {
+			log_warn("dhcp-ha: VLAN %u: partner-down granted by the region as witness: it has not heard from "
+				 "%s for %llds",
+				 p->vid, p->partner, (long long)(p->auto_down_us / 1000000));
+			pair_step(p, HA_EV_WITNESS_GRANT);
+		}
 		break;
 	case PD_AGAINST_US:
 		log_warn("dhcp-ha: VLAN %u: %s holds partner-down against this rack: no new addresses until the two "
@@ -431,6 +456,35 @@ static void pair_partner_down(struct ha_pair *p)
 	}
 }
 
+/* The timers of docs/dhcp-ha.md from the rack's keys and the pair's
+ * automatic partner-down: FENCED after half of auto_down. When that
+ * cannot keep "Why no address goes to two clients" 3 (the fence must come
+ * a heartbeat and 1 % before the region may grant), the rack fences as
+ * early as it can (at the partner timeout), refuses the witness's grants
+ * and says so. */
+static void pair_timing(struct ha_pair *p, uint32_t auto_down_ms)
+{
+	const struct rack *rack = p->h->rack;
+	int64_t auto_down = auto_down_ms * 1000LL;
+	ha_timing_default(&p->tm, auto_down);
+	p->tm.heartbeat_us = rack->conf.ha_heartbeat_ms * 1000LL;
+	p->tm.timeout_us = rack->conf.ha_timeout_ms * 1000LL;
+	p->tm.mclt_us = rack->conf.ha_mclt_s * 1000000LL;
+	bool was_ok = p->witness_ok, changed = p->auto_down_us != auto_down;
+	p->auto_down_us = auto_down;
+	p->witness_ok = ha_timing_check(&p->tm, auto_down) == 0;
+	if (!p->witness_ok && auto_down > 0) {
+		p->tm.fence_us = p->tm.timeout_us;
+		if (changed || was_ok)
+			log_err("dhcp-ha: VLAN %u: dhcp_ha_auto_down %llds is too short for this rack's ha_timeout_ms "
+				"%lld: it must exceed twice the timeout by 1 %% and a heartbeat; fencing at the timeout "
+				"and refusing the region's automatic partner-down",
+				p->vid, (long long)(auto_down / 1000000), (long long)(p->tm.timeout_us / 1000));
+	}
+	if (p->timer)
+		pair_arm(p);
+}
+
 static struct ha_pair *pair_new(struct rack_ha *h, const Ironrack__V1__DhcpHaPair *in)
 {
 	struct rack *rack = h->rack;
@@ -442,10 +496,6 @@ static struct ha_pair *pair_new(struct rack_ha *h, const Ironrack__V1__DhcpHaPai
 	p->role = (enum ha_role)in->role;
 	snprintf(p->partner, sizeof(p->partner), "%s", in->partner_rack_id);
 	snprintf(p->address, sizeof(p->address), "%s", in->partner_address);
-	ha_timing_default(&p->tm, 0); /* no automatic partner-down yet: no fencing */
-	p->tm.heartbeat_us = rack->conf.ha_heartbeat_ms * 1000LL;
-	p->tm.timeout_us = rack->conf.ha_timeout_ms * 1000LL;
-	p->tm.mclt_us = rack->conf.ha_mclt_s * 1000000LL;
 	ha_sm_init(&p->sm, clock_mono_us());
 	p->timer = evtimer_new(rack->base, pair_timer_cb, p);
 	return p;
@@ -524,6 +574,8 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 		}
 		if (!p)
 			p = pair_new(h, in);
+		pair_timing(p, in->auto_down_ms);
+		p->pd_witness_next = in->partner_down_witness;
 		p->pd_next = !in->partner_down_by[0]				     ? PD_NONE
 			     : strcmp(in->partner_down_by, h->rack->id.rack_id) == 0 ? PD_OURS
 			     : strcmp(in->partner_down_by, p->partner) == 0	     ? PD_AGAINST_US

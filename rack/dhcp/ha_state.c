@@ -149,7 +149,9 @@ bool ha_sm_handle(struct ha_sm *sm, enum ha_event ev, int64_t now_us, struct ha_
 		sm->last_region_us = now_us;
 		break;
 	case HA_EV_REGION_DOWN:
+		/* heard until now: the fence counts from here */
 		sm->region_up = false;
+		sm->last_region_us = now_us;
 		break;
 	case HA_EV_DECLARED_DOWN:
 		/* Reached, but it is no clearance. */

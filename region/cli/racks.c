@@ -341,7 +341,16 @@ static void dhcp_ha_lines(const json_t *ha)
 		       (long long)json_integer_value(json_object_get(p, "vid")), jstr(p, "partner") ?: "?",
 		       addr ? " at " : "", addr ? addr : " (its link endpoint is not known yet)");
 		if (jstr(p, "partner_down_by"))
-			printf("    partner-down held by %s\n", jstr(p, "partner_down_by"));
+			printf("    partner-down held by %s (%s)\n", jstr(p, "partner_down_by"),
+			       jstr(p, "partner_down_how") && strcmp(jstr(p, "partner_down_how"), "witness") == 0
+				   ? "granted by the region as witness"
+				   : "the operator's command");
+		json_int_t auto_down = json_integer_value(json_object_get(p, "auto_down_s"));
+		if (auto_down > 0)
+			printf("    automatic partner-down after %llds unheard; fenced after %llds alone\n",
+			       (long long)auto_down, (long long)auto_down / 2);
+		else
+			printf("    automatic partner-down off (only by command)\n");
 		const json_t *link = json_object_get(p, "link");
 		if (!json_is_object(link)) {
 			printf("    no report from the rack yet\n");

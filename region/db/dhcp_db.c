@@ -92,7 +92,8 @@ static const char dhcp_db_model_sql[] =
 	" 'ha', (SELECT coalesce(json_agg(json_build_object('vlan_id', v.id, 'vid', v.vid,"
 	"  'role', CASE WHEN v.primary_rack_id = $1 THEN 1 ELSE 2 END, 'partner', p.id, 'address', p.ha_endpoint,"
 	"  'partner_down_by', CASE WHEN v.ha_partner_down_rack_id IN (v.primary_rack_id, v.secondary_rack_id)"
-	"   THEN v.ha_partner_down_rack_id ELSE '' END)"
+	"   THEN v.ha_partner_down_rack_id ELSE '' END, 'partner_down_witness', v.ha_partner_down_witness,"
+	"  'auto_down', v.dhcp_ha_auto_down)"
 	"  ORDER BY v.id), '[]')"
 	"  FROM vlan v JOIN rack p ON p.id = CASE WHEN v.primary_rack_id = $1 THEN v.secondary_rack_id"
 	"   ELSE v.primary_rack_id END"
@@ -142,7 +143,7 @@ int dhcp_db_partner_down_set(struct db *db, uint64_t vlan_id, const char *rack_i
 	db_id_text((int64_t)vlan_id, id);
 	const char *p[] = {id, rack_id};
 	int rc = db_query_value(db,
-				"UPDATE vlan SET ha_partner_down_rack_id = $2, "
+				"UPDATE vlan SET ha_partner_down_rack_id = $2, ha_partner_down_witness = false, "
 				"ha_partner_down_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END "
 				"WHERE id = $1::bigint RETURNING coalesce(ir_ms(ha_partner_down_at), 0)::text",
 				2, p, &text);
@@ -155,12 +156,51 @@ int dhcp_db_partner_down_clear_normal(struct db *db, const char *rack_id, const 
 {
 	const char *p[] = {rack_id, json};
 	return db_query_value(db,
-			      "WITH c AS (UPDATE vlan SET ha_partner_down_rack_id = NULL, ha_partner_down_at = NULL "
+			      "WITH c AS (UPDATE vlan SET ha_partner_down_rack_id = NULL, ha_partner_down_at = NULL, "
+			      " ha_partner_down_witness = false "
 			      " WHERE ha_partner_down_rack_id = $1 AND id IN (SELECT (e->>'vlan_id')::bigint "
 			      "  FROM jsonb_array_elements($2::jsonb) e WHERE e->>'state' = 'normal'"
-			      "  AND (e->>'state_since_unix_ms')::bigint > ir_ms(ha_partner_down_at)) RETURNING id) "
+			      "  AND (ha_partner_down_witness"
+			      "   OR (e->>'state_since_unix_ms')::bigint > ir_ms(ha_partner_down_at))) RETURNING id) "
 			      "SELECT coalesce(json_agg(id ORDER BY id), '[]')::text FROM c",
 			      2, p, ret_json);
+}
+
+int dhcp_db_partner_down_witness(struct db *db, long auto_down_s, char **ret_json)
+{
+	char wait[24];
+	snprintf(wait, sizeof(wait), "%ld", auto_down_s);
+	const char *p[] = {wait};
+	/* The partner's rack row is locked (FOR UPDATE OF x) and rechecked:
+	 * a session start touches last_seen before it reads the partner-downs
+	 * held against the rack (sessions.c), so the grant and the rack's
+	 * welcome are ordered, across regions too. */
+	return db_query_value(
+	    db,
+	    "WITH cand AS (SELECT v.id, s.id AS holder, x.id AS partner, coalesce(v.dhcp_ha_auto_down, $1::int) AS wait,"
+	    "  coalesce(extract(epoch FROM now() - x.last_seen)::bigint, -1) AS unheard"
+	    " FROM vlan v JOIN rack s ON s.id IN (v.primary_rack_id, v.secondary_rack_id)"
+	    " JOIN rack x ON x.id IN (v.primary_rack_id, v.secondary_rack_id) AND x.id <> s.id"
+	    " WHERE v.dhcp_on AND v.secondary_rack_id IS NOT NULL AND v.ha_partner_down_rack_id IS NULL"
+	    "  AND coalesce(v.dhcp_ha_auto_down, $1::int) > 0 AND s.connected AND NOT x.connected"
+	    "  AND (x.last_seen IS NULL"
+	    "   OR x.last_seen < now() - make_interval(secs => coalesce(v.dhcp_ha_auto_down, $1::int)))"
+	    "  AND EXISTS (SELECT 1 FROM jsonb_array_elements(s.ha_status) e WHERE (e->>'vlan_id')::bigint = v.id"
+	    "   AND NOT (e->>'link_up')::boolean AND e->>'state' = 'communications-interrupted')"
+	    " FOR UPDATE OF v, x),"
+	    " g AS (UPDATE vlan SET ha_partner_down_rack_id = cand.holder, ha_partner_down_at = now(),"
+	    "  ha_partner_down_witness = true FROM cand WHERE vlan.id = cand.id"
+	    "  RETURNING vlan.id, cand.holder, cand.partner, cand.unheard, cand.wait)"
+	    " SELECT coalesce(json_agg(json_build_object('vlan', id, 'holder', holder, 'partner', partner,"
+	    "  'unheard', unheard, 'wait', wait) ORDER BY id), '[]')::text FROM g",
+	    1, p, ret_json);
+}
+
+int dhcp_db_rack_touch(struct db *db, const char *rack_id)
+{
+	const char *p[] = {rack_id};
+	long n = db_exec_count(db, "UPDATE rack SET last_seen = now() WHERE id = $1", 1, p, NULL);
+	return n < 0 ? (int)n : 0;
 }
 
 int dhcp_db_partner_down_against(struct db *db, const char *rack_id, char **ret_json)

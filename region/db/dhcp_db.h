@@ -48,6 +48,17 @@ int dhcp_db_partner_down_set(struct db *db, uint64_t vlan_id, const char *rack_i
  * partner-down was declared. The VLAN ids cleared, as a JSON array, in
  * *ret_json. */
 int dhcp_db_partner_down_clear_normal(struct db *db, const char *rack_id, const char *json, char **ret_json);
+/* Automatic partner-down, the region as witness (docs/dhcp-ha.md,
+ * PARTNER-DOWN): on every VLAN of a pair with none held, grant it to the
+ * rack that is connected and reports its link down in
+ * communications-interrupted, when the other rack is not connected and
+ * was last seen longer ago than the VLAN's dhcp_ha_auto_down (NULL:
+ * auto_down_s; 0: never). The grants, as a JSON array of {vlan, holder,
+ * partner, unheard, wait}, in *ret_json. */
+int dhcp_db_partner_down_witness(struct db *db, long auto_down_s, char **ret_json);
+/* last_seen = now() for rack_id: a session is starting (the witness must
+ * not grant against it from here on). */
+int dhcp_db_rack_touch(struct db *db, const char *rack_id);
 /* The VLANs whose partner holds partner-down against rack_id, as a JSON
  * array of ids. */
 int dhcp_db_partner_down_against(struct db *db, const char *rack_id, char **ret_json);

@@ -149,6 +149,9 @@ static const struct net_col vlan_cols[] = {
     /* read only: which rack last saw the external DHCP server, and when */
     {"external_dhcp_rack", NET_T_TEXT},
     {"external_dhcp_seen", NET_T_TIME},
+    /* DHCP HA: seconds unheard before the region grants the partner
+     * partner-down (null: regiond.conf's dhcp_ha_auto_down; 0: never) */
+    {"dhcp_ha_auto_down", NET_T_INT},
     {"subnets", NET_T_INT},
     {"created", NET_T_TIME},
     {"updated", NET_T_TIME},
@@ -169,6 +172,7 @@ static const struct net_field vlan_fields[] = {
     {"secondary_rack", NET_T_REF, NET_F_NULLABLE, 0, 0, NULL, NET_RACK},
     {"relay_vlan", NET_T_REF, NET_F_NULLABLE, 0, 0, NULL, NET_VLAN},
     {"external_dhcp", NET_T_INET, NET_F_NULLABLE, 0, 0, NULL, 0},
+    {"dhcp_ha_auto_down", NET_T_INT, NET_F_NULLABLE, 0, 2592000, NULL, 0},
 };
 
 static const struct net_filter_def vlan_filters[] = {
@@ -185,7 +189,8 @@ const struct net_kind_def net_def_vlan = {
 	{
 	    .list = "SELECT v.id, v.fabric_id, f.name, v.vid, v.name, v.mtu, v.description, sp.name, v.dhcp_on, "
 		    "v.primary_rack_id, v.secondary_rack_id, v.relay_vlan_id, host(v.external_dhcp), "
-		    "v.external_dhcp_rack_id, ir_ms(v.external_dhcp_seen), (SELECT count(*) FROM subnet s WHERE "
+		    "v.external_dhcp_rack_id, ir_ms(v.external_dhcp_seen), v.dhcp_ha_auto_down, "
+		    "(SELECT count(*) FROM subnet s WHERE "
 		    "s.vlan_id = v.id), "
 		    "ir_ms(v.created), ir_ms(v.updated), infra_vlan_holder(v.id), count(*) OVER () "
 		    "FROM vlan v JOIN fabric f ON f.id = v.fabric_id LEFT JOIN space sp ON sp.id = v.space_id "
@@ -195,9 +200,9 @@ const struct net_kind_def net_def_vlan = {
 		    "AND ($7::boolean IS NULL OR v.dhcp_on = $7::boolean) "
 		    "ORDER BY v.fabric_id, v.vid LIMIT $1::bigint OFFSET $2::bigint",
 	    .insert = "INSERT INTO vlan (fabric_id, vid, name, mtu, description, space_id, dhcp_on, "
-		      "primary_rack_id, secondary_rack_id, relay_vlan_id, external_dhcp) "
+		      "primary_rack_id, secondary_rack_id, relay_vlan_id, external_dhcp, dhcp_ha_auto_down) "
 		      "VALUES ($1::bigint, $2::int, coalesce($3, ''), coalesce($4::int, 1500), coalesce($5, ''), "
-		      "$6::bigint, coalesce($7::boolean, false), $8, $9, $10::bigint, $11::inet) RETURNING id",
+		      "$6::bigint, coalesce($7::boolean, false), $8, $9, $10::bigint, $11::inet, $12::int) RETURNING id",
 	    .update = "UPDATE vlan SET "
 		      "fabric_id = CASE WHEN $2::int & 1 <> 0 THEN $3::bigint ELSE fabric_id END, "
 		      "vid = CASE WHEN $2::int & 2 <> 0 THEN $4::int ELSE vid END, "
@@ -209,7 +214,8 @@ const struct net_kind_def net_def_vlan = {
 		      "primary_rack_id = CASE WHEN $2::int & 128 <> 0 THEN $10 ELSE primary_rack_id END, "
 		      "secondary_rack_id = CASE WHEN $2::int & 256 <> 0 THEN $11 ELSE secondary_rack_id END, "
 		      "relay_vlan_id = CASE WHEN $2::int & 512 <> 0 THEN $12::bigint ELSE relay_vlan_id END, "
-		      "external_dhcp = CASE WHEN $2::int & 1024 <> 0 THEN $13::inet ELSE external_dhcp END "
+		      "external_dhcp = CASE WHEN $2::int & 1024 <> 0 THEN $13::inet ELSE external_dhcp END, "
+		      "dhcp_ha_auto_down = CASE WHEN $2::int & 2048 <> 0 THEN $14::int ELSE dhcp_ha_auto_down END "
 		      "WHERE id = $1::bigint RETURNING id",
 	    .del = "DELETE FROM vlan WHERE id = $1::bigint RETURNING id",
 	    .resolve = "SELECT id FROM vlan WHERE id = $1::bigint AND $2::text IS NULL",

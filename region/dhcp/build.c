@@ -349,7 +349,7 @@ static void build_interfaces(struct dhcp_arena *a, json_t *vlans, Ironrack__V1__
 }
 
 /* The HA pairs of the rack (docs/dhcp-ha.md). */
-static void build_ha(struct dhcp_arena *a, json_t *arr, Ironrack__V1__DhcpConfig *cfg)
+static void build_ha(struct dhcp_arena *a, json_t *arr, long auto_down, Ironrack__V1__DhcpConfig *cfg)
 {
 	size_t n = json_array_size(arr);
 	if (!n)
@@ -365,6 +365,10 @@ static void build_ha(struct dhcp_arena *a, json_t *arr, Ironrack__V1__DhcpConfig
 		p->partner_rack_id = jstr(e, "partner");
 		p->partner_address = jstr(e, "address");
 		p->partner_down_by = jstr(e, "partner_down_by");
+		p->partner_down_witness = json_is_true(json_object_get(e, "partner_down_witness"));
+		/* the VLAN's own wait, else regiond.conf's */
+		json_t *w = json_object_get(e, "auto_down");
+		p->auto_down_ms = (uint32_t)((json_is_integer(w) ? json_integer_value(w) : auto_down) * 1000);
 		cfg->ha[cfg->n_ha++] = p;
 	}
 }
@@ -414,7 +418,7 @@ int dhcp_build(struct db *db, const struct dhcp_build_conf *c, const char *rack_
 	Ironrack__V1__DhcpConfig cfg = IRONRACK__V1__DHCP_CONFIG__INIT;
 	Ironrack__V1__DhcpPxe pxe;
 	build_interfaces(&a, json_object_get(model, "vlans"), &cfg, st, why, why_len);
-	build_ha(&a, json_object_get(model, "ha"), &cfg);
+	build_ha(&a, json_object_get(model, "ha"), c->ha_auto_down, &cfg);
 	/* No interface and no HA pair: the rack serves no DHCP, and its config
 	 * is empty (like that of a rack that never had any). */
 	if (cfg.n_interfaces > 0 || cfg.n_ha > 0) {
@@ -450,6 +454,7 @@ void region_dhcp_build_conf_get(struct region *r, struct dhcp_build_conf *ret)
 	ret->lease_time = r->conf.dhcp_lease_time;
 	ret->probe = r->conf.dhcp_probe;
 	ret->external_probe_interval = r->conf.dhcp_external_probe_interval;
+	ret->ha_auto_down = r->conf.dhcp_ha_auto_down;
 	size_t n = r->dhcp ? r->dhcp->n_files : 0;
 	ret->files = xcalloc(n ? n : 1, sizeof(*ret->files));
 	for (size_t i = 0; i < n; i++) {

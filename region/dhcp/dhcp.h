@@ -46,6 +46,7 @@ struct dhcp_build_conf {
 	long pxe_lease_time, lease_time;
 	bool probe;
 	long external_probe_interval;
+	long ha_auto_down; /* seconds; a VLAN's dhcp_ha_auto_down overrides it */
 	struct dhcp_boot_file *files;
 	size_t n_files;
 };

@@ -1,8 +1,11 @@
 /* The region's part of DHCP HA (docs/dhcp-ha.md, "Region and operator"):
- * where each rack's partner link listens, as its hello says. The pairs
- * themselves are the VLANs' primary_rack and secondary_rack, built into
- * each rack's DHCP config (build.c, the model's "ha"). */
+ * where each rack's partner link listens, as its hello says; the racks'
+ * reports of their pairs; and automatic partner-down with the region as
+ * witness. The pairs themselves are the VLANs' primary_rack and
+ * secondary_rack, built into each rack's DHCP config (build.c, the model's
+ * "ha"). */
 #include <errno.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include "region/db/db.h"
 #include "region/db/dhcp_db.h"
 #include "region/dhcp/dhcp.h"
+#include "region/dhcp/internal.h"
 #include "region/region.h"
 #include "region/rpc/dbjob.h"
 #include "region/rpc/session.h"
@@ -154,6 +158,21 @@ static void ha_status_compare(const char *rack_id, const json_t *old, const json
 	}
 }
 
+/* Does the report have a pair the witness may act on: the link down in
+ * communications-interrupted? */
+static bool ha_status_interrupted(const json_t *now)
+{
+	size_t i;
+	const json_t *p;
+	json_array_foreach(now, i, p)
+	{
+		const char *st = json_string_value(json_object_get(p, "state"));
+		if (!json_is_true(json_object_get(p, "link_up")) && st && strcmp(st, "communications-interrupted") == 0)
+			return true;
+	}
+	return false;
+}
+
 static void ha_status_done(void *arg, int status)
 {
 	struct ha_status_job *j = arg;
@@ -162,6 +181,8 @@ static void ha_status_done(void *arg, int status)
 	} else if (status >= 0) {
 		json_t *old = json_loads(j->old ? j->old : "[]", 0, NULL), *now = json_loads(j->json, 0, NULL);
 		ha_status_compare(j->rack_id, old, now);
+		if (j->r->dhcp)
+			dhcp_rack_state_get(j->r->dhcp, j->rack_id)->ha_interrupted = ha_status_interrupted(now);
 		json_decref(old);
 		json_decref(now);
 		json_t *cleared = json_loads(j->cleared ? j->cleared : "[]", 0, NULL);
@@ -211,4 +232,105 @@ void region_dhcp_on_ha_status(struct rack_session *s, const Ironrack__V1__RackMe
 		return;
 	}
 	region_dbjob_submit(j->r, DB_LANE_WRITE, ha_status_store, ha_status_done, j);
+}
+
+/* ---- automatic partner-down: the region as witness ----
+ *
+ * docs/dhcp-ha.md, PARTNER-DOWN and "Why no address goes to two
+ * clients" 3: the region grants partner-down to a rack that reports its
+ * link down (communications-interrupted) once it has heard nothing from
+ * the partner for the VLAN's dhcp_ha_auto_down. The partner, cut off from
+ * both, fenced at half that. The decision is one statement on the
+ * database (dhcp_db_partner_down_witness), whose clock and rows every
+ * region shares; the loop only asks while some connected rack reports an
+ * interrupted pair, so an idle region writes nothing. */
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key)) ?: "?";
+}
+
+struct witness_job {
+	struct region *r;
+	long auto_down;
+	char *grants;
+};
+
+static int witness_run(struct db *db, void *arg)
+{
+	struct witness_job *j = arg;
+	return dhcp_db_partner_down_witness(db, j->auto_down, &j->grants);
+}
+
+static void witness_done(void *arg, int status)
+{
+	struct witness_job *j = arg;
+	if (status == -ECANCELED) {
+		free(j->grants);
+		free(j);
+		return;
+	}
+	j->r->dhcp->witness_busy = false;
+	if (status < 0) {
+		if (!region_dbjob_is_outage(status))
+			log_warn("dhcp-ha: the witness could not look at the pairs: %s", strerror(-status));
+	} else {
+		json_t *arr = json_loads(j->grants ? j->grants : "[]", 0, NULL);
+		size_t i;
+		json_t *g;
+		json_array_foreach(arr, i, g)
+		{
+			json_int_t unheard = json_integer_value(json_object_get(g, "unheard"));
+			char heard[64];
+			if (unheard < 0)
+				snprintf(heard, sizeof(heard), "has never been heard from");
+			else
+				snprintf(heard, sizeof(heard), "has not been heard from for %llds", (long long)unheard);
+			log_warn("DHCP HA pair of VLAN %lld: partner-down granted by the region as witness: rack %s %s "
+				 "(dhcp_ha_auto_down %llds); rack %s takes over its share after the MCLT",
+				 (long long)json_integer_value(json_object_get(g, "vlan")), jstr(g, "partner"), heard,
+				 (long long)json_integer_value(json_object_get(g, "wait")), jstr(g, "holder"));
+		}
+		if (json_array_size(arr))
+			region_dhcp_changed(j->r);
+		json_decref(arr);
+	}
+	free(j->grants);
+	free(j);
+}
+
+static void witness_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct region *r = arg;
+	struct region_dhcp *d = r->dhcp;
+	if (d->witness_busy)
+		return;
+	bool any = false;
+	for (const struct dhcp_rack_state *s = d->racks; s && !any; s = s->next)
+		any = s->ha_interrupted && region_session_of_rack(r, s->rack_id);
+	if (!any)
+		return;
+	struct witness_job *j = xcalloc(1, sizeof(*j));
+	j->r = r;
+	j->auto_down = r->conf.dhcp_ha_auto_down;
+	d->witness_busy = true;
+	region_dbjob_submit(r, DB_LANE_WRITE, witness_run, witness_done, j);
+}
+
+int dhcp_witness_start(struct region *r)
+{
+	struct region_dhcp *d = r->dhcp;
+	d->witness = event_new(r->base, -1, EV_PERSIST, witness_tick, r);
+	struct timeval every = {DHCP_WITNESS_MS / 1000, DHCP_WITNESS_MS % 1000 * 1000};
+	if (!d->witness || event_add(d->witness, &every) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void dhcp_witness_stop(struct region *r)
+{
+	if (r->dhcp && r->dhcp->witness) {
+		event_free(r->dhcp->witness);
+		r->dhcp->witness = NULL;
+	}
 }

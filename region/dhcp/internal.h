@@ -34,6 +34,9 @@ struct dhcp_rack_state {
 	size_t n_leases, cap_leases;
 	uint32_t *conflicts;
 	size_t n_conflicts, cap_conflicts;
+	/* its last HaStatusReport had a pair in communications-interrupted
+	 * with the link down: the witness looks at its VLANs (ha.c) */
+	bool ha_interrupted;
 };
 
 struct region_dhcp {
@@ -43,7 +46,15 @@ struct region_dhcp {
 	struct dhcp_boot_file *files;
 	size_t n_files;
 	struct dhcp_rack_state *racks;
+	struct event *witness; /* ha.c: every DHCP_WITNESS_MS while a rack is interrupted */
+	bool witness_busy;     /* its job is in flight */
 };
+
+#define DHCP_WITNESS_MS 1000
+
+/* ha.c: automatic partner-down, the region as witness. */
+int dhcp_witness_start(struct region *r);
+void dhcp_witness_stop(struct region *r);
 
 /* pxe.c: parse dhcp_boot_files; err names the bad item. */
 int dhcp_boot_files_parse(const struct conf_list *l, struct dhcp_boot_file **ret, size_t *ret_n, char *err,

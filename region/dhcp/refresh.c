@@ -218,6 +218,10 @@ int region_dhcp_init(struct region *r)
 		return -ENOMEM;
 	}
 	r->dhcp = d;
+	if (dhcp_witness_start(r) < 0) {
+		region_dhcp_done(r);
+		return -ENOMEM;
+	}
 	/* regiond.conf may have changed what every rack serves. */
 	region_dhcp_changed(r);
 	return 0;
@@ -228,6 +232,7 @@ void region_dhcp_done(struct region *r)
 	struct region_dhcp *d = r->dhcp;
 	if (!d)
 		return;
+	dhcp_witness_stop(r);
 	event_free(d->timer);
 	event_free(d->sweep);
 	dhcp_boot_files_free(d->files, d->n_files);

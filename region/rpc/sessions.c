@@ -495,9 +495,20 @@ static int session_scope_load(struct db *db, void *arg)
 		rc = db_rack_config_get_full(db, c->rack_id, acked, &c->acked);
 	if (rc == -ENOENT) /* no snapshot (yet, or any more): it serves nothing */
 		rc = 0;
-	/* DHCP HA rule 6 (docs/dhcp-ha.md): the welcome says which partners
-	 * hold partner-down against the rack. */
+	if (rc < 0)
+		snprintf(c->err, sizeof(c->err), "%s", db_last_error(db));
+	return rc;
+}
+
+/* DHCP HA rule 6 (docs/dhcp-ha.md): the welcome says which partners hold
+ * partner-down against the rack. A write job: last_seen is touched first,
+ * so a witness grant (region/dhcp/ha.c, on the same lane and locking the
+ * rack's row) is either seen here or sees the rack as just heard from. */
+static int session_ha_load(struct db *db, void *arg)
+{
+	struct session_check *c = arg;
 	char *down = NULL;
+	int rc = dhcp_db_rack_touch(db, c->rack_id);
 	if (rc >= 0)
 		rc = dhcp_db_partner_down_against(db, c->rack_id, &down);
 	if (rc >= 0) {
@@ -514,7 +525,15 @@ static int session_scope_load(struct db *db, void *arg)
 	return rc;
 }
 
-static void session_scope_loaded(void *arg, int status)
+static void session_check_free(struct session_check *c)
+{
+	db_rack_config_row_done(&c->latest);
+	db_rack_config_row_done(&c->acked);
+	free(c->ha_down);
+	free(c);
+}
+
+static void session_ha_loaded(void *arg, int status)
 {
 	struct session_check *c = arg;
 	struct rack_session *s = c->s;
@@ -522,7 +541,7 @@ static void session_scope_loaded(void *arg, int status)
 		s->check = NULL;
 		if (status < 0) {
 			if (status != -ECANCELED)
-				log_err("rack %s: cannot read what it serves: %s", s->rack_id,
+				log_err("rack %s: cannot read its DHCP HA partner-downs: %s", s->rack_id,
 					c->err[0] ? c->err : strerror(-status));
 			s->closed = true;
 			rpc_stream_close(s->stream, RPC_UNAVAILABLE, "region database unavailable");
@@ -537,10 +556,26 @@ static void session_scope_loaded(void *arg, int status)
 			session_start(s, c->ha_down, c->n_ha_down);
 		}
 	}
-	db_rack_config_row_done(&c->latest);
-	db_rack_config_row_done(&c->acked);
-	free(c->ha_down);
-	free(c);
+	session_check_free(c);
+}
+
+static void session_scope_loaded(void *arg, int status)
+{
+	struct session_check *c = arg;
+	struct rack_session *s = c->s;
+	if (s && status >= 0) {
+		region_dbjob_submit(s->r, DB_LANE_WRITE, session_ha_load, session_ha_loaded, c);
+		return;
+	}
+	if (s) {
+		s->check = NULL;
+		if (status != -ECANCELED)
+			log_err("rack %s: cannot read what it serves: %s", s->rack_id,
+				c->err[0] ? c->err : strerror(-status));
+		s->closed = true;
+		rpc_stream_close(s->stream, RPC_UNAVAILABLE, "region database unavailable");
+	}
+	session_check_free(c);
 }
 
 static void session_checked(void *arg, int status)

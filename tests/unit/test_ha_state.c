@@ -351,6 +351,38 @@ static void test_sm_fence_from_ci(void **state)
 	assert_int_equal(ha_sm_deadline(&sm, &never), INT64_MAX);
 }
 
+/* The region heard for a long while, then lost after the partner: the
+ * fence counts from the region's loss, not from when the session began
+ * (the witness counts from the last time it heard the rack). */
+static void test_sm_fence_from_region_loss(void **state)
+{
+	struct ha_timing t = timing();
+	struct ha_sm sm;
+
+	ha_sm_init(&sm, 0);
+	ha_sm_handle(&sm, HA_EV_REGION_UP, 0, NULL);
+	ha_sm_handle(&sm, HA_EV_PARTNER_HELLO, 0, NULL);
+	ha_sm_handle(&sm, HA_EV_SYNC_DONE, 0, NULL);
+	ha_sm_handle(&sm, HA_EV_PARTNER_HEARTBEAT, 100 * SEC, NULL);
+	assert_int_equal(run_due(&sm, &t, 100 * SEC + t.timeout_us), 1);
+	assert_int_equal(sm.state, HA_COMM_INTERRUPTED);
+	/* The region answers throughout CI: no fence however long. */
+	assert_int_equal(run_due(&sm, &t, 100 * SEC + 10 * t.fence_us), 0);
+	assert_int_equal(sm.state, HA_COMM_INTERRUPTED);
+	int64_t lost = 100 * SEC + 10 * t.fence_us;
+	ha_sm_handle(&sm, HA_EV_REGION_DOWN, lost, NULL);
+	assert_int_equal(ha_sm_deadline(&sm, &t), lost + t.fence_us);
+	assert_int_equal(run_due(&sm, &t, lost + t.fence_us - 1), 0);
+	assert_int_equal(sm.state, HA_COMM_INTERRUPTED);
+	assert_int_equal(run_due(&sm, &t, lost + t.fence_us), 1);
+	assert_int_equal(sm.state, HA_FENCED);
+	/* The region back: CI again, where the witness may be asked. */
+	struct ha_step st;
+	ha_sm_handle(&sm, HA_EV_REGION_UP, lost + t.fence_us + SEC, &st);
+	assert_int_equal(sm.state, HA_COMM_INTERRUPTED);
+	assert_true(st.actions & HA_ACT_ASK_WITNESS);
+}
+
 static void test_sm_operator_down_refused_while_heard(void **state)
 {
 	struct ha_timing t = timing();
@@ -482,6 +514,7 @@ int main(void)
 	    cmocka_unit_test(test_sm_pair_lifecycle),
 	    cmocka_unit_test(test_sm_start_alone),
 	    cmocka_unit_test(test_sm_fence_from_ci),
+	    cmocka_unit_test(test_sm_fence_from_region_loss),
 	    cmocka_unit_test(test_sm_operator_down_refused_while_heard),
 	    cmocka_unit_test(test_permits),
 	    cmocka_unit_test(test_lease_caps),
