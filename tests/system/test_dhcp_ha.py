@@ -169,7 +169,8 @@ def test_both_racks_get_the_pair_and_link_over_mutual_tls(pair):
     db = link_state(region, b, up=True)
     link = da["ha"][0].pop("link")
     assert da["ha"] == [{"vlan": pair["vlan"]["id"], "vid": 46, "role": "primary", "partner": b.rack_id,
-                         "partner_address": f"127.0.0.1:{pair['port_b']}", "partner_down_by": None}], da
+                         "partner_address": f"127.0.0.1:{pair['port_b']}", "partner_down_by": None,
+                         "partner_down_how": None, "auto_down_s": 3600}], da
     assert link["last_contact"] and link["since"] and link["refused"] == 0 and link["reported_at"], link
     assert [(p["role"], p["partner"], p["vid"]) for p in db["ha"]] == [("secondary", a.rack_id, 46)], db
     assert db["ha"][0]["partner_address"].startswith("127.0.0.1:"), db
@@ -338,6 +339,113 @@ def test_partner_down_by_command_takes_the_partners_share_only_after_the_mclt(pa
     mac_b = next(f"02:46:00:00:06:{i:02x}" for i in range(256) if rfc3074_bucket(f"02:46:00:00:06:{i:02x}") >= 128)
     env = lease_as(net, c, mac_b, extra=["-r", "10.46.0.190"])
     assert env["serverid"] == RACK_B_IP and env["ip"] != "10.46.0.190", env
+
+
+def auto_down(pair, secs):
+    """Set the VLAN's dhcp_ha_auto_down (None: regiond.conf's, 1 h) and
+    wait until both racks hold it."""
+    region, vlan = pair["region"], pair["vlan"]["id"]
+    racks = (pair["a"], pair["b"])
+    stored = [r.daemon.text().count("stored config version") for r in racks]
+    ok(region, "PATCH", f"/api/v1/vlans/{vlan}", {"dhcp_ha_auto_down": secs})
+    want = 3600 if secs is None else secs
+    for rack, n in zip(racks, stored):
+        def held(rack=rack):
+            ha = ok(region, "GET", f"/api/v1/racks/{rack.rack_id}/dhcp")["ha"]
+            return ha if ha and ha[0]["auto_down_s"] == want else None
+        wait_for(held, timeout=20, what=f"{rack.name} holds dhcp_ha_auto_down {want}")
+        rack.daemon.wait_log("stored config version", timeout=20, count=n + 1)
+
+
+def free_in_b_half(region):
+    taken = leases_of(region)
+    return next(f"10.46.0.{i}" for i in range(199, 149, -1) if f"10.46.0.{i}" not in taken)
+
+
+def test_a_rack_cut_off_from_partner_and_region_fences(pair):
+    """With automatic partner-down on, a rack that hears neither its
+    partner nor the region for half of dhcp_ha_auto_down is FENCED: it
+    gives nothing new (the region may be about to give its share to the
+    partner), until one of them answers."""
+    net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
+    both_normal(pair)
+    auto_down(pair, 3)
+    out = cli(region, "racks", "dhcp", a.rack_id).stdout
+    assert "automatic partner-down after 3s unheard; fenced after 1s alone" in out, out
+    c = pair.setdefault("c1", net.host("c1"))
+    fenced_a = a.daemon.text().count("-> fenced (fence-timeout")
+    fenced_b = b.daemon.text().count("-> fenced (fence-timeout")
+    try:
+        region.stop()
+        pair["cutter"].partition()
+        a.daemon.wait_log("dhcp-ha: VLAN 46: communications-interrupted -> fenced (fence-timeout", timeout=15,
+                          count=fenced_a + 1)
+        b.daemon.wait_log("dhcp-ha: VLAN 46: communications-interrupted -> fenced (fence-timeout", timeout=15,
+                          count=fenced_b + 1)
+        a.daemon.wait_log("fenced: neither", timeout=5)
+        # a new client gets no address from either rack
+        with pytest.raises(AssertionError, match="no lease"):
+            lease_as(net, c, "02:46:00:00:08:01", extra=["-t", "2", "-T", "1"])
+        # the partner answers again: RECOVER, then NORMAL, region or not
+        pair["cutter"].heal()
+        a.daemon.wait_log("dhcp-ha: VLAN 46: fenced -> recover", timeout=15)
+        b.daemon.wait_log("dhcp-ha: VLAN 46: fenced -> recover", timeout=15)
+        env = lease_as(net, c, "02:46:00:00:08:02")
+        assert env["ip"].startswith("10.46.0."), env
+    finally:
+        pair["cutter"].heal()
+        region.start()
+    both_normal(pair)
+    auto_down(pair, None)
+
+
+def test_partner_down_by_the_witness_timer_takes_the_share_only_after_the_mclt(pair):
+    """The region grants partner-down by itself to the rack that reports
+    its partner lost once it has not heard from that partner for
+    dhcp_ha_auto_down; the survivor serves the dead rack's share only after
+    the MCLT, and the dead rack rejoins without giving an address twice."""
+    net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
+    vlan = pair["vlan"]["id"]
+    both_normal(pair)
+    auto_down(pair, 3)
+    c = pair.setdefault("c1", net.host("c1"))
+    want = free_in_b_half(region)
+    try:
+        b.daemon.stop(sig=signal.SIGKILL)
+        t_kill = time.monotonic()
+        a.daemon.wait_log("dhcp-ha: VLAN 46: normal -> communications-interrupted", timeout=15)
+        region.daemon.wait_log(f"DHCP HA pair of VLAN {vlan}: partner-down granted by the region as witness: "
+                               f"rack {b.rack_id} has not been heard from for", timeout=20)
+        t_grant = time.monotonic()
+        assert t_grant - t_kill >= 3, t_grant - t_kill
+        a.daemon.wait_log("dhcp-ha: VLAN 46: partner-down granted by the region as witness", timeout=15)
+        a.daemon.wait_log("dhcp-ha: VLAN 46: communications-interrupted -> partner-down (witness-grant",
+                          timeout=15)
+        env = lease_as(net, c, "02:46:00:00:09:01", extra=["-r", want])
+        if time.monotonic() - t_grant < MCLT_S:
+            assert env["ip"] != want and int(env["ip"].split(".")[3]) < 150, env
+        a.daemon.wait_log("the MCLT has passed since partner-down", timeout=30,
+                          count=a.daemon.text().count("the MCLT has passed since partner-down") + 1)
+        assert time.monotonic() - t_grant >= MCLT_S
+        env = lease_as(net, c, "02:46:00:00:09:02", extra=["-r", want])
+        assert env["ip"] == want and env["serverid"] == RACK_IP, env
+        out = cli(region, "racks", "dhcp", a.rack_id).stdout
+        assert f"partner-down held by {a.rack_id} (granted by the region as witness)" in out, out
+        # B comes back: held down, it merges with A before it gives anything
+        over = region.daemon.text().count(f"the partner-down rack {a.rack_id} held is over")
+        b.start(extra=pair["b_extra"])
+        b.daemon.wait_log(f"dhcp-ha: VLAN 46: {a.rack_id} holds partner-down against this rack", timeout=30)
+        both_normal(pair)
+        region.daemon.wait_log(f"the partner-down rack {a.rack_id} held is over", timeout=30, count=over + 1)
+        def cleared():
+            ha = ok(region, "GET", f"/api/v1/racks/{b.rack_id}/dhcp")["ha"][0]
+            return ha if ha["partner_down_by"] is None else None
+        wait_for(cleared, timeout=30, what="the witness's partner-down ended")
+        mac_b = next(m for m in (f"02:46:00:00:0a:{i:02x}" for i in range(256)) if rfc3074_bucket(m) >= 128)
+        env = lease_as(net, c, mac_b, extra=["-r", want])
+        assert env["serverid"] == RACK_B_IP and env["ip"] != want, env
+    finally:
+        auto_down(pair, None)
 
 
 def test_a_partition_between_the_racks_binds_no_address_twice(pair):
