@@ -173,8 +173,9 @@ static const struct cli_command commands[] = {
      "ironrack vlans list [fabric=F] | show ID | create --fabric F --vid N [name=..] [mtu=N] |\n"
      "  update ID KEY=VALUE... | delete ID\n"
      "Fields: name, mtu (552-65535), description, space, dhcp_on, primary_rack,\n"
-     "secondary_rack, relay_vlan, external_dhcp. DHCP needs a primary rack and a dynamic\n"
-     "range on a managed subnet of the VLAN."},
+     "secondary_rack, relay_vlan, external_dhcp, dhcp_ha_auto_down (seconds unheard before the\n"
+     "region gives a DHCP HA partner-down by itself; empty = regiond.conf's, 0 = never).\n"
+     "DHCP needs a primary rack and a dynamic range on a managed subnet of the VLAN."},
     {"subnets", "ACTION [CIDR] [KEY=VALUE...]", 1, SIZE_MAX, CLI_NET_OPTS, cli_cmd_subnets, "subnets",
      "ironrack subnets list [fabric=F] [vlan=ID] [space=S] [managed=BOOL] [family=4|6] |\n"
      "  show CIDR | create CIDR [--gateway A] [dns_servers=A,B] [managed=false] [--fabric F --vid N] |\n"
