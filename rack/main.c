@@ -22,6 +22,7 @@
 #include "rack/boot/service.h"
 #include "rack/rack.h"
 #include "rack/services.h"
+#include "rack/dhcp/glue.h"
 #include "rack/session.h"
 
 #define DEFAULT_CONFIG "/etc/ironrack/rackd.conf"
@@ -41,6 +42,8 @@ static void usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  --config PATH       configuration file (default %s; a missing default file is fine)\n"
+		"  --dump-leases       print the DHCP lease store (dhcp_dir) as its files hold it, one JSON\n"
+		"                      object per address, and exit; read only, safe beside a running rack\n"
 		"  --version           print the version\n"
 		"  -h, --help          this help\n"
 		"\n"
@@ -62,6 +65,8 @@ static int apply_flags(struct rack *rack, int argc, char **argv, const char *con
 	}
 	char regions[4096] = "";
 	for (int i = 1; rc >= 0 && i < argc; i++) {
+		if (strcmp(argv[i], "--dump-leases") == 0) /* a switch, no value */
+			continue;
 		char *key = argv[i] + 2, *val = strchr(key, '=');
 		if (val)
 			*val++ = '\0';
@@ -69,6 +74,7 @@ static int apply_flags(struct rack *rack, int argc, char **argv, const char *con
 			val = argv[++i];
 		if (strcmp(key, "config") == 0)
 			continue;
+
 		if (strcmp(key, "region") == 0) {
 			size_t len = strlen(regions);
 			snprintf(regions + len, sizeof(regions) - len, "%s%s", len ? "," : "", val);
@@ -83,11 +89,17 @@ static int apply_flags(struct rack *rack, int argc, char **argv, const char *con
 	return rc;
 }
 
+static bool dump_leases;
+
 static int parse_args(struct rack *rack, int argc, char **argv)
 {
 	const char *config = DEFAULT_CONFIG;
 	bool config_given = false;
 	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dump-leases") == 0) {
+			dump_leases = true;
+			continue;
+		}
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			exit(0);
@@ -255,6 +267,8 @@ int main(int argc, char **argv)
 	if (parse_args(rack, argc, argv) < 0)
 		return 2;
 	log_set_level((enum log_level)rack->conf.log_level);
+	if (dump_leases)
+		return rack_dhcp_dump_leases(rack, stdout) < 0 ? 1 : 0;
 	bool secret_argv = false;
 	for (int i = 1; i < argc; i++)
 		secret_argv |= strcmp(argv[i], "--secret") == 0 || strncmp(argv[i], "--secret=", 9) == 0;

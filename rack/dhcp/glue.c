@@ -212,7 +212,7 @@ const struct rack_config_part rack_dhcp_config_part = {
 
 /* ---- the service ---- */
 
-static int glue_lease_dir(const struct rack *rack, char *dir, size_t len)
+int rack_dhcp_lease_dir(const struct rack *rack, char *dir, size_t len)
 {
 	if (rack->conf.dhcp_dir[0] && rack->conf.dhcp_dir[0] != '/') {
 		log_err("dhcp_dir '%s' must be an absolute path", rack->conf.dhcp_dir);
@@ -222,7 +222,15 @@ static int glue_lease_dir(const struct rack *rack, char *dir, size_t len)
 		snprintf(dir, len, "%s", rack->conf.dhcp_dir);
 	else
 		snprintf(dir, len, "%s/dhcp", rack->conf.state_dir);
-	int rc = fs_mkdir_p(dir, 0700);
+	return 0;
+}
+
+static int glue_lease_dir(const struct rack *rack, char *dir, size_t len)
+{
+	int rc = rack_dhcp_lease_dir(rack, dir, len);
+	if (rc < 0)
+		return rc;
+	rc = fs_mkdir_p(dir, 0700);
 	if (rc < 0)
 		log_err("dhcp: cannot create %s: %s", dir, strerror(-rc));
 	return rc;

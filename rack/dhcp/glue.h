@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rack/session.h"
 
@@ -18,6 +19,14 @@ struct rack;
  * nothing is served until the region sends a good one). */
 int rack_dhcp_start(struct rack *rack);
 void rack_dhcp_stop(struct rack *rack);
+
+/* Where the lease store lives: dhcp_dir, else STATE_DIR/dhcp (-EINVAL,
+ * logged, for a relative dhcp_dir). */
+int rack_dhcp_lease_dir(const struct rack *rack, char *dir, size_t len);
+/* ironrack-rackd --dump-leases: the lease store as the files say now
+ * (read only: a running rack is not disturbed), one JSON object per line
+ * and address, on out. 0, or -errno (logged). */
+int rack_dhcp_dump_leases(const struct rack *rack, FILE *out);
 
 /* Load, validate and serve the DHCP part of config version (NULL or
  * disabled: serve nothing). On failure -errno with a reason in why and the

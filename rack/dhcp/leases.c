@@ -204,6 +204,8 @@ static int load_journal(struct lease_store *s, uint64_t snap_seq, struct lease_r
 	if (r < 0)
 		return r;
 	r = fs_read_all(p, FILE_MAX, &data, &len);
+	if (r == -ENOENT && s->cfg.read_only)
+		return 0;
 	if (r == -ENOENT) {
 		r = lstore_fresh_journal(s, snap_seq);
 		s->journal_bytes = LEASE_FILE_HEADER_LEN;
@@ -216,12 +218,13 @@ static int load_journal(struct lease_store *s, uint64_t snap_seq, struct lease_r
 	 * missing (snapshot deleted or replaced by an older one). */
 	if (n >= 0 && base > snap_seq)
 		n = -EBADMSG;
+	/* Read only, a torn tail may be a write in flight: left as it is. */
 	if (n >= 0 && good < len) {
 		st->truncated_bytes = len - good;
 		st->corrupt = corrupt;
-		if (corrupt && lstore_path(s, CORRUPT_NAME, cp) == 0)
+		if (corrupt && !s->cfg.read_only && lstore_path(s, CORRUPT_NAME, cp) == 0)
 			n = fs_write_atomic(cp, data, len, 0600) < 0 ? -EIO : n;
-		if (n >= 0 && truncate_journal(p, good) < 0)
+		if (n >= 0 && !s->cfg.read_only && truncate_journal(p, good) < 0)
 			n = -EIO;
 	}
 	free(data);
@@ -238,6 +241,12 @@ static int open_files(struct lease_store *s, struct lease_replay_stats *st)
 	char p[PATH_MAX];
 	uint64_t snap_seq;
 
+	if (s->cfg.read_only) {
+		if (access(s->dir, R_OK | X_OK) < 0)
+			return -errno;
+		int r = load_snapshot(s, st, &snap_seq);
+		return r < 0 ? r : load_journal(s, snap_seq, st);
+	}
 	int r = fs_mkdir_p(s->dir, 0700);
 	if (r < 0)
 		return r;

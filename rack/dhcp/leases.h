@@ -123,6 +123,9 @@ struct lease_store_config {
 				  * per subnet; 0 = 4. A client is its hardware
 				  * address, or its client id when it has none */
 	int64_t reclaim_grace;	 /* seconds past expiry before reclaim; may be 0 */
+	bool read_only;		 /* only read dir's files (ironrack-rackd --dump-leases,
+				  * beside a running rack): nothing is created,
+				  * truncated or removed; never stage or commit */
 };
 
 struct lease_replay_stats {
