@@ -11,10 +11,13 @@
 #include "common/rpc/rpc.h"
 #include "common/util.h"
 #include "rack/dhcp/ha_link.h"
+#include "rack/dhcp/ha_merge.h"
 #include "rack/dhcp/server.h"
 #include "rack/rack.h"
 
 struct rack_ha;
+
+#define HA_RECENT_CONFLICTS 16
 
 struct ha_pair {
 	struct rack_ha *h;
@@ -44,6 +47,15 @@ struct ha_pair {
 	size_t n_owed, cap_owed;
 	uint64_t unacked; /* records sent since the last ack */
 	uint64_t conflicts;
+	/* The last conflicts merges found (the report carries them; the
+	 * region keeps each once), oldest first. */
+	struct ha_conflict_note {
+		uint32_t addr;
+		char kept[3 * LEASE_HWADDR_MAX], lost[3 * LEASE_HWADDR_MAX];
+		int64_t at_unix_ms;
+		uint8_t kind;
+	} recent[HA_RECENT_CONFLICTS];
+	size_t n_recent;
 	/* Partner-down as the region's config says: held by us (the
 	 * operator's word that the partner is dead) or by the partner
 	 * against us (rule 6: stay in RECOVER until merged). */
@@ -80,6 +92,10 @@ static void ha_report(struct rack_ha *h)
 	Ironrack__V1__HaPairStatus **ptrs = xcalloc(h->n ? h->n : 1, sizeof(*ptrs));
 	/* the report points into these until it is sent */
 	struct ha_link_status *links = xcalloc(h->n ? h->n : 1, sizeof(*links));
+	Ironrack__V1__HaConflict *cs = xcalloc(h->n * HA_RECENT_CONFLICTS + 1, sizeof(*cs));
+	Ironrack__V1__HaConflict **cps = xcalloc(h->n * HA_RECENT_CONFLICTS + 1, sizeof(*cps));
+	char(*ips)[16] = xcalloc(h->n * HA_RECENT_CONFLICTS + 1, sizeof(*ips));
+	size_t nc = 0;
 	for (size_t i = 0; i < h->n; i++) {
 		const struct ha_pair *p = h->pairs[i];
 		struct ha_link_status *ls = &links[i];
@@ -100,6 +116,20 @@ static void ha_report(struct rack_ha *h)
 		st[i].conflicts = p->conflicts;
 		if (h->rack->dhcp)
 			dhcp_server_ha_free(h->rack->dhcp, p->vlan_id, &st[i].free_own, &st[i].free_partner);
+		st[i].recent_conflicts = &cps[nc];
+		st[i].n_recent_conflicts = p->n_recent;
+		for (size_t k = 0; k < p->n_recent; k++, nc++) {
+			const struct ha_conflict_note *c = &p->recent[k];
+			ironrack__v1__ha_conflict__init(&cs[nc]);
+			snprintf(ips[nc], sizeof(ips[nc]), "%u.%u.%u.%u", c->addr >> 24, (c->addr >> 16) & 255,
+				 (c->addr >> 8) & 255, c->addr & 255);
+			cs[nc].ip = ips[nc];
+			cs[nc].kept_client = (char *)c->kept;
+			cs[nc].lost_client = (char *)c->lost;
+			cs[nc].at_unix_ms = c->at_unix_ms;
+			cs[nc].kind = c->kind;
+			cps[nc] = &cs[nc];
+		}
 		ptrs[i] = &st[i];
 	}
 	rep.pairs = ptrs;
@@ -108,6 +138,9 @@ static void ha_report(struct rack_ha *h)
 	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_HA_STATUS;
 	m.ha_status = &rep;
 	rack_session_send(h->rack, &m);
+	free(ips);
+	free(cps);
+	free(cs);
 	free(links);
 	free(ptrs);
 	free(st);
@@ -317,6 +350,32 @@ static void pair_ack(struct ha_pair *p, uint64_t seq)
 		ha_link_send(p->link, &m);
 }
 
+static void client_text(char *out, size_t len, const struct lease *l)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < l->hlen && k + 4 <= len; i++)
+		k += (size_t)snprintf(out + k, len - k, "%s%02x", i ? ":" : "", l->chaddr[i]);
+}
+
+/* A merge found two clients on one address: kept for the report (the
+ * region stores each once and raises it as an event). */
+static void pair_conflict(void *arg, const struct ha_conflict *c)
+{
+	struct ha_pair *p = arg;
+	p->conflicts++;
+	if (p->n_recent == HA_RECENT_CONFLICTS) {
+		memmove(p->recent, p->recent + 1, (HA_RECENT_CONFLICTS - 1) * sizeof(p->recent[0]));
+		p->n_recent--;
+	}
+	struct ha_conflict_note *n = &p->recent[p->n_recent++];
+	n->addr = c->addr;
+	client_text(n->kept, sizeof(n->kept), &c->kept);
+	client_text(n->lost, sizeof(n->lost), &c->lost);
+	n->at_unix_ms = clock_real_ms();
+	n->kind = (uint8_t)c->kind;
+}
+
 static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 {
 	struct ha_pair *p = arg;
@@ -326,9 +385,10 @@ static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 	case HA_MSG_UPDATES: {
 		if (!rack->dhcp || !m->n_leases)
 			break;
-		size_t conflicts = 0;
-		int64_t wait = dhcp_server_ha_stage(rack->dhcp, m->leases, m->n_leases, &conflicts);
-		p->conflicts += conflicts;
+		uint64_t conflicts = p->conflicts;
+		int64_t wait = dhcp_server_ha_stage(rack->dhcp, m->leases, m->n_leases, pair_conflict, p);
+		if (p->conflicts != conflicts)
+			ha_report(p->h);
 		uint64_t last = m->leases[m->n_leases - 1].seq;
 		if (wait < 0)
 			break; /* not stored: not acknowledged */

@@ -110,8 +110,12 @@ void dhcp_server_ha_acked(struct dhcp_server *s, uint64_t vlan_id, uint64_t seq)
  * one by one with ours (rack/dhcp/ha_merge.h); the winners are staged here
  * and committed. Returns the seq to wait for before acknowledging them
  * (0: nothing staged, acknowledge at once), -EIO when the store is gone.
- * *ret_conflicts counts two clients on one address (logged). */
-int64_t dhcp_server_ha_stage(struct dhcp_server *s, const struct lease *peer, size_t n, size_t *ret_conflicts);
+ * on_conflict (may be NULL) hears of each address found bound to two
+ * clients (also logged). */
+struct ha_conflict;
+typedef void (*dhcp_ha_conflict_fn)(void *arg, const struct ha_conflict *c);
+int64_t dhcp_server_ha_stage(struct dhcp_server *s, const struct lease *peer, size_t n, dhcp_ha_conflict_fn on_conflict,
+			     void *arg);
 /* Every record (but offers) of vlan_id's subnets, in seq order, for a
  * sync; *ret is malloc'd. */
 size_t dhcp_server_ha_records(const struct dhcp_server *s, uint64_t vlan_id, struct lease **ret);

@@ -371,10 +371,11 @@ void dhcp_server_ha_acked(struct dhcp_server *s, uint64_t vlan_id, uint64_t seq)
 
 /* ---- the partner's records, here ---- */
 
-int64_t dhcp_server_ha_stage(struct dhcp_server *s, const struct lease *peer, size_t n, size_t *ret_conflicts)
+int64_t dhcp_server_ha_stage(struct dhcp_server *s, const struct lease *peer, size_t n, dhcp_ha_conflict_fn on_conflict,
+			     void *arg)
 {
 	int64_t last = 0;
-	size_t conflicts = 0, refused = 0;
+	size_t refused = 0;
 	if (!s->leases)
 		return -EIO;
 	s->ha_applying = true;
@@ -383,7 +384,8 @@ int64_t dhcp_server_ha_stage(struct dhcp_server *s, const struct lease *peer, si
 		struct ha_merge_result r;
 		ha_merge(mine && mine->state != LEASE_OFFERED ? mine : NULL,
 			 mine && mine->state != LEASE_OFFERED ? 1 : 0, &peer[i], 1, &r);
-		conflicts += r.n_conflicts;
+		for (size_t k = 0; k < r.n_conflicts && on_conflict; k++)
+			on_conflict(arg, &r.conflicts[k]);
 		for (size_t k = 0; k < r.n_conflicts && k < 1; k++)
 			if (dhcp_server_warn_allowed(s))
 				log_warn("dhcp-ha: two clients bound to %u.%u.%u.%u across the pair; the newer "
@@ -406,8 +408,6 @@ int64_t dhcp_server_ha_stage(struct dhcp_server *s, const struct lease *peer, si
 	s->ha_applying = false;
 	if (refused && dhcp_server_warn_allowed(s))
 		log_warn("dhcp-ha: %zu of the partner's records not stored (store limits)", refused);
-	if (ret_conflicts)
-		*ret_conflicts = conflicts;
 	dhcp_server_flush(s);
 	return last;
 }

@@ -10,6 +10,7 @@ void api_dhcp_snippet(struct api_call *call);  /* GET, PATCH, DELETE */
 void api_dhcp_conflicts(struct api_call *call);
 void api_rack_dhcp(struct api_call *call);
 void api_vlan_partner_down(struct api_call *call); /* dhcp_ha.c: POST, DELETE */
+void api_vlan_ha_events(struct api_call *call);	   /* dhcp_ha.c: GET ?after=ID&limit=N */
 
 /* Does a write to route change what racks' DHCP servers are built from
  * (the network model, snippets)? */

@@ -11,9 +11,15 @@
  * is under /vlans), so both racks hear of it; the dead one, when it comes
  * back, stays in RECOVER until it has merged with the survivor. The region
  * clears it when the survivor reports the pair normal again; DELETE clears
- * it by hand. */
+ * it by hand.
+ *
+ *   GET /api/v1/vlans/{id}/dhcp-ha-events?after=ID&limit=N
+ *
+ * What happened to the pair, oldest first (migration 0023): links and
+ * states degraded and back, partner-downs, conflicts the merges found. */
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +46,19 @@ static const char *jstr(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* The operator's partner-down, declared or cleared, in the pair's events. */
+static void partner_down_event(struct api_call *call, uint64_t vlan, const char *kind, const char *rack,
+			       const char *partner, const char *text)
+{
+	json_t *ev = json_pack("[{s:s, s:I, s:s, s:s, s:s, s:s}]", "kind", kind, "vlan", (json_int_t)vlan, "rack",
+			       rack ? rack : "", "partner", partner ? partner : "", "state", "", "description", text);
+	char *json = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	if (json && dhcp_db_ha_events_add(call->db, json) < 0)
+		log_warn("DHCP HA pair of VLAN %llu: the event was not stored: %s", (unsigned long long)vlan, text);
+	free(json);
+}
+
 static void partner_down_clear(struct api_call *call, uint64_t vlan)
 {
 	int64_t ms = 0;
@@ -53,6 +72,7 @@ static void partner_down_clear(struct api_call *call, uint64_t vlan)
 		return;
 	}
 	log_info("DHCP HA pair of VLAN %llu: partner-down cleared by the operator", (unsigned long long)vlan);
+	partner_down_event(call, vlan, "partner-down-over", NULL, NULL, "partner-down cleared by the operator");
 	api_reply_json(call, 200, json_pack("{s:I, s:n}", "vlan", (json_int_t)vlan, "partner_down_by"));
 }
 
@@ -108,9 +128,12 @@ void api_vlan_partner_down(struct api_call *call)
 			api_reply_db_error(call, rc);
 		} else {
 			const char *partner = strcmp(rack, primary) == 0 ? secondary : primary;
-			log_warn("DHCP HA pair of VLAN %llu: partner-down by the operator: rack %s takes over from %s "
-				 "after the MCLT",
-				 (unsigned long long)vlan, rack, partner);
+			char what[256];
+			snprintf(what, sizeof(what),
+				 "partner-down by the operator: rack %s takes over from %s after the MCLT", rack,
+				 partner);
+			log_warn("DHCP HA pair of VLAN %llu: %s", (unsigned long long)vlan, what);
+			partner_down_event(call, vlan, "partner-down", rack, partner, what);
 			api_reply_json(call, 200,
 				       json_pack("{s:I, s:s, s:s, s:o, s:o}", "vlan", (json_int_t)vlan,
 						 "partner_down_by", rack, "partner", partner, "since",
@@ -122,4 +145,24 @@ void api_vlan_partner_down(struct api_call *call)
 out:
 	free(text);
 	json_decref(body);
+}
+
+void api_vlan_ha_events(struct api_call *call)
+{
+	uint64_t vlan;
+	long limit, after;
+	char *text = NULL;
+	if (!vlan_id_of(call, &vlan))
+		return;
+	if (api_query_long(call, "limit", 100, 1, 1000, &limit) < 0 ||
+	    api_query_long(call, "after", 0, 0, INT64_MAX / 2, &after) < 0)
+		return;
+	int rc = dhcp_db_ha_events_json(call->db, vlan, after, limit, &text);
+	if (rc == -ENOENT)
+		api_reply_error(call, 404, "not_found", NULL, "VLAN %llu not found", (unsigned long long)vlan);
+	else if (rc < 0)
+		api_reply_db_error(call, rc);
+	else
+		api_reply_json(call, 200, json_loads(text, 0, NULL));
+	free(text);
 }

@@ -55,6 +55,7 @@ static const struct api_route api_routes[] = {
     {API_PREFIX "/racks/{id}/dhcp", API_GET, api_rack_dhcp, false, API_RUN_DEFAULT},
     {API_PREFIX "/vlans/{id}/dhcp-partner-down", API_POST | API_DELETE, api_vlan_partner_down, false,
      API_RUN_WRITE},
+    {API_PREFIX "/vlans/{id}/dhcp-ha-events", API_GET, api_vlan_ha_events, false, API_RUN_READ},
     /* The network model (net_*.c): the kind is the collection segment. */
     {API_PREFIX "/zones", API_GET | API_POST, api_net_collection, false, API_RUN_DEFAULT},
     {API_PREFIX "/zones/{id}", API_GET | API_PATCH | API_DELETE, api_net_object, false, API_RUN_DEFAULT},

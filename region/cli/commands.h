@@ -31,3 +31,4 @@ int cli_cmd_racks_ping(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_racks_push_config(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_racks_dhcp(struct cli *cli, char **argv, size_t argc);
 int cli_cmd_racks_dhcp_partner_down(struct cli *cli, char **argv, size_t argc);
+int cli_cmd_racks_dhcp_events(struct cli *cli, char **argv, size_t argc);

@@ -72,6 +72,12 @@ static const struct cli_command commands[] = {
      "Refused while ID still hears its partner. VLAN names the pair when ID is in\n"
      "several. Over when the two are normal again; the API's DELETE\n"
      "/api/v1/vlans/VLAN/dhcp-partner-down ends it by hand."},
+    {"racks dhcp-events", "ID [VLAN]", 1, 2, SERVER_OPTS | CLI_OPT_JSON | CLI_OPT_LIMIT, cli_cmd_racks_dhcp_events,
+     "what happened to a rack's DHCP HA pair",
+     "The events of ID's DHCP HA pair, oldest first (--limit N, default 100): links\n"
+     "lost and back, states degraded and back to normal, partner-downs declared by\n"
+     "the operator or granted by the region as witness, and addresses a merge found\n"
+     "bound to two clients. VLAN names the pair when ID is in several."},
     /* infrastructure editor (region/cli/infra.c) */
     {"infra list", "", 0, 0, SERVER_OPTS | CLI_OPT_JSON, cli_cmd_infra_list, "list infrastructures",
      "Shows every infrastructure with its zone, fabric, revision (deploys so far) and how\n"

@@ -474,3 +474,39 @@ int cli_cmd_racks_dhcp_partner_down(struct cli *cli, char **argv, size_t argc)
 	cli_resp_done(&resp);
 	return rc;
 }
+
+int cli_cmd_racks_dhcp_events(struct cli *cli, char **argv, size_t argc)
+{
+	uint64_t vlan = ha_pair_vlan(cli, argv, argc);
+	if (!vlan)
+		return CLI_EXIT_FAIL;
+	struct cli_resp resp;
+	long limit = 100;
+	if (cli->args->given & CLI_OPT_LIMIT) {
+		const char *v = cli_opt_value(cli->args, CLI_OPT_LIMIT);
+		if (!v || cli_number_parse(v, 1, 1000, &limit) < 0) {
+			fprintf(stderr, "error: --limit wants a number from 1 to 1000, not \"%s\"\n", v ? v : "");
+			return CLI_EXIT_USAGE;
+		}
+	}
+	char *path = xasprintf("/api/v1/vlans/%llu/dhcp-ha-events?limit=%ld", (unsigned long long)vlan, limit);
+	int rc = api_call(cli, "GET", path, NULL, 200, 200, &resp);
+	free(path);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (cli->args->given & CLI_OPT_JSON) {
+		rc = json_print(resp.json);
+	} else {
+		size_t i;
+		const json_t *e;
+		const json_t *events = json_object_get(resp.json, "events");
+		if (!json_array_size(events))
+			printf("no events for the DHCP HA pair of VLAN %llu\n", (unsigned long long)vlan);
+		json_array_foreach(events, i, e)
+		{
+			printf("%s  %-17s %s\n", jstr(e, "at") ?: "?", jstr(e, "kind") ?: "?", jstr(e, "description") ?: "");
+		}
+	}
+	cli_resp_done(&resp);
+	return rc;
+}

@@ -190,10 +190,67 @@ int dhcp_db_partner_down_witness(struct db *db, long auto_down_s, char **ret_jso
 	    " FOR UPDATE OF v, x),"
 	    " g AS (UPDATE vlan SET ha_partner_down_rack_id = cand.holder, ha_partner_down_at = now(),"
 	    "  ha_partner_down_witness = true FROM cand WHERE vlan.id = cand.id"
-	    "  RETURNING vlan.id, cand.holder, cand.partner, cand.unheard, cand.wait)"
+	    "  RETURNING vlan.id, cand.holder, cand.partner, cand.unheard, cand.wait),"
+	    " ev AS (INSERT INTO dhcp_ha_event (vlan_id, kind, rack_id, partner, state, description)"
+	    "  SELECT id, 'partner-down', holder, partner, 'partner-down', format('partner-down granted by the region "
+	    "as witness: rack %s unheard for %ss (dhcp_ha_auto_down %ss); rack %s takes over its share after the MCLT',"
+	    "   partner, unheard, wait, holder) FROM g)"
 	    " SELECT coalesce(json_agg(json_build_object('vlan', id, 'holder', holder, 'partner', partner,"
 	    "  'unheard', unheard, 'wait', wait) ORDER BY id), '[]')::text FROM g",
 	    1, p, ret_json);
+}
+
+int dhcp_db_ha_events_add(struct db *db, const char *json)
+{
+	const char *p[] = {json};
+	long n = db_exec_count(
+	    db,
+	    "INSERT INTO dhcp_ha_event (vlan_id, kind, rack_id, partner, state, description) "
+	    "SELECT (e->>'vlan')::bigint, e->>'kind', coalesce(e->>'rack', ''), coalesce(e->>'partner', ''), "
+	    "coalesce(e->>'state', ''), e->>'description' FROM jsonb_array_elements($1::jsonb) e "
+	    "WHERE EXISTS (SELECT 1 FROM vlan v WHERE v.id = (e->>'vlan')::bigint)",
+	    1, p, NULL);
+	return n < 0 ? (int)n : 0;
+}
+
+int dhcp_db_ha_conflicts_add(struct db *db, const char *rack_id, const char *json, char **ret_json)
+{
+	const char *p[] = {rack_id, json};
+	return db_query_value(
+	    db,
+	    "WITH c AS (INSERT INTO dhcp_ha_event (vlan_id, kind, rack_id, partner, state, ip, kept_client, "
+	    " lost_client, rack_at, description) "
+	    " SELECT (e->>'vlan_id')::bigint, 'conflict', $1::text, coalesce(e->>'partner', ''), coalesce(e->>'state', ''),"
+	    "  (c->>'ip')::inet, c->>'kept', c->>'lost', to_timestamp((c->>'at')::bigint / 1000.0),"
+	    "  format('address %s was bound to two clients across the pair (%s): %s kept, %s lost; found by rack %s',"
+	    "   c->>'ip', CASE WHEN c->>'kind' = '2' THEN 'one after the other, overlapping' ELSE 'both at once' END,"
+	    "   c->>'kept', c->>'lost', $1::text)"
+	    " FROM jsonb_array_elements($2::jsonb) e CROSS JOIN jsonb_array_elements(e->'recent_conflicts') c"
+	    " WHERE EXISTS (SELECT 1 FROM vlan v WHERE v.id = (e->>'vlan_id')::bigint)"
+	    " ON CONFLICT (vlan_id, rack_id, ip, rack_at) WHERE kind = 'conflict' DO NOTHING"
+	    " RETURNING vlan_id, description) "
+	    "SELECT coalesce(json_agg(json_build_object('vlan', vlan_id, 'description', description)), '[]')::text "
+	    "FROM c",
+	    2, p, ret_json);
+}
+
+int dhcp_db_ha_events_json(struct db *db, uint64_t vlan_id, int64_t after, long limit, char **ret)
+{
+	char ids[24], afters[24], limits[24];
+	const char *p[] = {ids, afters, limits};
+	db_id_text((int64_t)vlan_id, ids);
+	db_id_text(after, afters);
+	db_id_text(limit, limits);
+	return db_query_value(
+	    db,
+	    "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM vlan WHERE id = $1::bigint) THEN NULL ELSE "
+	    "json_build_object('events', coalesce((SELECT json_agg(json_build_object('id', e.id, "
+	    "'at', ir_rfc3339(e.at), 'kind', e.kind, 'rack', e.rack_id, 'partner', e.partner, 'state', e.state, "
+	    "'ip', host(e.ip), 'kept_client', e.kept_client, 'lost_client', e.lost_client, "
+	    "'found_at', ir_rfc3339(e.rack_at), 'description', e.description) ORDER BY e.id) "
+	    "FROM (SELECT * FROM dhcp_ha_event WHERE vlan_id = $1::bigint AND id > $2::bigint "
+	    "ORDER BY id LIMIT $3::bigint) e), '[]'::json))::text END",
+	    3, p, ret);
 }
 
 int dhcp_db_rack_touch(struct db *db, const char *rack_id)

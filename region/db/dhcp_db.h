@@ -56,6 +56,16 @@ int dhcp_db_partner_down_clear_normal(struct db *db, const char *rack_id, const 
  * auto_down_s; 0: never). The grants, as a JSON array of {vlan, holder,
  * partner, unheard, wait}, in *ret_json. */
 int dhcp_db_partner_down_witness(struct db *db, long auto_down_s, char **ret_json);
+/* DHCP HA events (migration 0023). events_add: a JSON array of {vlan,
+ * kind, rack, partner, state, description}; VLANs gone meanwhile are
+ * skipped. conflicts_add: the recent_conflicts of a rack's stored status
+ * (JSON as migration 0019, each {ip, kept, lost, at, kind}), each kept
+ * once; the new ones as [{vlan, description}] in *ret_json. events_json:
+ * {"events": [...]} after id `after`, oldest first; NULL text (ENOENT
+ * from the caller's view) when the VLAN does not exist. */
+int dhcp_db_ha_events_add(struct db *db, const char *json);
+int dhcp_db_ha_conflicts_add(struct db *db, const char *rack_id, const char *json, char **ret_json);
+int dhcp_db_ha_events_json(struct db *db, uint64_t vlan_id, int64_t after, long limit, char **ret);
 /* last_seen = now() for rack_id: a session is starting (the witness must
  * not grant against it from here on). */
 int dhcp_db_rack_touch(struct db *db, const char *rack_id);

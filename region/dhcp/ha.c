@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,19 +101,13 @@ void region_dhcp_ha_hello(struct rack_session *s, const char *ha_endpoint)
 struct ha_status_job {
 	struct region *r;
 	char rack_id[64];
-	char *json;    /* what the report said, as stored */
-	char *old;     /* what was stored before */
-	char *cleared; /* VLANs whose partner-down this rack held and its normal state cleared (JSON) */
+	char *json;	 /* what the report said, as stored */
+	char *old;	 /* what was stored before */
+	char *cleared;	 /* VLANs whose partner-down this rack held and its normal state cleared (JSON) */
+	json_t *events;	 /* what changed, as dhcp_ha_event rows and log lines (built on the worker) */
+	char *conflicts; /* conflicts stored for the first time: [{vlan, description}] */
+	char err[256];	 /* the database's word when the job failed */
 };
-
-static int ha_status_store(struct db *db, void *arg)
-{
-	struct ha_status_job *j = arg;
-	int rc = dhcp_db_rack_ha_status_set(db, j->rack_id, j->json, &j->old);
-	if (rc >= 0)
-		rc = dhcp_db_partner_down_clear_normal(db, j->rack_id, j->json, &j->cleared);
-	return rc;
-}
 
 static const json_t *pair_of(const json_t *arr, json_int_t vlan)
 {
@@ -126,11 +121,29 @@ static const json_t *pair_of(const json_t *arr, json_int_t vlan)
 	return NULL;
 }
 
-/* A pair whose link went down since the last report is degraded; one
- * that came up again is restored. Both are said in the log, where
- * operators' alerting looks. */
-static void ha_status_compare(const char *rack_id, const json_t *old, const json_t *now)
+static void ha_event_note(json_t *events, const char *kind, json_int_t vlan, const char *rack, const char *partner,
+		      const char *state, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static void ha_event_note(json_t *events, const char *kind, json_int_t vlan, const char *rack, const char *partner,
+		      const char *state, const char *fmt, ...)
 {
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	json_array_append_new(events, json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "kind", kind, "vlan", vlan, "rack",
+						rack, "partner", partner ? partner : "", "state", state ? state : "",
+						"description", text));
+}
+
+/* What changed since the last report, as events: a pair whose link went
+ * down or whose state left NORMAL is degraded; one that came back is
+ * restored. Stored (dhcp_ha_event) and said in the log, where operators'
+ * alerting looks. */
+static json_t *ha_status_events(const char *rack_id, const json_t *old, const json_t *now)
+{
+	json_t *events = json_array();
 	size_t i;
 	const json_t *p;
 	json_array_foreach(now, i, p)
@@ -139,23 +152,64 @@ static void ha_status_compare(const char *rack_id, const json_t *old, const json
 		const json_t *before = pair_of(old, vlan);
 		bool up = json_is_true(json_object_get(p, "link_up"));
 		bool was_up = before && json_is_true(json_object_get(before, "link_up"));
-		const char *partner = json_string_value(json_object_get(p, "partner"));
+		const char *partner = json_string_value(json_object_get(p, "partner")) ?: "?";
 		const char *st = json_string_value(json_object_get(p, "state"));
 		const char *was_st = before ? json_string_value(json_object_get(before, "state")) : NULL;
 		if (st && was_st && strcmp(st, was_st) != 0 && strcmp(st, "normal") != 0 && strcmp(st, "recover") != 0)
-			log_warn("DHCP HA pair of VLAN %lld degraded: rack %s is in state %s (partner %s)",
-				 (long long)vlan, rack_id, st, partner ? partner : "?");
+			ha_event_note(events, "degraded", vlan, rack_id, partner, st,
+				  "DHCP HA pair of VLAN %lld degraded: rack %s is in state %s (partner %s)", (long long)vlan,
+				  rack_id, st, partner);
 		else if (st && was_st && strcmp(st, was_st) != 0 && strcmp(st, "normal") == 0)
-			log_info("DHCP HA pair of VLAN %lld: rack %s is back to normal with %s", (long long)vlan,
-				 rack_id, partner ? partner : "?");
+			ha_event_note(events, "normal", vlan, rack_id, partner, st,
+				  "DHCP HA pair of VLAN %lld: rack %s is back to normal with %s", (long long)vlan, rack_id,
+				  partner);
 		if (was_up && !up)
-			log_warn("DHCP HA pair of VLAN %lld degraded: rack %s lost its link to %s: %s", (long long)vlan,
-				 rack_id, partner ? partner : "?",
-				 json_string_value(json_object_get(p, "last_error")) ?: "no reason given");
+			ha_event_note(events, "link-down", vlan, rack_id, partner, st,
+				  "DHCP HA pair of VLAN %lld degraded: rack %s lost its link to %s: %s", (long long)vlan,
+				  rack_id, partner,
+				  json_string_value(json_object_get(p, "last_error")) ?: "no reason given");
 		else if (!was_up && up)
-			log_info("DHCP HA pair of VLAN %lld: rack %s linked with %s", (long long)vlan, rack_id,
-				 partner ? partner : "?");
+			ha_event_note(events, "link-up", vlan, rack_id, partner, st,
+				  "DHCP HA pair of VLAN %lld: rack %s linked with %s", (long long)vlan, rack_id, partner);
 	}
+	return events;
+}
+
+static int ha_status_store(struct db *db, void *arg)
+{
+	struct ha_status_job *j = arg;
+	int rc = dhcp_db_rack_ha_status_set(db, j->rack_id, j->json, &j->old);
+	if (rc < 0) {
+		snprintf(j->err, sizeof(j->err), "%s", db_last_error(db));
+		return rc;
+	}
+	json_t *old = json_loads(j->old ? j->old : "[]", 0, NULL), *now = json_loads(j->json, 0, NULL);
+	j->events = ha_status_events(j->rack_id, old, now);
+	json_decref(old);
+	json_decref(now);
+	rc = dhcp_db_partner_down_clear_normal(db, j->rack_id, j->json, &j->cleared);
+	if (rc >= 0) {
+		json_t *cleared = json_loads(j->cleared ? j->cleared : "[]", 0, NULL);
+		size_t i;
+		json_t *v;
+		json_array_foreach(cleared, i, v)
+		{
+			ha_event_note(j->events, "partner-down-over", json_integer_value(v), j->rack_id, NULL, "normal",
+				  "DHCP HA pair of VLAN %lld: the partner-down rack %s held is over: the pair is normal "
+				  "again",
+				  (long long)json_integer_value(v), j->rack_id);
+		}
+		json_decref(cleared);
+	}
+	char *text = rc >= 0 && json_array_size(j->events) ? json_dumps(j->events, JSON_COMPACT) : NULL;
+	if (text)
+		rc = dhcp_db_ha_events_add(db, text);
+	free(text);
+	if (rc >= 0)
+		rc = dhcp_db_ha_conflicts_add(db, j->rack_id, j->json, &j->conflicts);
+	if (rc < 0)
+		snprintf(j->err, sizeof(j->err), "%s", db_last_error(db));
+	return rc;
 }
 
 /* Does the report have a pair the witness may act on: the link down in
@@ -177,31 +231,53 @@ static void ha_status_done(void *arg, int status)
 {
 	struct ha_status_job *j = arg;
 	if (status < 0 && status != -ECANCELED) {
-		log_err("rack %s: cannot store its HA status: %s", j->rack_id, strerror(-status));
+		log_err("rack %s: cannot store its HA status: %s", j->rack_id, j->err[0] ? j->err : strerror(-status));
 	} else if (status >= 0) {
-		json_t *old = json_loads(j->old ? j->old : "[]", 0, NULL), *now = json_loads(j->json, 0, NULL);
-		ha_status_compare(j->rack_id, old, now);
+		size_t i;
+		json_t *e;
+		bool pd_over = false;
+		json_array_foreach(j->events, i, e)
+		{
+			const char *kind = json_string_value(json_object_get(e, "kind"));
+			const char *text = json_string_value(json_object_get(e, "description"));
+			if (strcmp(kind, "degraded") == 0 || strcmp(kind, "link-down") == 0)
+				log_warn("%s", text);
+			else
+				log_info("%s", text);
+			pd_over |= strcmp(kind, "partner-down-over") == 0;
+		}
+		json_t *conflicts = json_loads(j->conflicts ? j->conflicts : "[]", 0, NULL);
+		json_array_foreach(conflicts, i, e)
+		{
+			log_warn("DHCP HA pair of VLAN %lld: %s", (long long)json_integer_value(json_object_get(e, "vlan")),
+				 json_string_value(json_object_get(e, "description")) ?: "?");
+		}
+		json_decref(conflicts);
+		json_t *now = json_loads(j->json, 0, NULL);
 		if (j->r->dhcp)
 			dhcp_rack_state_get(j->r->dhcp, j->rack_id)->ha_interrupted = ha_status_interrupted(now);
-		json_decref(old);
 		json_decref(now);
-		json_t *cleared = json_loads(j->cleared ? j->cleared : "[]", 0, NULL);
-		size_t i;
-		json_t *v;
-		json_array_foreach(cleared, i, v)
-		{
-			log_info("DHCP HA pair of VLAN %lld: the partner-down rack %s held is over: the pair is normal "
-				 "again",
-				 (long long)json_integer_value(v), j->rack_id);
-		}
-		if (json_array_size(cleared))
+		if (pd_over)
 			region_dhcp_changed(j->r);
-		json_decref(cleared);
 	}
+	json_decref(j->events);
 	free(j->json);
 	free(j->old);
 	free(j->cleared);
+	free(j->conflicts);
 	free(j);
+}
+
+static json_t *conflicts_json(const Ironrack__V1__HaPairStatus *p)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < p->n_recent_conflicts; i++) {
+		const Ironrack__V1__HaConflict *c = p->recent_conflicts[i];
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:i}", "ip", c->ip, "kept", c->kept_client,
+						     "lost", c->lost_client, "at", (json_int_t)c->at_unix_ms, "kind",
+						     (int)c->kind));
+	}
+	return arr;
 }
 
 void region_dhcp_on_ha_status(struct rack_session *s, const Ironrack__V1__RackMessage *m)
@@ -212,7 +288,7 @@ void region_dhcp_on_ha_status(struct rack_session *s, const Ironrack__V1__RackMe
 		const Ironrack__V1__HaPairStatus *p = rep->pairs[i];
 		json_array_append_new(
 		    arr, json_pack("{s:I, s:i, s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I,"
-				   " s:I}",
+				   " s:I, s:o}",
 				   "vlan_id", (json_int_t)p->vlan_id, "vid", (int)p->vid, "role",
 				   p->role == 1 ? "primary" : "secondary", "partner", p->partner_rack_id, "link_up",
 				   p->link_up, "since_unix_ms", (json_int_t)p->since_unix_ms, "last_contact_unix_ms",
@@ -220,7 +296,7 @@ void region_dhcp_on_ha_status(struct rack_session *s, const Ironrack__V1__RackMe
 				   p->last_error, "state", p->state[0] ? p->state : "unknown", "state_since_unix_ms",
 				   (json_int_t)p->state_since_unix_ms, "unacked", (json_int_t)p->unacked, "free_own",
 				   (json_int_t)p->free_own, "free_partner", (json_int_t)p->free_partner, "conflicts",
-				   (json_int_t)p->conflicts));
+				   (json_int_t)p->conflicts, "recent_conflicts", conflicts_json(p)));
 	}
 	struct ha_status_job *j = xcalloc(1, sizeof(*j));
 	j->r = region_session_region(s);

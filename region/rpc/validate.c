@@ -215,6 +215,15 @@ static const struct rpcv_row ha_pair_status_rows[] = {
     ANY("free_own"),
     ANY("free_partner"),
     ANY("conflicts"),
+    {.name = "recent_conflicts", .kind = RPCV_MSG, .count_max = 16},
+};
+
+static const struct rpcv_row ha_conflict_rows[] = {
+    {.name = "ip", .kind = RPCV_IPV4, .required = true},
+    STR("kept_client", RPCV_LINE, 64),
+    STR("lost_client", RPCV_LINE, 64),
+    NUM("at_unix_ms", 0, INT64_MAX),
+    NUM("kind", 1, 2),
 };
 
 static const struct rpcv_row ha_status_report_rows[] = {
@@ -257,6 +266,7 @@ static const struct rpcv_table rpcv_tables[] = {
     ROWS(ironrack__v1__neighbour_event__descriptor, neighbour_event_rows),
     ROWS(ironrack__v1__neighbour_report__descriptor, neighbour_report_rows),
     ROWS(ironrack__v1__ha_pair_status__descriptor, ha_pair_status_rows),
+    ROWS(ironrack__v1__ha_conflict__descriptor, ha_conflict_rows),
     ROWS(ironrack__v1__ha_status_report__descriptor, ha_status_report_rows),
     ROWS(ironrack__v1__rack_message__descriptor, rack_message_rows),
 };

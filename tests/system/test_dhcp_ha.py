@@ -475,6 +475,8 @@ def test_partner_down_by_the_witness_timer_takes_the_share_only_after_the_mclt(p
     auto_down(pair, 3)
     c = pair.setdefault("c1", net.host("c1"))
     want = free_in_b_half(region)
+    first_event = max([e["id"] for e in ok(region, "GET", f"/api/v1/vlans/{vlan}/dhcp-ha-events?limit=1000")
+                       ["events"]] or [0])
     try:
         b.daemon.stop(sig=signal.SIGKILL)
         t_kill = time.monotonic()
@@ -506,6 +508,19 @@ def test_partner_down_by_the_witness_timer_takes_the_share_only_after_the_mclt(p
             ha = ok(region, "GET", f"/api/v1/racks/{b.rack_id}/dhcp")["ha"][0]
             return ha if ha["partner_down_by"] is None else None
         wait_for(cleared, timeout=30, what="the witness's partner-down ended")
+        # the pair's events tell the story, in order, once each
+        events = ok(region, "GET", f"/api/v1/vlans/{vlan}/dhcp-ha-events?after={first_event}")["events"]
+        story = [(e["kind"], e["rack"]) for e in events]
+        want_order = [("link-down", a.rack_id), ("degraded", a.rack_id), ("partner-down", a.rack_id),
+                      ("normal", a.rack_id), ("partner-down-over", a.rack_id)]
+        it = iter(story)
+        assert all(x in it for x in want_order), story  # in this order, others between
+        assert ("degraded", a.rack_id) in story[story.index(("partner-down", a.rack_id)):], story
+        pd = next(e for e in events if e["kind"] == "partner-down")
+        assert pd["partner"] == b.rack_id and "granted by the region as witness" in pd["description"], pd
+        assert not [e for e in events if e["kind"] == "conflict"], events
+        out = cli(region, "racks", "dhcp-events", a.rack_id).stdout
+        assert "partner-down granted by the region as witness" in out and "partner-down-over" in out, out
         mac_b = next(m for m in (f"02:46:00:00:0a:{i:02x}" for i in range(256)) if rfc3074_bucket(m) >= 128)
         env = lease_as(net, c, mac_b, extra=["-r", want])
         assert env["serverid"] == RACK_B_IP and env["ip"] != want, env
@@ -556,6 +571,8 @@ def test_a_partition_between_the_racks_binds_no_address_twice(pair):
     assert not twice, twice
     assert all(seen.get(ip) == {mac} for mac, ip in got.items()), (got, seen)
     assert sa["conflicts"] == 0 and sb["conflicts"] == 0, (sa, sb)
+    events = ok(region, "GET", f"/api/v1/vlans/{pair['vlan']['id']}/dhcp-ha-events?limit=1000")["events"]
+    assert not [e for e in events if e["kind"] == "conflict"], events
 
 
 def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
