@@ -94,6 +94,9 @@ const struct conf_key rack_conf_keys[] = {
 	KEY("ha_mclt", CONF_DURATION, ha_mclt_s, 1, 7 * 86400, "1h",
 	    "DHCP HA: maximum client lead time, how far past what the partner knows a lease may be promised "
 	    "while the partner cannot be reached (docs/dhcp-ha.md)"),
+	KEY("ha_rebalance", CONF_BOOL, ha_rebalance, 0, 0, "on",
+	    "DHCP HA: in NORMAL, a rack whose free share of a range falls below half of its partner's asks the "
+	    "partner for some of its free addresses"),
 };
 
 /* clang-format on */

@@ -63,6 +63,7 @@ struct rack_conf {
 	char *ha_advertise;	  /* what the partner dials, when not the region's view */
 	long ha_heartbeat_ms, ha_timeout_ms;
 	long ha_mclt_s;
+	bool ha_rebalance; /* rebalance the shares in NORMAL */
 };
 
 extern const struct conf_key rack_conf_keys[];

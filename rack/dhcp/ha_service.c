@@ -10,145 +10,12 @@
 #include "common/log.h"
 #include "common/rpc/rpc.h"
 #include "common/util.h"
-#include "rack/dhcp/ha_link.h"
-#include "rack/dhcp/ha_merge.h"
+#include "rack/dhcp/ha_service_internal.h"
 #include "rack/dhcp/server.h"
-#include "rack/rack.h"
-
-struct rack_ha;
-
-#define HA_RECENT_CONFLICTS 16
-
-struct ha_pair {
-	struct rack_ha *h;
-	int64_t down_since_ms; /* monotonic: when the link went down (or the pair began) */
-	uint64_t vlan_id;
-	uint16_t vid;
-	enum ha_role role;
-	char partner[HA_RACK_ID_MAX + 1];
-	char address[300];
-	struct ha_link *link;
-
-	/* The pair's state (ha_state.h) and its timer. */
-	struct ha_sm sm;
-	struct ha_timing tm;
-	struct event *timer;
-	/* This session's sync (RECOVER): ours sent up to sync_target (the
-	 * partner's acks reach it: it holds everything of ours), the
-	 * partner's tail received (its State said tail_sent). The primary's
-	 * State{tail_sent} waits until its split is durable (tail_wait). */
-	bool sync_sent, tail_sent, got_tail;
-	uint64_t sync_target, acked, tail_wait;
-	/* UpdatesAcks owed: each message's last seq, once our journal
-	 * reaches its wait (in arrival order; waits increase). */
-	struct ha_owed {
-		uint64_t seq, wait;
-	} * owed;
-	size_t n_owed, cap_owed;
-	uint64_t unacked; /* records sent since the last ack */
-	uint64_t conflicts;
-	/* The last conflicts merges found (the report carries them; the
-	 * region keeps each once), oldest first. */
-	struct ha_conflict_note {
-		uint32_t addr;
-		char kept[3 * LEASE_HWADDR_MAX], lost[3 * LEASE_HWADDR_MAX];
-		int64_t at_unix_ms;
-		uint8_t kind;
-	} recent[HA_RECENT_CONFLICTS];
-	size_t n_recent;
-	/* Partner-down as the region's config says: held by us (the
-	 * operator's word that the partner is dead) or by the partner
-	 * against us (rule 6: stay in RECOVER until merged). */
-	enum { PD_NONE, PD_OURS, PD_AGAINST_US } pd, pd_next;
-	bool pd_witness, pd_witness_next; /* PD_OURS is the region's grant as witness */
-	/* Automatic partner-down (DhcpHaPair.auto_down_ms; 0 = off) and
-	 * whether our timers keep its invariant: a rack whose fence cannot
-	 * come early enough refuses the witness's grants. */
-	int64_t auto_down_us;
-	bool witness_ok;
-};
-
-struct rack_ha {
-	struct rack *rack;
-	struct ha_pair **pairs; /* each its own allocation: its link's callbacks hold it */
-	size_t n;
-};
-
-/* ---- the report to the region ---- */
-
-static int64_t mono_to_unix_ms(int64_t mono_ms)
-{
-	return mono_ms ? clock_real_ms() - (clock_mono_ms() - mono_ms) : 0;
-}
-
-/* Every pair's link, as the rack sees it (HaStatusReport): when a link
- * goes up or down, the pairs change or the session (re)connects. */
-static void ha_report(struct rack_ha *h)
-{
-	if (!rack_session_is_connected(h->rack))
-		return;
-	Ironrack__V1__HaStatusReport rep = IRONRACK__V1__HA_STATUS_REPORT__INIT;
-	Ironrack__V1__HaPairStatus *st = xcalloc(h->n ? h->n : 1, sizeof(*st));
-	Ironrack__V1__HaPairStatus **ptrs = xcalloc(h->n ? h->n : 1, sizeof(*ptrs));
-	/* the report points into these until it is sent */
-	struct ha_link_status *links = xcalloc(h->n ? h->n : 1, sizeof(*links));
-	Ironrack__V1__HaConflict *cs = xcalloc(h->n * HA_RECENT_CONFLICTS + 1, sizeof(*cs));
-	Ironrack__V1__HaConflict **cps = xcalloc(h->n * HA_RECENT_CONFLICTS + 1, sizeof(*cps));
-	char(*ips)[16] = xcalloc(h->n * HA_RECENT_CONFLICTS + 1, sizeof(*ips));
-	size_t nc = 0;
-	for (size_t i = 0; i < h->n; i++) {
-		const struct ha_pair *p = h->pairs[i];
-		struct ha_link_status *ls = &links[i];
-		ha_link_get_status(p->link, ls);
-		ironrack__v1__ha_pair_status__init(&st[i]);
-		st[i].vlan_id = p->vlan_id;
-		st[i].vid = p->vid;
-		st[i].role = (uint32_t)p->role;
-		st[i].partner_rack_id = (char *)p->partner;
-		st[i].link_up = ls->up;
-		st[i].since_unix_ms = mono_to_unix_ms(ls->up ? ls->up_since_ms : p->down_since_ms);
-		st[i].last_contact_unix_ms = mono_to_unix_ms(ls->last_rx_ms);
-		st[i].refused = ls->refused;
-		st[i].last_error = ls->last_error;
-		st[i].state = (char *)ha_state_name(p->sm.state);
-		st[i].state_since_unix_ms = mono_to_unix_ms(p->sm.since_us / 1000);
-		st[i].unacked = p->unacked;
-		st[i].conflicts = p->conflicts;
-		if (h->rack->dhcp)
-			dhcp_server_ha_free(h->rack->dhcp, p->vlan_id, &st[i].free_own, &st[i].free_partner);
-		st[i].recent_conflicts = &cps[nc];
-		st[i].n_recent_conflicts = p->n_recent;
-		for (size_t k = 0; k < p->n_recent; k++, nc++) {
-			const struct ha_conflict_note *c = &p->recent[k];
-			ironrack__v1__ha_conflict__init(&cs[nc]);
-			snprintf(ips[nc], sizeof(ips[nc]), "%u.%u.%u.%u", c->addr >> 24, (c->addr >> 16) & 255,
-				 (c->addr >> 8) & 255, c->addr & 255);
-			cs[nc].ip = ips[nc];
-			cs[nc].kept_client = (char *)c->kept;
-			cs[nc].lost_client = (char *)c->lost;
-			cs[nc].at_unix_ms = c->at_unix_ms;
-			cs[nc].kind = c->kind;
-			cps[nc] = &cs[nc];
-		}
-		ptrs[i] = &st[i];
-	}
-	rep.pairs = ptrs;
-	rep.n_pairs = h->n;
-	Ironrack__V1__RackMessage m = IRONRACK__V1__RACK_MESSAGE__INIT;
-	m.body_case = IRONRACK__V1__RACK_MESSAGE__BODY_HA_STATUS;
-	m.ha_status = &rep;
-	rack_session_send(h->rack, &m);
-	free(ips);
-	free(cps);
-	free(cs);
-	free(links);
-	free(ptrs);
-	free(st);
-}
 
 /* ---- the pair's state machine ---- */
 
-static uint64_t durable_seq(const struct rack *rack)
+uint64_t ha_durable_seq(const struct rack *rack)
 {
 	const struct lease_store *st = rack->dhcp ? dhcp_server_leases(rack->dhcp) : NULL;
 	return st ? lease_store_durable_seq(st) : 0;
@@ -162,7 +29,7 @@ static void pair_publish(struct ha_pair *p)
 	    .state = p->sm.state,
 	    .since_ms = p->sm.since_us / 1000,
 	    .unix_ms = clock_real_ms(),
-	    .last_seq = durable_seq(rack),
+	    .last_seq = ha_durable_seq(rack),
 	    .tail_sent = p->tail_sent,
 	    .merged = p->got_tail,
 	};
@@ -189,7 +56,7 @@ static void pair_send_state(struct ha_pair *p)
 	m.state = (struct ha_state_msg){.state = p->sm.state,
 					.since_ms = p->sm.since_us / 1000,
 					.unix_ms = clock_real_ms(),
-					.last_seq = durable_seq(p->h->rack),
+					.last_seq = ha_durable_seq(p->h->rack),
 					.tail_sent = p->tail_sent,
 					.merged = p->got_tail};
 	if (p->link)
@@ -226,7 +93,7 @@ static void pair_check_synced(struct ha_pair *p)
  * secondary takes its half when it reads it. */
 static void pair_send_tail(struct ha_pair *p)
 {
-	if (p->tail_sent || !p->sync_sent || durable_seq(p->h->rack) < p->tail_wait)
+	if (p->tail_sent || !p->sync_sent || ha_durable_seq(p->h->rack) < p->tail_wait)
 		return;
 	p->tail_sent = true;
 	pair_publish(p);
@@ -332,6 +199,7 @@ static void pair_up(struct ha_link *l, const struct ha_hello *partner, void *arg
 	p->acked = 0;
 	p->n_owed = 0;
 	p->unacked = 0;
+	ha_pool_reset(p);
 	pair_step(p, HA_EV_PARTNER_HELLO);
 	ha_report(p->h);
 }
@@ -340,6 +208,7 @@ static void pair_down(struct ha_link *l, const char *why, void *arg)
 {
 	struct ha_pair *p = arg;
 	p->down_since_ms = clock_mono_ms();
+	ha_pool_reset(p);
 	ha_report(p->h);
 }
 
@@ -350,31 +219,6 @@ static void pair_ack(struct ha_pair *p, uint64_t seq)
 		ha_link_send(p->link, &m);
 }
 
-static void client_text(char *out, size_t len, const struct lease *l)
-{
-	size_t k = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < l->hlen && k + 4 <= len; i++)
-		k += (size_t)snprintf(out + k, len - k, "%s%02x", i ? ":" : "", l->chaddr[i]);
-}
-
-/* A merge found two clients on one address: kept for the report (the
- * region stores each once and raises it as an event). */
-static void pair_conflict(void *arg, const struct ha_conflict *c)
-{
-	struct ha_pair *p = arg;
-	p->conflicts++;
-	if (p->n_recent == HA_RECENT_CONFLICTS) {
-		memmove(p->recent, p->recent + 1, (HA_RECENT_CONFLICTS - 1) * sizeof(p->recent[0]));
-		p->n_recent--;
-	}
-	struct ha_conflict_note *n = &p->recent[p->n_recent++];
-	n->addr = c->addr;
-	client_text(n->kept, sizeof(n->kept), &c->kept);
-	client_text(n->lost, sizeof(n->lost), &c->lost);
-	n->at_unix_ms = clock_real_ms();
-	n->kind = (uint8_t)c->kind;
-}
 
 static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 {
@@ -386,7 +230,7 @@ static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 		if (!rack->dhcp || !m->n_leases)
 			break;
 		uint64_t conflicts = p->conflicts;
-		int64_t wait = dhcp_server_ha_stage(rack->dhcp, m->leases, m->n_leases, pair_conflict, p);
+		int64_t wait = dhcp_server_ha_stage(rack->dhcp, m->leases, m->n_leases, ha_pair_conflict, p);
 		if (p->conflicts != conflicts)
 			ha_report(p->h);
 		uint64_t last = m->leases[m->n_leases - 1].seq;
@@ -399,7 +243,7 @@ static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 		uint64_t need = (uint64_t)wait;
 		if (p->n_owed && p->owed[p->n_owed - 1].wait > need)
 			need = p->owed[p->n_owed - 1].wait;
-		if (!p->n_owed && durable_seq(rack) >= need) {
+		if (!p->n_owed && ha_durable_seq(rack) >= need) {
 			pair_ack(p, last);
 		} else {
 			if (p->n_owed == p->cap_owed) {
@@ -427,8 +271,14 @@ static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 			pair_check_synced(p);
 		}
 		break;
+	case HA_MSG_POOL_REQUEST:
+		ha_pool_on_request(p, m);
+		break;
+	case HA_MSG_POOL_GRANT:
+		ha_pool_on_grant(p, m);
+		break;
 	default:
-		break; /* pool rebalance: not yet (docs/dhcp-ha.md) */
+		break;
 	}
 }
 
@@ -466,6 +316,7 @@ static void ha_on_durable(void *arg, uint64_t seq)
 			p->n_owed -= k;
 		}
 		pair_send_tail(p);
+		ha_pool_on_durable(p, seq);
 	}
 }
 
@@ -558,11 +409,13 @@ static struct ha_pair *pair_new(struct rack_ha *h, const Ironrack__V1__DhcpHaPai
 	snprintf(p->address, sizeof(p->address), "%s", in->partner_address);
 	ha_sm_init(&p->sm, clock_mono_us());
 	p->timer = evtimer_new(rack->base, pair_timer_cb, p);
+	ha_pool_init(p);
 	return p;
 }
 
 static void pair_free(struct ha_pair *p)
 {
+	ha_pool_done(p);
 	ha_link_free(p->link);
 	free(p->owed);
 	if (p->timer)

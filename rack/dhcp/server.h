@@ -116,6 +116,21 @@ struct ha_conflict;
 typedef void (*dhcp_ha_conflict_fn)(void *arg, const struct ha_conflict *c);
 int64_t dhcp_server_ha_stage(struct dhcp_server *s, const struct lease *peer, size_t n, dhcp_ha_conflict_fn on_conflict,
 			     void *arg);
+/* Rebalancing the shares (docs/dhcp-ha.md, NORMAL; ha_split.h): asks
+ * fills ret with the ranges of vlan_id whose free share here is short of
+ * half the partner's (how many to ask for, and our free count); give
+ * hands the asker up to what ha_rebalance_give allows, as whole free runs
+ * of our share (never a range's or a split half's end, never an address a
+ * record holds), marked the partner's in the journal: the grant may go once
+ * *ret_wait is durable; take makes a grant ours (each span must be inside
+ * one of the VLAN's ranges and all the partner's free addresses here) and
+ * returns how many addresses it took. */
+struct ha_pool_ask;
+struct ha_range;
+size_t dhcp_server_ha_pool_asks(struct dhcp_server *s, uint64_t vlan_id, struct ha_pool_ask *ret, size_t max);
+int dhcp_server_ha_pool_give(struct dhcp_server *s, uint64_t vlan_id, const struct ha_pool_ask *ask,
+			     struct ha_range *ret, size_t max, int64_t *ret_wait);
+int64_t dhcp_server_ha_pool_take(struct dhcp_server *s, uint64_t vlan_id, const struct ha_range *g, size_t n);
 /* Every record (but offers) of vlan_id's subnets, in seq order, for a
  * sync; *ret is malloc'd. */
 size_t dhcp_server_ha_records(const struct dhcp_server *s, uint64_t vlan_id, struct lease **ret);

@@ -34,7 +34,8 @@ from nethelp import ok
 NET, RACK_IP, RACK_B_IP = "10.46.0.0/24", "10.46.0.1", "10.46.0.2"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MCLT_S = 3
-HA_OPTS = ["--ha-heartbeat-ms", "100", "--ha-timeout-ms", "1000", "--ha-mclt", f"{MCLT_S}s"]
+# Rebalancing is off but in its own test (the others check the halves).
+HA_OPTS = ["--ha-heartbeat-ms", "100", "--ha-timeout-ms", "1000", "--ha-mclt", f"{MCLT_S}s", "--ha-rebalance", "off"]
 
 
 class LinkCutter:
@@ -133,8 +134,8 @@ def pair():
         net.up()
         net.host("rackb", addrs=[f"{RACK_B_IP}/24"], mac="02:00:00:00:00:02")
         region.start()
-        a.start(secret=region.secret, fingerprint=region.fingerprint,
-                extra=["--netns", net.rack, "--ha-listen", f"127.0.0.1:{free_port()}", *HA_OPTS])
+        a_extra = ["--netns", net.rack, "--ha-listen", f"127.0.0.1:{free_port()}", *HA_OPTS]
+        a.start(secret=region.secret, fingerprint=region.fingerprint, extra=a_extra)
         b.start(secret=region.secret, fingerprint=region.fingerprint, extra=b_extra)
         vlan = ok(region, "POST", "/api/v1/vlans", {"fabric": "fabric-0", "vid": 46, "name": "irha-46"})
         ok(region, "POST", "/api/v1/subnets", {"cidr": NET, "vlan": vlan["id"]})
@@ -143,7 +144,7 @@ def pair():
         ok(region, "PATCH", f"/api/v1/vlans/{vlan['id']}",
            {"dhcp_on": True, "primary_rack": a.rack_id, "secondary_rack": b.rack_id})
         yield {"net": net, "region": region, "a": a, "b": b, "vlan": vlan, "port_b": cutter.port, "b_extra": b_extra,
-               "cutter": cutter}
+               "a_extra": a_extra, "cutter": cutter}
     finally:
         for step in (a.stop, b.stop, region.stop, net.down, cutter.close):
             try:
@@ -660,3 +661,49 @@ def test_swapping_the_roles_relinks_the_other_way(pair):
             assert env["serverid"] == RACK_B_IP and int(env["ip"].split(".")[3]) < 150, (mac, env)
         else:
             assert env["serverid"] == RACK_IP and 150 <= int(env["ip"].split(".")[3]) < 200, (mac, env)
+
+
+def test_rebalancing_gives_the_short_rack_free_addresses_of_the_partners_share(pair):
+    """With ha_rebalance on, a rack whose free share of a range falls below
+    half of its partner's gets free addresses of the partner's share: the
+    partner marks them given in its journal first, then grants them, and
+    neither gives an address that is the other's. After the role swap B is
+    the primary: its clients drain its share."""
+    net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
+    for rack, extra in ((a, pair["a_extra"]), (b, pair["b_extra"])):
+        rack.stop()
+        rack.start(extra=[*extra, "--ha-rebalance", "on"])
+    both_normal(pair)
+    c = pair.setdefault("c1", net.host("c1"))
+
+    def shares():
+        st = ok(region, "GET", f"/api/v1/racks/{b.rack_id}/dhcp")["ha"][0]["link"]
+        return st["free_own"], st["free_partner"]
+    own, partner = shares()
+    ja_before = journal(a)
+    # B's clients (the primary's buckets) take B's addresses until B has
+    # less than half of A's free
+    for i in range(max(0, own - partner // 2 + 1)):
+        env = lease_as(net, c, mac_of_bucket(f"02:46:00:0c:{i:02x}", primary=True))
+        assert env["serverid"] == RACK_B_IP and int(env["ip"].split(".")[3]) < 150, env
+    b.daemon.wait_log("rebalance: took", timeout=30)
+    a.daemon.wait_log(f"rebalance: gave {b.rack_id}", timeout=5)
+    def grown():
+        o, p = shares()
+        return (o, p) if o > p // 2 else None
+    wait_for(grown, timeout=20, what="B's share grown by the grant")
+    # A gave from the top of its half, inside it, addresses no record
+    # holds: the highest of those is B's now (the next one too, if given)
+    unused = [ip for ip in (f"10.46.0.{i}" for i in range(198, 150, -1)) if ip not in ja_before]
+    env = lease_as(net, c, mac_of_bucket("02:46:00:0d:00", primary=True), extra=["-r", unused[0]])
+    assert env["serverid"] == RACK_B_IP and env["ip"] == unused[0], (unused[0], env)
+    env = lease_as(net, c, mac_of_bucket("02:46:00:0e:00", primary=False), extra=["-r", unused[0]])
+    assert env["serverid"] == RACK_IP and env["ip"] != unused[0], env
+    # the grant went whole, over the link it was asked on
+    assert "malformed" not in a.daemon.text() + b.daemon.text()
+    assert "was not sent" not in a.daemon.text()
+    # both journals agree: one client per address
+    ja, jb = journal(a), journal(b)
+    for ip, rec in ja.items():
+        if rec["state"] == "active" and ip in jb and jb[ip]["state"] == "active":
+            assert jb[ip]["mac"] == rec["mac"], (ip, rec, jb[ip])
