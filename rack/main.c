@@ -20,9 +20,9 @@
 #include "common/version.h"
 #include "ironrack/v1/region.pb-c.h"
 #include "rack/boot/service.h"
+#include "rack/dhcp/glue.h"
 #include "rack/rack.h"
 #include "rack/services.h"
-#include "rack/dhcp/glue.h"
 #include "rack/session.h"
 
 #define DEFAULT_CONFIG "/etc/ironrack/rackd.conf"

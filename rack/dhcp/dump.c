@@ -35,8 +35,8 @@ static int dump_one(const struct lease *l, void *arg)
 	hex(cid, l->client_id, l->client_id_len, 0);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "ip", ip, "state",
 			      lease_state_name(l->state), "mac", mac, "client_id", cid, "hostname", l->hostname,
-			      "start", (json_int_t)l->start, "expiry", (json_int_t)l->expiry, "seq",
-			      (json_int_t)l->seq, "subnet", (json_int_t)l->subnet_id, "range", (json_int_t)l->range_id);
+			      "start", (json_int_t)l->start, "expiry", (json_int_t)l->expiry, "seq", (json_int_t)l->seq,
+			      "subnet", (json_int_t)l->subnet_id, "range", (json_int_t)l->range_id);
 	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(o);
 	if (!line)
@@ -52,7 +52,8 @@ int rack_dhcp_dump_leases(const struct rack *rack, FILE *out)
 	int rc = rack_dhcp_lease_dir(rack, dir, sizeof(dir));
 	if (rc < 0)
 		return rc;
-	struct lease_store_config cfg = {.dir = dir, .max_leases = 1u << 24, .max_per_client = 1u << 16, .read_only = true};
+	struct lease_store_config cfg = {
+	    .dir = dir, .max_leases = 1u << 24, .max_per_client = 1u << 16, .read_only = true};
 	struct lease_store *st = NULL;
 	struct lease_replay_stats stats;
 	rc = lease_store_open(&cfg, &st, &stats);

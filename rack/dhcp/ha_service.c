@@ -219,7 +219,6 @@ static void pair_ack(struct ha_pair *p, uint64_t seq)
 		ha_link_send(p->link, &m);
 }
 
-
 static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 {
 	struct ha_pair *p = arg;
@@ -347,9 +346,10 @@ static void pair_partner_down(struct ha_pair *p)
 				"timers cannot fence early enough for dhcp_ha_auto_down %llds",
 				p->vid, (long long)(p->auto_down_us / 1000000));
 		} else {
-			log_warn("dhcp-ha: VLAN %u: partner-down granted by the region as witness: it has not heard from "
-				 "%s for %llds",
-				 p->vid, p->partner, (long long)(p->auto_down_us / 1000000));
+			log_warn(
+			    "dhcp-ha: VLAN %u: partner-down granted by the region as witness: it has not heard from "
+			    "%s for %llds",
+			    p->vid, p->partner, (long long)(p->auto_down_us / 1000000));
 			pair_step(p, HA_EV_WITNESS_GRANT);
 		}
 		break;
@@ -387,10 +387,11 @@ static void pair_timing(struct ha_pair *p, uint32_t auto_down_ms)
 	if (!p->witness_ok && auto_down > 0) {
 		p->tm.fence_us = p->tm.timeout_us;
 		if (changed || was_ok)
-			log_err("dhcp-ha: VLAN %u: dhcp_ha_auto_down %llds is too short for this rack's ha_timeout_ms "
-				"%lld: it must exceed twice the timeout by 1 %% and a heartbeat; fencing at the timeout "
-				"and refusing the region's automatic partner-down",
-				p->vid, (long long)(auto_down / 1000000), (long long)(p->tm.timeout_us / 1000));
+			log_err(
+			    "dhcp-ha: VLAN %u: dhcp_ha_auto_down %llds is too short for this rack's ha_timeout_ms "
+			    "%lld: it must exceed twice the timeout by 1 %% and a heartbeat; fencing at the timeout "
+			    "and refusing the region's automatic partner-down",
+			    p->vid, (long long)(auto_down / 1000000), (long long)(p->tm.timeout_us / 1000));
 	}
 	if (p->timer)
 		pair_arm(p);

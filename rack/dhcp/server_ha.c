@@ -503,7 +503,8 @@ static const struct dhcp_range *range_of(const struct dhcp_server *s, uint64_t v
 	ssize_t i = iface_of_vlan(s, vlan_id);
 	const struct dhcp_iface *ifc = i >= 0 ? &s->loaded->cfg.ifaces[i] : NULL;
 	for (size_t k = 0; ifc && k < ifc->n_subnets + ifc->n_relayed; k++) {
-		const struct dhcp_subnet *sn = k < ifc->n_subnets ? &ifc->subnets[k] : &ifc->relayed[k - ifc->n_subnets];
+		const struct dhcp_subnet *sn =
+		    k < ifc->n_subnets ? &ifc->subnets[k] : &ifc->relayed[k - ifc->n_subnets];
 		for (size_t j = 0; j < sn->n_ranges; j++)
 			if (sn->ranges[j].id == range_id)
 				return &sn->ranges[j];
@@ -546,7 +547,8 @@ size_t dhcp_server_ha_pool_asks(struct dhcp_server *s, uint64_t vlan_id, struct 
 	const struct dhcp_iface *ifc = i >= 0 && s->leases ? &s->loaded->cfg.ifaces[i] : NULL;
 	size_t n = 0;
 	for (size_t k = 0; ifc && k < ifc->n_subnets + ifc->n_relayed; k++) {
-		const struct dhcp_subnet *sn = k < ifc->n_subnets ? &ifc->subnets[k] : &ifc->relayed[k - ifc->n_subnets];
+		const struct dhcp_subnet *sn =
+		    k < ifc->n_subnets ? &ifc->subnets[k] : &ifc->relayed[k - ifc->n_subnets];
 		for (size_t j = 0; j < sn->n_ranges && n < max; j++) {
 			const struct dhcp_range *r = &sn->ranges[j];
 			if (ends_owned_by(s, r, LEASE_OWNER_PEER) || ends_owned_by(s, r, LEASE_OWNER_LOCAL))
@@ -577,8 +579,8 @@ int dhcp_server_ha_pool_give(struct dhcp_server *s, uint64_t vlan_id, const stru
 	struct ha_span *runs = NULL;
 	size_t n_runs = 0, cap = 0;
 	for (uint64_t a = r->first; a <= r->last; a++) {
-		bool ok = lease_store_pool_owner(s->leases, (uint32_t)a) == LEASE_OWNER_LOCAL &&
-			  movable(s, r, (uint32_t)a);
+		bool ok =
+		    lease_store_pool_owner(s->leases, (uint32_t)a) == LEASE_OWNER_LOCAL && movable(s, r, (uint32_t)a);
 		if (!ok)
 			continue;
 		if (n_runs && runs[n_runs - 1].last + 1 == a) {
@@ -593,8 +595,8 @@ int dhcp_server_ha_pool_give(struct dhcp_server *s, uint64_t vlan_id, const stru
 	}
 	struct ha_span spans[HA_POOL_MAX];
 	uint32_t total = 0;
-	int n = n_runs ? ha_rebalance_plan(runs, n_runs, give, spans, max < HA_POOL_MAX ? max : HA_POOL_MAX, &total)
-		       : 0;
+	int n =
+	    n_runs ? ha_rebalance_plan(runs, n_runs, give, spans, max < HA_POOL_MAX ? max : HA_POOL_MAX, &total) : 0;
 	free(runs);
 	int given = 0;
 	for (int k = 0; k < n; k++) {
@@ -623,9 +625,10 @@ int64_t dhcp_server_ha_pool_take(struct dhcp_server *s, uint64_t vlan_id, const 
 			     movable(s, r, (uint32_t)a);
 		if (!ok) {
 			if (dhcp_server_warn_allowed(s))
-				log_warn("dhcp-ha: a grant of range %u the rack cannot take (not inside it, or not all the "
-					 "partner's free addresses); ignored",
-					 g[k].range_id);
+				log_warn(
+				    "dhcp-ha: a grant of range %u the rack cannot take (not inside it, or not all the "
+				    "partner's free addresses); ignored",
+				    g[k].range_id);
 			continue;
 		}
 		int64_t seq = lease_store_pool_set_owner(s->leases, g[k].first, g[k].last, LEASE_OWNER_LOCAL);

@@ -672,16 +672,16 @@ static json_t *dhcp_config_json(const char *rack, const Ironrack__V1__DhcpConfig
 	for (size_t i = 0; ha && i < c->n_ha; i++) {
 		const Ironrack__V1__DhcpHaPair *p = c->ha[i];
 		json_array_append_new(
-		    ha, json_pack(
-			    "{s:I, s:i, s:s, s:s, s:o, s:o, s:o, s:I}", "vlan", (json_int_t)p->vlan_id, "vid",
-			    (int)p->vid, "role", p->role == 1 ? "primary" : "secondary", "partner", p->partner_rack_id,
-			    "partner_address", p->partner_address[0] ? json_string(p->partner_address) : json_null(),
-			    "partner_down_by", p->partner_down_by[0] ? json_string(p->partner_down_by) : json_null(),
-			    "partner_down_how",
-			    !p->partner_down_by[0] ? json_null()
-			    : p->partner_down_witness ? json_string("witness")
-						      : json_string("operator"),
-			    "auto_down_s", (json_int_t)(p->auto_down_ms / 1000)));
+		    ha,
+		    json_pack("{s:I, s:i, s:s, s:s, s:o, s:o, s:o, s:I}", "vlan", (json_int_t)p->vlan_id, "vid",
+			      (int)p->vid, "role", p->role == 1 ? "primary" : "secondary", "partner",
+			      p->partner_rack_id, "partner_address",
+			      p->partner_address[0] ? json_string(p->partner_address) : json_null(), "partner_down_by",
+			      p->partner_down_by[0] ? json_string(p->partner_down_by) : json_null(), "partner_down_how",
+			      !p->partner_down_by[0]	? json_null()
+			      : p->partner_down_witness ? json_string("witness")
+							: json_string("operator"),
+			      "auto_down_s", (json_int_t)(p->auto_down_ms / 1000)));
 	}
 	return json_pack("{s:s, s:b, s:o, s:o, s:o, s:i, s:i, s:i, s:b, s:i, s:o}", "rack", rack, "enabled", c->enabled,
 			 "interfaces", ifaces, "options", options_json(c->options, c->n_options), "pxe",

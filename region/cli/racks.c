@@ -504,7 +504,8 @@ int cli_cmd_racks_dhcp_events(struct cli *cli, char **argv, size_t argc)
 			printf("no events for the DHCP HA pair of VLAN %llu\n", (unsigned long long)vlan);
 		json_array_foreach(events, i, e)
 		{
-			printf("%s  %-17s %s\n", jstr(e, "at") ?: "?", jstr(e, "kind") ?: "?", jstr(e, "description") ?: "");
+			printf("%s  %-17s %s\n", jstr(e, "at") ?: "?", jstr(e, "kind") ?: "?",
+			       jstr(e, "description") ?: "");
 		}
 	}
 	cli_resp_done(&resp);

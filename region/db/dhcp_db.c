@@ -177,7 +177,8 @@ int dhcp_db_partner_down_witness(struct db *db, long auto_down_s, char **ret_jso
 	 * welcome are ordered, across regions too. */
 	return db_query_value(
 	    db,
-	    "WITH cand AS (SELECT v.id, s.id AS holder, x.id AS partner, coalesce(v.dhcp_ha_auto_down, $1::int) AS wait,"
+	    "WITH cand AS (SELECT v.id, s.id AS holder, x.id AS partner, coalesce(v.dhcp_ha_auto_down, $1::int) AS "
+	    "wait,"
 	    "  coalesce(extract(epoch FROM now() - x.last_seen)::bigint, -1) AS unheard"
 	    " FROM vlan v JOIN rack s ON s.id IN (v.primary_rack_id, v.secondary_rack_id)"
 	    " JOIN rack x ON x.id IN (v.primary_rack_id, v.secondary_rack_id) AND x.id <> s.id"
@@ -220,7 +221,8 @@ int dhcp_db_ha_conflicts_add(struct db *db, const char *rack_id, const char *jso
 	    db,
 	    "WITH c AS (INSERT INTO dhcp_ha_event (vlan_id, kind, rack_id, partner, state, ip, kept_client, "
 	    " lost_client, rack_at, description) "
-	    " SELECT (e->>'vlan_id')::bigint, 'conflict', $1::text, coalesce(e->>'partner', ''), coalesce(e->>'state', ''),"
+	    " SELECT (e->>'vlan_id')::bigint, 'conflict', $1::text, coalesce(e->>'partner', ''), coalesce(e->>'state', "
+	    "''),"
 	    "  (c->>'ip')::inet, c->>'kept', c->>'lost', to_timestamp((c->>'at')::bigint / 1000.0),"
 	    "  format('address %s was bound to two clients across the pair (%s): %s kept, %s lost; found by rack %s',"
 	    "   c->>'ip', CASE WHEN c->>'kind' = '2' THEN 'one after the other, overlapping' ELSE 'both at once' END,"

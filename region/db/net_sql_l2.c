@@ -199,10 +199,11 @@ const struct net_kind_def net_def_vlan = {
 		    "AND ($6::bigint IS NULL OR v.space_id = $6::bigint) "
 		    "AND ($7::boolean IS NULL OR v.dhcp_on = $7::boolean) "
 		    "ORDER BY v.fabric_id, v.vid LIMIT $1::bigint OFFSET $2::bigint",
-	    .insert = "INSERT INTO vlan (fabric_id, vid, name, mtu, description, space_id, dhcp_on, "
-		      "primary_rack_id, secondary_rack_id, relay_vlan_id, external_dhcp, dhcp_ha_auto_down) "
-		      "VALUES ($1::bigint, $2::int, coalesce($3, ''), coalesce($4::int, 1500), coalesce($5, ''), "
-		      "$6::bigint, coalesce($7::boolean, false), $8, $9, $10::bigint, $11::inet, $12::int) RETURNING id",
+	    .insert =
+		"INSERT INTO vlan (fabric_id, vid, name, mtu, description, space_id, dhcp_on, "
+		"primary_rack_id, secondary_rack_id, relay_vlan_id, external_dhcp, dhcp_ha_auto_down) "
+		"VALUES ($1::bigint, $2::int, coalesce($3, ''), coalesce($4::int, 1500), coalesce($5, ''), "
+		"$6::bigint, coalesce($7::boolean, false), $8, $9, $10::bigint, $11::inet, $12::int) RETURNING id",
 	    .update = "UPDATE vlan SET "
 		      "fabric_id = CASE WHEN $2::int & 1 <> 0 THEN $3::bigint ELSE fabric_id END, "
 		      "vid = CASE WHEN $2::int & 2 <> 0 THEN $4::int ELSE vid END, "

@@ -122,10 +122,10 @@ static const json_t *pair_of(const json_t *arr, json_int_t vlan)
 }
 
 static void ha_event_note(json_t *events, const char *kind, json_int_t vlan, const char *rack, const char *partner,
-		      const char *state, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+			  const char *state, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 static void ha_event_note(json_t *events, const char *kind, json_int_t vlan, const char *rack, const char *partner,
-		      const char *state, const char *fmt, ...)
+			  const char *state, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -157,20 +157,21 @@ static json_t *ha_status_events(const char *rack_id, const json_t *old, const js
 		const char *was_st = before ? json_string_value(json_object_get(before, "state")) : NULL;
 		if (st && was_st && strcmp(st, was_st) != 0 && strcmp(st, "normal") != 0 && strcmp(st, "recover") != 0)
 			ha_event_note(events, "degraded", vlan, rack_id, partner, st,
-				  "DHCP HA pair of VLAN %lld degraded: rack %s is in state %s (partner %s)", (long long)vlan,
-				  rack_id, st, partner);
+				      "DHCP HA pair of VLAN %lld degraded: rack %s is in state %s (partner %s)",
+				      (long long)vlan, rack_id, st, partner);
 		else if (st && was_st && strcmp(st, was_st) != 0 && strcmp(st, "normal") == 0)
 			ha_event_note(events, "normal", vlan, rack_id, partner, st,
-				  "DHCP HA pair of VLAN %lld: rack %s is back to normal with %s", (long long)vlan, rack_id,
-				  partner);
+				      "DHCP HA pair of VLAN %lld: rack %s is back to normal with %s", (long long)vlan,
+				      rack_id, partner);
 		if (was_up && !up)
 			ha_event_note(events, "link-down", vlan, rack_id, partner, st,
-				  "DHCP HA pair of VLAN %lld degraded: rack %s lost its link to %s: %s", (long long)vlan,
-				  rack_id, partner,
-				  json_string_value(json_object_get(p, "last_error")) ?: "no reason given");
+				      "DHCP HA pair of VLAN %lld degraded: rack %s lost its link to %s: %s",
+				      (long long)vlan, rack_id, partner,
+				      json_string_value(json_object_get(p, "last_error")) ?: "no reason given");
 		else if (!was_up && up)
 			ha_event_note(events, "link-up", vlan, rack_id, partner, st,
-				  "DHCP HA pair of VLAN %lld: rack %s linked with %s", (long long)vlan, rack_id, partner);
+				      "DHCP HA pair of VLAN %lld: rack %s linked with %s", (long long)vlan, rack_id,
+				      partner);
 	}
 	return events;
 }
@@ -194,10 +195,11 @@ static int ha_status_store(struct db *db, void *arg)
 		json_t *v;
 		json_array_foreach(cleared, i, v)
 		{
-			ha_event_note(j->events, "partner-down-over", json_integer_value(v), j->rack_id, NULL, "normal",
-				  "DHCP HA pair of VLAN %lld: the partner-down rack %s held is over: the pair is normal "
-				  "again",
-				  (long long)json_integer_value(v), j->rack_id);
+			ha_event_note(
+			    j->events, "partner-down-over", json_integer_value(v), j->rack_id, NULL, "normal",
+			    "DHCP HA pair of VLAN %lld: the partner-down rack %s held is over: the pair is normal "
+			    "again",
+			    (long long)json_integer_value(v), j->rack_id);
 		}
 		json_decref(cleared);
 	}
@@ -249,7 +251,8 @@ static void ha_status_done(void *arg, int status)
 		json_t *conflicts = json_loads(j->conflicts ? j->conflicts : "[]", 0, NULL);
 		json_array_foreach(conflicts, i, e)
 		{
-			log_warn("DHCP HA pair of VLAN %lld: %s", (long long)json_integer_value(json_object_get(e, "vlan")),
+			log_warn("DHCP HA pair of VLAN %lld: %s",
+				 (long long)json_integer_value(json_object_get(e, "vlan")),
 				 json_string_value(json_object_get(e, "description")) ?: "?");
 		}
 		json_decref(conflicts);
