@@ -220,6 +220,12 @@ int ipprefix_make(const struct ipaddr *a, unsigned len, struct ipprefix *ret)
 	return 0;
 }
 
+const char *ipv4_text(uint32_t addr, char buf[16])
+{
+	snprintf(buf, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255, addr & 255);
+	return buf;
+}
+
 uint32_t ipv4_netmask(unsigned len)
 {
 	if (len == 0)

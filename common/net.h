@@ -55,6 +55,8 @@ u128 ipprefix_span(const struct ipprefix *p);
 int ipprefix_make(const struct ipaddr *a, unsigned len, struct ipprefix *ret);
 /* Netmask for a v4 prefix length, host byte order. */
 uint32_t ipv4_netmask(unsigned len);
+/* Dotted quad of a host-order IPv4 address, in buf; returns buf. */
+const char *ipv4_text(uint32_t addr, char buf[16]);
 
 int mac_parse(const char *s, uint8_t ret[6]); /* aa:bb:.. or aa-bb-.. */
 const char *mac_format(const uint8_t mac[6], char *buf, size_t len);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/net.h"
 #include "rack/dhcp/glue.h"
 #include "rack/dhcp/leases.h"
 
@@ -29,8 +30,7 @@ static int dump_one(const struct lease *l, void *arg)
 {
 	FILE *out = arg;
 	char ip[16], mac[3 * LEASE_HWADDR_MAX + 1], cid[2 * LEASE_CLIENT_ID_MAX + 1];
-	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", l->addr >> 24, (l->addr >> 16) & 255, (l->addr >> 8) & 255,
-		 l->addr & 255);
+	ipv4_text(l->addr, ip);
 	hex(mac, l->chaddr, l->hlen, ':');
 	hex(cid, l->client_id, l->client_id_len, 0);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "ip", ip, "state",

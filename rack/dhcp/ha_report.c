@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/net.h"
 #include "common/util.h"
 #include "rack/dhcp/ha_service_internal.h"
 #include "rack/dhcp/server.h"
@@ -57,8 +58,7 @@ void ha_report(struct rack_ha *h)
 		for (size_t k = 0; k < p->n_recent; k++, nc++) {
 			const struct ha_conflict_note *c = &p->recent[k];
 			ironrack__v1__ha_conflict__init(&cs[nc]);
-			snprintf(ips[nc], sizeof(ips[nc]), "%u.%u.%u.%u", c->addr >> 24, (c->addr >> 16) & 255,
-				 (c->addr >> 8) & 255, c->addr & 255);
+			ipv4_text(c->addr, ips[nc]);
 			cs[nc].ip = ips[nc];
 			cs[nc].kept_client = (char *)c->kept;
 			cs[nc].lost_client = (char *)c->lost;

@@ -21,18 +21,24 @@ uint64_t ha_durable_seq(const struct rack *rack)
 	return st ? lease_store_durable_seq(st) : 0;
 }
 
+/* Our HaState as it stands: what heartbeats and state messages say. */
+static struct ha_state_msg pair_state(const struct ha_pair *p)
+{
+	return (struct ha_state_msg){
+	    .state = p->sm.state,
+	    .since_ms = p->sm.since_us / 1000,
+	    .unix_ms = clock_real_ms(),
+	    .last_seq = ha_durable_seq(p->h->rack),
+	    .tail_sent = p->tail_sent,
+	    .merged = p->got_tail,
+	};
+}
+
 /* What our heartbeats say, and what the DHCP server serves by. */
 static void pair_publish(struct ha_pair *p)
 {
 	struct rack *rack = p->h->rack;
-	struct ha_state_msg st = {
-	    .state = p->sm.state,
-	    .since_ms = p->sm.since_us / 1000,
-	    .unix_ms = clock_real_ms(),
-	    .last_seq = ha_durable_seq(rack),
-	    .tail_sent = p->tail_sent,
-	    .merged = p->got_tail,
-	};
+	struct ha_state_msg st = pair_state(p);
 	if (p->link)
 		ha_link_set_state(p->link, &st);
 	if (rack->dhcp) {
@@ -52,13 +58,7 @@ static void pair_publish(struct ha_pair *p)
 
 static void pair_send_state(struct ha_pair *p)
 {
-	struct ha_msg m = {.type = HA_MSG_STATE};
-	m.state = (struct ha_state_msg){.state = p->sm.state,
-					.since_ms = p->sm.since_us / 1000,
-					.unix_ms = clock_real_ms(),
-					.last_seq = ha_durable_seq(p->h->rack),
-					.tail_sent = p->tail_sent,
-					.merged = p->got_tail};
+	struct ha_msg m = {.type = HA_MSG_STATE, .state = pair_state(p)};
 	if (p->link)
 		ha_link_send(p->link, &m);
 }

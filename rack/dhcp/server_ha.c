@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/net.h"
 #include "common/util.h"
 #include "rack/dhcp/ha_merge.h"
 #include "rack/dhcp/ha_msg.h"
@@ -173,9 +174,9 @@ static void hold_back(struct dhcp_server *s, const struct dhcp_range *r, void *a
 			: !ends_owned_by(s, r, LEASE_OWNER_LOCAL) && !split_matches(s, r, c->role);
 	if (!hold)
 		return;
-	log_info("dhcp-ha: range %u (%u.%u.%u.%u-%u.%u.%u.%u) held back until the pair splits it again", r->id,
-		 r->first >> 24, (r->first >> 16) & 0xff, (r->first >> 8) & 0xff, r->first & 0xff, r->last >> 24,
-		 (r->last >> 16) & 0xff, (r->last >> 8) & 0xff, r->last & 0xff);
+	char f[16], l[16];
+	log_info("dhcp-ha: range %u (%s-%s) held back until the pair splits it again", r->id, ipv4_text(r->first, f),
+		 ipv4_text(r->last, l));
 	set_owner(s, r, LEASE_OWNER_PEER);
 	c->held = true;
 }
@@ -197,16 +198,15 @@ static void split_range(struct dhcp_server *s, const struct dhcp_range *r, void 
 	if (lease_store_pool_owner(s->leases, r->first) != lease_store_pool_owner(s->leases, r->last))
 		return;
 	struct ha_owner_span spans[2];
+	char f[16], l[16];
 	int n = ha_split_initial(r->first, r->last, *role, spans);
 	for (int i = 0; i < n; i++) {
 		int64_t rc = lease_store_pool_set_owner(s->leases, spans[i].first, spans[i].last, spans[i].owner);
 		if (rc < 0)
 			log_warn("dhcp-ha: cannot split range %u: %s", r->id, strerror((int)-rc));
 		else if (spans[i].owner == LEASE_OWNER_LOCAL)
-			log_info("dhcp-ha: range %u split: %u.%u.%u.%u-%u.%u.%u.%u is this rack's share", r->id,
-				 spans[i].first >> 24, (spans[i].first >> 16) & 0xff, (spans[i].first >> 8) & 0xff,
-				 spans[i].first & 0xff, spans[i].last >> 24, (spans[i].last >> 16) & 0xff,
-				 (spans[i].last >> 8) & 0xff, spans[i].last & 0xff);
+			log_info("dhcp-ha: range %u split: %s-%s is this rack's share", r->id,
+				 ipv4_text(spans[i].first, f), ipv4_text(spans[i].last, l));
 	}
 }
 
@@ -383,16 +383,15 @@ int64_t dhcp_server_ha_stage(struct dhcp_server *s, const struct lease *peer, si
 	for (size_t i = 0; i < n; i++) {
 		const struct lease *mine = lease_store_find_addr(s->leases, peer[i].addr);
 		struct ha_merge_result r;
+		char ip[16];
 		ha_merge(mine && mine->state != LEASE_OFFERED ? mine : NULL,
 			 mine && mine->state != LEASE_OFFERED ? 1 : 0, &peer[i], 1, &r);
 		for (size_t k = 0; k < r.n_conflicts && on_conflict; k++)
 			on_conflict(arg, &r.conflicts[k]);
 		for (size_t k = 0; k < r.n_conflicts && k < 1; k++)
 			if (dhcp_server_warn_allowed(s))
-				log_warn("dhcp-ha: two clients bound to %u.%u.%u.%u across the pair; the newer "
-					 "grant is kept",
-					 peer[i].addr >> 24, (peer[i].addr >> 16) & 0xff, (peer[i].addr >> 8) & 0xff,
-					 peer[i].addr & 0xff);
+				log_warn("dhcp-ha: two clients bound to %s across the pair; the newer grant is kept",
+					 ipv4_text(peer[i].addr, ip));
 		for (size_t k = 0; k < r.n_apply; k++) {
 			int64_t seq = lease_store_stage(s->leases, &r.apply[k]);
 			if (seq < 0) {
