@@ -298,8 +298,11 @@ def test_kill_9_of_a_rack_mid_load_loses_no_ack(pair):
     after = acks[killed_at + 3:]  # past the ones in flight at the kill
     assert by_b and after and all(srv == RACK_IP for _, _, srv in after), acks
     ja, jb = journal(a), journal(b)  # b is dead: its files as the kill left them
+    # (a lease A gave alone is capped at the MCLT, 3 s here, so it may have
+    # run out since: "expired", the client's record still)
     for mac, ip, srv in acks:
-        assert ja.get(ip, {}).get("mac") == mac and ja[ip]["state"] == "active", (mac, ip, srv, ja.get(ip))
+        rec = ja.get(ip, {})
+        assert rec.get("mac") == mac and rec["state"] in ("active", "expired"), (mac, ip, srv, rec)
     for mac, ip in by_b:
         assert jb.get(ip, {}).get("mac") == mac and jb[ip]["state"] == "active", (mac, ip, jb.get(ip))
     # back, the secondary merges and holds every lease too
