@@ -601,8 +601,10 @@ static void server_tick(evutil_socket_t fd, short what, void *arg)
 	if (s->flushing)
 		return; /* a slow disk: reclaim after the flush in flight */
 	server_reclaim(s);
-	if (s->leases)
+	if (s->leases) {
 		server_compact(s);
+		dhcp_server_ha_tick(s);
+	}
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -630,6 +632,7 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 	s->held = xreallocarray(NULL, s->held_cap, sizeof(*s->held));
 	s->tick = event_new(base, -1, EV_PERSIST, server_tick, s);
 	s->commit_interval_us = conf->commit_interval_us > 0 ? conf->commit_interval_us : 0;
+	s->ha_mclt_s = conf->ha_mclt_s > 0 ? conf->ha_mclt_s : 3600;
 	s->commit_timer = evtimer_new(base, server_commit_due, s);
 	if (conf->io) {
 		s->io = *conf->io;

@@ -56,6 +56,10 @@ struct dhcp_server_conf {
 	 * microseconds: replies that wait for one wait up to this much
 	 * longer, and each fdatasync covers more of them. 0 = none. */
 	int64_t commit_interval_us;
+	/* DHCP HA: the rack's ha_mclt (seconds), how long a VLAN that left its
+	 * pair in an unknown or degraded state waits before the partner's
+	 * share is this rack's. 0 = 3600. */
+	int64_t ha_mclt_s;
 	/* NULL: real sockets (server_io.c) and a worker thread for the group
 	 * commit. Tests give fakes (server_internal.h). */
 	const struct dhcp_server_io *io;

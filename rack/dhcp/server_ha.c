@@ -38,7 +38,7 @@ struct dhcp_ha_vlan {
 static struct dhcp_ha_vlan *ha_find(const struct dhcp_server *s, uint64_t vlan_id)
 {
 	for (size_t i = 0; i < s->n_ha; i++)
-		if (s->ha[i]->vlan_id == vlan_id)
+		if (s->ha[i] && s->ha[i]->vlan_id == vlan_id) /* NULL: moved by a config being applied */
 			return s->ha[i];
 	return NULL;
 }
@@ -189,6 +189,79 @@ static void take_all(struct dhcp_server *s, const struct dhcp_range *r, void *ar
 		set_owner(s, r, LEASE_OWNER_LOCAL);
 }
 
+static void any_peer(struct dhcp_server *s, const struct dhcp_range *r, void *arg)
+{
+	*(bool *)arg |= !ends_owned_by(s, r, LEASE_OWNER_LOCAL);
+}
+
+static struct ha_deferred *deferred_of(struct dhcp_server *s, uint64_t vlan_id)
+{
+	for (size_t i = 0; i < s->n_ha_deferred; i++)
+		if (s->ha_deferred[i].vlan_id == vlan_id)
+			return &s->ha_deferred[i];
+	return NULL;
+}
+
+static void deferred_drop(struct dhcp_server *s, uint64_t vlan_id)
+{
+	struct ha_deferred *d = deferred_of(s, vlan_id);
+	if (d)
+		*d = s->ha_deferred[--s->n_ha_deferred];
+}
+
+/* A VLAN that is no longer in a pair (docs/dhcp-ha.md, "What runs
+ * today"): its ranges become all this rack's. At once when the pair was
+ * NORMAL until now (every lease the partner gave is here: its ACKs waited
+ * for ours) or had taken the partner's share over; otherwise (degraded, or
+ * a restart: the state before is not known) only after the MCLT + 1 %, the
+ * longest a lease the partner gave alone may still run. */
+static void left_pair(struct dhcp_server *s, const struct dhcp_iface *ifc, uint64_t vlan_id,
+		      const struct dhcp_ha_vlan *was)
+{
+	bool peer = false;
+	foreach_range(s, ifc, any_peer, &peer);
+	if (!peer) {
+		deferred_drop(s, vlan_id);
+		return;
+	}
+	if (was && (was->st.state == HA_NORMAL || (was->st.state == HA_PARTNER_DOWN && was->st.takeover))) {
+		deferred_drop(s, vlan_id);
+		foreach_range(s, ifc, take_all, NULL);
+		return;
+	}
+	if (deferred_of(s, vlan_id))
+		return;
+	int64_t mclt = was && was->st.mclt_s > 0 ? was->st.mclt_s : s->ha_mclt_s;
+	int64_t wait = mclt + mclt / 100 + 1;
+	s->ha_deferred = xreallocarray(s->ha_deferred, s->n_ha_deferred + 1, sizeof(*s->ha_deferred));
+	s->ha_deferred[s->n_ha_deferred++] = (struct ha_deferred){vlan_id, clock_mono_us() + wait * 1000000};
+	log_warn("dhcp-ha: %s: VLAN %u left its DHCP HA pair while %s: the partner's share becomes this rack's in "
+		 "%llds (the MCLT), when no lease the partner gave alone can still run",
+		 ifc->name, ifc->vid, was ? ha_state_name((enum ha_state)was->st.state) : "its state was not known",
+		 (long long)wait);
+}
+
+void dhcp_server_ha_tick(struct dhcp_server *s)
+{
+	int64_t now = clock_mono_us();
+	const struct dhcp_loaded *l = s->loaded;
+	for (size_t i = 0; i < s->n_ha_deferred;) {
+		struct ha_deferred d = s->ha_deferred[i];
+		if (d.at > now) {
+			i++;
+			continue;
+		}
+		s->ha_deferred[i] = s->ha_deferred[--s->n_ha_deferred];
+		ssize_t k = l ? iface_of_vlan(s, d.vlan_id) : -1;
+		if (k < 0 || l->cfg.ifaces[k].ha)
+			continue; /* no longer served, or paired again: the pair's split decides */
+		foreach_range(s, &l->cfg.ifaces[k], take_all, NULL);
+		log_info("dhcp-ha: %s: VLAN %u: the MCLT has passed since it left its pair: its ranges are all this "
+			 "rack's",
+			 l->cfg.ifaces[k].name, l->cfg.ifaces[k].vid);
+	}
+}
+
 /* The split, at a sync: a range whose two ends have one owner (never
  * split, or held back) gets the halves of ha_split_initial; one already
  * split keeps its halves (rebalancing never gives a range away whole). */
@@ -219,9 +292,11 @@ void dhcp_server_ha_applied(struct dhcp_server *s)
 		const struct dhcp_iface *ifc = &l->cfg.ifaces[i];
 		if (!ifc->ha) {
 			if (s->leases)
-				foreach_range(s, ifc, take_all, NULL);
+				left_pair(s, ifc, l->vlan_ids[i],
+					  s->ha_applied_once ? ha_find(s, l->vlan_ids[i]) : NULL);
 			continue;
 		}
+		deferred_drop(s, l->vlan_ids[i]);
 		struct dhcp_ha_vlan *v = ha_find(s, l->vlan_ids[i]);
 		bool fresh = !v || v->role != (enum ha_role)ifc->ha->role;
 		if (v) {
@@ -273,6 +348,9 @@ void dhcp_server_ha_free_all(struct dhcp_server *s)
 	free(s->ha);
 	s->ha = NULL;
 	s->n_ha = 0;
+	free(s->ha_deferred);
+	s->ha_deferred = NULL;
+	s->n_ha_deferred = 0;
 }
 
 /* ---- the store's changes, to the partner ---- */

@@ -248,6 +248,15 @@ struct dhcp_server {
 	void *ha_arg;
 	bool ha_applying;     /* staging the partner's records: not sent back to it */
 	bool ha_applied_once; /* a config was applied since start (a new pairing after that is no restart) */
+	/* VLANs that left their pair while it was not NORMAL (or before this
+	 * rack knew its state): the partner's share becomes ours only at
+	 * `at` (monotonic us), when no lease it gave alone can still run. */
+	struct ha_deferred {
+		uint64_t vlan_id;
+		int64_t at;
+	} * ha_deferred;
+	size_t n_ha_deferred;
+	int64_t ha_mclt_s; /* the rack's ha_mclt: the wait when the pair's own is not known */
 };
 
 /* server.c */
@@ -279,6 +288,8 @@ bool dhcp_server_ha_acked_seq(const struct dhcp_server *s, uint64_t vlan_id, uin
 /* A group commit took the batch: send the staged records to the partner. */
 void dhcp_server_ha_commit_begin(struct dhcp_server *s);
 void dhcp_server_ha_free_all(struct dhcp_server *s);
+/* Every second (server_tick): a deferred share whose wait is over is ours. */
+void dhcp_server_ha_tick(struct dhcp_server *s);
 
 /* server_io.c */
 int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,

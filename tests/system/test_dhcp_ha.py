@@ -579,6 +579,41 @@ def test_a_partition_between_the_racks_binds_no_address_twice(pair):
     assert not [e for e in events if e["kind"] == "conflict"], events
 
 
+def test_a_secondary_removed_while_cut_off_leaves_its_share_unused_for_the_mclt(pair):
+    """The operator removes the VLAN's secondary while the two cannot reach
+    each other: the secondary may have given addresses of its share alone,
+    so the primary takes that share only once the MCLT has passed."""
+    net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
+    vlan = pair["vlan"]["id"]
+    both_normal(pair)
+    c = pair.setdefault("c1", net.host("c1"))
+    want = free_in_b_half(region)
+    ci_a = a.daemon.text().count("normal -> communications-interrupted")
+    pair["cutter"].partition()
+    try:
+        a.daemon.wait_log("dhcp-ha: VLAN 46: normal -> communications-interrupted", timeout=15, count=ci_a + 1)
+        ok(region, "PATCH", f"/api/v1/vlans/{vlan}", {"secondary_rack": None})
+        a.daemon.wait_log("VLAN 46 left its DHCP HA pair while communications-interrupted: the partner's share "
+                          "becomes this rack's in 4s", timeout=20)
+        t0 = time.monotonic()
+        env = lease_as(net, c, "02:46:00:00:0f:01", extra=["-r", want])
+        if time.monotonic() - t0 < MCLT_S:
+            assert env["ip"] != want and int(env["ip"].split(".")[3]) < 150, env
+        a.daemon.wait_log("VLAN 46: the MCLT has passed since it left its pair", timeout=20)
+        assert time.monotonic() - t0 >= MCLT_S
+        env = lease_as(net, c, "02:46:00:00:0f:02", extra=["-r", want])
+        assert env["ip"] == want and env["serverid"] == RACK_IP, env
+    finally:
+        pair["cutter"].heal()
+        ok(region, "PATCH", f"/api/v1/vlans/{vlan}", {"secondary_rack": b.rack_id})
+    both_normal(pair)
+    # B had the lease in its view? It was cut off: it learns it at the merge
+    # and does not give the address again
+    mac_b = next(m for m in (f"02:46:00:00:10:{i:02x}" for i in range(256)) if rfc3074_bucket(m) >= 128)
+    env = lease_as(net, c, mac_b, extra=["-r", want])
+    assert env["serverid"] == RACK_B_IP and env["ip"] != want, env
+
+
 def test_the_primary_redials_a_secondary_that_died_and_keeps_serving(pair):
     net, a, b = pair["net"], pair["a"], pair["b"]
     a.daemon.wait_log(f"dhcp-ha: link to partner {b.rack_id} (secondary) up", timeout=30)
