@@ -536,18 +536,27 @@ def test_a_partition_between_the_racks_binds_no_address_twice(pair):
     """The racks lose each other (their link is cut; the clients still
     reach both) for a while under a stream of new clients, then meet again.
     Both serve everyone meanwhile, each from its own share; no address is
-    ever bound to two MACs: the region's lease table is watched throughout,
-    and the merge after the partition finds no conflict."""
+    ever bound to two MACs: the region's lease table and both racks'
+    journals are watched throughout (at each look, the bindings still
+    running in all three together), and the merge after the partition
+    finds no conflict."""
     net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
     both_normal(pair)
     c = pair.setdefault("c1", net.host("c1"))
-    seen, stop = {}, threading.Event()
+    seen, stop, twice_now, looks = {}, threading.Event(), [], [0]
 
     def watch():
         while not stop.is_set():
             try:
                 for ip, mac in leases_of(region).items():
                     seen.setdefault(ip, set()).add(mac)
+                now, live = time.time(), {}
+                for rack in (a, b):
+                    for ip, rec in journal(rack).items():
+                        if rec["state"] == "active" and rec["expiry"] > now:
+                            live.setdefault(ip, set()).add(rec["mac"])
+                twice_now.extend((ip, macs) for ip, macs in live.items() if len(macs) > 1)
+                looks[0] += 1
             except Exception:  # noqa: BLE001 - a slow answer is not a finding
                 pass
             time.sleep(0.1)
@@ -573,6 +582,8 @@ def test_a_partition_between_the_racks_binds_no_address_twice(pair):
     watcher.join(5)
     twice = {ip: macs for ip, macs in seen.items() if len(macs) > 1}
     assert not twice, twice
+    assert not twice_now, twice_now
+    assert looks[0] >= 10, looks  # the journals were read all along
     assert all(seen.get(ip) == {mac} for mac, ip in got.items()), (got, seen)
     assert sa["conflicts"] == 0 and sb["conflicts"] == 0, (sa, sb)
     events = ok(region, "GET", f"/api/v1/vlans/{pair['vlan']['id']}/dhcp-ha-events?limit=1000")["events"]
