@@ -16,6 +16,22 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 
+/* The secondary's side: one server per listen address and rack, shared
+ * by every pair in which the rack is the secondary; a stream goes to the
+ * link whose partner its certificate names. */
+struct ha_listener {
+	struct ha_listener *next;
+	struct rpc_loop *loop;
+	char listen[300], self_id[HA_RACK_ID_MAX + 1];
+	char *key_pem, *chain_pem, *ca_pem; /* the server's credentials, its own copies */
+	struct rpc_server *srv;
+	int port;
+	struct ha_link **links;
+	size_t n;
+};
+
+static struct ha_listener *listeners; /* loop thread only */
+
 struct ha_link {
 	struct event_base *base;
 	enum ha_role role;
@@ -28,9 +44,8 @@ struct ha_link {
 	const struct ha_link_ops *ops;
 	void *arg;
 
-	struct rpc_server *srv; /* secondary */
-	int port;
-	struct rpc_channel *ch; /* primary */
+	struct ha_listener *lsn; /* secondary */
+	struct rpc_channel *ch;	 /* primary */
 	int backoff_ms;
 	struct event *redial;
 
@@ -235,17 +250,27 @@ static void link_adopt(struct ha_link *l, struct rpc_stream *s)
 	link_send_hello(l, s);
 }
 
-/* Secondary: a stream arrives. */
+/* Secondary: a stream arrives; it is the link's whose partner its
+ * certificate names, or nobody's. */
 static void link_stream_open(struct rpc_stream *s, void *server_arg)
 {
-	struct ha_link *l = server_arg;
+	struct ha_listener *lsn = server_arg;
 	const char *who = rpc_stream_identity(s);
-	if (strcmp(who, l->partner_id) != 0) {
+	struct ha_link *l = NULL;
+	for (size_t i = 0; i < lsn->n && !l; i++)
+		if (strcmp(who, lsn->links[i]->partner_id) == 0)
+			l = lsn->links[i];
+	if (!l) {
 		char why[240];
-		snprintf(why, sizeof(why), "a stream from '%s' (%s): only the partner %s may connect",
-			 who[0] ? who : "no certificate", rpc_stream_peer(s), l->partner_id);
-		l->st.refused++;
-		snprintf(l->st.last_error, sizeof(l->st.last_error), "%s", why);
+		snprintf(why, sizeof(why), "a stream from '%s' (%s): only %s partner%s may connect",
+			 who[0] ? who : "no certificate", rpc_stream_peer(s), lsn->n == 1 ? "the" : "this rack's",
+			 lsn->n == 1 ? "" : "s");
+		if (lsn->n == 1)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), " %s", lsn->links[0]->partner_id);
+		for (size_t i = 0; i < lsn->n; i++) {
+			lsn->links[i]->st.refused++;
+			snprintf(lsn->links[i]->st.last_error, sizeof(lsn->links[i]->st.last_error), "%s", why);
+		}
 		log_warn("dhcp-ha: refused %s", why);
 		rpc_stream_close(s, RPC_PERMISSION_DENIED, "not this rack's HA partner");
 		return;
@@ -309,6 +334,79 @@ static const struct rpc_method link_methods[] = {
      .stream_ops = &link_stream_ops},
 };
 
+static void listener_free(struct ha_listener *lsn)
+{
+	if (lsn->srv)
+		rpc_server_free(lsn->srv);
+	free(lsn->key_pem);
+	free(lsn->chain_pem);
+	free(lsn->ca_pem);
+	free(lsn->links);
+	free(lsn);
+}
+
+/* l listens on `listen` with its rack's identity: with the server already
+ * there for an earlier pair, or a new one. One link per partner. */
+static int listener_join(struct rpc_loop *loop, const char *listen, struct ha_link *l, char *err, size_t err_len)
+{
+	struct ha_listener *lsn = listeners;
+	while (lsn && !(lsn->loop == loop && strcmp(lsn->listen, listen) == 0 && strcmp(lsn->self_id, l->self_id) == 0))
+		lsn = lsn->next;
+	if (!lsn) {
+		lsn = xcalloc(1, sizeof(*lsn));
+		lsn->loop = loop;
+		snprintf(lsn->listen, sizeof(lsn->listen), "%s", listen);
+		snprintf(lsn->self_id, sizeof(lsn->self_id), "%s", l->self_id);
+		lsn->key_pem = xstrdup(l->key_pem);
+		lsn->chain_pem = xstrdup(l->chain_pem);
+		lsn->ca_pem = xstrdup(l->ca_pem);
+		struct rpc_server_tls tls = {
+		    .key_pem = lsn->key_pem, .cert_chain_pem = lsn->chain_pem, .client_ca_pem = lsn->ca_pem};
+		int rc = rpc_server_new(loop, l->target, &tls, link_methods, 1, lsn, &lsn->srv, &lsn->port);
+		if (rc < 0) {
+			snprintf(err, err_len, "cannot listen on %s", l->target);
+			listener_free(lsn);
+			return rc;
+		}
+		lsn->next = listeners;
+		listeners = lsn;
+	}
+	for (size_t i = 0; i < lsn->n; i++) {
+		if (strcmp(lsn->links[i]->partner_id, l->partner_id) == 0) {
+			snprintf(err, err_len, "this rack is already the secondary of a pair with %s on %s (VLAN %u)",
+				 l->partner_id, listen, lsn->links[i]->vlan);
+			return -EEXIST;
+		}
+	}
+	lsn->links = xreallocarray(lsn->links, lsn->n + 1, sizeof(*lsn->links));
+	lsn->links[lsn->n++] = l;
+	l->lsn = lsn;
+	return 0;
+}
+
+static void listener_leave(struct ha_link *l)
+{
+	struct ha_listener *lsn = l->lsn;
+	if (!lsn)
+		return;
+	for (size_t i = 0; i < lsn->n; i++) {
+		if (lsn->links[i] == l) {
+			lsn->links[i] = lsn->links[--lsn->n];
+			break;
+		}
+	}
+	l->lsn = NULL;
+	if (lsn->n)
+		return;
+	for (struct ha_listener **pp = &listeners; *pp; pp = &(*pp)->next) {
+		if (*pp == lsn) {
+			*pp = lsn->next;
+			break;
+		}
+	}
+	listener_free(lsn);
+}
+
 int ha_link_new(struct event_base *base, struct rpc_loop *loop, const struct ha_link_conf *conf,
 		const struct ha_link_ops *ops, void *arg, struct ha_link **ret, char *err, size_t err_len)
 {
@@ -353,11 +451,7 @@ int ha_link_new(struct event_base *base, struct rpc_loop *loop, const struct ha_
 
 	int rc;
 	if (l->role == HA_ROLE_SECONDARY) {
-		struct rpc_server_tls tls = {
-		    .key_pem = l->key_pem, .cert_chain_pem = l->chain_pem, .client_ca_pem = l->ca_pem};
-		rc = rpc_server_new(loop, l->target, &tls, link_methods, 1, l, &l->srv, &l->port);
-		if (rc < 0)
-			snprintf(err, err_len, "cannot listen on %s", l->target);
+		rc = listener_join(loop, conf->listen, l, err, err_len);
 	} else {
 		struct rpc_client_tls tls = {.root_ca_pem = l->ca_pem,
 					     .key_pem = l->key_pem,
@@ -385,7 +479,7 @@ int ha_link_new(struct event_base *base, struct rpc_loop *loop, const struct ha_
 
 int ha_link_port(const struct ha_link *l)
 {
-	return l->srv ? l->port : 0;
+	return l->lsn ? l->lsn->port : 0;
 }
 
 void ha_link_get_status(const struct ha_link *l, struct ha_link_status *ret)
@@ -408,8 +502,7 @@ void ha_link_free(struct ha_link *l)
 		rpc_stream_set_arg(s, NULL); /* its on_close, maybe later, only unrefs */
 		rpc_stream_close(s, RPC_CANCELLED, "the rack stops its HA link");
 	}
-	if (l->srv)
-		rpc_server_free(l->srv);
+	listener_leave(l);
 	if (l->ch)
 		rpc_channel_free(l->ch);
 	free(l->ca_pem);

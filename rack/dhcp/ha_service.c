@@ -455,7 +455,6 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 	size_t n = dhcp ? dhcp->n_ha : 0;
 	struct ha_pair **next = xcalloc(n ? n : 1, sizeof(*next));
 	size_t m = 0;
-	bool secondary_taken = false;
 	for (size_t i = 0; i < n; i++) {
 		const Ironrack__V1__DhcpHaPair *in = dhcp->ha[i];
 		if ((in->role != HA_ROLE_PRIMARY && in->role != HA_ROLE_SECONDARY) || !in->partner_rack_id[0] ||
@@ -465,10 +464,17 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 				 in->role, in->partner_rack_id);
 			continue;
 		}
-		if (in->role == HA_ROLE_SECONDARY && (secondary_taken || !h->rack->conf.ha_listen[0])) {
+		/* As the secondary, the rack's one listener tells pairs apart by
+		 * the partner's certificate: one pair per partner. */
+		bool twice = false;
+		for (size_t k = 0; k < i && in->role == HA_ROLE_SECONDARY; k++)
+			twice |= dhcp->ha[k]->role == HA_ROLE_SECONDARY &&
+				 strcmp(dhcp->ha[k]->partner_rack_id, in->partner_rack_id) == 0;
+		if (in->role == HA_ROLE_SECONDARY && (twice || !h->rack->conf.ha_listen[0])) {
 			log_warn("dhcp-ha: VLAN %u: not linked with %s as secondary: %s", in->vid, in->partner_rack_id,
-				 secondary_taken ? "this rack is already the secondary of another pair (one ha_listen)"
-						 : "ha_listen is empty");
+				 twice ? "this rack is already the secondary of another pair with that partner (one "
+					 "link per partner)"
+				       : "ha_listen is empty");
 			continue;
 		}
 		if (in->role == HA_ROLE_PRIMARY && !in->partner_address[0]) {
@@ -476,7 +482,6 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 				 in->vid, in->partner_rack_id);
 			continue;
 		}
-		secondary_taken |= in->role == HA_ROLE_SECONDARY;
 		/* keep a running link whose pair is unchanged */
 		struct ha_pair *p = NULL;
 		for (size_t k = 0; k < h->n; k++) {

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@ struct peer {
 
 struct side {
 	struct ha_link *link;
-	int ups, downs, msgs;
+	int ups, downs, msgs, acks;
 	struct ha_hello partner;
 	struct ha_msg last; /* type and seq of the last message */
 	char why[256];
@@ -71,6 +72,7 @@ static void on_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 {
 	struct side *s = arg;
 	s->msgs++;
+	s->acks += m->type == HA_MSG_ACK;
 	s->last.type = m->type;
 	s->last.seq = m->seq;
 }
@@ -213,6 +215,53 @@ static void test_a_rack_that_is_not_the_partner_is_refused(void **state)
 	    RUN_UNTIL((ha_link_get_status(T.other.link, &os), strstr(os.last_error, "PERMISSION_DENIED")), 5000));
 }
 
+/* rack-b is the secondary of two pairs, with rack-a on VLAN 10 and with
+ * rack-c on VLAN 20: one listener serves both, each stream going to the
+ * link of the partner its certificate names; a second pair with the same
+ * partner is refused. */
+static void test_one_listener_serves_two_pairs(void **state)
+{
+	struct side sec2, dup;
+	link_start(&T.sec, HA_ROLE_SECONDARY, &T.b, "rack-b", "rack-a", "127.0.0.1:0", 10);
+	link_start(&sec2, HA_ROLE_SECONDARY, &T.b, "rack-b", "rack-c", "127.0.0.1:0", 20);
+	assert_int_equal(ha_link_port(sec2.link), ha_link_port(T.sec.link));
+	link_start(&T.pri, HA_ROLE_PRIMARY, &T.a, "rack-a", "rack-b", addr_of(T.sec.link), 10);
+	link_start(&T.other, HA_ROLE_PRIMARY, &T.c, "rack-c", "rack-b", addr_of(T.sec.link), 20);
+	assert_true(RUN_UNTIL(T.pri.ups == 1 && T.sec.ups == 1 && T.other.ups == 1 && sec2.ups == 1, 5000));
+	assert_string_equal(T.sec.partner.rack_id, "rack-a");
+	assert_int_equal(T.sec.partner.vlan, 10);
+	assert_string_equal(sec2.partner.rack_id, "rack-c");
+	assert_int_equal(sec2.partner.vlan, 20);
+	/* each message reaches its own pair */
+	struct ha_msg ack = {.type = HA_MSG_ACK, .seq = 5};
+	assert_int_equal(ha_link_send(T.other.link, &ack), 0);
+	assert_true(RUN_UNTIL(sec2.acks == 1, 3000));
+	assert_int_equal(T.sec.acks, 0);
+	/* one pair per partner on the listener */
+	struct ha_link_conf c = {.role = HA_ROLE_SECONDARY,
+				 .self_id = "rack-b",
+				 .partner_id = "rack-a",
+				 .listen = "127.0.0.1:0",
+				 .vlan = 30,
+				 .heartbeat_ms = 50,
+				 .timeout_ms = 400,
+				 .ca_pem = T.ca,
+				 .key_pem = T.b.key,
+				 .cert_pem = T.b.cert};
+	char err[160];
+	memset(&dup, 0, sizeof(dup));
+	assert_int_equal(ha_link_new(T.base, T.loop, &c, &ops, &dup, &dup.link, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "already the secondary of a pair with rack-a"));
+	/* the listener outlives the first pair that goes */
+	ha_link_free(T.sec.link);
+	T.sec.link = NULL;
+	assert_true(RUN_UNTIL(T.pri.downs == 1, 3000));
+	assert_int_equal(ha_link_send(T.other.link, &ack), 0);
+	assert_true(RUN_UNTIL(sec2.acks == 2, 3000));
+	assert_int_equal(T.other.downs + sec2.downs, 0);
+	ha_link_free(sec2.link);
+}
+
 static void test_a_partner_on_another_vlan_is_refused_by_its_hello(void **state)
 {
 	link_start(&T.sec, HA_ROLE_SECONDARY, &T.b, "rack-b", "rack-a", "127.0.0.1:0", 10);
@@ -296,6 +345,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_pair_comes_up_and_talks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_rack_that_is_not_the_partner_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_listener_serves_two_pairs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_partner_on_another_vlan_is_refused_by_its_hello, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_the_primary_checks_the_listeners_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_partner_that_comes_back_is_redialled, setup, teardown),
