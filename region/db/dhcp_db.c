@@ -191,13 +191,13 @@ int dhcp_db_partner_down_witness(struct db *db, long auto_down_s, char **ret_jso
 	    " FOR UPDATE OF v, x),"
 	    " g AS (UPDATE vlan SET ha_partner_down_rack_id = cand.holder, ha_partner_down_at = now(),"
 	    "  ha_partner_down_witness = true FROM cand WHERE vlan.id = cand.id"
-	    "  RETURNING vlan.id, cand.holder, cand.partner, cand.unheard, cand.wait),"
+	    "  RETURNING vlan.id, cand.holder, cand.partner, format('partner-down granted by the region as witness:"
+	    " rack %s %s (dhcp_ha_auto_down %ss); rack %s takes over its share after the MCLT', cand.partner,"
+	    "   CASE WHEN cand.unheard < 0 THEN 'has never been heard from'"
+	    "   ELSE format('has not been heard from for %ss', cand.unheard) END, cand.wait, cand.holder) AS said),"
 	    " ev AS (INSERT INTO dhcp_ha_event (vlan_id, kind, rack_id, partner, state, description)"
-	    "  SELECT id, 'partner-down', holder, partner, 'partner-down', format('partner-down granted by the region "
-	    "as witness: rack %s unheard for %ss (dhcp_ha_auto_down %ss); rack %s takes over its share after the MCLT',"
-	    "   partner, unheard, wait, holder) FROM g)"
-	    " SELECT coalesce(json_agg(json_build_object('vlan', id, 'holder', holder, 'partner', partner,"
-	    "  'unheard', unheard, 'wait', wait) ORDER BY id), '[]')::text FROM g",
+	    "  SELECT id, 'partner-down', holder, partner, 'partner-down', said FROM g)"
+	    " SELECT coalesce(json_agg(json_build_object('vlan', id, 'said', said) ORDER BY id), '[]')::text FROM g",
 	    1, p, ret_json);
 }
 

@@ -359,16 +359,8 @@ static void witness_done(void *arg, int status)
 		json_t *g;
 		json_array_foreach(arr, i, g)
 		{
-			json_int_t unheard = json_integer_value(json_object_get(g, "unheard"));
-			char heard[64];
-			if (unheard < 0)
-				snprintf(heard, sizeof(heard), "has never been heard from");
-			else
-				snprintf(heard, sizeof(heard), "has not been heard from for %llds", (long long)unheard);
-			log_warn("DHCP HA pair of VLAN %lld: partner-down granted by the region as witness: rack %s %s "
-				 "(dhcp_ha_auto_down %llds); rack %s takes over its share after the MCLT",
-				 (long long)json_integer_value(json_object_get(g, "vlan")), jstr(g, "partner"), heard,
-				 (long long)json_integer_value(json_object_get(g, "wait")), jstr(g, "holder"));
+			log_warn("DHCP HA pair of VLAN %lld: %s",
+				 (long long)json_integer_value(json_object_get(g, "vlan")), jstr(g, "said"));
 		}
 		if (json_array_size(arr))
 			region_dhcp_changed(j->r);
