@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -756,3 +757,81 @@ def test_rebalancing_gives_the_short_rack_free_addresses_of_the_partners_share(p
     for ip, rec in ja.items():
         if rec["state"] == "active" and ip in jb and jb[ip]["state"] == "active":
             assert jb[ip]["mac"] == rec["mac"], (ip, rec, jb[ip])
+
+
+def replies_in(pcap):
+    """The DHCP replies in a tcpdump capture (Ethernet, microsecond pcap):
+    [(seconds, message type, chaddr, yiaddr, server id)] in wire order."""
+    data = open(pcap, "rb").read()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1", "not a little-endian microsecond pcap"
+    out, off = [], 24
+    while off + 16 <= len(data):
+        sec, usec, incl, _ = struct.unpack_from("<IIII", data, off)
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if len(pkt) < 14 + 20 or pkt[12:14] != b"\x08\x00" or pkt[23] != 17:
+            continue
+        bootp = 14 + (pkt[14] & 15) * 4 + 8
+        if len(pkt) < bootp + 240 or pkt[bootp] != 2 or pkt[bootp + 236:bootp + 240] != b"\x63\x82\x53\x63":
+            continue
+        opts, i = {}, bootp + 240
+        while i < len(pkt) and pkt[i] != 255:
+            if pkt[i] == 0:
+                i += 1
+                continue
+            opts[pkt[i]] = pkt[i + 2:i + 2 + pkt[i + 1]]
+            i += 2 + pkt[i + 1]
+        out.append((sec + usec / 1e6, opts.get(53, b"\0")[0], pkt[bootp + 28:bootp + 34].hex(":"),
+                    socket.inet_ntoa(pkt[bootp + 16:bootp + 20]), socket.inet_ntoa(opts.get(54, b"\0\0\0\0"))))
+    return out
+
+
+def test_kill_9_under_perfdhcp_load_loses_no_ack(pair):
+    """perfdhcp (Kea's load generator, a relay on the clients' LAN sending
+    to 255.255.255.255, 16 clients over and over at 40 exchanges/s) runs
+    while one rack is killed (-9). Every ACK either rack sent, as captured
+    on perfdhcp's wire, is in the survivor's journal for that client, and
+    those of the dead rack in its own journal; the survivor goes on
+    answering all the clients, the dead rack's at the addresses it gave."""
+    needs_tools("perfdhcp", "tcpdump")
+    net, a, b = pair["net"], pair["a"], pair["b"]
+    both_normal(pair)
+    perf = pair.setdefault("perf", net.host("perf", addrs=["10.46.0.3/24"], mac="02:00:00:00:00:03"))
+    pcap = os.path.join(net.workdir, "perfdhcp-replies.pcap")
+    dump = net.spawn(perf, ["tcpdump", "-i", "eth0", "-n", "--immediate-mode", "-U", "-w", pcap,
+                            "udp and dst host 10.46.0.3 and dst port 67"], "tcpdump-perfdhcp")
+    wait_for(lambda: "listening on" in open(dump.log_path, errors="replace").read(), timeout=20,
+             what="tcpdump capturing")
+    load = net.spawn(perf, ["perfdhcp", "-4", "-l", "eth0", "-b", "mac=02:46:00:0f:00:00", "-R", "16", "-r", "40",
+                            "-p", "9", "all"], "perfdhcp-kill9")  # all: 255.255.255.255, SO_BROADCAST
+    time.sleep(3)
+    t_kill = time.time()
+    b.daemon.stop(sig=signal.SIGKILL)
+    load.wait(30)
+    time.sleep(0.5)
+    net.stop(dump, sig=signal.SIGINT)
+    out = open(load.log_path, errors="replace").read()
+    sent = [int(x) for x in re.findall(r"sent packets: (\d+)", out)]
+    assert sent and sent[0] >= 200, out
+    acks = [(t, mac, ip, srv) for t, kind, mac, ip, srv in replies_in(pcap) if kind == 5]
+    before = [x for x in acks if x[0] < t_kill]
+    after = [x for x in acks if x[0] > t_kill + 2]  # past detection: the survivor answers everyone
+    assert before and after, (len(acks), out)
+    assert {srv for _, _, _, srv in before} == {RACK_IP, RACK_B_IP}, before  # both answered
+    assert {srv for _, _, _, srv in after} == {RACK_IP}, after
+    # one address per client, one client per address, over the whole run
+    ip_of = {}
+    for _, mac, ip, _ in acks:
+        assert ip_of.setdefault(mac, ip) == ip, (mac, ip, ip_of[mac])
+    assert len(set(ip_of.values())) == len(ip_of), ip_of
+    # every ACK sent is in the survivor's journal, the dead rack's in its own
+    ja, jb = journal(a), journal(b)
+    for _, mac, ip, srv in acks:
+        assert ja.get(ip, {}).get("mac") == mac and ja[ip]["state"] in ("active", "expired"), (mac, ip, srv, ja.get(ip))
+        if srv == RACK_B_IP:
+            assert jb.get(ip, {}).get("mac") == mac and jb[ip]["state"] == "active", (mac, ip, jb.get(ip))
+    # the dead rack's clients came back to the survivor at their addresses
+    b_clients = {mac for _, mac, _, srv in before if srv == RACK_B_IP}
+    assert b_clients & {mac for _, mac, _, _ in after}, (b_clients, after)
+    b.start(extra=pair["b_extra"])
+    both_normal(pair)
