@@ -142,20 +142,29 @@ static int pool_request_from(const Ironrack__V1__HaPoolRequest *r, struct ha_msg
 	return 0;
 }
 
-static int pool_grant_from(const Ironrack__V1__HaPoolGrant *g, struct ha_msg *m, const char **why)
+/* A PoolGrant-shaped body (grant, check, unowned: kind 0, 1, 2): seq and
+ * at most HA_POOL_MAX sorted, disjoint runs. */
+static int pool_runs_from(const Ironrack__V1__HaPoolGrant *g, int kind, struct ha_msg *m, const char **why)
 {
+#define WHY(b)                                                                                                         \
+	{                                                                                                              \
+		b ".ranges: too many", b ".seq", b ".ranges", b ".ranges: not sorted and disjoint"                     \
+	}
+	static const char *const whys[3][4] = {WHY("pool_grant"), WHY("pool_check"), WHY("pool_unowned")};
+#undef WHY
+	const char *const *w = whys[kind];
 	if (g->n_ranges > HA_POOL_MAX)
-		return bad(why, "pool_grant.ranges: too many");
+		return bad(why, w[0]);
 	if (g->seq == 0)
-		return bad(why, "pool_grant.seq");
+		return bad(why, w[1]);
 	m->seq = g->seq;
 	m->ranges = xcalloc(g->n_ranges ? g->n_ranges : 1, sizeof(*m->ranges));
 	for (size_t i = 0; i < g->n_ranges; i++) {
 		const Ironrack__V1__HaRange *r = g->ranges[i];
 		if (r->first == 0 || r->first > r->last || (uint64_t)r->last - r->first + 1 > LEASE_POOL_SPAN_MAX)
-			return bad(why, "pool_grant.ranges");
+			return bad(why, w[2]);
 		if (i > 0 && r->first <= m->ranges[i - 1].last)
-			return bad(why, "pool_grant.ranges: not sorted and disjoint");
+			return bad(why, w[3]);
 		m->ranges[i] = (struct ha_range){r->range_id, r->first, r->last};
 		m->n_ranges = i + 1;
 	}
@@ -197,7 +206,13 @@ static int convert(const pb_msg *p, struct ha_msg *m, const char **why)
 		return pool_request_from(p->pool_request, m, why);
 	case IRONRACK__V1__HA_MESSAGE__BODY_POOL_GRANT:
 		m->type = HA_MSG_POOL_GRANT;
-		return pool_grant_from(p->pool_grant, m, why);
+		return pool_runs_from(p->pool_grant, 0, m, why);
+	case IRONRACK__V1__HA_MESSAGE__BODY_POOL_CHECK:
+		m->type = HA_MSG_POOL_CHECK;
+		return pool_runs_from(p->pool_check, 1, m, why);
+	case IRONRACK__V1__HA_MESSAGE__BODY_POOL_UNOWNED:
+		m->type = HA_MSG_POOL_UNOWNED;
+		return pool_runs_from(p->pool_unowned, 2, m, why);
 	case IRONRACK__V1__HA_MESSAGE__BODY_STATE:
 		m->type = HA_MSG_STATE;
 		return state_from(p->state, &m->state, why);
@@ -341,6 +356,8 @@ static int build(const struct ha_msg *m, pb_msg *p, struct enc *e, Ironrack__V1_
 		p->pool_request = req;
 		return 0;
 	case HA_MSG_POOL_GRANT:
+	case HA_MSG_POOL_CHECK:
+	case HA_MSG_POOL_UNOWNED:
 		e->ranges = xcalloc(m->n_ranges ? m->n_ranges : 1, sizeof(*e->ranges));
 		e->range_ptrs = xcalloc(m->n_ranges ? m->n_ranges : 1, sizeof(*e->range_ptrs));
 		for (size_t i = 0; i < m->n_ranges; i++) {
@@ -353,8 +370,16 @@ static int build(const struct ha_msg *m, pb_msg *p, struct enc *e, Ironrack__V1_
 		grant->seq = m->seq;
 		grant->n_ranges = m->n_ranges;
 		grant->ranges = e->range_ptrs;
-		p->body_case = IRONRACK__V1__HA_MESSAGE__BODY_POOL_GRANT;
-		p->pool_grant = grant;
+		if (m->type == HA_MSG_POOL_CHECK) {
+			p->body_case = IRONRACK__V1__HA_MESSAGE__BODY_POOL_CHECK;
+			p->pool_check = grant;
+		} else if (m->type == HA_MSG_POOL_UNOWNED) {
+			p->body_case = IRONRACK__V1__HA_MESSAGE__BODY_POOL_UNOWNED;
+			p->pool_unowned = grant;
+		} else {
+			p->body_case = IRONRACK__V1__HA_MESSAGE__BODY_POOL_GRANT;
+			p->pool_grant = grant;
+		}
 		return 0;
 	case HA_MSG_STATE:
 		st->state = (Ironrack__V1__HaPairState)m->state.state;
@@ -419,6 +444,10 @@ const char *ha_msg_type_name(enum ha_msg_type t)
 		return "state";
 	case HA_MSG_SYNC:
 		return "sync";
+	case HA_MSG_POOL_CHECK:
+		return "pool-check";
+	case HA_MSG_POOL_UNOWNED:
+		return "pool-unowned";
 	}
 	return "?";
 }

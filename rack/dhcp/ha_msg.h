@@ -31,6 +31,8 @@ enum ha_msg_type {
 	HA_MSG_POOL_GRANT = 5,
 	HA_MSG_STATE = 6,
 	HA_MSG_SYNC = 7,
+	HA_MSG_POOL_CHECK = 8,	 /* ranges: the sender's PEER runs; seq: the check */
+	HA_MSG_POOL_UNOWNED = 9, /* ranges: those the sender does not own either */
 };
 
 struct ha_hello {
@@ -69,7 +71,8 @@ struct ha_state_msg {
 struct ha_msg {
 	enum ha_msg_type type;
 	struct ha_hello hello; /* HELLO */
-	/* UPDATES: seq_first; ACK: seq; POOL_GRANT: the giver's seq; SYNC: from_seq */
+	/* UPDATES: seq_first; ACK: seq; POOL_GRANT: the giver's seq; SYNC: from_seq;
+	 * POOL_CHECK, POOL_UNOWNED: the check's number */
 	uint64_t seq;
 	/* UPDATES: in journal order. owner is from the sender's point of view
 	 * (LOCAL = granted by the sender), as ha_merge() takes the partner's
@@ -78,7 +81,7 @@ struct ha_msg {
 	size_t n_leases;
 	struct ha_pool_ask *asks; /* POOL_REQUEST */
 	size_t n_asks;
-	struct ha_range *ranges; /* POOL_GRANT: sorted, disjoint */
+	struct ha_range *ranges; /* POOL_GRANT, POOL_CHECK, POOL_UNOWNED: sorted, disjoint */
 	size_t n_ranges;
 	struct ha_state_msg state; /* STATE */
 };

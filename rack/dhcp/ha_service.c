@@ -276,6 +276,12 @@ static void pair_message(struct ha_link *l, const struct ha_msg *m, void *arg)
 	case HA_MSG_POOL_GRANT:
 		ha_pool_on_grant(p, m);
 		break;
+	case HA_MSG_POOL_CHECK:
+		ha_pool_on_check(p, m);
+		break;
+	case HA_MSG_POOL_UNOWNED:
+		ha_pool_on_unowned(p, m);
+		break;
 	default:
 		break;
 	}

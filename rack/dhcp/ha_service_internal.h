@@ -72,6 +72,15 @@ struct ha_pair {
 	struct ha_range *grant;
 	size_t n_grant;
 	uint64_t grant_wait;
+	/* The check for addresses neither rack owns. The primary: its
+	 * PoolCheck number check_seq in flight (0: none) since check_ms
+	 * (monotonic), which gives nothing meanwhile. The secondary: its
+	 * PoolUnowned answer, waiting for our journal to reach unowned_wait. */
+	uint64_t check_seq, check_count;
+	int64_t check_ms;
+	struct ha_range *unowned;
+	size_t n_unowned;
+	uint64_t unowned_seq, unowned_wait;
 };
 
 struct rack_ha {
@@ -96,6 +105,8 @@ void ha_pair_conflict(void *arg, const struct ha_conflict *c);
 void ha_pool_tick(struct ha_pair *p);
 void ha_pool_on_request(struct ha_pair *p, const struct ha_msg *m);
 void ha_pool_on_grant(struct ha_pair *p, const struct ha_msg *m);
+void ha_pool_on_check(struct ha_pair *p, const struct ha_msg *m);
+void ha_pool_on_unowned(struct ha_pair *p, const struct ha_msg *m);
 void ha_pool_on_durable(struct ha_pair *p, uint64_t seq);
 void ha_pool_reset(struct ha_pair *p);
 void ha_pool_init(struct ha_pair *p);

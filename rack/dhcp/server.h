@@ -135,6 +135,16 @@ size_t dhcp_server_ha_pool_asks(struct dhcp_server *s, uint64_t vlan_id, struct 
 int dhcp_server_ha_pool_give(struct dhcp_server *s, uint64_t vlan_id, const struct ha_pool_ask *ask,
 			     struct ha_range *ret, size_t max, int64_t *ret_wait);
 int64_t dhcp_server_ha_pool_take(struct dhcp_server *s, uint64_t vlan_id, const struct ha_range *g, size_t n);
+/* Addresses neither rack owns (a grant lost with the link: the giver
+ * marked them the partner's, the partner never took them). The primary
+ * sends its PEER runs of the split ranges (pool_peer_runs, at most max,
+ * in address order); the secondary answers with those that are PEER in
+ * its map too (pool_unowned); the primary makes those of them that may
+ * change hands its own (pool_adopt: returns how many). */
+size_t dhcp_server_ha_pool_peer_runs(struct dhcp_server *s, uint64_t vlan_id, struct ha_range *ret, size_t max);
+size_t dhcp_server_ha_pool_unowned(struct dhcp_server *s, uint64_t vlan_id, const struct ha_range *in, size_t n,
+				   struct ha_range *ret, size_t max);
+int64_t dhcp_server_ha_pool_adopt(struct dhcp_server *s, uint64_t vlan_id, const struct ha_range *g, size_t n);
 /* Every record (but offers) of vlan_id's subnets, in seq order, for a
  * sync; *ret is malloc'd. */
 size_t dhcp_server_ha_records(const struct dhcp_server *s, uint64_t vlan_id, struct lease **ret);

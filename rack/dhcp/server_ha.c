@@ -44,7 +44,7 @@ static struct dhcp_ha_vlan *ha_find(const struct dhcp_server *s, uint64_t vlan_i
 }
 
 /* The served interface of vlan_id in the current config, or -1. */
-static ssize_t iface_of_vlan(const struct dhcp_server *s, uint64_t vlan_id)
+ssize_t dhcp_server_ha_iface_of_vlan(const struct dhcp_server *s, uint64_t vlan_id)
 {
 	const struct dhcp_loaded *l = s->loaded;
 	for (size_t i = 0; l && l->vlan_ids && i < l->cfg.n_ifaces; i++)
@@ -73,7 +73,7 @@ static struct dhcp_ha_vlan *ha_of_subnet(const struct dhcp_server *s, uint32_t s
 
 static void ha_copy_to_config(struct dhcp_server *s, const struct dhcp_ha_vlan *v)
 {
-	ssize_t i = iface_of_vlan(s, v->vlan_id);
+	ssize_t i = dhcp_server_ha_iface_of_vlan(s, v->vlan_id);
 	if (i < 0)
 		return;
 	struct dhcp_ha *ha = s->loaded->cfg.ifaces[i].ha;
@@ -126,7 +126,7 @@ static void set_owner(struct dhcp_server *s, const struct dhcp_range *r, enum le
 		log_warn("dhcp-ha: cannot set the owner of range %u: %s", r->id, strerror((int)-rc));
 }
 
-static bool ends_owned_by(struct dhcp_server *s, const struct dhcp_range *r, enum lease_owner owner)
+bool dhcp_server_ha_ends_owned_by(struct dhcp_server *s, const struct dhcp_range *r, enum lease_owner owner)
 {
 	return lease_store_pool_owner(s->leases, r->first) == owner &&
 	       lease_store_pool_owner(s->leases, r->last) == owner;
@@ -167,11 +167,11 @@ struct hold_ctx {
 static void hold_back(struct dhcp_server *s, const struct dhcp_range *r, void *arg)
 {
 	struct hold_ctx *c = arg;
-	if (ends_owned_by(s, r, LEASE_OWNER_PEER))
+	if (dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_PEER))
 		return; /* held back already */
 	bool hold = c->role == HA_ROLE_SECONDARY
 			? c->new_pairing || !split_matches(s, r, c->role)
-			: !ends_owned_by(s, r, LEASE_OWNER_LOCAL) && !split_matches(s, r, c->role);
+			: !dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_LOCAL) && !split_matches(s, r, c->role);
 	if (!hold)
 		return;
 	char f[16], l[16];
@@ -191,7 +191,7 @@ static void take_all(struct dhcp_server *s, const struct dhcp_range *r, void *ar
 
 static void any_peer(struct dhcp_server *s, const struct dhcp_range *r, void *arg)
 {
-	*(bool *)arg |= !ends_owned_by(s, r, LEASE_OWNER_LOCAL);
+	*(bool *)arg |= !dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_LOCAL);
 }
 
 static struct ha_deferred *deferred_of(struct dhcp_server *s, uint64_t vlan_id)
@@ -252,7 +252,7 @@ void dhcp_server_ha_tick(struct dhcp_server *s)
 			continue;
 		}
 		s->ha_deferred[i] = s->ha_deferred[--s->n_ha_deferred];
-		ssize_t k = l ? iface_of_vlan(s, d.vlan_id) : -1;
+		ssize_t k = l ? dhcp_server_ha_iface_of_vlan(s, d.vlan_id) : -1;
 		if (k < 0 || l->cfg.ifaces[k].ha)
 			continue; /* no longer served, or paired again: the pair's split decides */
 		foreach_range(s, &l->cfg.ifaces[k], take_all, NULL);
@@ -541,7 +541,7 @@ bool dhcp_server_ha_take_resync(struct dhcp_server *s, uint64_t vlan_id)
 void dhcp_server_ha_split(struct dhcp_server *s, uint64_t vlan_id)
 {
 	struct dhcp_ha_vlan *v = ha_find(s, vlan_id);
-	ssize_t i = iface_of_vlan(s, vlan_id);
+	ssize_t i = dhcp_server_ha_iface_of_vlan(s, vlan_id);
 	if (!v || i < 0 || !s->leases)
 		return;
 	v->resync = false;
@@ -552,7 +552,7 @@ void dhcp_server_ha_split(struct dhcp_server *s, uint64_t vlan_id)
 void dhcp_server_ha_free(const struct dhcp_server *s, uint64_t vlan_id, uint64_t *ret_own, uint64_t *ret_partner)
 {
 	uint64_t own = 0, partner = 0;
-	ssize_t i = iface_of_vlan(s, vlan_id);
+	ssize_t i = dhcp_server_ha_iface_of_vlan(s, vlan_id);
 	const struct dhcp_iface *ifc = i >= 0 && s->leases ? &s->loaded->cfg.ifaces[i] : NULL;
 	for (size_t k = 0; ifc && k < ifc->n_subnets + ifc->n_relayed; k++) {
 		const struct dhcp_subnet *sn =
@@ -570,152 +570,4 @@ void dhcp_server_ha_free(const struct dhcp_server *s, uint64_t vlan_id, uint64_t
 	}
 	*ret_own = own;
 	*ret_partner = partner;
-}
-
-/* ---- rebalancing the shares (docs/dhcp-ha.md, NORMAL) ---- */
-
-/* The range of vlan_id's interface with this id, or NULL. */
-static const struct dhcp_range *range_of(const struct dhcp_server *s, uint64_t vlan_id, uint32_t range_id)
-{
-	ssize_t i = iface_of_vlan(s, vlan_id);
-	const struct dhcp_iface *ifc = i >= 0 ? &s->loaded->cfg.ifaces[i] : NULL;
-	for (size_t k = 0; ifc && k < ifc->n_subnets + ifc->n_relayed; k++) {
-		const struct dhcp_subnet *sn =
-		    k < ifc->n_subnets ? &ifc->subnets[k] : &ifc->relayed[k - ifc->n_subnets];
-		for (size_t j = 0; j < sn->n_ranges; j++)
-			if (sn->ranges[j].id == range_id)
-				return &sn->ranges[j];
-	}
-	return NULL;
-}
-
-static void range_free(const struct dhcp_server *s, const struct dhcp_range *r, uint32_t *own, uint32_t *partner)
-{
-	*own = *partner = 0;
-	for (uint64_t a = r->first; a <= r->last; a++) {
-		if (lease_store_is_taken(s->leases, (uint32_t)a))
-			continue;
-		if (lease_store_pool_owner(s->leases, (uint32_t)a) == LEASE_OWNER_LOCAL)
-			(*own)++;
-		else
-			(*partner)++;
-	}
-}
-
-/* May this address change hands? Not the range's ends nor the ends of
- * either half of the initial split (the split and hold-back rules read
- * them), and only an address no record holds (never used, or its record
- * gone): each side's reuse waits then have nothing to wait for. */
-static bool movable(const struct dhcp_server *s, const struct dhcp_range *r, uint32_t a)
-{
-	struct ha_owner_span sp[2];
-	int n = ha_split_initial(r->first, r->last, HA_ROLE_PRIMARY, sp);
-	if (a == r->first || a == r->last)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (a == sp[i].first || a == sp[i].last)
-			return false;
-	return !lease_store_find_addr(s->leases, a);
-}
-
-size_t dhcp_server_ha_pool_asks(struct dhcp_server *s, uint64_t vlan_id, struct ha_pool_ask *ret, size_t max)
-{
-	ssize_t i = iface_of_vlan(s, vlan_id);
-	const struct dhcp_iface *ifc = i >= 0 && s->leases ? &s->loaded->cfg.ifaces[i] : NULL;
-	size_t n = 0;
-	for (size_t k = 0; ifc && k < ifc->n_subnets + ifc->n_relayed; k++) {
-		const struct dhcp_subnet *sn =
-		    k < ifc->n_subnets ? &ifc->subnets[k] : &ifc->relayed[k - ifc->n_subnets];
-		for (size_t j = 0; j < sn->n_ranges && n < max; j++) {
-			const struct dhcp_range *r = &sn->ranges[j];
-			if (ends_owned_by(s, r, LEASE_OWNER_PEER) || ends_owned_by(s, r, LEASE_OWNER_LOCAL))
-				continue; /* held back, or not split: the next split decides */
-			uint32_t own, partner;
-			range_free(s, r, &own, &partner);
-			uint32_t count = ha_rebalance_ask(own, partner);
-			if (count)
-				ret[n++] = (struct ha_pool_ask){.range_id = r->id, .count = count, .free = own};
-		}
-	}
-	return n;
-}
-
-int dhcp_server_ha_pool_give(struct dhcp_server *s, uint64_t vlan_id, const struct ha_pool_ask *ask,
-			     struct ha_range *ret, size_t max, int64_t *ret_wait)
-{
-	const struct dhcp_range *r = s->leases ? range_of(s, vlan_id, ask->range_id) : NULL;
-	*ret_wait = 0;
-	if (!r || ends_owned_by(s, r, LEASE_OWNER_PEER) || ends_owned_by(s, r, LEASE_OWNER_LOCAL))
-		return 0;
-	uint32_t own, partner;
-	range_free(s, r, &own, &partner);
-	uint32_t give = ha_rebalance_give(ask->count, own, ask->free);
-	if (!give)
-		return 0;
-	/* our wholly free, movable runs, in address order */
-	struct ha_span *runs = NULL;
-	size_t n_runs = 0, cap = 0;
-	for (uint64_t a = r->first; a <= r->last; a++) {
-		bool ok =
-		    lease_store_pool_owner(s->leases, (uint32_t)a) == LEASE_OWNER_LOCAL && movable(s, r, (uint32_t)a);
-		if (!ok)
-			continue;
-		if (n_runs && runs[n_runs - 1].last + 1 == a) {
-			runs[n_runs - 1].last = (uint32_t)a;
-			continue;
-		}
-		if (n_runs == cap) {
-			cap = cap ? cap * 2 : 16;
-			runs = xreallocarray(runs, cap, sizeof(*runs));
-		}
-		runs[n_runs++] = (struct ha_span){(uint32_t)a, (uint32_t)a};
-	}
-	struct ha_span spans[HA_POOL_MAX];
-	uint32_t total = 0;
-	int n =
-	    n_runs ? ha_rebalance_plan(runs, n_runs, give, spans, max < HA_POOL_MAX ? max : HA_POOL_MAX, &total) : 0;
-	free(runs);
-	int given = 0;
-	for (int k = 0; k < n; k++) {
-		int64_t seq = lease_store_pool_set_owner(s->leases, spans[k].first, spans[k].last, LEASE_OWNER_PEER);
-		if (seq < 0) {
-			log_warn("dhcp-ha: cannot give addresses of range %u: %s", r->id, strerror((int)-seq));
-			break;
-		}
-		ret[given++] = (struct ha_range){.range_id = r->id, .first = spans[k].first, .last = spans[k].last};
-		if (seq > *ret_wait)
-			*ret_wait = seq;
-	}
-	if (given)
-		dhcp_server_flush(s);
-	return given;
-}
-
-int64_t dhcp_server_ha_pool_take(struct dhcp_server *s, uint64_t vlan_id, const struct ha_range *g, size_t n)
-{
-	int64_t taken = 0;
-	for (size_t k = 0; k < n && s->leases; k++) {
-		const struct dhcp_range *r = range_of(s, vlan_id, g[k].range_id);
-		bool ok = r && g[k].first <= g[k].last && g[k].first > r->first && g[k].last < r->last;
-		for (uint64_t a = g[k].first; ok && a <= g[k].last; a++)
-			ok = lease_store_pool_owner(s->leases, (uint32_t)a) == LEASE_OWNER_PEER &&
-			     movable(s, r, (uint32_t)a);
-		if (!ok) {
-			if (dhcp_server_warn_allowed(s))
-				log_warn(
-				    "dhcp-ha: a grant of range %u the rack cannot take (not inside it, or not all the "
-				    "partner's free addresses); ignored",
-				    g[k].range_id);
-			continue;
-		}
-		int64_t seq = lease_store_pool_set_owner(s->leases, g[k].first, g[k].last, LEASE_OWNER_LOCAL);
-		if (seq < 0) {
-			log_warn("dhcp-ha: cannot take addresses of range %u: %s", g[k].range_id, strerror((int)-seq));
-			continue;
-		}
-		taken += (int64_t)g[k].last - g[k].first + 1;
-	}
-	if (taken)
-		dhcp_server_flush(s);
-	return taken;
 }

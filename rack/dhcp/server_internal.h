@@ -290,6 +290,11 @@ void dhcp_server_ha_commit_begin(struct dhcp_server *s);
 void dhcp_server_ha_free_all(struct dhcp_server *s);
 /* Every second (server_tick): a deferred share whose wait is over is ours. */
 void dhcp_server_ha_tick(struct dhcp_server *s);
+/* The index of vlan_id's interface in the config served, or -1. */
+ssize_t dhcp_server_ha_iface_of_vlan(const struct dhcp_server *s, uint64_t vlan_id);
+/* Are both ends of r owner's in the pool-owner map? (Both ours: not split
+ * yet; both the partner's: held back until the first sync.) */
+bool dhcp_server_ha_ends_owned_by(struct dhcp_server *s, const struct dhcp_range *r, enum lease_owner owner);
 
 /* server_io.c */
 int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct dhcp_sock **ret, char *why,

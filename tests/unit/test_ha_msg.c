@@ -130,6 +130,22 @@ static void test_roundtrip_pool(void **state)
 	assert_int_equal(out.n_ranges, 2);
 	assert_memory_equal(out.ranges, rs, sizeof(rs));
 	ha_msg_done(&out);
+
+	/* the lost-grant check and its answer (which may be empty) */
+	struct ha_msg check = {.type = HA_MSG_POOL_CHECK, .seq = 3, .ranges = rs, .n_ranges = 2};
+	assert_int_equal(roundtrip(&check, &out, NULL), 0);
+	assert_int_equal(out.type, HA_MSG_POOL_CHECK);
+	assert_int_equal(out.seq, 3);
+	assert_int_equal(out.n_ranges, 2);
+	assert_memory_equal(out.ranges, rs, sizeof(rs));
+	ha_msg_done(&out);
+	struct ha_msg none = {.type = HA_MSG_POOL_UNOWNED, .seq = 3};
+	assert_int_equal(roundtrip(&none, &out, NULL), 0);
+	assert_int_equal(out.type, HA_MSG_POOL_UNOWNED);
+	assert_int_equal(out.seq, 3);
+	assert_int_equal(out.n_ranges, 0);
+	ha_msg_done(&out);
+	assert_string_equal(ha_msg_type_name(HA_MSG_POOL_UNOWNED), "pool-unowned");
 }
 
 /* Expect m to be refused with -EINVAL naming `field` (a prefix). */
@@ -319,6 +335,12 @@ static void test_pool_bounds(void **state)
 	struct ha_range r[2] = {{5, BASE + 10, BASE + 19}, {5, BASE + 19, BASE + 30}};
 	struct ha_msg g = {.type = HA_MSG_POOL_GRANT, .seq = 1, .ranges = r, .n_ranges = 2};
 	refused(&g, "pool_grant.ranges: not sorted");
+	struct ha_msg ck = {.type = HA_MSG_POOL_CHECK, .seq = 1, .ranges = r, .n_ranges = 2};
+	refused(&ck, "pool_check.ranges: not sorted");
+	ck.type = HA_MSG_POOL_UNOWNED;
+	refused(&ck, "pool_unowned.ranges: not sorted");
+	ck.seq = 0;
+	refused(&ck, "pool_unowned.seq");
 	r[1] = (struct ha_range){5, BASE + 30, BASE + 20};
 	refused(&g, "pool_grant.ranges");
 	r[1] = (struct ha_range){5, 0, 0};
@@ -363,7 +385,7 @@ static void test_not_a_message(void **state)
 	const uint8_t unknown[] = {0xf8, 0x01, 0x05}; /* field 31, varint 5 */
 	assert_int_equal(ha_msg_decode(unknown, sizeof(unknown), &out, &why), -EBADMSG);
 	/* Encoding a type out of range. */
-	struct ha_msg bad = {.type = (enum ha_msg_type)9};
+	struct ha_msg bad = {.type = (enum ha_msg_type)10};
 	uint8_t *buf;
 	size_t len;
 	assert_int_equal(ha_msg_encode(&bad, &buf, &len), -EINVAL);
