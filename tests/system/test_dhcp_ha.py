@@ -759,6 +759,49 @@ def test_rebalancing_gives_the_short_rack_free_addresses_of_the_partners_share(p
             assert jb[ip]["mac"] == rec["mac"], (ip, rec, jb[ip])
 
 
+def test_a_rebalancing_grant_lost_with_the_link_is_found_and_used_again(pair):
+    """A grant that never reaches the asker leaves its addresses nobody's:
+    the giver marked them the partner's, the asker never took them. A
+    makes its next grant lost (IRONRACK_TEST_LOSE_GRANTS); on the next
+    link the primary (B, since the swap) checks, finds them unowned in
+    both maps, and makes them its own: B gives them to its clients, A
+    still does not."""
+    net, region, a, b = pair["net"], pair["region"], pair["a"], pair["b"]
+    a.stop()
+    a.start(extra=[*pair["a_extra"], "--ha-rebalance", "on"], env={"IRONRACK_TEST_LOSE_GRANTS": "1"})
+    both_normal(pair)
+    c = pair.setdefault("c1", net.host("c1"))
+    # B's clients drain B's share until B asks A for more
+    for i in range(40):
+        if "lost on purpose" in a.daemon.text():
+            break
+        env = lease_as(net, c, mac_of_bucket(f"02:46:00:10:{i:02x}", primary=True))
+        assert env["serverid"] == RACK_B_IP, env
+    a.daemon.wait_log("lost on purpose", timeout=30)
+    m = re.search(r"the grant of (\d+) addresses to \S+ \(first run ([\d.]+)-([\d.]+)\)", a.daemon.text())
+    lost, first = int(m.group(1)), m.group(2)
+    assert lost > 0, m.group(0)
+    # nobody's: neither rack gives it to its own clients
+    for prefix, primary in (("02:46:00:11:00", True), ("02:46:00:11:01", False)):
+        env = lease_as(net, c, mac_of_bucket(prefix, primary=primary), extra=["-r", first])
+        assert env["ip"] != first, (first, env)
+    # a new link: B checks at once and takes them
+    a.stop()
+    a.start(extra=[*pair["a_extra"], "--ha-rebalance", "on"])
+    b.daemon.wait_log(f"{lost} addresses neither rack owned", timeout=30)
+    both_normal(pair)
+    # B's now: B gives it, A still does not
+    env = lease_as(net, c, mac_of_bucket("02:46:00:11:02", primary=False), extra=["-r", first])
+    assert env["serverid"] == RACK_IP and env["ip"] != first, (first, env)
+    env = lease_as(net, c, mac_of_bucket("02:46:00:11:03", primary=True), extra=["-r", first])
+    assert env["serverid"] == RACK_B_IP and env["ip"] == first, (first, env)
+    # and A does not count them its own: both journals agree on every client
+    ja, jb = journal(a), journal(b)
+    for ip, rec in ja.items():
+        if rec["state"] == "active" and ip in jb and jb[ip]["state"] == "active":
+            assert jb[ip]["mac"] == rec["mac"], (ip, rec, jb[ip])
+
+
 def replies_in(pcap):
     """The DHCP replies in a tcpdump capture (Ethernet, microsecond pcap):
     [(seconds, message type, chaddr, yiaddr, server id)] in wire order."""
