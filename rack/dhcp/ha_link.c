@@ -16,12 +16,21 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 
+/* What a stream's arg points at: a link, or (secondary) a stream still
+ * looking for its link. Both structs begin with it. */
+enum stream_owner { OWNER_LINK = 1, OWNER_ROUTE = 2 };
+
 /* The secondary's side: one server per listen address and rack, shared
  * by every pair in which the rack is the secondary; a stream goes to the
- * link whose partner its certificate names. */
+ * link whose partner its certificate names, and when that partner has
+ * several pairs with this rack (one per VLAN), to the one of the VLAN its
+ * hello names (struct ha_route until the hello comes). */
+struct ha_route;
 struct ha_listener {
 	struct ha_listener *next;
 	struct rpc_loop *loop;
+	struct event_base *base;
+	struct ha_route *routes;
 	char listen[300], self_id[HA_RACK_ID_MAX + 1];
 	char *key_pem, *chain_pem, *ca_pem; /* the server's credentials, its own copies */
 	struct rpc_server *srv;
@@ -32,7 +41,16 @@ struct ha_listener {
 
 static struct ha_listener *listeners; /* loop thread only */
 
+struct ha_route {
+	enum stream_owner owner; /* OWNER_ROUTE */
+	struct ha_route *next;	 /* the listener's */
+	struct ha_listener *lsn;
+	struct rpc_stream *s; /* one reference, handed to the link */
+	struct event *timeout;
+};
+
 struct ha_link {
+	enum stream_owner owner; /* OWNER_LINK */
 	struct event_base *base;
 	enum ha_role role;
 	char self_id[HA_RACK_ID_MAX + 1], partner_id[HA_RACK_ID_MAX + 1];
@@ -168,8 +186,15 @@ static const char *hello_check(const struct ha_link *l, const struct ha_hello *h
 	return buf;
 }
 
+static void route_on_message(struct rpc_stream *s, ProtobufCMessage *msg, struct ha_route *r);
+static void route_free(struct ha_route *r);
+
 static void link_on_message(struct rpc_stream *s, ProtobufCMessage *msg, void *arg)
 {
+	if (arg && *(const enum stream_owner *)arg == OWNER_ROUTE) {
+		route_on_message(s, msg, arg);
+		return;
+	}
 	struct ha_link *l = arg;
 	if (!l || s != l->stream)
 		return; /* a replaced stream's last words */
@@ -218,6 +243,11 @@ static void link_on_message(struct rpc_stream *s, ProtobufCMessage *msg, void *a
 
 static void link_on_close(struct rpc_stream *s, int status, const char *message, void *arg)
 {
+	if (arg && *(const enum stream_owner *)arg == OWNER_ROUTE) {
+		route_free(arg); /* it never found its link */
+		rpc_stream_unref(s);
+		return;
+	}
 	struct ha_link *l = arg;
 	if (l && s == l->stream) {
 		char why[256];
@@ -250,16 +280,85 @@ static void link_adopt(struct ha_link *l, struct rpc_stream *s)
 	link_send_hello(l, s);
 }
 
+/* ---- the secondary's streams, to their links ---- */
+
+static void route_free(struct ha_route *r)
+{
+	for (struct ha_route **pp = &r->lsn->routes; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	if (r->timeout)
+		event_free(r->timeout);
+	free(r);
+}
+
+/* No hello in time: the stream goes (its on_close then only unrefs). */
+static void route_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct ha_route *r = arg;
+	struct rpc_stream *s = r->s;
+	rpc_stream_set_arg(s, NULL);
+	route_free(r);
+	rpc_stream_close(s, RPC_DEADLINE_EXCEEDED, "no hello");
+}
+
+/* The hello of a partner with several pairs here: its VLAN picks the link. */
+static void route_on_message(struct rpc_stream *s, ProtobufCMessage *msg, struct ha_route *r)
+{
+	struct ha_listener *lsn = r->lsn;
+	const char *who = rpc_stream_identity(s);
+	struct ha_msg m;
+	const char *why = NULL;
+	char buf[200] = "";
+	struct ha_link *l = NULL;
+	int rc = ha_msg_from_pb((const Ironrack__V1__HaMessage *)msg, &m, &why);
+	if (rc < 0)
+		snprintf(buf, sizeof(buf), "a malformed message: %s", why ? why : strerror(-rc));
+	else if (m.type != HA_MSG_HELLO)
+		snprintf(buf, sizeof(buf), "the first message was not a hello");
+	for (size_t i = 0; i < lsn->n && !buf[0] && !l; i++)
+		if (strcmp(who, lsn->links[i]->partner_id) == 0 && lsn->links[i]->vlan == m.hello.vlan)
+			l = lsn->links[i];
+	if (!l && !buf[0])
+		snprintf(buf, sizeof(buf), "rack %s has no pair with this rack on VLAN %u", who, m.hello.vlan);
+	if (rc == 0)
+		ha_msg_done(&m);
+	route_free(r);
+	if (!l) {
+		for (size_t i = 0; i < lsn->n; i++) {
+			if (strcmp(who, lsn->links[i]->partner_id) == 0) {
+				lsn->links[i]->st.refused++;
+				snprintf(lsn->links[i]->st.last_error, sizeof(lsn->links[i]->st.last_error), "%s", buf);
+			}
+		}
+		log_warn("dhcp-ha: refused a stream from %s: %s", who, buf);
+		rpc_stream_set_arg(s, NULL);
+		rpc_stream_close(s, RPC_FAILED_PRECONDITION, buf);
+		return;
+	}
+	rpc_stream_set_arg(s, l); /* the route's reference is the link's now */
+	link_adopt(l, s);
+	link_on_message(s, msg, l);
+}
+
 /* Secondary: a stream arrives; it is the link's whose partner its
- * certificate names, or nobody's. */
+ * certificate names (of the VLAN its hello names, when that partner has
+ * several pairs here), or nobody's. */
 static void link_stream_open(struct rpc_stream *s, void *server_arg)
 {
 	struct ha_listener *lsn = server_arg;
 	const char *who = rpc_stream_identity(s);
 	struct ha_link *l = NULL;
-	for (size_t i = 0; i < lsn->n && !l; i++)
-		if (strcmp(who, lsn->links[i]->partner_id) == 0)
-			l = lsn->links[i];
+	size_t n = 0;
+	for (size_t i = 0; i < lsn->n; i++) {
+		if (strcmp(who, lsn->links[i]->partner_id) == 0) {
+			l = n ? l : lsn->links[i];
+			n++;
+		}
+	}
 	if (!l) {
 		char why[240];
 		snprintf(why, sizeof(why), "a stream from '%s' (%s): only %s partner%s may connect",
@@ -276,6 +375,19 @@ static void link_stream_open(struct rpc_stream *s, void *server_arg)
 		return;
 	}
 	rpc_stream_ref(s);
+	if (n > 1) {
+		struct ha_route *r = xcalloc(1, sizeof(*r));
+		r->owner = OWNER_ROUTE;
+		r->lsn = lsn;
+		r->s = s;
+		r->timeout = evtimer_new(lsn->base, route_timeout, r);
+		struct timeval tv = {l->timeout_ms / 1000, (l->timeout_ms % 1000) * 1000};
+		evtimer_add(r->timeout, &tv);
+		r->next = lsn->routes;
+		lsn->routes = r;
+		rpc_stream_set_arg(s, r);
+		return;
+	}
 	rpc_stream_set_arg(s, l);
 	link_adopt(l, s);
 }
@@ -336,6 +448,13 @@ static const struct rpc_method link_methods[] = {
 
 static void listener_free(struct ha_listener *lsn)
 {
+	while (lsn->routes) {
+		struct ha_route *r = lsn->routes;
+		struct rpc_stream *s = r->s;
+		rpc_stream_set_arg(s, NULL); /* its on_close, maybe later, only unrefs */
+		route_free(r);
+		rpc_stream_close(s, RPC_CANCELLED, "the rack stops its HA listener");
+	}
 	if (lsn->srv)
 		rpc_server_free(lsn->srv);
 	free(lsn->key_pem);
@@ -346,7 +465,7 @@ static void listener_free(struct ha_listener *lsn)
 }
 
 /* l listens on `listen` with its rack's identity: with the server already
- * there for an earlier pair, or a new one. One link per partner. */
+ * there for an earlier pair, or a new one. One link per partner and VLAN. */
 static int listener_join(struct rpc_loop *loop, const char *listen, struct ha_link *l, char *err, size_t err_len)
 {
 	struct ha_listener *lsn = listeners;
@@ -355,6 +474,7 @@ static int listener_join(struct rpc_loop *loop, const char *listen, struct ha_li
 	if (!lsn) {
 		lsn = xcalloc(1, sizeof(*lsn));
 		lsn->loop = loop;
+		lsn->base = l->base;
 		snprintf(lsn->listen, sizeof(lsn->listen), "%s", listen);
 		snprintf(lsn->self_id, sizeof(lsn->self_id), "%s", l->self_id);
 		lsn->key_pem = xstrdup(l->key_pem);
@@ -372,7 +492,7 @@ static int listener_join(struct rpc_loop *loop, const char *listen, struct ha_li
 		listeners = lsn;
 	}
 	for (size_t i = 0; i < lsn->n; i++) {
-		if (strcmp(lsn->links[i]->partner_id, l->partner_id) == 0) {
+		if (strcmp(lsn->links[i]->partner_id, l->partner_id) == 0 && lsn->links[i]->vlan == l->vlan) {
 			snprintf(err, err_len, "this rack is already the secondary of a pair with %s on %s (VLAN %u)",
 				 l->partner_id, listen, lsn->links[i]->vlan);
 			return -EEXIST;
@@ -431,6 +551,7 @@ int ha_link_new(struct event_base *base, struct rpc_loop *loop, const struct ha_
 							       : "the listen address must be host:port");
 
 	struct ha_link *l = xcalloc(1, sizeof(*l));
+	l->owner = OWNER_LINK;
 	l->base = base;
 	l->role = conf->role;
 	snprintf(l->self_id, sizeof(l->self_id), "%s", conf->self_id);

@@ -471,16 +471,11 @@ static void ha_apply(struct rack_ha *h, const Ironrack__V1__DhcpConfig *dhcp)
 			continue;
 		}
 		/* As the secondary, the rack's one listener tells pairs apart by
-		 * the partner's certificate: one pair per partner. */
-		bool twice = false;
-		for (size_t k = 0; k < i && in->role == HA_ROLE_SECONDARY; k++)
-			twice |= dhcp->ha[k]->role == HA_ROLE_SECONDARY &&
-				 strcmp(dhcp->ha[k]->partner_rack_id, in->partner_rack_id) == 0;
-		if (in->role == HA_ROLE_SECONDARY && (twice || !h->rack->conf.ha_listen[0])) {
-			log_warn("dhcp-ha: VLAN %u: not linked with %s as secondary: %s", in->vid, in->partner_rack_id,
-				 twice ? "this rack is already the secondary of another pair with that partner (one "
-					 "link per partner)"
-				       : "ha_listen is empty");
+		 * the partner's certificate and, for one partner's several pairs,
+		 * the VLAN its hello names. */
+		if (in->role == HA_ROLE_SECONDARY && !h->rack->conf.ha_listen[0]) {
+			log_warn("dhcp-ha: VLAN %u: not linked with %s as secondary: ha_listen is empty", in->vid,
+				 in->partner_rack_id);
 			continue;
 		}
 		if (in->role == HA_ROLE_PRIMARY && !in->partner_address[0]) {

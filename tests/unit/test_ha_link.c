@@ -237,12 +237,12 @@ static void test_one_listener_serves_two_pairs(void **state)
 	assert_int_equal(ha_link_send(T.other.link, &ack), 0);
 	assert_true(RUN_UNTIL(sec2.acks == 1, 3000));
 	assert_int_equal(T.sec.acks, 0);
-	/* one pair per partner on the listener */
+	/* one pair per partner and VLAN on the listener */
 	struct ha_link_conf c = {.role = HA_ROLE_SECONDARY,
 				 .self_id = "rack-b",
 				 .partner_id = "rack-a",
 				 .listen = "127.0.0.1:0",
-				 .vlan = 30,
+				 .vlan = 10,
 				 .heartbeat_ms = 50,
 				 .timeout_ms = 400,
 				 .ca_pem = T.ca,
@@ -259,6 +259,44 @@ static void test_one_listener_serves_two_pairs(void **state)
 	assert_int_equal(ha_link_send(T.other.link, &ack), 0);
 	assert_true(RUN_UNTIL(sec2.acks == 2, 3000));
 	assert_int_equal(T.other.downs + sec2.downs, 0);
+	ha_link_free(sec2.link);
+}
+
+/* rack-a is the primary of two VLANs whose secondary is rack-b: one
+ * listener, two streams from one certificate, each to the pair of the VLAN
+ * its hello names; a third VLAN rack-b has no pair on is refused. */
+static void test_one_partner_with_two_pairs_on_one_listener(void **state)
+{
+	struct side sec2, pri2;
+	link_start(&T.sec, HA_ROLE_SECONDARY, &T.b, "rack-b", "rack-a", "127.0.0.1:0", 10);
+	link_start(&sec2, HA_ROLE_SECONDARY, &T.b, "rack-b", "rack-a", "127.0.0.1:0", 30);
+	assert_int_equal(ha_link_port(sec2.link), ha_link_port(T.sec.link));
+	link_start(&T.pri, HA_ROLE_PRIMARY, &T.a, "rack-a", "rack-b", addr_of(T.sec.link), 30);
+	link_start(&pri2, HA_ROLE_PRIMARY, &T.a, "rack-a", "rack-b", addr_of(T.sec.link), 10);
+	assert_true(RUN_UNTIL(T.pri.ups == 1 && T.sec.ups == 1 && pri2.ups == 1 && sec2.ups == 1, 5000));
+	assert_int_equal(T.sec.partner.vlan, 10);
+	assert_int_equal(sec2.partner.vlan, 30);
+	/* each message reaches the pair of its VLAN */
+	struct ha_msg ack = {.type = HA_MSG_ACK, .seq = 5};
+	assert_int_equal(ha_link_send(T.pri.link, &ack), 0); /* VLAN 30 */
+	assert_true(RUN_UNTIL(sec2.acks == 1, 3000));
+	assert_int_equal(T.sec.acks, 0);
+	assert_int_equal(ha_link_send(pri2.link, &ack), 0); /* VLAN 10 */
+	assert_true(RUN_UNTIL(T.sec.acks == 1, 3000));
+	assert_int_equal(sec2.acks, 1);
+	/* a VLAN the secondary has no pair with rack-a on */
+	link_start(&T.other, HA_ROLE_PRIMARY, &T.a, "rack-a", "rack-b", addr_of(T.sec.link), 40);
+	struct ha_link_status os, ss;
+	assert_true(RUN_UNTIL((ha_link_get_status(T.sec.link, &ss), ss.refused >= 1), 5000));
+	assert_non_null(strstr(ss.last_error, "no pair with this rack on VLAN 40"));
+	ha_link_get_status(T.other.link, &os);
+	assert_false(os.up);
+	assert_int_equal(T.other.ups, 0);
+	/* the two pairs are untouched */
+	assert_int_equal(T.pri.downs + T.sec.downs + pri2.downs + sec2.downs, 0);
+	ha_link_free(pri2.link);
+	assert_true(RUN_UNTIL(T.sec.downs == 1, 3000));
+	assert_int_equal(sec2.downs, 0);
 	ha_link_free(sec2.link);
 }
 
@@ -346,6 +384,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pair_comes_up_and_talks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_rack_that_is_not_the_partner_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_one_listener_serves_two_pairs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_partner_with_two_pairs_on_one_listener, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_partner_on_another_vlan_is_refused_by_its_hello, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_the_primary_checks_the_listeners_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_partner_that_comes_back_is_redialled, setup, teardown),
