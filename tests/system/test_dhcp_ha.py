@@ -28,7 +28,8 @@ import time
 
 import pytest
 
-from conftest import RACKD, Rack, Region, cli, free_port, make_dir, needs_root, needs_tools, wait_for
+from conftest import (RACKD, Rack, Region, cli, free_port, make_dir, needs_root, needs_tools, plain_pass_only,
+                      wait_for)
 from dhcpnet import DhcpNet, sh, udhcpc
 from nethelp import ok
 
@@ -829,6 +830,7 @@ def replies_in(pcap):
     return out
 
 
+@plain_pass_only  # a load test: its code paths run under the sanitizers in the udhcpc kill -9 test
 def test_kill_9_under_perfdhcp_load_loses_no_ack(pair):
     """perfdhcp (Kea's load generator, a relay on the clients' LAN sending
     to 255.255.255.255, 16 clients over and over at 40 exchanges/s) runs
