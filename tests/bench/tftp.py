@@ -357,6 +357,10 @@ def start_servers(a, bindir, lab, work, boot, peers, region_target, secret, fing
                   [os.path.join(bindir, "ironrack-rackd"), "--state-dir", os.path.join(work, "rack"),
                    "--hostname", "bench-rack", "--region", region_target, "--secret", secret,
                    "--ca-fingerprint", fingerprint, "--netns", lab.srv, "--tftp-listen", f"{NET}.1:69",
+                   # every client of this lab shares one address (a site's
+                   # machines have one each): room for all of them, as
+                   # atftpd's --maxthread below
+                   "--tftp-max-transfers-per-client", str(a.clients + 50),
                    "--boot-root", boot, "--log-level", "info"],
                   os.path.join(work, "rackd.log")).start()
     servers.append(rack)
