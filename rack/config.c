@@ -37,6 +37,8 @@ const struct conf_key rack_conf_keys[] = {
 	    "concurrent TFTP transfers; more requests get ERROR 0 'server busy'"),
 	KEY("tftp_max_transfers_per_client", CONF_INT, tftp_max_transfers_per_client, 1, 100000, "16",
 	    "concurrent TFTP transfers from one client address; more requests from it get ERROR 0"),
+	KEY("tftp_workers", CONF_INT, tftp_workers, 0, 64, "0",
+	    "threads TFTP transfers run on, each with its own event loop; 0 = one per CPU the rack may use, at most 8"),
 	KEY("tftp_max_blksize", CONF_INT, tftp_max_blksize, 512, 65464, "1468",
 	    "largest TFTP block size granted (1468 fills a 1500-byte Ethernet frame)"),
 	KEY("http_boot_listen", CONF_STRING, http_boot_listen, 0, 0, "0.0.0.0:5248",

@@ -39,6 +39,7 @@ struct rack_conf {
 	char *boot_root;   /* files served by TFTP; "" = state_dir/boot */
 	long tftp_max_transfers;
 	long tftp_max_transfers_per_client;
+	long tftp_workers;
 	long tftp_max_blksize;
 	char *http_boot_listen; /* "ADDRESS:PORT"; "" = no HTTP boot server */
 	long http_boot_max_connections;

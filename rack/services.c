@@ -88,6 +88,7 @@ static int tftp_start(struct rack *rack, const char *boot_root)
 	    .max_transfers = (unsigned)rack->conf.tftp_max_transfers,
 	    .max_per_client = (unsigned)rack->conf.tftp_max_transfers_per_client,
 	    .max_blksize = (uint32_t)rack->conf.tftp_max_blksize,
+	    .workers = (unsigned)rack->conf.tftp_workers,
 	    .nsfd = nsfd,
 	    .netns_name = rack->conf.netns,
 	    .hook = rack_boot_tftp_hook(rack),

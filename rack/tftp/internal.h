@@ -1,7 +1,9 @@
 /* Shared between rack/tftp/server.c (the listening socket, requests,
- * refusals) and rack/tftp/transfer.c (one transfer's socket and timer). */
+ * refusals), rack/tftp/transfer.c (one transfer's socket and timer) and
+ * rack/tftp/worker.c (the threads transfers run on). */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -33,6 +35,36 @@ struct event_base;
 
 struct tftp_xfer;
 
+/* A transfer's place in a mailbox (worker.c). */
+struct tftp_qlink {
+	struct tftp_qlink *next;
+};
+
+/* Transfers one thread hands to another's loop: a locked list, and an
+ * eventfd the receiving loop watches. */
+struct tftp_mailbox {
+	pthread_mutex_t mu;
+	struct tftp_qlink *head, *tail;
+	int efd;
+	struct event *ev;
+};
+
+/* One transfer thread. Its loop owns the transfers it runs; the daemon's
+ * loop only gives them and takes them back. */
+struct tftp_worker {
+	struct tftp_server *srv;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	struct tftp_mailbox inbox; /* transfers to run; wakes it to stop too */
+	bool stopping;		   /* atomic */
+	/* The worker's thread only: */
+	struct tftp_xfer *xfers; /* running here */
+	bool gso;		 /* UDP_SEGMENT works; cleared the first time the kernel refuses it */
+	/* The daemon's loop only: */
+	unsigned load; /* transfers given and not taken back */
+};
+
 struct tftp_server {
 	struct event_base *base;
 	int fd;
@@ -46,11 +78,12 @@ struct tftp_server {
 	unsigned n_transfers;
 	unsigned max_per_client;     /* transfers and held requests per client address */
 	struct tftp_clients clients; /* what each address holds of those */
-	struct tftp_xfer *xfers;
-	struct tftp_hook hook;	/* take == NULL: no hook */
-	struct tftp_held *held; /* requests the hook keeps */
+	struct tftp_worker *workers;
+	unsigned n_workers;
+	struct tftp_mailbox done; /* transfers the workers have ended */
+	struct tftp_hook hook;	  /* take == NULL: no hook */
+	struct tftp_held *held;	  /* requests the hook keeps */
 	unsigned n_held;
-	bool gso; /* UDP_SEGMENT works; cleared the first time the kernel refuses it */
 	/* Refusals are logged at most this many per second. */
 	int64_t log_second;
 	unsigned log_lines;
@@ -83,13 +116,36 @@ struct tftp_held {
 
 /* transfer.c */
 
-/* Start sending file (the reference passes to the transfer) to the client
- * of req. On failure the reference is put back and -errno returned; the
- * caller answers the client. */
+/* The daemon's loop: open the transfer's socket and give it, with file
+ * (the reference passes to the transfer), to a worker. On failure the
+ * reference is put back and -errno returned; the caller answers the
+ * client. */
 int tftp_xfer_start(struct tftp_server *s, const struct tftp_request *req, const struct tftp_packet *rrq,
 		    struct tftp_file *file);
-/* End a transfer at shutdown (logged, nothing sent). */
+/* The worker's loop: start a transfer given to it. */
+void tftp_xfer_run(struct tftp_worker *w, struct tftp_xfer *x);
+/* The worker's loop: end a transfer at shutdown (logged, nothing sent). */
 void tftp_xfer_abort(struct tftp_xfer *x, const char *why);
+/* The daemon's loop: a transfer its worker has ended. Return its slot,
+ * its address's count and its file; free it. */
+void tftp_xfer_reap(struct tftp_server *s, struct tftp_xfer *x);
+struct tftp_xfer *tftp_xfer_of(struct tftp_qlink *l);
+
+/* worker.c */
+
+/* Workers for tftp_workers = 0: the CPUs this process may run on, at most 8. */
+unsigned tftp_workers_auto(void);
+/* Start n (at least 1) workers and the mailbox of ended transfers. On
+ * failure (logged) tftp_workers_stop() cleans up. */
+int tftp_workers_start(struct tftp_server *s, unsigned n);
+/* Every worker ends its transfers (logged) and exits; they are reaped. */
+void tftp_workers_stop(struct tftp_server *s);
+/* The worker with the fewest transfers. */
+struct tftp_worker *tftp_worker_pick(struct tftp_server *s);
+/* The daemon's loop gives w a transfer (its qlink). */
+void tftp_worker_give(struct tftp_worker *w, struct tftp_qlink *l);
+/* w's loop hands an ended transfer back to the daemon's loop. */
+void tftp_worker_hand_back(struct tftp_worker *w, struct tftp_qlink *l);
 
 /* "198.51.100.2:41234", "[2001:db8::1]:41234"; v4-mapped shown as v4. */
 void tftp_format_peer(const struct sockaddr *sa, char *buf, size_t len);

@@ -516,7 +516,6 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 	tftp_clients_init(&s->clients);
 	if (conf->hook)
 		s->hook = *conf->hook;
-	s->gso = true;
 	s->lim = (struct tftp_limits){
 	    .max_blksize = conf->max_blksize,
 	    .max_windowsize = TFTP_SERVER_MAX_WINDOWSIZE,
@@ -539,15 +538,19 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 		log_err("tftp: cannot listen on %s: %s", conf->listen, strerror(-r));
 		goto fail;
 	}
+	unsigned workers = conf->workers ? conf->workers : tftp_workers_auto();
+	r = tftp_workers_start(s, workers);
+	if (r < 0)
+		goto fail;
 	s->ev = event_new(base, s->fd, EV_READ | EV_PERSIST, server_read_cb, s);
 	if (!s->ev)
 		oom_abort(0); /* a library's NULL: out of memory */
 	event_add(s->ev, NULL);
-	log_info("tftp: serving %s on %s%s%s, up to %u transfers (%u per client), blksize up to %u, windowsize up to "
-		 "%u%s",
+	log_info("tftp: serving %s on %s%s%s, up to %u transfers (%u per client) on %u thread%s, blksize up to %u, "
+		 "windowsize up to %u%s",
 		 conf->root, conf->listen, conf->nsfd >= 0 ? " in network namespace " : "",
 		 conf->nsfd >= 0 && conf->netns_name ? conf->netns_name : "", s->max_transfers, s->max_per_client,
-		 s->lim.max_blksize, s->lim.max_windowsize,
+		 workers, workers == 1 ? "" : "s", s->lim.max_blksize, s->lim.max_windowsize,
 		 s->root.use_openat2 ? "" : " (no openat2: symlinks are not followed)");
 	*ret = s;
 	return 0;
@@ -560,8 +563,7 @@ void tftp_server_free(struct tftp_server *s)
 {
 	if (!s)
 		return;
-	while (s->xfers)
-		tftp_xfer_abort(s->xfers, "server shutting down");
+	tftp_workers_stop(s);
 	while (s->held) {
 		struct tftp_held *h = s->held;
 		held_unlink(h);

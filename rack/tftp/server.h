@@ -5,8 +5,9 @@
  * Read requests arrive on one UDP socket (port 69 by default). Each
  * transfer gets its own UDP socket on a fresh ephemeral port, bound to the
  * address the client sent its request to and connected to the client, as
- * RFC 1350 wants; the kernel then drops packets from anyone else. All
- * transfers run on the daemon's event loop. Write requests are refused
+ * RFC 1350 wants; the kernel then drops packets from anyone else.
+ * Requests are read on the daemon's event loop; transfers run on worker
+ * threads, each with an event loop of its own (worker.c). Write requests are refused
  * with ERROR 2; past max_transfers, requests get ERROR 0 "server busy";
  * past max_per_client transfers (and held requests) from one address,
  * ERROR 0 "too many transfers from your address", so that one host cannot
@@ -48,6 +49,7 @@ struct tftp_server_conf {
 	unsigned max_transfers;
 	unsigned max_per_client; /* 0 = max_transfers */
 	uint32_t max_blksize;
+	unsigned workers;	      /* transfer threads; 0 = one per CPU, at most 8 */
 	int nsfd;		      /* network namespace for every socket (netns_open), -1 = our own */
 	const char *netns_name;	      /* for the log */
 	const struct tftp_hook *hook; /* NULL: every request is a file under root */

@@ -1,6 +1,10 @@
 /* One TFTP read transfer: its connected UDP socket, its retransmission
  * timer, and the loop that turns the engine's actions into datagrams.
  *
+ * The daemon's loop opens the socket and gives the transfer to a worker
+ * (worker.c); the worker's loop runs it to its end and hands it back, and
+ * the daemon's loop then returns what it held (tftp_xfer_reap).
+ *
  * A window of DATA blocks goes out as one UDP GSO send (or, where the
  * kernel cannot segment, one sendmmsg()); every datagram is two iovecs, the
  * 4-byte header and a slice of the file's shared mapping, so no file byte
@@ -22,14 +26,17 @@
 #include "rack/netns.h"
 #include "rack/tftp/internal.h"
 
-#define XFER_BATCH     64    /* messages per sendmmsg() */
-#define XFER_RECV_MAX  64    /* datagrams read per wake-up, for fairness */
-#define XFER_GSO_SEGS  64    /* UDP_MAX_SEGMENTS of older kernels */
-#define XFER_GSO_BYTES 65000 /* one GSO send stays under the 64 KiB IP limit */
+#define XFER_BATCH	64    /* messages per sendmmsg() */
+#define XFER_RECV_BATCH 8     /* datagrams read per wake-up, for fairness */
+#define XFER_GSO_SEGS	64    /* UDP_MAX_SEGMENTS of older kernels */
+#define XFER_GSO_BYTES	65000 /* one GSO send stays under the 64 KiB IP limit */
 
 struct tftp_xfer {
+	struct tftp_qlink link; /* in a mailbox: first, see tftp_xfer_of() */
 	struct tftp_server *srv;
-	struct tftp_xfer *prev, *next;
+	struct tftp_worker *w;
+	struct tftp_xfer *prev, *next; /* in w->xfers, once running */
+	bool running;
 	int fd;
 	struct event *rev;   /* readable: ACKs and ERRORs */
 	struct event *wev;   /* writable again after EAGAIN */
@@ -41,28 +48,43 @@ struct tftp_xfer {
 	uint64_t tx_next, tx_end;      /* DATA blocks still to push out */
 	int64_t started_us;
 	enum tftp_mode mode;
+	struct tftp_options opts; /* as requested */
 	uint16_t client_error_code;
 	char client_error[80];
 	char peer[TFTP_PEER_STRLEN];
 	char name[TFTP_NAME_LOGLEN];
 };
 
-static void xfer_free(struct tftp_xfer *x)
+struct tftp_xfer *tftp_xfer_of(struct tftp_qlink *l)
 {
-	struct tftp_server *s = x->srv;
+	return (struct tftp_xfer *)l;
+}
 
-	if (x->prev)
-		x->prev->next = x->next;
-	else
-		s->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
-	s->n_transfers--;
-	tftp_clients_put(&s->clients, &x->client);
-	event_free(x->rev);
-	event_free(x->wev);
-	event_free(x->timer);
+/* The worker's part of the end: its events and socket. */
+static void xfer_release(struct tftp_xfer *x)
+{
+	struct tftp_worker *w = x->w;
+
+	if (x->running) {
+		if (x->prev)
+			x->prev->next = x->next;
+		else
+			w->xfers = x->next;
+		if (x->next)
+			x->next->prev = x->prev;
+		event_free(x->rev);
+		event_free(x->wev);
+		event_free(x->timer);
+	}
 	close(x->fd);
+	tftp_worker_hand_back(w, &x->link);
+}
+
+void tftp_xfer_reap(struct tftp_server *s, struct tftp_xfer *x)
+{
+	s->n_transfers--;
+	x->w->load--;
+	tftp_clients_put(&s->clients, &x->client);
 	tftp_cache_put(s->cache, x->file);
 	free(x);
 }
@@ -102,7 +124,9 @@ static void xfer_end(struct tftp_xfer *x, int rc, const char *why)
 	const struct tftp_session *ss = &x->sess;
 	char reason[200];
 
-	if (rc == -ECONNRESET && ss->blocks_sent == 0) {
+	if (!x->running) {
+		log_info("tftp: %s '%s' not started: %s", x->peer, x->name, why ? why : strerror(-rc));
+	} else if (rc == -ECONNRESET && ss->blocks_sent == 0) {
 		/* UEFI firmware asks for tsize, then ends the transfer. */
 		log_info("tftp: %s '%s': client ended the transfer after the OACK with ERROR %u '%s' (a size query)",
 			 x->peer, x->name, x->client_error_code, x->client_error);
@@ -121,7 +145,7 @@ static void xfer_end(struct tftp_xfer *x, int rc, const char *why)
 			x->peer, x->name, (unsigned long long)tftp_session_bytes_acked(ss),
 			(unsigned long long)ss->size, secs, ss->blksize, ss->windowsize, reason);
 	}
-	xfer_free(x);
+	xfer_release(x);
 }
 
 void tftp_xfer_abort(struct tftp_xfer *x, const char *why)
@@ -218,7 +242,7 @@ static int xfer_flush(struct tftp_xfer *x)
 	uint8_t hdr[XFER_BATCH][TFTP_HEADER_LEN];
 
 	while (x->tx_next < x->tx_end) {
-		if (x->srv->gso && x->tx_end - x->tx_next >= 2) {
+		if (x->w->gso && x->tx_end - x->tx_next >= 2) {
 			int r = xfer_send_gso(x);
 			if (r > 0) {
 				x->tx_next += (unsigned)r;
@@ -230,7 +254,7 @@ static int xfer_flush(struct tftp_xfer *x)
 			}
 			if (r != -EOPNOTSUPP)
 				return r;
-			x->srv->gso = false;
+			x->w->gso = false;
 			log_info("tftp: UDP segmentation offload refused by the kernel; one system call per datagram");
 		}
 		unsigned n = 0;
@@ -318,22 +342,33 @@ static void xfer_finish_batch(struct tftp_xfer *x)
 	xfer_arm(x, x->sess.deadline);
 }
 
+#define XFER_RECV_LEN 1500 /* ACKs are 4 bytes; an ERROR's text may be long */
+
 static void xfer_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tftp_xfer *x = arg;
-	uint8_t buf[1500];
+	uint8_t buf[XFER_RECV_BATCH][XFER_RECV_LEN];
+	struct mmsghdr msgs[XFER_RECV_BATCH];
+	struct iovec iov[XFER_RECV_BATCH];
 
-	for (int i = 0; i < XFER_RECV_MAX; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
+	/* One call reads everything queued, up to a batch: a lock-step client
+	 * has one ACK out, so this is the only read of the wake-up. */
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < XFER_RECV_BATCH; i++) {
+		iov[i] = (struct iovec){buf[i], XFER_RECV_LEN};
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	int got = recvmmsg(fd, msgs, XFER_RECV_BATCH, MSG_DONTWAIT, NULL);
+	if (got < 0) {
+		if (errno != EAGAIN && errno != EINTR)
 			xfer_end(x, -errno, NULL);
-			return;
-		}
+		return;
+	}
+	for (int i = 0; i < got; i++) {
 		struct tftp_packet p;
 		struct tftp_action a;
-		if (tftp_decode(buf, (size_t)n, &p) < 0)
+		if (tftp_decode(buf[i], msgs[i].msg_len, &p) < 0)
 			continue; /* garbage on a connected port: not worth an answer */
 		if (p.op == TFTP_ERROR) {
 			x->client_error_code = p.error_code;
@@ -399,30 +434,38 @@ int tftp_xfer_start(struct tftp_server *s, const struct tftp_request *req, const
 	x->fd = fd;
 	x->file = file;
 	x->mode = rrq->mode;
+	x->opts = rrq->opts;
 	x->timer_at = -1;
 	x->started_us = clock_mono_us();
 	snprintf(x->peer, sizeof(x->peer), "%s", req->peer_text);
 	snprintf(x->name, sizeof(x->name), "%s", req->name_text);
-	x->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, xfer_read_cb, x);
-	x->wev = event_new(s->base, fd, EV_WRITE, xfer_write_cb, x);
-	x->timer = evtimer_new(s->base, xfer_timer_cb, x);
-	if (!x->rev || !x->wev || !x->timer)
-		oom_abort(0); /* a library's NULL: out of memory */
-	x->next = s->xfers;
-	if (s->xfers)
-		s->xfers->prev = x;
-	s->xfers = x;
 	s->n_transfers++;
 	tftp_client_key_of((const struct sockaddr *)&req->peer, &x->client);
 	tftp_clients_take(&s->clients, &x->client, 0);
+	x->w = tftp_worker_pick(s);
+	tftp_worker_give(x->w, &x->link);
+	return 0;
+}
+
+void tftp_xfer_run(struct tftp_worker *w, struct tftp_xfer *x)
+{
+	x->rev = event_new(w->base, x->fd, EV_READ | EV_PERSIST, xfer_read_cb, x);
+	x->wev = event_new(w->base, x->fd, EV_WRITE, xfer_write_cb, x);
+	x->timer = evtimer_new(w->base, xfer_timer_cb, x);
+	if (!x->rev || !x->wev || !x->timer)
+		oom_abort(0); /* a library's NULL: out of memory */
+	x->running = true;
+	x->next = w->xfers;
+	if (w->xfers)
+		w->xfers->prev = x;
+	w->xfers = x;
 	event_add(x->rev, NULL);
 
 	struct tftp_action a;
-	int rc = tftp_session_start(&x->sess, &s->lim, &rrq->opts, file->size, clock_mono_ms(), &a);
+	int rc = tftp_session_start(&x->sess, &x->srv->lim, &x->opts, x->file->size, clock_mono_ms(), &a);
 	log_info("tftp: %s RRQ '%s' %s: %llu bytes, blksize %u, windowsize %u%s", x->peer, x->name,
-		 tftp_mode_name(x->mode), (unsigned long long)file->size, x->sess.blksize, x->sess.windowsize,
+		 tftp_mode_name(x->mode), (unsigned long long)x->file->size, x->sess.blksize, x->sess.windowsize,
 		 x->sess.oack.present ? " (OACK)" : "");
 	if (xfer_step(x, rc, &a))
 		xfer_finish_batch(x);
-	return 0;
 }

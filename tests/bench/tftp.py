@@ -483,6 +483,8 @@ def main():
     ap.add_argument("--client-nice", type=int, default=0,
                     help="run the clients under nice N (a diagnostic: on this one box the clients compete with "
                          "the servers for the same 2 cores)")
+    ap.add_argument("--case", action="append", default=[], metavar="TEXT",
+                    help="run only the cases whose label contains TEXT (repeatable; a diagnostic)")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.clients = 1, min(a.clients, 10)
@@ -529,6 +531,8 @@ def main():
                  ("64 MiB, atftp, blksize 1468 + windowsize 16", "atftp", "big.bin", 1),
                  (f"{a.clients} x 16 MiB at once, curl, blksize 1468", "curl", "mid.bin", a.clients),
                  (f"{a.clients} x 16 MiB at once, atftp, windowsize 16", "atftp", "mid.bin", a.clients)]
+        if a.case:
+            cases = [c for c in cases if any(t in c[0] for t in a.case)] or sys.exit(f"no case matches {a.case}")
         walls = {(c[0], s.name): [] for c in cases for s in servers}
         cpus = {(c[0], s.name): [] for c in cases for s in servers}
         errors = {}

@@ -133,13 +133,15 @@ class TftpRack:
         self.aborted = 0  # transfers the raw client started and ended with an ERROR
 
     def start_rack(self, listen="0.0.0.0:69", wait=True, first=False, max_transfers=MAX_TRANSFERS,
-                   per_client=MAX_TRANSFERS):
+                   per_client=MAX_TRANSFERS, extra=()):
         # The tests here run many transfers from one client address; the
         # per-client limit has its own test, with the default.
+        more = extra
         extra = ["--netns", self.lab.srv, "--tftp-listen", listen, "--boot-root", self.root,
                  "--tftp-max-transfers", str(max_transfers)]
         if per_client is not None:
             extra += ["--tftp-max-transfers-per-client", str(per_client)]
+        extra += list(more)
         if first:
             self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint, extra=extra)
         else:
@@ -541,6 +543,46 @@ def test_one_host_cannot_take_every_slot(tftp, lab):
             proc.wait()
         tftp.rack.stop()
         lab.run(["ip", "addr", "del", f"{ATTACKER}/24", "dev", "eth0"], check=False)
+        tftp.start_rack()
+
+
+def test_transfer_threads_and_a_stop_mid_transfer(tftp, lab):
+    """Transfers spread over --tftp-workers threads, and a rack stopped
+    while they run ends each one with its log line and exits cleanly (the
+    sanitizer pass checks the threads' teardown)."""
+    tftp.rack.stop()
+    try:
+        tftp.start_rack(extra=["--tftp-workers", "3"])
+        assert "transfers (" in tftp.log() and "on 3 threads" in tftp.log(), tftp.log()[-2000:]
+        # Six at once on three threads: all correct.
+        procs = [lab.popen(["sh", "-c", f"curl -sS --tftp-blksize 1468 -o - tftp://{SERVER}/mid.bin | sha256sum"])
+                 for _ in range(6)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert all(p.returncode == 0 for p in procs), outs
+        assert all(o[0].split()[0] == tftp.sha["mid.bin"] for o in outs), outs
+        # Each thread (named tftp-1..3) sent some of them: each used CPU.
+        pid = tftp.rack.daemon.proc.pid
+        used = {}
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            if name.startswith("tftp-"):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                used[name] = int(fields[11]) + int(fields[12])  # utime + stime, ticks
+        assert sorted(used) == ["tftp-1", "tftp-2", "tftp-3"] and all(used.values()), used
+        # Four slow ones (512-byte lock-step, 64 MiB), then the stop.
+        slow = [lab.popen(["tftp", "-m", "binary", SERVER, "-c", "get", "big.bin", "/dev/null"]) for _ in range(4)]
+        tftp.rack.daemon.wait_log("RRQ 'big.bin'", count=4, timeout=20)
+        time.sleep(0.5)
+        assert tftp.rack.stop() == 0, tftp.log()[-3000:]
+        for p in slow:
+            p.kill()
+            p.wait()
+        log = tftp.log()
+        assert log.count("'big.bin' failed after") == 4 and log.count("server shutting down") == 4, log[-3000:]
+    finally:
+        tftp.rack.stop()
         tftp.start_rack()
 
 
