@@ -239,7 +239,7 @@ def wait_serving(net, server, timeout=60):
     raise RuntimeError(f"{server.label}: no ACK within {timeout}s")
 
 
-def perf_trial(net, server, rate, period):
+def perf_trial(net, server, rate, period, threads="multi"):
     """Fresh server, perfdhcp at rate for period seconds. Returns
     {rate, acks, discovers, drop, dora, cpu, perf_cpu}."""
     server.start()
@@ -248,8 +248,8 @@ def perf_trial(net, server, rate, period):
         cpu0 = proc_cpu(server.pid)
         rcvbuf0 = rcvbuf_errors(net.perf)
         t0 = time.monotonic()
-        argv = ["perfdhcp", "-4", "-l", "eth0", "-r", str(rate), "-R", "1000000000", "-p", str(period),
-                "-W", "1000000", SERVER]
+        argv = ["perfdhcp", "-4", "-l", "eth0", "-g", threads, "-r", str(rate), "-R", "1000000000", "-p",
+                str(period), "-W", "1000000", SERVER]
         r = subprocess.run(["ip", "netns", "exec", net.perf, "/usr/bin/time", "-f", "PERFCPU %U %S", *argv],
                            capture_output=True, text=True, timeout=period + 60)
         wall = time.monotonic() - t0
@@ -280,12 +280,13 @@ def rcvbuf_errors(ns):
     return 0
 
 
-def sustained(net, server, period, start, limit, steps):
+def sustained(net, server, period, start, limit, steps, threads):
     """Highest rate with < 1% drops (benchutil.sustained_rate)."""
     def describe(t):
         return (f"  {server.label:8} r={t['rate']:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
                 f"server cpu {t['cpu']:.2f}s, perfdhcp cpu {t['perf_cpu']}, client rcvbuf drops {t['rcvbuf']}")
-    return sustained_rate(lambda rate: perf_trial(net, server, rate, period), start, limit, steps, describe)
+    return sustained_rate(lambda rate: perf_trial(net, server, rate, period, threads), start, limit, steps,
+                          describe)
 
 
 def median(xs):
@@ -306,6 +307,8 @@ def main():
     ap.add_argument("--fixed-rates", default="400,2000",
                     help="rates of the CPU-per-lease trials (default 400,2000: 400 all three sustain here)")
     ap.add_argument("--cpu-period", type=int, default=5)
+    ap.add_argument("--perfdhcp-threads", choices=("single", "multi"), default="multi",
+                    help="perfdhcp -g: multi (its default on more than one CPU) receives on a thread of its own")
     ap.add_argument("--only", help="comma-separated subset of ironrack,kea,dnsmasq")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 2 s trials, no bisection")
     a = ap.parse_args()
@@ -345,11 +348,11 @@ def main():
                 os.sync()
                 time.sleep(2)
                 log(f"run {run + 1}/{a.runs}: {s.label}, sustained rate")
-                good, bad, _ = sustained(net, s, a.period, a.start_rate, a.max_rate, a.steps)
+                good, bad, _ = sustained(net, s, a.period, a.start_rate, a.max_rate, a.steps, a.perfdhcp_threads)
                 results[s.label]["rate"].append(good["rate"] if good else 0)
                 results[s.label]["dora"].append(good["dora"] if good else 0)
                 for fr in fixed:
-                    t = perf_trial(net, s, fr, a.cpu_period)
+                    t = perf_trial(net, s, fr, a.cpu_period, a.perfdhcp_threads)
                     log(f"  {s.label:8} fixed r={fr}: {t['acks']} ACKed, drop {t['drop']:.2%}, "
                         f"server cpu {t['cpu']:.2f}s = {1000 * t['cpu'] / max(t['acks'], 1):.3f} s/1000 leases, "
                         f"perfdhcp cpu {t['perf_cpu']}")

@@ -574,8 +574,10 @@ def main():
         for (label, name), e in errors.items():
             print(f"FAILED {name}: {label}: {e}")
         rack_log = servers[0].text()
+        resent = sum(int(n) for n in re.findall(r"(\d+) blocks resent", rack_log))
         print(f"ironrack-rackd log: {rack_log.count('windowsize 16)')} transfers sent with windowsize 16, "
-              f"{rack_log.count('windowsize 1)')} lock-step")
+              f"{rack_log.count('windowsize 1)')} lock-step, "
+              f"{resent} blocks sent again")
         print(f"(whole run {time.monotonic() - started:.0f} s, finished {time.strftime('%Y-%m-%d %H:%M %Z')}; "
               f"1-min load average {load0} at the start, {loadavg()} at the end)")
         if errors:
