@@ -15,19 +15,38 @@
 
 /* ---- rebalancing the shares (docs/dhcp-ha.md, NORMAL) ---- */
 
-/* The range of vlan_id's interface with this id, or NULL. */
-static const struct dhcp_range *range_of(const struct dhcp_server *s, uint64_t vlan_id, uint32_t range_id)
+/* The n-th range (from 0) of vlan_id's interface, over its own subnets
+ * then its relayed ones; NULL past the last, or without a lease store. */
+static const struct dhcp_range *vlan_range(const struct dhcp_server *s, uint64_t vlan_id, size_t n)
 {
-	ssize_t i = dhcp_server_ha_iface_of_vlan(s, vlan_id);
+	ssize_t i = s->leases ? dhcp_server_ha_iface_of_vlan(s, vlan_id) : -1;
 	const struct dhcp_iface *ifc = i >= 0 ? &s->loaded->cfg.ifaces[i] : NULL;
 	for (size_t k = 0; ifc && k < ifc->n_subnets + ifc->n_relayed; k++) {
 		const struct dhcp_subnet *sn =
 		    k < ifc->n_subnets ? &ifc->subnets[k] : &ifc->relayed[k - ifc->n_subnets];
-		for (size_t j = 0; j < sn->n_ranges; j++)
-			if (sn->ranges[j].id == range_id)
-				return &sn->ranges[j];
+		if (n < sn->n_ranges)
+			return &sn->ranges[n];
+		n -= sn->n_ranges;
 	}
 	return NULL;
+}
+
+/* The range of vlan_id's interface with this id, or NULL. */
+static const struct dhcp_range *range_of(const struct dhcp_server *s, uint64_t vlan_id, uint32_t range_id)
+{
+	const struct dhcp_range *r;
+	for (size_t n = 0; (r = vlan_range(s, vlan_id, n)); n++)
+		if (r->id == range_id)
+			return r;
+	return NULL;
+}
+
+/* Rebalancing moves addresses only in a range split between the racks:
+ * not one held back (its ends the partner's) nor one wholly ours. */
+static bool is_split(struct dhcp_server *s, const struct dhcp_range *r)
+{
+	return !dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_PEER) &&
+	       !dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_LOCAL);
 }
 
 static void range_free(const struct dhcp_server *s, const struct dhcp_range *r, uint32_t *own, uint32_t *partner)
@@ -61,23 +80,16 @@ static bool movable(const struct dhcp_server *s, const struct dhcp_range *r, uin
 
 size_t dhcp_server_ha_pool_asks(struct dhcp_server *s, uint64_t vlan_id, struct ha_pool_ask *ret, size_t max)
 {
-	ssize_t i = dhcp_server_ha_iface_of_vlan(s, vlan_id);
-	const struct dhcp_iface *ifc = i >= 0 && s->leases ? &s->loaded->cfg.ifaces[i] : NULL;
+	const struct dhcp_range *r;
 	size_t n = 0;
-	for (size_t k = 0; ifc && k < ifc->n_subnets + ifc->n_relayed; k++) {
-		const struct dhcp_subnet *sn =
-		    k < ifc->n_subnets ? &ifc->subnets[k] : &ifc->relayed[k - ifc->n_subnets];
-		for (size_t j = 0; j < sn->n_ranges && n < max; j++) {
-			const struct dhcp_range *r = &sn->ranges[j];
-			if (dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_PEER) ||
-			    dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_LOCAL))
-				continue; /* held back, or not split: the next split decides */
-			uint32_t own, partner;
-			range_free(s, r, &own, &partner);
-			uint32_t count = ha_rebalance_ask(own, partner);
-			if (count)
-				ret[n++] = (struct ha_pool_ask){.range_id = r->id, .count = count, .free = own};
-		}
+	for (size_t k = 0; n < max && (r = vlan_range(s, vlan_id, k)); k++) {
+		if (!is_split(s, r))
+			continue; /* the next split decides */
+		uint32_t own, partner;
+		range_free(s, r, &own, &partner);
+		uint32_t count = ha_rebalance_ask(own, partner);
+		if (count)
+			ret[n++] = (struct ha_pool_ask){.range_id = r->id, .count = count, .free = own};
 	}
 	return n;
 }
@@ -85,10 +97,9 @@ size_t dhcp_server_ha_pool_asks(struct dhcp_server *s, uint64_t vlan_id, struct 
 int dhcp_server_ha_pool_give(struct dhcp_server *s, uint64_t vlan_id, const struct ha_pool_ask *ask,
 			     struct ha_range *ret, size_t max, int64_t *ret_wait)
 {
-	const struct dhcp_range *r = s->leases ? range_of(s, vlan_id, ask->range_id) : NULL;
+	const struct dhcp_range *r = range_of(s, vlan_id, ask->range_id);
 	*ret_wait = 0;
-	if (!r || dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_PEER) ||
-	    dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_LOCAL))
+	if (!r || !is_split(s, r))
 		return 0;
 	uint32_t own, partner;
 	range_free(s, r, &own, &partner);
@@ -202,20 +213,11 @@ static bool adoptable(struct dhcp_server *s, const struct dhcp_range *r, uint32_
 
 size_t dhcp_server_ha_pool_peer_runs(struct dhcp_server *s, uint64_t vlan_id, struct ha_range *ret, size_t max)
 {
-	ssize_t i = dhcp_server_ha_iface_of_vlan(s, vlan_id);
-	const struct dhcp_iface *ifc = i >= 0 && s->leases ? &s->loaded->cfg.ifaces[i] : NULL;
+	const struct dhcp_range *r;
 	size_t n = 0;
-	for (size_t k = 0; ifc && k < ifc->n_subnets + ifc->n_relayed; k++) {
-		const struct dhcp_subnet *sn =
-		    k < ifc->n_subnets ? &ifc->subnets[k] : &ifc->relayed[k - ifc->n_subnets];
-		for (size_t j = 0; j < sn->n_ranges && n < max; j++) {
-			const struct dhcp_range *r = &sn->ranges[j];
-			if (dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_PEER) ||
-			    dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_LOCAL))
-				continue; /* held back, or not split */
+	for (size_t k = 0; n < max && (r = vlan_range(s, vlan_id, k)); k++)
+		if (is_split(s, r))
 			n = runs_where(s, r, r->first, r->last, is_peer, ret, n, max);
-		}
-	}
 	return n;
 }
 
@@ -227,9 +229,8 @@ size_t dhcp_server_ha_pool_unowned(struct dhcp_server *s, uint64_t vlan_id, cons
 		const struct dhcp_range *r = range_of(s, vlan_id, in[k].range_id);
 		if (!r || in[k].first < r->first || in[k].last > r->last || in[k].first > in[k].last)
 			continue; /* not a range here: nothing of it is ours to speak for */
-		if (dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_PEER) ||
-		    dhcp_server_ha_ends_owned_by(s, r, LEASE_OWNER_LOCAL))
-			continue; /* held back, or not split: the next split decides, not us */
+		if (!is_split(s, r))
+			continue; /* the next split decides, not us */
 		n = runs_where(s, r, in[k].first, in[k].last, is_peer, ret, n, max);
 	}
 	return n;

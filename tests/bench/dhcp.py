@@ -50,7 +50,10 @@ medians reported:
     (--fixed-rate) every server sustains, over --cpu-period seconds.
 perfdhcp shares the machine's 2 cores with the server: its own CPU time
 per trial (/usr/bin/time) is logged next to each trial so a saturated
-client is visible."""
+client is visible, with the replies its socket buffer dropped. --clients N
+runs N perfdhcp side by side (the first in the perf namespace, the others
+in perf1.. at 10.20.0.11..), each at rate / N with a base MAC of its own;
+--perfdhcp-threads single|multi is perfdhcp's -g."""
 
 import argparse
 import glob
@@ -240,33 +243,43 @@ def wait_serving(net, server, timeout=60):
 
 
 def perf_trial(net, server, rate, period, threads="multi"):
-    """Fresh server, perfdhcp at rate for period seconds. Returns
-    {rate, acks, discovers, drop, dora, cpu, perf_cpu}."""
+    """Fresh server, perfdhcp at rate for period seconds: one perfdhcp per
+    namespace of net.perfs, each at rate / N with a base MAC of its own
+    (-R 1e9 varies only the last four bytes). Returns {rate, acks,
+    discovers, drop, dora, cpu, perf_cpu}, summed over the perfdhcp."""
     server.start()
+    n = len(net.perfs)
     try:
         wait_serving(net, server)
         cpu0 = proc_cpu(server.pid)
-        rcvbuf0 = rcvbuf_errors(net.perf)
+        rcvbuf0 = sum(rcvbuf_errors(ns) for ns in net.perfs)
         t0 = time.monotonic()
-        argv = ["perfdhcp", "-4", "-l", "eth0", "-g", threads, "-r", str(rate), "-R", "1000000000", "-p",
-                str(period), "-W", "1000000", SERVER]
-        r = subprocess.run(["ip", "netns", "exec", net.perf, "/usr/bin/time", "-f", "PERFCPU %U %S", *argv],
-                           capture_output=True, text=True, timeout=period + 60)
+        procs = []
+        for i, ns in enumerate(net.perfs):
+            argv = ["perfdhcp", "-4", "-l", "eth0", "-g", threads, "-b", f"mac=00:{0x0c + i:02x}:01:02:03:04",
+                    "-r", str(max(1, round(rate / n))), "-R", "1000000000", "-p", str(period), "-W", "1000000",
+                    SERVER]
+            procs.append(subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/time", "-f", "PERFCPU %U %S",
+                                           *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outs = [(*p.communicate(timeout=period + 60), p.returncode) for p in procs]
         wall = time.monotonic() - t0
         cpu = proc_cpu(server.pid) - cpu0
-        rcvbuf = rcvbuf_errors(net.perf) - rcvbuf0
+        rcvbuf = sum(rcvbuf_errors(ns) for ns in net.perfs) - rcvbuf0
     finally:
         server.stop()
-    res = parse_perfdhcp(r.stdout + r.stderr, r.returncode)
-    if len(res["sent"]) < 1 or len(res["received"]) < 2:
-        raise RuntimeError(f"perfdhcp said:\n{r.stdout}{r.stderr}")
-    perf_cpu = None
-    for line in r.stderr.splitlines():
-        if line.startswith("PERFCPU"):
-            perf_cpu = sum(float(x) for x in line.split()[1:])
-    disc, acks = res["sent"][0], res["received"][1]
+    disc = acks = 0
+    perf_cpu = 0.0
+    for out, err, rc in outs:
+        res = parse_perfdhcp(out + err, rc)
+        if len(res["sent"]) < 1 or len(res["received"]) < 2:
+            raise RuntimeError(f"perfdhcp said:\n{out}{err}")
+        disc += res["sent"][0]
+        acks += res["received"][1]
+        for line in err.splitlines():
+            if line.startswith("PERFCPU"):
+                perf_cpu += sum(float(x) for x in line.split()[1:])
     return {"rate": rate, "acks": acks, "discovers": disc, "drop": 1 - acks / disc if disc else 1.0,
-            "dora": acks / period, "cpu": cpu, "perf_cpu": perf_cpu, "wall": wall, "rcvbuf": rcvbuf}
+            "dora": acks / period, "cpu": cpu, "perf_cpu": round(perf_cpu, 2), "wall": wall, "rcvbuf": rcvbuf}
 
 
 def rcvbuf_errors(ns):
@@ -307,8 +320,13 @@ def main():
     ap.add_argument("--fixed-rates", default="400,2000",
                     help="rates of the CPU-per-lease trials (default 400,2000: 400 all three sustain here)")
     ap.add_argument("--cpu-period", type=int, default=5)
-    ap.add_argument("--perfdhcp-threads", choices=("single", "multi"), default="multi",
-                    help="perfdhcp -g: multi (its default on more than one CPU) receives on a thread of its own")
+    ap.add_argument("--clients", type=int, default=2,
+                    help="perfdhcp side by side, each in a namespace of its own at rate/N (default 2: one perfdhcp "
+                         "cannot read the replies of more than ~10,000 DORA/s here and drops them in its socket "
+                         "buffer)")
+    ap.add_argument("--perfdhcp-threads", choices=("single", "multi"), default="single",
+                    help="perfdhcp -g (default single: with two perfdhcp on two CPUs, multi's receive threads only "
+                         "compete with the server)")
     ap.add_argument("--only", help="comma-separated subset of ironrack,kea,dnsmasq")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 2 s trials, no bisection")
     a = ap.parse_args()
@@ -325,6 +343,8 @@ def main():
     try:
         net.up()
         net.perf = net.host("perf", addrs=[f"{PERF}/16"], mac="02:00:00:00:00:03")
+        net.perfs = [net.perf] + [net.host(f"perf{i}", addrs=[f"10.20.0.{10 + i}/16"], mac=f"02:00:00:00:01:{i:02x}")
+                                  for i in range(1, a.clients)]
         only = set((a.only or "ironrack,kea,dnsmasq").split(","))
         if "ironrack" in only:
             ensure_binaries(build, ["ironrack-regiond", "ironrack-rackd"] if a.ironrack == "daemon"
@@ -368,7 +388,7 @@ def main():
         net.down()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\nDHCPv4 DORA, perfdhcp -R 1e9 (new clients), {a.runs} run(s), {a.period} s rate trials, "
+    print(f"\nDHCPv4 DORA, {a.clients} perfdhcp -g {a.perfdhcp_threads} -R 1e9 (new clients), {a.runs} run(s), {a.period} s rate trials, "
           f"{a.cpu_period} s CPU trials, medians ({elapsed:.0f} s)")
     med = {k: {m: median(v[m]) for m in v} for k, v in results.items()}
     head = f"{'server':10} {'max r <1% drop':>14} {'DORA/s':>8}"
