@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,7 +156,11 @@ int tftp_workers_start(struct tftp_server *s, unsigned n)
 		return r;
 	}
 	s->workers = xcalloc(n, sizeof(*s->workers));
-	for (unsigned i = 0; i < n; i++) {
+	/* Signals are the daemon loop's: the threads start with all blocked. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < n && r == 0; i++) {
 		struct tftp_worker *w = &s->workers[i];
 		w->srv = s;
 		w->gso = true;
@@ -167,19 +172,20 @@ int tftp_workers_start(struct tftp_server *s, unsigned n)
 		r = mailbox_init(&w->inbox, w->base, worker_inbox_cb, w);
 		if (r < 0) {
 			log_err("tftp: cannot make an eventfd: %s", strerror(-r));
-			return r;
+			break;
 		}
-		r = pthread_create(&w->thread, NULL, worker_thread, w);
-		if (r != 0) {
-			log_err("tftp: cannot start a transfer thread: %s", strerror(r));
-			return -r;
+		r = -pthread_create(&w->thread, NULL, worker_thread, w);
+		if (r < 0) {
+			log_err("tftp: cannot start a transfer thread: %s", strerror(-r));
+			break;
 		}
 		w->started = true;
 		char name[16]; /* top -H, ps -L */
 		snprintf(name, sizeof(name), "tftp-%u", i + 1);
 		pthread_setname_np(w->thread, name);
 	}
-	return 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
 }
 
 void tftp_workers_stop(struct tftp_server *s)

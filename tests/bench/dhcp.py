@@ -253,6 +253,7 @@ def perf_trial(net, server, rate, period, threads="multi"):
         wait_serving(net, server)
         cpu0 = proc_cpu(server.pid)
         rcvbuf0 = sum(rcvbuf_errors(ns) for ns in net.perfs)
+        srv_rcvbuf0 = rcvbuf_errors(net.rack)
         t0 = time.monotonic()
         procs = []
         for i, ns in enumerate(net.perfs):
@@ -265,6 +266,7 @@ def perf_trial(net, server, rate, period, threads="multi"):
         wall = time.monotonic() - t0
         cpu = proc_cpu(server.pid) - cpu0
         rcvbuf = sum(rcvbuf_errors(ns) for ns in net.perfs) - rcvbuf0
+        srv_rcvbuf = rcvbuf_errors(net.rack) - srv_rcvbuf0
     finally:
         server.stop()
     disc = acks = 0
@@ -279,7 +281,8 @@ def perf_trial(net, server, rate, period, threads="multi"):
             if line.startswith("PERFCPU"):
                 perf_cpu += sum(float(x) for x in line.split()[1:])
     return {"rate": rate, "acks": acks, "discovers": disc, "drop": 1 - acks / disc if disc else 1.0,
-            "dora": acks / period, "cpu": cpu, "perf_cpu": round(perf_cpu, 2), "wall": wall, "rcvbuf": rcvbuf}
+            "dora": acks / period, "cpu": cpu, "perf_cpu": round(perf_cpu, 2), "wall": wall, "rcvbuf": rcvbuf,
+            "srv_rcvbuf": srv_rcvbuf}
 
 
 def rcvbuf_errors(ns):
@@ -297,7 +300,8 @@ def sustained(net, server, period, start, limit, steps, threads):
     """Highest rate with < 1% drops (benchutil.sustained_rate)."""
     def describe(t):
         return (f"  {server.label:8} r={t['rate']:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
-                f"server cpu {t['cpu']:.2f}s, perfdhcp cpu {t['perf_cpu']}, client rcvbuf drops {t['rcvbuf']}")
+                f"server cpu {t['cpu']:.2f}s, perfdhcp cpu {t['perf_cpu']}, client rcvbuf drops {t['rcvbuf']}, "
+                f"server rcvbuf drops {t['srv_rcvbuf']}")
     return sustained_rate(lambda rate: perf_trial(net, server, rate, period, threads), start, limit, steps,
                           describe)
 
