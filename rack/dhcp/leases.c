@@ -168,7 +168,7 @@ static int load_snapshot(struct lease_store *s, struct lease_replay_stats *st, u
 	return 0;
 }
 
-int lstore_fresh_journal(struct lease_store *s, uint64_t base)
+static int fresh_journal(struct lease_store *s, uint64_t base)
 {
 	char p[PATH_MAX];
 	uint8_t hdr[LEASE_FILE_HEADER_LEN];
@@ -207,7 +207,7 @@ static int load_journal(struct lease_store *s, uint64_t snap_seq, struct lease_r
 	if (r == -ENOENT && s->cfg.read_only)
 		return 0;
 	if (r == -ENOENT) {
-		r = lstore_fresh_journal(s, snap_seq);
+		r = fresh_journal(s, snap_seq);
 		s->journal_bytes = LEASE_FILE_HEADER_LEN;
 		return r;
 	}
@@ -306,6 +306,7 @@ void lease_store_free(struct lease_store *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->batch);
+	free(s->snap_spare);
 	free(s->dir);
 	free(s);
 }
@@ -591,6 +592,7 @@ int lease_store_flush_begin(struct lease_store *s, struct lease_flush *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->fd = -1;
+	ret->new_fd = -1;
 	if (s->poisoned)
 		return -EIO;
 	if (s->flushing)
@@ -615,6 +617,8 @@ int lease_flush_run(struct lease_flush *f)
 	f->result = 0;
 	if (f->fd < 0)
 		return 0; /* in-memory store */
+	if (left == 0)
+		goto compact; /* a flush of only a compaction */
 	while (left > 0) {
 		ssize_t n = write(f->fd, p, left);
 		if (n < 0 && errno == EINTR)
@@ -632,11 +636,16 @@ int lease_flush_run(struct lease_flush *f)
 			return f->result;
 		}
 	}
+compact:
+	if (f->snap)
+		lflush_compact(f);
 	return 0;
 }
 
 int lease_store_flush_done(struct lease_store *s, struct lease_flush *f)
 {
+	int r = f->result;
+
 	s->flushing = false;
 	if (f->result < 0)
 		s->poisoned = true;
@@ -645,9 +654,30 @@ int lease_store_flush_done(struct lease_store *s, struct lease_flush *f)
 		if (s->fd >= 0)
 			s->journal_bytes += f->len;
 	}
+	if (f->new_fd >= 0) { /* a compaction's fresh journal */
+		close(s->fd);
+		s->fd = f->new_fd;
+		f->new_fd = -1;
+		s->journal_bytes = LEASE_FILE_HEADER_LEN;
+	} else if (f->compact_poison) {
+		/* The old fd points at the replaced inode: appending there would
+		 * lose changes. Nothing can be written until a reopen. */
+		s->poisoned = true;
+		if (r == 0)
+			r = -EIO;
+	}
 	free(f->buf);
 	f->buf = NULL;
-	return f->result;
+	if (f->snap && !s->snap_spare) { /* the next compaction's buffer */
+		s->snap_spare = f->snap;
+		s->snap_spare_cap = f->snap_cap;
+	} else {
+		free(f->snap);
+	}
+	f->snap = NULL;
+	free(f->dir);
+	f->dir = NULL;
+	return r;
 }
 
 int lease_store_commit(struct lease_store *s)

@@ -232,15 +232,37 @@ struct lease_flush {
 	size_t len;
 	uint64_t seq; /* durable once this flush completes */
 	int result;   /* set by lease_flush_run */
+	/* A compaction riding on this flush (lease_store_flush_begin_compact),
+	 * done by lease_flush_run once the batch is durable: */
+	uint8_t *snap; /* the snapshot at seq, built on the store's thread */
+	size_t snap_len, snap_cap;
+	char *dir;	      /* the store's directory (a copy) */
+	int new_fd;	      /* the fresh journal, for flush_done to swap in; -1 */
+	int compact_result;   /* 0, or why the snapshot or fresh journal failed */
+	bool compact_poison;  /* the journal was replaced but could not be opened */
+	int64_t compact_us;   /* wall time of the snapshot and journal writes */
+	size_t snap_records;  /* leases in the snapshot */
+	uint64_t journal_was; /* journal bytes the compaction replaced */
 };
 /* Take the current batch. Returns 1 when *ret holds work, 0 when there is
  * nothing to flush, -EBUSY when a flush is already in flight, -EIO when
  * poisoned. */
 int lease_store_flush_begin(struct lease_store *s, struct lease_flush *ret);
-/* write() + fdatasync(); safe on any thread. Returns and stores result. */
+/* The same, and a compaction with it: the snapshot of the store as it is
+ * now (the batch's changes included) is built here, on the store's thread;
+ * lease_flush_run writes it, after the batch is durable, and starts a fresh
+ * journal, so the store's thread never waits on the disk for a compaction.
+ * Returns 1 even when no change is staged (the flush is then only the
+ * compaction). An in-memory store flushes without compacting. */
+int lease_store_flush_begin_compact(struct lease_store *s, struct lease_flush *ret);
+/* write() + fdatasync() (then the compaction, if one rides on it); safe on
+ * any thread. Returns and stores result, the batch's outcome: a failed
+ * compaction leaves the old journal in use and sets compact_result. */
 int lease_flush_run(struct lease_flush *f);
-/* Back on the store's thread: mark durable (or poison on failure) and free
- * the buffer. Returns f->result. */
+/* Back on the store's thread: mark durable (or poison on failure), take the
+ * fresh journal of a compaction, free the buffers. Returns f->result, or
+ * -EIO when a compaction replaced the journal but could not open the new
+ * one (the batch is durable, the store poisoned). */
 int lease_store_flush_done(struct lease_store *s, struct lease_flush *f);
 
 /* Reclaim: every ACTIVE lease with expiry + grace <= now becomes EXPIRED,
@@ -251,9 +273,10 @@ int lease_store_flush_done(struct lease_store *s, struct lease_flush *f);
  * The EXPIRED transitions are staged (journaled with the next commit). */
 int lease_store_reclaim(struct lease_store *s, int64_t now, struct lease *ret, size_t max);
 
-/* Compaction: write a snapshot of every record but OFFERED ones, then start
- * an empty journal. Crash-safe at every step. -EBUSY if changes are staged
- * or in flight (commit first). */
+/* Compaction, synchronously: write a snapshot of every record but OFFERED
+ * ones, then start an empty journal (flush_begin_compact + flush_run +
+ * flush_done). Crash-safe at every step. -EBUSY if changes are staged or in
+ * flight (commit first). */
 int lease_store_compact(struct lease_store *s);
 /* Current journal size in bytes, to decide when to compact. */
 uint64_t lease_store_journal_bytes(const struct lease_store *s);

@@ -1,5 +1,7 @@
 /* Lease store compaction: a snapshot of every durable record, then a fresh
- * journal. Why each step is crash-safe is in leases.h (seq comparison). */
+ * journal. The snapshot is built on the store's thread; its writes ride on
+ * a flush (lease_flush_run, any thread). Why each step is crash-safe is in
+ * leases.h (seq comparison). */
 #include "rack/dhcp/leases_internal.h"
 
 #include "common/fsutil.h"
@@ -8,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct buf {
@@ -27,7 +31,7 @@ static void buf_rec(struct buf *b, struct lease_rec *r)
 
 /* Header, every durable record with its own seq (what replay compares),
  * then the peer-owned free pool as runs. */
-static void snapshot_build(const struct lease_store *s, struct buf *b)
+static void snapshot_build(const struct lease_store *s, struct buf *b, size_t *ret_leases)
 {
 	struct lease_rec r = {.type = LEASE_REC_POOL, .seq = 1};
 
@@ -41,6 +45,7 @@ static void snapshot_build(const struct lease_store *s, struct buf *b)
 			continue;
 		r = (struct lease_rec){.type = LEASE_REC_PUT, .seq = l->seq, .lease = *l};
 		buf_rec(b, &r);
+		(*ret_leases)++;
 	}
 	for (size_t i = 0; i < s->peer.cap; i++) {
 		uint64_t w = s->peer.words[i];
@@ -61,10 +66,73 @@ static void snapshot_build(const struct lease_store *s, struct buf *b)
 	}
 }
 
-int lease_store_compact(struct lease_store *s)
+int lease_store_flush_begin_compact(struct lease_store *s, struct lease_flush *ret)
+{
+	struct buf b = {0};
+	int r = lease_store_flush_begin(s, ret);
+
+	if (r < 0 || !s->dir)
+		return r;
+	if (r == 0) { /* nothing staged: the flush is only the compaction */
+		ret->fd = s->fd;
+		ret->seq = s->seq;
+		s->flushing = true;
+	}
+	b.p = s->snap_spare; /* the last one's buffer, its pages already mapped */
+	b.cap = s->snap_spare_cap;
+	s->snap_spare = NULL;
+	s->snap_spare_cap = 0;
+	snapshot_build(s, &b, &ret->snap_records);
+	ret->snap = b.p;
+	ret->snap_len = b.len;
+	ret->snap_cap = b.cap;
+	ret->dir = xstrdup(s->dir);
+	ret->journal_was = s->journal_bytes + ret->len;
+	return 1;
+}
+
+/* Is the file at path no longer the one fd has open (a rename replaced it)? */
+static bool replaced(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && (stat(path, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+}
+
+void lflush_compact(struct lease_flush *f)
 {
 	char p[PATH_MAX];
-	struct buf b = {0};
+	uint8_t hdr[LEASE_FILE_HEADER_LEN];
+	int64_t t0 = clock_mono_us();
+
+	int r = fs_path_join(p, sizeof(p), f->dir, SNAP_NAME);
+	if (r == 0)
+		r = fs_write_atomic(p, f->snap, f->snap_len, 0600);
+	/* The snapshot (seq = f->seq, the batch written just before) is in
+	 * place. From here a crash, or a failure below, leaves the old
+	 * journal: its records are all <= f->seq and are skipped at replay,
+	 * and appending to it stays correct. */
+	if (r == 0)
+		r = fs_path_join(p, sizeof(p), f->dir, JOURNAL_NAME);
+	if (r == 0) {
+		lease_file_header_encode(hdr, LEASE_FILE_JOURNAL, f->seq);
+		r = fs_write_atomic(p, hdr, sizeof(hdr), 0600);
+		/* Failing after its rename (the directory's fsync), the fresh
+		 * journal is in place all the same: the old fd must go. */
+		if (r == 0 || replaced(f->fd, p)) {
+			f->new_fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
+			if (f->new_fd < 0) {
+				r = -errno;
+				f->compact_poison = true;
+			}
+		}
+	}
+	f->compact_result = r;
+	f->compact_us = clock_mono_us() - t0;
+}
+
+int lease_store_compact(struct lease_store *s)
+{
+	struct lease_flush f;
 
 	if (s->poisoned)
 		return -EIO;
@@ -72,31 +140,10 @@ int lease_store_compact(struct lease_store *s)
 		return -EBUSY;
 	if (!s->dir)
 		return 0;
-	snapshot_build(s, &b);
-	int r = lstore_path(s, SNAP_NAME, p);
-	if (r == 0)
-		r = fs_write_atomic(p, b.p, b.len, 0600);
-	free(b.p);
-	if (r < 0)
+	int r = lease_store_flush_begin_compact(s, &f);
+	if (r <= 0)
 		return r;
-	/* The snapshot (seq = s->seq) is in place. From here a crash, or a
-	 * failure below, leaves the old journal: its records are all <= s->seq
-	 * and are skipped at replay, and appending to it stays correct. */
-	r = lstore_fresh_journal(s, s->seq);
-	if (r == 0)
-		r = lstore_path(s, JOURNAL_NAME, p);
-	if (r < 0)
-		return r;
-	int fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0) {
-		/* The old fd points at the replaced inode: appending there would
-		 * lose changes. Nothing can be written until a reopen. */
-		r = -errno;
-		s->poisoned = true;
-		return r;
-	}
-	close(s->fd);
-	s->fd = fd;
-	s->journal_bytes = LEASE_FILE_HEADER_LEN;
-	return 0;
+	lease_flush_run(&f);
+	r = lease_store_flush_done(s, &f);
+	return r < 0 ? r : f.compact_result;
 }

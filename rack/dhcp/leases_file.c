@@ -15,10 +15,15 @@
 static const char magic_journal[8] = {'I', 'R', 'L', 'E', 'A', 'S', 'E', 'J'};
 static const char magic_snapshot[8] = {'I', 'R', 'L', 'E', 'A', 'S', 'E', 'S'};
 
-/* ---- CRC32C (Castagnoli), reflected, table-driven ---- */
+/* ---- CRC32C (Castagnoli), reflected ----
+ *
+ * With SSE4.2's crc32 instruction (the same polynomial, 8 bytes a step)
+ * where the CPU has it, else a table a byte a step: the same result. Every
+ * journal record and every record of a snapshot (built on the DHCP loop)
+ * goes through here. */
 
 static uint32_t crc_table[256];
-static int crc_ready; /* written once; idempotent, so racing threads agree */
+static int crc_ready; /* 0 unset, 1 table, 2 instruction; racing threads agree */
 
 static void crc_init(void)
 {
@@ -28,18 +33,50 @@ static void crc_init(void)
 			c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
 		crc_table[i] = c;
 	}
-	__atomic_store_n(&crc_ready, 1, __ATOMIC_RELEASE);
+	int how = 1;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("sse4.2"))
+		how = 2;
+#endif
+	__atomic_store_n(&crc_ready, how, __ATOMIC_RELEASE);
 }
+
+static uint32_t crc_bytes(uint32_t crc, const uint8_t *p, size_t len)
+{
+	while (len--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t c = crc;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	crc = (uint32_t)c;
+	for (; len > 0; p++, len--)
+		crc = __builtin_ia32_crc32qi(crc, *p);
+	return crc;
+}
+#endif
 
 uint32_t lease_crc32c(uint32_t crc, const void *data, size_t len)
 {
-	const uint8_t *p = data;
-	if (!__atomic_load_n(&crc_ready, __ATOMIC_ACQUIRE))
+	int how = __atomic_load_n(&crc_ready, __ATOMIC_ACQUIRE);
+	if (!how) {
 		crc_init();
-	crc = ~crc;
-	while (len--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+		how = __atomic_load_n(&crc_ready, __ATOMIC_ACQUIRE);
+	}
+#if defined(__x86_64__)
+	if (how == 2)
+		return ~crc_sse42(~crc, data, len);
+#endif
+	return ~crc_bytes(~crc, data, len);
 }
 
 /* ---- little-endian helpers ---- */

@@ -341,10 +341,27 @@ static void flush_work(void *arg)
 }
 
 static void server_flush_start(struct dhcp_server *s);
+static void server_tick_work(struct dhcp_server *s);
+
+/* A compaction rode on the flush that just ended (f is its token, after
+ * lease_store_flush_done). */
+static void server_log_compaction(struct dhcp_server *s, const struct lease_flush *f)
+{
+	if (f->compact_result < 0) {
+		log_warn("dhcp: lease journal compaction failed, the journal goes on growing until the next try: %s",
+			 strerror(-f->compact_result));
+		return;
+	}
+	log_info("dhcp: compacted the lease journal (%llu bytes, %zu lease%s): snapshot built in %.1f ms on the loop, "
+		 "written in %.1f ms on the commit thread",
+		 (unsigned long long)f->journal_was, f->snap_records, f->snap_records == 1 ? "" : "s",
+		 (double)s->compact_build_us / 1000.0, (double)f->compact_us / 1000.0);
+}
 
 static void flush_done(void *arg, bool cancelled)
 {
 	struct dhcp_server *s = arg;
+	bool compacting = s->flush_tok.snap != NULL;
 
 	if (s->flush_tok.result == FLUSH_NOT_RUN)
 		lease_flush_run(&s->flush_tok);
@@ -353,18 +370,34 @@ static void flush_done(void *arg, bool cancelled)
 	s->stats.commits++;
 	if (cancelled)
 		return; /* the server is being freed */
+	if (compacting && !s->flush_tok.compact_poison)
+		server_log_compaction(s, &s->flush_tok);
 	if (r < 0) {
 		server_commit_failed(s, r);
 		return;
 	}
 	if (s->ha_ops && s->ha_ops->on_durable)
 		s->ha_ops->on_durable(s->ha_arg, lease_store_durable_seq(s->leases));
+	if (s->tick_due) {
+		s->tick_due = false;
+		server_tick_work(s); /* it flushes */
+		return;
+	}
 	dhcp_server_flush(s); /* send; commit what came meanwhile when its time comes */
 }
 
 static void server_flush_start(struct dhcp_server *s)
 {
-	int r = lease_store_flush_begin(s->leases, &s->flush_tok);
+	int r;
+
+	if (s->compact_due) {
+		int64_t t0 = clock_mono_us();
+		s->compact_due = false;
+		r = lease_store_flush_begin_compact(s->leases, &s->flush_tok);
+		s->compact_build_us = clock_mono_us() - t0;
+	} else {
+		r = lease_store_flush_begin(s->leases, &s->flush_tok);
+	}
 	if (r == 0)
 		return;
 	if (r < 0) {
@@ -380,7 +413,7 @@ static void server_flush_start(struct dhcp_server *s)
 
 void dhcp_server_flush(struct dhcp_server *s)
 {
-	if (s->leases && !s->flushing && lease_store_has_pending(s->leases)) {
+	if (s->leases && !s->flushing && (lease_store_has_pending(s->leases) || s->compact_due)) {
 		int64_t wait = s->last_commit_us + s->commit_interval_us - clock_mono_us();
 		if (wait <= 0) {
 			evtimer_del(s->commit_timer);
@@ -578,18 +611,19 @@ static void server_reclaim(struct dhcp_server *s)
 	dhcp_server_flush(s);
 }
 
-static void server_compact(struct dhcp_server *s)
+/* Reclaim, compaction (it rides on the next flush: the loop builds the
+ * snapshot, the commit thread writes it), the HA clocks. Never while a
+ * flush is in flight: the tick then runs when it ends. */
+static void server_tick_work(struct dhcp_server *s)
 {
-	uint64_t bytes = lease_store_journal_bytes(s->leases);
-
-	if (bytes <= DHCP_SRV_COMPACT_BYTES || s->flushing || lease_store_has_pending(s->leases))
-		return;
-	int r = lease_store_compact(s->leases);
-	if (r < 0)
-		log_warn("dhcp: lease store compaction failed: %s", strerror(-r));
-	else
-		log_info("dhcp: compacted the lease journal (%llu bytes, %zu leases)", (unsigned long long)bytes,
-			 lease_store_count(s->leases));
+	server_reclaim(s); /* it flushes */
+	if (!s->leases)
+		return; /* a failed commit reopens the store: it may be gone */
+	if (lease_store_journal_bytes(s->leases) > s->compact_bytes && !s->compact_due) {
+		s->compact_due = true;
+		dhcp_server_flush(s);
+	}
+	dhcp_server_ha_tick(s);
 }
 
 static void server_tick(evutil_socket_t fd, short what, void *arg)
@@ -598,13 +632,11 @@ static void server_tick(evutil_socket_t fd, short what, void *arg)
 
 	if (!s->leases && server_store_open(s) < 0)
 		return;
-	if (s->flushing)
-		return; /* a slow disk: reclaim after the flush in flight */
-	server_reclaim(s);
-	if (s->leases) {
-		server_compact(s);
-		dhcp_server_ha_tick(s);
+	if (s->flushing) {
+		s->tick_due = true; /* a slow disk or a busy server: after the flush in flight */
+		return;
 	}
+	server_tick_work(s);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -632,6 +664,7 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 	s->held = xreallocarray(NULL, s->held_cap, sizeof(*s->held));
 	s->tick = event_new(base, -1, EV_PERSIST, server_tick, s);
 	s->commit_interval_us = conf->commit_interval_us > 0 ? conf->commit_interval_us : 0;
+	s->compact_bytes = conf->compact_bytes > 0 ? conf->compact_bytes : DHCP_SRV_COMPACT_BYTES;
 	s->ha_mclt_s = conf->ha_mclt_s > 0 ? conf->ha_mclt_s : 3600;
 	s->commit_timer = evtimer_new(base, server_commit_due, s);
 	if (conf->io) {

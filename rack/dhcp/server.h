@@ -60,6 +60,10 @@ struct dhcp_server_conf {
 	 * pair in an unknown or degraded state waits before the partner's
 	 * share is this rack's. 0 = 3600. */
 	int64_t ha_mclt_s;
+	/* Compact the lease journal once it is larger than this many bytes
+	 * (the snapshot is built on the loop, written with the next commit on
+	 * the commit thread). 0 = 8 MiB. */
+	uint64_t compact_bytes;
 	/* NULL: real sockets (server_io.c) and a worker thread for the group
 	 * commit. Tests give fakes (server_internal.h). */
 	const struct dhcp_server_io *io;

@@ -219,6 +219,10 @@ struct dhcp_server {
 	struct dhcp_probes probes;
 
 	struct event *tick; /* reclaim + compaction, every second */
+	bool tick_due;	    /* the last one came during a flush: run it when that ends */
+	bool compact_due;   /* the next flush carries a compaction */
+	uint64_t compact_bytes;
+	int64_t compact_build_us; /* the snapshot of the flush in flight, built on the loop */
 
 	/* Scratch, one of each: large structs never go on the stack. */
 	struct dhcp4_msg req;

@@ -67,10 +67,10 @@ class RegionRack:
     sys.path. configure() gives the rack one subnet with a dynamic range on
     the untagged VLAN of fabric-0."""
 
-    def __init__(self, net, work, build, region_args=()):
+    def __init__(self, net, work, build, region_args=(), rack_args=()):
         from conftest import Rack, Region  # tests/system/conftest.py
         os.environ["IRONRACK_BUILD"] = build
-        self.net, self.work = net, work
+        self.net, self.work, self.rack_args = net, work, list(rack_args)
 
         class BenchRegion(Region):
             def args(self):
@@ -101,7 +101,7 @@ class RegionRack:
     def start_rack(self):
         """Enrol and configure the first time (configure_first()), restart
         from its stored config after that."""
-        extra = ["--netns", self.net.rack]
+        extra = ["--netns", self.net.rack, *self.rack_args]
         if not self.enrolled:
             self.rack.start(secret=self.region.secret, fingerprint=self.region.fingerprint, extra=extra)
             self.enrolled = True

@@ -198,8 +198,8 @@ class IronrackDaemon(RegionRack):
     probe and dnsmasq runs with --no-ping."""
     label = "ironrack"
 
-    def __init__(self, net, work, build):
-        super().__init__(net, work, build)
+    def __init__(self, net, work, build, rack_args=()):
+        super().__init__(net, work, build, rack_args=rack_args)
         self.version = "rackd " + self.rackd_version
 
     def configure_first(self):
@@ -331,6 +331,8 @@ def main():
     ap.add_argument("--perfdhcp-threads", choices=("single", "multi"), default="single",
                     help="perfdhcp -g (default single: with two perfdhcp on two CPUs, multi's receive threads only "
                          "compete with the server)")
+    ap.add_argument("--rack-args", default="",
+                    help="more ironrack-rackd options, space-separated (e.g. \"--dhcp-commit-interval 0\")")
     ap.add_argument("--only", help="comma-separated subset of ironrack,kea,dnsmasq")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 2 s trials, no bisection")
     a = ap.parse_args()
@@ -353,7 +355,7 @@ def main():
         if "ironrack" in only:
             ensure_binaries(build, ["ironrack-regiond", "ironrack-rackd"] if a.ironrack == "daemon"
                             else ["tools/dhcp_serve"])
-            servers.append(IronrackDaemon(net, work, build) if a.ironrack == "daemon"
+            servers.append(IronrackDaemon(net, work, build, a.rack_args.split()) if a.ironrack == "daemon"
                            else IronrackServe(net, work, build))
         if "kea" in only:
             servers.append(Kea(net, work, kea_bin, kea_env, kea_versions.get("kea-dhcp4-server", "?")))

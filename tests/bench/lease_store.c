@@ -7,7 +7,9 @@
  * defaults: 10,000 leases, 100 per commit, a fresh directory under /tmp
  * (removed afterwards). Run it on the disk the rack's state_dir lives on:
  * the commit rate is the fdatasync rate of that disk. Prints one line:
- * leases/s through commit, journal bytes, compaction and reopen times.
+ * leases/s through commit, journal bytes, two compactions (the snapshot's
+ * build, which the rack does on its loop, and its writes, on the commit
+ * thread; the second reuses the first's buffer) and reopen times.
  *
  * Build (until a Makefile rule exists):
  *   make build/librack.a build/libcommon.a
@@ -56,6 +58,25 @@ static int bench_open(const char *dir, uint32_t max, struct lease_store **ret)
 	return r;
 }
 
+/* The snapshot is built on the loop (begin), written on the commit thread
+ * (run). */
+static int compact_once(struct lease_store *s, double *ret_build_ms, double *ret_write_ms)
+{
+	struct lease_flush fl;
+	int64_t t0 = clock_mono_us();
+	int r = lease_store_flush_begin_compact(s, &fl);
+	*ret_build_ms = (double)(clock_mono_us() - t0) / 1e3;
+	t0 = clock_mono_us();
+	if (r > 0) {
+		lease_flush_run(&fl);
+		r = lease_store_flush_done(s, &fl);
+		if (r == 0)
+			r = fl.compact_result;
+	}
+	*ret_write_ms = (double)(clock_mono_us() - t0) / 1e3;
+	return r < 0 ? r : 0;
+}
+
 static int bench_run(const char *dir, uint32_t n, uint32_t per_commit)
 {
 	struct lease_store *s;
@@ -80,9 +101,21 @@ static int bench_run(const char *dir, uint32_t n, uint32_t per_commit)
 	}
 	double commit_ms = (double)(clock_mono_us() - t0) / 1e3;
 	uint64_t journal = lease_store_journal_bytes(s);
+	/* The rack's tick looks for expired leases every second; none are. */
+	struct lease due[16];
 	t0 = clock_mono_us();
-	int r = lease_store_compact(s);
-	double compact_ms = (double)(clock_mono_us() - t0) / 1e3;
+	int nd = lease_store_reclaim(s, NOW, due, 16);
+	double reclaim_ms = (double)(clock_mono_us() - t0) / 1e3;
+	if (nd != 0) {
+		fprintf(stderr, "lease_store: reclaim found %d leases due, none are\n", nd);
+		return 1;
+	}
+	/* As the rack's server does it, twice: the first compaction maps its
+	 * buffer, the next ones reuse it. */
+	double build_ms[2], write_ms[2];
+	int r = 0;
+	for (int i = 0; i < 2 && r == 0; i++)
+		r = compact_once(s, &build_ms[i], &write_ms[i]);
 	lease_store_free(s);
 	if (r < 0) {
 		fprintf(stderr, "lease_store: compaction failed: %s\n", strerror(-r));
@@ -99,8 +132,10 @@ static int bench_run(const char *dir, uint32_t n, uint32_t per_commit)
 		return 1;
 	}
 	printf("lease_store: %u leases, %u commits (fdatasync), %.1f ms (%.0f leases/s), journal %llu bytes; "
-	       "compact %.1f ms; reopen %.1f ms\n",
-	       n, commits, commit_ms, n / (commit_ms / 1e3), (unsigned long long)journal, compact_ms, reopen_ms);
+	       "compaction: snapshot built %.1f ms on the loop, written %.1f ms on the commit thread (the next one: "
+	       "%.1f + %.1f ms); reclaim scan %.1f ms; reopen %.1f ms\n",
+	       n, commits, commit_ms, n / (commit_ms / 1e3), (unsigned long long)journal, build_ms[0], write_ms[0],
+	       build_ms[1], write_ms[1], reclaim_ms, reopen_ms);
 	return 0;
 }
 

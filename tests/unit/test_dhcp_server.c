@@ -123,6 +123,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 }
 
 static int64_t commit_interval_us; /* for the next setup */
+static uint64_t compact_bytes;	   /* for the next setup */
 
 static int setup(void **state)
 {
@@ -133,8 +134,11 @@ static int setup(void **state)
 	f->base = event_base_new();
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test_dhcp_server.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	struct dhcp_server_conf conf = {
-	    .lease_dir = f->dir, .nsfd = -1, .io = &io, .commit_interval_us = commit_interval_us};
+	struct dhcp_server_conf conf = {.lease_dir = f->dir,
+					.nsfd = -1,
+					.io = &io,
+					.commit_interval_us = commit_interval_us,
+					.compact_bytes = compact_bytes};
 	assert_int_equal(dhcp_server_new(f->base, &conf, NULL, NULL, &f->srv), 0);
 
 	struct dhcp_loaded *l = xcalloc(1, sizeof(*l)); /* hand-built: arena NULL */
@@ -152,6 +156,14 @@ static int setup_interval(void **state)
 	commit_interval_us = 30000;
 	int r = setup(state);
 	commit_interval_us = 0;
+	return r;
+}
+
+static int setup_compact(void **state)
+{
+	compact_bytes = 1;
+	int r = setup(state);
+	compact_bytes = 0;
 	return r;
 }
 
@@ -302,6 +314,39 @@ static void test_commit_interval_spaces_commits(void **state)
 	assert_int_equal(f->sent[3].type, DHCP_ACK);
 }
 
+/* The second's tick comes while a commit is out: it waits for that commit
+ * to end, then its compaction rides on the next one. The loop never
+ * writes the snapshot itself: it is on disk only once that commit ran. */
+static void test_compaction_rides_on_a_commit(void **state)
+{
+	struct fx *f = *state;
+	char snap[128];
+	struct stat st;
+	const struct lease_store *leases = dhcp_server_leases(f->srv);
+
+	snprintf(snap, sizeof(snap), "%s/leases.snap", f->dir);
+	receive(f, DHCP4_DISCOVER, 0);
+	uint32_t offered = f->sent[0].yiaddr;
+	receive(f, DHCP4_REQUEST, offered);
+	assert_int_equal(f->commits, 1);
+	assert_int_equal(event_base_loop(f->base, EVLOOP_ONCE), 0); /* the tick, the commit still out */
+	assert_int_equal(f->commits, 1);
+	commit_finish(f); /* the ACK goes; the deferred tick runs: a compaction */
+	assert_int_equal(f->n_sent, 2);
+	assert_int_equal(f->sent[1].type, DHCP_ACK);
+	assert_int_equal(f->commits, 2);
+	assert_true(lease_store_journal_bytes(leases) > LEASE_FILE_HEADER_LEN);
+	assert_int_not_equal(stat(snap, &st), 0);
+	receive(f, DHCP4_DISCOVER, 0); /* the loop goes on answering meanwhile */
+	assert_int_equal(f->n_sent, 3);
+	assert_int_equal(f->sent[2].type, DHCP_OFFER);
+	commit_finish(f);
+	assert_int_equal(stat(snap, &st), 0);
+	assert_int_equal(lease_store_journal_bytes(leases), LEASE_FILE_HEADER_LEN);
+	assert_non_null(lease_store_find_addr(leases, offered));
+	assert_null(f->run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +354,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ack_staged_during_commit_waits_for_the_next, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_offer_costs_no_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_interval_spaces_commits, setup_interval, teardown),
+	    cmocka_unit_test_setup_teardown(test_compaction_rides_on_a_commit, setup_compact, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

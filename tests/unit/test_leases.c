@@ -4,6 +4,7 @@
  * temporary directory. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -560,6 +561,102 @@ static void test_first_free(void **state)
 
 /* ---- asynchronous flush ---- */
 
+static bool file_exists(const char *dir, const char *name)
+{
+	char p[128];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &st) == 0;
+}
+
+/* A compaction rides on a flush: the snapshot (the batch's changes
+ * included) is built at begin, written by run after the batch is durable;
+ * staging goes on meanwhile and lands in the fresh journal. */
+static void test_flush_carries_compaction(void **state)
+{
+	struct fx *f = *state;
+	struct lease_store *s = open_ok(f->dir, NULL);
+	struct lease_flush fl;
+	for (uint32_t i = 1; i <= 10; i++) {
+		struct lease l = mk(i, LEASE_ACTIVE);
+		assert_true(lease_store_stage(s, &l) > 0);
+	}
+	assert_int_equal(lease_store_commit(s), 0);
+	for (uint32_t i = 11; i <= 12; i++) {
+		struct lease l = mk(i, LEASE_ACTIVE);
+		assert_true(lease_store_stage(s, &l) > 0);
+	}
+	assert_int_equal(lease_store_flush_begin_compact(s, &fl), 1);
+	assert_int_equal(fl.seq, 12);
+	assert_int_equal(fl.snap_records, 12);
+	assert_false(file_exists(f->dir, "leases.snap")); /* nothing written yet */
+	struct lease l13 = mk(13, LEASE_ACTIVE);
+	assert_int_equal(lease_store_stage(s, &l13), 13);
+	assert_int_equal(lease_flush_run(&fl), 0);
+	assert_int_equal(fl.compact_result, 0);
+	assert_true(fl.new_fd >= 0);
+	assert_true(file_exists(f->dir, "leases.snap"));
+	assert_int_equal(lease_store_durable_seq(s), 10);
+	assert_int_equal(lease_store_flush_done(s, &fl), 0);
+	assert_int_equal(lease_store_durable_seq(s), 12);
+	assert_int_equal(lease_store_journal_bytes(s), LEASE_FILE_HEADER_LEN);
+	assert_int_equal(lease_store_commit(s), 0); /* 13, into the fresh journal */
+	assert_true(lease_store_journal_bytes(s) > LEASE_FILE_HEADER_LEN);
+	/* Nothing staged: a flush of only the compaction. */
+	assert_int_equal(lease_store_flush_begin_compact(s, &fl), 1);
+	assert_int_equal(fl.len, 0);
+	assert_int_equal(lease_flush_run(&fl), 0);
+	assert_int_equal(lease_store_flush_done(s, &fl), 0);
+	assert_int_equal(fl.compact_result, 0);
+	assert_int_equal(lease_store_journal_bytes(s), LEASE_FILE_HEADER_LEN);
+	struct lease l14 = mk(14, LEASE_ACTIVE);
+	assert_int_equal(lease_store_stage(s, &l14), 14);
+	assert_int_equal(lease_store_commit(s), 0);
+	lease_store_free(s);
+
+	struct lease_replay_stats st;
+	s = open_ok(f->dir, &st);
+	assert_int_equal(st.snapshot_records, 13);
+	assert_int_equal(st.journal_records, 1);
+	assert_int_equal(lease_store_count(s), 14);
+	assert_lease_eq(lease_store_find_addr(s, BASE + 13), &l13);
+	lease_store_free(s);
+}
+
+/* The snapshot cannot be written (its directory is gone): the batch is
+ * durable all the same, the old journal stays in use, nothing is lost. */
+static void test_flush_compaction_fails_keeps_journal(void **state)
+{
+	struct fx *f = *state;
+	char moved[80];
+	struct lease_store *s = open_ok(f->dir, NULL);
+	struct lease_flush fl;
+	for (uint32_t i = 1; i <= 5; i++) {
+		struct lease l = mk(i, LEASE_ACTIVE);
+		assert_true(lease_store_stage(s, &l) > 0);
+	}
+	assert_int_equal(lease_store_flush_begin_compact(s, &fl), 1);
+	snprintf(moved, sizeof(moved), "%s.moved", f->dir);
+	assert_int_equal(rename(f->dir, moved), 0);
+	assert_int_equal(lease_flush_run(&fl), 0); /* the batch, through the open fd */
+	assert_int_equal(fl.compact_result, -ENOENT);
+	assert_int_equal(fl.new_fd, -1);
+	assert_int_equal(rename(moved, f->dir), 0);
+	assert_int_equal(lease_store_flush_done(s, &fl), 0);
+	assert_int_equal(lease_store_durable_seq(s), 5);
+	struct lease l6 = mk(6, LEASE_ACTIVE);
+	assert_int_equal(lease_store_stage(s, &l6), 6);
+	assert_int_equal(lease_store_commit(s), 0);
+	lease_store_free(s);
+
+	struct lease_replay_stats st;
+	s = open_ok(f->dir, &st);
+	assert_false(file_exists(f->dir, "leases.snap"));
+	assert_int_equal(st.journal_records, 6);
+	assert_int_equal(lease_store_count(s), 6);
+	lease_store_free(s);
+}
+
 static void test_async_flush(void **state)
 {
 	struct fx *f = *state;
@@ -630,10 +727,40 @@ static void test_parse(void **state)
 	assert_int_equal(lease_crc32c(0, "123456789", 9), 0xe3069283);
 }
 
+/* The CRC the store uses (the CPU's crc32 instruction where there is one)
+ * against a plain bitwise CRC32C: every length 0..300, every alignment,
+ * and chained calls. */
+static uint32_t crc32c_ref(uint32_t crc, const uint8_t *p, size_t len)
+{
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc & 1) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+	}
+	return ~crc;
+}
+
+static void test_crc32c_matches_reference(void **state)
+{
+	uint8_t buf[320];
+	uint32_t x = 0x12345678;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(x >> 16);
+	}
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; len + off <= 300; len++)
+			assert_int_equal(lease_crc32c(0, buf + off, len), crc32c_ref(0, buf + off, len));
+	uint32_t c = lease_crc32c(0, buf, 13);
+	assert_int_equal(lease_crc32c(c, buf + 13, 200), crc32c_ref(0, buf, 213));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_commit_reopen, setup, teardown),
+	    cmocka_unit_test(test_crc32c_matches_reference),
 	    cmocka_unit_test_setup_teardown(test_torn_tail_every_offset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compact_then_more, setup, teardown),
@@ -643,6 +770,8 @@ int main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_first_free),
 	    cmocka_unit_test_setup_teardown(test_async_flush, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_carries_compaction, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_compaction_fails_keeps_journal, setup, teardown),
 	    cmocka_unit_test(test_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
