@@ -343,13 +343,18 @@ static void flush_work(void *arg)
 static void server_flush_start(struct dhcp_server *s);
 static void server_tick_work(struct dhcp_server *s);
 
+#define COMPACT_RETRY_MS 60000 /* after a failed compaction */
+
 /* A compaction rode on the flush that just ended (f is its token, after
  * lease_store_flush_done). */
 static void server_log_compaction(struct dhcp_server *s, const struct lease_flush *f)
 {
 	if (f->compact_result < 0) {
-		log_warn("dhcp: lease journal compaction failed, the journal goes on growing until the next try: %s",
-			 strerror(-f->compact_result));
+		s->compact_retry_ms = clock_mono_ms() + COMPACT_RETRY_MS;
+		log_warn(
+		    "dhcp: lease journal compaction failed, the journal goes on growing until the next try in %d s: "
+		    "%s",
+		    COMPACT_RETRY_MS / 1000, strerror(-f->compact_result));
 		return;
 	}
 	log_info("dhcp: compacted the lease journal (%llu bytes, %zu lease%s): snapshot built in %.1f ms on the loop, "
@@ -619,7 +624,8 @@ static void server_tick_work(struct dhcp_server *s)
 	server_reclaim(s); /* it flushes */
 	if (!s->leases)
 		return; /* a failed commit reopens the store: it may be gone */
-	if (lease_store_journal_bytes(s->leases) > s->compact_bytes && !s->compact_due) {
+	if (lease_store_journal_bytes(s->leases) > s->compact_bytes && !s->compact_due &&
+	    clock_mono_ms() >= s->compact_retry_ms) {
 		s->compact_due = true;
 		dhcp_server_flush(s);
 	}

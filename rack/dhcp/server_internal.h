@@ -223,6 +223,7 @@ struct dhcp_server {
 	bool compact_due;   /* the next flush carries a compaction */
 	uint64_t compact_bytes;
 	int64_t compact_build_us; /* the snapshot of the flush in flight, built on the loop */
+	int64_t compact_retry_ms; /* none before (monotonic ms): the last one failed */
 
 	/* Scratch, one of each: large structs never go on the stack. */
 	struct dhcp4_msg req;
