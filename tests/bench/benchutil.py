@@ -31,9 +31,11 @@ def wait_for(pred, timeout, what, interval=0.1):
 def sustained_rate(trial, start, limit, steps, describe):
     """The highest rate whose trial leaves under 1% dropped: a geometric
     ramp (x1.6) from start up to limit, then `steps` bisections between
-    the last good and the first bad rate. trial(rate) returns a dict with
-    at least "rate" and "drop"; describe(t) is its log line. Returns
-    (good, bad, trials); good is None when even start failed."""
+    the last good and the first bad rate. When start itself fails, the
+    ramp goes down (/1.6, to start / 10 at most) until a trial passes, so
+    one bad first trial does not make the result zero. trial(rate) returns
+    a dict with at least "rate" and "drop"; describe(t) is its log line.
+    Returns (good, bad, trials); good is None when every rate failed."""
     good, bad, trials = None, None, []
     rate = start
     while rate <= limit:
@@ -45,6 +47,15 @@ def sustained_rate(trial, start, limit, steps, describe):
         else:
             bad = t
             break
+    rate = int(start / 1.6)
+    while not good and rate >= start / 10:
+        t = trial(rate)
+        trials.append(t)
+        log(describe(t))
+        if t["drop"] < 0.01:
+            good = t
+        else:
+            bad, rate = t, int(rate / 1.6)
     for _ in range(steps if good and bad else 0):
         mid = (good["rate"] + bad["rate"]) // 2
         if mid in (good["rate"], bad["rate"]):
