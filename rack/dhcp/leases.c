@@ -609,39 +609,6 @@ int lease_store_flush_begin(struct lease_store *s, struct lease_flush *ret)
 	return 1;
 }
 
-int lease_flush_run(struct lease_flush *f)
-{
-	const uint8_t *p = f->buf;
-	size_t left = f->len;
-
-	f->result = 0;
-	if (f->fd < 0)
-		return 0; /* in-memory store */
-	if (left == 0)
-		goto compact; /* a flush of only a compaction */
-	while (left > 0) {
-		ssize_t n = write(f->fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			f->result = n < 0 ? -errno : -EIO;
-			return f->result;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
-	while (fdatasync(f->fd) < 0) {
-		if (errno != EINTR) {
-			f->result = -errno;
-			return f->result;
-		}
-	}
-compact:
-	if (f->snap)
-		lflush_compact(f);
-	return 0;
-}
-
 int lease_store_flush_done(struct lease_store *s, struct lease_flush *f)
 {
 	int r = f->result;

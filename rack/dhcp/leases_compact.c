@@ -1,19 +1,13 @@
 /* Lease store compaction: a snapshot of every durable record, then a fresh
- * journal. The snapshot is built on the store's thread; its writes ride on
- * a flush (lease_flush_run, any thread). Why each step is crash-safe is in
- * leases.h (seq comparison). */
+ * journal. The snapshot is built here, on the store's thread; its writes
+ * ride on a flush (leases_flush.c, the commit thread). */
 #include "rack/dhcp/leases_internal.h"
 
-#include "common/fsutil.h"
 #include "common/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 struct buf {
 	uint8_t *p;
@@ -89,45 +83,6 @@ int lease_store_flush_begin_compact(struct lease_store *s, struct lease_flush *r
 	ret->dir = xstrdup(s->dir);
 	ret->journal_was = s->journal_bytes + ret->len;
 	return 1;
-}
-
-/* Is the file at path no longer the one fd has open (a rename replaced it)? */
-static bool replaced(int fd, const char *path)
-{
-	struct stat a, b;
-	return fstat(fd, &a) == 0 && (stat(path, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev);
-}
-
-void lflush_compact(struct lease_flush *f)
-{
-	char p[PATH_MAX];
-	uint8_t hdr[LEASE_FILE_HEADER_LEN];
-	int64_t t0 = clock_mono_us();
-
-	int r = fs_path_join(p, sizeof(p), f->dir, SNAP_NAME);
-	if (r == 0)
-		r = fs_write_atomic(p, f->snap, f->snap_len, 0600);
-	/* The snapshot (seq = f->seq, the batch written just before) is in
-	 * place. From here a crash, or a failure below, leaves the old
-	 * journal: its records are all <= f->seq and are skipped at replay,
-	 * and appending to it stays correct. */
-	if (r == 0)
-		r = fs_path_join(p, sizeof(p), f->dir, JOURNAL_NAME);
-	if (r == 0) {
-		lease_file_header_encode(hdr, LEASE_FILE_JOURNAL, f->seq);
-		r = fs_write_atomic(p, hdr, sizeof(hdr), 0600);
-		/* Failing after its rename (the directory's fsync), the fresh
-		 * journal is in place all the same: the old fd must go. */
-		if (r == 0 || replaced(f->fd, p)) {
-			f->new_fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
-			if (f->new_fd < 0) {
-				r = -errno;
-				f->compact_poison = true;
-			}
-		}
-	}
-	f->compact_result = r;
-	f->compact_us = clock_mono_us() - t0;
 }
 
 int lease_store_compact(struct lease_store *s)

@@ -56,9 +56,6 @@ struct lease_store {
 
 /* leases.c, for leases_compact.c */
 int lstore_path(const struct lease_store *s, const char *name, char buf[PATH_MAX]);
-/* leases_compact.c, for lease_flush_run: write f's snapshot, then a fresh
- * journal (any thread; only the token). */
-void lflush_compact(struct lease_flush *f);
 
 void lease_index_init(struct lease_store *s);
 void lease_index_done(struct lease_store *s);

@@ -79,6 +79,7 @@ struct tftp_server {
 	unsigned max_per_client;     /* transfers and held requests per client address */
 	struct tftp_clients clients; /* what each address holds of those */
 	struct tftp_worker *workers;
+	const struct tftp_worker_ops *worker_ops;
 	unsigned n_workers;
 	struct tftp_mailbox done; /* transfers the workers have ended */
 	struct tftp_hook hook;	  /* take == NULL: no hook */
@@ -122,22 +123,28 @@ struct tftp_held {
  * client. */
 int tftp_xfer_start(struct tftp_server *s, const struct tftp_request *req, const struct tftp_packet *rrq,
 		    struct tftp_file *file);
-/* The worker's loop: start a transfer given to it. */
-void tftp_xfer_run(struct tftp_worker *w, struct tftp_xfer *x);
-/* The worker's loop: end a transfer at shutdown (logged, nothing sent). */
-void tftp_xfer_abort(struct tftp_xfer *x, const char *why);
-/* The daemon's loop: a transfer its worker has ended. Return its slot,
- * its address's count and its file; free it. */
-void tftp_xfer_reap(struct tftp_server *s, struct tftp_xfer *x);
-struct tftp_xfer *tftp_xfer_of(struct tftp_qlink *l);
+/* What the workers do with the transfers they are given: worker.c moves
+ * qlinks between loops and calls these; it knows nothing of transfers. */
+struct tftp_worker_ops {
+	/* The worker's loop: start a transfer given to it. */
+	void (*run)(struct tftp_worker *w, struct tftp_qlink *l);
+	/* The worker's loop, at shutdown: end a transfer given but not
+	 * started, or every one running on w (logged, nothing sent). */
+	void (*abort)(struct tftp_qlink *l, const char *why);
+	void (*abort_all)(struct tftp_worker *w, const char *why);
+	/* The daemon's loop: a transfer its worker has ended. */
+	void (*reap)(struct tftp_server *s, struct tftp_qlink *l);
+};
+extern const struct tftp_worker_ops tftp_xfer_ops;
 
 /* worker.c */
 
 /* Workers for tftp_workers = 0: the CPUs this process may run on, at most 8. */
 unsigned tftp_workers_auto(void);
-/* Start n (at least 1) workers and the mailbox of ended transfers. On
- * failure (logged) tftp_workers_stop() cleans up. */
-int tftp_workers_start(struct tftp_server *s, unsigned n);
+/* Start n (at least 1) workers, running what they are given with ops,
+ * and the mailbox of ended transfers. On failure (logged)
+ * tftp_workers_stop() cleans up. */
+int tftp_workers_start(struct tftp_server *s, unsigned n, const struct tftp_worker_ops *ops);
 /* Every worker ends its transfers (logged) and exits; they are reaped. */
 void tftp_workers_stop(struct tftp_server *s);
 /* The worker with the fewest transfers. */

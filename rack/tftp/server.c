@@ -539,7 +539,7 @@ int tftp_server_new(struct event_base *base, const struct tftp_server_conf *conf
 		goto fail;
 	}
 	unsigned workers = conf->workers ? conf->workers : tftp_workers_auto();
-	r = tftp_workers_start(s, workers);
+	r = tftp_workers_start(s, workers, &tftp_xfer_ops);
 	if (r < 0)
 		goto fail;
 	s->ev = event_new(base, s->fd, EV_READ | EV_PERSIST, server_read_cb, s);

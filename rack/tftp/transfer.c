@@ -55,7 +55,7 @@ struct tftp_xfer {
 	char name[TFTP_NAME_LOGLEN];
 };
 
-struct tftp_xfer *tftp_xfer_of(struct tftp_qlink *l)
+static struct tftp_xfer *xfer_of(struct tftp_qlink *l)
 {
 	return (struct tftp_xfer *)l;
 }
@@ -80,8 +80,12 @@ static void xfer_release(struct tftp_xfer *x)
 	tftp_worker_hand_back(w, &x->link);
 }
 
-void tftp_xfer_reap(struct tftp_server *s, struct tftp_xfer *x)
+/* The daemon's loop: a transfer its worker has ended. Return its slot,
+ * its address's count and its file; free it. */
+static void xfer_reap(struct tftp_server *s, struct tftp_qlink *l)
 {
+	struct tftp_xfer *x = xfer_of(l);
+
 	s->n_transfers--;
 	x->w->load--;
 	tftp_clients_put(&s->clients, &x->client);
@@ -148,9 +152,17 @@ static void xfer_end(struct tftp_xfer *x, int rc, const char *why)
 	xfer_release(x);
 }
 
-void tftp_xfer_abort(struct tftp_xfer *x, const char *why)
+/* The worker's loop, at shutdown: a transfer given but not started, or
+ * every one running (logged, nothing sent). */
+static void xfer_abort(struct tftp_qlink *l, const char *why)
 {
-	xfer_end(x, -ECANCELED, why);
+	xfer_end(xfer_of(l), -ECANCELED, why);
+}
+
+static void xfer_abort_all(struct tftp_worker *w, const char *why)
+{
+	while (w->xfers)
+		xfer_end(w->xfers, -ECANCELED, why);
 }
 
 static int xfer_send(struct tftp_xfer *x, const uint8_t *buf, size_t len)
@@ -447,8 +459,11 @@ int tftp_xfer_start(struct tftp_server *s, const struct tftp_request *req, const
 	return 0;
 }
 
-void tftp_xfer_run(struct tftp_worker *w, struct tftp_xfer *x)
+/* The worker's loop: start a transfer given to it. */
+static void xfer_run(struct tftp_worker *w, struct tftp_qlink *l)
 {
+	struct tftp_xfer *x = xfer_of(l);
+
 	x->rev = event_new(w->base, x->fd, EV_READ | EV_PERSIST, xfer_read_cb, x);
 	x->wev = event_new(w->base, x->fd, EV_WRITE, xfer_write_cb, x);
 	x->timer = evtimer_new(w->base, xfer_timer_cb, x);
@@ -469,3 +484,10 @@ void tftp_xfer_run(struct tftp_worker *w, struct tftp_xfer *x)
 	if (xfer_step(x, rc, &a))
 		xfer_finish_batch(x);
 }
+
+const struct tftp_worker_ops tftp_xfer_ops = {
+    .run = xfer_run,
+    .abort = xfer_abort,
+    .abort_all = xfer_abort_all,
+    .reap = xfer_reap,
+};

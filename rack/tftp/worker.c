@@ -100,17 +100,18 @@ static void worker_inbox_cb(evutil_socket_t fd, short what, void *arg)
 	struct tftp_qlink *l = mailbox_take(&w->inbox);
 	bool stopping = __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE);
 
+	const struct tftp_worker_ops *ops = w->srv->worker_ops;
+
 	while (l) {
 		struct tftp_qlink *next = l->next;
 		if (stopping)
-			tftp_xfer_abort(tftp_xfer_of(l), "server shutting down");
+			ops->abort(l, "server shutting down");
 		else
-			tftp_xfer_run(w, tftp_xfer_of(l));
+			ops->run(w, l);
 		l = next;
 	}
 	if (stopping) {
-		while (w->xfers)
-			tftp_xfer_abort(w->xfers, "server shutting down");
+		ops->abort_all(w, "server shutting down");
 		event_base_loopbreak(w->base);
 	}
 }
@@ -131,7 +132,7 @@ static void server_done_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (struct tftp_qlink *l = mailbox_take(&s->done), *next; l; l = next) {
 		next = l->next;
-		tftp_xfer_reap(s, tftp_xfer_of(l));
+		s->worker_ops->reap(s, l);
 	}
 }
 
@@ -145,10 +146,11 @@ unsigned tftp_workers_auto(void)
 	return n < 1 ? 1 : n > WORKERS_AUTO_MAX ? WORKERS_AUTO_MAX : (unsigned)n;
 }
 
-int tftp_workers_start(struct tftp_server *s, unsigned n)
+int tftp_workers_start(struct tftp_server *s, unsigned n, const struct tftp_worker_ops *ops)
 {
 	int r;
 
+	s->worker_ops = ops;
 	s->done.efd = -1;
 	r = mailbox_init(&s->done, s->base, server_done_cb, s);
 	if (r < 0) {
