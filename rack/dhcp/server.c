@@ -345,10 +345,15 @@ static void server_tick_work(struct dhcp_server *s);
 
 #define COMPACT_RETRY_MS 60000 /* after a failed compaction */
 
-/* A compaction rode on the flush that just ended (f is its token, after
- * lease_store_flush_done). */
+/* A compaction rode on the flush that just ended, whose batch was written
+ * (f is its token, after lease_store_flush_done). */
 static void server_log_compaction(struct dhcp_server *s, const struct lease_flush *f)
 {
+	if (f->compact_poison) { /* the store is reopened (server_commit_failed) */
+		log_err("dhcp: the lease journal was compacted but its new file cannot be opened: %s",
+			strerror(-f->compact_result));
+		return;
+	}
 	if (f->compact_result < 0) {
 		s->compact_retry_ms = clock_mono_ms() + COMPACT_RETRY_MS;
 		log_warn(
@@ -375,7 +380,7 @@ static void flush_done(void *arg, bool cancelled)
 	s->stats.commits++;
 	if (cancelled)
 		return; /* the server is being freed */
-	if (compacting && !s->flush_tok.compact_poison)
+	if (compacting && s->flush_tok.result >= 0)
 		server_log_compaction(s, &s->flush_tok);
 	if (r < 0) {
 		server_commit_failed(s, r);
