@@ -37,36 +37,32 @@ def sustained_rate(trial, start, limit, steps, describe):
     a dict with at least "rate" and "drop"; describe(t) is its log line.
     Returns (good, bad, trials); good is None when every rate failed."""
     good, bad, trials = None, None, []
-    rate = start
-    while rate <= limit:
+
+    def run(rate):
+        """One trial; True when it passed (it is then good, else bad)."""
+        nonlocal good, bad
         t = trial(rate)
         trials.append(t)
         log(describe(t))
-        if t["drop"] < 0.01:
-            good, rate = t, int(rate * 1.6)
-        else:
-            bad = t
-            break
-    rate = int(start / 1.6)
-    while not good and rate >= start / 10:
-        t = trial(rate)
-        trials.append(t)
-        log(describe(t))
-        if t["drop"] < 0.01:
+        ok = t["drop"] < 0.01
+        if ok:
             good = t
         else:
-            bad, rate = t, int(rate / 1.6)
+            bad = t
+        return ok
+
+    rate = start
+    while rate <= limit and run(rate):
+        rate = int(rate * 1.6)
+    rate = int(start / 1.6)
+    while not good and rate >= start / 10:
+        run(rate)
+        rate = int(rate / 1.6)
     for _ in range(steps if good and bad else 0):
         mid = (good["rate"] + bad["rate"]) // 2
         if mid in (good["rate"], bad["rate"]):
             break
-        t = trial(mid)
-        trials.append(t)
-        log(describe(t))
-        if t["drop"] < 0.01:
-            good = t
-        else:
-            bad = t
+        run(mid)
     return good, bad, trials
 
 
