@@ -152,8 +152,26 @@ deps:
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
+# Most system tests wait on daemons, timers and clients, not on a CPU: they
+# run in TEST_JOBS parallel workers (pytest-xdist, whole modules per worker,
+# each test in its own namespaces, ports and state directory). Those marked
+# `alone` (load generators, timing comparisons) run after them, one at a
+# time. TEST_JOBS=1, or no xdist, runs everything in one process.
+TEST_JOBS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
+PYTEST_RUN = $(PYTEST) -q -p no:cacheprovider
 system: all
-	$(PYTEST) -q -p no:cacheprovider --durations=25 tests/system $(PYTEST_ARGS)
+	@if [ "$(TEST_JOBS)" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then \
+		rc=0; \
+		echo "system: the parallel phase, $(TEST_JOBS) workers"; \
+		$(PYTEST_RUN) --durations=25 -n $(TEST_JOBS) --dist loadfile -m 'not alone' tests/system $(PYTEST_ARGS); \
+		r=$$?; [ $$r = 0 ] || [ $$r = 5 ] || rc=$$r; \
+		echo "system: the tests that run alone"; \
+		$(PYTEST_RUN) --durations=10 -m alone tests/system $(PYTEST_ARGS); \
+		r=$$?; [ $$r = 0 ] || [ $$r = 5 ] || rc=$$r; \
+		exit $$rc; \
+	else \
+		$(PYTEST_RUN) --durations=25 tests/system $(PYTEST_ARGS); \
+	fi
 
 # make check builds with one job per CPU (the tests themselves run one at a
 # time); JOBS=1 for a serial build.

@@ -33,6 +33,13 @@ plain_pass_only = pytest.mark.skipif(SANITIZED, reason="waits on timers: run by 
 # QEMU boots are slow: they run once, in the plain pass (the rack code they
 # reach runs under the sanitizers in the tests with real clients).
 qemu_once = pytest.mark.skipif(SANITIZED, reason="QEMU boots run once, in the plain pass")
+# Tests that load the machine (perfdhcp, floods, many clients at once) or
+# compare timings: `make system` runs the others in parallel workers, then
+# these one at a time with nothing beside them (see the Makefile).
+alone = pytest.mark.alone
+# The parallel phase hands out whole modules (--dist loadfile); the longest
+# go first, so it does not end with one worker still on one of them.
+LONG_MODULES = ("test_deploy.py", "test_dhcp_ha.py", "test_machines.py", "test_power.py", "test_demo.py")
 # CI runs make check as root with every package of deploy/install-deps.
 CI = os.environ.get("CI") == "true"
 
@@ -172,6 +179,16 @@ class Daemon:
             self.proc.wait()
             self.log.close()
             self.check_sanitizers()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "alone: loads the machine or compares timings; make system runs it after the "
+                            "parallel phase, alone")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {m: i for i, m in enumerate(LONG_MODULES)}
+    items.sort(key=lambda it: rank.get(os.path.basename(str(it.fspath)), len(rank)))
 
 
 _PG_TEMPLATE = None

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, SANITIZED, Rack, Region, make_dir, needs_root, needs_tools, wait_for
+from conftest import alone, BUILD, SANITIZED, Rack, Region, make_dir, needs_root, needs_tools, wait_for
 from dhcpnet import (DhcpNet, Dnsmasq, LoadClient, dhclient, dhcpcd, parse_rfc3442, parse_routes_pairs, perfdhcp,
                      udhcpc)
 from nethelp import ok
@@ -331,6 +331,7 @@ def test_foreign_dhcp_server_is_detected_and_reported(site, vlans):
         # its namespace goes away with the lab.
 
 
+@alone
 def test_2000_clients_via_perfdhcp_get_2000_distinct_addresses(site, vlans):
     before = site.leases()
     perf = site.net.host("perf", addrs=[f"{PERF_A}/20"], mac="02:00:00:00:00:03")
@@ -393,6 +394,7 @@ def dump_store(site):
     return res
 
 
+@alone
 def test_rack_sigkilled_mid_load_loses_no_acked_lease(site, vlans):
     if not os.path.exists(LEASE_CRASH):
         pytest.fail(f"{LEASE_CRASH} not built (make all builds tests/tools)")

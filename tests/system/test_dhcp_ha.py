@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from conftest import (RACKD, Rack, Region, cli, free_port, make_dir, needs_root, needs_tools, plain_pass_only,
+from conftest import (alone, RACKD, Rack, Region, cli, free_port, make_dir, needs_root, needs_tools, plain_pass_only,
                       wait_for)
 from dhcpnet import DhcpNet, sh, udhcpc
 from nethelp import ok
@@ -258,6 +258,7 @@ def journal(rack):
     return {r["ip"]: r for r in recs}
 
 
+@alone
 def test_kill_9_of_a_rack_mid_load_loses_no_ack(pair):
     """Three clients take new leases one after another while the secondary
     is killed (-9) mid-way. Every ACK a client saw is in the survivor's
@@ -831,6 +832,7 @@ def replies_in(pcap):
 
 
 @plain_pass_only  # a load test: its code paths run under the sanitizers in the udhcpc kill -9 test
+@alone
 def test_kill_9_under_perfdhcp_load_loses_no_ack(pair):
     """perfdhcp (Kea's load generator, a relay on the clients' LAN sending
     to 255.255.255.255, 16 clients over and over at 40 exchanges/s) runs

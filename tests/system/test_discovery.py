@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, ROOT, cli, needs_root, needs_tools, plain_pass_only, wait_for
+from conftest import alone, BUILD, ROOT, cli, needs_root, needs_tools, plain_pass_only, wait_for
 from dhcpnet import dhclient, udhcpc
 from disclab import discovery_lab
 from nethelp import ok
@@ -184,6 +184,7 @@ def test_claim_makes_the_address_a_device_that_next_free_skips(site, hosts):
 
 
 @plain_pass_only
+@alone
 def test_an_arp_flood_leaves_dhcp_answering_and_reports_bounded(site):
     """50,000 ARP requests/s for 10 s from 50,000 senders (outside every
     subnet): the rack keeps answering DHCP all along, and what reaches the

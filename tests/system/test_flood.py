@@ -22,7 +22,10 @@ import urllib.request
 
 import pytest
 
-from conftest import Rack, Region, make_dir, port_file
+from conftest import alone, Rack, Region, make_dir, port_file
+
+# Many clients at once: run with nothing beside them.
+pytestmark = alone
 
 DEADLINE = 2  # seconds: http_header_timeout / http_boot_header_timeout
 FLOOD = 150  # half-open connections, one per source address

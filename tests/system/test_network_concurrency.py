@@ -7,8 +7,11 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Region, plain_pass_only
+from conftest import alone, Region, plain_pass_only
 from nethelp import items, key, psql, subnet
+
+# Many clients at once: run with nothing beside them.
+pytestmark = alone
 
 CLIENTS = 16
 ALLOCATIONS = 2000

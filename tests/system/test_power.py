@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SANITIZED, Rack, Region, make_dir, needs_root, needs_tools, wait_for, plain_pass_only
+from conftest import alone, ROOT, SANITIZED, Rack, Region, make_dir, needs_root, needs_tools, wait_for, plain_pass_only
 from dhcpnet import DhcpNet, udhcpc
 from nethelp import ok, psql, refused
 
@@ -499,6 +499,7 @@ def stamp(rfc3339):
 
 
 @plain_pass_only
+@alone
 def test_isolation_40_answer_while_10_bmcs_are_unreachable(lab, vlan):
     hosts = [f"iso-ok-{i:02d}" for i in range(40)]
     dead = [f"iso-dead-{i:02d}" for i in range(10)]

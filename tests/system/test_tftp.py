@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from conftest import Rack, Region, make_dir, needs_root, needs_tools, wait_for, plain_pass_only
+from conftest import alone, Rack, Region, make_dir, needs_root, needs_tools, wait_for, plain_pass_only
 
 SERVER = "198.51.100.1"
 CLIENT = "198.51.100.2"
@@ -242,6 +242,7 @@ def test_netascii_and_leading_slash(tftp, lab):
 
 
 @plain_pass_only
+@alone
 def test_50_concurrent_clients(tftp, lab):
     procs = []
     t0 = time.monotonic()
