@@ -268,10 +268,14 @@ fuzz: fuzz-build
 			build-fuzz/corpus/$$name $$seeds; \
 	done
 
+# One make target per fuzzer, so fuzz-check runs JOBS of them at a time.
+FUZZ_CHECKS = $(addprefix fuzz-check-,$(filter-out $(FUZZ_CHECK_SKIP),$(notdir $(FUZZ_BINS))))
 fuzz-check: fuzz-build
-	@set -e; for bin in $(FUZZ_BINS); do \
-		name=$$(basename $$bin); seeds=tests/fuzz/corpus/$${name#fuzz_}; \
-		case " $(FUZZ_CHECK_SKIP) " in *" $$name "*) echo "  SKIP    $$name (FUZZ_CHECK_SKIP)"; continue;; esac; \
+	@for name in $(FUZZ_CHECK_SKIP); do echo "  SKIP    $$name (FUZZ_CHECK_SKIP)"; done
+	@$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_CHECKS)
+
+fuzz-check-%:
+	@name=$*; seeds=tests/fuzz/corpus/$${name#fuzz_}; bin=build-fuzz/$$name; \
 		test -n "$$(ls -A $$seeds 2>/dev/null)" || { echo "$$name: no seed corpus in $$seeds" >&2; exit 1; }; \
 		echo "  REPLAY  $$name: $$(ls $$seeds | wc -l) inputs"; \
 		$$bin $(FUZZ_RUN) $$seeds/* >build-fuzz/$$name-replay.log 2>&1 \
@@ -280,8 +284,7 @@ fuzz-check: fuzz-build
 		rm -rf build-fuzz/check/$$name; mkdir -p build-fuzz/check/$$name; \
 		$$bin $(FUZZ_RUN) -max_total_time=$(FUZZ_CHECK_SECONDS) -artifact_prefix=build-fuzz/$$name- \
 			build-fuzz/check/$$name $$seeds >build-fuzz/$$name-check.log 2>&1 \
-			|| { tail -40 build-fuzz/$$name-check.log >&2; exit 1; }; \
-	done
+			|| { tail -40 build-fuzz/$$name-check.log >&2; exit 1; }
 
 clean:
 	rm -rf build build-san build-fuzz
