@@ -94,13 +94,24 @@ def ip_opt(a):
     return bytes(int(x) for x in a.split("."))
 
 
+def exchange(net, ns, m, timeout=5.0, tries=2):
+    """Send m and return its one reply; unanswered, send it again (same
+    xid) as a client would (RFC 2131 §4.1), up to tries times."""
+    for _ in range(tries):
+        got = probe(net, ns, [m], timeout=timeout)
+        if got:
+            return got[0]
+    raise AssertionError(f"no reply to {m['type']} (xid {m['xid']:#x}) from {m['mac']} in {tries} tries "
+                         f"of {timeout} s")
+
+
 def dora(net, ns, mac, options=(), timeout=5.0):
     """DISCOVER + REQUEST from mac with options (both messages); the ACK."""
-    [offer] = probe(net, ns, [msg(DISCOVER, mac, options=list(options))], timeout=timeout)
+    offer = exchange(net, ns, msg(DISCOVER, mac, options=list(options)), timeout=timeout)
     assert offer["type"] == OFFER, offer
     sid = offer["options"][54]
     req = msg(REQUEST, mac, options=[(50, ip_opt(offer["yiaddr"])), (54, sid), *options])
-    [ack] = probe(net, ns, [req], timeout=timeout)
+    ack = exchange(net, ns, req, timeout=timeout)
     assert ack["type"] == ACK and ack["yiaddr"] == offer["yiaddr"], (offer, ack)
     return ack
 
