@@ -187,6 +187,8 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     rank = {m: i for i, m in enumerate(LONG_MODULES)}
     items.sort(key=lambda it: rank.get(os.path.basename(str(it.fspath)), len(rank)))
 
