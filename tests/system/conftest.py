@@ -34,8 +34,8 @@ plain_pass_only = pytest.mark.skipif(SANITIZED, reason="waits on timers: run by 
 # reach runs under the sanitizers in the tests with real clients).
 qemu_once = pytest.mark.skipif(SANITIZED, reason="QEMU boots run once, in the plain pass")
 # Tests that load the machine (perfdhcp, floods, many clients at once) or
-# compare timings: `make system` runs the others in parallel workers, then
-# these one at a time with nothing beside them (see the Makefile).
+# compare timings: `make system TEST_JOBS=N` runs the others in N parallel
+# workers, then these one at a time with nothing beside them (Makefile).
 alone = pytest.mark.alone
 # The parallel phase hands out whole modules (--dist loadfile); the longest
 # go first, so it does not end with one worker still on one of them.
