@@ -562,8 +562,10 @@ def test_isolation_40_answer_while_10_bmcs_are_unreachable(lab, vlan):
           f"all 50 {t_all:.2f} s; DORA ms alone {[round(d) for d in doras['alone']]}, "
           f"beside dead {[round(d) for d in doras['beside dead']]}")
     # The 40 reachable ones take what they take alone, not the power_timeout
-    # the unreachable ones wait.
-    assert t_40 < 1.5 * t_alone + 0.5 * SLOW, (t_alone, t_40)
+    # the unreachable ones wait. Beside the dead ones they have been seen at
+    # up to 2.3x their time alone on 2 vCPUs (1.16 s -> 2.64 s), a run
+    # with nothing beside it: the bound is 2.5x, and half the timeout.
+    assert t_40 < 2.5 * t_alone + 0.5 * SLOW, (t_alone, t_40)
     assert t_40 < 0.5 * POWER_TIMEOUT, (t_alone, t_40)
     assert t_all >= POWER_TIMEOUT - 1, t_all  # the dead ones really waited for their timeout
     assert doras["beside dead"] and max(doras["beside dead"]) < 3000 * SLOW, doras
