@@ -294,6 +294,12 @@ static void sched_finish(void *ctx, const struct power_req *req, const struct po
 			log_warn("power: %s: %s failed (action %" PRIu64 ", %u attempt%s): %s", host, pb.action,
 				 req->action_id, attempts, attempts == 1 ? "" : "s", res->message);
 		power_reports_add(p->reports, &pb);
+		/* What the action found is what the region now shows: the poll
+		 * reports a change from that, not from its own last look (which
+		 * may predate the action, and equal a later change made at the
+		 * machine). Not polled: -ENOENT, nothing to do. */
+		if (pb.ok && res->state != POWER_STATE_UNKNOWN)
+			(void)power_poll_record(p->poll, req->machine_id, res->state, true, NULL, pb.at_unix_ms);
 	} else if (power_poll_record(p->poll, req->machine_id, pb.ok ? res->state : POWER_STATE_UNKNOWN, pb.ok,
 				     pb.error, pb.at_unix_ms) == 1) {
 		if (!pb.ok)

@@ -586,6 +586,23 @@ def test_poll_reports_a_change_made_behind_the_regions_back(lab, vlan):
     lab.redfish.set_system("1", PowerState="Off", hook=False)
 
 
+def test_poll_reports_a_change_at_the_machine_after_an_action(lab, vlan):
+    # The poll last saw "on"; an action turns the machine off; a person
+    # turns it on at the machine. The poll must report "on" although it is
+    # what the poll itself saw last.
+    lab.redfish.set_system("1", PowerState="On", hook=False)
+    wait_for(lambda: ok(lab.region, "GET", "/api/v1/machines/node-redfish")["power_state"] == "on",
+             timeout=30 * SLOW, what="the polled state to reach the region")
+    assert act(lab, "node-redfish", "off")["status"] == "done"
+    assert ok(lab.region, "GET", "/api/v1/machines/node-redfish")["power_state"] == "off"
+    lab.redfish.set_system("1", PowerState="On", hook=False)
+    wait_for(lambda: ok(lab.region, "GET", "/api/v1/machines/node-redfish")["power_state"] == "on",
+             timeout=30 * SLOW, what="the change made at the machine to reach the region")
+    lab.redfish.set_system("1", PowerState="Off", hook=False)
+    wait_for(lambda: ok(lab.region, "GET", "/api/v1/machines/node-redfish")["power_state"] == "off",
+             timeout=30 * SLOW, what="the polled state to reach the region")
+
+
 # ---- the password stays secret ----
 
 
