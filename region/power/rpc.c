@@ -250,23 +250,39 @@ static int pollset_build(struct db *db, void *arg)
 }
 
 struct pollset_sent {
+	struct region *r;
 	char rack[64];
 	size_t n;
 };
+
+static void pollset_kick(struct region *r);
+static void pollset_forget(struct region *r, const char *rack);
 
 static void pollset_acked(void *arg, int status, const char *message, const Ironrack__V1__RackMessage *reply,
 			  int64_t rtt_us)
 {
 	struct pollset_sent *s = arg;
-	if (status == 0)
+	if (status == 0) {
 		log_info("rack %s: polls the power of %zu machine%s", s->rack, s->n, s->n == 1 ? "" : "s");
-	else if (status != -ECANCELED)
-		log_warn("rack %s: power poll set not taken: %s", s->rack,
+	} else if (status != -ECANCELED) {
+		/* The session is still up (a closed one cancels, and its next
+		 * open sends the set): send it again, or the rack would keep
+		 * its old set until the set changes. */
+		log_warn("rack %s: power poll set not taken, sending it again: %s", s->rack,
 			 status == -EREMOTEIO && message ? message : strerror(-status));
+		pollset_forget(s->r, s->rack);
+		region_power_changed(s->r);
+	}
 	free(s);
 }
 
-static void pollset_kick(struct region *r);
+/* The next push sends rack its set even if it did not change. */
+static void pollset_forget(struct region *r, const char *rack)
+{
+	for (struct sent_set *e = r->power ? r->power->sent : NULL; e; e = e->next)
+		if (strcmp(e->rack, rack) == 0)
+			e->hash = 0;
+}
 
 /* FNV-1a of the packed set: has rack's poll set changed since it was last
  * sent? (Records the new one.) */
@@ -315,6 +331,7 @@ static void pollset_built(void *arg, int status)
 		m.body_case = IRONRACK__V1__REGION_MESSAGE__BODY_COMMAND;
 		m.command = &cmd;
 		struct pollset_sent *sent = xcalloc(1, sizeof(*sent));
+		sent->r = r;
 		snprintf(sent->rack, sizeof(sent->rack), "%s", j->sets[i].rack);
 		sent->n = j->sets[i].set.n_targets;
 		region_session_request(s, &m, POLLSET_TIMEOUT_MS, pollset_acked, sent);
