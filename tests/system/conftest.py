@@ -32,14 +32,23 @@ plain_pass_only = pytest.mark.skipif(SANITIZED, reason="waits on timers: run by 
                                      "the sanitizers in shorter tests")
 # QEMU boots are slow: they run once, in the plain pass (the rack code they
 # reach runs under the sanitizers in the tests with real clients).
-qemu_once = pytest.mark.skipif(SANITIZED, reason="QEMU boots run once, in the plain pass")
+# They also run one at a time in the parallel phase (the qemu group below).
+def qemu_once(test):
+    return pytest.mark.qemu(pytest.mark.skipif(SANITIZED, reason="QEMU boots run once, in the plain pass")(test))
+
+
 # Tests that load the machine (perfdhcp, floods, many clients at once) or
 # compare timings: `make system TEST_JOBS=N` runs the others in N parallel
 # workers, then these one at a time with nothing beside them (Makefile).
 alone = pytest.mark.alone
-# The parallel phase hands out whole modules (--dist loadfile); the longest
-# go first, so it does not end with one worker still on one of them.
-LONG_MODULES = ("test_deploy.py", "test_dhcp_ha.py", "test_machines.py", "test_power.py", "test_demo.py")
+# The parallel phase hands out groups (--dist loadgroup): each module is one,
+# so its module fixtures are set up once, except that every test that boots
+# QEMU guests is in one group, "qemu". A guest is emulated (no KVM here) and
+# wants a whole CPU: two at once beside other workers starved one into
+# printing nothing for minutes. The longest go first, so the phase does not
+# end with one worker still on one of them.
+QEMU_MODULES = ("test_deploy.py", "test_machines.py", "test_demo.py", "test_ephemeral.py", "test_power.py")
+LONG_MODULES = QEMU_MODULES + ("test_dhcp_ha.py",)
 # CI runs make check as root with every package of deploy/install-deps.
 CI = os.environ.get("CI") == "true"
 
@@ -125,6 +134,10 @@ def make_dir(prefix):
 
 
 class Daemon:
+    # The daemons started and not yet stopped: a failed test's report ends
+    # with the tail of each one's log (pytest_runtest_makereport below).
+    live = []
+
     def __init__(self, argv, log_path, env=None):
         self.argv = argv
         self.log_path = log_path
@@ -135,6 +148,7 @@ class Daemon:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=self.env)
+        Daemon.live.append(self)
         return self
 
     def text(self):
@@ -163,6 +177,8 @@ class Daemon:
                 self.proc.wait()
                 raise AssertionError(f"{self.argv[0]} did not stop on {sig}")
         if self.proc:
+            if self in Daemon.live:
+                Daemon.live.remove(self)
             self.log.close()
             self.check_sanitizers()
         return self.proc.returncode if self.proc else None
@@ -184,13 +200,36 @@ class Daemon:
 def pytest_configure(config):
     config.addinivalue_line("markers", "alone: loads the machine or compares timings; make system runs it after the "
                             "parallel phase, alone")
+    config.addinivalue_line("markers", "qemu: boots QEMU guests; the parallel phase runs these one at a time")
 
 
+# tryfirst: xdist's own hook reads the xdist_group markers added here.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
+    for it in items:
+        module = os.path.basename(str(it.fspath))
+        qemu = module in QEMU_MODULES or it.get_closest_marker("qemu") is not None
+        it.add_marker(pytest.mark.xdist_group("qemu" if qemu else module))
     rank = {m: i for i, m in enumerate(LONG_MODULES)}
     items.sort(key=lambda it: rank.get(os.path.basename(str(it.fspath)), len(rank)))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for d in list(Daemon.live):
+        try:
+            with open(d.log_path, "r", errors="replace") as f:
+                tail = f.readlines()[-60:]
+        except OSError:  # its test's directory is gone: not this test's
+            Daemon.live.remove(d)
+            continue
+        report.sections.append((f"last lines of {os.path.basename(d.argv[0])} {d.log_path}", "".join(tail)))
 
 
 _PG_TEMPLATE = None
@@ -374,6 +413,12 @@ class Rack:
         self.daemon = Daemon(argv, log, env=None if env is None else {**os.environ, **env}).start()
         if wait:
             self.daemon.wait_log("connected to region", timeout=60)
+            # The rack logs its side of the session before the region has
+            # registered it; a config push in between is answered "not
+            # connected". With several regions the rack may be on another.
+            if regions is None:
+                wait_for(lambda: self.region.racks().get(self.rack_id, {}).get("connected"), timeout=30,
+                         what=f"the region to see {self.name} connected")
         return self
 
     @property

@@ -72,7 +72,7 @@ class ResourceRegion(Region):
                                  "--boot-resources-listen", f"127.0.0.1:{self.res_port}",
                                  "--boot-resources-rescan", "0"]
 
-    def url(self, name):
+    def file_url(self, name):
         return f"https://127.0.0.1:{self.res_port}/boot-resources/{name}"
 
     def rescan(self):
@@ -182,7 +182,7 @@ def curl(w, name, *args, path=None):
     if os.path.exists(out):
         os.unlink(out)
     ca = os.path.join(w.region.state_dir, "tls", "ca.crt")
-    url = f"https://127.0.0.1:{w.region.res_port}{path}" if path else w.region.url(name)
+    url = f"https://127.0.0.1:{w.region.res_port}{path}" if path else w.region.file_url(name)
     r = subprocess.run(["curl", "-sS", "--cacert", ca, "-o", out, "-w", "%{http_code}", *args, url],
                        capture_output=True, text=True, timeout=60)
     body = open(out, "rb").read() if os.path.exists(out) else b""
@@ -250,7 +250,7 @@ def test_corrupted_download_rejected_then_fixed(world):
     w.start_rack()
     w.rack.daemon.wait_log(f"boot resources: {INITRD} from ")
     log = w.log()
-    assert f"{INITRD} from {w.region.url(INITRD)} rejected, not installed: got {INITRD_SIZE} bytes with sha256 " \
+    assert f"{INITRD} from {w.region.file_url(INITRD)} rejected, not installed: got {INITRD_SIZE} bytes with sha256 " \
         f"{new_sha}, expected {INITRD_SIZE} bytes with {w.sha[INITRD]}" in log, log[-3000:]
     w.rack.daemon.wait_log("listed files missing")
     assert not os.path.exists(os.path.join(w.boot, INITRD))
