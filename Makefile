@@ -152,21 +152,20 @@ deps:
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-# Most system tests wait on daemons, timers and clients, not on a CPU:
-# TEST_JOBS=N (N > 1) runs them in N parallel workers (pytest-xdist, whole
-# modules per worker, each test in its own namespaces, ports and state
-# directory), then those marked `alone` (load generators, timing
-# comparisons) one at a time. On 2 CPUs, N=3 takes the plain pass from
-# 15 to 8 minutes. Not the default yet: in a full make check at N=3 a
-# QEMU guest booting beside two other workers printed nothing in 240 s,
-# and a rack's first config push raced its session; both pass serially.
-TEST_JOBS ?= 1
+# Most system tests wait on daemons, timers and clients, not on a CPU: they
+# run in TEST_JOBS parallel workers (pytest-xdist; each module on one
+# worker, every test in its own namespaces, ports and state directory; the
+# tests that boot QEMU guests one at a time, tests/system/conftest.py), then
+# those marked `alone` (load generators, timing comparisons) one at a time
+# with nothing beside them. On 2 CPUs, 3 workers take the plain pass from 15
+# to about 8 minutes. TEST_JOBS=1 runs everything in one process, in order.
+TEST_JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PYTEST_RUN = $(PYTEST) -q -p no:cacheprovider
 system: all
 	@if [ "$(TEST_JOBS)" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then \
 		rc=0; \
 		echo "system: the parallel phase, $(TEST_JOBS) workers"; \
-		$(PYTEST_RUN) --durations=25 -n $(TEST_JOBS) --dist loadfile -m 'not alone' tests/system $(PYTEST_ARGS); \
+		$(PYTEST_RUN) --durations=25 -n $(TEST_JOBS) --dist loadgroup -m 'not alone' tests/system $(PYTEST_ARGS); \
 		r=$$?; [ $$r = 0 ] || [ $$r = 5 ] || rc=$$r; \
 		echo "system: the tests that run alone"; \
 		$(PYTEST_RUN) --durations=10 -m alone tests/system $(PYTEST_ARGS); \
