@@ -59,8 +59,9 @@ const struct conf_key rack_conf_keys[] = {
 	KEY("dhcp_probe_timeout", CONF_INT, dhcp_probe_timeout, 10, 10000, "300",
 	    "milliseconds to wait for an answer to the ARP/ICMP probe of an address before offering it"),
 	KEY("dhcp_commit_interval", CONF_INT, dhcp_commit_interval, 0, 100, "5",
-	    "least milliseconds between two lease journal commits (write + fdatasync): an ACK waits up to this much "
-	    "longer, and one fdatasync covers every lease of the interval; 0 = commit at once"),
+	    "least milliseconds between two lease journal commits (write + fdatasync): one fdatasync covers every "
+	    "lease of the interval; the next datagram after it starts the commit, or with none a timer half an "
+	    "interval later, so an ACK waits up to 1.5 times this much longer; 0 = commit at once"),
 	KEY("power_concurrency", CONF_INT, power_concurrency, 1, 4096, "64",
 	    "BMC calls (power actions and polls) running at once; a machine never has more than one"),
 	KEY("power_timeout", CONF_DURATION, power_timeout, 1, 3600, "30s",

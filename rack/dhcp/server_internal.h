@@ -275,7 +275,8 @@ bool dhcp_server_is_own_addr(const struct dhcp_server *s, uint32_t addr);
 void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const struct dhcp4_msg *req,
 			  const struct dhcp_rx_info *rx, int verdict, struct dhcp_probe *probe);
 /* Commit what is staged (at once, or when commit_interval_us since the
- * last commit has passed), then send what may go and report events. */
+ * last commit has passed: at the first call after that, or by the timer
+ * half an interval later), then send what may go and report events. */
 void dhcp_server_flush(struct dhcp_server *s);
 /* The socket is going away: replies held for it are dropped (their
  * events are still reported). */

@@ -290,13 +290,15 @@ static void test_offer_costs_no_commit(void **state)
 }
 
 /* With a commit interval, a commit needed right after another waits for
- * the interval (the loop's timer), then covers what came meanwhile. */
+ * the interval, then covers what came meanwhile. With no datagram to end
+ * the wait, the loop's timer does, half an interval later (30 + 15 ms). */
 static void test_commit_interval_spaces_commits(void **state)
 {
 	struct fx *f = *state;
 
 	receive(f, DHCP4_DISCOVER, 0);
 	uint32_t offered = f->sent[0].yiaddr;
+	int64_t t0 = clock_mono_us();
 	receive(f, DHCP4_REQUEST, offered);
 	assert_int_equal(f->commits, 1); /* the first one at once */
 	commit_finish(f);
@@ -307,10 +309,33 @@ static void test_commit_interval_spaces_commits(void **state)
 	assert_int_equal(f->n_sent, 2);
 	while (!f->run)
 		assert_int_equal(event_base_loop(f->base, EVLOOP_ONCE), 0);
+	assert_true(clock_mono_us() - t0 >= 45000);
 	assert_int_equal(f->commits, 2); /* one for both */
 	commit_finish(f);
 	assert_int_equal(f->n_sent, 4);
 	assert_int_equal(f->sent[2].type, DHCP_ACK);
+	assert_int_equal(f->sent[3].type, DHCP_ACK);
+}
+
+/* Under load the next datagram after the interval starts the waiting
+ * commit: the loop does not wake for the timer. */
+static void test_commit_interval_ended_by_a_datagram(void **state)
+{
+	struct fx *f = *state;
+
+	receive(f, DHCP4_DISCOVER, 0);
+	uint32_t offered = f->sent[0].yiaddr;
+	receive(f, DHCP4_REQUEST, offered);
+	commit_finish(f);
+	receive(f, DHCP4_REQUEST, offered);
+	assert_int_equal(f->commits, 1); /* waits for the interval */
+	usleep(31000);
+	receive(f, DHCP4_DISCOVER, 0); /* its batch end: the interval is over */
+	assert_int_equal(f->commits, 2);
+	assert_int_equal(f->n_sent, 3); /* the OFFER at once */
+	assert_int_equal(f->sent[2].type, DHCP_OFFER);
+	commit_finish(f);
+	assert_int_equal(f->n_sent, 4);
 	assert_int_equal(f->sent[3].type, DHCP_ACK);
 }
 
@@ -354,6 +379,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ack_staged_during_commit_waits_for_the_next, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_offer_costs_no_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_interval_spaces_commits, setup_interval, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_interval_ended_by_a_datagram, setup_interval, teardown),
 	    cmocka_unit_test_setup_teardown(test_compaction_rides_on_a_commit, setup_compact, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
