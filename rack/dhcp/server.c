@@ -431,9 +431,9 @@ void dhcp_server_flush(struct dhcp_server *s)
 		} else if (!evtimer_pending(s->commit_timer, NULL)) {
 			/* Under load a datagram ends the wait (the batch end
 			 * calls this again): the timer, half an interval later,
-			 * is for a lull. Each wake of the loop costs about as
-			 * much CPU as a packet; at 1,000 leases/s this spares
-			 * 200 a second. */
+			 * is for a lull. At 1,000 leases/s that spares the loop
+			 * 200 sleeps and wake-ups a second (docs/benchmarks.md,
+			 * "Where a lease's CPU goes"). */
 			wait += s->commit_interval_us / 2;
 			struct timeval tv = {wait / 1000000, wait % 1000000};
 			evtimer_add(s->commit_timer, &tv);
