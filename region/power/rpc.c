@@ -255,8 +255,13 @@ struct pollset_sent {
 	size_t n;
 };
 
-static void pollset_kick(struct region *r);
-static void pollset_forget(struct region *r, const char *rack);
+/* The next push sends rack its set even if it did not change. */
+static void pollset_forget(struct region *r, const char *rack)
+{
+	for (struct sent_set *e = r->power ? r->power->sent : NULL; e; e = e->next)
+		if (strcmp(e->rack, rack) == 0)
+			e->hash = 0;
+}
 
 static void pollset_acked(void *arg, int status, const char *message, const Ironrack__V1__RackMessage *reply,
 			  int64_t rtt_us)
@@ -276,13 +281,7 @@ static void pollset_acked(void *arg, int status, const char *message, const Iron
 	free(s);
 }
 
-/* The next push sends rack its set even if it did not change. */
-static void pollset_forget(struct region *r, const char *rack)
-{
-	for (struct sent_set *e = r->power ? r->power->sent : NULL; e; e = e->next)
-		if (strcmp(e->rack, rack) == 0)
-			e->hash = 0;
-}
+static void pollset_kick(struct region *r);
 
 /* FNV-1a of the packed set: has rack's poll set changed since it was last
  * sent? (Records the new one.) */
