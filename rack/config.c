@@ -62,6 +62,10 @@ const struct conf_key rack_conf_keys[] = {
 	    "least milliseconds between two lease journal commits (write + fdatasync): one fdatasync covers every "
 	    "lease of the interval; the next datagram after it starts the commit, or with none a timer half an "
 	    "interval later, so an ACK waits up to 1.5 times this much longer; 0 = commit at once"),
+	KEY("dhcp_rx_coalesce", CONF_INT, dhcp_rx_coalesce, 0, 10000, "1000",
+	    "microseconds between two reads of a DHCP socket while datagrams keep coming: one wake-up then takes "
+	    "several, a request waits at most this much longer, and a datagram after a lull is read at once; 0 = "
+	    "wake on every datagram"),
 	KEY("power_concurrency", CONF_INT, power_concurrency, 1, 4096, "64",
 	    "BMC calls (power actions and polls) running at once; a machine never has more than one"),
 	KEY("power_timeout", CONF_DURATION, power_timeout, 1, 3600, "30s",

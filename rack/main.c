@@ -310,7 +310,18 @@ int main(int argc, char **argv)
 		log_err("cannot give up privileges: %s", err);
 		return 1;
 	}
-	rack->base = event_base_new();
+	/* A precise monotonic clock (and a timerfd) for the loop's timers:
+	 * libevent's default, the coarse clock, moves a jiffy at a time,
+	 * and the DHCP socket's 1 ms receive coalescing (and the 5 ms commit
+	 * interval) would fire several ms late, after empty wake-ups. */
+	struct event_config *ec = event_config_new();
+	if (ec && event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
+		rack->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!rack->base) {
+		log_err("cannot create the event loop");
+		return 1;
+	}
 	rpc_lib_init();
 	int rc = 1;
 	if (rpc_loop_new(rack->base, &rack->rpc_loop) >= 0) {

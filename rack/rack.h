@@ -50,6 +50,7 @@ struct rack_conf {
 	char *dhcp_dir;			       /* lease store; "" = state_dir/dhcp */
 	long dhcp_probe_timeout;	       /* ms: ARP/ICMP conflict probe wait */
 	long dhcp_commit_interval;	       /* ms between lease journal commits */
+	long dhcp_rx_coalesce;		       /* us between reads of a busy DHCP socket */
 	long power_concurrency;		       /* BMC calls at once (rack/power) */
 	long power_timeout;		       /* seconds per power action, retries included */
 	long power_attempts;		       /* tries of an action that fails transiently */

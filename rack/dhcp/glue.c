@@ -282,6 +282,7 @@ int rack_dhcp_start(struct rack *rack)
 	    .nsfd = rack->dhcp_nsfd,
 	    .probe_timeout_ms = rack->conf.dhcp_probe_timeout,
 	    .commit_interval_us = rack->conf.dhcp_commit_interval * 1000,
+	    .rx_coalesce_us = rack->conf.dhcp_rx_coalesce,
 	    .ha_mclt_s = rack->conf.ha_mclt_s,
 	};
 	rc = dhcp_server_new(rack->base, &sc, &glue_server_ops, rack, &rack->dhcp);

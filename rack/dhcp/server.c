@@ -672,7 +672,12 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 	s->base = base;
 	s->ops = ops;
 	s->arg = arg;
-	s->net = (struct dhcp_net){.base = base, .nsfd = conf->nsfd, .ops = &server_sock_ops, .arg = s};
+	s->net = (struct dhcp_net){
+	    .base = base,
+	    .nsfd = conf->nsfd,
+	    .ops = &server_sock_ops,
+	    .arg = s,
+	    .rx_coalesce_us = conf->rx_coalesce_us > 0 && conf->rx_coalesce_us < 1000000 ? conf->rx_coalesce_us : 0};
 	dhcp_probes_init(&s->probes, base, conf->nsfd, conf->probe_timeout_ms > 0 ? conf->probe_timeout_ms : 300,
 			 &server_probe_ops, s);
 	s->lease_dir = xstrdup(conf->lease_dir);

@@ -56,6 +56,10 @@ struct dhcp_server_conf {
 	 * microseconds: replies that wait for one wait up to this much
 	 * longer, and each fdatasync covers more of them. 0 = none. */
 	int64_t commit_interval_us;
+	/* While datagrams keep coming, read the sockets this many
+	 * microseconds apart instead of waking on each (0..999999; 0 = wake
+	 * on every one). The first datagram after a lull is read at once. */
+	int64_t rx_coalesce_us;
 	/* DHCP HA: the rack's ha_mclt (seconds), how long a VLAN that left its
 	 * pair in an unknown or degraded state waits before the partner's
 	 * share is this rack's. 0 = 3600. */

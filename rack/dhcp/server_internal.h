@@ -96,6 +96,10 @@ struct dhcp_net {
 	void *arg;
 	uint8_t (*rx_bufs)[DHCP_SRV_RX_BUF]; /* DHCP_SRV_BATCH of them */
 	uint16_t ip_id;			     /* of raw IPv4 packets sent to chaddr */
+	/* > 0: after a batch, read the UDP socket again this many
+	 * microseconds later instead of on its next datagram, until a read
+	 * finds none (server_io.c, sock_readable). */
+	int64_t rx_coalesce_us;
 };
 
 /* One reply to send: encoded DHCP message and where it goes. */
@@ -123,7 +127,8 @@ struct dhcp_sock {
 	uint64_t vlan_id;
 	int udp_fd; /* 0.0.0.0:67 bound to the device */
 	struct event *udp_ev;
-	int pkt_fd; /* AF_PACKET SOCK_DGRAM, send only: replies to chaddr */
+	struct event *udp_poll; /* net->rx_coalesce_us: the next read, while datagrams keep coming */
+	int pkt_fd;		/* AF_PACKET SOCK_DGRAM, send only: replies to chaddr */
 	/* AF_PACKET SOCK_DGRAM ETH_P_IP with a filter for unicast UDP to port
 	 * 67 without giaddr: a RELEASE's frame source, which the UDP socket
 	 * does not tell (a RELEASE is honoured only from its lease's MAC). */

@@ -232,7 +232,8 @@ int dhcp_sock_open(struct dhcp_net *net, const char *name, bool want_arp, struct
 		dhcp_sock_attach_arp(sock, fd);
 	}
 	sock->udp_ev = event_new(net->base, sock->udp_fd, EV_READ | EV_PERSIST, sock_readable, sock);
-	if (!sock->udp_ev || event_add(sock->udp_ev, NULL) < 0) {
+	sock->udp_poll = evtimer_new(net->base, sock_readable, sock);
+	if (!sock->udp_ev || !sock->udp_poll || event_add(sock->udp_ev, NULL) < 0) {
 		snprintf(why, why_len, "interface %s: cannot add the socket to the event loop", name);
 		r = -ENOMEM;
 		goto fail;
@@ -254,6 +255,8 @@ void dhcp_sock_free(struct dhcp_sock *sock)
 	dhcp_sock_attach_arp(sock, -1);
 	if (sock->udp_ev)
 		event_free(sock->udp_ev);
+	if (sock->udp_poll)
+		event_free(sock->udp_poll);
 	if (sock->udp_fd >= 0)
 		close(sock->udp_fd);
 	if (sock->pkt_fd >= 0)
@@ -267,10 +270,36 @@ void dhcp_sock_free(struct dhcp_sock *sock)
 
 /* ---- receive ---------------------------------------------------------------- */
 
+/* Receive coalescing (net->rx_coalesce_us), as a NIC's interrupt
+ * moderation or Linux's NAPI: a datagram that finds the loop asleep wakes
+ * it at once, but while they keep coming the socket is read on a timer, so
+ * one wake-up takes several. At 1,000 leases a second a datagram comes
+ * every 0.5 ms, and a sleep and a wake-up per datagram was most of what a
+ * lease cost (docs/benchmarks.md, "Where a lease's CPU goes"). A full
+ * batch means more are queued: read again at once. A read that finds
+ * nothing goes back to waking on the next datagram. */
+static void sock_rx_mode(struct dhcp_sock *sock, int n)
+{
+	bool poll = sock->net->rx_coalesce_us > 0 && n > 0 && n < DHCP_SRV_BATCH;
+	bool polling = evtimer_pending(sock->udp_poll, NULL);
+
+	if (poll) {
+		struct timeval tv = {0, sock->net->rx_coalesce_us};
+		if (!polling)
+			event_del(sock->udp_ev);
+		evtimer_add(sock->udp_poll, &tv);
+	} else if (polling || !event_pending(sock->udp_ev, EV_READ, NULL)) {
+		evtimer_del(sock->udp_poll);
+		event_add(sock->udp_ev, NULL);
+	}
+}
+
 static void sock_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct dhcp_sock *sock = arg;
 	struct dhcp_net *net = sock->net;
+
+	fd = sock->udp_fd; /* also called by the udp_poll timer */
 	struct mmsghdr msgs[DHCP_SRV_BATCH];
 	struct iovec iov[DHCP_SRV_BATCH];
 	union {
@@ -292,6 +321,7 @@ static void sock_readable(evutil_socket_t fd, short what, void *arg)
 		};
 	}
 	int n = recvmmsg(fd, msgs, DHCP_SRV_BATCH, MSG_DONTWAIT, NULL);
+	sock_rx_mode(sock, n);
 	if (n < 0) {
 		net->ops->on_batch_end(net->arg, sock, errno == EAGAIN || errno == EINTR ? 0 : -errno);
 		return;

@@ -271,18 +271,21 @@ def perf_trial(net, server, rate, period, threads="multi"):
         server.stop()
     disc = acks = 0
     perf_cpu = 0.0
+    delays = [[], []]  # per perfdhcp: DISCOVER-OFFER, REQUEST-ACK average (ms)
     for out, err, rc in outs:
         res = parse_perfdhcp(out + err, rc)
         if len(res["sent"]) < 1 or len(res["received"]) < 2:
             raise RuntimeError(f"perfdhcp said:\n{out}{err}")
         disc += res["sent"][0]
         acks += res["received"][1]
+        for i, d in enumerate(res["avg_delay_ms"][:2]):
+            delays[i].append(d)
         for line in err.splitlines():
             if line.startswith("PERFCPU"):
                 perf_cpu += sum(float(x) for x in line.split()[1:])
     return {"rate": rate, "acks": acks, "discovers": disc, "drop": 1 - acks / disc if disc else 1.0,
             "dora": acks / period, "cpu": cpu, "perf_cpu": round(perf_cpu, 2), "wall": wall, "rcvbuf": rcvbuf,
-            "srv_rcvbuf": srv_rcvbuf}
+            "srv_rcvbuf": srv_rcvbuf, "delay_ms": [statistics.mean(d) if d else None for d in delays]}
 
 
 def rcvbuf_errors(ns):
@@ -304,6 +307,11 @@ def sustained(net, server, period, start, limit, steps, threads):
                 f"server rcvbuf drops {t['srv_rcvbuf']}")
     return sustained_rate(lambda rate: perf_trial(net, server, rate, period, threads), start, limit, steps,
                           describe)
+
+
+def fmt_delay(d):
+    """perfdhcp's average DISCOVER->OFFER / REQUEST->ACK delays."""
+    return " / ".join("?" if x is None else f"{x:.2f}" for x in d) + " ms (DO / RA)"
 
 
 def median(xs):
@@ -381,7 +389,7 @@ def main():
                     t = perf_trial(net, s, fr, a.cpu_period, a.perfdhcp_threads)
                     log(f"  {s.label:8} fixed r={fr}: {t['acks']} ACKed, drop {t['drop']:.2%}, "
                         f"server cpu {t['cpu']:.2f}s = {1000 * t['cpu'] / max(t['acks'], 1):.3f} s/1000 leases, "
-                        f"perfdhcp cpu {t['perf_cpu']}")
+                        f"perfdhcp cpu {t['perf_cpu']}, avg delay {fmt_delay(t['delay_ms'])}")
                     results[s.label][f"cpu@{fr}"].append(1000 * t["cpu"] / max(t["acks"], 1))
                     results[s.label][f"drop@{fr}"].append(t["drop"])
         elapsed = time.monotonic() - t_start

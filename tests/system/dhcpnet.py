@@ -320,7 +320,8 @@ def dhcpcd(net, ns, name="dhcpcd", timeout=30):
 def perfdhcp(net, ns, server, rate, clients, num=None, period=None, opts=(), extra=(), timeout=120):
     """Kea's perfdhcp (-4 -l eth0 -r RATE -R CLIENTS [-n NUM] [-p PERIOD]).
     Returns {"rc", "out", "sent": [disc, req], "received": [offer, ack],
-    "drops": [..], "rate": DORA/s} from its report."""
+    "drops": [..], "avg_delay_ms": [discover-offer, request-ack],
+    "rate": DORA/s} from its report."""
     argv = ["perfdhcp", "-4", "-l", "eth0", "-r", str(rate), "-R", str(clients)]
     if num is not None:
         argv += ["-n", str(num)]
@@ -334,10 +335,11 @@ def perfdhcp(net, ns, server, rate, clients, num=None, period=None, opts=(), ext
 
 
 def parse_perfdhcp(text, rc=0):
-    res = {"rc": rc, "out": text, "sent": [], "received": [], "drops": [], "rate": None}
+    res = {"rc": rc, "out": text, "sent": [], "received": [], "drops": [], "avg_delay_ms": [], "rate": None}
     for key, pat in (("sent", r"sent packets: (\d+)"), ("received", r"received packets: (\d+)"),
                      ("drops", r"drops: (\d+)")):
         res[key] = [int(x) for x in re.findall(pat, text)]
+    res["avg_delay_ms"] = [float(x) for x in re.findall(r"avg delay: ([\d.]+) ms", text)]
     m = re.search(r"[Rr]ate: ([\d.]+) 4-way exchanges/second", text)
     if m:
         res["rate"] = float(m.group(1))
