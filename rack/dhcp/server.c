@@ -244,13 +244,16 @@ void dhcp_server_dispatch(struct dhcp_server *s, struct dhcp_sock *sock, const s
 	dhcp_probe_free(probe);
 }
 
-static void server_send(struct dhcp_server *s, const struct dhcp_held_reply *p)
+/* A reply went out (r = 0) or could not (-errno): count it, and say why. */
+static void server_sent(struct dhcp_server *s, const struct dhcp_held_reply *p, int r, int chaddr_err)
 {
 	const struct dhcp_tx *tx = &p->tx;
 	uint16_t port = tx->dest_port ? tx->dest_port : DHCP4_CLIENT_PORT;
-	int chaddr_err = 0;
-	int r = s->io.send(p->sock, tx, &chaddr_err);
 
+	s->stats.replied++;
+	s->stats.offers += tx->type == DHCP_OFFER;
+	s->stats.acks += tx->type == DHCP_ACK;
+	s->stats.naks += tx->type == DHCP_NAK;
 	if (chaddr_err && dhcp_server_warn_allowed(s))
 		log_warn("dhcp: %s: unicast to chaddr failed (%s), broadcasting", p->sock->name, strerror(-chaddr_err));
 	if (r < 0 && dhcp_server_warn_allowed(s)) {
@@ -259,6 +262,31 @@ static void server_send(struct dhcp_server *s, const struct dhcp_held_reply *p)
 		inet_ntop(AF_INET, &a, text, sizeof(text));
 		log_warn("dhcp: %s: send %s to %s:%u failed: %s", p->sock->name, dhcp4_msg_type_name(tx->type), text,
 			 port, strerror(-r));
+	}
+}
+
+/* Send n replies (at most DHCP_SRV_BATCH), each run of one socket's at once
+ * when the io can. */
+static void server_send_batch(struct dhcp_server *s, const struct dhcp_held_reply *const *p, size_t n)
+{
+	const struct dhcp_tx *tx[DHCP_SRV_BATCH];
+	int ret[DHCP_SRV_BATCH], chaddr_err[DHCP_SRV_BATCH];
+
+	for (size_t i = 0; i < n;) {
+		size_t run = 1;
+		while (i + run < n && p[i + run]->sock == p[i]->sock)
+			run++;
+		if (s->io.send_many) {
+			for (size_t k = 0; k < run; k++)
+				tx[k] = &p[i + k]->tx;
+			s->io.send_many(p[i]->sock, tx, run, ret, chaddr_err);
+		} else {
+			for (size_t k = 0; k < run; k++)
+				ret[k] = s->io.send(p[i + k]->sock, &p[i + k]->tx, &chaddr_err[k]);
+		}
+		for (size_t k = 0; k < run; k++)
+			server_sent(s, p[i + k], ret[k], chaddr_err[k]);
+		i += run;
 	}
 }
 
@@ -282,29 +310,40 @@ static void server_log_conflicts(struct dhcp_server *s, const struct dhcp_held_r
 	}
 }
 
+/* Is p's lease change not durable yet (or not acked by the HA partner)? */
+static bool held_waiting(const struct dhcp_server *s, const struct dhcp_held_reply *p, uint64_t durable)
+{
+	return p->commit_seq > 0 && ((uint64_t)p->commit_seq > durable ||
+				     (p->ha_vlan && !dhcp_server_ha_acked_seq(s, p->ha_vlan, (uint64_t)p->commit_seq)));
+}
+
 /* Send the replies and report the events whose changes are on disk; hold
- * the rest for the flush in flight. */
+ * the rest for the flush in flight. The replies first, DHCP_SRV_BATCH at
+ * a time (server_send_batch), then the events. */
 static void server_deliver(struct dhcp_server *s)
 {
 	uint64_t durable = s->leases ? lease_store_durable_seq(s->leases) : 0;
-	size_t kept = 0;
+	const struct dhcp_held_reply *out[DHCP_SRV_BATCH];
+	size_t kept = 0, n_out = 0;
 
 	for (size_t i = 0; i < s->n_held; i++) {
 		const struct dhcp_held_reply *p = &s->held[i];
-		if (p->commit_seq > 0 &&
-		    ((uint64_t)p->commit_seq > durable ||
-		     (p->ha_vlan && !dhcp_server_ha_acked_seq(s, p->ha_vlan, (uint64_t)p->commit_seq)))) {
+		if (held_waiting(s, p, durable) || !p->tx.type || !p->sock)
+			continue;
+		out[n_out++] = p;
+		if (n_out == DHCP_SRV_BATCH) {
+			server_send_batch(s, out, n_out);
+			n_out = 0;
+		}
+	}
+	server_send_batch(s, out, n_out);
+	for (size_t i = 0; i < s->n_held; i++) {
+		const struct dhcp_held_reply *p = &s->held[i];
+		if (held_waiting(s, p, durable)) {
 			if (kept != i)
 				s->held[kept] = *p;
 			kept++;
 			continue;
-		}
-		if (p->tx.type && p->sock) {
-			server_send(s, p);
-			s->stats.replied++;
-			s->stats.offers += p->tx.type == DHCP_OFFER;
-			s->stats.acks += p->tx.type == DHCP_ACK;
-			s->stats.naks += p->tx.type == DHCP_NAK;
 		}
 		server_log_conflicts(s, p);
 		if (p->n_events && s->ops && s->ops->on_events)
@@ -682,6 +721,7 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 			 &server_probe_ops, s);
 	s->lease_dir = xstrdup(conf->lease_dir);
 	s->net.rx_bufs = xmalloc(DHCP_SRV_BATCH * sizeof(*s->net.rx_bufs));
+	s->net.raw_bufs = xmalloc(DHCP_SRV_BATCH * sizeof(*s->net.raw_bufs));
 	s->held_cap = HELD_INITIAL;
 	s->held = xreallocarray(NULL, s->held_cap, sizeof(*s->held));
 	s->tick = event_new(base, -1, EV_PERSIST, server_tick, s);
@@ -692,8 +732,12 @@ int dhcp_server_new(struct event_base *base, const struct dhcp_server_conf *conf
 	if (conf->io) {
 		s->io = *conf->io;
 	} else if (work_pool_new(base, 1, &s->flusher) >= 0) {
-		s->io = (struct dhcp_server_io){dhcp_sock_open, dhcp_sock_free, dhcp_sock_send, server_commit_submit,
-						s->flusher};
+		s->io = (struct dhcp_server_io){.sock_open = dhcp_sock_open,
+						.sock_free = dhcp_sock_free,
+						.send = dhcp_sock_send,
+						.commit = server_commit_submit,
+						.io_arg = s->flusher,
+						.send_many = dhcp_sock_send_many};
 	}
 	if (!s->tick || !s->commit_timer || !s->io.commit) {
 		dhcp_server_free(s);
@@ -735,6 +779,7 @@ void dhcp_server_free(struct dhcp_server *s)
 	dhcp_server_ha_free_all(s);
 	free(s->held);
 	free(s->net.rx_bufs);
+	free(s->net.raw_bufs);
 	free(s->lease_dir);
 	free(s);
 }

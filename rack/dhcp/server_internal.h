@@ -3,7 +3,8 @@
  * server_io.c: sockets, receive, send; probe.c: ARP/ICMP conflict probes;
  * external.c: external DHCP detection). Not an API: nothing outside
  * rack/dhcp/server*.c, probe.c and external.c includes it, except
- * tests/unit/test_dhcp_server.c, which fakes struct dhcp_server_io. */
+ * tests/unit/test_dhcp_server.c, which fakes struct dhcp_server_io, and
+ * tests/unit/test_dhcp_sock.c, which drives server_io.c's real sockets. */
 #pragma once
 
 #include <net/if.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "common/wire/dhcp4.h"
+#include "common/wire/rawpkt.h"
 #include "rack/dhcp/server.h"
 
 struct event;
@@ -21,7 +23,8 @@ struct event;
 #define DHCP_SRV_BATCH	       64   /* datagrams per readable event */
 #define DHCP_SRV_RX_BUF	       4096 /* one received datagram */
 #define DHCP_SRV_TX_BUF	       4096 /* one encoded reply */
-#define DHCP_SRV_PROBES_MAX    256  /* conflict probes in flight */
+#define DHCP_SRV_RAW_BUF       (RAWPKT_IP_HDR_LEN + RAWPKT_UDP_HDR_LEN + DHCP_SRV_TX_BUF) /* ... as IPv4 */
+#define DHCP_SRV_PROBES_MAX    256 /* conflict probes in flight */
 #define DHCP_SRV_RCVBUF	       (4 << 20)
 #define DHCP_SRV_COMPACT_BYTES (8u << 20)
 #define DHCP_SRV_EXT_WAIT_S    2 /* how long an external probe round collects offers */
@@ -94,8 +97,9 @@ struct dhcp_net {
 	int nsfd; /* netns_open() result, or -1 */
 	const struct dhcp_sock_ops *ops;
 	void *arg;
-	uint8_t (*rx_bufs)[DHCP_SRV_RX_BUF]; /* DHCP_SRV_BATCH of them */
-	uint16_t ip_id;			     /* of raw IPv4 packets sent to chaddr */
+	uint8_t (*rx_bufs)[DHCP_SRV_RX_BUF];   /* DHCP_SRV_BATCH of them */
+	uint8_t (*raw_bufs)[DHCP_SRV_RAW_BUF]; /* DHCP_SRV_BATCH: IPv4 packets to chaddr, sent together */
+	uint16_t ip_id;			       /* of raw IPv4 packets sent to chaddr */
 	/* > 0: after a batch, read the UDP socket again this many
 	 * microseconds later instead of on its next datagram, until a read
 	 * finds none (server_io.c, sock_readable). */
@@ -165,6 +169,11 @@ struct dhcp_server_io {
 	 * on the loop (done(arg, true) when cancelled at free). */
 	void (*commit)(void *io_arg, void (*run)(void *arg), void (*done)(void *arg, bool cancelled), void *arg);
 	void *io_arg;
+	/* Optional: send n (at most DHCP_SRV_BATCH) replies through one
+	 * socket at once; ret[i] and ret_chaddr_err[i] as send's. NULL: send
+	 * is called for each. */
+	void (*send_many)(struct dhcp_sock *sock, const struct dhcp_tx *const *tx, size_t n, int *ret,
+			  int *ret_chaddr_err);
 };
 
 /* One conflict probe in flight. Owns a copy of everything it needs, so a
@@ -315,6 +324,8 @@ void dhcp_sock_attach_arp(struct dhcp_sock *sock, int fd);
 void dhcp_sock_free(struct dhcp_sock *sock);
 void dhcp_sock_refresh(struct dhcp_sock *sock);
 int dhcp_sock_send(struct dhcp_sock *sock, const struct dhcp_tx *tx, int *ret_chaddr_err);
+void dhcp_sock_send_many(struct dhcp_sock *sock, const struct dhcp_tx *const *tx, size_t n, int *ret,
+			 int *ret_chaddr_err);
 
 /* probe.c: knows the probes, the sockets it sends on, and nothing of the
  * engine or the lease store (the outcome goes to ops->on_done). */

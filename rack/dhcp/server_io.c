@@ -384,52 +384,77 @@ static void rel_readable(evutil_socket_t fd, short what, void *arg)
 
 /* ---- send ----------------------------------------------------------------------- */
 
-static int udp_send(const struct dhcp_sock *sock, const struct dhcp_tx *p, uint32_t dst, uint16_t port)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(dst)};
-	struct iovec iov = {(void *)p->buf, p->len};
+/* One UDP datagram's header, with the interface and source address set
+ * (IP_PKTINFO). */
+struct udp_msg {
+	struct sockaddr_in to;
+	struct iovec iov;
 	union {
 		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
 		struct cmsghdr align;
 	} ctl;
-	struct msghdr mh = {
-	    .msg_name = &sin,
-	    .msg_namelen = sizeof(sin),
-	    .msg_iov = &iov,
+};
+
+static void udp_msg_fill(const struct dhcp_sock *sock, const struct dhcp_tx *p, uint32_t dst, uint16_t port,
+			 struct udp_msg *m, struct msghdr *mh)
+{
+	m->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(dst)};
+	m->iov = (struct iovec){(void *)p->buf, p->len};
+	memset(&m->ctl, 0, sizeof(m->ctl));
+	*mh = (struct msghdr){
+	    .msg_name = &m->to,
+	    .msg_namelen = sizeof(m->to),
+	    .msg_iov = &m->iov,
 	    .msg_iovlen = 1,
-	    .msg_control = ctl.buf,
-	    .msg_controllen = sizeof(ctl.buf),
+	    .msg_control = m->ctl.buf,
+	    .msg_controllen = sizeof(m->ctl.buf),
 	};
-	memset(&ctl, 0, sizeof(ctl));
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
 	c->cmsg_level = IPPROTO_IP;
 	c->cmsg_type = IP_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
 	struct in_pktinfo pi = {.ipi_ifindex = sock->ifindex, .ipi_spec_dst.s_addr = htonl(sock->local_addr)};
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+}
+
+static int udp_send(const struct dhcp_sock *sock, const struct dhcp_tx *p, uint32_t dst, uint16_t port)
+{
+	struct udp_msg m;
+	struct msghdr mh;
+	udp_msg_fill(sock, p, dst, port, &m, &mh);
 	return sendmsg(sock->udp_fd, &mh, 0) < 0 ? -errno : 0;
 }
 
 /* To yiaddr at chaddr without ARP: the client has no address yet and may
- * not answer ARP for the one we offer. */
-static int chaddr_send(struct dhcp_sock *sock, const struct dhcp_tx *p)
+ * not answer ARP for the one we offer. The IPv4 packet goes to pkt
+ * (DHCP_SRV_RAW_BUF bytes); returns its length or -errno. */
+static int chaddr_fill(struct dhcp_sock *sock, const struct dhcp_tx *p, uint8_t *pkt, struct sockaddr_ll *sll)
 {
-	uint8_t pkt[RAWPKT_IP_HDR_LEN + RAWPKT_UDP_HDR_LEN + DHCP_SRV_TX_BUF];
 	uint32_t src = p->src_addr ? p->src_addr : sock->local_addr;
 
 	if (sock->pkt_fd < 0 || !src)
 		return -ENOTCONN;
-	int n = rawpkt_udp_build(pkt, sizeof(pkt), src, p->dest_addr, DHCP4_SERVER_PORT, p->dest_port,
+	int n = rawpkt_udp_build(pkt, DHCP_SRV_RAW_BUF, src, p->dest_addr, DHCP4_SERVER_PORT, p->dest_port,
 				 sock->net->ip_id++, p->buf, p->len);
 	if (n < 0)
 		return n;
-	struct sockaddr_ll sll = {
+	*sll = (struct sockaddr_ll){
 	    .sll_family = AF_PACKET,
 	    .sll_protocol = htons(ETH_P_IP),
 	    .sll_ifindex = sock->ifindex,
 	    .sll_halen = 6,
 	};
-	memcpy(sll.sll_addr, p->chaddr, 6);
+	memcpy(sll->sll_addr, p->chaddr, 6);
+	return n;
+}
+
+static int chaddr_send(struct dhcp_sock *sock, const struct dhcp_tx *p)
+{
+	uint8_t pkt[DHCP_SRV_RAW_BUF];
+	struct sockaddr_ll sll;
+	int n = chaddr_fill(sock, p, pkt, &sll);
+	if (n < 0)
+		return n;
 	return sendto(sock->pkt_fd, pkt, (size_t)n, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? -errno : 0;
 }
 
@@ -454,4 +479,86 @@ int dhcp_sock_send(struct dhcp_sock *sock, const struct dhcp_tx *tx, int *ret_ch
 	default:
 		return 0;
 	}
+}
+
+/* sendmmsg until every message was tried: sendmmsg stops at the first that
+ * fails (and says so only when it is the first of the call), so that one
+ * gets -errno in ret[idx[k]] and the rest go on in the next call. */
+static void send_all(int fd, struct mmsghdr *m, size_t n, const size_t *idx, int *ret)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		int r = sendmmsg(fd, m + i, (unsigned)(n - i), 0);
+		if (r > 0) {
+			for (int k = 0; k < r; k++)
+				ret[idx[i + (size_t)k]] = 0;
+			i += (size_t)r;
+		} else {
+			ret[idx[i]] = r < 0 ? -errno : -EIO;
+			i++;
+		}
+	}
+}
+
+/* At 1,000 leases a second a wake-up of the loop sends a few OFFERs and a
+ * commit releases a few ACKs: one sendmmsg each instead of one sendmsg per
+ * reply. */
+void dhcp_sock_send_many(struct dhcp_sock *sock, const struct dhcp_tx *const *tx, size_t n, int *ret,
+			 int *ret_chaddr_err)
+{
+	struct dhcp_net *net = sock->net;
+	struct udp_msg um[DHCP_SRV_BATCH];
+	struct mmsghdr umh[DHCP_SRV_BATCH], pmh[DHCP_SRV_BATCH];
+	struct sockaddr_ll sll[DHCP_SRV_BATCH];
+	struct iovec piov[DHCP_SRV_BATCH];
+	size_t uidx[DHCP_SRV_BATCH] = {0}, pidx[DHCP_SRV_BATCH] = {0}, nu = 0, np = 0;
+
+	if (n > DHCP_SRV_BATCH)
+		n = DHCP_SRV_BATCH; /* the caller's chunk; never more */
+	memset(umh, 0, sizeof(umh));
+	memset(pmh, 0, sizeof(pmh));
+	for (size_t i = 0; i < n; i++) {
+		const struct dhcp_tx *p = tx[i];
+		uint16_t port = p->dest_port ? p->dest_port : DHCP4_CLIENT_PORT;
+		uint32_t dst = 0xffffffffu;
+
+		ret[i] = ret_chaddr_err[i] = 0;
+		switch (p->dest) {
+		case DHCP_DEST_RELAY:
+		case DHCP_DEST_CIADDR:
+			dst = p->dest_addr;
+			break;
+		case DHCP_DEST_CHADDR: {
+			int len = chaddr_fill(sock, p, net->raw_bufs[np], &sll[np]);
+			if (len < 0) {
+				ret_chaddr_err[i] = len;
+				break; /* broadcast */
+			}
+			piov[np] = (struct iovec){net->raw_bufs[np], (size_t)len};
+			pmh[np].msg_hdr = (struct msghdr){.msg_name = &sll[np],
+							  .msg_namelen = sizeof(sll[np]),
+							  .msg_iov = &piov[np],
+							  .msg_iovlen = 1};
+			pidx[np++] = i;
+			continue;
+		}
+		case DHCP_DEST_BROADCAST:
+			break;
+		default:
+			continue; /* nothing to send */
+		}
+		udp_msg_fill(sock, p, dst, port, &um[nu], &umh[nu].msg_hdr);
+		uidx[nu++] = i;
+	}
+	send_all(sock->pkt_fd, pmh, np, pidx, ret);
+	for (size_t k = 0; k < np; k++) {
+		size_t i = pidx[k];
+		if (ret[i] < 0) { /* as dhcp_sock_send: broadcast instead */
+			const struct dhcp_tx *p = tx[i];
+			ret_chaddr_err[i] = ret[i];
+			ret[i] = udp_send(sock, p, 0xffffffffu, p->dest_port ? p->dest_port : DHCP4_CLIENT_PORT);
+		}
+	}
+	send_all(sock->udp_fd, umh, nu, uidx, ret);
 }

@@ -51,6 +51,8 @@ struct fx {
 	struct dhcp_sock *sock; /* the one fake interface */
 	struct sent sent[16];
 	size_t n_sent;
+	size_t send_calls[16]; /* replies per send_many call */
+	size_t n_send_calls;
 	/* the group commit the server asked for, held until the test runs it */
 	void (*run)(void *arg);
 	void (*done)(void *arg, bool cancelled);
@@ -95,6 +97,18 @@ static int fake_send(struct dhcp_sock *k, const struct dhcp_tx *tx, int *ret_cha
 	return 0;
 }
 
+/* As server_io.c's: one call for several replies through one socket. */
+static void fake_send_many(struct dhcp_sock *k, const struct dhcp_tx *const *tx, size_t n, int *ret,
+			   int *ret_chaddr_err)
+{
+	struct fx *f = the_fx;
+	assert_true(n > 0 && n <= DHCP_SRV_BATCH);
+	assert_true(f->n_send_calls < sizeof(f->send_calls) / sizeof(f->send_calls[0]));
+	f->send_calls[f->n_send_calls++] = n;
+	for (size_t i = 0; i < n; i++)
+		ret[i] = fake_send(k, tx[i], &ret_chaddr_err[i]);
+}
+
 static void fake_commit(void *io_arg, void (*run)(void *arg), void (*done)(void *arg, bool cancelled), void *arg)
 {
 	struct fx *f = io_arg;
@@ -128,7 +142,7 @@ static uint64_t compact_bytes;	   /* for the next setup */
 static int setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
-	static struct dhcp_server_io io = {fake_open, fake_free, fake_send, fake_commit, NULL};
+	static struct dhcp_server_io io = {fake_open, fake_free, fake_send, fake_commit, NULL, fake_send_many};
 	the_fx = f;
 	io.io_arg = f;
 	f->base = event_base_new();
@@ -311,10 +325,14 @@ static void test_commit_interval_spaces_commits(void **state)
 		assert_int_equal(event_base_loop(f->base, EVLOOP_ONCE), 0);
 	assert_true(clock_mono_us() - t0 >= 45000);
 	assert_int_equal(f->commits, 2); /* one for both */
+	size_t calls = f->n_send_calls;
 	commit_finish(f);
 	assert_int_equal(f->n_sent, 4);
 	assert_int_equal(f->sent[2].type, DHCP_ACK);
 	assert_int_equal(f->sent[3].type, DHCP_ACK);
+	/* ... and both ACKs leave in one send (one sendmmsg) */
+	assert_int_equal(f->n_send_calls, calls + 1);
+	assert_int_equal(f->send_calls[calls], 2);
 }
 
 /* Under load the next datagram after the interval starts the waiting

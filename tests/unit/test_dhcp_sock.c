@@ -1,8 +1,11 @@
 /* The DHCP server's real sockets (rack/dhcp/server_io.c), on the loopback
  * of a network namespace of the test's own (unshare: needs root, as the
- * rack does): receive coalescing. A datagram after a lull is read at once;
- * while datagrams keep coming the socket is read on a timer, several per
- * wake-up; a read that finds none goes back to waking on each datagram. */
+ * rack does).
+ * - Receive coalescing: a datagram after a lull is read at once; while
+ *   datagrams keep coming the socket is read on a timer, several per
+ *   wake-up; a read that finds none goes back to waking on each datagram.
+ * - Batched sends: replies through one socket leave in one sendmmsg (and
+ *   one for those to chaddr); one that fails does not stop the rest. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,6 +68,8 @@ static void on_frame(void *arg, struct dhcp_sock *sock, const struct dhcp_frame 
 
 static const struct dhcp_sock_ops ops = {on_datagram, on_batch_end, on_arp_readable, on_frame};
 
+#define LO_MTU 1280 /* a larger packet to chaddr fails (EMSGSIZE) */
+
 static int lo_up(void)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -73,6 +78,9 @@ static int lo_up(void)
 	int r = fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ? -1 : 0;
 	ifr.ifr_flags |= IFF_UP;
 	if (r == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		r = -1;
+	ifr.ifr_mtu = LO_MTU;
+	if (r == 0 && ioctl(fd, SIOCSIFMTU, &ifr) < 0)
 		r = -1;
 	if (fd >= 0)
 		close(fd);
@@ -95,6 +103,7 @@ static int setup(void **state)
 	rx->base = event_base_new();
 	rx->net = (struct dhcp_net){.base = rx->base, .nsfd = -1, .ops = &ops, .arg = rx};
 	rx->net.rx_bufs = calloc(DHCP_SRV_BATCH, sizeof(*rx->net.rx_bufs));
+	rx->net.raw_bufs = calloc(DHCP_SRV_BATCH, sizeof(*rx->net.raw_bufs));
 	rx->net.rx_coalesce_us = COALESCE_US;
 	if (dhcp_sock_open(&rx->net, "lo", false, &rx->sock, why, sizeof(why)) < 0) {
 		fprintf(stderr, "dhcp_sock_open: %s\n", why);
@@ -112,6 +121,7 @@ static int teardown(void **state)
 	dhcp_sock_free(rx->sock);
 	close(rx->client);
 	free(rx->net.rx_bufs);
+	free(rx->net.raw_bufs);
 	event_base_free(rx->base);
 	free(rx);
 	return 0;
@@ -186,12 +196,63 @@ static void test_coalescing_off(void **state)
 	assert_int_equal(event_pending(rx->sock->udp_poll, EV_TIMEOUT, NULL), 0);
 }
 
+static struct dhcp_tx reply_to(uint8_t mark, enum dhcp_dest dest, uint32_t addr, uint16_t port, size_t len)
+{
+	struct dhcp_tx tx = {.dest = dest, .dest_addr = addr, .dest_port = port, .type = DHCP_OFFER, .len = len};
+	memset(tx.buf, mark, tx.len);
+	return tx;
+}
+
+static void test_send_many(void **state)
+{
+	struct rx *rx = *state;
+	int peer = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	socklen_t len = sizeof(at);
+	assert_int_equal(bind(peer, (struct sockaddr *)&at, sizeof(at)), 0);
+	assert_int_equal(getsockname(peer, (struct sockaddr *)&at, &len), 0);
+	uint16_t port = ntohs(at.sin_port);
+
+	/* The third is larger than the loopback's MTU: that send to chaddr
+	 * fails alone (sendmmsg stops at it), it is broadcast instead, and the
+	 * fourth still goes (ret 0 only from a sendmmsg that counted it). */
+	struct dhcp_tx tx[5] = {
+	    reply_to(1, DHCP_DEST_CIADDR, 0x7f000001, port, 300),
+	    reply_to(2, DHCP_DEST_CHADDR, 0x7f000001, port, 300),
+	    reply_to(3, DHCP_DEST_CHADDR, 0x7f000001, port, LO_MTU + 100),
+	    reply_to(4, DHCP_DEST_CHADDR, 0x7f000001, port, 300),
+	    reply_to(5, DHCP_DEST_RELAY, 0x7f000001, port, 300),
+	};
+	const struct dhcp_tx *p[5] = {&tx[0], &tx[1], &tx[2], &tx[3], &tx[4]};
+	int ret[5] = {-1, -1, -1, -1, -1}, chaddr_err[5] = {-1, -1, -1, -1, -1};
+	dhcp_sock_send_many(rx->sock, p, 5, ret, chaddr_err);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(ret[i], 0);
+		assert_int_equal(chaddr_err[i], i == 2 ? -EMSGSIZE : 0);
+	}
+
+	/* The UDP ones reach the peer, in order. (The frames to chaddr leave
+	 * on the loopback but do not come back up to a UDP socket, and the
+	 * broadcast is not for the peer's unicast address.) */
+	uint8_t got[2] = {0};
+	uint8_t buf[2048];
+	for (int i = 0; i < 2; i++) {
+		ssize_t n = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
+		assert_int_equal(n, 300);
+		got[i] = buf[0];
+	}
+	assert_true(recv(peer, buf, sizeof(buf), MSG_DONTWAIT) < 0);
+	assert_memory_equal(got, ((uint8_t[]){1, 5}), 2);
+	close(peer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_first_datagram_read_at_once_then_coalesced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_batch_read_again_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_coalescing_off, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_send_many, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
