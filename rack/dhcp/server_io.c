@@ -448,39 +448,6 @@ static int chaddr_fill(struct dhcp_sock *sock, const struct dhcp_tx *p, uint8_t 
 	return n;
 }
 
-static int chaddr_send(struct dhcp_sock *sock, const struct dhcp_tx *p)
-{
-	uint8_t pkt[DHCP_SRV_RAW_BUF];
-	struct sockaddr_ll sll;
-	int n = chaddr_fill(sock, p, pkt, &sll);
-	if (n < 0)
-		return n;
-	return sendto(sock->pkt_fd, pkt, (size_t)n, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? -errno : 0;
-}
-
-int dhcp_sock_send(struct dhcp_sock *sock, const struct dhcp_tx *tx, int *ret_chaddr_err)
-{
-	uint16_t port = tx->dest_port ? tx->dest_port : DHCP4_CLIENT_PORT;
-	int r;
-
-	*ret_chaddr_err = 0;
-	switch (tx->dest) {
-	case DHCP_DEST_RELAY:
-	case DHCP_DEST_CIADDR:
-		return udp_send(sock, tx, tx->dest_addr, port);
-	case DHCP_DEST_CHADDR:
-		r = chaddr_send(sock, tx);
-		if (r == 0)
-			return 0;
-		*ret_chaddr_err = r;
-		/* fall through */
-	case DHCP_DEST_BROADCAST:
-		return udp_send(sock, tx, 0xffffffffu, port);
-	default:
-		return 0;
-	}
-}
-
 /* sendmmsg until every message was tried: sendmmsg stops at the first that
  * fails (and says so only when it is the first of the call), so that one
  * gets -errno in ret[idx[k]] and the rest go on in the next call. */
@@ -554,11 +521,19 @@ void dhcp_sock_send_many(struct dhcp_sock *sock, const struct dhcp_tx *const *tx
 	send_all(sock->pkt_fd, pmh, np, pidx, ret);
 	for (size_t k = 0; k < np; k++) {
 		size_t i = pidx[k];
-		if (ret[i] < 0) { /* as dhcp_sock_send: broadcast instead */
+		if (ret[i] < 0) { /* broadcast instead */
 			const struct dhcp_tx *p = tx[i];
 			ret_chaddr_err[i] = ret[i];
 			ret[i] = udp_send(sock, p, 0xffffffffu, p->dest_port ? p->dest_port : DHCP4_CLIENT_PORT);
 		}
 	}
 	send_all(sock->udp_fd, umh, nu, uidx, ret);
+}
+
+/* One reply: the same path as a batch of one. */
+int dhcp_sock_send(struct dhcp_sock *sock, const struct dhcp_tx *tx, int *ret_chaddr_err)
+{
+	int r;
+	dhcp_sock_send_many(sock, &tx, 1, &r, ret_chaddr_err);
+	return r;
 }
