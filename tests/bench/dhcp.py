@@ -53,7 +53,14 @@ per trial (/usr/bin/time) is logged next to each trial so a saturated
 client is visible, with the replies its socket buffer dropped. --clients N
 runs N perfdhcp side by side (the first in the perf namespace, the others
 in perf1.. at 10.20.0.11..), each at rate / N with a base MAC of its own;
---perfdhcp-threads single|multi is perfdhcp's -g."""
+--perfdhcp-threads single|multi is perfdhcp's -g.
+
+--cpu-budget SHARE runs every server in a cgroup (v1 cpu controller, CFS
+bandwidth) limited to SHARE of one CPU, in 10 ms periods, for all its
+trials: with the same budget for each server, the rate each sustains is set
+by its own CPU per lease and not by how many requests the clients can offer
+and read on this 2-CPU machine. Each trial then logs how long the server
+was throttled."""
 
 import argparse
 import glob
@@ -242,16 +249,60 @@ def wait_serving(net, server, timeout=60):
     raise RuntimeError(f"{server.label}: no ACK within {timeout}s")
 
 
-def perf_trial(net, server, rate, period, threads="multi"):
+class CpuBudget:
+    """A cgroup (v1 "cpu" controller, CFS bandwidth) that lets the
+    processes in it use `share` of one CPU: quota share x 10 ms in every
+    10 ms period. The short period keeps a throttled server's pauses at a
+    few ms, far inside any server's socket buffer at the rates measured.
+    Every server gets the same budget, so the rate each sustains is set by
+    its own CPU per lease, not by the clients' ceiling on this machine."""
+
+    ROOT = "/sys/fs/cgroup/cpu"
+    PERIOD_US = 10000
+
+    def __init__(self, share):
+        if not os.path.isfile(os.path.join(self.ROOT, "cpu.cfs_quota_us")):
+            sys.exit(f"--cpu-budget needs the cgroup v1 cpu controller at {self.ROOT}")
+        self.share = share
+        self.path = os.path.join(self.ROOT, f"irbench-dhcp-{os.getpid()}")
+        os.makedirs(self.path, exist_ok=True)
+        self.write("cpu.cfs_period_us", self.PERIOD_US)
+        self.write("cpu.cfs_quota_us", max(1000, round(share * self.PERIOD_US)))
+
+    def write(self, name, value):
+        with open(os.path.join(self.path, name), "w") as f:
+            f.write(f"{value}\n")
+
+    def add(self, pid):
+        """pid and all its threads, and what they start from now on."""
+        self.write("cgroup.procs", pid)
+
+    def throttled_ms(self):
+        with open(os.path.join(self.path, "cpu.stat")) as f:
+            st = dict(line.split() for line in f)
+        return int(st.get("throttled_time", 0)) / 1e6
+
+    def remove(self):
+        try:
+            os.rmdir(self.path)
+        except OSError as e:
+            log(f"cannot remove {self.path}: {e}")
+
+
+def perf_trial(net, server, rate, period, threads="multi", budget=None):
     """Fresh server, perfdhcp at rate for period seconds: one perfdhcp per
     namespace of net.perfs, each at rate / N with a base MAC of its own
     (-R 1e9 varies only the last four bytes). Returns {rate, acks,
-    discovers, drop, dora, cpu, perf_cpu}, summed over the perfdhcp."""
+    discovers, drop, dora, cpu, perf_cpu}, summed over the perfdhcp.
+    budget: a CpuBudget the server runs in."""
     server.start()
     n = len(net.perfs)
     try:
+        if budget:
+            budget.add(server.pid)
         wait_serving(net, server)
         cpu0 = proc_cpu(server.pid)
+        thr0 = budget.throttled_ms() if budget else 0
         rcvbuf0 = sum(rcvbuf_errors(ns) for ns in net.perfs)
         srv_rcvbuf0 = rcvbuf_errors(net.rack)
         t0 = time.monotonic()
@@ -265,6 +316,7 @@ def perf_trial(net, server, rate, period, threads="multi"):
         outs = [(*p.communicate(timeout=period + 60), p.returncode) for p in procs]
         wall = time.monotonic() - t0
         cpu = proc_cpu(server.pid) - cpu0
+        throttled = budget.throttled_ms() - thr0 if budget else 0
         rcvbuf = sum(rcvbuf_errors(ns) for ns in net.perfs) - rcvbuf0
         srv_rcvbuf = rcvbuf_errors(net.rack) - srv_rcvbuf0
     finally:
@@ -285,7 +337,7 @@ def perf_trial(net, server, rate, period, threads="multi"):
                 perf_cpu += sum(float(x) for x in line.split()[1:])
     return {"rate": rate, "acks": acks, "discovers": disc, "drop": 1 - acks / disc if disc else 1.0,
             "dora": acks / period, "cpu": cpu, "perf_cpu": round(perf_cpu, 2), "wall": wall, "rcvbuf": rcvbuf,
-            "srv_rcvbuf": srv_rcvbuf, "delay_ms": [statistics.mean(d) if d else None for d in delays]}
+            "srv_rcvbuf": srv_rcvbuf, "throttled_ms": throttled, "delay_ms": [statistics.mean(d) if d else None for d in delays]}
 
 
 def rcvbuf_errors(ns):
@@ -299,13 +351,14 @@ def rcvbuf_errors(ns):
     return 0
 
 
-def sustained(net, server, period, start, limit, steps, threads):
+def sustained(net, server, period, start, limit, steps, threads, budget=None):
     """Highest rate with < 1% drops (benchutil.sustained_rate)."""
     def describe(t):
         return (f"  {server.label:8} r={t['rate']:6d}: {t['acks']}/{t['discovers']} ACKed, drop {t['drop']:.2%}, "
                 f"server cpu {t['cpu']:.2f}s, perfdhcp cpu {t['perf_cpu']}, client rcvbuf drops {t['rcvbuf']}, "
-                f"server rcvbuf drops {t['srv_rcvbuf']}")
-    return sustained_rate(lambda rate: perf_trial(net, server, rate, period, threads), start, limit, steps,
+                f"server rcvbuf drops {t['srv_rcvbuf']}"
+                + (f", throttled {t['throttled_ms']:.0f} ms" if budget else ""))
+    return sustained_rate(lambda rate: perf_trial(net, server, rate, period, threads, budget), start, limit, steps,
                           describe)
 
 
@@ -342,6 +395,10 @@ def main():
     ap.add_argument("--rack-args", default="",
                     help="more ironrack-rackd options, space-separated (e.g. \"--dhcp-commit-interval 0\")")
     ap.add_argument("--only", help="comma-separated subset of ironrack,kea,dnsmasq")
+    ap.add_argument("--cpu-budget", type=float, metavar="SHARE",
+                    help="run every server in a cgroup limited to SHARE of one CPU (e.g. 0.25; CFS quota in 10 ms "
+                         "periods), for the rate and the CPU trials: the rate then measures the server, not the "
+                         "clients' ceiling on this machine")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 2 s trials, no bisection")
     a = ap.parse_args()
     if a.quick:
@@ -354,6 +411,7 @@ def main():
     os.chmod(work, 0o755)
     net = DhcpNet(work, tag="irdb", rack_addrs=(f"{SERVER}/16",))
     servers = []
+    budget = CpuBudget(a.cpu_budget) if a.cpu_budget else None
     try:
         net.up()
         net.perf = net.host("perf", addrs=[f"{PERF}/16"], mac="02:00:00:00:00:03")
@@ -382,11 +440,12 @@ def main():
                 os.sync()
                 time.sleep(2)
                 log(f"run {run + 1}/{a.runs}: {s.label}, sustained rate")
-                good, bad, _ = sustained(net, s, a.period, a.start_rate, a.max_rate, a.steps, a.perfdhcp_threads)
+                good, bad, _ = sustained(net, s, a.period, a.start_rate, a.max_rate, a.steps, a.perfdhcp_threads,
+                                         budget)
                 results[s.label]["rate"].append(good["rate"] if good else 0)
                 results[s.label]["dora"].append(good["dora"] if good else 0)
                 for fr in fixed:
-                    t = perf_trial(net, s, fr, a.cpu_period, a.perfdhcp_threads)
+                    t = perf_trial(net, s, fr, a.cpu_period, a.perfdhcp_threads, budget)
                     log(f"  {s.label:8} fixed r={fr}: {t['acks']} ACKed, drop {t['drop']:.2%}, "
                         f"server cpu {t['cpu']:.2f}s = {1000 * t['cpu'] / max(t['acks'], 1):.3f} s/1000 leases, "
                         f"perfdhcp cpu {t['perf_cpu']}, avg delay {fmt_delay(t['delay_ms'])}")
@@ -401,9 +460,12 @@ def main():
                 log(f"stopping {s.label}: {e}")
         net.down()
         shutil.rmtree(work, ignore_errors=True)
+        if budget:
+            budget.remove()
 
     print(f"\nDHCPv4 DORA, {a.clients} perfdhcp -g {a.perfdhcp_threads} -R 1e9 (new clients), {a.runs} run(s), {a.period} s rate trials, "
-          f"{a.cpu_period} s CPU trials, medians ({elapsed:.0f} s)")
+          f"{a.cpu_period} s CPU trials, medians ({elapsed:.0f} s)"
+          + (f"; every server limited to {a.cpu_budget:g} of a CPU" if budget else ""))
     med = {k: {m: median(v[m]) for m in v} for k, v in results.items()}
     head = f"{'server':10} {'max r <1% drop':>14} {'DORA/s':>8}"
     for fr in fixed:

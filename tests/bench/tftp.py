@@ -35,8 +35,12 @@ Every file fetched is checked against its sha256. Output files go to a
 private directory in /dev/shm (tmpfs) and are hashed after the clock stops.
 Each server also runs in a cpuacct cgroup of its own (removed at the end), so
 its CPU time per case is reported too: a figure the machine's other load
-disturbs far less than wall time. --client-nice N runs the clients under
-nice (a diagnostic: here clients and servers share the same 2 cores)."""
+disturbs far less than wall time. Each case's log line also gives the
+clients' CPU time (their rusage) and where the whole machine's CPU went
+(/proc/stat: busy, softirq, idle, steal), so a case the clients saturate is
+visible. Diagnostics, since here clients and servers share the same 2 cores:
+--client-nice N runs the clients under nice; --server-cpus and --client-cpus
+pin the servers and the clients to CPUs of their own (taskset)."""
 
 import argparse
 import glob
@@ -187,6 +191,7 @@ def expired(*_):
 signal.signal(signal.SIGALRM, expired)
 signal.alarm(job["timeout"])
 procs, ends = {}, {}
+client_cpu = 0.0
 t0 = time.monotonic()
 try:
     for i, argv in enumerate(job["cmds"]):
@@ -194,7 +199,8 @@ try:
                              stderr=open(job["errs"][i], "wb"))
         procs[p.pid] = (i, p)
     while len(ends) < len(procs):
-        pid, status = os.waitpid(-1, 0)
+        pid, status, ru = os.wait4(-1, 0)
+        client_cpu += ru.ru_utime + ru.ru_stime
         if pid in procs:
             i, p = procs[pid]
             p.returncode = os.waitstatus_to_exitcode(status)
@@ -208,7 +214,8 @@ except TimeoutError:
             p.wait()
             ends[i] = (None, "timeout")
 wall = time.monotonic() - t0
-print(json.dumps({"wall": wall, "timed_out": timed_out, "ends": [ends[i] for i in range(len(job["cmds"]))]}))
+print(json.dumps({"wall": wall, "timed_out": timed_out, "client_cpu": client_cpu,
+                  "ends": [ends[i] for i in range(len(job["cmds"]))]}))
 '''
 
 # Runs inside the client namespace: one RRQ asking for blksize 1468 and
@@ -353,8 +360,9 @@ def start_region(bindir, work):
 def start_servers(a, bindir, lab, work, boot, peers, region_target, secret, fingerprint):
     """ironrack-rackd on .1, tftpd-hpa on .3, atftpd on .4, all in lab.srv."""
     servers = []
+    pin = ["taskset", "-c", a.server_cpus] if a.server_cpus else []
     rack = Server("ironrack", f"{NET}.1",
-                  [os.path.join(bindir, "ironrack-rackd"), "--state-dir", os.path.join(work, "rack"),
+                  pin + [os.path.join(bindir, "ironrack-rackd"), "--state-dir", os.path.join(work, "rack"),
                    "--hostname", "bench-rack", "--region", region_target, "--secret", secret,
                    "--ca-fingerprint", fingerprint, "--netns", lab.srv, "--tftp-listen", f"{NET}.1:69",
                    # every client of this lab shares one address (a site's
@@ -367,13 +375,13 @@ def start_servers(a, bindir, lab, work, boot, peers, region_target, secret, fing
     sbin = os.path.join(peers["root"], "usr", "sbin")
     # -L: foreground; -s: chroot to the boot root; drops to nobody.
     servers.append(Server("tftpd-hpa", f"{NET}.3",
-                          ["ip", "netns", "exec", lab.srv, os.path.join(sbin, "in.tftpd"), "-L", "-s", boot,
+                          pin + ["ip", "netns", "exec", lab.srv, os.path.join(sbin, "in.tftpd"), "-L", "-s", boot,
                            "--address", f"{NET}.3:69", "-u", "nobody"],
                           os.path.join(work, "tftpd-hpa.log"), env=peers["env"]).start())
     # --daemon --no-fork: standalone, in the foreground; enough threads for
     # every client at once (its default limit is 100).
     servers.append(Server("atftpd", f"{NET}.4",
-                          ["ip", "netns", "exec", lab.srv, os.path.join(sbin, "atftpd"), "--daemon", "--no-fork",
+                          pin + ["ip", "netns", "exec", lab.srv, os.path.join(sbin, "atftpd"), "--daemon", "--no-fork",
                            "--bind-address", f"{NET}.4", "--port", "69", "--maxthread", str(a.clients + 50),
                            "--user", "nobody", "--group", "nogroup", "--logfile", "-", "--verbose=3", boot],
                           os.path.join(work, "atftpd.log"), env=peers["env"]).start())
@@ -394,19 +402,31 @@ def client_argv(client, server, remote, out):
     return ["atftp", "--option", "blksize 1468", "--option", "windowsize 16", "-g", "-r", remote, "-l", out, server]
 
 
-def fetch(lab, outdir, server, client, remote, n, sha, timeout, nice=0):
-    """n clients at once; returns the wall time and the server's CPU time
-    (s), or raises with why."""
+def machine_cpu():
+    """Seconds the machine's CPUs spent so far, all CPUs added up, by kind
+    (/proc/stat): where a case's CPU went besides the server."""
+    with open("/proc/stat") as f:
+        v = [int(x) / HZ for x in f.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return {"busy": user + nice + system + irq + softirq, "softirq": softirq, "idle": idle + iowait, "steal": steal}
+
+
+def fetch(lab, outdir, server, client, remote, n, sha, timeout, nice=0, cpus=None):
+    """n clients at once; returns the wall time, the server's CPU time (s)
+    and {client_cpu, busy, softirq, idle, steal} (CPU seconds: the clients',
+    then the whole machine's by kind), or raises with why."""
     outs = [os.path.join(outdir, f"{client}-{i}.bin") for i in range(n)]
     errs = [o + ".err" for o in outs]
-    prefix = ["nice", "-n", str(nice)] if nice else []
+    prefix = (["taskset", "-c", cpus] if cpus else []) + (["nice", "-n", str(nice)] if nice else [])
     job = {"cmds": [prefix + client_argv(client, server.addr, remote, o) for o in outs], "errs": errs,
            "timeout": timeout}
     try:
-        cpu0 = server.cpu_s()
+        cpu0, m0 = server.cpu_s(), machine_cpu()
         r = lab.client_python(LAUNCHER, job, timeout + 30)
+        m1 = machine_cpu()
         time.sleep(0.2)  # let tftpd-hpa reap its last children
         cpu = server.cpu_s() - cpu0
+        extra = {"client_cpu": r["client_cpu"], **{k: m1[k] - m0[k] for k in m1}}
         bad = []
         for i, (o, (secs, rc)) in enumerate(zip(outs, r["ends"])):
             got = sha256_file(o) if os.path.exists(o) else "missing"
@@ -415,7 +435,7 @@ def fetch(lab, outdir, server, client, remote, n, sha, timeout, nice=0):
                     bad.append(f"client {i}: exit {rc}, sha256 {got[:12]}: {f.read()[-300:].strip()}")
         if bad:
             raise RuntimeError(f"{server.name} / {client}: {len(bad)} of {n} transfers failed: {bad[:3]}")
-        return r["wall"], cpu
+        return r["wall"], cpu, extra
     finally:
         for p in outs + errs:
             if os.path.exists(p):
@@ -483,6 +503,10 @@ def main():
     ap.add_argument("--client-nice", type=int, default=0,
                     help="run the clients under nice N (a diagnostic: on this one box the clients compete with "
                          "the servers for the same 2 cores)")
+    ap.add_argument("--server-cpus", metavar="LIST",
+                    help="run every server on these CPUs (taskset -c LIST), e.g. 1; with --client-cpus, gives "
+                         "the clients CPUs of their own, as remote machines have")
+    ap.add_argument("--client-cpus", metavar="LIST", help="run the clients on these CPUs (taskset -c LIST), e.g. 0")
     ap.add_argument("--case", action="append", default=[], metavar="TEXT",
                     help="run only the cases whose label contains TEXT (repeatable; a diagnostic)")
     a = ap.parse_args()
@@ -545,8 +569,8 @@ def main():
                         continue
                     s.alive()
                     try:
-                        secs, cpu = fetch(lab, outdir, s, client, remote, n, sha[remote], timeout=240,
-                                          nice=a.client_nice)
+                        secs, cpu, x = fetch(lab, outdir, s, client, remote, n, sha[remote], timeout=240,
+                                          nice=a.client_nice, cpus=a.client_cpus)
                     except RuntimeError as e:
                         errors[(label, s.name)] = str(e)
                         log(f"run {run + 1}: {s.name}: {label}: FAILED: {e}")
@@ -555,13 +579,16 @@ def main():
                     cpus[(label, s.name)].append(cpu)
                     size = (BIG if remote == "big.bin" else MID) * n
                     log(f"run {run + 1}: {s.name:10} {label}: {secs:.2f} s, {size / secs / 1e6:.1f} MB/s, "
-                        f"server CPU {cpu:.2f} s")
+                        f"server CPU {cpu:.2f} s, clients' {x['client_cpu']:.2f} s; machine: busy {x['busy']:.1f} s "
+                        f"(softirq {x['softirq']:.1f}), idle {x['idle']:.1f}, steal {x['steal']:.1f}")
 
         names = [s.name for s in servers]
         print()
         print(f"TFTP, {a.runs} run(s), median; MB/s = 10^6 bytes/s (aggregate for the concurrent rows); "
               f"peers: tftpd-hpa {peers['versions'].get('tftpd-hpa')}, atftpd {peers['versions'].get('atftpd')}"
-              + (f"; clients under nice {a.client_nice}" if a.client_nice else ""))
+              + (f"; clients under nice {a.client_nice}" if a.client_nice else "")
+              + (f"; servers on CPUs {a.server_cpus}" if a.server_cpus else "")
+              + (f"; clients on CPUs {a.client_cpus}" if a.client_cpus else ""))
         print("windowsize 16 granted: " + ", ".join(f"{n} {'yes' if windows[n] else 'no (lock-step)'}"
                                                   for n in names))
         table(names, cases, walls, cell_rate)
