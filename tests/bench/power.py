@@ -182,7 +182,7 @@ class Lab:
         return f"0.0.0.0:{443 + e}"
 
     def up(self, concurrency):
-        from redfish_emu import RedfishEmulator
+        from redfish_proc import RedfishEmulator
         self.net.up()
         addrs = [f"{BMC_GW}/16"]
         if self.layout == "shared":

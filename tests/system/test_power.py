@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import ipmisim  # noqa: E402
 import qemuvm  # noqa: E402
 from lanplus_bmc import LanplusBmc  # noqa: E402
-from redfish_emu import RedfishEmulator  # noqa: E402
+from redfish_proc import RedfishEmulator  # noqa: E402
 
 NET = "10.44.0.0/24"
 RACK_IP, CAP_IP, IPMI_IP, REDFISH_IP, LANPLUS_IP = "10.44.0.1", "10.44.0.3", "10.44.0.10", "10.44.0.11", "10.44.0.12"

@@ -21,7 +21,8 @@ import pytest
 
 from conftest import make_dir, needs_root, needs_tools, qemu_once
 
-from redfish_emu import RESET_TYPES, RedfishEmulator
+from redfish_model import RESET_TYPES
+from redfish_proc import RedfishEmulator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER = "admin"
