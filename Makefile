@@ -65,7 +65,7 @@ ephemeral: $(EPHEMERAL)
 $(EPHEMERAL): $(wildcard deploy/ephemeral/*) $(BUILD)/ironrack-imgwrite
 	deploy/ephemeral/build --out $(BUILD)/ephemeral
 # The deploy test image (deploy/testimage/build: the ephemeral build's
-# .debs, mkfs.fat, mtools, syslinux) for tests/system/test_deploy.py.
+# .debs, mkfs.fat, mtools, syslinux) for tests/system/test_deploy*.py.
 .PHONY: testimage
 TESTIMAGE = $(BUILD)/testimage/ironrack-test.img
 all: $(if $(filter 1,$(SANITIZE)),,testimage)

@@ -47,7 +47,8 @@ alone = pytest.mark.alone
 # wants a whole CPU: two at once beside other workers starved one into
 # printing nothing for minutes. The longest go first, so the phase does not
 # end with one worker still on one of them.
-QEMU_MODULES = ("test_deploy.py", "test_machines.py", "test_demo.py", "test_ephemeral.py", "test_power.py")
+QEMU_MODULES = ("test_deploy.py", "test_deploy_agent.py", "test_machines.py", "test_demo.py", "test_ephemeral.py",
+                "test_power.py")
 LONG_MODULES = QEMU_MODULES + ("test_dhcp_ha.py",)
 # CI runs make check as root with every package of deploy/install-deps.
 CI = os.environ.get("CI") == "true"
