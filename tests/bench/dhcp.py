@@ -343,7 +343,8 @@ def perf_trial(net, server, rate, period, threads="multi", budget=None):
                 perf_cpu += sum(float(x) for x in line.split()[1:])
     return {"rate": rate, "acks": acks, "discovers": disc, "drop": 1 - acks / disc if disc else 1.0,
             "dora": acks / period, "cpu": cpu, "perf_cpu": round(perf_cpu, 2), "wall": wall, "rcvbuf": rcvbuf,
-            "srv_rcvbuf": srv_rcvbuf, "throttled_ms": throttled, "delay_ms": [statistics.mean(d) if d else None for d in delays]}
+            "srv_rcvbuf": srv_rcvbuf, "throttled_ms": throttled,
+            "delay_ms": [statistics.mean(d) if d else None for d in delays]}
 
 
 def rcvbuf_errors(ns):
