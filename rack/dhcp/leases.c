@@ -218,9 +218,14 @@ static int load_journal(struct lease_store *s, uint64_t snap_seq, struct lease_r
 	 * missing (snapshot deleted or replaced by an older one). */
 	if (n >= 0 && base > snap_seq)
 		n = -EBADMSG;
-	/* Read only, a torn tail may be a write in flight: left as it is. */
+	/* Read only, a torn tail may be a write in flight: left as it is. The
+	 * zeros at the end are the journal's grown tail, not a loss: cut with
+	 * the rest, not counted (the first commit grows the file again). */
 	if (n >= 0 && good < len) {
-		st->truncated_bytes = len - good;
+		size_t end = len;
+		while (end > good && data[end - 1] == 0)
+			end--;
+		st->truncated_bytes = end - good;
 		st->corrupt = corrupt;
 		if (corrupt && !s->cfg.read_only && lstore_path(s, CORRUPT_NAME, cp) == 0)
 			n = fs_write_atomic(cp, data, len, 0600) < 0 ? -EIO : n;
@@ -262,7 +267,8 @@ static int open_files(struct lease_store *s, struct lease_replay_stats *st)
 	r = lstore_path(s, JOURNAL_NAME, p);
 	if (r < 0)
 		return r;
-	s->fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
+	s->fd = open(p, O_WRONLY | O_CLOEXEC);
+	s->journal_size = s->journal_bytes; /* load_journal cut it there */
 	return s->fd < 0 ? -errno : 0;
 }
 
@@ -600,6 +606,8 @@ int lease_store_flush_begin(struct lease_store *s, struct lease_flush *ret)
 	if (s->batch_len == 0)
 		return 0;
 	ret->fd = s->fd;
+	ret->off = s->journal_bytes;
+	ret->size = s->journal_size;
 	ret->buf = s->batch;
 	ret->len = s->batch_len;
 	ret->seq = s->seq;
@@ -618,14 +626,16 @@ int lease_store_flush_done(struct lease_store *s, struct lease_flush *f)
 		s->poisoned = true;
 	else {
 		s->durable = f->seq;
-		if (s->fd >= 0)
+		if (s->fd >= 0) {
 			s->journal_bytes += f->len;
+			s->journal_size = f->size;
+		}
 	}
 	if (f->new_fd >= 0) { /* a compaction's fresh journal */
 		close(s->fd);
 		s->fd = f->new_fd;
 		f->new_fd = -1;
-		s->journal_bytes = LEASE_FILE_HEADER_LEN;
+		s->journal_bytes = s->journal_size = LEASE_FILE_HEADER_LEN;
 	} else if (f->compact_poison) {
 		/* The old fd points at the replaced inode: appending there would
 		 * lose changes. Nothing can be written until a reopen. */

@@ -30,6 +30,13 @@
  * pending changes, and reopens the store (replay truncates whatever tail
  * did not make it).
  *
+ * The journal file runs ahead of its records: lease_flush_run() extends it
+ * with zeros LEASE_JOURNAL_PREZERO bytes at a time, made durable before a
+ * record is written there, so a commit overwrites blocks that are already
+ * on disk and its fdatasync() has no size or block allocation to write.
+ * Replay stops at the zeros; the store truncates them away at open and
+ * grows the file again with its first commit.
+ *
  * Files in dir: "leases.snap" (snapshot), "leases.journal" (journal), and
  * transient "*.tmp" during compaction (deleted at open). Both files start
  * with a 32-byte header (magic, version, seq) and continue with records:
@@ -46,7 +53,7 @@
  * a length field that lies cannot be trusted to find the next record, and
  * applying later changes over a lost one could build a state that never
  * existed (e.g. two clients on one address). A bad record that is not the
- * last thing in the file is corruption, not a torn write: the journal is
+ * last thing in the file (but zeros) is corruption, not a torn write: the journal is
  * then first copied to "leases.journal.corrupt" for the operator, and
  * lease_replay_stats.corrupt is set. A snapshot that fails to parse is never
  * truncated: open returns -EBADMSG (a snapshot is written with fsync+rename,
@@ -230,8 +237,10 @@ struct lease_flush {
 	int fd;	      /* journal fd (borrowed from the store) */
 	uint8_t *buf; /* owned by the token until flush_done */
 	size_t len;
-	uint64_t seq; /* durable once this flush completes */
-	int result;   /* set by lease_flush_run */
+	uint64_t off;  /* where buf goes: the end of the journal's records */
+	uint64_t size; /* the journal file's size; lease_flush_run may grow it */
+	uint64_t seq;  /* durable once this flush completes */
+	int result;    /* set by lease_flush_run */
 	/* A compaction riding on this flush (lease_store_flush_begin_compact),
 	 * done by lease_flush_run once the batch is durable: */
 	uint8_t *snap; /* the snapshot at seq, built on the store's thread */
@@ -298,6 +307,8 @@ struct lease_rec {
 };
 
 #define LEASE_FILE_HEADER_LEN 32
+/* How far ahead of its records the journal file is grown with zeros. */
+#define LEASE_JOURNAL_PREZERO (1u << 20)
 enum lease_file_kind { LEASE_FILE_JOURNAL = 1, LEASE_FILE_SNAPSHOT = 2 };
 
 /* Called per valid record; a non-zero return stops the parse and is
@@ -309,8 +320,8 @@ typedef int (*lease_rec_fn)(const struct lease_rec *r, void *userdata);
  * records are complete, pass their CRC, decode, and have strictly
  * increasing seq. *ret_good is the byte offset just past the last good
  * record (the truncation point); *ret_base_seq the header's seq;
- * *ret_corrupt whether bytes remain after a bad record that itself was
- * complete. Returns the number of good records. Pure. */
+ * *ret_corrupt whether bytes other than zeros remain after a bad record
+ * that itself was complete. Returns the number of good records. Pure. */
 int64_t lease_file_parse(const uint8_t *buf, size_t len, enum lease_file_kind kind, lease_rec_fn cb, void *userdata,
 			 size_t *ret_good, uint64_t *ret_base_seq, bool *ret_corrupt);
 
@@ -321,5 +332,7 @@ void lease_file_header_encode(uint8_t out[LEASE_FILE_HEADER_LEN], enum lease_fil
 size_t lease_rec_encode(const struct lease_rec *r, uint8_t *out);
 
 uint32_t lease_crc32c(uint32_t crc, const void *data, size_t len);
+/* Whether the n bytes at p are all zero (a journal's grown, unused tail). */
+bool lease_file_is_zero(const uint8_t *p, size_t n);
 
 const char *lease_state_name(enum lease_state st);

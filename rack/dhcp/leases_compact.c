@@ -69,6 +69,8 @@ int lease_store_flush_begin_compact(struct lease_store *s, struct lease_flush *r
 		return r;
 	if (r == 0) { /* nothing staged: the flush is only the compaction */
 		ret->fd = s->fd;
+		ret->off = s->journal_bytes;
+		ret->size = s->journal_size;
 		ret->seq = s->seq;
 		s->flushing = true;
 	}

@@ -200,7 +200,7 @@ size_t lease_rec_encode(const struct lease_rec *r, uint8_t *out)
 	return 8 + len;
 }
 
-static bool zero(const uint8_t *p, size_t n)
+bool lease_file_is_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (p[i])
@@ -260,7 +260,7 @@ static int rec_decode(const uint8_t *p, size_t len, struct lease_rec *r)
 		r->last = get32(p + 16);
 		r->owner = p[20];
 		if (r->first > r->last || r->last - r->first >= LEASE_POOL_SPAN_MAX || r->owner > LEASE_OWNER_PEER ||
-		    !zero(p + 21, 3))
+		    !lease_file_is_zero(p + 21, 3))
 			return -EBADMSG;
 		return 0;
 	default:
@@ -294,21 +294,24 @@ int64_t lease_file_parse(const uint8_t *buf, size_t len, enum lease_file_kind ki
 		if (plen < REC_REMOVE_LEN || plen > LEASE_REC_MAX - 8) {
 			/* The length itself is garbage: a torn write leaves zeros;
 			 * anything else after this point means damage. */
-			corrupt = !zero(buf + off, rest);
+			corrupt = !lease_file_is_zero(buf + off, rest);
 			break;
 		}
 		if (plen > rest - 8)
 			break; /* torn payload */
 		const uint8_t *p = buf + off + 8;
+		/* A bad record followed by nothing but zeros (the journal's
+		 * grown tail) is a torn write; anything else after it is damage. */
+		size_t next = off + 8 + plen;
 		if (get32(buf + off + 4) != lease_crc32c(0, p, plen) || rec_decode(p, plen, &rec) < 0) {
-			corrupt = off + 8 + plen < len;
+			corrupt = !lease_file_is_zero(buf + next, len - next);
 			break;
 		}
 		/* Journal: strictly increasing after the header's seq. Snapshot:
 		 * any order, none newer than the snapshot itself. */
 		bool seq_ok = kind == LEASE_FILE_JOURNAL ? rec.seq > last : rec.seq <= base;
 		if (!seq_ok) {
-			corrupt = off + 8 + plen < len;
+			corrupt = !lease_file_is_zero(buf + next, len - next);
 			break;
 		}
 		last = rec.seq;

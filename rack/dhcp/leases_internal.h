@@ -34,9 +34,10 @@ struct lease_store {
 	uint64_t seed;
 	struct addr_bitmap taken, peer; /* peer: free addresses the HA peer owns */
 
-	int fd; /* journal, O_APPEND; -1 in memory */
-	uint64_t journal_bytes;
-	uint8_t *batch; /* staged records not yet handed to a flush */
+	int fd;			/* journal; -1 in memory */
+	uint64_t journal_bytes; /* where its records end and the next batch goes */
+	uint64_t journal_size;	/* the file's size: zeros from journal_bytes on */
+	uint8_t *batch;		/* staged records not yet handed to a flush */
 	size_t batch_len, batch_cap;
 	uint64_t seq;	  /* last seq assigned */
 	uint64_t durable; /* last seq on disk */

@@ -182,24 +182,31 @@ static void test_torn_tail_every_offset(void **state)
 		assert_true(lease_store_stage(s, &l) > 0);
 		assert_int_equal(lease_store_commit(s), 0);
 	}
-	size_t good = file_size(f->dir, "leases.journal");
+	size_t good = lease_store_journal_bytes(s);
 	struct lease last = mk(6, LEASE_ACTIVE);
 	assert_true(lease_store_stage(s, &last) > 0);
 	assert_int_equal(lease_store_commit(s), 0);
+	size_t len = lease_store_journal_bytes(s);
 	lease_store_free(s);
 
+	/* The file runs ahead of its records, in zeros. */
 	char *full;
-	size_t len;
-	read_file(f->dir, "leases.journal", &full, &len);
+	size_t size;
+	read_file(f->dir, "leases.journal", &full, &size);
 	assert_true(len > good);
+	assert_int_equal(size, LEASE_JOURNAL_PREZERO);
+	assert_true(lease_file_is_zero((const uint8_t *)full + len, size - len));
 	for (size_t cut = good; cut <= len; cut++) {
 		struct lease_replay_stats st;
 		write_file(f->dir, "leases.journal", full, cut);
+		size_t written = cut; /* zeros at the end are not counted as cut */
+		while (written > good && full[written - 1] == 0)
+			written--;
 		s = open_ok(f->dir, &st);
 		bool whole = cut == len;
 		assert_int_equal(lease_store_count(s), whole ? 6 : 5);
 		assert_int_equal(st.journal_records, whole ? 6 : 5);
-		assert_int_equal(st.truncated_bytes, whole ? 0 : cut - good);
+		assert_int_equal(st.truncated_bytes, whole ? 0 : written - good);
 		assert_false(st.corrupt);
 		assert_int_equal(file_size(f->dir, "leases.journal"), whole ? len : good);
 		/* And the truncated journal takes new records where it left off. */
@@ -207,15 +214,44 @@ static void test_torn_tail_every_offset(void **state)
 		assert_int_equal(lease_store_stage(s, &l), whole ? 7 : 6);
 		lease_store_free(s);
 	}
-	/* A tail of zeros (a file extended but never written) is torn too. */
+	/* The same cuts in a grown file: a torn write leaves the record's
+	 * first bytes before the zeros. Torn, not corrupt; only the bytes
+	 * written are counted as cut. */
+	for (size_t cut = good; cut <= len; cut++) {
+		struct lease_replay_stats st;
+		char *torn = calloc(1, size);
+		memcpy(torn, full, cut);
+		write_file(f->dir, "leases.journal", torn, size);
+		size_t written = cut;
+		while (written > good && torn[written - 1] == 0)
+			written--;
+		s = open_ok(f->dir, &st);
+		bool whole = cut == len;
+		assert_int_equal(lease_store_count(s), whole ? 6 : 5);
+		assert_int_equal(st.truncated_bytes, whole ? 0 : written - good);
+		assert_false(st.corrupt);
+		assert_int_equal(file_size(f->dir, "leases.journal"), whole ? len : good);
+		struct lease l = mk(7, LEASE_ACTIVE);
+		assert_int_equal(lease_store_stage(s, &l), whole ? 7 : 6);
+		assert_int_equal(lease_store_commit(s), 0);
+		lease_store_free(s);
+		s = open_ok(f->dir, &st);
+		assert_int_equal(lease_store_count(s), whole ? 7 : 6);
+		assert_false(st.corrupt);
+		lease_store_free(s);
+		free(torn);
+	}
+	/* A tail of zeros (the file grown, or extended but never written)
+	 * loses nothing: cut, not counted. */
 	char *z = calloc(1, len + 300);
 	memcpy(z, full, len);
 	write_file(f->dir, "leases.journal", z, len + 300);
 	struct lease_replay_stats st;
 	s = open_ok(f->dir, &st);
 	assert_int_equal(lease_store_count(s), 6);
-	assert_int_equal(st.truncated_bytes, 300);
+	assert_int_equal(st.truncated_bytes, 0);
 	assert_false(st.corrupt);
+	assert_int_equal(file_size(f->dir, "leases.journal"), len);
 	lease_store_free(s);
 	free(z);
 	free(full);
@@ -229,17 +265,21 @@ static void test_corrupt_middle(void **state)
 	size_t off[11];
 	struct lease_store *s = open_ok(f->dir, NULL);
 	for (uint32_t i = 1; i <= 10; i++) {
-		off[i - 1] = file_size(f->dir, "leases.journal");
+		off[i - 1] = lease_store_journal_bytes(s);
 		struct lease l = mk(i, LEASE_ACTIVE);
 		assert_true(lease_store_stage(s, &l) > 0);
 		assert_int_equal(lease_store_commit(s), 0);
 	}
+	size_t len = lease_store_journal_bytes(s);
 	lease_store_free(s);
 	char *data;
-	size_t len;
-	read_file(f->dir, "leases.journal", &data, &len);
+	size_t size;
+	read_file(f->dir, "leases.journal", &data, &size);
+	assert_true(size > len);   /* the grown tail's zeros follow */
 	data[off[4] + 20] ^= 0x40; /* a payload byte of the 5th record */
-	write_file(f->dir, "leases.journal", data, len);
+	while (data[len - 1] == 0) /* what is counted: up to the last byte written */
+		len--;
+	write_file(f->dir, "leases.journal", data, size);
 
 	struct lease_replay_stats st;
 	s = open_ok(f->dir, &st);
@@ -247,7 +287,7 @@ static void test_corrupt_middle(void **state)
 	assert_true(st.corrupt);
 	assert_int_equal(st.truncated_bytes, len - off[4]);
 	assert_int_equal(file_size(f->dir, "leases.journal"), off[4]);
-	assert_int_equal(file_size(f->dir, "leases.journal.corrupt"), len);
+	assert_int_equal(file_size(f->dir, "leases.journal.corrupt"), size);
 	lease_store_free(s);
 	free(data);
 }
