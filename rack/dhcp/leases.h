@@ -52,9 +52,9 @@
  * fails its CRC, and the file is truncated there. We stop rather than skip:
  * a length field that lies cannot be trusted to find the next record, and
  * applying later changes over a lost one could build a state that never
- * existed (e.g. two clients on one address). A bad record that is not the
- * last thing in the file (but zeros) is corruption, not a torn write: the journal is
- * then first copied to "leases.journal.corrupt" for the operator, and
+ * existed (e.g. two clients on one address). A bad record followed by
+ * more than zeros is corruption, not a torn write: the journal is then
+ * first copied to "leases.journal.corrupt" for the operator, and
  * lease_replay_stats.corrupt is set. A snapshot that fails to parse is never
  * truncated: open returns -EBADMSG (a snapshot is written with fsync+rename,
  * so damage there is not a crash artefact).
