@@ -75,8 +75,10 @@ class RegionRack:
     the untagged VLAN of fabric-0."""
 
     def __init__(self, net, work, build, region_args=(), rack_args=()):
-        from conftest import Rack, Region  # tests/system/conftest.py
+        # conftest reads IRONRACK_BUILD when first imported: set it first,
+        # or --build would name the binaries checked but not those run.
         os.environ["IRONRACK_BUILD"] = build
+        from conftest import Rack, Region  # tests/system/conftest.py
         self.net, self.work, self.rack_args = net, work, list(rack_args)
 
         class BenchRegion(Region):
