@@ -196,51 +196,38 @@ static void test_torn_tail_every_offset(void **state)
 	assert_true(len > good);
 	assert_int_equal(size, LEASE_JOURNAL_PREZERO);
 	assert_true(lease_file_is_zero((const uint8_t *)full + len, size - len));
-	for (size_t cut = good; cut <= len; cut++) {
-		struct lease_replay_stats st;
-		write_file(f->dir, "leases.journal", full, cut);
-		size_t written = cut; /* zeros at the end are not counted as cut */
-		while (written > good && full[written - 1] == 0)
-			written--;
-		s = open_ok(f->dir, &st);
-		bool whole = cut == len;
-		assert_int_equal(lease_store_count(s), whole ? 6 : 5);
-		assert_int_equal(st.journal_records, whole ? 6 : 5);
-		assert_int_equal(st.truncated_bytes, whole ? 0 : written - good);
-		assert_false(st.corrupt);
-		assert_int_equal(file_size(f->dir, "leases.journal"), whole ? len : good);
-		/* And the truncated journal takes new records where it left off. */
-		struct lease l = mk(7, LEASE_ACTIVE);
-		assert_int_equal(lease_store_stage(s, &l), whole ? 7 : 6);
-		lease_store_free(s);
+	/* Cut at every offset of the last record: in a short file (an append
+	 * torn by a crash), then in a grown one (the record's first bytes
+	 * before the zeros). Torn, never corrupt; only the bytes written count
+	 * as cut; the journal takes and keeps new records where it left off. */
+	char *torn = malloc(size);
+	for (int grown = 0; grown <= 1; grown++) {
+		for (size_t cut = good; cut <= len; cut++) {
+			struct lease_replay_stats st;
+			memcpy(torn, full, cut);
+			memset(torn + cut, 0, size - cut);
+			write_file(f->dir, "leases.journal", torn, grown ? size : cut);
+			size_t written = cut;
+			while (written > good && torn[written - 1] == 0)
+				written--;
+			s = open_ok(f->dir, &st);
+			bool whole = cut == len;
+			assert_int_equal(lease_store_count(s), whole ? 6 : 5);
+			assert_int_equal(st.journal_records, whole ? 6 : 5);
+			assert_int_equal(st.truncated_bytes, whole ? 0 : written - good);
+			assert_false(st.corrupt);
+			assert_int_equal(file_size(f->dir, "leases.journal"), whole ? len : good);
+			struct lease l = mk(7, LEASE_ACTIVE);
+			assert_int_equal(lease_store_stage(s, &l), whole ? 7 : 6);
+			assert_int_equal(lease_store_commit(s), 0);
+			lease_store_free(s);
+			s = open_ok(f->dir, &st);
+			assert_int_equal(lease_store_count(s), whole ? 7 : 6);
+			assert_false(st.corrupt);
+			lease_store_free(s);
+		}
 	}
-	/* The same cuts in a grown file: a torn write leaves the record's
-	 * first bytes before the zeros. Torn, not corrupt; only the bytes
-	 * written are counted as cut. */
-	for (size_t cut = good; cut <= len; cut++) {
-		struct lease_replay_stats st;
-		char *torn = calloc(1, size);
-		memcpy(torn, full, cut);
-		write_file(f->dir, "leases.journal", torn, size);
-		size_t written = cut;
-		while (written > good && torn[written - 1] == 0)
-			written--;
-		s = open_ok(f->dir, &st);
-		bool whole = cut == len;
-		assert_int_equal(lease_store_count(s), whole ? 6 : 5);
-		assert_int_equal(st.truncated_bytes, whole ? 0 : written - good);
-		assert_false(st.corrupt);
-		assert_int_equal(file_size(f->dir, "leases.journal"), whole ? len : good);
-		struct lease l = mk(7, LEASE_ACTIVE);
-		assert_int_equal(lease_store_stage(s, &l), whole ? 7 : 6);
-		assert_int_equal(lease_store_commit(s), 0);
-		lease_store_free(s);
-		s = open_ok(f->dir, &st);
-		assert_int_equal(lease_store_count(s), whole ? 7 : 6);
-		assert_false(st.corrupt);
-		lease_store_free(s);
-		free(torn);
-	}
+	free(torn);
 	/* A tail of zeros (the file grown, or extended but never written)
 	 * loses nothing: cut, not counted. */
 	char *z = calloc(1, len + 300);
