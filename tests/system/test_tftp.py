@@ -187,6 +187,12 @@ def fetched(tftp, name, out):
     return sha256_file(out)
 
 
+def sent(tftp, line, count=1):
+    """Wait for the rack's log line of a transfer's end: it is written when
+    the last ACK is in, which may be just after the client has exited."""
+    tftp.rack.daemon.wait_log(line, timeout=20, count=count)
+
+
 def rate(size, secs):
     return f"{size / secs / 1e6:.1f} MB/s"
 
@@ -201,8 +207,8 @@ def test_tftp_hpa_fetches_64mib(tftp, lab):
     print(f"tftp-hpa 64 MiB, blksize 512: {secs:.2f} s, {rate(BIG, secs)}")
     os.unlink(out)
     # 131072 blocks: the block number wrapped (65535 -> 0) once.
+    sent(tftp, "sent 'big.bin' (67108864 bytes, blksize 512, windowsize 1)")
     assert f"tftp: {CLIENT}:" in tftp.log()
-    assert "sent 'big.bin' (67108864 bytes, blksize 512, windowsize 1)" in tftp.log()
 
 
 def test_atftp_fetches_64mib_windowed(tftp, lab):
@@ -214,7 +220,7 @@ def test_atftp_fetches_64mib_windowed(tftp, lab):
     assert fetched(tftp, "big.bin", out) == tftp.sha["big.bin"], r.stdout + r.stderr
     print(f"atftp 64 MiB, blksize 1468, windowsize 16: {secs:.2f} s, {rate(BIG, secs)}")
     os.unlink(out)
-    assert "sent 'big.bin' (67108864 bytes, blksize 1468, windowsize 16)" in tftp.log()
+    sent(tftp, "sent 'big.bin' (67108864 bytes, blksize 1468, windowsize 16)")
 
 
 def test_curl_fetches_64mib(tftp, lab):
@@ -225,7 +231,7 @@ def test_curl_fetches_64mib(tftp, lab):
     assert fetched(tftp, "big.bin", out) == tftp.sha["big.bin"]
     print(f"curl 64 MiB, blksize 1468: {secs:.2f} s, {rate(BIG, secs)}")
     os.unlink(out)
-    assert "sent 'big.bin' (67108864 bytes, blksize 1468, windowsize 1)" in tftp.log()
+    sent(tftp, "sent 'big.bin' (67108864 bytes, blksize 1468, windowsize 1)")
 
 
 def test_netascii_and_leading_slash(tftp, lab):
@@ -257,6 +263,7 @@ def test_50_concurrent_clients(tftp, lab):
     bad = [r for r in results if r[0] != 0 or r[1] != tftp.sha["mid.bin"]]
     assert not bad, f"{len(bad)} of 50 transfers failed: {bad[:3]}\n{tftp.log()[-3000:]}"
     print(f"50 x 16 MiB concurrently (curl, blksize 1468): {secs:.2f} s, {rate(50 * MID, secs)} aggregate")
+    sent(tftp, "sent 'mid.bin'", count=50)
     assert tftp.log().count("sent 'mid.bin'") == 50
 
 
@@ -446,6 +453,7 @@ def test_loss_retransmission_and_duplicate_acks(tftp, lab):
     # the gap. Answering each duplicate ACK would have sent ~400.
     assert 201 < r["packets"] <= 201 + 8 + 8, r
     assert 1.0 <= secs < 6, secs
+    sent(tftp, "sent 'lossy.bin'")
     line = next(x for x in tftp.log().splitlines() if "sent 'lossy.bin'" in x)
     resent = int(line.split(", ")[-1].split()[0])
     assert r["packets"] == 201 + resent, (r, line)
@@ -532,7 +540,8 @@ def test_one_host_cannot_take_every_slot(tftp, lab):
         out_path = os.path.join(tftp.out, "hpa-during-flood")
         r = lab.run(["tftp", "-m", "binary", SERVER, "-c", "get", "pxelinux.cfg", out_path], timeout=60)
         assert os.path.getsize(out_path) == tftp.cfg_size, r.stdout + r.stderr + tftp.log()[-2000:]
-        assert f"tftp: {CLIENT}:" in tftp.log() and "sent 'pxelinux.cfg'" in tftp.log()
+        sent(tftp, "sent 'pxelinux.cfg'")
+        assert f"tftp: {CLIENT}:" in tftp.log()
         assert f"tftp: {ATTACKER}:" in tftp.log() and "'big.bin' failed" not in tftp.log()
         proc.stdin.write("end\n")
         proc.stdin.flush()
